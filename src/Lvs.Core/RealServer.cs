@@ -1,0 +1,215 @@
+namespace Lvs.Core;
+
+/// <summary>
+/// A real server (the kernel's <c>ip_vs_dest</c>) of one virtual service: where new connections may go, with
+/// its weight, thresholds and the live connection counters that the schedulers read.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Configuration (weight, thresholds, forwarding method) changes rarely and is published with volatile
+/// writes; whoever changes the server set or a weight must also tell the service's scheduler, which
+/// rebuilds its tables then (the kernel's <c>upd_dest</c>), not on a pick.
+/// </para>
+/// <para>
+/// The counters are updated with interlocked operations from several packet threads at once. The overload
+/// flag follows the kernel's <c>ip_vs_bind_dest</c>/<c>ip_vs_unbind_dest</c>: it is set when active plus
+/// inactive connections reach the upper threshold (<c>ipvsadm -x</c>) and cleared when they fall below the
+/// lower threshold (<c>-y</c>), or below three quarters of the upper one when no lower threshold is set.
+/// Persistence templates count in <see cref="PersistentConnections"/>, not in the overload total.
+/// </para>
+/// </remarks>
+public sealed class RealServer
+{
+    private int _weight;
+    private int _upperThreshold;
+    private int _lowerThreshold;
+    private int _activeConnections;
+    private int _inactiveConnections;
+    private int _persistentConnections;
+    private int _overloaded;
+    private int _available = 1;
+
+    /// <summary>Creates a real server.</summary>
+    /// <param name="endpoint">The server's address and port (port 0 keeps the client's destination port, as ipvsadm).</param>
+    /// <param name="weight">The weight, 0 to <see cref="MaxWeight"/>; 0 means quiesced (no new connections).</param>
+    /// <param name="method">The forwarding method.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is negative or above <see cref="MaxWeight"/>.</exception>
+    public RealServer(Endpoint endpoint, int weight = 1, ForwardingMethod method = ForwardingMethod.DirectRouting)
+    {
+        Endpoint = endpoint;
+        Weight = weight;
+        ForwardingMethod = method;
+    }
+
+    /// <summary>The largest weight ipvsadm accepts (65535).</summary>
+    public const int MaxWeight = 65535;
+
+    /// <summary>The server's address and port.</summary>
+    public Endpoint Endpoint { get; }
+
+    /// <summary>The server's address.</summary>
+    public IpAddress Address => Endpoint.Address;
+
+    /// <summary>The server's port.</summary>
+    public ushort Port => Endpoint.Port;
+
+    /// <summary>
+    /// The weight (ipvsadm <c>-w</c>). 0 quiesces the server: it keeps its connections but gets no new ones.
+    /// Setting it does not rebuild any scheduler table; tell the scheduler.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is negative or above <see cref="MaxWeight"/>.</exception>
+    public int Weight
+    {
+        get => Volatile.Read(ref _weight);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxWeight);
+            Volatile.Write(ref _weight, value);
+        }
+    }
+
+    /// <summary>The forwarding method (ipvsadm <c>-g</c>, <c>-m</c>, <c>-i</c>, or full NAT).</summary>
+    public ForwardingMethod ForwardingMethod { get; set; }
+
+    /// <summary>The encapsulation when <see cref="ForwardingMethod"/> is <see cref="ForwardingMethod.Tunnel"/> (ipvsadm <c>--tun-type</c>).</summary>
+    public TunnelType TunnelType { get; set; }
+
+    /// <summary>The destination UDP port of GUE encapsulation (ipvsadm <c>--tun-port</c>); 0 when not GUE.</summary>
+    public ushort TunnelPort { get; set; }
+
+    /// <summary>GUE/GRE checksum options (ipvsadm <c>--tun-nocsum</c>, <c>--tun-csum</c>, <c>--tun-remcsum</c>).</summary>
+    public TunnelFlags TunnelFlags { get; set; }
+
+    /// <summary>
+    /// The upper connection threshold (ipvsadm <c>-x</c>): at this many active plus inactive connections the
+    /// server is overloaded. 0 means no limit.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int UpperThreshold
+    {
+        get => Volatile.Read(ref _upperThreshold);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _upperThreshold, value);
+            UpdateOverload();
+        }
+    }
+
+    /// <summary>
+    /// The lower connection threshold (ipvsadm <c>-y</c>): an overloaded server is usable again below it.
+    /// 0 means three quarters of <see cref="UpperThreshold"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int LowerThreshold
+    {
+        get => Volatile.Read(ref _lowerThreshold);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _lowerThreshold, value);
+            UpdateOverload();
+        }
+    }
+
+    /// <summary>Connections in an active state (for TCP, ESTABLISHED; see the connection table's state machine).</summary>
+    public int ActiveConnections => Volatile.Read(ref _activeConnections);
+
+    /// <summary>Connections in any other state (all UDP connections, half-open and closing TCP ones).</summary>
+    public int InactiveConnections => Volatile.Read(ref _inactiveConnections);
+
+    /// <summary>Persistence templates bound to this server (not counted in the overload total).</summary>
+    public int PersistentConnections => Volatile.Read(ref _persistentConnections);
+
+    /// <summary>
+    /// The kernel's scheduling overhead for lc and wlc: active x 256 + inactive (<c>ip_vs_dest_conn_overhead</c>),
+    /// which makes one active connection weigh as much as 256 idle ones.
+    /// </summary>
+    public long Overhead => ((long)ActiveConnections << 8) + InactiveConnections;
+
+    /// <summary>True when the upper threshold was reached and the lower one not yet crossed back (the kernel's <c>IP_VS_DEST_F_OVERLOAD</c>).</summary>
+    public bool IsOverloaded => Volatile.Read(ref _overloaded) != 0;
+
+    /// <summary>True when the weight is 0: the server takes no new connections but keeps its existing ones.</summary>
+    public bool IsQuiesced => Weight == 0;
+
+    /// <summary>
+    /// False once the server has been removed from its service (the kernel clears <c>IP_VS_DEST_F_AVAILABLE</c>);
+    /// connections still bound to it may finish, persistence templates pointing to it are not honoured.
+    /// </summary>
+    public bool IsAvailable
+    {
+        get => Volatile.Read(ref _available) != 0;
+        set => Volatile.Write(ref _available, value ? 1 : 0);
+    }
+
+    /// <summary>True when a scheduler may give this server a new connection: available, weight above 0 and not overloaded.</summary>
+    public bool IsSchedulable => Weight > 0 && !IsOverloaded && IsAvailable;
+
+    /// <summary>Counts a connection newly bound to this server (the kernel's <c>ip_vs_bind_dest</c>).</summary>
+    /// <param name="active">True when the connection starts in an active state.</param>
+    public void AddConnection(bool active)
+    {
+        _ = Interlocked.Increment(ref active ? ref _activeConnections : ref _inactiveConnections);
+        UpdateOverload();
+    }
+
+    /// <summary>Counts a connection unbound from this server (the kernel's <c>ip_vs_unbind_dest</c>).</summary>
+    /// <param name="active">True when the connection was active when it ended.</param>
+    public void RemoveConnection(bool active)
+    {
+        _ = Interlocked.Decrement(ref active ? ref _activeConnections : ref _inactiveConnections);
+        UpdateOverload();
+    }
+
+    /// <summary>Moves a connection between the active and inactive counts when its protocol state changes.</summary>
+    /// <param name="nowActive">True when it became active, false when it became inactive.</param>
+    public void ChangeConnectionActivity(bool nowActive)
+    {
+        if (nowActive)
+        {
+            _ = Interlocked.Increment(ref _activeConnections);
+            _ = Interlocked.Decrement(ref _inactiveConnections);
+        }
+        else
+        {
+            _ = Interlocked.Increment(ref _inactiveConnections);
+            _ = Interlocked.Decrement(ref _activeConnections);
+        }
+    }
+
+    /// <summary>Counts a persistence template bound to this server.</summary>
+    public void AddPersistentConnection() => Interlocked.Increment(ref _persistentConnections);
+
+    /// <summary>Counts a persistence template unbound from this server.</summary>
+    public void RemovePersistentConnection() => Interlocked.Decrement(ref _persistentConnections);
+
+    /// <summary>Formats as ipvsadm lists a destination: the endpoint and weight.</summary>
+    /// <returns>The text form.</returns>
+    public override string ToString() => $"{Endpoint} w={Weight} {ForwardingMethod}";
+
+    private void UpdateOverload()
+    {
+        int upper = UpperThreshold;
+        if (upper == 0)
+        {
+            Volatile.Write(ref _overloaded, 0);
+            return;
+        }
+
+        long total = (long)ActiveConnections + InactiveConnections;
+        if (total >= upper)
+        {
+            Volatile.Write(ref _overloaded, 1);
+            return;
+        }
+
+        int lower = LowerThreshold;
+        bool below = lower != 0 ? total < lower : total * 4 < (long)upper * 3;
+        if (below)
+        {
+            Volatile.Write(ref _overloaded, 0);
+        }
+    }
+}

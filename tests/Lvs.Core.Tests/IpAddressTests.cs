@@ -1,0 +1,68 @@
+using System.Net;
+
+namespace Lvs.Core.Tests;
+
+public class IpAddressTests
+{
+    [Theory]
+    [InlineData("10.1.2.3")]
+    [InlineData("0.0.0.0")]
+    [InlineData("255.255.255.255")]
+    [InlineData("2001:db8::1")]
+    [InlineData("::")]
+    [InlineData("fe80::1:2:3:4")]
+    public void Parse_RoundTripsThroughText(string text)
+    {
+        var address = IpAddress.Parse(text);
+        Assert.Equal(IPAddress.Parse(text).ToString(), address.ToString());
+        Assert.Equal(IPAddress.Parse(text), address.ToIPAddress());
+    }
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("1.2")]
+    [InlineData("1.2.3")]
+    [InlineData("256.1.1.1")]
+    [InlineData("")]
+    [InlineData("fe80::1%eth0")]
+    [InlineData("hello")]
+    public void TryParse_NotAnAddress_ReturnsFalse(string text)
+    {
+        Assert.False(IpAddress.TryParse(text, out _));
+    }
+
+    [Fact]
+    public void IPv4_IsIPv4AndWritesFourBytes()
+    {
+        var address = IpAddress.FromIPv4(192, 168, 1, 20);
+        Assert.True(address.IsIPv4);
+        Assert.Equal(0xC0A80114u, address.IPv4Value);
+        Span<byte> bytes = stackalloc byte[16];
+        Assert.Equal(4, address.WriteTo(bytes));
+        Assert.Equal(new byte[] { 192, 168, 1, 20 }, bytes[..4].ToArray());
+    }
+
+    [Fact]
+    public void Mask_Prefix_ClearsHostBits()
+    {
+        Assert.Equal(IpAddress.Parse("10.1.2.0"), IpAddress.Parse("10.1.2.3").Mask(24));
+        Assert.Equal(IpAddress.Parse("10.1.2.0"), IpAddress.Parse("10.1.2.3").Mask(IpAddress.Parse("255.255.255.0")));
+        Assert.Equal(IpAddress.Parse("2001:db8::"), IpAddress.Parse("2001:db8::ffff:1").Mask(64));
+        Assert.Equal(IpAddress.Parse("2001:db8::ff00:0"), IpAddress.Parse("2001:db8::ffff:1").Mask(104));
+        Assert.Equal(IpAddress.Parse("0.0.0.0"), IpAddress.Parse("10.1.2.3").Mask(0));
+    }
+
+    [FsCheck.Xunit.Property]
+    public bool FromIPAddress_ToIPAddress_RoundTrips(byte[] raw, bool v6)
+    {
+        var bytes = new byte[v6 ? 16 : 4];
+        Array.Copy(raw, bytes, Math.Min(raw.Length, bytes.Length));
+        var ip = new IPAddress(bytes);
+        if (ip.IsIPv4MappedToIPv6)
+        {
+            return IpAddress.FromIPAddress(ip).IsIPv4;
+        }
+
+        return IpAddress.FromIPAddress(ip).ToIPAddress().Equals(ip) && IpAddress.Parse(ip.ToString()) == IpAddress.FromIPAddress(ip);
+    }
+}
