@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lvs.Core.Headers;
 
 namespace Lvs.Core;
@@ -103,7 +104,7 @@ public static class FrameParser
         }
 
         int typeOffset = 12;
-        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[typeOffset..]);
+        ushort etherType = Be16(frame, typeOffset);
         int tags = 0;
         while (etherType is (ushort)Headers.EtherType.Vlan or (ushort)Headers.EtherType.QinQ)
         {
@@ -119,12 +120,12 @@ public static class FrameParser
 
             if (tags == 0)
             {
-                parsed.VlanId = (ushort)(BinaryPrimitives.ReadUInt16BigEndian(frame[(typeOffset + 2)..]) & 0x0FFF);
+                parsed.VlanId = (ushort)(Be16(frame, typeOffset + 2) & 0x0FFF);
             }
 
             tags++;
             typeOffset += 4;
-            etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[typeOffset..]);
+            etherType = Be16(frame, typeOffset);
         }
 
         int l3 = typeOffset + 2;
@@ -170,8 +171,8 @@ public static class FrameParser
     {
         ReadOnlySpan<byte> arp = frame[l3..];
         if (arp.Length < ArpHeader.Length
-            || BinaryPrimitives.ReadUInt16BigEndian(arp) != 1
-            || BinaryPrimitives.ReadUInt16BigEndian(arp[2..]) != (ushort)Headers.EtherType.IPv4
+            || Be16(arp, 0) != 1
+            || Be16(arp, 2) != (ushort)Headers.EtherType.IPv4
             || arp[4] != 6
             || arp[5] != 4)
         {
@@ -179,7 +180,7 @@ public static class FrameParser
         }
 
         parsed.L3Length = ArpHeader.Length;
-        parsed.Flow = new FlowKey(L4Protocol.None, IpAddress.ReadIPv4(arp[14..]), 0, IpAddress.ReadIPv4(arp[24..]), 0);
+        parsed.Flow = new FlowKey(L4Protocol.None, IpAddress.FromIPv4(Be32(arp, 14)), 0, IpAddress.FromIPv4(Be32(arp, 24)), 0);
         return DropReason.None;
     }
 
@@ -193,11 +194,11 @@ public static class FrameParser
         }
 
         int headerLength = (ip[0] & 0x0F) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
-        ushort fragment = BinaryPrimitives.ReadUInt16BigEndian(ip[6..]);
+        int totalLength = Be16(ip, 2);
+        ushort fragment = Be16(ip, 6);
         var protocol = (L4Protocol)ip[9];
-        var source = IpAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(ip[12..]));
-        var destination = IpAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(ip[16..]));
+        var source = IpAddress.FromIPv4(Be32(ip, 12));
+        var destination = IpAddress.FromIPv4(Be32(ip, 16));
 
         parsed.IpVersion = 4;
         parsed.L3Length = totalLength;
@@ -226,9 +227,9 @@ public static class FrameParser
             return reason;
         }
 
-        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
-        var source = IpAddress.ReadIPv6(ip[8..]);
-        var destination = IpAddress.ReadIPv6(ip[24..]);
+        int payloadLength = Be16(ip, 4);
+        var source = new IpAddress(Be64(ip, 8), Be64(ip, 16));
+        var destination = new IpAddress(Be64(ip, 24), Be64(ip, 32));
         ReadOnlySpan<byte> payload = ip.Slice(Ipv6Header.Length, payloadLength);
 
         parsed.IpVersion = 6;
@@ -272,8 +273,8 @@ public static class FrameParser
                     return reason;
                 }
 
-                sourcePort = BinaryPrimitives.ReadUInt16BigEndian(l4);
-                destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+                sourcePort = Be16(l4, 0);
+                destinationPort = Be16(l4, 2);
                 parsed.L4HeaderLength = (l4[12] >> 4) * 4;
                 parsed.TcpFlags = (TcpFlags)l4[13];
                 break;
@@ -290,8 +291,8 @@ public static class FrameParser
                     return reason;
                 }
 
-                sourcePort = BinaryPrimitives.ReadUInt16BigEndian(l4);
-                destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+                sourcePort = Be16(l4, 0);
+                destinationPort = Be16(l4, 2);
                 parsed.L4HeaderLength = UdpHeader.Length;
                 break;
             }
@@ -321,7 +322,7 @@ public static class FrameParser
 
                 if (isEcho)
                 {
-                    sourcePort = destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[4..]);
+                    sourcePort = destinationPort = Be16(l4, 4);
                 }
 
                 break;
@@ -335,8 +336,8 @@ public static class FrameParser
                     return DropReason.Truncated;
                 }
 
-                sourcePort = BinaryPrimitives.ReadUInt16BigEndian(l4);
-                destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+                sourcePort = Be16(l4, 0);
+                destinationPort = Be16(l4, 2);
                 parsed.L4HeaderLength = 12;
                 break;
             }
@@ -348,5 +349,28 @@ public static class FrameParser
         parsed.L4Offset = l4Offset;
         parsed.Flow = new FlowKey(protocol, source, sourcePort, destination, destinationPort);
         return DropReason.None;
+    }
+
+    // Unchecked big-endian reads: every caller has checked the length first (the views' TryCreate rule),
+    // so the span bounds checks would be paid twice on the hot path.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort Be16(ReadOnlySpan<byte> span, int offset)
+    {
+        ushort raw = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref MemoryMarshal.GetReference(span), offset));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(raw) : raw;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Be32(ReadOnlySpan<byte> span, int offset)
+    {
+        uint raw = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref MemoryMarshal.GetReference(span), offset));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(raw) : raw;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Be64(ReadOnlySpan<byte> span, int offset)
+    {
+        ulong raw = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref MemoryMarshal.GetReference(span), offset));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(raw) : raw;
     }
 }
