@@ -72,7 +72,8 @@ public sealed class DnsChecker : IHealthChecker
                 ? CheckResult.Healthy($"{response.Answers.Count} answers")
                 : CheckResult.Unhealthy($"{_options.Name} {_options.Type}: no answer");
         }
-        catch (OperationCanceledException) when (deadline.TimedOut)
+        // DnsClient reports a cancelled query as its own timeout error: our deadline tells which it was.
+        catch (Exception e) when (e is OperationCanceledException or DnsResponseException && deadline.TimedOut)
         {
             return CheckResult.Unhealthy($"no DNS answer within {_connection.ConnectTimeout.TotalSeconds:0.###}s");
         }

@@ -1,0 +1,66 @@
+using Lvs.HealthChecks.Tests.Fixtures;
+
+namespace Lvs.HealthChecks.Tests;
+
+public sealed class DnsCheckerTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static DnsChecker Checker(DnsTestServer server, TimeProvider? clock = null) =>
+        new(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(2) }, new DnsCheckOptions { Name = "www.example.org", Type = "A" }, clock);
+
+    [Fact]
+    public async Task Check_Answer_IsHealthy()
+    {
+        using var server = new DnsTestServer();
+
+        CheckResult result = await Checker(server).CheckAsync(Ct);
+
+        Assert.True(result.IsHealthy, result.Reason);
+        Assert.Equal("www.example.org", server.LastQuestion);
+        Assert.Equal(1, server.LastType);
+    }
+
+    [Theory]
+    [InlineData(DnsTestServer.Mode.NoAnswer)]
+    [InlineData(DnsTestServer.Mode.NameError)]
+    public async Task Check_NoAnswerOrError_IsUnhealthy(DnsTestServer.Mode mode)
+    {
+        using var server = new DnsTestServer { Behaviour = mode };
+
+        CheckResult result = await Checker(server).CheckAsync(Ct);
+
+        Assert.False(result.IsHealthy);
+    }
+
+    [Fact]
+    public async Task Check_ServerSilent_TimesOutOnTheClock()
+    {
+        using var server = new DnsTestServer { Behaviour = DnsTestServer.Mode.Silent };
+        var clock = FakeClock.Create();
+
+        Task<CheckResult> check = Checker(server, clock).CheckAsync(Ct).AsTask();
+        await TcpCheckerTests.WaitForAsync(() => server.Queries == 1);
+        Assert.False(check.IsCompleted);
+        clock.Advance(TimeSpan.FromSeconds(2));
+        CheckResult result = await check.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(CheckResult.Unhealthy("no DNS answer within 2s"), result);
+    }
+
+    [Fact]
+    public void Defaults_AreKeepalivedsRootSoa()
+    {
+        var options = new DnsCheckOptions();
+
+        Assert.Equal((".", "SOA"), (options.Name, options.Type));
+    }
+
+    [Fact]
+    public void Constructor_BadTypeOrBindTo_Throws()
+    {
+        var connection = new CheckConnectionOptions(Lvs.Core.Endpoint.Parse("127.0.0.1:53"));
+        Assert.Throws<ArgumentException>(() => new DnsChecker(connection, new DnsCheckOptions { Type = "BOGUS" }));
+        Assert.Throws<ArgumentException>(() => new DnsChecker(connection with { BindTo = Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 2) }, new DnsCheckOptions()));
+    }
+}
