@@ -10,4 +10,10 @@ public sealed record DnsCheckOptions
     /// The record type queried (keepalived <c>type</c>: A, NS, CNAME, SOA, MX, TXT, AAAA, ...); SOA by default, as keepalived.
     /// </summary>
     public string Type { get; init; } = "SOA";
+
+    /// <summary>
+    /// Also require at least one answer record. keepalived accepts any NOERROR response (an empty answer proves
+    /// the server runs but not that it serves the zone); off by default, as keepalived.
+    /// </summary>
+    public bool RequireAnswer { get; init; }
 }

@@ -4,8 +4,9 @@ using DnsClient;
 namespace Lvs.HealthChecks;
 
 /// <summary>
-/// keepalived's <c>DNS_CHECK</c>: one query over UDP to the server, healthy when an answer comes back within
-/// <see cref="CheckConnectionOptions.ConnectTimeout"/> with response code NOERROR and at least one answer record.
+/// keepalived's <c>DNS_CHECK</c>: one query over UDP to the server, healthy when a response comes back within
+/// <see cref="CheckConnectionOptions.ConnectTimeout"/> with response code NOERROR (check_dns.c accepts any
+/// NOERROR response, with or without answers; <see cref="DnsCheckOptions.RequireAnswer"/> asks for one more).
 /// </summary>
 /// <remarks>
 /// The query is made by the DnsClient library (no hand-written DNS code), without cache, retries or TCP fallback,
@@ -68,8 +69,8 @@ public sealed class DnsChecker : IHealthChecker
                 return CheckResult.Unhealthy($"{_options.Name} {_options.Type}: {response.ErrorMessage}");
             }
 
-            return response.Answers.Count > 0
-                ? CheckResult.Healthy($"{response.Answers.Count} answers")
+            return response.Answers.Count > 0 || !_options.RequireAnswer
+                ? CheckResult.Healthy($"NOERROR, {response.Answers.Count} answers")
                 : CheckResult.Unhealthy($"{_options.Name} {_options.Type}: no answer");
         }
         // DnsClient reports a cancelled query as its own timeout error: our deadline tells which it was.

@@ -6,8 +6,8 @@ public sealed class DnsCheckerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static DnsChecker Checker(DnsTestServer server, TimeProvider? clock = null) =>
-        new(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(2) }, new DnsCheckOptions { Name = "www.example.org", Type = "A" }, clock);
+    private static DnsChecker Checker(DnsTestServer server, TimeProvider? clock = null, bool requireAnswer = false) =>
+        new(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(2) }, new DnsCheckOptions { Name = "www.example.org", Type = "A", RequireAnswer = requireAnswer }, clock);
 
     [Fact]
     public async Task Check_Answer_IsHealthy()
@@ -22,15 +22,17 @@ public sealed class DnsCheckerTests
     }
 
     [Theory]
-    [InlineData(DnsTestServer.Mode.NoAnswer)]
-    [InlineData(DnsTestServer.Mode.NameError)]
-    public async Task Check_NoAnswerOrError_IsUnhealthy(DnsTestServer.Mode mode)
+    [InlineData(DnsTestServer.Mode.NoAnswer, false, true)]
+    [InlineData(DnsTestServer.Mode.NoAnswer, true, false)]
+    [InlineData(DnsTestServer.Mode.NameError, false, false)]
+    [InlineData(DnsTestServer.Mode.Answer, true, true)]
+    public async Task Check_ResponseCodeAndAnswers_AsKeepalived(DnsTestServer.Mode mode, bool requireAnswer, bool healthy)
     {
         using var server = new DnsTestServer { Behaviour = mode };
 
-        CheckResult result = await Checker(server).CheckAsync(Ct);
+        CheckResult result = await Checker(server, requireAnswer: requireAnswer).CheckAsync(Ct);
 
-        Assert.False(result.IsHealthy);
+        Assert.Equal(healthy, result.IsHealthy);
     }
 
     [Fact]
