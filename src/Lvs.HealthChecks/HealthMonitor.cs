@@ -410,24 +410,20 @@ public sealed class HealthMonitor : IAsyncDisposable
     private void Report(RealServerStateChange change)
     {
         HealthMonitorLog.RealServerChanged(_logger, change.Server.Endpoint, change.Server.Service, change.IsUp ? "up" : "down", change.Reason, change.Action, change.Weight);
-        try
-        {
-            _sink.OnRealServerStateChanged(change);
-        }
-#pragma warning disable CA1031 // The sink's bug must not stop the health checks.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            HealthMonitorLog.SinkFailed(_logger, e);
-        }
+        Deliver(change, static (sink, c) => sink.OnRealServerStateChanged(c));
     }
 
     private void Report(QuorumStateChange change)
     {
         HealthMonitorLog.QuorumChanged(_logger, change.Service, change.HasQuorum ? "has" : "lost", change.LiveWeight, change.Threshold, change.SorryServerAction);
+        Deliver(change, static (sink, c) => sink.OnQuorumStateChanged(c));
+    }
+
+    private void Deliver<TChange>(TChange change, Action<IRealServerHealthSink, TChange> deliver)
+    {
         try
         {
-            _sink.OnQuorumStateChanged(change);
+            deliver(_sink, change);
         }
 #pragma warning disable CA1031 // The sink's bug must not stop the health checks.
         catch (Exception e)

@@ -104,7 +104,8 @@ public static class HealthCheckCpuLoad
         return 0;
     }
 
-    private static async Task AcceptAsync(TcpListener listener)
+    /// <summary>Accepts and closes connections until the listener stops.</summary>
+    internal static async Task AcceptAsync(TcpListener listener)
     {
         try
         {

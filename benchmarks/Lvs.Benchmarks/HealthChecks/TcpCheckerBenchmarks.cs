@@ -20,7 +20,7 @@ public class TcpCheckerBenchmarks
     {
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start(4096);
-        _ = AcceptAsync(_listener);
+        _ = HealthCheckCpuLoad.AcceptAsync(_listener);
         var endpoint = new Endpoint(IpAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)_listener.LocalEndpoint).Port);
         _checker = new TcpChecker(new CheckConnectionOptions(endpoint));
         _machine = new CheckStateMachine(new CheckTiming { Retry = 1 });
@@ -38,22 +38,5 @@ public class TcpCheckerBenchmarks
         _healthy = !_healthy;
         _machine.Apply(_healthy, out TimeSpan next);
         return next;
-    }
-
-    private static async Task AcceptAsync(TcpListener listener)
-    {
-        try
-        {
-            while (true)
-            {
-                using Socket socket = await listener.AcceptSocketAsync().ConfigureAwait(false);
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        catch (SocketException)
-        {
-        }
     }
 }
