@@ -8,6 +8,7 @@ namespace Lvs.Benchmarks.HealthChecks;
 
 /// <summary>The cost of one TCP_CHECK against a loopback listener (connect and close), and of the rule that counts its result.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class TcpCheckerBenchmarks
 {
     private TcpListener _listener = null!;
