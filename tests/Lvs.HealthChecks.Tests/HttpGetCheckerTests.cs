@@ -150,6 +150,36 @@ public sealed class HttpGetCheckerTests
     }
 
     [Fact]
+    public async Task Check_BindTo_ConnectsFromThatAddress()
+    {
+        await using var server = await KestrelTestServer.StartAsync();
+        var connection = new CheckConnectionOptions(server.Endpoint) { BindTo = Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 3) };
+        using var checker = new HttpGetChecker(connection, new HttpGetCheckOptions { Urls = [new("/")] });
+
+        Assert.True((await checker.CheckAsync(Ct)).IsHealthy);
+        Assert.Equal(IPAddress.Parse("127.0.0.3"), server.LastRemoteAddress);
+    }
+
+    [Fact]
+    public async Task Check_IPv6Target_Works()
+    {
+        using var listener = new TcpListener(IPAddress.IPv6Loopback, 0);
+        listener.Start();
+        var endpoint = new Lvs.Core.Endpoint(Lvs.Core.IpAddress.Parse("::1"), (ushort)((IPEndPoint)listener.LocalEndpoint).Port);
+        using var checker = new HttpGetChecker(new CheckConnectionOptions(endpoint), new HttpGetCheckOptions { Urls = [new("/x")] });
+
+        Task<CheckResult> check = checker.CheckAsync(Ct).AsTask();
+        using Socket accepted = await listener.AcceptSocketAsync(Ct);
+        byte[] request = new byte[4096];
+        int read = await accepted.ReceiveAsync(request, SocketFlags.None, Ct);
+        Assert.Contains("Host: [::1]:", Encoding.ASCII.GetString(request, 0, read), StringComparison.Ordinal);
+        await accepted.SendAsync("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"u8.ToArray(), SocketFlags.None, Ct);
+
+        CheckResult result = await check.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.True(result.IsHealthy, result.Reason);
+    }
+
+    [Fact]
     public async Task Check_ServerDown_IsUnhealthy()
     {
         int port;

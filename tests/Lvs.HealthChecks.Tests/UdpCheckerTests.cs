@@ -28,6 +28,8 @@ public sealed class UdpCheckerTests
 
         public string? LastRequest { get; private set; }
 
+        public IPAddress? LastRemoteAddress { get; private set; }
+
         public void Dispose() => _socket.Dispose();
 
         private async Task AnswerAsync(byte[] reply)
@@ -39,6 +41,7 @@ public sealed class UdpCheckerTests
                 {
                     SocketReceiveFromResult received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0));
                     LastRequest = Encoding.ASCII.GetString(buffer, 0, received.ReceivedBytes);
+                    LastRemoteAddress = ((IPEndPoint)received.RemoteEndPoint).Address;
                     await _socket.SendToAsync(reply, SocketFlags.None, received.RemoteEndPoint);
                 }
             }
@@ -64,6 +67,17 @@ public sealed class UdpCheckerTests
 
         Assert.True(result.IsHealthy, result.Reason);
         Assert.Equal("PING", server.LastRequest);
+    }
+
+    [Fact]
+    public async Task Check_BindTo_SendsFromThatAddress()
+    {
+        using var server = new UdpTestServer("PONG"u8.ToArray());
+        var connection = new CheckConnectionOptions(server.Endpoint) { BindTo = IpAddress.FromIPv4(127, 0, 0, 4) };
+        var checker = new UdpChecker(connection, new UdpCheckOptions { RequireReply = true });
+
+        Assert.True((await checker.CheckAsync(Ct)).IsHealthy);
+        Assert.Equal(IPAddress.Parse("127.0.0.4"), server.LastRemoteAddress);
     }
 
     [Fact]

@@ -32,6 +32,8 @@ public sealed class KestrelTestServer : IAsyncDisposable
 
     public string? LastHost { get; private set; }
 
+    public IPAddress? LastRemoteAddress { get; private set; }
+
     public string? LastServerName { get; private set; }
 
     public int Requests => Volatile.Read(ref _requests);
@@ -61,6 +63,7 @@ public sealed class KestrelTestServer : IAsyncDisposable
         {
             Interlocked.Increment(ref server._requests);
             server.LastHost = context.Request.Host.Value;
+            server.LastRemoteAddress = context.Connection.RemoteIpAddress;
             return server.Handler(context);
         });
         await app.StartAsync();
