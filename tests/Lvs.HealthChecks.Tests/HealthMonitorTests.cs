@@ -330,6 +330,60 @@ public sealed class HealthMonitorTests
     }
 
     [Fact]
+    public async Task AlphaWithSorryServer_StartsOnSorryServerAndHandsOverOnFirstUp()
+    {
+        FakeTimeProvider clock = FakeClock.Create();
+        var checker = new ScriptedChecker(clock, i => new CheckResult(i >= 1, "script"));
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+        MonitoredVirtualService service = monitor.AddVirtualService(new(Vip) { SorryServer = Endpoint.Parse("10.9.9.9:80") });
+        MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 2, InhibitOnFailure = true, Checks = [new(checker, new CheckTiming { DelayLoop = Second, Alpha = true })] });
+
+        monitor.Start();
+        // Inhibited and down: in the pool at weight 0; quorum not met: the sorry server goes in.
+        Assert.Equal([(rs, PoolAction.Add, 0)], sink.ServerChanges.Select(change => (change.Server, change.Action, change.Weight)));
+        Assert.Equal(PoolAction.Add, Assert.Single(sink.QuorumChanges).SorryServerAction);
+        sink.Clear();
+
+        clock.Advance(Second);
+        // Up while the sorry server stands in: no pool change; then quorum is regained, the sorry server leaves and rs gets its weight.
+        Assert.Collection(
+            sink.Events,
+            e => Assert.Equal((true, PoolAction.None), (((RealServerStateChange)e).IsUp, ((RealServerStateChange)e).Action)),
+            e => Assert.Equal((true, PoolAction.Remove), (((QuorumStateChange)e).HasQuorum, ((QuorumStateChange)e).SorryServerAction)),
+            e => Assert.Equal((PoolAction.SetWeight, 2), (((RealServerStateChange)e).Action, ((RealServerStateChange)e).Weight)));
+    }
+
+    [Fact]
+    public async Task RealHttpServer_Returns503_DownAfterRetriesThenBack()
+    {
+        FakeTimeProvider clock = FakeClock.Create();
+        await using var server = await KestrelTestServer.StartAsync();
+        int status = 200;
+        server.Handler = context =>
+        {
+            context.Response.StatusCode = status;
+            return Task.CompletedTask;
+        };
+        using var http = new HttpGetChecker(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(30) }, new HttpGetCheckOptions { Urls = [new("/health")] }, clock);
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(server.Endpoint) { Checks = [new(http, new CheckTiming { DelayLoop = 3 * Second, Retry = 1, DelayBeforeRetry = Second })] });
+        monitor.Start();
+        await monitor.IdleAsync();
+
+        status = 503;
+        await clock.AdvanceAsync(monitor, 4 * Second, Second);
+        RealServerStateChange down = Assert.Single(sink.Transitions);
+        Assert.Equal((false, At(4), "/health: status 503"), (down.IsUp, down.Time, down.Reason));
+
+        status = 200;
+        await clock.AdvanceAsync(monitor, 3 * Second, Second);
+        Assert.Equal((true, At(7)), (sink.Transitions[^1].IsUp, sink.Transitions[^1].Time));
+        Assert.Equal(4, server.Requests); // t = 0, 3, 4 (the retry), 7
+    }
+
+    [Fact]
     public async Task SinkThrows_ChecksGoOn()
     {
         FakeTimeProvider clock = FakeClock.Create();
