@@ -182,13 +182,8 @@ public sealed class HttpGetCheckerTests
     [Fact]
     public async Task Check_ServerDown_IsUnhealthy()
     {
-        int port;
-        using (var probe = new TcpTestServer())
-        {
-            port = probe.Port;
-        }
-
-        using var checker = Checker(new Lvs.Core.Endpoint(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), (ushort)port), new HttpUrlCheck("/"));
+        // Port 1 on loopback: closed, and below the ephemeral range, so no other test can have taken it.
+        using var checker = Checker(Lvs.Core.Endpoint.Parse("127.0.0.1:1"), new HttpUrlCheck("/"));
 
         CheckResult result = await checker.CheckAsync(Ct);
 

@@ -103,13 +103,8 @@ public sealed class UdpCheckerTests
     [Fact]
     public async Task Check_PortClosed_IsUnhealthyFromIcmp()
     {
-        Endpoint closed;
-        using (var probe = new UdpTestServer(null))
-        {
-            closed = probe.Endpoint;
-        }
-
-        var checker = Checker(closed, new UdpCheckOptions { Payload = "x"u8.ToArray() });
+        // Port 1: closed, and below the ephemeral range so the checker cannot end up connected to itself.
+        var checker = Checker(Endpoint.Parse("127.0.0.1:1"), new UdpCheckOptions { Payload = "x"u8.ToArray() });
 
         CheckResult result = await checker.CheckAsync(Ct);
 
