@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 
 namespace Lvs.HealthChecks;
@@ -36,7 +37,8 @@ public sealed class UdpChecker : IHealthChecker
         var target = _connection.GetTargetEndPoint();
         using var socket = new Socket(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         using var deadline = new CheckDeadline(_connection.ConnectTimeout, _timeProvider, cancellationToken);
-        byte[] reply = new byte[Math.Max(_options.MaxReplyLength, _options.ExpectedReply.Length) + 1];
+        // One byte more than the longest acceptable reply, so that a longer one shows as too long, not as truncated.
+        byte[] reply = ArrayPool<byte>.Shared.Rent(Math.Max(_options.MaxReplyLength, _options.ExpectedReply.Length) + 1);
         try
         {
             if (_connection.GetLocalEndPoint() is { } local)
@@ -46,7 +48,7 @@ public sealed class UdpChecker : IHealthChecker
 
             await socket.ConnectAsync(target, deadline.Token).ConfigureAwait(false);
             await socket.SendAsync(_options.Payload, SocketFlags.None, deadline.Token).ConfigureAwait(false);
-            int length = await socket.ReceiveAsync(reply, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+            int length = await socket.ReceiveAsync(reply.AsMemory(0, Math.Max(_options.MaxReplyLength, _options.ExpectedReply.Length) + 1), SocketFlags.None, deadline.Token).ConfigureAwait(false);
             return Judge(reply.AsSpan(0, length));
         }
         catch (OperationCanceledException) when (deadline.TimedOut)
@@ -62,6 +64,10 @@ public sealed class UdpChecker : IHealthChecker
         catch (SocketException e)
         {
             return CheckResult.Unhealthy($"UDP failed: {e.SocketErrorCode}");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(reply);
         }
     }
 

@@ -139,6 +139,16 @@ public sealed class HttpGetCheckerTests
     }
 
     [Fact]
+    public async Task Check_HttpProtocol10_IsSent()
+    {
+        await using var server = await KestrelTestServer.StartAsync();
+        using var checker = Checker(server.Endpoint, new HttpUrlCheck("/"), options => options with { HttpVersion = HttpVersion.Version10 });
+
+        Assert.True((await checker.CheckAsync(Ct)).IsHealthy);
+        Assert.Equal("HTTP/1.0", server.LastProtocol);
+    }
+
+    [Fact]
     public async Task Check_ConnectPortOverride_ChecksThatPort()
     {
         await using var server = await KestrelTestServer.StartAsync();

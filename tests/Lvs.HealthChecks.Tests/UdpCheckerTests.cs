@@ -92,6 +92,17 @@ public sealed class UdpCheckerTests
     }
 
     [Fact]
+    public async Task Check_ReplyTooLong_IsUnhealthy()
+    {
+        using var server = new UdpTestServer("abcdef"u8.ToArray());
+        var checker = Checker(server.Endpoint, new UdpCheckOptions { RequireReply = true, MaxReplyLength = 5 });
+
+        CheckResult result = await checker.CheckAsync(Ct);
+
+        Assert.Equal(CheckResult.Unhealthy("reply of 6 bytes, expected 0 to 5"), result);
+    }
+
+    [Fact]
     public async Task Check_ReplyTooShort_IsUnhealthy()
     {
         using var server = new UdpTestServer("ab"u8.ToArray());

@@ -34,6 +34,8 @@ public sealed class KestrelTestServer : IAsyncDisposable
 
     public IPAddress? LastRemoteAddress { get; private set; }
 
+    public string? LastProtocol { get; private set; }
+
     public string? LastServerName { get; private set; }
 
     public int Requests => Volatile.Read(ref _requests);
@@ -64,6 +66,7 @@ public sealed class KestrelTestServer : IAsyncDisposable
             Interlocked.Increment(ref server._requests);
             server.LastHost = context.Request.Host.Value;
             server.LastRemoteAddress = context.Connection.RemoteIpAddress;
+            server.LastProtocol = context.Request.Protocol;
             return server.Handler(context);
         });
         await app.StartAsync();
