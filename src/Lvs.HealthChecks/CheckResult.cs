@@ -1,0 +1,33 @@
+namespace Lvs.HealthChecks;
+
+/// <summary>The outcome of one check of one real server: healthy or not, why, and optionally a new weight.</summary>
+/// <param name="IsHealthy">True when the server passed the check.</param>
+/// <param name="Reason">Why, in words a log line can carry ("connected", "status 503", "timed out after 5s").</param>
+/// <param name="Weight">
+/// A weight reported by the check for a healthy server (keepalived's <c>misc_dynamic</c>: exit status 2..255 sets
+/// the weight to status - 2); null leaves the weight as it is.
+/// </param>
+public readonly record struct CheckResult(bool IsHealthy, string Reason, int? Weight = null)
+{
+    /// <summary>A passed check.</summary>
+    /// <param name="reason">Why the server is considered healthy.</param>
+    /// <returns>The result.</returns>
+    public static CheckResult Healthy(string reason) => new(true, reason);
+
+    /// <summary>A passed check that also sets the server's weight (keepalived's <c>misc_dynamic</c>).</summary>
+    /// <param name="weight">The new weight, 0 to <see cref="Lvs.Core.RealServer.MaxWeight"/>.</param>
+    /// <param name="reason">Why the server is considered healthy.</param>
+    /// <returns>The result.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is negative or too large.</exception>
+    public static CheckResult HealthyWithWeight(int weight, string reason)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(weight);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(weight, Lvs.Core.RealServer.MaxWeight);
+        return new(true, reason, weight);
+    }
+
+    /// <summary>A failed check.</summary>
+    /// <param name="reason">Why the server is considered unhealthy.</param>
+    /// <returns>The result.</returns>
+    public static CheckResult Unhealthy(string reason) => new(false, reason);
+}

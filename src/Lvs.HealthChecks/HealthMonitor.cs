@@ -1,0 +1,435 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lvs.HealthChecks;
+
+/// <summary>
+/// Checks the real servers of virtual services on keepalived's schedule and tells an
+/// <see cref="IRealServerHealthSink"/> what to do with the pools: keepalived's check daemon, as a library.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each checker of each server has its own timer on the injected <see cref="TimeProvider"/>; a due check waits
+/// for one of <see cref="HealthMonitorOptions.MaxConcurrentChecks"/> slots without holding a thread, so a
+/// thousand servers checked every second cost a thousand timers and as many concurrent sockets as the limit.
+/// </para>
+/// <para>
+/// The pool actions follow keepalived's ipwrapper.c: a server that goes down is removed (or, with
+/// <c>inhibit_on_failure</c>, set to weight 0); one that comes up is added back (or set back) with its
+/// configured weight or the one its dynamic check reported. Per virtual service, quorum is lost when the live
+/// weight falls below quorum - hysteresis (or to 0) and regained when it reaches quorum + hysteresis; while it is
+/// lost and a sorry server is configured, the live servers are taken out and the sorry server alone serves, and
+/// server events leave the pool alone until quorum returns.
+/// </para>
+/// <para>
+/// <see cref="Start"/> first reports the initial pool: every server that starts up (all of them, unless
+/// <c>alpha</c>) is added with its weight, inhibited servers that start down are added with weight 0, then each
+/// service's initial quorum state (adding the sorry server if quorum is not met).
+/// </para>
+/// </remarks>
+public sealed class HealthMonitor : IAsyncDisposable
+{
+    private readonly IRealServerHealthSink _sink;
+    private readonly HealthMonitorOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<MonitoredVirtualService> _services = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _pendingChecks;
+    private bool _started;
+    private bool _stopped;
+
+    /// <summary>Creates a monitor.</summary>
+    /// <param name="sink">Receives the events (the director).</param>
+    /// <param name="options">Clock, random source, concurrency limit, logger.</param>
+    public HealthMonitor(IRealServerHealthSink sink, HealthMonitorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        _sink = sink;
+        _options = options ?? new HealthMonitorOptions();
+        _logger = _options.Logger ?? NullLogger.Instance;
+        Concurrency = new SemaphoreSlim(_options.MaxConcurrentChecks, _options.MaxConcurrentChecks);
+    }
+
+    /// <summary>The virtual services, in the order added (a copy).</summary>
+    public IReadOnlyList<MonitoredVirtualService> VirtualServices
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return [.. _services];
+            }
+        }
+    }
+
+    internal Lock Gate { get; } = new();
+
+    internal TimeProvider TimeProvider => _options.TimeProvider;
+
+    internal SemaphoreSlim Concurrency { get; }
+
+    internal CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>Checks that are due and not finished (waiting for a slot or running); tests wait for 0 after moving a fake clock.</summary>
+    internal int PendingChecks => Volatile.Read(ref _pendingChecks);
+
+    /// <summary>Adds a virtual service; after <see cref="Start"/>, its initial quorum state is reported at once.</summary>
+    /// <param name="options">Quorum, hysteresis, sorry server.</param>
+    /// <returns>The service, to add real servers to.</returns>
+    public MonitoredVirtualService AddVirtualService(VirtualServiceHealthOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            var service = new MonitoredVirtualService(this, options);
+            _services.Add(service);
+            if (_started)
+            {
+                StartService(service);
+            }
+
+            return service;
+        }
+    }
+
+    /// <summary>
+    /// Adds a real server to a service; after <see cref="Start"/>, its initial pool state is reported and its
+    /// checks start at once (after their warmup).
+    /// </summary>
+    /// <param name="service">The service, from this monitor.</param>
+    /// <param name="options">Endpoint, weight, inhibit_on_failure, checkers.</param>
+    /// <returns>The server.</returns>
+    /// <exception cref="ArgumentException">The service belongs to another monitor.</exception>
+    public MonitoredRealServer AddRealServer(MonitoredVirtualService service, RealServerHealthOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(options);
+        if (service.Monitor != this)
+        {
+            throw new ArgumentException("The service belongs to another monitor.", nameof(service));
+        }
+
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            var server = new MonitoredRealServer(service, options);
+            service.Servers.Add(server);
+            if (_started && service.Quorum is not null)
+            {
+                DateTimeOffset now = TimeProvider.GetUtcNow();
+                ReportInitial(server, now);
+                UpdateQuorum(service, now);
+                StartChecks(server);
+            }
+
+            return server;
+        }
+    }
+
+    /// <summary>
+    /// Stops checking a real server and forgets it (the director removes it from its table itself); the
+    /// service's quorum is re-evaluated without it.
+    /// </summary>
+    /// <param name="server">The server.</param>
+    public void RemoveRealServer(MonitoredRealServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        lock (Gate)
+        {
+            if (server.Removed)
+            {
+                return;
+            }
+
+            server.Removed = true;
+            foreach (MonitoredCheck check in server.Checks)
+            {
+                check.Stop();
+            }
+
+            MonitoredVirtualService service = server.Service;
+            _ = service.Servers.Remove(server);
+            if (_started && service.Quorum is not null)
+            {
+                UpdateQuorum(service, TimeProvider.GetUtcNow());
+            }
+        }
+    }
+
+    /// <summary>Reports the initial pools and quorum states, then starts every check after its warmup.</summary>
+    /// <exception cref="InvalidOperationException">Already started.</exception>
+    public void Start()
+    {
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            if (_started)
+            {
+                throw new InvalidOperationException("The monitor is already started.");
+            }
+
+            _started = true;
+            foreach (MonitoredVirtualService service in _services)
+            {
+                StartService(service);
+            }
+        }
+    }
+
+    /// <summary>Stops every check and waits for the running ones to finish.</summary>
+    /// <returns>A task that completes when no check runs any more.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        lock (Gate)
+        {
+            if (_stopped)
+            {
+                return;
+            }
+
+            _stopped = true;
+            foreach (MonitoredVirtualService service in _services)
+            {
+                foreach (MonitoredRealServer server in service.Servers)
+                {
+                    foreach (MonitoredCheck check in server.Checks)
+                    {
+                        check.Stop();
+                    }
+                }
+            }
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (Interlocked.Decrement(ref _pendingChecks) < 0)
+        {
+            // The decrement stands for the monitor itself: below zero means no check was running.
+            _drained.TrySetResult();
+        }
+
+        await _drained.Task.ConfigureAwait(false);
+        _stopping.Dispose();
+        Concurrency.Dispose();
+    }
+
+    internal bool TryEnterCheck()
+    {
+        lock (Gate)
+        {
+            if (_stopped)
+            {
+                return false;
+            }
+
+            Interlocked.Increment(ref _pendingChecks);
+            return true;
+        }
+    }
+
+    internal void ExitCheck()
+    {
+        if (Interlocked.Decrement(ref _pendingChecks) < 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Applies a result: counts it, reports what changed, and arms the check's next run.</summary>
+    internal void Complete(MonitoredCheck check, CheckResult result)
+    {
+        lock (Gate)
+        {
+            MonitoredRealServer server = check.Server;
+            if (_stopped || server.Removed)
+            {
+                return;
+            }
+
+            DateTimeOffset now = TimeProvider.GetUtcNow();
+            server.LastReason = result.Reason;
+            CheckTransition transition = check.State.Apply(result.IsHealthy, out TimeSpan next);
+            MonitoredVirtualService service = server.Service;
+
+            // keepalived's check_misc.c sets the dynamic weight before the checker's state is updated.
+            if (result.IsHealthy && result.Weight is int weight && weight != server.EffectiveWeight)
+            {
+                server.EffectiveWeight = weight;
+                if (server.IsUp && transition == CheckTransition.None)
+                {
+                    // ipwrapper.c update_svr_wgt: the table is edited only while the server is in the pool.
+                    Report(new RealServerStateChange(server, true, weight, service.SorryServerActive ? PoolAction.None : PoolAction.SetWeight, $"weight set by check: {result.Reason}", now));
+                    UpdateQuorum(service, now);
+                }
+            }
+
+            if (transition == CheckTransition.WentDown && ++server.FailedChecks == 1)
+            {
+                ChangeServerState(server, false, result.Reason, now);
+            }
+            else if (transition == CheckTransition.WentUp && --server.FailedChecks == 0)
+            {
+                ChangeServerState(server, true, result.Reason, now);
+            }
+
+            check.Reschedule(next);
+        }
+    }
+
+    private void StartService(MonitoredVirtualService service)
+    {
+        DateTimeOffset now = TimeProvider.GetUtcNow();
+        long live = LiveWeight(service);
+        var quorum = new QuorumState(service.Options.Quorum, service.Options.Hysteresis, live);
+        service.Quorum = quorum;
+        bool sorry = !quorum.HasQuorum && service.Options.SorryServer is not null;
+        service.Publish(live, quorum.HasQuorum, sorry);
+        foreach (MonitoredRealServer server in service.Servers)
+        {
+            ReportInitial(server, now);
+        }
+
+        Report(new QuorumStateChange(service, quorum.HasQuorum, live, quorum.Threshold, sorry ? PoolAction.Add : PoolAction.None, now));
+        foreach (MonitoredRealServer server in service.Servers)
+        {
+            StartChecks(server);
+        }
+    }
+
+    private void ReportInitial(MonitoredRealServer server, DateTimeOffset now)
+    {
+        // ipwrapper.c init_service_rs: live servers enter the pool; inhibited ones enter it with weight 0 when
+        // they start down, or when the sorry server stands in for the pool.
+        bool inPool = server.IsUp && !server.Service.SorryServerActive;
+        if (inPool)
+        {
+            Report(new RealServerStateChange(server, true, server.EffectiveWeight, PoolAction.Add, "initial state", now));
+        }
+        else if (server.Options.InhibitOnFailure)
+        {
+            Report(new RealServerStateChange(server, server.IsUp, 0, PoolAction.Add, "initial state", now));
+        }
+    }
+
+    private void StartChecks(MonitoredRealServer server)
+    {
+        foreach (MonitoredCheck check in server.Checks)
+        {
+            TimeSpan warmup = check.State.Timing.Warmup;
+            // check_api.c register_checkers_thread: a random delay up to warmup spreads the first checks.
+            TimeSpan delay = warmup > TimeSpan.Zero ? TimeSpan.FromTicks((long)(warmup.Ticks * _options.Random.NextDouble())) : TimeSpan.Zero;
+            check.Start(this, delay);
+        }
+    }
+
+    private void ChangeServerState(MonitoredRealServer server, bool up, string reason, DateTimeOffset now)
+    {
+        server.IsUp = up;
+        MonitoredVirtualService service = server.Service;
+        int weight = server.EffectiveWeight;
+        // ipwrapper.c perform_svr_state: the pool changes only while quorum holds or no sorry server stands in.
+        (PoolAction action, int actionWeight) = service.SorryServerActive
+            ? (PoolAction.None, weight)
+            : PoolChange(server, up);
+        Report(new RealServerStateChange(server, up, actionWeight, action, reason, now));
+        UpdateQuorum(service, now);
+    }
+
+    private void UpdateQuorum(MonitoredVirtualService service, DateTimeOffset now)
+    {
+        QuorumState quorum = service.Quorum!;
+        long live = LiveWeight(service);
+        if (!quorum.Update(live))
+        {
+            service.Publish(live, quorum.HasQuorum, service.SorryServerActive);
+            return;
+        }
+
+        if (quorum.HasQuorum)
+        {
+            // ipwrapper.c update_quorum_state: remove the sorry server, then put the live servers back.
+            bool wasSorry = service.SorryServerActive;
+            service.Publish(live, true, false);
+            Report(new QuorumStateChange(service, true, live, quorum.Threshold, wasSorry ? PoolAction.Remove : PoolAction.None, now));
+            if (wasSorry)
+            {
+                ReportLiveServers(service, up: true, "quorum regained", now);
+            }
+
+            return;
+        }
+
+        // Quorum lost: take the live servers out, then add the sorry server.
+        bool useSorry = service.Options.SorryServer is not null && !service.SorryServerActive;
+        if (useSorry)
+        {
+            ReportLiveServers(service, up: false, "quorum lost, sorry server in use", now);
+        }
+
+        service.Publish(live, false, service.SorryServerActive || useSorry);
+        Report(new QuorumStateChange(service, false, live, quorum.Threshold, useSorry ? PoolAction.Add : PoolAction.None, now));
+    }
+
+    private void ReportLiveServers(MonitoredVirtualService service, bool up, string reason, DateTimeOffset now)
+    {
+        foreach (MonitoredRealServer server in service.Servers)
+        {
+            if (server.IsUp)
+            {
+                (PoolAction action, int weight) = PoolChange(server, up);
+                Report(new RealServerStateChange(server, true, weight, action, reason, now));
+            }
+        }
+    }
+
+    /// <summary>ipvswrapper.c: with inhibit_on_failure, adding and deleting a destination become weight changes.</summary>
+    private static (PoolAction Action, int Weight) PoolChange(MonitoredRealServer server, bool intoPool) =>
+        (intoPool, server.Options.InhibitOnFailure) switch
+        {
+            (true, false) => (PoolAction.Add, server.EffectiveWeight),
+            (true, true) => (PoolAction.SetWeight, server.EffectiveWeight),
+            (false, false) => (PoolAction.Remove, server.EffectiveWeight),
+            (false, true) => (PoolAction.SetWeight, 0),
+        };
+
+    private static long LiveWeight(MonitoredVirtualService service)
+    {
+        long total = 0;
+        foreach (MonitoredRealServer server in service.Servers)
+        {
+            if (server.IsUp)
+            {
+                total += server.EffectiveWeight;
+            }
+        }
+
+        return total;
+    }
+
+    private void Report(RealServerStateChange change)
+    {
+        HealthMonitorLog.RealServerChanged(_logger, change.Server.Endpoint, change.Server.Service, change.IsUp ? "up" : "down", change.Reason, change.Action, change.Weight);
+        Deliver(change, static (sink, c) => sink.OnRealServerStateChanged(c));
+    }
+
+    private void Report(QuorumStateChange change)
+    {
+        HealthMonitorLog.QuorumChanged(_logger, change.Service, change.HasQuorum ? "has" : "lost", change.LiveWeight, change.Threshold, change.SorryServerAction);
+        Deliver(change, static (sink, c) => sink.OnQuorumStateChanged(c));
+    }
+
+    private void Deliver<TChange>(TChange change, Action<IRealServerHealthSink, TChange> deliver)
+    {
+        try
+        {
+            deliver(_sink, change);
+        }
+#pragma warning disable CA1031 // The sink's bug must not stop the health checks.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HealthMonitorLog.SinkFailed(_logger, e);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lvs.HealthChecks;
+
+/// <summary>The monitor's log messages (source-generated, no allocation when the level is off).</summary>
+internal static partial class HealthMonitorLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Real server {Endpoint} of {Service} is {State}: {Reason} (pool: {Action}, weight {Weight})")]
+    public static partial void RealServerChanged(ILogger logger, Lvs.Core.Endpoint endpoint, MonitoredVirtualService service, string state, string reason, PoolAction action, int weight);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Virtual service {Service} {State} quorum: live weight {LiveWeight}, threshold {Threshold} (sorry server: {SorryServerAction})")]
+    public static partial void QuorumChanged(ILogger logger, MonitoredVirtualService service, string state, long liveWeight, long threshold, PoolAction sorryServerAction);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "The health sink threw; the checks go on")]
+    public static partial void SinkFailed(ILogger logger, Exception exception);
+}

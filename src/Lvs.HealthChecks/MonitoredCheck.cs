@@ -1,0 +1,84 @@
+namespace Lvs.HealthChecks;
+
+/// <summary>
+/// One checker of one real server on the monitor's clock: a one-shot timer re-armed after each check, so that
+/// a thousand servers cost a thousand timers and no thread; the check itself runs when the monitor's
+/// concurrency limit lets it.
+/// </summary>
+internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck check)
+{
+    private ITimer? _timer;
+
+    public MonitoredRealServer Server { get; } = server;
+
+    public IHealthChecker Checker { get; } = check.Checker;
+
+    public CheckStateMachine State { get; } = new(check.Timing);
+
+    /// <summary>Arms the first check. Called under the monitor's lock.</summary>
+    public void Start(HealthMonitor monitor, TimeSpan firstDelay)
+    {
+        // Created disarmed and armed once assigned, so that a check completing at once finds its timer.
+        _timer = monitor.TimeProvider.CreateTimer(
+            static state => ((MonitoredCheck)state!).OnDue(),
+            this,
+            Timeout.InfiniteTimeSpan,
+            Timeout.InfiniteTimeSpan);
+        _ = _timer.Change(firstDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Arms the next check. Called under the monitor's lock, never after <see cref="Stop"/>.</summary>
+    public void Reschedule(TimeSpan delay) => _timer?.Change(delay, Timeout.InfiniteTimeSpan);
+
+    /// <summary>Stops the timer. Called under the monitor's lock.</summary>
+    public void Stop() => _timer?.Dispose();
+
+    private void OnDue()
+    {
+        HealthMonitor monitor = Server.Service.Monitor;
+        if (!monitor.TryEnterCheck())
+        {
+            return;
+        }
+
+        _ = RunAsync(monitor);
+    }
+
+    private async Task RunAsync(HealthMonitor monitor)
+    {
+        CancellationToken stopping = monitor.Stopping;
+        try
+        {
+            CheckResult result;
+            await monitor.Concurrency.WaitAsync(stopping).ConfigureAwait(false);
+            try
+            {
+                result = await Checker.CheckAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // A checker's bug is a failed check, not a dead monitor.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                result = CheckResult.Unhealthy($"check threw {e.GetType().Name}: {e.Message}");
+            }
+            finally
+            {
+                monitor.Concurrency.Release();
+            }
+
+            monitor.Complete(this, result);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // The monitor stopped while this check waited for its turn.
+        }
+        finally
+        {
+            monitor.ExitCheck();
+        }
+    }
+}

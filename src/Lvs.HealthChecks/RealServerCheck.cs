@@ -1,0 +1,6 @@
+namespace Lvs.HealthChecks;
+
+/// <summary>One checker of a real server with its timing (one checker block inside a keepalived <c>real_server</c>).</summary>
+/// <param name="Checker">The check.</param>
+/// <param name="Timing">When it runs and how many results change the state.</param>
+public sealed record RealServerCheck(IHealthChecker Checker, CheckTiming Timing);

@@ -1,0 +1,36 @@
+using Lvs.Core;
+
+namespace Lvs.HealthChecks;
+
+/// <summary>The health settings of one virtual service: keepalived's <c>quorum</c>, <c>hysteresis</c> and <c>sorry_server</c>.</summary>
+/// <param name="Key">The virtual service.</param>
+public sealed record VirtualServiceHealthOptions(VirtualServiceKey Key)
+{
+    /// <summary>The minimum total weight of live servers (keepalived <c>quorum</c>); 1 by default, as keepalived.</summary>
+    public long Quorum
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            field = value;
+        }
+    } = 1;
+
+    /// <summary>How far the live weight must move past the quorum to change state (keepalived <c>hysteresis</c>); 0 by default.</summary>
+    public long Hysteresis
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            field = value;
+        }
+    }
+
+    /// <summary>
+    /// The server that takes all traffic while quorum is lost (keepalived <c>sorry_server</c>, ldirectord
+    /// <c>fallback</c>), or null.
+    /// </summary>
+    public Endpoint? SorryServer { get; init; }
+}
