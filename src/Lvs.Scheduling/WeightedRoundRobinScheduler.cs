@@ -217,7 +217,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             }
 
             int count = Servers.Length;
-            long bound = ((long)((MaxWeight - 1) / Step) + 2) * count;
+            long bound = ((long)((MaxWeight - 1) / Step) + 2) * (count + 1);
             while (true)
             {
                 long state = Volatile.Read(ref State);
