@@ -60,8 +60,7 @@ internal static class MaglevTable
         var turns = new int[count];
         for (int i = 0; i < count; i++)
         {
-            next[i] = (int)(ServerHash(servers[i].Endpoint, seed) % (ulong)size);
-            skip[i] = (int)(ServerHash(servers[i].Endpoint, seed ^ SkipSeedTweak) % (ulong)(size - 1)) + 1;
+            (next[i], skip[i]) = Permutation(servers[i].Endpoint, size, seed);
             int scaled = (weights[i] / gcd) >> shift;
             turns[i] = scaled > 0 ? scaled : (weights[i] > 0 ? 1 : 0);
         }
@@ -96,6 +95,14 @@ internal static class MaglevTable
             }
         }
     }
+
+    /// <summary>A server's permutation of the slots: its first slot (offset) and its step (skip), from two seeded hashes.</summary>
+    /// <param name="endpoint">The server's address and port.</param>
+    /// <param name="size">The prime table size.</param>
+    /// <param name="seed">The seed.</param>
+    /// <returns>The offset in [0, size) and the skip in [1, size).</returns>
+    public static (int Offset, int Skip) Permutation(Endpoint endpoint, int size, ulong seed) =>
+        ((int)(ServerHash(endpoint, seed) % (ulong)size), (int)(ServerHash(endpoint, seed ^ SkipSeedTweak) % (ulong)(size - 1)) + 1);
 
     /// <summary>The flow hash: a client's address, port (0 unless mh-port) and fallback round.</summary>
     /// <param name="address">The client's address.</param>
