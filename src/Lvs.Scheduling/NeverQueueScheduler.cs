@@ -25,25 +25,32 @@ public sealed class NeverQueueScheduler : IScheduler
         foreach (var server in _servers.Current)
         {
             int weight = server.Weight;
-            if (weight <= 0 || server.IsOverloaded || !server.IsAvailable)
+            if (weight <= 0)
             {
                 continue;
             }
 
             int active = server.ActiveConnections;
+            long overhead = (long)active + 1;
+            if (active != 0 && least is not null && leastOverhead * weight <= overhead * leastWeight)
+            {
+                continue;
+            }
+
+            if (server.IsOverloaded || !server.IsAvailable)
+            {
+                continue;
+            }
+
             if (active == 0)
             {
                 // An idle server takes the connection at once: nobody queues behind a busy fast server.
                 return server;
             }
 
-            long overhead = (long)active + 1;
-            if (least is null || leastOverhead * weight > overhead * leastWeight)
-            {
-                least = server;
-                leastOverhead = overhead;
-                leastWeight = weight;
-            }
+            least = server;
+            leastOverhead = overhead;
+            leastWeight = weight;
         }
 
         return least;

@@ -29,18 +29,25 @@ public sealed class ShortestExpectedDelayScheduler : IScheduler
         foreach (var server in _servers.Current)
         {
             int weight = server.Weight;
-            if (weight <= 0 || server.IsOverloaded || !server.IsAvailable)
+            if (weight <= 0)
             {
                 continue;
             }
 
             long overhead = (long)server.ActiveConnections + 1;
-            if (least is null || leastOverhead * weight > overhead * leastWeight)
+            if (least is not null && leastOverhead * weight <= overhead * leastWeight)
             {
-                least = server;
-                leastOverhead = overhead;
-                leastWeight = weight;
+                continue;
             }
+
+            if (server.IsOverloaded || !server.IsAvailable)
+            {
+                continue;
+            }
+
+            least = server;
+            leastOverhead = overhead;
+            leastWeight = weight;
         }
 
         return least;

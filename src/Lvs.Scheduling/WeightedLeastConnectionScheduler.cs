@@ -34,21 +34,27 @@ public sealed class WeightedLeastConnectionScheduler : IScheduler
         foreach (var server in servers)
         {
             int weight = server.Weight;
-            if (weight <= 0 || server.IsOverloaded || !server.IsAvailable)
+            if (weight <= 0)
             {
                 continue;
             }
 
+            // overhead/weight < leastOverhead/leastWeight without division (both weights are positive; products stay below
+            // 2^55). Flags are read only for a server that would win: the kernel's result with fewer reads per server.
             long overhead = server.Overhead;
-
-            // overhead/weight < leastOverhead/leastWeight without division; both weights are positive. Products stay
-            // below 2^55 (overhead < 2^40, weight <= 65535).
-            if (least is null || leastOverhead * weight > overhead * leastWeight)
+            if (least is not null && leastOverhead * weight <= overhead * leastWeight)
             {
-                least = server;
-                leastOverhead = overhead;
-                leastWeight = weight;
+                continue;
             }
+
+            if (server.IsOverloaded || !server.IsAvailable)
+            {
+                continue;
+            }
+
+            least = server;
+            leastOverhead = overhead;
+            leastWeight = weight;
         }
 
         return least;
