@@ -62,7 +62,7 @@ public sealed class LocalityBasedLeastConnectionScheduler : IScheduler, IDisposa
             }
         }
 
-        var server = WeightedLeastConnectionScheduler.SelectLeast(servers);
+        var server = WeightedLeastLoad.Select<ConnectionOverheadLoad>(servers);
         if (server is null)
         {
             return null;

@@ -67,7 +67,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
         long now = _table.Now;
         if (!_table.TryGet(destination, out var entry))
         {
-            var first = WeightedLeastConnectionScheduler.SelectLeast(servers);
+            var first = WeightedLeastLoad.Select<ConnectionOverheadLoad>(servers);
             if (first is not null && _table.Count <= LocalityTable<Entry>.MaxSize)
             {
                 _table.TryAdd(destination, new Entry(first, now));
@@ -77,7 +77,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
         }
 
         entry.LastUse = now;
-        var server = WeightedLeastConnectionScheduler.SelectLeast(entry.Set);
+        var server = WeightedLeastLoad.Select<ConnectionOverheadLoad>(entry.Set);
 
         // More than one member and no change for the expiration: drop the busiest member.
         if (entry.Set.Length > 1 && now - entry.LastModified > _table.Expiration)
@@ -90,7 +90,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
             return server;
         }
 
-        server = WeightedLeastConnectionScheduler.SelectLeast(servers);
+        server = WeightedLeastLoad.Select<ConnectionOverheadLoad>(servers);
         if (server is not null)
         {
             entry.Add(server, now);

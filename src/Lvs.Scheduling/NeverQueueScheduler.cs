@@ -17,42 +17,5 @@ public sealed class NeverQueueScheduler : IScheduler
     public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
 
     /// <inheritdoc/>
-    public RealServer? Pick(in FlowKey flow)
-    {
-        RealServer? least = null;
-        long leastOverhead = 0;
-        long leastWeight = 0;
-        foreach (var server in _servers.Current)
-        {
-            int weight = server.Weight;
-            if (weight <= 0)
-            {
-                continue;
-            }
-
-            int active = server.ActiveConnections;
-            long overhead = (long)active + 1;
-            if (active != 0 && least is not null && leastOverhead * weight <= overhead * leastWeight)
-            {
-                continue;
-            }
-
-            if (server.IsOverloaded || !server.IsAvailable)
-            {
-                continue;
-            }
-
-            if (active == 0)
-            {
-                // An idle server takes the connection at once: nobody queues behind a busy fast server.
-                return server;
-            }
-
-            least = server;
-            leastOverhead = overhead;
-            leastWeight = weight;
-        }
-
-        return least;
-    }
+    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ExpectedDelayLoad>(_servers.Current, idleWins: true);
 }

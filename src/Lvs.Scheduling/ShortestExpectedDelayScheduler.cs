@@ -21,35 +21,5 @@ public sealed class ShortestExpectedDelayScheduler : IScheduler
     public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
 
     /// <inheritdoc/>
-    public RealServer? Pick(in FlowKey flow)
-    {
-        RealServer? least = null;
-        long leastOverhead = 0;
-        long leastWeight = 0;
-        foreach (var server in _servers.Current)
-        {
-            int weight = server.Weight;
-            if (weight <= 0)
-            {
-                continue;
-            }
-
-            long overhead = (long)server.ActiveConnections + 1;
-            if (least is not null && leastOverhead * weight <= overhead * leastWeight)
-            {
-                continue;
-            }
-
-            if (server.IsOverloaded || !server.IsAvailable)
-            {
-                continue;
-            }
-
-            least = server;
-            leastOverhead = overhead;
-            leastWeight = weight;
-        }
-
-        return least;
-    }
+    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ExpectedDelayLoad>(_servers.Current);
 }

@@ -19,44 +19,5 @@ public sealed class WeightedLeastConnectionScheduler : IScheduler
     public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
 
     /// <inheritdoc/>
-    public RealServer? Pick(in FlowKey flow) => SelectLeast(_servers.Current);
-
-    /// <summary>
-    /// The kernel's weighted least-connection scan, shared with lblc and lblcr (<c>__ip_vs_lblc_schedule</c> is the same loop).
-    /// </summary>
-    /// <param name="servers">The servers in list order.</param>
-    /// <returns>The least loaded schedulable server, or null.</returns>
-    internal static RealServer? SelectLeast(RealServer[] servers)
-    {
-        RealServer? least = null;
-        long leastOverhead = 0;
-        long leastWeight = 0;
-        foreach (var server in servers)
-        {
-            int weight = server.Weight;
-            if (weight <= 0)
-            {
-                continue;
-            }
-
-            // overhead/weight < leastOverhead/leastWeight without division (both weights are positive; products stay below
-            // 2^55). Flags are read only for a server that would win: the kernel's result with fewer reads per server.
-            long overhead = server.Overhead;
-            if (least is not null && leastOverhead * weight <= overhead * leastWeight)
-            {
-                continue;
-            }
-
-            if (server.IsOverloaded || !server.IsAvailable)
-            {
-                continue;
-            }
-
-            least = server;
-            leastOverhead = overhead;
-            leastWeight = weight;
-        }
-
-        return least;
-    }
+    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ConnectionOverheadLoad>(_servers.Current);
 }
