@@ -26,7 +26,8 @@ public interface IScheduler
 
     /// <summary>
     /// Replaces the server set, or tells the scheduler that a weight changed: rebuilds the scheduler's tables off
-    /// the hot path and publishes them atomically. Calls are serialised; picks keep running meanwhile.
+    /// the hot path and publishes them atomically. Safe from any thread while picks run; concurrent calls are each applied
+    /// whole, the last one published wins.
     /// </summary>
     /// <param name="servers">The service's real servers in the service's list order (which round-robin and the
     /// least-connection tie-breaks follow); servers with weight 0 stay in the list, quiesced.</param>

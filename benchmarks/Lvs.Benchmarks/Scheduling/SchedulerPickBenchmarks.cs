@@ -10,6 +10,7 @@ namespace Lvs.Benchmarks.Scheduling;
 /// so that the hashing schedulers do not read one slot only, and lblc/lblcr run on warm tables (cache hits).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class SchedulerPickBenchmarks
 {
     private const int FlowCount = 1024;

@@ -9,6 +9,7 @@ namespace Lvs.Benchmarks.Scheduling;
 /// add-server update (copy, sort, table build, publish) for sh and mh, alternating between N and N + 1 servers.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class SchedulerRebuildBenchmarks
 {
     private RealServer[] _servers = [];

@@ -9,6 +9,7 @@ namespace Lvs.Benchmarks.Scheduling;
 /// machine shows in both.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class SchedulerScanFloorBenchmarks
 {
     private RealServer[] _servers = [];
