@@ -1,0 +1,10 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>The kernel's <c>ip_vs_dest_conn_overhead</c>: active x 256 + inactive (wlc, lblc, lblcr, twos).</summary>
+internal readonly struct ConnectionOverheadLoad : IServerLoad
+{
+    /// <inheritdoc/>
+    public static long Of(RealServer server) => server.Overhead;
+}

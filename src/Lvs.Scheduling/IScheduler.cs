@@ -1,0 +1,42 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// A connection scheduler of one virtual service (the kernel's <c>ip_vs_scheduler</c>): it picks the real server
+/// that a new connection goes to.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="Pick"/> is called per new connection from several packet threads at once; it never blocks, never
+/// allocates on its steady path and never throws on packet data. <see cref="UpdateServers"/> is the kernel's
+/// <c>add_dest</c>/<c>del_dest</c>/<c>upd_dest</c>: the control plane calls it whenever the server set or a weight
+/// changes, and the scheduler rebuilds its tables then into an immutable snapshot that it publishes with a single
+/// reference write, so that a pick never sees a half-built table.
+/// </para>
+/// <para>
+/// A returned server is always schedulable at the time of the pick: available, weight above 0 and not overloaded
+/// (<see cref="RealServer.IsSchedulable"/>).
+/// </para>
+/// </remarks>
+public interface IScheduler
+{
+    /// <summary>The ipvsadm name of the scheduler (<c>rr</c>, <c>wlc</c>, <c>mh</c>, ...).</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Replaces the server set, or tells the scheduler that a weight changed: rebuilds the scheduler's tables off
+    /// the hot path and publishes them atomically. Safe from any thread while picks run; concurrent calls are each applied
+    /// whole, the last one published wins.
+    /// </summary>
+    /// <param name="servers">The service's real servers in the service's list order (which round-robin and the
+    /// least-connection tie-breaks follow); servers with weight 0 stay in the list, quiesced.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="servers"/> or one of its items is null.</exception>
+    /// <exception cref="ArgumentException">The same server, or the same endpoint, appears twice.</exception>
+    void UpdateServers(IReadOnlyList<RealServer> servers);
+
+    /// <summary>Picks the real server for a new connection.</summary>
+    /// <param name="flow">The connection's first packet: the hashing schedulers read its source or destination.</param>
+    /// <returns>The server, or null when no server can take the connection (the kernel's "no destination available").</returns>
+    RealServer? Pick(in FlowKey flow);
+}

@@ -1,0 +1,15 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// How the least-load schedulers measure a server's load before dividing it by the weight: a static abstract member,
+/// so that <see cref="WeightedLeastLoad.Select{TLoad}"/> is specialised per measure with no call per server.
+/// </summary>
+internal interface IServerLoad
+{
+    /// <summary>The server's current load.</summary>
+    /// <param name="server">The server.</param>
+    /// <returns>The load; never negative.</returns>
+    static abstract long Of(RealServer server);
+}

@@ -1,0 +1,21 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// Never queue (<c>nq</c>, the kernel's <c>ip_vs_nq.c</c>): the first schedulable server with no active connection if
+/// there is one, otherwise the shortest expected delay ((active + 1) / weight, integer cross-multiplication).
+/// </summary>
+public sealed class NeverQueueScheduler : IScheduler
+{
+    private readonly PublishedServerList _servers = new();
+
+    /// <inheritdoc/>
+    public string Name => SchedulerNames.NeverQueue;
+
+    /// <inheritdoc/>
+    public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
+
+    /// <inheritdoc/>
+    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ExpectedDelayLoad>(_servers.Current, idleWins: true);
+}

@@ -1,0 +1,81 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// Round robin (<c>rr</c>, the kernel's <c>ip_vs_rr.c</c>): each new connection goes to the next schedulable server
+/// after the one picked last, in list order, whatever the weights (weight 0 still quiesces).
+/// </summary>
+/// <remarks>
+/// The position is one integer in the published snapshot, advanced with a compare-and-swap, so concurrent picks never
+/// block and never pick the same turn twice. When the server set changes the position follows the last picked server;
+/// if that server was removed it moves back to the nearest surviving predecessor, as the kernel's
+/// <c>ip_vs_rr_del_dest</c> does.
+/// </remarks>
+public sealed class RoundRobinScheduler : IScheduler
+{
+    private readonly Lock _updateLock = new();
+    private Snapshot _snapshot = new([], -1);
+
+    /// <inheritdoc/>
+    public string Name => SchedulerNames.RoundRobin;
+
+    /// <inheritdoc/>
+    public void UpdateServers(IReadOnlyList<RealServer> servers)
+    {
+        var copy = ServerSet.Copy(servers, sortByEndpoint: false);
+        lock (_updateLock)
+        {
+            var old = _snapshot;
+            int last = Volatile.Read(ref old.Last);
+            int position = -1;
+            for (int i = last; i >= 0 && position < 0; i--)
+            {
+                position = Array.IndexOf(copy, old.Servers[i]);
+            }
+
+            Volatile.Write(ref _snapshot, new Snapshot(copy, position));
+        }
+    }
+
+    /// <inheritdoc/>
+    public RealServer? Pick(in FlowKey flow)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        var servers = snapshot.Servers;
+        int count = servers.Length;
+        while (true)
+        {
+            int last = Volatile.Read(ref snapshot.Last);
+            int i = last;
+            RealServer? found = null;
+            for (int step = 0; step < count; step++)
+            {
+                i = i + 1 >= count ? 0 : i + 1;
+                if (servers[i].IsSchedulable)
+                {
+                    found = servers[i];
+                    break;
+                }
+            }
+
+            if (found is null)
+            {
+                return null;
+            }
+
+            if (Interlocked.CompareExchange(ref snapshot.Last, i, last) == last)
+            {
+                return found;
+            }
+        }
+    }
+
+    private sealed class Snapshot(RealServer[] servers, int last)
+    {
+        public readonly RealServer[] Servers = servers;
+
+        // Index of the server picked last, -1 for the list head; the only mutable field, advanced by CAS.
+        public int Last = last;
+    }
+}

@@ -1,0 +1,89 @@
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// Settings of a scheduler: the service's scheduler flags, table sizes, the Maglev seed, and the injected clock and
+/// random source. Each scheduler reads only the settings that concern it; the defaults are the kernel's.
+/// </summary>
+public sealed class SchedulerOptions
+{
+    /// <summary>
+    /// The default Maglev seed: a fixed, documented constant (the ASCII bytes of "LVSMAGLV"). Maglev only does its job
+    /// when every director builds the same table, so the seed must not be random per process; change it only on all
+    /// directors at once.
+    /// </summary>
+    public const ulong DefaultMaglevSeed = 0x4C56_534D_4147_4C56UL;
+
+    /// <summary>The default Maglev table size: 65537, the prime the Maglev paper uses (the kernel's default is 4093).</summary>
+    public const int DefaultMaglevTableSize = 65537;
+
+    /// <summary>The default sh and dh bucket table size in bits: 8, 256 buckets (the kernel's <c>CONFIG_IP_VS_SH_TAB_BITS</c>).</summary>
+    public const int DefaultHashTableBits = 8;
+
+    /// <summary>The default options.</summary>
+    public static SchedulerOptions Default { get; } = new();
+
+    /// <summary>The service's scheduler flags (ipvsadm <c>-b</c>); sh and mh read <see cref="SchedulerFlags.Fallback"/> and <see cref="SchedulerFlags.Port"/>.</summary>
+    public SchedulerFlags Flags { get; init; }
+
+    /// <summary>
+    /// The size in bits of the sh and dh bucket tables (the kernel's <c>CONFIG_IP_VS_SH_TAB_BITS</c> and
+    /// <c>CONFIG_IP_VS_DH_TAB_BITS</c>, 4 to 20, default 8).
+    /// </summary>
+    public int HashTableBits { get; init; } = DefaultHashTableBits;
+
+    /// <summary>The Maglev lookup table size: a prime larger than the number of servers (default 65537; the kernel's 4093 works too).</summary>
+    public int MaglevTableSize { get; init; } = DefaultMaglevTableSize;
+
+    /// <summary>
+    /// The seed of the two Maglev hashes (server offset and skip) and of the flow hash. Directors that must agree on
+    /// every flow need the same seed, table size and servers; the default is <see cref="DefaultMaglevSeed"/>.
+    /// </summary>
+    public ulong MaglevSeed { get; init; } = DefaultMaglevSeed;
+
+    /// <summary>The clock of the lblc and lblcr expiry (default <see cref="TimeProvider.System"/>).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// The random source of twos (default <see cref="Random.Shared"/>). Picks run on several threads at once, so it
+    /// must be thread-safe when the scheduler is shared; a seeded <see cref="Random"/> suits single-threaded tests.
+    /// </summary>
+    public Random Random { get; init; } = Random.Shared;
+
+    /// <summary>
+    /// How long an lblc or lblcr entry may stay unused before the periodic full check drops it, and how long an lblcr
+    /// server set stays unchanged before its busiest member is dropped (the sysctls <c>lblc_expiration</c> and
+    /// <c>lblcr_expiration</c>, default 24 hours).
+    /// </summary>
+    public TimeSpan LocalityExpiration { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// The largest weighted round-robin period (sum of weights divided by their gcd) that wrr precomputes as a table;
+    /// longer periods use the kernel's stepping algorithm. Bounds the table's memory (4 bytes an entry).
+    /// </summary>
+    internal int MaxWeightedRoundRobinPeriod { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// Parses ipvsadm's <c>--sched-flags</c> list: <c>flag-1</c>, <c>flag-2</c>, <c>flag-3</c>, <c>sh-fallback</c>,
+    /// <c>sh-port</c>, <c>mh-fallback</c>, <c>mh-port</c>, separated by commas.
+    /// </summary>
+    /// <param name="text">The flag list; empty means none.</param>
+    /// <returns>The flags.</returns>
+    /// <exception cref="FormatException">A name is not a scheduler flag.</exception>
+    public static SchedulerFlags ParseFlags(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var flags = SchedulerFlags.None;
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            flags |= part.ToUpperInvariant() switch
+            {
+                "FLAG-1" or "SH-FALLBACK" or "MH-FALLBACK" => SchedulerFlags.Fallback,
+                "FLAG-2" or "SH-PORT" or "MH-PORT" => SchedulerFlags.Port,
+                "FLAG-3" => SchedulerFlags.Flag3,
+                _ => throw new FormatException($"'{part}' is not a scheduler flag (flag-1, flag-2, flag-3, sh-fallback, sh-port, mh-fallback, mh-port)."),
+            };
+        }
+
+        return flags;
+    }
+}

@@ -1,0 +1,57 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// The scan shared by wlc, sed, nq, lblc and lblcr (<c>ip_vs_wlc_schedule</c> and its copies): the schedulable server
+/// with the smallest load / weight, compared by integer cross-multiplication, the first in list order on a tie.
+/// </summary>
+internal static class WeightedLeastLoad
+{
+    /// <summary>Scans the servers once, reading live weights and counters.</summary>
+    /// <typeparam name="TLoad">The load measure.</typeparam>
+    /// <param name="servers">The servers in list order.</param>
+    /// <param name="idleWins">True for nq: the first schedulable server with no active connection wins at once.</param>
+    /// <returns>The least loaded schedulable server, or null.</returns>
+    public static RealServer? Select<TLoad>(RealServer[] servers, bool idleWins = false)
+        where TLoad : struct, IServerLoad
+    {
+        RealServer? least = null;
+        long leastLoad = 0;
+        long leastWeight = 0;
+        foreach (var server in servers)
+        {
+            int weight = server.Weight;
+            if (weight <= 0)
+            {
+                continue;
+            }
+
+            // load/weight < leastLoad/leastWeight without division (both weights are positive; loads stay below 2^40
+            // and weights below 2^16). Flags are read only for a server that would win: the kernel's result (it skips
+            // unusable servers before comparing) with fewer reads per server.
+            long load = TLoad.Of(server);
+            bool idle = idleWins && server.ActiveConnections == 0;
+            if (!idle && least is not null && leastLoad * weight <= load * leastWeight)
+            {
+                continue;
+            }
+
+            if (server.IsOverloaded || !server.IsAvailable)
+            {
+                continue;
+            }
+
+            if (idle)
+            {
+                return server;
+            }
+
+            least = server;
+            leastLoad = load;
+            leastWeight = weight;
+        }
+
+        return least;
+    }
+}

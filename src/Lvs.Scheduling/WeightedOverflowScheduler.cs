@@ -1,0 +1,43 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// Weighted overflow (<c>ovf</c>, the kernel's <c>ip_vs_ovf.c</c>): the schedulable server with the highest weight whose
+/// active connections do not exceed its weight; when it fills up, connections overflow to the next highest weight.
+/// The first in list order wins a tie.
+/// </summary>
+/// <remarks>
+/// As in the kernel, ovf counts active connections against the weight (not the lc overhead), so it suits TCP better
+/// than UDP, whose connections are never active.
+/// </remarks>
+public sealed class WeightedOverflowScheduler : IScheduler
+{
+    private readonly PublishedServerList _servers = new();
+
+    /// <inheritdoc/>
+    public string Name => SchedulerNames.WeightedOverflow;
+
+    /// <inheritdoc/>
+    public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
+
+    /// <inheritdoc/>
+    public RealServer? Pick(in FlowKey flow)
+    {
+        RealServer? highest = null;
+        int highestWeight = 0;
+        foreach (var server in _servers.Current)
+        {
+            int weight = server.Weight;
+            if (weight <= highestWeight || server.ActiveConnections > weight || server.IsOverloaded || !server.IsAvailable)
+            {
+                continue;
+            }
+
+            highest = server;
+            highestWeight = weight;
+        }
+
+        return highest;
+    }
+}

@@ -1,0 +1,292 @@
+using Lvs.Core;
+
+namespace Lvs.Scheduling;
+
+/// <summary>
+/// Weighted round robin (<c>wrr</c>, the kernel's <c>ip_vs_wrr.c</c>): passes over the list with a current weight
+/// that starts at the maximum weight and steps down by the gcd of the weights; each pass picks, in list order, the
+/// servers whose weight reaches the current weight. Weights A=4, B=3, C=2 give A A B A B C A B C, repeating.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The pick sequence of one period (sum of weights divided by their gcd) is precomputed at <see cref="UpdateServers"/>
+/// and picks walk it with a compare-and-swap on a 64-bit position (entry index and pass), so a pick costs a few
+/// nanoseconds and never blocks. A server that is not schedulable at pick time (overloaded, unavailable, or given
+/// weight 0 since the last update) is skipped in the sequence, which is exactly what the kernel's pass does. Periods
+/// longer than <see cref="SchedulerOptions.MaxWeightedRoundRobinPeriod"/> (one million entries by default; e.g. a
+/// thousand servers with large coprime weights) run the kernel's stepping algorithm on the same 64-bit state instead,
+/// to bound memory.
+/// </para>
+/// <para>
+/// Weights are those of the last update (the kernel rebuilds its maximum weight and gcd in <c>upd_dest</c> too). On an
+/// update the sequence restarts at the list head in the current pass, with the kernel's rounding of the current weight
+/// to the new gcd (<c>ip_vs_wrr_dest_changed</c>).
+/// </para>
+/// </remarks>
+public sealed class WeightedRoundRobinScheduler : IScheduler
+{
+    private readonly Lock _updateLock = new();
+    private readonly int _maxPeriod;
+    private Snapshot _snapshot;
+
+    /// <summary>Creates the scheduler with no servers.</summary>
+    /// <param name="options">The options (only the internal period bound is read); null for the defaults.</param>
+    public WeightedRoundRobinScheduler(SchedulerOptions? options = null)
+    {
+        _maxPeriod = (options ?? SchedulerOptions.Default).MaxWeightedRoundRobinPeriod;
+        _snapshot = Snapshot.Build([], 0, _maxPeriod);
+    }
+
+    /// <inheritdoc/>
+    public string Name => SchedulerNames.WeightedRoundRobin;
+
+    /// <summary>True when the current snapshot walks a precomputed period table (false: the kernel's stepping algorithm).</summary>
+    internal bool UsesPeriodTable => Volatile.Read(ref _snapshot).Sequence is not null;
+
+    /// <inheritdoc/>
+    public void UpdateServers(IReadOnlyList<RealServer> servers)
+    {
+        var copy = ServerSet.Copy(servers, sortByEndpoint: false);
+        lock (_updateLock)
+        {
+            var old = _snapshot;
+            int currentWeight = old.CurrentWeight(Volatile.Read(ref old.State));
+            Volatile.Write(ref _snapshot, Snapshot.Build(copy, currentWeight, _maxPeriod));
+        }
+    }
+
+    /// <inheritdoc/>
+    public RealServer? Pick(in FlowKey flow)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (snapshot.MaxWeight <= 0)
+        {
+            return null;
+        }
+
+        return snapshot.Sequence is not null ? snapshot.SelectFromTable() : snapshot.SelectByStepping();
+    }
+
+    private sealed class Snapshot
+    {
+        public readonly RealServer[] Servers;
+        public readonly int[] Weights;
+
+        // The kernel's mark: mw (maximum weight less gcd - 1, so the last pass is at weight 1) and di (the gcd).
+        public readonly int MaxWeight;
+        public readonly int Step;
+
+        // Table mode: server index per entry of one period, and where each pass starts (PassStarts[^1] == length).
+        public readonly int[]? Sequence;
+        public readonly int[]? PassStarts;
+
+        // (index of the last pick + 1) << 32 | pass: table mode stores the pass number, stepping mode the current weight.
+        public long State;
+
+        private Snapshot(RealServer[] servers, int[] weights, int maxWeight, int step, int[]? sequence, int[]? passStarts)
+        {
+            Servers = servers;
+            Weights = weights;
+            MaxWeight = maxWeight;
+            Step = step;
+            Sequence = sequence;
+            PassStarts = passStarts;
+        }
+
+        public static Snapshot Build(RealServer[] servers, int previousWeight, int maxPeriod)
+        {
+            var weights = new int[servers.Length];
+            int gcd = 0;
+            int max = 0;
+            long sum = 0;
+            for (int i = 0; i < servers.Length; i++)
+            {
+                int w = servers[i].Weight;
+                weights[i] = w;
+                max = Math.Max(max, w);
+                sum += w;
+                if (w > 0)
+                {
+                    gcd = gcd > 0 ? Gcd(gcd, w) : w;
+                }
+            }
+
+            int step = gcd > 0 ? gcd : 1;
+            int maxWeight = max - (step - 1);
+
+            // ip_vs_wrr_dest_changed: keep the current weight, rounded onto the new pass grid.
+            int current = previousWeight;
+            if (current > maxWeight || current <= 0)
+            {
+                current = maxWeight;
+            }
+            else if (step > 1)
+            {
+                current = current / step * step + 1;
+            }
+
+            long period = sum / step;
+            if (maxWeight <= 0 || period > maxPeriod)
+            {
+                var stepping = new Snapshot(servers, weights, maxWeight, step, null, null);
+                stepping.State = Pack(-1, current);
+                return stepping;
+            }
+
+            int passes = ((maxWeight - 1) / step) + 1;
+            var sequence = new int[period];
+            var passStarts = new int[passes + 1];
+            int length = 0;
+            for (int pass = 0; pass < passes; pass++)
+            {
+                passStarts[pass] = length;
+                int cw = maxWeight - (pass * step);
+                for (int i = 0; i < weights.Length; i++)
+                {
+                    if (weights[i] >= cw)
+                    {
+                        sequence[length++] = i;
+                    }
+                }
+            }
+
+            passStarts[passes] = length;
+            var table = new Snapshot(servers, weights, maxWeight, step, sequence, passStarts);
+            int startPass = (maxWeight - current) / step;
+            table.State = Pack(passStarts[startPass] - 1, startPass);
+            return table;
+        }
+
+        /// <summary>The kernel's current weight (cw) that a state stands for.</summary>
+        public int CurrentWeight(long state) =>
+            Sequence is not null ? MaxWeight - (Low(state) * Step) : Low(state);
+
+        public RealServer? SelectFromTable()
+        {
+            var sequence = Sequence!;
+            var passStarts = PassStarts!;
+            int length = sequence.Length;
+            while (true)
+            {
+                long state = Volatile.Read(ref State);
+                int i = High(state);
+                int pass = Low(state);
+                RealServer? found = null;
+                for (int step = 0; step < length; step++)
+                {
+                    if (++i == length)
+                    {
+                        i = 0;
+                        pass = 0;
+                    }
+                    else if (i == passStarts[pass + 1])
+                    {
+                        pass++;
+                    }
+
+                    var server = Servers[sequence[i]];
+                    if (server.IsSchedulable)
+                    {
+                        found = server;
+                        break;
+                    }
+
+                    if (step == 0 && !AnySchedulable())
+                    {
+                        return null;
+                    }
+                }
+
+                if (found is null)
+                {
+                    return null;
+                }
+
+                if (Interlocked.CompareExchange(ref State, Pack(i, pass), state) == state)
+                {
+                    return found;
+                }
+            }
+        }
+
+        public RealServer? SelectByStepping()
+        {
+            if (!AnySchedulable())
+            {
+                return null;
+            }
+
+            int count = Servers.Length;
+            long bound = ((long)((MaxWeight - 1) / Step) + 2) * (count + 1);
+            while (true)
+            {
+                long state = Volatile.Read(ref State);
+                int i = High(state);
+                int cw = Low(state);
+                RealServer? found = null;
+
+                // ip_vs_wrr_schedule: continue after the last pick; at the end of the list lower the current weight
+                // by the gcd (back to the maximum below 1) and restart from the head.
+                for (long steps = 0; steps < bound; steps++)
+                {
+                    if (++i == count)
+                    {
+                        i = -1;
+                        cw -= Step;
+                        if (cw <= 0)
+                        {
+                            cw = MaxWeight;
+                        }
+
+                        continue;
+                    }
+
+                    if (Weights[i] >= cw && Servers[i].IsSchedulable)
+                    {
+                        found = Servers[i];
+                        break;
+                    }
+                }
+
+                if (found is null)
+                {
+                    return null;
+                }
+
+                if (Interlocked.CompareExchange(ref State, Pack(i, cw), state) == state)
+                {
+                    return found;
+                }
+            }
+        }
+
+        private bool AnySchedulable()
+        {
+            for (int i = 0; i < Servers.Length; i++)
+            {
+                if (Weights[i] > 0 && Servers[i].IsSchedulable)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static long Pack(int index, int low) => ((long)(index + 1) << 32) | (uint)low;
+
+        private static int High(long state) => (int)(state >> 32) - 1;
+
+        private static int Low(long state) => (int)(uint)state;
+
+        private static int Gcd(int a, int b)
+        {
+            while (b != 0)
+            {
+                (a, b) = (b, a % b);
+            }
+
+            return a;
+        }
+    }
+}

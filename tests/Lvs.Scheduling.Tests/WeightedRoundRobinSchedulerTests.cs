@@ -1,0 +1,230 @@
+using Lvs.Core;
+using FsCheck;
+using FsCheck.Fluent;
+using static Lvs.Scheduling.Tests.TestServers;
+
+namespace Lvs.Scheduling.Tests;
+
+public class WeightedRoundRobinSchedulerTests
+{
+    private static WeightedRoundRobinScheduler Create(bool stepping = false) =>
+        new(new SchedulerOptions { MaxWeightedRoundRobinPeriod = stepping ? 0 : 1 << 20 });
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_Weights432_GivesTheKernelSequence(bool stepping)
+    {
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal(!stepping, wrr.UsesPeriodTable);
+        Assert.Equal("AABABCABC" + "AABABCABC" + "AAB", Letters(servers, wrr.PickMany(21)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_GcdAboveOne_StepsByTheGcd(bool stepping)
+    {
+        // 8, 6, 4 step by 2 from 7 (the kernel's mw - (di - 1)) and give the same sequence as 4, 3, 2.
+        var servers = WithWeights(8, 6, 4);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABABCABCAABABCABC", Letters(servers, wrr.PickMany(18)));
+    }
+
+    [Fact]
+    public void Pick_Weights21_GivesAAB()
+    {
+        var servers = WithWeights(2, 1);
+        var wrr = Create();
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABAAB", Letters(servers, wrr.PickMany(6)));
+    }
+
+    [Fact]
+    public void Pick_SingleServer_AlwaysIt()
+    {
+        var servers = WithWeights(7);
+        var wrr = Create();
+        wrr.UpdateServers(servers);
+        Assert.Equal("AAAAA", Letters(servers, wrr.PickMany(5)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_AllWeightsZero_ReturnsNull(bool stepping)
+    {
+        var wrr = Create(stepping);
+        wrr.UpdateServers(WithWeights(0, 0));
+        Assert.Null(wrr.Pick(default));
+        Assert.Null(Create(stepping).Pick(default));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UpdateServers_ServerRemovedMidCycle_RestartsAtHeadInTheCurrentPass(bool stepping)
+    {
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABA", Letters(servers, wrr.PickMany(4)));
+
+        // The last pick was in the pass at weight 2; without C the list restarts there: A B, then A B at 1, then 4, 3, 2...
+        wrr.UpdateServers(servers[..2]);
+        Assert.Equal("ABAB" + "AABABAB" + "AAB", Letters(servers, wrr.PickMany(14)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UpdateServers_ServerAddedMidCycle_JoinsAtTheCurrentPass(bool stepping)
+    {
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers[..2]);
+        Assert.Equal("AAB", Letters(servers, wrr.PickMany(3)));
+
+        // Pass at weight 3 restarts from the head (A B; C is below 3), then 2 and 1 include C.
+        wrr.UpdateServers(servers);
+        Assert.Equal("AB" + "ABC" + "ABC" + "AABABCABC", Letters(servers, wrr.PickMany(17)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UpdateServers_GcdGrows_RoundsTheCurrentWeightOntoTheNewGrid(bool stepping)
+    {
+        var servers = WithWeights(4, 3);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AA", Letters(servers, wrr.PickMany(2)));
+
+        // cw = 3; new weights 4, 2 have gcd 2 and mw 3, so cw = 3 / 2 * 2 + 1 = 3: pass 3 is A, pass 1 is A B.
+        servers[1].Weight = 2;
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABAAB", Letters(servers, wrr.PickMany(6)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_OverloadedServer_IsSkippedInItsPass(bool stepping)
+    {
+        var servers = WithWeights(4, 3, 2);
+        servers[1].Overloaded();
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AAACAC" + "AAACAC", Letters(servers, wrr.PickMany(12)));
+    }
+
+    [Fact]
+    public void Pick_LiveQuiesce_IsHonouredBeforeTheUpdate()
+    {
+        var servers = WithWeights(2, 1);
+        var wrr = Create();
+        wrr.UpdateServers(servers);
+        servers[0].Weight = 0;
+        Assert.Equal("BBB", Letters(servers, wrr.PickMany(3)));
+    }
+
+    [Fact]
+    public void UpdateServers_HugePeriod_UsesTheSteppingAlgorithm()
+    {
+        // 1000 servers with weights 64536..65535: the period (sum / gcd) is about 65 million entries.
+        var servers = Enumerable.Range(0, 1000).Select(i => TestServers.Create(i, 65535 - i)).ToArray();
+        var wrr = new WeightedRoundRobinScheduler();
+        wrr.UpdateServers(servers);
+        Assert.False(wrr.UsesPeriodTable);
+
+        // The first pass (current weight 65535) holds only the heaviest server; the second adds the next one, and so on.
+        var picks = wrr.PickMany(6);
+        Assert.Equal([servers[0], servers[0], servers[1], servers[0], servers[1], servers[2]], picks);
+    }
+
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property Pick_FullPeriod_EachServerGetsItsWeightShare()
+    {
+        var gen = Gen.ArrayOf(Gen.Choose(0, 12)).Where(w => w.Length > 0);
+        return Prop.ForAll(gen.ToArbitrary(), weights =>
+        {
+            var servers = WithWeights(weights);
+            var wrr = Create();
+            wrr.UpdateServers(servers);
+            int gcd = weights.Where(w => w > 0).Aggregate(0, Gcd);
+            if (gcd == 0)
+            {
+                return wrr.Pick(default) is null;
+            }
+
+            int period = weights.Sum() / gcd;
+            var picks = wrr.PickMany(period * 2);
+            return servers.All(s => picks.Count(p => p == s) == 2 * s.Weight / gcd);
+        });
+    }
+
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property Pick_TableAndKernelStepping_AgreeThroughUpdatesAndOverloads()
+    {
+        // Operations: 0 picks, 1 re-weights a server then updates, 2 toggles a server's overload, 3 drops the last server.
+        var op = Gen.Choose(0, 3).SelectMany(kind => Gen.Choose(0, 30).Select(arg => (kind, arg)));
+        var gen = Gen.ArrayOf(Gen.Choose(0, 9)).Where(w => w.Length > 0)
+            .SelectMany(w => Gen.ArrayOf(op).Select(ops => (w, ops)));
+        return Prop.ForAll(gen.ToArbitrary(), input =>
+        {
+            var (weights, ops) = input;
+            string table = Run(WithWeights(weights), Create(stepping: false), ops);
+            string stepping = Run(WithWeights(weights), Create(stepping: true), ops);
+            return (table == stepping).Label($"{table} != {stepping}");
+        });
+
+        static string Run(RealServer[] servers, WeightedRoundRobinScheduler wrr, (int Kind, int Arg)[] ops)
+        {
+            var list = servers.ToList();
+            wrr.UpdateServers(list);
+            var result = new System.Text.StringBuilder();
+            foreach (var (kind, arg) in ops)
+            {
+                switch (kind)
+                {
+                    case 0:
+                        result.Append(Letters(servers, wrr.PickMany(1 + (arg % 7))));
+                        break;
+                    case 1:
+                        servers[arg % servers.Length].Weight = arg % 10;
+                        wrr.UpdateServers(list);
+                        break;
+                    case 2:
+                        var server = servers[arg % servers.Length];
+                        if (server.IsOverloaded)
+                        {
+                            server.UpperThreshold = 0;
+                        }
+                        else
+                        {
+                            server.Overloaded();
+                        }
+
+                        break;
+                    default:
+                        if (list.Count > 1)
+                        {
+                            list.RemoveAt(list.Count - 1);
+                            wrr.UpdateServers(list);
+                        }
+
+                        break;
+                }
+
+                result.Append('|');
+            }
+
+            return result.ToString();
+        }
+    }
+
+    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
+}
