@@ -1,0 +1,352 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Lvs.Core.Headers;
+
+namespace Lvs.Core;
+
+/// <summary>Whether an IP packet is a fragment, and which.</summary>
+public enum FragmentKind : byte
+{
+    /// <summary>A whole packet.</summary>
+    None = 0,
+
+    /// <summary>The first fragment: it carries the transport header, so it has ports.</summary>
+    First,
+
+    /// <summary>A later fragment: no transport header, so no ports (the flow key has ports 0).</summary>
+    NonFirst,
+}
+
+/// <summary>What <see cref="FrameParser"/> found in a frame: the layer offsets, the flow and the fields the data path needs first.</summary>
+/// <remarks>Offsets are from the start of the frame. A value type filled in place: parsing allocates nothing.</remarks>
+public struct ParsedFrame
+{
+    /// <summary>The EtherType of the payload after any VLAN tags.</summary>
+    public ushort EtherType { get; internal set; }
+
+    /// <summary>How many VLAN tags the frame carries.</summary>
+    public int VlanTagCount { get; internal set; }
+
+    /// <summary>The outermost VLAN identifier (0 when untagged).</summary>
+    public ushort VlanId { get; internal set; }
+
+    /// <summary>The offset of the network header (ARP, IPv4 or IPv6).</summary>
+    public int L3Offset { get; internal set; }
+
+    /// <summary>The IP version: 4 or 6, 0 for ARP.</summary>
+    public int IpVersion { get; internal set; }
+
+    /// <summary>The IP packet's length by its own length fields (IPv4 total length, IPv6 40 + payload length); link padding after it is excluded.</summary>
+    public int L3Length { get; internal set; }
+
+    /// <summary>The IPv4 header length with options, or 40 plus the IPv6 extension headers.</summary>
+    public int L3HeaderLength { get; internal set; }
+
+    /// <summary>True when the IPv4 header has options or the IPv6 header is followed by extension headers.</summary>
+    public bool HasIpOptions { get; internal set; }
+
+    /// <summary>The TTL or hop limit.</summary>
+    public byte HopLimit { get; internal set; }
+
+    /// <summary>The transport protocol (for a non-first fragment, the protocol it belongs to).</summary>
+    public L4Protocol Protocol { get; internal set; }
+
+    /// <summary>Whether the packet is a fragment.</summary>
+    public FragmentKind Fragment { get; internal set; }
+
+    /// <summary>The offset of the transport header; -1 when there is none (ARP, non-first fragments).</summary>
+    public int L4Offset { get; internal set; }
+
+    /// <summary>The transport header length: TCP with options, 8 for UDP and ICMP; 0 when unknown.</summary>
+    public int L4HeaderLength { get; internal set; }
+
+    /// <summary>The TCP control bits (None for other protocols).</summary>
+    public TcpFlags TcpFlags { get; internal set; }
+
+    /// <summary>The ICMP or ICMPv6 type (0 for other protocols).</summary>
+    public byte IcmpType { get; internal set; }
+
+    /// <summary>True for an ICMP or ICMPv6 error message, which quotes a packet of another flow.</summary>
+    public bool IsIcmpError { get; internal set; }
+
+    /// <summary>
+    /// The flow: protocol, addresses and ports. For ICMP echo both ports hold the identifier; for other ICMP,
+    /// protocols without ports and non-first fragments the ports are 0.
+    /// </summary>
+    public FlowKey Flow { get; internal set; }
+
+    /// <summary>The offset of the transport payload (after the transport header); -1 when there is none.</summary>
+    public readonly int PayloadOffset => L4Offset < 0 || L4HeaderLength == 0 ? -1 : L4Offset + L4HeaderLength;
+
+    /// <summary>The frame length up to the end of the IP packet (link padding excluded).</summary>
+    public readonly int FrameLength => L3Offset + L3Length;
+}
+
+/// <summary>
+/// The one-pass frame parser: Ethernet (with VLAN tags), then ARP, IPv4 (with options) or IPv6 (with a
+/// bounded extension-header walk), then TCP, UDP, ICMP, ICMPv6 or SCTP ports. It validates every length
+/// before reading a field and reports malformed input as a <see cref="DropReason"/>, never an exception.
+/// </summary>
+public static class FrameParser
+{
+    /// <summary>Parses an Ethernet frame.</summary>
+    /// <param name="frame">The frame, from the destination MAC to the end (an FCS, if present, is harmless padding).</param>
+    /// <param name="parsed">What was found; meaningful when the result is <see cref="DropReason.None"/>.</param>
+    /// <returns><see cref="DropReason.None"/>, or why the frame must be dropped.</returns>
+    public static DropReason Parse(ReadOnlySpan<byte> frame, out ParsedFrame parsed)
+    {
+        parsed = default;
+        parsed.L4Offset = -1;
+        if (frame.Length < EthernetHeader.MinLength)
+        {
+            return DropReason.Truncated;
+        }
+
+        int typeOffset = 12;
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[typeOffset..]);
+        int tags = 0;
+        while (etherType is (ushort)Headers.EtherType.Vlan or (ushort)Headers.EtherType.QinQ)
+        {
+            if (tags == EthernetHeader.MaxVlanTags)
+            {
+                return DropReason.TooManyVlanTags;
+            }
+
+            if (frame.Length < typeOffset + 6)
+            {
+                return DropReason.Truncated;
+            }
+
+            if (tags == 0)
+            {
+                parsed.VlanId = (ushort)(BinaryPrimitives.ReadUInt16BigEndian(frame[(typeOffset + 2)..]) & 0x0FFF);
+            }
+
+            tags++;
+            typeOffset += 4;
+            etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[typeOffset..]);
+        }
+
+        int l3 = typeOffset + 2;
+        parsed.EtherType = etherType;
+        parsed.VlanTagCount = tags;
+        parsed.L3Offset = l3;
+        return etherType switch
+        {
+            (ushort)Headers.EtherType.IPv4 => ParseIPv4(frame, l3, ref parsed),
+            (ushort)Headers.EtherType.IPv6 => ParseIPv6(frame, l3, ref parsed),
+            (ushort)Headers.EtherType.Arp => ParseArp(frame, l3, ref parsed),
+            _ => DropReason.UnsupportedEtherType,
+        };
+    }
+
+    /// <summary>Parses an IP packet without a link header (as read from a TUN device or a raw IP socket).</summary>
+    /// <param name="packet">The packet, starting at the IP header.</param>
+    /// <param name="parsed">What was found; offsets are from the start of <paramref name="packet"/>.</param>
+    /// <returns><see cref="DropReason.None"/>, or why the packet must be dropped.</returns>
+    public static DropReason ParseIp(ReadOnlySpan<byte> packet, out ParsedFrame parsed)
+    {
+        parsed = default;
+        parsed.L4Offset = -1;
+        if (packet.IsEmpty)
+        {
+            return DropReason.Truncated;
+        }
+
+        switch (packet[0] >> 4)
+        {
+            case 4:
+                parsed.EtherType = (ushort)Headers.EtherType.IPv4;
+                return ParseIPv4(packet, 0, ref parsed);
+            case 6:
+                parsed.EtherType = (ushort)Headers.EtherType.IPv6;
+                return ParseIPv6(packet, 0, ref parsed);
+            default:
+                return DropReason.BadIpVersion;
+        }
+    }
+
+    private static DropReason ParseArp(ReadOnlySpan<byte> frame, int l3, ref ParsedFrame parsed)
+    {
+        ReadOnlySpan<byte> arp = frame[l3..];
+        if (arp.Length < ArpHeader.Length
+            || BinaryPrimitives.ReadUInt16BigEndian(arp) != 1
+            || BinaryPrimitives.ReadUInt16BigEndian(arp[2..]) != (ushort)Headers.EtherType.IPv4
+            || arp[4] != 6
+            || arp[5] != 4)
+        {
+            return DropReason.BadArp;
+        }
+
+        parsed.L3Length = ArpHeader.Length;
+        parsed.Flow = new FlowKey(L4Protocol.None, IpAddress.ReadIPv4(arp[14..]), 0, IpAddress.ReadIPv4(arp[24..]), 0);
+        return DropReason.None;
+    }
+
+    private static DropReason ParseIPv4(ReadOnlySpan<byte> frame, int l3, ref ParsedFrame parsed)
+    {
+        ReadOnlySpan<byte> ip = frame[l3..];
+        DropReason reason = Ipv4Header.Validate(ip, checkTotalLength: true);
+        if (reason != DropReason.None)
+        {
+            return reason;
+        }
+
+        int headerLength = (ip[0] & 0x0F) * 4;
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+        ushort fragment = BinaryPrimitives.ReadUInt16BigEndian(ip[6..]);
+        var protocol = (L4Protocol)ip[9];
+        var source = IpAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(ip[12..]));
+        var destination = IpAddress.FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(ip[16..]));
+
+        parsed.IpVersion = 4;
+        parsed.L3Length = totalLength;
+        parsed.L3HeaderLength = headerLength;
+        parsed.HasIpOptions = headerLength > Ipv4Header.MinLength;
+        parsed.HopLimit = ip[8];
+        parsed.Protocol = protocol;
+
+        if ((fragment & 0x1FFF) != 0)
+        {
+            parsed.Fragment = FragmentKind.NonFirst;
+            parsed.Flow = new FlowKey(protocol, source, 0, destination, 0);
+            return DropReason.None;
+        }
+
+        parsed.Fragment = (fragment & 0x2000) != 0 ? FragmentKind.First : FragmentKind.None;
+        return ParseTransport(ip[headerLength..totalLength], l3 + headerLength, protocol, source, destination, ref parsed);
+    }
+
+    private static DropReason ParseIPv6(ReadOnlySpan<byte> frame, int l3, ref ParsedFrame parsed)
+    {
+        ReadOnlySpan<byte> ip = frame[l3..];
+        DropReason reason = Ipv6Header.Validate(ip, checkPayloadLength: true);
+        if (reason != DropReason.None)
+        {
+            return reason;
+        }
+
+        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
+        var source = IpAddress.ReadIPv6(ip[8..]);
+        var destination = IpAddress.ReadIPv6(ip[24..]);
+        ReadOnlySpan<byte> payload = ip.Slice(Ipv6Header.Length, payloadLength);
+
+        parsed.IpVersion = 6;
+        parsed.L3Length = Ipv6Header.Length + payloadLength;
+        parsed.HopLimit = ip[7];
+
+        reason = Ipv6ExtensionHeaders.Walk(payload, ip[6], out var upper);
+        if (reason != DropReason.None)
+        {
+            return reason;
+        }
+
+        parsed.Protocol = upper.Protocol;
+        parsed.HasIpOptions = upper.HeaderCount > 0;
+        if (upper.IsNonFirstFragment)
+        {
+            parsed.Fragment = FragmentKind.NonFirst;
+            parsed.L3HeaderLength = Ipv6Header.Length;
+            parsed.Flow = new FlowKey(upper.Protocol, source, 0, destination, 0);
+            return DropReason.None;
+        }
+
+        parsed.Fragment = upper.IsFragment ? FragmentKind.First : FragmentKind.None;
+        parsed.L3HeaderLength = Ipv6Header.Length + upper.Offset;
+        return ParseTransport(payload[upper.Offset..], l3 + Ipv6Header.Length + upper.Offset, upper.Protocol, source, destination, ref parsed);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DropReason ParseTransport(
+        ReadOnlySpan<byte> l4, int l4Offset, L4Protocol protocol, IpAddress source, IpAddress destination, ref ParsedFrame parsed)
+    {
+        ushort sourcePort = 0;
+        ushort destinationPort = 0;
+        switch (protocol)
+        {
+            case L4Protocol.Tcp:
+            {
+                DropReason reason = TcpHeader.Validate(l4);
+                if (reason != DropReason.None)
+                {
+                    return reason;
+                }
+
+                sourcePort = BinaryPrimitives.ReadUInt16BigEndian(l4);
+                destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+                parsed.L4HeaderLength = (l4[12] >> 4) * 4;
+                parsed.TcpFlags = (TcpFlags)l4[13];
+                break;
+            }
+
+            case L4Protocol.Udp:
+            {
+                // A first fragment holds only part of the datagram its UDP length describes.
+                DropReason reason = parsed.Fragment == FragmentKind.First
+                    ? (l4.Length < UdpHeader.Length ? DropReason.Truncated : DropReason.None)
+                    : UdpHeader.Validate(l4);
+                if (reason != DropReason.None)
+                {
+                    return reason;
+                }
+
+                sourcePort = BinaryPrimitives.ReadUInt16BigEndian(l4);
+                destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+                parsed.L4HeaderLength = UdpHeader.Length;
+                break;
+            }
+
+            case L4Protocol.Icmp:
+            case L4Protocol.IcmpV6:
+            {
+                if (l4.Length < IcmpHeader.Length)
+                {
+                    return DropReason.BadIcmpHeader;
+                }
+
+                byte type = l4[0];
+                parsed.IcmpType = type;
+                parsed.L4HeaderLength = IcmpHeader.Length;
+                bool isEcho;
+                if (protocol == L4Protocol.Icmp)
+                {
+                    parsed.IsIcmpError = IcmpHeader.IsErrorType(type);
+                    isEcho = type is IcmpHeader.TypeEchoRequest or IcmpHeader.TypeEchoReply;
+                }
+                else
+                {
+                    parsed.IsIcmpError = type < 128;
+                    isEcho = type is IcmpV6Header.TypeEchoRequest or IcmpV6Header.TypeEchoReply;
+                }
+
+                if (isEcho)
+                {
+                    sourcePort = destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[4..]);
+                }
+
+                break;
+            }
+
+            case L4Protocol.Sctp:
+            {
+                // The SCTP common header (RFC 9260 section 3.1) is 12 bytes with the ports first.
+                if (l4.Length < 12)
+                {
+                    return DropReason.Truncated;
+                }
+
+                sourcePort = BinaryPrimitives.ReadUInt16BigEndian(l4);
+                destinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+                parsed.L4HeaderLength = 12;
+                break;
+            }
+
+            default:
+                break;
+        }
+
+        parsed.L4Offset = l4Offset;
+        parsed.Flow = new FlowKey(protocol, source, sourcePort, destination, destinationPort);
+        return DropReason.None;
+    }
+}

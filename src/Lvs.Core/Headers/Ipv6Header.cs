@@ -1,0 +1,130 @@
+using System.Buffers.Binary;
+
+namespace Lvs.Core.Headers;
+
+/// <summary>A view of the fixed 40-byte IPv6 header (RFC 8200). Extension headers are walked by <see cref="Ipv6ExtensionHeaders"/>.</summary>
+public readonly ref struct Ipv6Header
+{
+    /// <summary>The length of the fixed header.</summary>
+    public const int Length = 40;
+
+    private readonly Span<byte> _data;
+
+    private Ipv6Header(Span<byte> data) => _data = data;
+
+    /// <summary>Creates a view after checking the version and that the payload length fits in the buffer.</summary>
+    /// <param name="packet">The IPv6 packet (may be followed by link padding).</param>
+    /// <param name="header">The view, when valid.</param>
+    /// <returns>False when malformed.</returns>
+    public static bool TryCreate(Span<byte> packet, out Ipv6Header header)
+    {
+        if (Validate(packet, checkPayloadLength: true) != DropReason.None)
+        {
+            header = default;
+            return false;
+        }
+
+        header = new Ipv6Header(packet);
+        return true;
+    }
+
+    /// <summary>Creates a view after checking only the version and the 40 header bytes (for ICMPv6-quoted headers).</summary>
+    /// <param name="packet">The bytes starting at the header.</param>
+    /// <param name="header">The view, when valid.</param>
+    /// <returns>False when malformed.</returns>
+    public static bool TryCreateHeaderOnly(Span<byte> packet, out Ipv6Header header)
+    {
+        if (Validate(packet, checkPayloadLength: false) != DropReason.None)
+        {
+            header = default;
+            return false;
+        }
+
+        header = new Ipv6Header(packet);
+        return true;
+    }
+
+    /// <summary>Checks an IPv6 fixed header and says what is wrong with it.</summary>
+    /// <param name="packet">The bytes starting at the header.</param>
+    /// <param name="checkPayloadLength">True to require the payload length to fit in the buffer.</param>
+    /// <returns><see cref="DropReason.None"/> or the reason.</returns>
+    public static DropReason Validate(ReadOnlySpan<byte> packet, bool checkPayloadLength)
+    {
+        if (packet.Length < Length)
+        {
+            return DropReason.Truncated;
+        }
+
+        if (packet[0] >> 4 != 6)
+        {
+            return DropReason.BadIpVersion;
+        }
+
+        // A payload length of 0 announces a jumbogram (RFC 2675), which a director on Ethernet never sees.
+        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(packet[4..]);
+        if (checkPayloadLength && (Length + payloadLength > packet.Length || (payloadLength == 0 && packet[6] == 0)))
+        {
+            return DropReason.BadPayloadLength;
+        }
+
+        return DropReason.None;
+    }
+
+    /// <summary>The version field (always 6 in a valid view).</summary>
+    public int Version => _data[0] >> 4;
+
+    /// <summary>The traffic class (DSCP and ECN).</summary>
+    public byte TrafficClass
+    {
+        get => (byte)(BinaryPrimitives.ReadUInt16BigEndian(_data) >> 4);
+        set => BinaryPrimitives.WriteUInt16BigEndian(_data, (ushort)((BinaryPrimitives.ReadUInt16BigEndian(_data) & 0xF00F) | (value << 4)));
+    }
+
+    /// <summary>The 20-bit flow label.</summary>
+    public uint FlowLabel
+    {
+        get => BinaryPrimitives.ReadUInt32BigEndian(_data) & 0x000F_FFFF;
+        set => BinaryPrimitives.WriteUInt32BigEndian(_data, (BinaryPrimitives.ReadUInt32BigEndian(_data) & 0xFFF0_0000) | (value & 0x000F_FFFF));
+    }
+
+    /// <summary>The payload length: extension headers and upper layer, in bytes.</summary>
+    public ushort PayloadLength
+    {
+        get => BinaryPrimitives.ReadUInt16BigEndian(_data[4..]);
+        set => BinaryPrimitives.WriteUInt16BigEndian(_data[4..], value);
+    }
+
+    /// <summary>The next header: the first extension header or the upper-layer protocol.</summary>
+    public byte NextHeader
+    {
+        get => _data[6];
+        set => _data[6] = value;
+    }
+
+    /// <summary>The hop limit.</summary>
+    public byte HopLimit
+    {
+        get => _data[7];
+        set => _data[7] = value;
+    }
+
+    /// <summary>The source address.</summary>
+    public IpAddress Source
+    {
+        get => IpAddress.ReadIPv6(_data[8..]);
+        set => value.WriteIPv6To(_data[8..]);
+    }
+
+    /// <summary>The destination address.</summary>
+    public IpAddress Destination
+    {
+        get => IpAddress.ReadIPv6(_data[24..]);
+        set => value.WriteIPv6To(_data[24..]);
+    }
+
+    /// <summary>The 40 header bytes.</summary>
+    public Span<byte> Bytes => _data[..Length];
+
+    /// <summary>The payload as delimited by the payload length (clipped to the buffer for header-only views).</summary>
+    public Span<byte> Payload => _data[Length..Math.Min(_data.Length, Length + PayloadLength)];
+}
