@@ -1,0 +1,160 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Forwarding.Tests;
+
+public class NatRewriterTests
+{
+    private static readonly MacAddress Director = PacketFactory.DirectorMac;
+    private static readonly MacAddress NextHop = PacketFactory.NextHopMac;
+
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.5", ProtocolType.Tcp)]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.5", ProtocolType.Udp)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::5", ProtocolType.Tcp)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::5", ProtocolType.Udp)]
+    public void RewriteInbound_ClientToVip_MatchesGoldenFrame(string client, string vip, string realServer, ProtocolType protocol)
+    {
+        var input = new FrameSpec { Source = client, Destination = vip, DestinationPort = 80, Protocol = protocol, PayloadLength = 33 };
+        var expected = input with
+        {
+            SourceMac = Director.ToString(),
+            DestinationMac = NextHop.ToString(),
+            Destination = realServer,
+            DestinationPort = 8080,
+            Ttl = 63,
+        };
+        var rewriter = new NatRewriter();
+        var rs = new Endpoint(IpAddress.Parse(realServer), 8080);
+
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteInbound(b, o, l, p, rs, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        RewriteHarness.AssertGolden(PacketFactory.Build(expected), output);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.5", "198.51.100.7", "192.0.2.10")]
+    [InlineData("fd00::5", "2001:db8:1::7", "2001:db8::10")]
+    public void RewriteOutbound_RealServerToClient_MatchesGoldenFrame(string realServer, string client, string vip)
+    {
+        var input = new FrameSpec { Source = realServer, SourcePort = 8080, Destination = client, DestinationPort = 43210, PayloadLength = 100 };
+        var expected = input with { SourceMac = Director.ToString(), DestinationMac = NextHop.ToString(), Source = vip, SourcePort = 80, Ttl = 63 };
+        var rewriter = new NatRewriter();
+        var vs = new Endpoint(IpAddress.Parse(vip), 80);
+
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteOutbound(b, o, l, p, vs, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        RewriteHarness.AssertGolden(PacketFactory.Build(expected), output);
+    }
+
+    [Fact]
+    public void RewriteInbound_UdpWithoutChecksum_KeepsZeroChecksum()
+    {
+        var input = new FrameSpec { Protocol = ProtocolType.Udp, ZeroUdpChecksum = true };
+        var rewriter = new NatRewriter();
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 53), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(0, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<UdpPacket>().Checksum);
+    }
+
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10")]
+    [InlineData("2001:db8:1::7", "2001:db8::10")]
+    public void RewriteInbound_TtlOne_ReturnsTimeExceededToClientFromVip(string client, string vip)
+    {
+        var input = new FrameSpec { Source = client, Destination = vip, Ttl = 1, PayloadLength = 40 };
+        var rewriter = new NatRewriter();
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse(client.Contains(':') ? "fd00::5" : "10.0.0.5"), 80), Director, NextHop));
+
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
+        Assert.Equal(vip, ip.SourceAddress.ToString());
+        Assert.Equal(client, ip.DestinationAddress.ToString());
+        Assert.Equal(client.Contains(':') ? 3 : 11, ip.PayloadPacket?.Bytes[0] ?? ip.PayloadData[0]);
+        var ethernet = (EthernetPacket)Packet.ParsePacket(LinkLayers.Ethernet, output);
+        Assert.Equal("020000000001", ethernet.DestinationHardwareAddress.ToString());
+    }
+
+    [Fact]
+    public void RewriteInbound_TtlOneWithDecrementOff_Forwards()
+    {
+        var rewriter = new NatRewriter(new ForwardingOptions { DecrementHopLimit = false });
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Ttl = 1 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(1, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>().TimeToLive);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    [Fact]
+    public void RewriteInbound_CorruptChecksum_FollowsPolicy()
+    {
+        byte[] frame = PacketFactory.Build(new FrameSpec { PayloadLength = 20 });
+        frame[^1] ^= 0x55;
+        var rs = new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80);
+
+        var ignore = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new NatRewriter().RewriteInbound(b, o, l, p, rs, Director, NextHop));
+        var count = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter(new ForwardingOptions { InputChecksum = InputChecksumPolicy.VerifyAndCount }).RewriteInbound(b, o, l, p, rs, Director, NextHop));
+        var drop = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter(new ForwardingOptions { InputChecksum = InputChecksumPolicy.VerifyAndDrop }).RewriteInbound(b, o, l, p, rs, Director, NextHop));
+
+        Assert.Equal(ForwardingNotes.None, ignore.Verdict.Notes);
+        Assert.Equal(ForwardingAction.Transmit, count.Verdict.Action);
+        Assert.Equal(ForwardingNotes.BadInputChecksum, count.Verdict.Notes);
+        Assert.False(Packet.ParsePacket(LinkLayers.Ethernet, count.Output).Extract<TcpPacket>().ValidTcpChecksum);
+        Assert.Equal(ForwardingDropReason.BadInputChecksum, drop.Verdict.Reason);
+        Assert.Equal(ForwardingAction.Drop, drop.Verdict.Action);
+    }
+
+    [Fact]
+    public void RewriteInbound_GoodChecksumVerified_ForwardsWithoutNote()
+    {
+        var rewriter = new NatRewriter(new ForwardingOptions { InputChecksum = InputChecksumPolicy.VerifyAndDrop });
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { PayloadLength = 21 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(ForwardingNotes.None, verdict.Notes);
+    }
+
+    [Fact]
+    public void RewriteInbound_FamilyMismatch_Drops()
+    {
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse("fd00::5"), 80), Director, NextHop));
+        Assert.Equal(ForwardingDropReason.AddressFamilyMismatch, verdict.Reason);
+    }
+
+    /// <summary>Every NAT output passes PacketDotNet's checksum validation, and the reply rewritten outbound shows the client exactly the endpoints it addressed.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property InboundThenOutboundReply_ClientSeesTheVirtualService_AndChecksumsValid()
+    {
+        return Prop.ForAll(Arb.From(FrameGenerators.Flows()), flow =>
+        {
+            var request = flow.Request;
+            var rewriter = new NatRewriter();
+            var rs = flow.RealServer;
+            var (inVerdict, forwarded) = RewriteHarness.Run(PacketFactory.Build(request), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteInbound(b, o, l, p, rs, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, inVerdict.Action);
+            PacketFactory.AssertChecksumsValid(forwarded);
+            var seenByServer = Packet.ParsePacket(LinkLayers.Ethernet, forwarded).Extract<IPPacket>();
+            Assert.Equal(request.Source, seenByServer.SourceAddress.ToString());
+            Assert.Equal(rs.Address.ToIPAddress(), seenByServer.DestinationAddress);
+
+            var reply = request with { Source = rs.Address.ToString(), SourcePort = rs.Port, Destination = request.Source, DestinationPort = request.SourcePort, PayloadLength = flow.ReplyLength };
+            var vs = new Endpoint(IpAddress.Parse(request.Destination), request.DestinationPort);
+            var (outVerdict, back) = RewriteHarness.Run(PacketFactory.Build(reply), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteOutbound(b, o, l, p, vs, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, outVerdict.Action);
+            PacketFactory.AssertChecksumsValid(back);
+            RewriteHarness.AssertGolden(PacketFactory.Build(reply with { Source = request.Destination, SourcePort = request.DestinationPort, Ttl = (byte)(reply.Ttl - 1), SourceMac = Director.ToString(), DestinationMac = NextHop.ToString() }), back);
+        });
+    }
+}
