@@ -1,7 +1,9 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.NetworkInformation;
 using Lvs.Core;
 using PacketDotNet;
+using PacketDotNet.Utils;
 
 namespace Lvs.Forwarding.Tests;
 
@@ -39,20 +41,19 @@ public static class PacketFactory
         TransportPacket transport;
         if (spec.Protocol == ProtocolType.Tcp)
         {
-            var tcp = new TcpPacket(spec.SourcePort, spec.DestinationPort)
-            {
-                SequenceNumber = 0x01020304,
-                AcknowledgmentNumber = spec.Ack ? 0x0A0B0C0Du : 0,
-                Synchronize = spec.Syn,
-                Acknowledgment = spec.Ack,
-                WindowSize = 64240,
-            };
-            if (spec.TcpOptions.Length > 0)
-            {
-                tcp.Options = spec.TcpOptions;
-            }
-
-            tcp.PayloadData = payload;
+            // Built from raw bytes: PacketDotNet's Options setter cannot grow a header.
+            int headerLength = 20 + spec.TcpOptions.Length;
+            byte[] segment = new byte[headerLength + payload.Length];
+            BinaryPrimitives.WriteUInt16BigEndian(segment, spec.SourcePort);
+            BinaryPrimitives.WriteUInt16BigEndian(segment.AsSpan(2), spec.DestinationPort);
+            BinaryPrimitives.WriteUInt32BigEndian(segment.AsSpan(4), 0x01020304);
+            BinaryPrimitives.WriteUInt32BigEndian(segment.AsSpan(8), spec.Ack ? 0x0A0B0C0Du : 0);
+            segment[12] = (byte)(headerLength / 4 << 4);
+            segment[13] = (byte)((spec.Syn ? 0x02 : 0) | (spec.Ack ? 0x10 : 0));
+            BinaryPrimitives.WriteUInt16BigEndian(segment.AsSpan(14), 64240);
+            spec.TcpOptions.CopyTo(segment, 20);
+            payload.CopyTo(segment, headerLength);
+            var tcp = new TcpPacket(new ByteArraySegment(segment));
             transport = tcp;
         }
         else
