@@ -21,7 +21,7 @@ internal static class NatCore
         in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
         Endpoint source, Endpoint destination, IpAddress icmpSource, MacAddress sourceMac, MacAddress nextHopMac)
     {
-        ForwardingDropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: parsed.Fragment != FragmentKind.NonFirst);
+        ForwardingDropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
         if (reason != ForwardingDropReason.None)
         {
             return ForwardingVerdict.Drop(reason);

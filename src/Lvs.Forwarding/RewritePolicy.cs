@@ -63,9 +63,10 @@ internal readonly struct RewritePolicy
             return ForwardingDropReason.NotIp;
         }
 
-        if (parsed.Fragment == FragmentKind.NonFirst)
+        bool nonFirst = parsed.Fragment == FragmentKind.NonFirst;
+        if (nonFirst && NonFirstFragments == FragmentPolicy.Drop)
         {
-            return NonFirstFragments == FragmentPolicy.Drop ? ForwardingDropReason.NonFirstFragment : ForwardingDropReason.None;
+            return ForwardingDropReason.NonFirstFragment;
         }
 
         if (parsed.HasIpOptions && IpOptions == IpOptionsPolicy.Drop)
@@ -73,7 +74,8 @@ internal readonly struct RewritePolicy
             return ForwardingDropReason.IpOptions;
         }
 
-        if (needsPorts)
+        // A forwarded non-first fragment has no transport header: only its IP header is rewritten.
+        if (needsPorts && !nonFirst)
         {
             int minimum = parsed.Protocol switch
             {

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.NetworkInformation;
+using FsCheck;
+using FsCheck.Fluent;
 using Lvs.Core;
 using PacketDotNet;
 
@@ -177,5 +179,45 @@ public class IcmpErrorTranslatorTests
         var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new DirectRoutingRewriter().Rewrite(b, o, l, p, Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(frame[12..], output[12..]);
+    }
+
+    /// <summary>Errors about random NAT and FULLNAT flows, with quotes of random length: every output passes the checksum checks and quotes the packet as the other side sent it.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property Translate_RandomFlowsAndQuoteLengths_ChecksumsValidAndQuoteTranslated()
+    {
+        return Prop.ForAll(Arb.From(FrameGenerators.Flows()), Arb.From(Gen.Choose(0, 2000)), Arb.From(Gen.Elements(false, true)), (flow, cut, fullNat) =>
+        {
+            var request = flow.Request;
+            bool ipv6 = request.Source.Contains(':');
+            var client = new Endpoint(IpAddress.Parse(request.Source), request.SourcePort);
+            var vs = new Endpoint(IpAddress.Parse(request.Destination), request.DestinationPort);
+            var connection = fullNat ? new NatEndpoints(client, vs, flow.Local, flow.RealServer) : NatEndpoints.ForNat(client, vs, flow.RealServer);
+            int minimum = (ipv6 ? 40 : 20) + 8;
+            var protocol = request.Protocol == ProtocolType.Tcp ? L4Protocol.Tcp : L4Protocol.Udp;
+
+            // From the client side: the quote is the director's reply, virtual service to client.
+            byte[] sentToClient = Quote(request with { Source = request.Destination, SourcePort = request.DestinationPort, Destination = request.Source, DestinationPort = request.SourcePort });
+            byte[] quote = sentToClient[..Math.Min(sentToClient.Length, minimum + cut)];
+            byte[] fromClientSide = IcmpFrame(ipv6 ? "2001:db8:ffff::1" : "203.0.113.1", request.Destination, ipv6 ? (byte)2 : (byte)3, ipv6 ? (byte)0 : (byte)4, 1400, quote);
+            var (verdict, output) = RewriteHarness.Run(fromClientSide, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, connection, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            PacketFactory.AssertChecksumsValid(output);
+            Assert.Equal(DropReason.None, FrameParser.Parse(output, out var parsed));
+            Assert.Equal(connection.RealServer.Address, parsed.Flow.DestinationAddress);
+            Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var embedded));
+            Assert.Equal(new FlowKey(protocol, connection.RealServer, connection.Local), embedded);
+
+            // From the real-server side: the quote is the director's request to the real server.
+            byte[] sentToServer = Quote(request with { Source = connection.Local.Address.ToString(), SourcePort = connection.Local.Port, Destination = flow.RealServer.Address.ToString(), DestinationPort = flow.RealServer.Port });
+            quote = sentToServer[..Math.Min(sentToServer.Length, minimum + cut)];
+            byte[] fromServerSide = IcmpFrame(flow.RealServer.Address.ToString(), connection.Local.Address.ToString(), ipv6 ? (byte)1 : (byte)3, ipv6 ? (byte)4 : (byte)3, 0, quote);
+            (verdict, output) = RewriteHarness.Run(fromServerSide, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToClient(b, o, l, p, connection, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            PacketFactory.AssertChecksumsValid(output);
+            Assert.Equal(DropReason.None, FrameParser.Parse(output, out parsed));
+            Assert.Equal(new FlowKey(ipv6 ? L4Protocol.IcmpV6 : L4Protocol.Icmp, vs.Address, 0, client.Address, 0), parsed.Flow);
+            Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out embedded));
+            Assert.Equal(new FlowKey(protocol, client, vs), embedded);
+        });
     }
 }

@@ -133,6 +133,65 @@ public class NatRewriterTests
         Assert.Equal(ForwardingDropReason.AddressFamilyMismatch, verdict.Reason);
     }
 
+    [Fact]
+    public void RewriteInbound_IPv4Options_TranslatesBehindTheOptions()
+    {
+        byte[] frame = FrameMutations.WithIPv4Options(PacketFactory.Build(new FrameSpec { PayloadLength = 30 }));
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        PacketFactory.AssertChecksumsValid(output);
+        var tcp = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<TcpPacket>();
+        Assert.Equal(8080, tcp.DestinationPort);
+        Assert.Equal(frame[34..38], output[34..38]);
+    }
+
+    [Fact]
+    public void RewriteInbound_NonFirstFragmentForwarded_RewritesOnlyTheIpHeader()
+    {
+        byte[] frame = FrameMutations.AsNonFirstFragment(PacketFactory.Build(new FrameSpec { PayloadLength = 40 }));
+        var rewriter = new NatRewriter(new ForwardingOptions { NonFirstFragments = FragmentPolicy.Forward });
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(ForwardingNotes.NonFirstFragment, verdict.Notes);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>();
+        Assert.True(ip.ValidIPChecksum);
+        Assert.Equal("10.0.0.5", ip.DestinationAddress.ToString());
+        Assert.Equal(frame[34..], output[34..]);
+    }
+
+    [Fact]
+    public void RewriteInbound_NonFirstFragmentByDefault_Drops()
+    {
+        byte[] frame = FrameMutations.AsNonFirstFragment(PacketFactory.Build(new FrameSpec { PayloadLength = 40 }));
+        var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+        Assert.Equal(ForwardingDropReason.NonFirstFragment, verdict.Reason);
+    }
+
+    [Fact]
+    public void RewriteInbound_TruncatedFrame_DropsTruncated()
+    {
+        byte[] frame = PacketFactory.Build(new FrameSpec { PayloadLength = 40 });
+        byte[] buffer = PacketFactory.InBuffer(frame);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new NatRewriter().RewriteInbound(buffer, FrameHeadroom.Required, frame.Length - 1, parsed, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop);
+        Assert.Equal(ForwardingDropReason.Truncated, verdict.Reason);
+    }
+
+    [Fact]
+    public void RewriteInbound_Icmp_IsUnsupportedProtocol()
+    {
+        byte[] frame = PacketFactory.Build(new FrameSpec());
+        frame[14 + 9] = 1; // ICMP, the rest is an echo-shaped body
+        frame[34] = 8;
+        FrameMutations.FixIPv4HeaderChecksum(frame);
+        var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+        Assert.Equal(ForwardingDropReason.UnsupportedProtocol, verdict.Reason);
+    }
+
     /// <summary>Every NAT output passes PacketDotNet's checksum validation, and the reply rewritten outbound shows the client exactly the endpoints it addressed.</summary>
     [FsCheck.Xunit.Property(MaxTest = 200)]
     public Property InboundThenOutboundReply_ClientSeesTheVirtualService_AndChecksumsValid()
