@@ -52,15 +52,14 @@ public sealed class FullNatRewriter
             return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
         }
 
-        var client = parsed.Flow.Source;
-        var verdict = NatCore.Translate(_policy, buffer, offset, length, parsed, local, realServer, parsed.Flow.DestinationAddress, sourceMac, nextHopMac);
+        var verdict = NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: false, changeSource: true, local, realServer, sourceMac, nextHopMac);
         if (_policy.InsertToa
             && verdict.Action == ForwardingAction.Transmit
             && parsed.Protocol == L4Protocol.Tcp
             && parsed.Fragment == FragmentKind.None
             && (parsed.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn)
         {
-            return TcpAddressOption.TryInsert(buffer, verdict, parsed, client);
+            return TcpAddressOption.TryInsert(buffer, verdict, parsed, parsed.Flow.Source);
         }
 
         return verdict;
@@ -84,6 +83,6 @@ public sealed class FullNatRewriter
             return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
         }
 
-        return NatCore.Translate(_policy, buffer, offset, length, parsed, virtualService, client, parsed.Flow.DestinationAddress, sourceMac, nextHopMac);
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: true, changeSource: true, virtualService, client, sourceMac, nextHopMac);
     }
 }

@@ -38,8 +38,7 @@ public sealed class NatRewriter
             return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
         }
 
-        var flow = parsed.Flow;
-        return NatCore.Translate(_policy, buffer, offset, length, parsed, flow.Source, realServer, flow.DestinationAddress, sourceMac, nextHopMac);
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: false, changeSource: false, realServer, realServer, sourceMac, nextHopMac);
     }
 
     /// <summary>Real server to client: the source (real server) becomes <paramref name="virtualService"/> again.</summary>
@@ -59,7 +58,6 @@ public sealed class NatRewriter
             return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
         }
 
-        var flow = parsed.Flow;
-        return NatCore.Translate(_policy, buffer, offset, length, parsed, virtualService, flow.Destination, virtualService.Address, sourceMac, nextHopMac);
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: true, changeSource: true, virtualService, parsed.Flow.Destination, sourceMac, nextHopMac);
     }
 }

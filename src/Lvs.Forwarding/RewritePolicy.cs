@@ -43,17 +43,23 @@ internal readonly struct RewritePolicy
     public byte IcmpHopLimit { get; }
 
     /// <summary>The checks shared by every rewriter: bounds, IP version, fragments, options, and (for NAT) a transport header with ports.</summary>
+    /// <remarks>
+    /// After it returns <see cref="ForwardingDropReason.None"/>: the frame up to <see cref="ParsedFrame.FrameLength"/> lies
+    /// in the buffer, holds a link header of at least 14 bytes and a whole IPv4 (20+) or IPv6 (40+) header of the
+    /// parsed version; with <paramref name="needsPorts"/>, a TCP (20+) or UDP (8+) header at
+    /// <see cref="ParsedFrame.L4Offset"/>, unless the packet is a non-first fragment forwarded by policy.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ForwardingDropReason Check(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, bool needsPorts)
     {
-        if ((uint)offset > (uint)buffer.Length || (uint)length > (uint)(buffer.Length - offset))
-        {
-            return ForwardingDropReason.Truncated;
-        }
-
         int l3 = parsed.L3Offset;
         int version = parsed.IpVersion;
-        if (l3 < 14 || parsed.L3Length < (version == 4 ? 20 : 40) || parsed.FrameLength > length)
+        int frameLength = parsed.FrameLength;
+        if ((uint)offset > (uint)buffer.Length
+            || (uint)length > (uint)(buffer.Length - offset)
+            || (uint)frameLength > (uint)length
+            || l3 < 14
+            || parsed.L3Length < (version == 4 ? 20 : 40))
         {
             return version is 4 or 6 ? ForwardingDropReason.Truncated : ForwardingDropReason.NotIp;
         }
@@ -63,10 +69,15 @@ internal readonly struct RewritePolicy
             return ForwardingDropReason.NotIp;
         }
 
-        bool nonFirst = parsed.Fragment == FragmentKind.NonFirst;
-        if (nonFirst && NonFirstFragments == FragmentPolicy.Drop)
+        if (parsed.Fragment == FragmentKind.NonFirst)
         {
-            return ForwardingDropReason.NonFirstFragment;
+            // A forwarded non-first fragment has no transport header: only its IP header is rewritten.
+            if (NonFirstFragments == FragmentPolicy.Drop)
+            {
+                return ForwardingDropReason.NonFirstFragment;
+            }
+
+            needsPorts = false;
         }
 
         if (parsed.HasIpOptions && IpOptions == IpOptionsPolicy.Drop)
@@ -74,21 +85,16 @@ internal readonly struct RewritePolicy
             return ForwardingDropReason.IpOptions;
         }
 
-        // A forwarded non-first fragment has no transport header: only its IP header is rewritten.
-        if (needsPorts && !nonFirst)
+        if (needsPorts)
         {
-            int minimum = parsed.Protocol switch
-            {
-                L4Protocol.Tcp => 20,
-                L4Protocol.Udp => 8,
-                _ => 0,
-            };
+            int minimum = parsed.Protocol == L4Protocol.Tcp ? 20 : parsed.Protocol == L4Protocol.Udp ? 8 : 0;
             if (minimum == 0)
             {
                 return ForwardingDropReason.UnsupportedProtocol;
             }
 
-            if (parsed.L4Offset < l3 + 20 || parsed.L4Offset + minimum > parsed.FrameLength)
+            int l4 = parsed.L4Offset;
+            if (l4 < l3 + 20 || l4 > frameLength - minimum)
             {
                 return ForwardingDropReason.Truncated;
             }

@@ -136,7 +136,7 @@ public sealed class TunnelDecapsulator
         }
 
         int start = offset + innerOffset - link;
-        EthernetRewrite.Move(buffer, offset, start, link, EthernetRewrite.EtherTypeOf(innerVersion));
+        EthernetRewrite.Move(buffer, offset, start, link, EthernetRewrite.EtherTypeOf(innerVersion), keepAddresses: true);
         return ForwardingVerdict.Transmit(start, link + innerLength);
     }
 

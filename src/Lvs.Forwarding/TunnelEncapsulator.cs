@@ -114,7 +114,7 @@ public sealed class TunnelEncapsulator
         }
 
         int start = offset - overhead;
-        EthernetRewrite.Move(buffer, offset, start, link, EthernetRewrite.EtherTypeOf(outerIPv4 ? 4 : 6));
+        EthernetRewrite.Move(buffer, offset, start, link, EthernetRewrite.EtherTypeOf(outerIPv4 ? 4 : 6), keepAddresses: false);
         EthernetRewrite.SetAddresses(buffer[start..], sourceMac, nextHopMac);
 
         // RFC 6040 / INET_ECN_encapsulate: copy DSCP and ECN, except that CE becomes ECT(0) outside.
@@ -137,17 +137,20 @@ public sealed class TunnelEncapsulator
         Span<byte> tunnel = outer[outerIpLength..overhead];
         if (outerIPv4)
         {
-            outer[0] = 0x45;
-            outer[1] = dsfield;
-            BinaryPrimitives.WriteUInt16BigEndian(outer[2..], (ushort)outer.Length);
-            BinaryPrimitives.WriteUInt16BigEndian(outer[4..], dontFragment != 0 ? (ushort)0 : (ushort)Interlocked.Increment(ref _identification));
-            BinaryPrimitives.WriteUInt16BigEndian(outer[6..], dontFragment);
-            outer[8] = hopLimit;
-            outer[9] = outerProtocol;
-            BinaryPrimitives.WriteUInt16BigEndian(outer[10..], 0);
-            BinaryPrimitives.WriteUInt32BigEndian(outer[12..], (uint)route.Source.Low);
-            BinaryPrimitives.WriteUInt32BigEndian(outer[16..], (uint)route.RealServer.Low);
-            BinaryPrimitives.WriteUInt16BigEndian(outer[10..], Checksum.Compute(outer[..20]));
+            uint source = (uint)route.Source.Low;
+            uint destination = (uint)route.RealServer.Low;
+            ushort identification = dontFragment != 0 ? (ushort)0 : (ushort)Interlocked.Increment(ref _identification);
+            uint versionAndTos = 0x4500u | dsfield;
+            uint ttlAndProtocol = (uint)hopLimit << 8 | outerProtocol;
+
+            // The header is built here, so its checksum is summed from the values rather than re-read (RFC 1071).
+            ulong sum = versionAndTos + (uint)outer.Length + identification + dontFragment + ttlAndProtocol
+                + (source >> 16) + (source & 0xFFFF) + (destination >> 16) + (destination & 0xFFFF);
+            BinaryPrimitives.WriteUInt32BigEndian(outer, versionAndTos << 16 | (uint)outer.Length);
+            BinaryPrimitives.WriteUInt32BigEndian(outer[4..], (uint)identification << 16 | dontFragment);
+            BinaryPrimitives.WriteUInt32BigEndian(outer[8..], ttlAndProtocol << 16 | (ushort)~Checksum.Fold(sum));
+            BinaryPrimitives.WriteUInt32BigEndian(outer[12..], source);
+            BinaryPrimitives.WriteUInt32BigEndian(outer[16..], destination);
         }
         else
         {
