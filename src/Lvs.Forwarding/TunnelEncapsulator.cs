@@ -124,24 +124,31 @@ public sealed class TunnelEncapsulator
             dsfield = (byte)((dsfield & 0xFC) | 2);
         }
 
+        int outerLength = overhead + innerLength;
+        Span<byte> outer = buffer.Slice(start + link, outerLength);
         byte innerProtocol = innerIPv4 ? (byte)4 : (byte)41;
-        byte outerProtocol = route.Type switch
+        if (route.Type == TunnelType.IpIp)
         {
-            TunnelType.Gue => (byte)L4Protocol.Udp,
-            TunnelType.Gre => (byte)L4Protocol.Gre,
-            _ => innerProtocol,
-        };
+            WriteOuterHeader(outer, route, innerProtocol, dsfield, hopLimit, dontFragment);
+        }
+        else
+        {
+            WriteTunnelHeaders(outer, route, parsed, innerProtocol, dsfield, hopLimit, dontFragment);
+        }
 
-        int outerIpLength = outerIPv4 ? 20 : 40;
-        Span<byte> outer = buffer.Slice(start + link, overhead + innerLength);
-        Span<byte> tunnel = outer[outerIpLength..overhead];
-        if (outerIPv4)
+        return ForwardingVerdict.Transmit(start, link + outerLength);
+    }
+
+    /// <summary>The outer IPv4 or IPv6 header at the start of <paramref name="outer"/>, which spans the whole outer packet.</summary>
+    private void WriteOuterHeader(Span<byte> outer, in TunnelRoute route, byte protocol, byte dsfield, byte hopLimit, ushort dontFragment)
+    {
+        if (route.RealServer.IsIPv4)
         {
             uint source = (uint)route.Source.Low;
             uint destination = (uint)route.RealServer.Low;
             ushort identification = dontFragment != 0 ? (ushort)0 : (ushort)Interlocked.Increment(ref _identification);
             uint versionAndTos = 0x4500u | dsfield;
-            uint ttlAndProtocol = (uint)hopLimit << 8 | outerProtocol;
+            uint ttlAndProtocol = (uint)hopLimit << 8 | protocol;
 
             // The header is built here, so its checksum is summed from the values rather than re-read (RFC 1071).
             ulong sum = versionAndTos + (uint)outer.Length + identification + dontFragment + ttlAndProtocol
@@ -156,15 +163,21 @@ public sealed class TunnelEncapsulator
         {
             BinaryPrimitives.WriteUInt32BigEndian(outer, 0x6000_0000u | ((uint)dsfield << 20));
             BinaryPrimitives.WriteUInt16BigEndian(outer[4..], (ushort)(outer.Length - 40));
-            outer[6] = outerProtocol;
+            outer[6] = protocol;
             outer[7] = hopLimit;
             route.Source.WriteIPv6To(outer[8..]);
             route.RealServer.WriteIPv6To(outer[24..]);
         }
+    }
 
+    /// <summary>The outer header followed by UDP and GUE, or GRE.</summary>
+    private void WriteTunnelHeaders(Span<byte> outer, in TunnelRoute route, in ParsedFrame parsed, byte innerProtocol, byte dsfield, byte hopLimit, ushort dontFragment)
+    {
+        int outerIpLength = route.RealServer.IsIPv4 ? 20 : 40;
         bool checksum = (route.Flags & TunnelFlags.Checksum) != 0;
         if (route.Type == TunnelType.Gue)
         {
+            WriteOuterHeader(outer, route, (byte)L4Protocol.Udp, dsfield, hopLimit, dontFragment);
             Span<byte> udp = outer[outerIpLength..];
             ulong hash = parsed.Flow.Hash(_flowHashSeed);
             uint h = (uint)(hash ^ (hash >> 32));
@@ -175,26 +188,25 @@ public sealed class TunnelEncapsulator
             BinaryPrimitives.WriteUInt16BigEndian(udp[6..], 0);
 
             // GUE version 0, no control flag, no extension fields (draft-ietf-intarea-gue section 3.1), as ipvs_gue_encap.
-            BinaryPrimitives.WriteUInt32BigEndian(tunnel[8..], (uint)innerProtocol << 16);
+            BinaryPrimitives.WriteUInt32BigEndian(udp[8..], (uint)innerProtocol << 16);
             if (checksum)
             {
                 ushort sum = Checksum.Compute(udp, Checksum.PseudoHeaderSum(route.Source, route.RealServer, L4Protocol.Udp, udp.Length));
                 BinaryPrimitives.WriteUInt16BigEndian(udp[6..], Checksum.UdpResult(sum));
             }
         }
-        else if (route.Type == TunnelType.Gre)
+        else
         {
-            ushort protocolType = EthernetRewrite.EtherTypeOf(parsed.IpVersion);
-            BinaryPrimitives.WriteUInt16BigEndian(tunnel, checksum ? (ushort)0x8000 : (ushort)0);
-            BinaryPrimitives.WriteUInt16BigEndian(tunnel[2..], protocolType);
+            WriteOuterHeader(outer, route, (byte)L4Protocol.Gre, dsfield, hopLimit, dontFragment);
+            Span<byte> gre = outer[outerIpLength..];
+            BinaryPrimitives.WriteUInt16BigEndian(gre, checksum ? (ushort)0x8000 : (ushort)0);
+            BinaryPrimitives.WriteUInt16BigEndian(gre[2..], EthernetRewrite.EtherTypeOf(parsed.IpVersion));
             if (checksum)
             {
                 // RFC 2784 section 2.5: the checksum covers the GRE header and the payload.
-                BinaryPrimitives.WriteUInt32BigEndian(tunnel[4..], 0);
-                BinaryPrimitives.WriteUInt16BigEndian(tunnel[4..], Checksum.Compute(outer[outerIpLength..]));
+                BinaryPrimitives.WriteUInt32BigEndian(gre[4..], 0);
+                BinaryPrimitives.WriteUInt16BigEndian(gre[4..], Checksum.Compute(gre));
             }
         }
-
-        return ForwardingVerdict.Transmit(start, link + outer.Length);
     }
 }
