@@ -104,6 +104,8 @@ internal readonly struct RewritePolicy
     }
 
     /// <summary>Verifies the transport checksum of a whole (unfragmented) TCP or UDP packet when the policy asks for it.</summary>
+    /// <remarks>Kept out of line: it is off by default and should not grow the rewriters' hot code.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public ForwardingDropReason CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed, ref ForwardingNotes notes)
     {
         if (InputChecksum == InputChecksumPolicy.Ignore || parsed.Fragment != FragmentKind.None || IsChecksumValid(frame, parsed))

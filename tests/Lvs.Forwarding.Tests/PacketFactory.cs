@@ -33,6 +33,10 @@ public static class PacketFactory
     public static readonly MacAddress DirectorMac = MacAddress.Parse("02:00:00:00:00:02");
     public static readonly MacAddress NextHopMac = MacAddress.Parse("02:00:00:00:00:99");
 
+    /// <summary>The spec as the director sends it on: its MAC towards the next hop, one hop less.</summary>
+    public static FrameSpec Forwarded(this FrameSpec spec) =>
+        spec with { SourceMac = DirectorMac.ToString(), DestinationMac = NextHopMac.ToString(), Ttl = (byte)(spec.Ttl - 1) };
+
     public static byte[] Build(FrameSpec spec)
     {
         var source = IPAddress.Parse(spec.Source);

@@ -15,6 +15,15 @@ public static class RewriteHarness
         return (verdict, verdict.ShouldSend ? PacketFactory.Output(buffer, verdict) : []);
     }
 
+    /// <summary>Rewrites the frame built from <paramref name="input"/> and asserts a transmit of exactly the frame built from <paramref name="expected"/>.</summary>
+    public static ForwardingVerdict AssertRewritesTo(FrameSpec input, FrameSpec expected, FrameRewrite rewrite)
+    {
+        var (verdict, output) = Run(PacketFactory.Build(input), rewrite);
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        AssertGolden(PacketFactory.Build(expected), output);
+        return verdict;
+    }
+
     public static void AssertGolden(byte[] expected, byte[] actual)
     {
         Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(actual));
