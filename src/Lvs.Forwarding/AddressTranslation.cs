@@ -119,19 +119,21 @@ internal static class AddressTranslation
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte HopLimit(ReadOnlySpan<byte> ip, int version) => version == 4 ? ip[8] : ip[7];
 
-    /// <summary>The one's complement sum change of replacing a 32-bit value (unfolded).</summary>
+    /// <summary>The one's complement sum change of replacing a 32-bit value, folded to 16 bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint Delta32(uint oldValue, uint newValue) => (uint)(Words(~oldValue) + Words(newValue));
+    public static uint Delta32(uint oldValue, uint newValue) => Checksum.Fold(Words(~oldValue) + Words(newValue));
 
     /// <summary>RFC 1624 equation 3 with the changes summed in <paramref name="sum"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort Apply(ushort checksum, ulong sum) => (ushort)~Checksum.Fold(sum + (ushort)~checksum);
 
+    // The one's complement sum of a value's 16-bit words, unfolded. Summing 32-bit chunks and folding the total once
+    // gives the same 16-bit sum (RFC 1071 section 2(B): the sum is independent of the word size used to add it).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Words(uint value) => (value >> 16) + (value & 0xFFFF);
+    private static ulong Words(uint value) => value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Words(ulong value) => (value >> 48) + ((value >> 32) & 0xFFFF) + ((value >> 16) & 0xFFFF) + (value & 0xFFFF);
+    private static ulong Words(ulong value) => (value >> 32) + (uint)value;
 
     // Network order to host order and back (the same swap); the JIT drops the branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

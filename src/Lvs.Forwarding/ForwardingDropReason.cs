@@ -66,6 +66,9 @@ public enum ForwardingDropReason : byte
     /// <summary>Decapsulation: the outer packet is a fragment (reassembly is not done here).</summary>
     FragmentedTunnel,
 
+    /// <summary>FULLNAT: <see cref="FullNatLocalAddressAllocator.TryAllocate"/> found every (local address, port) pair towards the real server in use; the caller drops the new connection with this reason.</summary>
+    LocalAddressesExhausted,
+
     /// <summary>ICMP translation: the frame is not an ICMP or ICMPv6 error of a kind that refers to a flow.</summary>
     NotIcmpError,
 

@@ -105,7 +105,10 @@ public sealed class FullNatLocalAddressAllocator
 
     /// <summary>Hands out a (local address, port) pair that no live connection holds.</summary>
     /// <param name="local">The pair, when the result is true.</param>
-    /// <returns>False when every pair is in use; <see cref="ExhaustedCount"/> is then incremented.</returns>
+    /// <returns>
+    /// False when every pair is in use; <see cref="ExhaustedCount"/> is then incremented, and the new connection is to
+    /// be dropped with <see cref="ForwardingDropReason.LocalAddressesExhausted"/>.
+    /// </returns>
     public bool TryAllocate(out Endpoint local)
     {
         long start = Interlocked.Increment(ref _cursor) - 1;

@@ -134,6 +134,36 @@ public class TunnelEncapsulatorTests
         Assert.Equal(ForwardingDropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, noPort, Director, NextHop)).Verdict.Reason);
     }
 
+    [Fact]
+    public void Constructor_MtuOutOfRange_Throws()
+    {
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelEncapsulator(new ForwardingOptions { Mtu = 67 }));
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelEncapsulator(new ForwardingOptions { Mtu = 65536 }));
+    }
+
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10", 87)] // 87 - 20 = 67 < 68
+    [InlineData("2001:db8:1::7", "2001:db8::10", 1299)] // IPv6 inside IPv4: 1299 - 20 = 1279 < 1280
+    public void Encapsulate_ReducedMtuBelowMinimum_DropsMtuTooSmall(string client, string vip, int mtu)
+    {
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu });
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Source = client, Destination = vip }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingDropReason.MtuTooSmall, verdict.Reason);
+    }
+
+    [Fact]
+    public void Encapsulate_TtlOne_ReturnsTimeExceeded()
+    {
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gre);
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Ttl = 1 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
     /// <summary>decapsulate(encapsulate(f)) gives back f's IP packet for every tunnel type, family and checksum flag; the encapsulated frame passes PacketDotNet's checksums.</summary>
     [FsCheck.Xunit.Property(MaxTest = 200)]
     public Property DecapsulateOfEncapsulate_IsIdentity()
