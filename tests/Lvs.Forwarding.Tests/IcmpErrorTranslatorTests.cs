@@ -54,6 +54,17 @@ public class IcmpErrorTranslatorTests
         return ethernet.Bytes;
     }
 
+    private static byte[] AssertTranslates(byte[] input, byte[] expected, NatEndpoints connection, bool toRealServer)
+    {
+        var translator = new IcmpErrorTranslator();
+        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => toRealServer
+            ? translator.TranslateToRealServer(b, o, l, p, connection, Director, NextHop)
+            : translator.TranslateToClient(b, o, l, p, connection, Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        RewriteHarness.AssertGolden(expected, output);
+        return output;
+    }
+
     private static byte[] Quote(FrameSpec spec, int? length = null)
     {
         byte[] packet = PacketFactory.Build(spec)[14..];
@@ -67,10 +78,7 @@ public class IcmpErrorTranslatorTests
         byte[] input = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, Quote(sent));
         byte[] expected = IcmpFrame("203.0.113.1", "10.0.0.5", 3, 4, 1400, Quote(sent with { Source = "10.0.0.5", SourcePort = 8080 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
 
-        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, Nat4, Director, NextHop));
-
-        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
-        RewriteHarness.AssertGolden(expected, output);
+        byte[] output = AssertTranslates(input, expected, Nat4, toRealServer: true);
         PacketFactory.AssertChecksumsValid(output);
     }
 
@@ -81,10 +89,8 @@ public class IcmpErrorTranslatorTests
         byte[] input = IcmpFrame("10.0.0.5", "198.51.100.7", 3, 3, 0, Quote(sent));
         byte[] expected = IcmpFrame("192.0.2.10", "198.51.100.7", 3, 3, 0, Quote(sent with { Destination = "192.0.2.10", DestinationPort = 80 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
 
-        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToClient(b, o, l, p, Nat4, Director, NextHop));
-
-        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
-        RewriteHarness.AssertGolden(expected, output);
+        byte[] output = AssertTranslates(input, expected, Nat4, toRealServer: false);
+        PacketFactory.AssertChecksumsValid(output);
     }
 
     [Fact]
@@ -94,10 +100,7 @@ public class IcmpErrorTranslatorTests
         byte[] input = IcmpFrame("2001:db8:ffff::1", "2001:db8::10", 2, 0, 1400, Quote(sent));
         byte[] expected = IcmpFrame("fd00::100", "fd00::5", 2, 0, 1400, Quote(sent with { Source = "fd00::5", SourcePort = 8080, Destination = "fd00::100", DestinationPort = 5001 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
 
-        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, FullNat6, Director, NextHop));
-
-        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
-        RewriteHarness.AssertGolden(expected, output);
+        byte[] output = AssertTranslates(input, expected, FullNat6, toRealServer: true);
         PacketFactory.AssertChecksumsValid(output);
     }
 
@@ -108,10 +111,8 @@ public class IcmpErrorTranslatorTests
         byte[] input = IcmpFrame("fd00::1:1", "fd00::100", 3, 0, 0, Quote(sent));
         byte[] expected = IcmpFrame("2001:db8::10", "2001:db8:1::7", 3, 0, 0, Quote(sent with { Source = "2001:db8:1::7", SourcePort = 43210, Destination = "2001:db8::10", DestinationPort = 80 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
 
-        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToClient(b, o, l, p, FullNat6, Director, NextHop));
-
-        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
-        RewriteHarness.AssertGolden(expected, output);
+        byte[] output = AssertTranslates(input, expected, FullNat6, toRealServer: false);
+        PacketFactory.AssertChecksumsValid(output);
     }
 
     [Fact]
