@@ -1,0 +1,47 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Lvs.Core;
+
+namespace Lvs.Forwarding;
+
+/// <summary>The link-layer edits shared by the rewriters: MAC addresses, and moving the Ethernet header (with its VLAN tags) when headers are added or removed behind it.</summary>
+internal static class EthernetRewrite
+{
+    /// <summary>Writes destination and source MACs (12 bytes) at the start of <paramref name="frame"/>, which the caller has checked to hold them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SetAddresses(Span<byte> frame, MacAddress source, MacAddress destination)
+    {
+        // Bytes 0-7 hold destination (6) and the first two bytes of the source, bytes 8-11 the rest of the source.
+        ref byte start = ref MemoryMarshal.GetReference(frame[..12]);
+        ulong first = destination.Value << 16 | source.Value >> 32;
+        uint second = (uint)source.Value;
+        if (BitConverter.IsLittleEndian)
+        {
+            first = BinaryPrimitives.ReverseEndianness(first);
+            second = BinaryPrimitives.ReverseEndianness(second);
+        }
+
+        Unsafe.WriteUnaligned(ref start, first);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref start, 8), second);
+    }
+
+    /// <summary>
+    /// Moves the link header (<paramref name="linkLength"/> bytes, VLAN tags included) from <paramref name="from"/> to
+    /// <paramref name="to"/> and sets its final EtherType. With <paramref name="keepAddresses"/> false the MACs are
+    /// not copied (the caller writes new ones), so an untagged header costs one 2-byte write.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Move(Span<byte> buffer, int from, int to, int linkLength, ushort etherType, bool keepAddresses)
+    {
+        int skip = keepAddresses ? 0 : 12;
+        if (linkLength - 2 > skip)
+        {
+            buffer.Slice(from + skip, linkLength - 2 - skip).CopyTo(buffer.Slice(to + skip, linkLength - 2 - skip));
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(buffer[(to + linkLength - 2)..], etherType);
+    }
+
+    public static ushort EtherTypeOf(int ipVersion) => ipVersion == 4 ? (ushort)0x0800 : (ushort)0x86DD;
+}

@@ -1,0 +1,79 @@
+namespace Lvs.Forwarding;
+
+/// <summary>How the rewriters treat TTLs, checksums, fragments, options and the MTU. Read once by each rewriter's constructor.</summary>
+public sealed record ForwardingOptions
+{
+    /// <summary>The defaults: kernel-like TTL handling, no input checksum verification, non-first fragments dropped, IP options forwarded, MTU 1500.</summary>
+    public static ForwardingOptions Default { get; } = new();
+
+    /// <summary>
+    /// Decrement the TTL / hop limit of NAT, FULLNAT and TUN packets, answering an ICMP time exceeded when it would
+    /// expire, as the kernel's IPVS does in <c>__ip_vs_get_out_rt</c> (<c>decrement_ttl</c>). Default true. Direct
+    /// routing never changes the IP header (see <see cref="DirectRoutingRewriter"/>).
+    /// </summary>
+    public bool DecrementHopLimit { get; init; } = true;
+
+    /// <summary>Whether the TCP/UDP/SCTP checksum of the input is verified before NAT or FULLNAT. Default <see cref="InputChecksumPolicy.Ignore"/>.</summary>
+    public InputChecksumPolicy InputChecksum { get; init; } = InputChecksumPolicy.Ignore;
+
+    /// <summary>What to do with non-first fragments. Default <see cref="FragmentPolicy.Drop"/>.</summary>
+    public FragmentPolicy NonFirstFragments { get; init; } = FragmentPolicy.Drop;
+
+    /// <summary>What to do with IPv4 options and IPv6 extension headers. Default <see cref="IpOptionsPolicy.Forward"/>, as the kernel.</summary>
+    public IpOptionsPolicy IpOptions { get; init; } = IpOptionsPolicy.Forward;
+
+    /// <summary>The egress MTU towards real servers that tunnel encapsulation checks against (the kernel uses the route's MTU). Default 1500.</summary>
+    public int Mtu { get; init; } = 1500;
+
+    /// <summary>
+    /// FULLNAT only: insert the TOA option (TCP option kind 254 with the client's port and address) into inbound SYNs,
+    /// for the real server's TOA kernel module (Alibaba's FULLNAT, DPVS) to report the client to applications. Default false.
+    /// </summary>
+    public bool InsertToa { get; init; }
+
+    /// <summary>The seed of the flow hash that picks the GUE source port; null (the default) takes <see cref="Lvs.Core.FlowHash.Seed"/> when the encapsulator is created.</summary>
+    public ulong? FlowHashSeed { get; init; }
+
+    /// <summary>The TTL / hop limit of ICMP errors the rewriters build (the kernel's <c>ip_default_ttl</c>, 64).</summary>
+    public byte IcmpHopLimit { get; init; } = 64;
+}
+
+/// <summary>Verification of the transport checksum on input.</summary>
+public enum InputChecksumPolicy : byte
+{
+    /// <summary>
+    /// Do not verify (default). The incremental update of RFC 1624 keeps a wrong checksum wrong, so the receiver still
+    /// discards a corrupted segment; and on AF_PACKET links with checksum offload the input checksum is often not yet
+    /// filled in, so verifying would drop good traffic.
+    /// </summary>
+    Ignore = 0,
+
+    /// <summary>Verify; forward a bad one anyway and note it (<see cref="ForwardingNotes.BadInputChecksum"/>).</summary>
+    VerifyAndCount,
+
+    /// <summary>Verify and drop a bad one (<see cref="ForwardingDropReason.BadInputChecksum"/>), as the kernel's tcp_dnat_handler does for packets whose checksum the NIC did not check.</summary>
+    VerifyAndDrop,
+}
+
+/// <summary>Treatment of non-first fragments, which carry no transport header.</summary>
+public enum FragmentPolicy : byte
+{
+    /// <summary>Drop them with <see cref="ForwardingDropReason.NonFirstFragment"/> (default): without reassembly the director cannot tell their flow.</summary>
+    Drop = 0,
+
+    /// <summary>
+    /// Forward them: DR and TUN send them unchanged, NAT and FULLNAT rewrite only the IP addresses (the transport
+    /// checksum, in the first fragment, already accounts for the whole datagram). For callers that track fragments.
+    /// </summary>
+    Forward,
+}
+
+/// <summary>Treatment of IPv4 options and IPv6 extension headers.</summary>
+public enum IpOptionsPolicy : byte
+{
+    /// <summary>Forward them untouched (default, as the kernel's IPVS).</summary>
+    Forward = 0,
+
+    /// <summary>Drop with <see cref="ForwardingDropReason.IpOptions"/> (as Katran does).</summary>
+    Drop,
+}

@@ -1,0 +1,17 @@
+namespace Lvs.Forwarding;
+
+/// <summary>The buffer contract of the rewriters.</summary>
+/// <remarks>
+/// A frame lies in a caller-owned buffer at some offset. Rewriters that add headers (tunnel encapsulation, TOA,
+/// ICMP errors built in place) write them into the bytes in front of the frame instead of moving the payload, so a
+/// buffer should have at least <see cref="Required"/> bytes of headroom before the frame. With less, those rewrites
+/// drop with <see cref="ForwardingDropReason.InsufficientHeadroom"/>; the others need none.
+/// </remarks>
+public static class FrameHeadroom
+{
+    /// <summary>
+    /// The headroom that covers every rewrite: the largest is an IPv6 outer header with UDP and GUE (40 + 8 + 4 = 52
+    /// bytes); an ICMPv6 error needs 48, TOA 20. Rounded up to 64, a cache-line multiple.
+    /// </summary>
+    public const int Required = 64;
+}

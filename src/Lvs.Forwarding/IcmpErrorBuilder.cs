@@ -1,0 +1,103 @@
+using System.Buffers.Binary;
+using Lvs.Core;
+using Lvs.Core.Headers;
+
+namespace Lvs.Forwarding;
+
+/// <summary>
+/// Builds an ICMP or ICMPv6 error about a frame in the frame's own buffer: the new IP and ICMP headers go into the
+/// headroom right in front of the original IP packet, which stays where it is and becomes the quoted datagram, so
+/// nothing is copied but the link header.
+/// </summary>
+/// <remarks>
+/// As the kernel's icmp_send / icmp6_send: the error quotes as much of the original as fits in 576 bytes for IPv4
+/// (RFC 1812 section 4.3.2.3) or 1280 for IPv6 (RFC 4443 section 2.4 (c)); it is never sent about an ICMP error or
+/// a non-first fragment (RFC 1812 4.3.2.7, RFC 4443 2.4 (e)); its TOS is the original's with precedence
+/// "internetwork control" (icmp_send: <c>RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL</c>). The link header is the
+/// original's with the MAC addresses swapped, back to the neighbour that sent the frame.
+/// </remarks>
+internal static class IcmpErrorBuilder
+{
+    public const int MaxIPv4ErrorLength = 576;
+    public const int MaxIPv6ErrorLength = 1280;
+
+    private static int s_identification;
+
+    /// <summary>ICMP type 11 code 0 / ICMPv6 type 3 code 0: the TTL or hop limit ran out in transit.</summary>
+    public static ForwardingVerdict TimeExceeded(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit) =>
+        parsed.IpVersion == 4
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeTimeExceeded, 0, 0, source, hopLimit, ForwardingDropReason.HopLimitExceeded)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypeTimeExceeded, 0, 0, source, hopLimit, ForwardingDropReason.HopLimitExceeded);
+
+    /// <summary>ICMP type 3 code 4 with the next-hop MTU (RFC 1191), or ICMPv6 packet too big with the MTU (RFC 8201).</summary>
+    public static ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit, int mtu) =>
+        parsed.IpVersion == 4
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, ForwardingDropReason.FragmentationNeeded)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypePacketTooBig, 0, (uint)mtu, source, hopLimit, ForwardingDropReason.FragmentationNeeded);
+
+    private static ForwardingVerdict Build(
+        Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, IpAddress source, byte hopLimit, ForwardingDropReason reason)
+    {
+        if (parsed.IsIcmpError || parsed.Fragment == FragmentKind.NonFirst)
+        {
+            return ForwardingVerdict.Drop(reason);
+        }
+
+        bool ipv4 = parsed.IpVersion == 4;
+        int headers = (ipv4 ? 20 : 40) + 8;
+        if (offset < headers)
+        {
+            return ForwardingVerdict.Drop(ForwardingDropReason.InsufficientHeadroom);
+        }
+
+        int link = parsed.L3Offset;
+        int original = offset + link;
+        int quoted = Math.Min(parsed.L3Length, (ipv4 ? MaxIPv4ErrorLength : MaxIPv6ErrorLength) - headers);
+        int start = offset - headers;
+        Span<byte> originalIp = buffer.Slice(original, parsed.L3Length);
+
+        // Link header: the original's, moved in front of the new headers, MACs swapped back to the sender.
+        Span<byte> oldLink = buffer.Slice(offset, link);
+        var sender = MacAddress.Read(oldLink[6..]);
+        var receiver = MacAddress.Read(oldLink);
+        oldLink.CopyTo(buffer.Slice(start, link));
+        EthernetRewrite.SetAddresses(buffer[start..], receiver, sender);
+
+        Span<byte> ip = buffer.Slice(start + link, headers - 8);
+        Span<byte> icmp = buffer.Slice(start + link + headers - 8, 8 + quoted);
+        icmp[0] = type;
+        icmp[1] = code;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], rest);
+        if (ipv4)
+        {
+            var destination = IpAddress.ReadIPv4(originalIp[12..]);
+            ip[0] = 0x45;
+            ip[1] = (byte)((originalIp[1] & 0x1E) | 0xC0);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(headers + quoted));
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)Interlocked.Increment(ref s_identification));
+            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0);
+            ip[8] = hopLimit;
+            ip[9] = (byte)L4Protocol.Icmp;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+            BinaryPrimitives.WriteUInt32BigEndian(ip[12..], (uint)source.Low);
+            BinaryPrimitives.WriteUInt32BigEndian(ip[16..], (uint)destination.Low);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+        }
+        else
+        {
+            var destination = IpAddress.ReadIPv6(originalIp[8..]);
+            BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(8 + quoted));
+            ip[6] = (byte)L4Protocol.IcmpV6;
+            ip[7] = hopLimit;
+            source.WriteIPv6To(ip[8..]);
+            destination.WriteIPv6To(ip[24..]);
+            BinaryPrimitives.WriteUInt16BigEndian(
+                icmp[2..], Checksum.Compute(icmp, Checksum.PseudoHeaderSum(source, destination, L4Protocol.IcmpV6, icmp.Length)));
+        }
+
+        return ForwardingVerdict.IcmpError(reason, start, link + headers + quoted);
+    }
+}

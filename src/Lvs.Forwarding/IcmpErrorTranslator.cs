@@ -1,0 +1,259 @@
+using System.Buffers.Binary;
+using Lvs.Core;
+using Lvs.Core.Headers;
+
+namespace Lvs.Forwarding;
+
+/// <summary>
+/// ICMP and ICMPv6 errors about NAT and FULLNAT connections (destination unreachable including fragmentation needed
+/// / packet too big, time exceeded, parameter problem, source quench), matched by the packet they quote and rewritten
+/// in both the outer and the embedded headers, like the kernel's ip_vs_in_icmp / ip_vs_out_icmp with ip_vs_nat_icmp.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="TryGetEmbeddedFlow"/> reads the quoted packet's flow without reading past the quote; the caller finds the
+/// connection by it (the quoted packet travelled in the opposite direction of the error). For DR and TUN connections
+/// the error needs no translation: pass the frame to <see cref="DirectRoutingRewriter"/> or
+/// <see cref="TunnelEncapsulator"/>, as ip_vs_icmp_xmit hands it to the connection's transmitter.
+/// </para>
+/// <para>
+/// Checksums: the outer IPv4 header and the quoted IPv4 header and (when quoted in full) TCP/UDP checksum are patched
+/// incrementally; the ICMP checksum, which covers the quote, is recomputed over the message (the kernel recomputes it
+/// too), with the IPv6 pseudo-header for ICMPv6. The TTL / hop limit is decremented as for the connection's packets;
+/// an error whose hop limit would expire is dropped (no error is sent about an error).
+/// </para>
+/// </remarks>
+public sealed class IcmpErrorTranslator
+{
+    private readonly RewritePolicy _policy;
+
+    /// <summary>Creates the translator.</summary>
+    /// <param name="options">The TTL policy (the other settings do not apply); null for the defaults.</param>
+    public IcmpErrorTranslator(ForwardingOptions? options = null) => _policy = new RewritePolicy(options);
+
+    /// <summary>Reads the flow of the packet an ICMP error quotes, as that packet was sent.</summary>
+    /// <param name="frame">The frame.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="embedded">The quoted packet's protocol, addresses and ports.</param>
+    /// <returns><see cref="ForwardingDropReason.None"/>, <see cref="ForwardingDropReason.NotIcmpError"/>, or <see cref="ForwardingDropReason.EmbeddedTruncated"/>.</returns>
+    public static ForwardingDropReason TryGetEmbeddedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out FlowKey embedded)
+    {
+        embedded = default;
+        ForwardingDropReason reason = LocateEmbedded(frame, parsed, out var quote);
+        if (reason != ForwardingDropReason.None)
+        {
+            return reason;
+        }
+
+        ReadOnlySpan<byte> ports = frame.Slice(quote.L4Offset, 4);
+        embedded = new FlowKey(
+            quote.Protocol, quote.Source, BinaryPrimitives.ReadUInt16BigEndian(ports), quote.Destination, BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
+        return ForwardingDropReason.None;
+    }
+
+    /// <summary>
+    /// An error from the client side about a packet the director sent to the client (quoted as virtual service to
+    /// client): it goes to the real server, quoting the packet as the real server sent it (real server to client, or
+    /// to the local address for FULLNAT), with the outer destination the real server (and, for FULLNAT, the outer
+    /// source the local address).
+    /// </summary>
+    /// <param name="buffer">The buffer holding the frame.</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="connection">The connection the quoted packet belongs to.</param>
+    /// <param name="sourceMac">The director's MAC on the egress link.</param>
+    /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
+    /// <returns>Transmit or drop with a reason.</returns>
+    public ForwardingVerdict TranslateToRealServer(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
+    {
+        var outerSource = connection.IsFullNat ? connection.Local.Address : parsed.Flow.SourceAddress;
+        return Translate(
+            buffer, offset, length, parsed, outerSource, connection.RealServer.Address, connection.RealServer, connection.Local, connection, sourceMac, nextHopMac);
+    }
+
+    /// <summary>
+    /// An error from the real server side about a packet the director sent to the real server (quoted as client, or
+    /// local address, to real server): it goes to the client from the virtual service address, quoting the packet as
+    /// the client sent it (client to virtual service).
+    /// </summary>
+    /// <param name="buffer">The buffer holding the frame.</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="connection">The connection the quoted packet belongs to.</param>
+    /// <param name="sourceMac">The director's MAC on the egress link.</param>
+    /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
+    /// <returns>Transmit or drop with a reason.</returns>
+    public ForwardingVerdict TranslateToClient(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
+    {
+        return Translate(
+            buffer, offset, length, parsed, connection.VirtualService.Address, connection.Client.Address, connection.Client, connection.VirtualService, connection, sourceMac, nextHopMac);
+    }
+
+    private ForwardingVerdict Translate(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, IpAddress outerSource, IpAddress outerDestination,
+        Endpoint quotedSource, Endpoint quotedDestination, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
+    {
+        ForwardingDropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
+        if (reason != ForwardingDropReason.None)
+        {
+            return ForwardingVerdict.Drop(reason);
+        }
+
+        bool ipv4 = parsed.IpVersion == 4;
+        if (connection.Client.Address.IsIPv4 != ipv4 || connection.RealServer.Address.IsIPv4 != ipv4 || connection.Local.Address.IsIPv4 != ipv4)
+        {
+            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+        }
+
+        Span<byte> frame = buffer.Slice(offset, parsed.FrameLength);
+        reason = LocateEmbedded(frame, parsed, out var quote);
+        if (reason != ForwardingDropReason.None)
+        {
+            return ForwardingVerdict.Drop(reason);
+        }
+
+        Span<byte> ip = frame[parsed.L3Offset..];
+        if (_policy.DecrementHopLimit && AddressTranslation.HopLimit(ip, parsed.IpVersion) <= 1)
+        {
+            return ForwardingVerdict.Drop(ForwardingDropReason.HopLimitExceeded);
+        }
+
+        // Quoted packet: addresses, its IPv4 header checksum, ports, and its transport checksum when the quote holds it.
+        uint addressDelta;
+        if (ipv4)
+        {
+            Span<byte> quoted = frame[quote.L3Offset..];
+            addressDelta = Checksum.Add(Checksum.DeltaAddress(quote.Source, quotedSource.Address), Checksum.DeltaAddress(quote.Destination, quotedDestination.Address));
+            BinaryPrimitives.WriteUInt32BigEndian(quoted[12..], (uint)quotedSource.Address.Low);
+            BinaryPrimitives.WriteUInt32BigEndian(quoted[16..], (uint)quotedDestination.Address.Low);
+            BinaryPrimitives.WriteUInt16BigEndian(quoted[10..], Checksum.ApplyDelta(BinaryPrimitives.ReadUInt16BigEndian(quoted[10..]), addressDelta));
+        }
+        else
+        {
+            Span<byte> quoted = frame[quote.L3Offset..];
+            addressDelta = Checksum.Add(Checksum.DeltaAddress(quote.Source, quotedSource.Address), Checksum.DeltaAddress(quote.Destination, quotedDestination.Address));
+            quotedSource.Address.WriteIPv6To(quoted[8..]);
+            quotedDestination.Address.WriteIPv6To(quoted[24..]);
+        }
+
+        Span<byte> l4 = frame[quote.L4Offset..];
+        uint oldPorts = BinaryPrimitives.ReadUInt32BigEndian(l4);
+        uint newPorts = (uint)quotedSource.Port << 16 | quotedDestination.Port;
+        BinaryPrimitives.WriteUInt32BigEndian(l4, newPorts);
+        uint delta = Checksum.Add(addressDelta, AddressTranslation.Delta32(oldPorts, newPorts));
+        int quotedL4Length = frame.Length - quote.L4Offset;
+        if (quote.Protocol == L4Protocol.Tcp && quotedL4Length >= 18)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(l4[16..], Checksum.ApplyDelta(BinaryPrimitives.ReadUInt16BigEndian(l4[16..]), delta));
+        }
+        else if (quote.Protocol == L4Protocol.Udp && quotedL4Length >= 8)
+        {
+            ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(l4[6..]);
+            if (checksum != 0 || !ipv4)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(l4[6..], Checksum.UdpResult(Checksum.ApplyDelta(checksum, delta)));
+            }
+        }
+
+        // Outer header.
+        if (ipv4)
+        {
+            uint oldSource = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
+            uint oldDestination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
+            uint headerDelta = Checksum.Add(AddressTranslation.Delta32(oldSource, (uint)outerSource.Low), AddressTranslation.Delta32(oldDestination, (uint)outerDestination.Low));
+            BinaryPrimitives.WriteUInt32BigEndian(ip[12..], (uint)outerSource.Low);
+            BinaryPrimitives.WriteUInt32BigEndian(ip[16..], (uint)outerDestination.Low);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.ApplyDelta(BinaryPrimitives.ReadUInt16BigEndian(ip[10..]), headerDelta));
+        }
+        else
+        {
+            outerSource.WriteIPv6To(ip[8..]);
+            outerDestination.WriteIPv6To(ip[24..]);
+        }
+
+        if (_policy.DecrementHopLimit)
+        {
+            AddressTranslation.DecrementHopLimit(ip, parsed.IpVersion);
+        }
+
+        Span<byte> icmp = frame[parsed.L4Offset..];
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+        ushort sum = ipv4
+            ? Checksum.Compute(icmp)
+            : Checksum.Compute(icmp, Checksum.PseudoHeaderSum(outerSource, outerDestination, L4Protocol.IcmpV6, icmp.Length));
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], sum);
+
+        EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
+        return ForwardingVerdict.Transmit(offset, parsed.FrameLength);
+    }
+
+    private static ForwardingDropReason LocateEmbedded(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out QuotedPacket quote)
+    {
+        quote = default;
+        int end = parsed.FrameLength;
+        if (!parsed.IsIcmpError || parsed.L4Offset < 0 || end > frame.Length || parsed.L4Offset + 8 > end || !IsFlowError(parsed))
+        {
+            return ForwardingDropReason.NotIcmpError;
+        }
+
+        int start = parsed.L4Offset + 8;
+        ReadOnlySpan<byte> quoted = frame[start..end];
+        int l4;
+        L4Protocol protocol;
+        IpAddress source;
+        IpAddress destination;
+        if (parsed.IpVersion == 4)
+        {
+            if (Ipv4Header.Validate(quoted, checkTotalLength: false) != DropReason.None)
+            {
+                return ForwardingDropReason.EmbeddedTruncated;
+            }
+
+            // A quoted non-first fragment has no ports to match (ip_vs_in_icmp ignores it too).
+            if ((BinaryPrimitives.ReadUInt16BigEndian(quoted[6..]) & 0x1FFF) != 0)
+            {
+                return ForwardingDropReason.EmbeddedTruncated;
+            }
+
+            l4 = (quoted[0] & 0x0F) * 4;
+            protocol = (L4Protocol)quoted[9];
+            source = IpAddress.ReadIPv4(quoted[12..]);
+            destination = IpAddress.ReadIPv4(quoted[16..]);
+        }
+        else
+        {
+            if (quoted.Length < 40 || quoted[0] >> 4 != 6)
+            {
+                return ForwardingDropReason.EmbeddedTruncated;
+            }
+
+            if (Ipv6ExtensionHeaders.Walk(quoted[40..], quoted[6], out var upper) != DropReason.None || upper.IsNonFirstFragment)
+            {
+                return ForwardingDropReason.EmbeddedTruncated;
+            }
+
+            l4 = 40 + upper.Offset;
+            protocol = upper.Protocol;
+            source = IpAddress.ReadIPv6(quoted[8..]);
+            destination = IpAddress.ReadIPv6(quoted[24..]);
+        }
+
+        if (protocol is not (L4Protocol.Tcp or L4Protocol.Udp) || l4 + 4 > quoted.Length)
+        {
+            return ForwardingDropReason.EmbeddedTruncated;
+        }
+
+        quote = new QuotedPacket(start, start + l4, protocol, source, destination);
+        return ForwardingDropReason.None;
+    }
+
+    private static bool IsFlowError(in ParsedFrame parsed) => parsed.IpVersion == 4
+        ? parsed.IcmpType is IcmpHeader.TypeDestinationUnreachable or IcmpHeader.TypeSourceQuench or IcmpHeader.TypeTimeExceeded or IcmpHeader.TypeParameterProblem
+        : parsed.IcmpType is IcmpV6Header.TypeDestinationUnreachable or IcmpV6Header.TypePacketTooBig or IcmpV6Header.TypeTimeExceeded or IcmpV6Header.TypeParameterProblem;
+
+    private readonly record struct QuotedPacket(int L3Offset, int L4Offset, L4Protocol Protocol, IpAddress Source, IpAddress Destination);
+}

@@ -1,0 +1,56 @@
+using System.Runtime.CompilerServices;
+using Lvs.Core;
+
+namespace Lvs.Forwarding;
+
+/// <summary>The steps NAT and FULLNAT share around <see cref="AddressTranslation.Rewrite"/>: checks, TTL expiry, checksum policy, MACs.</summary>
+internal static class NatCore
+{
+    /// <summary>Translates a frame whose endpoints' family the caller has checked against the packet.</summary>
+    /// <param name="policy">The rewriter's policy.</param>
+    /// <param name="buffer">The buffer.</param>
+    /// <param name="offset">The frame offset.</param>
+    /// <param name="length">The frame length.</param>
+    /// <param name="parsed">The parse result.</param>
+    /// <param name="outbound">True for real server to client: an ICMP time exceeded then comes from the new source (the VIP) instead of the original destination (the VIP too, inbound).</param>
+    /// <param name="changeSource">False to keep the source (NAT inbound).</param>
+    /// <param name="source">The new source endpoint.</param>
+    /// <param name="destination">The new destination endpoint.</param>
+    /// <param name="sourceMac">The egress MAC.</param>
+    /// <param name="nextHopMac">The next hop's MAC.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ForwardingVerdict Translate(
+        in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
+        bool outbound, bool changeSource, in Endpoint source, in Endpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
+    {
+        ForwardingDropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
+        if (reason != ForwardingDropReason.None)
+        {
+            return ForwardingVerdict.Drop(reason);
+        }
+
+        Span<byte> frame = buffer.Slice(offset, parsed.FrameLength);
+        var notes = ForwardingNotes.None;
+        if (policy.InputChecksum != InputChecksumPolicy.Ignore)
+        {
+            reason = policy.CheckInputChecksum(frame, parsed, ref notes);
+            if (reason != ForwardingDropReason.None)
+            {
+                return ForwardingVerdict.Drop(reason);
+            }
+        }
+
+        bool ipv4 = parsed.IpVersion == 4;
+        int l3 = parsed.L3Offset;
+        bool decrement = policy.DecrementHopLimit;
+        if (decrement && frame[l3 + (ipv4 ? 8 : 7)] <= 1)
+        {
+            return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, outbound ? source.Address : parsed.Flow.DestinationAddress, policy.IcmpHopLimit);
+        }
+
+        bool nonFirst = parsed.Fragment == FragmentKind.NonFirst;
+        AddressTranslation.Rewrite(frame, l3, nonFirst ? -1 : parsed.L4Offset, ipv4, parsed.Protocol == L4Protocol.Tcp, changeSource, source, destination, decrement);
+        EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
+        return ForwardingVerdict.Transmit(offset, frame.Length, nonFirst ? notes | ForwardingNotes.NonFirstFragment : notes);
+    }
+}

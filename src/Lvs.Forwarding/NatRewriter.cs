@@ -1,0 +1,63 @@
+using Lvs.Core;
+
+namespace Lvs.Forwarding;
+
+/// <summary>
+/// NAT / masquerading (ipvsadm <c>-m</c>, the kernel's ip_vs_nat_xmit and handle_response): requests get the real
+/// server as destination, replies get the virtual service back as source; the client's address is kept, so the real
+/// server must route replies through the director (its default gateway).
+/// </summary>
+/// <remarks>
+/// Addresses and ports are rewritten in place and the IPv4 header and TCP/UDP checksums patched incrementally
+/// (RFC 1624), as the kernel's tcp_dnat_handler / tcp_snat_handler do; the ports may differ (VIP:80 to RS:8080). The
+/// TTL / hop limit is decremented when <see cref="ForwardingOptions.DecrementHopLimit"/> is set (an ICMP time
+/// exceeded replaces a frame that would expire). Only TCP and UDP are translated.
+/// </remarks>
+public sealed class NatRewriter
+{
+    private readonly RewritePolicy _policy;
+
+    /// <summary>Creates the rewriter.</summary>
+    /// <param name="options">TTL, checksum, fragment and IP-options policies; null for the defaults.</param>
+    public NatRewriter(ForwardingOptions? options = null) => _policy = new RewritePolicy(options);
+
+    /// <summary>Client to real server: the destination (virtual service) becomes <paramref name="realServer"/>.</summary>
+    /// <param name="buffer">The buffer holding the frame.</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="realServer">The real server's address and port, of the packet's family.</param>
+    /// <param name="sourceMac">The director's MAC on the egress link.</param>
+    /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
+    /// <returns>Transmit, an ICMP time exceeded to send back, or drop with a reason.</returns>
+    public ForwardingVerdict RewriteInbound(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, Endpoint realServer, MacAddress sourceMac, MacAddress nextHopMac)
+    {
+        if (realServer.Address.IsIPv4 != (parsed.IpVersion == 4))
+        {
+            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+        }
+
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: false, changeSource: false, realServer, realServer, sourceMac, nextHopMac);
+    }
+
+    /// <summary>Real server to client: the source (real server) becomes <paramref name="virtualService"/> again.</summary>
+    /// <param name="buffer">The buffer holding the frame.</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="virtualService">The virtual service the client addressed.</param>
+    /// <param name="sourceMac">The director's MAC on the egress link.</param>
+    /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
+    /// <returns>Transmit, an ICMP time exceeded to send back to the real server, or drop with a reason.</returns>
+    public ForwardingVerdict RewriteOutbound(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, Endpoint virtualService, MacAddress sourceMac, MacAddress nextHopMac)
+    {
+        if (virtualService.Address.IsIPv4 != (parsed.IpVersion == 4))
+        {
+            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+        }
+
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: true, changeSource: true, virtualService, parsed.Flow.Destination, sourceMac, nextHopMac);
+    }
+}

@@ -1,0 +1,20 @@
+using Lvs.Core;
+
+namespace Lvs.Forwarding;
+
+/// <summary>Where and how <see cref="TunnelEncapsulator"/> sends a packet: the outer addresses and the ipvsadm <c>--tun-type</c>, <c>--tun-port</c> and checksum flags of the real server.</summary>
+/// <param name="Source">The director's address, the outer source (the kernel takes it from the route to the real server).</param>
+/// <param name="RealServer">The real server's address, the outer destination; of the same family as <paramref name="Source"/> (which may differ from the inner packet's).</param>
+/// <param name="Type">IPIP (IPv4-in-IPv4, IPv6-in-IPv6 and the mixed forms), GUE or GRE.</param>
+/// <param name="Port">The GUE destination port (<c>--tun-port</c>); ignored for IPIP and GRE.</param>
+/// <param name="Flags"><see cref="TunnelFlags.Checksum"/> for an outer UDP (GUE) or GRE checksum; remote checksum offload is not used.</param>
+public readonly record struct TunnelRoute(IpAddress Source, IpAddress RealServer, TunnelType Type, ushort Port = 0, TunnelFlags Flags = TunnelFlags.None)
+{
+    /// <summary>The bytes the encapsulation adds in front of the inner IP packet: outer IP header plus UDP and GUE (12) or GRE (4, 8 with checksum).</summary>
+    public int Overhead => (RealServer.IsIPv4 ? 20 : 40) + Type switch
+    {
+        TunnelType.Gue => 8 + 4,
+        TunnelType.Gre => (Flags & TunnelFlags.Checksum) != 0 ? 8 : 4,
+        _ => 0,
+    };
+}

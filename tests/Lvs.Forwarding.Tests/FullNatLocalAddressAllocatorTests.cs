@@ -1,0 +1,167 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Lvs.Core;
+
+namespace Lvs.Forwarding.Tests;
+
+public class FullNatLocalAddressAllocatorTests
+{
+    private static readonly IpAddress[] TwoAddresses = [IpAddress.FromIPv4(10, 0, 0, 100), IpAddress.FromIPv4(10, 0, 0, 101)];
+
+    [Fact]
+    public void TryAllocate_WholeRange_HandsOutEveryPairOnceThenReportsExhaustion()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 5000, 5099);
+        var seen = new HashSet<Endpoint>();
+        for (int i = 0; i < 200; i++)
+        {
+            Assert.True(allocator.TryAllocate(out var local));
+            Assert.True(seen.Add(local), $"{local} handed out twice");
+            Assert.Contains(local.Address, TwoAddresses);
+            Assert.InRange(local.Port, (ushort)5000, (ushort)5099);
+        }
+
+        Assert.Equal(200, allocator.Capacity);
+        Assert.Equal(200, allocator.InUse);
+        Assert.False(allocator.TryAllocate(out _));
+        Assert.False(allocator.TryAllocate(out _));
+        Assert.Equal(2, allocator.ExhaustedCount);
+    }
+
+    [Fact]
+    public void TryAllocate_ConsecutiveCalls_AlternateLocalAddresses()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 1024, 2047);
+        Assert.True(allocator.TryAllocate(out var first));
+        Assert.True(allocator.TryAllocate(out var second));
+        Assert.NotEqual(first.Address, second.Address);
+    }
+
+    [Fact]
+    public void Release_AfterExhaustion_MakesExactlyThatPairAvailable()
+    {
+        var allocator = new FullNatLocalAddressAllocator([IpAddress.FromIPv4(192, 168, 1, 1)], 40000, 40009);
+        var all = new List<Endpoint>();
+        while (allocator.TryAllocate(out var local))
+        {
+            all.Add(local);
+        }
+
+        Assert.Equal(10, all.Count);
+        Assert.True(allocator.Release(all[7]));
+        Assert.False(allocator.IsInUse(all[7]));
+        Assert.True(allocator.TryAllocate(out var again));
+        Assert.Equal(all[7], again);
+    }
+
+    [Fact]
+    public void Release_PairNotHeldOrForeign_ReturnsFalseAndChangesNothing()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 2000, 2100);
+        Assert.True(allocator.TryAllocate(out var local));
+        Assert.False(allocator.Release(new Endpoint(IpAddress.FromIPv4(1, 2, 3, 4), local.Port)));
+        Assert.False(allocator.Release(new Endpoint(local.Address, 1999)));
+        Assert.False(allocator.Release(new Endpoint(local.Address, 2101)));
+        Assert.True(allocator.Release(local));
+        Assert.False(allocator.Release(local));
+        Assert.Equal(0, allocator.InUse);
+    }
+
+    [Fact]
+    public void Constructor_InvalidArguments_Throws()
+    {
+        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([]));
+        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([IpAddress.FromIPv4(1, 1, 1, 1), IpAddress.Parse("2001:db8::1")]));
+        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([IpAddress.FromIPv4(1, 1, 1, 1), IpAddress.FromIPv4(1, 1, 1, 1)]));
+        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator(TwoAddresses, 3000, 2999));
+        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator(TwoAddresses, 0, 10));
+    }
+
+    [Fact]
+    public void TryAllocate_ManyThreads_NeverHandsOutAPairTwice()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 10000, 10999);
+        var held = new System.Collections.Concurrent.ConcurrentDictionary<Endpoint, int>();
+        int duplicates = 0;
+        var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+        {
+            var mine = new List<Endpoint>();
+            for (int i = 0; i < 20000; i++)
+            {
+                if ((i + t) % 3 != 2 && allocator.TryAllocate(out var local))
+                {
+                    if (!held.TryAdd(local, t))
+                    {
+                        _ = Interlocked.Increment(ref duplicates);
+                    }
+
+                    mine.Add(local);
+                }
+                else if (mine.Count > 0)
+                {
+                    var victim = mine[^1];
+                    mine.RemoveAt(mine.Count - 1);
+                    _ = held.TryRemove(victim, out _);
+                    Assert.True(allocator.Release(victim));
+                }
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Equal(0, duplicates);
+        Assert.Equal(held.Count, allocator.InUse);
+        Assert.All(held.Keys, k => Assert.True(allocator.IsInUse(k)));
+    }
+
+    /// <summary>Random allocate/release sequences against a model set: never a pair in use, exhaustion exactly when the model is full.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 300)]
+    public Property TryAllocate_RandomAllocateReleaseSequences_NeverHandsOutAPairInUse()
+    {
+        var operations = Gen.ListOf(Gen.Choose(0, 99)).Select(l => l.ToArray());
+        var ranges = Gen.Choose(1, 150).SelectMany(count => Gen.Choose(1, 3).Select(addresses => (count, addresses)));
+        return Prop.ForAll(Arb.From(ranges), Arb.From(operations), (range, ops) =>
+        {
+            var addresses = Enumerable.Range(1, range.addresses).Select(i => IpAddress.FromIPv4(10, 1, 0, (byte)i)).ToArray();
+            var allocator = new FullNatLocalAddressAllocator(addresses, 60000, (ushort)(60000 + range.count - 1));
+            var model = new List<Endpoint>();
+            long expectedExhausted = 0;
+            foreach (int op in ops)
+            {
+                if (op < 60 || model.Count == 0)
+                {
+                    bool full = model.Count == allocator.Capacity;
+                    bool ok = allocator.TryAllocate(out var local);
+                    if (ok == full)
+                    {
+                        return false;
+                    }
+
+                    if (!ok)
+                    {
+                        expectedExhausted++;
+                        continue;
+                    }
+
+                    if (model.Contains(local) || !addresses.Contains(local.Address) || local.Port < 60000 || local.Port >= 60000 + range.count)
+                    {
+                        return false;
+                    }
+
+                    model.Add(local);
+                }
+                else
+                {
+                    var victim = model[op % model.Count];
+                    model.Remove(victim);
+                    if (!allocator.Release(victim) || allocator.IsInUse(victim))
+                    {
+                        return false;
+                    }
+                }
+            }
+
+            return allocator.InUse == model.Count && allocator.ExhaustedCount == expectedExhausted && model.All(allocator.IsInUse);
+        });
+    }
+}

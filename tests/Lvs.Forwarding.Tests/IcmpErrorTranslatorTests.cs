@@ -1,0 +1,224 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.NetworkInformation;
+using FsCheck;
+using FsCheck.Fluent;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Forwarding.Tests;
+
+public class IcmpErrorTranslatorTests
+{
+    private static readonly MacAddress Director = PacketFactory.DirectorMac;
+    private static readonly MacAddress NextHop = PacketFactory.NextHopMac;
+
+    private static readonly NatEndpoints Nat4 = NatEndpoints.ForNat(Endpoint.Parse("198.51.100.7:43210"), Endpoint.Parse("192.0.2.10:80"), Endpoint.Parse("10.0.0.5:8080"));
+    private static readonly NatEndpoints FullNat6 = new(Endpoint.Parse("[2001:db8:1::7]:43210"), Endpoint.Parse("[2001:db8::10]:80"), Endpoint.Parse("[fd00::100]:5001"), Endpoint.Parse("[fd00::5]:8080"));
+
+    /// <summary>An ICMP / ICMPv6 error frame: IP built by PacketDotNet, the ICMP message by hand with the reference checksum.</summary>
+    private static byte[] IcmpFrame(string source, string destination, byte type, byte code, uint rest, byte[] quoted, byte ttl = 64, string sourceMac = "02:00:00:00:00:01", string destinationMac = "02:00:00:00:00:02")
+    {
+        var src = IPAddress.Parse(source);
+        var dst = IPAddress.Parse(destination);
+        bool ipv4 = src.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
+        byte[] icmp = [type, code, 0, 0, 0, 0, 0, 0, .. quoted];
+        BinaryPrimitives.WriteUInt32BigEndian(icmp.AsSpan(4), rest);
+        byte[] summed = icmp;
+        if (!ipv4)
+        {
+            byte[] pseudo = new byte[40];
+            src.GetAddressBytes().CopyTo(pseudo, 0);
+            dst.GetAddressBytes().CopyTo(pseudo, 16);
+            BinaryPrimitives.WriteUInt32BigEndian(pseudo.AsSpan(32), (uint)icmp.Length);
+            pseudo[39] = 58;
+            summed = [.. pseudo, .. icmp];
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(2), ReferenceChecksum.Compute(summed));
+        IPPacket ip = ipv4
+            ? new IPv4Packet(src, dst) { TimeToLive = ttl, Protocol = ProtocolType.Icmp, PayloadData = icmp, Id = 7 }
+            : new IPv6Packet(src, dst) { HopLimit = ttl, Protocol = ProtocolType.IcmpV6, PayloadData = icmp };
+        var ethernet = new EthernetPacket(PhysicalAddress.Parse(sourceMac.Replace(':', '-').ToUpperInvariant()), PhysicalAddress.Parse(destinationMac.Replace(':', '-').ToUpperInvariant()), EthernetType.None) { PayloadPacket = ip };
+        ethernet.UpdateCalculatedValues();
+        if (ip is IPv4Packet v4)
+        {
+            v4.TotalLength = 20 + icmp.Length;
+            v4.UpdateIPChecksum();
+        }
+        else
+        {
+            ((IPv6Packet)ip).PayloadLength = (ushort)icmp.Length;
+        }
+
+        return ethernet.Bytes;
+    }
+
+    private static byte[] AssertTranslates(byte[] input, byte[] expected, NatEndpoints connection, bool toRealServer)
+    {
+        var translator = new IcmpErrorTranslator();
+        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => toRealServer
+            ? translator.TranslateToRealServer(b, o, l, p, connection, Director, NextHop)
+            : translator.TranslateToClient(b, o, l, p, connection, Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        RewriteHarness.AssertGolden(expected, output);
+        return output;
+    }
+
+    private static byte[] Quote(FrameSpec spec, int? length = null)
+    {
+        byte[] packet = PacketFactory.Build(spec)[14..];
+        return length is int n ? packet[..n] : packet;
+    }
+
+    [Fact]
+    public void TranslateToRealServer_NatIPv4FragmentationNeeded_MatchesGoldenFrame()
+    {
+        var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210, PayloadLength = 12 };
+        byte[] input = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, Quote(sent));
+        byte[] expected = IcmpFrame("203.0.113.1", "10.0.0.5", 3, 4, 1400, Quote(sent with { Source = "10.0.0.5", SourcePort = 8080 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
+
+        byte[] output = AssertTranslates(input, expected, Nat4, toRealServer: true);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    [Fact]
+    public void TranslateToClient_NatIPv4PortUnreachable_MatchesGoldenFrame()
+    {
+        var sent = new FrameSpec { Source = "198.51.100.7", SourcePort = 43210, Destination = "10.0.0.5", DestinationPort = 8080, Protocol = ProtocolType.Udp, PayloadLength = 30 };
+        byte[] input = IcmpFrame("10.0.0.5", "198.51.100.7", 3, 3, 0, Quote(sent));
+        byte[] expected = IcmpFrame("192.0.2.10", "198.51.100.7", 3, 3, 0, Quote(sent with { Destination = "192.0.2.10", DestinationPort = 80 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
+
+        byte[] output = AssertTranslates(input, expected, Nat4, toRealServer: false);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    [Fact]
+    public void TranslateToRealServer_FullNatIPv6PacketTooBig_MatchesGoldenFrame()
+    {
+        var sent = new FrameSpec { Source = "2001:db8::10", SourcePort = 80, Destination = "2001:db8:1::7", DestinationPort = 43210, PayloadLength = 40 };
+        byte[] input = IcmpFrame("2001:db8:ffff::1", "2001:db8::10", 2, 0, 1400, Quote(sent));
+        byte[] expected = IcmpFrame("fd00::100", "fd00::5", 2, 0, 1400, Quote(sent with { Source = "fd00::5", SourcePort = 8080, Destination = "fd00::100", DestinationPort = 5001 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
+
+        byte[] output = AssertTranslates(input, expected, FullNat6, toRealServer: true);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    [Fact]
+    public void TranslateToClient_FullNatIPv6TimeExceeded_MatchesGoldenFrame()
+    {
+        var sent = new FrameSpec { Source = "fd00::100", SourcePort = 5001, Destination = "fd00::5", DestinationPort = 8080, PayloadLength = 10 };
+        byte[] input = IcmpFrame("fd00::1:1", "fd00::100", 3, 0, 0, Quote(sent));
+        byte[] expected = IcmpFrame("2001:db8::10", "2001:db8:1::7", 3, 0, 0, Quote(sent with { Source = "2001:db8:1::7", SourcePort = 43210, Destination = "2001:db8::10", DestinationPort = 80 }), ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
+
+        byte[] output = AssertTranslates(input, expected, FullNat6, toRealServer: false);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    [Fact]
+    public void TranslateToRealServer_QuoteOfHeaderPlus8Bytes_TranslatesWithoutReadingPastIt()
+    {
+        var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210, PayloadLength = 200 };
+        byte[] input = IcmpFrame("203.0.113.1", "192.0.2.10", 11, 0, 0, Quote(sent, 28));
+        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, Nat4, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(input.Length, output.Length);
+        PacketFactory.AssertChecksumsValid(output);
+        Assert.Equal(DropReason.None, FrameParser.Parse(output, out var parsed));
+        Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var flow));
+        Assert.Equal(new FlowKey(L4Protocol.Tcp, Endpoint.Parse("10.0.0.5:8080"), Endpoint.Parse("198.51.100.7:43210")), flow);
+    }
+
+    [Fact]
+    public void TryGetEmbeddedFlow_Error_ReturnsQuotedFlow()
+    {
+        var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210 };
+        byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 1, 0, Quote(sent, 28));
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
+        Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out var flow));
+        Assert.Equal(new FlowKey(L4Protocol.Tcp, Endpoint.Parse("192.0.2.10:80"), Endpoint.Parse("198.51.100.7:43210")), flow);
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(20)]
+    [InlineData(22)]
+    public void TryGetEmbeddedFlow_TruncatedQuote_IsEmbeddedTruncated(int quoteLength)
+    {
+        var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210 };
+        byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 1, 0, Quote(sent, quoteLength));
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
+        Assert.Equal(ForwardingDropReason.EmbeddedTruncated, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
+        var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, Nat4, Director, NextHop));
+        Assert.Equal(ForwardingDropReason.EmbeddedTruncated, verdict.Reason);
+    }
+
+    [Fact]
+    public void TryGetEmbeddedFlow_EchoRequest_IsNotIcmpError()
+    {
+        byte[] frame = IcmpFrame("198.51.100.7", "192.0.2.10", 8, 0, 0x00010001, [1, 2, 3, 4]);
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
+        Assert.Equal(ForwardingDropReason.NotIcmpError, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
+    }
+
+    [Fact]
+    public void TranslateToRealServer_HopLimitOne_DropsWithoutAnError()
+    {
+        var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210 };
+        byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, Quote(sent), ttl: 1);
+        var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, Nat4, Director, NextHop));
+        Assert.Equal(ForwardingAction.Drop, verdict.Action);
+        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+    }
+
+    [Fact]
+    public void DirectRouting_IcmpErrorAboutDrConnection_IsForwardedUnchanged()
+    {
+        var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210 };
+        byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, Quote(sent));
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new DirectRoutingRewriter().Rewrite(b, o, l, p, Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(frame[12..], output[12..]);
+    }
+
+    /// <summary>Errors about random NAT and FULLNAT flows, with quotes of random length: every output passes the checksum checks and quotes the packet as the other side sent it.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property Translate_RandomFlowsAndQuoteLengths_ChecksumsValidAndQuoteTranslated()
+    {
+        return Prop.ForAll(Arb.From(FrameGenerators.Flows()), Arb.From(Gen.Choose(0, 2000)), Arb.From(Gen.Elements(false, true)), (flow, cut, fullNat) =>
+        {
+            var request = flow.Request;
+            bool ipv6 = request.Source.Contains(':');
+            var client = new Endpoint(IpAddress.Parse(request.Source), request.SourcePort);
+            var vs = new Endpoint(IpAddress.Parse(request.Destination), request.DestinationPort);
+            var connection = fullNat ? new NatEndpoints(client, vs, flow.Local, flow.RealServer) : NatEndpoints.ForNat(client, vs, flow.RealServer);
+            int minimum = (ipv6 ? 40 : 20) + 8;
+            var protocol = request.Protocol == ProtocolType.Tcp ? L4Protocol.Tcp : L4Protocol.Udp;
+
+            // From the client side: the quote is the director's reply, virtual service to client.
+            byte[] sentToClient = Quote(request with { Source = request.Destination, SourcePort = request.DestinationPort, Destination = request.Source, DestinationPort = request.SourcePort });
+            byte[] quote = sentToClient[..Math.Min(sentToClient.Length, minimum + cut)];
+            byte[] fromClientSide = IcmpFrame(ipv6 ? "2001:db8:ffff::1" : "203.0.113.1", request.Destination, ipv6 ? (byte)2 : (byte)3, ipv6 ? (byte)0 : (byte)4, 1400, quote);
+            var (verdict, output) = RewriteHarness.Run(fromClientSide, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, connection, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            PacketFactory.AssertChecksumsValid(output);
+            Assert.Equal(DropReason.None, FrameParser.Parse(output, out var parsed));
+            Assert.Equal(connection.RealServer.Address, parsed.Flow.DestinationAddress);
+            Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var embedded));
+            Assert.Equal(new FlowKey(protocol, connection.RealServer, connection.Local), embedded);
+
+            // From the real-server side: the quote is the director's request to the real server.
+            byte[] sentToServer = Quote(request with { Source = connection.Local.Address.ToString(), SourcePort = connection.Local.Port, Destination = flow.RealServer.Address.ToString(), DestinationPort = flow.RealServer.Port });
+            quote = sentToServer[..Math.Min(sentToServer.Length, minimum + cut)];
+            byte[] fromServerSide = IcmpFrame(flow.RealServer.Address.ToString(), connection.Local.Address.ToString(), ipv6 ? (byte)1 : (byte)3, ipv6 ? (byte)4 : (byte)3, 0, quote);
+            (verdict, output) = RewriteHarness.Run(fromServerSide, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToClient(b, o, l, p, connection, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            PacketFactory.AssertChecksumsValid(output);
+            Assert.Equal(DropReason.None, FrameParser.Parse(output, out parsed));
+            Assert.Equal(new FlowKey(ipv6 ? L4Protocol.IcmpV6 : L4Protocol.Icmp, vs.Address, 0, client.Address, 0), parsed.Flow);
+            Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out embedded));
+            Assert.Equal(new FlowKey(protocol, client, vs), embedded);
+        });
+    }
+}

@@ -1,0 +1,204 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Forwarding.Tests;
+
+public class NatRewriterTests
+{
+    private static readonly MacAddress Director = PacketFactory.DirectorMac;
+    private static readonly MacAddress NextHop = PacketFactory.NextHopMac;
+
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.5", ProtocolType.Tcp)]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.5", ProtocolType.Udp)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::5", ProtocolType.Tcp)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::5", ProtocolType.Udp)]
+    public void RewriteInbound_ClientToVip_MatchesGoldenFrame(string client, string vip, string realServer, ProtocolType protocol)
+    {
+        var input = new FrameSpec { Source = client, Destination = vip, DestinationPort = 80, Protocol = protocol, PayloadLength = 33 };
+        var rewriter = new NatRewriter();
+        var rs = new Endpoint(IpAddress.Parse(realServer), 8080);
+        RewriteHarness.AssertRewritesTo(input, input.Forwarded() with { Destination = realServer, DestinationPort = 8080 }, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, rs, Director, NextHop));
+    }
+
+    [Theory]
+    [InlineData("10.0.0.5", "198.51.100.7", "192.0.2.10")]
+    [InlineData("fd00::5", "2001:db8:1::7", "2001:db8::10")]
+    public void RewriteOutbound_RealServerToClient_MatchesGoldenFrame(string realServer, string client, string vip)
+    {
+        var input = new FrameSpec { Source = realServer, SourcePort = 8080, Destination = client, DestinationPort = 43210, PayloadLength = 100 };
+        var rewriter = new NatRewriter();
+        var vs = new Endpoint(IpAddress.Parse(vip), 80);
+        RewriteHarness.AssertRewritesTo(input, input.Forwarded() with { Source = vip, SourcePort = 80 }, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteOutbound(b, o, l, p, vs, Director, NextHop));
+    }
+
+    [Fact]
+    public void RewriteInbound_UdpWithoutChecksum_KeepsZeroChecksum()
+    {
+        var input = new FrameSpec { Protocol = ProtocolType.Udp, ZeroUdpChecksum = true };
+        var rewriter = new NatRewriter();
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 53), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(0, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<UdpPacket>().Checksum);
+    }
+
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10")]
+    [InlineData("2001:db8:1::7", "2001:db8::10")]
+    public void RewriteInbound_TtlOne_ReturnsTimeExceededToClientFromVip(string client, string vip)
+    {
+        var input = new FrameSpec { Source = client, Destination = vip, Ttl = 1, PayloadLength = 40 };
+        var rewriter = new NatRewriter();
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse(client.Contains(':') ? "fd00::5" : "10.0.0.5"), 80), Director, NextHop));
+
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
+        Assert.Equal(vip, ip.SourceAddress.ToString());
+        Assert.Equal(client, ip.DestinationAddress.ToString());
+        Assert.Equal(client.Contains(':') ? 3 : 11, ip.PayloadPacket?.Bytes[0] ?? ip.PayloadData[0]);
+        var ethernet = (EthernetPacket)Packet.ParsePacket(LinkLayers.Ethernet, output);
+        Assert.Equal("020000000001", ethernet.DestinationHardwareAddress.ToString());
+    }
+
+    [Fact]
+    public void RewriteInbound_TtlOneWithDecrementOff_Forwards()
+    {
+        var rewriter = new NatRewriter(new ForwardingOptions { DecrementHopLimit = false });
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Ttl = 1 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(1, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>().TimeToLive);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    [Fact]
+    public void RewriteInbound_CorruptChecksum_FollowsPolicy()
+    {
+        byte[] frame = PacketFactory.Build(new FrameSpec { PayloadLength = 20 });
+        frame[^1] ^= 0x55;
+        var rs = new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80);
+
+        var ignore = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new NatRewriter().RewriteInbound(b, o, l, p, rs, Director, NextHop));
+        var count = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter(new ForwardingOptions { InputChecksum = InputChecksumPolicy.VerifyAndCount }).RewriteInbound(b, o, l, p, rs, Director, NextHop));
+        var drop = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter(new ForwardingOptions { InputChecksum = InputChecksumPolicy.VerifyAndDrop }).RewriteInbound(b, o, l, p, rs, Director, NextHop));
+
+        Assert.Equal(ForwardingNotes.None, ignore.Verdict.Notes);
+        Assert.Equal(ForwardingAction.Transmit, count.Verdict.Action);
+        Assert.Equal(ForwardingNotes.BadInputChecksum, count.Verdict.Notes);
+        Assert.False(Packet.ParsePacket(LinkLayers.Ethernet, count.Output).Extract<TcpPacket>().ValidTcpChecksum);
+        Assert.Equal(ForwardingDropReason.BadInputChecksum, drop.Verdict.Reason);
+        Assert.Equal(ForwardingAction.Drop, drop.Verdict.Action);
+    }
+
+    [Fact]
+    public void RewriteInbound_GoodChecksumVerified_ForwardsWithoutNote()
+    {
+        var rewriter = new NatRewriter(new ForwardingOptions { InputChecksum = InputChecksumPolicy.VerifyAndDrop });
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { PayloadLength = 21 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(ForwardingNotes.None, verdict.Notes);
+    }
+
+    [Fact]
+    public void RewriteInbound_FamilyMismatch_Drops()
+    {
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse("fd00::5"), 80), Director, NextHop));
+        Assert.Equal(ForwardingDropReason.AddressFamilyMismatch, verdict.Reason);
+    }
+
+    [Fact]
+    public void RewriteInbound_IPv4Options_TranslatesBehindTheOptions()
+    {
+        byte[] frame = FrameMutations.WithIPv4Options(PacketFactory.Build(new FrameSpec { PayloadLength = 30 }));
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        PacketFactory.AssertChecksumsValid(output);
+        var tcp = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<TcpPacket>();
+        Assert.Equal(8080, tcp.DestinationPort);
+        Assert.Equal(frame[34..38], output[34..38]);
+    }
+
+    [Fact]
+    public void RewriteInbound_NonFirstFragmentForwarded_RewritesOnlyTheIpHeader()
+    {
+        byte[] frame = FrameMutations.AsNonFirstFragment(PacketFactory.Build(new FrameSpec { PayloadLength = 40 }));
+        var rewriter = new NatRewriter(new ForwardingOptions { NonFirstFragments = FragmentPolicy.Forward });
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(ForwardingNotes.NonFirstFragment, verdict.Notes);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>();
+        Assert.True(ip.ValidIPChecksum);
+        Assert.Equal("10.0.0.5", ip.DestinationAddress.ToString());
+        Assert.Equal(frame[34..], output[34..]);
+    }
+
+    [Fact]
+    public void RewriteInbound_NonFirstFragmentByDefault_Drops()
+    {
+        byte[] frame = FrameMutations.AsNonFirstFragment(PacketFactory.Build(new FrameSpec { PayloadLength = 40 }));
+        var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+        Assert.Equal(ForwardingDropReason.NonFirstFragment, verdict.Reason);
+    }
+
+    [Fact]
+    public void RewriteInbound_TruncatedFrame_DropsTruncated()
+    {
+        byte[] frame = PacketFactory.Build(new FrameSpec { PayloadLength = 40 });
+        byte[] buffer = PacketFactory.InBuffer(frame);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new NatRewriter().RewriteInbound(buffer, FrameHeadroom.Required, frame.Length - 1, parsed, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop);
+        Assert.Equal(ForwardingDropReason.Truncated, verdict.Reason);
+    }
+
+    [Fact]
+    public void RewriteInbound_Icmp_IsUnsupportedProtocol()
+    {
+        byte[] frame = PacketFactory.Build(new FrameSpec());
+        frame[14 + 9] = 1; // ICMP, the rest is an echo-shaped body
+        frame[34] = 8;
+        FrameMutations.FixIPv4HeaderChecksum(frame);
+        var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+        Assert.Equal(ForwardingDropReason.UnsupportedProtocol, verdict.Reason);
+    }
+
+    /// <summary>Every NAT output passes PacketDotNet's checksum validation, and the reply rewritten outbound shows the client exactly the endpoints it addressed.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property InboundThenOutboundReply_ClientSeesTheVirtualService_AndChecksumsValid()
+    {
+        return Prop.ForAll(Arb.From(FrameGenerators.Flows()), flow =>
+        {
+            var request = flow.Request;
+            var rewriter = new NatRewriter();
+            var rs = flow.RealServer;
+            var (inVerdict, forwarded) = RewriteHarness.Run(PacketFactory.Build(request), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteInbound(b, o, l, p, rs, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, inVerdict.Action);
+            PacketFactory.AssertChecksumsValid(forwarded);
+            var seenByServer = Packet.ParsePacket(LinkLayers.Ethernet, forwarded).Extract<IPPacket>();
+            Assert.Equal(request.Source, seenByServer.SourceAddress.ToString());
+            Assert.Equal(rs.Address.ToIPAddress(), seenByServer.DestinationAddress);
+
+            var reply = request with { Source = rs.Address.ToString(), SourcePort = rs.Port, Destination = request.Source, DestinationPort = request.SourcePort, PayloadLength = flow.ReplyLength };
+            var vs = new Endpoint(IpAddress.Parse(request.Destination), request.DestinationPort);
+            var (outVerdict, back) = RewriteHarness.Run(PacketFactory.Build(reply), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteOutbound(b, o, l, p, vs, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, outVerdict.Action);
+            PacketFactory.AssertChecksumsValid(back);
+            RewriteHarness.AssertGolden(PacketFactory.Build(reply.Forwarded() with { Source = request.Destination, SourcePort = request.DestinationPort }), back);
+        });
+    }
+}

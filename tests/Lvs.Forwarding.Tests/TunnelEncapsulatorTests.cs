@@ -1,0 +1,263 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.NetworkInformation;
+using FsCheck;
+using FsCheck.Fluent;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Forwarding.Tests;
+
+public class TunnelEncapsulatorTests
+{
+    private const ulong Seed = 0x5EED;
+    private static readonly MacAddress Director = PacketFactory.DirectorMac;
+    private static readonly MacAddress NextHop = PacketFactory.NextHopMac;
+
+    public static TheoryData<string, string, string, string, TunnelType, TunnelFlags> Routes() => new()
+    {
+        { "198.51.100.7", "192.0.2.10", "10.0.0.1", "10.0.0.5", TunnelType.IpIp, TunnelFlags.None },
+        { "2001:db8:1::7", "2001:db8::10", "fd00::1", "fd00::5", TunnelType.IpIp, TunnelFlags.None },
+        { "198.51.100.7", "192.0.2.10", "10.0.0.1", "10.0.0.5", TunnelType.Gue, TunnelFlags.None },
+        { "198.51.100.7", "192.0.2.10", "10.0.0.1", "10.0.0.5", TunnelType.Gue, TunnelFlags.Checksum },
+        { "2001:db8:1::7", "2001:db8::10", "fd00::1", "fd00::5", TunnelType.Gue, TunnelFlags.Checksum },
+        { "198.51.100.7", "192.0.2.10", "10.0.0.1", "10.0.0.5", TunnelType.Gre, TunnelFlags.None },
+        { "198.51.100.7", "192.0.2.10", "10.0.0.1", "10.0.0.5", TunnelType.Gre, TunnelFlags.Checksum },
+        { "2001:db8:1::7", "2001:db8::10", "fd00::1", "fd00::5", TunnelType.Gre, TunnelFlags.Checksum },
+        { "2001:db8:1::7", "2001:db8::10", "10.0.0.1", "10.0.0.5", TunnelType.IpIp, TunnelFlags.None },
+    };
+
+    [Theory]
+    [MemberData(nameof(Routes))]
+    public void Encapsulate_EachTypeAndFamily_MatchesGoldenFrame(string client, string vip, string director, string realServer, TunnelType type, TunnelFlags flags)
+    {
+        var input = new FrameSpec { Source = client, Destination = vip, PayloadLength = 90, TypeOfService = 0x29 }; // DSCP 10, ECT(1): both copied outside
+        var route = new TunnelRoute(IpAddress.Parse(director), IpAddress.Parse(realServer), type, 6080, flags);
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed });
+        byte[] frame = PacketFactory.Build(input);
+        _ = FrameParser.Parse(frame, out var original);
+
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(FrameHeadroom.Required - route.Overhead, verdict.FrameOffset);
+        byte[] inner = PacketFactory.Build(input with { Ttl = 63 })[14..];
+        RewriteHarness.AssertGolden(ExpectedTunnelFrame(inner, route, original.Flow, ttl: 63, dontFragment: !client.Contains(':')), output);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    [Fact]
+    public void Encapsulate_InnerCongestionExperienced_OuterCarriesEct0()
+    {
+        var input = new FrameSpec { TypeOfService = 0xB7 }; // DSCP 45, ECN CE
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var (_, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(0xB6, output[15]);
+    }
+
+    [Theory]
+    [InlineData(TunnelType.IpIp, 1480)]
+    [InlineData(TunnelType.Gue, 1468)]
+    [InlineData(TunnelType.Gre, 1476)]
+    public void Encapsulate_IPv4WithDfOverMtu_ReturnsFragmentationNeededWithReducedMtu(TunnelType type, int innerMtu)
+    {
+        var input = new FrameSpec { PayloadLength = innerMtu - 40 + 1, DontFragment = true };
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), type, 6080);
+        byte[] frame = PacketFactory.Build(input);
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(ForwardingDropReason.FragmentationNeeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>();
+        Assert.Equal(576, ip.TotalLength);
+        Assert.Equal(IPAddress.Parse(input.Destination), ip.SourceAddress);
+        Assert.Equal(IPAddress.Parse(input.Source), ip.DestinationAddress);
+        byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
+        Assert.Equal([3, 4], icmp[..2]);
+        Assert.Equal(innerMtu, BinaryPrimitives.ReadUInt16BigEndian(icmp.AsSpan(6)));
+        Assert.Equal(frame.AsSpan(14, 576 - 28).ToArray(), icmp[8..]);
+    }
+
+    [Fact]
+    public void Encapsulate_IPv4AtReducedMtu_Transmits()
+    {
+        var input = new FrameSpec { PayloadLength = 1480 - 40 };
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(1514, output.Length);
+    }
+
+    [Fact]
+    public void Encapsulate_IPv4WithoutDfOverMtu_DropsExceedsMtu()
+    {
+        var input = new FrameSpec { PayloadLength = 1460, DontFragment = false };
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingDropReason.ExceedsMtu, verdict.Reason);
+    }
+
+    [Fact]
+    public void Encapsulate_IPv6OverMtu_ReturnsPacketTooBigQuotingUpTo1280Bytes()
+    {
+        var input = new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10", PayloadLength = 1420 };
+        var route = new TunnelRoute(IpAddress.Parse("fd00::1"), IpAddress.Parse("fd00::5"), TunnelType.Gue, 6080);
+        byte[] frame = PacketFactory.Build(input);
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        PacketFactory.AssertChecksumsValid(output);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv6Packet>();
+        Assert.Equal(1280 - 40, ip.PayloadLength);
+        byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
+        Assert.Equal(2, icmp[0]);
+        Assert.Equal(1500u - 40 - 12, BinaryPrimitives.ReadUInt32BigEndian(icmp.AsSpan(4)));
+        Assert.Equal(frame.AsSpan(14, 1280 - 48).ToArray(), icmp[8..]);
+    }
+
+    [Fact]
+    public void Encapsulate_NotEnoughHeadroom_Drops()
+    {
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop), headroom: 19);
+        Assert.Equal(ForwardingDropReason.InsufficientHeadroom, verdict.Reason);
+    }
+
+    [Fact]
+    public void Encapsulate_MixedFamilyRouteOrGueWithoutPort_Drops()
+    {
+        var mixed = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.Parse("fd00::5"), TunnelType.IpIp);
+        var noPort = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gue);
+        var encapsulator = new TunnelEncapsulator();
+        Assert.Equal(ForwardingDropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, mixed, Director, NextHop)).Verdict.Reason);
+        Assert.Equal(ForwardingDropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, noPort, Director, NextHop)).Verdict.Reason);
+    }
+
+    [Fact]
+    public void Constructor_MtuOutOfRange_Throws()
+    {
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelEncapsulator(new ForwardingOptions { Mtu = 67 }));
+        _ = Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelEncapsulator(new ForwardingOptions { Mtu = 65536 }));
+    }
+
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10", 87)] // 87 - 20 = 67 < 68
+    [InlineData("2001:db8:1::7", "2001:db8::10", 1299)] // IPv6 inside IPv4: 1299 - 20 = 1279 < 1280
+    public void Encapsulate_ReducedMtuBelowMinimum_DropsMtuTooSmall(string client, string vip, int mtu)
+    {
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu });
+        var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Source = client, Destination = vip }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingDropReason.MtuTooSmall, verdict.Reason);
+    }
+
+    [Fact]
+    public void Encapsulate_TtlOne_ReturnsTimeExceeded()
+    {
+        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gre);
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Ttl = 1 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
+    /// <summary>decapsulate(encapsulate(f)) gives back f's IP packet for every tunnel type, family and checksum flag; the encapsulated frame passes PacketDotNet's checksums.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property DecapsulateOfEncapsulate_IsIdentity()
+    {
+        var routes = from type in Gen.Elements(TunnelType.IpIp, TunnelType.Gue, TunnelType.Gre)
+                     from flags in Gen.Elements(TunnelFlags.None, TunnelFlags.Checksum)
+                     from outerIPv6 in Gen.Elements(false, true)
+                     select new TunnelRoute(IpAddress.Parse(outerIPv6 ? "fd00::1" : "10.0.0.1"), IpAddress.Parse(outerIPv6 ? "fd00::5" : "10.0.0.5"), type, 6080, flags);
+        return Prop.ForAll(Arb.From(FrameGenerators.Flows()), Arb.From(routes), (flow, route) =>
+        {
+            var input = flow.Request with { PayloadLength = Math.Min(flow.Request.PayloadLength, 1300) };
+            byte[] frame = PacketFactory.Build(input);
+            var encapsulator = new TunnelEncapsulator(new ForwardingOptions { DecrementHopLimit = false });
+            var decapsulator = new TunnelDecapsulator(new TunnelDecapsulatorOptions { GuePort = 6080 });
+            byte[] buffer = PacketFactory.InBuffer(frame);
+            var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+            var encapsulated = encapsulator.Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+            Assert.Equal(ForwardingAction.Transmit, encapsulated.Action);
+            PacketFactory.AssertChecksumsValid(PacketFactory.Output(buffer, encapsulated));
+
+            var outer = PacketFactory.Parse(buffer, encapsulated.FrameOffset, encapsulated.FrameLength);
+            var decapsulated = decapsulator.Decapsulate(buffer, encapsulated.FrameOffset, encapsulated.FrameLength, outer);
+            Assert.Equal(ForwardingAction.Transmit, decapsulated.Action);
+            Assert.Equal(FrameHeadroom.Required, decapsulated.FrameOffset);
+            byte[] result = PacketFactory.Output(buffer, decapsulated);
+            Assert.Equal(frame[12..], result[12..]);
+        });
+    }
+
+    /// <summary>The tunnel frame the kernel would send, built with PacketDotNet (IP and UDP) and the reference checksum (GRE).</summary>
+    private static byte[] ExpectedTunnelFrame(byte[] inner, TunnelRoute route, FlowKey flow, byte ttl, bool dontFragment)
+    {
+        bool innerIPv4 = inner[0] >> 4 == 4;
+        byte[] payload = inner;
+        ProtocolType protocol = innerIPv4 ? (ProtocolType)4 : (ProtocolType)41;
+        if (route.Type == TunnelType.Gre)
+        {
+            bool checksum = route.Flags.HasFlag(TunnelFlags.Checksum);
+            byte[] gre = new byte[(checksum ? 8 : 4) + inner.Length];
+            BinaryPrimitives.WriteUInt16BigEndian(gre, checksum ? (ushort)0x8000 : (ushort)0);
+            BinaryPrimitives.WriteUInt16BigEndian(gre.AsSpan(2), innerIPv4 ? (ushort)0x0800 : (ushort)0x86DD);
+            inner.CopyTo(gre, checksum ? 8 : 4);
+            if (checksum)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(gre.AsSpan(4), ReferenceChecksum.Compute(gre));
+            }
+
+            payload = gre;
+            protocol = ProtocolType.Gre;
+        }
+
+        IPPacket ip = route.RealServer.IsIPv4
+            ? new IPv4Packet(route.Source.ToIPAddress(), route.RealServer.ToIPAddress()) { TimeToLive = ttl, FragmentFlags = dontFragment ? (byte)2 : (byte)0, Id = dontFragment ? (ushort)0 : (ushort)1, TypeOfService = 0x29 }
+            : new IPv6Packet(route.Source.ToIPAddress(), route.RealServer.ToIPAddress()) { HopLimit = ttl, TrafficClass = 0x29 };
+        if (route.Type == TunnelType.Gue)
+        {
+            ulong hash = flow.Hash(Seed);
+            uint h = (uint)(hash ^ (hash >> 32));
+            h ^= h << 16;
+            var sourcePort = (ushort)((((ulong)h * (61000 - 32768)) >> 32) + 32768);
+            byte[] gue = [0, innerIPv4 ? (byte)4 : (byte)41, 0, 0, .. inner];
+            var udp = new UdpPacket(sourcePort, route.Port) { PayloadData = gue };
+            ip.PayloadPacket = udp;
+            ip.Protocol = ProtocolType.Udp;
+        }
+        else
+        {
+            ip.PayloadData = payload;
+            ip.Protocol = protocol;
+        }
+
+        var ethernet = new EthernetPacket(PhysicalAddress.Parse("02-00-00-00-00-02"), PhysicalAddress.Parse("02-00-00-00-00-99"), EthernetType.None) { PayloadPacket = ip };
+        ethernet.UpdateCalculatedValues();
+        if (ip.PayloadPacket is UdpPacket u)
+        {
+            u.UpdateUdpChecksum();
+            if (!route.Flags.HasFlag(TunnelFlags.Checksum))
+            {
+                u.Checksum = 0;
+            }
+        }
+
+        if (ip is IPv4Packet v4)
+        {
+            // PacketDotNet updates the total length for a raw payload only when the bytes are read: set it first.
+            v4.TotalLength = 20 + (ip.PayloadPacket?.TotalPacketLength ?? ip.PayloadData.Length);
+            v4.UpdateIPChecksum();
+        }
+        else
+        {
+            // PacketDotNet leaves the IPv6 payload length at 0 for a raw payload.
+            ((IPv6Packet)ip).PayloadLength = (ushort)(ip.PayloadPacket?.TotalPacketLength ?? ip.PayloadData.Length);
+        }
+
+        return ethernet.Bytes;
+    }
+}
