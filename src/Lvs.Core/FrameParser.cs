@@ -247,7 +247,7 @@ public static class FrameParser
         if (upper.IsNonFirstFragment)
         {
             parsed.Fragment = FragmentKind.NonFirst;
-            parsed.L3HeaderLength = Ipv6Header.Length;
+            parsed.L3HeaderLength = Ipv6Header.Length + upper.HeadersLength;
             parsed.Flow = new FlowKey(upper.Protocol, source, 0, destination, 0);
             return DropReason.None;
         }

@@ -9,11 +9,17 @@ public enum L4Protocol : byte
     /// <summary>ICMP for IPv4 (protocol 1).</summary>
     Icmp = 1,
 
+    /// <summary>IPv4 encapsulated in IP (protocol 4, RFC 2003): the outer protocol of IPIP tunnels.</summary>
+    IpInIp = 4,
+
     /// <summary>TCP (protocol 6).</summary>
     Tcp = 6,
 
     /// <summary>UDP (protocol 17).</summary>
     Udp = 17,
+
+    /// <summary>IPv6 encapsulated in IP (next header 41, RFC 2473): the outer protocol of IPv6 tunnels.</summary>
+    IPv6InIp = 41,
 
     /// <summary>GRE (protocol 47), seen as the outer protocol of GRE tunnels.</summary>
     Gre = 47,

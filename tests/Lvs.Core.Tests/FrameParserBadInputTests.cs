@@ -213,6 +213,7 @@ public class FrameParserBadInputTests
         Assert.Equal(L4Protocol.Udp, parsed.Protocol);
         Assert.Equal(-1, parsed.L4Offset);
         Assert.Equal(0, parsed.Flow.DestinationPort);
+        Assert.Equal(40 + 8, parsed.L3HeaderLength);
     }
 
     private static byte[] ValidV4(int payload = 10) => FrameParserTests.BuildTcpV4("10.0.0.1", 40000, "10.0.0.2", 80, payload);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Lvs.Core.Headers;
 
@@ -40,6 +41,7 @@ public readonly ref struct Ipv4Header
     /// <param name="packet">The bytes starting at the header.</param>
     /// <param name="checkTotalLength">True to require the total length to cover the header and fit in the buffer.</param>
     /// <returns><see cref="DropReason.None"/> or the reason the header is malformed.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Validate(ReadOnlySpan<byte> packet, bool checkTotalLength)
     {
         if (packet.Length < MinLength)

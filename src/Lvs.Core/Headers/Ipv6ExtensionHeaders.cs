@@ -5,10 +5,11 @@ namespace Lvs.Core.Headers;
 /// <summary>What walking an IPv6 extension-header chain found.</summary>
 public readonly struct Ipv6UpperLayer
 {
-    internal Ipv6UpperLayer(L4Protocol protocol, int offset, int headerCount, bool isFragment, int fragmentOffset, bool moreFragments, uint fragmentId)
+    internal Ipv6UpperLayer(L4Protocol protocol, int offset, int headersLength, int headerCount, bool isFragment, int fragmentOffset, bool moreFragments, uint fragmentId)
     {
         Protocol = protocol;
         Offset = offset;
+        HeadersLength = headersLength;
         HeaderCount = headerCount;
         IsFragment = isFragment;
         FragmentOffset = fragmentOffset;
@@ -19,8 +20,11 @@ public readonly struct Ipv6UpperLayer
     /// <summary>The upper-layer protocol (for a non-first fragment, the protocol its fragment header names).</summary>
     public L4Protocol Protocol { get; }
 
-    /// <summary>The offset of the upper-layer header from the start of the IPv6 payload; -1 for a non-first fragment.</summary>
+    /// <summary>The offset of the upper-layer header from the start of the IPv6 payload; -1 for a non-first fragment (see <see cref="HeadersLength"/>).</summary>
     public int Offset { get; }
+
+    /// <summary>The bytes of extension headers walked, the fragment header included (equal to <see cref="Offset"/> except for a non-first fragment).</summary>
+    public int HeadersLength { get; }
 
     /// <summary>How many extension headers precede the upper layer.</summary>
     public int HeaderCount { get; }
@@ -95,7 +99,7 @@ public static class Ipv6ExtensionHeaders
                 id = BinaryPrimitives.ReadUInt32BigEndian(payload[(offset + 4)..]);
                 if (fragmentOffset != 0)
                 {
-                    upperLayer = new Ipv6UpperLayer((L4Protocol)following, -1, count + 1, true, fragmentOffset, more, id);
+                    upperLayer = new Ipv6UpperLayer((L4Protocol)following, -1, offset + 8, count + 1, true, fragmentOffset, more, id);
                     return DropReason.None;
                 }
 
@@ -122,7 +126,7 @@ public static class Ipv6ExtensionHeaders
             count++;
         }
 
-        upperLayer = new Ipv6UpperLayer((L4Protocol)nextHeader, offset, count, isFragment, fragmentOffset, more, id);
+        upperLayer = new Ipv6UpperLayer((L4Protocol)nextHeader, offset, offset, count, isFragment, fragmentOffset, more, id);
         return DropReason.None;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Lvs.Core.Headers;
 
@@ -48,6 +49,7 @@ public readonly ref struct Ipv6Header
     /// <param name="packet">The bytes starting at the header.</param>
     /// <param name="checkPayloadLength">True to require the payload length to fit in the buffer.</param>
     /// <returns><see cref="DropReason.None"/> or the reason.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Validate(ReadOnlySpan<byte> packet, bool checkPayloadLength)
     {
         if (packet.Length < Length)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Lvs.Core.Headers;
 
@@ -38,6 +39,7 @@ public readonly ref struct TcpHeader
     /// <summary>Checks a TCP header.</summary>
     /// <param name="segment">The bytes starting at the header.</param>
     /// <returns><see cref="DropReason.None"/>, <see cref="DropReason.Truncated"/> or <see cref="DropReason.BadTcpHeader"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Validate(ReadOnlySpan<byte> segment)
     {
         if (segment.Length < MinLength)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Lvs.Core.Headers;
 
@@ -41,6 +42,7 @@ public readonly ref struct UdpHeader
     /// <summary>Checks a UDP header.</summary>
     /// <param name="datagram">The bytes starting at the header.</param>
     /// <returns><see cref="DropReason.None"/>, <see cref="DropReason.Truncated"/> or <see cref="DropReason.BadUdpHeader"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Validate(ReadOnlySpan<byte> datagram)
     {
         if (datagram.Length < Length)
