@@ -133,8 +133,6 @@ internal sealed class ConnectionStore<TAddress>
 
     public long Expired => Interlocked.Read(ref _expired);
 
-    public int BucketCount => _bucketMask + 1;
-
     // ---------------------------------------------------------------- lookups (lock-free)
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

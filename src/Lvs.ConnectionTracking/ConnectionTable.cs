@@ -317,8 +317,6 @@ public sealed class ConnectionTable : IDisposable
 
     internal uint ClockTick() => (uint)(_time.GetElapsedTime(_start).Ticks / TimeSpan.TicksPerSecond);
 
-    internal (int BucketsV4, int BucketsV6) BucketCounts => (_v4.BucketCount, _v6.BucketCount);
-
     private static AddConnectionResult AddTo<T>(
         ConnectionStore<T> store,
         L4Protocol protocol,

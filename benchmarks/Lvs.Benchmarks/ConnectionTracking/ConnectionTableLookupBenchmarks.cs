@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Lvs.ConnectionTracking;
+using Lvs.Core;
 
 namespace Lvs.Benchmarks.ConnectionTracking;
 
@@ -15,56 +16,58 @@ public class ConnectionTableLookupBenchmarks
     private const int Batch = 4096;
     private ConnectionTableFixture _fixture = null!;
     private int _cursor;
+    private Dictionary<FlowKey, int> _dictionary = null!;
 
     /// <summary>The number of live connections.</summary>
     [Params(1_000_000, 10_000_000)]
     public int Connections { get; set; }
 
     [GlobalSetup]
-    public void Setup() => _fixture = new ConnectionTableFixture(Connections, Connections);
+    public void Setup()
+    {
+        _fixture = new ConnectionTableFixture(Connections, Connections);
+        _dictionary = new Dictionary<FlowKey, int>(Connections);
+        for (int i = 0; i < Connections; i++)
+        {
+            _dictionary[_fixture.Inbound(i)] = i;
+        }
+    }
+
+    private int Probe(FlowKey[] keys, bool outbound)
+    {
+        var table = _fixture.Table;
+        int found = 0;
+        int c = _cursor;
+        for (int i = 0; i < Batch; i++)
+        {
+            ref readonly var key = ref keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)];
+            found += (outbound ? table.TryGetOutbound(key, out _) : table.TryGetInbound(key, out _)) ? 1 : 0;
+        }
+
+        _cursor = c + Batch;
+        return found;
+    }
 
     [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupHit()
+    public int LookupHit() => Probe(_fixture.Hits, outbound: false);
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int LookupOutboundHit() => Probe(_fixture.Replies, outbound: true);
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int LookupMiss() => Probe(_fixture.Misses, outbound: false);
+
+    /// <summary>The peer: the BCL dictionary keyed by <see cref="FlowKey"/> (seeded XxHash3), same connections and keys.</summary>
+    [Benchmark(OperationsPerInvoke = Batch, Baseline = true)]
+    public int DictionaryLookupHit()
     {
         var keys = _fixture.Hits;
-        var table = _fixture.Table;
+        var dictionary = _dictionary;
         int found = 0;
         int c = _cursor;
         for (int i = 0; i < Batch; i++)
         {
-            found += table.TryGetInbound(keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)], out _) ? 1 : 0;
-        }
-
-        _cursor = c + Batch;
-        return found;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupOutboundHit()
-    {
-        var keys = _fixture.Replies;
-        var table = _fixture.Table;
-        int found = 0;
-        int c = _cursor;
-        for (int i = 0; i < Batch; i++)
-        {
-            found += table.TryGetOutbound(keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)], out _) ? 1 : 0;
-        }
-
-        _cursor = c + Batch;
-        return found;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupMiss()
-    {
-        var keys = _fixture.Misses;
-        var table = _fixture.Table;
-        int found = 0;
-        int c = _cursor;
-        for (int i = 0; i < Batch; i++)
-        {
-            found += table.TryGetInbound(keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)], out _) ? 1 : 0;
+            found += dictionary.TryGetValue(keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)], out _) ? 1 : 0;
         }
 
         _cursor = c + Batch;
