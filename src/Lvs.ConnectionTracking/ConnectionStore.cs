@@ -337,14 +337,14 @@ internal sealed class ConnectionStore<TAddress>
     {
         lock (_writeLock)
         {
-            uint now = _table.NowTick;
+            uint now = _table.CurrentTick;
             if (TryFindInbound(protocol, client, clientPort, @virtual, virtualPort, template, out index, out uint existing))
             {
                 generation = existing >> GenerationShift;
                 return AddConnectionResult.Exists;
             }
 
-            if (control >= 0 && !TryReadWord(control, controlGeneration, out _))
+            if (control >= 0 && (!TryReadWord(control, controlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
             {
                 generation = 0;
                 return AddConnectionResult.Invalid;

@@ -83,8 +83,6 @@ public sealed class ConnectionTable : IDisposable
     /// <summary>The current tick (whole seconds since the table was created) as the hot path sees it.</summary>
     public uint CurrentTick => Volatile.Read(ref _now);
 
-    internal uint NowTick => Volatile.Read(ref _now);
-
     /// <summary>Adds a connection, unless one with the same inbound key is live (then returns it).</summary>
     /// <param name="connection">The connection.</param>
     /// <param name="handle">The new (or existing) connection.</param>
@@ -157,8 +155,8 @@ public sealed class ConnectionTable : IDisposable
     /// <returns>False when the connection has ended (or the handle is a template's).</returns>
     public bool Update(ConnectionHandle handle, PacketDirection direction, TcpFlags flags = TcpFlags.None) =>
         handle.IsIPv6
-            ? _v6.Update(handle.Index, handle.Generation, direction, flags, NowTick)
-            : _v4.Update(handle.Index, handle.Generation, direction, flags, NowTick);
+            ? _v6.Update(handle.Index, handle.Generation, direction, flags, CurrentTick)
+            : _v4.Update(handle.Index, handle.Generation, direction, flags, CurrentTick);
 
     /// <summary>
     /// conn_reuse_mode: true when a client SYN arrives on a connection that is closing (TIME_WAIT or CLOSE; also

@@ -78,6 +78,16 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void TryAdd_ConnectionHandlePassedAsTemplate_Invalid()
+    {
+        var (table, _, _, servers) = NewTable();
+        _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var conn);
+        var second = new NewConnection(Tcp(Client(2), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat) { Template = conn };
+        Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(second, out _));
+        Assert.Equal(1, table.Count);
+    }
+
+    [Fact]
     public void Template_NewConnectionRefreshesTemplateTimer()
     {
         var (table, _, clock, servers) = NewTable();
