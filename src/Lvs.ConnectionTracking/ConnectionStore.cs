@@ -158,17 +158,11 @@ internal sealed class ConnectionStore<TAddress>
                     && e.Protocol == protocol
                     && (e.Meta & TemplateMeta) == templateMeta
                     && TAddress.AreEqual(e.Client, client)
-                    && TAddress.AreEqual(e.Virtual, @virtual))
+                    && TAddress.AreEqual(e.Virtual, @virtual)
+                    && IsStillSame(ref e, w, template ? InvalidBit : 0, out word))
                 {
-                    Volatile.ReadBarrier();
-                    uint again = Volatile.Read(ref e.Word);
-                    if (((again ^ w) & GenerationMask) == 0 && (again & LiveBit) != 0
-                        && (!template || (again & InvalidBit) == 0))
-                    {
-                        index = i;
-                        word = again;
-                        return true;
-                    }
+                    index = i;
+                    return true;
                 }
 
                 i = Volatile.Read(ref e.NextIn);
@@ -176,9 +170,7 @@ internal sealed class ConnectionStore<TAddress>
 
             if (i < 0 && Volatile.Read(ref version) == before)
             {
-                index = -1;
-                word = 0;
-                return false;
+                return Missed(out index, out word);
             }
         }
     }
@@ -202,16 +194,11 @@ internal sealed class ConnectionStore<TAddress>
                     && e.DestinationPort == sourcePort
                     && e.Protocol == protocol
                     && TAddress.AreEqual(e.Destination, source)
-                    && OutboundPeerMatches(ref e, destination, destinationPort))
+                    && OutboundPeerMatches(ref e, destination, destinationPort)
+                    && IsStillSame(ref e, w, 0, out word))
                 {
-                    Volatile.ReadBarrier();
-                    uint again = Volatile.Read(ref e.Word);
-                    if (((again ^ w) & GenerationMask) == 0 && (again & LiveBit) != 0)
-                    {
-                        index = i;
-                        word = again;
-                        return true;
-                    }
+                    index = i;
+                    return true;
                 }
 
                 i = Volatile.Read(ref e.NextOut);
@@ -219,11 +206,29 @@ internal sealed class ConnectionStore<TAddress>
 
             if (i < 0 && Volatile.Read(ref version) == before)
             {
-                index = -1;
-                word = 0;
-                return false;
+                return Missed(out index, out word);
             }
         }
+    }
+
+    /// <summary>
+    /// The second read of a candidate's word after its key matched: the match holds only if the slot is still live with
+    /// the generation seen before the key was read (and has none of <paramref name="rejectBits"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsStillSame(ref ConnectionEntry<TAddress> e, uint seen, uint rejectBits, out uint word)
+    {
+        // Keeps the key reads before the second read of the word (a load-load barrier; free on x64).
+        Volatile.ReadBarrier();
+        word = Volatile.Read(ref e.Word);
+        return ((word ^ seen) & GenerationMask) == 0 && (word & (LiveBit | rejectBits)) == LiveBit;
+    }
+
+    private static bool Missed(out int index, out uint word)
+    {
+        index = -1;
+        word = 0;
+        return false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

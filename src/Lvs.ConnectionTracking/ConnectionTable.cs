@@ -445,8 +445,6 @@ public sealed class ConnectionTable : IDisposable
             stateName,
             expires,
             !isTemplate && (word & ConnectionStore<T>.InactiveBit) == 0);
-        Volatile.ReadBarrier();
-        uint again = Volatile.Read(ref e.Word);
-        return ((again ^ word) & ConnectionStore<T>.GenerationMask) == 0 && (again & ConnectionStore<T>.LiveBit) != 0;
+        return ConnectionStore<T>.IsStillSame(ref e, word, 0, out _);
     }
 }
