@@ -443,6 +443,27 @@ internal sealed class ConnectionStore<TAddress>
         }
     }
 
+    /// <summary>Removes every connection of a real server, then its templates that no longer control any (two passes over the slab).</summary>
+    public int RemoveAllOf(int realServer)
+    {
+        int removed = 0;
+        foreach (bool templates in (ReadOnlySpan<bool>)[false, true])
+        {
+            for (int i = 0; i < _entries.Length; i++)
+            {
+                ref var e = ref _entries[i];
+                uint w = Volatile.Read(ref e.Word);
+                if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
+                    && Remove(i, w >> GenerationShift, force: false))
+                {
+                    removed++;
+                }
+            }
+        }
+
+        return removed;
+    }
+
     /// <summary>Marks a template invalid (the kernel's <c>ip_vs_check_template</c> rehash to port 0xffff): it is no longer found, and expires normally.</summary>
     public void Invalidate(int index, uint generation)
     {

@@ -185,6 +185,15 @@ public sealed class ConnectionTable : IDisposable
             ? _v6.Remove(handle.Index, handle.Generation, force: false)
             : _v4.Remove(handle.Index, handle.Generation, force: false));
 
+    /// <summary>
+    /// Removes every connection and template of a real server at once, as the kernel's
+    /// <c>ip_vs_expire_nodest_conn_flush</c> does when a server is deleted with expire_nodest_conn set. It walks the whole
+    /// slab (O(capacity)): call it from the control plane, not per packet.
+    /// </summary>
+    /// <param name="realServer">The server's registry index.</param>
+    /// <returns>The number of entries removed.</returns>
+    public int RemoveAllOf(int realServer) => _v4.RemoveAllOf(realServer) + _v6.RemoveAllOf(realServer);
+
     /// <summary>Reads a consistent snapshot of a connection (no allocation).</summary>
     /// <param name="handle">The connection or template.</param>
     /// <param name="info">The snapshot when live.</param>

@@ -88,6 +88,22 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void RemoveAllOf_Server_RemovesItsConnectionsThenItsTemplates()
+    {
+        var (table, _, _, servers) = NewTable();
+        var key = PersistenceKey.Create(Http, Tcp(Client(1), Virtual()), 32);
+        _ = table.TryAddTemplate(key, 0, servers[0].Endpoint, 300, out var template);
+        _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat) { Template = template }, out _);
+        _ = table.TryAdd(new NewConnection(Tcp(Client(2), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _);
+        _ = table.TryAdd(new NewConnection(Tcp(Client(3), Virtual()), 1, servers[1].Endpoint, ForwardingMethod.Nat), out _);
+
+        Assert.Equal(3, table.RemoveAllOf(0));
+        Assert.Equal(1, table.Count);
+        Assert.Equal((0, 0, 0), (servers[0].ActiveConnections, servers[0].InactiveConnections, servers[0].PersistentConnections));
+        Assert.True(table.TryGetInbound(Tcp(Client(3), Virtual()), out _));
+    }
+
+    [Fact]
     public void Template_NewConnectionRefreshesTemplateTimer()
     {
         var (table, _, clock, servers) = NewTable();
