@@ -135,6 +135,9 @@ internal sealed class ConnectionStore<TAddress>
 
     // ---------------------------------------------------------------- lookups (lock-free)
 
+    // Walks stop at any link outside the slab, not only at -1: a reader standing on a slot that was freed and refilled
+    // as a template reads that template's timeout where a link was (see Add), and must end the walk and retry rather
+    // than index out of range.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
     {
@@ -148,7 +151,7 @@ internal sealed class ConnectionStore<TAddress>
             int before = Volatile.Read(ref version);
             int i = Volatile.Read(ref _inHeads[bucket]);
             int steps = 0;
-            while (i >= 0 && ++steps < MaxSteps)
+            while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
                 ref var e = ref _entries[i];
                 uint w = Volatile.Read(ref e.Word);
@@ -168,7 +171,7 @@ internal sealed class ConnectionStore<TAddress>
                 i = Volatile.Read(ref e.NextIn);
             }
 
-            if (i < 0 && Volatile.Read(ref version) == before)
+            if ((uint)i >= (uint)_entries.Length && Volatile.Read(ref version) == before)
             {
                 return Missed(out index, out word);
             }
@@ -186,7 +189,7 @@ internal sealed class ConnectionStore<TAddress>
             int before = Volatile.Read(ref version);
             int i = Volatile.Read(ref _outHeads[bucket]);
             int steps = 0;
-            while (i >= 0 && ++steps < MaxSteps)
+            while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
                 ref var e = ref _entries[i];
                 uint w = Volatile.Read(ref e.Word);
@@ -204,7 +207,7 @@ internal sealed class ConnectionStore<TAddress>
                 i = Volatile.Read(ref e.NextOut);
             }
 
-            if (i < 0 && Volatile.Read(ref version) == before)
+            if ((uint)i >= (uint)_entries.Length && Volatile.Read(ref version) == before)
             {
                 return Missed(out index, out word);
             }
@@ -387,6 +390,7 @@ internal sealed class ConnectionStore<TAddress>
             e.Meta = (uint)method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
                 | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
             e.Expiry = now + timeoutTicks;
+            // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
             e.NextOut = template ? (int)timeoutTicks : -1;
 
             // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's

@@ -108,6 +108,13 @@ public class ConnectionTableConcurrencyTests
                 {
                     _ = table.Remove(h);
                 }
+
+                // Templates reuse the same slots; their timeout sits where a connection keeps its outbound link.
+                var template = new PersistenceKey(L4Protocol.Tcp, Client(200_000 + (n % 500)).Address, Virtual().Address, 80);
+                if (table.TryAddTemplate(template, 0, servers[0].Endpoint, 1_000_000, out var t) == AddConnectionResult.Added)
+                {
+                    _ = table.Remove(t);
+                }
             }
         });
         churn.Start();
@@ -122,6 +129,11 @@ public class ConnectionTableConcurrencyTests
                     misses++;
                 }
                 else if (h != handles[i])
+                {
+                    wrong++;
+                }
+
+                if (!table.TryGetOutbound(Tcp(servers[0].Endpoint, stable[i].Source), out var back) || back != handles[i])
                 {
                     wrong++;
                 }
