@@ -139,11 +139,25 @@ internal sealed class ConnectionStore<TAddress>
     // as a template reads that template's timeout where a link was (see Add), and must end the walk and retry rather
     // than index out of range.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
+    public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word) =>
+        TryFindInbound(InboundBucket(protocol, client, clientPort, @virtual, virtualPort, template), protocol, client, clientPort, @virtual, virtualPort, template, out index, out word);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int InboundBucket(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template)
     {
         byte kind = template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
-        ulong hash = FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _seed);
-        int bucket = (int)hash & _bucketMask;
+        return (int)FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _seed) & _bucketMask;
+    }
+
+    /// <summary>Reads a bucket's chain head (for batched lookups, which load the heads of many keys before walking any chain).</summary>
+    public int InboundHead(int bucket) => Volatile.Read(ref _inHeads[bucket]);
+
+    /// <summary>Reads an entry's word, or 0 for a link outside the slab (for batched lookups, to load entries ahead).</summary>
+    public uint WordAt(int index) => (uint)index < (uint)_entries.Length ? Volatile.Read(ref _entries[index].Word) : 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryFindInbound(int bucket, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
+    {
         ref int version = ref _inVersions[bucket & _stripeMask];
         uint templateMeta = template ? TemplateMeta : 0;
         while (true)

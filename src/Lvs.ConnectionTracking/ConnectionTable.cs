@@ -121,6 +121,76 @@ public sealed class ConnectionTable : IDisposable
     }
 
     /// <summary>
+    /// Finds the connections of a batch of client packets, as <see cref="TryGetInbound"/> does for each. The batch is
+    /// walked in stages (hash every key, load every chain head, load every first entry, then compare), so the memory
+    /// reads of different packets overlap instead of waiting for each other: with a table larger than the caches this
+    /// costs a fraction of one-by-one lookups (the receive path gets frames in batches anyway).
+    /// </summary>
+    /// <param name="packets">The packets' flows.</param>
+    /// <param name="handles">Receives a handle per packet, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="packets"/>.</param>
+    /// <returns>The number of packets whose connection was found.</returns>
+    /// <exception cref="ArgumentException"><paramref name="handles"/> is shorter than <paramref name="packets"/>.</exception>
+    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles)
+    {
+        if (handles.Length < packets.Length)
+        {
+            throw new ArgumentException("There must be a handle for each packet.", nameof(handles));
+        }
+
+        const int Stage = 32;
+        Span<int> buckets = stackalloc int[Stage];
+        Span<int> heads = stackalloc int[Stage];
+        int found = 0;
+        for (int start = 0; start < packets.Length; start += Stage)
+        {
+            var chunk = packets.Slice(start, Math.Min(Stage, packets.Length - start));
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                ref readonly var k = ref chunk[j];
+                buckets[j] = k.IsIPv4
+                    ? _v4.InboundBucket((byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false)
+                    : -1;
+            }
+
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                heads[j] = buckets[j] >= 0 ? _v4.InboundHead(buckets[j]) : -1;
+            }
+
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                _ = _v4.WordAt(heads[j]);
+            }
+
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                ref readonly var k = ref chunk[j];
+                ref var handle = ref handles[start + j];
+                bool hit;
+                if (buckets[j] >= 0)
+                {
+                    hit = _v4.TryFindInbound(buckets[j], (byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false, out int index, out uint word);
+                    handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
+                    hit = hit && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
+                }
+                else
+                {
+                    hit = TryGetInbound(k, out handle);
+                }
+
+                if (!hit)
+                {
+                    handle = default;
+                }
+
+                found += hit ? 1 : 0;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
     /// Finds the connection of a reply: real server to client (NAT) or real server to the director's local address
     /// (full NAT). Direct-routing and tunnelled connections are not found this way: their replies bypass the director.
     /// </summary>

@@ -299,4 +299,41 @@ public class ConnectionTableTests
         Assert.Equal("pro expire state       source             virtual            destination", lines[1]);
         Assert.Equal("TCP 15:00  ESTABLISHED 10.0.0.1:52144     192.0.2.10:80      172.16.0.0:8080", lines[2]);
     }
+
+    [Fact]
+    public void TryGetInboundBatch_MixedHitsMissesAndIpv6_SameAsOneByOne()
+    {
+        var (table, registry, _, servers) = NewTable(capacity: 256);
+        var v6Server = new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
+        int v6Index = registry.Register(v6Server);
+        var keys = new List<FlowKey>();
+        for (int i = 0; i < 100; i++)
+        {
+            var v4 = Tcp(Client(i), Virtual());
+            var v6 = Tcp(new Endpoint(new IpAddress(0x2001_0db8_0002_0000UL, (ulong)i + 1), 5000), Endpoint.Parse("[2001:db8:ffff::1]:80"));
+            if (i % 3 != 0)
+            {
+                _ = table.TryAdd(new NewConnection(v4, 0, servers[0].Endpoint, ForwardingMethod.Nat), out _);
+                _ = table.TryAdd(new NewConnection(v6, v6Index, v6Server.Endpoint, ForwardingMethod.Nat), out _);
+            }
+
+            keys.Add(v4);
+            keys.Add(v6);
+        }
+
+        var handles = new ConnectionHandle[keys.Count];
+        int found = table.TryGetInboundBatch(keys.ToArray(), handles);
+
+        int expected = 0;
+        for (int i = 0; i < keys.Count; i++)
+        {
+            bool hit = table.TryGetInbound(keys[i], out var one);
+            expected += hit ? 1 : 0;
+            Assert.Equal(hit ? one : ConnectionHandle.None, handles[i]);
+        }
+
+        Assert.Equal(expected, found);
+        Assert.Equal(132, found);
+        Assert.Throws<ArgumentException>(() => table.TryGetInboundBatch(keys.ToArray(), new ConnectionHandle[3]));
+    }
 }
