@@ -152,8 +152,21 @@ internal sealed class ConnectionStore<TAddress>
     /// <summary>Reads a bucket's chain head (for batched lookups, which load the heads of many keys before walking any chain).</summary>
     public int InboundHead(int bucket) => Volatile.Read(ref _inHeads[bucket]);
 
-    /// <summary>Reads an entry's word, or 0 for a link outside the slab (for batched lookups, to load entries ahead).</summary>
-    public uint WordAt(int index) => (uint)index < (uint)_entries.Length ? Volatile.Read(ref _entries[index].Word) : 0;
+    /// <summary>
+    /// Loads an entry ahead of a batched lookup and returns the next link of its chain (-1 for a link outside the slab),
+    /// so that a following stage can load the second entry of long chains too.
+    /// </summary>
+    public int LoadAhead(int index)
+    {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            return -1;
+        }
+
+        ref var e = ref _entries[index];
+        _ = Volatile.Read(ref e.Word);
+        return Volatile.Read(ref e.NextIn);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindInbound(int bucket, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
