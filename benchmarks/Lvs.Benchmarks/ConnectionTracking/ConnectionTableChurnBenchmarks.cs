@@ -1,0 +1,72 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Engines;
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+
+namespace Lvs.Benchmarks.ConnectionTracking;
+
+/// <summary>
+/// Insert and expire, per connection, into a table already holding 1 M connections: each iteration inserts 1 M new
+/// connections (insert), or expires 1 M connections that are due at the same tick (expire).
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 8, invocationCount: 1)]
+public class ConnectionTableChurnBenchmarks
+{
+    private const int Resident = 1_000_000;
+    private const int Churn = 1_000_000;
+    private ConnectionTableFixture _fixture = null!;
+    private NewConnection[] _new = null!;
+    private ConnectionHandle[] _added = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _fixture = new ConnectionTableFixture(Resident, Resident + Churn);
+        _new = new NewConnection[Churn];
+        _added = new ConnectionHandle[Churn];
+        var server = _fixture.Registry[0].Endpoint;
+        for (int i = 0; i < Churn; i++)
+        {
+            _new[i] = new NewConnection(_fixture.Inbound(Resident + i), 0, server, ForwardingMethod.Nat);
+        }
+    }
+
+    [IterationCleanup(Target = nameof(Insert))]
+    public void RemoveInserted()
+    {
+        foreach (var h in _added)
+        {
+            _ = _fixture.Table.Remove(h);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Churn)]
+    public int Insert()
+    {
+        var table = _fixture.Table;
+        int added = 0;
+        for (int i = 0; i < _new.Length; i++)
+        {
+            added += table.TryAdd(_new[i], out _added[i]) == AddConnectionResult.Added ? 1 : 0;
+        }
+
+        return added;
+    }
+
+    [IterationSetup(Target = nameof(Expire))]
+    public void AddDue()
+    {
+        // Housekeeping first, so the resident connections' timers are filed far ahead and only the new ones are due.
+        _ = _fixture.Table.RunHousekeeping();
+        foreach (var c in _new)
+        {
+            _ = _fixture.Table.TryAdd(c, out _);
+        }
+
+        _fixture.Clock.Advance(TimeSpan.FromSeconds(3));
+    }
+
+    [Benchmark(OperationsPerInvoke = Churn)]
+    public int Expire() => _fixture.Table.RunHousekeeping();
+}

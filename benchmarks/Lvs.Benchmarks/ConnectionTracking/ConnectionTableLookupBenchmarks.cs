@@ -1,0 +1,124 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Engines;
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+
+namespace Lvs.Benchmarks.ConnectionTracking;
+
+/// <summary>
+/// Lookups in a full table of established connections, random keys: hit from the client side, hit from the server
+/// side (NAT reply), miss, the per-packet update, and hits on two threads at once. Each operation is one lookup.
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(RunStrategy.Throughput, launchCount: 1, warmupCount: 3, iterationCount: 10)]
+public class ConnectionTableLookupBenchmarks
+{
+    private const int Batch = 4096;
+    private ConnectionTableFixture _fixture = null!;
+    private int _cursor;
+    private Dictionary<FlowKey, int> _dictionary = null!;
+    private readonly ConnectionHandle[] _handles = new ConnectionHandle[Batch];
+
+    /// <summary>The number of live connections (10 000: the table fits in cache, which shows the cost of the code rather than of memory).</summary>
+    [Params(10_000, 1_000_000, 10_000_000)]
+    public int Connections { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _fixture = new ConnectionTableFixture(Connections, Connections);
+        _dictionary = new Dictionary<FlowKey, int>(Connections);
+        for (int i = 0; i < Connections; i++)
+        {
+            _dictionary[_fixture.Inbound(i)] = i;
+        }
+    }
+
+    private int Probe(FlowKey[] keys, bool outbound)
+    {
+        var table = _fixture.Table;
+        int found = 0;
+        int c = _cursor;
+        for (int i = 0; i < Batch; i++)
+        {
+            ref readonly var key = ref keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)];
+            found += (outbound ? table.TryGetOutbound(key, out _) : table.TryGetInbound(key, out _)) ? 1 : 0;
+        }
+
+        _cursor = c + Batch;
+        return found;
+    }
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int LookupHit() => Probe(_fixture.Hits, outbound: false);
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int LookupOutboundHit() => Probe(_fixture.Replies, outbound: true);
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int LookupMiss() => Probe(_fixture.Misses, outbound: false);
+
+    /// <summary>The same hits through <see cref="ConnectionTable.TryGetInboundBatch"/>, a batch of 4096 keys per call (time per key).</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int LookupHitBatched()
+    {
+        int c = _cursor & (ConnectionTableFixture.SampleSize - 1) & ~(Batch - 1);
+        _cursor += Batch;
+        return _fixture.Table.TryGetInboundBatch(_fixture.Hits.AsSpan(c, Batch), _handles);
+    }
+
+    /// <summary>The peer: the BCL dictionary keyed by <see cref="FlowKey"/> (seeded XxHash3), same connections and keys.</summary>
+    [Benchmark(OperationsPerInvoke = Batch, Baseline = true)]
+    public int DictionaryLookupHit()
+    {
+        var keys = _fixture.Hits;
+        var dictionary = _dictionary;
+        int found = 0;
+        int c = _cursor;
+        for (int i = 0; i < Batch; i++)
+        {
+            found += dictionary.TryGetValue(keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)], out _) ? 1 : 0;
+        }
+
+        _cursor = c + Batch;
+        return found;
+    }
+
+    /// <summary>The per-packet work after a hit: an ACK on an established connection (state machine, counters, timer).</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int UpdateEstablished()
+    {
+        var handles = _fixture.Handles;
+        var table = _fixture.Table;
+        int ok = 0;
+        int c = _cursor;
+        for (int i = 0; i < Batch; i++)
+        {
+            ok += table.Update(handles[(c + i) & (ConnectionTableFixture.SampleSize - 1)], PacketDirection.Inbound, TcpFlags.Ack) ? 1 : 0;
+        }
+
+        _cursor = c + Batch;
+        return ok;
+    }
+
+    /// <summary>Hits on two threads at once; the time is per lookup, so perfect scaling halves <see cref="LookupHit"/>.</summary>
+    [Benchmark(OperationsPerInvoke = 2 * Batch * 16)]
+    public int LookupHitTwoThreads()
+    {
+        int total = 0;
+        _ = Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, part =>
+        {
+            var keys = _fixture.Hits;
+            var table = _fixture.Table;
+            int found = 0;
+            int start = part * (ConnectionTableFixture.SampleSize / 2);
+            for (int i = 0; i < Batch * 16; i++)
+            {
+                found += table.TryGetInbound(keys[(start + i) & (ConnectionTableFixture.SampleSize - 1)], out _) ? 1 : 0;
+            }
+
+            _ = Interlocked.Add(ref total, found);
+        });
+        return total;
+    }
+}

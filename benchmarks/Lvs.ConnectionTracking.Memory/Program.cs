@@ -1,0 +1,78 @@
+using System.Globalization;
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+
+// Fills a connection table to capacity and reports the managed heap it holds per live connection (entries and both
+// hash indexes included), and the bytes allocated per lookup, update and insert after warm-up.
+// Usage: dotnet run -c Release --project benchmarks/Lvs.ConnectionTracking.Memory [-- 1000000 10000000]
+int[] sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [1_000_000, 10_000_000];
+Console.WriteLine("family  connections   heap MiB   bytes/conn   alloc/op (lookup, update, insert)");
+foreach (bool ipv6 in new[] { false, true })
+{
+    foreach (int n in sizes)
+    {
+        Measure(n, ipv6);
+    }
+}
+
+static void Measure(int n, bool ipv6)
+{
+    var registry = new RealServerRegistry();
+    var server = new RealServer(new Endpoint(ipv6 ? IpAddress.Parse("2001:db8:1::1") : IpAddress.Parse("172.16.0.1"), 8080), 1, ForwardingMethod.Nat);
+    _ = registry.Register(server);
+    var vip = new Endpoint(ipv6 ? IpAddress.Parse("2001:db8:ffff::1") : IpAddress.Parse("192.0.2.10"), 80);
+
+    long before = Heap();
+    var table = new ConnectionTable(new ConnectionTableOptions { Capacity = ipv6 ? 16 : n, IPv6Capacity = ipv6 ? n : 16 }, registry);
+    for (int i = 0; i < n; i++)
+    {
+        _ = table.TryAdd(new NewConnection(Key(i, ipv6, vip), 0, server.Endpoint, ForwardingMethod.Nat), out var h);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+    }
+
+    long after = Heap();
+    double perConnection = (after - before) / (double)table.Count;
+
+    // Allocation per operation after warm-up: the same work again, counted by the allocator of this thread.
+    const int Ops = 200_000;
+    long a0 = GC.GetAllocatedBytesForCurrentThread();
+    for (int i = 0; i < Ops; i++)
+    {
+        _ = table.TryGetInbound(Key(i, ipv6, vip), out _);
+    }
+
+    long a1 = GC.GetAllocatedBytesForCurrentThread();
+    _ = table.TryGetInbound(Key(0, ipv6, vip), out var handle);
+    for (int i = 0; i < Ops; i++)
+    {
+        _ = table.Update(handle, PacketDirection.Inbound, TcpFlags.Ack);
+    }
+
+    long a2 = GC.GetAllocatedBytesForCurrentThread();
+    for (int i = 0; i < Ops; i++)
+    {
+        _ = table.TryGetInbound(Key(i, ipv6, vip), out var h);
+        _ = table.Remove(h);
+        _ = table.TryAdd(new NewConnection(Key(i, ipv6, vip), 0, server.Endpoint, ForwardingMethod.Nat), out _);
+    }
+
+    long a3 = GC.GetAllocatedBytesForCurrentThread();
+    Console.WriteLine(string.Create(
+        CultureInfo.InvariantCulture,
+        $"{(ipv6 ? "IPv6" : "IPv4"),-7} {table.Count,11:N0} {(after - before) / 1048576.0,10:F1} {perConnection,12:F1}   {(a1 - a0) / (double)Ops:F3}, {(a2 - a1) / (double)Ops:F3}, {(a3 - a2) / (double)Ops:F3}"));
+    GC.KeepAlive(table);
+}
+
+static long Heap()
+{
+    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+    GC.WaitForPendingFinalizers();
+    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+    return GC.GetTotalMemory(forceFullCollection: true);
+}
+
+static FlowKey Key(int n, bool ipv6, Endpoint vip)
+{
+    var client = ipv6 ? new IpAddress(0x2001_0db8_0000_0000UL, (ulong)(n >> 6) + 1) : IpAddress.FromIPv4(0x0A00_0000u + (uint)(n >> 6));
+    return new FlowKey(L4Protocol.Tcp, new Endpoint(client, (ushort)(1024 + (n & 63))), vip);
+}

@@ -1,0 +1,38 @@
+using System.Globalization;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// Prints connections as <c>ipvsadm -L -n -c</c> does (ipvsadm.c <c>print_conn</c>): protocol, remaining time as
+/// mm:ss, state, and the source, virtual and destination endpoints in numeric form.
+/// </summary>
+public static class ConnectionListing
+{
+    /// <summary>The two header lines ipvsadm prints before the entries.</summary>
+    public const string Header = "IPVS connection entries\npro expire state       source             virtual            destination";
+
+    /// <summary>Formats one entry as a line (without the line break).</summary>
+    /// <param name="info">The entry.</param>
+    /// <returns>The line, e.g. <c>TCP 14:59  ESTABLISHED 10.0.0.1:52144     10.0.0.100:80      10.0.0.2:80</c>.</returns>
+    public static string FormatLine(in ConnectionInfo info)
+    {
+        long seconds = (long)info.Expires.TotalSeconds;
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{info.ProtocolName,-3} {seconds / 60:00}:{seconds % 60:00}  {info.StateName,-11} {info.Client,-18} {info.Virtual,-18} {info.Destination}");
+    }
+
+    /// <summary>Writes the header and one line per entry.</summary>
+    /// <param name="writer">The output.</param>
+    /// <param name="entries">The entries, e.g. <see cref="ConnectionTable.Enumerate"/>.</param>
+    public static void Write(TextWriter writer, IEnumerable<ConnectionInfo> entries)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(entries);
+        writer.WriteLine(Header);
+        foreach (var entry in entries)
+        {
+            writer.WriteLine(FormatLine(entry));
+        }
+    }
+}

@@ -1,0 +1,789 @@
+using System.Runtime.CompilerServices;
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// The connections of one address family: a slab of <see cref="ConnectionEntry{TAddress}"/>, two chained hash
+/// indexes (inbound and outbound keys) and a timer wheel, all linked by int indexes. See docs/connection-tracking.md.
+/// </summary>
+/// <remarks>
+/// <para>Concurrency model.</para>
+/// <list type="bullet">
+/// <item>Lookups never lock and never wait. A reader walks a chain with volatile reads; for each candidate it reads
+/// the entry's <c>Word</c>, compares the key, issues a read barrier and reads <c>Word</c> again: a match counts only if
+/// the slot was live with the same generation before and after, so a slot freed and refilled under the reader is
+/// never mistaken for the connection. A miss counts only if the version of the chain's stripe did not change during
+/// the walk: every unlink bumps it before the slot can be reused, so a reader that was led astray by a reused slot
+/// (which could hide a live connection) walks again.</item>
+/// <item>Structural changes (insert, unlink, the free list, the timer wheel) are made under one short writer lock,
+/// held for a single insert or removal, or at most <see cref="HousekeepingBatch"/> expiries. Readers never take it.</item>
+/// <item>The per-packet update (state transition and timer refresh) takes no lock: the state, flags and generation are
+/// one 32-bit word changed by compare-and-swap, and the real server's active/inactive counters follow the winner of
+/// each swap, so they end exact whatever the interleaving. The expiry tick is a separate 32-bit field; a refresh only
+/// writes it. The wheel is lazy: an entry stays filed at its old tick when its expiry moves later, and is re-filed when
+/// that tick comes; only a transition that shortens the timeout (to CLOSE, FIN_WAIT...) re-files it at once, under
+/// the writer lock.</item>
+/// </list>
+/// </remarks>
+/// <typeparam name="TAddress">The stored address form.</typeparam>
+internal sealed class ConnectionStore<TAddress>
+    where TAddress : unmanaged, IStoredAddress<TAddress>
+{
+    internal const int WheelSize = 1024;
+    internal const int HousekeepingBatch = 256;
+    internal const int ShedProbes = 32;
+
+    /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
+    internal const uint IdleSheddingTicks = 60;
+
+    /// <summary>How long a template that still controls connections is kept when its own timer runs out (the kernel's <c>expire_later</c>).</summary>
+    internal const uint TemplateGraceTicks = 60;
+
+    /// <summary>The timeout of a connection before its first packet is processed (the kernel's <c>ip_vs_conn_new</c>: 3 s).</summary>
+    internal const uint InitialTimeoutTicks = 3;
+
+    internal const uint StateMask = 0xF;
+    internal const uint InactiveBit = 0x10;
+    internal const uint NoOutputBit = 0x20;
+    internal const uint LiveBit = 0x40;
+    internal const uint InvalidBit = 0x80;
+    internal const int GenerationShift = 8;
+    internal const uint GenerationMask = 0xFFFF_FF00;
+
+    internal const uint MethodMask = 0x3;
+    internal const uint TemplateMeta = 0x4;
+    internal const uint OutboundMeta = 0x8;
+    internal const int AuxShift = 8;
+    internal const uint AuxUnit = 1u << AuxShift;
+
+    private const int NotFiled = int.MinValue;
+    private const int MaxSteps = 1 << 16;
+
+    private readonly ConnectionEntry<TAddress>[] _entries;
+    private readonly int[] _inHeads;
+    private readonly int[] _outHeads;
+    private readonly int[] _inVersions;
+    private readonly int[] _outVersions;
+    private readonly int[] _wheel;
+    private readonly int _bucketMask;
+    private readonly int _stripeMask;
+    private readonly long _seed;
+    private readonly bool _isIPv6;
+    private readonly ConnectionTable _table;
+    private readonly Lock _writeLock = new();
+    private int _freeHead;
+    private int _count;
+    private ulong _random;
+    private uint _lastTick;
+    private long _refused;
+    private long _shed;
+    private long _expired;
+
+    public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed)
+    {
+        if (capacity < 1 || capacity > (1 << 24) - 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "A capacity is between 1 and 16,777,214 per address family.");
+        }
+
+        _table = table;
+        _isIPv6 = isIPv6;
+        _seed = unchecked((long)FlowHash.Seed);
+        _random = randomSeed | 1;
+        Capacity = capacity;
+
+        // One bucket per one to two connections in each index (a power of two at or below the capacity): chains of
+        // 1.5 entries on average at full load keep both indexes at 4 to 8 bytes per connection, within the budget of
+        // 64 bytes per IPv4 connection with its 56-byte entry.
+        int buckets = (int)Math.Min(1u << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity));
+        if (buckets > capacity)
+        {
+            buckets >>= 1;
+        }
+
+        buckets = Math.Max(buckets, 16);
+        _bucketMask = buckets - 1;
+        _stripeMask = Math.Min(buckets, 4096) - 1;
+        _entries = GC.AllocateUninitializedArray<ConnectionEntry<TAddress>>(capacity);
+        _inHeads = NewFilled(buckets);
+        _outHeads = NewFilled(buckets);
+        _inVersions = new int[_stripeMask + 1];
+        _outVersions = new int[_stripeMask + 1];
+        _wheel = NewFilled(WheelSize);
+        for (int i = 0; i < capacity; i++)
+        {
+            ref var e = ref _entries[i];
+            e = default;
+            e.NextIn = i + 1 < capacity ? i + 1 : -1;
+            e.NextOut = -1;
+            e.WheelPrev = NotFiled;
+        }
+
+        _freeHead = 0;
+    }
+
+    public int Capacity { get; }
+
+    public int Count => Volatile.Read(ref _count);
+
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public long Shed => Interlocked.Read(ref _shed);
+
+    public long Expired => Interlocked.Read(ref _expired);
+
+    // ---------------------------------------------------------------- lookups (lock-free)
+
+    // Walks stop at any link outside the slab, not only at -1: a reader standing on a slot that was freed and refilled
+    // as a template reads that template's timeout where a link was (see Add), and must end the walk and retry rather
+    // than index out of range.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word) =>
+        TryFindInbound(InboundBucket(protocol, client, clientPort, @virtual, virtualPort, template), protocol, client, clientPort, @virtual, virtualPort, template, out index, out word);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int InboundBucket(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template)
+    {
+        byte kind = template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
+        return (int)FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _seed) & _bucketMask;
+    }
+
+    /// <summary>Reads a bucket's chain head (for batched lookups, which load the heads of many keys before walking any chain).</summary>
+    public int InboundHead(int bucket) => Volatile.Read(ref _inHeads[bucket]);
+
+    /// <summary>
+    /// Loads an entry ahead of a batched lookup and returns the next link of its chain (-1 for a link outside the slab),
+    /// so that a following stage can load the second entry of long chains too.
+    /// </summary>
+    public int LoadAhead(int index)
+    {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            return -1;
+        }
+
+        ref var e = ref _entries[index];
+        _ = Volatile.Read(ref e.Word);
+        return Volatile.Read(ref e.NextIn);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryFindInbound(int bucket, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
+    {
+        ref int version = ref _inVersions[bucket & _stripeMask];
+        uint templateMeta = template ? TemplateMeta : 0;
+        while (true)
+        {
+            int before = Volatile.Read(ref version);
+            int i = Volatile.Read(ref _inHeads[bucket]);
+            int steps = 0;
+            while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
+            {
+                ref var e = ref _entries[i];
+                uint w = Volatile.Read(ref e.Word);
+                if ((w & LiveBit) != 0
+                    && e.ClientPort == clientPort
+                    && e.VirtualPort == virtualPort
+                    && e.Protocol == protocol
+                    && (e.Meta & TemplateMeta) == templateMeta
+                    && TAddress.AreEqual(e.Client, client)
+                    && TAddress.AreEqual(e.Virtual, @virtual)
+                    && IsStillSame(ref e, w, template ? InvalidBit : 0, out word))
+                {
+                    index = i;
+                    return true;
+                }
+
+                i = Volatile.Read(ref e.NextIn);
+            }
+
+            if ((uint)i >= (uint)_entries.Length && Volatile.Read(ref version) == before)
+            {
+                return Missed(out index, out word);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryFindOutbound(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word)
+    {
+        ulong hash = FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _seed);
+        int bucket = (int)hash & _bucketMask;
+        ref int version = ref _outVersions[bucket & _stripeMask];
+        while (true)
+        {
+            int before = Volatile.Read(ref version);
+            int i = Volatile.Read(ref _outHeads[bucket]);
+            int steps = 0;
+            while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
+            {
+                ref var e = ref _entries[i];
+                uint w = Volatile.Read(ref e.Word);
+                if ((w & LiveBit) != 0
+                    && e.DestinationPort == sourcePort
+                    && e.Protocol == protocol
+                    && TAddress.AreEqual(e.Destination, source)
+                    && OutboundPeerMatches(ref e, destination, destinationPort)
+                    && IsStillSame(ref e, w, 0, out word))
+                {
+                    index = i;
+                    return true;
+                }
+
+                i = Volatile.Read(ref e.NextOut);
+            }
+
+            if ((uint)i >= (uint)_entries.Length && Volatile.Read(ref version) == before)
+            {
+                return Missed(out index, out word);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The second read of a candidate's word after its key matched: the match holds only if the slot is still live with
+    /// the generation seen before the key was read (and has none of <paramref name="rejectBits"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsStillSame(ref ConnectionEntry<TAddress> e, uint seen, uint rejectBits, out uint word)
+    {
+        // Keeps the key reads before the second read of the word (a load-load barrier; free on x64).
+        Volatile.ReadBarrier();
+        word = Volatile.Read(ref e.Word);
+        return ((word ^ seen) & GenerationMask) == 0 && (word & (LiveBit | rejectBits)) == LiveBit;
+    }
+
+    private static bool Missed(out int index, out uint word)
+    {
+        index = -1;
+        word = 0;
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool OutboundPeerMatches(ref ConnectionEntry<TAddress> e, TAddress peer, ushort peerPort) =>
+        (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat
+            ? e.LocalPort == peerPort && TAddress.AreEqual(e.Local, peer)
+            : e.ClientPort == peerPort && TAddress.AreEqual(e.Client, peer);
+
+    /// <summary>Reads the word of a slot if it still holds the handle's connection.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReadWord(int index, uint generation, out uint word)
+    {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            word = 0;
+            return false;
+        }
+
+        word = Volatile.Read(ref _entries[index].Word);
+        return (word & LiveBit) != 0 && (word >> GenerationShift) == generation;
+    }
+
+    public ref ConnectionEntry<TAddress> EntryAt(int index) => ref _entries[index];
+
+    // ---------------------------------------------------------------- per-packet update (lock-free)
+
+    /// <summary>Applies one packet: the protocol state machine, the counters and the timer (the kernel's <c>set_tcp_state</c> / <c>udp_state_transition</c>).</summary>
+    public bool Update(int index, uint generation, PacketDirection direction, TcpFlags flags, uint now)
+    {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            return false;
+        }
+
+        ref var e = ref _entries[index];
+        var timeouts = _table.Timeouts;
+        while (true)
+        {
+            uint w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation || (e.Meta & TemplateMeta) != 0)
+            {
+                return false;
+            }
+
+            uint state = w & StateMask;
+            uint next = w;
+            if (e.Protocol == (byte)L4Protocol.Tcp)
+            {
+                bool noOutput = (w & NoOutputBit) != 0;
+                var table = TcpStateMachine.TableFor(direction, noOutput);
+                var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags);
+                next = (w & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
+                    | (TcpStateMachine.IsActive(newState) ? 0 : InactiveBit)
+                    | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
+            }
+
+            if (next != w && Interlocked.CompareExchange(ref e.Word, next, w) != w)
+            {
+                continue;
+            }
+
+            if (((next ^ w) & InactiveBit) != 0)
+            {
+                _table.Registry[e.RealServer].ChangeConnectionActivity((next & InactiveBit) == 0);
+            }
+
+            uint expiry = now + (uint)timeouts.For((L4Protocol)e.Protocol, (int)(next & StateMask));
+            uint previous = e.Expiry;
+            if (expiry != previous)
+            {
+                Volatile.Write(ref e.Expiry, expiry);
+            }
+
+            if (expiry < previous)
+            {
+                // A shorter timeout (ESTABLISHED to FIN_WAIT, CLOSE...): the lazy wheel would fire too late, so re-file now.
+                lock (_writeLock)
+                {
+                    if (TryReadWord(index, generation, out _) && e.WheelPrev != NotFiled)
+                    {
+                        UnfileLocked(index);
+                        FileLocked(index, Volatile.Read(ref e.Expiry));
+                    }
+                }
+            }
+
+            return true;
+        }
+    }
+
+    // ---------------------------------------------------------------- insert
+
+    public AddConnectionResult Add(
+        byte protocol,
+        TAddress client,
+        ushort clientPort,
+        TAddress @virtual,
+        ushort virtualPort,
+        TAddress destination,
+        ushort destinationPort,
+        TAddress local,
+        ushort localPort,
+        int realServer,
+        ForwardingMethod method,
+        bool template,
+        int control,
+        uint controlGeneration,
+        uint timeoutTicks,
+        out int index,
+        out uint generation)
+    {
+        lock (_writeLock)
+        {
+            uint now = _table.CurrentTick;
+            if (TryFindInbound(protocol, client, clientPort, @virtual, virtualPort, template, out index, out uint existing))
+            {
+                generation = existing >> GenerationShift;
+                return AddConnectionResult.Exists;
+            }
+
+            if (control >= 0 && (!TryReadWord(control, controlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
+            {
+                generation = 0;
+                return AddConnectionResult.Invalid;
+            }
+
+            if (_freeHead < 0 && !TryShedLocked(now))
+            {
+                _refused++;
+                index = -1;
+                generation = 0;
+                return AddConnectionResult.Full;
+            }
+
+            int i = _freeHead;
+            ref var e = ref _entries[i];
+            _freeHead = e.NextIn;
+
+            generation = ((e.Word >> GenerationShift) + 1) & 0xFF_FFFF;
+            if (generation == 0)
+            {
+                generation = 1;
+            }
+
+            e.Client = client;
+            e.ClientPort = clientPort;
+            e.Virtual = @virtual;
+            e.VirtualPort = virtualPort;
+            e.Destination = destination;
+            e.DestinationPort = destinationPort;
+            e.Local = local;
+            e.LocalPort = localPort;
+            e.Protocol = protocol;
+            e.RealServer = (ushort)realServer;
+            bool outbound = !template && method is ForwardingMethod.Nat or ForwardingMethod.FullNat;
+            e.Meta = (uint)method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
+                | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
+            e.Expiry = now + timeoutTicks;
+            // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
+            e.NextOut = template ? (int)timeoutTicks : -1;
+
+            // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
+            // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
+            bool noOutput = method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
+            uint word = (generation << GenerationShift) | LiveBit | InactiveBit | (noOutput && !template ? NoOutputBit : 0);
+
+            var server = _table.Registry[realServer];
+            if (template)
+            {
+                server.AddPersistentConnection();
+            }
+            else
+            {
+                server.AddConnection(active: false);
+            }
+
+            if (control >= 0)
+            {
+                ref var t = ref _entries[control];
+                _ = Interlocked.Add(ref t.Meta, AuxUnit);
+
+                // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
+                Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)t.NextOut));
+            }
+
+            // Publish: key fields before the word (release), the word before the links.
+            Volatile.Write(ref e.Word, word);
+            ulong inHash = InboundHash(ref e);
+            int inBucket = (int)inHash & _bucketMask;
+            e.NextIn = _inHeads[inBucket];
+            Volatile.Write(ref _inHeads[inBucket], i);
+            if (outbound)
+            {
+                int outBucket = OutboundBucket(ref e);
+                e.NextOut = _outHeads[outBucket];
+                Volatile.Write(ref _outHeads[outBucket], i);
+            }
+
+            FileLocked(i, e.Expiry);
+            _count++;
+            index = i;
+            return AddConnectionResult.Added;
+        }
+    }
+
+    // ---------------------------------------------------------------- removal
+
+    public bool Remove(int index, uint generation, bool force)
+    {
+        lock (_writeLock)
+        {
+            return RemoveLocked(index, generation, force);
+        }
+    }
+
+    /// <summary>Removes every connection of a real server, then its templates that no longer control any (two passes over the slab).</summary>
+    public int RemoveAllOf(int realServer)
+    {
+        int removed = 0;
+        foreach (bool templates in (ReadOnlySpan<bool>)[false, true])
+        {
+            for (int i = 0; i < _entries.Length; i++)
+            {
+                ref var e = ref _entries[i];
+                uint w = Volatile.Read(ref e.Word);
+                if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
+                    && Remove(i, w >> GenerationShift, force: false))
+                {
+                    removed++;
+                }
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Marks a template invalid (the kernel's <c>ip_vs_check_template</c> rehash to port 0xffff): it is no longer found, and expires normally.</summary>
+    public void Invalidate(int index, uint generation)
+    {
+        ref var e = ref _entries[index];
+        while (true)
+        {
+            uint w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation
+                || Interlocked.CompareExchange(ref e.Word, w | InvalidBit, w) == w)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool RemoveLocked(int index, uint generation, bool force)
+    {
+        ref var e = ref _entries[index];
+        uint w;
+        while (true)
+        {
+            w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation)
+            {
+                return false;
+            }
+
+            bool isTemplate = (e.Meta & TemplateMeta) != 0;
+            if (isTemplate && !force && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
+            {
+                // A template that still controls connections stays (the kernel's n_control check).
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref e.Word, w & ~LiveBit, w) == w)
+            {
+                break;
+            }
+        }
+
+        int inBucket = (int)InboundHash(ref e) & _bucketMask;
+        Unlink(_inHeads, ref _inVersions[inBucket & _stripeMask], inBucket, index, outbound: false);
+        if ((e.Meta & OutboundMeta) != 0)
+        {
+            int outBucket = OutboundBucket(ref e);
+            Unlink(_outHeads, ref _outVersions[outBucket & _stripeMask], outBucket, index, outbound: true);
+        }
+
+        if (e.WheelPrev != NotFiled)
+        {
+            UnfileLocked(index);
+        }
+
+        var server = _table.Registry[e.RealServer];
+        if ((e.Meta & TemplateMeta) != 0)
+        {
+            server.RemovePersistentConnection();
+        }
+        else
+        {
+            server.RemoveConnection(active: (w & InactiveBit) == 0);
+            int control = (int)(e.Meta >> AuxShift) - 1;
+            if (control >= 0)
+            {
+                _ = Interlocked.Add(ref _entries[control].Meta, unchecked(0u - AuxUnit));
+            }
+        }
+
+        e.NextOut = -1;
+        e.NextIn = _freeHead;
+        _freeHead = index;
+        _count--;
+        return true;
+    }
+
+    private void Unlink(int[] heads, ref int version, int bucket, int index, bool outbound)
+    {
+        ref int link = ref heads[bucket];
+        int steps = 0;
+        while (link >= 0 && steps++ < _entries.Length)
+        {
+            if (link == index)
+            {
+                ref var e = ref _entries[index];
+                Volatile.Write(ref link, outbound ? e.NextOut : e.NextIn);
+
+                // Bump before the slot can be reused, so a reader that passed through it walks again (see remarks).
+                _ = Interlocked.Increment(ref version);
+                return;
+            }
+
+            ref var current = ref _entries[link];
+            link = ref outbound ? ref current.NextOut : ref current.NextIn;
+        }
+    }
+
+    // ---------------------------------------------------------------- timer wheel
+
+    private void FileLocked(int index, uint expiry)
+    {
+        uint tick = expiry;
+        uint earliest = _lastTick + 1;
+        uint latest = _lastTick + WheelSize;
+        if ((int)(tick - earliest) < 0)
+        {
+            tick = earliest;
+        }
+        else if ((int)(tick - latest) > 0)
+        {
+            tick = latest;
+        }
+
+        int slot = (int)(tick & (WheelSize - 1));
+        ref var e = ref _entries[index];
+        int head = _wheel[slot];
+        e.WheelNext = head;
+        e.WheelPrev = -1 - slot;
+        if (head >= 0)
+        {
+            _entries[head].WheelPrev = index;
+        }
+
+        _wheel[slot] = index;
+    }
+
+    private void UnfileLocked(int index)
+    {
+        ref var e = ref _entries[index];
+        int prev = e.WheelPrev;
+        int next = e.WheelNext;
+        if (prev >= 0)
+        {
+            _entries[prev].WheelNext = next;
+        }
+        else
+        {
+            _wheel[-1 - prev] = next;
+        }
+
+        if (next >= 0)
+        {
+            _entries[next].WheelPrev = prev;
+        }
+
+        e.WheelPrev = NotFiled;
+        e.WheelNext = -1;
+    }
+
+    /// <summary>Processes every wheel slot up to <paramref name="now"/>: expires what is due and re-files what was refreshed.</summary>
+    public int ExpireUntil(uint now)
+    {
+        int expired = 0;
+        while (true)
+        {
+            lock (_writeLock)
+            {
+                if ((int)(now - _lastTick) <= 0)
+                {
+                    return expired;
+                }
+
+                uint tick = _lastTick + 1;
+                int slot = (int)(tick & (WheelSize - 1));
+                int budget = HousekeepingBatch;
+                while (_wheel[slot] >= 0 && budget-- > 0)
+                {
+                    int i = _wheel[slot];
+                    ref var e = ref _entries[i];
+                    UnfileLocked(i);
+                    uint expiry = Volatile.Read(ref e.Expiry);
+                    if ((int)(expiry - tick) > 0)
+                    {
+                        FileLocked(i, expiry);
+                        continue;
+                    }
+
+                    uint w = Volatile.Read(ref e.Word);
+                    if ((e.Meta & TemplateMeta) != 0 && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
+                    {
+                        Volatile.Write(ref e.Expiry, tick + TemplateGraceTicks);
+                        FileLocked(i, tick + TemplateGraceTicks);
+                        continue;
+                    }
+
+                    if (RemoveLocked(i, w >> GenerationShift, force: true))
+                    {
+                        expired++;
+                        _expired++;
+                    }
+                }
+
+                if (_wheel[slot] < 0)
+                {
+                    _lastTick = tick;
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- flood defence
+
+    /// <summary>
+    /// Frees one slot when the table is full, like the kernel's <c>ip_vs_random_dropentry</c>: random probes look for
+    /// a half-open TCP entry (SYN_RECV, SYNACK, SYN_SENT, NONE) first, else an entry idle for at least 60 s that is
+    /// not a template. Established connections in use are never shed.
+    /// </summary>
+    private bool TryShedLocked(uint now)
+    {
+        int idle = -1;
+        uint idleWord = 0;
+        var timeouts = _table.Timeouts;
+        for (int probe = 0; probe < ShedProbes; probe++)
+        {
+            _random ^= _random << 13;
+            _random ^= _random >> 7;
+            _random ^= _random << 17;
+            int i = (int)((_random >> 11) % (ulong)_entries.Length);
+            ref var e = ref _entries[i];
+            uint w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || (e.Meta & TemplateMeta) != 0)
+            {
+                continue;
+            }
+
+            uint state = w & StateMask;
+            if (e.Protocol == (byte)L4Protocol.Tcp && TcpStateMachine.IsHalfOpen((TcpConnectionState)state))
+            {
+                if (RemoveLocked(i, w >> GenerationShift, force: false))
+                {
+                    _shed++;
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (idle < 0)
+            {
+                uint lastSeen = Volatile.Read(ref e.Expiry) - (uint)timeouts.For((L4Protocol)e.Protocol, (int)state);
+                if ((int)(now - lastSeen) >= (int)IdleSheddingTicks)
+                {
+                    idle = i;
+                    idleWord = w;
+                }
+            }
+        }
+
+        if (idle >= 0 && RemoveLocked(idle, idleWord >> GenerationShift, force: false))
+        {
+            _shed++;
+            return true;
+        }
+
+        return false;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong InboundHash(ref ConnectionEntry<TAddress> e) =>
+        FlowHashKey<TAddress>.Hash(
+            (e.Meta & TemplateMeta) != 0 ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind,
+            e.Protocol,
+            e.Client,
+            e.ClientPort,
+            e.Virtual,
+            e.VirtualPort,
+            _seed);
+
+    private int OutboundBucket(ref ConnectionEntry<TAddress> e)
+    {
+        bool fullNat = (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat;
+        ulong hash = FlowHashKey<TAddress>.Hash(
+            FlowHashKey<TAddress>.OutboundKind,
+            e.Protocol,
+            e.Destination,
+            e.DestinationPort,
+            fullNat ? e.Local : e.Client,
+            fullNat ? e.LocalPort : e.ClientPort,
+            _seed);
+        return (int)hash & _bucketMask;
+    }
+
+    private static int[] NewFilled(int length)
+    {
+        var array = GC.AllocateUninitializedArray<int>(length);
+        Array.Fill(array, -1);
+        return array;
+    }
+
+    public bool IsIPv6 => _isIPv6;
+}

@@ -1,0 +1,535 @@
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// The director's connection table (the kernel's <c>ip_vs_conn_tab</c> with ip_vs_conn.c, the TCP/UDP state machines
+/// and the persistence templates of ip_vs_core.c): finds a connection from either direction in O(1), keeps the real
+/// servers' active/inactive counters exact, expires connections on a timer wheel and defends a fixed capacity.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Memory is reserved up front: a slab of compact entries per address family (56 bytes for IPv4, 104 for IPv6) and
+/// two int-indexed hash indexes; there is no heap object per connection and no operation allocates after
+/// construction. Keys are hashed with XxHash3 seeded by the process's random <see cref="FlowHash.Seed"/>.
+/// </para>
+/// <para>
+/// Threads: any number of packet threads may look up, add, update and remove at once while one housekeeping thread
+/// calls <see cref="RunHousekeeping"/>. Lookups and per-packet updates take no lock; adds and removals share a short
+/// writer lock. docs/connection-tracking.md describes the model.
+/// </para>
+/// <para>
+/// Time: the table counts whole-second ticks from its creation on the injected <see cref="TimeProvider"/>. The hot
+/// path reads the tick cached by the last <see cref="RunHousekeeping"/> (as the kernel reads jiffies), so
+/// housekeeping must run at least once per second (<see cref="StartHousekeeping"/> does). A connection whose timeout
+/// is T seconds, last refreshed at tick n, expires when housekeeping runs at tick n + T.
+/// </para>
+/// </remarks>
+public sealed class ConnectionTable : IDisposable
+{
+    private readonly ConnectionStore<Ipv4StoredAddress> _v4;
+    private readonly ConnectionStore<Ipv6StoredAddress> _v6;
+    private readonly TimeProvider _time;
+    private readonly long _start;
+    private uint _now;
+    private ITimer? _timer;
+
+    /// <summary>Creates a table and reserves its memory.</summary>
+    /// <param name="options">Capacity, timeouts and the kernel sysctl equivalents.</param>
+    /// <param name="registry">The registry whose indexes connections store.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A capacity is below 1 or above 16,777,214.</exception>
+    public ConnectionTable(ConnectionTableOptions options, RealServerRegistry registry, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(registry);
+        Options = options;
+        Registry = registry;
+        Timeouts = options.Timeouts;
+        _time = timeProvider ?? TimeProvider.System;
+        _start = _time.GetTimestamp();
+        ulong seed = options.RandomSeed ?? FlowHash.RandomSeed();
+        _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed);
+        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8), isIPv6: true, ~seed);
+    }
+
+    /// <summary>The settings.</summary>
+    public ConnectionTableOptions Options { get; }
+
+    /// <summary>The registry whose indexes the connections store.</summary>
+    public RealServerRegistry Registry { get; }
+
+    /// <summary>The timeouts (from the options; changeable while running).</summary>
+    public ConnectionTimeouts Timeouts { get; }
+
+    /// <summary>The number of live connections and templates of both families.</summary>
+    public int Count => _v4.Count + _v6.Count;
+
+    /// <summary>The most IPv4 connections and templates held at once.</summary>
+    public int Capacity => _v4.Capacity;
+
+    /// <summary>The most IPv6 connections and templates held at once.</summary>
+    public int IPv6Capacity => _v6.Capacity;
+
+    /// <summary>Adds refused because the table was full and nothing could be shed.</summary>
+    public long Refused => _v4.Refused + _v6.Refused;
+
+    /// <summary>Entries shed by flood defence to make room.</summary>
+    public long Shed => _v4.Shed + _v6.Shed;
+
+    /// <summary>Entries removed by expiry.</summary>
+    public long Expired => _v4.Expired + _v6.Expired;
+
+    /// <summary>The current tick (whole seconds since the table was created) as the hot path sees it.</summary>
+    public uint CurrentTick => Volatile.Read(ref _now);
+
+    /// <summary>Adds a connection, unless one with the same inbound key is live (then returns it).</summary>
+    /// <param name="connection">The connection.</param>
+    /// <param name="handle">The new (or existing) connection.</param>
+    /// <returns>What happened; <see cref="AddConnectionResult.Full"/> is counted in <see cref="Refused"/>.</returns>
+    public AddConnectionResult TryAdd(in NewConnection connection, out ConnectionHandle handle)
+    {
+        var key = connection.Inbound;
+        bool v6 = key.SourceAddress.IsIPv6;
+        if (v6 != key.DestinationAddress.IsIPv6 || v6 != connection.Destination.Address.IsIPv6
+            || (uint)connection.RealServer >= (uint)Registry.Count
+            || (key.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Icmp or L4Protocol.IcmpV6))
+            || (connection.Template.IsSome && connection.Template.IsIPv6 != v6)
+            || (connection.Method == ForwardingMethod.FullNat && connection.Local.Address.IsIPv6 != v6))
+        {
+            handle = default;
+            return AddConnectionResult.Invalid;
+        }
+
+        int control = connection.Template.IsSome ? connection.Template.Index : -1;
+        uint controlGeneration = connection.Template.Generation;
+        return v6
+            ? AddTo(_v6, key.Protocol, key.Source, key.Destination, connection.Destination, connection.Local, connection.RealServer, connection.Method, false, control, controlGeneration, ConnectionStore<Ipv6StoredAddress>.InitialTimeoutTicks, out handle)
+            : AddTo(_v4, key.Protocol, key.Source, key.Destination, connection.Destination, connection.Local, connection.RealServer, connection.Method, false, control, controlGeneration, ConnectionStore<Ipv4StoredAddress>.InitialTimeoutTicks, out handle);
+    }
+
+    /// <summary>Finds the connection of a client packet (client to virtual address and port).</summary>
+    /// <param name="packet">The packet's flow.</param>
+    /// <param name="handle">The connection when found.</param>
+    /// <returns>True when found. With <see cref="ConnectionTableOptions.ExpireNoDestinationConnections"/>, a connection whose server is unavailable is removed and not found.</returns>
+    public bool TryGetInbound(in FlowKey packet, out ConnectionHandle handle)
+    {
+        bool found = packet.SourceAddress.IsIPv6
+            ? FindInbound(_v6, packet.Protocol, packet.Source, packet.Destination, template: false, out handle)
+            : FindInbound(_v4, packet.Protocol, packet.Source, packet.Destination, template: false, out handle);
+        return found && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
+    }
+
+    /// <summary>
+    /// Finds the connections of a batch of client packets, as <see cref="TryGetInbound"/> does for each. The batch is
+    /// walked in stages (hash every key, load every chain head, every first entry and every second entry, then compare), so the memory
+    /// reads of different packets overlap instead of waiting for each other: with a table larger than the caches this
+    /// costs a fraction of one-by-one lookups (the receive path gets frames in batches anyway).
+    /// </summary>
+    /// <param name="packets">The packets' flows.</param>
+    /// <param name="handles">Receives a handle per packet, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="packets"/>.</param>
+    /// <returns>The number of packets whose connection was found.</returns>
+    /// <exception cref="ArgumentException"><paramref name="handles"/> is shorter than <paramref name="packets"/>.</exception>
+    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles)
+    {
+        if (handles.Length < packets.Length)
+        {
+            throw new ArgumentException("There must be a handle for each packet.", nameof(handles));
+        }
+
+        const int Stage = 32;
+        Span<int> buckets = stackalloc int[Stage];
+        Span<int> heads = stackalloc int[Stage];
+        int found = 0;
+        for (int start = 0; start < packets.Length; start += Stage)
+        {
+            var chunk = packets.Slice(start, Math.Min(Stage, packets.Length - start));
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                ref readonly var k = ref chunk[j];
+                buckets[j] = k.IsIPv4
+                    ? _v4.InboundBucket((byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false)
+                    : -1;
+            }
+
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                heads[j] = buckets[j] >= 0 ? _v4.InboundHead(buckets[j]) : -1;
+            }
+
+            // Two stages of entries: at full load a chain holds 1.5 entries on average, so the second is often needed.
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                heads[j] = _v4.LoadAhead(heads[j]);
+            }
+
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                _ = _v4.LoadAhead(heads[j]);
+            }
+
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                ref readonly var k = ref chunk[j];
+                ref var handle = ref handles[start + j];
+                bool hit;
+                if (buckets[j] >= 0)
+                {
+                    hit = _v4.TryFindInbound(buckets[j], (byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false, out int index, out uint word);
+                    handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
+                    hit = hit && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
+                }
+                else
+                {
+                    hit = TryGetInbound(k, out handle);
+                }
+
+                if (!hit)
+                {
+                    handle = default;
+                }
+
+                found += hit ? 1 : 0;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Finds the connection of a reply: real server to client (NAT) or real server to the director's local address
+    /// (full NAT). Direct-routing and tunnelled connections are not found this way: their replies bypass the director.
+    /// </summary>
+    /// <param name="reply">The reply's flow.</param>
+    /// <param name="handle">The connection when found.</param>
+    /// <returns>True when found.</returns>
+    public bool TryGetOutbound(in FlowKey reply, out ConnectionHandle handle)
+    {
+        bool found;
+        if (reply.SourceAddress.IsIPv6)
+        {
+            found = _v6.TryFindOutbound((byte)reply.Protocol, Ipv6StoredAddress.From(reply.SourceAddress), reply.SourcePort, Ipv6StoredAddress.From(reply.DestinationAddress), reply.DestinationPort, out int index, out uint word);
+            handle = found ? new ConnectionHandle(true, index, word >> ConnectionStore<Ipv6StoredAddress>.GenerationShift) : default;
+        }
+        else
+        {
+            found = _v4.TryFindOutbound((byte)reply.Protocol, Ipv4StoredAddress.From(reply.SourceAddress), reply.SourcePort, Ipv4StoredAddress.From(reply.DestinationAddress), reply.DestinationPort, out int index, out uint word);
+            handle = found ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
+        }
+
+        return found && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
+    }
+
+    /// <summary>
+    /// Processes one packet of a connection: the TCP transition (from <paramref name="flags"/>, in the table section
+    /// for its direction and forwarding method), the real server's active/inactive counters, and the timer, which
+    /// restarts with the timeout of the new state.
+    /// </summary>
+    /// <param name="handle">The connection.</param>
+    /// <param name="direction">The packet's direction.</param>
+    /// <param name="flags">The TCP flags; ignored for UDP and ICMP.</param>
+    /// <returns>False when the connection has ended (or the handle is a template's).</returns>
+    public bool Update(ConnectionHandle handle, PacketDirection direction, TcpFlags flags = TcpFlags.None) =>
+        handle.IsIPv6
+            ? _v6.Update(handle.Index, handle.Generation, direction, flags, CurrentTick)
+            : _v4.Update(handle.Index, handle.Generation, direction, flags, CurrentTick);
+
+    /// <summary>
+    /// conn_reuse_mode: true when a client SYN arrives on a connection that is closing (TIME_WAIT or CLOSE; also
+    /// FIN_WAIT of direct routing and tunnelling with mode bit 2) and not placed by a template, so the director
+    /// should remove it and schedule the SYN afresh (the kernel's <c>is_new_conn</c> and <c>is_new_conn_expected</c>).
+    /// </summary>
+    /// <param name="handle">The connection the SYN matched.</param>
+    /// <param name="flags">The packet's TCP flags.</param>
+    /// <returns>True when the connection should be rescheduled.</returns>
+    public bool ShouldReschedule(ConnectionHandle handle, TcpFlags flags)
+    {
+        int mode = Options.ConnectionReuseMode;
+        if (mode == 0 || (flags & TcpFlags.Syn) == 0)
+        {
+            return false;
+        }
+
+        return handle.IsIPv6 ? IsReusable(_v6, handle, mode) : IsReusable(_v4, handle, mode);
+    }
+
+    /// <summary>Ends a connection now (its counters are released). A template that still controls connections is kept.</summary>
+    /// <param name="handle">The connection or template.</param>
+    /// <returns>True when it was live and is now removed.</returns>
+    public bool Remove(ConnectionHandle handle) =>
+        handle.IsSome && (handle.IsIPv6
+            ? _v6.Remove(handle.Index, handle.Generation, force: false)
+            : _v4.Remove(handle.Index, handle.Generation, force: false));
+
+    /// <summary>
+    /// Removes every connection and template of a real server at once, as the kernel's
+    /// <c>ip_vs_expire_nodest_conn_flush</c> does when a server is deleted with expire_nodest_conn set. It walks the whole
+    /// slab (O(capacity)): call it from the control plane, not per packet.
+    /// </summary>
+    /// <param name="realServer">The server's registry index.</param>
+    /// <returns>The number of entries removed.</returns>
+    public int RemoveAllOf(int realServer) => _v4.RemoveAllOf(realServer) + _v6.RemoveAllOf(realServer);
+
+    /// <summary>Reads a consistent snapshot of a connection (no allocation).</summary>
+    /// <param name="handle">The connection or template.</param>
+    /// <param name="info">The snapshot when live.</param>
+    /// <returns>False when the connection has ended.</returns>
+    public bool TryGetInfo(ConnectionHandle handle, out ConnectionInfo info) =>
+        handle.IsIPv6 ? ReadInfo(_v6, handle.Index, handle.Generation, out info) : ReadInfo(_v4, handle.Index, handle.Generation, out info);
+
+    /// <summary>
+    /// Finds the live template for a client of a persistent service and checks its server (the kernel's
+    /// <c>ip_vs_ct_in_get</c> and <c>ip_vs_check_template</c>): a template whose server was removed, or is quiesced
+    /// while <see cref="ConnectionTableOptions.ExpireQuiescentTemplate"/> is set, is invalidated and not returned.
+    /// </summary>
+    /// <param name="key">The template key (<see cref="PersistenceKey.Create(VirtualServiceKey, in FlowKey, int)"/>).</param>
+    /// <param name="template">The template, to pass as <see cref="NewConnection.Template"/>.</param>
+    /// <param name="realServer">The registry index of the server the client sticks to.</param>
+    /// <returns>True when the client must go to <paramref name="realServer"/>.</returns>
+    public bool TryGetTemplate(in PersistenceKey key, out ConnectionHandle template, out int realServer)
+    {
+        bool v6 = key.ClientNetwork.IsIPv6;
+        bool found = v6
+            ? FindInbound(_v6, key.Protocol, new Endpoint(key.ClientNetwork, 0), new Endpoint(key.Virtual, key.VirtualPort), template: true, out template)
+            : FindInbound(_v4, key.Protocol, new Endpoint(key.ClientNetwork, 0), new Endpoint(key.Virtual, key.VirtualPort), template: true, out template);
+        if (!found)
+        {
+            realServer = -1;
+            return false;
+        }
+
+        realServer = v6 ? _v6.EntryAt(template.Index).RealServer : _v4.EntryAt(template.Index).RealServer;
+        var server = Registry[realServer];
+        if (!server.IsAvailable || (Options.ExpireQuiescentTemplate && server.Weight == 0))
+        {
+            if (v6)
+            {
+                _v6.Invalidate(template.Index, template.Generation);
+            }
+            else
+            {
+                _v4.Invalidate(template.Index, template.Generation);
+            }
+
+            template = default;
+            realServer = -1;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Creates a persistence template binding a client network to a real server (ipvsadm <c>-p</c>).</summary>
+    /// <param name="key">The template key.</param>
+    /// <param name="realServer">The chosen server's registry index.</param>
+    /// <param name="destination">The server's endpoint as the template lists it (port 0 when the template covers all ports).</param>
+    /// <param name="timeoutSeconds">The persistence timeout (ipvsadm <c>-p</c>, 300 by default there).</param>
+    /// <param name="template">The template.</param>
+    /// <returns>What happened.</returns>
+    public AddConnectionResult TryAddTemplate(in PersistenceKey key, int realServer, Endpoint destination, int timeoutSeconds, out ConnectionHandle template)
+    {
+        bool v6 = key.ClientNetwork.IsIPv6;
+        if (v6 != key.Virtual.IsIPv6 || v6 != destination.Address.IsIPv6 || (uint)realServer >= (uint)Registry.Count
+            || timeoutSeconds < 1 || timeoutSeconds > ConnectionTimeouts.MaxSeconds)
+        {
+            template = default;
+            return AddConnectionResult.Invalid;
+        }
+
+        var client = new Endpoint(key.ClientNetwork, 0);
+        var @virtual = new Endpoint(key.Virtual, key.VirtualPort);
+        return v6
+            ? AddTo(_v6, key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds, out template)
+            : AddTo(_v4, key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds, out template);
+    }
+
+    /// <summary>
+    /// Advances the table's tick to the clock and expires every connection due up to it; run it at least once a
+    /// second from one housekeeping thread (or use <see cref="StartHousekeeping"/>).
+    /// </summary>
+    /// <returns>The number of entries expired.</returns>
+    public int RunHousekeeping()
+    {
+        uint now = ClockTick();
+        if ((int)(now - Volatile.Read(ref _now)) > 0)
+        {
+            Volatile.Write(ref _now, now);
+        }
+
+        return _v4.ExpireUntil(now) + _v6.ExpireUntil(now);
+    }
+
+    /// <summary>Runs <see cref="RunHousekeeping"/> every second on a timer of the table's <see cref="TimeProvider"/>.</summary>
+    /// <exception cref="InvalidOperationException">Housekeeping was already started.</exception>
+    public void StartHousekeeping()
+    {
+        var timer = _time.CreateTimer(static state => ((ConnectionTable)state!).RunHousekeeping(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        if (Interlocked.CompareExchange(ref _timer, timer, null) is not null)
+        {
+            timer.Dispose();
+            throw new InvalidOperationException("Housekeeping is already running.");
+        }
+    }
+
+    /// <summary>
+    /// Every live connection and template, for <c>ipvsadm -L -n -c</c> (see <see cref="ConnectionListing"/>). The walk
+    /// is not a snapshot of the whole table: entries added or removed meanwhile may or may not appear.
+    /// </summary>
+    /// <returns>The entries.</returns>
+    public IEnumerable<ConnectionInfo> Enumerate()
+    {
+        for (int i = 0; i < _v4.Capacity; i++)
+        {
+            if (TryReadSlot(_v4, i, out var info))
+            {
+                yield return info;
+            }
+        }
+
+        for (int i = 0; i < _v6.Capacity; i++)
+        {
+            if (TryReadSlot(_v6, i, out var info))
+            {
+                yield return info;
+            }
+        }
+    }
+
+    /// <summary>Stops the housekeeping timer, if started.</summary>
+    public void Dispose() => Interlocked.Exchange(ref _timer, null)?.Dispose();
+
+    internal uint ClockTick() => (uint)(_time.GetElapsedTime(_start).Ticks / TimeSpan.TicksPerSecond);
+
+    private static AddConnectionResult AddTo<T>(
+        ConnectionStore<T> store,
+        L4Protocol protocol,
+        Endpoint client,
+        Endpoint @virtual,
+        Endpoint destination,
+        Endpoint local,
+        int realServer,
+        ForwardingMethod method,
+        bool template,
+        int control,
+        uint controlGeneration,
+        uint timeoutTicks,
+        out ConnectionHandle handle)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        var result = store.Add(
+            (byte)protocol,
+            T.From(client.Address),
+            client.Port,
+            T.From(@virtual.Address),
+            @virtual.Port,
+            T.From(destination.Address),
+            destination.Port,
+            method == ForwardingMethod.FullNat ? T.From(local.Address) : default,
+            method == ForwardingMethod.FullNat ? local.Port : (ushort)0,
+            realServer,
+            method,
+            template,
+            control,
+            controlGeneration,
+            timeoutTicks,
+            out int index,
+            out uint generation);
+        handle = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
+        return result;
+    }
+
+    private static bool FindInbound<T>(ConnectionStore<T> store, L4Protocol protocol, Endpoint client, Endpoint @virtual, bool template, out ConnectionHandle handle)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        if (store.TryFindInbound((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, template, out int index, out uint word))
+        {
+            handle = new ConnectionHandle(store.IsIPv6, index, word >> ConnectionStore<T>.GenerationShift);
+            return true;
+        }
+
+        handle = default;
+        return false;
+    }
+
+    private bool KeepIfServerAvailable(ConnectionHandle handle)
+    {
+        int server = handle.IsIPv6 ? _v6.EntryAt(handle.Index).RealServer : _v4.EntryAt(handle.Index).RealServer;
+        if (Registry[server].IsAvailable)
+        {
+            return true;
+        }
+
+        _ = handle.IsIPv6 ? _v6.Remove(handle.Index, handle.Generation, force: false) : _v4.Remove(handle.Index, handle.Generation, force: false);
+        return false;
+    }
+
+    private static bool IsReusable<T>(ConnectionStore<T> store, ConnectionHandle handle, int mode)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        if (!store.TryReadWord(handle.Index, handle.Generation, out uint word))
+        {
+            return false;
+        }
+
+        ref var e = ref store.EntryAt(handle.Index);
+        if (e.Protocol != (byte)L4Protocol.Tcp || (e.Meta & ConnectionStore<T>.TemplateMeta) != 0 || (e.Meta >> ConnectionStore<T>.AuxShift) != 0)
+        {
+            return false;
+        }
+
+        var state = (TcpConnectionState)(word & ConnectionStore<T>.StateMask);
+        return state is TcpConnectionState.TimeWait or TcpConnectionState.Close
+            || ((mode & 2) != 0 && state == TcpConnectionState.FinWait && (word & ConnectionStore<T>.NoOutputBit) != 0);
+    }
+
+    private bool ReadInfo<T>(ConnectionStore<T> store, int index, uint generation, out ConnectionInfo info)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        if (!store.TryReadWord(index, generation, out _) || !TryReadSlot(store, index, out info))
+        {
+            info = default;
+            return false;
+        }
+
+        return store.TryReadWord(index, generation, out _);
+    }
+
+    private bool TryReadSlot<T>(ConnectionStore<T> store, int index, out ConnectionInfo info)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        ref var e = ref store.EntryAt(index);
+        uint word = Volatile.Read(ref e.Word);
+        if ((word & ConnectionStore<T>.LiveBit) == 0)
+        {
+            info = default;
+            return false;
+        }
+
+        var protocol = (L4Protocol)e.Protocol;
+        bool isTemplate = (e.Meta & ConnectionStore<T>.TemplateMeta) != 0;
+        var method = (ForwardingMethod)(e.Meta & ConnectionStore<T>.MethodMask);
+        byte state = (byte)(word & ConnectionStore<T>.StateMask);
+        string stateName = isTemplate ? "NONE" : protocol switch
+        {
+            L4Protocol.Tcp => TcpStateMachine.Name((TcpConnectionState)state),
+            L4Protocol.Udp => "UDP",
+            _ => "ICMP",
+        };
+        long remainingTicks = (TimeSpan.TicksPerSecond * (long)Volatile.Read(ref e.Expiry)) - _time.GetElapsedTime(_start).Ticks;
+        var expires = TimeSpan.FromSeconds(Math.Max(0, remainingTicks / TimeSpan.TicksPerSecond));
+        info = new ConnectionInfo(
+            protocol,
+            new Endpoint(T.ToIpAddress(e.Client), e.ClientPort),
+            new Endpoint(T.ToIpAddress(e.Virtual), e.VirtualPort),
+            new Endpoint(T.ToIpAddress(e.Destination), e.DestinationPort),
+            method == ForwardingMethod.FullNat ? new Endpoint(T.ToIpAddress(e.Local), e.LocalPort) : default,
+            e.RealServer,
+            method,
+            isTemplate,
+            state,
+            stateName,
+            expires,
+            !isTemplate && (word & ConnectionStore<T>.InactiveBit) == 0);
+        return ConnectionStore<T>.IsStillSame(ref e, word, 0, out _);
+    }
+}

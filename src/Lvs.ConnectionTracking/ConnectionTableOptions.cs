@@ -1,0 +1,38 @@
+namespace Lvs.ConnectionTracking;
+
+/// <summary>Settings of a <see cref="ConnectionTable"/>; the sysctl names are those of the kernel (Documentation/networking/ipvs-sysctl.rst).</summary>
+public sealed class ConnectionTableOptions
+{
+    /// <summary>
+    /// The most IPv4 connections and persistence templates held at once. The table never grows past it: memory for
+    /// all of them is reserved when the table is created.
+    /// </summary>
+    public int Capacity { get; init; } = 1 << 20;
+
+    /// <summary>The most IPv6 connections and templates held at once; by default one eighth of <see cref="Capacity"/> (at least 1024).</summary>
+    public int? IPv6Capacity { get; init; }
+
+    /// <summary>The timeouts per protocol state (shared, and changeable while the table runs).</summary>
+    public ConnectionTimeouts Timeouts { get; init; } = new();
+
+    /// <summary>
+    /// expire_nodest_conn: a connection whose real server is no longer available is dropped when its next packet is
+    /// looked up, instead of being forwarded to a server that has gone.
+    /// </summary>
+    public bool ExpireNoDestinationConnections { get; init; }
+
+    /// <summary>
+    /// expire_quiescent_template: a persistence template whose real server has weight 0 is no longer honoured, so the
+    /// client is scheduled afresh.
+    /// </summary>
+    public bool ExpireQuiescentTemplate { get; init; }
+
+    /// <summary>
+    /// conn_reuse_mode: 0 off; bit 1 (the default, 1) reschedules a SYN that reuses the ports of a TIME_WAIT or CLOSE
+    /// connection; bit 2 also a FIN_WAIT one whose replies bypass the director (direct routing, tunnelling).
+    /// </summary>
+    public int ConnectionReuseMode { get; init; } = 1;
+
+    /// <summary>The seed of the random probes that pick entries to shed when the table is full; random when not set.</summary>
+    public ulong? RandomSeed { get; init; }
+}

@@ -1,0 +1,24 @@
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// An address as a connection entry stores it: 4 bytes for IPv4, 16 for IPv6. The store is generic over it, so the
+/// JIT compiles one specialised copy per family with no indirection.
+/// </summary>
+/// <typeparam name="TSelf">The implementing struct.</typeparam>
+internal interface IStoredAddress<TSelf>
+    where TSelf : unmanaged, IStoredAddress<TSelf>
+{
+    /// <summary>True when the address belongs to this family.</summary>
+    static abstract bool Fits(IpAddress address);
+
+    /// <summary>Converts from the general form (the caller checked <see cref="Fits"/>).</summary>
+    static abstract TSelf From(IpAddress address);
+
+    /// <summary>Converts to the general form.</summary>
+    static abstract IpAddress ToIpAddress(TSelf address);
+
+    /// <summary>Bitwise equality.</summary>
+    static abstract bool AreEqual(TSelf left, TSelf right);
+}

@@ -1,0 +1,22 @@
+using System.Runtime.CompilerServices;
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>An IPv4 address in 4 bytes (host order).</summary>
+internal readonly struct Ipv4StoredAddress : IStoredAddress<Ipv4StoredAddress>
+{
+    private readonly uint _value;
+
+    private Ipv4StoredAddress(uint value) => _value = value;
+
+    public static bool Fits(IpAddress address) => address.IsIPv4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Ipv4StoredAddress From(IpAddress address) => new((uint)address.Low);
+
+    public static IpAddress ToIpAddress(Ipv4StoredAddress address) => IpAddress.FromIPv4(address._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AreEqual(Ipv4StoredAddress left, Ipv4StoredAddress right) => left._value == right._value;
+}

@@ -1,0 +1,28 @@
+using System.Runtime.CompilerServices;
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>An IPv6 address in 16 bytes (the two big-endian halves of <see cref="IpAddress"/>).</summary>
+internal readonly struct Ipv6StoredAddress : IStoredAddress<Ipv6StoredAddress>
+{
+    private readonly ulong _high;
+    private readonly ulong _low;
+
+    private Ipv6StoredAddress(ulong high, ulong low)
+    {
+        _high = high;
+        _low = low;
+    }
+
+    public static bool Fits(IpAddress address) => address.IsIPv6;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Ipv6StoredAddress From(IpAddress address) => new(address.High, address.Low);
+
+    public static IpAddress ToIpAddress(Ipv6StoredAddress address) => new(address._high, address._low);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AreEqual(Ipv6StoredAddress left, Ipv6StoredAddress right) =>
+        left._low == right._low && left._high == right._high;
+}

@@ -1,0 +1,339 @@
+using Lvs.Core;
+using static Lvs.ConnectionTracking.Tests.TestNetwork;
+
+namespace Lvs.ConnectionTracking.Tests;
+
+public class ConnectionTableTests
+{
+    [Fact]
+    public void TryAdd_Nat_FoundFromBothDirections()
+    {
+        var (table, _, _, servers) = NewTable();
+        var inbound = Tcp(Client(1), Virtual());
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(inbound, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var added));
+
+        Assert.True(table.TryGetInbound(inbound, out var fromClient));
+        Assert.True(table.TryGetOutbound(Tcp(servers[0].Endpoint, Client(1)), out var fromServer));
+        Assert.Equal(added, fromClient);
+        Assert.Equal(added, fromServer);
+        Assert.False(table.TryGetInbound(Tcp(Client(1, 40001), Virtual()), out _));
+        Assert.False(table.TryGetOutbound(Tcp(servers[1].Endpoint, Client(1)), out _));
+        Assert.False(table.TryGetInbound(new FlowKey(L4Protocol.Udp, Client(1), Virtual()), out _));
+        Assert.Equal(1, table.Count);
+    }
+
+    [Fact]
+    public void TryAdd_FullNat_OutboundKeyIsServerToLocalAddress()
+    {
+        var (table, _, _, servers) = NewTable();
+        var local = new Endpoint(IpAddress.Parse("198.51.100.1"), 5000);
+        var inbound = Tcp(Client(1), Virtual());
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(inbound, 0, servers[0].Endpoint, ForwardingMethod.FullNat) { Local = local }, out var added));
+
+        Assert.True(table.TryGetOutbound(Tcp(servers[0].Endpoint, local), out var found));
+        Assert.Equal(added, found);
+        Assert.False(table.TryGetOutbound(Tcp(servers[0].Endpoint, Client(1)), out _));
+        Assert.True(table.TryGetInfo(added, out var info));
+        Assert.Equal(local, info.Local);
+    }
+
+    [Fact]
+    public void TryAdd_DirectRouting_NoOutboundEntryAndInputOnlyTable()
+    {
+        var (table, _, _, servers) = NewTable();
+        var inbound = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(inbound, 0, servers[0].Endpoint with { Port = 80 }, ForwardingMethod.DirectRouting), out var h);
+        Assert.False(table.TryGetOutbound(Tcp(servers[0].Endpoint with { Port = 80 }, Client(1)), out _));
+
+        // INPUT-ONLY: a client FIN in ESTABLISHED goes to FIN_WAIT (INPUT would give CLOSE_WAIT).
+        Assert.True(table.Update(h, PacketDirection.Inbound, TcpFlags.Syn));
+        Assert.True(table.Update(h, PacketDirection.Inbound, TcpFlags.Ack));
+        Assert.True(table.Update(h, PacketDirection.Inbound, TcpFlags.Fin | TcpFlags.Ack));
+        Assert.True(table.TryGetInfo(h, out var info));
+        Assert.Equal(TcpConnectionState.FinWait, info.TcpState);
+    }
+
+    [Fact]
+    public void TryAdd_SameInboundKeyTwice_ReturnsExisting()
+    {
+        var (table, _, _, servers) = NewTable();
+        var inbound = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(inbound, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var first);
+        Assert.Equal(AddConnectionResult.Exists, table.TryAdd(new NewConnection(inbound, 1, servers[1].Endpoint, ForwardingMethod.Nat), out var second));
+        Assert.Equal(first, second);
+        Assert.Equal(1, servers[0].InactiveConnections);
+        Assert.Equal(0, servers[1].InactiveConnections);
+    }
+
+    [Fact]
+    public void TryAdd_InvalidRequests_Rejected()
+    {
+        var (table, _, _, servers) = NewTable();
+        var v6Client = new Endpoint(IpAddress.Parse("2001:db8::1"), 1000);
+        Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(Tcp(v6Client, Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 7, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(new FlowKey(L4Protocol.Sctp, Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(0, table.Count);
+    }
+
+    [Fact]
+    public void Ipv6_Connection_FoundFromBothDirections()
+    {
+        var (table, registry, _, _) = NewTable();
+        var server = new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
+        int index = registry.Register(server);
+        var client = Endpoint.Parse("[2001:db8:2::5]:51000");
+        var vip = Endpoint.Parse("[2001:db8:ffff::1]:80");
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(client, vip), index, server.Endpoint, ForwardingMethod.Nat), out var h));
+        Assert.True(table.TryGetInbound(Tcp(client, vip), out var a));
+        Assert.True(table.TryGetOutbound(Tcp(server.Endpoint, client), out var b));
+        Assert.Equal(h, a);
+        Assert.Equal(h, b);
+        Assert.False(table.TryGetInbound(Tcp(client with { Port = 51001 }, vip), out _));
+        Assert.Equal(1, server.InactiveConnections);
+    }
+
+    [Fact]
+    public void Update_Handshake_MovesCountersInactiveToActiveAndBack()
+    {
+        var (table, _, clock, servers) = NewTable();
+        _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+        Assert.Equal((0, 1), (servers[0].ActiveConnections, servers[0].InactiveConnections));
+
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+        Assert.Equal((1, 0), (servers[0].ActiveConnections, servers[0].InactiveConnections));
+        _ = table.Update(h, PacketDirection.Outbound, TcpFlags.Syn | TcpFlags.Ack);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+        Assert.True(table.TryGetInfo(h, out var info));
+        Assert.Equal("ESTABLISHED", info.StateName);
+        Assert.Equal(TimeSpan.FromSeconds(900), info.Expires);
+
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Rst);
+        Assert.Equal((0, 1), (servers[0].ActiveConnections, servers[0].InactiveConnections));
+        Assert.True(table.TryGetInfo(h, out info));
+        Assert.Equal(TcpConnectionState.Close, info.TcpState);
+
+        table.Tick(clock, 9);
+        Assert.True(table.TryGetInbound(Tcp(Client(1), Virtual()), out _));
+        table.Tick(clock, 1);
+        Assert.False(table.TryGetInbound(Tcp(Client(1), Virtual()), out _));
+        Assert.Equal((0, 0), (servers[0].ActiveConnections, servers[0].InactiveConnections));
+        Assert.False(table.Update(h, PacketDirection.Inbound, TcpFlags.Ack));
+    }
+
+    [Fact]
+    public void Expiry_EstablishedRefreshedByTraffic_ExpiresExactlyTimeoutAfterLastPacket()
+    {
+        var (table, _, clock, servers) = NewTable(timeouts: t => t.SetIpvsadm(30, 0, 0));
+        var key = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+        table.Tick(clock, 20);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+        table.Tick(clock, 29);
+        Assert.True(table.TryGetInbound(key, out _));
+        table.Tick(clock, 1);
+        Assert.False(table.TryGetInbound(key, out _));
+        Assert.Equal(1, table.Expired);
+    }
+
+    [Fact]
+    public void Expiry_LongTimeoutBeyondWheel_ExpiresAtExactTick()
+    {
+        var (table, _, clock, servers) = NewTable(timeouts: t => t.SetIpvsadm(5000, 0, 0));
+        var key = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+        for (int i = 0; i < 4999; i++)
+        {
+            table.Tick(clock, 1);
+        }
+
+        Assert.True(table.TryGetInbound(key, out _));
+        table.Tick(clock, 1);
+        Assert.False(table.TryGetInbound(key, out _));
+    }
+
+    [Fact]
+    public void Udp_TimeoutAndStateName()
+    {
+        var (table, _, clock, servers) = NewTable(timeouts: t => t.Udp = 10);
+        var key = new FlowKey(L4Protocol.Udp, Client(1, 5353), Virtual(0, 53));
+        _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+        _ = table.Update(h, PacketDirection.Inbound);
+        Assert.True(table.TryGetInfo(h, out var info));
+        Assert.Equal("UDP", info.StateName);
+        Assert.False(info.IsActive);
+        Assert.Equal(1, servers[0].InactiveConnections);
+        table.Tick(clock, 10);
+        Assert.False(table.TryGetInbound(key, out _));
+        Assert.Equal(0, servers[0].InactiveConnections);
+    }
+
+    [Fact]
+    public void Remove_ReleasesCountersAndStaleHandleFails()
+    {
+        var (table, _, _, servers) = NewTable();
+        _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+        Assert.True(table.Remove(h));
+        Assert.False(table.Remove(h));
+        Assert.Equal((0, 0), (servers[0].ActiveConnections, servers[0].InactiveConnections));
+
+        // The slot is reused by a new connection: the old handle must not touch it.
+        _ = table.TryAdd(new NewConnection(Tcp(Client(2), Virtual()), 1, servers[1].Endpoint, ForwardingMethod.Nat), out var h2);
+        Assert.Equal(h.Index, h2.Index);
+        Assert.False(table.Update(h, PacketDirection.Inbound, TcpFlags.Syn));
+        Assert.False(table.TryGetInfo(h, out _));
+        Assert.True(table.TryGetInfo(h2, out _));
+    }
+
+    [Fact]
+    public void ShouldReschedule_SynOnTimeWait_TrueOnEstablishedFalse()
+    {
+        var (table, _, _, servers) = NewTable();
+        _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+        Assert.False(table.ShouldReschedule(h, TcpFlags.Syn));
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Fin);
+        _ = table.Update(h, PacketDirection.Outbound, TcpFlags.Fin);
+        Assert.True(table.TryGetInfo(h, out var info));
+        Assert.Equal(TcpConnectionState.TimeWait, info.TcpState);
+        Assert.True(table.ShouldReschedule(h, TcpFlags.Syn));
+        Assert.False(table.ShouldReschedule(h, TcpFlags.Ack));
+    }
+
+    [Fact]
+    public void ShouldReschedule_FinWaitDirectRouting_OnlyWithModeBit2()
+    {
+        foreach (int mode in new[] { 1, 3 })
+        {
+            var (table, _, _, servers) = NewTable(reuseMode: mode);
+            _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.DirectRouting), out var h);
+            _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+            _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+            _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Fin);
+            Assert.Equal(mode == 3, table.ShouldReschedule(h, TcpFlags.Syn));
+        }
+
+        var (off, _, _, s) = NewTable(reuseMode: 0);
+        _ = off.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, s[0].Endpoint, ForwardingMethod.Nat), out var c);
+        _ = off.Update(c, PacketDirection.Inbound, TcpFlags.Rst);
+        Assert.False(off.ShouldReschedule(c, TcpFlags.Syn));
+    }
+
+    [Fact]
+    public void ExpireNoDestinationConnections_RemovedServer_ConnectionDroppedOnLookup()
+    {
+        var (table, _, _, servers) = NewTable(expireNoDest: true);
+        var key = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out _);
+        Assert.True(table.TryGetInbound(key, out _));
+        servers[0].IsAvailable = false;
+        Assert.False(table.TryGetInbound(key, out _));
+        Assert.Equal(0, table.Count);
+        Assert.Equal(0, servers[0].InactiveConnections);
+    }
+
+    [Fact]
+    public void RemovedServer_WithoutExpireNoDest_ConnectionKept()
+    {
+        var (table, _, _, servers) = NewTable();
+        var key = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out _);
+        servers[0].IsAvailable = false;
+        Assert.True(table.TryGetInbound(key, out _));
+    }
+
+    [Fact]
+    public void Full_NothingSheddable_RefusedAndCounted()
+    {
+        var (table, _, _, servers) = NewTable(capacity: 4);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h));
+            _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+            _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+        }
+
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Tcp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(1, table.Refused);
+        Assert.Equal(4, table.Count);
+    }
+
+    [Fact]
+    public void Full_HalfOpenPresent_ShedsHalfOpenNotEstablished()
+    {
+        var (table, _, _, servers) = NewTable(capacity: 4);
+        for (int i = 0; i < 4; i++)
+        {
+            _ = table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+            _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+            if (i != 2)
+            {
+                _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+            }
+        }
+
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.False(table.TryGetInbound(Tcp(Client(2), Virtual()), out _));
+        Assert.Equal(1, table.Shed);
+        Assert.Equal(4, table.Count);
+        Assert.Equal(4, servers[0].ActiveConnections + servers[0].InactiveConnections);
+    }
+
+    [Fact]
+    public void Listing_FormatsLikeIpvsadm()
+    {
+        var (table, _, _, servers) = NewTable();
+        _ = table.TryAdd(new NewConnection(Tcp(Client(1, 52144), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
+        _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
+        var writer = new StringWriter();
+        ConnectionListing.Write(writer, table.Enumerate());
+        string[] lines = writer.ToString().Split(Environment.NewLine);
+        Assert.Equal("IPVS connection entries", lines[0]);
+        Assert.Equal("pro expire state       source             virtual            destination", lines[1]);
+        Assert.Equal("TCP 15:00  ESTABLISHED 10.0.0.1:52144     192.0.2.10:80      172.16.0.0:8080", lines[2]);
+    }
+
+    [Fact]
+    public void TryGetInboundBatch_MixedHitsMissesAndIpv6_SameAsOneByOne()
+    {
+        var (table, registry, _, servers) = NewTable(capacity: 256);
+        var v6Server = new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
+        int v6Index = registry.Register(v6Server);
+        var keys = new List<FlowKey>();
+        for (int i = 0; i < 100; i++)
+        {
+            var v4 = Tcp(Client(i), Virtual());
+            var v6 = Tcp(new Endpoint(new IpAddress(0x2001_0db8_0002_0000UL, (ulong)i + 1), 5000), Endpoint.Parse("[2001:db8:ffff::1]:80"));
+            if (i % 3 != 0)
+            {
+                _ = table.TryAdd(new NewConnection(v4, 0, servers[0].Endpoint, ForwardingMethod.Nat), out _);
+                _ = table.TryAdd(new NewConnection(v6, v6Index, v6Server.Endpoint, ForwardingMethod.Nat), out _);
+            }
+
+            keys.Add(v4);
+            keys.Add(v6);
+        }
+
+        var handles = new ConnectionHandle[keys.Count];
+        int found = table.TryGetInboundBatch(keys.ToArray(), handles);
+
+        int expected = 0;
+        for (int i = 0; i < keys.Count; i++)
+        {
+            bool hit = table.TryGetInbound(keys[i], out var one);
+            expected += hit ? 1 : 0;
+            Assert.Equal(hit ? one : ConnectionHandle.None, handles[i]);
+        }
+
+        Assert.Equal(expected, found);
+        Assert.Equal(132, found);
+        Assert.Throws<ArgumentException>(() => table.TryGetInboundBatch(keys.ToArray(), new ConnectionHandle[3]));
+    }
+}
