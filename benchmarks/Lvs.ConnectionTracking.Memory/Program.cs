@@ -1,6 +1,7 @@
 using System.Globalization;
 using Lvs.ConnectionTracking;
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 // Fills a connection table to capacity and reports the managed heap it holds per live connection (entries and both
 // hash indexes included), and the bytes allocated per lookup, update and insert after warm-up.

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.ConnectionTracking;
 

@@ -1,4 +1,5 @@
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.ConnectionTracking;
 

@@ -1,3 +1,4 @@
+using Lvs.Core.Headers;
 namespace Lvs.ConnectionTracking;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Lvs.Core;
+using Lvs.Core.Headers;
 using static Lvs.ConnectionTracking.Tests.TestNetwork;
 
 namespace Lvs.ConnectionTracking.Tests;

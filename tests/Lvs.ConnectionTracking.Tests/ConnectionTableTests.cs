@@ -1,4 +1,5 @@
 using Lvs.Core;
+using Lvs.Core.Headers;
 using static Lvs.ConnectionTracking.Tests.TestNetwork;
 
 namespace Lvs.ConnectionTracking.Tests;

@@ -1,4 +1,5 @@
 
+using Lvs.Core.Headers;
 namespace Lvs.ConnectionTracking.Tests;
 
 public class TcpStateMachineTests

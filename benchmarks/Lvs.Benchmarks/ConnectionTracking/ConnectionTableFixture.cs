@@ -1,5 +1,6 @@
 using Lvs.ConnectionTracking;
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.Benchmarks.ConnectionTracking;
 

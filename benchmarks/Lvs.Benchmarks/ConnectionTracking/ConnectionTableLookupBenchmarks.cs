@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Lvs.ConnectionTracking;
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.Benchmarks.ConnectionTracking;
 
