@@ -24,10 +24,11 @@ public class FrameParserBenchmarks
 
     [Benchmark]
     [BenchmarkCategory("IPv4")]
-    public FlowKey Lvs_ParseIPv4()
+    public int Lvs_ParseIPv4()
     {
+        // The parser builds the whole FlowKey; reading its ports is the same work the PacketDotNet column does.
         _ = FrameParser.Parse(_v4, out var parsed);
-        return parsed.Flow;
+        return parsed.Flow.SourcePort + parsed.Flow.DestinationPort;
     }
 
     [Benchmark(Baseline = true)]
@@ -40,10 +41,11 @@ public class FrameParserBenchmarks
 
     [Benchmark]
     [BenchmarkCategory("IPv6")]
-    public FlowKey Lvs_ParseIPv6()
+    public int Lvs_ParseIPv6()
     {
+        // The parser builds the whole FlowKey; reading its ports is the same work the PacketDotNet column does.
         _ = FrameParser.Parse(_v6, out var parsed);
-        return parsed.Flow;
+        return parsed.Flow.SourcePort + parsed.Flow.DestinationPort;
     }
 
     [Benchmark(Baseline = true)]
