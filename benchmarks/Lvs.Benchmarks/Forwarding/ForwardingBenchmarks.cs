@@ -203,6 +203,7 @@ public class ForwardingBenchmarks
         public Config()
         {
             _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
+            _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
         }
     }
 }
