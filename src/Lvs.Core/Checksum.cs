@@ -182,6 +182,17 @@ public static class Checksum
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Delta16(ushort oldValue, ushort newValue) => (uint)(ushort)~oldValue + newValue;
 
+    /// <summary>The sum change of replacing a 32-bit value (an IPv4 address, or two adjacent 16-bit fields such as the ports), to combine with other deltas.</summary>
+    /// <param name="oldValue">The old value (big-endian number).</param>
+    /// <param name="newValue">The new value (big-endian number).</param>
+    /// <returns>A delta partial sum.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Delta32(uint oldValue, uint newValue)
+    {
+        uint o = ~oldValue;
+        return Fold((ulong)(o >> 16) + (o & 0xFFFF) + (newValue >> 16) + (newValue & 0xFFFF));
+    }
+
     /// <summary>The sum change of replacing an address, to combine with other deltas.</summary>
     /// <param name="oldAddress">The old address.</param>
     /// <param name="newAddress">The new address, of the same family.</param>
@@ -191,9 +202,7 @@ public static class Checksum
     {
         if (oldAddress.IsIPv4)
         {
-            uint o = ~(uint)oldAddress.Low;
-            uint n = (uint)newAddress.Low;
-            return Fold((ulong)(o >> 16) + (o & 0xFFFF) + (n >> 16) + (n & 0xFFFF));
+            return Delta32((uint)oldAddress.Low, (uint)newAddress.Low);
         }
 
         return Fold(SumWords(~oldAddress.High) + SumWords(~oldAddress.Low) + SumWords(newAddress.High) + SumWords(newAddress.Low));

@@ -98,34 +98,17 @@ public static class FrameParser
     {
         parsed = default;
         parsed.L4Offset = -1;
-        if (frame.Length < EthernetHeader.MinLength)
+        DropReason linkReason = EthernetHeader.Validate(frame, out int tags);
+        if (linkReason != DropReason.None)
         {
-            return DropReason.Truncated;
+            return linkReason;
         }
 
-        int typeOffset = 12;
+        int typeOffset = 12 + (4 * tags);
         ushort etherType = Be16(frame, typeOffset);
-        int tags = 0;
-        while (etherType is (ushort)Headers.EtherType.Vlan or (ushort)Headers.EtherType.QinQ)
+        if (tags > 0)
         {
-            if (tags == EthernetHeader.MaxVlanTags)
-            {
-                return DropReason.TooManyVlanTags;
-            }
-
-            if (frame.Length < typeOffset + 6)
-            {
-                return DropReason.Truncated;
-            }
-
-            if (tags == 0)
-            {
-                parsed.VlanId = (ushort)(Be16(frame, typeOffset + 2) & 0x0FFF);
-            }
-
-            tags++;
-            typeOffset += 4;
-            etherType = Be16(frame, typeOffset);
+            parsed.VlanId = (ushort)(Be16(frame, 14) & 0x0FFF);
         }
 
         int l3 = typeOffset + 2;
@@ -170,13 +153,10 @@ public static class FrameParser
     private static DropReason ParseArp(ReadOnlySpan<byte> frame, int l3, ref ParsedFrame parsed)
     {
         ReadOnlySpan<byte> arp = frame[l3..];
-        if (arp.Length < ArpHeader.Length
-            || Be16(arp, 0) != 1
-            || Be16(arp, 2) != (ushort)Headers.EtherType.IPv4
-            || arp[4] != 6
-            || arp[5] != 4)
+        DropReason reason = ArpHeader.Validate(arp);
+        if (reason != DropReason.None)
         {
-            return DropReason.BadArp;
+            return reason;
         }
 
         parsed.L3Length = ArpHeader.Length;

@@ -119,10 +119,6 @@ internal static class AddressTranslation
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte HopLimit(ReadOnlySpan<byte> ip, int version) => version == 4 ? ip[8] : ip[7];
 
-    /// <summary>The one's complement sum change of replacing a 32-bit value, folded to 16 bits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint Delta32(uint oldValue, uint newValue) => Checksum.Fold(Words(~oldValue) + Words(newValue));
-
     /// <summary>RFC 1624 equation 3 with the changes summed in <paramref name="sum"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort Apply(ushort checksum, ulong sum) => (ushort)~Checksum.Fold(sum + (ushort)~checksum);

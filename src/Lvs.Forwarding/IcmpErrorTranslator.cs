@@ -144,7 +144,7 @@ public sealed class IcmpErrorTranslator
         uint oldPorts = BinaryPrimitives.ReadUInt32BigEndian(l4);
         uint newPorts = (uint)quotedSource.Port << 16 | quotedDestination.Port;
         BinaryPrimitives.WriteUInt32BigEndian(l4, newPorts);
-        uint delta = Checksum.Add(addressDelta, AddressTranslation.Delta32(oldPorts, newPorts));
+        uint delta = Checksum.Add(addressDelta, Checksum.Delta32(oldPorts, newPorts));
         int quotedL4Length = frame.Length - quote.L4Offset;
         if (quote.Protocol == L4Protocol.Tcp && quotedL4Length >= 18)
         {
@@ -164,7 +164,7 @@ public sealed class IcmpErrorTranslator
         {
             uint oldSource = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
             uint oldDestination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
-            uint headerDelta = Checksum.Add(AddressTranslation.Delta32(oldSource, (uint)outerSource.Low), AddressTranslation.Delta32(oldDestination, (uint)outerDestination.Low));
+            uint headerDelta = Checksum.Add(Checksum.Delta32(oldSource, (uint)outerSource.Low), Checksum.Delta32(oldDestination, (uint)outerDestination.Low));
             BinaryPrimitives.WriteUInt32BigEndian(ip[12..], (uint)outerSource.Low);
             BinaryPrimitives.WriteUInt32BigEndian(ip[16..], (uint)outerDestination.Low);
             BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.ApplyDelta(BinaryPrimitives.ReadUInt16BigEndian(ip[10..]), headerDelta));

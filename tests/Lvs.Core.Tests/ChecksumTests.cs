@@ -93,6 +93,10 @@ public class ChecksumTests
         return incremental == full || (incremental is 0 or 0xFFFF && full is 0 or 0xFFFF);
     }
 
+    [Property(MaxTest = 1000)]
+    public bool Delta32_Applied_EqualsUpdate32(ushort checksum, uint oldValue, uint newValue) =>
+        Checksum.ApplyDelta(checksum, Checksum.Delta32(oldValue, newValue)) == Checksum.Update32(checksum, oldValue, newValue);
+
     private static ushort ReferenceSum(byte[] data, uint initial)
     {
         // RFC 1071 section 4.1, the straightforward C loop.

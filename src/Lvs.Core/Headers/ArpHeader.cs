@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Lvs.Core.Headers;
 
@@ -24,19 +25,28 @@ public readonly ref struct ArpHeader
     /// <returns>False when too short or not Ethernet/IPv4 ARP.</returns>
     public static bool TryCreate(Span<byte> packet, out ArpHeader header)
     {
-        header = default;
-        if (packet.Length < Length
-            || BinaryPrimitives.ReadUInt16BigEndian(packet) != 1
-            || BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) != (ushort)EtherType.IPv4
-            || packet[4] != 6
-            || packet[5] != 4)
+        if (Validate(packet) != DropReason.None)
         {
+            header = default;
             return false;
         }
 
         header = new ArpHeader(packet);
         return true;
     }
+
+    /// <summary>Checks that the packet is long enough and is Ethernet/IPv4 ARP.</summary>
+    /// <param name="packet">The ARP packet (the Ethernet payload).</param>
+    /// <returns><see cref="DropReason.None"/> or <see cref="DropReason.BadArp"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static DropReason Validate(ReadOnlySpan<byte> packet) =>
+        packet.Length < Length
+        || BinaryPrimitives.ReadUInt16BigEndian(packet) != 1
+        || BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) != (ushort)EtherType.IPv4
+        || packet[4] != 6
+        || packet[5] != 4
+            ? DropReason.BadArp
+            : DropReason.None;
 
     /// <summary>The operation: 1 request, 2 reply.</summary>
     public ushort Operation

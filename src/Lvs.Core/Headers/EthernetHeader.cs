@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Lvs.Core.Headers;
 
@@ -32,33 +33,47 @@ public readonly ref struct EthernetHeader
     /// <returns>False when the buffer is too short or there are more than <see cref="MaxVlanTags"/> tags.</returns>
     public static bool TryCreate(Span<byte> frame, out EthernetHeader header)
     {
-        header = default;
-        if (frame.Length < MinLength)
+        if (Validate(frame, out int tags) != DropReason.None)
         {
+            header = default;
             return false;
-        }
-
-        int tags = 0;
-        int typeOffset = 12;
-        while (true)
-        {
-            ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[typeOffset..]);
-            if (type is not ((ushort)Headers.EtherType.Vlan or (ushort)Headers.EtherType.QinQ))
-            {
-                break;
-            }
-
-            if (tags == MaxVlanTags || frame.Length < typeOffset + 4 + 2)
-            {
-                return false;
-            }
-
-            tags++;
-            typeOffset += 4;
         }
 
         header = new EthernetHeader(frame, tags);
         return true;
+    }
+
+    /// <summary>Walks the VLAN tags and checks that the header and its tags fit.</summary>
+    /// <param name="frame">The frame, starting at the destination MAC.</param>
+    /// <param name="vlanTagCount">The number of tags, when valid.</param>
+    /// <returns><see cref="DropReason.None"/>, <see cref="DropReason.Truncated"/> or <see cref="DropReason.TooManyVlanTags"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static DropReason Validate(ReadOnlySpan<byte> frame, out int vlanTagCount)
+    {
+        vlanTagCount = 0;
+        if (frame.Length < MinLength)
+        {
+            return DropReason.Truncated;
+        }
+
+        int typeOffset = 12;
+        while (BinaryPrimitives.ReadUInt16BigEndian(frame[typeOffset..]) is (ushort)Headers.EtherType.Vlan or (ushort)Headers.EtherType.QinQ)
+        {
+            if (vlanTagCount == MaxVlanTags)
+            {
+                return DropReason.TooManyVlanTags;
+            }
+
+            if (frame.Length < typeOffset + 4 + 2)
+            {
+                return DropReason.Truncated;
+            }
+
+            vlanTagCount++;
+            typeOffset += 4;
+        }
+
+        return DropReason.None;
     }
 
     /// <summary>The number of VLAN tags (0, 1 or 2).</summary>
