@@ -35,7 +35,7 @@ public sealed class LeastConnectionScheduler : IScheduler
                 continue;
             }
 
-            if (server.Weight <= 0 || server.IsOverloaded || !server.IsAvailable)
+            if (!server.IsSchedulable)
             {
                 continue;
             }
