@@ -3,8 +3,10 @@ using System.Runtime.InteropServices;
 namespace Lvs.ConnectionTracking;
 
 /// <summary>
-/// One slot of the connection slab: 56 bytes for IPv4, 104 for IPv6. No object per connection: the slab is one array
-/// of these, linked into the hash chains and the timer wheel by int indexes.
+/// The part of a connection's slot that an inbound lookup reads: the key, the state word, the expiry and the inbound
+/// chain link. 32 bytes for IPv4 (two per cache line, never straddling one), 56 for IPv6 (in a 64-byte stride). The
+/// rest of the slot (where packets go, the outbound and timer links) is its <see cref="ConnectionRoute{TAddress}"/>,
+/// at the same index of a second array, so the lookup that decides most packets reads one line per candidate.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -14,9 +16,10 @@ namespace Lvs.ConnectionTracking;
 /// (bits 8-31), which changes when a connection ends so that stale handles and racing readers notice.
 /// </para>
 /// <para>
-/// The key fields (addresses, ports, protocol, <see cref="Meta"/> bits 0-3) are written only while the slot is free
-/// and published by the release write of <see cref="Word"/>. <see cref="Meta"/> bits 8-31 hold, for a connection,
-/// the index + 1 of its controlling template (0 for none) and, for a template, the number of connections it controls.
+/// The key fields (addresses, ports, protocol, <see cref="Meta"/> bits 0-3, and the route) are written only while the
+/// slot is free and published by the release write of <see cref="Word"/>. <see cref="Meta"/> bits 8-31 hold, for a
+/// connection, the index + 1 of its controlling template (0 for none) and, for a template, the number of connections
+/// it controls.
 /// </para>
 /// </remarks>
 /// <typeparam name="TAddress">The stored address form.</typeparam>
@@ -28,16 +31,9 @@ internal struct ConnectionEntry<TAddress>
     public uint Expiry;
     public TAddress Client;
     public TAddress Virtual;
-    public TAddress Destination;
-    public TAddress Local;
     public ushort ClientPort;
     public ushort VirtualPort;
-    public ushort DestinationPort;
-    public ushort LocalPort;
     public int NextIn;
-    public int NextOut;
-    public int WheelNext;
-    public int WheelPrev;
     public uint Meta;
     public ushort RealServer;
     public byte Protocol;

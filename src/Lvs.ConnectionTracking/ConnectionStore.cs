@@ -61,15 +61,17 @@ internal sealed class ConnectionStore<TAddress>
     private const int NotFiled = int.MinValue;
     private const int MaxSteps = 1 << 16;
 
-    private readonly ConnectionEntry<TAddress>[] _entries;
+    private readonly CacheAlignedArray<ConnectionEntry<TAddress>> _entries;
+    private readonly ConnectionRoute<TAddress>[] _routes;
     private readonly int[] _inHeads;
     private readonly int[] _outHeads;
     private readonly int[] _inVersions;
     private readonly int[] _outVersions;
     private readonly int[] _wheel;
-    private readonly int _bucketMask;
+    private readonly uint _inBuckets;
+    private readonly uint _outBuckets;
     private readonly int _stripeMask;
-    private readonly long _seed;
+    private readonly FlowHashSecret _secret;
     private readonly bool _isIPv6;
     private readonly ConnectionTable _table;
     private readonly Lock _writeLock = new();
@@ -90,25 +92,21 @@ internal sealed class ConnectionStore<TAddress>
 
         _table = table;
         _isIPv6 = isIPv6;
-        _seed = unchecked((long)FlowHash.Seed);
+        _secret = new FlowHashSecret(FlowHash.Seed);
         _random = randomSeed | 1;
         Capacity = capacity;
 
-        // One bucket per one to two connections in each index (a power of two at or below the capacity): chains of
-        // 1.5 entries on average at full load keep both indexes at 4 to 8 bytes per connection, within the budget of
-        // 64 bytes per IPv4 connection with its 56-byte entry.
-        int buckets = (int)Math.Min(1u << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity));
-        if (buckets > capacity)
-        {
-            buckets >>= 1;
-        }
-
-        buckets = Math.Max(buckets, 16);
-        _bucketMask = buckets - 1;
-        _stripeMask = Math.Min(buckets, 4096) - 1;
-        _entries = GC.AllocateUninitializedArray<ConnectionEntry<TAddress>>(capacity);
-        _inHeads = NewFilled(buckets);
-        _outHeads = NewFilled(buckets);
+        // Chains of one entry per bucket on average at full load inbound, where every packet looks (a hit is then
+        // the first of its chain 63 % of the time and among the first two 90 %), and two outbound, where only NAT
+        // replies look: 4 + 2 bytes per connection, within the budget of 64 bytes per IPv4 connection with its
+        // 56-byte slot. Any count works: a bucket is picked by multiplying the hash, not by masking it.
+        _inBuckets = (uint)Math.Max(capacity, 16);
+        _outBuckets = (uint)Math.Max(capacity / 2, 16);
+        _stripeMask = 4095;
+        _entries = new CacheAlignedArray<ConnectionEntry<TAddress>>(capacity);
+        _routes = GC.AllocateUninitializedArray<ConnectionRoute<TAddress>>(capacity);
+        _inHeads = NewFilled((int)_inBuckets);
+        _outHeads = NewFilled((int)_outBuckets);
         _inVersions = new int[_stripeMask + 1];
         _outVersions = new int[_stripeMask + 1];
         _wheel = NewFilled(WheelSize);
@@ -117,8 +115,10 @@ internal sealed class ConnectionStore<TAddress>
             ref var e = ref _entries[i];
             e = default;
             e.NextIn = i + 1 < capacity ? i + 1 : -1;
-            e.NextOut = -1;
-            e.WheelPrev = NotFiled;
+            ref var r = ref _routes[i];
+            r = default;
+            r.NextOut = -1;
+            r.WheelPrev = NotFiled;
         }
 
         _freeHead = 0;
@@ -147,17 +147,38 @@ internal sealed class ConnectionStore<TAddress>
     public int InboundBucket(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template)
     {
         byte kind = template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
-        return (int)FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _seed) & _bucketMask;
+        return BucketOf(FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _secret), _inBuckets);
     }
 
     /// <summary>Reads a bucket's chain head (for batched lookups, which load the heads of many keys before walking any chain).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int InboundHead(int bucket) => Volatile.Read(ref _inHeads[bucket]);
 
+    /// <summary>Asks the CPU to start loading a bucket's chain head (a batched lookup's first stage).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchInboundHead(int bucket) => MemoryPrefetch.Line(ref _inHeads[bucket]);
+
     /// <summary>
-    /// Loads an entry ahead of a batched lookup and returns the next link of its chain (-1 for a link outside the slab),
-    /// so that a following stage can load the second entry of long chains too.
+    /// Asks the CPU to start loading an entry (a batched lookup's later stages); ignores a link outside the slab, so a
+    /// chain read racily can be followed blindly.
     /// </summary>
-    public int LoadAhead(int index)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchEntry(int index)
+    {
+        if ((uint)index < (uint)_entries.Length)
+        {
+            MemoryPrefetch.Line(ref _entries[index]);
+        }
+    }
+
+    /// <summary>
+    /// A batched lookup's chain stage: the next inbound link after the entry at <paramref name="index"/>, or -1 when
+    /// that entry already has the packet's client endpoint (the walk will most likely stop there, so the rest of the
+    /// chain need not be loaded) or the link leaves the slab. Read racily, for prefetching only: a changed entry costs
+    /// at most a useless or a missed prefetch, since the decision is always the full walk.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int NextCandidate(int index, TAddress client, ushort clientPort)
     {
         if ((uint)index >= (uint)_entries.Length)
         {
@@ -165,8 +186,7 @@ internal sealed class ConnectionStore<TAddress>
         }
 
         ref var e = ref _entries[index];
-        _ = Volatile.Read(ref e.Word);
-        return Volatile.Read(ref e.NextIn);
+        return e.ClientPort == clientPort && TAddress.AreEqual(e.Client, client) ? -1 : Volatile.Read(ref e.NextIn);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -209,8 +229,8 @@ internal sealed class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindOutbound(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word)
     {
-        ulong hash = FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _seed);
-        int bucket = (int)hash & _bucketMask;
+        ulong hash = FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _secret);
+        int bucket = BucketOf(hash, _outBuckets);
         ref int version = ref _outVersions[bucket & _stripeMask];
         while (true)
         {
@@ -220,19 +240,20 @@ internal sealed class ConnectionStore<TAddress>
             while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
                 ref var e = ref _entries[i];
+                ref var r = ref _routes[i];
                 uint w = Volatile.Read(ref e.Word);
                 if ((w & LiveBit) != 0
-                    && e.DestinationPort == sourcePort
+                    && r.DestinationPort == sourcePort
                     && e.Protocol == protocol
-                    && TAddress.AreEqual(e.Destination, source)
-                    && OutboundPeerMatches(ref e, destination, destinationPort)
+                    && TAddress.AreEqual(r.Destination, source)
+                    && OutboundPeerMatches(ref e, ref r, destination, destinationPort)
                     && IsStillSame(ref e, w, 0, out word))
                 {
                     index = i;
                     return true;
                 }
 
-                i = Volatile.Read(ref e.NextOut);
+                i = Volatile.Read(ref r.NextOut);
             }
 
             if ((uint)i >= (uint)_entries.Length && Volatile.Read(ref version) == before)
@@ -263,9 +284,9 @@ internal sealed class ConnectionStore<TAddress>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool OutboundPeerMatches(ref ConnectionEntry<TAddress> e, TAddress peer, ushort peerPort) =>
+    private static bool OutboundPeerMatches(ref ConnectionEntry<TAddress> e, ref ConnectionRoute<TAddress> r, TAddress peer, ushort peerPort) =>
         (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat
-            ? e.LocalPort == peerPort && TAddress.AreEqual(e.Local, peer)
+            ? r.LocalPort == peerPort && TAddress.AreEqual(r.Local, peer)
             : e.ClientPort == peerPort && TAddress.AreEqual(e.Client, peer);
 
     /// <summary>Reads the word of a slot if it still holds the handle's connection.</summary>
@@ -283,6 +304,8 @@ internal sealed class ConnectionStore<TAddress>
     }
 
     public ref ConnectionEntry<TAddress> EntryAt(int index) => ref _entries[index];
+
+    public ref ConnectionRoute<TAddress> RouteAt(int index) => ref _routes[index];
 
     // ---------------------------------------------------------------- per-packet update (lock-free)
 
@@ -338,7 +361,7 @@ internal sealed class ConnectionStore<TAddress>
                 // A shorter timeout (ESTABLISHED to FIN_WAIT, CLOSE...): the lazy wheel would fire too late, so re-file now.
                 lock (_writeLock)
                 {
-                    if (TryReadWord(index, generation, out _) && e.WheelPrev != NotFiled)
+                    if (TryReadWord(index, generation, out _) && _routes[index].WheelPrev != NotFiled)
                     {
                         UnfileLocked(index);
                         FileLocked(index, Volatile.Read(ref e.Expiry));
@@ -408,10 +431,11 @@ internal sealed class ConnectionStore<TAddress>
             e.ClientPort = clientPort;
             e.Virtual = @virtual;
             e.VirtualPort = virtualPort;
-            e.Destination = destination;
-            e.DestinationPort = destinationPort;
-            e.Local = local;
-            e.LocalPort = localPort;
+            ref var r = ref _routes[i];
+            r.Destination = destination;
+            r.DestinationPort = destinationPort;
+            r.Local = local;
+            r.LocalPort = localPort;
             e.Protocol = protocol;
             e.RealServer = (ushort)realServer;
             bool outbound = !template && method is ForwardingMethod.Nat or ForwardingMethod.FullNat;
@@ -419,7 +443,7 @@ internal sealed class ConnectionStore<TAddress>
                 | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
             e.Expiry = now + timeoutTicks;
             // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
-            e.NextOut = template ? (int)timeoutTicks : -1;
+            r.NextOut = template ? (int)timeoutTicks : -1;
 
             // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
             // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
@@ -442,19 +466,19 @@ internal sealed class ConnectionStore<TAddress>
                 _ = Interlocked.Add(ref t.Meta, AuxUnit);
 
                 // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
-                Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)t.NextOut));
+                Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)_routes[control].NextOut));
             }
 
             // Publish: key fields before the word (release), the word before the links.
             Volatile.Write(ref e.Word, word);
             ulong inHash = InboundHash(ref e);
-            int inBucket = (int)inHash & _bucketMask;
+            int inBucket = BucketOf(inHash, _inBuckets);
             e.NextIn = _inHeads[inBucket];
             Volatile.Write(ref _inHeads[inBucket], i);
             if (outbound)
             {
-                int outBucket = OutboundBucket(ref e);
-                e.NextOut = _outHeads[outBucket];
+                int outBucket = OutboundBucket(ref e, ref r);
+                r.NextOut = _outHeads[outBucket];
                 Volatile.Write(ref _outHeads[outBucket], i);
             }
 
@@ -536,15 +560,16 @@ internal sealed class ConnectionStore<TAddress>
             }
         }
 
-        int inBucket = (int)InboundHash(ref e) & _bucketMask;
+        int inBucket = BucketOf(InboundHash(ref e), _inBuckets);
         Unlink(_inHeads, ref _inVersions[inBucket & _stripeMask], inBucket, index, outbound: false);
+        ref var r = ref _routes[index];
         if ((e.Meta & OutboundMeta) != 0)
         {
-            int outBucket = OutboundBucket(ref e);
+            int outBucket = OutboundBucket(ref e, ref r);
             Unlink(_outHeads, ref _outVersions[outBucket & _stripeMask], outBucket, index, outbound: true);
         }
 
-        if (e.WheelPrev != NotFiled)
+        if (r.WheelPrev != NotFiled)
         {
             UnfileLocked(index);
         }
@@ -564,7 +589,7 @@ internal sealed class ConnectionStore<TAddress>
             }
         }
 
-        e.NextOut = -1;
+        r.NextOut = -1;
         e.NextIn = _freeHead;
         _freeHead = index;
         _count--;
@@ -579,16 +604,14 @@ internal sealed class ConnectionStore<TAddress>
         {
             if (link == index)
             {
-                ref var e = ref _entries[index];
-                Volatile.Write(ref link, outbound ? e.NextOut : e.NextIn);
+                Volatile.Write(ref link, outbound ? _routes[index].NextOut : _entries[index].NextIn);
 
                 // Bump before the slot can be reused, so a reader that passed through it walks again (see remarks).
                 _ = Interlocked.Increment(ref version);
                 return;
             }
 
-            ref var current = ref _entries[link];
-            link = ref outbound ? ref current.NextOut : ref current.NextIn;
+            link = ref outbound ? ref _routes[link].NextOut : ref _entries[link].NextIn;
         }
     }
 
@@ -609,13 +632,13 @@ internal sealed class ConnectionStore<TAddress>
         }
 
         int slot = (int)(tick & (WheelSize - 1));
-        ref var e = ref _entries[index];
+        ref var r = ref _routes[index];
         int head = _wheel[slot];
-        e.WheelNext = head;
-        e.WheelPrev = -1 - slot;
+        r.WheelNext = head;
+        r.WheelPrev = -1 - slot;
         if (head >= 0)
         {
-            _entries[head].WheelPrev = index;
+            _routes[head].WheelPrev = index;
         }
 
         _wheel[slot] = index;
@@ -623,12 +646,12 @@ internal sealed class ConnectionStore<TAddress>
 
     private void UnfileLocked(int index)
     {
-        ref var e = ref _entries[index];
-        int prev = e.WheelPrev;
-        int next = e.WheelNext;
+        ref var r = ref _routes[index];
+        int prev = r.WheelPrev;
+        int next = r.WheelNext;
         if (prev >= 0)
         {
-            _entries[prev].WheelNext = next;
+            _routes[prev].WheelNext = next;
         }
         else
         {
@@ -637,11 +660,11 @@ internal sealed class ConnectionStore<TAddress>
 
         if (next >= 0)
         {
-            _entries[next].WheelPrev = prev;
+            _routes[next].WheelPrev = prev;
         }
 
-        e.WheelPrev = NotFiled;
-        e.WheelNext = -1;
+        r.WheelPrev = NotFiled;
+        r.WheelNext = -1;
     }
 
     /// <summary>Processes every wheel slot up to <paramref name="now"/>: expires what is due and re-files what was refreshed.</summary>
@@ -763,21 +786,25 @@ internal sealed class ConnectionStore<TAddress>
             e.ClientPort,
             e.Virtual,
             e.VirtualPort,
-            _seed);
+            _secret);
 
-    private int OutboundBucket(ref ConnectionEntry<TAddress> e)
+    private int OutboundBucket(ref ConnectionEntry<TAddress> e, ref ConnectionRoute<TAddress> r)
     {
         bool fullNat = (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat;
         ulong hash = FlowHashKey<TAddress>.Hash(
             FlowHashKey<TAddress>.OutboundKind,
             e.Protocol,
-            e.Destination,
-            e.DestinationPort,
-            fullNat ? e.Local : e.Client,
-            fullNat ? e.LocalPort : e.ClientPort,
-            _seed);
-        return (int)hash & _bucketMask;
+            r.Destination,
+            r.DestinationPort,
+            fullNat ? r.Local : e.Client,
+            fullNat ? r.LocalPort : e.ClientPort,
+            _secret);
+        return BucketOf(hash, _outBuckets);
     }
+
+    /// <summary>Maps a hash to one of <paramref name="buckets"/> with a multiply (Lemire's fast range reduction) rather than a modulo, so a bucket count need not be a power of two.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BucketOf(ulong hash, uint buckets) => (int)(((hash >> 32) * buckets) >> 32);
 
     private static int[] NewFilled(int length)
     {

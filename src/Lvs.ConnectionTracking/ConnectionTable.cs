@@ -12,7 +12,7 @@ namespace Lvs.ConnectionTracking;
 /// <para>
 /// Memory is reserved up front: a slab of compact entries per address family (56 bytes for IPv4, 104 for IPv6) and
 /// two int-indexed hash indexes; there is no heap object per connection and no operation allocates after
-/// construction. Keys are hashed with XxHash3 seeded by the process's random <see cref="FlowHash.Seed"/>.
+/// construction. Keys are hashed with secret words drawn from the process's random <see cref="FlowHash.Seed"/>.
 /// </para>
 /// <para>
 /// Threads: any number of packet threads may look up, add, update and remove at once while one housekeeping thread
@@ -122,11 +122,19 @@ public sealed class ConnectionTable : IDisposable
     }
 
     /// <summary>
-    /// Finds the connections of a batch of client packets, as <see cref="TryGetInbound"/> does for each. The batch is
-    /// walked in stages (hash every key, load every chain head, every first entry and every second entry, then compare), so the memory
-    /// reads of different packets overlap instead of waiting for each other: with a table larger than the caches this
-    /// costs a fraction of one-by-one lookups (the receive path gets frames in batches anyway).
+    /// Finds the connections of a batch of client packets, as <see cref="TryGetInbound"/> does for each, with the memory
+    /// reads of different packets overlapped: the receive path gets frames in batches, and on a table larger than the
+    /// caches this costs a fraction of one-by-one lookups (docs/connection-tracking.md gives the figures).
     /// </summary>
+    /// <remarks>
+    /// The batch is taken in groups of 64 packets, and each group in stages: hash every key and prefetch its chain
+    /// head; read every head and prefetch the first entry; twice, follow every chain whose entry is not the packet's and
+    /// prefetch the next; then
+    /// decide each packet with the same lock-free walk as <see cref="TryGetInbound"/>, which finds its lines in the
+    /// cache. The reads of a stage overlap one another, so a group waits for DRAM about once per stage instead of
+    /// every packet waiting once per dependent read. A link read for prefetching may be stale; that only
+    /// wastes a prefetch, since the decision is always the full walk.
+    /// </remarks>
     /// <param name="packets">The packets' flows.</param>
     /// <param name="handles">Receives a handle per packet, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="packets"/>.</param>
     /// <returns>The number of packets whose connection was found.</returns>
@@ -138,63 +146,81 @@ public sealed class ConnectionTable : IDisposable
             throw new ArgumentException("There must be a handle for each packet.", nameof(handles));
         }
 
-        const int Stage = 32;
-        Span<int> buckets = stackalloc int[Stage];
-        Span<int> heads = stackalloc int[Stage];
+        // Group prefetching: each group of packets goes through the stages together, every stage starting the reads
+        // the next one needs. A group of 64 keeps enough lines in flight to cover DRAM latency (about 170 ns per read
+        // on the reference VM) while the stage in between runs over the other packets. At full load a hit is the
+        // first of its chain 63 % of the time and among the first three 97 %, so two more entry stages follow the
+        // first, each only for chains whose entry so far is not the packet's.
+        const int Group = 64;
+        Span<int> buckets = stackalloc int[Group];
+        Span<int> cursors = stackalloc int[Group];
         int found = 0;
-        for (int start = 0; start < packets.Length; start += Stage)
+        for (int start = 0; start < packets.Length; start += Group)
         {
-            var chunk = packets.Slice(start, Math.Min(Stage, packets.Length - start));
-            for (int j = 0; j < chunk.Length; j++)
+            var group = packets.Slice(start, Math.Min(Group, packets.Length - start));
+            var groupBuckets = buckets[..group.Length];
+            var groupCursors = cursors[..group.Length];
+            for (int i = 0; i < group.Length; i++)
             {
-                ref readonly var k = ref chunk[j];
-                buckets[j] = k.IsIPv4
-                    ? _v4.InboundBucket((byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false)
-                    : -1;
-            }
-
-            for (int j = 0; j < chunk.Length; j++)
-            {
-                heads[j] = buckets[j] >= 0 ? _v4.InboundHead(buckets[j]) : -1;
-            }
-
-            // Two stages of entries: at full load a chain holds 1.5 entries on average, so the second is often needed.
-            for (int j = 0; j < chunk.Length; j++)
-            {
-                heads[j] = _v4.LoadAhead(heads[j]);
-            }
-
-            for (int j = 0; j < chunk.Length; j++)
-            {
-                _ = _v4.LoadAhead(heads[j]);
-            }
-
-            for (int j = 0; j < chunk.Length; j++)
-            {
-                ref readonly var k = ref chunk[j];
-                ref var handle = ref handles[start + j];
-                bool hit;
-                if (buckets[j] >= 0)
+                ref readonly var k = ref group[i];
+                int bucket = -1;
+                if (k.IsIPv4)
                 {
-                    hit = _v4.TryFindInbound(buckets[j], (byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false, out int index, out uint word);
-                    handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
-                    hit = hit && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
-                }
-                else
-                {
-                    hit = TryGetInbound(k, out handle);
+                    bucket = _v4.InboundBucket((byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false);
+                    _v4.PrefetchInboundHead(bucket);
                 }
 
-                if (!hit)
-                {
-                    handle = default;
-                }
+                groupBuckets[i] = bucket;
+            }
 
-                found += hit ? 1 : 0;
+            for (int i = 0; i < groupBuckets.Length; i++)
+            {
+                int first = groupBuckets[i] >= 0 ? _v4.InboundHead(groupBuckets[i]) : -1;
+                groupCursors[i] = first;
+                _v4.PrefetchEntry(first);
+            }
+
+            for (int stage = 0; stage < 2; stage++)
+            {
+                for (int i = 0; i < groupCursors.Length; i++)
+                {
+                    ref readonly var k = ref group[i];
+                    int next = _v4.NextCandidate(groupCursors[i], Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort);
+                    groupCursors[i] = next;
+                    _v4.PrefetchEntry(next);
+                }
+            }
+
+            var groupHandles = handles.Slice(start, group.Length);
+            for (int i = 0; i < group.Length; i++)
+            {
+                found += FindInBatch(group[i], groupBuckets[i], ref groupHandles[i]) ? 1 : 0;
             }
         }
 
         return found;
+    }
+
+    private bool FindInBatch(in FlowKey k, int bucket, ref ConnectionHandle handle)
+    {
+        bool hit;
+        if (bucket >= 0)
+        {
+            hit = _v4.TryFindInbound(bucket, (byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false, out int index, out uint word);
+            handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
+            hit = hit && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
+        }
+        else
+        {
+            hit = TryGetInbound(k, out handle);
+        }
+
+        if (!hit)
+        {
+            handle = default;
+        }
+
+        return hit;
     }
 
     /// <summary>
@@ -499,6 +525,7 @@ public sealed class ConnectionTable : IDisposable
         where T : unmanaged, IStoredAddress<T>
     {
         ref var e = ref store.EntryAt(index);
+        ref var r = ref store.RouteAt(index);
         uint word = Volatile.Read(ref e.Word);
         if ((word & ConnectionStore<T>.LiveBit) == 0)
         {
@@ -522,8 +549,8 @@ public sealed class ConnectionTable : IDisposable
             protocol,
             new Endpoint(T.ToIpAddress(e.Client), e.ClientPort),
             new Endpoint(T.ToIpAddress(e.Virtual), e.VirtualPort),
-            new Endpoint(T.ToIpAddress(e.Destination), e.DestinationPort),
-            method == ForwardingMethod.FullNat ? new Endpoint(T.ToIpAddress(e.Local), e.LocalPort) : default,
+            new Endpoint(T.ToIpAddress(r.Destination), r.DestinationPort),
+            method == ForwardingMethod.FullNat ? new Endpoint(T.ToIpAddress(r.Local), r.LocalPort) : default,
             e.RealServer,
             method,
             isTemplate,

@@ -1,41 +1,31 @@
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Lvs.ConnectionTracking;
 
 /// <summary>
-/// The bytes hashed to place a connection in a chain: two endpoints, the protocol and what kind of key it is
-/// (inbound, template, outbound). 16 bytes for IPv4 and 40 for IPv6, with no implicit padding, hashed with the
-/// process's random seed (XxHash3 keyed by <see cref="Lvs.Core.FlowHash.Seed"/>) so a sender cannot aim at one chain.
+/// The hash that places a connection in a chain: two endpoints, the protocol and what kind of key it is (inbound,
+/// template, outbound), mixed with four secret words drawn from the process's random seed, so a sender who does not
+/// know them cannot aim many flows at one chain.
 /// </summary>
+/// <remarks>
+/// The mixing is the multiply-fold of wyhash and rapidhash (a 64 x 64 to 128-bit multiply, high half xor low half),
+/// applied to the key words xored with the secret: two multiplies for an IPv4 key, four for IPv6. It replaced
+/// XxHash3 here because the table hashes on every lookup and insert, and for these fixed 16- and 40-byte keys
+/// XxHash3 through its span API cost about 10.5 ns against 2.7 ns (the lookup itself is about 15 ns in cache).
+/// <see cref="Lvs.Core.FlowKey.Hash()"/> keeps XxHash3 for general use.
+/// </remarks>
 /// <typeparam name="TAddress">The stored address form.</typeparam>
-[StructLayout(LayoutKind.Sequential)]
-internal struct FlowHashKey<TAddress>
+internal static class FlowHashKey<TAddress>
     where TAddress : unmanaged, IStoredAddress<TAddress>
 {
     public const byte InboundKind = 1;
     public const byte TemplateKind = 2;
     public const byte OutboundKind = 3;
 
-    public TAddress First;
-    public TAddress Second;
-    public ushort FirstPort;
-    public ushort SecondPort;
-    public byte Protocol;
-    public byte Kind;
-    public ushort Zero;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Hash(byte kind, byte protocol, TAddress first, ushort firstPort, TAddress second, ushort secondPort, long seed)
+    public static ulong Hash(byte kind, byte protocol, TAddress first, ushort firstPort, TAddress second, ushort secondPort, in FlowHashSecret secret)
     {
-        FlowHashKey<TAddress> key = default;
-        key.First = first;
-        key.Second = second;
-        key.FirstPort = firstPort;
-        key.SecondPort = secondPort;
-        key.Protocol = protocol;
-        key.Kind = kind;
-        return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(MemoryMarshal.CreateReadOnlySpan(ref key, 1)), seed);
+        ulong tail = ((ulong)firstPort << 48) | ((ulong)secondPort << 32) | ((ulong)protocol << 8) | kind;
+        return TAddress.Hash(first, second, tail, secret);
     }
 }

@@ -21,4 +21,7 @@ internal interface IStoredAddress<TSelf>
 
     /// <summary>Bitwise equality.</summary>
     static abstract bool AreEqual(TSelf left, TSelf right);
+
+    /// <summary>Hashes two addresses and the key's other fields (<paramref name="tail"/>) with the table's secret (see <see cref="FlowHashKey{TAddress}"/>).</summary>
+    static abstract ulong Hash(TSelf first, TSelf second, ulong tail, in FlowHashSecret secret);
 }

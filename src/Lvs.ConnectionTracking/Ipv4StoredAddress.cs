@@ -19,4 +19,8 @@ internal readonly struct Ipv4StoredAddress : IStoredAddress<Ipv4StoredAddress>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AreEqual(Ipv4StoredAddress left, Ipv4StoredAddress right) => left._value == right._value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Hash(Ipv4StoredAddress first, Ipv4StoredAddress second, ulong tail, in FlowHashSecret secret) =>
+        secret.Finish(FlowHashSecret.Fold((((ulong)first._value << 32) | second._value) ^ secret.K0, tail ^ secret.K1));
 }

@@ -25,4 +25,12 @@ internal readonly struct Ipv6StoredAddress : IStoredAddress<Ipv6StoredAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AreEqual(Ipv6StoredAddress left, Ipv6StoredAddress right) =>
         left._low == right._low && left._high == right._high;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Hash(Ipv6StoredAddress first, Ipv6StoredAddress second, ulong tail, in FlowHashSecret secret)
+    {
+        ulong a = FlowHashSecret.Fold(first._high ^ secret.K0, first._low ^ secret.K1);
+        ulong b = FlowHashSecret.Fold(second._high ^ secret.K2, second._low ^ secret.K3);
+        return secret.Finish(FlowHashSecret.Fold(a ^ tail ^ secret.K1, b ^ secret.K0));
+    }
 }

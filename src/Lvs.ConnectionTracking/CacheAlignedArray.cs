@@ -1,0 +1,62 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// A fixed-length array of unmanaged structs whose elements never straddle a cache line: each element takes a
+/// power-of-two stride of at most 64 bytes, and element 0 starts on a 64-byte boundary. A connection lookup that
+/// reads one entry then costs one cache line, not two (a 56-byte entry at arbitrary offsets straddles two lines six
+/// times in eight, and a lookup that misses the cache paid for both).
+/// </summary>
+/// <remarks>
+/// The storage is a byte array on the pinned object heap: it never moves, so the aligned address found when it is
+/// created stays valid for as long as this struct holds the array. It is still managed memory, counted by the GC
+/// and freed with the table. A struct, so that the owner's field holds the address and length inline (one load
+/// fewer per access on the lookup path).
+/// </remarks>
+/// <typeparam name="T">The element type, at most 64 bytes.</typeparam>
+internal readonly unsafe struct CacheAlignedArray<T>
+    where T : unmanaged
+{
+    private const int CacheLine = 64;
+    private readonly byte[] _bytes;
+    private readonly byte* _first;
+
+    public CacheAlignedArray(int length)
+    {
+        if (sizeof(T) > CacheLine)
+        {
+            throw new NotSupportedException($"An element of {sizeof(T)} bytes does not fit a cache line.");
+        }
+
+        Length = length;
+        _bytes = GC.AllocateUninitializedArray<byte>(checked((length * Stride) + CacheLine), pinned: true);
+        byte* start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bytes));
+        _first = start + ((CacheLine - ((nint)start & (CacheLine - 1))) & (CacheLine - 1));
+    }
+
+    /// <summary>The bytes each element takes: its size rounded up to a power of two (a constant once compiled).</summary>
+    public static int Stride => (int)BitOperations.RoundUpToPowerOf2((uint)sizeof(T));
+
+    /// <summary>The number of elements.</summary>
+    public int Length { get; }
+
+    /// <summary>The element at <paramref name="index"/>; throws <see cref="ArgumentOutOfRangeException"/> outside the array.</summary>
+    public ref T this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            if ((uint)index >= (uint)Length)
+            {
+                ThrowOutOfRange(index);
+            }
+
+            return ref *(T*)(_first + ((nint)index * Stride));
+        }
+    }
+
+    private static void ThrowOutOfRange(int index) => throw new ArgumentOutOfRangeException(nameof(index), index, "Outside the array.");
+}
