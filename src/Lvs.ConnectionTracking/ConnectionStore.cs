@@ -375,118 +375,154 @@ internal sealed class ConnectionStore<TAddress>
 
     // ---------------------------------------------------------------- insert
 
-    public AddConnectionResult Add(
-        byte protocol,
-        TAddress client,
-        ushort clientPort,
-        TAddress @virtual,
-        ushort virtualPort,
-        TAddress destination,
-        ushort destinationPort,
-        TAddress local,
-        ushort localPort,
-        int realServer,
-        ForwardingMethod method,
-        bool template,
-        int control,
-        uint controlGeneration,
-        uint timeoutTicks,
-        out int index,
-        out uint generation)
+    /// <summary>
+    /// Computes an insert's buckets and starts loading its chain heads and the next free slot, without the lock: an
+    /// insert's reads then overlap each other (and, in a batch, other inserts') instead of each waiting for DRAM in
+    /// turn under the lock, whose interlocked instructions would also drain them one by one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prepare(ref ConnectionInsert<TAddress> insert)
     {
+        byte kind = insert.Template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
+        insert.InBucket = BucketOf(FlowHashKey<TAddress>.Hash(kind, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, _secret), _inBuckets);
+        MemoryPrefetch.Line(ref _inHeads[insert.InBucket]);
+        insert.OutBucket = -1;
+        if (insert.HasOutboundKey)
+        {
+            bool fullNat = insert.Method == ForwardingMethod.FullNat;
+            insert.OutBucket = BucketOf(
+                FlowHashKey<TAddress>.Hash(
+                    FlowHashKey<TAddress>.OutboundKind,
+                    insert.Protocol,
+                    insert.Destination,
+                    insert.DestinationPort,
+                    fullNat ? insert.Local : insert.Client,
+                    fullNat ? insert.LocalPort : insert.ClientPort,
+                    _secret),
+                _outBuckets);
+            MemoryPrefetch.Line(ref _outHeads[insert.OutBucket]);
+        }
+    }
+
+    /// <summary>A prepared insert's second stage, for batches: starts loading the first entry of its inbound chain (the duplicate check reads it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchInboundChain(in ConnectionInsert<TAddress> insert) => PrefetchEntry(Volatile.Read(ref _inHeads[insert.InBucket]));
+
+    /// <summary>The writer lock, for a batch of <see cref="AddLocked"/> calls under one acquisition.</summary>
+    public Lock WriterLock => _writeLock;
+
+    /// <summary>Adds one connection (see <see cref="AddLocked"/>).</summary>
+    public AddConnectionResult Add(ref ConnectionInsert<TAddress> insert, out int index, out uint generation)
+    {
+        Prepare(ref insert);
         lock (_writeLock)
         {
-            uint now = _table.CurrentTick;
-            if (TryFindInbound(protocol, client, clientPort, @virtual, virtualPort, template, out index, out uint existing))
-            {
-                generation = existing >> GenerationShift;
-                return AddConnectionResult.Exists;
-            }
-
-            if (control >= 0 && (!TryReadWord(control, controlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
-            {
-                generation = 0;
-                return AddConnectionResult.Invalid;
-            }
-
-            if (_freeHead < 0 && !TryShedLocked(now))
-            {
-                _refused++;
-                index = -1;
-                generation = 0;
-                return AddConnectionResult.Full;
-            }
-
-            int i = _freeHead;
-            ref var e = ref _entries[i];
-            _freeHead = e.NextIn;
-
-            generation = ((e.Word >> GenerationShift) + 1) & 0xFF_FFFF;
-            if (generation == 0)
-            {
-                generation = 1;
-            }
-
-            e.Client = client;
-            e.ClientPort = clientPort;
-            e.Virtual = @virtual;
-            e.VirtualPort = virtualPort;
-            ref var r = ref _routes[i];
-            r.Destination = destination;
-            r.DestinationPort = destinationPort;
-            r.Local = local;
-            r.LocalPort = localPort;
-            e.Protocol = protocol;
-            e.RealServer = (ushort)realServer;
-            bool outbound = !template && method is ForwardingMethod.Nat or ForwardingMethod.FullNat;
-            e.Meta = (uint)method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
-                | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
-            e.Expiry = now + timeoutTicks;
-            // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
-            r.NextOut = template ? (int)timeoutTicks : -1;
-
-            // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
-            // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
-            bool noOutput = method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
-            uint word = (generation << GenerationShift) | LiveBit | InactiveBit | (noOutput && !template ? NoOutputBit : 0);
-
-            var server = _table.Registry[realServer];
-            if (template)
-            {
-                server.AddPersistentConnection();
-            }
-            else
-            {
-                server.AddConnection(active: false);
-            }
-
-            if (control >= 0)
-            {
-                ref var t = ref _entries[control];
-                _ = Interlocked.Add(ref t.Meta, AuxUnit);
-
-                // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
-                Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)_routes[control].NextOut));
-            }
-
-            // Publish: key fields before the word (release), the word before the links.
-            Volatile.Write(ref e.Word, word);
-            ulong inHash = InboundHash(ref e);
-            int inBucket = BucketOf(inHash, _inBuckets);
-            e.NextIn = _inHeads[inBucket];
-            Volatile.Write(ref _inHeads[inBucket], i);
-            if (outbound)
-            {
-                int outBucket = OutboundBucket(ref e, ref r);
-                r.NextOut = _outHeads[outBucket];
-                Volatile.Write(ref _outHeads[outBucket], i);
-            }
-
-            FileLocked(i, e.Expiry);
-            _count++;
-            index = i;
-            return AddConnectionResult.Added;
+            return AddLocked(in insert, out index, out generation);
         }
+    }
+
+    /// <summary>
+    /// Adds a prepared connection or template under the writer lock, unless one with the same inbound key is live
+    /// (then returns it); sheds an entry when full (see <see cref="TryShedLocked"/>).
+    /// </summary>
+    public AddConnectionResult AddLocked(in ConnectionInsert<TAddress> insert, out int index, out uint generation)
+    {
+        uint now = _table.CurrentTick;
+        bool template = insert.Template;
+        int control = insert.Control;
+        if (TryFindInbound(insert.InBucket, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
+        {
+            generation = existing >> GenerationShift;
+            return AddConnectionResult.Exists;
+        }
+
+        if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
+        {
+            generation = 0;
+            return AddConnectionResult.Invalid;
+        }
+
+        if (_freeHead < 0 && !TryShedLocked(now))
+        {
+            _refused++;
+            index = -1;
+            generation = 0;
+            return AddConnectionResult.Full;
+        }
+
+        int i = _freeHead;
+        ref var e = ref _entries[i];
+        ref var r = ref _routes[i];
+        _freeHead = e.NextIn;
+
+        // The next insert's slot: free slots are scattered once connections have come and gone.
+        PrefetchEntry(_freeHead);
+        if ((uint)_freeHead < (uint)_routes.Length)
+        {
+            MemoryPrefetch.Line(ref _routes[_freeHead]);
+        }
+
+        generation = ((e.Word >> GenerationShift) + 1) & 0xFF_FFFF;
+        if (generation == 0)
+        {
+            generation = 1;
+        }
+
+        e.Client = insert.Client;
+        e.ClientPort = insert.ClientPort;
+        e.Virtual = insert.Virtual;
+        e.VirtualPort = insert.VirtualPort;
+        r.Destination = insert.Destination;
+        r.DestinationPort = insert.DestinationPort;
+        r.Local = insert.Local;
+        r.LocalPort = insert.LocalPort;
+        e.Protocol = insert.Protocol;
+        e.RealServer = (ushort)insert.RealServer;
+        bool outbound = insert.OutBucket >= 0;
+        e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
+            | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
+        e.Expiry = now + insert.TimeoutTicks;
+        // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
+        r.NextOut = template ? (int)insert.TimeoutTicks : -1;
+
+        // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
+        // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
+        bool noOutput = insert.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
+        uint word = (generation << GenerationShift) | LiveBit | InactiveBit | (noOutput && !template ? NoOutputBit : 0);
+
+        var server = _table.Registry[insert.RealServer];
+        if (template)
+        {
+            server.AddPersistentConnection();
+        }
+        else
+        {
+            server.AddConnection(active: false);
+        }
+
+        if (control >= 0)
+        {
+            ref var t = ref _entries[control];
+            _ = Interlocked.Add(ref t.Meta, AuxUnit);
+
+            // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
+            Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)_routes[control].NextOut));
+        }
+
+        // Publish: key fields before the word (release), the word before the links.
+        Volatile.Write(ref e.Word, word);
+        e.NextIn = _inHeads[insert.InBucket];
+        Volatile.Write(ref _inHeads[insert.InBucket], i);
+        if (outbound)
+        {
+            r.NextOut = _outHeads[insert.OutBucket];
+            Volatile.Write(ref _outHeads[insert.OutBucket], i);
+        }
+
+        FileLocked(i, e.Expiry);
+        _count++;
+        index = i;
+        return AddConnectionResult.Added;
     }
 
     // ---------------------------------------------------------------- removal

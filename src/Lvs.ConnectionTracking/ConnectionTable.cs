@@ -90,23 +90,111 @@ public sealed class ConnectionTable : IDisposable
     /// <returns>What happened; <see cref="AddConnectionResult.Full"/> is counted in <see cref="Refused"/>.</returns>
     public AddConnectionResult TryAdd(in NewConnection connection, out ConnectionHandle handle)
     {
-        var key = connection.Inbound;
-        bool v6 = key.SourceAddress.IsIPv6;
-        if (v6 != key.DestinationAddress.IsIPv6 || v6 != connection.Destination.Address.IsIPv6
-            || (uint)connection.RealServer >= (uint)Registry.Count
-            || (key.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Icmp or L4Protocol.IcmpV6))
-            || (connection.Template.IsSome && connection.Template.IsIPv6 != v6)
-            || (connection.Method == ForwardingMethod.FullNat && connection.Local.Address.IsIPv6 != v6))
+        if (!IsValid(connection))
         {
             handle = default;
             return AddConnectionResult.Invalid;
         }
 
+        var key = connection.Inbound;
         int control = connection.Template.IsSome ? connection.Template.Index : -1;
         uint controlGeneration = connection.Template.Generation;
-        return v6
+        return key.SourceAddress.IsIPv6
             ? AddTo(_v6, key.Protocol, key.Source, key.Destination, connection.Destination, connection.Local, connection.RealServer, connection.Method, false, control, controlGeneration, ConnectionStore<Ipv6StoredAddress>.InitialTimeoutTicks, out handle)
             : AddTo(_v4, key.Protocol, key.Source, key.Destination, connection.Destination, connection.Local, connection.RealServer, connection.Method, false, control, controlGeneration, ConnectionStore<Ipv4StoredAddress>.InitialTimeoutTicks, out handle);
+    }
+
+    /// <summary>
+    /// Adds a batch of connections, as <see cref="TryAdd"/> does for each, with their memory reads overlapped and the
+    /// writer lock taken once per group of 32 instead of once per connection: the director adds the new connections
+    /// of a receive batch together (docs/connection-tracking.md gives the figures).
+    /// </summary>
+    /// <param name="connections">The connections, in order (a later duplicate of an earlier one gets <see cref="AddConnectionResult.Exists"/>).</param>
+    /// <param name="handles">Receives each connection's handle (the existing one for <see cref="AddConnectionResult.Exists"/>, <see cref="ConnectionHandle.None"/> when refused); at least as long as <paramref name="connections"/>.</param>
+    /// <param name="results">Receives what happened to each; at least as long as <paramref name="connections"/>.</param>
+    /// <returns>The number of connections added.</returns>
+    /// <exception cref="ArgumentException"><paramref name="handles"/> or <paramref name="results"/> is shorter than <paramref name="connections"/>.</exception>
+    public int TryAddBatch(ReadOnlySpan<NewConnection> connections, Span<ConnectionHandle> handles, Span<AddConnectionResult> results)
+    {
+        if (handles.Length < connections.Length || results.Length < connections.Length)
+        {
+            throw new ArgumentException("There must be a handle and a result for each connection.", nameof(handles));
+        }
+
+        const int Group = 32;
+        Span<ConnectionInsert<Ipv4StoredAddress>> inserts = stackalloc ConnectionInsert<Ipv4StoredAddress>[Group];
+        int added = 0;
+        for (int start = 0; start < connections.Length; start += Group)
+        {
+            var group = connections.Slice(start, Math.Min(Group, connections.Length - start));
+            var groupInserts = inserts[..group.Length];
+
+            // Stage 1: validate, hash, start loading both chain heads. IPv6 and invalid connections take the single path.
+            for (int i = 0; i < group.Length; i++)
+            {
+                ref readonly var c = ref group[i];
+                ref var insert = ref groupInserts[i];
+                if (!IsValid(c) || c.Inbound.SourceAddress.IsIPv6)
+                {
+                    insert.InBucket = -1;
+                    continue;
+                }
+
+                var key = c.Inbound;
+                insert = ToInsert<Ipv4StoredAddress>(key.Protocol, key.Source, key.Destination, c.Destination, c.Local, c.RealServer, c.Method, false, c.Template.IsSome ? c.Template.Index : -1, c.Template.Generation, ConnectionStore<Ipv4StoredAddress>.InitialTimeoutTicks);
+                _v4.Prepare(ref insert);
+            }
+
+            // Stage 2: the first entry of each inbound chain, which the duplicate check reads.
+            foreach (ref readonly var insert in groupInserts)
+            {
+                if (insert.InBucket >= 0)
+                {
+                    _v4.PrefetchInboundChain(insert);
+                }
+            }
+
+            // Stage 3: one lock for the group.
+            lock (_v4.WriterLock)
+            {
+                for (int i = 0; i < group.Length; i++)
+                {
+                    ref readonly var insert = ref groupInserts[i];
+                    if (insert.InBucket < 0)
+                    {
+                        continue;
+                    }
+
+                    var result = _v4.AddLocked(insert, out int index, out uint generation);
+                    results[start + i] = result;
+                    handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(false, index, generation) : default;
+                    added += result == AddConnectionResult.Added ? 1 : 0;
+                }
+            }
+
+            for (int i = 0; i < group.Length; i++)
+            {
+                if (groupInserts[i].InBucket < 0)
+                {
+                    var result = TryAdd(group[i], out handles[start + i]);
+                    results[start + i] = result;
+                    added += result == AddConnectionResult.Added ? 1 : 0;
+                }
+            }
+        }
+
+        return added;
+    }
+
+    private bool IsValid(in NewConnection connection)
+    {
+        var key = connection.Inbound;
+        bool v6 = key.SourceAddress.IsIPv6;
+        return v6 == key.DestinationAddress.IsIPv6 && v6 == connection.Destination.Address.IsIPv6
+            && (uint)connection.RealServer < (uint)Registry.Count
+            && key.Protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Icmp or L4Protocol.IcmpV6
+            && (!connection.Template.IsSome || connection.Template.IsIPv6 == v6)
+            && (connection.Method != ForwardingMethod.FullNat || connection.Local.Address.IsIPv6 == v6);
     }
 
     /// <summary>Finds the connection of a client packet (client to virtual address and port).</summary>
@@ -443,26 +531,45 @@ public sealed class ConnectionTable : IDisposable
         out ConnectionHandle handle)
         where T : unmanaged, IStoredAddress<T>
     {
-        var result = store.Add(
-            (byte)protocol,
-            T.From(client.Address),
-            client.Port,
-            T.From(@virtual.Address),
-            @virtual.Port,
-            T.From(destination.Address),
-            destination.Port,
-            method == ForwardingMethod.FullNat ? T.From(local.Address) : default,
-            method == ForwardingMethod.FullNat ? local.Port : (ushort)0,
-            realServer,
-            method,
-            template,
-            control,
-            controlGeneration,
-            timeoutTicks,
-            out int index,
-            out uint generation);
+        var insert = ToInsert<T>(protocol, client, @virtual, destination, local, realServer, method, template, control, controlGeneration, timeoutTicks);
+        var result = store.Add(ref insert, out int index, out uint generation);
         handle = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
         return result;
+    }
+
+    private static ConnectionInsert<T> ToInsert<T>(
+        L4Protocol protocol,
+        Endpoint client,
+        Endpoint @virtual,
+        Endpoint destination,
+        Endpoint local,
+        int realServer,
+        ForwardingMethod method,
+        bool template,
+        int control,
+        uint controlGeneration,
+        uint timeoutTicks)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        bool fullNat = method == ForwardingMethod.FullNat;
+        return new ConnectionInsert<T>
+        {
+            Protocol = (byte)protocol,
+            Client = T.From(client.Address),
+            ClientPort = client.Port,
+            Virtual = T.From(@virtual.Address),
+            VirtualPort = @virtual.Port,
+            Destination = T.From(destination.Address),
+            DestinationPort = destination.Port,
+            Local = fullNat ? T.From(local.Address) : default,
+            LocalPort = fullNat ? local.Port : (ushort)0,
+            RealServer = realServer,
+            Method = method,
+            Template = template,
+            Control = control,
+            ControlGeneration = controlGeneration,
+            TimeoutTicks = timeoutTicks,
+        };
     }
 
     private static bool FindInbound<T>(ConnectionStore<T> store, L4Protocol protocol, Endpoint client, Endpoint @virtual, bool template, out ConnectionHandle handle)

@@ -1,3 +1,5 @@
+using FsCheck;
+using FsCheck.Fluent;
 using Lvs.Core;
 using Lvs.Core.Headers;
 using static Lvs.ConnectionTracking.Tests.TestNetwork;
@@ -336,5 +338,82 @@ public class ConnectionTableTests
         Assert.Equal(expected, found);
         Assert.Equal(132, found);
         Assert.Throws<ArgumentException>(() => table.TryGetInboundBatch(keys.ToArray(), new ConnectionHandle[3]));
+    }
+
+    /// <summary>One connection of a generated batch: which client, family and method, and whether it is malformed (an unknown real server).</summary>
+    public readonly record struct BatchItem(int Client, bool IPv6, ForwardingMethod Method, bool Invalid);
+
+    private static NewConnection ToConnection(BatchItem item, int v6Server)
+    {
+        var local = new Endpoint(item.IPv6 ? IpAddress.Parse("2001:db8:fe::1") : IpAddress.Parse("198.51.100.1"), (ushort)(5000 + item.Client));
+        var inbound = item.IPv6
+            ? Tcp(new Endpoint(new IpAddress(0x2001_0db8_0002_0000UL, (ulong)item.Client + 1), 5000), Endpoint.Parse("[2001:db8:ffff::1]:80"))
+            : Tcp(Client(item.Client), Virtual());
+        int server = item.Invalid ? 99 : item.IPv6 ? v6Server : item.Client & 1;
+        var destination = item.IPv6 ? Endpoint.Parse("[2001:db8:1::10]:8080") : Server(item.Client & 1);
+        return new NewConnection(inbound, server, destination, item.Method) { Local = local };
+    }
+
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property TryAddBatch_RandomConnections_SameResultsHandlesAndCountersAsOneByOne() =>
+        Prop.ForAll(
+            Arb.From(Gen.ArrayOf(
+                from c in Gen.Choose(0, 60)
+                from v6 in Gen.Elements(false, false, false, true)
+                from m in Gen.Elements(ForwardingMethod.Nat, ForwardingMethod.FullNat, ForwardingMethod.DirectRouting, ForwardingMethod.Tunnel)
+                from bad in Gen.Elements(false, false, false, false, false, false, false, true)
+                select new BatchItem(c, v6, m, bad))),
+            items =>
+            {
+                // Capacity 24 per family, so long batches also exercise shedding and refusal.
+                var (batchTable, batchRegistry, _, batchServers) = NewTable(capacity: 24);
+                var (oneTable, oneRegistry, _, oneServers) = NewTable(capacity: 24);
+                int v6Batch = batchRegistry.Register(new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat));
+                int v6One = oneRegistry.Register(new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat));
+                var connections = items.Select(i => ToConnection(i, v6Batch)).ToArray();
+                var handles = new ConnectionHandle[connections.Length];
+                var results = new AddConnectionResult[connections.Length];
+
+                int added = batchTable.TryAddBatch(connections, handles, results);
+
+                int expectedAdded = 0;
+                for (int i = 0; i < items.Length; i++)
+                {
+                    var result = oneTable.TryAdd(ToConnection(items[i], v6One), out var handle);
+                    expectedAdded += result == AddConnectionResult.Added ? 1 : 0;
+                    Assert.Equal(result, results[i]);
+                    Assert.Equal(handle, handles[i]);
+                }
+
+                Assert.Equal(expectedAdded, added);
+                Assert.Equal(oneTable.Count, batchTable.Count);
+                Assert.Equal(oneTable.Refused, batchTable.Refused);
+                Assert.Equal(oneTable.Shed, batchTable.Shed);
+                for (int s = 0; s < batchServers.Length; s++)
+                {
+                    Assert.Equal(oneServers[s].InactiveConnections, batchServers[s].InactiveConnections);
+                }
+
+                // Handles of connections shed later in the batch are stale in both tables alike.
+                foreach (var h in handles.Where(h => h != ConnectionHandle.None))
+                {
+                    bool live = batchTable.TryGetInfo(h, out var info);
+                    Assert.Equal(oneTable.TryGetInfo(h, out var oneInfo), live);
+                    if (live)
+                    {
+                        Assert.Equal(oneInfo, info);
+                        Assert.True(batchTable.TryGetInbound(new FlowKey(info.Protocol, info.Client, info.Virtual), out var found));
+                        Assert.Equal(h, found);
+                    }
+                }
+            });
+
+    [Fact]
+    public void TryAddBatch_HandlesShorterThanConnections_Throws()
+    {
+        var (table, _, _, servers) = NewTable();
+        var connections = new[] { new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat) };
+        Assert.Throws<ArgumentException>(() => table.TryAddBatch(connections, [], new AddConnectionResult[1]));
+        Assert.Throws<ArgumentException>(() => table.TryAddBatch(connections, new ConnectionHandle[1], []));
     }
 }

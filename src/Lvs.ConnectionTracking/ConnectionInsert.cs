@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// One connection or template to add to a <see cref="ConnectionStore{TAddress}"/>, with its chain buckets already
+/// computed: prepared outside the writer lock (where its memory reads can be started), then added under it.
+/// </summary>
+/// <typeparam name="TAddress">The stored address form.</typeparam>
+[StructLayout(LayoutKind.Auto)]
+internal struct ConnectionInsert<TAddress>
+    where TAddress : unmanaged, IStoredAddress<TAddress>
+{
+    public TAddress Client;
+    public TAddress Virtual;
+    public TAddress Destination;
+    public TAddress Local;
+    public ushort ClientPort;
+    public ushort VirtualPort;
+    public ushort DestinationPort;
+    public ushort LocalPort;
+    public byte Protocol;
+    public bool Template;
+    public ForwardingMethod Method;
+    public int RealServer;
+    public int Control;
+    public uint ControlGeneration;
+    public uint TimeoutTicks;
+
+    /// <summary>The inbound chain's bucket (set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
+    public int InBucket;
+
+    /// <summary>The outbound chain's bucket, or -1 for a connection without an outbound key (set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
+    public int OutBucket;
+
+    /// <summary>True for a NAT or full-NAT connection: its replies come back through the director and are looked up by the outbound key.</summary>
+    public readonly bool HasOutboundKey => !Template && Method is ForwardingMethod.Nat or ForwardingMethod.FullNat;
+}
