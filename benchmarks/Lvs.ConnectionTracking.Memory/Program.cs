@@ -4,10 +4,10 @@ using Lvs.Core;
 using Lvs.Core.Headers;
 
 // Fills a connection table to capacity and reports the managed heap it holds per live connection (entries and both
-// hash indexes included), and the bytes allocated per lookup, update and insert after warm-up.
+// hash indexes included), and the bytes allocated per lookup, update and insert (one by one and batched) after warm-up.
 // Usage: dotnet run -c Release --project benchmarks/Lvs.ConnectionTracking.Memory [-- 1000000 10000000]
 int[] sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [1_000_000, 10_000_000];
-Console.WriteLine("family  connections   heap MiB   bytes/conn   alloc/op (lookup, update, insert)");
+Console.WriteLine("family  connections   heap MiB   bytes/conn   alloc/op (lookup, update, insert, batched lookup, batched insert)");
 foreach (bool ipv6 in new[] { false, true })
 {
     foreach (int n in sizes)
@@ -58,9 +58,39 @@ static void Measure(int n, bool ipv6)
     }
 
     long a3 = GC.GetAllocatedBytesForCurrentThread();
+
+    // The batched forms, 256 at a time, with their buffers allocated before counting.
+    const int Batch = 256;
+    var keys = new FlowKey[Batch];
+    var connections = new NewConnection[Batch];
+    var handles = new ConnectionHandle[Batch];
+    var results = new AddConnectionResult[Batch];
+    long a4 = 0, a5 = 0;
+    for (int i = 0; i < Ops; i += Batch)
+    {
+        for (int j = 0; j < Batch; j++)
+        {
+            keys[j] = Key(i + j, ipv6, vip);
+            connections[j] = new NewConnection(keys[j], 0, server.Endpoint, ForwardingMethod.Nat);
+        }
+
+        long b0 = GC.GetAllocatedBytesForCurrentThread();
+        _ = table.TryGetInboundBatch(keys, handles);
+        long b1 = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var h in handles)
+        {
+            _ = table.Remove(h);
+        }
+
+        long b2 = GC.GetAllocatedBytesForCurrentThread();
+        _ = table.TryAddBatch(connections, handles, results);
+        a4 += b1 - b0;
+        a5 += GC.GetAllocatedBytesForCurrentThread() - b2;
+    }
+
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
-        $"{(ipv6 ? "IPv6" : "IPv4"),-7} {table.Count,11:N0} {(after - before) / 1048576.0,10:F1} {perConnection,12:F1}   {(a1 - a0) / (double)Ops:F3}, {(a2 - a1) / (double)Ops:F3}, {(a3 - a2) / (double)Ops:F3}"));
+        $"{(ipv6 ? "IPv6" : "IPv4"),-7} {table.Count,11:N0} {(after - before) / 1048576.0,10:F1} {perConnection,12:F1}   {(a1 - a0) / (double)Ops:F3}, {(a2 - a1) / (double)Ops:F3}, {(a3 - a2) / (double)Ops:F3}, {a4 / (double)Ops:F3}, {a5 / (double)Ops:F3}"));
     GC.KeepAlive(table);
 }
 

@@ -6,7 +6,7 @@ using Lvs.Core;
 namespace Lvs.Benchmarks.ConnectionTracking;
 
 /// <summary>
-/// Insert and expire, per connection, into a table already holding 1 M connections: each iteration inserts 1 M new
+/// Insert (one by one and batched) and expire, per connection, into a table already holding 1 M connections: each iteration inserts 1 M new
 /// connections (insert), or expires 1 M connections that are due at the same tick (expire).
 /// </summary>
 [MemoryDiagnoser]
@@ -18,6 +18,7 @@ public class ConnectionTableChurnBenchmarks
     private ConnectionTableFixture _fixture = null!;
     private NewConnection[] _new = null!;
     private ConnectionHandle[] _added = null!;
+    private AddConnectionResult[] _results = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -25,6 +26,7 @@ public class ConnectionTableChurnBenchmarks
         _fixture = new ConnectionTableFixture(Resident, Resident + Churn);
         _new = new NewConnection[Churn];
         _added = new ConnectionHandle[Churn];
+        _results = new AddConnectionResult[Churn];
         var server = _fixture.Registry[0].Endpoint;
         for (int i = 0; i < Churn; i++)
         {
@@ -32,7 +34,7 @@ public class ConnectionTableChurnBenchmarks
         }
     }
 
-    [IterationCleanup(Target = nameof(Insert))]
+    [IterationCleanup(Targets = [nameof(Insert), nameof(InsertBatched)])]
     public void RemoveInserted()
     {
         foreach (var h in _added)
@@ -49,6 +51,21 @@ public class ConnectionTableChurnBenchmarks
         for (int i = 0; i < _new.Length; i++)
         {
             added += table.TryAdd(_new[i], out _added[i]) == AddConnectionResult.Added ? 1 : 0;
+        }
+
+        return added;
+    }
+
+    /// <summary>The same inserts through <see cref="ConnectionTable.TryAddBatch"/>, 256 a call (the new connections of a receive batch).</summary>
+    [Benchmark(OperationsPerInvoke = Churn)]
+    public int InsertBatched()
+    {
+        var table = _fixture.Table;
+        int added = 0;
+        for (int i = 0; i < _new.Length; i += 256)
+        {
+            int n = Math.Min(256, _new.Length - i);
+            added += table.TryAddBatch(_new.AsSpan(i, n), _added.AsSpan(i, n), _results.AsSpan(i, n));
         }
 
         return added;
