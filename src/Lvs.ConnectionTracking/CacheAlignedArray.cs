@@ -32,7 +32,7 @@ internal readonly unsafe struct CacheAlignedArray<T>
         }
 
         Length = length;
-        _bytes = GC.AllocateUninitializedArray<byte>(checked((length * Stride) + CacheLine), pinned: true);
+        _bytes = GC.AllocateUninitializedArray<byte>(checked(((length + 1) * Stride) + CacheLine), pinned: true);
         byte* start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bytes));
         _first = start + ((CacheLine - ((nint)start & (CacheLine - 1))) & (CacheLine - 1));
     }
@@ -57,6 +57,21 @@ internal readonly unsafe struct CacheAlignedArray<T>
             return ref *(T*)(_first + ((nint)index * Stride));
         }
     }
+
+    /// <summary>
+    /// The element at <paramref name="index"/>, or the spare element past the end (<see cref="Sentinel"/>) when the
+    /// index is outside the array: chosen with a conditional move instead of a branch, for the batched lookup's stages,
+    /// where chain ends come at random and a mispredicted branch per packet would cost more than the read it saves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref T AtOrSentinel(int index)
+    {
+        nint i = (uint)index < (uint)Length ? index : Length;
+        return ref *(T*)(_first + (i * Stride));
+    }
+
+    /// <summary>The spare element past the end, which the owner fills with a value that ends any walk.</summary>
+    public ref T Sentinel => ref *(T*)(_first + ((nint)Length * Stride));
 
     private static void ThrowOutOfRange(int index) => throw new ArgumentOutOfRangeException(nameof(index), index, "Outside the array.");
 }

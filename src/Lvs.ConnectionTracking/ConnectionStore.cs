@@ -110,6 +110,8 @@ internal sealed class ConnectionStore<TAddress>
         _inVersions = new int[_stripeMask + 1];
         _outVersions = new int[_stripeMask + 1];
         _wheel = NewFilled(WheelSize);
+        _entries.Sentinel = default;
+        _entries.Sentinel.NextIn = -1;
         for (int i = 0; i < capacity; i++)
         {
             ref var e = ref _entries[i];
@@ -163,13 +165,7 @@ internal sealed class ConnectionStore<TAddress>
     /// chain read racily can be followed blindly.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchEntry(int index)
-    {
-        if ((uint)index < (uint)_entries.Length)
-        {
-            MemoryPrefetch.Line(ref _entries[index]);
-        }
-    }
+    public void PrefetchEntry(int index) => MemoryPrefetch.Line(ref _entries.AtOrSentinel(index));
 
     /// <summary>
     /// A batched lookup's chain stage: the next inbound link after the entry at <paramref name="index"/>, or -1 when
@@ -180,13 +176,11 @@ internal sealed class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int NextCandidate(int index, TAddress client, ushort clientPort)
     {
-        if ((uint)index >= (uint)_entries.Length)
-        {
-            return -1;
-        }
-
-        ref var e = ref _entries[index];
-        return e.ClientPort == clientPort && TAddress.AreEqual(e.Client, client) ? -1 : Volatile.Read(ref e.NextIn);
+        // Branch-free: which entries match and where chains end is random from packet to packet.
+        ref var e = ref _entries.AtOrSentinel(index);
+        int next = Volatile.Read(ref e.NextIn);
+        bool match = (e.ClientPort == clientPort) & TAddress.AreEqual(e.Client, client);
+        return match ? -1 : next;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
