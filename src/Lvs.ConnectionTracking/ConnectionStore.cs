@@ -5,8 +5,10 @@ using Lvs.Core.Headers;
 namespace Lvs.ConnectionTracking;
 
 /// <summary>
-/// The connections of one address family: a slab of <see cref="ConnectionEntry{TAddress}"/>, two chained hash
-/// indexes (inbound and outbound keys) and a timer wheel, all linked by int indexes. See docs/connection-tracking.md.
+/// The connections of one address family: a slab of slots, each a <see cref="ConnectionEntry{TAddress}"/> (what
+/// lookups read, cache-line aligned) and a <see cref="ConnectionRoute{TAddress}"/> at the same index in a second
+/// array, two chained hash indexes (inbound and outbound keys) and a timer wheel, all linked by int indexes. See
+/// docs/connection-tracking.md.
 /// </summary>
 /// <remarks>
 /// <para>Concurrency model.</para>

@@ -10,7 +10,7 @@ namespace Lvs.ConnectionTracking;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Memory is reserved up front: a slab of compact entries per address family (56 bytes for IPv4, 104 for IPv6) and
+/// Memory is reserved up front: a slab of compact slots per address family (56 bytes for IPv4, 112 for IPv6) and
 /// two int-indexed hash indexes; there is no heap object per connection and no operation allocates after
 /// construction. Keys are hashed with secret words drawn from the process's random <see cref="FlowHash.Seed"/>.
 /// </para>
