@@ -25,8 +25,9 @@ namespace Lvs.ConnectionTracking;
 /// one 32-bit word changed by compare-and-swap, and the real server's active/inactive counters follow the winner of
 /// each swap, so they end exact whatever the interleaving. The expiry tick is a separate 32-bit field; a refresh only
 /// writes it. The wheel is lazy: an entry stays filed at its old tick when its expiry moves later, and is re-filed when
-/// that tick comes; only a transition that shortens the timeout (to CLOSE, FIN_WAIT...) re-files it at once, under
-/// the writer lock.</item>
+/// that tick comes; a transition that shortens the timeout (to CLOSE, FIN_WAIT...) puts the entry in a lock-free
+/// queue that housekeeping drains, under the writer lock, before it expires anything (the packet thread takes the lock
+/// itself only if that queue is full).</item>
 /// </list>
 /// </remarks>
 /// <typeparam name="TAddress">The stored address form.</typeparam>
@@ -77,6 +78,7 @@ internal sealed class ConnectionStore<TAddress>
     private readonly bool _isIPv6;
     private readonly ConnectionTable _table;
     private readonly Lock _writeLock = new();
+    private readonly RefileQueue _refiles;
     private int _freeHead;
     private int _count;
     private ulong _random;
@@ -112,6 +114,10 @@ internal sealed class ConnectionStore<TAddress>
         _inVersions = new int[_stripeMask + 1];
         _outVersions = new int[_stripeMask + 1];
         _wheel = NewFilled(WheelSize);
+
+        // Room for a second's worth of shortened timeouts at a high closing rate (1/16 of the capacity, between 1 K and
+        // 64 K entries of 16 bytes); beyond it packet threads re-file under the lock themselves.
+        _refiles = new RefileQueue((int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity / 16), 1024u, 65536u));
         _entries.Sentinel = default;
         _entries.Sentinel.NextIn = -1;
         for (int i = 0; i < capacity; i++)
@@ -352,16 +358,14 @@ internal sealed class ConnectionStore<TAddress>
                 Volatile.Write(ref e.Expiry, expiry);
             }
 
-            if (expiry < previous)
+            if (expiry < previous && !_refiles.TryEnqueue(index, generation))
             {
-                // A shorter timeout (ESTABLISHED to FIN_WAIT, CLOSE...): the lazy wheel would fire too late, so re-file now.
+                // A shorter timeout (ESTABLISHED to FIN_WAIT, CLOSE...) must be re-filed before housekeeping reaches
+                // the new tick, or the lazy wheel would expire it late. Housekeeping does it from the queue; only
+                // when the queue is full does the packet thread take the writer lock and do it itself.
                 lock (_writeLock)
                 {
-                    if (TryReadWord(index, generation, out _) && _routes[index].WheelPrev != NotFiled)
-                    {
-                        UnfileLocked(index);
-                        FileLocked(index, Volatile.Read(ref e.Expiry));
-                    }
+                    RefileLocked(index, generation);
                 }
             }
 
@@ -699,6 +703,15 @@ internal sealed class ConnectionStore<TAddress>
         r.WheelNext = -1;
     }
 
+    private void RefileLocked(int index, uint generation)
+    {
+        if (TryReadWord(index, generation, out _) && _routes[index].WheelPrev != NotFiled)
+        {
+            UnfileLocked(index);
+            FileLocked(index, Volatile.Read(ref _entries[index].Expiry));
+        }
+    }
+
     /// <summary>Processes every wheel slot up to <paramref name="now"/>: expires what is due and re-files what was refreshed.</summary>
     public int ExpireUntil(uint now)
     {
@@ -710,6 +723,12 @@ internal sealed class ConnectionStore<TAddress>
                 if ((int)(now - _lastTick) <= 0)
                 {
                     return expired;
+                }
+
+                // Timeouts shortened since the last pass go to their earlier slots first, so that none is passed over.
+                while (_refiles.TryDequeue(out int refile, out uint refileGeneration))
+                {
+                    RefileLocked(refile, refileGeneration);
                 }
 
                 uint tick = _lastTick + 1;

@@ -142,6 +142,34 @@ public class ConnectionTableTests
     }
 
     [Fact]
+    public void Update_MoreShortenedTimeoutsThanTheRefileQueueHolds_AllExpireAtTheExactTick()
+    {
+        // Capacity 4096 gives the smallest re-file queue (1024): 3000 resets between two housekeeping runs go partly
+        // through the queue and partly through the packet thread's own re-file under the lock.
+        var (table, _, clock, servers) = NewTable(capacity: 4096);
+        var handles = new ConnectionHandle[3000];
+        for (int i = 0; i < handles.Length; i++)
+        {
+            _ = table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out handles[i]);
+            _ = table.Update(handles[i], PacketDirection.Inbound, TcpFlags.Syn);
+            _ = table.Update(handles[i], PacketDirection.Inbound, TcpFlags.Ack);
+        }
+
+        table.Tick(clock, 5);
+        foreach (var h in handles)
+        {
+            Assert.True(table.Update(h, PacketDirection.Inbound, TcpFlags.Rst));
+        }
+
+        table.Tick(clock, 9);
+        Assert.Equal(3000, table.Count);
+        table.Tick(clock, 1);
+        Assert.Equal(0, table.Count);
+        Assert.Equal(3000, table.Expired);
+        Assert.Equal((0, 0), (servers[0].ActiveConnections, servers[0].InactiveConnections));
+    }
+
+    [Fact]
     public void Expiry_LongTimeoutBeyondWheel_ExpiresAtExactTick()
     {
         var (table, _, clock, servers) = NewTable(timeouts: t => t.SetIpvsadm(5000, 0, 0));
