@@ -229,10 +229,56 @@ internal sealed class ConnectionStore<TAddress>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryFindOutbound(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word)
+    public bool TryFindOutbound(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word) =>
+        TryFindOutbound(OutboundBucket(protocol, source, sourcePort, destination, destinationPort), protocol, source, sourcePort, destination, destinationPort, out index, out word);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int OutboundBucket(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort) =>
+        BucketOf(FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _secret), _outBuckets);
+
+    /// <summary>Asks the CPU to start loading an outbound bucket's chain head (a batched lookup's first stage).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchOutboundHead(int bucket) => MemoryPrefetch.Line(ref _outHeads[bucket]);
+
+    /// <summary>Reads an outbound bucket's chain head (for batched lookups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int OutboundHead(int bucket) => Volatile.Read(ref _outHeads[bucket]);
+
+    /// <summary>Asks the CPU to start loading both parts of a slot (an outbound walk reads the route and the entry); ignores a link outside the slab.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchSlot(int index)
     {
-        ulong hash = FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _secret);
-        int bucket = BucketOf(hash, _outBuckets);
+        MemoryPrefetch.Line(ref _entries.AtOrSentinel(index));
+        if ((uint)index < (uint)_routes.Length)
+        {
+            MemoryPrefetch.Line(ref _routes[index]);
+        }
+    }
+
+    /// <summary>
+    /// A batched outbound lookup's chain stage: the next outbound link after the slot at <paramref name="index"/>, or -1
+    /// when that slot's client (NAT) or local (full NAT) endpoint is the reply's destination (the walk will most likely
+    /// stop there; the server endpoint would not tell, as it is shared by all the server's connections) or the link
+    /// leaves the slab. Read racily, for prefetching only (see <see cref="NextCandidate"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int NextOutboundCandidate(int index, TAddress peer, ushort peerPort)
+    {
+        if ((uint)index >= (uint)_routes.Length)
+        {
+            return -1;
+        }
+
+        ref var r = ref _routes[index];
+        ref var e = ref _entries[index];
+        int next = Volatile.Read(ref r.NextOut);
+        bool match = ((e.ClientPort == peerPort) & TAddress.AreEqual(e.Client, peer)) | ((r.LocalPort == peerPort) & TAddress.AreEqual(r.Local, peer));
+        return match ? -1 : next;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryFindOutbound(int bucket, byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word)
+    {
         ref int version = ref _outVersions[bucket & _stripeMask];
         while (true)
         {

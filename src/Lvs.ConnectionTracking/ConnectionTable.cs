@@ -206,7 +206,7 @@ public sealed class ConnectionTable : IDisposable
         bool found = packet.SourceAddress.IsIPv6
             ? FindInbound(_v6, packet.Protocol, packet.Source, packet.Destination, template: false, out handle)
             : FindInbound(_v4, packet.Protocol, packet.Source, packet.Destination, template: false, out handle);
-        return found && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
+        return found && KeepIfServerAvailable(handle);
     }
 
     /// <summary>
@@ -216,100 +216,17 @@ public sealed class ConnectionTable : IDisposable
     /// </summary>
     /// <remarks>
     /// The batch is taken in groups of 64 packets, and each group in stages: hash every key and prefetch its chain
-    /// head; read every head and prefetch the first entry; twice, follow every chain whose entry is not the packet's and
-    /// prefetch the next; then
-    /// decide each packet with the same lock-free walk as <see cref="TryGetInbound"/>, which finds its lines in the
-    /// cache. The reads of a stage overlap one another, so a group waits for DRAM about once per stage instead of
-    /// every packet waiting once per dependent read. A link read for prefetching may be stale; that only
-    /// wastes a prefetch, since the decision is always the full walk.
+    /// head; read every head and prefetch the first entry; twice, follow every chain whose entry is not the packet's
+    /// and prefetch the next; then decide each packet with the same lock-free walk as <see cref="TryGetInbound"/>,
+    /// which finds its lines in the cache. The reads of a stage overlap one another, so a group waits for DRAM about
+    /// once per stage instead of every packet waiting once per dependent read (see <c>BatchedLookup</c>).
     /// </remarks>
     /// <param name="packets">The packets' flows.</param>
     /// <param name="handles">Receives a handle per packet, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="packets"/>.</param>
     /// <returns>The number of packets whose connection was found.</returns>
     /// <exception cref="ArgumentException"><paramref name="handles"/> is shorter than <paramref name="packets"/>.</exception>
-    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles)
-    {
-        if (handles.Length < packets.Length)
-        {
-            throw new ArgumentException("There must be a handle for each packet.", nameof(handles));
-        }
-
-        // Group prefetching: each group of packets goes through the stages together, every stage starting the reads
-        // the next one needs. A group of 64 keeps enough lines in flight to cover DRAM latency (about 170 ns per read
-        // on the reference VM) while the stage in between runs over the other packets. At full load a hit is the
-        // first of its chain 63 % of the time and among the first three 97 %, so two more entry stages follow the
-        // first, each only for chains whose entry so far is not the packet's.
-        const int Group = 64;
-        Span<int> buckets = stackalloc int[Group];
-        Span<int> cursors = stackalloc int[Group];
-        int found = 0;
-        for (int start = 0; start < packets.Length; start += Group)
-        {
-            var group = packets.Slice(start, Math.Min(Group, packets.Length - start));
-            var groupBuckets = buckets[..group.Length];
-            var groupCursors = cursors[..group.Length];
-            for (int i = 0; i < group.Length; i++)
-            {
-                ref readonly var k = ref group[i];
-                int bucket = -1;
-                if (k.IsIPv4)
-                {
-                    bucket = _v4.InboundBucket((byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false);
-                    _v4.PrefetchInboundHead(bucket);
-                }
-
-                groupBuckets[i] = bucket;
-            }
-
-            for (int i = 0; i < groupBuckets.Length; i++)
-            {
-                int first = groupBuckets[i] >= 0 ? _v4.InboundHead(groupBuckets[i]) : -1;
-                groupCursors[i] = first;
-                _v4.PrefetchEntry(first);
-            }
-
-            for (int stage = 0; stage < 2; stage++)
-            {
-                for (int i = 0; i < groupCursors.Length; i++)
-                {
-                    ref readonly var k = ref group[i];
-                    int next = _v4.NextCandidate(groupCursors[i], Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort);
-                    groupCursors[i] = next;
-                    _v4.PrefetchEntry(next);
-                }
-            }
-
-            var groupHandles = handles.Slice(start, group.Length);
-            for (int i = 0; i < group.Length; i++)
-            {
-                found += FindInBatch(group[i], groupBuckets[i], ref groupHandles[i]) ? 1 : 0;
-            }
-        }
-
-        return found;
-    }
-
-    private bool FindInBatch(in FlowKey k, int bucket, ref ConnectionHandle handle)
-    {
-        bool hit;
-        if (bucket >= 0)
-        {
-            hit = _v4.TryFindInbound(bucket, (byte)k.Protocol, Ipv4StoredAddress.From(k.SourceAddress), k.SourcePort, Ipv4StoredAddress.From(k.DestinationAddress), k.DestinationPort, template: false, out int index, out uint word);
-            handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
-            hit = hit && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
-        }
-        else
-        {
-            hit = TryGetInbound(k, out handle);
-        }
-
-        if (!hit)
-        {
-            handle = default;
-        }
-
-        return hit;
-    }
+    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles) =>
+        BatchedLookup<InboundChain>.Run(this, _v4, packets, handles);
 
     /// <summary>
     /// Finds the connection of a reply: real server to client (NAT) or real server to the director's local address
@@ -332,8 +249,19 @@ public sealed class ConnectionTable : IDisposable
             handle = found ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
         }
 
-        return found && (!Options.ExpireNoDestinationConnections || KeepIfServerAvailable(handle));
+        return found && KeepIfServerAvailable(handle);
     }
+
+    /// <summary>
+    /// Finds the connections of a batch of replies, as <see cref="TryGetOutbound"/> does for each, with the memory
+    /// reads of different replies overlapped in stages (as <see cref="TryGetInboundBatch"/> does).
+    /// </summary>
+    /// <param name="replies">The replies' flows.</param>
+    /// <param name="handles">Receives a handle per reply, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="replies"/>.</param>
+    /// <returns>The number of replies whose connection was found.</returns>
+    /// <exception cref="ArgumentException"><paramref name="handles"/> is shorter than <paramref name="replies"/>.</exception>
+    public int TryGetOutboundBatch(ReadOnlySpan<FlowKey> replies, Span<ConnectionHandle> handles) =>
+        BatchedLookup<OutboundChain>.Run(this, _v4, replies, handles);
 
     /// <summary>
     /// Processes one packet of a connection: the TCP transition (from <paramref name="flags"/>, in the table section
@@ -585,8 +513,14 @@ public sealed class ConnectionTable : IDisposable
         return false;
     }
 
-    private bool KeepIfServerAvailable(ConnectionHandle handle)
+    /// <summary>True unless <see cref="ConnectionTableOptions.ExpireNoDestinationConnections"/> is on and the connection's server is gone (then the connection is removed).</summary>
+    internal bool KeepIfServerAvailable(ConnectionHandle handle)
     {
+        if (!Options.ExpireNoDestinationConnections)
+        {
+            return true;
+        }
+
         int server = handle.IsIPv6 ? _v6.EntryAt(handle.Index).RealServer : _v4.EntryAt(handle.Index).RealServer;
         if (Registry[server].IsAvailable)
         {

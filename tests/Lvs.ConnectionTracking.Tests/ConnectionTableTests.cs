@@ -368,6 +368,47 @@ public class ConnectionTableTests
         Assert.Throws<ArgumentException>(() => table.TryGetInboundBatch(keys.ToArray(), new ConnectionHandle[3]));
     }
 
+    [Fact]
+    public void TryGetOutboundBatch_NatFullNatDirectRoutingMissesAndIpv6_SameAsOneByOne()
+    {
+        var (table, registry, _, servers) = NewTable(capacity: 512);
+        var v6Server = new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
+        int v6Index = registry.Register(v6Server);
+        var replies = new List<FlowKey>();
+        for (int i = 0; i < 150; i++)
+        {
+            var method = (i % 4) switch { 0 => ForwardingMethod.Nat, 1 => ForwardingMethod.FullNat, 2 => ForwardingMethod.DirectRouting, _ => ForwardingMethod.Nat };
+            var local = new Endpoint(IpAddress.Parse("198.51.100.1"), (ushort)(6000 + i));
+            var server = servers[i & 1].Endpoint;
+            var v6Client = new Endpoint(new IpAddress(0x2001_0db8_0002_0000UL, (ulong)i + 1), 5000);
+            if (i % 5 != 0)
+            {
+                _ = table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), i & 1, server, method) { Local = local }, out _);
+                _ = table.TryAdd(new NewConnection(Tcp(v6Client, Endpoint.Parse("[2001:db8:ffff::1]:80")), v6Index, v6Server.Endpoint, ForwardingMethod.Nat), out _);
+            }
+
+            replies.Add(Tcp(server, method == ForwardingMethod.FullNat ? local : Client(i)));
+            replies.Add(Tcp(v6Server.Endpoint, v6Client));
+        }
+
+        var handles = new ConnectionHandle[replies.Count];
+        int found = table.TryGetOutboundBatch(replies.ToArray(), handles);
+
+        int expected = 0;
+        for (int i = 0; i < replies.Count; i++)
+        {
+            bool hit = table.TryGetOutbound(replies[i], out var one);
+            expected += hit ? 1 : 0;
+            Assert.Equal(hit ? one : ConnectionHandle.None, handles[i]);
+        }
+
+        Assert.Equal(expected, found);
+
+        // 120 of 150 clients have connections: 90 NAT or full NAT (found) and 30 direct routing (not), plus 120 IPv6.
+        Assert.Equal(90 + 120, found);
+        Assert.Throws<ArgumentException>(() => table.TryGetOutboundBatch(replies.ToArray(), new ConnectionHandle[3]));
+    }
+
     /// <summary>One connection of a generated batch: which client, family and method, and whether it is malformed (an unknown real server).</summary>
     public readonly record struct BatchItem(int Client, bool IPv6, ForwardingMethod Method, bool Invalid);
 

@@ -1,0 +1,179 @@
+using System.Runtime.CompilerServices;
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// The staged lookup behind <see cref="ConnectionTable.TryGetInboundBatch"/> and
+/// <see cref="ConnectionTable.TryGetOutboundBatch"/>, written once for both chains (the stages differ only in which
+/// chain they follow, given by <typeparamref name="TChain"/>).
+/// </summary>
+/// <remarks>
+/// Group prefetching: the batch is taken in groups of 64 packets, and each group goes through the stages together,
+/// every stage starting the reads the next one needs: hash every key and prefetch its chain head; read every head and
+/// prefetch the first slot; twice, for chains whose slot so far is not the packet's, prefetch the next; then decide
+/// each packet with the ordinary lock-free walk, which finds its lines in the cache. Prefetches retire at once, so a
+/// group keeps dozens of reads in flight (about 170 ns each from DRAM on the reference VM) and waits about once per
+/// stage instead of once per dependent read per packet. At full load a hit is the first of its inbound chain 63 % of
+/// the time and among the first three 97 %. The chain stages read racily and branch-free; a stale link only wastes a
+/// prefetch, since the decision is always the full walk. IPv6 packets take the one-by-one path.
+/// </remarks>
+/// <typeparam name="TChain">Which chain: <see cref="InboundChain"/> or <see cref="OutboundChain"/>.</typeparam>
+internal static class BatchedLookup<TChain>
+    where TChain : struct, BatchedLookup<TChain>.IChain
+{
+    private const int Group = 64;
+
+    /// <summary>The stages of one chain over the IPv4 store.</summary>
+    public interface IChain
+    {
+        /// <summary>The packet's bucket, or -1 for a packet that takes the one-by-one path (IPv6).</summary>
+        static abstract int Bucket(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet);
+
+        static abstract void PrefetchHead(ConnectionStore<Ipv4StoredAddress> store, int bucket);
+
+        static abstract int Head(ConnectionStore<Ipv4StoredAddress> store, int bucket);
+
+        static abstract void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index);
+
+        static abstract int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet);
+
+        static abstract bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word);
+
+        static abstract bool FindOne(ConnectionTable table, in FlowKey packet, out ConnectionHandle handle);
+    }
+
+    public static int Run(ConnectionTable table, ConnectionStore<Ipv4StoredAddress> store, ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles)
+    {
+        if (handles.Length < packets.Length)
+        {
+            throw new ArgumentException("There must be a handle for each packet.", nameof(handles));
+        }
+
+        Span<int> buckets = stackalloc int[Group];
+        Span<int> cursors = stackalloc int[Group];
+        int found = 0;
+        for (int start = 0; start < packets.Length; start += Group)
+        {
+            var group = packets.Slice(start, Math.Min(Group, packets.Length - start));
+            var groupBuckets = buckets[..group.Length];
+            var groupCursors = cursors[..group.Length];
+            for (int i = 0; i < group.Length; i++)
+            {
+                int bucket = TChain.Bucket(store, group[i]);
+                if (bucket >= 0)
+                {
+                    TChain.PrefetchHead(store, bucket);
+                }
+
+                groupBuckets[i] = bucket;
+            }
+
+            for (int i = 0; i < groupBuckets.Length; i++)
+            {
+                int first = groupBuckets[i] >= 0 ? TChain.Head(store, groupBuckets[i]) : -1;
+                groupCursors[i] = first;
+                TChain.PrefetchSlot(store, first);
+            }
+
+            for (int stage = 0; stage < 2; stage++)
+            {
+                for (int i = 0; i < groupCursors.Length; i++)
+                {
+                    int next = TChain.Next(store, groupCursors[i], group[i]);
+                    groupCursors[i] = next;
+                    TChain.PrefetchSlot(store, next);
+                }
+            }
+
+            var groupHandles = handles.Slice(start, group.Length);
+            for (int i = 0; i < group.Length; i++)
+            {
+                found += Decide(table, store, group[i], groupBuckets[i], ref groupHandles[i]) ? 1 : 0;
+            }
+        }
+
+        return found;
+    }
+
+    private static bool Decide(ConnectionTable table, ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, ref ConnectionHandle handle)
+    {
+        bool hit;
+        if (bucket >= 0)
+        {
+            hit = TChain.Find(store, packet, bucket, out int index, out uint word);
+            handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
+            hit = hit && table.KeepIfServerAvailable(handle);
+        }
+        else
+        {
+            hit = TChain.FindOne(table, packet, out handle);
+        }
+
+        if (!hit)
+        {
+            handle = default;
+        }
+
+        return hit;
+    }
+}
+
+/// <summary>The inbound chain's stages (client packets: client and virtual endpoints).</summary>
+internal readonly struct InboundChain : BatchedLookup<InboundChain>.IChain
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Bucket(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet) =>
+        packet.IsIPv4
+            ? store.InboundBucket((byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false)
+            : -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchHead(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.PrefetchInboundHead(bucket);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Head(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.InboundHead(bucket);
+
+    // An inbound walk reads only the lookup part of a slot.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index) => store.PrefetchEntry(index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet) =>
+        store.NextCandidate(index, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>
+        store.TryFindInbound(bucket, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false, out index, out word);
+
+    public static bool FindOne(ConnectionTable table, in FlowKey packet, out ConnectionHandle handle) => table.TryGetInbound(packet, out handle);
+}
+
+/// <summary>The outbound chain's stages (replies: real server endpoint and the client's or the director's local endpoint).</summary>
+internal readonly struct OutboundChain : BatchedLookup<OutboundChain>.IChain
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Bucket(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet) =>
+        packet.IsIPv4
+            ? store.OutboundBucket((byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort)
+            : -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchHead(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.PrefetchOutboundHead(bucket);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Head(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.OutboundHead(bucket);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index) => store.PrefetchSlot(index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet) =>
+        store.NextOutboundCandidate(index, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>
+        store.TryFindOutbound(bucket, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, out index, out word);
+
+    public static bool FindOne(ConnectionTable table, in FlowKey packet, out ConnectionHandle handle) => table.TryGetOutbound(packet, out handle);
+}
