@@ -115,9 +115,10 @@ internal sealed class ConnectionStore<TAddress>
         _outVersions = new int[_stripeMask + 1];
         _wheel = NewFilled(WheelSize);
 
-        // Room for a second's worth of shortened timeouts at a high closing rate (1/16 of the capacity, between 1 K and
-        // 64 K entries of 16 bytes); beyond it packet threads re-file under the lock themselves.
-        _refiles = new RefileQueue((int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity / 16), 1024u, 65536u));
+        // Room for a second's worth of shortened timeouts at a high closing rate (1/64 of the capacity, between 1 K and
+        // 16 K entries of 16 bytes, a quarter of a byte per connection); beyond it packet threads re-file under the
+        // lock themselves.
+        _refiles = new RefileQueue((int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity / 64), 1024u, 16384u));
         _entries.Sentinel = default;
         _entries.Sentinel.NextIn = -1;
         for (int i = 0; i < capacity; i++)
