@@ -437,16 +437,12 @@ internal sealed class ConnectionStore<TAddress>
         if (insert.HasOutboundKey)
         {
             bool fullNat = insert.Method == ForwardingMethod.FullNat;
-            insert.OutBucket = BucketOf(
-                FlowHashKey<TAddress>.Hash(
-                    FlowHashKey<TAddress>.OutboundKind,
-                    insert.Protocol,
-                    insert.Destination,
-                    insert.DestinationPort,
-                    fullNat ? insert.Local : insert.Client,
-                    fullNat ? insert.LocalPort : insert.ClientPort,
-                    _secret),
-                _outBuckets);
+            insert.OutBucket = OutboundBucket(
+                insert.Protocol,
+                insert.Destination,
+                insert.DestinationPort,
+                fullNat ? insert.Local : insert.Client,
+                fullNat ? insert.LocalPort : insert.ClientPort);
             MemoryPrefetch.Line(ref _outHeads[insert.OutBucket]);
         }
     }
@@ -889,15 +885,7 @@ internal sealed class ConnectionStore<TAddress>
     private int OutboundBucket(ref ConnectionEntry<TAddress> e, ref ConnectionRoute<TAddress> r)
     {
         bool fullNat = (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat;
-        ulong hash = FlowHashKey<TAddress>.Hash(
-            FlowHashKey<TAddress>.OutboundKind,
-            e.Protocol,
-            r.Destination,
-            r.DestinationPort,
-            fullNat ? r.Local : e.Client,
-            fullNat ? r.LocalPort : e.ClientPort,
-            _secret);
-        return BucketOf(hash, _outBuckets);
+        return OutboundBucket(e.Protocol, r.Destination, r.DestinationPort, fullNat ? r.Local : e.Client, fullNat ? r.LocalPort : e.ClientPort);
     }
 
     /// <summary>Maps a hash to one of <paramref name="buckets"/> with a multiply (Lemire's fast range reduction) rather than a modulo, so a bucket count need not be a power of two.</summary>

@@ -96,12 +96,9 @@ public sealed class ConnectionTable : IDisposable
             return AddConnectionResult.Invalid;
         }
 
-        var key = connection.Inbound;
-        int control = connection.Template.IsSome ? connection.Template.Index : -1;
-        uint controlGeneration = connection.Template.Generation;
-        return key.SourceAddress.IsIPv6
-            ? AddTo(_v6, key.Protocol, key.Source, key.Destination, connection.Destination, connection.Local, connection.RealServer, connection.Method, false, control, controlGeneration, ConnectionStore<Ipv6StoredAddress>.InitialTimeoutTicks, out handle)
-            : AddTo(_v4, key.Protocol, key.Source, key.Destination, connection.Destination, connection.Local, connection.RealServer, connection.Method, false, control, controlGeneration, ConnectionStore<Ipv4StoredAddress>.InitialTimeoutTicks, out handle);
+        return connection.Inbound.SourceAddress.IsIPv6
+            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(connection), out handle)
+            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection), out handle);
     }
 
     /// <summary>
@@ -140,8 +137,7 @@ public sealed class ConnectionTable : IDisposable
                     continue;
                 }
 
-                var key = c.Inbound;
-                insert = ToInsert<Ipv4StoredAddress>(key.Protocol, key.Source, key.Destination, c.Destination, c.Local, c.RealServer, c.Method, false, c.Template.IsSome ? c.Template.Index : -1, c.Template.Generation, ConnectionStore<Ipv4StoredAddress>.InitialTimeoutTicks);
+                insert = ToInsert<Ipv4StoredAddress>(c);
                 _v4.Prepare(ref insert);
             }
 
@@ -382,8 +378,8 @@ public sealed class ConnectionTable : IDisposable
         var client = new Endpoint(key.ClientNetwork, 0);
         var @virtual = new Endpoint(key.Virtual, key.VirtualPort);
         return v6
-            ? AddTo(_v6, key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds, out template)
-            : AddTo(_v4, key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds, out template);
+            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template)
+            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template);
     }
 
     /// <summary>
@@ -443,26 +439,31 @@ public sealed class ConnectionTable : IDisposable
 
     internal uint ClockTick() => (uint)(_time.GetElapsedTime(_start).Ticks / TimeSpan.TicksPerSecond);
 
-    private static AddConnectionResult AddTo<T>(
-        ConnectionStore<T> store,
-        L4Protocol protocol,
-        Endpoint client,
-        Endpoint @virtual,
-        Endpoint destination,
-        Endpoint local,
-        int realServer,
-        ForwardingMethod method,
-        bool template,
-        int control,
-        uint controlGeneration,
-        uint timeoutTicks,
-        out ConnectionHandle handle)
+    private static AddConnectionResult AddTo<T>(ConnectionStore<T> store, ConnectionInsert<T> insert, out ConnectionHandle handle)
         where T : unmanaged, IStoredAddress<T>
     {
-        var insert = ToInsert<T>(protocol, client, @virtual, destination, local, realServer, method, template, control, controlGeneration, timeoutTicks);
         var result = store.Add(ref insert, out int index, out uint generation);
         handle = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
         return result;
+    }
+
+    /// <summary>A new connection (not a template) as its store's insert; it starts with the kernel's 3-second initial timeout.</summary>
+    private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        var key = connection.Inbound;
+        return ToInsert<T>(
+            key.Protocol,
+            key.Source,
+            key.Destination,
+            connection.Destination,
+            connection.Local,
+            connection.RealServer,
+            connection.Method,
+            template: false,
+            connection.Template.IsSome ? connection.Template.Index : -1,
+            connection.Template.Generation,
+            ConnectionStore<T>.InitialTimeoutTicks);
     }
 
     private static ConnectionInsert<T> ToInsert<T>(
