@@ -35,6 +35,7 @@ internal readonly unsafe struct CacheAlignedArray<T>
         _bytes = GC.AllocateUninitializedArray<byte>(checked(((length + 1) * Stride) + CacheLine), pinned: true);
         byte* start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bytes));
         _first = start + ((CacheLine - ((nint)start & (CacheLine - 1))) & (CacheLine - 1));
+        HugePages.Request(start, _bytes.Length);
     }
 
     /// <summary>The bytes each element takes: its size rounded up to a power of two (a constant once compiled).</summary>

@@ -108,7 +108,7 @@ internal sealed class ConnectionStore<TAddress>
         _outBuckets = (uint)Math.Max(capacity / 2, 16);
         _stripeMask = 4095;
         _entries = new CacheAlignedArray<ConnectionEntry<TAddress>>(capacity);
-        _routes = GC.AllocateUninitializedArray<ConnectionRoute<TAddress>>(capacity);
+        _routes = HugePages.AllocatePinned<ConnectionRoute<TAddress>>(capacity);
         _inHeads = NewFilled((int)_inBuckets);
         _outHeads = NewFilled((int)_outBuckets);
         _inVersions = new int[_stripeMask + 1];
@@ -894,7 +894,7 @@ internal sealed class ConnectionStore<TAddress>
 
     private static int[] NewFilled(int length)
     {
-        var array = GC.AllocateUninitializedArray<int>(length);
+        var array = HugePages.AllocatePinned<int>(length);
         Array.Fill(array, -1);
         return array;
     }
