@@ -447,9 +447,18 @@ internal sealed class ConnectionStore<TAddress>
         }
     }
 
-    /// <summary>A prepared insert's second stage, for batches: starts loading the first entry of its inbound chain (the duplicate check reads it).</summary>
+    /// <summary>
+    /// A prepared insert's later stages, for batches: starts loading the entry at <paramref name="cursor"/> of its
+    /// inbound chain (the duplicate check walks the whole chain of a new key) and returns the link after it; start
+    /// with -2 for the chain's head.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchInboundChain(in ConnectionInsert<TAddress> insert) => PrefetchEntry(Volatile.Read(ref _inHeads[insert.InBucket]));
+    public int PrefetchInboundChain(in ConnectionInsert<TAddress> insert, int cursor)
+    {
+        int next = cursor == -2 ? Volatile.Read(ref _inHeads[insert.InBucket]) : NextCandidate(cursor, insert.Client, insert.ClientPort);
+        PrefetchEntry(next);
+        return next;
+    }
 
     /// <summary>The writer lock, for a batch of <see cref="AddLocked"/> calls under one acquisition.</summary>
     public Lock WriterLock => _writeLock;

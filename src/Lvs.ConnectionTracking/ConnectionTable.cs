@@ -120,6 +120,7 @@ public sealed class ConnectionTable : IDisposable
 
         const int Group = 32;
         Span<ConnectionInsert<Ipv4StoredAddress>> inserts = stackalloc ConnectionInsert<Ipv4StoredAddress>[Group];
+        Span<int> cursors = stackalloc int[Group];
         int added = 0;
         for (int start = 0; start < connections.Length; start += Group)
         {
@@ -141,12 +142,17 @@ public sealed class ConnectionTable : IDisposable
                 _v4.Prepare(ref insert);
             }
 
-            // Stage 2: the first entry of each inbound chain, which the duplicate check reads.
-            foreach (ref readonly var insert in groupInserts)
+            // Stages 2 and 3: the first two entries of each inbound chain, which the duplicate check reads.
+            for (int i = 0; i < groupInserts.Length; i++)
             {
-                if (insert.InBucket >= 0)
+                cursors[i] = groupInserts[i].InBucket >= 0 ? _v4.PrefetchInboundChain(groupInserts[i], -2) : -1;
+            }
+
+            for (int i = 0; i < groupInserts.Length; i++)
+            {
+                if (cursors[i] >= 0)
                 {
-                    _v4.PrefetchInboundChain(insert);
+                    _ = _v4.PrefetchInboundChain(groupInserts[i], cursors[i]);
                 }
             }
 
