@@ -4,6 +4,12 @@ using static Lvs.ConnectionTracking.Tests.TestNetwork;
 
 namespace Lvs.ConnectionTracking.Tests;
 
+/// <summary>
+/// The flood test measures the process's managed heap before and after, so it runs alone: tests running beside it
+/// would allocate and free on the same heap and make the growth figure theirs.
+/// </summary>
+[CollectionDefinition(nameof(ConnectionTableFloodTests), DisableParallelization = true)]
+[Collection(nameof(ConnectionTableFloodTests))]
 public class ConnectionTableFloodTests
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace Lvs.Benchmarks.ConnectionTracking;
 /// connections (insert), or expires 1 M connections that are due at the same tick (expire).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 8, invocationCount: 1)]
 public class ConnectionTableChurnBenchmarks
 {

@@ -11,6 +11,7 @@ namespace Lvs.Benchmarks.ConnectionTracking;
 /// side (NAT reply), miss, the per-packet update, and hits on two threads at once. Each operation is one lookup.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 [SimpleJob(RunStrategy.Throughput, launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class ConnectionTableLookupBenchmarks
 {
