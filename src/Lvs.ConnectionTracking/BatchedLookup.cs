@@ -36,7 +36,9 @@ internal static class BatchedLookup<TChain>
 
         static abstract void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index);
 
-        static abstract int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet);
+        static abstract int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet, ref int candidate);
+
+        static abstract bool Match(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int index, out uint word);
 
         static abstract bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word);
 
@@ -52,12 +54,15 @@ internal static class BatchedLookup<TChain>
 
         Span<int> buckets = stackalloc int[Group];
         Span<int> cursors = stackalloc int[Group];
+        Span<int> candidates = stackalloc int[Group];
         int found = 0;
         for (int start = 0; start < packets.Length; start += Group)
         {
             var group = packets.Slice(start, Math.Min(Group, packets.Length - start));
             var groupBuckets = buckets[..group.Length];
             var groupCursors = cursors[..group.Length];
+            var groupCandidates = candidates[..group.Length];
+            groupCandidates.Fill(-1);
             for (int i = 0; i < group.Length; i++)
             {
                 int bucket = TChain.Bucket(store, group[i]);
@@ -80,7 +85,7 @@ internal static class BatchedLookup<TChain>
             {
                 for (int i = 0; i < groupCursors.Length; i++)
                 {
-                    int next = TChain.Next(store, groupCursors[i], group[i]);
+                    int next = TChain.Next(store, groupCursors[i], group[i], ref groupCandidates[i]);
                     groupCursors[i] = next;
                     TChain.PrefetchSlot(store, next);
                 }
@@ -89,19 +94,25 @@ internal static class BatchedLookup<TChain>
             var groupHandles = handles.Slice(start, group.Length);
             for (int i = 0; i < group.Length; i++)
             {
-                found += Decide(table, store, group[i], groupBuckets[i], ref groupHandles[i]) ? 1 : 0;
+                // A chain with no match in its first entries ends its stages on a prefetched entry not yet compared.
+                int candidate = groupCandidates[i] >= 0 ? groupCandidates[i] : groupCursors[i];
+                found += Decide(table, store, group[i], groupBuckets[i], candidate, ref groupHandles[i]) ? 1 : 0;
             }
         }
 
         return found;
     }
 
-    private static bool Decide(ConnectionTable table, ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, ref ConnectionHandle handle)
+    private static bool Decide(ConnectionTable table, ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, int candidate, ref ConnectionHandle handle)
     {
         bool hit;
         if (bucket >= 0)
         {
-            hit = TChain.Find(store, packet, bucket, out int index, out uint word);
+            // The candidate the stages found is nearly always the connection; checking it alone (a live slot with the
+            // packet's key, generation stable) is a complete answer, since keys are unique. Otherwise walk the chain:
+            // only the walk, with its stripe-version check, can say there is no connection.
+            int index = candidate;
+            hit = TChain.Match(store, packet, candidate, out uint word) || TChain.Find(store, packet, bucket, out index, out word);
             handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
             hit = hit && table.KeepIfServerAvailable(handle);
         }
@@ -139,8 +150,12 @@ internal readonly struct InboundChain : BatchedLookup<InboundChain>.IChain
     public static void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index) => store.PrefetchEntry(index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet) =>
-        store.NextCandidate(index, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort);
+    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet, ref int candidate) =>
+        store.NextCandidate(index, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, ref candidate);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Match(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int index, out uint word) =>
+        store.TryMatchInbound(index, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, out word);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>
@@ -168,8 +183,12 @@ internal readonly struct OutboundChain : BatchedLookup<OutboundChain>.IChain
     public static void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index) => store.PrefetchSlot(index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet) =>
-        store.NextOutboundCandidate(index, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort);
+    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet, ref int candidate) =>
+        store.NextOutboundCandidate(index, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, ref candidate);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Match(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int index, out uint word) =>
+        store.TryMatchOutbound(index, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, out word);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>

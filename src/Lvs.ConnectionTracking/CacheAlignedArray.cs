@@ -67,7 +67,9 @@ internal readonly unsafe struct CacheAlignedArray<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref T AtOrSentinel(int index)
     {
-        nint i = (uint)index < (uint)Length ? index : Length;
+        // Arithmetic select: the JIT turns a conditional expression here into a branch.
+        nint inRange = -(nint)Unsafe.BitCast<bool, byte>((uint)index < (uint)Length);
+        nint i = Length + (((nint)index - Length) & inRange);
         return ref *(T*)(_first + (i * Stride));
     }
 

@@ -178,18 +178,20 @@ internal sealed class ConnectionStore<TAddress>
 
     /// <summary>
     /// A batched lookup's chain stage: the next inbound link after the entry at <paramref name="index"/>, or -1 when
-    /// that entry already has the packet's client endpoint (the walk will most likely stop there, so the rest of the
-    /// chain need not be loaded) or the link leaves the slab. Read racily, for prefetching only: a changed entry costs
+    /// that entry already has the packet's client endpoint (it becomes the <paramref name="candidate"/> that the last
+    /// stage checks, and the rest of the chain need not be loaded) or the link leaves the slab. Read racily, for prefetching only: a changed entry costs
     /// at most a useless or a missed prefetch, since the decision is always the full walk.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int NextCandidate(int index, TAddress client, ushort clientPort)
+    public int NextCandidate(int index, TAddress client, ushort clientPort, ref int candidate)
     {
         // Branch-free: which entries match and where chains end is random from packet to packet.
         ref var e = ref _entries.AtOrSentinel(index);
         int next = Volatile.Read(ref e.NextIn);
-        bool match = (e.ClientPort == clientPort) & TAddress.AreEqual(e.Client, client);
-        return match ? -1 : next;
+        bool match = (e.ClientPort == clientPort) & TAddress.AreEqual(e.Client, client) & ((uint)index < (uint)_entries.Length);
+        int all = -Unsafe.BitCast<bool, byte>(match);
+        candidate = (index & all) | (candidate & ~all);
+        return next | all;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -205,15 +207,7 @@ internal sealed class ConnectionStore<TAddress>
             while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
                 ref var e = ref _entries[i];
-                uint w = Volatile.Read(ref e.Word);
-                if ((w & LiveBit) != 0
-                    && e.ClientPort == clientPort
-                    && e.VirtualPort == virtualPort
-                    && e.Protocol == protocol
-                    && (e.Meta & TemplateMeta) == templateMeta
-                    && TAddress.AreEqual(e.Client, client)
-                    && TAddress.AreEqual(e.Virtual, @virtual)
-                    && IsStillSame(ref e, w, template ? InvalidBit : 0, out word))
+                if (InboundMatches(ref e, protocol, client, clientPort, @virtual, virtualPort, templateMeta, template ? InvalidBit : 0, out word))
                 {
                     index = i;
                     return true;
@@ -258,12 +252,12 @@ internal sealed class ConnectionStore<TAddress>
 
     /// <summary>
     /// A batched outbound lookup's chain stage: the next outbound link after the slot at <paramref name="index"/>, or -1
-    /// when that slot's client (NAT) or local (full NAT) endpoint is the reply's destination (the walk will most likely
-    /// stop there; the server endpoint would not tell, as it is shared by all the server's connections) or the link
+    /// when that slot's client (NAT) or local (full NAT) endpoint is the reply's destination (it becomes the
+    /// <paramref name="candidate"/>; the server endpoint would not tell, as it is shared by all the server's connections) or the link
     /// leaves the slab. Read racily, for prefetching only (see <see cref="NextCandidate"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int NextOutboundCandidate(int index, TAddress peer, ushort peerPort)
+    public int NextOutboundCandidate(int index, TAddress peer, ushort peerPort, ref int candidate)
     {
         if ((uint)index >= (uint)_routes.Length)
         {
@@ -274,6 +268,7 @@ internal sealed class ConnectionStore<TAddress>
         ref var e = ref _entries[index];
         int next = Volatile.Read(ref r.NextOut);
         bool match = ((e.ClientPort == peerPort) & TAddress.AreEqual(e.Client, peer)) | ((r.LocalPort == peerPort) & TAddress.AreEqual(r.Local, peer));
+        candidate = match ? index : candidate;
         return match ? -1 : next;
     }
 
@@ -288,15 +283,8 @@ internal sealed class ConnectionStore<TAddress>
             int steps = 0;
             while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
-                ref var e = ref _entries[i];
                 ref var r = ref _routes[i];
-                uint w = Volatile.Read(ref e.Word);
-                if ((w & LiveBit) != 0
-                    && r.DestinationPort == sourcePort
-                    && e.Protocol == protocol
-                    && TAddress.AreEqual(r.Destination, source)
-                    && OutboundPeerMatches(ref e, ref r, destination, destinationPort)
-                    && IsStillSame(ref e, w, 0, out word))
+                if (OutboundMatches(ref _entries[i], ref r, protocol, source, sourcePort, destination, destinationPort, out word))
                 {
                     index = i;
                     return true;
@@ -310,6 +298,73 @@ internal sealed class ConnectionStore<TAddress>
                 return Missed(out index, out word);
             }
         }
+    }
+
+    /// <summary>
+    /// A batched inbound lookup's last stage: whether the slot at <paramref name="index"/> (the candidate the chain
+    /// stages found, in the cache by now) is the live connection with the packet's key. Keys are unique in the table,
+    /// so a live slot with the key is the answer whichever chain the candidate was reached by; when it is not, the
+    /// caller walks the chain as <see cref="TryFindInbound(int, byte, TAddress, ushort, TAddress, ushort, bool, out int, out uint)"/> does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryMatchInbound(int index, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, out uint word)
+    {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            word = 0;
+            return false;
+        }
+
+        return InboundMatches(ref _entries[index], protocol, client, clientPort, @virtual, virtualPort, 0, 0, out word);
+    }
+
+    /// <summary>The outbound form of <see cref="TryMatchInbound"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryMatchOutbound(int index, byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out uint word)
+    {
+        if ((uint)index >= (uint)_routes.Length)
+        {
+            word = 0;
+            return false;
+        }
+
+        return OutboundMatches(ref _entries[index], ref _routes[index], protocol, source, sourcePort, destination, destinationPort, out word);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool InboundMatches(ref ConnectionEntry<TAddress> e, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, uint templateMeta, uint rejectBits, out uint word)
+    {
+        uint w = Volatile.Read(ref e.Word);
+        if ((w & LiveBit) != 0
+            && e.ClientPort == clientPort
+            && e.VirtualPort == virtualPort
+            && e.Protocol == protocol
+            && (e.Meta & TemplateMeta) == templateMeta
+            && TAddress.AreEqual(e.Client, client)
+            && TAddress.AreEqual(e.Virtual, @virtual))
+        {
+            return IsStillSame(ref e, w, rejectBits, out word);
+        }
+
+        word = 0;
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool OutboundMatches(ref ConnectionEntry<TAddress> e, ref ConnectionRoute<TAddress> r, byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out uint word)
+    {
+        uint w = Volatile.Read(ref e.Word);
+        if ((w & LiveBit) != 0
+            && r.DestinationPort == sourcePort
+            && e.Protocol == protocol
+            && TAddress.AreEqual(r.Destination, source)
+            && OutboundPeerMatches(ref e, ref r, destination, destinationPort))
+        {
+            return IsStillSame(ref e, w, 0, out word);
+        }
+
+        word = 0;
+        return false;
     }
 
     /// <summary>
@@ -455,7 +510,8 @@ internal sealed class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int PrefetchInboundChain(in ConnectionInsert<TAddress> insert, int cursor)
     {
-        int next = cursor == -2 ? Volatile.Read(ref _inHeads[insert.InBucket]) : NextCandidate(cursor, insert.Client, insert.ClientPort);
+        int unused = -1;
+        int next = cursor == -2 ? Volatile.Read(ref _inHeads[insert.InBucket]) : NextCandidate(cursor, insert.Client, insert.ClientPort, ref unused);
         PrefetchEntry(next);
         return next;
     }

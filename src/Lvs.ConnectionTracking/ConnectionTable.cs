@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lvs.Core;
 using Lvs.Core.Headers;
 
@@ -521,13 +522,13 @@ public sealed class ConnectionTable : IDisposable
     }
 
     /// <summary>True unless <see cref="ConnectionTableOptions.ExpireNoDestinationConnections"/> is on and the connection's server is gone (then the connection is removed).</summary>
-    internal bool KeepIfServerAvailable(ConnectionHandle handle)
-    {
-        if (!Options.ExpireNoDestinationConnections)
-        {
-            return true;
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool KeepIfServerAvailable(ConnectionHandle handle) =>
+        !Options.ExpireNoDestinationConnections || KeepIfServerStillAvailable(handle);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool KeepIfServerStillAvailable(ConnectionHandle handle)
+    {
         int server = handle.IsIPv6 ? _v6.EntryAt(handle.Index).RealServer : _v4.EntryAt(handle.Index).RealServer;
         if (Registry[server].IsAvailable)
         {

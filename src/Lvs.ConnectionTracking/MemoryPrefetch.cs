@@ -14,7 +14,7 @@ internal static class MemoryPrefetch
     /// <summary>
     /// Starts loading the cache line holding <paramref name="target"/> into every cache level (PREFETCHT0). A hint:
     /// it never faults, so an address that is stale because the GC moved the array costs nothing but the wasted load
-    /// (the slabs live on the large-object heap, which is not compacted by default). Without SSE (Arm64) it does
+    /// (the slabs are pinned, on the pinned object heap, so it never does). Without SSE (Arm64) it does
     /// nothing, and the batched lookup still overlaps its plain loads as far as the out-of-order window allows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,0 +1,112 @@
+using FsCheck.Xunit;
+using Lvs.Core;
+using static Lvs.ConnectionTracking.Tests.TestNetwork;
+
+namespace Lvs.ConnectionTracking.Tests;
+
+/// <summary>
+/// Batched lookups answer exactly as one-by-one lookups on tables built to confuse their chain stages: few client
+/// endpoints shared by many connections (same client, other VIP, port or protocol), templates whose key has the
+/// same client endpoint (port 0), full-NAT local endpoints equal to other connections' clients, long chains from a
+/// small table, removals, and misses.
+/// </summary>
+public class BatchedLookupTests
+{
+    private static readonly ForwardingMethod[] Methods = [ForwardingMethod.Nat, ForwardingMethod.FullNat, ForwardingMethod.DirectRouting, ForwardingMethod.Tunnel];
+
+    [Property(MaxTest = 300)]
+    public bool Batches_OnCollidingKeys_SameAsOneByOne(
+        (byte Client, byte Vip, byte Port, bool Udp, byte Method, byte Local)[] connections,
+        byte[] removals,
+        (byte Client, byte Vip, byte Port, bool Udp, byte Server)[] probes)
+    {
+        var (table, _, _, servers) = NewTable(capacity: 64);
+        var handles = new List<ConnectionHandle>();
+        foreach (var c in connections)
+        {
+            var key = Key(c.Client, c.Vip, c.Port, c.Udp);
+            if (c.Method % 5 == 4)
+            {
+                var service = VirtualServiceKey.ForAddress(key.Protocol, key.Destination);
+                _ = table.TryAddTemplate(PersistenceKey.Create(service, key, 32), c.Client & 1, servers[c.Client & 1].Endpoint, 300, out var template);
+                handles.Add(template);
+                continue;
+            }
+
+            // A full-NAT local endpoint is drawn from the clients' own endpoints, so outbound chains hold both kinds.
+            var connection = new NewConnection(key, c.Client & 1, servers[c.Client & 1].Endpoint, Methods[c.Method % 4]) { Local = ClientEndpoint(c.Local) };
+            if (table.TryAdd(connection, out var handle) == AddConnectionResult.Added)
+            {
+                handles.Add(handle);
+            }
+        }
+
+        foreach (byte r in removals)
+        {
+            if (handles.Count > 0)
+            {
+                _ = table.Remove(handles[r % handles.Count]);
+            }
+        }
+
+        var inbound = probes.Select(p => Key(p.Client, p.Vip, p.Port, p.Udp)).ToArray();
+        var outbound = probes.Select(p => new FlowKey(p.Udp ? L4Protocol.Udp : L4Protocol.Tcp, servers[p.Server & 1].Endpoint, ClientEndpoint(p.Client))).ToArray();
+        return SameAsOneByOne(inbound, table.TryGetInboundBatch, table.TryGetInbound)
+            && SameAsOneByOne(outbound, table.TryGetOutboundBatch, table.TryGetOutbound);
+    }
+
+    [Fact]
+    public void Batches_FullTableLongChainsHitsAndMisses_SameAsOneByOne()
+    {
+        // A full table: two slots per outbound bucket and one per inbound bucket on average, so many chains are
+        // longer than the batched stages look ahead, and misses walk whole chains.
+        var (table, _, _, servers) = NewTable(capacity: 4096);
+        for (int i = 0; i < 4096; i++)
+        {
+            var method = i % 3 == 0 ? ForwardingMethod.FullNat : ForwardingMethod.Nat;
+            var connection = new NewConnection(Tcp(Client(i, (ushort)(1000 + (i % 7))), Virtual(i % 2)), 0, servers[0].Endpoint, method) { Local = Client(i + 10_000, 2000) };
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(connection, out _));
+        }
+
+        var inbound = new List<FlowKey>();
+        var outbound = new List<FlowKey>();
+        for (int i = 0; i < 8192; i++)
+        {
+            // Half hits, half misses that share the client endpoint of a connection but not its VIP or server.
+            inbound.Add(Tcp(Client(i % 4096, (ushort)(1000 + (i % 4096 % 7))), Virtual(i < 4096 ? i % 2 : 1 - (i % 2))));
+            var peer = i % 4096 % 3 == 0 ? Client((i % 4096) + 10_000, 2000) : Client(i % 4096, (ushort)(1000 + (i % 4096 % 7)));
+            outbound.Add(Tcp(i < 4096 ? servers[0].Endpoint : servers[1].Endpoint, i < 6144 ? peer : Client(i + 20_000, 3000)));
+        }
+
+        Assert.True(SameAsOneByOne([.. inbound], table.TryGetInboundBatch, table.TryGetInbound));
+        Assert.True(SameAsOneByOne([.. outbound], table.TryGetOutboundBatch, table.TryGetOutbound));
+    }
+
+    private delegate bool OneLookup(in FlowKey key, out ConnectionHandle handle);
+
+    private delegate int BatchLookup(ReadOnlySpan<FlowKey> keys, Span<ConnectionHandle> handles);
+
+    private static bool SameAsOneByOne(FlowKey[] keys, BatchLookup batch, OneLookup one)
+    {
+        var handles = new ConnectionHandle[keys.Length];
+        int found = batch(keys, handles);
+        int expected = 0;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            bool hit = one(keys[i], out var handle);
+            expected += hit ? 1 : 0;
+            if (handles[i] != (hit ? handle : ConnectionHandle.None))
+            {
+                return false;
+            }
+        }
+
+        return found == expected;
+    }
+
+    private static FlowKey Key(byte client, byte vip, byte port, bool udp) =>
+        new(udp ? L4Protocol.Udp : L4Protocol.Tcp, ClientEndpoint(client), Virtual(vip % 3, (ushort)(80 + (port % 2))));
+
+    // Eight client addresses, ports 0 to 3: 32 endpoints, so many connections share one.
+    private static Endpoint ClientEndpoint(byte n) => Client(n % 8, (ushort)((n >> 3) % 4));
+}
