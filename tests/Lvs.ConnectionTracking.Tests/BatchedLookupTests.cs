@@ -15,7 +15,7 @@ public class BatchedLookupTests
     private static readonly ForwardingMethod[] Methods = [ForwardingMethod.Nat, ForwardingMethod.FullNat, ForwardingMethod.DirectRouting, ForwardingMethod.Tunnel];
 
     [Property(MaxTest = 300)]
-    public bool Batches_OnCollidingKeys_SameAsOneByOne(
+    public void Batches_OnCollidingKeys_SameAsOneByOne(
         (byte Client, byte Vip, byte Port, bool Udp, byte Method, byte Local)[] connections,
         byte[] removals,
         (byte Client, byte Vip, byte Port, bool Udp, byte Server)[] probes)
@@ -51,8 +51,8 @@ public class BatchedLookupTests
 
         var inbound = probes.Select(p => Key(p.Client, p.Vip, p.Port, p.Udp)).ToArray();
         var outbound = probes.Select(p => new FlowKey(p.Udp ? L4Protocol.Udp : L4Protocol.Tcp, servers[p.Server & 1].Endpoint, ClientEndpoint(p.Client))).ToArray();
-        return SameAsOneByOne(inbound, table.TryGetInboundBatch, table.TryGetInbound)
-            && SameAsOneByOne(outbound, table.TryGetOutboundBatch, table.TryGetOutbound);
+        _ = AssertSameAsOneByOne(inbound, table.TryGetInboundBatch, table.TryGetInbound);
+        _ = AssertSameAsOneByOne(outbound, table.TryGetOutboundBatch, table.TryGetOutbound);
     }
 
     [Fact]
@@ -78,15 +78,16 @@ public class BatchedLookupTests
             outbound.Add(Tcp(i < 4096 ? servers[0].Endpoint : servers[1].Endpoint, i < 6144 ? peer : Client(i + 20_000, 3000)));
         }
 
-        Assert.True(SameAsOneByOne([.. inbound], table.TryGetInboundBatch, table.TryGetInbound));
-        Assert.True(SameAsOneByOne([.. outbound], table.TryGetOutboundBatch, table.TryGetOutbound));
+        Assert.Equal(4096, AssertSameAsOneByOne([.. inbound], table.TryGetInboundBatch, table.TryGetInbound));
+        Assert.Equal(4096, AssertSameAsOneByOne([.. outbound], table.TryGetOutboundBatch, table.TryGetOutbound));
     }
 
-    private delegate bool OneLookup(in FlowKey key, out ConnectionHandle handle);
+    internal delegate bool OneLookup(in FlowKey key, out ConnectionHandle handle);
 
-    private delegate int BatchLookup(ReadOnlySpan<FlowKey> keys, Span<ConnectionHandle> handles);
+    internal delegate int BatchLookup(ReadOnlySpan<FlowKey> keys, Span<ConnectionHandle> handles);
 
-    private static bool SameAsOneByOne(FlowKey[] keys, BatchLookup batch, OneLookup one)
+    /// <summary>Asserts that a batched lookup gives every key the handle a one-by-one lookup gives; returns how many were found.</summary>
+    internal static int AssertSameAsOneByOne(FlowKey[] keys, BatchLookup batch, OneLookup one)
     {
         var handles = new ConnectionHandle[keys.Length];
         int found = batch(keys, handles);
@@ -95,13 +96,11 @@ public class BatchedLookupTests
         {
             bool hit = one(keys[i], out var handle);
             expected += hit ? 1 : 0;
-            if (handles[i] != (hit ? handle : ConnectionHandle.None))
-            {
-                return false;
-            }
+            Assert.Equal(hit ? handle : ConnectionHandle.None, handles[i]);
         }
 
-        return found == expected;
+        Assert.Equal(expected, found);
+        return found;
     }
 
     private static FlowKey Key(byte client, byte vip, byte port, bool udp) =>

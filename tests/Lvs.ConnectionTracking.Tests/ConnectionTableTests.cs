@@ -352,18 +352,7 @@ public class ConnectionTableTests
             keys.Add(v6);
         }
 
-        var handles = new ConnectionHandle[keys.Count];
-        int found = table.TryGetInboundBatch(keys.ToArray(), handles);
-
-        int expected = 0;
-        for (int i = 0; i < keys.Count; i++)
-        {
-            bool hit = table.TryGetInbound(keys[i], out var one);
-            expected += hit ? 1 : 0;
-            Assert.Equal(hit ? one : ConnectionHandle.None, handles[i]);
-        }
-
-        Assert.Equal(expected, found);
+        int found = BatchedLookupTests.AssertSameAsOneByOne([.. keys], table.TryGetInboundBatch, table.TryGetInbound);
         Assert.Equal(132, found);
         Assert.Throws<ArgumentException>(() => table.TryGetInboundBatch(keys.ToArray(), new ConnectionHandle[3]));
     }
@@ -391,18 +380,7 @@ public class ConnectionTableTests
             replies.Add(Tcp(v6Server.Endpoint, v6Client));
         }
 
-        var handles = new ConnectionHandle[replies.Count];
-        int found = table.TryGetOutboundBatch(replies.ToArray(), handles);
-
-        int expected = 0;
-        for (int i = 0; i < replies.Count; i++)
-        {
-            bool hit = table.TryGetOutbound(replies[i], out var one);
-            expected += hit ? 1 : 0;
-            Assert.Equal(hit ? one : ConnectionHandle.None, handles[i]);
-        }
-
-        Assert.Equal(expected, found);
+        int found = BatchedLookupTests.AssertSameAsOneByOne([.. replies], table.TryGetOutboundBatch, table.TryGetOutbound);
 
         // 120 of 150 clients have connections: 90 NAT or full NAT (found) and 30 direct routing (not), plus 120 IPv6.
         Assert.Equal(90 + 120, found);
