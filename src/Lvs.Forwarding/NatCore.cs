@@ -34,7 +34,7 @@ internal static class NatCore
         var notes = ForwardingNotes.None;
         if (policy.InputChecksum != InputChecksumPolicy.Ignore)
         {
-            reason = policy.CheckInputChecksum(buffer.Slice(offset, frameLength), parsed, ref notes);
+            (reason, notes) = policy.CheckInputChecksum(buffer.Slice(offset, frameLength), parsed);
             if (reason != ForwardingDropReason.None)
             {
                 return ForwardingVerdict.Drop(reason);

@@ -114,22 +114,22 @@ internal readonly struct RewritePolicy
     }
 
     /// <summary>Verifies the transport checksum of a whole (unfragmented) TCP or UDP packet when the policy asks for it.</summary>
-    /// <remarks>Kept out of line: it is off by default and should not grow the rewriters' hot code.</remarks>
+    /// <returns>The drop reason (<see cref="ForwardingDropReason.BadInputChecksum"/> or none) and the notes to add.</returns>
+    /// <remarks>
+    /// Kept out of line: it is off by default and should not grow the rewriters' hot code. The notes come back in the
+    /// result rather than through a <c>ref</c>, which would pin the caller's notes to its stack frame.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public ForwardingDropReason CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed, ref ForwardingNotes notes)
+    public (ForwardingDropReason Reason, ForwardingNotes Notes) CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
     {
         if (InputChecksum == InputChecksumPolicy.Ignore || parsed.Fragment != FragmentKind.None || IsChecksumValid(frame, parsed))
         {
-            return ForwardingDropReason.None;
+            return (ForwardingDropReason.None, ForwardingNotes.None);
         }
 
-        if (InputChecksum == InputChecksumPolicy.VerifyAndDrop)
-        {
-            return ForwardingDropReason.BadInputChecksum;
-        }
-
-        notes |= ForwardingNotes.BadInputChecksum;
-        return ForwardingDropReason.None;
+        return InputChecksum == InputChecksumPolicy.VerifyAndDrop
+            ? (ForwardingDropReason.BadInputChecksum, ForwardingNotes.None)
+            : (ForwardingDropReason.None, ForwardingNotes.BadInputChecksum);
     }
 
     private static bool IsChecksumValid(ReadOnlySpan<byte> frame, in ParsedFrame parsed)

@@ -141,7 +141,7 @@ public sealed class TunnelEncapsulator
         }
         else
         {
-            EthernetRewrite.Move(buffer, offset, start, link, etherType, keepAddresses: false);
+            MoveTaggedLinkHeader(buffer, offset, start, link, etherType);
         }
 
         EthernetRewrite.SetAddresses(ref outerFrame, sourceMac, nextHopMac);
@@ -160,6 +160,11 @@ public sealed class TunnelEncapsulator
         return ForwardingVerdict.Transmit(start, link + outerLength);
     }
 
+    /// <summary>The link header with VLAN tags moves back with them (out of line: most links are untagged).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MoveTaggedLinkHeader(Span<byte> buffer, int from, int to, int linkLength, ushort etherType) =>
+        EthernetRewrite.Move(buffer, from, to, linkLength, etherType, keepAddresses: false);
+
     /// <summary>An inner packet over the tunnel's MTU: ICMP fragmentation needed / packet too big, or a drop for an IPv4 packet without DF.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ForwardingVerdict ExceedsMtu(Span<byte> buffer, int offset, in ParsedFrame parsed, bool dontFragment, int mtu, byte icmpHopLimit) =>
@@ -177,13 +182,14 @@ public sealed class TunnelEncapsulator
     /// 8-15: TTL, protocol, checksum, source; 16-19: destination), IPv6 in five. The header is built here, so its
     /// checksum is summed from the values rather than re-read (RFC 1071); the words only meet in one fold.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteOuterHeader(ref byte outer, int outerLength, in TunnelRoute route, uint protocol, uint dsfield, uint hopLimit, uint dontFragment)
     {
         if (route.RealServer.IsIPv4)
         {
             uint source = (uint)route.Source.Low;
             uint destination = (uint)route.RealServer.Low;
-            uint identification = dontFragment != 0 ? 0u : (ushort)Interlocked.Increment(ref _identification);
+            uint identification = dontFragment != 0 ? 0u : NextIdentification();
             ulong first = (ulong)(0x4500u | dsfield) << 48 | (ulong)(uint)outerLength << 32 | identification << 16 | dontFragment;
             uint ttlAndProtocol = hopLimit << 8 | protocol;
             ulong sum = (first >> 32) + (uint)first + ttlAndProtocol + (ulong)source + destination;
@@ -204,6 +210,10 @@ public sealed class TunnelEncapsulator
             NetworkOrder.WriteUInt64(ref outer, 32, route.RealServer.Low);
         }
     }
+
+    /// <summary>The identification of an outer IPv4 header without DF: a counter, as the kernel's ip_select_ident for a tunnel.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ushort NextIdentification() => (ushort)Interlocked.Increment(ref _identification);
 
     /// <summary>The outer header followed by UDP and GUE, or GRE.</summary>
     private void WriteTunnelHeaders(Span<byte> outer, in TunnelRoute route, in ParsedFrame parsed, byte innerProtocol, uint dsfield, uint hopLimit, uint dontFragment)
