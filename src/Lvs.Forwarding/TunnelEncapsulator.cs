@@ -150,7 +150,7 @@ public sealed class TunnelEncapsulator
         uint innerProtocol = innerIPv4 ? 4u : 41u;
         if (type == TunnelType.IpIp)
         {
-            WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, innerProtocol, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, outerIPv4, innerProtocol, dsfield, hopLimit, dontFragment);
         }
         else
         {
@@ -183,9 +183,9 @@ public sealed class TunnelEncapsulator
     /// checksum is summed from the values rather than re-read (RFC 1071); the words only meet in one fold.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteOuterHeader(ref byte outer, int outerLength, in TunnelRoute route, uint protocol, uint dsfield, uint hopLimit, uint dontFragment)
+    private void WriteOuterHeader(ref byte outer, int outerLength, in TunnelRoute route, bool ipv4, uint protocol, uint dsfield, uint hopLimit, uint dontFragment)
     {
-        if (route.RealServer.IsIPv4)
+        if (ipv4)
         {
             uint source = (uint)route.Source.Low;
             uint destination = (uint)route.RealServer.Low;
@@ -218,11 +218,12 @@ public sealed class TunnelEncapsulator
     /// <summary>The outer header followed by UDP and GUE, or GRE.</summary>
     private void WriteTunnelHeaders(Span<byte> outer, in TunnelRoute route, in ParsedFrame parsed, byte innerProtocol, uint dsfield, uint hopLimit, uint dontFragment)
     {
-        int outerIpLength = route.RealServer.IsIPv4 ? 20 : 40;
+        bool ipv4 = route.RealServer.IsIPv4;
+        int outerIpLength = ipv4 ? 20 : 40;
         bool checksum = (route.Flags & TunnelFlags.Checksum) != 0;
         if (route.Type == TunnelType.Gue)
         {
-            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, (uint)L4Protocol.Udp, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Udp, dsfield, hopLimit, dontFragment);
             Span<byte> udp = outer[outerIpLength..];
             ulong hash = parsed.Flow.Hash(_flowHashSeed);
             uint h = (uint)(hash ^ (hash >> 32));
@@ -242,7 +243,7 @@ public sealed class TunnelEncapsulator
         }
         else
         {
-            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, (uint)L4Protocol.Gre, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Gre, dsfield, hopLimit, dontFragment);
             Span<byte> gre = outer[outerIpLength..];
             BinaryPrimitives.WriteUInt16BigEndian(gre, checksum ? (ushort)0x8000 : (ushort)0);
             BinaryPrimitives.WriteUInt16BigEndian(gre[2..], EthernetRewrite.EtherTypeOf(parsed.IpVersion));
