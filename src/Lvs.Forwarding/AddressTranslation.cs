@@ -116,7 +116,7 @@ internal static class AddressTranslation
     {
         if (ipv4)
         {
-            NetworkOrder.WriteRaw(ref ip, 10, OnesComplement.Apply(NetworkOrder.ReadRaw16(ref ip, 10), OnesComplement.TtlDecrementDeltaRaw));
+            NetworkOrder.WriteRaw(ref ip, 10, OnesComplement.AfterTtlDecrement(NetworkOrder.ReadRaw16(ref ip, 10)));
             Unsafe.Add(ref ip, 8)--;
         }
         else

@@ -31,6 +31,21 @@ internal static class OnesComplement
     }
 
     /// <summary>
+    /// The IPv4 header checksum after a TTL decrement and no other change, in memory order: equation 3 with the
+    /// constant delta, ~(~HC + ~0x0100), is HC + 0x0100 with an end-around carry (the kernel's <c>ip_decrease_ttl</c>),
+    /// which needs no fold. The carry is also taken at exactly 0xFFFF, so that, as from equation 3, the result is
+    /// never 0xFFFF.
+    /// </summary>
+    /// <param name="checksum">The checksum field as loaded in memory order.</param>
+    /// <returns>The new checksum field value, in memory order.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort AfterTtlDecrement(ushort checksum)
+    {
+        uint sum = checksum + (BitConverter.IsLittleEndian ? 0x0001u : 0x0100u);
+        return (ushort)(sum + (sum >= 0xFFFF ? 1u : 0u));
+    }
+
+    /// <summary>
     /// Folds a 64-bit sum of 16-bit words to 16 bits with end-around carries, in two rotate-adds: adding a value to
     /// itself rotated by half its width leaves the end-around-carry sum of its two halves in the upper half.
     /// </summary>

@@ -59,6 +59,16 @@ public class OnesComplementTests
         });
     }
 
+    /// <summary>The fold-free TTL update equals equation 3 with the constant delta, for every checksum value.</summary>
+    [Fact]
+    public void AfterTtlDecrement_EqualsApplyOfTheDelta_ForEveryChecksum()
+    {
+        for (int checksum = 0; checksum <= 0xFFFF; checksum++)
+        {
+            Assert.Equal(OnesComplement.Apply((ushort)checksum, OnesComplement.TtlDecrementDeltaRaw), OnesComplement.AfterTtlDecrement((ushort)checksum));
+        }
+    }
+
     /// <summary>The TTL delta and address changes summed in one accumulator give the recomputed checksum (the NAT header update).</summary>
     [FsCheck.Xunit.Property(MaxTest = 1000)]
     public Property TtlAndAddressDeltas_InOneUpdate_EqualFullRecomputation(uint newSource, uint newDestination)
