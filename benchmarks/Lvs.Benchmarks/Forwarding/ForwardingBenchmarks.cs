@@ -90,7 +90,8 @@ public class ForwardingBenchmarks
         // The buffer is pinned (allocated on the pinned object heap, so it never moves) and the frame placed at the
         // first 64-byte boundary after the headroom. With a plain array the frame's place relative to cache lines
         // depended on where the GC put the array, which changed from run to run, and a field straddling two lines
-        // (the IPv6 addresses, the TCP checksum) moved FULLNAT by 2-8 ns between otherwise identical runs. A frame
+        // (the IPv6 addresses, the TCP checksum) costs more: an earlier measurement saw FULLNAT move by 2-8 ns
+        // between otherwise identical runs. A frame
         // starting on a cache line is what a receive ring gives (AF_PACKET and NIC buffers are line aligned).
         _buffer = GC.AllocateArray<byte>(Headroom + FrameAlignment + _frame.Length, pinned: true);
         long address = Marshal.UnsafeAddrOfPinnedArrayElement(_buffer, Headroom).ToInt64();
