@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lvs.Core;
 
 namespace Lvs.Forwarding;
@@ -36,7 +38,8 @@ public sealed class DirectRoutingRewriter
             return ForwardingVerdict.Drop(reason);
         }
 
-        EthernetRewrite.SetAddresses(buffer[offset..], sourceMac, realServerMac);
+        // Check proved the frame (and its 14-byte link header) to lie inside the buffer.
+        EthernetRewrite.SetAddresses(ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset), sourceMac, realServerMac);
         return ForwardingVerdict.Transmit(
             offset, parsed.FrameLength, parsed.Fragment == FragmentKind.NonFirst ? ForwardingNotes.NonFirstFragment : ForwardingNotes.None);
     }

@@ -10,20 +10,16 @@ internal static class EthernetRewrite
 {
     /// <summary>Writes destination and source MACs (12 bytes) at the start of <paramref name="frame"/>, which the caller has checked to hold them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SetAddresses(Span<byte> frame, MacAddress source, MacAddress destination)
+    public static void SetAddresses(Span<byte> frame, MacAddress source, MacAddress destination) =>
+        SetAddresses(ref MemoryMarshal.GetReference(frame[..12]), source, destination);
+
+    /// <summary>Writes destination and source MACs (12 bytes) at <paramref name="frame"/>, the start of a frame the caller has checked to hold them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SetAddresses(ref byte frame, MacAddress source, MacAddress destination)
     {
         // Bytes 0-7 hold destination (6) and the first two bytes of the source, bytes 8-11 the rest of the source.
-        ref byte start = ref MemoryMarshal.GetReference(frame[..12]);
-        ulong first = destination.Value << 16 | source.Value >> 32;
-        uint second = (uint)source.Value;
-        if (BitConverter.IsLittleEndian)
-        {
-            first = BinaryPrimitives.ReverseEndianness(first);
-            second = BinaryPrimitives.ReverseEndianness(second);
-        }
-
-        Unsafe.WriteUnaligned(ref start, first);
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref start, 8), second);
+        NetworkOrder.WriteUInt64(ref frame, 0, destination.Value << 16 | source.Value >> 32);
+        NetworkOrder.WriteUInt32(ref frame, 8, (uint)source.Value);
     }
 
     /// <summary>

@@ -47,7 +47,8 @@ public sealed class FullNatRewriter
     public ForwardingVerdict RewriteInbound(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, Endpoint local, Endpoint realServer, MacAddress sourceMac, MacAddress nextHopMac)
     {
-        if (realServer.Address.IsIPv4 != (parsed.IpVersion == 4) || local.Address.IsIPv4 != realServer.Address.IsIPv4)
+        bool ipv4 = parsed.IpVersion == 4;
+        if (realServer.Address.IsIPv4 != ipv4 || local.Address.IsIPv4 != ipv4)
         {
             return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
         }
@@ -78,7 +79,8 @@ public sealed class FullNatRewriter
     public ForwardingVerdict RewriteOutbound(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, Endpoint virtualService, Endpoint client, MacAddress sourceMac, MacAddress nextHopMac)
     {
-        if (virtualService.Address.IsIPv4 != (parsed.IpVersion == 4) || client.Address.IsIPv4 != virtualService.Address.IsIPv4)
+        bool ipv4 = parsed.IpVersion == 4;
+        if (virtualService.Address.IsIPv4 != ipv4 || client.Address.IsIPv4 != ipv4)
         {
             return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
         }

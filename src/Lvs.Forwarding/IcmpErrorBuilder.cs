@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Lvs.Core;
 using Lvs.Core.Headers;
 
@@ -24,12 +25,15 @@ internal static class IcmpErrorBuilder
     private static int s_identification;
 
     /// <summary>ICMP type 11 code 0 / ICMPv6 type 3 code 0: the TTL or hop limit ran out in transit.</summary>
+    /// <remarks>Out of line, as <see cref="PacketTooBig"/>: a rare path that should not grow the rewriters' hot code.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static ForwardingVerdict TimeExceeded(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit) =>
         parsed.IpVersion == 4
             ? Build(buffer, offset, parsed, IcmpHeader.TypeTimeExceeded, 0, 0, source, hopLimit, ForwardingDropReason.HopLimitExceeded)
             : Build(buffer, offset, parsed, IcmpV6Header.TypeTimeExceeded, 0, 0, source, hopLimit, ForwardingDropReason.HopLimitExceeded);
 
     /// <summary>ICMP type 3 code 4 with the next-hop MTU (RFC 1191), or ICMPv6 packet too big with the MTU (RFC 8201).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit, int mtu) =>
         parsed.IpVersion == 4
             ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, ForwardingDropReason.FragmentationNeeded)

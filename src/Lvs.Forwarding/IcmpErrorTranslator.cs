@@ -165,6 +165,13 @@ public sealed class IcmpErrorTranslator
             uint oldSource = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
             uint oldDestination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
             uint headerDelta = Checksum.Add(Checksum.Delta32(oldSource, (uint)outerSource.Low), Checksum.Delta32(oldDestination, (uint)outerDestination.Low));
+            if (_policy.DecrementHopLimit)
+            {
+                // The TTL's change joins the address changes in one update (the TTL is at least 2 here).
+                headerDelta = Checksum.Add(headerDelta, OnesComplement.TtlDecrementDelta);
+                ip[8]--;
+            }
+
             BinaryPrimitives.WriteUInt32BigEndian(ip[12..], (uint)outerSource.Low);
             BinaryPrimitives.WriteUInt32BigEndian(ip[16..], (uint)outerDestination.Low);
             BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.ApplyDelta(BinaryPrimitives.ReadUInt16BigEndian(ip[10..]), headerDelta));
@@ -173,11 +180,10 @@ public sealed class IcmpErrorTranslator
         {
             outerSource.WriteIPv6To(ip[8..]);
             outerDestination.WriteIPv6To(ip[24..]);
-        }
-
-        if (_policy.DecrementHopLimit)
-        {
-            AddressTranslation.DecrementHopLimit(ip, parsed.IpVersion);
+            if (_policy.DecrementHopLimit)
+            {
+                ip[7]--;
+            }
         }
 
         Span<byte> icmp = frame[parsed.L4Offset..];

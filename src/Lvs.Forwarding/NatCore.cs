@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lvs.Core;
 
 namespace Lvs.Forwarding;
@@ -29,28 +30,30 @@ internal static class NatCore
             return ForwardingVerdict.Drop(reason);
         }
 
-        Span<byte> frame = buffer.Slice(offset, parsed.FrameLength);
+        int frameLength = parsed.FrameLength;
         var notes = ForwardingNotes.None;
         if (policy.InputChecksum != InputChecksumPolicy.Ignore)
         {
-            reason = policy.CheckInputChecksum(frame, parsed, ref notes);
+            (reason, notes) = policy.CheckInputChecksum(buffer.Slice(offset, frameLength), parsed);
             if (reason != ForwardingDropReason.None)
             {
                 return ForwardingVerdict.Drop(reason);
             }
         }
 
+        // From here on the offsets are the ones Check proved to lie inside the frame.
+        ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         bool ipv4 = parsed.IpVersion == 4;
         int l3 = parsed.L3Offset;
         bool decrement = policy.DecrementHopLimit;
-        if (decrement && frame[l3 + (ipv4 ? 8 : 7)] <= 1)
+        if (decrement && Unsafe.Add(ref frame, l3 + (ipv4 ? 8 : 7)) <= 1)
         {
             return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, outbound ? source.Address : parsed.Flow.DestinationAddress, policy.IcmpHopLimit);
         }
 
         bool nonFirst = parsed.Fragment == FragmentKind.NonFirst;
-        AddressTranslation.Rewrite(frame, l3, nonFirst ? -1 : parsed.L4Offset, ipv4, parsed.Protocol == L4Protocol.Tcp, changeSource, source, destination, decrement);
-        EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
-        return ForwardingVerdict.Transmit(offset, frame.Length, nonFirst ? notes | ForwardingNotes.NonFirstFragment : notes);
+        AddressTranslation.Rewrite(ref frame, l3, nonFirst ? -1 : parsed.L4Offset, ipv4, parsed.Protocol == L4Protocol.Tcp, changeSource, source, destination, decrement);
+        EthernetRewrite.SetAddresses(ref frame, sourceMac, nextHopMac);
+        return ForwardingVerdict.Transmit(offset, frameLength, nonFirst ? notes | ForwardingNotes.NonFirstFragment : notes);
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lvs.Core;
 
 namespace Lvs.Forwarding;
@@ -44,27 +45,37 @@ internal readonly struct RewritePolicy
 
     /// <summary>The checks shared by every rewriter: bounds, IP version, fragments, options, and (for NAT) a transport header with ports.</summary>
     /// <remarks>
+    /// <para>
     /// After it returns <see cref="ForwardingDropReason.None"/>: the frame up to <see cref="ParsedFrame.FrameLength"/> lies
     /// in the buffer, holds a link header of at least 14 bytes and a whole IPv4 (20+) or IPv6 (40+) header of the
     /// parsed version; with <paramref name="needsPorts"/>, a TCP (20+) or UDP (8+) header at
     /// <see cref="ParsedFrame.L4Offset"/>, unless the packet is a non-first fragment forwarded by policy.
+    /// </para>
+    /// <para>
+    /// A <see cref="ParsedFrame"/> only comes from <see cref="FrameParser"/> (its setters are internal to Lvs.Core), and
+    /// the parser sets the IP version together with a length it has validated (an IPv4 total length of at least the
+    /// header length, itself at least 20; an IPv6 length of 40 plus the payload), and the transport offset only after
+    /// validating a whole TCP or UDP header before the end of the IP packet. Those are not checked again. What the
+    /// parser cannot promise is that the caller passes the same buffer, offset and length it parsed (or a result of a
+    /// parse that failed half-way: version set, transport offset still -1), so the frame's bounds, the version nibble
+    /// in the buffer and the presence of the transport header are checked.
+    /// </para>
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ForwardingDropReason Check(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, bool needsPorts)
     {
         int l3 = parsed.L3Offset;
         int version = parsed.IpVersion;
-        int frameLength = parsed.FrameLength;
-        if ((uint)offset > (uint)buffer.Length
-            || (uint)length > (uint)(buffer.Length - offset)
-            || (uint)frameLength > (uint)length
-            || l3 < 14
-            || parsed.L3Length < (version == 4 ? 20 : 40))
+
+        // One unsigned comparison each: negative offsets and lengths turn into huge ones.
+        if ((ulong)(uint)offset + (uint)length > (uint)buffer.Length || (uint)parsed.FrameLength > (uint)length || l3 < 14)
         {
             return version is 4 or 6 ? ForwardingDropReason.Truncated : ForwardingDropReason.NotIp;
         }
 
-        if ((buffer[offset + l3] >> 4) != version || version is not (4 or 6))
+        // The parser leaves 0 (ARP, or a failed parse), 4 or 6. For 4 and 6 the byte at L3 is inside the frame
+        // checked above, since the parser's IP length covers at least a whole header.
+        if ((version | 2) != 6 || (Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset + l3) >> 4) != version)
         {
             return ForwardingDropReason.NotIp;
         }
@@ -87,14 +98,13 @@ internal readonly struct RewritePolicy
 
         if (needsPorts)
         {
-            int minimum = parsed.Protocol == L4Protocol.Tcp ? 20 : parsed.Protocol == L4Protocol.Udp ? 8 : 0;
-            if (minimum == 0)
+            if (parsed.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp))
             {
                 return ForwardingDropReason.UnsupportedProtocol;
             }
 
-            int l4 = parsed.L4Offset;
-            if (l4 < l3 + 20 || l4 > frameLength - minimum)
+            // -1 after a parse that failed in the transport header; otherwise the whole header is inside the frame.
+            if (parsed.L4Offset < 0)
             {
                 return ForwardingDropReason.Truncated;
             }
@@ -104,22 +114,22 @@ internal readonly struct RewritePolicy
     }
 
     /// <summary>Verifies the transport checksum of a whole (unfragmented) TCP or UDP packet when the policy asks for it.</summary>
-    /// <remarks>Kept out of line: it is off by default and should not grow the rewriters' hot code.</remarks>
+    /// <returns>The drop reason (<see cref="ForwardingDropReason.BadInputChecksum"/> or none) and the notes to add.</returns>
+    /// <remarks>
+    /// Kept out of line: it is off by default and should not grow the rewriters' hot code. The notes come back in the
+    /// result rather than through a <c>ref</c>, which would pin the caller's notes to its stack frame.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public ForwardingDropReason CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed, ref ForwardingNotes notes)
+    public (ForwardingDropReason Reason, ForwardingNotes Notes) CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
     {
         if (InputChecksum == InputChecksumPolicy.Ignore || parsed.Fragment != FragmentKind.None || IsChecksumValid(frame, parsed))
         {
-            return ForwardingDropReason.None;
+            return (ForwardingDropReason.None, ForwardingNotes.None);
         }
 
-        if (InputChecksum == InputChecksumPolicy.VerifyAndDrop)
-        {
-            return ForwardingDropReason.BadInputChecksum;
-        }
-
-        notes |= ForwardingNotes.BadInputChecksum;
-        return ForwardingDropReason.None;
+        return InputChecksum == InputChecksumPolicy.VerifyAndDrop
+            ? (ForwardingDropReason.BadInputChecksum, ForwardingNotes.None)
+            : (ForwardingDropReason.None, ForwardingNotes.BadInputChecksum);
     }
 
     private static bool IsChecksumValid(ReadOnlySpan<byte> frame, in ParsedFrame parsed)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.NetworkInformation;
+using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
@@ -25,6 +26,9 @@ public class ForwardingBenchmarks
 {
     private const int Headroom = FrameHeadroom.Required;
 
+    // The frame starts on a cache line (see Setup).
+    private const int FrameAlignment = 64;
+
     private static readonly MacAddress DirectorMac = MacAddress.Parse("02:00:00:00:00:02");
     private static readonly MacAddress NextHopMac = MacAddress.Parse("02:00:00:00:00:99");
     private static readonly PhysicalAddress DirectorPhysical = PhysicalAddress.Parse("02-00-00-00-00-02");
@@ -38,6 +42,7 @@ public class ForwardingBenchmarks
     private readonly TunnelEncapsulator _tunnel = new(new ForwardingOptions { Mtu = 9000 });
 
     private byte[] _buffer = [];
+    private int _offset;
     private byte[] _frame = [];
     private ParsedFrame _parsed;
     private int _ttlIndex;
@@ -82,27 +87,35 @@ public class ForwardingBenchmarks
         (ip as IPv4Packet)?.UpdateIPChecksum();
         _frame = ethernet.Bytes;
 
-        _buffer = new byte[Headroom + _frame.Length];
-        _frame.CopyTo(_buffer, Headroom);
-        if (FrameParser.Parse(_buffer.AsSpan(Headroom, _frame.Length), out _parsed) != DropReason.None)
+        // The buffer is pinned (allocated on the pinned object heap, so it never moves) and the frame placed at the
+        // first 64-byte boundary after the headroom. With a plain array the frame's place relative to cache lines
+        // depended on where the GC put the array, which changed from run to run, and a field straddling two lines
+        // (the IPv6 addresses, the TCP checksum) costs more: an earlier measurement saw FULLNAT move by 2-8 ns
+        // between otherwise identical runs. A frame
+        // starting on a cache line is what a receive ring gives (AF_PACKET and NIC buffers are line aligned).
+        _buffer = GC.AllocateArray<byte>(Headroom + FrameAlignment + _frame.Length, pinned: true);
+        long address = Marshal.UnsafeAddrOfPinnedArrayElement(_buffer, Headroom).ToInt64();
+        _offset = Headroom + (int)((FrameAlignment - (address % FrameAlignment)) % FrameAlignment);
+        _frame.CopyTo(_buffer, _offset);
+        if (FrameParser.Parse(_buffer.AsSpan(_offset, _frame.Length), out _parsed) != DropReason.None)
         {
             throw new InvalidOperationException("The benchmark frame does not parse.");
         }
 
-        _ttlIndex = Headroom + 14 + (ipv6 ? 7 : 8);
+        _ttlIndex = _offset + 14 + (ipv6 ? 7 : 8);
         _ttl = _buffer[_ttlIndex];
     }
 
     /// <summary>DR: the two MAC addresses.</summary>
     [Benchmark]
-    public int Lvs_DirectRouting() => Consume(_dr.Rewrite(_buffer, Headroom, _frame.Length, _parsed, DirectorMac, NextHopMac));
+    public int Lvs_DirectRouting() => Consume(_dr.Rewrite(_buffer, _offset, _frame.Length, _parsed, DirectorMac, NextHopMac));
 
     /// <summary>NAT inbound: destination address and port, TTL, incremental checksums, MACs.</summary>
     [Benchmark]
     public int Lvs_Nat()
     {
         _buffer[_ttlIndex] = _ttl;
-        return Consume(_nat.RewriteInbound(_buffer, Headroom, _frame.Length, _parsed, _realServer, DirectorMac, NextHopMac));
+        return Consume(_nat.RewriteInbound(_buffer, _offset, _frame.Length, _parsed, _realServer, DirectorMac, NextHopMac));
     }
 
     /// <summary>FULLNAT inbound: both addresses and ports, TTL, incremental checksums, MACs.</summary>
@@ -110,7 +123,7 @@ public class ForwardingBenchmarks
     public int Lvs_FullNat()
     {
         _buffer[_ttlIndex] = _ttl;
-        return Consume(_fullNat.RewriteInbound(_buffer, Headroom, _frame.Length, _parsed, _local, _realServer, DirectorMac, NextHopMac));
+        return Consume(_fullNat.RewriteInbound(_buffer, _offset, _frame.Length, _parsed, _local, _realServer, DirectorMac, NextHopMac));
     }
 
     /// <summary>TUN (IPIP): TTL, the outer header prepended in the headroom, MACs.</summary>
@@ -118,7 +131,7 @@ public class ForwardingBenchmarks
     public int Lvs_Tunnel()
     {
         _buffer[_ttlIndex] = _ttl;
-        return Consume(_tunnel.Encapsulate(_buffer, Headroom, _frame.Length, _parsed, _route, DirectorMac, NextHopMac));
+        return Consume(_tunnel.Encapsulate(_buffer, _offset, _frame.Length, _parsed, _route, DirectorMac, NextHopMac));
     }
 
     /// <summary>Lvs.Core's parse plus the NAT rewrite: the end-to-end counterpart of PacketDotNet's parse-and-rewrite.</summary>
@@ -126,8 +139,8 @@ public class ForwardingBenchmarks
     public int Lvs_ParseAndNat()
     {
         _buffer[_ttlIndex] = _ttl;
-        _ = FrameParser.Parse(_buffer.AsSpan(Headroom, _frame.Length), out var parsed);
-        return Consume(_nat.RewriteInbound(_buffer, Headroom, _frame.Length, parsed, _realServer, DirectorMac, NextHopMac));
+        _ = FrameParser.Parse(_buffer.AsSpan(_offset, _frame.Length), out var parsed);
+        return Consume(_nat.RewriteInbound(_buffer, _offset, _frame.Length, parsed, _realServer, DirectorMac, NextHopMac));
     }
 
     /// <summary>PacketDotNet DR: parse, set the MACs, serialize.</summary>
