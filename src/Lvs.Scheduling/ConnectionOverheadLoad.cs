@@ -9,5 +9,8 @@ internal readonly struct ConnectionOverheadLoad : IServerLoad
     public static long Of(RealServer server) => server.Overhead;
 
     /// <inheritdoc/>
+    public static bool ActiveOnly => false;
+
+    /// <inheritdoc/>
     public static int SelectIn(RealServerLoadBlock block, bool idleWins) => LoadBlockScan.WeightedLeastConnection(block);
 }

@@ -13,6 +13,9 @@ internal interface IServerLoad
     /// <returns>The load; never negative.</returns>
     static abstract long Of(RealServer server);
 
+    /// <summary>True when the load is active connections + 1 (sed, nq), false for the lc overhead (wlc, lblc, lblcr).</summary>
+    static abstract bool ActiveOnly { get; }
+
     /// <summary>The same scan as <see cref="WeightedLeastLoad.Select{TLoad}(RealServer[], bool)"/> over a load block.</summary>
     /// <param name="block">The block.</param>
     /// <param name="idleWins">True for nq.</param>

@@ -233,8 +233,8 @@ internal static class LoadBlockScan
             // improves on the initial best.
             var overhead = (active << 8) + inactive;
             var better = Schedulable(state) & Vector256.LessThan(overhead, best);
-            best = Vector256.ConditionalSelect(better, overhead, best);
-            bestIndex = Vector256.ConditionalSelect(better, index, bestIndex);
+            best = Avx2.BlendVariable(best, overhead, better);
+            bestIndex = Avx2.BlendVariable(bestIndex, index, better);
             index += Vector256.Create(RealServerLoadBlock.CountGranularity);
         }
 
@@ -263,19 +263,19 @@ internal static class LoadBlockScan
     /// <param name="slots">The block's slots (padded).</param>
     /// <returns>The server's index, <see cref="None"/>, or <see cref="OutOfRange"/>.</returns>
     internal static int WeightedLeastConnectionVector(ReadOnlySpan<int> slots) =>
-        WeightedVector(slots, expectedDelay: false, idleWins: false);
+        WeightedVector<ConnectionOverheadLoad>(slots, idleWins: false);
 
     /// <summary>The AVX2 sed scan.</summary>
     /// <param name="slots">The block's slots (padded).</param>
     /// <returns>The server's index, <see cref="None"/>, or <see cref="OutOfRange"/>.</returns>
     internal static int ShortestExpectedDelayVector(ReadOnlySpan<int> slots) =>
-        WeightedVector(slots, expectedDelay: true, idleWins: false);
+        WeightedVector<ExpectedDelayLoad>(slots, idleWins: false);
 
     /// <summary>The AVX2 nq scan.</summary>
     /// <param name="slots">The block's slots (padded).</param>
     /// <returns>The server's index, <see cref="None"/>, or <see cref="OutOfRange"/>.</returns>
     internal static int NeverQueueVector(ReadOnlySpan<int> slots) =>
-        WeightedVector(slots, expectedDelay: true, idleWins: true);
+        WeightedVector<ExpectedDelayLoad>(slots, idleWins: true);
 
     /// <summary>The AVX2 ovf scan (exact for every count: it only compares 32-bit integers).</summary>
     /// <param name="slots">The block's slots (padded).</param>
@@ -293,8 +293,8 @@ internal static class LoadBlockScan
             // A best weight of 0 admits only schedulable servers (their weight is positive).
             var weight = SchedulableWeight(state);
             var better = Vector256.LessThanOrEqual(active, weight) & Vector256.GreaterThan(weight, best);
-            best = Vector256.ConditionalSelect(better, weight, best);
-            bestIndex = Vector256.ConditionalSelect(better, index, bestIndex);
+            best = Avx2.BlendVariable(best, weight, better);
+            bestIndex = Avx2.BlendVariable(bestIndex, index, better);
             index += Vector256.Create(RealServerLoadBlock.CountGranularity);
         }
 
@@ -335,9 +335,10 @@ internal static class LoadBlockScan
         return false;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int WeightedVector(ReadOnlySpan<int> slots, bool expectedDelay, bool idleWins)
+    private static int WeightedVector<TLoad>(ReadOnlySpan<int> slots, bool idleWins)
+        where TLoad : struct, IServerLoad
     {
+        // Specialised per load measure (a struct type argument), so the measure's branches fold away.
         // Per lane the best so far is (load, weight, index), starting at 1 / 0 (infinity): a lane takes a server when
         // load x bestWeight < bestLoad x weight, the kernel's cross-multiplication, exact in doubles here. A server of
         // schedulable weight 0 never passes (the right side is 0, the left never negative), the first one of positive
@@ -351,13 +352,14 @@ internal static class LoadBlockScan
         var highIndex = lowIndex;
         var lowLanes = Vector256.Create(0.0, 2, 4, 6);
         var highLanes = Vector256.Create(1.0, 3, 5, 7);
+        var screen = Vector256.Create(float.PositiveInfinity);
         var outOfRange = Vector256<int>.Zero;
         for (nuint offset = 0; offset < (nuint)slots.Length; offset += Step)
         {
             Transpose(ref start, offset, out var active, out var inactive, out var state);
             var weight = SchedulableWeight(state);
             Vector256<int> load;
-            if (expectedDelay)
+            if (TLoad.ActiveOnly)
             {
                 if (idleWins)
                 {
@@ -370,8 +372,9 @@ internal static class LoadBlockScan
                     }
                 }
 
-                outOfRange |= active & Vector256.Create(int.MinValue);
-                load = active;
+                // Active below 0, or at int.MaxValue where + 1 wraps, is out of range.
+                load = active + Vector256<int>.One;
+                outOfRange |= (active | load) & Vector256.Create(int.MinValue);
             }
             else
             {
@@ -379,26 +382,31 @@ internal static class LoadBlockScan
                 load = (active << 8) + inactive;
             }
 
-            var loadLow = Avx.ConvertToVector256Double(load.GetLower());
-            var loadHigh = Avx.ConvertToVector256Double(load.GetUpper());
-            if (expectedDelay)
+            // The screen: load x (approximate 1 / weight) in single precision, relative error below 2^-11 (rcpps is
+            // within 1.5 x 2^-12). A server whose exact ratio beats its lane's best has an approximation below the
+            // lane's least approximation so far times (1 + 2^-8): skip the exact comparison for steps where no lane
+            // can. Weight 0 gives infinity or NaN, which never passes and never lowers the screen.
+            var approximate = Avx.Multiply(Avx.ConvertToVector256Single(load), Avx.Reciprocal(Avx.ConvertToVector256Single(weight)));
+            var passes = Avx.Compare(approximate, screen, FloatComparisonMode.OrderedLessThanNonSignaling);
+            screen = Avx.Min(Avx.Multiply(approximate, Vector256.Create(1 + (1f / 256))), screen);
+            if (passes == Vector256<float>.Zero)
             {
-                loadLow += Vector256<double>.One;
-                loadHigh += Vector256<double>.One;
+                continue;
             }
 
+            var lanes = Vector256.Create((double)(offset / Slot));
+            var loadLow = Avx.ConvertToVector256Double(load.GetLower());
+            var loadHigh = Avx.ConvertToVector256Double(load.GetUpper());
             var weightLow = Avx.ConvertToVector256Double(weight.GetLower());
             var weightHigh = Avx.ConvertToVector256Double(weight.GetUpper());
             var betterLow = Vector256.LessThan(loadLow * lowWeight, lowLoad * weightLow);
             var betterHigh = Vector256.LessThan(loadHigh * highWeight, highLoad * weightHigh);
-            lowLoad = Vector256.ConditionalSelect(betterLow, loadLow, lowLoad);
-            lowWeight = Vector256.ConditionalSelect(betterLow, weightLow, lowWeight);
-            lowIndex = Vector256.ConditionalSelect(betterLow, lowLanes, lowIndex);
-            highLoad = Vector256.ConditionalSelect(betterHigh, loadHigh, highLoad);
-            highWeight = Vector256.ConditionalSelect(betterHigh, weightHigh, highWeight);
-            highIndex = Vector256.ConditionalSelect(betterHigh, highLanes, highIndex);
-            lowLanes += Vector256.Create((double)RealServerLoadBlock.CountGranularity);
-            highLanes += Vector256.Create((double)RealServerLoadBlock.CountGranularity);
+            lowLoad = Avx.BlendVariable(lowLoad, loadLow, betterLow);
+            lowWeight = Avx.BlendVariable(lowWeight, weightLow, betterLow);
+            lowIndex = Avx.BlendVariable(lowIndex, lanes + lowLanes, betterLow);
+            highLoad = Avx.BlendVariable(highLoad, loadHigh, betterHigh);
+            highWeight = Avx.BlendVariable(highWeight, weightHigh, betterHigh);
+            highIndex = Avx.BlendVariable(highIndex, lanes + highLanes, betterHigh);
         }
 
         if (outOfRange != Vector256<int>.Zero)

@@ -88,6 +88,37 @@ public class LoadBlockScanTests
                 && ovf.Pick(default) == LeastConnectionFamilyReference.WeightedOverflow(servers);
         });
 
+    /// <summary>
+    /// Servers whose load / weight ratios differ by less than single precision can tell apart (about 2^-14 relative):
+    /// the vector scans' single-precision screen must not drop the exact winner.
+    /// </summary>
+    private static readonly Arbitrary<(int Weight, int Delta)[]> NearTies =
+        (from count in Gen.Choose(1, 40)
+         from servers in Gen.ArrayOf(
+             from weight in Gen.Choose(2000, 4000)
+             from delta in Gen.Choose(-3, 3)
+             select (weight, delta),
+             count)
+         select servers).ToArbitrary();
+
+    [FsCheck.Xunit.Property(MaxTest = 30)]
+    public Property VectorScans_NearlyEqualRatios_MatchTheScalarScans() =>
+        Prop.ForAll(NearTies, specs =>
+        {
+            // wlc: overhead = 3 x weight x 256 + delta; sed: active + 1 = 3 x weight + delta.
+            var wlcServers = specs.Select((s, i) => Create(i, s.Weight).WithConnections(active: 3 * s.Weight, inactive: 3 + s.Delta)).ToArray();
+            var sedServers = specs.Select((s, i) => Create(i, s.Weight).WithConnections(active: (3 * s.Weight) + s.Delta - 1, inactive: 0)).ToArray();
+            var wlc = RealServerLoadBlock.Attach(wlcServers);
+            var sed = RealServerLoadBlock.Attach(sedServers);
+            int wlcScalar = LoadBlockScan.WeightedScalar(wlc.Slots, wlc.Count, expectedDelay: false, idleWins: false);
+            int sedScalar = LoadBlockScan.WeightedScalar(sed.Slots, sed.Count, expectedDelay: true, idleWins: false);
+            return (At(wlc, wlcScalar) == LeastConnectionFamilyReference.WeightedLeastConnection(wlcServers)
+                && At(sed, sedScalar) == LeastConnectionFamilyReference.ShortestExpectedDelay(sedServers)
+                && (!Avx2.IsSupported || (LoadBlockScan.WeightedLeastConnectionVector(wlc.Slots) == wlcScalar
+                    && LoadBlockScan.ShortestExpectedDelayVector(sed.Slots) == sedScalar
+                    && LoadBlockScan.NeverQueueVector(sed.Slots) == sedScalar))).ToProperty();
+        });
+
     [Fact]
     public void Scans_TieAcrossLanes_FirstInListOrderWins()
     {
