@@ -132,7 +132,14 @@ public sealed class RealServer
     /// The kernel's scheduling overhead for lc and wlc: active x 256 + inactive (<c>ip_vs_dest_conn_overhead</c>),
     /// which makes one active connection weigh as much as 256 idle ones.
     /// </summary>
-    public long Overhead => ((long)ActiveConnections << 8) + InactiveConnections;
+    public long Overhead
+    {
+        get
+        {
+            ref var slot = ref LoadLocation.Slot;
+            return ((long)Volatile.Read(ref slot.Active) << 8) + Volatile.Read(ref slot.Inactive);
+        }
+    }
 
     /// <summary>True when the upper threshold was reached and the lower one not yet crossed back (the kernel's <c>IP_VS_DEST_F_OVERLOAD</c>).</summary>
     public bool IsOverloaded => Volatile.Read(ref _overloaded) != 0;
@@ -326,7 +333,8 @@ public sealed class RealServer
             return;
         }
 
-        long total = (long)ActiveConnections + InactiveConnections;
+        ref var slot = ref LoadLocation.Slot;
+        long total = (long)Volatile.Read(ref slot.Active) + Volatile.Read(ref slot.Inactive);
         if (total >= upper)
         {
             SetOverloaded(true);
