@@ -23,6 +23,11 @@ namespace Lvs.Scheduling;
 /// scalar scan of the block runs instead. Without AVX2 the scalar scan runs directly.
 /// </para>
 /// <para>
+/// The weighted scans first screen each step in single precision (load times the approximate reciprocal of the
+/// weight, relative error below 2^-11) against each lane's least approximation so far plus a 2^-8 margin, and run the
+/// exact comparison only for steps where some lane passes: a server that beats its lane's best exactly always passes.
+/// </para>
+/// <para>
 /// The scalar scans restate the object scans of the schedulers over the block's integers, with 64-bit arithmetic.
 /// </para>
 /// </remarks>
