@@ -172,7 +172,7 @@ public sealed class RealServer
         ref var slot = ref location.Slot;
         _ = Interlocked.Increment(ref active ? ref slot.Active : ref slot.Inactive);
         ForwardIfMoved(location);
-        UpdateOverload();
+        CheckOverload();
     }
 
     /// <summary>Counts a connection unbound from this server (the kernel's <c>ip_vs_unbind_dest</c>).</summary>
@@ -183,7 +183,7 @@ public sealed class RealServer
         ref var slot = ref location.Slot;
         _ = Interlocked.Decrement(ref active ? ref slot.Active : ref slot.Inactive);
         ForwardIfMoved(location);
-        UpdateOverload();
+        CheckOverload();
     }
 
     /// <summary>Moves a connection between the active and inactive counts when its protocol state changes.</summary>
@@ -310,6 +310,16 @@ public sealed class RealServer
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>The common case inline: no threshold and not overloaded leaves nothing to do.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckOverload()
+    {
+        if ((Volatile.Read(ref _upperThreshold) | Volatile.Read(ref _overloaded)) != 0)
+        {
+            UpdateOverload();
         }
     }
 
