@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Lvs.Core;
 
 /// <summary>
@@ -17,17 +19,20 @@ namespace Lvs.Core;
 /// lower threshold (<c>-y</c>), or below three quarters of the upper one when no lower threshold is set.
 /// Persistence templates count in <see cref="PersistentConnections"/>, not in the overload total.
 /// </para>
+/// <para>
+/// The counters and a copy of the weight and flags live in a 16-byte slot: a private one until a scanning scheduler
+/// attaches the server to its <see cref="RealServerLoadBlock"/>, whose contiguous slots it then scans. An update that
+/// races with a move to another block forwards what it wrote, so the counts stay exact.
+/// </para>
 /// </remarks>
 public sealed class RealServer
 {
     private int _weight;
     private int _upperThreshold;
     private int _lowerThreshold;
-    private int _activeConnections;
-    private int _inactiveConnections;
-    private int _persistentConnections;
     private int _overloaded;
     private int _available = 1;
+    private RealServerLoadLocation _location = new(null, new RealServerLoadSlot[1], 0);
 
     /// <summary>Creates a real server.</summary>
     /// <param name="endpoint">The server's address and port (port 0 keeps the client's destination port, as ipvsadm).</param>
@@ -66,6 +71,7 @@ public sealed class RealServer
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxWeight);
             Volatile.Write(ref _weight, value);
+            PublishState();
         }
     }
 
@@ -114,19 +120,26 @@ public sealed class RealServer
     }
 
     /// <summary>Connections in an active state (for TCP, ESTABLISHED; see the connection table's state machine).</summary>
-    public int ActiveConnections => Volatile.Read(ref _activeConnections);
+    public int ActiveConnections => Volatile.Read(ref LoadLocation.Slot.Active);
 
     /// <summary>Connections in any other state (all UDP connections, half-open and closing TCP ones).</summary>
-    public int InactiveConnections => Volatile.Read(ref _inactiveConnections);
+    public int InactiveConnections => Volatile.Read(ref LoadLocation.Slot.Inactive);
 
     /// <summary>Persistence templates bound to this server (not counted in the overload total).</summary>
-    public int PersistentConnections => Volatile.Read(ref _persistentConnections);
+    public int PersistentConnections => Volatile.Read(ref LoadLocation.Slot.Persistent);
 
     /// <summary>
     /// The kernel's scheduling overhead for lc and wlc: active x 256 + inactive (<c>ip_vs_dest_conn_overhead</c>),
     /// which makes one active connection weigh as much as 256 idle ones.
     /// </summary>
-    public long Overhead => ((long)ActiveConnections << 8) + InactiveConnections;
+    public long Overhead
+    {
+        get
+        {
+            ref var slot = ref LoadLocation.Slot;
+            return ((long)Volatile.Read(ref slot.Active) << 8) + Volatile.Read(ref slot.Inactive);
+        }
+    }
 
     /// <summary>True when the upper threshold was reached and the lower one not yet crossed back (the kernel's <c>IP_VS_DEST_F_OVERLOAD</c>).</summary>
     public bool IsOverloaded => Volatile.Read(ref _overloaded) != 0;
@@ -141,7 +154,11 @@ public sealed class RealServer
     public bool IsAvailable
     {
         get => Volatile.Read(ref _available) != 0;
-        set => Volatile.Write(ref _available, value ? 1 : 0);
+        set
+        {
+            Volatile.Write(ref _available, value ? 1 : 0);
+            PublishState();
+        }
     }
 
     /// <summary>True when a scheduler may give this server a new connection: available, weight above 0 and not overloaded.</summary>
@@ -151,57 +168,186 @@ public sealed class RealServer
     /// <param name="active">True when the connection starts in an active state.</param>
     public void AddConnection(bool active)
     {
-        _ = Interlocked.Increment(ref active ? ref _activeConnections : ref _inactiveConnections);
-        UpdateOverload();
+        var location = Volatile.Read(ref _location);
+        ref var slot = ref location.Slot;
+        _ = Interlocked.Increment(ref active ? ref slot.Active : ref slot.Inactive);
+        ForwardIfMoved(location);
+        CheckOverload();
     }
 
     /// <summary>Counts a connection unbound from this server (the kernel's <c>ip_vs_unbind_dest</c>).</summary>
     /// <param name="active">True when the connection was active when it ended.</param>
     public void RemoveConnection(bool active)
     {
-        _ = Interlocked.Decrement(ref active ? ref _activeConnections : ref _inactiveConnections);
-        UpdateOverload();
+        var location = Volatile.Read(ref _location);
+        ref var slot = ref location.Slot;
+        _ = Interlocked.Decrement(ref active ? ref slot.Active : ref slot.Inactive);
+        ForwardIfMoved(location);
+        CheckOverload();
     }
 
     /// <summary>Moves a connection between the active and inactive counts when its protocol state changes.</summary>
     /// <param name="nowActive">True when it became active, false when it became inactive.</param>
     public void ChangeConnectionActivity(bool nowActive)
     {
+        var location = Volatile.Read(ref _location);
+        ref var slot = ref location.Slot;
         if (nowActive)
         {
-            _ = Interlocked.Increment(ref _activeConnections);
-            _ = Interlocked.Decrement(ref _inactiveConnections);
+            _ = Interlocked.Increment(ref slot.Active);
+            _ = Interlocked.Decrement(ref slot.Inactive);
         }
         else
         {
-            _ = Interlocked.Increment(ref _inactiveConnections);
-            _ = Interlocked.Decrement(ref _activeConnections);
+            _ = Interlocked.Increment(ref slot.Inactive);
+            _ = Interlocked.Decrement(ref slot.Active);
         }
+
+        ForwardIfMoved(location);
     }
 
     /// <summary>Counts a persistence template bound to this server.</summary>
-    public void AddPersistentConnection() => Interlocked.Increment(ref _persistentConnections);
+    public void AddPersistentConnection()
+    {
+        var location = Volatile.Read(ref _location);
+        _ = Interlocked.Increment(ref location.Slot.Persistent);
+        ForwardIfMoved(location);
+    }
 
     /// <summary>Counts a persistence template unbound from this server.</summary>
-    public void RemovePersistentConnection() => Interlocked.Decrement(ref _persistentConnections);
+    public void RemovePersistentConnection()
+    {
+        var location = Volatile.Read(ref _location);
+        _ = Interlocked.Decrement(ref location.Slot.Persistent);
+        ForwardIfMoved(location);
+    }
 
     /// <summary>Formats as ipvsadm lists a destination: the endpoint and weight.</summary>
     /// <returns>The text form.</returns>
     public override string ToString() => $"{Endpoint} w={Weight} {ForwardingMethod}";
+
+    /// <summary>Where the counters live now.</summary>
+    internal RealServerLoadLocation LoadLocation => Volatile.Read(ref _location);
+
+    /// <summary>
+    /// Moves the counters to <paramref name="target"/> (called by <see cref="RealServerLoadBlock.Attach"/>) and marks
+    /// the block they leave stale.
+    /// </summary>
+    /// <param name="target">The new slot.</param>
+    internal void MoveLoad(RealServerLoadLocation target)
+    {
+        // The exchange is a full fence: an update that lands in the old slot after the drain below is followed by its
+        // own check of _location (ForwardIfMoved), which then sees the target and forwards what it wrote.
+        var old = Interlocked.Exchange(ref _location, target);
+        old.Block?.Abandon();
+        Forward(old);
+        PublishState();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ForwardIfMoved(RealServerLoadLocation location)
+    {
+        if (Volatile.Read(ref _location) != location)
+        {
+            Forward(location);
+        }
+    }
+
+    /// <summary>
+    /// Drains a slot that the server has left into its current one, and on along any later move. Each count is taken
+    /// by an interlocked exchange, so racing drains (the mover's and an updater's) move every unit exactly once.
+    /// </summary>
+    /// <param name="from">A slot the server has left, or its current one (then nothing happens).</param>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Forward(RealServerLoadLocation from)
+    {
+        var to = Volatile.Read(ref _location);
+        while (to != from)
+        {
+            ref var source = ref from.Slot;
+            int active = Interlocked.Exchange(ref source.Active, 0);
+            int inactive = Interlocked.Exchange(ref source.Inactive, 0);
+            int persistent = Interlocked.Exchange(ref source.Persistent, 0);
+            ref var target = ref to.Slot;
+            if (active != 0)
+            {
+                _ = Interlocked.Add(ref target.Active, active);
+            }
+
+            if (inactive != 0)
+            {
+                _ = Interlocked.Add(ref target.Inactive, inactive);
+            }
+
+            if (persistent != 0)
+            {
+                _ = Interlocked.Add(ref target.Persistent, persistent);
+            }
+
+            from = to;
+            to = Volatile.Read(ref _location);
+        }
+    }
+
+    private int ComputeState() =>
+        Volatile.Read(ref _weight)
+        | (Volatile.Read(ref _overloaded) != 0 ? RealServerLoadBlock.OverloadedFlag : 0)
+        | (Volatile.Read(ref _available) != 0 ? 0 : RealServerLoadBlock.UnavailableFlag);
+
+    /// <summary>
+    /// Copies the weight and flags into the slot's state word. Writers of different fields race, so each one writes,
+    /// then checks that the fields and the location did not change meanwhile, and writes again if they did: whoever
+    /// changes a field last leaves the word matching the fields.
+    /// </summary>
+    private void PublishState()
+    {
+        while (true)
+        {
+            var location = Volatile.Read(ref _location);
+            int state = ComputeState();
+            _ = Interlocked.Exchange(ref location.Slot.State, state);
+            if (ComputeState() == state && Volatile.Read(ref _location) == location)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>The common case inline: no threshold and not overloaded leaves nothing to do.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckOverload()
+    {
+        if ((Volatile.Read(ref _upperThreshold) | Volatile.Read(ref _overloaded)) != 0)
+        {
+            UpdateOverload();
+        }
+    }
+
+    private void SetOverloaded(bool overloaded)
+    {
+        // Written (and published) only on a change: the common case, no threshold, costs one read.
+        int value = overloaded ? 1 : 0;
+        if (Volatile.Read(ref _overloaded) != value)
+        {
+            Volatile.Write(ref _overloaded, value);
+            PublishState();
+        }
+    }
 
     private void UpdateOverload()
     {
         int upper = UpperThreshold;
         if (upper == 0)
         {
-            Volatile.Write(ref _overloaded, 0);
+            SetOverloaded(false);
             return;
         }
 
-        long total = (long)ActiveConnections + InactiveConnections;
+        ref var slot = ref LoadLocation.Slot;
+        long total = (long)Volatile.Read(ref slot.Active) + Volatile.Read(ref slot.Inactive);
         if (total >= upper)
         {
-            Volatile.Write(ref _overloaded, 1);
+            SetOverloaded(true);
             return;
         }
 
@@ -209,7 +355,7 @@ public sealed class RealServer
         bool below = lower != 0 ? total < lower : total * 4 < (long)upper * 3;
         if (below)
         {
-            Volatile.Write(ref _overloaded, 0);
+            SetOverloaded(false);
         }
     }
 }

@@ -7,4 +7,10 @@ internal readonly struct ConnectionOverheadLoad : IServerLoad
 {
     /// <inheritdoc/>
     public static long Of(RealServer server) => server.Overhead;
+
+    /// <inheritdoc/>
+    public static bool ActiveOnly => false;
+
+    /// <inheritdoc/>
+    public static int SelectIn(RealServerLoadBlock block, bool idleWins) => LoadBlockScan.WeightedLeastConnection(block);
 }

@@ -10,4 +10,10 @@ internal readonly struct ExpectedDelayLoad : IServerLoad
 {
     /// <inheritdoc/>
     public static long Of(RealServer server) => (long)server.ActiveConnections + 1;
+
+    /// <inheritdoc/>
+    public static bool ActiveOnly => true;
+
+    /// <inheritdoc/>
+    public static int SelectIn(RealServerLoadBlock block, bool idleWins) => LoadBlockScan.ShortestExpectedDelay(block, idleWins);
 }

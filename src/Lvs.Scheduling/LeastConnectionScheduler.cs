@@ -7,8 +7,9 @@ namespace Lvs.Scheduling;
 /// (active connections x 256 + inactive ones); weights only matter when they are 0; the first in list order wins a tie.
 /// </summary>
 /// <remarks>
-/// A pick scans the server array once, reading the live counters; weights and flags are read only for a server that
-/// would win, which gives the kernel's result with fewer reads.
+/// A pick scans the servers' load block once (<see cref="LoadBlockScan.LeastConnection"/>), reading the live counters,
+/// weights and flags; when the block is stale (a server was attached to another scheduler's block since) it scans the
+/// server objects instead, with the same result.
 /// </remarks>
 public sealed class LeastConnectionScheduler : IScheduler
 {
@@ -23,9 +24,27 @@ public sealed class LeastConnectionScheduler : IScheduler
     /// <inheritdoc/>
     public RealServer? Pick(in FlowKey flow)
     {
+        var list = _servers.Snapshot;
+        var block = list.Block;
+        if (block.IsIntact)
+        {
+            int index = LoadBlockScan.LeastConnection(block);
+
+            // A server moved to another block during the scan may have read as empty: scan the objects then.
+            if (block.IsIntact)
+            {
+                return index < 0 ? null : block[index];
+            }
+        }
+
+        return SelectByObjects(list.Servers);
+    }
+
+    private static RealServer? SelectByObjects(RealServer[] servers)
+    {
         RealServer? least = null;
         long leastOverhead = 0;
-        foreach (var server in _servers.Current)
+        foreach (var server in servers)
         {
             // Load first, flags only for a server that would win: the same result as the kernel's skip-then-compare,
             // with fewer reads per server.

@@ -49,7 +49,7 @@ public sealed class LocalityBasedLeastConnectionScheduler : IScheduler, IDisposa
     /// <inheritdoc/>
     public RealServer? Pick(in FlowKey flow)
     {
-        var servers = _servers.Current;
+        var servers = _servers.Snapshot;
         var destination = flow.DestinationAddress;
         long now = _table.Now;
         if (_table.TryGet(destination, out var entry))
@@ -92,16 +92,26 @@ public sealed class LocalityBasedLeastConnectionScheduler : IScheduler, IDisposa
     /// than half of its own.
     /// </summary>
     /// <param name="server">The cached server.</param>
-    /// <param name="servers">All servers.</param>
+    /// <param name="servers">All servers, with their load block.</param>
     /// <returns>True when the connection should move.</returns>
-    internal static bool IsBusierThanOthers(RealServer server, RealServer[] servers)
+    internal static bool IsBusierThanOthers(RealServer server, ServerListSnapshot servers)
     {
         if (server.ActiveConnections <= server.Weight)
         {
             return false;
         }
 
-        foreach (var other in servers)
+        var block = servers.Block;
+        if (block.IsIntact)
+        {
+            bool any = LoadBlockScan.AnyBelowHalfWeight(block);
+            if (block.IsIntact)
+            {
+                return any;
+            }
+        }
+
+        foreach (var other in servers.Servers)
         {
             if ((long)other.ActiveConnections * 2 < other.Weight)
             {

@@ -62,7 +62,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
     /// <inheritdoc/>
     public RealServer? Pick(in FlowKey flow)
     {
-        var servers = _servers.Current;
+        var servers = _servers.Snapshot;
         var destination = flow.DestinationAddress;
         long now = _table.Now;
         if (!_table.TryGet(destination, out var entry))

@@ -17,5 +17,5 @@ public sealed class NeverQueueScheduler : IScheduler
     public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
 
     /// <inheritdoc/>
-    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ExpectedDelayLoad>(_servers.Current, idleWins: true);
+    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ExpectedDelayLoad>(_servers.Snapshot, idleWins: true);
 }

@@ -21,5 +21,5 @@ public sealed class ShortestExpectedDelayScheduler : IScheduler
     public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
 
     /// <inheritdoc/>
-    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ExpectedDelayLoad>(_servers.Current);
+    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ExpectedDelayLoad>(_servers.Snapshot);
 }

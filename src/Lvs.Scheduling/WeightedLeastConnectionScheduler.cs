@@ -19,5 +19,5 @@ public sealed class WeightedLeastConnectionScheduler : IScheduler
     public void UpdateServers(IReadOnlyList<RealServer> servers) => _servers.Replace(servers);
 
     /// <inheritdoc/>
-    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ConnectionOverheadLoad>(_servers.Current);
+    public RealServer? Pick(in FlowKey flow) => WeightedLeastLoad.Select<ConnectionOverheadLoad>(_servers.Snapshot);
 }

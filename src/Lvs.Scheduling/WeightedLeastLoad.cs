@@ -8,6 +8,29 @@ namespace Lvs.Scheduling;
 /// </summary>
 internal static class WeightedLeastLoad
 {
+    /// <summary>Scans a published list: its load block while the block is intact, otherwise the servers.</summary>
+    /// <typeparam name="TLoad">The load measure.</typeparam>
+    /// <param name="list">The list and its block.</param>
+    /// <param name="idleWins">True for nq: the first schedulable server with no active connection wins at once.</param>
+    /// <returns>The least loaded schedulable server, or null.</returns>
+    public static RealServer? Select<TLoad>(ServerListSnapshot list, bool idleWins = false)
+        where TLoad : struct, IServerLoad
+    {
+        var block = list.Block;
+        if (block.IsIntact)
+        {
+            int index = TLoad.SelectIn(block, idleWins);
+
+            // A server moved to another block during the scan may have read as empty: scan the objects then.
+            if (block.IsIntact)
+            {
+                return index < 0 ? null : block[index];
+            }
+        }
+
+        return Select<TLoad>(list.Servers, idleWins);
+    }
+
     /// <summary>Scans the servers once, reading live weights and counters.</summary>
     /// <typeparam name="TLoad">The load measure.</typeparam>
     /// <param name="servers">The servers in list order.</param>

@@ -24,9 +24,27 @@ public sealed class WeightedOverflowScheduler : IScheduler
     /// <inheritdoc/>
     public RealServer? Pick(in FlowKey flow)
     {
+        var list = _servers.Snapshot;
+        var block = list.Block;
+        if (block.IsIntact)
+        {
+            int index = LoadBlockScan.WeightedOverflow(block);
+
+            // A server moved to another block during the scan may have read as empty: scan the objects then.
+            if (block.IsIntact)
+            {
+                return index < 0 ? null : block[index];
+            }
+        }
+
+        return SelectByObjects(list.Servers);
+    }
+
+    private static RealServer? SelectByObjects(RealServer[] servers)
+    {
         RealServer? highest = null;
         int highestWeight = 0;
-        foreach (var server in _servers.Current)
+        foreach (var server in servers)
         {
             int weight = server.Weight;
             if (weight <= highestWeight || server.ActiveConnections > weight || server.IsOverloaded || !server.IsAvailable)

@@ -1,0 +1,71 @@
+using BenchmarkDotNet.Attributes;
+using Lvs.Core;
+using Lvs.Scheduling;
+
+namespace Lvs.Benchmarks.Scheduling;
+
+/// <summary>
+/// The least-load scans alone over the load block of 1000 servers (the loads of <see cref="SchedulerPickBenchmarks"/>):
+/// the dispatching scan a pick runs (AVX2 where available) and the scalar scan of the block it falls back to.
+/// </summary>
+[MemoryDiagnoser]
+[MedianColumn]
+public class LoadBlockScanBenchmarks
+{
+    private RealServerLoadBlock _block = null!;
+
+    /// <summary>The number of real servers.</summary>
+    [Params(1000)]
+    public int Servers { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(42);
+        var servers = new RealServer[Servers];
+        for (int i = 0; i < servers.Length; i++)
+        {
+            var server = new RealServer(new Endpoint(IpAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
+            int active = random.Next(50, 200);
+            int inactive = random.Next(0, 500);
+            for (int c = 0; c < active; c++)
+            {
+                server.AddConnection(active: true);
+            }
+
+            for (int c = 0; c < inactive; c++)
+            {
+                server.AddConnection(active: false);
+            }
+
+            servers[i] = server;
+        }
+
+        _block = RealServerLoadBlock.Attach(servers);
+    }
+
+    [Benchmark]
+    public int LeastConnection() => LoadBlockScan.LeastConnection(_block);
+
+    [Benchmark]
+    public int LeastConnectionScalar() => LoadBlockScan.LeastConnectionScalar(_block.Slots, _block.Count);
+
+    [Benchmark]
+    public int WeightedLeastConnection() => LoadBlockScan.WeightedLeastConnection(_block);
+
+    [Benchmark]
+    public int WeightedLeastConnectionScalar() =>
+        LoadBlockScan.WeightedScalar(_block.Slots, _block.Count, expectedDelay: false, idleWins: false);
+
+    [Benchmark]
+    public int ShortestExpectedDelay() => LoadBlockScan.ShortestExpectedDelay(_block, idleWins: false);
+
+    [Benchmark]
+    public int NeverQueue() => LoadBlockScan.ShortestExpectedDelay(_block, idleWins: true);
+
+    [Benchmark]
+    public int WeightedOverflow() => LoadBlockScan.WeightedOverflow(_block);
+
+    [Benchmark]
+    public bool AnyBelowHalfWeight() => LoadBlockScan.AnyBelowHalfWeight(_block);
+}
