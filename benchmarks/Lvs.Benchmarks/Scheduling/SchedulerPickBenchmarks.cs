@@ -30,24 +30,7 @@ public class SchedulerPickBenchmarks
     public void Setup()
     {
         var random = new Random(42);
-        var servers = new RealServer[Servers];
-        for (int i = 0; i < servers.Length; i++)
-        {
-            var server = new RealServer(new Endpoint(IpAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
-            int active = random.Next(50, 200);
-            int inactive = random.Next(0, 500);
-            for (int c = 0; c < active; c++)
-            {
-                server.AddConnection(active: true);
-            }
-
-            for (int c = 0; c < inactive; c++)
-            {
-                server.AddConnection(active: false);
-            }
-
-            servers[i] = server;
-        }
+        var servers = LoadedServers.Create(Servers, random);
 
         for (int i = 0; i < FlowCount; i++)
         {

@@ -1,0 +1,36 @@
+using Lvs.Core;
+
+namespace Lvs.Benchmarks.Scheduling;
+
+/// <summary>
+/// The server set the scheduling benchmarks pick from: weights 1 to 4 in turn, 50 to 200 active and 0 to 500
+/// inactive connections each, drawn from the caller's seeded random source.
+/// </summary>
+internal static class LoadedServers
+{
+    /// <param name="count">How many servers.</param>
+    /// <param name="random">The source of the loads (the caller may go on drawing from it).</param>
+    public static RealServer[] Create(int count, Random random)
+    {
+        var servers = new RealServer[count];
+        for (int i = 0; i < servers.Length; i++)
+        {
+            var server = new RealServer(new Endpoint(IpAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
+            int active = random.Next(50, 200);
+            int inactive = random.Next(0, 500);
+            for (int c = 0; c < active; c++)
+            {
+                server.AddConnection(active: true);
+            }
+
+            for (int c = 0; c < inactive; c++)
+            {
+                server.AddConnection(active: false);
+            }
+
+            servers[i] = server;
+        }
+
+        return servers;
+    }
+}
