@@ -25,19 +25,7 @@ public sealed class LeastConnectionScheduler : IScheduler
     public RealServer? Pick(in FlowKey flow)
     {
         var list = _servers.Snapshot;
-        var block = list.Block;
-        if (block.IsIntact)
-        {
-            int index = LoadBlockScan.LeastConnection(block);
-
-            // A server moved to another block during the scan may have read as empty: scan the objects then.
-            if (block.IsIntact)
-            {
-                return index < 0 ? null : block[index];
-            }
-        }
-
-        return SelectByObjects(list.Servers);
+        return list.TryScanBlock(LoadBlockScan.LeastConnection, out int index) ? list.ServerAt(index) : SelectByObjects(list.Servers);
     }
 
     private static RealServer? SelectByObjects(RealServer[] servers)

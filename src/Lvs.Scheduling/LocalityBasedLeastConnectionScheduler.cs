@@ -101,14 +101,9 @@ public sealed class LocalityBasedLeastConnectionScheduler : IScheduler, IDisposa
             return false;
         }
 
-        var block = servers.Block;
-        if (block.IsIntact)
+        if (servers.TryScanBlock(LoadBlockScan.AnyBelowHalfWeight, out bool any))
         {
-            bool any = LoadBlockScan.AnyBelowHalfWeight(block);
-            if (block.IsIntact)
-            {
-                return any;
-            }
+            return any;
         }
 
         foreach (var other in servers.Servers)

@@ -18,4 +18,34 @@ internal sealed class ServerListSnapshot(RealServer[] servers, RealServerLoadBlo
 
     /// <summary>The block holding their load, in the same order; scan it while <see cref="RealServerLoadBlock.IsIntact"/>.</summary>
     public readonly RealServerLoadBlock Block = block;
+
+    /// <summary>
+    /// Runs a scan of the load block if the block is intact, and keeps its result only if the block is still intact
+    /// afterwards: a server moved to another block during the scan may have read as empty. When this returns false the
+    /// caller scans the server objects instead.
+    /// </summary>
+    /// <typeparam name="T">What the scan returns.</typeparam>
+    /// <param name="scan">The scan (a static method of <see cref="LoadBlockScan"/>).</param>
+    /// <param name="result">The scan's result, when it counts.</param>
+    /// <returns>False when the block was stale before or after the scan.</returns>
+    public bool TryScanBlock<T>(Func<RealServerLoadBlock, T> scan, out T result)
+    {
+        var block = Block;
+        if (block.IsIntact)
+        {
+            result = scan(block);
+            if (block.IsIntact)
+            {
+                return true;
+            }
+        }
+
+        result = default!;
+        return false;
+    }
+
+    /// <summary>The server of a block scan's index, or null for <see cref="LoadBlockScan.None"/>.</summary>
+    /// <param name="index">The index a scan returned.</param>
+    /// <returns>The server, or null.</returns>
+    public RealServer? ServerAt(int index) => index < 0 ? null : Block[index];
 }

@@ -16,19 +16,8 @@ internal static class WeightedLeastLoad
     public static RealServer? Select<TLoad>(ServerListSnapshot list, bool idleWins = false)
         where TLoad : struct, IServerLoad
     {
-        var block = list.Block;
-        if (block.IsIntact)
-        {
-            int index = TLoad.SelectIn(block, idleWins);
-
-            // A server moved to another block during the scan may have read as empty: scan the objects then.
-            if (block.IsIntact)
-            {
-                return index < 0 ? null : block[index];
-            }
-        }
-
-        return Select<TLoad>(list.Servers, idleWins);
+        Func<RealServerLoadBlock, int> scan = idleWins ? static block => TLoad.SelectIn(block, idleWins: true) : static block => TLoad.SelectIn(block, idleWins: false);
+        return list.TryScanBlock(scan, out int index) ? list.ServerAt(index) : Select<TLoad>(list.Servers, idleWins);
     }
 
     /// <summary>Scans the servers once, reading live weights and counters.</summary>
