@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -93,17 +94,17 @@ public static class Checksum
     /// <returns>True when valid.</returns>
     public static bool IsValid(ReadOnlySpan<byte> data, uint initial = 0) => Sum(data, initial) == 0xFFFF;
 
-    /// <summary>Folds a wide one's complement sum to 16 bits (end-around carry).</summary>
+    /// <summary>
+    /// Folds a wide one's complement sum to 16 bits (end-around carry), in two rotate-adds: adding a value to itself
+    /// rotated by half its width leaves the end-around-carry sum of its two halves in the upper half.
+    /// </summary>
     /// <param name="sum">The wide sum.</param>
-    /// <returns>The folded sum.</returns>
+    /// <returns>The folded sum (0 only when <paramref name="sum"/> is 0).</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort Fold(ulong sum)
     {
-        sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)sum;
+        uint half = (uint)((sum + BitOperations.RotateRight(sum, 32)) >> 32);
+        return (ushort)((half + BitOperations.RotateRight(half, 16)) >> 16);
     }
 
     /// <summary>Adds two partial sums (one's complement addition).</summary>

@@ -1,12 +1,12 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
+using Lvs.Core;
 
 namespace Lvs.Forwarding;
 
 /// <summary>
 /// The one's complement arithmetic of the rewriters' incremental checksum updates (RFC 1624 equation 3,
 /// <c>HC' = ~(~HC + ~m + m')</c>): the changes of every field a checksum covers are summed unfolded in one 64-bit
-/// accumulator, folded once and applied once.
+/// accumulator, folded once (<see cref="Checksum.Fold"/>) and applied once.
 /// </summary>
 /// <remarks>
 /// The sums may be taken over words loaded in memory order rather than network order: the one's complement sum is
@@ -45,25 +45,12 @@ internal static class OnesComplement
         return (ushort)(sum + (sum >= 0xFFFF ? 1u : 0u));
     }
 
-    /// <summary>
-    /// Folds a 64-bit sum of 16-bit words to 16 bits with end-around carries, in two rotate-adds: adding a value to
-    /// itself rotated by half its width leaves the end-around-carry sum of its two halves in the upper half.
-    /// </summary>
-    /// <param name="sum">An unfolded one's complement sum.</param>
-    /// <returns>The folded sum (0 only when <paramref name="sum"/> is 0).</returns>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort Fold(ulong sum)
-    {
-        uint half = (uint)((sum + BitOperations.RotateRight(sum, 32)) >> 32);
-        return (ushort)((half + BitOperations.RotateRight(half, 16)) >> 16);
-    }
-
     /// <summary>RFC 1624 equation 3: the checksum field after changes whose sum (of ~old and new words) is <paramref name="delta"/>.</summary>
     /// <param name="checksum">The checksum field as loaded (in the same byte order as the words of <paramref name="delta"/>).</param>
     /// <param name="delta">The unfolded sum of the changed words' complements and new values.</param>
     /// <returns>The new checksum field value, in the same byte order.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort Apply(ushort checksum, ulong delta) => (ushort)~Fold(delta + (ushort)~checksum);
+    public static ushort Apply(ushort checksum, ulong delta) => (ushort)~Checksum.Fold(delta + (ushort)~checksum);
 
     /// <summary>The sum change of replacing the 32-bit value <paramref name="oldValue"/> by <paramref name="newValue"/> (two 16-bit words), unfolded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -193,7 +193,7 @@ public sealed class TunnelEncapsulator
             ulong first = (ulong)(0x4500u | dsfield) << 48 | (ulong)(uint)outerLength << 32 | identification << 16 | dontFragment;
             uint ttlAndProtocol = hopLimit << 8 | protocol;
             ulong sum = (first >> 32) + (uint)first + ttlAndProtocol + (ulong)source + destination;
-            uint checksum = (ushort)~OnesComplement.Fold(sum);
+            uint checksum = (ushort)~Checksum.Fold(sum);
             NetworkOrder.WriteUInt64(ref outer, 0, first);
             NetworkOrder.WriteUInt64(ref outer, 8, (ulong)(ttlAndProtocol << 16 | checksum) << 32 | source);
             NetworkOrder.WriteUInt32(ref outer, 16, destination);
