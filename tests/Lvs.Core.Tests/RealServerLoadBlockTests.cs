@@ -111,19 +111,10 @@ public class RealServerLoadBlockTests
         // Updaters bind, unbind and flip connections on four servers while another thread keeps moving the servers
         // between new blocks (the two orders never match the current block, so every Attach moves all four).
         RealServer[] servers = [Server(1), Server(2), Server(3), Server(4)];
-        RealServer[] reversed = [.. servers.Reverse()];
         const int Updaters = 3;
         const int Iterations = 200_000;
-        int running = Updaters;
-        int moves = 0;
-        var mover = Task.Run(() =>
-        {
-            while (Volatile.Read(ref running) > 0)
-            {
-                _ = RealServerLoadBlock.Attach((moves & 1) == 0 ? servers : reversed);
-                moves++;
-            }
-        }, TestContext.Current.CancellationToken);
+        var moving = new Mover(servers, Updaters);
+        var mover = moving.Start();
         var updaters = Enumerable.Range(0, Updaters).Select(t => Task.Run(() =>
         {
             for (int i = 0; i < Iterations; i++)
@@ -138,13 +129,13 @@ public class RealServerLoadBlockTests
                 server.RemoveConnection(active: false);
             }
 
-            Interlocked.Decrement(ref running);
+            moving.WorkerDone();
         }, TestContext.Current.CancellationToken)).ToArray();
 
         await Task.WhenAll([.. updaters, mover]);
 
         // Each iteration leaves one active connection and one template on the server it touched.
-        Assert.True(moves > 10, $"only {moves} moves");
+        Assert.True(moving.Moves > 10, $"only {moving.Moves} moves");
         Assert.Equal(Updaters * Iterations, servers.Sum(s => s.ActiveConnections));
         Assert.Equal(Updaters * Iterations, servers.Sum(s => s.PersistentConnections));
         Assert.All(servers, s => Assert.Equal(0, s.InactiveConnections));
@@ -163,17 +154,8 @@ public class RealServerLoadBlockTests
     public async Task State_ChangedWhileMoving_EndsMatchingTheServer()
     {
         RealServer[] servers = [Server(1), Server(2), Server(3), Server(4)];
-        RealServer[] reversed = [.. servers.Reverse()];
-        int running = 2;
-        int moves = 0;
-        var mover = Task.Run(() =>
-        {
-            while (Volatile.Read(ref running) > 0)
-            {
-                _ = RealServerLoadBlock.Attach((moves & 1) == 0 ? servers : reversed);
-                moves++;
-            }
-        }, TestContext.Current.CancellationToken);
+        var moving = new Mover(servers, workers: 2);
+        var mover = moving.Start();
         var weights = Task.Run(() =>
         {
             for (int i = 0; i < 100_000; i++)
@@ -182,7 +164,7 @@ public class RealServerLoadBlockTests
                 servers[(i + 1) & 3].IsAvailable = (i & 4) == 0;
             }
 
-            Interlocked.Decrement(ref running);
+            moving.WorkerDone();
         }, TestContext.Current.CancellationToken);
         var overloads = Task.Run(() =>
         {
@@ -200,7 +182,7 @@ public class RealServerLoadBlockTests
                 server.RemoveConnection(active: true);
             }
 
-            Interlocked.Decrement(ref running);
+            moving.WorkerDone();
         }, TestContext.Current.CancellationToken);
 
         await Task.WhenAll(weights, overloads, mover);
@@ -210,5 +192,30 @@ public class RealServerLoadBlockTests
         {
             Assert.Equal(ExpectedState(servers[i]), SlotOf(block, i)[RealServerLoadBlock.StateOffset]);
         }
+    }
+
+    /// <summary>
+    /// Re-attaches the servers in alternating orders until every worker is done: the two orders never match the current
+    /// block, so every attach moves all the servers.
+    /// </summary>
+    private sealed class Mover(RealServer[] servers, int workers)
+    {
+        private readonly RealServer[] _reversed = [.. servers.Reverse()];
+        private int _running = workers;
+
+        public int Moves { get; private set; }
+
+        public Task Start() => Task.Run(
+            () =>
+            {
+                while (Volatile.Read(ref _running) > 0)
+                {
+                    _ = RealServerLoadBlock.Attach((Moves & 1) == 0 ? servers : _reversed);
+                    Moves++;
+                }
+            },
+            TestContext.Current.CancellationToken);
+
+        public void WorkerDone() => Interlocked.Decrement(ref _running);
     }
 }
