@@ -79,11 +79,7 @@ public sealed class TunnelEncapsulator
         }
 
         // TunnelRoute.Overhead, without testing the address family a second time.
-        int overhead = outerIPv4 ? 20 : 40;
-        if (type != TunnelType.IpIp)
-        {
-            overhead += type == TunnelType.Gue ? 8 + 4 : (route.Flags & TunnelFlags.Checksum) != 0 ? 8 : 4;
-        }
+        int overhead = TunnelRoute.OverheadOf(outerIPv4, type, route.Flags);
 
         int link = parsed.L3Offset;
         int innerLength = parsed.L3Length;

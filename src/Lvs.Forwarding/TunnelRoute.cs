@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lvs.Core;
 
 namespace Lvs.Forwarding;
@@ -11,10 +12,14 @@ namespace Lvs.Forwarding;
 public readonly record struct TunnelRoute(IpAddress Source, IpAddress RealServer, TunnelType Type, ushort Port = 0, TunnelFlags Flags = TunnelFlags.None)
 {
     /// <summary>The bytes the encapsulation adds in front of the inner IP packet: outer IP header plus UDP and GUE (12) or GRE (4, 8 with checksum).</summary>
-    public int Overhead => (RealServer.IsIPv4 ? 20 : 40) + Type switch
+    public int Overhead => OverheadOf(RealServer.IsIPv4, Type, Flags);
+
+    /// <summary>The overhead for an outer family the caller has already read (the encapsulator's hot path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int OverheadOf(bool outerIPv4, TunnelType type, TunnelFlags flags) => (outerIPv4 ? 20 : 40) + type switch
     {
         TunnelType.Gue => 8 + 4,
-        TunnelType.Gre => (Flags & TunnelFlags.Checksum) != 0 ? 8 : 4,
+        TunnelType.Gre => (flags & TunnelFlags.Checksum) != 0 ? 8 : 4,
         _ => 0,
     };
 }
