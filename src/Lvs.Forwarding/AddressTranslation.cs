@@ -54,18 +54,10 @@ internal static class AddressTranslation
         }
         else
         {
-            ulong newHigh = NetworkOrder.Swap(destination.Address.High);
-            ulong newLow = NetworkOrder.Swap(destination.Address.Low);
-            addressSum = OnesComplement.Delta(NetworkOrder.ReadRaw64(ref ip, 24), newHigh) + OnesComplement.Delta(NetworkOrder.ReadRaw64(ref ip, 32), newLow);
-            NetworkOrder.WriteRaw(ref ip, 24, newHigh);
-            NetworkOrder.WriteRaw(ref ip, 32, newLow);
+            addressSum = ReplaceIPv6Address(ref ip, 24, destination.Address);
             if (changeSource)
             {
-                newHigh = NetworkOrder.Swap(source.Address.High);
-                newLow = NetworkOrder.Swap(source.Address.Low);
-                addressSum += OnesComplement.Delta(NetworkOrder.ReadRaw64(ref ip, 8), newHigh) + OnesComplement.Delta(NetworkOrder.ReadRaw64(ref ip, 16), newLow);
-                NetworkOrder.WriteRaw(ref ip, 8, newHigh);
-                NetworkOrder.WriteRaw(ref ip, 16, newLow);
+                addressSum += ReplaceIPv6Address(ref ip, 8, source.Address);
             }
 
             if (decrementHopLimit)
@@ -108,6 +100,18 @@ internal static class AddressTranslation
                 NetworkOrder.WriteRaw(ref transport, 6, Checksum.UdpResult(OnesComplement.Apply(checksum, sum)));
             }
         }
+    }
+
+    /// <summary>Writes an IPv6 address at <paramref name="offset"/> of the header and returns its change to the sums (memory order, unfolded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ReplaceIPv6Address(ref byte ip, int offset, IpAddress address)
+    {
+        ulong newHigh = NetworkOrder.Swap(address.High);
+        ulong newLow = NetworkOrder.Swap(address.Low);
+        ulong sum = OnesComplement.Delta(NetworkOrder.ReadRaw64(ref ip, offset), newHigh) + OnesComplement.Delta(NetworkOrder.ReadRaw64(ref ip, offset + 8), newLow);
+        NetworkOrder.WriteRaw(ref ip, offset, newHigh);
+        NetworkOrder.WriteRaw(ref ip, offset + 8, newLow);
+        return sum;
     }
 
     /// <summary>Decrements the TTL / hop limit of the IP header at <paramref name="ip"/>, which holds a whole header of that version, patching the IPv4 header checksum.</summary>
