@@ -55,6 +55,7 @@ internal static class BatchedLookup<TChain>
         Span<int> buckets = stackalloc int[Group];
         Span<int> cursors = stackalloc int[Group];
         Span<int> candidates = stackalloc int[Group];
+        bool checkServers = table.Options.ExpireNoDestinationConnections;
         int found = 0;
         for (int start = 0; start < packets.Length; start += Group)
         {
@@ -62,7 +63,6 @@ internal static class BatchedLookup<TChain>
             var groupBuckets = buckets[..group.Length];
             var groupCursors = cursors[..group.Length];
             var groupCandidates = candidates[..group.Length];
-            groupCandidates.Fill(-1);
             for (int i = 0; i < group.Length; i++)
             {
                 int bucket = TChain.Bucket(store, group[i]);
@@ -78,6 +78,7 @@ internal static class BatchedLookup<TChain>
             {
                 int first = groupBuckets[i] >= 0 ? TChain.Head(store, groupBuckets[i]) : -1;
                 groupCursors[i] = first;
+                groupCandidates[i] = -1;
                 TChain.PrefetchSlot(store, first);
             }
 
@@ -94,23 +95,33 @@ internal static class BatchedLookup<TChain>
             var groupHandles = handles.Slice(start, group.Length);
             for (int i = 0; i < group.Length; i++)
             {
-                // A chain with no match in its first entries ends its stages on a prefetched entry not yet compared.
+                // The candidate the stages found is nearly always the connection; checking it alone (a live slot with
+                // the packet's key, generation stable) is a complete answer, since keys are unique. A chain with no
+                // match in its first entries ends its stages on a prefetched entry not yet compared. Anything else
+                // (no candidate, an IPv6 packet, a server to check) is decided out of line.
                 int candidate = groupCandidates[i] >= 0 ? groupCandidates[i] : groupCursors[i];
-                found += Decide(table, store, group[i], groupBuckets[i], candidate, ref groupHandles[i]) ? 1 : 0;
+                if (!checkServers && TChain.Match(store, group[i], candidate, out uint word))
+                {
+                    groupHandles[i] = new ConnectionHandle(false, candidate, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift);
+                    found++;
+                }
+                else
+                {
+                    found += Decide(table, store, group[i], groupBuckets[i], candidate, ref groupHandles[i]) ? 1 : 0;
+                }
             }
         }
 
         return found;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool Decide(ConnectionTable table, ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, int candidate, ref ConnectionHandle handle)
     {
         bool hit;
         if (bucket >= 0)
         {
-            // The candidate the stages found is nearly always the connection; checking it alone (a live slot with the
-            // packet's key, generation stable) is a complete answer, since keys are unique. Otherwise walk the chain:
-            // only the walk, with its stripe-version check, can say there is no connection.
+            // Only the walk, with its stripe-version check, can say there is no connection.
             int index = candidate;
             hit = TChain.Match(store, packet, candidate, out uint word) || TChain.Find(store, packet, bucket, out index, out word);
             handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;

@@ -82,6 +82,35 @@ public class BatchedLookupTests
         Assert.Equal(4096, AssertSameAsOneByOne([.. outbound], table.TryGetOutboundBatch, table.TryGetOutbound));
     }
 
+    [Fact]
+    public void Batches_ExpireNoDestination_DropConnectionsOfUnavailableServer()
+    {
+        // The batch decides hits in line unless the table must check servers; with the option on, a connection of an
+        // unavailable server is removed and not found, inbound and outbound, and the counters follow.
+        var (table, _, _, servers) = NewTable(capacity: 256, expireNoDest: true);
+        var inbound = new FlowKey[200];
+        for (int i = 0; i < inbound.Length; i++)
+        {
+            inbound[i] = Tcp(Client(i, 1000), Virtual());
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(inbound[i], i & 1, servers[i & 1].Endpoint, ForwardingMethod.Nat), out _));
+        }
+
+        var handles = new ConnectionHandle[inbound.Length];
+        Assert.Equal(200, table.TryGetInboundBatch(inbound, handles));
+        servers[1].IsAvailable = false;
+        Assert.Equal(100, table.TryGetInboundBatch(inbound, handles));
+        for (int i = 0; i < inbound.Length; i++)
+        {
+            Assert.Equal((i & 1) == 0, handles[i].IsSome);
+        }
+
+        Assert.Equal(100, table.Count);
+        Assert.Equal(0, servers[1].InactiveConnections + servers[1].ActiveConnections);
+        Assert.Equal(100, servers[0].InactiveConnections);
+        var replies = inbound.Select(k => new FlowKey(L4Protocol.Tcp, servers[0].Endpoint, k.Source)).ToArray();
+        Assert.Equal(100, table.TryGetOutboundBatch(replies, handles));
+    }
+
     internal delegate bool OneLookup(in FlowKey key, out ConnectionHandle handle);
 
     internal delegate int BatchLookup(ReadOnlySpan<FlowKey> keys, Span<ConnectionHandle> handles);
