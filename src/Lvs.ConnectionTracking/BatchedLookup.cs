@@ -16,47 +16,46 @@ namespace Lvs.ConnectionTracking;
 /// group keeps dozens of reads in flight (about 170 ns each from DRAM on the reference VM) and waits about once per
 /// stage instead of once per dependent read per packet. At full load a hit is the first of its inbound chain 63 % of
 /// the time and among the first three 97 %. The chain stages read racily and branch-free; a stale link only wastes a
-/// prefetch, since the decision is always the full walk. IPv6 packets take the one-by-one path.
+/// prefetch, since the decision is always the full walk. A run covers one address family's store and leaves the
+/// other family's packets untouched, for the run over the other store (see <see cref="ConnectionTable.TryGetInboundBatch"/>).
 /// </remarks>
-/// <typeparam name="TChain">Which chain: <see cref="InboundChain"/> or <see cref="OutboundChain"/>.</typeparam>
-internal static class BatchedLookup<TChain>
-    where TChain : struct, BatchedLookup<TChain>.IChain
+/// <typeparam name="TChain">Which chain: <see cref="InboundChain{TAddress}"/> or <see cref="OutboundChain{TAddress}"/>.</typeparam>
+/// <typeparam name="TAddress">The address family of the store a run covers.</typeparam>
+internal static class BatchedLookup<TChain, TAddress>
+    where TChain : struct, BatchedLookup<TChain, TAddress>.IChain
+    where TAddress : unmanaged, IStoredAddress<TAddress>
 {
     private const int Group = 64;
 
-    /// <summary>The stages of one chain over the IPv4 store.</summary>
+    /// <summary>The stages of one chain over one family's store.</summary>
     public interface IChain
     {
-        /// <summary>The packet's bucket, or -1 for a packet that takes the one-by-one path (IPv6).</summary>
-        static abstract int Bucket(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet);
+        /// <summary>The packet's bucket, or -1 for a packet of the other address family.</summary>
+        static abstract int Bucket(ConnectionStore<TAddress> store, in FlowKey packet);
 
-        static abstract void PrefetchHead(ConnectionStore<Ipv4StoredAddress> store, int bucket);
+        static abstract void PrefetchHead(ConnectionStore<TAddress> store, int bucket);
 
-        static abstract int Head(ConnectionStore<Ipv4StoredAddress> store, int bucket);
+        static abstract int Head(ConnectionStore<TAddress> store, int bucket);
 
-        static abstract void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index);
+        static abstract void PrefetchSlot(ConnectionStore<TAddress> store, int index);
 
-        static abstract int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet, ref int candidate);
+        static abstract int Next(ConnectionStore<TAddress> store, int index, in FlowKey packet, ref int candidate);
 
-        static abstract bool Match(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int index, out uint word);
+        static abstract bool Match(ConnectionStore<TAddress> store, in FlowKey packet, int index, out uint word);
 
-        static abstract bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word);
-
-        static abstract bool FindOne(ConnectionTable table, in FlowKey packet, out ConnectionHandle handle);
+        static abstract bool Find(ConnectionStore<TAddress> store, in FlowKey packet, int bucket, out int index, out uint word);
     }
 
-    public static int Run(ConnectionTable table, ConnectionStore<Ipv4StoredAddress> store, ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles)
+    /// <summary>Looks up the packets of this run's family; returns how many were found, and in <paramref name="others"/> how many packets are of the other family (their handles are not written).</summary>
+    public static int Run(ConnectionTable table, ConnectionStore<TAddress> store, ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles, out int others)
     {
-        if (handles.Length < packets.Length)
-        {
-            throw new ArgumentException("There must be a handle for each packet.", nameof(handles));
-        }
 
         Span<int> buckets = stackalloc int[Group];
         Span<int> cursors = stackalloc int[Group];
         Span<int> candidates = stackalloc int[Group];
         bool checkServers = table.Options.ExpireNoDestinationConnections;
         int found = 0;
+        others = 0;
         for (int start = 0; start < packets.Length; start += Group)
         {
             var group = packets.Slice(start, Math.Min(Group, packets.Length - start));
@@ -98,16 +97,20 @@ internal static class BatchedLookup<TChain>
                 // The candidate the stages found is nearly always the connection; checking it alone (a live slot with
                 // the packet's key, generation stable) is a complete answer, since keys are unique. A chain with no
                 // match in its first entries ends its stages on a prefetched entry not yet compared. Anything else
-                // (no candidate, an IPv6 packet, a server to check) is decided out of line.
+                // (no candidate, a packet of the other family, a server to check) is decided out of line.
                 int candidate = groupCandidates[i] >= 0 ? groupCandidates[i] : groupCursors[i];
                 if (!checkServers && TChain.Match(store, group[i], candidate, out uint word))
                 {
-                    groupHandles[i] = new ConnectionHandle(false, candidate, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift);
+                    groupHandles[i] = new ConnectionHandle(store.IsIPv6, candidate, word >> ConnectionStore<TAddress>.GenerationShift);
                     found++;
+                }
+                else if (groupBuckets[i] >= 0)
+                {
+                    found += Decide(table, store, group[i], groupBuckets[i], candidate, ref groupHandles[i]) ? 1 : 0;
                 }
                 else
                 {
-                    found += Decide(table, store, group[i], groupBuckets[i], candidate, ref groupHandles[i]) ? 1 : 0;
+                    others++;
                 }
             }
         }
@@ -116,25 +119,16 @@ internal static class BatchedLookup<TChain>
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool Decide(ConnectionTable table, ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, int candidate, ref ConnectionHandle handle)
+    private static bool Decide(ConnectionTable table, ConnectionStore<TAddress> store, in FlowKey packet, int bucket, int candidate, ref ConnectionHandle handle)
     {
-        bool hit;
-        if (bucket >= 0)
-        {
-            // Only the walk, with its stripe-version check, can say there is no connection.
-            int index = candidate;
-            hit = TChain.Match(store, packet, candidate, out uint word) || TChain.Find(store, packet, bucket, out index, out word);
-            handle = hit ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
-            hit = hit && table.KeepIfServerAvailable(handle);
-        }
-        else
-        {
-            hit = TChain.FindOne(table, packet, out handle);
-        }
-
-        if (!hit)
+        // Only the walk, with its stripe-version check, can say there is no connection.
+        int index = candidate;
+        bool hit = TChain.Match(store, packet, candidate, out uint word) || TChain.Find(store, packet, bucket, out index, out word);
+        handle = hit ? new ConnectionHandle(store.IsIPv6, index, word >> ConnectionStore<TAddress>.GenerationShift) : default;
+        if (hit && !table.KeepIfServerAvailable(handle))
         {
             handle = default;
+            hit = false;
         }
 
         return hit;
@@ -142,68 +136,66 @@ internal static class BatchedLookup<TChain>
 }
 
 /// <summary>The inbound chain's stages (client packets: client and virtual endpoints).</summary>
-internal readonly struct InboundChain : BatchedLookup<InboundChain>.IChain
+internal readonly struct InboundChain<TAddress> : BatchedLookup<InboundChain<TAddress>, TAddress>.IChain
+    where TAddress : unmanaged, IStoredAddress<TAddress>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Bucket(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet) =>
-        packet.IsIPv4
-            ? store.InboundBucket((byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false)
+    public static int Bucket(ConnectionStore<TAddress> store, in FlowKey packet) =>
+        TAddress.Fits(packet.SourceAddress)
+            ? store.InboundBucket((byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false)
             : -1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchHead(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.PrefetchInboundHead(bucket);
+    public static void PrefetchHead(ConnectionStore<TAddress> store, int bucket) => store.PrefetchInboundHead(bucket);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Head(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.InboundHead(bucket);
+    public static int Head(ConnectionStore<TAddress> store, int bucket) => store.InboundHead(bucket);
 
     // An inbound walk reads only the lookup part of a slot.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index) => store.PrefetchEntry(index);
+    public static void PrefetchSlot(ConnectionStore<TAddress> store, int index) => store.PrefetchEntry(index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet, ref int candidate) =>
-        store.NextCandidate(index, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, ref candidate);
+    public static int Next(ConnectionStore<TAddress> store, int index, in FlowKey packet, ref int candidate) =>
+        store.NextCandidate(index, TAddress.From(packet.SourceAddress), packet.SourcePort, ref candidate);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Match(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int index, out uint word) =>
-        store.TryMatchInbound(index, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, out word);
+    public static bool Match(ConnectionStore<TAddress> store, in FlowKey packet, int index, out uint word) =>
+        store.TryMatchInbound(index, (byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort, out word);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>
-        store.TryFindInbound(bucket, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false, out index, out word);
-
-    public static bool FindOne(ConnectionTable table, in FlowKey packet, out ConnectionHandle handle) => table.TryGetInbound(packet, out handle);
+    public static bool Find(ConnectionStore<TAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>
+        store.TryFindInbound(bucket, (byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false, out index, out word);
 }
 
 /// <summary>The outbound chain's stages (replies: real server endpoint and the client's or the director's local endpoint).</summary>
-internal readonly struct OutboundChain : BatchedLookup<OutboundChain>.IChain
+internal readonly struct OutboundChain<TAddress> : BatchedLookup<OutboundChain<TAddress>, TAddress>.IChain
+    where TAddress : unmanaged, IStoredAddress<TAddress>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Bucket(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet) =>
-        packet.IsIPv4
-            ? store.OutboundBucket((byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort)
+    public static int Bucket(ConnectionStore<TAddress> store, in FlowKey packet) =>
+        TAddress.Fits(packet.SourceAddress)
+            ? store.OutboundBucket((byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort)
             : -1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchHead(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.PrefetchOutboundHead(bucket);
+    public static void PrefetchHead(ConnectionStore<TAddress> store, int bucket) => store.PrefetchOutboundHead(bucket);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Head(ConnectionStore<Ipv4StoredAddress> store, int bucket) => store.OutboundHead(bucket);
+    public static int Head(ConnectionStore<TAddress> store, int bucket) => store.OutboundHead(bucket);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchSlot(ConnectionStore<Ipv4StoredAddress> store, int index) => store.PrefetchSlot(index);
+    public static void PrefetchSlot(ConnectionStore<TAddress> store, int index) => store.PrefetchSlot(index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Next(ConnectionStore<Ipv4StoredAddress> store, int index, in FlowKey packet, ref int candidate) =>
-        store.NextOutboundCandidate(index, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, ref candidate);
+    public static int Next(ConnectionStore<TAddress> store, int index, in FlowKey packet, ref int candidate) =>
+        store.NextOutboundCandidate(index, TAddress.From(packet.DestinationAddress), packet.DestinationPort, ref candidate);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Match(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int index, out uint word) =>
-        store.TryMatchOutbound(index, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, out word);
+    public static bool Match(ConnectionStore<TAddress> store, in FlowKey packet, int index, out uint word) =>
+        store.TryMatchOutbound(index, (byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort, out word);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Find(ConnectionStore<Ipv4StoredAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>
-        store.TryFindOutbound(bucket, (byte)packet.Protocol, Ipv4StoredAddress.From(packet.SourceAddress), packet.SourcePort, Ipv4StoredAddress.From(packet.DestinationAddress), packet.DestinationPort, out index, out word);
-
-    public static bool FindOne(ConnectionTable table, in FlowKey packet, out ConnectionHandle handle) => table.TryGetOutbound(packet, out handle);
+    public static bool Find(ConnectionStore<TAddress> store, in FlowKey packet, int bucket, out int index, out uint word) =>
+        store.TryFindOutbound(bucket, (byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort, out index, out word);
 }

@@ -222,14 +222,19 @@ public sealed class ConnectionTable : IDisposable
     /// head; read every head and prefetch the first entry; twice, follow every chain whose entry is not the packet's
     /// and prefetch the next; then decide each packet with the same lock-free walk as <see cref="TryGetInbound"/>,
     /// which finds its lines in the cache. The reads of a stage overlap one another, so a group waits for DRAM about
-    /// once per stage instead of every packet waiting once per dependent read (see <c>BatchedLookup</c>).
+    /// once per stage instead of every packet waiting once per dependent read (see <c>BatchedLookup</c>). A batch may
+    /// mix IPv4 and IPv6 packets; each family's packets are staged over that family's connections.
     /// </remarks>
     /// <param name="packets">The packets' flows.</param>
     /// <param name="handles">Receives a handle per packet, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="packets"/>.</param>
     /// <returns>The number of packets whose connection was found.</returns>
     /// <exception cref="ArgumentException"><paramref name="handles"/> is shorter than <paramref name="packets"/>.</exception>
-    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles) =>
-        BatchedLookup<InboundChain>.Run(this, _v4, packets, handles);
+    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles)
+    {
+        CheckBatch(packets.Length, handles.Length);
+        int found = BatchedLookup<InboundChain<Ipv4StoredAddress>, Ipv4StoredAddress>.Run(this, _v4, packets, handles, out int ipv6);
+        return ipv6 == 0 ? found : found + BatchedLookup<InboundChain<Ipv6StoredAddress>, Ipv6StoredAddress>.Run(this, _v6, packets, handles, out _);
+    }
 
     /// <summary>
     /// Finds the connection of a reply: real server to client (NAT) or real server to the director's local address
@@ -263,8 +268,20 @@ public sealed class ConnectionTable : IDisposable
     /// <param name="handles">Receives a handle per reply, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="replies"/>.</param>
     /// <returns>The number of replies whose connection was found.</returns>
     /// <exception cref="ArgumentException"><paramref name="handles"/> is shorter than <paramref name="replies"/>.</exception>
-    public int TryGetOutboundBatch(ReadOnlySpan<FlowKey> replies, Span<ConnectionHandle> handles) =>
-        BatchedLookup<OutboundChain>.Run(this, _v4, replies, handles);
+    public int TryGetOutboundBatch(ReadOnlySpan<FlowKey> replies, Span<ConnectionHandle> handles)
+    {
+        CheckBatch(replies.Length, handles.Length);
+        int found = BatchedLookup<OutboundChain<Ipv4StoredAddress>, Ipv4StoredAddress>.Run(this, _v4, replies, handles, out int ipv6);
+        return ipv6 == 0 ? found : found + BatchedLookup<OutboundChain<Ipv6StoredAddress>, Ipv6StoredAddress>.Run(this, _v6, replies, handles, out _);
+    }
+
+    private static void CheckBatch(int packets, int handles)
+    {
+        if (handles < packets)
+        {
+            throw new ArgumentException("There must be a handle for each packet.", nameof(handles));
+        }
+    }
 
     /// <summary>
     /// Processes one packet of a connection: the TCP transition (from <paramref name="flags"/>, in the table section

@@ -16,25 +16,26 @@ public class BatchedLookupTests
 
     [Property(MaxTest = 300)]
     public void Batches_OnCollidingKeys_SameAsOneByOne(
-        (byte Client, byte Vip, byte Port, bool Udp, byte Method, byte Local)[] connections,
+        (byte Client, byte Vip, byte Port, bool Udp, byte Method, byte Local, bool V6)[] connections,
         byte[] removals,
-        (byte Client, byte Vip, byte Port, bool Udp, byte Server)[] probes)
+        (byte Client, byte Vip, byte Port, bool Udp, byte Server, bool V6)[] probes)
     {
         var (table, _, _, servers) = NewTable(capacity: 64);
         var handles = new List<ConnectionHandle>();
         foreach (var c in connections)
         {
-            var key = Key(c.Client, c.Vip, c.Port, c.Udp);
+            var key = Key(c.Client, c.Vip, c.Port, c.Udp, c.V6);
+            var server = ServerEndpoint(servers, c.Client & 1, c.V6);
             if (c.Method % 5 == 4)
             {
                 var service = VirtualServiceKey.ForAddress(key.Protocol, key.Destination);
-                _ = table.TryAddTemplate(PersistenceKey.Create(service, key, 32), c.Client & 1, servers[c.Client & 1].Endpoint, 300, out var template);
+                _ = table.TryAddTemplate(PersistenceKey.Create(service, key, c.V6 ? 128 : 32), c.Client & 1, server, 300, out var template);
                 handles.Add(template);
                 continue;
             }
 
             // A full-NAT local endpoint is drawn from the clients' own endpoints, so outbound chains hold both kinds.
-            var connection = new NewConnection(key, c.Client & 1, servers[c.Client & 1].Endpoint, Methods[c.Method % 4]) { Local = ClientEndpoint(c.Local) };
+            var connection = new NewConnection(key, c.Client & 1, server, Methods[c.Method % 4]) { Local = ClientEndpoint(c.Local, c.V6) };
             if (table.TryAdd(connection, out var handle) == AddConnectionResult.Added)
             {
                 handles.Add(handle);
@@ -49,10 +50,38 @@ public class BatchedLookupTests
             }
         }
 
-        var inbound = probes.Select(p => Key(p.Client, p.Vip, p.Port, p.Udp)).ToArray();
-        var outbound = probes.Select(p => new FlowKey(p.Udp ? L4Protocol.Udp : L4Protocol.Tcp, servers[p.Server & 1].Endpoint, ClientEndpoint(p.Client))).ToArray();
+        // Mixed batches: IPv4 and IPv6 keys whose addresses have the same low 32 bits, so a packet looked up among
+        // the other family's connections could be taken for one of them.
+        var inbound = probes.Select(p => Key(p.Client, p.Vip, p.Port, p.Udp, p.V6)).ToArray();
+        var outbound = probes.Select(p => new FlowKey(p.Udp ? L4Protocol.Udp : L4Protocol.Tcp, ServerEndpoint(servers, p.Server & 1, p.V6), ClientEndpoint(p.Client, p.V6))).ToArray();
         _ = AssertSameAsOneByOne(inbound, table.TryGetInboundBatch, table.TryGetInbound);
         _ = AssertSameAsOneByOne(outbound, table.TryGetOutboundBatch, table.TryGetOutbound);
+    }
+
+    [Fact]
+    public void Batches_MixedFamilies_EachFoundInItsOwnFamily()
+    {
+        var (table, _, _, servers) = NewTable(capacity: 256);
+        var keys = new List<FlowKey>();
+        var expected = new List<ConnectionHandle>();
+        for (int i = 0; i < 150; i++)
+        {
+            // Distinct clients, a third of them IPv6: no key's counterpart in the other family is in the table.
+            bool v6 = i % 3 == 0;
+            var key = Tcp(InFamily(Client(i), v6), InFamily(Virtual(), v6));
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(key, 0, ServerEndpoint(servers, 0, v6), ForwardingMethod.Nat), out var handle));
+            keys.Add(key);
+            expected.Add(handle);
+        }
+
+        // The same keys in the other family (the same low 32 bits) are misses.
+        var probes = keys.Concat(keys.Select(OtherFamily)).ToArray();
+        var handles = new ConnectionHandle[probes.Length];
+        Assert.Equal(keys.Count, table.TryGetInboundBatch(probes, handles));
+        Assert.Equal(expected, handles.Take(keys.Count));
+        Assert.All(handles.Skip(keys.Count), h => Assert.False(h.IsSome));
+        Assert.Contains(expected, h => h.IsIPv6);
+        Assert.Contains(expected, h => !h.IsIPv6);
     }
 
     [Fact]
@@ -132,9 +161,20 @@ public class BatchedLookupTests
         return found;
     }
 
-    private static FlowKey Key(byte client, byte vip, byte port, bool udp) =>
-        new(udp ? L4Protocol.Udp : L4Protocol.Tcp, ClientEndpoint(client), Virtual(vip % 3, (ushort)(80 + (port % 2))));
+    private static FlowKey Key(byte client, byte vip, byte port, bool udp, bool v6 = false) =>
+        new(udp ? L4Protocol.Udp : L4Protocol.Tcp, ClientEndpoint(client, v6), InFamily(Virtual(vip % 3, (ushort)(80 + (port % 2))), v6));
 
     // Eight client addresses, ports 0 to 3: 32 endpoints, so many connections share one.
-    private static Endpoint ClientEndpoint(byte n) => Client(n % 8, (ushort)((n >> 3) % 4));
+    private static Endpoint ClientEndpoint(byte n, bool v6 = false) => InFamily(Client(n % 8, (ushort)((n >> 3) % 4)), v6);
+
+    private static Endpoint ServerEndpoint(RealServer[] servers, int i, bool v6) => InFamily(servers[i].Endpoint, v6);
+
+    /// <summary>The IPv4 endpoint itself, or an IPv6 endpoint whose address ends in the same 32 bits.</summary>
+    private static Endpoint InFamily(Endpoint endpoint, bool v6) =>
+        v6 ? new Endpoint(new IpAddress(0x2001_0db8_0000_0000UL, endpoint.Address.Low & 0xFFFF_FFFFUL), endpoint.Port) : endpoint;
+
+    private static FlowKey OtherFamily(FlowKey key) =>
+        key.SourceAddress.IsIPv6
+            ? new FlowKey(key.Protocol, new Endpoint(IpAddress.FromIPv4((uint)key.SourceAddress.Low), key.SourcePort), new Endpoint(IpAddress.FromIPv4((uint)key.DestinationAddress.Low), key.DestinationPort))
+            : new FlowKey(key.Protocol, InFamily(key.Source, true), InFamily(key.Destination, true));
 }
