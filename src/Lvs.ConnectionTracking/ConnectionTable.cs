@@ -119,46 +119,67 @@ public sealed class ConnectionTable : IDisposable
             throw new ArgumentException("There must be a handle and a result for each connection.", nameof(handles));
         }
 
+        int added = AddBatchOf(_v4, connections, handles, results, out int ipv6);
+        return ipv6 == 0 ? added : added + AddBatchOf(_v6, connections, handles, results, out _);
+    }
+
+    /// <summary>
+    /// The batched adds of one address family's connections (the others are left for the other family's run; their
+    /// number comes back in <paramref name="others"/>): per group of 32, hash and prefetch both chain heads, then the
+    /// first two entries of each inbound chain (the duplicate check reads them), then add the group under one
+    /// acquisition of the writer lock.
+    /// </summary>
+    private int AddBatchOf<T>(ConnectionStore<T> store, ReadOnlySpan<NewConnection> connections, Span<ConnectionHandle> handles, Span<AddConnectionResult> results, out int others)
+        where T : unmanaged, IStoredAddress<T>
+    {
         const int Group = 32;
-        Span<ConnectionInsert<Ipv4StoredAddress>> inserts = stackalloc ConnectionInsert<Ipv4StoredAddress>[Group];
+        Span<ConnectionInsert<T>> inserts = stackalloc ConnectionInsert<T>[Group];
         Span<int> cursors = stackalloc int[Group];
         int added = 0;
+        others = 0;
         for (int start = 0; start < connections.Length; start += Group)
         {
             var group = connections.Slice(start, Math.Min(Group, connections.Length - start));
             var groupInserts = inserts[..group.Length];
 
-            // Stage 1: validate, hash, start loading both chain heads. IPv6 and invalid connections take the single path.
+            // Stage 1: validate, hash, start loading both chain heads.
             for (int i = 0; i < group.Length; i++)
             {
                 ref readonly var c = ref group[i];
                 ref var insert = ref groupInserts[i];
-                if (!IsValid(c) || c.Inbound.SourceAddress.IsIPv6)
+                insert.InBucket = -1;
+                if (!T.Fits(c.Inbound.SourceAddress))
                 {
-                    insert.InBucket = -1;
-                    continue;
+                    others++;
                 }
-
-                insert = ToInsert<Ipv4StoredAddress>(c);
-                _v4.Prepare(ref insert);
+                else if (!IsValid(c))
+                {
+                    results[start + i] = AddConnectionResult.Invalid;
+                    handles[start + i] = default;
+                }
+                else
+                {
+                    insert = ToInsert<T>(c);
+                    store.Prepare(ref insert);
+                }
             }
 
             // Stages 2 and 3: the first two entries of each inbound chain, which the duplicate check reads.
             for (int i = 0; i < groupInserts.Length; i++)
             {
-                cursors[i] = groupInserts[i].InBucket >= 0 ? _v4.PrefetchInboundChain(groupInserts[i], -2) : -1;
+                cursors[i] = groupInserts[i].InBucket >= 0 ? store.PrefetchInboundChain(groupInserts[i], -2) : -1;
             }
 
             for (int i = 0; i < groupInserts.Length; i++)
             {
                 if (cursors[i] >= 0)
                 {
-                    _ = _v4.PrefetchInboundChain(groupInserts[i], cursors[i]);
+                    _ = store.PrefetchInboundChain(groupInserts[i], cursors[i]);
                 }
             }
 
-            // Stage 3: one lock for the group.
-            lock (_v4.WriterLock)
+            // Stage 4: one lock for the group.
+            lock (store.WriterLock)
             {
                 for (int i = 0; i < group.Length; i++)
                 {
@@ -168,19 +189,9 @@ public sealed class ConnectionTable : IDisposable
                         continue;
                     }
 
-                    var result = _v4.AddLocked(insert, out int index, out uint generation);
+                    var result = store.AddLocked(insert, out int index, out uint generation);
                     results[start + i] = result;
-                    handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(false, index, generation) : default;
-                    added += result == AddConnectionResult.Added ? 1 : 0;
-                }
-            }
-
-            for (int i = 0; i < group.Length; i++)
-            {
-                if (groupInserts[i].InBucket < 0)
-                {
-                    var result = TryAdd(group[i], out handles[start + i]);
-                    results[start + i] = result;
+                    handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
                     added += result == AddConnectionResult.Added ? 1 : 0;
                 }
             }
