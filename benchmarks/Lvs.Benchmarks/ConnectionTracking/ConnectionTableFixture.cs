@@ -62,6 +62,30 @@ internal sealed class ConnectionTableFixture
 
     public ConnectionHandle[] Handles { get; }
 
+    /// <summary>Looks up <paramref name="count"/> keys of the sample one at a time from <paramref name="cursor"/> (which moves on), inbound or as replies; returns how many were found.</summary>
+    public int Probe(FlowKey[] keys, bool outbound, ref int cursor, int count)
+    {
+        var table = Table;
+        int found = 0;
+        int c = cursor;
+        for (int i = 0; i < count; i++)
+        {
+            ref readonly var key = ref keys[(c + i) & (SampleSize - 1)];
+            found += (outbound ? table.TryGetOutbound(key, out _) : table.TryGetInbound(key, out _)) ? 1 : 0;
+        }
+
+        cursor = c + count;
+        return found;
+    }
+
+    /// <summary>Looks up the next <paramref name="handles"/>.Length hits of the sample in one batch from <paramref name="cursor"/> (which moves on); returns how many were found.</summary>
+    public int ProbeBatched(ref int cursor, ConnectionHandle[] handles)
+    {
+        int c = cursor & (SampleSize - 1) & ~(handles.Length - 1);
+        cursor += handles.Length;
+        return Table.TryGetInboundBatch(Hits.AsSpan(c, handles.Length), handles);
+    }
+
     /// <summary>The n-th client's first packet: distinct address per 64 clients, ports 1024 + n % 64.</summary>
     public FlowKey Inbound(int n)
     {

@@ -27,27 +27,9 @@ public class ConnectionTableIPv6LookupBenchmarks
     public void Setup() => _fixture = new ConnectionTableFixture(Connections, Connections, ipv6: true);
 
     [Benchmark(OperationsPerInvoke = Batch, Baseline = true)]
-    public int LookupHit()
-    {
-        var keys = _fixture.Hits;
-        var table = _fixture.Table;
-        int found = 0;
-        int c = _cursor;
-        for (int i = 0; i < Batch; i++)
-        {
-            found += table.TryGetInbound(keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)], out _) ? 1 : 0;
-        }
-
-        _cursor = c + Batch;
-        return found;
-    }
+    public int LookupHit() => _fixture.Probe(_fixture.Hits, outbound: false, ref _cursor, Batch);
 
     /// <summary>The same hits through <see cref="ConnectionTable.TryGetInboundBatch"/> (time per key).</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupHitBatched()
-    {
-        int c = _cursor & (ConnectionTableFixture.SampleSize - 1) & ~(Batch - 1);
-        _cursor += Batch;
-        return _fixture.Table.TryGetInboundBatch(_fixture.Hits.AsSpan(c, Batch), _handles);
-    }
+    public int LookupHitBatched() => _fixture.ProbeBatched(ref _cursor, _handles);
 }

@@ -37,38 +37,18 @@ public class ConnectionTableLookupBenchmarks
         }
     }
 
-    private int Probe(FlowKey[] keys, bool outbound)
-    {
-        var table = _fixture.Table;
-        int found = 0;
-        int c = _cursor;
-        for (int i = 0; i < Batch; i++)
-        {
-            ref readonly var key = ref keys[(c + i) & (ConnectionTableFixture.SampleSize - 1)];
-            found += (outbound ? table.TryGetOutbound(key, out _) : table.TryGetInbound(key, out _)) ? 1 : 0;
-        }
-
-        _cursor = c + Batch;
-        return found;
-    }
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int LookupHit() => _fixture.Probe(_fixture.Hits, outbound: false, ref _cursor, Batch);
 
     [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupHit() => Probe(_fixture.Hits, outbound: false);
+    public int LookupOutboundHit() => _fixture.Probe(_fixture.Replies, outbound: true, ref _cursor, Batch);
 
     [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupOutboundHit() => Probe(_fixture.Replies, outbound: true);
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupMiss() => Probe(_fixture.Misses, outbound: false);
+    public int LookupMiss() => _fixture.Probe(_fixture.Misses, outbound: false, ref _cursor, Batch);
 
     /// <summary>The same hits through <see cref="ConnectionTable.TryGetInboundBatch"/>, a batch of 4096 keys per call (time per key).</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
-    public int LookupHitBatched()
-    {
-        int c = _cursor & (ConnectionTableFixture.SampleSize - 1) & ~(Batch - 1);
-        _cursor += Batch;
-        return _fixture.Table.TryGetInboundBatch(_fixture.Hits.AsSpan(c, Batch), _handles);
-    }
+    public int LookupHitBatched() => _fixture.ProbeBatched(ref _cursor, _handles);
 
     /// <summary>The NAT replies through <see cref="ConnectionTable.TryGetOutboundBatch"/>, a batch of 4096 keys per call (time per key).</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
