@@ -49,7 +49,6 @@ internal static class BatchedLookup<TChain, TAddress>
     /// <summary>Looks up the packets of this run's family; returns how many were found, and in <paramref name="others"/> how many packets are of the other family (their handles are not written).</summary>
     public static int Run(ConnectionTable table, ConnectionStore<TAddress> store, ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles, out int others)
     {
-
         Span<int> buckets = stackalloc int[Group];
         Span<int> cursors = stackalloc int[Group];
         Span<int> candidates = stackalloc int[Group];
