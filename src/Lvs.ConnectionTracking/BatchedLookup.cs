@@ -11,7 +11,8 @@ namespace Lvs.ConnectionTracking;
 /// <remarks>
 /// Group prefetching: the batch is taken in groups of 64 packets, and each group goes through the stages together,
 /// every stage starting the reads the next one needs: hash every key and prefetch its chain head; read every head and
-/// prefetch the first slot; twice, for chains whose slot so far is not the packet's, prefetch the next; then decide
+/// prefetch the first slot; twice, for chains whose slot so far is not the packet's, prefetch the next (the second
+/// time only for the packets the first left without a candidate); then decide
 /// each packet with the ordinary lock-free walk, which finds its lines in the cache. Prefetches retire at once, so a
 /// group keeps dozens of reads in flight (about 170 ns each from DRAM on the reference VM) and waits about once per
 /// stage instead of once per dependent read per packet. At full load a hit is the first of its inbound chain 63 % of
@@ -52,6 +53,7 @@ internal static class BatchedLookup<TChain, TAddress>
         Span<int> buckets = stackalloc int[Group];
         Span<int> cursors = stackalloc int[Group];
         Span<int> candidates = stackalloc int[Group];
+        Span<int> pending = stackalloc int[Group];
         bool checkServers = table.Options.ExpireNoDestinationConnections;
         int found = 0;
         others = 0;
@@ -80,14 +82,23 @@ internal static class BatchedLookup<TChain, TAddress>
                 TChain.PrefetchSlot(store, first);
             }
 
-            for (int stage = 0; stage < 2; stage++)
+            // The first entry of every chain; the packets whose chain goes on without a candidate so far (about a
+            // third at full load) are listed, without a branch, for the second stage, which visits only them.
+            int pendingCount = 0;
+            for (int i = 0; i < groupCursors.Length; i++)
             {
-                for (int i = 0; i < groupCursors.Length; i++)
-                {
-                    int next = TChain.Next(store, groupCursors[i], group[i], ref groupCandidates[i]);
-                    groupCursors[i] = next;
-                    TChain.PrefetchSlot(store, next);
-                }
+                int next = TChain.Next(store, groupCursors[i], group[i], ref groupCandidates[i]);
+                groupCursors[i] = next;
+                TChain.PrefetchSlot(store, next);
+                pending[pendingCount] = i;
+                pendingCount += (int)(~(uint)next >> 31);
+            }
+
+            foreach (int i in pending[..pendingCount])
+            {
+                int next = TChain.Next(store, groupCursors[i], group[i], ref groupCandidates[i]);
+                groupCursors[i] = next;
+                TChain.PrefetchSlot(store, next);
             }
 
             var groupHandles = handles.Slice(start, group.Length);
