@@ -53,17 +53,8 @@ internal static class LoadBlockScan
     /// <returns>The server's index, or <see cref="None"/>.</returns>
     public static int LeastConnection(RealServerLoadBlock block)
     {
-        var slots = block.Slots;
-        if (Avx2.IsSupported && block.Count >= VectorMinimum)
-        {
-            int index = LeastConnectionVector(slots);
-            if (index != OutOfRange)
-            {
-                return index;
-            }
-        }
-
-        return LeastConnectionScalar(slots, block.Count);
+        int index = UsesVector(block) ? LeastConnectionVector(block.Slots) : OutOfRange;
+        return index != OutOfRange ? index : LeastConnectionScalar(block.Slots, block.Count);
     }
 
     /// <summary>wlc (lblc, lblcr): the schedulable server with the least (active x 256 + inactive) / weight.</summary>
@@ -71,17 +62,8 @@ internal static class LoadBlockScan
     /// <returns>The server's index, or <see cref="None"/>.</returns>
     public static int WeightedLeastConnection(RealServerLoadBlock block)
     {
-        var slots = block.Slots;
-        if (Avx2.IsSupported && block.Count >= VectorMinimum)
-        {
-            int index = WeightedLeastConnectionVector(slots);
-            if (index != OutOfRange)
-            {
-                return index;
-            }
-        }
-
-        return WeightedScalar(slots, block.Count, expectedDelay: false, idleWins: false);
+        int index = UsesVector(block) ? WeightedLeastConnectionVector(block.Slots) : OutOfRange;
+        return index != OutOfRange ? index : WeightedScalar(block.Slots, block.Count, expectedDelay: false, idleWins: false);
     }
 
     /// <summary>sed, or nq with <paramref name="idleWins"/>: the schedulable server with the least (active + 1) / weight.</summary>
@@ -90,24 +72,15 @@ internal static class LoadBlockScan
     /// <returns>The server's index, or <see cref="None"/>.</returns>
     public static int ShortestExpectedDelay(RealServerLoadBlock block, bool idleWins)
     {
-        var slots = block.Slots;
-        if (Avx2.IsSupported && block.Count >= VectorMinimum)
-        {
-            int index = idleWins ? NeverQueueVector(slots) : ShortestExpectedDelayVector(slots);
-            if (index != OutOfRange)
-            {
-                return index;
-            }
-        }
-
-        return WeightedScalar(slots, block.Count, expectedDelay: true, idleWins);
+        int index = !UsesVector(block) ? OutOfRange : idleWins ? NeverQueueVector(block.Slots) : ShortestExpectedDelayVector(block.Slots);
+        return index != OutOfRange ? index : WeightedScalar(block.Slots, block.Count, expectedDelay: true, idleWins);
     }
 
     /// <summary>ovf: the first schedulable server of the highest weight whose active connections do not exceed it.</summary>
     /// <param name="block">The block.</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
     public static int WeightedOverflow(RealServerLoadBlock block) =>
-        Avx2.IsSupported && block.Count >= VectorMinimum ? WeightedOverflowVector(block.Slots) : WeightedOverflowScalar(block.Slots, block.Count);
+        UsesVector(block) ? WeightedOverflowVector(block.Slots) : WeightedOverflowScalar(block.Slots, block.Count);
 
     /// <summary>
     /// The second half of the kernel's lblc/lblcr <c>is_overloaded</c>: whether any server (schedulable or not) has
@@ -116,7 +89,14 @@ internal static class LoadBlockScan
     /// <param name="block">The block.</param>
     /// <returns>True when one has.</returns>
     public static bool AnyBelowHalfWeight(RealServerLoadBlock block) =>
-        Avx2.IsSupported && block.Count >= VectorMinimum ? AnyBelowHalfWeightVector(block.Slots) : AnyBelowHalfWeightScalar(block.Slots, block.Count);
+        UsesVector(block) ? AnyBelowHalfWeightVector(block.Slots) : AnyBelowHalfWeightScalar(block.Slots, block.Count);
+
+    /// <summary>
+    /// Whether a block is scanned with AVX2 first. The counted scans (lc, wlc, sed, nq) then fall back to the scalar
+    /// scan when the vector one returns <see cref="OutOfRange"/>; ovf and the lblc overload test never need to.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool UsesVector(RealServerLoadBlock block) => Avx2.IsSupported && block.Count >= VectorMinimum;
 
     /// <summary>The scalar lc scan.</summary>
     /// <param name="slots">The block's slots.</param>
