@@ -3,12 +3,10 @@ using System.Runtime.InteropServices;
 namespace Lvs.ConnectionTracking;
 
 /// <summary>
-/// The part of a connection's slot that an inbound lookup reads: the key, the state word, the expiry, the inbound
-/// chain link, and the head of the inbound chain whose bucket has this slot's number. 32 bytes for IPv4 (two per
-/// cache line, never straddling one), 56 for IPv6 (in a 64-byte stride). The rest of the slot (where packets go, the
-/// outbound and timer links) is its <see cref="ConnectionRoute{TAddress}"/>, at the same index of a second array, so
-/// the lookup that decides most packets reads one line per candidate, and none for the chain head when the
-/// connection lives in its home line (see <see cref="Head"/>).
+/// The part of a connection's slot that an inbound lookup reads: the key, the state word, the expiry and the inbound
+/// chain link. 32 bytes for IPv4 (two per cache line, never straddling one), 56 for IPv6 (in a 64-byte stride). The
+/// rest of the slot (where packets go, the outbound and timer links) is its <see cref="ConnectionRoute{TAddress}"/>,
+/// at the same index of a second array, so the lookup that decides most packets reads one line per candidate.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -18,9 +16,10 @@ namespace Lvs.ConnectionTracking;
 /// (bits 8-31), which changes when a connection ends so that stale handles and racing readers notice.
 /// </para>
 /// <para>
-/// The key fields (addresses, ports, protocol, <see cref="Kind"/>, and the route) are written only while the slot is
-/// free and published by the release write of <see cref="Word"/>. <see cref="Head"/> belongs to the bucket, not to
-/// the connection in the slot: it is written only under the writer lock, whether the slot is live or free.
+/// The key fields (addresses, ports, protocol, <see cref="Meta"/> bits 0-3, and the route) are written only while the
+/// slot is free and published by the release write of <see cref="Word"/>. <see cref="Meta"/> bits 8-31 hold, for a
+/// connection, the index + 1 of its controlling template (0 for none) and, for a template, the number of connections
+/// it controls.
 /// </para>
 /// </remarks>
 /// <typeparam name="TAddress">The stored address form.</typeparam>
@@ -35,16 +34,8 @@ internal struct ConnectionEntry<TAddress>
     public ushort ClientPort;
     public ushort VirtualPort;
     public int NextIn;
-
-    /// <summary>
-    /// The first slot of inbound bucket number <em>this slot's index</em>, or -1. A connection is placed, when it
-    /// can be, in a free slot of its bucket's cache line (its home line) and ahead of the rest of the chain, so the
-    /// line that holds the head usually holds the connection too.
-    /// </summary>
-    public int Head;
+    public uint Meta;
     public ushort RealServer;
     public byte Protocol;
-
-    /// <summary>The forwarding method (bits 0-1), the template flag (2) and the has-an-outbound-key flag (3).</summary>
-    public byte Kind;
+    public byte Reserved;
 }

@@ -55,15 +55,18 @@ internal sealed class ConnectionStore<TAddress>
     internal const int GenerationShift = 8;
     internal const uint GenerationMask = 0xFFFF_FF00;
 
-    internal const byte MethodMask = 0x3;
-    internal const byte TemplateKind = 0x4;
-    internal const byte OutboundKind = 0x8;
+    internal const uint MethodMask = 0x3;
+    internal const uint TemplateMeta = 0x4;
+    internal const uint OutboundMeta = 0x8;
+    internal const int AuxShift = 8;
+    internal const uint AuxUnit = 1u << AuxShift;
 
     private const int NotFiled = int.MinValue;
     private const int MaxSteps = 1 << 16;
 
     private readonly CacheAlignedArray<ConnectionEntry<TAddress>> _entries;
     private readonly ConnectionRoute<TAddress>[] _routes;
+    private readonly int[] _inHeads;
     private readonly int[] _outHeads;
     private readonly int[] _inVersions;
     private readonly int[] _outVersions;
@@ -97,17 +100,16 @@ internal sealed class ConnectionStore<TAddress>
         _random = randomSeed | 1;
         Capacity = capacity;
 
-        // Inbound, where every packet looks, one bucket per slot (a chain of one entry on average at full load), its
-        // head kept in the slot of the same number (ConnectionEntry.Head): the line that holds the head is the
-        // bucket's home line, where inserts place their connection when it has a free slot. Outbound, where only NAT
-        // replies look, chains of two on average and heads in an array: 2 bytes per connection, within the budget of
-        // 64 bytes per IPv4 connection with its 60-byte slot. Any count works: a bucket is picked by multiplying the
-        // hash, not by masking it.
-        _inBuckets = (uint)capacity;
+        // Chains of one entry per bucket on average at full load inbound, where every packet looks (a hit is then
+        // the first of its chain 63 % of the time and among the first two 90 %), and two outbound, where only NAT
+        // replies look: 4 + 2 bytes per connection, within the budget of 64 bytes per IPv4 connection with its
+        // 56-byte slot. Any count works: a bucket is picked by multiplying the hash, not by masking it.
+        _inBuckets = (uint)Math.Max(capacity, 16);
         _outBuckets = (uint)Math.Max(capacity / 2, 16);
         _stripeMask = 4095;
         _entries = new CacheAlignedArray<ConnectionEntry<TAddress>>(capacity);
         _routes = HugePages.AllocatePinned<ConnectionRoute<TAddress>>(capacity);
+        _inHeads = NewFilled((int)_inBuckets);
         _outHeads = NewFilled((int)_outBuckets);
         _inVersions = new int[_stripeMask + 1];
         _outVersions = new int[_stripeMask + 1];
@@ -119,16 +121,14 @@ internal sealed class ConnectionStore<TAddress>
         _refiles = new RefileQueue((int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity / 64), 1024u, 16384u));
         _entries.Sentinel = default;
         _entries.Sentinel.NextIn = -1;
-        _entries.Sentinel.Head = -1;
         for (int i = 0; i < capacity; i++)
         {
             ref var e = ref _entries[i];
             e = default;
             e.NextIn = i + 1 < capacity ? i + 1 : -1;
-            e.Head = -1;
             ref var r = ref _routes[i];
             r = default;
-            r.NextOut = i - 1;
+            r.NextOut = -1;
             r.WheelPrev = NotFiled;
         }
 
@@ -163,11 +163,11 @@ internal sealed class ConnectionStore<TAddress>
 
     /// <summary>Reads a bucket's chain head (for batched lookups, which load the heads of many keys before walking any chain).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int InboundHead(int bucket) => Volatile.Read(ref _entries[bucket].Head);
+    public int InboundHead(int bucket) => Volatile.Read(ref _inHeads[bucket]);
 
-    /// <summary>Asks the CPU to start loading a bucket's home line, which holds its chain head and usually its first entry (a batched lookup's first stage).</summary>
+    /// <summary>Asks the CPU to start loading a bucket's chain head (a batched lookup's first stage).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchInboundHead(int bucket) => MemoryPrefetch.Line(ref _entries[bucket]);
+    public void PrefetchInboundHead(int bucket) => MemoryPrefetch.Line(ref _inHeads[bucket]);
 
     /// <summary>
     /// Asks the CPU to start loading an entry (a batched lookup's later stages); ignores a link outside the slab, so a
@@ -198,16 +198,16 @@ internal sealed class ConnectionStore<TAddress>
     public bool TryFindInbound(int bucket, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
     {
         ref int version = ref _inVersions[bucket & _stripeMask];
-        byte templateKind = template ? TemplateKind : (byte)0;
+        uint templateMeta = template ? TemplateMeta : 0;
         while (true)
         {
             int before = Volatile.Read(ref version);
-            int i = Volatile.Read(ref _entries[bucket].Head);
+            int i = Volatile.Read(ref _inHeads[bucket]);
             int steps = 0;
             while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
                 ref var e = ref _entries[i];
-                if (InboundMatches(ref e, protocol, client, clientPort, @virtual, virtualPort, templateKind, template ? InvalidBit : 0, out word))
+                if (InboundMatches(ref e, protocol, client, clientPort, @virtual, virtualPort, templateMeta, template ? InvalidBit : 0, out word))
                 {
                     index = i;
                     return true;
@@ -332,14 +332,14 @@ internal sealed class ConnectionStore<TAddress>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool InboundMatches(ref ConnectionEntry<TAddress> e, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, byte templateKind, uint rejectBits, out uint word)
+    private static bool InboundMatches(ref ConnectionEntry<TAddress> e, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, uint templateMeta, uint rejectBits, out uint word)
     {
         uint w = Volatile.Read(ref e.Word);
         if ((w & LiveBit) != 0
             && e.ClientPort == clientPort
             && e.VirtualPort == virtualPort
             && e.Protocol == protocol
-            && (e.Kind & TemplateKind) == templateKind
+            && (e.Meta & TemplateMeta) == templateMeta
             && TAddress.AreEqual(e.Client, client)
             && TAddress.AreEqual(e.Virtual, @virtual))
         {
@@ -389,7 +389,7 @@ internal sealed class ConnectionStore<TAddress>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool OutboundPeerMatches(ref ConnectionEntry<TAddress> e, ref ConnectionRoute<TAddress> r, TAddress peer, ushort peerPort) =>
-        (ForwardingMethod)(e.Kind & MethodMask) == ForwardingMethod.FullNat
+        (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat
             ? r.LocalPort == peerPort && TAddress.AreEqual(r.Local, peer)
             : e.ClientPort == peerPort && TAddress.AreEqual(e.Client, peer);
 
@@ -426,7 +426,7 @@ internal sealed class ConnectionStore<TAddress>
         while (true)
         {
             uint w = Volatile.Read(ref e.Word);
-            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation || (e.Kind & TemplateKind) != 0)
+            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation || (e.Meta & TemplateMeta) != 0)
             {
                 return false;
             }
@@ -487,7 +487,7 @@ internal sealed class ConnectionStore<TAddress>
     {
         byte kind = insert.Template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
         insert.InBucket = BucketOf(FlowHashKey<TAddress>.Hash(kind, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, _secret), _inBuckets);
-        MemoryPrefetch.Line(ref _entries[insert.InBucket]);
+        MemoryPrefetch.Line(ref _inHeads[insert.InBucket]);
         insert.OutBucket = -1;
         if (insert.HasOutboundKey)
         {
@@ -511,7 +511,7 @@ internal sealed class ConnectionStore<TAddress>
     public int PrefetchInboundChain(in ConnectionInsert<TAddress> insert, int cursor)
     {
         int unused = -1;
-        int next = cursor == -2 ? Volatile.Read(ref _entries[insert.InBucket].Head) : NextCandidate(cursor, insert.Client, insert.ClientPort, ref unused);
+        int next = cursor == -2 ? Volatile.Read(ref _inHeads[insert.InBucket]) : NextCandidate(cursor, insert.Client, insert.ClientPort, ref unused);
         PrefetchEntry(next);
         return next;
     }
@@ -544,7 +544,7 @@ internal sealed class ConnectionStore<TAddress>
             return AddConnectionResult.Exists;
         }
 
-        if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Kind & TemplateKind) == 0))
+        if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
         {
             generation = 0;
             return AddConnectionResult.Invalid;
@@ -558,9 +558,10 @@ internal sealed class ConnectionStore<TAddress>
             return AddConnectionResult.Full;
         }
 
-        int i = TakeFreeSlotLocked(insert.InBucket);
+        int i = _freeHead;
         ref var e = ref _entries[i];
         ref var r = ref _routes[i];
+        _freeHead = e.NextIn;
 
         // The next insert's slot: free slots are scattered once connections have come and gone.
         PrefetchEntry(_freeHead);
@@ -586,8 +587,8 @@ internal sealed class ConnectionStore<TAddress>
         e.Protocol = insert.Protocol;
         e.RealServer = (ushort)insert.RealServer;
         bool outbound = insert.OutBucket >= 0;
-        e.Kind = (byte)((int)insert.Method | (template ? TemplateKind : 0) | (outbound ? OutboundKind : 0));
-        r.Control = control >= 0 ? (uint)(control + 1) : 0;
+        e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
+            | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
         e.Expiry = now + insert.TimeoutTicks;
         // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
         r.NextOut = template ? (int)insert.TimeoutTicks : -1;
@@ -610,7 +611,7 @@ internal sealed class ConnectionStore<TAddress>
         if (control >= 0)
         {
             ref var t = ref _entries[control];
-            _ = Interlocked.Increment(ref _routes[control].Control);
+            _ = Interlocked.Add(ref t.Meta, AuxUnit);
 
             // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
             Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)_routes[control].NextOut));
@@ -618,9 +619,8 @@ internal sealed class ConnectionStore<TAddress>
 
         // Publish: key fields before the word (release), the word before the links.
         Volatile.Write(ref e.Word, word);
-        ref int link = ref InboundLinkFor(insert.InBucket, i);
-        e.NextIn = link;
-        Volatile.Write(ref link, i);
+        e.NextIn = _inHeads[insert.InBucket];
+        Volatile.Write(ref _inHeads[insert.InBucket], i);
         if (outbound)
         {
             r.NextOut = _outHeads[insert.OutBucket];
@@ -653,7 +653,7 @@ internal sealed class ConnectionStore<TAddress>
             {
                 ref var e = ref _entries[i];
                 uint w = Volatile.Read(ref e.Word);
-                if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Kind & TemplateKind) != 0) == templates
+                if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
                     && Remove(i, w >> GenerationShift, force: false))
                 {
                     removed++;
@@ -691,8 +691,8 @@ internal sealed class ConnectionStore<TAddress>
                 return false;
             }
 
-            bool isTemplate = (e.Kind & TemplateKind) != 0;
-            if (isTemplate && !force && Volatile.Read(ref _routes[index].Control) != 0)
+            bool isTemplate = (e.Meta & TemplateMeta) != 0;
+            if (isTemplate && !force && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
             {
                 // A template that still controls connections stays (the kernel's n_control check).
                 return false;
@@ -705,12 +705,12 @@ internal sealed class ConnectionStore<TAddress>
         }
 
         int inBucket = BucketOf(InboundHash(ref e), _inBuckets);
-        Unlink(ref _entries[inBucket].Head, ref _inVersions[inBucket & _stripeMask], index, outbound: false);
+        Unlink(_inHeads, ref _inVersions[inBucket & _stripeMask], inBucket, index, outbound: false);
         ref var r = ref _routes[index];
-        if ((e.Kind & OutboundKind) != 0)
+        if ((e.Meta & OutboundMeta) != 0)
         {
             int outBucket = OutboundBucket(ref e, ref r);
-            Unlink(ref _outHeads[outBucket], ref _outVersions[outBucket & _stripeMask], index, outbound: true);
+            Unlink(_outHeads, ref _outVersions[outBucket & _stripeMask], outBucket, index, outbound: true);
         }
 
         if (r.WheelPrev != NotFiled)
@@ -719,124 +719,30 @@ internal sealed class ConnectionStore<TAddress>
         }
 
         var server = _table.Registry[e.RealServer];
-        if ((e.Kind & TemplateKind) != 0)
+        if ((e.Meta & TemplateMeta) != 0)
         {
             server.RemovePersistentConnection();
         }
         else
         {
             server.RemoveConnection(active: (w & InactiveBit) == 0);
-            int control = (int)r.Control - 1;
+            int control = (int)(e.Meta >> AuxShift) - 1;
             if (control >= 0)
             {
-                _ = Interlocked.Decrement(ref _routes[control].Control);
+                _ = Interlocked.Add(ref _entries[control].Meta, unchecked(0u - AuxUnit));
             }
         }
 
-        // Onto the front of the free list (linked both ways: NextIn forward, NextOut back).
-        e.NextIn = _freeHead;
         r.NextOut = -1;
-        if (_freeHead >= 0)
-        {
-            _routes[_freeHead].NextOut = index;
-        }
-
+        e.NextIn = _freeHead;
         _freeHead = index;
         _count--;
         return true;
     }
 
-    /// <summary>
-    /// The free slot a new connection of inbound bucket <paramref name="home"/> takes, out of the free list: the
-    /// slot of the bucket's number or the other slots of its cache line (the home line, which holds the chain's head)
-    /// when one is free, else the first of the list. The caller has made sure the list is not empty.
-    /// </summary>
-    private int TakeFreeSlotLocked(int home)
+    private void Unlink(int[] heads, ref int version, int bucket, int index, bool outbound)
     {
-        int i = _freeHead;
-        int line = home & ~(SlotsPerLine - 1);
-        for (int k = 0; k < SlotsPerLine; k++)
-        {
-            int slot = line | ((home + k) & (SlotsPerLine - 1));
-            if (slot < _entries.Length && (_entries[slot].Word & LiveBit) == 0)
-            {
-                i = slot;
-                break;
-            }
-        }
-
-        int next = _entries[i].NextIn;
-        int previous = _routes[i].NextOut;
-        if (previous >= 0)
-        {
-            _entries[previous].NextIn = next;
-        }
-        else
-        {
-            _freeHead = next;
-        }
-
-        if (next >= 0)
-        {
-            _routes[next].NextOut = previous;
-        }
-
-        return i;
-    }
-
-    /// <summary>
-    /// Where a new connection in slot <paramref name="index"/> joins the chain of inbound bucket
-    /// <paramref name="bucket"/>: at the head when the slot is in the bucket's home line, else after the entries of
-    /// the home line that lead the chain, so that those stay found in the line that holds the head.
-    /// </summary>
-    private ref int InboundLinkFor(int bucket, int index)
-    {
-        ref int link = ref _entries[bucket].Head;
-        if (!InSameLine(index, bucket))
-        {
-            while ((uint)link < (uint)_entries.Length && InSameLine(link, bucket))
-            {
-                link = ref _entries[link].NextIn;
-            }
-        }
-
-        return ref link;
-    }
-
-    /// <summary>
-    /// Walks every inbound chain (a diagnostic, O(capacity), unlocked): how many live entries lie in their bucket's
-    /// home line, how many lie anywhere, and how many chains have an entry of the home line behind one that is not.
-    /// </summary>
-    internal (int AtHome, int Total, int Misordered) InboundPlacement()
-    {
-        int atHome = 0, total = 0, misordered = 0;
-        for (int bucket = 0; bucket < _entries.Length; bucket++)
-        {
-            bool away = false, bad = false;
-            int steps = 0;
-            for (int i = Volatile.Read(ref _entries[bucket].Head); (uint)i < (uint)_entries.Length && steps++ < _entries.Length; i = Volatile.Read(ref _entries[i].NextIn))
-            {
-                bool home = InSameLine(i, bucket);
-                atHome += home ? 1 : 0;
-                total++;
-                bad |= home && away;
-                away |= !home;
-            }
-
-            misordered += bad ? 1 : 0;
-        }
-
-        return (atHome, total, misordered);
-    }
-
-    /// <summary>The number of slots that share a cache line: 2 for IPv4, 1 for IPv6.</summary>
-    private static int SlotsPerLine => 64 / CacheAlignedArray<ConnectionEntry<TAddress>>.Stride;
-
-    private static bool InSameLine(int first, int second) => ((first ^ second) & ~(SlotsPerLine - 1)) == 0;
-
-    private void Unlink(ref int head, ref int version, int index, bool outbound)
-    {
-        ref int link = ref head;
+        ref int link = ref heads[bucket];
         int steps = 0;
         while (link >= 0 && steps++ < _entries.Length)
         {
@@ -949,7 +855,7 @@ internal sealed class ConnectionStore<TAddress>
                     }
 
                     uint w = Volatile.Read(ref e.Word);
-                    if ((e.Kind & TemplateKind) != 0 && Volatile.Read(ref _routes[i].Control) != 0)
+                    if ((e.Meta & TemplateMeta) != 0 && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
                     {
                         Volatile.Write(ref e.Expiry, tick + TemplateGraceTicks);
                         FileLocked(i, tick + TemplateGraceTicks);
@@ -991,7 +897,7 @@ internal sealed class ConnectionStore<TAddress>
             int i = (int)((_random >> 11) % (ulong)_entries.Length);
             ref var e = ref _entries[i];
             uint w = Volatile.Read(ref e.Word);
-            if ((w & LiveBit) == 0 || (e.Kind & TemplateKind) != 0)
+            if ((w & LiveBit) == 0 || (e.Meta & TemplateMeta) != 0)
             {
                 continue;
             }
@@ -1033,7 +939,7 @@ internal sealed class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong InboundHash(ref ConnectionEntry<TAddress> e) =>
         FlowHashKey<TAddress>.Hash(
-            (e.Kind & TemplateKind) != 0 ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind,
+            (e.Meta & TemplateMeta) != 0 ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind,
             e.Protocol,
             e.Client,
             e.ClientPort,
@@ -1043,7 +949,7 @@ internal sealed class ConnectionStore<TAddress>
 
     private int OutboundBucket(ref ConnectionEntry<TAddress> e, ref ConnectionRoute<TAddress> r)
     {
-        bool fullNat = (ForwardingMethod)(e.Kind & MethodMask) == ForwardingMethod.FullNat;
+        bool fullNat = (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat;
         return OutboundBucket(e.Protocol, r.Destination, r.DestinationPort, fullNat ? r.Local : e.Client, fullNat ? r.LocalPort : e.ClientPort);
     }
 

@@ -11,7 +11,7 @@ namespace Lvs.ConnectionTracking;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Memory is reserved up front: a slab of compact slots per address family (60 bytes for IPv4, 116 for IPv6) and
+/// Memory is reserved up front: a slab of compact slots per address family (56 bytes for IPv4, 112 for IPv6) and
 /// two int-indexed hash indexes; there is no heap object per connection and no operation allocates after
 /// construction. Keys are hashed with secret words drawn from the process's random <see cref="FlowHash.Seed"/>.
 /// </para>
@@ -66,9 +66,6 @@ public sealed class ConnectionTable : IDisposable
 
     /// <summary>The number of live connections and templates of both families.</summary>
     public int Count => _v4.Count + _v6.Count;
-
-    /// <summary>The inbound placement diagnostic of one family's store (see <see cref="ConnectionStore{TAddress}.InboundPlacement"/>).</summary>
-    internal (int AtHome, int Total, int Misordered) InboundPlacement(bool ipv6) => ipv6 ? _v6.InboundPlacement() : _v4.InboundPlacement();
 
     /// <summary>The most IPv4 connections and templates held at once.</summary>
     public int Capacity => _v4.Capacity;
@@ -579,7 +576,7 @@ public sealed class ConnectionTable : IDisposable
         }
 
         ref var e = ref store.EntryAt(handle.Index);
-        if (e.Protocol != (byte)L4Protocol.Tcp || (e.Kind & ConnectionStore<T>.TemplateKind) != 0 || store.RouteAt(handle.Index).Control != 0)
+        if (e.Protocol != (byte)L4Protocol.Tcp || (e.Meta & ConnectionStore<T>.TemplateMeta) != 0 || (e.Meta >> ConnectionStore<T>.AuxShift) != 0)
         {
             return false;
         }
@@ -614,8 +611,8 @@ public sealed class ConnectionTable : IDisposable
         }
 
         var protocol = (L4Protocol)e.Protocol;
-        bool isTemplate = (e.Kind & ConnectionStore<T>.TemplateKind) != 0;
-        var method = (ForwardingMethod)(e.Kind & ConnectionStore<T>.MethodMask);
+        bool isTemplate = (e.Meta & ConnectionStore<T>.TemplateMeta) != 0;
+        var method = (ForwardingMethod)(e.Meta & ConnectionStore<T>.MethodMask);
         byte state = (byte)(word & ConnectionStore<T>.StateMask);
         string stateName = isTemplate ? "NONE" : protocol switch
         {

@@ -206,8 +206,7 @@ public class ConnectionTableTests
     [Fact]
     public void Remove_ReleasesCountersAndStaleHandleFails()
     {
-        // One slot, so that the second connection reuses the first one's (a larger table would place it in its own home line).
-        var (table, _, _, servers) = NewTable(capacity: 1);
+        var (table, _, _, servers) = NewTable();
         _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
         Assert.True(table.Remove(h));
