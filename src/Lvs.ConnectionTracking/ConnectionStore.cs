@@ -52,6 +52,9 @@ internal sealed class ConnectionStore<TAddress>
     internal const uint NoOutputBit = 0x20;
     internal const uint LiveBit = 0x40;
     internal const uint InvalidBit = 0x80;
+
+    /// <summary>Bit 7 of a connection's word (a template's is <see cref="InvalidBit"/>): set by the first packet processed, after which the timeout is the state's.</summary>
+    internal const uint SeenBit = 0x80;
     internal const int GenerationShift = 8;
     internal const uint GenerationMask = 0xFFFF_FF00;
 
@@ -432,13 +435,13 @@ internal sealed class ConnectionStore<TAddress>
             }
 
             uint state = w & StateMask;
-            uint next = w;
+            uint next = w | SeenBit;
             if (e.Protocol == (byte)L4Protocol.Tcp)
             {
                 bool noOutput = (w & NoOutputBit) != 0;
                 var table = TcpStateMachine.TableFor(direction, noOutput);
                 var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags);
-                next = (w & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
+                next = (w & ~(StateMask | InactiveBit | NoOutputBit)) | SeenBit | (uint)newState
                     | (TcpStateMachine.IsActive(newState) ? 0 : InactiveBit)
                     | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
             }
@@ -914,7 +917,10 @@ internal sealed class ConnectionStore<TAddress>
                 continue;
             }
 
-            if (idle < 0)
+            // Idle means the last packet came at least 60 s ago: the entry's expiry minus the timeout that packet set.
+            // Before its first packet an entry runs on the 3-second initial timeout and is never idle (the kernel's
+            // todrop_entry compares against cp->timeout, which is that initial timeout until the first state change).
+            if (idle < 0 && (w & SeenBit) != 0)
             {
                 uint lastSeen = Volatile.Read(ref e.Expiry) - (uint)timeouts.For((L4Protocol)e.Protocol, (int)state);
                 if ((int)(now - lastSeen) >= (int)IdleSheddingTicks)

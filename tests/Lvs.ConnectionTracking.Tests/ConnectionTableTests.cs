@@ -296,6 +296,42 @@ public class ConnectionTableTests
     }
 
     [Fact]
+    public void Full_IdleUdp_ShedOnlyAfterSixtySecondsWithoutPackets()
+    {
+        var (table, _, clock, servers) = NewTable(capacity: 4);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h));
+            Assert.True(table.Update(h, PacketDirection.Inbound));
+        }
+
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        table.Tick(clock, 59);
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        table.Tick(clock, 1);
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(9)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal((1L, 2L), (table.Shed, table.Refused));
+    }
+
+    [Fact]
+    public void Full_UdpBeforeItsFirstPacket_NotShedAsIdle()
+    {
+        // Added but not yet updated, a connection runs on the 3-second initial timeout: the kernel's todrop_entry,
+        // which compares against the connection's current timeout, never finds it idle.
+        var (table, _, _, servers) = NewTable(capacity: 4);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        }
+
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(0, table.Shed);
+        Assert.Equal(4, table.Count);
+    }
+
+    private static FlowKey Udp(Endpoint client) => new(L4Protocol.Udp, client, Virtual());
+
+    [Fact]
     public void Full_HalfOpenPresent_ShedsHalfOpenNotEstablished()
     {
         var (table, _, _, servers) = NewTable(capacity: 4);
