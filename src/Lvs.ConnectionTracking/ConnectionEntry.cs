@@ -12,8 +12,9 @@ namespace Lvs.ConnectionTracking;
 /// <para>
 /// <see cref="Word"/> packs what changes under concurrent access and is only changed by compare-and-swap: the
 /// protocol state (bits 0-3), the inactive flag (4, the kernel's <c>IP_VS_CONN_F_INACTIVE</c>), the no-output flag
-/// (5, <c>IP_VS_CONN_F_NOOUTPUT</c>), the live flag (6), bit 7 (for a template the invalidated flag, for a connection the first-packet-seen flag) and the slot's generation
-/// (bits 8-31), which changes when a connection ends so that stale handles and racing readers notice.
+/// (5, <c>IP_VS_CONN_F_NOOUTPUT</c>), the live flag (6), bit 7 (for a template the invalidated flag, for a connection
+/// the first-packet-seen flag) and the slot's generation (bits 8-31), which changes when a connection ends so that
+/// stale handles and racing readers notice.
 /// </para>
 /// <para>
 /// The key fields (addresses, ports, protocol, <see cref="Meta"/> bits 0-3, and the route) are written only while the
