@@ -87,18 +87,13 @@ internal static class BatchedLookup<TChain, TAddress>
             int pendingCount = 0;
             for (int i = 0; i < groupCursors.Length; i++)
             {
-                int next = TChain.Next(store, groupCursors[i], group[i], ref groupCandidates[i]);
-                groupCursors[i] = next;
-                TChain.PrefetchSlot(store, next);
                 pending[pendingCount] = i;
-                pendingCount += (int)(~(uint)next >> 31);
+                pendingCount += (int)(~(uint)Advance(store, group[i], ref groupCursors[i], ref groupCandidates[i]) >> 31);
             }
 
             foreach (int i in pending[..pendingCount])
             {
-                int next = TChain.Next(store, groupCursors[i], group[i], ref groupCandidates[i]);
-                groupCursors[i] = next;
-                TChain.PrefetchSlot(store, next);
+                _ = Advance(store, group[i], ref groupCursors[i], ref groupCandidates[i]);
             }
 
             var groupHandles = handles.Slice(start, group.Length);
@@ -126,6 +121,16 @@ internal static class BatchedLookup<TChain, TAddress>
         }
 
         return found;
+    }
+
+    /// <summary>A chain stage for one packet: compares the entry at the cursor, moves the cursor to the next link (-1 once a candidate is found or the chain ends) and starts loading it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Advance(ConnectionStore<TAddress> store, in FlowKey packet, ref int cursor, ref int candidate)
+    {
+        int next = TChain.Next(store, cursor, packet, ref candidate);
+        cursor = next;
+        TChain.PrefetchSlot(store, next);
+        return next;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -441,7 +441,7 @@ internal sealed class ConnectionStore<TAddress>
                 bool noOutput = (w & NoOutputBit) != 0;
                 var table = TcpStateMachine.TableFor(direction, noOutput);
                 var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags);
-                next = (w & ~(StateMask | InactiveBit | NoOutputBit)) | SeenBit | (uint)newState
+                next = (next & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
                     | (TcpStateMachine.IsActive(newState) ? 0 : InactiveBit)
                     | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
             }

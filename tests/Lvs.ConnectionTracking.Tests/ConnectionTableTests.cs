@@ -21,7 +21,7 @@ public class ConnectionTableTests
         Assert.Equal(added, fromServer);
         Assert.False(table.TryGetInbound(Tcp(Client(1, 40001), Virtual()), out _));
         Assert.False(table.TryGetOutbound(Tcp(servers[1].Endpoint, Client(1)), out _));
-        Assert.False(table.TryGetInbound(new FlowKey(L4Protocol.Udp, Client(1), Virtual()), out _));
+        Assert.False(table.TryGetInbound(Udp(Client(1), Virtual()), out _));
         Assert.Equal(1, table.Count);
     }
 
@@ -191,7 +191,7 @@ public class ConnectionTableTests
     public void Udp_TimeoutAndStateName()
     {
         var (table, _, clock, servers) = NewTable(timeouts: t => t.Udp = 10);
-        var key = new FlowKey(L4Protocol.Udp, Client(1, 5353), Virtual(0, 53));
+        var key = Udp(Client(1, 5353), Virtual(0, 53));
         _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
         _ = table.Update(h, PacketDirection.Inbound);
         Assert.True(table.TryGetInfo(h, out var info));
@@ -301,15 +301,15 @@ public class ConnectionTableTests
         var (table, _, clock, servers) = NewTable(capacity: 4);
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h));
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h));
             Assert.True(table.Update(h, PacketDirection.Inbound));
         }
 
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         table.Tick(clock, 59);
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         table.Tick(clock, 1);
-        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(9)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         Assert.Equal((1L, 2L), (table.Shed, table.Refused));
     }
 
@@ -321,15 +321,13 @@ public class ConnectionTableTests
         var (table, _, _, servers) = NewTable(capacity: 4);
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         }
 
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8)), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         Assert.Equal(0, table.Shed);
         Assert.Equal(4, table.Count);
     }
-
-    private static FlowKey Udp(Endpoint client) => new(L4Protocol.Udp, client, Virtual());
 
     [Fact]
     public void Full_HalfOpenPresent_ShedsHalfOpenNotEstablished()

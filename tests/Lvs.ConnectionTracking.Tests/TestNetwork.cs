@@ -16,6 +16,8 @@ internal static class TestNetwork
 
     public static FlowKey Tcp(Endpoint client, Endpoint @virtual) => new(L4Protocol.Tcp, client, @virtual);
 
+    public static FlowKey Udp(Endpoint client, Endpoint @virtual) => new(L4Protocol.Udp, client, @virtual);
+
     public static (ConnectionTable Table, RealServerRegistry Registry, FakeTimeProvider Clock, RealServer[] Servers) NewTable(
         int capacity = 1024, int servers = 2, Action<ConnectionTimeouts>? timeouts = null, bool expireNoDest = false, bool expireQuiescent = false, int reuseMode = 1)
     {
