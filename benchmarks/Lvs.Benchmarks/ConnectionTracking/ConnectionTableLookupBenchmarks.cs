@@ -23,8 +23,18 @@ public class ConnectionTableLookupBenchmarks
     private readonly ConnectionHandle[][] _threadHandles = [new ConnectionHandle[Batch], new ConnectionHandle[Batch]];
 
     /// <summary>The number of live connections (10 000: the table fits in cache, which shows the cost of the code rather than of memory).</summary>
-    [Params(10_000, 1_000_000, 10_000_000)]
+    [ParamsSource(nameof(ConnectionCounts))]
     public int Connections { get; set; }
+
+    /// <summary>
+    /// 10 000, 1 M and 10 M; or the sizes listed, comma-separated, in the <c>LVS_BENCH_CONNECTIONS</c> environment
+    /// variable (BenchmarkDotNet's child processes inherit it), so one size can be measured in a run of seconds:
+    /// on a shared host a short run can fall inside one quiet spell where a run of minutes cannot.
+    /// </summary>
+    public static IEnumerable<int> ConnectionCounts =>
+        Environment.GetEnvironmentVariable("LVS_BENCH_CONNECTIONS") is { Length: > 0 } sizes
+            ? sizes.Split(',').Select(size => int.Parse(size, System.Globalization.CultureInfo.InvariantCulture))
+            : [10_000, 1_000_000, 10_000_000];
 
     [GlobalSetup]
     public void Setup()
