@@ -20,6 +20,7 @@ public class ConnectionTableChurnBenchmarks
     private NewConnection[] _new = null!;
     private ConnectionHandle[] _added = null!;
     private AddConnectionResult[] _results = null!;
+    private int[]? _removalOrder;
 
     [GlobalSetup]
     public void Setup()
@@ -41,6 +42,23 @@ public class ConnectionTableChurnBenchmarks
         foreach (var h in _added)
         {
             _ = _fixture.Table.Remove(h);
+        }
+    }
+
+    /// <summary>
+    /// Removes the inserted connections in a random order, as connections end in a live table, so that the LIFO free
+    /// list hands their slots out again in a random order: the next inserts take cold, scattered slots, and each pop
+    /// of the list reads such a slot to find the next. <see cref="RemoveInserted"/> frees them in the order they were
+    /// added, and the inserts after it take nearly consecutive slots, the most recently freed (still cached) first,
+    /// as a director does that reuses slots its housekeeping has just freed. This is the pessimistic case.
+    /// </summary>
+    [IterationCleanup(Target = nameof(InsertBatchedAfterRandomRemovals))]
+    public void RemoveInsertedInRandomOrder()
+    {
+        _removalOrder ??= ShuffledIndexes(_added.Length, seed: 11);
+        foreach (int i in _removalOrder)
+        {
+            _ = _fixture.Table.Remove(_added[i]);
         }
     }
 
@@ -70,6 +88,22 @@ public class ConnectionTableChurnBenchmarks
         }
 
         return added;
+    }
+
+    /// <summary><see cref="InsertBatched"/> after <see cref="RemoveInsertedInRandomOrder"/>: the new connections land in scattered, cold free slots.</summary>
+    [Benchmark(OperationsPerInvoke = Churn)]
+    public int InsertBatchedAfterRandomRemovals() => InsertBatched();
+
+    private static int[] ShuffledIndexes(int count, int seed)
+    {
+        var order = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            order[i] = i;
+        }
+
+        new Random(seed).Shuffle(order);
+        return order;
     }
 
     [IterationSetup(Target = nameof(Expire))]
