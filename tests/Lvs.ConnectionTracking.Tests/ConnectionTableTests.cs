@@ -301,15 +301,15 @@ public class ConnectionTableTests
         var (table, _, clock, servers) = NewTable(capacity: 4);
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h));
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(UdpNat(i, servers), out var h));
             Assert.True(table.Update(h, PacketDirection.Inbound));
         }
 
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(UdpNat(8, servers), out _));
         table.Tick(clock, 59);
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(UdpNat(8, servers), out _));
         table.Tick(clock, 1);
-        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(UdpNat(9, servers), out _));
         Assert.Equal((1L, 2L), (table.Shed, table.Refused));
     }
 
@@ -321,13 +321,17 @@ public class ConnectionTableTests
         var (table, _, _, servers) = NewTable(capacity: 4);
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Udp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(UdpNat(i, servers), out _));
         }
 
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Udp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(UdpNat(8, servers), out _));
         Assert.Equal(0, table.Shed);
         Assert.Equal(4, table.Count);
     }
+
+    /// <summary>A NAT UDP connection from client <paramref name="client"/> to the virtual service, on the first server.</summary>
+    private static NewConnection UdpNat(int client, RealServer[] servers) =>
+        new(Udp(Client(client), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat);
 
     [Fact]
     public void Full_HalfOpenPresent_ShedsHalfOpenNotEstablished()

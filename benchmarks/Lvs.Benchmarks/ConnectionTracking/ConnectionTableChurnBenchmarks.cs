@@ -96,12 +96,7 @@ public class ConnectionTableChurnBenchmarks
 
     private static int[] ShuffledIndexes(int count, int seed)
     {
-        var order = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            order[i] = i;
-        }
-
+        int[] order = [.. Enumerable.Range(0, count)];
         new Random(seed).Shuffle(order);
         return order;
     }
