@@ -82,6 +82,7 @@ internal sealed class ConnectionStore<TAddress>
     private readonly ConnectionTable _table;
     private readonly Lock _writeLock = new();
     private readonly RefileQueue _refiles;
+    private readonly IdleTimeoutFloor _idleTimeouts;
     private int _freeHead;
     private int _count;
     private ulong _random;
@@ -121,6 +122,7 @@ internal sealed class ConnectionStore<TAddress>
         // Room for a second's worth of shortened timeouts at a high closing rate (1/64 of the capacity, between 1 K and
         // 16 K entries of 16 bytes, a quarter of a byte per connection); beyond it packet threads re-file under the
         // lock themselves.
+        _idleTimeouts = new IdleTimeoutFloor(table.Timeouts);
         _refiles = new RefileQueue((int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity / 64), 1024u, 16384u));
         _entries.Sentinel = default;
         _entries.Sentinel.NextIn = -1;
@@ -836,6 +838,9 @@ internal sealed class ConnectionStore<TAddress>
                     return expired;
                 }
 
+                // Timeout changes start flood defence's window promptly, and the log it has read can be collected.
+                _idleTimeouts.CatchUp(now);
+
                 // Timeouts shortened since the last pass go to their earlier slots first, so that none is passed over.
                 while (_refiles.TryDequeue(out int refile, out uint refileGeneration))
                 {
@@ -891,7 +896,6 @@ internal sealed class ConnectionStore<TAddress>
     {
         int idle = -1;
         uint idleWord = 0;
-        var timeouts = _table.Timeouts;
         for (int probe = 0; probe < ShedProbes; probe++)
         {
             _random ^= _random << 13;
@@ -917,12 +921,13 @@ internal sealed class ConnectionStore<TAddress>
                 continue;
             }
 
-            // Idle means the last packet came at least 60 s ago: the entry's expiry minus the timeout that packet set.
-            // Before its first packet an entry runs on the 3-second initial timeout and is never idle (the kernel's
-            // todrop_entry compares against cp->timeout, which is that initial timeout until the first state change).
+            // Idle means the last packet came at least 60 s ago: the entry's expiry minus the timeout that packet set
+            // (or, after a timeout change, one no longer; see IdleTimeoutFloor). Before its first packet an entry runs
+            // on the 3-second initial timeout and is never idle (the kernel's todrop_entry compares against
+            // cp->timeout, which is that initial timeout until the first state change).
             if (idle < 0 && (w & SeenBit) != 0)
             {
-                uint lastSeen = Volatile.Read(ref e.Expiry) - (uint)timeouts.For((L4Protocol)e.Protocol, (int)state);
+                uint lastSeen = Volatile.Read(ref e.Expiry) - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
                 if ((int)(now - lastSeen) >= (int)IdleSheddingTicks)
                 {
                     idle = i;

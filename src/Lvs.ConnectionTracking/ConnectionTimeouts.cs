@@ -7,22 +7,31 @@ namespace Lvs.ConnectionTracking;
 /// <remarks>
 /// A timeout applies from the last packet that moved or refreshed the connection. Values may be changed while the
 /// table is in use (as <c>ipvsadm --set</c> does on a live kernel); a change applies from each connection's next packet.
+/// Every change is also logged (<see cref="TimeoutChange"/>), so that flood defence, which tells how long an entry has
+/// been idle from its expiry and its timeout, can allow for entries whose expiry an earlier value set.
 /// </remarks>
 public sealed class ConnectionTimeouts
 {
     /// <summary>The largest timeout accepted, in seconds (the kernel's <c>INT_MAX / HZ</c> with HZ=1000, rounded down).</summary>
     public const int MaxSeconds = 2_147_483;
 
+    /// <summary>How many timeouts there are: the TCP states, then UDP (<see cref="UdpIndex"/>), then ICMP (<see cref="IcmpIndex"/>).</summary>
+    internal const int Count = TcpStateMachine.StateCount + 2;
+    internal const int UdpIndex = TcpStateMachine.StateCount;
+    internal const int IcmpIndex = TcpStateMachine.StateCount + 1;
+
     private readonly int[] _tcp = [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120];
+    private readonly Lock _changeLock = new();
     private int _udp = 300;
     private int _icmp = 60;
+    private TimeoutChange _lastChange = new(-1, 0);
 
     /// <summary>The UDP timeout in seconds (300 by default; ipvsadm <c>--set ... udp</c>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or above <see cref="MaxSeconds"/>.</exception>
     public int Udp
     {
         get => Volatile.Read(ref _udp);
-        set => Volatile.Write(ref _udp, Check(value));
+        set => Set(ref _udp, UdpIndex, Check(value));
     }
 
     /// <summary>
@@ -33,7 +42,7 @@ public sealed class ConnectionTimeouts
     public int Icmp
     {
         get => Volatile.Read(ref _icmp);
-        set => Volatile.Write(ref _icmp, Check(value));
+        set => Set(ref _icmp, IcmpIndex, Check(value));
     }
 
     /// <summary>The timeout of a TCP state in seconds.</summary>
@@ -53,7 +62,7 @@ public sealed class ConnectionTimeouts
     public void SetTcp(TcpConnectionState state, int seconds)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)state, (uint)TcpStateMachine.StateCount, nameof(state));
-        Volatile.Write(ref _tcp[(int)state], Check(seconds));
+        Set(ref _tcp[(int)state], (int)state, Check(seconds));
     }
 
     /// <summary>
@@ -95,6 +104,44 @@ public sealed class ConnectionTimeouts
         Lvs.Core.L4Protocol.Udp => Udp,
         _ => Icmp,
     };
+
+    /// <summary>The newest entry of the change log (a placeholder before the first change); later entries follow through <see cref="TimeoutChange.Next"/>.</summary>
+    internal TimeoutChange LastChange
+    {
+        get
+        {
+            lock (_changeLock)
+            {
+                return _lastChange;
+            }
+        }
+    }
+
+    /// <summary>The index of a protocol state's timeout (see <see cref="Count"/>).</summary>
+    internal static int IndexOf(Lvs.Core.L4Protocol protocol, int state) => protocol switch
+    {
+        Lvs.Core.L4Protocol.Tcp => state,
+        Lvs.Core.L4Protocol.Udp => UdpIndex,
+        _ => IcmpIndex,
+    };
+
+    // The change is logged before the value is written: a reader that sees the new value then finds the change in the log.
+    private void Set(ref int field, int index, int seconds)
+    {
+        lock (_changeLock)
+        {
+            int old = field;
+            if (old == seconds)
+            {
+                return;
+            }
+
+            var change = new TimeoutChange(index, old);
+            Volatile.Write(ref _lastChange.Next, change);
+            _lastChange = change;
+            Volatile.Write(ref field, seconds);
+        }
+    }
 
     private static int Check(int seconds)
     {

@@ -329,6 +329,82 @@ public class ConnectionTableTests
         Assert.Equal(4, table.Count);
     }
 
+    [Fact]
+    public void Full_TimeoutRaised_ConnectionRefreshedUnderTheOldValueNotShedAsIdle()
+    {
+        // Refreshed at 0 under ESTABLISHED 900 s (expiry 900). Raised to 3600, the expiry minus the new value would
+        // put the last packet 2700 s in the past, and flood defence would shed a connection used a second ago.
+        var (table, _, clock, servers) = NewTable(capacity: 4);
+        AddEstablished(table, servers, 4);
+        table.Timeouts.SetIpvsadm(3600, 0, 0);
+        table.Tick(clock, 1);
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Tcp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(0, table.Shed);
+
+        // Idle for 60 s by then, and found so.
+        table.Tick(clock, 59);
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(1, table.Shed);
+    }
+
+    [Fact]
+    public void Full_TimeoutRaised_OnceEveryOldExpiryHasPassed_IdleMeasuredWithTheNewValue()
+    {
+        // Raised at 0 from 900 to 3600 (housekeeping sees it at 1): after 901 s no expiry set under 900 is left, and
+        // the new value alone tells. The connections are refreshed at 1 (expiry 3601) and again at 1000.
+        var (table, _, clock, servers) = NewTable(capacity: 4);
+        var handles = AddEstablished(table, servers, 4);
+        table.Timeouts.SetIpvsadm(3600, 0, 0);
+        table.Tick(clock, 1);
+        RefreshAll(table, handles);
+        table.Tick(clock, 999);
+        RefreshAll(table, handles);
+
+        table.Tick(clock, 59);
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Tcp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        table.Tick(clock, 1);
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(1, table.Shed);
+    }
+
+    [Fact]
+    public void Full_TimeoutRaisedAndLoweredBetweenPasses_EverySetValueAllowedFor()
+    {
+        // 900, then 30 for a moment (one connection refreshed under it: expiry 31), then 3600, all within one second
+        // and no housekeeping pass between: the 30 s value must still be allowed for, or that connection, used a
+        // second ago, would look idle.
+        var (table, _, clock, servers) = NewTable(capacity: 4);
+        var handles = AddEstablished(table, servers, 4);
+        table.Timeouts.SetIpvsadm(30, 0, 0);
+        Assert.True(table.Update(handles[0], PacketDirection.Inbound, TcpFlags.Ack));
+        table.Timeouts.SetIpvsadm(3600, 0, 0);
+        table.Tick(clock, 1);
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Tcp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal((0L, 4), (table.Shed, table.Count));
+    }
+
+    private static void RefreshAll(ConnectionTable table, ConnectionHandle[] handles)
+    {
+        foreach (var handle in handles)
+        {
+            Assert.True(table.Update(handle, PacketDirection.Inbound, TcpFlags.Ack));
+        }
+    }
+
+    /// <summary>Adds <paramref name="count"/> established NAT connections on the first server, all refreshed now.</summary>
+    private static ConnectionHandle[] AddEstablished(ConnectionTable table, RealServer[] servers, int count)
+    {
+        var handles = new ConnectionHandle[count];
+        for (int i = 0; i < count; i++)
+        {
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out handles[i]));
+            _ = table.Update(handles[i], PacketDirection.Inbound, TcpFlags.Syn);
+            _ = table.Update(handles[i], PacketDirection.Inbound, TcpFlags.Ack);
+        }
+
+        return handles;
+    }
+
     /// <summary>A NAT UDP connection from client <paramref name="client"/> to the virtual service, on the first server.</summary>
     private static NewConnection UdpNat(int client, RealServer[] servers) =>
         new(Udp(Client(client), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat);
