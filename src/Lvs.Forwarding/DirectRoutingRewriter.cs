@@ -32,8 +32,8 @@ public sealed class DirectRoutingRewriter
     /// <returns>Transmit (link padding is trimmed from the length) or drop with a reason.</returns>
     public ForwardingVerdict Rewrite(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, MacAddress sourceMac, MacAddress realServerMac)
     {
-        ForwardingDropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
-        if (reason != ForwardingDropReason.None)
+        DropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
+        if (reason != DropReason.None)
         {
             return ForwardingVerdict.Drop(reason);
         }

@@ -1,3 +1,5 @@
+using Lvs.Core;
+
 namespace Lvs.Forwarding;
 
 /// <summary>How the rewriters treat TTLs, checksums, fragments, options and the MTU. Read once by each rewriter's constructor.</summary>
@@ -51,14 +53,14 @@ public enum InputChecksumPolicy : byte
     /// <summary>Verify; forward a bad one anyway and note it (<see cref="ForwardingNotes.BadInputChecksum"/>).</summary>
     VerifyAndCount,
 
-    /// <summary>Verify and drop a bad one (<see cref="ForwardingDropReason.BadInputChecksum"/>), as the kernel's tcp_dnat_handler does for packets whose checksum the NIC did not check.</summary>
+    /// <summary>Verify and drop a bad one (<see cref="DropReason.BadInputChecksum"/>), as the kernel's tcp_dnat_handler does for packets whose checksum the NIC did not check.</summary>
     VerifyAndDrop,
 }
 
 /// <summary>Treatment of non-first fragments, which carry no transport header.</summary>
 public enum FragmentPolicy : byte
 {
-    /// <summary>Drop them with <see cref="ForwardingDropReason.NonFirstFragment"/> (default): without reassembly the director cannot tell their flow.</summary>
+    /// <summary>Drop them with <see cref="DropReason.NonFirstFragment"/> (default): without reassembly the director cannot tell their flow.</summary>
     Drop = 0,
 
     /// <summary>
@@ -74,6 +76,6 @@ public enum IpOptionsPolicy : byte
     /// <summary>Forward them untouched (default, as the kernel's IPVS).</summary>
     Forward = 0,
 
-    /// <summary>Drop with <see cref="ForwardingDropReason.IpOptions"/> (as Katran does).</summary>
+    /// <summary>Drop with <see cref="DropReason.IpOptions"/> (as Katran does).</summary>
     Drop,
 }

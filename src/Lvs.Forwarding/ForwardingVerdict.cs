@@ -1,3 +1,5 @@
+using Lvs.Core;
+
 namespace Lvs.Forwarding;
 
 /// <summary>
@@ -15,7 +17,7 @@ public readonly record struct ForwardingVerdict
     private readonly ulong _frame;
     private readonly ulong _code;
 
-    private ForwardingVerdict(ForwardingAction action, ForwardingDropReason reason, int frameOffset, int frameLength, ForwardingNotes notes)
+    private ForwardingVerdict(ForwardingAction action, DropReason reason, int frameOffset, int frameLength, ForwardingNotes notes)
     {
         _frame = (uint)frameOffset | (ulong)(uint)frameLength << 32;
         _code = (ulong)action | (ulong)reason << 8 | (ulong)notes << 16;
@@ -24,8 +26,8 @@ public readonly record struct ForwardingVerdict
     /// <summary>Transmit, drop, or send the ICMP error built in place.</summary>
     public ForwardingAction Action => (ForwardingAction)(byte)_code;
 
-    /// <summary>Why the frame was not forwarded as is (<see cref="ForwardingDropReason.None"/> for <see cref="ForwardingAction.Transmit"/>).</summary>
-    public ForwardingDropReason Reason => (ForwardingDropReason)(byte)(_code >> 8);
+    /// <summary>Why the frame was not forwarded as is (<see cref="DropReason.None"/> for <see cref="ForwardingAction.Transmit"/>).</summary>
+    public DropReason Reason => (DropReason)(byte)(_code >> 8);
 
     /// <summary>The offset of the frame to send in the buffer passed to the rewriter.</summary>
     public int FrameOffset => (int)(uint)_frame;
@@ -45,12 +47,12 @@ public readonly record struct ForwardingVerdict
     /// <param name="notes">Facts to count.</param>
     /// <returns>The verdict.</returns>
     public static ForwardingVerdict Transmit(int frameOffset, int frameLength, ForwardingNotes notes = ForwardingNotes.None) =>
-        new(ForwardingAction.Transmit, ForwardingDropReason.None, frameOffset, frameLength, notes);
+        new(ForwardingAction.Transmit, DropReason.None, frameOffset, frameLength, notes);
 
     /// <summary>A drop verdict.</summary>
     /// <param name="reason">Why.</param>
     /// <returns>The verdict.</returns>
-    public static ForwardingVerdict Drop(ForwardingDropReason reason) =>
+    public static ForwardingVerdict Drop(DropReason reason) =>
         new(ForwardingAction.Drop, reason, 0, 0, ForwardingNotes.None);
 
     /// <summary>A verdict to send the ICMP error that replaced the frame.</summary>
@@ -58,6 +60,6 @@ public readonly record struct ForwardingVerdict
     /// <param name="frameOffset">The ICMP error frame's offset in the buffer.</param>
     /// <param name="frameLength">Its length.</param>
     /// <returns>The verdict.</returns>
-    public static ForwardingVerdict IcmpError(ForwardingDropReason reason, int frameOffset, int frameLength) =>
+    public static ForwardingVerdict IcmpError(DropReason reason, int frameOffset, int frameLength) =>
         new(ForwardingAction.SendIcmpError, reason, frameOffset, frameLength, ForwardingNotes.None);
 }

@@ -1,3 +1,5 @@
+using Lvs.Core;
+
 namespace Lvs.Forwarding;
 
 /// <summary>The buffer contract of the rewriters.</summary>
@@ -5,7 +7,7 @@ namespace Lvs.Forwarding;
 /// A frame lies in a caller-owned buffer at some offset. Rewriters that add headers (tunnel encapsulation, TOA,
 /// ICMP errors built in place) write them into the bytes in front of the frame instead of moving the payload, so a
 /// buffer should have at least <see cref="Required"/> bytes of headroom before the frame. With less, those rewrites
-/// drop with <see cref="ForwardingDropReason.InsufficientHeadroom"/>; the others need none.
+/// drop with <see cref="DropReason.InsufficientHeadroom"/>; the others need none.
 /// </remarks>
 public static class FrameHeadroom
 {

@@ -107,7 +107,7 @@ public sealed class FullNatLocalAddressAllocator
     /// <param name="local">The pair, when the result is true.</param>
     /// <returns>
     /// False when every pair is in use; <see cref="ExhaustedCount"/> is then incremented, and the new connection is to
-    /// be dropped with <see cref="ForwardingDropReason.LocalAddressesExhausted"/>.
+    /// be dropped with <see cref="DropReason.LocalAddressesExhausted"/>.
     /// </returns>
     public bool TryAllocate(out Endpoint local)
     {

@@ -50,7 +50,7 @@ public sealed class FullNatRewriter
         bool ipv4 = parsed.IpVersion == 4;
         if (realServer.Address.IsIPv4 != ipv4 || local.Address.IsIPv4 != ipv4)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+            return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
         var verdict = NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: false, changeSource: true, local, realServer, sourceMac, nextHopMac);
@@ -82,7 +82,7 @@ public sealed class FullNatRewriter
         bool ipv4 = parsed.IpVersion == 4;
         if (virtualService.Address.IsIPv4 != ipv4 || client.Address.IsIPv4 != ipv4)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+            return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
         return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: true, changeSource: true, virtualService, client, sourceMac, nextHopMac);

@@ -29,18 +29,18 @@ internal static class IcmpErrorBuilder
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ForwardingVerdict TimeExceeded(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit) =>
         parsed.IpVersion == 4
-            ? Build(buffer, offset, parsed, IcmpHeader.TypeTimeExceeded, 0, 0, source, hopLimit, ForwardingDropReason.HopLimitExceeded)
-            : Build(buffer, offset, parsed, IcmpV6Header.TypeTimeExceeded, 0, 0, source, hopLimit, ForwardingDropReason.HopLimitExceeded);
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded);
 
     /// <summary>ICMP type 3 code 4 with the next-hop MTU (RFC 1191), or ICMPv6 packet too big with the MTU (RFC 8201).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit, int mtu) =>
         parsed.IpVersion == 4
-            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, ForwardingDropReason.FragmentationNeeded)
-            : Build(buffer, offset, parsed, IcmpV6Header.TypePacketTooBig, 0, (uint)mtu, source, hopLimit, ForwardingDropReason.FragmentationNeeded);
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, DropReason.FragmentationNeeded)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypePacketTooBig, 0, (uint)mtu, source, hopLimit, DropReason.FragmentationNeeded);
 
     private static ForwardingVerdict Build(
-        Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, IpAddress source, byte hopLimit, ForwardingDropReason reason)
+        Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, IpAddress source, byte hopLimit, DropReason reason)
     {
         if (parsed.IsIcmpError || parsed.Fragment == FragmentKind.NonFirst)
         {
@@ -51,7 +51,7 @@ internal static class IcmpErrorBuilder
         int headers = (ipv4 ? 20 : 40) + 8;
         if (offset < headers)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.InsufficientHeadroom);
+            return ForwardingVerdict.Drop(DropReason.InsufficientHeadroom);
         }
 
         int link = parsed.L3Offset;

@@ -35,12 +35,12 @@ public sealed class IcmpErrorTranslator
     /// <param name="frame">The frame.</param>
     /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
     /// <param name="embedded">The quoted packet's protocol, addresses and ports.</param>
-    /// <returns><see cref="ForwardingDropReason.None"/>, <see cref="ForwardingDropReason.NotIcmpError"/>, or <see cref="ForwardingDropReason.EmbeddedTruncated"/>.</returns>
-    public static ForwardingDropReason TryGetEmbeddedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out FlowKey embedded)
+    /// <returns><see cref="DropReason.None"/>, <see cref="DropReason.NotIcmpError"/>, or <see cref="DropReason.EmbeddedTruncated"/>.</returns>
+    public static DropReason TryGetEmbeddedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out FlowKey embedded)
     {
         embedded = default;
-        ForwardingDropReason reason = LocateEmbedded(frame, parsed, out var quote);
-        if (reason != ForwardingDropReason.None)
+        DropReason reason = LocateEmbedded(frame, parsed, out var quote);
+        if (reason != DropReason.None)
         {
             return reason;
         }
@@ -48,7 +48,7 @@ public sealed class IcmpErrorTranslator
         ReadOnlySpan<byte> ports = frame.Slice(quote.L4Offset, 4);
         embedded = new FlowKey(
             quote.Protocol, quote.Source, BinaryPrimitives.ReadUInt16BigEndian(ports), quote.Destination, BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
-        return ForwardingDropReason.None;
+        return DropReason.None;
     }
 
     /// <summary>
@@ -97,8 +97,8 @@ public sealed class IcmpErrorTranslator
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, IpAddress outerSource, IpAddress outerDestination,
         Endpoint quotedSource, Endpoint quotedDestination, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
     {
-        ForwardingDropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
-        if (reason != ForwardingDropReason.None)
+        DropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
+        if (reason != DropReason.None)
         {
             return ForwardingVerdict.Drop(reason);
         }
@@ -106,12 +106,12 @@ public sealed class IcmpErrorTranslator
         bool ipv4 = parsed.IpVersion == 4;
         if (connection.Client.Address.IsIPv4 != ipv4 || connection.RealServer.Address.IsIPv4 != ipv4 || connection.Local.Address.IsIPv4 != ipv4)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+            return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
         Span<byte> frame = buffer.Slice(offset, parsed.FrameLength);
         reason = LocateEmbedded(frame, parsed, out var quote);
-        if (reason != ForwardingDropReason.None)
+        if (reason != DropReason.None)
         {
             return ForwardingVerdict.Drop(reason);
         }
@@ -119,7 +119,7 @@ public sealed class IcmpErrorTranslator
         Span<byte> ip = frame[parsed.L3Offset..];
         if (_policy.DecrementHopLimit && AddressTranslation.HopLimit(ip, parsed.IpVersion) <= 1)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.HopLimitExceeded);
+            return ForwardingVerdict.Drop(DropReason.HopLimitExceeded);
         }
 
         // Quoted packet: addresses, its IPv4 header checksum, ports, and its transport checksum when the quote holds it.
@@ -197,13 +197,13 @@ public sealed class IcmpErrorTranslator
         return ForwardingVerdict.Transmit(offset, parsed.FrameLength);
     }
 
-    private static ForwardingDropReason LocateEmbedded(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out QuotedPacket quote)
+    private static DropReason LocateEmbedded(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out QuotedPacket quote)
     {
         quote = default;
         int end = parsed.FrameLength;
         if (!parsed.IsIcmpError || parsed.L4Offset < 0 || end > frame.Length || parsed.L4Offset + 8 > end || !IsFlowError(parsed))
         {
-            return ForwardingDropReason.NotIcmpError;
+            return DropReason.NotIcmpError;
         }
 
         int start = parsed.L4Offset + 8;
@@ -216,13 +216,13 @@ public sealed class IcmpErrorTranslator
         {
             if (Ipv4Header.Validate(quoted, checkTotalLength: false) != DropReason.None)
             {
-                return ForwardingDropReason.EmbeddedTruncated;
+                return DropReason.EmbeddedTruncated;
             }
 
             // A quoted non-first fragment has no ports to match (ip_vs_in_icmp ignores it too).
             if ((BinaryPrimitives.ReadUInt16BigEndian(quoted[6..]) & 0x1FFF) != 0)
             {
-                return ForwardingDropReason.EmbeddedTruncated;
+                return DropReason.EmbeddedTruncated;
             }
 
             l4 = (quoted[0] & 0x0F) * 4;
@@ -234,12 +234,12 @@ public sealed class IcmpErrorTranslator
         {
             if (quoted.Length < 40 || quoted[0] >> 4 != 6)
             {
-                return ForwardingDropReason.EmbeddedTruncated;
+                return DropReason.EmbeddedTruncated;
             }
 
             if (Ipv6ExtensionHeaders.Walk(quoted[40..], quoted[6], out var upper) != DropReason.None || upper.IsNonFirstFragment)
             {
-                return ForwardingDropReason.EmbeddedTruncated;
+                return DropReason.EmbeddedTruncated;
             }
 
             l4 = 40 + upper.Offset;
@@ -250,11 +250,11 @@ public sealed class IcmpErrorTranslator
 
         if (protocol is not (L4Protocol.Tcp or L4Protocol.Udp) || l4 + 4 > quoted.Length)
         {
-            return ForwardingDropReason.EmbeddedTruncated;
+            return DropReason.EmbeddedTruncated;
         }
 
         quote = new QuotedPacket(start, start + l4, protocol, source, destination);
-        return ForwardingDropReason.None;
+        return DropReason.None;
     }
 
     private static bool IsFlowError(in ParsedFrame parsed) => parsed.IpVersion == 4

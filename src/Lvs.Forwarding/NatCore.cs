@@ -24,8 +24,8 @@ internal static class NatCore
         in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
         bool outbound, bool changeSource, in Endpoint source, in Endpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
     {
-        ForwardingDropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
-        if (reason != ForwardingDropReason.None)
+        DropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
+        if (reason != DropReason.None)
         {
             return ForwardingVerdict.Drop(reason);
         }
@@ -35,7 +35,7 @@ internal static class NatCore
         if (policy.InputChecksum != InputChecksumPolicy.Ignore)
         {
             (reason, notes) = policy.CheckInputChecksum(buffer.Slice(offset, frameLength), parsed);
-            if (reason != ForwardingDropReason.None)
+            if (reason != DropReason.None)
             {
                 return ForwardingVerdict.Drop(reason);
             }

@@ -35,7 +35,7 @@ public sealed class NatRewriter
     {
         if (realServer.Address.IsIPv4 != (parsed.IpVersion == 4))
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+            return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
         return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: false, changeSource: false, realServer, realServer, sourceMac, nextHopMac);
@@ -55,7 +55,7 @@ public sealed class NatRewriter
     {
         if (virtualService.Address.IsIPv4 != (parsed.IpVersion == 4))
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.AddressFamilyMismatch);
+            return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
         return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: true, changeSource: true, virtualService, parsed.Flow.Destination, sourceMac, nextHopMac);

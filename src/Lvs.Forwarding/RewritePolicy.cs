@@ -46,7 +46,7 @@ internal readonly struct RewritePolicy
     /// <summary>The checks shared by every rewriter: bounds, IP version, fragments, options, and (for NAT) a transport header with ports.</summary>
     /// <remarks>
     /// <para>
-    /// After it returns <see cref="ForwardingDropReason.None"/>: the frame up to <see cref="ParsedFrame.FrameLength"/> lies
+    /// After it returns <see cref="DropReason.None"/>: the frame up to <see cref="ParsedFrame.FrameLength"/> lies
     /// in the buffer, holds a link header of at least 14 bytes and a whole IPv4 (20+) or IPv6 (40+) header of the
     /// parsed version; with <paramref name="needsPorts"/>, a TCP (20+) or UDP (8+) header at
     /// <see cref="ParsedFrame.L4Offset"/>, unless the packet is a non-first fragment forwarded by policy.
@@ -62,7 +62,7 @@ internal readonly struct RewritePolicy
     /// </para>
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ForwardingDropReason Check(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, bool needsPorts)
+    public DropReason Check(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, bool needsPorts)
     {
         int l3 = parsed.L3Offset;
         int version = parsed.IpVersion;
@@ -70,14 +70,14 @@ internal readonly struct RewritePolicy
         // One unsigned comparison each: negative offsets and lengths turn into huge ones.
         if ((ulong)(uint)offset + (uint)length > (uint)buffer.Length || (uint)parsed.FrameLength > (uint)length || l3 < 14)
         {
-            return version is 4 or 6 ? ForwardingDropReason.Truncated : ForwardingDropReason.NotIp;
+            return version is 4 or 6 ? DropReason.Truncated : DropReason.NotIp;
         }
 
         // The parser leaves 0 (ARP, or a failed parse), 4 or 6. For 4 and 6 the byte at L3 is inside the frame
         // checked above, since the parser's IP length covers at least a whole header.
         if ((version | 2) != 6 || (Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset + l3) >> 4) != version)
         {
-            return ForwardingDropReason.NotIp;
+            return DropReason.NotIp;
         }
 
         if (parsed.Fragment == FragmentKind.NonFirst)
@@ -85,7 +85,7 @@ internal readonly struct RewritePolicy
             // A forwarded non-first fragment has no transport header: only its IP header is rewritten.
             if (NonFirstFragments == FragmentPolicy.Drop)
             {
-                return ForwardingDropReason.NonFirstFragment;
+                return DropReason.NonFirstFragment;
             }
 
             needsPorts = false;
@@ -93,43 +93,43 @@ internal readonly struct RewritePolicy
 
         if (parsed.HasIpOptions && IpOptions == IpOptionsPolicy.Drop)
         {
-            return ForwardingDropReason.IpOptions;
+            return DropReason.IpOptions;
         }
 
         if (needsPorts)
         {
             if (parsed.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp))
             {
-                return ForwardingDropReason.UnsupportedProtocol;
+                return DropReason.UnsupportedProtocol;
             }
 
             // -1 after a parse that failed in the transport header; otherwise the whole header is inside the frame.
             if (parsed.L4Offset < 0)
             {
-                return ForwardingDropReason.Truncated;
+                return DropReason.Truncated;
             }
         }
 
-        return ForwardingDropReason.None;
+        return DropReason.None;
     }
 
     /// <summary>Verifies the transport checksum of a whole (unfragmented) TCP or UDP packet when the policy asks for it.</summary>
-    /// <returns>The drop reason (<see cref="ForwardingDropReason.BadInputChecksum"/> or none) and the notes to add.</returns>
+    /// <returns>The drop reason (<see cref="DropReason.BadInputChecksum"/> or none) and the notes to add.</returns>
     /// <remarks>
     /// Kept out of line: it is off by default and should not grow the rewriters' hot code. The notes come back in the
     /// result rather than through a <c>ref</c>, which would pin the caller's notes to its stack frame.
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public (ForwardingDropReason Reason, ForwardingNotes Notes) CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
+    public (DropReason Reason, ForwardingNotes Notes) CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
     {
         if (InputChecksum == InputChecksumPolicy.Ignore || parsed.Fragment != FragmentKind.None || IsChecksumValid(frame, parsed))
         {
-            return (ForwardingDropReason.None, ForwardingNotes.None);
+            return (DropReason.None, ForwardingNotes.None);
         }
 
         return InputChecksum == InputChecksumPolicy.VerifyAndDrop
-            ? (ForwardingDropReason.BadInputChecksum, ForwardingNotes.None)
-            : (ForwardingDropReason.None, ForwardingNotes.BadInputChecksum);
+            ? (DropReason.BadInputChecksum, ForwardingNotes.None)
+            : (DropReason.None, ForwardingNotes.BadInputChecksum);
     }
 
     private static bool IsChecksumValid(ReadOnlySpan<byte> frame, in ParsedFrame parsed)

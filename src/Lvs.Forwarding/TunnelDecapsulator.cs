@@ -35,18 +35,18 @@ public sealed class TunnelDecapsulator
     {
         if ((uint)offset > (uint)buffer.Length || (uint)length > (uint)(buffer.Length - offset))
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.Truncated);
+            return ForwardingVerdict.Drop(DropReason.Truncated);
         }
 
         int link = parsed.L3Offset;
         if (parsed.IpVersion is not (4 or 6) || link < 14 || parsed.FrameLength > length || (buffer[offset + link] >> 4) != parsed.IpVersion)
         {
-            return ForwardingVerdict.Drop(parsed.IpVersion is 4 or 6 ? ForwardingDropReason.Truncated : ForwardingDropReason.NotIp);
+            return ForwardingVerdict.Drop(parsed.IpVersion is 4 or 6 ? DropReason.Truncated : DropReason.NotIp);
         }
 
         if (parsed.Fragment != FragmentKind.None)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.FragmentedTunnel);
+            return ForwardingVerdict.Drop(DropReason.FragmentedTunnel);
         }
 
         Span<byte> frame = buffer.Slice(offset, parsed.FrameLength);
@@ -66,25 +66,25 @@ public sealed class TunnelDecapsulator
                 int l4 = parsed.L4Offset;
                 if (l4 < 0 || l4 + 8 > end || BinaryPrimitives.ReadUInt16BigEndian(frame[(l4 + 2)..]) != _options.GuePort)
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.NotTunnel);
+                    return ForwardingVerdict.Drop(DropReason.NotTunnel);
                 }
 
                 if (l4 + 12 > end)
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.Truncated);
+                    return ForwardingVerdict.Drop(DropReason.Truncated);
                 }
 
                 Span<byte> udp = frame[l4..end];
                 if (BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0 && !Checksum.IsValid(udp, PseudoHeader(frame, parsed, L4Protocol.Udp, udp.Length)))
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.BadTunnelChecksum);
+                    return ForwardingVerdict.Drop(DropReason.BadTunnelChecksum);
                 }
 
                 // Version 0, C = 0, Hlen = 0, flags 0: a plain data message with no extension fields.
                 byte protocol = udp[9];
                 if (udp[8] != 0 || BinaryPrimitives.ReadUInt16BigEndian(udp[10..]) != 0 || protocol is not (4 or 41))
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.BadTunnelHeader);
+                    return ForwardingVerdict.Drop(DropReason.BadTunnelHeader);
                 }
 
                 innerOffset = l4 + 12;
@@ -97,7 +97,7 @@ public sealed class TunnelDecapsulator
                 int l4 = parsed.L4Offset;
                 if (l4 < 0 || l4 + 4 > end)
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.Truncated);
+                    return ForwardingVerdict.Drop(DropReason.Truncated);
                 }
 
                 // RFC 2784: only the C bit may be set; RFC 1701 routing, key and sequence fields, and version != 0, are refused.
@@ -106,18 +106,18 @@ public sealed class TunnelDecapsulator
                 bool hasChecksum = flags == 0x8000;
                 if ((flags != 0 && !hasChecksum) || protocolType is not (0x0800 or 0x86DD))
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.BadTunnelHeader);
+                    return ForwardingVerdict.Drop(DropReason.BadTunnelHeader);
                 }
 
                 int greLength = hasChecksum ? 8 : 4;
                 if (l4 + greLength > end)
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.Truncated);
+                    return ForwardingVerdict.Drop(DropReason.Truncated);
                 }
 
                 if (hasChecksum && !Checksum.IsValid(frame[l4..end]))
                 {
-                    return ForwardingVerdict.Drop(ForwardingDropReason.BadTunnelChecksum);
+                    return ForwardingVerdict.Drop(DropReason.BadTunnelChecksum);
                 }
 
                 innerOffset = l4 + greLength;
@@ -126,13 +126,13 @@ public sealed class TunnelDecapsulator
             }
 
             default:
-                return ForwardingVerdict.Drop(ForwardingDropReason.NotTunnel);
+                return ForwardingVerdict.Drop(DropReason.NotTunnel);
         }
 
         int innerLength = end - innerOffset;
         if (!IsWholeIpPacket(frame[innerOffset..end], innerVersion))
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.BadInnerPacket);
+            return ForwardingVerdict.Drop(DropReason.BadInnerPacket);
         }
 
         int start = offset + innerOffset - link;

@@ -24,7 +24,7 @@ namespace Lvs.Forwarding;
 /// MTU: the inner packet may be at most <see cref="ForwardingOptions.Mtu"/> minus <see cref="TunnelRoute.Overhead"/>
 /// (the kernel's <c>__ip_vs_get_out_rt</c>); a larger IPv4 packet with DF, or any larger IPv6 packet, is answered with
 /// an ICMP fragmentation needed / ICMPv6 packet too big carrying that reduced MTU, sent from the inner destination
-/// (the VIP). A larger IPv4 packet without DF is dropped (<see cref="ForwardingDropReason.ExceedsMtu"/>): the kernel
+/// (the VIP). A larger IPv4 packet without DF is dropped (<see cref="DropReason.ExceedsMtu"/>): the kernel
 /// would fragment it, this library does not fragment.
 /// </para>
 /// <para>
@@ -65,8 +65,8 @@ public sealed class TunnelEncapsulator
     public ForwardingVerdict Encapsulate(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac)
     {
-        ForwardingDropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
-        if (reason != ForwardingDropReason.None)
+        DropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
+        if (reason != DropReason.None)
         {
             return ForwardingVerdict.Drop(reason);
         }
@@ -75,7 +75,7 @@ public sealed class TunnelEncapsulator
         TunnelType type = route.Type;
         if (route.Source.IsIPv4 != outerIPv4 || (type == TunnelType.Gue && route.Port == 0) || type > TunnelType.Gre)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.InvalidTunnelRoute);
+            return ForwardingVerdict.Drop(DropReason.InvalidTunnelRoute);
         }
 
         // TunnelRoute.Overhead, without testing the address family a second time.
@@ -92,7 +92,7 @@ public sealed class TunnelEncapsulator
         int mtu = _policy.Mtu - overhead;
         if (mtu < (innerIPv4 ? 68 : 1280))
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.MtuTooSmall);
+            return ForwardingVerdict.Drop(DropReason.MtuTooSmall);
         }
 
         uint hopLimit = Unsafe.Add(ref inner, innerIPv4 ? 8 : 7);
@@ -110,7 +110,7 @@ public sealed class TunnelEncapsulator
 
         if (offset < overhead)
         {
-            return ForwardingVerdict.Drop(ForwardingDropReason.InsufficientHeadroom);
+            return ForwardingVerdict.Drop(DropReason.InsufficientHeadroom);
         }
 
         if (decrement)
@@ -166,7 +166,7 @@ public sealed class TunnelEncapsulator
     private static ForwardingVerdict ExceedsMtu(Span<byte> buffer, int offset, in ParsedFrame parsed, bool dontFragment, int mtu, byte icmpHopLimit) =>
         // IPv6 is never fragmented on the way; IPv4 only without DF (which this library does not do either).
         parsed.IpVersion == 4 && !dontFragment
-            ? ForwardingVerdict.Drop(ForwardingDropReason.ExceedsMtu)
+            ? ForwardingVerdict.Drop(DropReason.ExceedsMtu)
             : IcmpErrorBuilder.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, icmpHopLimit, mtu);
 
     /// <summary>

@@ -42,7 +42,7 @@ public class DirectRoutingRewriterTests
         var drop = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new DirectRoutingRewriter(new ForwardingOptions { IpOptions = IpOptionsPolicy.Drop }).Rewrite(b, o, l, p, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
         Assert.Equal(ForwardingAction.Transmit, forward.Verdict.Action);
-        Assert.Equal(ForwardingDropReason.IpOptions, drop.Verdict.Reason);
+        Assert.Equal(DropReason.IpOptions, drop.Verdict.Reason);
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public class DirectRoutingRewriterTests
             new DirectRoutingRewriter().Rewrite(b, o, l, p, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
         var forward = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new DirectRoutingRewriter(new ForwardingOptions { NonFirstFragments = FragmentPolicy.Forward }).Rewrite(b, o, l, p, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
-        Assert.Equal(ForwardingDropReason.NonFirstFragment, drop.Verdict.Reason);
+        Assert.Equal(DropReason.NonFirstFragment, drop.Verdict.Reason);
         Assert.Equal(ForwardingAction.Transmit, forward.Verdict.Action);
         Assert.Equal(ForwardingNotes.NonFirstFragment, forward.Verdict.Notes);
     }

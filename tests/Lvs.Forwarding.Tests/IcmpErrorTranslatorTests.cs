@@ -126,7 +126,7 @@ public class IcmpErrorTranslatorTests
         Assert.Equal(input.Length, output.Length);
         PacketFactory.AssertChecksumsValid(output);
         Assert.Equal(DropReason.None, FrameParser.Parse(output, out var parsed));
-        Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var flow));
+        Assert.Equal(DropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var flow));
         Assert.Equal(new FlowKey(L4Protocol.Tcp, Endpoint.Parse("10.0.0.5:8080"), Endpoint.Parse("198.51.100.7:43210")), flow);
     }
 
@@ -136,7 +136,7 @@ public class IcmpErrorTranslatorTests
         var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210 };
         byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 1, 0, Quote(sent, 28));
         Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
-        Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out var flow));
+        Assert.Equal(DropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out var flow));
         Assert.Equal(new FlowKey(L4Protocol.Tcp, Endpoint.Parse("192.0.2.10:80"), Endpoint.Parse("198.51.100.7:43210")), flow);
     }
 
@@ -149,9 +149,9 @@ public class IcmpErrorTranslatorTests
         var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210 };
         byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 1, 0, Quote(sent, quoteLength));
         Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
-        Assert.Equal(ForwardingDropReason.EmbeddedTruncated, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
+        Assert.Equal(DropReason.EmbeddedTruncated, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
         var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, Nat4, Director, NextHop));
-        Assert.Equal(ForwardingDropReason.EmbeddedTruncated, verdict.Reason);
+        Assert.Equal(DropReason.EmbeddedTruncated, verdict.Reason);
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public class IcmpErrorTranslatorTests
     {
         byte[] frame = IcmpFrame("198.51.100.7", "192.0.2.10", 8, 0, 0x00010001, [1, 2, 3, 4]);
         Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
-        Assert.Equal(ForwardingDropReason.NotIcmpError, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
+        Assert.Equal(DropReason.NotIcmpError, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
     }
 
     [Fact]
@@ -169,7 +169,7 @@ public class IcmpErrorTranslatorTests
         byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, Quote(sent), ttl: 1);
         var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, Nat4, Director, NextHop));
         Assert.Equal(ForwardingAction.Drop, verdict.Action);
-        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
     }
 
     [Fact]
@@ -205,7 +205,7 @@ public class IcmpErrorTranslatorTests
             PacketFactory.AssertChecksumsValid(output);
             Assert.Equal(DropReason.None, FrameParser.Parse(output, out var parsed));
             Assert.Equal(connection.RealServer.Address, parsed.Flow.DestinationAddress);
-            Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var embedded));
+            Assert.Equal(DropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var embedded));
             Assert.Equal(new FlowKey(protocol, connection.RealServer, connection.Local), embedded);
 
             // From the real-server side: the quote is the director's request to the real server.
@@ -217,7 +217,7 @@ public class IcmpErrorTranslatorTests
             PacketFactory.AssertChecksumsValid(output);
             Assert.Equal(DropReason.None, FrameParser.Parse(output, out parsed));
             Assert.Equal(new FlowKey(ipv6 ? L4Protocol.IcmpV6 : L4Protocol.Icmp, vs.Address, 0, client.Address, 0), parsed.Flow);
-            Assert.Equal(ForwardingDropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out embedded));
+            Assert.Equal(DropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out embedded));
             Assert.Equal(new FlowKey(protocol, client, vs), embedded);
         });
     }

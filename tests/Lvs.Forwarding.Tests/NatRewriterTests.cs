@@ -58,7 +58,7 @@ public class NatRewriterTests
             rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse(client.Contains(':') ? "fd00::5" : "10.0.0.5"), 80), Director, NextHop));
 
         Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
-        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
         PacketFactory.AssertChecksumsValid(output);
         var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
         Assert.Equal(vip, ip.SourceAddress.ToString());
@@ -96,7 +96,7 @@ public class NatRewriterTests
         Assert.Equal(ForwardingAction.Transmit, count.Verdict.Action);
         Assert.Equal(ForwardingNotes.BadInputChecksum, count.Verdict.Notes);
         Assert.False(Packet.ParsePacket(LinkLayers.Ethernet, count.Output).Extract<TcpPacket>().ValidTcpChecksum);
-        Assert.Equal(ForwardingDropReason.BadInputChecksum, drop.Verdict.Reason);
+        Assert.Equal(DropReason.BadInputChecksum, drop.Verdict.Reason);
         Assert.Equal(ForwardingAction.Drop, drop.Verdict.Action);
     }
 
@@ -115,7 +115,7 @@ public class NatRewriterTests
     {
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse("fd00::5"), 80), Director, NextHop));
-        Assert.Equal(ForwardingDropReason.AddressFamilyMismatch, verdict.Reason);
+        Assert.Equal(DropReason.AddressFamilyMismatch, verdict.Reason);
     }
 
     [Fact]
@@ -152,7 +152,7 @@ public class NatRewriterTests
         byte[] frame = FrameMutations.AsNonFirstFragment(PacketFactory.Build(new FrameSpec { PayloadLength = 40 }));
         var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
-        Assert.Equal(ForwardingDropReason.NonFirstFragment, verdict.Reason);
+        Assert.Equal(DropReason.NonFirstFragment, verdict.Reason);
     }
 
     [Fact]
@@ -162,7 +162,7 @@ public class NatRewriterTests
         byte[] buffer = PacketFactory.InBuffer(frame);
         var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
         var verdict = new NatRewriter().RewriteInbound(buffer, FrameHeadroom.Required, frame.Length - 1, parsed, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop);
-        Assert.Equal(ForwardingDropReason.Truncated, verdict.Reason);
+        Assert.Equal(DropReason.Truncated, verdict.Reason);
     }
 
     [Fact]
@@ -174,7 +174,7 @@ public class NatRewriterTests
         FrameMutations.FixIPv4HeaderChecksum(frame);
         var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
-        Assert.Equal(ForwardingDropReason.UnsupportedProtocol, verdict.Reason);
+        Assert.Equal(DropReason.UnsupportedProtocol, verdict.Reason);
     }
 
     /// <summary>Every NAT output passes PacketDotNet's checksum validation, and the reply rewritten outbound shows the client exactly the endpoints it addressed.</summary>

@@ -38,23 +38,23 @@ public class TunnelDecapsulatorTests
 
     [Fact]
     public void Decapsulate_PlainTcp_IsNotTunnel() =>
-        Assert.Equal(ForwardingDropReason.NotTunnel, Decapsulate(PacketFactory.Build(new FrameSpec())).Reason);
+        Assert.Equal(DropReason.NotTunnel, Decapsulate(PacketFactory.Build(new FrameSpec())).Reason);
 
     [Fact]
     public void Decapsulate_GueOnOtherPort_IsNotTunnel()
     {
         byte[] frame = Encapsulated(TunnelType.Gue);
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(14 + 20 + 2), 6081);
-        Assert.Equal(ForwardingDropReason.NotTunnel, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.NotTunnel, Decapsulate(frame).Reason);
     }
 
     [Fact]
     public void Decapsulate_GueNotAccepted_IsNotTunnel() =>
-        Assert.Equal(ForwardingDropReason.NotTunnel, Decapsulate(Encapsulated(TunnelType.Gue), new TunnelDecapsulator()).Reason);
+        Assert.Equal(DropReason.NotTunnel, Decapsulate(Encapsulated(TunnelType.Gue), new TunnelDecapsulator()).Reason);
 
     [Fact]
     public void Decapsulate_IpIpNotAccepted_IsNotTunnel() =>
-        Assert.Equal(ForwardingDropReason.NotTunnel, Decapsulate(Encapsulated(TunnelType.IpIp), new TunnelDecapsulator(new TunnelDecapsulatorOptions { AcceptIpIp = false })).Reason);
+        Assert.Equal(DropReason.NotTunnel, Decapsulate(Encapsulated(TunnelType.IpIp), new TunnelDecapsulator(new TunnelDecapsulatorOptions { AcceptIpIp = false })).Reason);
 
     [Theory]
     [InlineData(0x40)] // GUE version 1
@@ -64,7 +64,7 @@ public class TunnelDecapsulatorTests
     {
         byte[] frame = Encapsulated(TunnelType.Gue);
         frame[14 + 20 + 8] = first;
-        Assert.Equal(ForwardingDropReason.BadTunnelHeader, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.BadTunnelHeader, Decapsulate(frame).Reason);
     }
 
     [Theory]
@@ -75,7 +75,7 @@ public class TunnelDecapsulatorTests
     {
         byte[] frame = Encapsulated(TunnelType.Gre);
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(14 + 20), flags);
-        Assert.Equal(ForwardingDropReason.BadTunnelHeader, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.BadTunnelHeader, Decapsulate(frame).Reason);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public class TunnelDecapsulatorTests
     {
         byte[] frame = Encapsulated(TunnelType.Gre, TunnelFlags.Checksum);
         frame[^1] ^= 0x01;
-        Assert.Equal(ForwardingDropReason.BadTunnelChecksum, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.BadTunnelChecksum, Decapsulate(frame).Reason);
     }
 
     [Fact]
@@ -91,7 +91,7 @@ public class TunnelDecapsulatorTests
     {
         byte[] frame = Encapsulated(TunnelType.Gue, TunnelFlags.Checksum);
         frame[^1] ^= 0x01;
-        Assert.Equal(ForwardingDropReason.BadTunnelChecksum, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.BadTunnelChecksum, Decapsulate(frame).Reason);
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public class TunnelDecapsulatorTests
         byte[] frame = Encapsulated(TunnelType.IpIp);
         frame[14 + 9] = 41; // says IPv6 inside, carries IPv4
         FrameMutations.FixIPv4HeaderChecksum(frame);
-        Assert.Equal(ForwardingDropReason.BadInnerPacket, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.BadInnerPacket, Decapsulate(frame).Reason);
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public class TunnelDecapsulatorTests
     {
         byte[] frame = Encapsulated(TunnelType.IpIp);
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(14 + 20 + 2), (ushort)(BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(14 + 20 + 2)) + 1));
-        Assert.Equal(ForwardingDropReason.BadInnerPacket, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.BadInnerPacket, Decapsulate(frame).Reason);
     }
 
     [Fact]
@@ -117,6 +117,6 @@ public class TunnelDecapsulatorTests
         byte[] frame = Encapsulated(TunnelType.IpIp);
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(14 + 6), 0x2000); // more fragments
         FrameMutations.FixIPv4HeaderChecksum(frame);
-        Assert.Equal(ForwardingDropReason.FragmentedTunnel, Decapsulate(frame).Reason);
+        Assert.Equal(DropReason.FragmentedTunnel, Decapsulate(frame).Reason);
     }
 }

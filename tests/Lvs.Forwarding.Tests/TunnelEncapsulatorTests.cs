@@ -67,7 +67,7 @@ public class TunnelEncapsulatorTests
         var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
 
         Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
-        Assert.Equal(ForwardingDropReason.FragmentationNeeded, verdict.Reason);
+        Assert.Equal(DropReason.FragmentationNeeded, verdict.Reason);
         PacketFactory.AssertChecksumsValid(output);
         var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>();
         Assert.Equal(576, ip.TotalLength);
@@ -95,7 +95,7 @@ public class TunnelEncapsulatorTests
         var input = new FrameSpec { PayloadLength = 1460, DontFragment = false };
         var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
-        Assert.Equal(ForwardingDropReason.ExceedsMtu, verdict.Reason);
+        Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
     }
 
     [Fact]
@@ -121,7 +121,7 @@ public class TunnelEncapsulatorTests
     {
         var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop), headroom: 19);
-        Assert.Equal(ForwardingDropReason.InsufficientHeadroom, verdict.Reason);
+        Assert.Equal(DropReason.InsufficientHeadroom, verdict.Reason);
     }
 
     [Fact]
@@ -130,8 +130,8 @@ public class TunnelEncapsulatorTests
         var mixed = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.Parse("fd00::5"), TunnelType.IpIp);
         var noPort = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gue);
         var encapsulator = new TunnelEncapsulator();
-        Assert.Equal(ForwardingDropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, mixed, Director, NextHop)).Verdict.Reason);
-        Assert.Equal(ForwardingDropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, noPort, Director, NextHop)).Verdict.Reason);
+        Assert.Equal(DropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, mixed, Director, NextHop)).Verdict.Reason);
+        Assert.Equal(DropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, noPort, Director, NextHop)).Verdict.Reason);
     }
 
     [Fact]
@@ -150,7 +150,7 @@ public class TunnelEncapsulatorTests
         var encapsulator = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu });
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Source = client, Destination = vip }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
-        Assert.Equal(ForwardingDropReason.MtuTooSmall, verdict.Reason);
+        Assert.Equal(DropReason.MtuTooSmall, verdict.Reason);
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public class TunnelEncapsulatorTests
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Ttl = 1 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
-        Assert.Equal(ForwardingDropReason.HopLimitExceeded, verdict.Reason);
+        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
         PacketFactory.AssertChecksumsValid(output);
     }
 
