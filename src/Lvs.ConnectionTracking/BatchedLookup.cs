@@ -45,6 +45,9 @@ internal static class BatchedLookup<TChain, TAddress>
         static abstract bool Match(ConnectionStore<TAddress> store, in FlowKey packet, int index, out uint word);
 
         static abstract bool Find(ConnectionStore<TAddress> store, in FlowKey packet, int bucket, out int index, out uint word);
+
+        /// <summary>True when the head is already the candidate (the inbound buckets' first tag match), so no chain stage runs.</summary>
+        static abstract bool HeadIsCandidate { get; }
     }
 
     /// <summary>Looks up the packets of this run's family; returns how many were found, and in <paramref name="others"/> how many packets are of the other family (their handles are not written).</summary>
@@ -84,16 +87,19 @@ internal static class BatchedLookup<TChain, TAddress>
 
             // The first entry of every chain; the packets whose chain goes on without a candidate so far (about a
             // third at full load) are listed, without a branch, for the second stage, which visits only them.
-            int pendingCount = 0;
-            for (int i = 0; i < groupCursors.Length; i++)
+            if (!TChain.HeadIsCandidate)
             {
-                pending[pendingCount] = i;
-                pendingCount += (int)(~(uint)Advance(store, group[i], ref groupCursors[i], ref groupCandidates[i]) >> 31);
-            }
+                int pendingCount = 0;
+                for (int i = 0; i < groupCursors.Length; i++)
+                {
+                    pending[pendingCount] = i;
+                    pendingCount += (int)(~(uint)Advance(store, group[i], ref groupCursors[i], ref groupCandidates[i]) >> 31);
+                }
 
-            foreach (int i in pending[..pendingCount])
-            {
-                _ = Advance(store, group[i], ref groupCursors[i], ref groupCandidates[i]);
+                foreach (int i in pending[..pendingCount])
+                {
+                    _ = Advance(store, group[i], ref groupCursors[i], ref groupCandidates[i]);
+                }
             }
 
             var groupHandles = handles.Slice(start, group.Length);
@@ -157,7 +163,7 @@ internal readonly struct InboundChain<TAddress> : BatchedLookup<InboundChain<TAd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Bucket(ConnectionStore<TAddress> store, in FlowKey packet) =>
         TAddress.Fits(packet.SourceAddress)
-            ? store.InboundBucket((byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false)
+            ? store.InboundProbe((byte)packet.Protocol, TAddress.From(packet.SourceAddress), packet.SourcePort, TAddress.From(packet.DestinationAddress), packet.DestinationPort, template: false)
             : -1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -165,6 +171,8 @@ internal readonly struct InboundChain<TAddress> : BatchedLookup<InboundChain<TAd
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Head(ConnectionStore<TAddress> store, int bucket) => store.InboundHead(bucket);
+
+    public static bool HeadIsCandidate => true;
 
     // An inbound walk reads only the lookup part of a slot.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -198,6 +206,8 @@ internal readonly struct OutboundChain<TAddress> : BatchedLookup<OutboundChain<T
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Head(ConnectionStore<TAddress> store, int bucket) => store.OutboundHead(bucket);
+
+    public static bool HeadIsCandidate => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PrefetchSlot(ConnectionStore<TAddress> store, int index) => store.PrefetchSlot(index);

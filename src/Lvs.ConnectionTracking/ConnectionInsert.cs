@@ -28,8 +28,8 @@ internal struct ConnectionInsert<TAddress>
     public uint ControlGeneration;
     public uint TimeoutTicks;
 
-    /// <summary>The inbound chain's bucket (set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
-    public int InBucket;
+    /// <summary>The inbound bucket and tag, packed (see <see cref="ConnectionStore{TAddress}.InboundProbe"/>; set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
+    public int InProbe;
 
     /// <summary>The outbound chain's bucket, or -1 for a connection without an outbound key (set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
     public int OutBucket;

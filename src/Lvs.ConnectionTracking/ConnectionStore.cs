@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using Lvs.Core;
 using Lvs.Core.Headers;
@@ -64,17 +65,23 @@ internal sealed class ConnectionStore<TAddress>
     internal const int AuxShift = 8;
     internal const uint AuxUnit = 1u << AuxShift;
 
+    /// <summary>Connections per inbound bucket at full load (of its 15 cells; see the constructor).</summary>
+    private const int ConnectionsPerInboundBucket = 13;
+
     private const int NotFiled = int.MinValue;
     private const int MaxSteps = 1 << 16;
+    private const int ProbeTagBits = 8;
+    private const uint ProbeTagMask = 0xFF;
 
     private readonly CacheAlignedArray<ConnectionEntry<TAddress>> _entries;
     private readonly ConnectionRoute<TAddress>[] _routes;
-    private readonly int[] _inHeads;
+    private readonly CacheAlignedArray<InboundBucket> _inLines;
     private readonly int[] _outHeads;
     private readonly int[] _inVersions;
     private readonly int[] _outVersions;
     private readonly int[] _wheel;
-    private readonly uint _inBuckets;
+    private readonly uint _inLineCount;
+    private readonly uint _cells;
     private readonly uint _outBuckets;
     private readonly int _stripeMask;
     private readonly FlowHashSecret _secret;
@@ -104,16 +111,24 @@ internal sealed class ConnectionStore<TAddress>
         _random = randomSeed | 1;
         Capacity = capacity;
 
-        // Chains of one entry per bucket on average at full load inbound, where every packet looks (a hit is then
-        // the first of its chain 63 % of the time and among the first two 90 %), and two outbound, where only NAT
-        // replies look: 4 + 2 bytes per connection, within the budget of 64 bytes per IPv4 connection with its
-        // 56-byte slot. Any count works: a bucket is picked by multiplying the hash, not by masking it.
-        _inBuckets = (uint)Math.Max(capacity, 16);
+        // Inbound, where every packet looks: one 64-byte bucket of 15 cells per 13 connections (13 per bucket on
+        // average at full load, 5 % of them in overflow chains; 4.9 bytes per connection). Outbound, where only NAT
+        // replies look: chains of two entries per bucket on average (2 bytes per connection). With the 56-byte slot
+        // that is within the budget of 64 bytes per IPv4 connection. Any count works: a bucket is picked by
+        // multiplying the hash, not by masking it.
+        _inLineCount = (uint)Math.Max((capacity + ConnectionsPerInboundBucket - 1) / ConnectionsPerInboundBucket, 1);
         _outBuckets = (uint)Math.Max(capacity / 2, 16);
         _stripeMask = 4095;
         _entries = new CacheAlignedArray<ConnectionEntry<TAddress>>(capacity);
         _routes = HugePages.AllocatePinned<ConnectionRoute<TAddress>>(capacity);
-        _inHeads = NewFilled((int)_inBuckets);
+        _inLines = new CacheAlignedArray<InboundBucket>((int)_inLineCount);
+        _cells = InboundBucket.ConnectionCells >> (InboundBucket.OverflowCell - Math.Clamp(table.Options.InboundCellsPerBucket, 1, InboundBucket.OverflowCell));
+        for (int i = 0; i <= (int)_inLineCount; i++)
+        {
+            // Every bucket and the sentinel after them start empty.
+            _inLines.AtOrSentinel(i) = default;
+        }
+
         _outHeads = NewFilled((int)_outBuckets);
         _inVersions = new int[_stripeMask + 1];
         _outVersions = new int[_stripeMask + 1];
@@ -157,22 +172,31 @@ internal sealed class ConnectionStore<TAddress>
     // than index out of range.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word) =>
-        TryFindInbound(InboundBucket(protocol, client, clientPort, @virtual, virtualPort, template), protocol, client, clientPort, @virtual, virtualPort, template, out index, out word);
+        TryFindInbound(InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template), protocol, client, clientPort, @virtual, virtualPort, template, out index, out word);
 
+    /// <summary>Where an inbound key is looked for: its bucket (bits 8 and up) and its tag (bits 0-7), packed in one int.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int InboundBucket(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template)
+    public int InboundProbe(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template)
     {
         byte kind = template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
-        return BucketOf(FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _secret), _inBuckets);
+        return ProbeOf(FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _secret));
     }
 
-    /// <summary>Reads a bucket's chain head (for batched lookups, which load the heads of many keys before walking any chain).</summary>
+    /// <summary>
+    /// The first candidate of a probe (for batched lookups, which load the buckets of many keys before reading any
+    /// entry): the first cell with the key's tag, else the overflow chain's head; -1 for none.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int InboundHead(int bucket) => Volatile.Read(ref _inHeads[bucket]);
+    public int InboundHead(int probe)
+    {
+        ref var line = ref _inLines[probe >> ProbeTagBits];
+        int cell = InboundBucket.FirstOrOverflow(line.TagMatches((uint)probe & ProbeTagMask, _cells));
+        return InboundBucket.IndexOf(Volatile.Read(ref line[cell]));
+    }
 
-    /// <summary>Asks the CPU to start loading a bucket's chain head (a batched lookup's first stage).</summary>
+    /// <summary>Asks the CPU to start loading a probe's bucket (a batched lookup's first stage).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchInboundHead(int bucket) => MemoryPrefetch.Line(ref _inHeads[bucket]);
+    public void PrefetchInboundHead(int probe) => MemoryPrefetch.Line(ref _inLines[probe >> ProbeTagBits]);
 
     /// <summary>
     /// Asks the CPU to start loading an entry (a batched lookup's later stages); ignores a link outside the slab, so a
@@ -200,14 +224,32 @@ internal sealed class ConnectionStore<TAddress>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryFindInbound(int bucket, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
+    public bool TryFindInbound(int probe, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
     {
+        int bucket = probe >> ProbeTagBits;
+        uint tag = (uint)probe & ProbeTagMask;
         ref int version = ref _inVersions[bucket & _stripeMask];
+        ref var line = ref _inLines[bucket];
         uint templateMeta = template ? TemplateMeta : 0;
         while (true)
         {
             int before = Volatile.Read(ref version);
-            int i = Volatile.Read(ref _inHeads[bucket]);
+
+            // The cells with the key's tag, then the overflow chain. Cells are never moved, so a live connection is in
+            // one of them or in the chain; a cell that changed under the reader was emptied, which bumps the version.
+            for (uint matches = line.TagMatches(tag, _cells); matches != 0; matches &= matches - 1)
+            {
+                uint cell = Volatile.Read(ref line[BitOperations.TrailingZeroCount(matches)]);
+                int candidate = InboundBucket.IndexOf(cell);
+                if ((cell >> InboundBucket.TagShift) == tag && (uint)candidate < (uint)_entries.Length
+                    && InboundMatches(ref _entries[candidate], protocol, client, clientPort, @virtual, virtualPort, templateMeta, template ? InvalidBit : 0, out word))
+                {
+                    index = candidate;
+                    return true;
+                }
+            }
+
+            int i = InboundBucket.IndexOf(Volatile.Read(ref line[InboundBucket.OverflowCell]));
             int steps = 0;
             while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
@@ -491,8 +533,8 @@ internal sealed class ConnectionStore<TAddress>
     public void Prepare(ref ConnectionInsert<TAddress> insert)
     {
         byte kind = insert.Template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
-        insert.InBucket = BucketOf(FlowHashKey<TAddress>.Hash(kind, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, _secret), _inBuckets);
-        MemoryPrefetch.Line(ref _inHeads[insert.InBucket]);
+        insert.InProbe = ProbeOf(FlowHashKey<TAddress>.Hash(kind, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, _secret));
+        PrefetchInboundHead(insert.InProbe);
         insert.OutBucket = -1;
         if (insert.HasOutboundKey)
         {
@@ -516,7 +558,7 @@ internal sealed class ConnectionStore<TAddress>
     public int PrefetchInboundChain(in ConnectionInsert<TAddress> insert, int cursor)
     {
         int unused = -1;
-        int next = cursor == -2 ? Volatile.Read(ref _inHeads[insert.InBucket]) : NextCandidate(cursor, insert.Client, insert.ClientPort, ref unused);
+        int next = cursor == -2 ? InboundHead(insert.InProbe) : NextCandidate(cursor, insert.Client, insert.ClientPort, ref unused);
         PrefetchEntry(next);
         return next;
     }
@@ -543,7 +585,7 @@ internal sealed class ConnectionStore<TAddress>
         uint now = _table.CurrentTick;
         bool template = insert.Template;
         int control = insert.Control;
-        if (TryFindInbound(insert.InBucket, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
+        if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
         {
             generation = existing >> GenerationShift;
             return AddConnectionResult.Exists;
@@ -622,10 +664,22 @@ internal sealed class ConnectionStore<TAddress>
             Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)_routes[control].NextOut));
         }
 
-        // Publish: key fields before the word (release), the word before the links.
+        // Publish: key fields before the word (release), the word before the links: an empty cell of the bucket if
+        // there is one, else the head of its overflow chain.
         Volatile.Write(ref e.Word, word);
-        e.NextIn = _inHeads[insert.InBucket];
-        Volatile.Write(ref _inHeads[insert.InBucket], i);
+        ref var line = ref _inLines[insert.InProbe >> ProbeTagBits];
+        uint empty = line.CellsEqual(0, _cells);
+        if (empty != 0)
+        {
+            e.NextIn = -1;
+            Volatile.Write(ref line[BitOperations.TrailingZeroCount(empty)], InboundBucket.Cell((uint)insert.InProbe & ProbeTagMask, i));
+        }
+        else
+        {
+            e.NextIn = InboundBucket.IndexOf(line[InboundBucket.OverflowCell]);
+            Volatile.Write(ref line[InboundBucket.OverflowCell], InboundBucket.Cell(0, i));
+        }
+
         if (outbound)
         {
             r.NextOut = _outHeads[insert.OutBucket];
@@ -709,13 +763,12 @@ internal sealed class ConnectionStore<TAddress>
             }
         }
 
-        int inBucket = BucketOf(InboundHash(ref e), _inBuckets);
-        Unlink(_inHeads, ref _inVersions[inBucket & _stripeMask], inBucket, index, outbound: false);
+        UnlinkInbound(ProbeOf(InboundHash(ref e)), index);
         ref var r = ref _routes[index];
         if ((e.Meta & OutboundMeta) != 0)
         {
             int outBucket = OutboundBucket(ref e, ref r);
-            Unlink(_outHeads, ref _outVersions[outBucket & _stripeMask], outBucket, index, outbound: true);
+            Unlink(ref _outHeads[outBucket], ref _outVersions[outBucket & _stripeMask], index, outbound: true);
         }
 
         if (r.WheelPrev != NotFiled)
@@ -745,9 +798,38 @@ internal sealed class ConnectionStore<TAddress>
         return true;
     }
 
-    private void Unlink(int[] heads, ref int version, int bucket, int index, bool outbound)
+    private void UnlinkInbound(int probe, int index)
     {
-        ref int link = ref heads[bucket];
+        int bucket = probe >> ProbeTagBits;
+        ref var line = ref _inLines[bucket];
+        ref int version = ref _inVersions[bucket & _stripeMask];
+        uint at = line.CellsEqual(InboundBucket.Cell((uint)probe & ProbeTagMask, index), _cells);
+        if (at != 0)
+        {
+            Volatile.Write(ref line[BitOperations.TrailingZeroCount(at)], 0);
+
+            // Bump before the slot can be reused, so a reader that passed through it looks again (see remarks).
+            _ = Interlocked.Increment(ref version);
+            return;
+        }
+
+        ref uint head = ref line[InboundBucket.OverflowCell];
+        int first = InboundBucket.IndexOf(head);
+        if (first == index)
+        {
+            Volatile.Write(ref head, InboundBucket.Cell(0, _entries[index].NextIn));
+            _ = Interlocked.Increment(ref version);
+            return;
+        }
+
+        if ((uint)first < (uint)_entries.Length)
+        {
+            Unlink(ref _entries[first].NextIn, ref version, index, outbound: false);
+        }
+    }
+
+    private void Unlink(ref int link, ref int version, int index, bool outbound)
+    {
         int steps = 0;
         while (link >= 0 && steps++ < _entries.Length)
         {
@@ -962,6 +1044,15 @@ internal sealed class ConnectionStore<TAddress>
     {
         bool fullNat = (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat;
         return OutboundBucket(e.Protocol, r.Destination, r.DestinationPort, fullNat ? r.Local : e.Client, fullNat ? r.LocalPort : e.ClientPort);
+    }
+
+    /// <summary>An inbound probe: the bucket from the hash's high half (see <see cref="BucketOf"/>), the tag from bits 24-31 of its low half, never 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ProbeOf(ulong hash)
+    {
+        uint tag = (uint)(hash >> 24) & ProbeTagMask;
+        tag += (tag - 1) >> 31;
+        return (BucketOf(hash, _inLineCount) << ProbeTagBits) | (int)tag;
     }
 
     /// <summary>Maps a hash to one of <paramref name="buckets"/> with a multiply (Lemire's fast range reduction) rather than a modulo, so a bucket count need not be a power of two.</summary>

@@ -147,7 +147,7 @@ public sealed class ConnectionTable : IDisposable
             {
                 ref readonly var c = ref group[i];
                 ref var insert = ref groupInserts[i];
-                insert.InBucket = -1;
+                insert.InProbe = -1;
                 if (!T.Fits(c.Inbound.SourceAddress))
                 {
                     others++;
@@ -167,7 +167,7 @@ public sealed class ConnectionTable : IDisposable
             // Stages 2 and 3: the first two entries of each inbound chain, which the duplicate check reads.
             for (int i = 0; i < groupInserts.Length; i++)
             {
-                cursors[i] = groupInserts[i].InBucket >= 0 ? store.PrefetchInboundChain(groupInserts[i], -2) : -1;
+                cursors[i] = groupInserts[i].InProbe >= 0 ? store.PrefetchInboundChain(groupInserts[i], -2) : -1;
             }
 
             for (int i = 0; i < groupInserts.Length; i++)
@@ -184,7 +184,7 @@ public sealed class ConnectionTable : IDisposable
                 for (int i = 0; i < group.Length; i++)
                 {
                     ref readonly var insert = ref groupInserts[i];
-                    if (insert.InBucket < 0)
+                    if (insert.InProbe < 0)
                     {
                         continue;
                     }

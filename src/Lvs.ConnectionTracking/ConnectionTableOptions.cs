@@ -33,6 +33,12 @@ public sealed class ConnectionTableOptions
     /// </summary>
     public int ConnectionReuseMode { get; init; } = 1;
 
+    /// <summary>
+    /// For tests: how many of an inbound bucket's 15 cells are used (the rest of its connections go to its overflow
+    /// chain), so that a small table exercises the chains as a full large one does.
+    /// </summary>
+    internal int InboundCellsPerBucket { get; init; } = InboundBucket.OverflowCell;
+
     /// <summary>The seed of the random probes that pick entries to shed when the table is full; random when not set.</summary>
     public ulong? RandomSeed { get; init; }
 }

@@ -74,13 +74,25 @@ public class ConnectionTableModelTests
     public Property Table_RandomOperations_MatchesDictionaryModelAfterEveryStep() =>
         Prop.ForAll(Arb.From(Gen.ArrayOf(Ops())), ops =>
         {
-            Run(ops);
+            Run(ops, inboundCells: 15);
             return true;
         });
 
-    private static void Run(Op[] ops)
+    /// <summary>
+    /// The same with two cells per inbound bucket: this small table has one bucket, so most connections live in its
+    /// overflow chain, added and removed at every place in it, as in the fuller buckets of a large table.
+    /// </summary>
+    [FsCheck.Xunit.Property(MaxTest = 300)]
+    public Property Table_RandomOperationsThroughOverflowChains_MatchesDictionaryModelAfterEveryStep() =>
+        Prop.ForAll(Arb.From(Gen.ArrayOf(Ops())), ops =>
+        {
+            Run(ops, inboundCells: 2);
+            return true;
+        });
+
+    private static void Run(Op[] ops, int inboundCells)
     {
-        var (table, registry, clock, _) = NewTable(capacity: Capacity, servers: 0, timeouts: t =>
+        var (table, registry, clock, _) = NewTable(capacity: Capacity, servers: 0, inboundCells: inboundCells, timeouts: t =>
         {
             for (int s = 0; s < TcpTimeouts.Length; s++)
             {
