@@ -5,20 +5,20 @@ namespace Lvs.ConnectionTracking;
 
 /// <summary>
 /// The staged lookup behind <see cref="ConnectionTable.TryGetInboundBatch"/> and
-/// <see cref="ConnectionTable.TryGetOutboundBatch"/>, written once for both chains (the stages differ only in which
-/// chain they follow, given by <typeparamref name="TChain"/>).
+/// <see cref="ConnectionTable.TryGetOutboundBatch"/>, written once for both indexes (the stages differ only in which
+/// index they read, given by <typeparamref name="TChain"/>).
 /// </summary>
 /// <remarks>
 /// Group prefetching: the batch is taken in groups of 64 packets, and each group goes through the stages together,
-/// every stage starting the reads the next one needs: hash every key and prefetch its chain head; read every head and
-/// prefetch the first slot; twice, for chains whose slot so far is not the packet's, prefetch the next (the second
-/// time only for the packets the first left without a candidate); then decide
-/// each packet with the ordinary lock-free walk, which finds its lines in the cache. Prefetches retire at once, so a
-/// group keeps dozens of reads in flight (about 170 ns each from DRAM on the reference VM) and waits about once per
-/// stage instead of once per dependent read per packet. At full load a hit is the first of its inbound chain 63 % of
-/// the time and among the first three 97 %. The chain stages read racily and branch-free; a stale link only wastes a
-/// prefetch, since the decision is always the full walk. A run covers one address family's store and leaves the
-/// other family's packets untouched, for the run over the other store (see <see cref="ConnectionTable.TryGetInboundBatch"/>).
+/// every stage starting the reads the next one needs: hash every key and prefetch its bucket (inbound) or chain head
+/// (outbound); read every bucket or head and prefetch the first candidate (inbound, the first cell with the key's tag);
+/// outbound only, twice, for chains whose slot so far is not the packet's, prefetch the next (the second time only for
+/// the packets the first left without a candidate); then decide each packet from its candidate, or with the ordinary
+/// lock-free lookup, which finds its lines in the cache. Prefetches retire at once, so a group keeps dozens of reads
+/// in flight (about 170 ns each from DRAM on the reference VM) and waits about once per stage instead of once per
+/// dependent read per packet. The stages read racily and branch-free; a stale cell or link only wastes a prefetch,
+/// since a candidate is checked in full. A run covers one address family's store and leaves the other family's
+/// packets untouched, for the run over the other store (see <see cref="ConnectionTable.TryGetInboundBatch"/>).
 /// </remarks>
 /// <typeparam name="TChain">Which chain: <see cref="InboundChain{TAddress}"/> or <see cref="OutboundChain{TAddress}"/>.</typeparam>
 /// <typeparam name="TAddress">The address family of the store a run covers.</typeparam>

@@ -8,8 +8,8 @@ namespace Lvs.ConnectionTracking;
 /// <summary>
 /// The connections of one address family: a slab of slots, each a <see cref="ConnectionEntry{TAddress}"/> (what
 /// lookups read, cache-line aligned) and a <see cref="ConnectionRoute{TAddress}"/> at the same index in a second
-/// array, two chained hash indexes (inbound and outbound keys) and a timer wheel, all linked by int indexes. See
-/// docs/connection-tracking.md.
+/// array, two hash indexes (inbound keys in <see cref="InboundBucket"/>s of tagged cells with overflow chains,
+/// outbound keys in chains) and a timer wheel, all linked by int indexes. See docs/connection-tracking.md.
 /// </summary>
 /// <remarks>
 /// <para>Concurrency model.</para>
