@@ -190,8 +190,16 @@ internal sealed class ConnectionStore<TAddress>
     public int InboundHead(int probe)
     {
         ref var line = ref _inLines[probe >> ProbeTagBits];
-        int cell = InboundBucket.FirstOrOverflow(line.TagMatches((uint)probe & ProbeTagMask, _cells));
-        return InboundBucket.IndexOf(Volatile.Read(ref line[cell]));
+        uint matches = line.TagMatches((uint)probe & ProbeTagMask, _cells);
+        uint others = matches & (matches - 1);
+        if (others != 0)
+        {
+            // A second entry under the key's tag (about one bucket in twenty): the first may be the wrong one, and
+            // the decision would then read this one; start loading it too.
+            PrefetchEntry(InboundBucket.IndexOf(line[BitOperations.TrailingZeroCount(others)]));
+        }
+
+        return InboundBucket.IndexOf(Volatile.Read(ref line[InboundBucket.FirstOrOverflow(matches)]));
     }
 
     /// <summary>Asks the CPU to start loading a probe's bucket (a batched lookup's first stage).</summary>
