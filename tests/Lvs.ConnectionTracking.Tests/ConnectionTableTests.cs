@@ -338,12 +338,12 @@ public class ConnectionTableTests
         AddEstablished(table, servers, 4);
         table.Timeouts.SetIpvsadm(3600, 0, 0);
         table.Tick(clock, 1);
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Tcp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(TcpNat(8, servers), out _));
         Assert.Equal(0, table.Shed);
 
         // Idle for 60 s by then, and found so.
         table.Tick(clock, 59);
-        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(TcpNat(9, servers), out _));
         Assert.Equal(1, table.Shed);
     }
 
@@ -361,9 +361,9 @@ public class ConnectionTableTests
         RefreshAll(table, handles);
 
         table.Tick(clock, 59);
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Tcp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(TcpNat(8, servers), out _));
         table.Tick(clock, 1);
-        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(9), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(TcpNat(9, servers), out _));
         Assert.Equal(1, table.Shed);
     }
 
@@ -379,7 +379,7 @@ public class ConnectionTableTests
         Assert.True(table.Update(handles[0], PacketDirection.Inbound, TcpFlags.Ack));
         table.Timeouts.SetIpvsadm(3600, 0, 0);
         table.Tick(clock, 1);
-        Assert.Equal(AddConnectionResult.Full, table.TryAdd(new NewConnection(Tcp(Client(8), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Full, table.TryAdd(TcpNat(8, servers), out _));
         Assert.Equal((0L, 4), (table.Shed, table.Count));
     }
 
@@ -391,13 +391,17 @@ public class ConnectionTableTests
         }
     }
 
+    /// <summary>A NAT TCP connection from client <paramref name="client"/> to the virtual service, on the first server.</summary>
+    private static NewConnection TcpNat(int client, RealServer[] servers) =>
+        new(Tcp(Client(client), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat);
+
     /// <summary>Adds <paramref name="count"/> established NAT connections on the first server, all refreshed now.</summary>
     private static ConnectionHandle[] AddEstablished(ConnectionTable table, RealServer[] servers, int count)
     {
         var handles = new ConnectionHandle[count];
         for (int i = 0; i < count; i++)
         {
-            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out handles[i]));
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(TcpNat(i, servers), out handles[i]));
             _ = table.Update(handles[i], PacketDirection.Inbound, TcpFlags.Syn);
             _ = table.Update(handles[i], PacketDirection.Inbound, TcpFlags.Ack);
         }
