@@ -137,8 +137,8 @@ internal sealed class ConnectionStore<TAddress>
         // Room for a second's worth of shortened timeouts at a high closing rate (1/64 of the capacity, between 1 K and
         // 16 K entries of 16 bytes, a quarter of a byte per connection); beyond it packet threads re-file under the
         // lock themselves.
-        _idleTimeouts = new IdleTimeoutFloor(table.Timeouts);
         _refiles = new RefileQueue((int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity / 64), 1024u, 16384u));
+        _idleTimeouts = new IdleTimeoutFloor(table.Timeouts);
         _entries.Sentinel = default;
         _entries.Sentinel.NextIn = -1;
         for (int i = 0; i < capacity; i++)
