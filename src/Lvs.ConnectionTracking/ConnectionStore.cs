@@ -558,15 +558,15 @@ internal sealed class ConnectionStore<TAddress>
     }
 
     /// <summary>
-    /// A prepared insert's later stages, for batches: starts loading the entry at <paramref name="cursor"/> of its
-    /// inbound chain (the duplicate check walks the whole chain of a new key) and returns the link after it; start
-    /// with -2 for the chain's head.
+    /// A prepared insert's later stages, for batches: starts loading what the duplicate check will read and returns it.
+    /// With -2: the first entry under the key's tag in its bucket, else the head of the bucket's overflow chain (see
+    /// <see cref="InboundHead"/>); then, with that as <paramref name="cursor"/>, the entry after it in an overflow chain
+    /// (-1 after an entry in a cell). Read racily: a stale link only wastes a prefetch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int PrefetchInboundChain(in ConnectionInsert<TAddress> insert, int cursor)
     {
-        int unused = -1;
-        int next = cursor == -2 ? InboundHead(insert.InProbe) : NextCandidate(cursor, insert.Client, insert.ClientPort, ref unused);
+        int next = cursor == -2 ? InboundHead(insert.InProbe) : Volatile.Read(ref _entries.AtOrSentinel(cursor).NextIn);
         PrefetchEntry(next);
         return next;
     }

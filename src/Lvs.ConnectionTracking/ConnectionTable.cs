@@ -164,7 +164,8 @@ public sealed class ConnectionTable : IDisposable
                 }
             }
 
-            // Stages 2 and 3: the first two entries of each inbound chain, which the duplicate check reads.
+            // Stages 2 and 3: what the duplicate check reads (the first entry under the key's tag, or the first two of the
+            // bucket's overflow chain).
             for (int i = 0; i < groupInserts.Length; i++)
             {
                 cursors[i] = groupInserts[i].InProbe >= 0 ? store.PrefetchInboundChain(groupInserts[i], -2) : -1;
