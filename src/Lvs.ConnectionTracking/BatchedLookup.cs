@@ -178,9 +178,8 @@ internal readonly struct InboundChain<TAddress> : BatchedLookup<InboundChain<TAd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PrefetchSlot(ConnectionStore<TAddress> store, int index) => store.PrefetchEntry(index);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Next(ConnectionStore<TAddress> store, int index, in FlowKey packet, ref int candidate) =>
-        store.NextCandidate(index, TAddress.From(packet.SourceAddress), packet.SourcePort, ref candidate);
+    // Never called: the head is the candidate (HeadIsCandidate), so no chain stage runs for inbound packets.
+    public static int Next(ConnectionStore<TAddress> store, int index, in FlowKey packet, ref int candidate) => -1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Match(ConnectionStore<TAddress> store, in FlowKey packet, int index, out uint word) =>

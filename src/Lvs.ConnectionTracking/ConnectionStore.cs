@@ -213,24 +213,6 @@ internal sealed class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchEntry(int index) => MemoryPrefetch.Line(ref _entries.AtOrSentinel(index));
 
-    /// <summary>
-    /// A batched lookup's chain stage: the next inbound link after the entry at <paramref name="index"/>, or -1 when
-    /// that entry already has the packet's client endpoint (it becomes the <paramref name="candidate"/> that the last
-    /// stage checks, and the rest of the chain need not be loaded) or the link leaves the slab. Read racily, for prefetching only: a changed entry costs
-    /// at most a useless or a missed prefetch, since the decision is always the full walk.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int NextCandidate(int index, TAddress client, ushort clientPort, ref int candidate)
-    {
-        // Branch-free: which entries match and where chains end is random from packet to packet.
-        ref var e = ref _entries.AtOrSentinel(index);
-        int next = Volatile.Read(ref e.NextIn);
-        bool match = (e.ClientPort == clientPort) & TAddress.AreEqual(e.Client, client) & ((uint)index < (uint)_entries.Length);
-        int all = -Unsafe.BitCast<bool, byte>(match);
-        candidate = (index & all) | (candidate & ~all);
-        return next | all;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindInbound(int probe, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
     {
@@ -309,7 +291,7 @@ internal sealed class ConnectionStore<TAddress>
     /// A batched outbound lookup's chain stage: the next outbound link after the slot at <paramref name="index"/>, or -1
     /// when that slot's client (NAT) or local (full NAT) endpoint is the reply's destination (it becomes the
     /// <paramref name="candidate"/>; the server endpoint would not tell, as it is shared by all the server's connections) or the link
-    /// leaves the slab. Read racily, for prefetching only (see <see cref="NextCandidate"/>).
+    /// leaves the slab. Read racily, for prefetching only: a changed entry costs at most a useless or a missed prefetch, since a candidate is checked in full.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int NextOutboundCandidate(int index, TAddress peer, ushort peerPort, ref int candidate)
