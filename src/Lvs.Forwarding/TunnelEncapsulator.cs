@@ -88,9 +88,48 @@ public sealed class TunnelEncapsulator
         // Check proved the whole inner IP header (20 or 40 bytes at L3) to lie inside the buffer.
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         ref byte inner = ref Unsafe.Add(ref frame, link);
-
         int mtu = _policy.Mtu - overhead;
-        if (mtu < (innerIPv4 ? 68 : 1280))
+        uint hopLimit = Unsafe.Add(ref inner, innerIPv4 ? 8 : 7);
+        bool decrement = _policy.DecrementHopLimit;
+        if (type != TunnelType.IpIp || link != 14 || offset < overhead || innerLength > mtu || mtu < MinimumMtu(innerIPv4)
+            || (decrement && hopLimit <= 1))
+        {
+            // Everything but IPIP (or IPv6-in-IPv6) of an untagged frame that fits, has headroom and does not expire
+            // goes out of line: with no call on the common path the JIT keeps it in scratch registers (NatCore.Translate).
+            return EncapsulateAny(buffer, offset, parsed, route, overhead, mtu, sourceMac, nextHopMac);
+        }
+
+        uint dontFragment = innerIPv4 ? NetworkOrder.ReadUInt16(ref inner, 6) & IpFlagDontFragment : 0u;
+        uint dsfield = PrepareInner(ref inner, innerIPv4, decrement, ref hopLimit);
+
+        // The Ethernet header moves back by the overhead: only its EtherType is kept, the MACs are new. The outer
+        // header fills the gap up to the inner packet, which does not move.
+        ref byte outerFrame = ref Unsafe.Subtract(ref frame, overhead);
+        NetworkOrder.WriteUInt16(ref outerFrame, 12, outerIPv4 ? (ushort)0x0800 : (ushort)0x86DD);
+        EthernetRewrite.SetAddresses(ref outerFrame, sourceMac, nextHopMac);
+        int outerLength = overhead + innerLength;
+        WriteOuterHeader(ref Unsafe.Add(ref outerFrame, 14), outerLength, route, outerIPv4, innerIPv4 ? 4u : 41u, dsfield, hopLimit, dontFragment);
+        return ForwardingVerdict.Transmit(offset - overhead, 14 + outerLength);
+    }
+
+    /// <summary>The smallest inner MTU the tunnel may leave: 68 for IPv4 (RFC 791), 1280 for IPv6 (RFC 8200).</summary>
+    private static int MinimumMtu(bool ipv4) => ipv4 ? 68 : 1280;
+
+    /// <summary>
+    /// <see cref="Encapsulate"/> after the packet and route checks, for every case: GUE and GRE, VLAN-tagged frames,
+    /// packets that exceed the MTU or would expire, too little headroom, a tunnel MTU below the minimum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ForwardingVerdict EncapsulateAny(
+        Span<byte> buffer, int offset, in ParsedFrame parsed, in TunnelRoute route, int overhead, int mtu, MacAddress sourceMac, MacAddress nextHopMac)
+    {
+        int link = parsed.L3Offset;
+        int innerLength = parsed.L3Length;
+        bool innerIPv4 = parsed.IpVersion == 4;
+        bool outerIPv4 = route.RealServer.IsIPv4;
+        ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
+        ref byte inner = ref Unsafe.Add(ref frame, link);
+        if (mtu < MinimumMtu(innerIPv4))
         {
             return ForwardingVerdict.Drop(DropReason.MtuTooSmall);
         }
@@ -113,18 +152,7 @@ public sealed class TunnelEncapsulator
             return ForwardingVerdict.Drop(DropReason.InsufficientHeadroom);
         }
 
-        if (decrement)
-        {
-            AddressTranslation.DecrementHopLimit(ref inner, innerIPv4);
-            hopLimit--;
-        }
-
-        // RFC 6040 / INET_ECN_encapsulate: copy DSCP and ECN, except that CE becomes ECT(0) outside.
-        uint dsfield = innerIPv4 ? Unsafe.Add(ref inner, 1) : (uint)(byte)((inner << 4) | (Unsafe.Add(ref inner, 1) >> 4));
-        if ((dsfield & 3) == 3)
-        {
-            dsfield ^= 1;
-        }
+        uint dsfield = PrepareInner(ref inner, innerIPv4, decrement, ref hopLimit);
 
         // The link header moves back by the overhead (only the EtherType, and the VLAN tags if any, are kept: the
         // MACs are new); the outer headers fill the gap up to the inner packet, which does not move.
@@ -137,14 +165,14 @@ public sealed class TunnelEncapsulator
         }
         else
         {
-            MoveTaggedLinkHeader(buffer, offset, start, link, etherType);
+            EthernetRewrite.Move(buffer, offset, start, link, etherType, keepAddresses: false);
         }
 
         EthernetRewrite.SetAddresses(ref outerFrame, sourceMac, nextHopMac);
 
         int outerLength = overhead + innerLength;
         uint innerProtocol = innerIPv4 ? 4u : 41u;
-        if (type == TunnelType.IpIp)
+        if (route.Type == TunnelType.IpIp)
         {
             WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, outerIPv4, innerProtocol, dsfield, hopLimit, dontFragment);
         }
@@ -156,10 +184,28 @@ public sealed class TunnelEncapsulator
         return ForwardingVerdict.Transmit(start, link + outerLength);
     }
 
-    /// <summary>The link header with VLAN tags moves back with them (out of line: most links are untagged).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MoveTaggedLinkHeader(Span<byte> buffer, int from, int to, int linkLength, ushort etherType) =>
-        EthernetRewrite.Move(buffer, from, to, linkLength, etherType, keepAddresses: false);
+    /// <summary>
+    /// Decrements the inner TTL / hop limit (when <paramref name="decrement"/>; <paramref name="hopLimit"/> follows)
+    /// and returns the outer TOS / traffic class: the inner one with ECN encapsulated per RFC 6040
+    /// (<c>INET_ECN_encapsulate</c>: CE becomes ECT(0) outside).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint PrepareInner(ref byte inner, bool innerIPv4, bool decrement, ref uint hopLimit)
+    {
+        if (decrement)
+        {
+            AddressTranslation.DecrementHopLimit(ref inner, innerIPv4);
+            hopLimit--;
+        }
+
+        uint dsfield = innerIPv4 ? Unsafe.Add(ref inner, 1) : (uint)(byte)((inner << 4) | (Unsafe.Add(ref inner, 1) >> 4));
+        if ((dsfield & 3) == 3)
+        {
+            dsfield ^= 1;
+        }
+
+        return dsfield;
+    }
 
     /// <summary>An inner packet over the tunnel's MTU: ICMP fragmentation needed / packet too big, or a drop for an IPv4 packet without DF.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -208,7 +254,8 @@ public sealed class TunnelEncapsulator
     }
 
     /// <summary>The identification of an outer IPv4 header without DF: a counter, as the kernel's ip_select_ident for a tunnel.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <remarks>Inlined: the increment is one locked instruction, and a call here would be the only one on the common path.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ushort NextIdentification() => (ushort)Interlocked.Increment(ref _identification);
 
     /// <summary>The outer header followed by UDP and GUE, or GRE.</summary>

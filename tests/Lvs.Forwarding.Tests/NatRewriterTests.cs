@@ -68,6 +68,24 @@ public class NatRewriterTests
         Assert.Equal("020000000001", ethernet.DestinationHardwareAddress.ToString());
     }
 
+    [Theory]
+    [InlineData("10.0.0.5", "198.51.100.7", "192.0.2.10")]
+    [InlineData("fd00::5", "2001:db8:1::7", "2001:db8::10")]
+    public void RewriteOutbound_TtlOne_ReturnsTimeExceededToRealServerFromVip(string realServer, string client, string vip)
+    {
+        var input = new FrameSpec { Source = realServer, SourcePort = 8080, Destination = client, DestinationPort = 43210, Ttl = 1 };
+        var rewriter = new NatRewriter();
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteOutbound(b, o, l, p, new Endpoint(IpAddress.Parse(vip), 80), Director, NextHop));
+
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
+        Assert.Equal(vip, ip.SourceAddress.ToString());
+        Assert.Equal(realServer, ip.DestinationAddress.ToString());
+    }
+
     [Fact]
     public void RewriteInbound_TtlOneWithDecrementOff_Forwards()
     {

@@ -153,6 +153,30 @@ public class TunnelEncapsulatorTests
         Assert.Equal(DropReason.MtuTooSmall, verdict.Reason);
     }
 
+    /// <summary>A VLAN-tagged frame keeps its tag in front of the outer header: the output is the untagged frame's output with the tag inserted after the MACs.</summary>
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.1", "10.0.0.5", TunnelType.IpIp)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::1", "fd00::5", TunnelType.IpIp)]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.1", "10.0.0.5", TunnelType.Gre)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "10.0.0.1", "10.0.0.5", TunnelType.Gue)]
+    public void Encapsulate_VlanTaggedFrame_KeepsTheTagInFrontOfTheOuterHeader(string client, string vip, string director, string realServer, TunnelType type)
+    {
+        var route = new TunnelRoute(IpAddress.Parse(director), IpAddress.Parse(realServer), type, 6080);
+        byte[] untagged = PacketFactory.Build(new FrameSpec { Source = client, Destination = vip, PayloadLength = 50 });
+        byte[] tag = [0x81, 0x00, 0x20, 0x64]; // priority 1, VLAN 100
+        byte[] tagged = [.. untagged[..12], .. tag, .. untagged[12..]];
+
+        var (plain, plainOutput) = RewriteHarness.Run(untagged, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
+        var (verdict, output) = RewriteHarness.Run(tagged, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, plain.Action);
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(plain.FrameOffset, verdict.FrameOffset);
+        RewriteHarness.AssertGolden([.. plainOutput[..12], .. tag, .. plainOutput[12..]], output);
+    }
+
     [Fact]
     public void Encapsulate_TtlOne_ReturnsTimeExceeded()
     {
