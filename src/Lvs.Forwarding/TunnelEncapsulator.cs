@@ -71,16 +71,11 @@ public sealed class TunnelEncapsulator
             return ForwardingVerdict.Drop(reason);
         }
 
+        // The common case, IPIP (or IPv6-in-IPv6) of an untagged frame that fits, has headroom and does not expire, is
+        // done here; everything else goes out of line, to EncapsulateAny, which also validates the route. With no call
+        // on the common path the JIT keeps it in scratch registers (as NatCore.Translate).
         bool outerIPv4 = route.RealServer.IsIPv4;
-        TunnelType type = route.Type;
-        if (route.Source.IsIPv4 != outerIPv4 || (type == TunnelType.Gue && route.Port == 0) || type > TunnelType.Gre)
-        {
-            return ForwardingVerdict.Drop(DropReason.InvalidTunnelRoute);
-        }
-
-        // TunnelRoute.Overhead, without testing the address family a second time.
-        int overhead = TunnelRoute.OverheadOf(outerIPv4, type, route.Flags);
-
+        int overhead = outerIPv4 ? 20 : 40; // TunnelRoute.OverheadOf for IPIP
         int link = parsed.L3Offset;
         int innerLength = parsed.L3Length;
         bool innerIPv4 = parsed.IpVersion == 4;
@@ -91,12 +86,10 @@ public sealed class TunnelEncapsulator
         int mtu = _policy.Mtu - overhead;
         uint hopLimit = Unsafe.Add(ref inner, innerIPv4 ? 8 : 7);
         bool decrement = _policy.DecrementHopLimit;
-        if (type != TunnelType.IpIp || link != 14 || offset < overhead || innerLength > mtu || mtu < MinimumMtu(innerIPv4)
-            || (decrement && hopLimit <= 1))
+        if (route.Type != TunnelType.IpIp || route.Source.IsIPv4 != outerIPv4 || link != 14 || offset < overhead || innerLength > mtu
+            || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1))
         {
-            // Everything but IPIP (or IPv6-in-IPv6) of an untagged frame that fits, has headroom and does not expire
-            // goes out of line: with no call on the common path the JIT keeps it in scratch registers (NatCore.Translate).
-            return EncapsulateAny(buffer, offset, parsed, route, overhead, mtu, sourceMac, nextHopMac);
+            return EncapsulateAny(buffer, offset, parsed, route, sourceMac, nextHopMac);
         }
 
         uint dontFragment = innerIPv4 ? NetworkOrder.ReadUInt16(ref inner, 6) & IpFlagDontFragment : 0u;
@@ -116,17 +109,27 @@ public sealed class TunnelEncapsulator
     private static int MinimumMtu(bool ipv4) => ipv4 ? 68 : 1280;
 
     /// <summary>
-    /// <see cref="Encapsulate"/> after the packet and route checks, for every case: GUE and GRE, VLAN-tagged frames,
-    /// packets that exceed the MTU or would expire, too little headroom, a tunnel MTU below the minimum.
+    /// <see cref="Encapsulate"/> after the packet checks, for every route and case: it validates the route, and does GUE
+    /// and GRE, VLAN-tagged frames, packets that exceed the MTU or would expire, too little headroom, a tunnel MTU below
+    /// the minimum.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ForwardingVerdict EncapsulateAny(
-        Span<byte> buffer, int offset, in ParsedFrame parsed, in TunnelRoute route, int overhead, int mtu, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac)
     {
+        bool outerIPv4 = route.RealServer.IsIPv4;
+        TunnelType type = route.Type;
+        if (route.Source.IsIPv4 != outerIPv4 || (type == TunnelType.Gue && route.Port == 0) || type > TunnelType.Gre)
+        {
+            return ForwardingVerdict.Drop(DropReason.InvalidTunnelRoute);
+        }
+
+        // TunnelRoute.Overhead, without testing the address family a second time.
+        int overhead = TunnelRoute.OverheadOf(outerIPv4, type, route.Flags);
+        int mtu = _policy.Mtu - overhead;
         int link = parsed.L3Offset;
         int innerLength = parsed.L3Length;
         bool innerIPv4 = parsed.IpVersion == 4;
-        bool outerIPv4 = route.RealServer.IsIPv4;
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         ref byte inner = ref Unsafe.Add(ref frame, link);
         if (mtu < MinimumMtu(innerIPv4))
@@ -172,7 +175,7 @@ public sealed class TunnelEncapsulator
 
         int outerLength = overhead + innerLength;
         uint innerProtocol = innerIPv4 ? 4u : 41u;
-        if (route.Type == TunnelType.IpIp)
+        if (type == TunnelType.IpIp)
         {
             WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, outerIPv4, innerProtocol, dsfield, hopLimit, dontFragment);
         }
