@@ -71,9 +71,9 @@ public sealed class TunnelEncapsulator
             return ForwardingVerdict.Drop(reason);
         }
 
-        // The common case, IPIP (or IPv6-in-IPv6) of an untagged frame that fits, has headroom and does not expire, is
-        // done here; everything else goes out of line, to EncapsulateAny, which also validates the route. With no call
-        // on the common path the JIT keeps it in scratch registers (as NatCore.Translate).
+        // The common case, the IPIP type (either family inside or out) for an untagged frame that fits, has headroom
+        // and does not expire, is done here; everything else goes out of line, to EncapsulateAny, which also validates
+        // the route. With no call on the common path the JIT keeps it in scratch registers (as NatCore.Translate).
         bool outerIPv4 = route.RealServer.IsIPv4;
         int overhead = outerIPv4 ? 20 : 40; // TunnelRoute.OverheadOf for IPIP
         int link = parsed.L3Offset;
