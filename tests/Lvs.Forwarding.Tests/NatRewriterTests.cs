@@ -24,12 +24,18 @@ public class NatRewriterTests
             rewriter.RewriteInbound(b, o, l, p, rs, Director, NextHop));
     }
 
+    /// <summary>Real server, client and VIP addresses of a reply, IPv4 and IPv6.</summary>
+    public static TheoryData<string, string, string> Replies() => new()
+    {
+        { "10.0.0.5", "198.51.100.7", "192.0.2.10" },
+        { "fd00::5", "2001:db8:1::7", "2001:db8::10" },
+    };
+
     [Theory]
-    [InlineData("10.0.0.5", "198.51.100.7", "192.0.2.10")]
-    [InlineData("fd00::5", "2001:db8:1::7", "2001:db8::10")]
+    [MemberData(nameof(Replies))]
     public void RewriteOutbound_RealServerToClient_MatchesGoldenFrame(string realServer, string client, string vip)
     {
-        var input = new FrameSpec { Source = realServer, SourcePort = 8080, Destination = client, DestinationPort = 43210, PayloadLength = 100 };
+        var input = Reply(realServer, client) with { PayloadLength = 100 };
         var rewriter = new NatRewriter();
         var vs = new Endpoint(IpAddress.Parse(vip), 80);
         RewriteHarness.AssertRewritesTo(input, input.Forwarded() with { Source = vip, SourcePort = 80 }, (Span<byte> b, int o, int l, in ParsedFrame p) =>
@@ -57,33 +63,22 @@ public class NatRewriterTests
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse(client.Contains(':') ? "fd00::5" : "10.0.0.5"), 80), Director, NextHop));
 
-        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
-        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
-        PacketFactory.AssertChecksumsValid(output);
-        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
-        Assert.Equal(vip, ip.SourceAddress.ToString());
-        Assert.Equal(client, ip.DestinationAddress.ToString());
+        var ip = AssertTimeExceeded(verdict, output, from: vip, to: client);
         Assert.Equal(client.Contains(':') ? 3 : 11, ip.PayloadPacket?.Bytes[0] ?? ip.PayloadData[0]);
         var ethernet = (EthernetPacket)Packet.ParsePacket(LinkLayers.Ethernet, output);
         Assert.Equal("020000000001", ethernet.DestinationHardwareAddress.ToString());
     }
 
     [Theory]
-    [InlineData("10.0.0.5", "198.51.100.7", "192.0.2.10")]
-    [InlineData("fd00::5", "2001:db8:1::7", "2001:db8::10")]
+    [MemberData(nameof(Replies))]
     public void RewriteOutbound_TtlOne_ReturnsTimeExceededToRealServerFromVip(string realServer, string client, string vip)
     {
-        var input = new FrameSpec { Source = realServer, SourcePort = 8080, Destination = client, DestinationPort = 43210, Ttl = 1 };
+        var input = Reply(realServer, client) with { Ttl = 1 };
         var rewriter = new NatRewriter();
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             rewriter.RewriteOutbound(b, o, l, p, new Endpoint(IpAddress.Parse(vip), 80), Director, NextHop));
 
-        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
-        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
-        PacketFactory.AssertChecksumsValid(output);
-        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
-        Assert.Equal(vip, ip.SourceAddress.ToString());
-        Assert.Equal(realServer, ip.DestinationAddress.ToString());
+        _ = AssertTimeExceeded(verdict, output, from: vip, to: realServer);
     }
 
     [Fact]
@@ -218,5 +213,21 @@ public class NatRewriterTests
             PacketFactory.AssertChecksumsValid(back);
             RewriteHarness.AssertGolden(PacketFactory.Build(reply.Forwarded() with { Source = request.Destination, SourcePort = request.DestinationPort }), back);
         });
+    }
+
+    /// <summary>A reply from the real server's port 8080 to the client's port 43210.</summary>
+    private static FrameSpec Reply(string realServer, string client) =>
+        new() { Source = realServer, SourcePort = 8080, Destination = client, DestinationPort = 43210 };
+
+    /// <summary>The verdict is an ICMP time exceeded whose frame has valid checksums and goes from <paramref name="from"/> to <paramref name="to"/>; returns its IP packet.</summary>
+    private static IPPacket AssertTimeExceeded(ForwardingVerdict verdict, byte[] output, string from, string to)
+    {
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
+        Assert.Equal(from, ip.SourceAddress.ToString());
+        Assert.Equal(to, ip.DestinationAddress.ToString());
+        return ip;
     }
 }
