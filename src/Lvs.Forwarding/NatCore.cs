@@ -33,19 +33,19 @@ internal static class NatCore
         // From here on the offsets are the ones Check proved to lie inside the frame.
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         bool decrement = policy.DecrementHopLimit;
-        if (policy.InputChecksum != InputChecksumPolicy.Ignore
+        if (policy.InputChecksum != InputChecksumPolicy.Ignore || parsed.Fragment == FragmentKind.NonFirst
             || (decrement && Unsafe.Add(ref frame, parsed.L3Offset + (parsed.IpVersion == 4 ? 8 : 7)) <= 1))
         {
-            // The rare cases (checksum verification asked for, a packet about to expire) take a call; keeping every
-            // call out of this path lets the JIT keep the common rewrite in scratch registers, with no saved
-            // registers or spills (a timing loop: about a fifth of the NAT rewrite's time).
+            // The rare cases (checksum verification asked for, a non-first fragment the policy forwards, a packet
+            // about to expire) go out of line, reached by a return: with no call on the common path, the JIT keeps
+            // it in scratch registers, with fewer saved registers and spills (docs/forwarding.md, "Hot path").
             return TranslateRare(policy, buffer, offset, parsed, outbound, changeSource, source, destination, sourceMac, nextHopMac);
         }
 
-        return Rewrite(ref frame, offset, parsed, changeSource, source, destination, decrement, sourceMac, nextHopMac, ForwardingNotes.None);
+        return Rewrite(ref frame, offset, parsed, nonFirst: false, changeSource, source, destination, decrement, sourceMac, nextHopMac, ForwardingNotes.None);
     }
 
-    /// <summary><see cref="Translate"/> after its checks, when the input checksum is to be verified or the TTL would expire.</summary>
+    /// <summary><see cref="Translate"/> after its checks, when the input checksum is to be verified, the packet is a non-first fragment (forwarded by policy) or the TTL would expire.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ForwardingVerdict TranslateRare(
         in RewritePolicy policy, Span<byte> buffer, int offset, in ParsedFrame parsed,
@@ -69,16 +69,15 @@ internal static class NatCore
             return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, outbound ? source.Address : parsed.Flow.DestinationAddress, policy.IcmpHopLimit);
         }
 
-        return Rewrite(ref frame, offset, parsed, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);
+        return Rewrite(ref frame, offset, parsed, parsed.Fragment == FragmentKind.NonFirst, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);
     }
 
     /// <summary>The rewrite proper, once the checks have passed: addresses, ports, checksums, TTL, MACs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ForwardingVerdict Rewrite(
-        ref byte frame, int offset, in ParsedFrame parsed, bool changeSource, in Endpoint source, in Endpoint destination,
+        ref byte frame, int offset, in ParsedFrame parsed, bool nonFirst, bool changeSource, in Endpoint source, in Endpoint destination,
         bool decrement, MacAddress sourceMac, MacAddress nextHopMac, ForwardingNotes notes)
     {
-        bool nonFirst = parsed.Fragment == FragmentKind.NonFirst;
         AddressTranslation.Rewrite(
             ref frame, parsed.L3Offset, nonFirst ? -1 : parsed.L4Offset, parsed.IpVersion == 4, parsed.Protocol == L4Protocol.Tcp, changeSource, source, destination, decrement);
         EthernetRewrite.SetAddresses(ref frame, sourceMac, nextHopMac);

@@ -42,6 +42,22 @@ public class IpAddressTests
         Assert.Equal(new byte[] { 192, 168, 1, 20 }, bytes[..4].ToArray());
     }
 
+    /// <summary>IPv4 is exactly ::ffff:0:0/96: every bit outside the 32 address bits decides.</summary>
+    [Theory]
+    [InlineData(0UL, 0x0000_FFFF_0A00_0001UL, true)]
+    [InlineData(0UL, 0x0000_FFFF_0000_0000UL, true)]
+    [InlineData(0UL, 0x0000_FFFE_0A00_0001UL, false)]
+    [InlineData(0UL, 0x0001_FFFF_0A00_0001UL, false)]
+    [InlineData(0UL, 0xFFFF_FFFF_0A00_0001UL, false)]
+    [InlineData(0UL, 0x0000_0000_0000_0001UL, false)]
+    [InlineData(1UL, 0x0000_FFFF_0A00_0001UL, false)]
+    [InlineData(0x8000_0000_0000_0000UL, 0x0000_FFFF_0A00_0001UL, false)]
+    public void IsIPv4_OnlyForTheMappedPrefix(ulong high, ulong low, bool ipv4)
+    {
+        Assert.Equal(ipv4, new IpAddress(high, low).IsIPv4);
+        Assert.Equal(!ipv4, new IpAddress(high, low).IsIPv6);
+    }
+
     [Fact]
     public void Mask_Prefix_ClearsHostBits()
     {
