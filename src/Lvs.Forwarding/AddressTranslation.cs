@@ -132,4 +132,8 @@ internal static class AddressTranslation
     /// <summary>The TTL / hop limit byte of the IP header.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte HopLimit(ReadOnlySpan<byte> ip, int version) => version == 4 ? ip[8] : ip[7];
+
+    /// <summary>The TTL / hop limit byte of the IP header at <paramref name="ip"/>, which the caller has proved to hold a whole header of that version.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte HopLimit(ref byte ip, bool ipv4) => Unsafe.Add(ref ip, ipv4 ? 8 : 7);
 }

@@ -39,5 +39,9 @@ internal static class EthernetRewrite
         BinaryPrimitives.WriteUInt16BigEndian(buffer[(to + linkLength - 2)..], etherType);
     }
 
-    public static ushort EtherTypeOf(int ipVersion) => ipVersion == 4 ? (ushort)0x0800 : (ushort)0x86DD;
+    public static ushort EtherTypeOf(int ipVersion) => EtherTypeOf(ipVersion == 4);
+
+    /// <summary>The EtherType of IPv4 (0x0800) or IPv6 (0x86DD).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort EtherTypeOf(bool ipv4) => ipv4 ? (ushort)0x0800 : (ushort)0x86DD;
 }

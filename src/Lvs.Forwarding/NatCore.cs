@@ -34,7 +34,7 @@ internal static class NatCore
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         bool decrement = policy.DecrementHopLimit;
         if (policy.InputChecksum != InputChecksumPolicy.Ignore || parsed.Fragment == FragmentKind.NonFirst
-            || (decrement && Unsafe.Add(ref frame, parsed.L3Offset + (parsed.IpVersion == 4 ? 8 : 7)) <= 1))
+            || (decrement && AddressTranslation.HopLimit(ref Unsafe.Add(ref frame, parsed.L3Offset), parsed.IpVersion == 4) <= 1))
         {
             // The rare cases (checksum verification asked for, a non-first fragment the policy forwards, a packet
             // about to expire) go out of line, reached by a return: with no call on the common path, the JIT keeps
@@ -64,7 +64,7 @@ internal static class NatCore
 
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         bool decrement = policy.DecrementHopLimit;
-        if (decrement && Unsafe.Add(ref frame, parsed.L3Offset + (parsed.IpVersion == 4 ? 8 : 7)) <= 1)
+        if (decrement && AddressTranslation.HopLimit(ref Unsafe.Add(ref frame, parsed.L3Offset), parsed.IpVersion == 4) <= 1)
         {
             return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, outbound ? source.Address : parsed.Flow.DestinationAddress, policy.IcmpHopLimit);
         }

@@ -84,7 +84,7 @@ public sealed class TunnelEncapsulator
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         ref byte inner = ref Unsafe.Add(ref frame, link);
         int mtu = _policy.Mtu - overhead;
-        uint hopLimit = Unsafe.Add(ref inner, innerIPv4 ? 8 : 7);
+        uint hopLimit = AddressTranslation.HopLimit(ref inner, innerIPv4);
         bool decrement = _policy.DecrementHopLimit;
         if (route.Type != TunnelType.IpIp || route.Source.IsIPv4 != outerIPv4 || link != 14 || offset < overhead || innerLength > mtu
             || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1))
@@ -92,13 +92,13 @@ public sealed class TunnelEncapsulator
             return EncapsulateAny(buffer, offset, parsed, route, sourceMac, nextHopMac);
         }
 
-        uint dontFragment = innerIPv4 ? NetworkOrder.ReadUInt16(ref inner, 6) & IpFlagDontFragment : 0u;
+        uint dontFragment = DontFragment(ref inner, innerIPv4);
         uint dsfield = PrepareInner(ref inner, innerIPv4, decrement, ref hopLimit);
 
         // The Ethernet header moves back by the overhead: only its EtherType is kept, the MACs are new. The outer
         // header fills the gap up to the inner packet, which does not move.
         ref byte outerFrame = ref Unsafe.Subtract(ref frame, overhead);
-        NetworkOrder.WriteUInt16(ref outerFrame, 12, outerIPv4 ? (ushort)0x0800 : (ushort)0x86DD);
+        NetworkOrder.WriteUInt16(ref outerFrame, 12, EthernetRewrite.EtherTypeOf(outerIPv4));
         EthernetRewrite.SetAddresses(ref outerFrame, sourceMac, nextHopMac);
         int outerLength = overhead + innerLength;
         WriteOuterHeader(ref Unsafe.Add(ref outerFrame, 14), outerLength, route, outerIPv4, innerIPv4 ? 4u : 41u, dsfield, hopLimit, dontFragment);
@@ -137,14 +137,14 @@ public sealed class TunnelEncapsulator
             return ForwardingVerdict.Drop(DropReason.MtuTooSmall);
         }
 
-        uint hopLimit = Unsafe.Add(ref inner, innerIPv4 ? 8 : 7);
+        uint hopLimit = AddressTranslation.HopLimit(ref inner, innerIPv4);
         bool decrement = _policy.DecrementHopLimit;
         if (decrement && hopLimit <= 1)
         {
             return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, parsed.Flow.DestinationAddress, _policy.IcmpHopLimit);
         }
 
-        uint dontFragment = innerIPv4 ? NetworkOrder.ReadUInt16(ref inner, 6) & IpFlagDontFragment : 0u;
+        uint dontFragment = DontFragment(ref inner, innerIPv4);
         if (innerLength > mtu)
         {
             return ExceedsMtu(buffer, offset, parsed, dontFragment != 0, mtu, _policy.IcmpHopLimit);
@@ -161,7 +161,7 @@ public sealed class TunnelEncapsulator
         // MACs are new); the outer headers fill the gap up to the inner packet, which does not move.
         int start = offset - overhead;
         ref byte outerFrame = ref Unsafe.Subtract(ref frame, overhead);
-        ushort etherType = outerIPv4 ? (ushort)0x0800 : (ushort)0x86DD;
+        ushort etherType = EthernetRewrite.EtherTypeOf(outerIPv4);
         if (link == 14)
         {
             NetworkOrder.WriteUInt16(ref outerFrame, 12, etherType);
@@ -186,6 +186,11 @@ public sealed class TunnelEncapsulator
 
         return ForwardingVerdict.Transmit(start, link + outerLength);
     }
+
+    /// <summary>The DF flag of an IPv4 inner header (as it stands in the flags word), copied to an IPv4 outer header; 0 for an IPv6 inner packet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint DontFragment(ref byte inner, bool innerIPv4) =>
+        innerIPv4 ? NetworkOrder.ReadUInt16(ref inner, 6) & IpFlagDontFragment : 0u;
 
     /// <summary>
     /// Decrements the inner TTL / hop limit (when <paramref name="decrement"/>; <paramref name="hopLimit"/> follows)
