@@ -19,9 +19,9 @@ foreach (bool ipv6 in new[] { false, true })
 static void Measure(int n, bool ipv6)
 {
     var registry = new RealServerRegistry();
-    var server = new RealServer(new Endpoint(ipv6 ? IpAddress.Parse("2001:db8:1::1") : IpAddress.Parse("172.16.0.1"), 8080), 1, ForwardingMethod.Nat);
+    var server = new RealServer(new InetEndpoint(ipv6 ? InetAddress.Parse("2001:db8:1::1") : InetAddress.Parse("172.16.0.1"), 8080), 1, ForwardingMethod.Nat);
     _ = registry.Register(server);
-    var vip = new Endpoint(ipv6 ? IpAddress.Parse("2001:db8:ffff::1") : IpAddress.Parse("192.0.2.10"), 80);
+    var vip = new InetEndpoint(ipv6 ? InetAddress.Parse("2001:db8:ffff::1") : InetAddress.Parse("192.0.2.10"), 80);
 
     long before = Heap();
     var table = new ConnectionTable(new ConnectionTableOptions { Capacity = ipv6 ? 16 : n, IPv6Capacity = ipv6 ? n : 16 }, registry);
@@ -102,8 +102,8 @@ static long Heap()
     return GC.GetTotalMemory(forceFullCollection: true);
 }
 
-static FlowKey Key(int n, bool ipv6, Endpoint vip)
+static FlowKey Key(int n, bool ipv6, InetEndpoint vip)
 {
-    var client = ipv6 ? new IpAddress(0x2001_0db8_0000_0000UL, (ulong)(n >> 6) + 1) : IpAddress.FromIPv4(0x0A00_0000u + (uint)(n >> 6));
-    return new FlowKey(L4Protocol.Tcp, new Endpoint(client, (ushort)(1024 + (n & 63))), vip);
+    var client = ipv6 ? new InetAddress(0x2001_0db8_0000_0000UL, (ulong)(n >> 6) + 1) : InetAddress.FromIPv4(0x0A00_0000u + (uint)(n >> 6));
+    return new FlowKey(L4Protocol.Tcp, new InetEndpoint(client, (ushort)(1024 + (n & 63))), vip);
 }

@@ -17,10 +17,10 @@ namespace Lvs.ConnectionTracking;
 /// <param name="IsActive">True when the connection counts as active on its real server.</param>
 public readonly record struct ConnectionInfo(
     L4Protocol Protocol,
-    Endpoint Client,
-    Endpoint Virtual,
-    Endpoint Destination,
-    Endpoint Local,
+    InetEndpoint Client,
+    InetEndpoint Virtual,
+    InetEndpoint Destination,
+    InetEndpoint Local,
     int RealServer,
     ForwardingMethod Method,
     bool IsTemplate,

@@ -365,8 +365,8 @@ public sealed class ConnectionTable : IDisposable
     {
         bool v6 = key.ClientNetwork.IsIPv6;
         bool found = v6
-            ? FindInbound(_v6, key.Protocol, new Endpoint(key.ClientNetwork, 0), new Endpoint(key.Virtual, key.VirtualPort), template: true, out template)
-            : FindInbound(_v4, key.Protocol, new Endpoint(key.ClientNetwork, 0), new Endpoint(key.Virtual, key.VirtualPort), template: true, out template);
+            ? FindInbound(_v6, key.Protocol, new InetEndpoint(key.ClientNetwork, 0), new InetEndpoint(key.Virtual, key.VirtualPort), template: true, out template)
+            : FindInbound(_v4, key.Protocol, new InetEndpoint(key.ClientNetwork, 0), new InetEndpoint(key.Virtual, key.VirtualPort), template: true, out template);
         if (!found)
         {
             realServer = -1;
@@ -401,7 +401,7 @@ public sealed class ConnectionTable : IDisposable
     /// <param name="timeoutSeconds">The persistence timeout (ipvsadm <c>-p</c>, 300 by default there).</param>
     /// <param name="template">The template.</param>
     /// <returns>What happened.</returns>
-    public AddConnectionResult TryAddTemplate(in PersistenceKey key, int realServer, Endpoint destination, int timeoutSeconds, out ConnectionHandle template)
+    public AddConnectionResult TryAddTemplate(in PersistenceKey key, int realServer, InetEndpoint destination, int timeoutSeconds, out ConnectionHandle template)
     {
         bool v6 = key.ClientNetwork.IsIPv6;
         if (v6 != key.Virtual.IsIPv6 || v6 != destination.Address.IsIPv6 || (uint)realServer >= (uint)Registry.Count
@@ -411,8 +411,8 @@ public sealed class ConnectionTable : IDisposable
             return AddConnectionResult.Invalid;
         }
 
-        var client = new Endpoint(key.ClientNetwork, 0);
-        var @virtual = new Endpoint(key.Virtual, key.VirtualPort);
+        var client = new InetEndpoint(key.ClientNetwork, 0);
+        var @virtual = new InetEndpoint(key.Virtual, key.VirtualPort);
         return v6
             ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template)
             : AddTo(_v4, ToInsert<Ipv4StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template);
@@ -504,10 +504,10 @@ public sealed class ConnectionTable : IDisposable
 
     private static ConnectionInsert<T> ToInsert<T>(
         L4Protocol protocol,
-        Endpoint client,
-        Endpoint @virtual,
-        Endpoint destination,
-        Endpoint local,
+        InetEndpoint client,
+        InetEndpoint @virtual,
+        InetEndpoint destination,
+        InetEndpoint local,
         int realServer,
         ForwardingMethod method,
         bool template,
@@ -537,7 +537,7 @@ public sealed class ConnectionTable : IDisposable
         };
     }
 
-    private static bool FindInbound<T>(ConnectionStore<T> store, L4Protocol protocol, Endpoint client, Endpoint @virtual, bool template, out ConnectionHandle handle)
+    private static bool FindInbound<T>(ConnectionStore<T> store, L4Protocol protocol, InetEndpoint client, InetEndpoint @virtual, bool template, out ConnectionHandle handle)
         where T : unmanaged, IStoredAddress<T>
     {
         if (store.TryFindInbound((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, template, out int index, out uint word))
@@ -625,10 +625,10 @@ public sealed class ConnectionTable : IDisposable
         var expires = TimeSpan.FromSeconds(Math.Max(0, remainingTicks / TimeSpan.TicksPerSecond));
         info = new ConnectionInfo(
             protocol,
-            new Endpoint(T.ToIpAddress(e.Client), e.ClientPort),
-            new Endpoint(T.ToIpAddress(e.Virtual), e.VirtualPort),
-            new Endpoint(T.ToIpAddress(r.Destination), r.DestinationPort),
-            method == ForwardingMethod.FullNat ? new Endpoint(T.ToIpAddress(r.Local), r.LocalPort) : default,
+            new InetEndpoint(T.ToIpAddress(e.Client), e.ClientPort),
+            new InetEndpoint(T.ToIpAddress(e.Virtual), e.VirtualPort),
+            new InetEndpoint(T.ToIpAddress(r.Destination), r.DestinationPort),
+            method == ForwardingMethod.FullNat ? new InetEndpoint(T.ToIpAddress(r.Local), r.LocalPort) : default,
             e.RealServer,
             method,
             isTemplate,

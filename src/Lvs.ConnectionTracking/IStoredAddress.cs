@@ -11,13 +11,13 @@ internal interface IStoredAddress<TSelf>
     where TSelf : unmanaged, IStoredAddress<TSelf>
 {
     /// <summary>True when the address belongs to this family.</summary>
-    static abstract bool Fits(IpAddress address);
+    static abstract bool Fits(InetAddress address);
 
     /// <summary>Converts from the general form (the caller checked <see cref="Fits"/>).</summary>
-    static abstract TSelf From(IpAddress address);
+    static abstract TSelf From(InetAddress address);
 
     /// <summary>Converts to the general form.</summary>
-    static abstract IpAddress ToIpAddress(TSelf address);
+    static abstract InetAddress ToIpAddress(TSelf address);
 
     /// <summary>Bitwise equality.</summary>
     static abstract bool AreEqual(TSelf left, TSelf right);

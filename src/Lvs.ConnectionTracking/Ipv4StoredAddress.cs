@@ -10,12 +10,12 @@ internal readonly struct Ipv4StoredAddress : IStoredAddress<Ipv4StoredAddress>
 
     private Ipv4StoredAddress(uint value) => _value = value;
 
-    public static bool Fits(IpAddress address) => address.IsIPv4;
+    public static bool Fits(InetAddress address) => address.IsIPv4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Ipv4StoredAddress From(IpAddress address) => new((uint)address.Low);
+    public static Ipv4StoredAddress From(InetAddress address) => new((uint)address.Low);
 
-    public static IpAddress ToIpAddress(Ipv4StoredAddress address) => IpAddress.FromIPv4(address._value);
+    public static InetAddress ToIpAddress(Ipv4StoredAddress address) => InetAddress.FromIPv4(address._value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AreEqual(Ipv4StoredAddress left, Ipv4StoredAddress right) => left._value == right._value;

@@ -3,7 +3,7 @@ using Lvs.Core;
 
 namespace Lvs.ConnectionTracking;
 
-/// <summary>An IPv6 address in 16 bytes (the two big-endian halves of <see cref="IpAddress"/>).</summary>
+/// <summary>An IPv6 address in 16 bytes (the two big-endian halves of <see cref="InetAddress"/>).</summary>
 internal readonly struct Ipv6StoredAddress : IStoredAddress<Ipv6StoredAddress>
 {
     private readonly ulong _high;
@@ -15,12 +15,12 @@ internal readonly struct Ipv6StoredAddress : IStoredAddress<Ipv6StoredAddress>
         _low = low;
     }
 
-    public static bool Fits(IpAddress address) => address.IsIPv6;
+    public static bool Fits(InetAddress address) => address.IsIPv6;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Ipv6StoredAddress From(IpAddress address) => new(address.High, address.Low);
+    public static Ipv6StoredAddress From(InetAddress address) => new(address.High, address.Low);
 
-    public static IpAddress ToIpAddress(Ipv6StoredAddress address) => new(address._high, address._low);
+    public static InetAddress ToIpAddress(Ipv6StoredAddress address) => new(address._high, address._low);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AreEqual(Ipv6StoredAddress left, Ipv6StoredAddress right) =>

@@ -7,10 +7,10 @@ namespace Lvs.ConnectionTracking;
 /// <param name="RealServer">The chosen server's index in the table's <see cref="RealServerRegistry"/>.</param>
 /// <param name="Destination">Where packets go: the server's address, and its port (or the virtual port when the server's is 0).</param>
 /// <param name="Method">The forwarding method, which decides the outbound key and the TCP table section.</param>
-public readonly record struct NewConnection(FlowKey Inbound, int RealServer, Endpoint Destination, ForwardingMethod Method)
+public readonly record struct NewConnection(FlowKey Inbound, int RealServer, InetEndpoint Destination, ForwardingMethod Method)
 {
     /// <summary>The director's local address and port that replace the client's in full NAT; ignored otherwise.</summary>
-    public Endpoint Local { get; init; }
+    public InetEndpoint Local { get; init; }
 
     /// <summary>The persistence template that chose the server, if any: it lives at least as long as this connection.</summary>
     public ConnectionHandle Template { get; init; }

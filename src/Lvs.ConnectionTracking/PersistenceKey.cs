@@ -10,7 +10,7 @@ namespace Lvs.ConnectionTracking;
 /// <param name="ClientNetwork">The client address masked by the service's persistence netmask (ipvsadm <c>-M</c>).</param>
 /// <param name="Virtual">The VIP, or for a firewall-mark template the mark written as an address.</param>
 /// <param name="VirtualPort">The service port; 0 when the template covers every port (port-0 and firewall-mark services).</param>
-public readonly record struct PersistenceKey(L4Protocol Protocol, IpAddress ClientNetwork, IpAddress Virtual, ushort VirtualPort)
+public readonly record struct PersistenceKey(L4Protocol Protocol, InetAddress ClientNetwork, InetAddress Virtual, ushort VirtualPort)
 {
     /// <summary>
     /// The template key for a new connection's first packet, by the kernel's rules: a packet to the service's own
@@ -24,7 +24,7 @@ public readonly record struct PersistenceKey(L4Protocol Protocol, IpAddress Clie
     /// <exception cref="ArgumentOutOfRangeException">The prefix length does not fit the address family.</exception>
     public static PersistenceKey Create(VirtualServiceKey service, in FlowKey packet, int prefixLength)
     {
-        IpAddress network = packet.SourceAddress.Mask(prefixLength);
+        InetAddress network = packet.SourceAddress.Mask(prefixLength);
         ushort servicePort = service.IsFirewallMark ? (ushort)0 : service.Endpoint.Port;
         if (packet.DestinationPort == servicePort)
         {
@@ -33,7 +33,7 @@ public readonly record struct PersistenceKey(L4Protocol Protocol, IpAddress Clie
 
         if (service.IsFirewallMark)
         {
-            IpAddress mark = packet.IsIPv4 ? IpAddress.FromIPv4(service.FirewallMark) : new IpAddress(0, service.FirewallMark);
+            InetAddress mark = packet.IsIPv4 ? InetAddress.FromIPv4(service.FirewallMark) : new InetAddress(0, service.FirewallMark);
             return new PersistenceKey(L4Protocol.None, network, mark, 0);
         }
 
@@ -45,7 +45,7 @@ public readonly record struct PersistenceKey(L4Protocol Protocol, IpAddress Clie
     /// <param name="packet">The first packet's flow (client to VIP).</param>
     /// <param name="netmask">The persistence netmask, of the packet's address family.</param>
     /// <returns>The template key.</returns>
-    public static PersistenceKey Create(VirtualServiceKey service, in FlowKey packet, IpAddress netmask)
+    public static PersistenceKey Create(VirtualServiceKey service, in FlowKey packet, InetAddress netmask)
     {
         var key = Create(service, packet, packet.IsIPv4 ? 32 : 128);
         return key with { ClientNetwork = packet.SourceAddress.Mask(netmask) };

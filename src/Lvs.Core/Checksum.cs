@@ -124,7 +124,7 @@ public static class Checksum
     /// <param name="upperLayerLength">The length of the TCP/UDP/ICMPv6 header and data.</param>
     /// <returns>The folded partial sum.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort PseudoHeaderSum(IpAddress source, IpAddress destination, L4Protocol protocol, int upperLayerLength)
+    public static ushort PseudoHeaderSum(InetAddress source, InetAddress destination, L4Protocol protocol, int upperLayerLength)
     {
         ulong sum = (ulong)(byte)protocol + (uint)upperLayerLength;
         if (source.IsIPv4)
@@ -163,7 +163,7 @@ public static class Checksum
     /// <param name="newAddress">The new address, of the same family.</param>
     /// <returns>The new checksum field value.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort UpdateAddress(ushort checksum, IpAddress oldAddress, IpAddress newAddress)
+    public static ushort UpdateAddress(ushort checksum, InetAddress oldAddress, InetAddress newAddress)
     {
         if (oldAddress.IsIPv4)
         {
@@ -199,7 +199,7 @@ public static class Checksum
     /// <param name="newAddress">The new address, of the same family.</param>
     /// <returns>A delta partial sum.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint DeltaAddress(IpAddress oldAddress, IpAddress newAddress)
+    public static uint DeltaAddress(InetAddress oldAddress, InetAddress newAddress)
     {
         if (oldAddress.IsIPv4)
         {

@@ -26,7 +26,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     /// <param name="protocol">The transport protocol.</param>
     /// <param name="source">The source address and port.</param>
     /// <param name="destination">The destination address and port.</param>
-    public FlowKey(L4Protocol protocol, Endpoint source, Endpoint destination)
+    public FlowKey(L4Protocol protocol, InetEndpoint source, InetEndpoint destination)
         : this(protocol, source.Address, source.Port, destination.Address, destination.Port)
     {
     }
@@ -37,7 +37,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     /// <param name="sourcePort">The source port.</param>
     /// <param name="destinationAddress">The destination address.</param>
     /// <param name="destinationPort">The destination port.</param>
-    public FlowKey(L4Protocol protocol, IpAddress sourceAddress, ushort sourcePort, IpAddress destinationAddress, ushort destinationPort)
+    public FlowKey(L4Protocol protocol, InetAddress sourceAddress, ushort sourcePort, InetAddress destinationAddress, ushort destinationPort)
     {
         _sourceHigh = sourceAddress.High;
         _sourceLow = sourceAddress.Low;
@@ -51,10 +51,10 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public L4Protocol Protocol => (L4Protocol)_protocol;
 
     /// <summary>The source address.</summary>
-    public IpAddress SourceAddress => new(_sourceHigh, _sourceLow);
+    public InetAddress SourceAddress => new(_sourceHigh, _sourceLow);
 
     /// <summary>The destination address.</summary>
-    public IpAddress DestinationAddress => new(_destinationHigh, _destinationLow);
+    public InetAddress DestinationAddress => new(_destinationHigh, _destinationLow);
 
     /// <summary>The source port (0 where the protocol has none).</summary>
     public ushort SourcePort => (ushort)(_ports >> 16);
@@ -63,10 +63,10 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public ushort DestinationPort => (ushort)_ports;
 
     /// <summary>The source endpoint.</summary>
-    public Endpoint Source => new(SourceAddress, SourcePort);
+    public InetEndpoint Source => new(SourceAddress, SourcePort);
 
     /// <summary>The destination endpoint.</summary>
-    public Endpoint Destination => new(DestinationAddress, DestinationPort);
+    public InetEndpoint Destination => new(DestinationAddress, DestinationPort);
 
     /// <summary>True when both addresses are IPv4.</summary>
     public bool IsIPv4 => SourceAddress.IsIPv4;

@@ -160,7 +160,7 @@ public static class FrameParser
         }
 
         parsed.L3Length = ArpHeader.Length;
-        parsed.Flow = new FlowKey(L4Protocol.None, IpAddress.FromIPv4(Be32(arp, 14)), 0, IpAddress.FromIPv4(Be32(arp, 24)), 0);
+        parsed.Flow = new FlowKey(L4Protocol.None, InetAddress.FromIPv4(Be32(arp, 14)), 0, InetAddress.FromIPv4(Be32(arp, 24)), 0);
         return DropReason.None;
     }
 
@@ -177,8 +177,8 @@ public static class FrameParser
         int totalLength = Be16(ip, 2);
         ushort fragment = Be16(ip, 6);
         var protocol = (L4Protocol)ip[9];
-        var source = IpAddress.FromIPv4(Be32(ip, 12));
-        var destination = IpAddress.FromIPv4(Be32(ip, 16));
+        var source = InetAddress.FromIPv4(Be32(ip, 12));
+        var destination = InetAddress.FromIPv4(Be32(ip, 16));
 
         parsed.IpVersion = 4;
         parsed.L3Length = totalLength;
@@ -208,8 +208,8 @@ public static class FrameParser
         }
 
         int payloadLength = Be16(ip, 4);
-        var source = new IpAddress(Be64(ip, 8), Be64(ip, 16));
-        var destination = new IpAddress(Be64(ip, 24), Be64(ip, 32));
+        var source = new InetAddress(Be64(ip, 8), Be64(ip, 16));
+        var destination = new InetAddress(Be64(ip, 24), Be64(ip, 32));
         ReadOnlySpan<byte> payload = ip.Slice(Ipv6Header.Length, payloadLength);
 
         parsed.IpVersion = 6;
@@ -239,7 +239,7 @@ public static class FrameParser
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason ParseTransport(
-        ReadOnlySpan<byte> l4, int l4Offset, L4Protocol protocol, IpAddress source, IpAddress destination, ref ParsedFrame parsed)
+        ReadOnlySpan<byte> l4, int l4Offset, L4Protocol protocol, InetAddress source, InetAddress destination, ref ParsedFrame parsed)
     {
         ushort sourcePort = 0;
         ushort destinationPort = 0;

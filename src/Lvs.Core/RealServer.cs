@@ -39,7 +39,7 @@ public sealed class RealServer
     /// <param name="weight">The weight, 0 to <see cref="MaxWeight"/>; 0 means quiesced (no new connections).</param>
     /// <param name="method">The forwarding method.</param>
     /// <exception cref="ArgumentOutOfRangeException">The weight is negative or above <see cref="MaxWeight"/>.</exception>
-    public RealServer(Endpoint endpoint, int weight = 1, ForwardingMethod method = ForwardingMethod.DirectRouting)
+    public RealServer(InetEndpoint endpoint, int weight = 1, ForwardingMethod method = ForwardingMethod.DirectRouting)
     {
         Endpoint = endpoint;
         Weight = weight;
@@ -50,10 +50,10 @@ public sealed class RealServer
     public const int MaxWeight = 65535;
 
     /// <summary>The server's address and port.</summary>
-    public Endpoint Endpoint { get; }
+    public InetEndpoint Endpoint { get; }
 
     /// <summary>The server's address.</summary>
-    public IpAddress Address => Endpoint.Address;
+    public InetAddress Address => Endpoint.Address;
 
     /// <summary>The server's port.</summary>
     public ushort Port => Endpoint.Port;

@@ -6,7 +6,7 @@ namespace Lvs.Core;
 /// </summary>
 public readonly record struct VirtualServiceKey
 {
-    private VirtualServiceKey(L4Protocol protocol, Endpoint endpoint, uint firewallMark, bool isIPv6)
+    private VirtualServiceKey(L4Protocol protocol, InetEndpoint endpoint, uint firewallMark, bool isIPv6)
     {
         Protocol = protocol;
         Endpoint = endpoint;
@@ -18,7 +18,7 @@ public readonly record struct VirtualServiceKey
     public L4Protocol Protocol { get; }
 
     /// <summary>The VIP and port of an address service (port 0 accepts every port, as ipvsadm's port-0 services).</summary>
-    public Endpoint Endpoint { get; }
+    public InetEndpoint Endpoint { get; }
 
     /// <summary>The firewall mark of a mark service; 0 for an address service.</summary>
     public uint FirewallMark { get; }
@@ -34,7 +34,7 @@ public readonly record struct VirtualServiceKey
     /// <param name="endpoint">The virtual address and port.</param>
     /// <returns>The service key.</returns>
     /// <exception cref="ArgumentException">The protocol is not TCP, UDP or SCTP.</exception>
-    public static VirtualServiceKey ForAddress(L4Protocol protocol, Endpoint endpoint)
+    public static VirtualServiceKey ForAddress(L4Protocol protocol, InetEndpoint endpoint)
     {
         if (protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp))
         {

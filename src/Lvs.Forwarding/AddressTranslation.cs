@@ -26,7 +26,7 @@ internal static class AddressTranslation
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Rewrite(
-        ref byte frame, int l3, int l4, bool ipv4, bool tcp, bool changeSource, in Endpoint source, in Endpoint destination, bool decrementHopLimit)
+        ref byte frame, int l3, int l4, bool ipv4, bool tcp, bool changeSource, in InetEndpoint source, in InetEndpoint destination, bool decrementHopLimit)
     {
         ref byte ip = ref Unsafe.Add(ref frame, l3);
         ulong addressSum;
@@ -104,7 +104,7 @@ internal static class AddressTranslation
 
     /// <summary>Writes an IPv6 address at <paramref name="offset"/> of the header and returns its change to the sums (memory order, unfolded).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong ReplaceIPv6Address(ref byte ip, int offset, IpAddress address)
+    private static ulong ReplaceIPv6Address(ref byte ip, int offset, InetAddress address)
     {
         ulong newHigh = NetworkOrder.Swap(address.High);
         ulong newLow = NetworkOrder.Swap(address.Low);

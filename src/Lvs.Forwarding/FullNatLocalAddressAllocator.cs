@@ -28,7 +28,7 @@ public sealed class FullNatLocalAddressAllocator
 {
     private const int BitsPerWord = 64;
 
-    private readonly IpAddress[] _addresses;
+    private readonly InetAddress[] _addresses;
     private readonly ulong[] _bits;
     private readonly int _wordsPerAddress;
     private readonly int _totalWords;
@@ -41,7 +41,7 @@ public sealed class FullNatLocalAddressAllocator
     /// <param name="firstPort">The first port of the range (inclusive); the default 1024 skips the well-known ports.</param>
     /// <param name="lastPort">The last port of the range (inclusive).</param>
     /// <exception cref="ArgumentException">No address, mixed families, a duplicate address, or an empty range.</exception>
-    public FullNatLocalAddressAllocator(IEnumerable<IpAddress> localAddresses, ushort firstPort = 1024, ushort lastPort = 65535)
+    public FullNatLocalAddressAllocator(IEnumerable<InetAddress> localAddresses, ushort firstPort = 1024, ushort lastPort = 65535)
     {
         ArgumentNullException.ThrowIfNull(localAddresses);
         _addresses = [.. localAddresses];
@@ -86,7 +86,7 @@ public sealed class FullNatLocalAddressAllocator
     }
 
     /// <summary>The local addresses, in the order given.</summary>
-    public IReadOnlyList<IpAddress> LocalAddresses => _addresses;
+    public IReadOnlyList<InetAddress> LocalAddresses => _addresses;
 
     /// <summary>The first port of the range (inclusive).</summary>
     public ushort FirstPort { get; }
@@ -109,7 +109,7 @@ public sealed class FullNatLocalAddressAllocator
     /// False when every pair is in use; <see cref="ExhaustedCount"/> is then incremented, and the new connection is to
     /// be dropped with <see cref="DropReason.LocalAddressesExhausted"/>.
     /// </returns>
-    public bool TryAllocate(out Endpoint local)
+    public bool TryAllocate(out InetEndpoint local)
     {
         long start = Interlocked.Increment(ref _cursor) - 1;
         int addressCount = _addresses.Length;
@@ -132,7 +132,7 @@ public sealed class FullNatLocalAddressAllocator
                 if (seen == current)
                 {
                     _ = Interlocked.Increment(ref _inUse);
-                    local = new Endpoint(_addresses[address], (ushort)(FirstPort + (word * BitsPerWord) + bit));
+                    local = new InetEndpoint(_addresses[address], (ushort)(FirstPort + (word * BitsPerWord) + bit));
                     return true;
                 }
 
@@ -148,7 +148,7 @@ public sealed class FullNatLocalAddressAllocator
     /// <summary>Returns a pair to the pool once its connection has ended.</summary>
     /// <param name="local">A pair handed out by <see cref="TryAllocate"/>.</param>
     /// <returns>False when the pair is not one of this allocator's or was not in use (nothing changes).</returns>
-    public bool Release(Endpoint local)
+    public bool Release(InetEndpoint local)
     {
         if (!TryLocate(local, out int index, out ulong mask))
         {
@@ -174,10 +174,10 @@ public sealed class FullNatLocalAddressAllocator
     /// <summary>True when the pair is currently handed out.</summary>
     /// <param name="local">A (local address, port) pair.</param>
     /// <returns>True when a connection holds it.</returns>
-    public bool IsInUse(Endpoint local) =>
+    public bool IsInUse(InetEndpoint local) =>
         TryLocate(local, out int index, out ulong mask) && (Volatile.Read(ref _bits[index]) & mask) != 0;
 
-    private bool TryLocate(Endpoint local, out int index, out ulong mask)
+    private bool TryLocate(InetEndpoint local, out int index, out ulong mask)
     {
         index = 0;
         mask = 0;

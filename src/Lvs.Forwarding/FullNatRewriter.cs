@@ -45,7 +45,7 @@ public sealed class FullNatRewriter
     /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
     /// <returns>Transmit (the frame may start earlier with TOA), an ICMP time exceeded, or drop with a reason.</returns>
     public ForwardingVerdict RewriteInbound(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in Endpoint local, in Endpoint realServer, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint local, in InetEndpoint realServer, MacAddress sourceMac, MacAddress nextHopMac)
     {
         bool ipv4 = parsed.IpVersion == 4;
         if (realServer.Address.IsIPv4 != ipv4 || local.Address.IsIPv4 != ipv4)
@@ -77,7 +77,7 @@ public sealed class FullNatRewriter
     /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
     /// <returns>Transmit, an ICMP time exceeded to the real server, or drop with a reason.</returns>
     public ForwardingVerdict RewriteOutbound(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in Endpoint virtualService, in Endpoint client, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, in InetEndpoint client, MacAddress sourceMac, MacAddress nextHopMac)
     {
         bool ipv4 = parsed.IpVersion == 4;
         if (virtualService.Address.IsIPv4 != ipv4 || client.Address.IsIPv4 != ipv4)

@@ -27,20 +27,20 @@ internal static class IcmpErrorBuilder
     /// <summary>ICMP type 11 code 0 / ICMPv6 type 3 code 0: the TTL or hop limit ran out in transit.</summary>
     /// <remarks>Out of line, as <see cref="PacketTooBig"/>: a rare path that should not grow the rewriters' hot code.</remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static ForwardingVerdict TimeExceeded(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit) =>
+    public static ForwardingVerdict TimeExceeded(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit) =>
         parsed.IpVersion == 4
             ? Build(buffer, offset, parsed, IcmpHeader.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded)
             : Build(buffer, offset, parsed, IcmpV6Header.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded);
 
     /// <summary>ICMP type 3 code 4 with the next-hop MTU (RFC 1191), or ICMPv6 packet too big with the MTU (RFC 8201).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, IpAddress source, byte hopLimit, int mtu) =>
+    public static ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, int mtu) =>
         parsed.IpVersion == 4
             ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, DropReason.FragmentationNeeded)
             : Build(buffer, offset, parsed, IcmpV6Header.TypePacketTooBig, 0, (uint)mtu, source, hopLimit, DropReason.FragmentationNeeded);
 
     private static ForwardingVerdict Build(
-        Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, IpAddress source, byte hopLimit, DropReason reason)
+        Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, InetAddress source, byte hopLimit, DropReason reason)
     {
         if (parsed.IsIcmpError || parsed.Fragment == FragmentKind.NonFirst)
         {
@@ -75,7 +75,7 @@ internal static class IcmpErrorBuilder
         BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], rest);
         if (ipv4)
         {
-            var destination = IpAddress.ReadIPv4(originalIp[12..]);
+            var destination = InetAddress.ReadIPv4(originalIp[12..]);
             ip[0] = 0x45;
             ip[1] = (byte)((originalIp[1] & 0x1E) | 0xC0);
             BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(headers + quoted));
@@ -91,7 +91,7 @@ internal static class IcmpErrorBuilder
         }
         else
         {
-            var destination = IpAddress.ReadIPv6(originalIp[8..]);
+            var destination = InetAddress.ReadIPv6(originalIp[8..]);
             BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
             BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(8 + quoted));
             ip[6] = (byte)L4Protocol.IcmpV6;

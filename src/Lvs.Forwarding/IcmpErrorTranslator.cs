@@ -94,8 +94,8 @@ public sealed class IcmpErrorTranslator
     }
 
     private ForwardingVerdict Translate(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, IpAddress outerSource, IpAddress outerDestination,
-        Endpoint quotedSource, Endpoint quotedDestination, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, InetAddress outerSource, InetAddress outerDestination,
+        InetEndpoint quotedSource, InetEndpoint quotedDestination, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
     {
         DropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
         if (reason != DropReason.None)
@@ -210,8 +210,8 @@ public sealed class IcmpErrorTranslator
         ReadOnlySpan<byte> quoted = frame[start..end];
         int l4;
         L4Protocol protocol;
-        IpAddress source;
-        IpAddress destination;
+        InetAddress source;
+        InetAddress destination;
         if (parsed.IpVersion == 4)
         {
             if (Ipv4Header.Validate(quoted, checkTotalLength: false) != DropReason.None)
@@ -227,8 +227,8 @@ public sealed class IcmpErrorTranslator
 
             l4 = (quoted[0] & 0x0F) * 4;
             protocol = (L4Protocol)quoted[9];
-            source = IpAddress.ReadIPv4(quoted[12..]);
-            destination = IpAddress.ReadIPv4(quoted[16..]);
+            source = InetAddress.ReadIPv4(quoted[12..]);
+            destination = InetAddress.ReadIPv4(quoted[16..]);
         }
         else
         {
@@ -244,8 +244,8 @@ public sealed class IcmpErrorTranslator
 
             l4 = 40 + upper.Offset;
             protocol = upper.Protocol;
-            source = IpAddress.ReadIPv6(quoted[8..]);
-            destination = IpAddress.ReadIPv6(quoted[24..]);
+            source = InetAddress.ReadIPv6(quoted[8..]);
+            destination = InetAddress.ReadIPv6(quoted[24..]);
         }
 
         if (protocol is not (L4Protocol.Tcp or L4Protocol.Udp) || l4 + 4 > quoted.Length)
@@ -261,5 +261,5 @@ public sealed class IcmpErrorTranslator
         ? parsed.IcmpType is IcmpHeader.TypeDestinationUnreachable or IcmpHeader.TypeSourceQuench or IcmpHeader.TypeTimeExceeded or IcmpHeader.TypeParameterProblem
         : parsed.IcmpType is IcmpV6Header.TypeDestinationUnreachable or IcmpV6Header.TypePacketTooBig or IcmpV6Header.TypeTimeExceeded or IcmpV6Header.TypeParameterProblem;
 
-    private readonly record struct QuotedPacket(int L3Offset, int L4Offset, L4Protocol Protocol, IpAddress Source, IpAddress Destination);
+    private readonly record struct QuotedPacket(int L3Offset, int L4Offset, L4Protocol Protocol, InetAddress Source, InetAddress Destination);
 }

@@ -22,7 +22,7 @@ internal static class NatCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ForwardingVerdict Translate(
         in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
-        bool outbound, bool changeSource, in Endpoint source, in Endpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
+        bool outbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
     {
         DropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
         if (reason != DropReason.None)
@@ -49,7 +49,7 @@ internal static class NatCore
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ForwardingVerdict TranslateRare(
         in RewritePolicy policy, Span<byte> buffer, int offset, in ParsedFrame parsed,
-        bool outbound, bool changeSource, in Endpoint source, in Endpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
+        bool outbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
     {
         var notes = ForwardingNotes.None;
         if (policy.InputChecksum != InputChecksumPolicy.Ignore)
@@ -75,7 +75,7 @@ internal static class NatCore
     /// <summary>The rewrite proper, once the checks have passed: addresses, ports, checksums, TTL, MACs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ForwardingVerdict Rewrite(
-        ref byte frame, int offset, in ParsedFrame parsed, bool nonFirst, bool changeSource, in Endpoint source, in Endpoint destination,
+        ref byte frame, int offset, in ParsedFrame parsed, bool nonFirst, bool changeSource, in InetEndpoint source, in InetEndpoint destination,
         bool decrement, MacAddress sourceMac, MacAddress nextHopMac, ForwardingNotes notes)
     {
         AddressTranslation.Rewrite(

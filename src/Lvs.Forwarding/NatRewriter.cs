@@ -31,7 +31,7 @@ public sealed class NatRewriter
     /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
     /// <returns>Transmit, an ICMP time exceeded to send back, or drop with a reason.</returns>
     public ForwardingVerdict RewriteInbound(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in Endpoint realServer, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint realServer, MacAddress sourceMac, MacAddress nextHopMac)
     {
         if (realServer.Address.IsIPv4 != (parsed.IpVersion == 4))
         {
@@ -51,7 +51,7 @@ public sealed class NatRewriter
     /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
     /// <returns>Transmit, an ICMP time exceeded to send back to the real server, or drop with a reason.</returns>
     public ForwardingVerdict RewriteOutbound(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in Endpoint virtualService, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, MacAddress sourceMac, MacAddress nextHopMac)
     {
         if (virtualService.Address.IsIPv4 != (parsed.IpVersion == 4))
         {

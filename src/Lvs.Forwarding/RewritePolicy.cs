@@ -142,17 +142,17 @@ internal readonly struct RewritePolicy
             return true; // RFC 768: no checksum was computed.
         }
 
-        IpAddress source;
-        IpAddress destination;
+        InetAddress source;
+        InetAddress destination;
         if (parsed.IpVersion == 4)
         {
-            source = IpAddress.ReadIPv4(frame[(l3 + 12)..]);
-            destination = IpAddress.ReadIPv4(frame[(l3 + 16)..]);
+            source = InetAddress.ReadIPv4(frame[(l3 + 12)..]);
+            destination = InetAddress.ReadIPv4(frame[(l3 + 16)..]);
         }
         else
         {
-            source = IpAddress.ReadIPv6(frame[(l3 + 8)..]);
-            destination = IpAddress.ReadIPv6(frame[(l3 + 24)..]);
+            source = InetAddress.ReadIPv6(frame[(l3 + 8)..]);
+            destination = InetAddress.ReadIPv6(frame[(l3 + 24)..]);
         }
 
         return Checksum.IsValid(segment, Checksum.PseudoHeaderSum(source, destination, parsed.Protocol, segment.Length));

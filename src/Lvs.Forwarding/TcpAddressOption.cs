@@ -15,7 +15,7 @@ internal static class TcpAddressOption
     public const int IPv6Length = 20;
 
     /// <summary>Inserts the option after the fixed TCP header of a frame already translated; returns the verdict for the grown frame, or the given one noted when there is no room.</summary>
-    public static ForwardingVerdict TryInsert(Span<byte> buffer, ForwardingVerdict translated, in ParsedFrame parsed, Endpoint client)
+    public static ForwardingVerdict TryInsert(Span<byte> buffer, ForwardingVerdict translated, in ParsedFrame parsed, InetEndpoint client)
     {
         int offset = translated.FrameOffset;
         int optionLength = client.Address.IsIPv4 ? IPv4Length : IPv6Length;

@@ -160,7 +160,7 @@ public sealed class TunnelDecapsulator
     {
         int l3 = parsed.L3Offset;
         return parsed.IpVersion == 4
-            ? Checksum.PseudoHeaderSum(IpAddress.ReadIPv4(frame[(l3 + 12)..]), IpAddress.ReadIPv4(frame[(l3 + 16)..]), protocol, length)
-            : Checksum.PseudoHeaderSum(IpAddress.ReadIPv6(frame[(l3 + 8)..]), IpAddress.ReadIPv6(frame[(l3 + 24)..]), protocol, length);
+            ? Checksum.PseudoHeaderSum(InetAddress.ReadIPv4(frame[(l3 + 12)..]), InetAddress.ReadIPv4(frame[(l3 + 16)..]), protocol, length)
+            : Checksum.PseudoHeaderSum(InetAddress.ReadIPv6(frame[(l3 + 8)..]), InetAddress.ReadIPv6(frame[(l3 + 24)..]), protocol, length);
     }
 }

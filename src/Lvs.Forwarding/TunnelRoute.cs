@@ -9,7 +9,7 @@ namespace Lvs.Forwarding;
 /// <param name="Type">IPIP (IPv4-in-IPv4, IPv6-in-IPv6 and the mixed forms), GUE or GRE.</param>
 /// <param name="Port">The GUE destination port (<c>--tun-port</c>); ignored for IPIP and GRE.</param>
 /// <param name="Flags"><see cref="TunnelFlags.Checksum"/> for an outer UDP (GUE) or GRE checksum; remote checksum offload is not used.</param>
-public readonly record struct TunnelRoute(IpAddress Source, IpAddress RealServer, TunnelType Type, ushort Port = 0, TunnelFlags Flags = TunnelFlags.None)
+public readonly record struct TunnelRoute(InetAddress Source, InetAddress RealServer, TunnelType Type, ushort Port = 0, TunnelFlags Flags = TunnelFlags.None)
 {
     /// <summary>The bytes the encapsulation adds in front of the inner IP packet: outer IP header plus UDP and GUE (12) or GRE (4, 8 with checksum).</summary>
     public int Overhead => OverheadOf(RealServer.IsIPv4, Type, Flags);

@@ -9,19 +9,19 @@ namespace Lvs.HealthChecks;
 /// <c>bindto</c>, <c>bind_port</c>, <c>connect_timeout</c>).
 /// </summary>
 /// <param name="RealServer">The real server's address and port (the check's default target).</param>
-public sealed record CheckConnectionOptions(Endpoint RealServer)
+public sealed record CheckConnectionOptions(InetEndpoint RealServer)
 {
     /// <summary>keepalived's default <c>connect_timeout</c>: 5 seconds.</summary>
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Checks this address instead of the real server's (keepalived <c>connect_ip</c>).</summary>
-    public IpAddress? ConnectIp { get; init; }
+    public InetAddress? ConnectIp { get; init; }
 
     /// <summary>Checks this port instead of the real server's (keepalived <c>connect_port</c>, ldirectord <c>checkport</c>).</summary>
     public ushort? ConnectPort { get; init; }
 
     /// <summary>The local address the check connects from (keepalived <c>bindto</c>); null lets the kernel choose.</summary>
-    public IpAddress? BindTo { get; init; }
+    public InetAddress? BindTo { get; init; }
 
     /// <summary>The local port the check connects from (keepalived <c>bind_port</c>); 0 lets the kernel choose.</summary>
     public ushort BindPort { get; init; }
@@ -37,7 +37,7 @@ public sealed record CheckConnectionOptions(Endpoint RealServer)
     } = DefaultConnectTimeout;
 
     /// <summary>The endpoint actually checked: <see cref="ConnectIp"/> and <see cref="ConnectPort"/> where given, else the real server's.</summary>
-    public Endpoint Target => new(ConnectIp ?? RealServer.Address, ConnectPort ?? RealServer.Port);
+    public InetEndpoint Target => new(ConnectIp ?? RealServer.Address, ConnectPort ?? RealServer.Port);
 
     /// <summary>The endpoint actually checked, as <see cref="IPEndPoint"/>.</summary>
     /// <returns>The target endpoint.</returns>

@@ -99,7 +99,7 @@ public sealed class HealthMonitor : IAsyncDisposable
     /// checks start at once (after their warmup).
     /// </summary>
     /// <param name="service">The service, from this monitor.</param>
-    /// <param name="options">Endpoint, weight, inhibit_on_failure, checkers.</param>
+    /// <param name="options">InetEndpoint, weight, inhibit_on_failure, checkers.</param>
     /// <returns>The server.</returns>
     /// <exception cref="ArgumentException">The service belongs to another monitor.</exception>
     public MonitoredRealServer AddRealServer(MonitoredVirtualService service, RealServerHealthOptions options)

@@ -6,7 +6,7 @@ namespace Lvs.HealthChecks;
 internal static partial class HealthMonitorLog
 {
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Real server {Endpoint} of {Service} is {State}: {Reason} (pool: {Action}, weight {Weight})")]
-    public static partial void RealServerChanged(ILogger logger, Lvs.Core.Endpoint endpoint, MonitoredVirtualService service, string state, string reason, PoolAction action, int weight);
+    public static partial void RealServerChanged(ILogger logger, Lvs.Core.InetEndpoint endpoint, MonitoredVirtualService service, string state, string reason, PoolAction action, int weight);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Virtual service {Service} {State} quorum: live weight {LiveWeight}, threshold {Threshold} (sorry server: {SorryServerAction})")]
     public static partial void QuorumChanged(ILogger logger, MonitoredVirtualService service, string state, long liveWeight, long threshold, PoolAction sorryServerAction);

@@ -26,7 +26,7 @@ public sealed class MonitoredRealServer
     public RealServerHealthOptions Options { get; }
 
     /// <summary>The server's address and port.</summary>
-    public Endpoint Endpoint => Options.Endpoint;
+    public InetEndpoint Endpoint => Options.Endpoint;
 
     /// <summary>Whether all its checkers are up.</summary>
     public bool IsUp

@@ -32,5 +32,5 @@ public sealed record VirtualServiceHealthOptions(VirtualServiceKey Key)
     /// The server that takes all traffic while quorum is lost (keepalived <c>sorry_server</c>, ldirectord
     /// <c>fallback</c>), or null.
     /// </summary>
-    public Endpoint? SorryServer { get; init; }
+    public InetEndpoint? SorryServer { get; init; }
 }

@@ -26,7 +26,7 @@ internal static class KernelBucketHash
     /// <param name="address">The address.</param>
     /// <returns>The folded address.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint Fold(IpAddress address) =>
+    public static uint Fold(InetAddress address) =>
         address.IsIPv4
             ? address.IPv4Value
             : (uint)(address.High >> 32) ^ (uint)address.High ^ (uint)(address.Low >> 32) ^ (uint)address.Low;

@@ -108,7 +108,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
     /// <summary>The current server set of a destination address (tests).</summary>
     /// <param name="destination">The destination address.</param>
     /// <returns>The set, empty when the address has no entry.</returns>
-    internal RealServer[] SetOf(IpAddress destination) => _table.TryGet(destination, out var entry) ? entry.Set : [];
+    internal RealServer[] SetOf(InetAddress destination) => _table.TryGet(destination, out var entry) ? entry.Set : [];
 
     private sealed class Entry(RealServer first, long now) : LocalityEntry(now)
     {

@@ -29,7 +29,7 @@ internal sealed class LocalityTable<TEntry> : IDisposable
 
     private const int CountForFullExpiration = 30;
 
-    private readonly ConcurrentDictionary<IpAddress, TEntry> _entries = new();
+    private readonly ConcurrentDictionary<InetAddress, TEntry> _entries = new();
     private readonly TimeProvider _time;
     private readonly long _expiration;
     private readonly long _entryTimeout;
@@ -60,18 +60,18 @@ internal sealed class LocalityTable<TEntry> : IDisposable
     /// <param name="address">The destination address.</param>
     /// <param name="entry">The entry, when found.</param>
     /// <returns>True when found.</returns>
-    public bool TryGet(IpAddress address, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TEntry? entry) =>
+    public bool TryGet(InetAddress address, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TEntry? entry) =>
         _entries.TryGetValue(address, out entry);
 
     /// <summary>Stores an entry, replacing any other for the address.</summary>
     /// <param name="address">The destination address.</param>
     /// <param name="entry">The entry.</param>
-    public void Set(IpAddress address, TEntry entry) => _entries[address] = entry;
+    public void Set(InetAddress address, TEntry entry) => _entries[address] = entry;
 
     /// <summary>Stores an entry unless one exists.</summary>
     /// <param name="address">The destination address.</param>
     /// <param name="entry">The entry.</param>
-    public void TryAdd(IpAddress address, TEntry entry) => _entries.TryAdd(address, entry);
+    public void TryAdd(InetAddress address, TEntry entry) => _entries.TryAdd(address, entry);
 
     /// <summary>Visits every entry; the visitor returns false to drop it (used when servers are removed).</summary>
     /// <param name="keep">The visitor.</param>

@@ -123,7 +123,7 @@ public sealed class MaglevHashingScheduler : IScheduler
     /// <returns>The servers.</returns>
     internal RealServer[] CurrentServers() => Volatile.Read(ref _snapshot).Servers;
 
-    private RealServer? Fallback(Snapshot snapshot, IpAddress address, ushort port, uint slot)
+    private RealServer? Fallback(Snapshot snapshot, InetAddress address, ushort port, uint slot)
     {
         // ip_vs_mh_get_fallback: rehash with successive offsets from the first slot until a usable server comes up;
         // deterministic per client, so every director falls back the same way.

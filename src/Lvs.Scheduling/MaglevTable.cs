@@ -102,7 +102,7 @@ internal static class MaglevTable
     /// <param name="size">The prime table size.</param>
     /// <param name="seed">The seed.</param>
     /// <returns>The offset in [0, size) and the skip in [1, size).</returns>
-    public static (int Offset, int Skip) Permutation(Endpoint endpoint, int size, ulong seed) =>
+    public static (int Offset, int Skip) Permutation(InetEndpoint endpoint, int size, ulong seed) =>
         ((int)(ServerHash(endpoint, seed) % (ulong)size), (int)(ServerHash(endpoint, seed ^ SkipSeedTweak) % (ulong)(size - 1)) + 1);
 
     /// <summary>
@@ -117,7 +117,7 @@ internal static class MaglevTable
     /// <param name="seed">The seed.</param>
     /// <returns>A 64-bit hash.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong FlowHash(IpAddress address, ushort port, uint round, ulong seed)
+    public static ulong FlowHash(InetAddress address, ushort port, uint round, ulong seed)
     {
         ulong h = seed
             ^ (address.High * 0x9E37_79B9_7F4A_7C15UL)
@@ -165,7 +165,7 @@ internal static class MaglevTable
         return x ^ (x >> 33);
     }
 
-    private static ulong ServerHash(Endpoint endpoint, ulong seed)
+    private static ulong ServerHash(InetEndpoint endpoint, ulong seed)
     {
         var key = new HashKey(endpoint.Address.High, endpoint.Address.Low, endpoint.Port, 0);
         return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(new ReadOnlySpan<HashKey>(in key)), unchecked((long)seed));

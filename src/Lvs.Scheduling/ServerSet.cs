@@ -14,7 +14,7 @@ internal static class ServerSet
     {
         ArgumentNullException.ThrowIfNull(servers);
         var copy = new RealServer[servers.Count];
-        var endpoints = new HashSet<Endpoint>();
+        var endpoints = new HashSet<InetEndpoint>();
         for (int i = 0; i < copy.Length; i++)
         {
             var server = servers[i] ?? throw new ArgumentNullException(nameof(servers), "A server is null.");

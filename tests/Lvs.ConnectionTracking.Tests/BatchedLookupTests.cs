@@ -165,16 +165,16 @@ public class BatchedLookupTests
         new(udp ? L4Protocol.Udp : L4Protocol.Tcp, ClientEndpoint(client, v6), InFamily(Virtual(vip % 3, (ushort)(80 + (port % 2))), v6));
 
     // Eight client addresses, ports 0 to 3: 32 endpoints, so many connections share one.
-    private static Endpoint ClientEndpoint(byte n, bool v6 = false) => InFamily(Client(n % 8, (ushort)((n >> 3) % 4)), v6);
+    private static InetEndpoint ClientEndpoint(byte n, bool v6 = false) => InFamily(Client(n % 8, (ushort)((n >> 3) % 4)), v6);
 
-    private static Endpoint ServerEndpoint(RealServer[] servers, int i, bool v6) => InFamily(servers[i].Endpoint, v6);
+    private static InetEndpoint ServerEndpoint(RealServer[] servers, int i, bool v6) => InFamily(servers[i].Endpoint, v6);
 
     /// <summary>The IPv4 endpoint itself, or an IPv6 endpoint whose address ends in the same 32 bits.</summary>
-    private static Endpoint InFamily(Endpoint endpoint, bool v6) =>
-        v6 ? new Endpoint(new IpAddress(0x2001_0db8_0000_0000UL, endpoint.Address.Low & 0xFFFF_FFFFUL), endpoint.Port) : endpoint;
+    private static InetEndpoint InFamily(InetEndpoint endpoint, bool v6) =>
+        v6 ? new InetEndpoint(new InetAddress(0x2001_0db8_0000_0000UL, endpoint.Address.Low & 0xFFFF_FFFFUL), endpoint.Port) : endpoint;
 
     private static FlowKey OtherFamily(FlowKey key) =>
         key.SourceAddress.IsIPv6
-            ? new FlowKey(key.Protocol, new Endpoint(IpAddress.FromIPv4((uint)key.SourceAddress.Low), key.SourcePort), new Endpoint(IpAddress.FromIPv4((uint)key.DestinationAddress.Low), key.DestinationPort))
+            ? new FlowKey(key.Protocol, new InetEndpoint(InetAddress.FromIPv4((uint)key.SourceAddress.Low), key.SourcePort), new InetEndpoint(InetAddress.FromIPv4((uint)key.DestinationAddress.Low), key.DestinationPort))
             : new FlowKey(key.Protocol, InFamily(key.Source, true), InFamily(key.Destination, true));
 }

@@ -35,7 +35,7 @@ public class ConnectionTableFloodTests
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < Flood; i++)
         {
-            var source = new Endpoint(IpAddress.FromIPv4((uint)random.Next() | 0x8000_0000u), (ushort)random.Next(1024, 65536));
+            var source = new InetEndpoint(InetAddress.FromIPv4((uint)random.Next() | 0x8000_0000u), (ushort)random.Next(1024, 65536));
             var key = Tcp(source, Virtual());
             if (table.TryGetInbound(key, out _))
             {

@@ -276,8 +276,8 @@ public class ConnectionTableModelTests
     private static FlowKey Flow(int client, int vip, bool udp) =>
         new(udp ? L4Protocol.Udp : L4Protocol.Tcp, Client(client / 2, (ushort)(1000 + (client % 2))), Virtual(vip));
 
-    private static Endpoint LocalFor(int client, int vip, bool udp) =>
-        new(IpAddress.Parse("198.51.100.1"), (ushort)(2000 + (client * 8) + (vip * 2) + (udp ? 1 : 0)));
+    private static InetEndpoint LocalFor(int client, int vip, bool udp) =>
+        new(InetAddress.Parse("198.51.100.1"), (ushort)(2000 + (client * 8) + (vip * 2) + (udp ? 1 : 0)));
 
     private static FlowKey Reply(int client, int vip, bool udp, int server, ForwardingMethod method) =>
         new(

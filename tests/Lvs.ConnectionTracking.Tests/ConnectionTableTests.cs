@@ -29,7 +29,7 @@ public class ConnectionTableTests
     public void TryAdd_FullNat_OutboundKeyIsServerToLocalAddress()
     {
         var (table, _, _, servers) = NewTable();
-        var local = new Endpoint(IpAddress.Parse("198.51.100.1"), 5000);
+        var local = new InetEndpoint(InetAddress.Parse("198.51.100.1"), 5000);
         var inbound = Tcp(Client(1), Virtual());
         Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(inbound, 0, servers[0].Endpoint, ForwardingMethod.FullNat) { Local = local }, out var added));
 
@@ -72,7 +72,7 @@ public class ConnectionTableTests
     public void TryAdd_InvalidRequests_Rejected()
     {
         var (table, _, _, servers) = NewTable();
-        var v6Client = new Endpoint(IpAddress.Parse("2001:db8::1"), 1000);
+        var v6Client = new InetEndpoint(InetAddress.Parse("2001:db8::1"), 1000);
         Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(Tcp(v6Client, Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 7, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(new FlowKey(L4Protocol.Sctp, Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
@@ -83,10 +83,10 @@ public class ConnectionTableTests
     public void Ipv6_Connection_FoundFromBothDirections()
     {
         var (table, registry, _, _) = NewTable();
-        var server = new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
+        var server = new RealServer(InetEndpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
         int index = registry.Register(server);
-        var client = Endpoint.Parse("[2001:db8:2::5]:51000");
-        var vip = Endpoint.Parse("[2001:db8:ffff::1]:80");
+        var client = InetEndpoint.Parse("[2001:db8:2::5]:51000");
+        var vip = InetEndpoint.Parse("[2001:db8:ffff::1]:80");
         Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(client, vip), index, server.Endpoint, ForwardingMethod.Nat), out var h));
         Assert.True(table.TryGetInbound(Tcp(client, vip), out var a));
         Assert.True(table.TryGetOutbound(Tcp(server.Endpoint, client), out var b));
@@ -453,13 +453,13 @@ public class ConnectionTableTests
     public void TryGetInboundBatch_MixedHitsMissesAndIpv6_SameAsOneByOne()
     {
         var (table, registry, _, servers) = NewTable(capacity: 256);
-        var v6Server = new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
+        var v6Server = new RealServer(InetEndpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
         int v6Index = registry.Register(v6Server);
         var keys = new List<FlowKey>();
         for (int i = 0; i < 100; i++)
         {
             var v4 = Tcp(Client(i), Virtual());
-            var v6 = Tcp(new Endpoint(new IpAddress(0x2001_0db8_0002_0000UL, (ulong)i + 1), 5000), Endpoint.Parse("[2001:db8:ffff::1]:80"));
+            var v6 = Tcp(new InetEndpoint(new InetAddress(0x2001_0db8_0002_0000UL, (ulong)i + 1), 5000), InetEndpoint.Parse("[2001:db8:ffff::1]:80"));
             if (i % 3 != 0)
             {
                 _ = table.TryAdd(new NewConnection(v4, 0, servers[0].Endpoint, ForwardingMethod.Nat), out _);
@@ -479,19 +479,19 @@ public class ConnectionTableTests
     public void TryGetOutboundBatch_NatFullNatDirectRoutingMissesAndIpv6_SameAsOneByOne()
     {
         var (table, registry, _, servers) = NewTable(capacity: 512);
-        var v6Server = new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
+        var v6Server = new RealServer(InetEndpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat);
         int v6Index = registry.Register(v6Server);
         var replies = new List<FlowKey>();
         for (int i = 0; i < 150; i++)
         {
             var method = (i % 4) switch { 0 => ForwardingMethod.Nat, 1 => ForwardingMethod.FullNat, 2 => ForwardingMethod.DirectRouting, _ => ForwardingMethod.Nat };
-            var local = new Endpoint(IpAddress.Parse("198.51.100.1"), (ushort)(6000 + i));
+            var local = new InetEndpoint(InetAddress.Parse("198.51.100.1"), (ushort)(6000 + i));
             var server = servers[i & 1].Endpoint;
-            var v6Client = new Endpoint(new IpAddress(0x2001_0db8_0002_0000UL, (ulong)i + 1), 5000);
+            var v6Client = new InetEndpoint(new InetAddress(0x2001_0db8_0002_0000UL, (ulong)i + 1), 5000);
             if (i % 5 != 0)
             {
                 _ = table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), i & 1, server, method) { Local = local }, out _);
-                _ = table.TryAdd(new NewConnection(Tcp(v6Client, Endpoint.Parse("[2001:db8:ffff::1]:80")), v6Index, v6Server.Endpoint, ForwardingMethod.Nat), out _);
+                _ = table.TryAdd(new NewConnection(Tcp(v6Client, InetEndpoint.Parse("[2001:db8:ffff::1]:80")), v6Index, v6Server.Endpoint, ForwardingMethod.Nat), out _);
             }
 
             replies.Add(Tcp(server, method == ForwardingMethod.FullNat ? local : Client(i)));
@@ -510,12 +510,12 @@ public class ConnectionTableTests
 
     private static NewConnection ToConnection(BatchItem item, int v6Server)
     {
-        var local = new Endpoint(item.IPv6 ? IpAddress.Parse("2001:db8:fe::1") : IpAddress.Parse("198.51.100.1"), (ushort)(5000 + item.Client));
+        var local = new InetEndpoint(item.IPv6 ? InetAddress.Parse("2001:db8:fe::1") : InetAddress.Parse("198.51.100.1"), (ushort)(5000 + item.Client));
         var inbound = item.IPv6
-            ? Tcp(new Endpoint(new IpAddress(0x2001_0db8_0002_0000UL, (ulong)item.Client + 1), 5000), Endpoint.Parse("[2001:db8:ffff::1]:80"))
+            ? Tcp(new InetEndpoint(new InetAddress(0x2001_0db8_0002_0000UL, (ulong)item.Client + 1), 5000), InetEndpoint.Parse("[2001:db8:ffff::1]:80"))
             : Tcp(Client(item.Client), Virtual());
         int server = item.Invalid ? 99 : item.IPv6 ? v6Server : item.Client & 1;
-        var destination = item.IPv6 ? Endpoint.Parse("[2001:db8:1::10]:8080") : Server(item.Client & 1);
+        var destination = item.IPv6 ? InetEndpoint.Parse("[2001:db8:1::10]:8080") : Server(item.Client & 1);
         return new NewConnection(inbound, server, destination, item.Method) { Local = local };
     }
 
@@ -533,8 +533,8 @@ public class ConnectionTableTests
                 // Capacity 24 per family, so long batches also exercise shedding and refusal.
                 var (batchTable, batchRegistry, _, batchServers) = NewTable(capacity: 24);
                 var (oneTable, oneRegistry, _, oneServers) = NewTable(capacity: 24);
-                int v6Batch = batchRegistry.Register(new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat));
-                int v6One = oneRegistry.Register(new RealServer(Endpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat));
+                int v6Batch = batchRegistry.Register(new RealServer(InetEndpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat));
+                int v6One = oneRegistry.Register(new RealServer(InetEndpoint.Parse("[2001:db8:1::10]:8080"), 1, ForwardingMethod.Nat));
                 var connections = items.Select(i => ToConnection(i, v6Batch)).ToArray();
                 var handles = new ConnectionHandle[connections.Length];
                 var results = new AddConnectionResult[connections.Length];

@@ -11,16 +11,16 @@ public class PersistenceTests
     [Fact]
     public void Create_ServicePort_KeyCoversClientNetworkAndPort()
     {
-        var key = PersistenceKey.Create(Http, Tcp(Endpoint.Parse("10.1.2.3:5000"), Virtual()), IpAddress.Parse("255.255.255.0"));
-        Assert.Equal(new PersistenceKey(L4Protocol.Tcp, IpAddress.Parse("10.1.2.0"), Virtual().Address, 80), key);
+        var key = PersistenceKey.Create(Http, Tcp(InetEndpoint.Parse("10.1.2.3:5000"), Virtual()), InetAddress.Parse("255.255.255.0"));
+        Assert.Equal(new PersistenceKey(L4Protocol.Tcp, InetAddress.Parse("10.1.2.0"), Virtual().Address, 80), key);
     }
 
     [Fact]
     public void Create_FirewallMark_ProtocolIpPortZeroMarkAsAddress()
     {
         var service = VirtualServiceKey.ForFirewallMark(7);
-        var key = PersistenceKey.Create(service, Tcp(Endpoint.Parse("10.1.2.3:5000"), Virtual(0, 443)), 32);
-        Assert.Equal(new PersistenceKey(L4Protocol.None, IpAddress.Parse("10.1.2.3"), IpAddress.FromIPv4(7), 0), key);
+        var key = PersistenceKey.Create(service, Tcp(InetEndpoint.Parse("10.1.2.3:5000"), Virtual(0, 443)), 32);
+        Assert.Equal(new PersistenceKey(L4Protocol.None, InetAddress.Parse("10.1.2.3"), InetAddress.FromIPv4(7), 0), key);
     }
 
     [Fact]
@@ -37,20 +37,20 @@ public class PersistenceTests
     public void Template_NewConnectionFromCoveredClient_GoesToTemplateServer()
     {
         var (table, _, _, servers) = NewTable();
-        var first = Tcp(Endpoint.Parse("10.1.2.3:5000"), Virtual());
+        var first = Tcp(InetEndpoint.Parse("10.1.2.3:5000"), Virtual());
         var key = PersistenceKey.Create(Http, first, 24);
         Assert.False(table.TryGetTemplate(key, out _, out _));
         Assert.Equal(AddConnectionResult.Added, table.TryAddTemplate(key, 1, servers[1].Endpoint, 300, out var template));
         Assert.Equal(1, servers[1].PersistentConnections);
 
-        var second = Tcp(Endpoint.Parse("10.1.2.77:6000"), Virtual());
+        var second = Tcp(InetEndpoint.Parse("10.1.2.77:6000"), Virtual());
         Assert.True(table.TryGetTemplate(PersistenceKey.Create(Http, second, 24), out var found, out int server));
         Assert.Equal(template, found);
         Assert.Equal(1, server);
-        Assert.False(table.TryGetTemplate(PersistenceKey.Create(Http, Tcp(Endpoint.Parse("10.1.3.1:6000"), Virtual()), 24), out _, out _));
+        Assert.False(table.TryGetTemplate(PersistenceKey.Create(Http, Tcp(InetEndpoint.Parse("10.1.3.1:6000"), Virtual()), 24), out _, out _));
 
         // A template is not a connection: a packet with source port 0 does not find it.
-        Assert.False(table.TryGetInbound(Tcp(new Endpoint(IpAddress.Parse("10.1.2.0"), 0), Virtual()), out _));
+        Assert.False(table.TryGetInbound(Tcp(new InetEndpoint(InetAddress.Parse("10.1.2.0"), 0), Virtual()), out _));
     }
 
     [Fact]

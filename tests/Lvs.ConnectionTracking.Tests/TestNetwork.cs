@@ -6,17 +6,17 @@ namespace Lvs.ConnectionTracking.Tests;
 /// <summary>The addresses, servers and tables the tests share: clients in 10.0.0.0/8, VIPs in 192.0.2.0/24, servers in 172.16.0.0/16.</summary>
 internal static class TestNetwork
 {
-    public static readonly IpAddress Vip = IpAddress.Parse("192.0.2.10");
+    public static readonly InetAddress Vip = InetAddress.Parse("192.0.2.10");
 
-    public static Endpoint Client(int i, ushort port = 40000) => new(IpAddress.FromIPv4(0x0A00_0000u + (uint)i), port);
+    public static InetEndpoint Client(int i, ushort port = 40000) => new(InetAddress.FromIPv4(0x0A00_0000u + (uint)i), port);
 
-    public static Endpoint Virtual(int i = 0, ushort port = 80) => new(IpAddress.FromIPv4(0xC000_020Au + (uint)i), port);
+    public static InetEndpoint Virtual(int i = 0, ushort port = 80) => new(InetAddress.FromIPv4(0xC000_020Au + (uint)i), port);
 
-    public static Endpoint Server(int i, ushort port = 8080) => new(IpAddress.FromIPv4(0xAC10_0000u + (uint)i), port);
+    public static InetEndpoint Server(int i, ushort port = 8080) => new(InetAddress.FromIPv4(0xAC10_0000u + (uint)i), port);
 
-    public static FlowKey Tcp(Endpoint client, Endpoint @virtual) => new(L4Protocol.Tcp, client, @virtual);
+    public static FlowKey Tcp(InetEndpoint client, InetEndpoint @virtual) => new(L4Protocol.Tcp, client, @virtual);
 
-    public static FlowKey Udp(Endpoint client, Endpoint @virtual) => new(L4Protocol.Udp, client, @virtual);
+    public static FlowKey Udp(InetEndpoint client, InetEndpoint @virtual) => new(L4Protocol.Udp, client, @virtual);
 
     public static (ConnectionTable Table, RealServerRegistry Registry, FakeTimeProvider Clock, RealServer[] Servers) NewTable(
         int capacity = 1024, int servers = 2, Action<ConnectionTimeouts>? timeouts = null, bool expireNoDest = false, bool expireQuiescent = false, int reuseMode = 1, int inboundCells = 15)

@@ -34,8 +34,8 @@ public class ChecksumTests
     [Fact]
     public void PseudoHeaderSum_Ipv4_MatchesSummingTheWords()
     {
-        var source = IpAddress.Parse("10.1.2.3");
-        var destination = IpAddress.Parse("172.16.0.9");
+        var source = InetAddress.Parse("10.1.2.3");
+        var destination = InetAddress.Parse("172.16.0.9");
         byte[] pseudo = Convert.FromHexString("0a010203ac100009" + "0006" + "0028");
         Assert.Equal(Checksum.Sum(pseudo), Checksum.PseudoHeaderSum(source, destination, L4Protocol.Tcp, 40));
     }
@@ -43,8 +43,8 @@ public class ChecksumTests
     [Fact]
     public void PseudoHeaderSum_Ipv6_MatchesSummingTheRfc8200Layout()
     {
-        var source = IpAddress.Parse("2001:db8::1");
-        var destination = IpAddress.Parse("2001:db8:ffff::abcd:2");
+        var source = InetAddress.Parse("2001:db8::1");
+        var destination = InetAddress.Parse("2001:db8:ffff::abcd:2");
         byte[] pseudo = new byte[40];
         source.WriteTo(pseudo);
         destination.WriteTo(pseudo.AsSpan(16));
@@ -81,8 +81,8 @@ public class ChecksumTests
     [Property(MaxTest = 1000)]
     public bool UpdateAddress_AnyIpv6Change_EqualsFullRecomputation(byte[] data, ulong h1, ulong l1, ulong h2, ulong l2)
     {
-        var oldAddress = new IpAddress(h1 | 1UL << 63, l1);
-        var newAddress = new IpAddress(h2 | 1UL << 63, l2);
+        var oldAddress = new InetAddress(h1 | 1UL << 63, l1);
+        var newAddress = new InetAddress(h2 | 1UL << 63, l2);
         byte[] buffer = new byte[18 + data.Length];
         oldAddress.WriteTo(buffer.AsSpan(2));
         data.CopyTo(buffer, 18);

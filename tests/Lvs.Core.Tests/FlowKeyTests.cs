@@ -5,7 +5,7 @@ namespace Lvs.Core.Tests;
 public class FlowKeyTests
 {
     private static FlowKey Key(string src, string dst, L4Protocol protocol = L4Protocol.Tcp) =>
-        new(protocol, Endpoint.Parse(src), Endpoint.Parse(dst));
+        new(protocol, InetEndpoint.Parse(src), InetEndpoint.Parse(dst));
 
     [Fact]
     public void Size_IsFortyBytesWithoutPadding()
@@ -43,7 +43,7 @@ public class FlowKeyTests
     [Property]
     public bool Reverse_Twice_IsIdentity(uint a, uint b, ushort p, ushort q)
     {
-        var key = new FlowKey(L4Protocol.Udp, IpAddress.FromIPv4(a), p, IpAddress.FromIPv4(b), q);
+        var key = new FlowKey(L4Protocol.Udp, InetAddress.FromIPv4(a), p, InetAddress.FromIPv4(b), q);
         var reversed = key.Reverse();
         return reversed.Reverse() == key && reversed.Source == key.Destination && reversed.Destination == key.Source;
     }
@@ -51,8 +51,8 @@ public class FlowKeyTests
     [Property]
     public bool Equality_MatchesFieldEquality(uint a, uint b, ushort p, ushort q, uint c)
     {
-        var x = new FlowKey(L4Protocol.Tcp, IpAddress.FromIPv4(a), p, IpAddress.FromIPv4(b), q);
-        var y = new FlowKey(L4Protocol.Tcp, IpAddress.FromIPv4(c), p, IpAddress.FromIPv4(b), q);
+        var x = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(a), p, InetAddress.FromIPv4(b), q);
+        var y = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(c), p, InetAddress.FromIPv4(b), q);
         return (x == y) == (a == c) && (x == y) == (x.GetHashCode() == y.GetHashCode() && a == c);
     }
 }

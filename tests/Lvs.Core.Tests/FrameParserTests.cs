@@ -31,7 +31,7 @@ public class FrameParserTests
         Assert.Equal(4, parsed.IpVersion);
         Assert.Equal(L4Protocol.Tcp, parsed.Protocol);
         Assert.Equal(TcpFlags.Syn, parsed.TcpFlags);
-        Assert.Equal(new FlowKey(L4Protocol.Tcp, Endpoint.Parse("10.0.0.1:40000"), Endpoint.Parse("192.168.1.10:80")), parsed.Flow);
+        Assert.Equal(new FlowKey(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.1:40000"), InetEndpoint.Parse("192.168.1.10:80")), parsed.Flow);
         Assert.True(Ipv4Header.TryCreate(frame.AsSpan(14), out var ip));
         Assert.True(ip.IsChecksumValid);
         uint pseudo = Checksum.PseudoHeaderSum(ip.Source, ip.Destination, L4Protocol.Tcp, ip.TotalLength - ip.HeaderLength);

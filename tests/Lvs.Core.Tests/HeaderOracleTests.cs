@@ -183,21 +183,21 @@ public class HeaderOracleTests
         Assert.True(((IPv4Packet)Packet.ParsePacket(LinkLayers.Ethernet, frame).Extract<IPPacket>()).ValidIPChecksum);
     }
 
-    internal static IpAddress NewAddress(bool v6, byte[] bytes)
+    internal static InetAddress NewAddress(bool v6, byte[] bytes)
     {
         // The target frame may be of the other family: repeat its bytes to the length needed.
         byte[] raw = Enumerable.Range(0, 16).Select(i => bytes[i % bytes.Length]).ToArray();
-        var address = v6 ? IpAddress.ReadIPv6(raw) : IpAddress.ReadIPv4(raw);
+        var address = v6 ? InetAddress.ReadIPv6(raw) : InetAddress.ReadIPv4(raw);
         // Keep the family: an IPv4-mapped IPv6 address would read back as IPv4.
-        return v6 && address.IsIPv4 ? new IpAddress(0x2001_0db8_0000_0000, address.Low) : address;
+        return v6 && address.IsIPv4 ? new InetAddress(0x2001_0db8_0000_0000, address.Low) : address;
     }
 
     /// <summary>The NAT-style change the director makes: new addresses and ports, checksums patched by RFC 1624.</summary>
-    internal static void RewriteIncrementally(byte[] frame, ParsedFrame parsed, IpAddress source, ushort sourcePort, IpAddress destination, ushort destinationPort)
+    internal static void RewriteIncrementally(byte[] frame, ParsedFrame parsed, InetAddress source, ushort sourcePort, InetAddress destination, ushort destinationPort)
     {
         Span<byte> l3 = frame.AsSpan(parsed.L3Offset);
-        IpAddress oldSource = parsed.Flow.SourceAddress;
-        IpAddress oldDestination = parsed.Flow.DestinationAddress;
+        InetAddress oldSource = parsed.Flow.SourceAddress;
+        InetAddress oldDestination = parsed.Flow.DestinationAddress;
         if (parsed.IpVersion == 4)
         {
             Assert.True(Ipv4Header.TryCreate(l3, out var v4));

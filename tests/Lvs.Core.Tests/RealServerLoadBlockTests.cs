@@ -3,7 +3,7 @@ namespace Lvs.Core.Tests;
 public class RealServerLoadBlockTests
 {
     private static RealServer Server(int index, int weight = 1) =>
-        new(new Endpoint(IpAddress.FromIPv4(10, 0, (byte)(index >> 8), (byte)index), 80), weight);
+        new(new InetEndpoint(InetAddress.FromIPv4(10, 0, (byte)(index >> 8), (byte)index), 80), weight);
 
     private static int[] SlotOf(RealServerLoadBlock block, int index) =>
         block.Slots.Slice(index * RealServerLoadBlock.SlotLength, RealServerLoadBlock.SlotLength).ToArray();

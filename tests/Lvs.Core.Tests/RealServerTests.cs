@@ -3,7 +3,7 @@ namespace Lvs.Core.Tests;
 public class RealServerTests
 {
     private static RealServer Server(int upper = 0, int lower = 0) =>
-        new(Endpoint.Parse("10.0.0.10:80"), 1) { UpperThreshold = upper, LowerThreshold = lower };
+        new(InetEndpoint.Parse("10.0.0.10:80"), 1) { UpperThreshold = upper, LowerThreshold = lower };
 
     [Fact]
     public void AddConnection_ReachingUpperThreshold_SetsOverloaded()

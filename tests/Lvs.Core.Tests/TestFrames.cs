@@ -55,7 +55,7 @@ public static class TestFrames
     // an oracle limitation, so those ports are moved aside.
     private static ushort OracleSafePort(ushort port) => port is 0 or 7 or 9 ? (ushort)(port + 1000) : port;
 
-    // ::ffff:a.b.c.d is represented as IPv4 by IpAddress (documented); generated IPv6 sources avoid it.
+    // ::ffff:a.b.c.d is represented as IPv4 by InetAddress (documented); generated IPv6 sources avoid it.
     private static bool IsMapped(FrameSpec s) =>
         s.V6 && (s.Source.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && s.Source[10] == 0xFF && s.Source[11] == 0xFF
               || s.Destination.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && s.Destination[10] == 0xFF && s.Destination[11] == 0xFF);

@@ -6,7 +6,7 @@ using PacketDotNet;
 namespace Lvs.Forwarding.Tests;
 
 /// <summary>A generated client flow: the request frame, the real server it goes to, and the length of the reply.</summary>
-public sealed record GeneratedFlow(FrameSpec Request, Endpoint RealServer, Endpoint Local, int ReplyLength)
+public sealed record GeneratedFlow(FrameSpec Request, InetEndpoint RealServer, InetEndpoint Local, int ReplyLength)
 {
     public override string ToString() => $"{Request} -> {RealServer} via {Local}, reply {ReplyLength}";
 }
@@ -46,7 +46,7 @@ public static class FrameGenerators
                 Ack = !syn,
                 TypeOfService = (byte)tos,
             },
-            new Endpoint(IpAddress.Parse(addresses[2]), ports[2]),
-            new Endpoint(IpAddress.Parse(addresses[3]), ports[3]),
+            new InetEndpoint(InetAddress.Parse(addresses[2]), ports[2]),
+            new InetEndpoint(InetAddress.Parse(addresses[3]), ports[3]),
             reply);
 }

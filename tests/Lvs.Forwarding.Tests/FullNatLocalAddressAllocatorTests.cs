@@ -6,13 +6,13 @@ namespace Lvs.Forwarding.Tests;
 
 public class FullNatLocalAddressAllocatorTests
 {
-    private static readonly IpAddress[] TwoAddresses = [IpAddress.FromIPv4(10, 0, 0, 100), IpAddress.FromIPv4(10, 0, 0, 101)];
+    private static readonly InetAddress[] TwoAddresses = [InetAddress.FromIPv4(10, 0, 0, 100), InetAddress.FromIPv4(10, 0, 0, 101)];
 
     [Fact]
     public void TryAllocate_WholeRange_HandsOutEveryPairOnceThenReportsExhaustion()
     {
         var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 5000, 5099);
-        var seen = new HashSet<Endpoint>();
+        var seen = new HashSet<InetEndpoint>();
         for (int i = 0; i < 200; i++)
         {
             Assert.True(allocator.TryAllocate(out var local));
@@ -40,8 +40,8 @@ public class FullNatLocalAddressAllocatorTests
     [Fact]
     public void Release_AfterExhaustion_MakesExactlyThatPairAvailable()
     {
-        var allocator = new FullNatLocalAddressAllocator([IpAddress.FromIPv4(192, 168, 1, 1)], 40000, 40009);
-        var all = new List<Endpoint>();
+        var allocator = new FullNatLocalAddressAllocator([InetAddress.FromIPv4(192, 168, 1, 1)], 40000, 40009);
+        var all = new List<InetEndpoint>();
         while (allocator.TryAllocate(out var local))
         {
             all.Add(local);
@@ -59,9 +59,9 @@ public class FullNatLocalAddressAllocatorTests
     {
         var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 2000, 2100);
         Assert.True(allocator.TryAllocate(out var local));
-        Assert.False(allocator.Release(new Endpoint(IpAddress.FromIPv4(1, 2, 3, 4), local.Port)));
-        Assert.False(allocator.Release(new Endpoint(local.Address, 1999)));
-        Assert.False(allocator.Release(new Endpoint(local.Address, 2101)));
+        Assert.False(allocator.Release(new InetEndpoint(InetAddress.FromIPv4(1, 2, 3, 4), local.Port)));
+        Assert.False(allocator.Release(new InetEndpoint(local.Address, 1999)));
+        Assert.False(allocator.Release(new InetEndpoint(local.Address, 2101)));
         Assert.True(allocator.Release(local));
         Assert.False(allocator.Release(local));
         Assert.Equal(0, allocator.InUse);
@@ -71,8 +71,8 @@ public class FullNatLocalAddressAllocatorTests
     public void Constructor_InvalidArguments_Throws()
     {
         _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([]));
-        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([IpAddress.FromIPv4(1, 1, 1, 1), IpAddress.Parse("2001:db8::1")]));
-        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([IpAddress.FromIPv4(1, 1, 1, 1), IpAddress.FromIPv4(1, 1, 1, 1)]));
+        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([InetAddress.FromIPv4(1, 1, 1, 1), InetAddress.Parse("2001:db8::1")]));
+        _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator([InetAddress.FromIPv4(1, 1, 1, 1), InetAddress.FromIPv4(1, 1, 1, 1)]));
         _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator(TwoAddresses, 3000, 2999));
         _ = Assert.Throws<ArgumentException>(() => new FullNatLocalAddressAllocator(TwoAddresses, 0, 10));
     }
@@ -81,11 +81,11 @@ public class FullNatLocalAddressAllocatorTests
     public void TryAllocate_ManyThreads_NeverHandsOutAPairTwice()
     {
         var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 10000, 10999);
-        var held = new System.Collections.Concurrent.ConcurrentDictionary<Endpoint, int>();
+        var held = new System.Collections.Concurrent.ConcurrentDictionary<InetEndpoint, int>();
         int duplicates = 0;
         var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
         {
-            var mine = new List<Endpoint>();
+            var mine = new List<InetEndpoint>();
             for (int i = 0; i < 20000; i++)
             {
                 if ((i + t) % 3 != 2 && allocator.TryAllocate(out var local))
@@ -122,9 +122,9 @@ public class FullNatLocalAddressAllocatorTests
         var ranges = Gen.Choose(1, 150).SelectMany(count => Gen.Choose(1, 3).Select(addresses => (count, addresses)));
         return Prop.ForAll(Arb.From(ranges), Arb.From(operations), (range, ops) =>
         {
-            var addresses = Enumerable.Range(1, range.addresses).Select(i => IpAddress.FromIPv4(10, 1, 0, (byte)i)).ToArray();
+            var addresses = Enumerable.Range(1, range.addresses).Select(i => InetAddress.FromIPv4(10, 1, 0, (byte)i)).ToArray();
             var allocator = new FullNatLocalAddressAllocator(addresses, 60000, (ushort)(60000 + range.count - 1));
-            var model = new List<Endpoint>();
+            var model = new List<InetEndpoint>();
             long expectedExhausted = 0;
             foreach (int op in ops)
             {

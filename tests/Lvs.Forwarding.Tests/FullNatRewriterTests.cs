@@ -21,7 +21,7 @@ public class FullNatRewriterTests
         var expected = input.Forwarded() with { Source = local, SourcePort = 5001, Destination = realServer, DestinationPort = 8080 };
         var rewriter = new FullNatRewriter();
         RewriteHarness.AssertRewritesTo(input, expected, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse(local), 5001), new Endpoint(IpAddress.Parse(realServer), 8080), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(local), 5001), new InetEndpoint(InetAddress.Parse(realServer), 8080), Director, NextHop));
     }
 
     [Theory]
@@ -33,7 +33,7 @@ public class FullNatRewriterTests
         var expected = input.Forwarded() with { Source = vip, SourcePort = 80, Destination = client, DestinationPort = 43210 };
         var rewriter = new FullNatRewriter();
         RewriteHarness.AssertRewritesTo(input, expected, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteOutbound(b, o, l, p, new Endpoint(IpAddress.Parse(vip), 80), new Endpoint(IpAddress.Parse(client), 43210), Director, NextHop));
+            rewriter.RewriteOutbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(vip), 80), new InetEndpoint(InetAddress.Parse(client), 43210), Director, NextHop));
     }
 
     [Theory]
@@ -47,7 +47,7 @@ public class FullNatRewriterTests
         var expected = input.Forwarded() with { Source = local, SourcePort = 5001, Destination = realServer, DestinationPort = 8080, TcpOptions = [.. toa, .. options] };
         var rewriter = new FullNatRewriter(new ForwardingOptions { InsertToa = true });
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse(local), 5001), new Endpoint(IpAddress.Parse(realServer), 8080), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(local), 5001), new InetEndpoint(InetAddress.Parse(realServer), 8080), Director, NextHop));
 
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(ForwardingNotes.ToaInserted, verdict.Notes);
@@ -63,7 +63,7 @@ public class FullNatRewriterTests
         var input = new FrameSpec { Syn = true, Ack = false, PayloadLength = 0, TcpOptions = options };
         var rewriter = new FullNatRewriter(new ForwardingOptions { InsertToa = true });
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 100), 5001), new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 100), 5001), new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(ForwardingNotes.ToaNotInserted, verdict.Notes);
         PacketFactory.AssertChecksumsValid(output);
@@ -74,7 +74,7 @@ public class FullNatRewriterTests
     {
         var rewriter = new FullNatRewriter(new ForwardingOptions { InsertToa = true });
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Syn = true, Ack = false }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 100), 5001), new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop), headroom: 0);
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 100), 5001), new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop), headroom: 0);
         Assert.Equal(ForwardingNotes.ToaNotInserted, verdict.Notes);
         PacketFactory.AssertChecksumsValid(output);
     }
@@ -85,7 +85,7 @@ public class FullNatRewriterTests
         var rewriter = new FullNatRewriter(new ForwardingOptions { InsertToa = true });
         var input = PacketFactory.Build(new FrameSpec());
         var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 100), 5001), new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 100), 5001), new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
         Assert.Equal(ForwardingNotes.None, verdict.Notes);
         Assert.Equal(input.Length, output.Length);
     }
@@ -109,8 +109,8 @@ public class FullNatRewriterTests
             Assert.Equal(request.PayloadLength, transport.PayloadData.Length);
 
             var reply = request with { Source = flow.RealServer.Address.ToString(), SourcePort = flow.RealServer.Port, Destination = flow.Local.Address.ToString(), DestinationPort = flow.Local.Port, PayloadLength = flow.ReplyLength, Syn = false, Ack = true };
-            var vs = new Endpoint(IpAddress.Parse(request.Destination), request.DestinationPort);
-            var client = new Endpoint(IpAddress.Parse(request.Source), request.SourcePort);
+            var vs = new InetEndpoint(InetAddress.Parse(request.Destination), request.DestinationPort);
+            var client = new InetEndpoint(InetAddress.Parse(request.Source), request.SourcePort);
             var (outVerdict, back) = RewriteHarness.Run(PacketFactory.Build(reply), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteOutbound(b, o, l, p, vs, client, Director, NextHop));
             Assert.Equal(ForwardingAction.Transmit, outVerdict.Action);
             RewriteHarness.AssertGolden(

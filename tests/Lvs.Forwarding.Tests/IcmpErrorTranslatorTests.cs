@@ -13,8 +13,8 @@ public class IcmpErrorTranslatorTests
     private static readonly MacAddress Director = PacketFactory.DirectorMac;
     private static readonly MacAddress NextHop = PacketFactory.NextHopMac;
 
-    private static readonly NatEndpoints Nat4 = NatEndpoints.ForNat(Endpoint.Parse("198.51.100.7:43210"), Endpoint.Parse("192.0.2.10:80"), Endpoint.Parse("10.0.0.5:8080"));
-    private static readonly NatEndpoints FullNat6 = new(Endpoint.Parse("[2001:db8:1::7]:43210"), Endpoint.Parse("[2001:db8::10]:80"), Endpoint.Parse("[fd00::100]:5001"), Endpoint.Parse("[fd00::5]:8080"));
+    private static readonly NatEndpoints Nat4 = NatEndpoints.ForNat(InetEndpoint.Parse("198.51.100.7:43210"), InetEndpoint.Parse("192.0.2.10:80"), InetEndpoint.Parse("10.0.0.5:8080"));
+    private static readonly NatEndpoints FullNat6 = new(InetEndpoint.Parse("[2001:db8:1::7]:43210"), InetEndpoint.Parse("[2001:db8::10]:80"), InetEndpoint.Parse("[fd00::100]:5001"), InetEndpoint.Parse("[fd00::5]:8080"));
 
     /// <summary>An ICMP / ICMPv6 error frame: IP built by PacketDotNet, the ICMP message by hand with the reference checksum.</summary>
     private static byte[] IcmpFrame(string source, string destination, byte type, byte code, uint rest, byte[] quoted, byte ttl = 64, string sourceMac = "02:00:00:00:00:01", string destinationMac = "02:00:00:00:00:02")
@@ -127,7 +127,7 @@ public class IcmpErrorTranslatorTests
         PacketFactory.AssertChecksumsValid(output);
         Assert.Equal(DropReason.None, FrameParser.Parse(output, out var parsed));
         Assert.Equal(DropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(output, parsed, out var flow));
-        Assert.Equal(new FlowKey(L4Protocol.Tcp, Endpoint.Parse("10.0.0.5:8080"), Endpoint.Parse("198.51.100.7:43210")), flow);
+        Assert.Equal(new FlowKey(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.5:8080"), InetEndpoint.Parse("198.51.100.7:43210")), flow);
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public class IcmpErrorTranslatorTests
         byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 1, 0, Quote(sent, 28));
         Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
         Assert.Equal(DropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out var flow));
-        Assert.Equal(new FlowKey(L4Protocol.Tcp, Endpoint.Parse("192.0.2.10:80"), Endpoint.Parse("198.51.100.7:43210")), flow);
+        Assert.Equal(new FlowKey(L4Protocol.Tcp, InetEndpoint.Parse("192.0.2.10:80"), InetEndpoint.Parse("198.51.100.7:43210")), flow);
     }
 
     [Theory]
@@ -190,8 +190,8 @@ public class IcmpErrorTranslatorTests
         {
             var request = flow.Request;
             bool ipv6 = request.Source.Contains(':');
-            var client = new Endpoint(IpAddress.Parse(request.Source), request.SourcePort);
-            var vs = new Endpoint(IpAddress.Parse(request.Destination), request.DestinationPort);
+            var client = new InetEndpoint(InetAddress.Parse(request.Source), request.SourcePort);
+            var vs = new InetEndpoint(InetAddress.Parse(request.Destination), request.DestinationPort);
             var connection = fullNat ? new NatEndpoints(client, vs, flow.Local, flow.RealServer) : NatEndpoints.ForNat(client, vs, flow.RealServer);
             int minimum = (ipv6 ? 40 : 20) + 8;
             var protocol = request.Protocol == ProtocolType.Tcp ? L4Protocol.Tcp : L4Protocol.Udp;

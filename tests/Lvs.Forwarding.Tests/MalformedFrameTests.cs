@@ -21,8 +21,8 @@ public class MalformedFrameTests
     private static readonly TunnelDecapsulator Decapsulator = new(new TunnelDecapsulatorOptions { GuePort = 6080 });
     private static readonly IcmpErrorTranslator Icmp = new(Strict);
 
-    private static readonly Endpoint V4 = Endpoint.Parse("10.0.0.5:8080");
-    private static readonly Endpoint V6 = Endpoint.Parse("[fd00::5]:8080");
+    private static readonly InetEndpoint V4 = InetEndpoint.Parse("10.0.0.5:8080");
+    private static readonly InetEndpoint V6 = InetEndpoint.Parse("[fd00::5]:8080");
 
     /// <summary>Runs every rewriter on a copy of the buffer and checks that every frame to send lies within it.</summary>
     private static void RunAll(byte[] original, int offset, int length, ParsedFrame parsed)
@@ -31,7 +31,7 @@ public class MalformedFrameTests
         {
             var rs = ipv6 ? V6 : V4;
             var nat = NatEndpoints.ForNat(rs, rs, rs);
-            var fullNat = new NatEndpoints(rs, rs, new Endpoint(rs.Address, 1), rs);
+            var fullNat = new NatEndpoints(rs, rs, new InetEndpoint(rs.Address, 1), rs);
             var routes = new[]
             {
                 new TunnelRoute(rs.Address, rs.Address, TunnelType.IpIp),
@@ -46,7 +46,7 @@ public class MalformedFrameTests
             b = [.. original];
             results.Add(Nat.RewriteOutbound(b, offset, length, parsed, rs, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
             b = [.. original];
-            results.Add(FullNat.RewriteInbound(b, offset, length, parsed, new Endpoint(rs.Address, 1), rs, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
+            results.Add(FullNat.RewriteInbound(b, offset, length, parsed, new InetEndpoint(rs.Address, 1), rs, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
             b = [.. original];
             results.Add(FullNat.RewriteOutbound(b, offset, length, parsed, rs, rs, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
             foreach (var route in routes)

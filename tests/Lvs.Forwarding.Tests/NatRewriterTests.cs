@@ -19,7 +19,7 @@ public class NatRewriterTests
     {
         var input = new FrameSpec { Source = client, Destination = vip, DestinationPort = 80, Protocol = protocol, PayloadLength = 33 };
         var rewriter = new NatRewriter();
-        var rs = new Endpoint(IpAddress.Parse(realServer), 8080);
+        var rs = new InetEndpoint(InetAddress.Parse(realServer), 8080);
         RewriteHarness.AssertRewritesTo(input, input.Forwarded() with { Destination = realServer, DestinationPort = 8080 }, (Span<byte> b, int o, int l, in ParsedFrame p) =>
             rewriter.RewriteInbound(b, o, l, p, rs, Director, NextHop));
     }
@@ -37,7 +37,7 @@ public class NatRewriterTests
     {
         var input = Reply(realServer, client) with { PayloadLength = 100 };
         var rewriter = new NatRewriter();
-        var vs = new Endpoint(IpAddress.Parse(vip), 80);
+        var vs = new InetEndpoint(InetAddress.Parse(vip), 80);
         RewriteHarness.AssertRewritesTo(input, input.Forwarded() with { Source = vip, SourcePort = 80 }, (Span<byte> b, int o, int l, in ParsedFrame p) =>
             rewriter.RewriteOutbound(b, o, l, p, vs, Director, NextHop));
     }
@@ -48,7 +48,7 @@ public class NatRewriterTests
         var input = new FrameSpec { Protocol = ProtocolType.Udp, ZeroUdpChecksum = true };
         var rewriter = new NatRewriter();
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 53), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 53), Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(0, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<UdpPacket>().Checksum);
     }
@@ -61,7 +61,7 @@ public class NatRewriterTests
         var input = new FrameSpec { Source = client, Destination = vip, Ttl = 1, PayloadLength = 40 };
         var rewriter = new NatRewriter();
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse(client.Contains(':') ? "fd00::5" : "10.0.0.5"), 80), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(client.Contains(':') ? "fd00::5" : "10.0.0.5"), 80), Director, NextHop));
 
         var ip = AssertTimeExceeded(verdict, output, from: vip, to: client);
         Assert.Equal(client.Contains(':') ? 3 : 11, ip.PayloadPacket?.Bytes[0] ?? ip.PayloadData[0]);
@@ -76,7 +76,7 @@ public class NatRewriterTests
         var input = Reply(realServer, client) with { Ttl = 1 };
         var rewriter = new NatRewriter();
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteOutbound(b, o, l, p, new Endpoint(IpAddress.Parse(vip), 80), Director, NextHop));
+            rewriter.RewriteOutbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(vip), 80), Director, NextHop));
 
         _ = AssertTimeExceeded(verdict, output, from: vip, to: realServer);
     }
@@ -86,7 +86,7 @@ public class NatRewriterTests
     {
         var rewriter = new NatRewriter(new ForwardingOptions { DecrementHopLimit = false });
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Ttl = 1 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(1, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>().TimeToLive);
         PacketFactory.AssertChecksumsValid(output);
@@ -97,7 +97,7 @@ public class NatRewriterTests
     {
         byte[] frame = PacketFactory.Build(new FrameSpec { PayloadLength = 20 });
         frame[^1] ^= 0x55;
-        var rs = new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80);
+        var rs = new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80);
 
         var ignore = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new NatRewriter().RewriteInbound(b, o, l, p, rs, Director, NextHop));
         var count = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
@@ -118,7 +118,7 @@ public class NatRewriterTests
     {
         var rewriter = new NatRewriter(new ForwardingOptions { InputChecksum = InputChecksumPolicy.VerifyAndDrop });
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { PayloadLength = 21 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(ForwardingNotes.None, verdict.Notes);
     }
@@ -127,7 +127,7 @@ public class NatRewriterTests
     public void RewriteInbound_FamilyMismatch_Drops()
     {
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.Parse("fd00::5"), 80), Director, NextHop));
+            new NatRewriter().RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.Parse("fd00::5"), 80), Director, NextHop));
         Assert.Equal(DropReason.AddressFamilyMismatch, verdict.Reason);
     }
 
@@ -136,7 +136,7 @@ public class NatRewriterTests
     {
         byte[] frame = FrameMutations.WithIPv4Options(PacketFactory.Build(new FrameSpec { PayloadLength = 30 }));
         var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+            new NatRewriter().RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         PacketFactory.AssertChecksumsValid(output);
         var tcp = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<TcpPacket>();
@@ -150,7 +150,7 @@ public class NatRewriterTests
         byte[] frame = FrameMutations.AsNonFirstFragment(PacketFactory.Build(new FrameSpec { PayloadLength = 40 }));
         var rewriter = new NatRewriter(new ForwardingOptions { NonFirstFragments = FragmentPolicy.Forward });
         var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            rewriter.RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+            rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(ForwardingNotes.NonFirstFragment, verdict.Notes);
         var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>();
@@ -164,7 +164,7 @@ public class NatRewriterTests
     {
         byte[] frame = FrameMutations.AsNonFirstFragment(PacketFactory.Build(new FrameSpec { PayloadLength = 40 }));
         var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
+            new NatRewriter().RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 8080), Director, NextHop));
         Assert.Equal(DropReason.NonFirstFragment, verdict.Reason);
     }
 
@@ -174,7 +174,7 @@ public class NatRewriterTests
         byte[] frame = PacketFactory.Build(new FrameSpec { PayloadLength = 40 });
         byte[] buffer = PacketFactory.InBuffer(frame);
         var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
-        var verdict = new NatRewriter().RewriteInbound(buffer, FrameHeadroom.Required, frame.Length - 1, parsed, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop);
+        var verdict = new NatRewriter().RewriteInbound(buffer, FrameHeadroom.Required, frame.Length - 1, parsed, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop);
         Assert.Equal(DropReason.Truncated, verdict.Reason);
     }
 
@@ -186,7 +186,7 @@ public class NatRewriterTests
         frame[34] = 8;
         FrameMutations.FixIPv4HeaderChecksum(frame);
         var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new NatRewriter().RewriteInbound(b, o, l, p, new Endpoint(IpAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+            new NatRewriter().RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
         Assert.Equal(DropReason.UnsupportedProtocol, verdict.Reason);
     }
 
@@ -207,7 +207,7 @@ public class NatRewriterTests
             Assert.Equal(rs.Address.ToIPAddress(), seenByServer.DestinationAddress);
 
             var reply = request with { Source = rs.Address.ToString(), SourcePort = rs.Port, Destination = request.Source, DestinationPort = request.SourcePort, PayloadLength = flow.ReplyLength };
-            var vs = new Endpoint(IpAddress.Parse(request.Destination), request.DestinationPort);
+            var vs = new InetEndpoint(InetAddress.Parse(request.Destination), request.DestinationPort);
             var (outVerdict, back) = RewriteHarness.Run(PacketFactory.Build(reply), (Span<byte> b, int o, int l, in ParsedFrame p) => rewriter.RewriteOutbound(b, o, l, p, vs, Director, NextHop));
             Assert.Equal(ForwardingAction.Transmit, outVerdict.Action);
             PacketFactory.AssertChecksumsValid(back);

@@ -10,7 +10,7 @@ public class TunnelDecapsulatorTests
     private static byte[] Encapsulated(TunnelType type, TunnelFlags flags = TunnelFlags.None, bool ipv6 = false)
     {
         var input = ipv6 ? new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10" } : new FrameSpec();
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), type, 6080, flags);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), type, 6080, flags);
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new TunnelEncapsulator().Encapsulate(b, o, l, p, route, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);

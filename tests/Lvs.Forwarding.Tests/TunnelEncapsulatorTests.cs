@@ -32,7 +32,7 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_EachTypeAndFamily_MatchesGoldenFrame(string client, string vip, string director, string realServer, TunnelType type, TunnelFlags flags)
     {
         var input = new FrameSpec { Source = client, Destination = vip, PayloadLength = 90, TypeOfService = 0x29 }; // DSCP 10, ECT(1): both copied outside
-        var route = new TunnelRoute(IpAddress.Parse(director), IpAddress.Parse(realServer), type, 6080, flags);
+        var route = new TunnelRoute(InetAddress.Parse(director), InetAddress.Parse(realServer), type, 6080, flags);
         var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed });
         byte[] frame = PacketFactory.Build(input);
         _ = FrameParser.Parse(frame, out var original);
@@ -50,7 +50,7 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_InnerCongestionExperienced_OuterCarriesEct0()
     {
         var input = new FrameSpec { TypeOfService = 0xB7 }; // DSCP 45, ECN CE
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
         var (_, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(0xB6, output[15]);
     }
@@ -62,7 +62,7 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_IPv4WithDfOverMtu_ReturnsFragmentationNeededWithReducedMtu(TunnelType type, int innerMtu)
     {
         var input = new FrameSpec { PayloadLength = innerMtu - 40 + 1, DontFragment = true };
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), type, 6080);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), type, 6080);
         byte[] frame = PacketFactory.Build(input);
         var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
 
@@ -83,7 +83,7 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_IPv4AtReducedMtu_Transmits()
     {
         var input = new FrameSpec { PayloadLength = 1480 - 40 };
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(1514, output.Length);
@@ -93,7 +93,7 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_IPv4WithoutDfOverMtu_DropsExceedsMtu()
     {
         var input = new FrameSpec { PayloadLength = 1460, DontFragment = false };
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
     }
@@ -102,7 +102,7 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_IPv6OverMtu_ReturnsPacketTooBigQuotingUpTo1280Bytes()
     {
         var input = new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10", PayloadLength = 1420 };
-        var route = new TunnelRoute(IpAddress.Parse("fd00::1"), IpAddress.Parse("fd00::5"), TunnelType.Gue, 6080);
+        var route = new TunnelRoute(InetAddress.Parse("fd00::1"), InetAddress.Parse("fd00::5"), TunnelType.Gue, 6080);
         byte[] frame = PacketFactory.Build(input);
         var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
 
@@ -119,7 +119,7 @@ public class TunnelEncapsulatorTests
     [Fact]
     public void Encapsulate_NotEnoughHeadroom_Drops()
     {
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop), headroom: 19);
         Assert.Equal(DropReason.InsufficientHeadroom, verdict.Reason);
     }
@@ -127,8 +127,8 @@ public class TunnelEncapsulatorTests
     [Fact]
     public void Encapsulate_MixedFamilyRouteOrGueWithoutPort_Drops()
     {
-        var mixed = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.Parse("fd00::5"), TunnelType.IpIp);
-        var noPort = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gue);
+        var mixed = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.Parse("fd00::5"), TunnelType.IpIp);
+        var noPort = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gue);
         var encapsulator = new TunnelEncapsulator();
         Assert.Equal(DropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, mixed, Director, NextHop)).Verdict.Reason);
         Assert.Equal(DropReason.InvalidTunnelRoute, RewriteHarness.Run(PacketFactory.Build(new FrameSpec()), (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, noPort, Director, NextHop)).Verdict.Reason);
@@ -146,7 +146,7 @@ public class TunnelEncapsulatorTests
     [InlineData("2001:db8:1::7", "2001:db8::10", 1299)] // IPv6 inside IPv4: 1299 - 20 = 1279 < 1280
     public void Encapsulate_ReducedMtuBelowMinimum_DropsMtuTooSmall(string client, string vip, int mtu)
     {
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
         var encapsulator = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu });
         var (verdict, _) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Source = client, Destination = vip }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
@@ -161,7 +161,7 @@ public class TunnelEncapsulatorTests
     [InlineData("2001:db8:1::7", "2001:db8::10", "10.0.0.1", "10.0.0.5", TunnelType.Gue)]
     public void Encapsulate_VlanTaggedFrame_KeepsTheTagInFrontOfTheOuterHeader(string client, string vip, string director, string realServer, TunnelType type)
     {
-        var route = new TunnelRoute(IpAddress.Parse(director), IpAddress.Parse(realServer), type, 6080);
+        var route = new TunnelRoute(InetAddress.Parse(director), InetAddress.Parse(realServer), type, 6080);
         byte[] untagged = PacketFactory.Build(new FrameSpec { Source = client, Destination = vip, PayloadLength = 50 });
         byte[] tag = [0x81, 0x00, 0x20, 0x64]; // priority 1, VLAN 100
         byte[] tagged = [.. untagged[..12], .. tag, .. untagged[12..]];
@@ -180,7 +180,7 @@ public class TunnelEncapsulatorTests
     [Fact]
     public void Encapsulate_TtlOne_ReturnsTimeExceeded()
     {
-        var route = new TunnelRoute(IpAddress.FromIPv4(10, 0, 0, 1), IpAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gre);
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gre);
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(new FrameSpec { Ttl = 1 }), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             new TunnelEncapsulator().Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
@@ -195,7 +195,7 @@ public class TunnelEncapsulatorTests
         var routes = from type in Gen.Elements(TunnelType.IpIp, TunnelType.Gue, TunnelType.Gre)
                      from flags in Gen.Elements(TunnelFlags.None, TunnelFlags.Checksum)
                      from outerIPv6 in Gen.Elements(false, true)
-                     select new TunnelRoute(IpAddress.Parse(outerIPv6 ? "fd00::1" : "10.0.0.1"), IpAddress.Parse(outerIPv6 ? "fd00::5" : "10.0.0.5"), type, 6080, flags);
+                     select new TunnelRoute(InetAddress.Parse(outerIPv6 ? "fd00::1" : "10.0.0.1"), InetAddress.Parse(outerIPv6 ? "fd00::5" : "10.0.0.5"), type, 6080, flags);
         return Prop.ForAll(Arb.From(FrameGenerators.Flows()), Arb.From(routes), (flow, route) =>
         {
             var input = flow.Request with { PayloadLength = Math.Min(flow.Request.PayloadLength, 1300) };

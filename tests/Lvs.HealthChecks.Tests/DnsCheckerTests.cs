@@ -61,8 +61,8 @@ public sealed class DnsCheckerTests
     [Fact]
     public void Constructor_BadTypeOrBindTo_Throws()
     {
-        var connection = new CheckConnectionOptions(Lvs.Core.Endpoint.Parse("127.0.0.1:53"));
+        var connection = new CheckConnectionOptions(Lvs.Core.InetEndpoint.Parse("127.0.0.1:53"));
         Assert.Throws<ArgumentException>(() => new DnsChecker(connection, new DnsCheckOptions { Type = "BOGUS" }));
-        Assert.Throws<ArgumentException>(() => new DnsChecker(connection with { BindTo = Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 2) }, new DnsCheckOptions()));
+        Assert.Throws<ArgumentException>(() => new DnsChecker(connection with { BindTo = Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 2) }, new DnsCheckOptions()));
     }
 }

@@ -7,9 +7,9 @@ namespace Lvs.HealthChecks.Tests;
 public sealed class HealthMonitorTests
 {
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
-    private static readonly VirtualServiceKey Vip = VirtualServiceKey.ForAddress(L4Protocol.Tcp, Endpoint.Parse("10.0.0.1:80"));
+    private static readonly VirtualServiceKey Vip = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.1:80"));
 
-    private static Endpoint Rs(int i) => new(IpAddress.FromIPv4(10, 0, 1, (byte)i), 80);
+    private static InetEndpoint Rs(int i) => new(InetAddress.FromIPv4(10, 0, 1, (byte)i), 80);
 
     private static DateTimeOffset At(double seconds) => FakeClock.Epoch + TimeSpan.FromSeconds(seconds);
 
@@ -276,7 +276,7 @@ public sealed class HealthMonitorTests
         using var a = new TcpTestServer();
         using var b = new TcpTestServer();
         using var c = new TcpTestServer();
-        var sorry = Endpoint.Parse("10.9.9.9:80");
+        var sorry = InetEndpoint.Parse("10.9.9.9:80");
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
         // Quorum 4 with hysteresis 1: lost below 3, regained at 5. Each server weighs 2.
@@ -336,7 +336,7 @@ public sealed class HealthMonitorTests
         var checker = new ScriptedChecker(clock, i => new CheckResult(i >= 1, "script"));
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
-        MonitoredVirtualService service = monitor.AddVirtualService(new(Vip) { SorryServer = Endpoint.Parse("10.9.9.9:80") });
+        MonitoredVirtualService service = monitor.AddVirtualService(new(Vip) { SorryServer = InetEndpoint.Parse("10.9.9.9:80") });
         MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 2, InhibitOnFailure = true, Checks = [new(checker, new CheckTiming { DelayLoop = Second, Alpha = true })] });
 
         monitor.Start();

@@ -19,7 +19,7 @@ public sealed class HttpGetCheckerTests
         Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes(text)));
 #pragma warning restore CA5351
 
-    private static HttpGetChecker Checker(Lvs.Core.Endpoint endpoint, HttpUrlCheck url, Func<HttpGetCheckOptions, HttpGetCheckOptions>? configure = null, TimeProvider? clock = null)
+    private static HttpGetChecker Checker(Lvs.Core.InetEndpoint endpoint, HttpUrlCheck url, Func<HttpGetCheckOptions, HttpGetCheckOptions>? configure = null, TimeProvider? clock = null)
     {
         var options = new HttpGetCheckOptions { Urls = [url] };
         return new HttpGetChecker(new CheckConnectionOptions(endpoint) { ConnectTimeout = TimeSpan.FromSeconds(10) }, configure?.Invoke(options) ?? options, clock);
@@ -152,7 +152,7 @@ public sealed class HttpGetCheckerTests
     public async Task Check_ConnectPortOverride_ChecksThatPort()
     {
         await using var server = await KestrelTestServer.StartAsync();
-        var connection = new CheckConnectionOptions(new Lvs.Core.Endpoint(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), 1)) { ConnectPort = (ushort)server.Port };
+        var connection = new CheckConnectionOptions(new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), 1)) { ConnectPort = (ushort)server.Port };
         using var checker = new HttpGetChecker(connection, new HttpGetCheckOptions { Urls = [new("/")] });
 
         Assert.True((await checker.CheckAsync(Ct)).IsHealthy);
@@ -163,7 +163,7 @@ public sealed class HttpGetCheckerTests
     public async Task Check_BindTo_ConnectsFromThatAddress()
     {
         await using var server = await KestrelTestServer.StartAsync();
-        var connection = new CheckConnectionOptions(server.Endpoint) { BindTo = Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 3) };
+        var connection = new CheckConnectionOptions(server.Endpoint) { BindTo = Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 3) };
         using var checker = new HttpGetChecker(connection, new HttpGetCheckOptions { Urls = [new("/")] });
 
         Assert.True((await checker.CheckAsync(Ct)).IsHealthy);
@@ -175,7 +175,7 @@ public sealed class HttpGetCheckerTests
     {
         using var listener = new TcpListener(IPAddress.IPv6Loopback, 0);
         listener.Start();
-        var endpoint = new Lvs.Core.Endpoint(Lvs.Core.IpAddress.Parse("::1"), (ushort)((IPEndPoint)listener.LocalEndpoint).Port);
+        var endpoint = new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.Parse("::1"), (ushort)((IPEndPoint)listener.LocalEndpoint).Port);
         using var checker = new HttpGetChecker(new CheckConnectionOptions(endpoint), new HttpGetCheckOptions { Urls = [new("/x")] });
 
         Task<CheckResult> check = checker.CheckAsync(Ct).AsTask();
@@ -193,7 +193,7 @@ public sealed class HttpGetCheckerTests
     public async Task Check_ServerDown_IsUnhealthy()
     {
         // Port 1 on loopback: closed, and below the ephemeral range, so no other test can have taken it.
-        using var checker = Checker(Lvs.Core.Endpoint.Parse("127.0.0.1:1"), new HttpUrlCheck("/"));
+        using var checker = Checker(Lvs.Core.InetEndpoint.Parse("127.0.0.1:1"), new HttpUrlCheck("/"));
 
         CheckResult result = await checker.CheckAsync(Ct);
 
@@ -208,7 +208,7 @@ public sealed class HttpGetCheckerTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var clock = new FakeTimeProvider(FakeClock.Epoch);
-        var endpoint = new Lvs.Core.Endpoint(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)listener.LocalEndpoint).Port);
+        var endpoint = new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)listener.LocalEndpoint).Port);
         using var checker = new HttpGetChecker(new CheckConnectionOptions(endpoint) { ConnectTimeout = TimeSpan.FromSeconds(3) }, new HttpGetCheckOptions { Urls = [new("/")] }, clock);
 
         Task<CheckResult> check = checker.CheckAsync(Ct).AsTask();
@@ -278,7 +278,7 @@ public sealed class HttpGetCheckerTests
     [Fact]
     public void Constructor_BadDigest_Throws()
     {
-        var endpoint = new Lvs.Core.Endpoint(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), 80);
+        var endpoint = new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), 80);
         Assert.Throws<ArgumentException>(() => Checker(endpoint, new HttpUrlCheck("/") { Digest = "xyz" }));
         Assert.Throws<ArgumentException>(() => Checker(endpoint, new HttpUrlCheck("health")));
     }

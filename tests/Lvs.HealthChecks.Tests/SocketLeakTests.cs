@@ -43,14 +43,14 @@ public sealed class SocketLeakTests
         // Bound but not listening: connects are refused, and the port stays ours for the whole test.
         using var closedSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         closedSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var closed = new Lvs.Core.Endpoint(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)closedSocket.LocalEndPoint!).Port);
+        var closed = new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)closedSocket.LocalEndPoint!).Port);
         await using var http = await KestrelTestServer.StartAsync();
         var tcpChecker = new TcpChecker(new CheckConnectionOptions(tcp.Endpoint));
         var refusedChecker = new TcpChecker(new CheckConnectionOptions(closed));
         using var httpChecker = new HttpGetChecker(new CheckConnectionOptions(http.Endpoint), new HttpGetCheckOptions { Urls = [new("/")] });
         // UDP port 1 on loopback: closed, and below the ephemeral range, so a checker's own source port can never
         // equal it (a UDP socket connected to itself would read its own datagram back).
-        var udpChecker = new UdpChecker(new CheckConnectionOptions(Lvs.Core.Endpoint.Parse("127.0.0.1:1")), new UdpCheckOptions());
+        var udpChecker = new UdpChecker(new CheckConnectionOptions(Lvs.Core.InetEndpoint.Parse("127.0.0.1:1")), new UdpCheckOptions());
 
         // Warm up: first use creates the runtime's own descriptors (epoll, the HTTP handler's).
         await RunAsync(tcpChecker, 50, true);

@@ -36,7 +36,7 @@ public sealed class TcpCheckerTests
     public async Task Check_ConnectIpAndPort_OverrideTheRealServer()
     {
         using var server = new TcpTestServer();
-        var connection = new CheckConnectionOptions(Endpoint.Parse("192.0.2.1:1")) { ConnectIp = IpAddress.FromIPv4(127, 0, 0, 1), ConnectPort = (ushort)server.Port };
+        var connection = new CheckConnectionOptions(InetEndpoint.Parse("192.0.2.1:1")) { ConnectIp = InetAddress.FromIPv4(127, 0, 0, 1), ConnectPort = (ushort)server.Port };
         var checker = new TcpChecker(connection);
 
         CheckResult result = await checker.CheckAsync(Ct);
@@ -50,7 +50,7 @@ public sealed class TcpCheckerTests
     {
         using var server = new TcpTestServer();
         // Linux routes all of 127.0.0.0/8 to lo, so 127.0.0.2 is a local address to bind to.
-        var checker = new TcpChecker(new CheckConnectionOptions(server.Endpoint) { BindTo = IpAddress.FromIPv4(127, 0, 0, 2) });
+        var checker = new TcpChecker(new CheckConnectionOptions(server.Endpoint) { BindTo = InetAddress.FromIPv4(127, 0, 0, 2) });
 
         CheckResult result = await checker.CheckAsync(Ct);
         await WaitForAsync(() => server.Accepted == 1);
@@ -62,7 +62,7 @@ public sealed class TcpCheckerTests
     [Fact]
     public void ConnectTimeout_Zero_IsRaisedToOneSecond()
     {
-        var connection = new CheckConnectionOptions(Endpoint.Parse("127.0.0.1:80")) { ConnectTimeout = TimeSpan.Zero };
+        var connection = new CheckConnectionOptions(InetEndpoint.Parse("127.0.0.1:80")) { ConnectTimeout = TimeSpan.Zero };
 
         Assert.Equal(TimeSpan.FromSeconds(1), connection.ConnectTimeout);
         Assert.Null(connection.GetLocalEndPoint());

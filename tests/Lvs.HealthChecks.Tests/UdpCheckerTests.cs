@@ -24,7 +24,7 @@ public sealed class UdpCheckerTests
             }
         }
 
-        public Endpoint Endpoint => new(IpAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)_socket.LocalEndPoint!).Port);
+        public InetEndpoint Endpoint => new(InetAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)_socket.LocalEndPoint!).Port);
 
         public string? LastRequest { get; private set; }
 
@@ -54,7 +54,7 @@ public sealed class UdpCheckerTests
         }
     }
 
-    private static UdpChecker Checker(Endpoint endpoint, UdpCheckOptions options, TimeProvider? clock = null) =>
+    private static UdpChecker Checker(InetEndpoint endpoint, UdpCheckOptions options, TimeProvider? clock = null) =>
         new(new CheckConnectionOptions(endpoint) { ConnectTimeout = TimeSpan.FromSeconds(2) }, options, clock);
 
     [Fact]
@@ -73,7 +73,7 @@ public sealed class UdpCheckerTests
     public async Task Check_BindTo_SendsFromThatAddress()
     {
         using var server = new UdpTestServer("PONG"u8.ToArray());
-        var connection = new CheckConnectionOptions(server.Endpoint) { BindTo = IpAddress.FromIPv4(127, 0, 0, 4) };
+        var connection = new CheckConnectionOptions(server.Endpoint) { BindTo = InetAddress.FromIPv4(127, 0, 0, 4) };
         var checker = new UdpChecker(connection, new UdpCheckOptions { RequireReply = true });
 
         Assert.True((await checker.CheckAsync(Ct)).IsHealthy);
@@ -115,7 +115,7 @@ public sealed class UdpCheckerTests
     public async Task Check_PortClosed_IsUnhealthyFromIcmp()
     {
         // Port 1: closed, and below the ephemeral range so the checker cannot end up connected to itself.
-        var checker = Checker(Endpoint.Parse("127.0.0.1:1"), new UdpCheckOptions { Payload = "x"u8.ToArray() });
+        var checker = Checker(InetEndpoint.Parse("127.0.0.1:1"), new UdpCheckOptions { Payload = "x"u8.ToArray() });
 
         CheckResult result = await checker.CheckAsync(Ct);
 

@@ -15,7 +15,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationSchedulerTests : 
 
     private static Lvs.Core.FlowKey To(uint destination) => Flow(1, 1000, destination);
 
-    private static readonly Lvs.Core.IpAddress Destination = Lvs.Core.IpAddress.FromIPv4(100);
+    private static readonly Lvs.Core.InetAddress Destination = Lvs.Core.InetAddress.FromIPv4(100);
 
     [Fact]
     public void Pick_BusySet_ReplicatesToTheLeastLoadedServer_ThenBalancesWithinTheSet()

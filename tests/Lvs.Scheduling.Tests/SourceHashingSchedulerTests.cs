@@ -82,8 +82,8 @@ public class SourceHashingSchedulerTests
         var servers = WithWeights(1, 1, 1);
         var sh = Create();
         sh.UpdateServers(servers);
-        var client = Lvs.Core.IpAddress.Parse("2001:db8::1");
-        var flow = new Lvs.Core.FlowKey(Lvs.Core.L4Protocol.Tcp, client, 1000, Lvs.Core.IpAddress.Parse("2001:db8::80"), 80);
+        var client = Lvs.Core.InetAddress.Parse("2001:db8::1");
+        var flow = new Lvs.Core.FlowKey(Lvs.Core.L4Protocol.Tcp, client, 1000, Lvs.Core.InetAddress.Parse("2001:db8::80"), 80);
         uint folded = 0x20010db8u ^ 0u ^ 0u ^ 1u;
         Assert.Same(servers[KernelBucketHash.Hash32(folded, 8) % 3], sh.Pick(flow));
     }

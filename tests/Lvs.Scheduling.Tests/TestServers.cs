@@ -7,7 +7,7 @@ internal static class TestServers
 {
     /// <summary>Server number <paramref name="index"/> at 10.0.x.y:80.</summary>
     public static RealServer Create(int index, int weight = 1) =>
-        new(new Endpoint(IpAddress.FromIPv4(10, (byte)(index >> 16), (byte)(index >> 8), (byte)index), 80), weight);
+        new(new InetEndpoint(InetAddress.FromIPv4(10, (byte)(index >> 16), (byte)(index >> 8), (byte)index), 80), weight);
 
     /// <summary>One server per weight, numbered from 0.</summary>
     public static RealServer[] WithWeights(params int[] weights) =>
@@ -15,7 +15,7 @@ internal static class TestServers
 
     /// <summary>A TCP flow from a client to the VIP 192.0.2.1:80.</summary>
     public static FlowKey Flow(uint client, ushort clientPort = 40000, uint destination = 0xC0000201) =>
-        new(L4Protocol.Tcp, IpAddress.FromIPv4(client), clientPort, IpAddress.FromIPv4(destination), 80);
+        new(L4Protocol.Tcp, InetAddress.FromIPv4(client), clientPort, InetAddress.FromIPv4(destination), 80);
 
     /// <summary>Gives a server connections.</summary>
     public static RealServer WithConnections(this RealServer server, int active, int inactive)

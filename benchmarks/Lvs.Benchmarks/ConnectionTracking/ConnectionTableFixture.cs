@@ -90,12 +90,12 @@ internal sealed class ConnectionTableFixture
     public FlowKey Inbound(int n)
     {
         var client = Ipv6
-            ? new IpAddress(0x2001_0db8_0000_0000UL, (ulong)(n >> 6) + 1)
-            : IpAddress.FromIPv4(0x0A00_0000u + (uint)(n >> 6));
-        var vip = Ipv6 ? new IpAddress(0x2001_0db8_ffff_0000UL, 1) : IpAddress.FromIPv4(0xC000_020A);
-        return new FlowKey(L4Protocol.Tcp, new Endpoint(client, (ushort)(1024 + (n & 63))), new Endpoint(vip, 80));
+            ? new InetAddress(0x2001_0db8_0000_0000UL, (ulong)(n >> 6) + 1)
+            : InetAddress.FromIPv4(0x0A00_0000u + (uint)(n >> 6));
+        var vip = Ipv6 ? new InetAddress(0x2001_0db8_ffff_0000UL, 1) : InetAddress.FromIPv4(0xC000_020A);
+        return new FlowKey(L4Protocol.Tcp, new InetEndpoint(client, (ushort)(1024 + (n & 63))), new InetEndpoint(vip, 80));
     }
 
-    private static Endpoint ServerEndpoint(int i, bool ipv6) =>
-        new(ipv6 ? new IpAddress(0x2001_0db8_0001_0000UL, (ulong)i + 1) : IpAddress.FromIPv4(0xAC10_0000u + (uint)i), 8080);
+    private static InetEndpoint ServerEndpoint(int i, bool ipv6) =>
+        new(ipv6 ? new InetAddress(0x2001_0db8_0001_0000UL, (ulong)i + 1) : InetAddress.FromIPv4(0xAC10_0000u + (uint)i), 8080);
 }

@@ -17,7 +17,7 @@ namespace Lvs.Benchmarks.Core;
 [CategoriesColumn]
 public class ChecksumBenchmarks
 {
-    private static readonly IpAddress[] Targets = [IpAddress.Parse("10.1.0.5"), IpAddress.Parse("10.1.0.6")];
+    private static readonly InetAddress[] Targets = [InetAddress.Parse("10.1.0.5"), InetAddress.Parse("10.1.0.6")];
     private static readonly IPAddress[] TargetObjects = [IPAddress.Parse("10.1.0.5"), IPAddress.Parse("10.1.0.6")];
     private byte[] _frame = [];
     private byte[] _data64 = [];

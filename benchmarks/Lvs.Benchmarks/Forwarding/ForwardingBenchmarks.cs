@@ -47,8 +47,8 @@ public class ForwardingBenchmarks
     private ParsedFrame _parsed;
     private int _ttlIndex;
     private byte _ttl;
-    private Endpoint _realServer;
-    private Endpoint _local;
+    private InetEndpoint _realServer;
+    private InetEndpoint _local;
     private TunnelRoute _route;
     private IPAddress _realServerAddress = IPAddress.None;
     private IPAddress _localAddress = IPAddress.None;
@@ -84,9 +84,9 @@ public class ForwardingBenchmarks
         _realServerAddress = IPAddress.Parse(ipv6 ? "fd00::5" : "10.0.0.5");
         _localAddress = IPAddress.Parse(ipv6 ? "fd00::100" : "10.0.0.100");
         _directorAddress = IPAddress.Parse(ipv6 ? "fd00::1" : "10.0.0.1");
-        _realServer = new Endpoint(IpAddress.FromIPAddress(_realServerAddress), 8080);
-        _local = new Endpoint(IpAddress.FromIPAddress(_localAddress), 5001);
-        _route = new TunnelRoute(IpAddress.FromIPAddress(_directorAddress), _realServer.Address, TunnelType.IpIp);
+        _realServer = new InetEndpoint(InetAddress.FromIPAddress(_realServerAddress), 8080);
+        _local = new InetEndpoint(InetAddress.FromIPAddress(_localAddress), 5001);
+        _route = new TunnelRoute(InetAddress.FromIPAddress(_directorAddress), _realServer.Address, TunnelType.IpIp);
 
         int headers = 14 + (ipv6 ? 40 : 20) + 20;
         var tcp = new TcpPacket(43210, 80) { Acknowledgment = true, WindowSize = 64240, PayloadData = new byte[wireLength - headers] };

@@ -35,11 +35,11 @@ public static class HealthCheckCpuLoad
         var monitor = new HealthMonitor(sink, new HealthMonitorOptions { MaxConcurrentChecks = 256 });
         await using (monitor.ConfigureAwait(false))
         {
-            MonitoredVirtualService service = monitor.AddVirtualService(new(VirtualServiceKey.ForAddress(L4Protocol.Tcp, Endpoint.Parse("10.0.0.1:80"))));
+            MonitoredVirtualService service = monitor.AddVirtualService(new(VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.1:80"))));
             var timing = new CheckTiming { DelayLoop = TimeSpan.FromSeconds(1), Retry = 1, DelayBeforeRetry = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(1) };
             for (int i = 0; i < servers; i++)
             {
-                var endpoint = new Endpoint(IpAddress.FromIPv4(127, 0, 0, 1), (ushort)ports[i % ports.Length]);
+                var endpoint = new InetEndpoint(InetAddress.FromIPv4(127, 0, 0, 1), (ushort)ports[i % ports.Length]);
                 var checker = new TcpChecker(new CheckConnectionOptions(endpoint) { ConnectTimeout = TimeSpan.FromSeconds(3) });
                 monitor.AddRealServer(service, new(endpoint) { Checks = [new(checks.Wrap(checker), timing)] });
             }

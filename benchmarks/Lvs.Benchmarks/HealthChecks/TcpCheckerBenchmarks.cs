@@ -22,7 +22,7 @@ public class TcpCheckerBenchmarks
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start(4096);
         _ = HealthCheckCpuLoad.AcceptAsync(_listener);
-        var endpoint = new Endpoint(IpAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)_listener.LocalEndpoint).Port);
+        var endpoint = new InetEndpoint(InetAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)_listener.LocalEndpoint).Port);
         _checker = new TcpChecker(new CheckConnectionOptions(endpoint));
         _machine = new CheckStateMachine(new CheckTiming { Retry = 1 });
     }

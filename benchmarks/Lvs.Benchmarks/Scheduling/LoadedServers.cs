@@ -15,7 +15,7 @@ internal static class LoadedServers
         var servers = new RealServer[count];
         for (int i = 0; i < servers.Length; i++)
         {
-            var server = new RealServer(new Endpoint(IpAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
+            var server = new RealServer(new InetEndpoint(InetAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
             int active = random.Next(50, 200);
             int inactive = random.Next(0, 500);
             for (int c = 0; c < active; c++)

@@ -20,7 +20,7 @@ public class RealServerCounterBenchmarks
         var servers = new RealServer[1000];
         for (int i = 0; i < servers.Length; i++)
         {
-            servers[i] = new RealServer(new Endpoint(IpAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
+            servers[i] = new RealServer(new InetEndpoint(InetAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
         }
 
         new Lvs.Scheduling.WeightedLeastConnectionScheduler().UpdateServers(servers);

@@ -36,9 +36,9 @@ public class SchedulerPickBenchmarks
         {
             _flows[i] = new FlowKey(
                 L4Protocol.Tcp,
-                IpAddress.FromIPv4((uint)random.Next()),
+                InetAddress.FromIPv4((uint)random.Next()),
                 (ushort)random.Next(1024, 65536),
-                IpAddress.FromIPv4(0xC0000200u + (uint)i),
+                InetAddress.FromIPv4(0xC0000200u + (uint)i),
                 80);
         }
 

@@ -22,7 +22,7 @@ public class SchedulerRebuildBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _serversPlusOne = [.. Enumerable.Range(0, 1001).Select(i => new RealServer(new Endpoint(IpAddress.FromIPv4(10, 2, (byte)(i >> 8), (byte)i), 80)))];
+        _serversPlusOne = [.. Enumerable.Range(0, 1001).Select(i => new RealServer(new InetEndpoint(InetAddress.FromIPv4(10, 2, (byte)(i >> 8), (byte)i), 80)))];
         _servers = _serversPlusOne[..1000];
         _maglev65537 = new MaglevHashingScheduler(new SchedulerOptions { MaglevTableSize = 65537 });
         _maglev4093 = new MaglevHashingScheduler(new SchedulerOptions { MaglevTableSize = 4093 });

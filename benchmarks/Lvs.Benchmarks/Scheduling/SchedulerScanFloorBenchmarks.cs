@@ -21,7 +21,7 @@ public class SchedulerScanFloorBenchmarks
         _servers = new RealServer[1000];
         for (int i = 0; i < _servers.Length; i++)
         {
-            var server = new RealServer(new Endpoint(IpAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
+            var server = new RealServer(new InetEndpoint(InetAddress.FromIPv4(10, 1, (byte)(i >> 8), (byte)i), 80), 1 + (i % 4));
             for (int c = random.Next(50, 200); c > 0; c--)
             {
                 server.AddConnection(active: true);

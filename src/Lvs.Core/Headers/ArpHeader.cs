@@ -63,9 +63,9 @@ public readonly ref struct ArpHeader
     }
 
     /// <summary>The sender protocol address.</summary>
-    public IpAddress SenderAddress
+    public InetAddress SenderAddress
     {
-        get => IpAddress.ReadIPv4(_data[14..]);
+        get => InetAddress.ReadIPv4(_data[14..]);
         set => BinaryPrimitives.WriteUInt32BigEndian(_data[14..], value.IPv4Value);
     }
 
@@ -77,9 +77,9 @@ public readonly ref struct ArpHeader
     }
 
     /// <summary>The target protocol address.</summary>
-    public IpAddress TargetAddress
+    public InetAddress TargetAddress
     {
-        get => IpAddress.ReadIPv4(_data[24..]);
+        get => InetAddress.ReadIPv4(_data[24..]);
         set => BinaryPrimitives.WriteUInt32BigEndian(_data[24..], value.IPv4Value);
     }
 }

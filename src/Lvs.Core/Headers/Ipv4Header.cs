@@ -165,16 +165,16 @@ public readonly ref struct Ipv4Header
     }
 
     /// <summary>The source address.</summary>
-    public IpAddress Source
+    public InetAddress Source
     {
-        get => IpAddress.FromIPv4(SourceValue);
+        get => InetAddress.FromIPv4(SourceValue);
         set => SourceValue = value.IPv4Value;
     }
 
     /// <summary>The destination address.</summary>
-    public IpAddress Destination
+    public InetAddress Destination
     {
-        get => IpAddress.FromIPv4(DestinationValue);
+        get => InetAddress.FromIPv4(DestinationValue);
         set => DestinationValue = value.IPv4Value;
     }
 

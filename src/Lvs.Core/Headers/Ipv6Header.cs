@@ -111,16 +111,16 @@ public readonly ref struct Ipv6Header
     }
 
     /// <summary>The source address.</summary>
-    public IpAddress Source
+    public InetAddress Source
     {
-        get => IpAddress.ReadIPv6(_data[8..]);
+        get => InetAddress.ReadIPv6(_data[8..]);
         set => value.WriteIPv6To(_data[8..]);
     }
 
     /// <summary>The destination address.</summary>
-    public IpAddress Destination
+    public InetAddress Destination
     {
-        get => IpAddress.ReadIPv6(_data[24..]);
+        get => InetAddress.ReadIPv6(_data[24..]);
         set => value.WriteIPv6To(_data[24..]);
     }
 

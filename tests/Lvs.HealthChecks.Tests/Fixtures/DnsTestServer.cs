@@ -37,7 +37,7 @@ public sealed class DnsTestServer : IDisposable
 
     public int Queries => Volatile.Read(ref _queries);
 
-    public Lvs.Core.Endpoint Endpoint => new(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)_socket.LocalEndPoint!).Port);
+    public Lvs.Core.InetEndpoint Endpoint => new(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)_socket.LocalEndPoint!).Port);
 
     public void Dispose() => _socket.Dispose();
 

@@ -28,7 +28,7 @@ public sealed class KestrelTestServer : IAsyncDisposable
 
     public int Port { get; private set; }
 
-    public Lvs.Core.Endpoint Endpoint => new(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), (ushort)Port);
+    public Lvs.Core.InetEndpoint Endpoint => new(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), (ushort)Port);
 
     public string? LastHost { get; private set; }
 

@@ -23,7 +23,7 @@ public sealed class TcpTestServer : IDisposable
 
     public IPEndPoint? LastRemote { get; private set; }
 
-    public Lvs.Core.Endpoint Endpoint => new(Lvs.Core.IpAddress.FromIPv4(127, 0, 0, 1), (ushort)Port);
+    public Lvs.Core.InetEndpoint Endpoint => new(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), (ushort)Port);
 
     public void Start(int port)
     {

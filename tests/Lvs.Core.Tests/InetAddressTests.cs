@@ -2,7 +2,7 @@ using System.Net;
 
 namespace Lvs.Core.Tests;
 
-public class IpAddressTests
+public class InetAddressTests
 {
     [Theory]
     [InlineData("10.1.2.3")]
@@ -13,7 +13,7 @@ public class IpAddressTests
     [InlineData("fe80::1:2:3:4")]
     public void Parse_RoundTripsThroughText(string text)
     {
-        var address = IpAddress.Parse(text);
+        var address = InetAddress.Parse(text);
         Assert.Equal(IPAddress.Parse(text).ToString(), address.ToString());
         Assert.Equal(IPAddress.Parse(text), address.ToIPAddress());
     }
@@ -28,13 +28,13 @@ public class IpAddressTests
     [InlineData("hello")]
     public void TryParse_NotAnAddress_ReturnsFalse(string text)
     {
-        Assert.False(IpAddress.TryParse(text, out _));
+        Assert.False(InetAddress.TryParse(text, out _));
     }
 
     [Fact]
     public void IPv4_IsIPv4AndWritesFourBytes()
     {
-        var address = IpAddress.FromIPv4(192, 168, 1, 20);
+        var address = InetAddress.FromIPv4(192, 168, 1, 20);
         Assert.True(address.IsIPv4);
         Assert.Equal(0xC0A80114u, address.IPv4Value);
         Span<byte> bytes = stackalloc byte[16];
@@ -54,18 +54,18 @@ public class IpAddressTests
     [InlineData(0x8000_0000_0000_0000UL, 0x0000_FFFF_0A00_0001UL, false)]
     public void IsIPv4_OnlyForTheMappedPrefix(ulong high, ulong low, bool ipv4)
     {
-        Assert.Equal(ipv4, new IpAddress(high, low).IsIPv4);
-        Assert.Equal(!ipv4, new IpAddress(high, low).IsIPv6);
+        Assert.Equal(ipv4, new InetAddress(high, low).IsIPv4);
+        Assert.Equal(!ipv4, new InetAddress(high, low).IsIPv6);
     }
 
     [Fact]
     public void Mask_Prefix_ClearsHostBits()
     {
-        Assert.Equal(IpAddress.Parse("10.1.2.0"), IpAddress.Parse("10.1.2.3").Mask(24));
-        Assert.Equal(IpAddress.Parse("10.1.2.0"), IpAddress.Parse("10.1.2.3").Mask(IpAddress.Parse("255.255.255.0")));
-        Assert.Equal(IpAddress.Parse("2001:db8::"), IpAddress.Parse("2001:db8::ffff:1").Mask(64));
-        Assert.Equal(IpAddress.Parse("2001:db8::ff00:0"), IpAddress.Parse("2001:db8::ffff:1").Mask(104));
-        Assert.Equal(IpAddress.Parse("0.0.0.0"), IpAddress.Parse("10.1.2.3").Mask(0));
+        Assert.Equal(InetAddress.Parse("10.1.2.0"), InetAddress.Parse("10.1.2.3").Mask(24));
+        Assert.Equal(InetAddress.Parse("10.1.2.0"), InetAddress.Parse("10.1.2.3").Mask(InetAddress.Parse("255.255.255.0")));
+        Assert.Equal(InetAddress.Parse("2001:db8::"), InetAddress.Parse("2001:db8::ffff:1").Mask(64));
+        Assert.Equal(InetAddress.Parse("2001:db8::ff00:0"), InetAddress.Parse("2001:db8::ffff:1").Mask(104));
+        Assert.Equal(InetAddress.Parse("0.0.0.0"), InetAddress.Parse("10.1.2.3").Mask(0));
     }
 
     [FsCheck.Xunit.Property]
@@ -76,9 +76,9 @@ public class IpAddressTests
         var ip = new IPAddress(bytes);
         if (ip.IsIPv4MappedToIPv6)
         {
-            return IpAddress.FromIPAddress(ip).IsIPv4;
+            return InetAddress.FromIPAddress(ip).IsIPv4;
         }
 
-        return IpAddress.FromIPAddress(ip).ToIPAddress().Equals(ip) && IpAddress.Parse(ip.ToString()) == IpAddress.FromIPAddress(ip);
+        return InetAddress.FromIPAddress(ip).ToIPAddress().Equals(ip) && InetAddress.Parse(ip.ToString()) == InetAddress.FromIPAddress(ip);
     }
 }

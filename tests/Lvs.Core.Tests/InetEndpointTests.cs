@@ -1,6 +1,6 @@
 namespace Lvs.Core.Tests;
 
-public class EndpointTests
+public class InetEndpointTests
 {
     [Theory]
     [InlineData("10.0.0.1:80", "10.0.0.1", 80)]
@@ -8,8 +8,8 @@ public class EndpointTests
     [InlineData("0.0.0.0:0", "0.0.0.0", 0)]
     public void Parse_ValidText_RoundTrips(string text, string address, ushort port)
     {
-        var endpoint = Endpoint.Parse(text);
-        Assert.Equal(IpAddress.Parse(address), endpoint.Address);
+        var endpoint = InetEndpoint.Parse(text);
+        Assert.Equal(InetAddress.Parse(address), endpoint.Address);
         Assert.Equal(port, endpoint.Port);
         Assert.Equal(text, endpoint.ToString());
     }
@@ -23,7 +23,7 @@ public class EndpointTests
     [InlineData("[2001:db8::1]:-1")]
     public void TryParse_InvalidText_ReturnsFalse(string text)
     {
-        Assert.False(Endpoint.TryParse(text, out _));
+        Assert.False(InetEndpoint.TryParse(text, out _));
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public class EndpointTests
     [Fact]
     public void VirtualServiceKey_Formats_AsIpvsadmDoes()
     {
-        Assert.Equal("TCP 10.0.0.1:80", VirtualServiceKey.ForAddress(L4Protocol.Tcp, Endpoint.Parse("10.0.0.1:80")).ToString());
+        Assert.Equal("TCP 10.0.0.1:80", VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.1:80")).ToString());
         Assert.Equal("FWM 7", VirtualServiceKey.ForFirewallMark(7).ToString());
         Assert.Throws<ArgumentException>(() => VirtualServiceKey.ForAddress(L4Protocol.Icmp, default));
     }

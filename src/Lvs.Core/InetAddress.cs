@@ -16,15 +16,17 @@ namespace Lvs.Core;
 /// that is itself IPv4-mapped is indistinguishable from the IPv4 address and is reported as IPv4. That
 /// form never appears as a source or destination on the wire, so the header views never produce it.
 /// The default value is the IPv6 unspecified address <c>::</c>.
+/// The name follows the kernel's <c>union nf_inet_addr</c> (one type for both families) and keeps clear of
+/// <see cref="IPAddress"/> and of ASP.NET Core's <c>Endpoint</c> under implicit usings.
 /// </remarks>
-public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>, ISpanFormattable
+public readonly struct InetAddress : IEquatable<InetAddress>, IComparable<InetAddress>, ISpanFormattable
 {
     private const ulong MappedPrefix = 0x0000_FFFF_0000_0000UL;
 
     /// <summary>Creates an address from its two big-endian halves (bytes 0-7 and 8-15 of the IPv6 form).</summary>
     /// <param name="high">Bytes 0 to 7 of the address, most significant first.</param>
     /// <param name="low">Bytes 8 to 15 of the address, most significant first.</param>
-    public IpAddress(ulong high, ulong low)
+    public InetAddress(ulong high, ulong low)
     {
         High = high;
         Low = low;
@@ -37,10 +39,10 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
     public ulong Low { get; }
 
     /// <summary>The IPv4 unspecified address 0.0.0.0.</summary>
-    public static IpAddress IPv4Any => new(0, MappedPrefix);
+    public static InetAddress IPv4Any => new(0, MappedPrefix);
 
     /// <summary>The IPv6 unspecified address ::.</summary>
-    public static IpAddress IPv6Any => default;
+    public static InetAddress IPv6Any => default;
 
     /// <summary>True when this is an IPv4 address.</summary>
     /// <remarks>One test of both halves, without a branch: the rewriters check every endpoint's family per packet.</remarks>
@@ -61,7 +63,7 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
     /// <summary>Creates an IPv4 address from its host-order value (a.b.c.d is a&lt;&lt;24 | b&lt;&lt;16 | c&lt;&lt;8 | d).</summary>
     /// <param name="value">The address as a host-order number.</param>
     /// <returns>The IPv4 address.</returns>
-    public static IpAddress FromIPv4(uint value) => new(0, MappedPrefix | value);
+    public static InetAddress FromIPv4(uint value) => new(0, MappedPrefix | value);
 
     /// <summary>Creates an IPv4 address from its four octets.</summary>
     /// <param name="a">First octet.</param>
@@ -69,20 +71,20 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
     /// <param name="c">Third octet.</param>
     /// <param name="d">Fourth octet.</param>
     /// <returns>The IPv4 address a.b.c.d.</returns>
-    public static IpAddress FromIPv4(byte a, byte b, byte c, byte d) =>
+    public static InetAddress FromIPv4(byte a, byte b, byte c, byte d) =>
         FromIPv4((uint)a << 24 | (uint)b << 16 | (uint)c << 8 | d);
 
     /// <summary>Reads an IPv4 address from 4 bytes in network order.</summary>
     /// <param name="source">At least 4 bytes; only the first 4 are read.</param>
     /// <returns>The address.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The span is shorter than 4 bytes.</exception>
-    public static IpAddress ReadIPv4(ReadOnlySpan<byte> source) => FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(source));
+    public static InetAddress ReadIPv4(ReadOnlySpan<byte> source) => FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(source));
 
     /// <summary>Reads an IPv6 address from 16 bytes in network order.</summary>
     /// <param name="source">At least 16 bytes; only the first 16 are read.</param>
     /// <returns>The address (IPv4-mapped input is reported as IPv4, see the type's remarks).</returns>
     /// <exception cref="ArgumentOutOfRangeException">The span is shorter than 16 bytes.</exception>
-    public static IpAddress ReadIPv6(ReadOnlySpan<byte> source) =>
+    public static InetAddress ReadIPv6(ReadOnlySpan<byte> source) =>
         new(BinaryPrimitives.ReadUInt64BigEndian(source), BinaryPrimitives.ReadUInt64BigEndian(source[8..]));
 
     /// <summary>Writes the address in network order: 4 bytes for IPv4, 16 for IPv6.</summary>
@@ -114,7 +116,7 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
     /// <param name="address">An IPv4 or IPv6 address.</param>
     /// <returns>The value form.</returns>
     /// <exception cref="ArgumentException">The address is neither IPv4 nor IPv6.</exception>
-    public static IpAddress FromIPAddress(IPAddress address)
+    public static InetAddress FromIPAddress(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
         Span<byte> bytes = stackalloc byte[16];
@@ -146,14 +148,14 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
     /// <param name="text">The address text.</param>
     /// <returns>The address.</returns>
     /// <exception cref="FormatException">The text is not an address.</exception>
-    public static IpAddress Parse(ReadOnlySpan<char> text) =>
+    public static InetAddress Parse(ReadOnlySpan<char> text) =>
         TryParse(text, out var address) ? address : throw new FormatException($"'{text}' is not an IPv4 or IPv6 address.");
 
     /// <summary>Parses dotted-quad IPv4 or RFC 4291 IPv6 text.</summary>
     /// <param name="text">The address text.</param>
     /// <param name="address">The address, when the text is valid.</param>
     /// <returns>True when the text is an address.</returns>
-    public static bool TryParse(ReadOnlySpan<char> text, out IpAddress address)
+    public static bool TryParse(ReadOnlySpan<char> text, out InetAddress address)
     {
         // IPAddress.TryParse accepts shorthand like "1" or "1.2" (inet_aton forms); configuration must not.
         if (text.IsEmpty || (!text.Contains(':') && text.Count('.') != 3) || text.Contains('%'))
@@ -176,7 +178,7 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
     /// <param name="prefixLength">0-32 for IPv4, 0-128 for IPv6.</param>
     /// <returns>The masked address, of the same family.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The prefix length is out of range for the family.</exception>
-    public IpAddress Mask(int prefixLength)
+    public InetAddress Mask(int prefixLength)
     {
         if (IsIPv4)
         {
@@ -190,26 +192,26 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
         ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 128);
         ulong highMask = prefixLength >= 64 ? ulong.MaxValue : prefixLength == 0 ? 0 : ulong.MaxValue << (64 - prefixLength);
         ulong lowMask = prefixLength <= 64 ? 0 : prefixLength == 128 ? ulong.MaxValue : ulong.MaxValue << (128 - prefixLength);
-        return new IpAddress(High & highMask, Low & lowMask);
+        return new InetAddress(High & highMask, Low & lowMask);
     }
 
     /// <summary>Applies an address-shaped mask (for example 255.255.255.0), as ipvsadm's <c>-M</c> netmask does.</summary>
     /// <param name="mask">A mask of the same family.</param>
     /// <returns>This address AND the mask.</returns>
-    public IpAddress Mask(IpAddress mask) =>
-        IsIPv4 ? FromIPv4((uint)Low & (uint)mask.Low) : new IpAddress(High & mask.High, Low & mask.Low);
+    public InetAddress Mask(InetAddress mask) =>
+        IsIPv4 ? FromIPv4((uint)Low & (uint)mask.Low) : new InetAddress(High & mask.High, Low & mask.Low);
 
     /// <inheritdoc/>
-    public bool Equals(IpAddress other) => High == other.High && Low == other.Low;
+    public bool Equals(InetAddress other) => High == other.High && Low == other.Low;
 
     /// <inheritdoc/>
-    public override bool Equals([NotNullWhen(true)] object? obj) => obj is IpAddress other && Equals(other);
+    public override bool Equals([NotNullWhen(true)] object? obj) => obj is InetAddress other && Equals(other);
 
     /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(High, Low);
 
     /// <inheritdoc/>
-    public int CompareTo(IpAddress other)
+    public int CompareTo(InetAddress other)
     {
         int c = High.CompareTo(other.High);
         return c != 0 ? c : Low.CompareTo(other.Low);
@@ -238,35 +240,35 @@ public readonly struct IpAddress : IEquatable<IpAddress>, IComparable<IpAddress>
     /// <param name="left">Left operand.</param>
     /// <param name="right">Right operand.</param>
     /// <returns>True when equal.</returns>
-    public static bool operator ==(IpAddress left, IpAddress right) => left.Equals(right);
+    public static bool operator ==(InetAddress left, InetAddress right) => left.Equals(right);
 
     /// <summary>Inequality.</summary>
     /// <param name="left">Left operand.</param>
     /// <param name="right">Right operand.</param>
     /// <returns>True when different.</returns>
-    public static bool operator !=(IpAddress left, IpAddress right) => !left.Equals(right);
+    public static bool operator !=(InetAddress left, InetAddress right) => !left.Equals(right);
 
     /// <summary>Ordering (numeric, IPv4 before most IPv6).</summary>
     /// <param name="left">Left operand.</param>
     /// <param name="right">Right operand.</param>
     /// <returns>The comparison.</returns>
-    public static bool operator <(IpAddress left, IpAddress right) => left.CompareTo(right) < 0;
+    public static bool operator <(InetAddress left, InetAddress right) => left.CompareTo(right) < 0;
 
     /// <summary>Ordering.</summary>
     /// <param name="left">Left operand.</param>
     /// <param name="right">Right operand.</param>
     /// <returns>The comparison.</returns>
-    public static bool operator >(IpAddress left, IpAddress right) => left.CompareTo(right) > 0;
+    public static bool operator >(InetAddress left, InetAddress right) => left.CompareTo(right) > 0;
 
     /// <summary>Ordering.</summary>
     /// <param name="left">Left operand.</param>
     /// <param name="right">Right operand.</param>
     /// <returns>The comparison.</returns>
-    public static bool operator <=(IpAddress left, IpAddress right) => left.CompareTo(right) <= 0;
+    public static bool operator <=(InetAddress left, InetAddress right) => left.CompareTo(right) <= 0;
 
     /// <summary>Ordering.</summary>
     /// <param name="left">Left operand.</param>
     /// <param name="right">Right operand.</param>
     /// <returns>The comparison.</returns>
-    public static bool operator >=(IpAddress left, IpAddress right) => left.CompareTo(right) >= 0;
+    public static bool operator >=(InetAddress left, InetAddress right) => left.CompareTo(right) >= 0;
 }

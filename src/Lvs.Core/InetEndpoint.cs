@@ -5,20 +5,20 @@ namespace Lvs.Core;
 /// <summary>An address and a port, as a value type (the hot-path form of <see cref="System.Net.IPEndPoint"/>).</summary>
 /// <param name="Address">The IPv4 or IPv6 address.</param>
 /// <param name="Port">The port in host order; 0 where the protocol has no ports.</param>
-public readonly record struct Endpoint(IpAddress Address, ushort Port) : ISpanFormattable
+public readonly record struct InetEndpoint(InetAddress Address, ushort Port) : ISpanFormattable
 {
     /// <summary>Parses <c>a.b.c.d:port</c> or <c>[v6]:port</c>, the forms ipvsadm prints and reads.</summary>
     /// <param name="text">The endpoint text.</param>
     /// <returns>The endpoint.</returns>
     /// <exception cref="FormatException">The text is not an endpoint.</exception>
-    public static Endpoint Parse(ReadOnlySpan<char> text) =>
+    public static InetEndpoint Parse(ReadOnlySpan<char> text) =>
         TryParse(text, out var endpoint) ? endpoint : throw new FormatException($"'{text}' is not ADDRESS:PORT or [ADDRESS]:PORT.");
 
     /// <summary>Parses <c>a.b.c.d:port</c> or <c>[v6]:port</c>.</summary>
     /// <param name="text">The endpoint text.</param>
     /// <param name="endpoint">The endpoint, when valid.</param>
     /// <returns>True when the text is an endpoint.</returns>
-    public static bool TryParse(ReadOnlySpan<char> text, out Endpoint endpoint)
+    public static bool TryParse(ReadOnlySpan<char> text, out InetEndpoint endpoint)
     {
         endpoint = default;
         ReadOnlySpan<char> addressText;
@@ -46,14 +46,14 @@ public readonly record struct Endpoint(IpAddress Address, ushort Port) : ISpanFo
             portText = text[(colon + 1)..];
         }
 
-        if (!IpAddress.TryParse(addressText, out var address)
+        if (!InetAddress.TryParse(addressText, out var address)
             || portText.IsEmpty
             || !ushort.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort port))
         {
             return false;
         }
 
-        endpoint = new Endpoint(address, port);
+        endpoint = new InetEndpoint(address, port);
         return true;
     }
 
@@ -74,10 +74,10 @@ public readonly record struct Endpoint(IpAddress Address, ushort Port) : ISpanFo
     /// <param name="endPoint">The endpoint object.</param>
     /// <returns>The value form.</returns>
     [SuppressMessage("Naming", "CA1720", Justification = "Mirrors System.Net naming.")]
-    public static Endpoint FromIPEndPoint(System.Net.IPEndPoint endPoint)
+    public static InetEndpoint FromIPEndPoint(System.Net.IPEndPoint endPoint)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
-        return new Endpoint(IpAddress.FromIPAddress(endPoint.Address), checked((ushort)endPoint.Port));
+        return new InetEndpoint(InetAddress.FromIPAddress(endPoint.Address), checked((ushort)endPoint.Port));
     }
 
     /// <summary>Converts to a new <see cref="System.Net.IPEndPoint"/> (allocates; for the edges).</summary>
