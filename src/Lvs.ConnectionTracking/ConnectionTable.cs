@@ -27,7 +27,7 @@ namespace Lvs.ConnectionTracking;
 /// is T seconds, last refreshed at tick n, expires when housekeeping runs at tick n + T.
 /// </para>
 /// </remarks>
-public sealed class ConnectionTable : IDisposable
+public sealed partial class ConnectionTable : IDisposable
 {
     private readonly ConnectionStore<Ipv4StoredAddress> _v4;
     private readonly ConnectionStore<Ipv6StoredAddress> _v6;

@@ -117,4 +117,33 @@ public enum DropReason : byte
 
     /// <summary>ICMP translation: the embedded packet is too short to hold the addresses and ports to translate.</summary>
     EmbeddedTruncated,
+
+    // ---- Director (Lvs.Director)
+
+    /// <summary>Director: a packet for a virtual address that matches no service and no connection (the host must not answer it either).</summary>
+    NoVirtualService,
+
+    /// <summary>Director: a TCP segment that is not a SYN (or is a RST) and matches no connection; IPVS schedules only SYNs unless sloppy_tcp is on.</summary>
+    NotSyn,
+
+    /// <summary>Director: the scheduler found no real server that can take a new connection (all quiesced, overloaded or gone).</summary>
+    NoRealServer,
+
+    /// <summary>Director: the connection table refused the new connection (full, or flood defence shed it).</summary>
+    ConnectionTableFull,
+
+    /// <summary>Director: no link leads to the destination (no connected subnet holds it and no gateway is set for its family).</summary>
+    NoRoute,
+
+    /// <summary>Director: the connection's real server was deleted and expire_nodest_conn is on, so the connection ended with this packet.</summary>
+    RealServerUnavailable,
+
+    /// <summary>Director: a packet for one of the director's own local (FULLNAT) addresses that matches no connection.</summary>
+    NoConnection,
+
+    /// <summary>Director: the next hop's MAC address is unknown and the frame could not wait for its resolution.</summary>
+    NeighborUnresolved,
+
+    /// <summary>Director: the frame was too short or too large for the answer the director writes in its place.</summary>
+    NoRoomForReply,
 }

@@ -1,0 +1,60 @@
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <summary>
+/// What a packet path needs to forward a packet of a tracked connection: its endpoints, its real server and its
+/// forwarding method (the fields of the kernel's <c>ip_vs_conn</c> that <c>ip_vs_*_xmit</c> reads).
+/// </summary>
+/// <param name="Protocol">The transport protocol.</param>
+/// <param name="Client">The client's endpoint (the inbound source).</param>
+/// <param name="Virtual">The virtual service's endpoint (the inbound destination).</param>
+/// <param name="Destination">The real server's endpoint.</param>
+/// <param name="Local">The director's local endpoint of a full-NAT connection; default otherwise.</param>
+/// <param name="RealServer">The real server's registry index.</param>
+/// <param name="Method">The forwarding method.</param>
+public readonly record struct ConnectionForwarding(
+    L4Protocol Protocol,
+    InetEndpoint Client,
+    InetEndpoint Virtual,
+    InetEndpoint Destination,
+    InetEndpoint Local,
+    int RealServer,
+    ForwardingMethod Method);
+
+public sealed partial class ConnectionTable
+{
+    /// <summary>
+    /// Reads what forwarding a packet of the connection needs, without the clock or any allocation: the per-packet
+    /// form of <see cref="TryGetInfo"/>. The read is validated by the entry's generation before and after, so a
+    /// connection that ended or whose slot was reused under the reader is reported as ended.
+    /// </summary>
+    /// <param name="handle">The connection.</param>
+    /// <param name="forwarding">The connection's endpoints, server and method when live.</param>
+    /// <returns>False when the connection has ended.</returns>
+    public bool TryGetForwarding(ConnectionHandle handle, out ConnectionForwarding forwarding) =>
+        handle.IsIPv6 ? ReadForwarding(_v6, handle, out forwarding) : ReadForwarding(_v4, handle, out forwarding);
+
+    private static bool ReadForwarding<T>(ConnectionStore<T> store, ConnectionHandle handle, out ConnectionForwarding forwarding)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        if (!handle.IsSome || !store.TryReadWord(handle.Index, handle.Generation, out uint seen))
+        {
+            forwarding = default;
+            return false;
+        }
+
+        ref var e = ref store.EntryAt(handle.Index);
+        ref var r = ref store.RouteAt(handle.Index);
+        var method = (ForwardingMethod)(e.Meta & ConnectionStore<T>.MethodMask);
+        forwarding = new ConnectionForwarding(
+            (L4Protocol)e.Protocol,
+            new InetEndpoint(T.ToIpAddress(e.Client), e.ClientPort),
+            new InetEndpoint(T.ToIpAddress(e.Virtual), e.VirtualPort),
+            new InetEndpoint(T.ToIpAddress(r.Destination), r.DestinationPort),
+            method == ForwardingMethod.FullNat ? new InetEndpoint(T.ToIpAddress(r.Local), r.LocalPort) : default,
+            e.RealServer,
+            method);
+        return ConnectionStore<T>.IsStillSame(ref e, seen, 0, out _);
+    }
+}

@@ -1,0 +1,374 @@
+using System.Collections.Concurrent;
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+using Lvs.Director.Statistics;
+using Lvs.Forwarding;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lvs.Director;
+
+/// <summary>
+/// The director: the kernel's <c>ip_vs_core.c</c> as a library. It owns the connection table and the rewriters, reads
+/// the <see cref="ServiceTable"/>, and turns each frame a link received into a <see cref="FrameVerdict"/> through a
+/// <see cref="PacketWorker"/> (one per packet thread).
+/// </summary>
+/// <remarks>
+/// Threading: any number of workers process frames at once, each on its own thread; they share the connection table
+/// (lock-free lookups and updates) and read the table's state through an immutable view rebuilt on each change. Table
+/// edits, health events, statistics reads and housekeeping run on other threads and never block a worker.
+/// </remarks>
+public sealed class DirectorEngine : IDisposable
+{
+    private readonly ConcurrentBag<WorkerCounters> _workers = [];
+    private readonly Dictionary<(bool Service, int Index), RateEstimator> _estimators = [];
+    private readonly Lock _estimatorGate = new();
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private EngineView _view;
+    private ITimer? _rateTimer;
+
+    /// <summary>Creates a director over a service table and a set of links.</summary>
+    /// <param name="table">The service table (the one model).</param>
+    /// <param name="links">The links, indexed by <see cref="DirectorLink.Index"/> (0, 1, ...).</param>
+    /// <param name="options">The options; null: the defaults.</param>
+    /// <param name="neighbors">The neighbour table; null: a new empty one.</param>
+    /// <param name="timeProvider">The clock (connection timeouts, rates, neighbour times); null: the system clock.</param>
+    /// <param name="loggerFactory">Logging; null: none.</param>
+    /// <exception cref="ArgumentException">The links are not numbered 0, 1, ... or an option is invalid.</exception>
+    public DirectorEngine(
+        ServiceTable table,
+        IReadOnlyList<DirectorLink> links,
+        DirectorOptions? options = null,
+        NeighborTable? neighbors = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(links);
+        Options = options ?? new DirectorOptions();
+        Options.Validate();
+        for (int i = 0; i < links.Count; i++)
+        {
+            if (links[i].Index != i)
+            {
+                throw new ArgumentException($"Link '{links[i].Name}' has index {links[i].Index}, expected {i}: links are numbered in order from 0.", nameof(links));
+            }
+        }
+
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Lvs.Director");
+        Table = table;
+        Links = [.. links];
+        Neighbors = neighbors ?? new NeighborTable(_time);
+        Connections = new ConnectionTable(Options.Connections, table.Registry, _time);
+        Dr = new DirectRoutingRewriter(Options.Forwarding);
+        Nat = new NatRewriter(Options.Forwarding);
+        FullNat = new FullNatRewriter(Options.Forwarding);
+        Tunnel = new TunnelEncapsulator(Options.Forwarding);
+        Icmp = new IcmpErrorTranslator(Options.Forwarding);
+        LocalAddresses = Options.LocalAddresses.Count > 0
+            ? new FullNatLocalAddressAllocator(Options.LocalAddresses, Options.LocalPortFirst, Options.LocalPortLast)
+            : null;
+        _view = BuildView(table.Snapshot);
+        table.Changed += OnTableChanged;
+    }
+
+    /// <summary>The options.</summary>
+    public DirectorOptions Options { get; }
+
+    /// <summary>The service table the engine reads.</summary>
+    public ServiceTable Table { get; }
+
+    /// <summary>The links, by index.</summary>
+    public IReadOnlyList<DirectorLink> Links { get; }
+
+    /// <summary>The neighbour table.</summary>
+    public NeighborTable Neighbors { get; }
+
+    /// <summary>The connection table (<c>ipvsadm -L -c</c>).</summary>
+    public ConnectionTable Connections { get; }
+
+    /// <summary>The FULLNAT local address and port allocator; null when no local address is configured.</summary>
+    public FullNatLocalAddressAllocator? LocalAddresses { get; }
+
+    internal DirectRoutingRewriter Dr { get; }
+
+    internal NatRewriter Nat { get; }
+
+    internal FullNatRewriter FullNat { get; }
+
+    internal TunnelEncapsulator Tunnel { get; }
+
+    internal IcmpErrorTranslator Icmp { get; }
+
+    internal EngineView View => Volatile.Read(ref _view);
+
+    /// <summary>Creates a packet worker: one per packet thread (a worker is not thread-safe; workers run in parallel).</summary>
+    /// <returns>The worker.</returns>
+    public PacketWorker CreateWorker()
+    {
+        var counters = new WorkerCounters();
+        _workers.Add(counters);
+        return new PacketWorker(this, counters);
+    }
+
+    /// <summary>A service's counters, summed over the workers (<c>ipvsadm -L --stats</c>).</summary>
+    /// <param name="service">The service.</param>
+    /// <returns>The counters.</returns>
+    public IpvsCounters GetCounters(VirtualService service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return Sum(isService: true, service.Index);
+    }
+
+    /// <summary>A real server's counters in its service, summed over the workers.</summary>
+    /// <param name="server">The server.</param>
+    /// <returns>The counters; zero for a server the table does not know.</returns>
+    public IpvsCounters GetCounters(RealServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return Table.Registry.TryGetIndex(server, out int index) ? Sum(isService: false, index) : default;
+    }
+
+    /// <summary>A service's rates (<c>ipvsadm -L --rate</c>) as of the last 2-second sample.</summary>
+    /// <param name="service">The service.</param>
+    /// <returns>The rates.</returns>
+    public IpvsRates GetRates(VirtualService service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return ReadRates(isService: true, service.Index);
+    }
+
+    /// <summary>A real server's rates as of the last 2-second sample.</summary>
+    /// <param name="server">The server.</param>
+    /// <returns>The rates.</returns>
+    public IpvsRates GetRates(RealServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return Table.Registry.TryGetIndex(server, out int index) ? ReadRates(isService: false, index) : default;
+    }
+
+    /// <summary>The frames dropped for a reason, summed over the workers.</summary>
+    /// <param name="reason">The reason.</param>
+    /// <returns>The count.</returns>
+    public long GetDropCount(DropReason reason)
+    {
+        long sum = 0;
+        foreach (var worker in _workers)
+        {
+            sum += Volatile.Read(ref worker.Drops[(int)reason]);
+        }
+
+        return sum;
+    }
+
+    /// <summary>Every drop reason with a count above zero.</summary>
+    /// <returns>The counts by reason.</returns>
+    public IReadOnlyDictionary<DropReason, long> GetDropCounts()
+    {
+        var result = new Dictionary<DropReason, long>();
+        foreach (var reason in Enum.GetValues<DropReason>())
+        {
+            long count = GetDropCount(reason);
+            if (count > 0)
+            {
+                result[reason] = count;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Takes one 2-second sample of every service's and real server's counters into its rate estimator (what the
+    /// kernel's estimation timer does). <see cref="Start"/> runs it every 2 seconds; tests call it on their own clock.
+    /// </summary>
+    public void SampleRates()
+    {
+        var snapshot = View.Snapshot;
+        lock (_estimatorGate)
+        {
+            foreach (var service in snapshot.Services)
+            {
+                Sample(isService: true, service.Index);
+            }
+
+            for (int i = 0; i < snapshot.Servers.Length; i++)
+            {
+                if (snapshot.Servers[i].Server is not null)
+                {
+                    Sample(isService: false, i);
+                }
+            }
+        }
+    }
+
+    /// <summary>Starts the connection table's housekeeping (expiry every second) and the rate estimator (every 2 seconds).</summary>
+    public void Start()
+    {
+        Connections.StartHousekeeping();
+        _rateTimer ??= _time.CreateTimer(static state => ((DirectorEngine)state!).SampleRates(), this, RateEstimator.Interval, RateEstimator.Interval);
+    }
+
+    /// <summary>Stops the timers and detaches from the table.</summary>
+    public void Dispose()
+    {
+        Table.Changed -= OnTableChanged;
+        Interlocked.Exchange(ref _rateTimer, null)?.Dispose();
+        Connections.Dispose();
+    }
+
+    /// <summary>Finds the link and next hop towards an address: a connected subnet of a link, else the family's gateway.</summary>
+    internal bool TryRoute(InetAddress destination, out int link, out InetAddress nextHop)
+    {
+        foreach (var candidate in Links)
+        {
+            if (candidate.IsOnLink(destination))
+            {
+                link = candidate.Index;
+                nextHop = destination;
+                return true;
+            }
+        }
+
+        var gateway = destination.IsIPv4 ? Options.Gateway : Options.GatewayV6;
+        if (gateway is { } via)
+        {
+            foreach (var candidate in Links)
+            {
+                if (candidate.IsOnLink(via))
+                {
+                    link = candidate.Index;
+                    nextHop = via;
+                    return true;
+                }
+            }
+        }
+
+        link = -1;
+        nextHop = default;
+        return false;
+    }
+
+    /// <summary>The link whose subnet holds an address the director owns (a VIP or a local address), else the first link: where it answers ARP for it.</summary>
+    internal int HomeLink(InetAddress address)
+    {
+        foreach (var candidate in Links)
+        {
+            if (candidate.IsOnLink(address))
+            {
+                return candidate.Index;
+            }
+        }
+
+        return Links.Count > 0 ? 0 : -1;
+    }
+
+    private IpvsCounters Sum(bool isService, int index)
+    {
+        IpvsCounters sum = default;
+        foreach (var worker in _workers)
+        {
+            sum += WorkerCounters.Read(isService ? worker.Services : worker.Servers, index);
+        }
+
+        return sum;
+    }
+
+    private void Sample(bool isService, int index)
+    {
+        var now = Sum(isService, index);
+        if (_estimators.TryGetValue((isService, index), out var estimator))
+        {
+            estimator.Sample(now);
+        }
+        else
+        {
+            _estimators[(isService, index)] = new RateEstimator(now);
+        }
+    }
+
+    private IpvsRates ReadRates(bool isService, int index)
+    {
+        lock (_estimatorGate)
+        {
+            return _estimators.TryGetValue((isService, index), out var estimator) ? estimator.Rates : default;
+        }
+    }
+
+    private void OnTableChanged(ServiceTableSnapshot snapshot)
+    {
+        Volatile.Write(ref _view, BuildView(snapshot));
+        DirectorLog.TableChanged(_logger, snapshot.Version, snapshot.Services.Count);
+    }
+
+    private EngineView BuildView(ServiceTableSnapshot snapshot)
+    {
+        var paths = new DestinationPath[snapshot.Servers.Length];
+        var indexOf = new Dictionary<RealServer, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < paths.Length; i++)
+        {
+            var entry = snapshot.Servers[i];
+            ref var path = ref paths[i];
+            path.Link = -1;
+            path.ServiceIndex = entry.ServiceIndex;
+            path.Server = entry.Server;
+            if (entry.Server is not null)
+            {
+                indexOf[entry.Server] = i;
+            }
+
+            if (entry.Server is null || !TryRoute(entry.Server.Address, out int link, out var nextHop))
+            {
+                continue;
+            }
+
+            path.Link = link;
+            path.Neighbor = Neighbors.GetOrAdd(link, nextHop);
+            if (entry.Options.Method == ForwardingMethod.Tunnel && Links[link].TryGetSourceAddress(entry.Server.Address.IsIPv6, out var source))
+            {
+                path.Tunnel = new TunnelRoute(source, entry.Server.Address, entry.Options.TunnelType, entry.Options.TunnelPort, entry.Options.TunnelFlags);
+            }
+        }
+
+        var owned = new InetAddress[Links.Count][];
+        var lists = new List<InetAddress>[Links.Count];
+        for (int i = 0; i < Links.Count; i++)
+        {
+            lists[i] = [.. Links[i].Addresses.Select(prefix => prefix.Address)];
+        }
+
+        foreach (var vip in snapshot.VirtualAddresses)
+        {
+            int home = HomeLink(vip);
+            if (home >= 0 && !lists[home].Contains(vip))
+            {
+                lists[home].Add(vip);
+            }
+        }
+
+        foreach (var local in Options.LocalAddresses)
+        {
+            int home = HomeLink(local);
+            if (home >= 0 && !lists[home].Contains(local))
+            {
+                lists[home].Add(local);
+            }
+        }
+
+        for (int i = 0; i < owned.Length; i++)
+        {
+            owned[i] = [.. lists[i]];
+        }
+
+        return new EngineView
+        {
+            Snapshot = snapshot,
+            Paths = paths,
+            OwnedOnLink = owned,
+            LocalAddresses = [.. Options.LocalAddresses],
+            IndexOf = indexOf,
+        };
+    }
+}

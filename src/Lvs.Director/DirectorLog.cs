@@ -1,0 +1,20 @@
+using Lvs.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Lvs.Director;
+
+/// <summary>The director's log messages (source-generated: nothing is formatted or allocated when the level is off).</summary>
+internal static partial class DirectorLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Service table version {Version} published ({Services} services)")]
+    public static partial void TableChanged(ILogger logger, long version, int services);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Real server {Server} of {Service}: {Action} (weight {Weight}): {Reason}")]
+    public static partial void HealthApplied(ILogger logger, InetEndpoint server, VirtualServiceKey service, string action, int weight, string reason);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Virtual service {Service} {State} its quorum (live weight {LiveWeight}, threshold {Threshold})")]
+    public static partial void QuorumChanged(ILogger logger, VirtualServiceKey service, string state, long liveWeight, long threshold);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "FULLNAT local addresses exhausted: every (address, port) pair is in use ({InUse} of {Capacity})")]
+    public static partial void LocalAddressesExhausted(ILogger logger, int inUse, int capacity);
+}

@@ -1,0 +1,65 @@
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+using Lvs.Forwarding;
+
+namespace Lvs.Director;
+
+/// <summary>The engine's options: the kernel's IPVS sysctls that concern the packet path, the connection table's size, the rewriters' options, and the director's own addresses and routes.</summary>
+public sealed record DirectorOptions
+{
+    /// <summary>The connection table (capacity, timeouts, expire_nodest_conn, expire_quiescent_template, conn_reuse_mode).</summary>
+    public ConnectionTableOptions Connections { get; init; } = new();
+
+    /// <summary>The rewriters' options (hop limit, MTU, input checksums, fragments, TOA).</summary>
+    public ForwardingOptions Forwarding { get; init; } = ForwardingOptions.Default;
+
+    /// <summary>
+    /// The FULLNAT local addresses (the source addresses towards the real servers); the director owns them and answers
+    /// ARP for them on the link whose subnet holds them.
+    /// </summary>
+    public IReadOnlyList<InetAddress> LocalAddresses { get; init; } = [];
+
+    /// <summary>The first local port FULLNAT allocates.</summary>
+    public ushort LocalPortFirst { get; init; } = 1024;
+
+    /// <summary>The last local port FULLNAT allocates.</summary>
+    public ushort LocalPortLast { get; init; } = 65535;
+
+    /// <summary>The IPv4 default gateway: the next hop for IPv4 destinations outside the links' subnets.</summary>
+    public InetAddress? Gateway { get; init; }
+
+    /// <summary>The IPv6 default gateway.</summary>
+    public InetAddress? GatewayV6 { get; init; }
+
+    /// <summary>
+    /// sloppy_tcp: create a connection on any TCP segment that matches none, not only on a SYN (for a director taking
+    /// over established flows). Off, as in the kernel.
+    /// </summary>
+    public bool SloppyTcp { get; init; }
+
+    /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
+    public bool AnswerEcho { get; init; } = true;
+
+    /// <summary>The hop limit of the answers the director originates (echo replies, neighbour advertisements use 255 as NDP requires).</summary>
+    public byte HopLimit { get; init; } = 64;
+
+    /// <summary>Throws when an option is out of range.</summary>
+    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    public void Validate()
+    {
+        if (LocalPortFirst == 0 || LocalPortFirst > LocalPortLast)
+        {
+            throw new ArgumentException($"The local port range {LocalPortFirst}-{LocalPortLast} is empty or starts at 0.");
+        }
+
+        if (Gateway is { IsIPv6: true })
+        {
+            throw new ArgumentException($"The IPv4 gateway {Gateway} is an IPv6 address.");
+        }
+
+        if (GatewayV6 is { IsIPv4: true })
+        {
+            throw new ArgumentException($"The IPv6 gateway {GatewayV6} is an IPv4 address.");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using Lvs.Core;
+using Lvs.Forwarding;
+
+namespace Lvs.Director;
+
+/// <summary>
+/// What the packet path reads per frame, derived from one <see cref="ServiceTableSnapshot"/> and the links: for each
+/// real server (by registry index) its link, its neighbour entry and its tunnel route; the addresses the director
+/// answers for on each link. Rebuilt off the packet path whenever the table changes and published with one write.
+/// </summary>
+internal sealed class EngineView
+{
+    public required ServiceTableSnapshot Snapshot { get; init; }
+
+    public required DestinationPath[] Paths { get; init; }
+
+    /// <summary>The addresses the director answers ARP/NDP and echo for, per link.</summary>
+    public required InetAddress[][] OwnedOnLink { get; init; }
+
+    /// <summary>The FULLNAT local addresses (owned; packets to them are replies or nothing).</summary>
+    public required InetAddress[] LocalAddresses { get; init; }
+
+    /// <summary>Registry index by server object (the scheduler returns the object; the connection table stores the index).</summary>
+    public required Dictionary<RealServer, int> IndexOf { get; init; }
+
+    public bool IsLocalAddress(InetAddress address)
+    {
+        foreach (var local in LocalAddresses)
+        {
+            if (local == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public bool OwnsOnLink(int link, InetAddress address)
+    {
+        if ((uint)link >= (uint)OwnedOnLink.Length)
+        {
+            return false;
+        }
+
+        foreach (var owned in OwnedOnLink[link])
+        {
+            if (owned == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>How to reach one real server: the link and next hop (a neighbour entry read lock-free), and its tunnel route.</summary>
+internal struct DestinationPath
+{
+    public RealServer? Server;
+    public int ServiceIndex;
+    public int Link;
+    public NeighborEntry? Neighbor;
+    public TunnelRoute Tunnel;
+}

@@ -1,0 +1,99 @@
+using Lvs.Core;
+
+namespace Lvs.Director;
+
+/// <summary>What the host does with a frame after the engine processed it.</summary>
+public enum FrameAction : byte
+{
+    /// <summary>Drop the frame; <see cref="FrameVerdict.Reason"/> says why (counted by the engine).</summary>
+    Drop = 0,
+
+    /// <summary>
+    /// Send the bytes at <see cref="FrameVerdict.Offset"/>/<see cref="FrameVerdict.Length"/> of the buffer on link
+    /// <see cref="FrameVerdict.Link"/>: a forwarded packet, or an answer the engine wrote in the frame's place (ARP
+    /// reply, ICMP echo reply, neighbour advertisement, ICMP error). The link header is complete.
+    /// </summary>
+    Transmit,
+
+    /// <summary>Not the director's: hand the frame, unchanged, to the host's own stack (or ignore it where the host already has it, as with AF_PACKET).</summary>
+    Deliver,
+
+    /// <summary>
+    /// The frame is the director's but the MAC address of <see cref="FrameVerdict.NextHop"/> on link
+    /// <see cref="FrameVerdict.Link"/> is unknown: resolve it (ARP or neighbour solicitation), then submit the frame
+    /// again, or drop it. The frame is unchanged; its connection, if new, is already in the table.
+    /// </summary>
+    ResolveNeighbor,
+
+    /// <summary>The engine used the frame (an ARP reply or neighbour advertisement it learned from); nothing to send.</summary>
+    Consumed,
+}
+
+/// <summary>The engine's decision about one frame.</summary>
+public readonly record struct FrameVerdict
+{
+    private FrameVerdict(FrameAction action, DropReason reason, int link, int offset, int length, InetAddress nextHop)
+    {
+        Action = action;
+        Reason = reason;
+        Link = link;
+        Offset = offset;
+        Length = length;
+        NextHop = nextHop;
+    }
+
+    /// <summary>What to do.</summary>
+    public FrameAction Action { get; }
+
+    /// <summary>Why the frame is dropped (<see cref="FrameAction.Drop"/>), or why an answer replaced it (an ICMP error's cause).</summary>
+    public DropReason Reason { get; }
+
+    /// <summary>The link to send on or to resolve on.</summary>
+    public int Link { get; }
+
+    /// <summary>Where the frame to send starts in the buffer (it may have moved into the headroom, for a tunnel or an ICMP error).</summary>
+    public int Offset { get; }
+
+    /// <summary>The length of the frame to send.</summary>
+    public int Length { get; }
+
+    /// <summary>The neighbour to resolve (<see cref="FrameAction.ResolveNeighbor"/>).</summary>
+    public InetAddress NextHop { get; }
+
+    /// <summary>A drop.</summary>
+    /// <param name="reason">Why.</param>
+    /// <returns>The verdict.</returns>
+    public static FrameVerdict Drop(DropReason reason) => new(FrameAction.Drop, reason, -1, 0, 0, default);
+
+    /// <summary>A frame to send.</summary>
+    /// <param name="link">The link.</param>
+    /// <param name="offset">The frame's offset in the buffer.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="cause">Why the engine answered instead of forwarding, for an ICMP error; None otherwise.</param>
+    /// <returns>The verdict.</returns>
+    public static FrameVerdict Transmit(int link, int offset, int length, DropReason cause = DropReason.None) =>
+        new(FrameAction.Transmit, cause, link, offset, length, default);
+
+    /// <summary>A frame for the host's own stack.</summary>
+    /// <returns>The verdict.</returns>
+    public static FrameVerdict Deliver() => new(FrameAction.Deliver, DropReason.None, -1, 0, 0, default);
+
+    /// <summary>A frame the engine used up.</summary>
+    /// <returns>The verdict.</returns>
+    public static FrameVerdict Consumed() => new(FrameAction.Consumed, DropReason.None, -1, 0, 0, default);
+
+    /// <summary>A frame waiting for a neighbour's MAC address.</summary>
+    /// <param name="link">The link.</param>
+    /// <param name="nextHop">The neighbour.</param>
+    /// <returns>The verdict.</returns>
+    public static FrameVerdict Resolve(int link, InetAddress nextHop) => new(FrameAction.ResolveNeighbor, DropReason.None, link, 0, 0, nextHop);
+
+    /// <inheritdoc />
+    public override string ToString() => Action switch
+    {
+        FrameAction.Drop => $"Drop ({Reason})",
+        FrameAction.Transmit => $"Transmit on link {Link} [{Offset}, {Length}]{(Reason == DropReason.None ? string.Empty : $" ({Reason})")}",
+        FrameAction.ResolveNeighbor => $"Resolve {NextHop} on link {Link}",
+        _ => Action.ToString(),
+    };
+}

@@ -1,0 +1,661 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+using Lvs.Core.Headers;
+using Lvs.Director.Statistics;
+using Lvs.Forwarding;
+
+namespace Lvs.Director;
+
+/// <summary>
+/// Processes frames for one packet thread: the kernel's <c>ip_vs_in</c> / <c>ip_vs_out</c> / <c>ip_vs_in_icmp</c>
+/// path plus the few host duties of a director (ARP and neighbour discovery for its addresses, echo replies). A
+/// worker is used by one thread at a time; create one per thread with <see cref="DirectorEngine.CreateWorker"/>.
+/// </summary>
+/// <remarks>
+/// Per frame: parse; answer ARP/NDP for owned addresses; for an ICMP error, find the connection it is about and
+/// translate it; for a packet to a virtual address, find its connection (or schedule a new one: persistence template,
+/// scheduler pick, FULLNAT local port, insert); for any other packet, find the connection it replies to; advance the
+/// connection's state; rewrite in place with the connection's forwarding method; return where to send it. Nothing
+/// here allocates, throws on packet data or waits for a lock that a reader holds (a new connection takes the
+/// connection table's short writer lock, as the kernel's hash lock).
+/// </remarks>
+public sealed class PacketWorker
+{
+    private readonly DirectorEngine _engine;
+    private readonly WorkerCounters _counters;
+    private readonly ConnectionTable _connections;
+    private EngineView? _view;
+
+    internal PacketWorker(DirectorEngine engine, WorkerCounters counters)
+    {
+        _engine = engine;
+        _counters = counters;
+        _connections = engine.Connections;
+    }
+
+    /// <summary>Processes one frame received on a link; the frame is rewritten in place (or replaced by an answer) as the verdict says.</summary>
+    /// <param name="buffer">The buffer holding the frame, with headroom before it for tunnel headers and ICMP errors (<see cref="FrameHeadroom.Required"/>).</param>
+    /// <param name="offset">Where the frame starts in the buffer.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="link">The link it arrived on.</param>
+    /// <returns>What to do with it.</returns>
+    public FrameVerdict Process(Span<byte> buffer, int offset, int length, int link)
+    {
+        var view = _engine.View;
+        if (!ReferenceEquals(view, _view))
+        {
+            Refresh(view);
+        }
+
+        if ((uint)offset > (uint)buffer.Length || (uint)length > (uint)(buffer.Length - offset))
+        {
+            return Dropped(DropReason.Truncated);
+        }
+
+        var reason = FrameParser.Parse(buffer.Slice(offset, length), out var parsed);
+        if (reason != DropReason.None)
+        {
+            return Dropped(reason);
+        }
+
+        if (parsed.IpVersion == 0)
+        {
+            return HandleArp(buffer, offset, parsed, link, view);
+        }
+
+        var flow = parsed.Flow;
+        if (parsed.IsIcmpError)
+        {
+            return HandleIcmpError(buffer, offset, length, parsed, link, view);
+        }
+
+        ConnectionHandle handle;
+        if (view.Snapshot.IsVirtualAddress(flow.DestinationAddress))
+        {
+            if (_connections.TryGetInbound(flow, out handle))
+            {
+                return Inbound(buffer, offset, length, parsed, link, view, handle);
+            }
+
+            return New(buffer, offset, length, parsed, link, view);
+        }
+
+        if (_connections.TryGetOutbound(flow, out handle))
+        {
+            return Outbound(buffer, offset, length, parsed, link, view, handle);
+        }
+
+        return NotForAService(buffer, offset, length, parsed, link, view);
+    }
+
+    private FrameVerdict Inbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle)
+    {
+        if (!_connections.TryGetForwarding(handle, out var connection))
+        {
+            // Ended between the lookup and the read: the packet is a new one.
+            return New(buffer, offset, length, parsed, link, view);
+        }
+
+        if ((parsed.TcpFlags & TcpFlags.Syn) != 0 && _connections.ShouldReschedule(handle, parsed.TcpFlags))
+        {
+            // conn_reuse_mode: a SYN on a closing connection ends it and is scheduled afresh (ip_vs_in's is_new_conn).
+            _ = _connections.Remove(handle);
+            return New(buffer, offset, length, parsed, link, view);
+        }
+
+        // expire_nodest_conn is the connection table's: its lookup ends a connection whose server was deleted.
+        ref var path = ref Path(view, connection.RealServer);
+        _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
+        return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+    }
+
+    private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection)
+    {
+        if (path.Link < 0 || path.Neighbor is null)
+        {
+            return Dropped(DropReason.NoRoute);
+        }
+
+        if (!path.Neighbor.TryGetMac(out var mac))
+        {
+            return FrameVerdict.Resolve(path.Link, path.Neighbor.Address);
+        }
+
+        var source = _engine.Links[path.Link].Mac;
+        var verdict = connection.Method switch
+        {
+            ForwardingMethod.DirectRouting => _engine.Dr.Rewrite(buffer, offset, length, parsed, source, mac),
+            ForwardingMethod.Nat => _engine.Nat.RewriteInbound(buffer, offset, length, parsed, connection.Destination, source, mac),
+            ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, connection.Local, connection.Destination, source, mac),
+            _ => _engine.Tunnel.Encapsulate(buffer, offset, length, parsed, path.Tunnel, source, mac),
+        };
+        if (verdict.Action == ForwardingAction.Transmit)
+        {
+            Count(path.ServiceIndex, connection.RealServer, WorkerCounters.InPackets, parsed.L3Length);
+        }
+
+        return Finish(verdict, path.Link, link);
+    }
+
+    private FrameVerdict Outbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle)
+    {
+        if (!_connections.TryGetForwarding(handle, out var connection))
+        {
+            return NotForAService(buffer, offset, length, parsed, link, view);
+        }
+
+        _ = _connections.Update(handle, PacketDirection.Outbound, parsed.TcpFlags);
+        if (!_engine.TryRoute(connection.Client.Address, out int outLink, out var nextHop))
+        {
+            return Dropped(DropReason.NoRoute);
+        }
+
+        if (!_engine.Neighbors.TryGet(outLink, nextHop, out var mac))
+        {
+            return FrameVerdict.Resolve(outLink, nextHop);
+        }
+
+        var source = _engine.Links[outLink].Mac;
+        var verdict = connection.Method == ForwardingMethod.FullNat
+            ? _engine.FullNat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, connection.Client, source, mac)
+            : _engine.Nat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, source, mac);
+        if (verdict.Action == ForwardingAction.Transmit)
+        {
+            ref var path = ref Path(view, connection.RealServer);
+            Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, parsed.L3Length);
+        }
+
+        return Finish(verdict, outLink, link);
+    }
+
+    /// <summary>A packet for a virtual address that matches no connection: the kernel's <c>conn_schedule</c> and <c>ip_vs_schedule</c>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict New(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    {
+        var flow = parsed.Flow;
+        if (!view.Snapshot.TryFindService(flow.Protocol, flow.Destination, out var service))
+        {
+            return ToOwnedAddress(buffer, offset, length, parsed, link, view, DropReason.NoVirtualService);
+        }
+
+        if (parsed.Fragment == FragmentKind.NonFirst)
+        {
+            // A non-first fragment has no ports: it can only follow a connection (ip_vs_in drops it otherwise).
+            return Dropped(DropReason.NonFirstFragment);
+        }
+
+        if (flow.Protocol == L4Protocol.Tcp
+            && ((parsed.TcpFlags & TcpFlags.Rst) != 0 || ((parsed.TcpFlags & TcpFlags.Syn) == 0 && !_engine.Options.SloppyTcp)))
+        {
+            // tcp_conn_schedule: only a SYN without RST creates a connection (any segment with sloppy_tcp).
+            return Dropped(DropReason.NotSyn);
+        }
+
+        var options = service.Options;
+        ConnectionHandle template = default;
+        RealServer? server;
+        int index;
+        if (options.IsPersistent)
+        {
+            int prefix = options.PersistencePrefixLength ?? (flow.IsIPv4 ? 32 : 128);
+            var key = PersistenceKey.Create(service.Key, flow, prefix);
+            if (_connections.TryGetTemplate(key, out template, out index))
+            {
+                server = view.Snapshot.Servers[index].Server;
+            }
+            else
+            {
+                server = service.Scheduler.Pick(flow);
+                if (server is null || !view.IndexOf.TryGetValue(server, out index))
+                {
+                    return NoServer(buffer, offset, length, parsed, link, view);
+                }
+
+                // The template lists the server with port 0 when it covers every port of the service (ip_vs_sched_persist).
+                var listed = new InetEndpoint(server.Address, key.VirtualPort == 0 ? (ushort)0 : server.Port);
+                var added = _connections.TryAddTemplate(key, index, listed, options.PersistenceTimeout, out template);
+                if (added != AddConnectionResult.Added && !_connections.TryGetTemplate(key, out template, out _))
+                {
+                    return Dropped(DropReason.ConnectionTableFull);
+                }
+            }
+        }
+        else
+        {
+            server = service.Scheduler.Pick(flow);
+            if (server is null || !view.IndexOf.TryGetValue(server, out index))
+            {
+                return NoServer(buffer, offset, length, parsed, link, view);
+            }
+        }
+
+        if (server is null)
+        {
+            return NoServer(buffer, offset, length, parsed, link, view);
+        }
+
+        // A real server on port 0 takes the packet's port (port-0 and firewall-mark services).
+        var destination = new InetEndpoint(server.Address, server.Port != 0 ? server.Port : flow.DestinationPort);
+        var method = server.ForwardingMethod;
+        InetEndpoint local = default;
+        if (method == ForwardingMethod.FullNat)
+        {
+            var allocator = _engine.LocalAddresses;
+            if (allocator is null || !allocator.TryAllocate(out local))
+            {
+                return Dropped(DropReason.LocalAddressesExhausted);
+            }
+        }
+
+        var connection = new ConnectionForwarding(flow.Protocol, flow.Source, flow.Destination, destination, local, index, method);
+        ref var path = ref Path(view, index);
+        if (options.OnePacket && flow.Protocol == L4Protocol.Udp)
+        {
+            // -o: the datagram is scheduled alone and no connection is kept (IP_VS_CONN_F_ONE_PACKET).
+            Count(path.ServiceIndex, index, WorkerCounters.Connections, 0);
+            var once = ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+            if (method == ForwardingMethod.FullNat)
+            {
+                _ = _engine.LocalAddresses!.Release(local);
+            }
+
+            return once;
+        }
+
+        var result = _connections.TryAdd(new NewConnection(flow, index, destination, method) { Local = local, Template = template }, out var handle);
+        if (result != AddConnectionResult.Added)
+        {
+            if (method == ForwardingMethod.FullNat)
+            {
+                _ = _engine.LocalAddresses!.Release(local);
+            }
+
+            // Another thread added the same flow first: follow its connection.
+            return result == AddConnectionResult.Exists && _connections.TryGetInbound(flow, out handle)
+                ? Inbound(buffer, offset, length, parsed, link, view, handle)
+                : Dropped(DropReason.ConnectionTableFull);
+        }
+
+        // The first packet's transition: a SYN makes the connection SYN_RECV (the kernel's ip_vs_set_state on creation).
+        _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
+        Count(path.ServiceIndex, index, WorkerCounters.Connections, 0);
+        return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+    }
+
+    /// <summary>No real server can take the connection: the kernel's <c>ip_vs_leave</c> drops it (and tells the client with an ICMP port unreachable).</summary>
+    private FrameVerdict NoServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    {
+        _ = buffer;
+        _ = offset;
+        _ = length;
+        _ = parsed;
+        _ = link;
+        _ = view;
+        return Dropped(DropReason.NoRealServer);
+    }
+
+    /// <summary>An ICMP error: find the connection whose packet it quotes and send it on, translated (<c>ip_vs_in_icmp</c>, <c>ip_vs_out_icmp</c>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict HandleIcmpError(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    {
+        var embeddedReason = IcmpErrorTranslator.TryGetEmbeddedFlow(buffer.Slice(offset, length), parsed, out var embedded);
+        if (embeddedReason != DropReason.None)
+        {
+            return Dropped(embeddedReason);
+        }
+
+        // About a packet the director sent to the client (VIP -> client): the connection is found inbound by its reverse.
+        var reverse = embedded.Reverse();
+        if (_connections.TryGetInbound(reverse, out var handle) && _connections.TryGetForwarding(handle, out var connection))
+        {
+            ref var path = ref Path(view, connection.RealServer);
+            if (connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel)
+            {
+                // ip_vs_icmp_xmit: for DR and TUN the error goes to the real server the way the connection's packets go.
+                return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+            }
+
+            if (path.Link < 0 || path.Neighbor is null)
+            {
+                return Dropped(DropReason.NoRoute);
+            }
+
+            if (!path.Neighbor.TryGetMac(out var mac))
+            {
+                return FrameVerdict.Resolve(path.Link, path.Neighbor.Address);
+            }
+
+            var toServer = _engine.Icmp.TranslateToRealServer(buffer, offset, length, parsed, Endpoints(connection), _engine.Links[path.Link].Mac, mac);
+            if (toServer.Action == ForwardingAction.Transmit)
+            {
+                Count(path.ServiceIndex, connection.RealServer, WorkerCounters.InPackets, parsed.L3Length);
+            }
+
+            return Finish(toServer, path.Link, link);
+        }
+
+        // About a packet the director sent to the real server (client or local -> RS): found outbound by its reverse.
+        if (_connections.TryGetOutbound(reverse, out handle) && _connections.TryGetForwarding(handle, out connection))
+        {
+            if (!_engine.TryRoute(connection.Client.Address, out int outLink, out var nextHop))
+            {
+                return Dropped(DropReason.NoRoute);
+            }
+
+            if (!_engine.Neighbors.TryGet(outLink, nextHop, out var mac))
+            {
+                return FrameVerdict.Resolve(outLink, nextHop);
+            }
+
+            var toClient = _engine.Icmp.TranslateToClient(buffer, offset, length, parsed, Endpoints(connection), _engine.Links[outLink].Mac, mac);
+            if (toClient.Action == ForwardingAction.Transmit)
+            {
+                ref var path = ref Path(view, connection.RealServer);
+                Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, parsed.L3Length);
+            }
+
+            return Finish(toClient, outLink, link);
+        }
+
+        return NotForAService(buffer, offset, length, parsed, link, view);
+    }
+
+    private static NatEndpoints Endpoints(in ConnectionForwarding connection) =>
+        connection.Method == ForwardingMethod.FullNat
+            ? new NatEndpoints(connection.Client, connection.Virtual, connection.Local, connection.Destination)
+            : NatEndpoints.ForNat(connection.Client, connection.Virtual, connection.Destination);
+
+    /// <summary>A packet that is neither for a service nor a reply of a connection.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict NotForAService(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    {
+        var destination = parsed.Flow.DestinationAddress;
+        if (parsed.Protocol == L4Protocol.IcmpV6 && parsed.IcmpType is IcmpV6Header.TypeNeighborSolicitation or IcmpV6Header.TypeNeighborAdvertisement)
+        {
+            return HandleNeighborDiscovery(buffer, offset, length, parsed, link, view);
+        }
+
+        if (view.IsLocalAddress(destination))
+        {
+            return ToOwnedAddress(buffer, offset, length, parsed, link, view, DropReason.NoConnection);
+        }
+
+        if (view.OwnsOnLink(link, destination) && _engine.Links[link].AnswersForAddresses)
+        {
+            return ToOwnedAddress(buffer, offset, length, parsed, link, view, DropReason.None);
+        }
+
+        return FrameVerdict.Deliver();
+    }
+
+    /// <summary>A packet for an address the director owns that no service or connection takes: answer an echo request, drop the rest.</summary>
+    private FrameVerdict ToOwnedAddress(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, DropReason otherwise)
+    {
+        _ = view;
+        bool echo = parsed.Protocol == L4Protocol.Icmp
+            ? parsed.IcmpType == IcmpHeader.TypeEchoRequest
+            : parsed.Protocol == L4Protocol.IcmpV6 && parsed.IcmpType == IcmpV6Header.TypeEchoRequest;
+        if (echo && _engine.Options.AnswerEcho && parsed.Fragment == FragmentKind.None)
+        {
+            return EchoReply(buffer, offset, length, parsed, link);
+        }
+
+        return otherwise == DropReason.None ? FrameVerdict.Deliver() : Dropped(otherwise);
+    }
+
+    /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset.</summary>
+    private FrameVerdict EchoReply(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link)
+    {
+        var frame = buffer.Slice(offset, length);
+        var sender = MacAddress.Read(frame[6..]);
+        _engine.Links[link].Mac.WriteTo(frame);
+        sender.WriteTo(frame[..6]);
+        _engine.Links[link].Mac.WriteTo(frame[6..]);
+        var ip = frame.Slice(parsed.L3Offset, parsed.L3Length);
+        var icmp = frame[parsed.L4Offset..parsed.FrameLength];
+        if (parsed.IpVersion == 4)
+        {
+            // Swapping the addresses leaves the header sum as it is; the TTL changes, so the header checksum is redone.
+            Span<byte> source = stackalloc byte[4];
+            ip.Slice(12, 4).CopyTo(source);
+            ip.Slice(16, 4).CopyTo(ip[12..]);
+            source.CopyTo(ip[16..]);
+            ip[8] = _engine.Options.HopLimit;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..parsed.L3HeaderLength]));
+            ushort old = BinaryPrimitives.ReadUInt16BigEndian(icmp);
+            icmp[0] = IcmpHeader.TypeEchoReply;
+            ushort sum = BinaryPrimitives.ReadUInt16BigEndian(icmp[2..]);
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Update16(sum, old, BinaryPrimitives.ReadUInt16BigEndian(icmp)));
+        }
+        else
+        {
+            // The pseudo-header sum does not change when source and destination swap.
+            Span<byte> source = stackalloc byte[16];
+            ip.Slice(8, 16).CopyTo(source);
+            ip.Slice(24, 16).CopyTo(ip[8..]);
+            source.CopyTo(ip[24..]);
+            ip[7] = _engine.Options.HopLimit;
+            ushort old = BinaryPrimitives.ReadUInt16BigEndian(icmp);
+            icmp[0] = IcmpV6Header.TypeEchoReply;
+            ushort sum = BinaryPrimitives.ReadUInt16BigEndian(icmp[2..]);
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Update16(sum, old, BinaryPrimitives.ReadUInt16BigEndian(icmp)));
+        }
+
+        return FrameVerdict.Transmit(link, offset, parsed.FrameLength);
+    }
+
+    /// <summary>ARP: answer a request for an address the director owns on the link, learn from what is addressed to it (RFC 826).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict HandleArp(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, EngineView view)
+    {
+        var frame = buffer.Slice(offset, parsed.FrameLength);
+        if (!ArpHeader.TryCreate(frame[parsed.L3Offset..], out var arp))
+        {
+            return Dropped(DropReason.BadArp);
+        }
+
+        var target = arp.TargetAddress;
+        var sender = arp.SenderAddress;
+        var senderMac = arp.SenderMac;
+        bool ours = view.OwnsOnLink(link, target);
+        if (!ours)
+        {
+            // RFC 826's merge: refresh an entry the director already has, create none.
+            if (sender != default)
+            {
+                _ = _engine.Neighbors.Refresh(link, sender, senderMac);
+            }
+
+            return FrameVerdict.Deliver();
+        }
+
+        if (sender != default)
+        {
+            _engine.Neighbors.Set(link, sender, senderMac);
+        }
+
+        if (arp.Operation != ArpHeader.OperationRequest)
+        {
+            return FrameVerdict.Consumed();
+        }
+
+        var mac = _engine.Links[link].Mac;
+        arp.Operation = ArpHeader.OperationReply;
+        arp.TargetMac = senderMac;
+        arp.TargetAddress = sender;
+        arp.SenderMac = mac;
+        arp.SenderAddress = target;
+        senderMac.WriteTo(frame);
+        mac.WriteTo(frame[6..]);
+        return FrameVerdict.Transmit(link, offset, parsed.FrameLength);
+    }
+
+    /// <summary>
+    /// Neighbour discovery (RFC 4861): answer a solicitation for an address the director owns on the link with an
+    /// advertisement written in its place; learn from solicitations and advertisements.
+    /// </summary>
+    private FrameVerdict HandleNeighborDiscovery(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    {
+        var frame = buffer.Slice(offset, length);
+        var icmp = frame[parsed.L4Offset..parsed.FrameLength];
+        if (icmp.Length < 24 || parsed.HopLimit != 255)
+        {
+            // RFC 4861 7.1.1: hop limit 255 (not forwarded by a router), and room for the target address.
+            return Dropped(DropReason.BadIcmpHeader);
+        }
+
+        var target = InetAddress.ReadIPv6(icmp[8..]);
+        var source = parsed.Flow.SourceAddress;
+        var sourceMac = FindLinkLayerOption(icmp[24..], parsed.IcmpType == IcmpV6Header.TypeNeighborSolicitation ? (byte)1 : (byte)2);
+        bool ours = view.OwnsOnLink(link, target);
+        if (parsed.IcmpType == IcmpV6Header.TypeNeighborAdvertisement)
+        {
+            if (sourceMac is { } advertised)
+            {
+                if (!_engine.Neighbors.Refresh(link, target, advertised) && ours)
+                {
+                    return FrameVerdict.Consumed();
+                }
+            }
+
+            return FrameVerdict.Deliver();
+        }
+
+        if (!ours)
+        {
+            return FrameVerdict.Deliver();
+        }
+
+        if (source == default)
+        {
+            // Duplicate address detection for an address the director owns: defend it (RFC 4862 5.4.3) by advertising to all nodes.
+            source = InetAddress.Parse("ff02::1");
+        }
+        else if (sourceMac is { } learned)
+        {
+            _engine.Neighbors.Set(link, source, learned);
+        }
+
+        // The advertisement: 24 bytes + a target link-layer address option (8 bytes).
+        const int advertisement = 32;
+        if (buffer.Length - offset - parsed.L4Offset < advertisement)
+        {
+            return Dropped(DropReason.NoRoomForReply);
+        }
+
+        var mac = _engine.Links[link].Mac;
+        var requester = MacAddress.Read(frame[6..]);
+        var destinationMac = source.IsIPv6 && source.High >> 56 == 0xFF ? new MacAddress(0x3333_0000_0001UL) : requester;
+        int total = parsed.L4Offset + advertisement;
+        var output = buffer.Slice(offset, total);
+        destinationMac.WriteTo(output);
+        mac.WriteTo(output[6..]);
+        var ip = output.Slice(parsed.L3Offset, 40);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], advertisement);
+        ip[7] = 255;
+        target.WriteIPv6To(ip[8..]);
+        source.WriteIPv6To(ip[24..]);
+        var na = output.Slice(parsed.L4Offset, advertisement);
+        na[0] = IcmpV6Header.TypeNeighborAdvertisement;
+        na[1] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(na[2..], 0);
+
+        // Solicited (unless answering DAD) and override; target stays in bytes 8-23.
+        BinaryPrimitives.WriteUInt32BigEndian(na[4..], source.High >> 56 == 0xFF ? 0x2000_0000u : 0x6000_0000u);
+        target.WriteIPv6To(na[8..]);
+        na[24] = 2;
+        na[25] = 1;
+        mac.WriteTo(na[26..]);
+        BinaryPrimitives.WriteUInt16BigEndian(na[2..], Checksum.Compute(na, Checksum.PseudoHeaderSum(target, source, L4Protocol.IcmpV6, advertisement)));
+        return FrameVerdict.Transmit(link, offset, total);
+    }
+
+    private static MacAddress? FindLinkLayerOption(ReadOnlySpan<byte> options, byte type)
+    {
+        while (options.Length >= 8)
+        {
+            int length = options[1] * 8;
+            if (length == 0 || length > options.Length)
+            {
+                return null;
+            }
+
+            if (options[0] == type && length >= 8)
+            {
+                return MacAddress.Read(options[2..]);
+            }
+
+            options = options[length..];
+        }
+
+        return null;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref DestinationPath Path(EngineView view, int index) => ref view.Paths[index];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private FrameVerdict Finish(ForwardingVerdict verdict, int outLink, int inLink)
+    {
+        switch (verdict.Action)
+        {
+            case ForwardingAction.Transmit:
+                return FrameVerdict.Transmit(outLink, verdict.FrameOffset, verdict.FrameLength);
+            case ForwardingAction.SendIcmpError:
+                // The error goes back to the neighbour that sent the frame (the builder swapped the MACs).
+                _counters.Drop(verdict.Reason);
+                return FrameVerdict.Transmit(inLink, verdict.FrameOffset, verdict.FrameLength, verdict.Reason);
+            default:
+                return Dropped(verdict.Reason);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(int service, int server, int kind, int bytes)
+    {
+        var services = _counters.Services;
+        var servers = _counters.Servers;
+        if (service >= 0)
+        {
+            int s = (service * WorkerCounters.Stride) + kind;
+            services[s]++;
+            if (kind != WorkerCounters.Connections)
+            {
+                services[s + 2] += bytes;
+            }
+        }
+
+        int r = (server * WorkerCounters.Stride) + kind;
+        servers[r]++;
+        if (kind != WorkerCounters.Connections)
+        {
+            servers[r + 2] += bytes;
+        }
+    }
+
+    private FrameVerdict Dropped(DropReason reason)
+    {
+        _counters.Drop(reason);
+        return FrameVerdict.Drop(reason);
+    }
+
+    private void Refresh(EngineView view)
+    {
+        int services = 0;
+        foreach (var service in view.Snapshot.Services)
+        {
+            services = Math.Max(services, service.Index + 1);
+        }
+
+        foreach (var entry in view.Snapshot.Servers)
+        {
+            services = Math.Max(services, entry.ServiceIndex + 1);
+        }
+
+        _counters.Ensure(services, view.Paths.Length);
+        _view = view;
+    }
+}

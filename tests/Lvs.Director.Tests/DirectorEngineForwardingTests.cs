@@ -1,0 +1,299 @@
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Director.Tests;
+
+/// <summary>End to end through the engine: frames in from simulated clients and real servers, frames out checked with PacketDotNet.</summary>
+public class DirectorEngineForwardingTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Nat_TcpHandshakeDataAndClose_TranslatedBothWaysStateAndCountersFollow(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        var key = lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        long inBytes = 0;
+        long outBytes = 0;
+
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var v = lab.Send(syn, 0);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(1, v.Link);
+        var eth = syn.Output(v);
+        PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+        var ip = PacketAssert.Ip(eth);
+        PacketAssert.Endpoints(ip, PacketAssert.Tcp(eth), lab.Client, 40000, lab.Server(1), 8080);
+        Assert.Equal(63, ip.TimeToLive);
+        inBytes += ip.TotalLength;
+        Assert.Equal("SYN_RECV", Assert.Single(lab.Engine.Connections.Enumerate()).StateName);
+
+        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.Client, 40000, "SA");
+        v = lab.Send(synAck, 1);
+        Assert.Equal(0, v.Link);
+        eth = synAck.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        ip = PacketAssert.Ip(eth);
+        PacketAssert.Endpoints(ip, PacketAssert.Tcp(eth), lab.Vip, 80, lab.Client, 40000);
+        outBytes += ip.TotalLength;
+
+        foreach (var (flags, payload) in new[] { ("A", 0), ("A", 100), ("FA", 0) })
+        {
+            var frame = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, flags, payload);
+            v = lab.Send(frame, 0);
+            eth = frame.Output(v);
+            ip = PacketAssert.Ip(eth);
+            PacketAssert.Endpoints(ip, PacketAssert.Tcp(eth), lab.Client, 40000, lab.Server(1), 8080);
+            inBytes += ip.TotalLength;
+            if (flags == "A" && payload == 0)
+            {
+                Assert.Equal("ESTABLISHED", Assert.Single(lab.Engine.Connections.Enumerate()).StateName);
+            }
+        }
+
+        // The kernel's table: a client FIN on an established connection is CLOSE_WAIT (tcp_states, input direction).
+        Assert.Equal("CLOSE_WAIT", Assert.Single(lab.Engine.Connections.Enumerate()).StateName);
+        var service = lab.Table.Snapshot.Find(key)!;
+        var counters = lab.Engine.GetCounters(service);
+        Assert.Equal(1, counters.Connections);
+        Assert.Equal(4, counters.InPackets);
+        Assert.Equal(1, counters.OutPackets);
+        Assert.Equal(inBytes, counters.InBytes);
+        Assert.Equal(outBytes, counters.OutBytes);
+        Assert.Equal(counters, lab.Engine.GetCounters(service.RealServers[0]));
+    }
+
+    [Fact]
+    public void FullNat_SourceBecomesLocalAddress_ReplyToLocalAddressGoesBackToClient()
+    {
+        using var lab = new Lab(new DirectorOptions { LocalAddresses = [Lab.LocalV4] });
+        lab.AddService("rr", ForwardingMethod.FullNat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var v = lab.Send(syn, 0);
+        var eth = syn.Output(v);
+        var ip = PacketAssert.Ip(eth);
+        var tcp = PacketAssert.Tcp(eth);
+        Assert.Equal(lab.Local.ToIPAddress(), ip.SourceAddress);
+        Assert.Equal(lab.Server(1).ToIPAddress(), ip.DestinationAddress);
+        Assert.Equal(8080, tcp.DestinationPort);
+        ushort localPort = tcp.SourcePort;
+        Assert.Equal(1, lab.Engine.LocalAddresses!.InUse);
+
+        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.Local, localPort, "SA");
+        v = lab.Send(synAck, 1);
+        Assert.Equal(0, v.Link);
+        eth = synAck.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.RouterMac);
+        PacketAssert.Endpoints(PacketAssert.Ip(eth), PacketAssert.Tcp(eth), lab.Vip, 80, lab.RemoteClient, 40000);
+    }
+
+    [Fact]
+    public void DirectRouting_OnlyTheDestinationMacChanges()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.DirectRouting, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var original = syn.Buffer[syn.Offset..(syn.Offset + syn.Length)];
+        var v = lab.Send(syn, 0);
+        Assert.Equal(1, v.Link);
+        var eth = syn.Output(v);
+        PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+        var output = syn.Buffer[v.Offset..(v.Offset + v.Length)];
+        Assert.Equal(original[12..], output[12..]);
+    }
+
+    [Fact]
+    public void Tunnel_IpIp_OuterHeaderFromTheLinkAddressToTheRealServer()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Tunnel, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var v = lab.Send(syn, 0);
+        var eth = syn.Output(v);
+        PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+        var outer = (IPv4Packet)PacketAssert.Ip(eth);
+        Assert.Equal(ProtocolType.IPv4, outer.Protocol);
+        Assert.Equal(InetAddress.Parse("10.1.0.1").ToIPAddress(), outer.SourceAddress);
+        Assert.Equal(lab.Server(1).ToIPAddress(), outer.DestinationAddress);
+        var inner = (IPv4Packet)outer.PayloadPacket;
+        Assert.Equal(lab.Vip.ToIPAddress(), inner.DestinationAddress);
+        Assert.Equal(lab.RemoteClient.ToIPAddress(), inner.SourceAddress);
+    }
+
+    [Fact]
+    public void Udp_Nat_DatagramAndReply_Translated()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 2, protocol: L4Protocol.Udp, port: 53);
+        var query = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 5353, lab.Vip, 53);
+        var v = lab.Send(query, 0);
+        var eth = query.Output(v);
+        var udp = PacketAssert.Udp(eth);
+        var ip = PacketAssert.Ip(eth);
+        var server = InetAddress.FromIPAddress(ip.DestinationAddress);
+        Assert.Equal(8080, udp.DestinationPort);
+
+        var reply = Lab.Udp(Lab.ServerMac(1), Lab.ServerLinkMac, server, 8080, lab.Client, 5353);
+        v = lab.Send(reply, 1);
+        eth = reply.Output(v);
+        PacketAssert.Endpoints(PacketAssert.Ip(eth), PacketAssert.Udp(eth), lab.Vip, 53, lab.Client, 5353);
+        Assert.Equal("UDP", Assert.Single(lab.Engine.Connections.Enumerate()).StateName);
+    }
+
+    [Fact]
+    public void OnePacketScheduling_EachDatagramScheduledAloneAndNoConnectionKept()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.DirectRouting, count: 3, protocol: L4Protocol.Udp, port: 53, onePacket: true);
+        var seen = new List<string>();
+        for (int i = 0; i < 6; i++)
+        {
+            var query = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 5353, lab.Vip, 53);
+            var v = lab.Send(query, 0);
+            seen.Add(query.Output(v).DestinationHardwareAddress.ToString());
+        }
+
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+        Assert.Equal(3, seen.Distinct().Count());
+        Assert.Equal(seen[..3], seen[3..]);
+    }
+
+    [Fact]
+    public void TcpNotSyn_NoConnection_DroppedUnlessSloppyTcp()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var ack = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A");
+        var v = lab.Send(ack, 0);
+        Assert.Equal(FrameAction.Drop, v.Action);
+        Assert.Equal(DropReason.NotSyn, v.Reason);
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NotSyn));
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+
+        using var sloppy = new Lab(new DirectorOptions { SloppyTcp = true });
+        sloppy.AddService("rr", ForwardingMethod.Nat, count: 1);
+        ack = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, sloppy.Client, 40000, sloppy.Vip, 80, "A");
+        Assert.Equal(FrameAction.Transmit, sloppy.Send(ack, 0).Action);
+        Assert.Single(sloppy.Engine.Connections.Enumerate());
+    }
+
+    [Fact]
+    public void Persistence_NewConnectionsOfOneClientStickToItsServer()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 3, persistence: 300);
+        var servers = new HashSet<string>();
+        for (ushort port = 40000; port < 40006; port++)
+        {
+            var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, port, lab.Vip, 80, "S");
+            servers.Add(PacketAssert.Ip(syn.Output(lab.Send(syn, 0))).DestinationAddress.ToString());
+        }
+
+        Assert.Single(servers);
+        Assert.Single(lab.Engine.Connections.Enumerate(), c => c.IsTemplate);
+        Assert.Equal(6, lab.Engine.Connections.Enumerate().Count(c => !c.IsTemplate));
+    }
+
+    [Fact]
+    public void Drain_WeightZero_ExistingConnectionGoesOnNewOnesGoElsewhere()
+    {
+        using var lab = new Lab();
+        var key = lab.AddService("rr", ForwardingMethod.Nat, count: 2);
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var first = PacketAssert.Ip(syn.Output(lab.Send(syn, 0))).DestinationAddress;
+        var drained = InetAddress.FromIPAddress(first);
+        lab.Table.EditRealServer(key, new RealServerOptions(new InetEndpoint(drained, 8080)) { Method = ForwardingMethod.Nat, Weight = 0 });
+
+        var again = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A");
+        Assert.Equal(first, PacketAssert.Ip(again.Output(lab.Send(again, 0))).DestinationAddress);
+        for (ushort port = 40001; port < 40005; port++)
+        {
+            var next = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, port, lab.Vip, 80, "S");
+            Assert.NotEqual(first, PacketAssert.Ip(next.Output(lab.Send(next, 0))).DestinationAddress);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DeletedRealServer_KeepsItsConnectionsUnlessExpireNodestConn(bool expireNodest)
+    {
+        using var lab = new Lab(new DirectorOptions { Connections = new ConnectionTableOptions { ExpireNoDestinationConnections = expireNodest } });
+        var key = lab.AddService("rr", ForwardingMethod.Nat, count: 2);
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var first = InetAddress.FromIPAddress(PacketAssert.Ip(syn.Output(lab.Send(syn, 0))).DestinationAddress);
+        lab.Table.DeleteRealServer(key, new InetEndpoint(first, 8080));
+
+        var ack = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A");
+        var v = lab.Send(ack, 0);
+        if (expireNodest)
+        {
+            // The connection ends with the packet, which is dropped (not a SYN, so not scheduled again).
+            Assert.Equal(FrameAction.Drop, v.Action);
+            Assert.Empty(lab.Engine.Connections.Enumerate());
+        }
+        else
+        {
+            Assert.Equal(first.ToIPAddress(), PacketAssert.Ip(ack.Output(v)).DestinationAddress);
+        }
+
+        var next = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40001, lab.Vip, 80, "S");
+        Assert.NotEqual(first.ToIPAddress(), PacketAssert.Ip(next.Output(lab.Send(next, 0))).DestinationAddress);
+    }
+
+    [Fact]
+    public void NoRealServer_NewConnectionDropped()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 0);
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        Assert.Equal(DropReason.NoRealServer, lab.Send(syn, 0).Reason);
+    }
+
+    [Fact]
+    public void UnknownNeighbor_AsksForResolutionAndLeavesTheFrameUnchanged()
+    {
+        using var lab = new Lab();
+        var key = lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        lab.Engine.Neighbors.Invalidate(1, lab.Server(1));
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var before = syn.Buffer.ToArray();
+        var v = lab.Send(syn, 0);
+        Assert.Equal(FrameAction.ResolveNeighbor, v.Action);
+        Assert.Equal(1, v.Link);
+        Assert.Equal(lab.Server(1), v.NextHop);
+        Assert.Equal(before, syn.Buffer);
+
+        lab.Engine.Neighbors.Set(1, lab.Server(1), Lab.ServerMac(1));
+        v = lab.Send(syn, 0);
+        PacketAssert.Addresses(syn.Output(v), Lab.ServerLinkMac, Lab.ServerMac(1));
+        Assert.Equal(1, lab.Engine.GetCounters(lab.Table.Snapshot.Find(key)!).Connections);
+    }
+
+    [Fact]
+    public void NotForTheDirector_Delivered()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var other = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, InetAddress.Parse("10.0.0.77"), 80, "S");
+        Assert.Equal(FrameAction.Deliver, lab.Send(other, 0).Action);
+        var toVipOtherPort = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 81, "S");
+        Assert.Equal(DropReason.NoVirtualService, lab.Send(toVipOtherPort, 0).Reason);
+    }
+
+    [Fact]
+    public void TtlExpiring_IcmpTimeExceededSentBackOnTheIngressLink()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S", ttl: 1);
+        var v = lab.Send(syn, 0);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(0, v.Link);
+        Assert.Equal(DropReason.HopLimitExceeded, v.Reason);
+        var icmp = syn.Output(v).Extract<IcmpV4Packet>();
+        Assert.NotNull(icmp);
+        Assert.Equal(11, (int)icmp.TypeCode >> 8);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Net.NetworkInformation;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Director.Tests;
+
+/// <summary>The director's host duties: ARP and neighbour discovery for the addresses it owns, echo replies, learning neighbours.</summary>
+public class DirectorEngineHostTests
+{
+    private static Frame ArpRequest(MacAddress senderMac, InetAddress sender, InetAddress target)
+    {
+        var arp = new ArpPacket(ArpOperation.Request, PhysicalAddress.Parse("00-00-00-00-00-00"), target.ToIPAddress(), Lab.Phys(senderMac), sender.ToIPAddress());
+        var eth = new EthernetPacket(Lab.Phys(senderMac), PhysicalAddress.Parse("FF-FF-FF-FF-FF-FF"), EthernetType.Arp) { PayloadPacket = arp };
+        return Frame.From(eth.Bytes);
+    }
+
+    [Fact]
+    public void ArpRequestForVip_AnsweredWithTheLinkMacAndSenderLearned()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var stranger = InetAddress.Parse("10.0.0.9");
+        var strangerMac = MacAddress.Parse("02:00:00:00:00:09");
+        var request = ArpRequest(strangerMac, stranger, lab.Vip);
+        var v = lab.Send(request, 0);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(0, v.Link);
+        var eth = request.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, strangerMac);
+        var arp = eth.Extract<ArpPacket>();
+        Assert.Equal(ArpOperation.Response, arp.Operation);
+        Assert.Equal(lab.Vip.ToIPAddress(), arp.SenderProtocolAddress);
+        Assert.Equal(Lab.Phys(Lab.ClientLinkMac), arp.SenderHardwareAddress);
+        Assert.Equal(stranger.ToIPAddress(), arp.TargetProtocolAddress);
+        Assert.True(lab.Engine.Neighbors.TryGet(0, stranger, out var learned));
+        Assert.Equal(strangerMac, learned);
+    }
+
+    [Fact]
+    public void ArpRequestForSomeoneElse_DeliveredAndNotLearned()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var request = ArpRequest(MacAddress.Parse("02:00:00:00:00:09"), InetAddress.Parse("10.0.0.9"), InetAddress.Parse("10.0.0.33"));
+        Assert.Equal(FrameAction.Deliver, lab.Send(request, 0).Action);
+        Assert.False(lab.Engine.Neighbors.TryGet(0, InetAddress.Parse("10.0.0.9"), out _));
+    }
+
+    [Fact]
+    public void ArpRequestForLocalAddressOnServerLink_AnsweredThere()
+    {
+        using var lab = new Lab(new DirectorOptions { LocalAddresses = [Lab.LocalV4] });
+        var request = ArpRequest(Lab.ServerMac(1), lab.Server(1), lab.Local);
+        var v = lab.Send(request, 1);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(FrameAction.Deliver, lab.Send(ArpRequest(Lab.ClientMac, lab.Client, lab.Local), 0).Action);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EchoRequestToVip_Answered(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        Packet echo = ipv6
+            ? new IcmpV6Packet(new PacketDotNet.Utils.ByteArraySegment([128, 0, 0, 0, 0, 1, 0, 1, 9, 9]))
+            : new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment([8, 0, 0, 0, 0, 1, 0, 1, 9, 9]));
+        var frame = Lab.Ip(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, echo);
+        var v = lab.Send(frame, 0);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        var eth = frame.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal(lab.Vip.ToIPAddress(), ip.SourceAddress);
+        Assert.Equal(lab.Client.ToIPAddress(), ip.DestinationAddress);
+        if (ipv6)
+        {
+            var reply = eth.Extract<IcmpV6Packet>();
+            Assert.Equal(IcmpV6Type.EchoReply, reply.Type);
+            Assert.True(Checksum.IsValid(reply.Bytes, Checksum.PseudoHeaderSum(lab.Vip, lab.Client, L4Protocol.IcmpV6, reply.Bytes.Length)));
+        }
+        else
+        {
+            var reply = eth.Extract<IcmpV4Packet>();
+            Assert.Equal(IcmpV4TypeCode.EchoReply, reply.TypeCode);
+            Assert.True(Checksum.IsValid(reply.Bytes));
+        }
+    }
+
+    [Fact]
+    public void NeighborSolicitationForVip_AnsweredWithAnAdvertisement()
+    {
+        using var lab = new Lab(ipv6: true);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var solicitor = InetAddress.Parse("2001:db8::9");
+        var solicitorMac = MacAddress.Parse("02:00:00:00:00:09");
+        var body = new byte[32];
+        body[0] = 135;
+        lab.Vip.WriteIPv6To(body.AsSpan(8));
+        body[24] = 1;
+        body[25] = 1;
+        solicitorMac.WriteTo(body.AsSpan(26));
+        var frame = Lab.IcmpV6(solicitorMac, Lab.ClientLinkMac, solicitor, InetAddress.Parse("ff02::1:ff00:100"), body, hopLimit: 255);
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame.Buffer.AsSpan(frame.Offset, frame.Length), out var parsedNs));
+        Assert.Equal((L4Protocol.IcmpV6, (byte)135, (byte)255), (parsedNs.Protocol, parsedNs.IcmpType, parsedNs.HopLimit));
+        var v = lab.Send(frame, 0);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        var eth = frame.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, solicitorMac);
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal(lab.Vip.ToIPAddress(), ip.SourceAddress);
+        Assert.Equal(solicitor.ToIPAddress(), ip.DestinationAddress);
+        Assert.Equal(32, ((IPv6Packet)ip).PayloadLength);
+        var na = frame.Buffer[(v.Offset + 54)..(v.Offset + v.Length)];
+        Assert.Equal(32, na.Length);
+        Assert.Equal(136, na[0]);
+        Assert.Equal(0x60, na[4]);
+        Assert.Equal(lab.Vip, InetAddress.ReadIPv6(na.AsSpan(8)));
+        Assert.True(Checksum.IsValid(na, Checksum.PseudoHeaderSum(lab.Vip, solicitor, L4Protocol.IcmpV6, na.Length)));
+        Assert.Equal(Lab.Phys(Lab.ClientLinkMac).GetAddressBytes(), na[26..32]);
+        Assert.True(lab.Engine.Neighbors.TryGet(0, solicitor, out var learned));
+        Assert.Equal(solicitorMac, learned);
+    }
+}
