@@ -10,7 +10,7 @@ internal static partial class DirectorLog
     public static partial void TableChanged(ILogger logger, long version, int services);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Real server {Server} of {Service}: {Action} (weight {Weight}): {Reason}")]
-    public static partial void HealthApplied(ILogger logger, InetEndpoint server, VirtualServiceKey service, string action, int weight, string reason);
+    public static partial void HealthApplied(ILogger logger, InetEndpoint server, VirtualServiceKey service, Lvs.HealthChecks.PoolAction action, int weight, string reason);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Virtual service {Service} {State} its quorum (live weight {LiveWeight}, threshold {Threshold})")]
     public static partial void QuorumChanged(ILogger logger, VirtualServiceKey service, string state, long liveWeight, long threshold);
