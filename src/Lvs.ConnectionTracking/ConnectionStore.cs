@@ -37,6 +37,9 @@ internal sealed class ConnectionStore<TAddress>
 {
     internal const int WheelSize = 1024;
     internal const int HousekeepingBatch = 256;
+
+    /// <summary>The expiries per writer-lock hold with an observer (their descriptions wait on the housekeeper's stack, 8 KiB).</summary>
+    internal const int ObservedHousekeepingBatch = 64;
     internal const int ShedProbes = 32;
 
     /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
@@ -90,6 +93,7 @@ internal sealed class ConnectionStore<TAddress>
     private readonly Lock _writeLock = new();
     private readonly RefileQueue _refiles;
     private readonly IdleTimeoutFloor _idleTimeouts;
+    private readonly IConnectionEndObserver? _observer;
     private int _freeHead;
     private int _count;
     private ulong _random;
@@ -107,6 +111,7 @@ internal sealed class ConnectionStore<TAddress>
 
         _table = table;
         _isIPv6 = isIPv6;
+        _observer = table.Options.EndObserver;
         _secret = new FlowHashSecret(FlowHash.Seed);
         _random = randomSeed | 1;
         Capacity = capacity;
@@ -560,17 +565,40 @@ internal sealed class ConnectionStore<TAddress>
     public AddConnectionResult Add(ref ConnectionInsert<TAddress> insert, out int index, out uint generation)
     {
         Prepare(ref insert);
+        if (_observer is null)
+        {
+            int none = 0;
+            lock (_writeLock)
+            {
+                return AddLocked(in insert, out index, out generation, default, ref none);
+            }
+        }
+
+        return AddAndReport(in insert, out index, out generation);
+    }
+
+    /// <summary><see cref="Add"/> with an observer: an entry dropped to make room is reported once the lock is released.</summary>
+    private AddConnectionResult AddAndReport(in ConnectionInsert<TAddress> insert, out int index, out uint generation)
+    {
+        Span<ConnectionEnd> ends = stackalloc ConnectionEnd[1];
+        int count = 0;
+        AddConnectionResult result;
         lock (_writeLock)
         {
-            return AddLocked(in insert, out index, out generation);
+            result = AddLocked(in insert, out index, out generation, ends, ref count);
         }
+
+        Report(ends[..count]);
+        return result;
     }
 
     /// <summary>
     /// Adds a prepared connection or template under the writer lock, unless one with the same inbound key is live
-    /// (then returns it); sheds an entry when full (see <see cref="TryShedLocked"/>).
+    /// (then returns it); sheds an entry when full (see <see cref="TryShedLocked"/>). With an observer, the shed entry
+    /// is described in <paramref name="ends"/> at <paramref name="endCount"/> (which it advances), for the caller to
+    /// report after releasing the lock; <paramref name="ends"/> is empty without one.
     /// </summary>
-    public AddConnectionResult AddLocked(in ConnectionInsert<TAddress> insert, out int index, out uint generation)
+    public AddConnectionResult AddLocked(in ConnectionInsert<TAddress> insert, out int index, out uint generation, Span<ConnectionEnd> ends, ref int endCount)
     {
         uint now = _table.CurrentTick;
         bool template = insert.Template;
@@ -587,7 +615,7 @@ internal sealed class ConnectionStore<TAddress>
             return AddConnectionResult.Invalid;
         }
 
-        if (_freeHead < 0 && !TryShedLocked(now))
+        if (_freeHead < 0 && !TryShedLocked(now, ends, ref endCount))
         {
             _refused++;
             index = -1;
@@ -633,7 +661,12 @@ internal sealed class ConnectionStore<TAddress>
         // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
         // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
         bool noOutput = insert.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
-        uint word = (generation << GenerationShift) | LiveBit | InactiveBit | (noOutput && !template ? NoOutputBit : 0);
+        uint word = (generation << GenerationShift) | LiveBit | (noOutput && !template ? NoOutputBit : 0);
+
+        // With the first packet processed (NewConnection.FirstPacket), the connection starts in the state it led to,
+        // counted active or inactive accordingly (the kernel's set_tcp_state right after ip_vs_bind_dest).
+        bool active = insert.Seen && insert.Protocol == (byte)L4Protocol.Tcp && TcpStateMachine.IsActive((TcpConnectionState)insert.State);
+        word |= (insert.Seen ? SeenBit | insert.State : 0) | (active ? 0 : InactiveBit);
 
         var server = _table.Registry[insert.RealServer];
         if (template)
@@ -642,7 +675,7 @@ internal sealed class ConnectionStore<TAddress>
         }
         else
         {
-            server.AddConnection(active: false);
+            server.AddConnection(active);
         }
 
         if (control >= 0)
@@ -684,13 +717,86 @@ internal sealed class ConnectionStore<TAddress>
 
     // ---------------------------------------------------------------- removal
 
-    public bool Remove(int index, uint generation, bool force)
+    public bool Remove(int index, uint generation, bool force, ConnectionEndReason reason)
     {
+        if (_observer is null)
+        {
+            lock (_writeLock)
+            {
+                return RemoveLocked(index, generation, force);
+            }
+        }
+
+        return RemoveAndReport(index, generation, force, reason);
+    }
+
+    /// <summary><see cref="Remove"/> with an observer: the entry is described under the lock and reported after it.</summary>
+    private bool RemoveAndReport(int index, uint generation, bool force, ConnectionEndReason reason)
+    {
+        ConnectionEnd end = default;
+        bool removed;
         lock (_writeLock)
         {
-            return RemoveLocked(index, generation, force);
+            removed = RemoveLocked(index, generation, force);
+            if (removed)
+            {
+                end = DescribeEnd(index, reason);
+            }
+        }
+
+        if (removed)
+        {
+            _observer!.OnConnectionEnded(in end);
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// What a just-removed entry was, for the observer; called under the writer lock right after the removal, while the
+    /// slot (now free) still holds the entry and its controlling template is still live.
+    /// </summary>
+    private ConnectionEnd DescribeEnd(int index, ConnectionEndReason reason)
+    {
+        ref var e = ref _entries[index];
+        ref var r = ref _routes[index];
+        uint w = Volatile.Read(ref e.Word);
+        bool isTemplate = (e.Meta & TemplateMeta) != 0;
+        var method = (ForwardingMethod)(e.Meta & MethodMask);
+        var template = ConnectionHandle.None;
+        int control = isTemplate ? -1 : (int)(e.Meta >> AuxShift) - 1;
+        if (control >= 0)
+        {
+            template = HandleOf(control, Volatile.Read(ref _entries[control].Word) >> GenerationShift);
+        }
+
+        return new ConnectionEnd(
+            HandleOf(index, w >> GenerationShift),
+            (L4Protocol)e.Protocol,
+            new InetEndpoint(TAddress.ToIpAddress(e.Client), e.ClientPort),
+            new InetEndpoint(TAddress.ToIpAddress(e.Virtual), e.VirtualPort),
+            new InetEndpoint(TAddress.ToIpAddress(r.Destination), r.DestinationPort),
+            method == ForwardingMethod.FullNat ? new InetEndpoint(TAddress.ToIpAddress(r.Local), r.LocalPort) : default,
+            e.RealServer,
+            method,
+            isTemplate,
+            template,
+            isTemplate ? (byte)0 : (byte)(w & StateMask),
+            reason);
+    }
+
+    /// <summary>Reports ends collected under the writer lock, after its release.</summary>
+    private void Report(ReadOnlySpan<ConnectionEnd> ends)
+    {
+        foreach (ref readonly var end in ends)
+        {
+            _observer!.OnConnectionEnded(in end);
         }
     }
+
+    /// <summary>The handle of the entry at <paramref name="index"/> with <paramref name="generation"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ConnectionHandle HandleOf(int index, uint generation) => new(_isIPv6, index, generation);
 
     /// <summary>Removes every connection of a real server, then its templates that no longer control any (two passes over the slab).</summary>
     public int RemoveAllOf(int realServer)
@@ -703,7 +809,7 @@ internal sealed class ConnectionStore<TAddress>
                 ref var e = ref _entries[i];
                 uint w = Volatile.Read(ref e.Word);
                 if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
-                    && Remove(i, w >> GenerationShift, force: false))
+                    && Remove(i, w >> GenerationShift, force: false, ConnectionEndReason.ServerRemoved))
                 {
                     removed++;
                 }
@@ -901,8 +1007,14 @@ internal sealed class ConnectionStore<TAddress>
     public int ExpireUntil(uint now)
     {
         int expired = 0;
+
+        // With an observer, the ends of each lock hold are described here and reported after the release.
+        Span<ConnectionEnd> ends = _observer is null ? default : stackalloc ConnectionEnd[ObservedHousekeepingBatch];
+        int endCount = 0;
         while (true)
         {
+            Report(ends[..endCount]);
+            endCount = 0;
             lock (_writeLock)
             {
                 if ((int)(now - _lastTick) <= 0)
@@ -921,7 +1033,7 @@ internal sealed class ConnectionStore<TAddress>
 
                 uint tick = _lastTick + 1;
                 int slot = (int)(tick & (WheelSize - 1));
-                int budget = HousekeepingBatch;
+                int budget = _observer is null ? HousekeepingBatch : ObservedHousekeepingBatch;
                 while (_wheel[slot] >= 0 && budget-- > 0)
                 {
                     int i = _wheel[slot];
@@ -946,6 +1058,10 @@ internal sealed class ConnectionStore<TAddress>
                     {
                         expired++;
                         _expired++;
+                        if (endCount < ends.Length)
+                        {
+                            ends[endCount++] = DescribeEnd(i, ConnectionEndReason.Expired);
+                        }
                     }
                 }
 
@@ -964,7 +1080,7 @@ internal sealed class ConnectionStore<TAddress>
     /// a half-open TCP entry (SYN_RECV, SYNACK, SYN_SENT, NONE) first, else an entry idle for at least 60 s that is
     /// not a template. Established connections in use are never shed.
     /// </summary>
-    private bool TryShedLocked(uint now)
+    private bool TryShedLocked(uint now, Span<ConnectionEnd> ends, ref int endCount)
     {
         int idle = -1;
         uint idleWord = 0;
@@ -986,7 +1102,7 @@ internal sealed class ConnectionStore<TAddress>
             {
                 if (RemoveLocked(i, w >> GenerationShift, force: false))
                 {
-                    _shed++;
+                    RecordShed(i, ends, ref endCount);
                     return true;
                 }
 
@@ -1010,11 +1126,20 @@ internal sealed class ConnectionStore<TAddress>
 
         if (idle >= 0 && RemoveLocked(idle, idleWord >> GenerationShift, force: false))
         {
-            _shed++;
+            RecordShed(idle, ends, ref endCount);
             return true;
         }
 
         return false;
+    }
+
+    private void RecordShed(int index, Span<ConnectionEnd> ends, ref int endCount)
+    {
+        _shed++;
+        if (endCount < ends.Length)
+        {
+            ends[endCount++] = DescribeEnd(index, ConnectionEndReason.Dropped);
+        }
     }
 
     // ---------------------------------------------------------------- helpers

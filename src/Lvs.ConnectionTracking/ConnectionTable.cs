@@ -98,8 +98,8 @@ public sealed class ConnectionTable : IDisposable
         }
 
         return connection.Inbound.SourceAddress.IsIPv6
-            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(connection), out handle)
-            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection), out handle);
+            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(connection, Timeouts), out handle)
+            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection, Timeouts), out handle);
     }
 
     /// <summary>
@@ -135,6 +135,9 @@ public sealed class ConnectionTable : IDisposable
         const int Group = 32;
         Span<ConnectionInsert<T>> inserts = stackalloc ConnectionInsert<T>[Group];
         Span<int> cursors = stackalloc int[Group];
+
+        // With an observer, the entries a group drops to make room (one per add at most) are reported after its lock.
+        Span<ConnectionEnd> ends = Options.EndObserver is null ? default : stackalloc ConnectionEnd[Group];
         int added = 0;
         others = 0;
         for (int start = 0; start < connections.Length; start += Group)
@@ -159,7 +162,7 @@ public sealed class ConnectionTable : IDisposable
                 }
                 else
                 {
-                    insert = ToInsert<T>(c);
+                    insert = ToInsert<T>(c, Timeouts);
                     store.Prepare(ref insert);
                 }
             }
@@ -180,6 +183,8 @@ public sealed class ConnectionTable : IDisposable
             }
 
             // Stage 4: one lock for the group.
+            int endCount = 0;
+            bool existed = false;
             lock (store.WriterLock)
             {
                 for (int i = 0; i < group.Length; i++)
@@ -190,15 +195,48 @@ public sealed class ConnectionTable : IDisposable
                         continue;
                     }
 
-                    var result = store.AddLocked(insert, out int index, out uint generation);
+                    var result = store.AddLocked(insert, out int index, out uint generation, ends, ref endCount);
                     results[start + i] = result;
-                    handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
+                    handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? store.HandleOf(index, generation) : default;
                     added += result == AddConnectionResult.Added ? 1 : 0;
+                    existed |= result == AddConnectionResult.Exists;
                 }
+            }
+
+            if (endCount > 0)
+            {
+                ReportEnds(ends[..endCount]);
+            }
+
+            if (existed)
+            {
+                ProcessFirstPacketsOfExisting(store, groupInserts, handles.Slice(start, group.Length), results.Slice(start, group.Length));
             }
         }
 
         return added;
+    }
+
+    private void ReportEnds(ReadOnlySpan<ConnectionEnd> ends)
+    {
+        foreach (ref readonly var end in ends)
+        {
+            Options.EndObserver!.OnConnectionEnded(in end);
+        }
+    }
+
+    /// <summary>The first packets of a group's adds that found their connection already there, processed on it (see <see cref="NewConnection.FirstPacket"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ProcessFirstPacketsOfExisting<T>(ConnectionStore<T> store, ReadOnlySpan<ConnectionInsert<T>> inserts, ReadOnlySpan<ConnectionHandle> handles, ReadOnlySpan<AddConnectionResult> results)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        for (int i = 0; i < inserts.Length; i++)
+        {
+            if (inserts[i].InProbe >= 0 && inserts[i].Seen && results[i] == AddConnectionResult.Exists)
+            {
+                _ = store.Update(handles[i].Index, handles[i].Generation, PacketDirection.Inbound, inserts[i].Flags, CurrentTick);
+            }
+        }
     }
 
     private bool IsValid(in NewConnection connection)
@@ -333,8 +371,8 @@ public sealed class ConnectionTable : IDisposable
     /// <returns>True when it was live and is now removed.</returns>
     public bool Remove(ConnectionHandle handle) =>
         handle.IsSome && (handle.IsIPv6
-            ? _v6.Remove(handle.Index, handle.Generation, force: false)
-            : _v4.Remove(handle.Index, handle.Generation, force: false));
+            ? _v6.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed)
+            : _v4.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed));
 
     /// <summary>
     /// Removes every connection and template of a real server at once, as the kernel's
@@ -475,20 +513,29 @@ public sealed class ConnectionTable : IDisposable
 
     internal uint ClockTick() => (uint)(_time.GetElapsedTime(_start).Ticks / TimeSpan.TicksPerSecond);
 
-    private static AddConnectionResult AddTo<T>(ConnectionStore<T> store, ConnectionInsert<T> insert, out ConnectionHandle handle)
+    private AddConnectionResult AddTo<T>(ConnectionStore<T> store, ConnectionInsert<T> insert, out ConnectionHandle handle)
         where T : unmanaged, IStoredAddress<T>
     {
         var result = store.Add(ref insert, out int index, out uint generation);
-        handle = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
+        handle = result is AddConnectionResult.Added or AddConnectionResult.Exists ? store.HandleOf(index, generation) : default;
+        if (result == AddConnectionResult.Exists && insert.Seen)
+        {
+            // The first packet of a connection another thread added meanwhile: processed on that one.
+            _ = store.Update(index, generation, PacketDirection.Inbound, insert.Flags, CurrentTick);
+        }
+
         return result;
     }
 
-    /// <summary>A new connection (not a template) as its store's insert; it starts with the kernel's 3-second initial timeout.</summary>
-    private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection)
+    /// <summary>
+    /// A new connection (not a template) as its store's insert: with its first packet's transition applied when
+    /// <see cref="NewConnection.FirstPacket"/> is set, else in NONE with the kernel's 3-second initial timeout.
+    /// </summary>
+    private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection, ConnectionTimeouts timeouts)
         where T : unmanaged, IStoredAddress<T>
     {
         var key = connection.Inbound;
-        return ToInsert<T>(
+        var insert = ToInsert<T>(
             key.Protocol,
             key.Source,
             key.Destination,
@@ -500,6 +547,20 @@ public sealed class ConnectionTable : IDisposable
             connection.Template.IsSome ? connection.Template.Index : -1,
             connection.Template.Generation,
             ConnectionStore<T>.InitialTimeoutTicks);
+        if (connection.FirstPacket is TcpFlags flags)
+        {
+            // The kernel's set_tcp_state on the packet that created the connection (NONE, inbound; INPUT-ONLY for the
+            // methods whose replies bypass the director); other protocols have one state.
+            byte state = key.Protocol == L4Protocol.Tcp
+                ? (byte)TcpStateMachine.Next(TcpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel), flags)
+                : (byte)0;
+            insert.Seen = true;
+            insert.State = state;
+            insert.Flags = flags;
+            insert.TimeoutTicks = (uint)timeouts.For(key.Protocol, state);
+        }
+
+        return insert;
     }
 
     private static ConnectionInsert<T> ToInsert<T>(
@@ -564,7 +625,9 @@ public sealed class ConnectionTable : IDisposable
             return true;
         }
 
-        _ = handle.IsIPv6 ? _v6.Remove(handle.Index, handle.Generation, force: false) : _v4.Remove(handle.Index, handle.Generation, force: false);
+        _ = handle.IsIPv6
+            ? _v6.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.ServerUnavailable)
+            : _v4.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.ServerUnavailable);
         return false;
     }
 

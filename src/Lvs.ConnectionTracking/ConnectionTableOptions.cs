@@ -39,6 +39,13 @@ public sealed class ConnectionTableOptions
     /// </summary>
     internal int InboundCellsPerBucket { get; init; } = InboundBucket.OverflowCell;
 
+    /// <summary>
+    /// Told of every connection and template that leaves the table, once each (expiry, <see cref="ConnectionTable.Remove"/>,
+    /// <see cref="ConnectionTable.RemoveAllOf"/>, expire_nodest_conn, flood defence); none when null. See
+    /// <see cref="IConnectionEndObserver"/> for when and on which thread.
+    /// </summary>
+    public IConnectionEndObserver? EndObserver { get; init; }
+
     /// <summary>The seed of the random probes that pick entries to shed when the table is full; random when not set.</summary>
     public ulong? RandomSeed { get; init; }
 }
