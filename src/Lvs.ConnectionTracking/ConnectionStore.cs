@@ -94,6 +94,8 @@ internal sealed class ConnectionStore<TAddress>
     private readonly RefileQueue _refiles;
     private readonly IdleTimeoutFloor _idleTimeouts;
     private readonly IConnectionEndObserver? _observer;
+    private readonly ulong _handleOwner;
+    private int _retired;
     private int _freeHead;
     private int _count;
     private ulong _random;
@@ -112,6 +114,7 @@ internal sealed class ConnectionStore<TAddress>
         _table = table;
         _isIPv6 = isIPv6;
         _observer = table.Options.EndObserver;
+        _handleOwner = ConnectionHandle.OwnerBits(table.Tag, isIPv6);
         _secret = new FlowHashSecret(FlowHash.Seed);
         _random = randomSeed | 1;
         Capacity = capacity;
@@ -446,7 +449,7 @@ internal sealed class ConnectionStore<TAddress>
         }
 
         word = Volatile.Read(ref _entries[index].Word);
-        return (word & LiveBit) != 0 && (word >> GenerationShift) == generation;
+        return (word & LiveBit) != 0 && GenerationOf(ref _entries[index], word) == generation;
     }
 
     public ref ConnectionEntry<TAddress> EntryAt(int index) => ref _entries[index];
@@ -468,7 +471,7 @@ internal sealed class ConnectionStore<TAddress>
         while (true)
         {
             uint w = Volatile.Read(ref e.Word);
-            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation || (e.Meta & TemplateMeta) != 0)
+            if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation || (e.Meta & TemplateMeta) != 0)
             {
                 return false;
             }
@@ -605,7 +608,7 @@ internal sealed class ConnectionStore<TAddress>
         int control = insert.Control;
         if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
         {
-            generation = existing >> GenerationShift;
+            generation = GenerationOf(ref _entries[index], existing);
             return AddConnectionResult.Exists;
         }
 
@@ -635,11 +638,9 @@ internal sealed class ConnectionStore<TAddress>
             MemoryPrefetch.Line(ref _routes[_freeHead]);
         }
 
-        generation = ((e.Word >> GenerationShift) + 1) & 0xFF_FFFF;
-        if (generation == 0)
-        {
-            generation = 1;
-        }
+        // The slot's next generation: never 0, never a repeat (a slot is retired at the last one, see RemoveLocked).
+        generation = GenerationOf(ref e, e.Word) + 1;
+        e.Era = (byte)(generation >> 24);
 
         e.Client = insert.Client;
         e.ClientPort = insert.ClientPort;
@@ -767,11 +768,11 @@ internal sealed class ConnectionStore<TAddress>
         int control = isTemplate ? -1 : (int)(e.Meta >> AuxShift) - 1;
         if (control >= 0)
         {
-            template = HandleOf(control, Volatile.Read(ref _entries[control].Word) >> GenerationShift);
+            template = HandleOf(control, GenerationOf(ref _entries[control], Volatile.Read(ref _entries[control].Word)));
         }
 
         return new ConnectionEnd(
-            HandleOf(index, w >> GenerationShift),
+            HandleOf(index, GenerationOf(ref e, w)),
             (L4Protocol)e.Protocol,
             new InetEndpoint(TAddress.ToIpAddress(e.Client), e.ClientPort),
             new InetEndpoint(TAddress.ToIpAddress(e.Virtual), e.VirtualPort),
@@ -796,7 +797,34 @@ internal sealed class ConnectionStore<TAddress>
 
     /// <summary>The handle of the entry at <paramref name="index"/> with <paramref name="generation"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ConnectionHandle HandleOf(int index, uint generation) => new(_isIPv6, index, generation);
+    public ConnectionHandle HandleOf(int index, uint generation) => new(_handleOwner, index, generation);
+
+    /// <summary>The handle of the entry at <paramref name="index"/> whose word a lookup read (the generation's high bits are in the same line).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ConnectionHandle HandleFrom(int index, uint word) => new(_handleOwner, index, GenerationOf(ref _entries[index], word));
+
+    /// <summary>The 32-bit generation of an entry whose word is <paramref name="word"/>: the word's 24 bits and the era's 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static uint GenerationOf(ref ConnectionEntry<TAddress> e, uint word) => (word >> GenerationShift) | ((uint)e.Era << 24);
+
+    /// <summary>Slots retired because their generations ran out (see <see cref="ConnectionHandle"/>).</summary>
+    public int Retired => Volatile.Read(ref _retired);
+
+    /// <summary>For tests: sets a free slot's generation (as if it had had that many occupants).</summary>
+    internal void SetFreeSlotGeneration(int index, uint generation)
+    {
+        lock (_writeLock)
+        {
+            ref var e = ref _entries[index];
+            if ((e.Word & LiveBit) != 0)
+            {
+                throw new InvalidOperationException("The slot is in use.");
+            }
+
+            e.Word = (e.Word & ~GenerationMask) | (generation << GenerationShift);
+            e.Era = (byte)(generation >> 24);
+        }
+    }
 
     /// <summary>Removes every connection of a real server, then its templates that no longer control any (two passes over the slab).</summary>
     public int RemoveAllOf(int realServer)
@@ -809,7 +837,7 @@ internal sealed class ConnectionStore<TAddress>
                 ref var e = ref _entries[i];
                 uint w = Volatile.Read(ref e.Word);
                 if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
-                    && Remove(i, w >> GenerationShift, force: false, ConnectionEndReason.ServerRemoved))
+                    && Remove(i, GenerationOf(ref e, w), force: false, ConnectionEndReason.ServerRemoved))
                 {
                     removed++;
                 }
@@ -826,7 +854,7 @@ internal sealed class ConnectionStore<TAddress>
         while (true)
         {
             uint w = Volatile.Read(ref e.Word);
-            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation
+            if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation
                 || Interlocked.CompareExchange(ref e.Word, w | InvalidBit, w) == w)
             {
                 return;
@@ -841,7 +869,7 @@ internal sealed class ConnectionStore<TAddress>
         while (true)
         {
             w = Volatile.Read(ref e.Word);
-            if ((w & LiveBit) == 0 || (w >> GenerationShift) != generation)
+            if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation)
             {
                 return false;
             }
@@ -888,8 +916,17 @@ internal sealed class ConnectionStore<TAddress>
         }
 
         r.NextOut = -1;
-        e.NextIn = _freeHead;
-        _freeHead = index;
+        if (generation == ConnectionHandle.MaxGeneration)
+        {
+            // Its generations are used up: reusing it could let a handle of an ended connection match a new one.
+            _retired++;
+        }
+        else
+        {
+            e.NextIn = _freeHead;
+            _freeHead = index;
+        }
+
         _count--;
         return true;
     }
@@ -1054,7 +1091,7 @@ internal sealed class ConnectionStore<TAddress>
                         continue;
                     }
 
-                    if (RemoveLocked(i, w >> GenerationShift, force: true))
+                    if (RemoveLocked(i, GenerationOf(ref e, w), force: true))
                     {
                         expired++;
                         _expired++;
@@ -1100,7 +1137,7 @@ internal sealed class ConnectionStore<TAddress>
             uint state = w & StateMask;
             if (e.Protocol == (byte)L4Protocol.Tcp && TcpStateMachine.IsHalfOpen((TcpConnectionState)state))
             {
-                if (RemoveLocked(i, w >> GenerationShift, force: false))
+                if (RemoveLocked(i, GenerationOf(ref e, w), force: false))
                 {
                     RecordShed(i, ends, ref endCount);
                     return true;
@@ -1124,7 +1161,7 @@ internal sealed class ConnectionStore<TAddress>
             }
         }
 
-        if (idle >= 0 && RemoveLocked(idle, idleWord >> GenerationShift, force: false))
+        if (idle >= 0 && RemoveLocked(idle, GenerationOf(ref _entries[idle], idleWord), force: false))
         {
             RecordShed(idle, ends, ref endCount);
             return true;

@@ -35,6 +35,7 @@ public sealed class ConnectionTable : IDisposable
     private readonly long _start;
     private uint _now;
     private ITimer? _timer;
+    private static int s_tables;
 
     /// <summary>Creates a table and reserves its memory.</summary>
     /// <param name="options">Capacity, timeouts and the kernel sysctl equivalents.</param>
@@ -50,6 +51,7 @@ public sealed class ConnectionTable : IDisposable
         Timeouts = options.Timeouts;
         _time = timeProvider ?? TimeProvider.System;
         _start = _time.GetTimestamp();
+        Tag = (uint)(((uint)Interlocked.Increment(ref s_tables) - 1) % 127) + 1;
         ulong seed = options.RandomSeed ?? FlowHash.RandomSeed();
         _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed);
         _v6 = new ConnectionStore<Ipv6StoredAddress>(this, options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8), isIPv6: true, ~seed);
@@ -57,6 +59,9 @@ public sealed class ConnectionTable : IDisposable
 
     /// <summary>The settings.</summary>
     public ConnectionTableOptions Options { get; }
+
+    /// <summary>The tag this table's handles carry (1-127, in order of construction), so that another table's are refused.</summary>
+    internal uint Tag { get; }
 
     /// <summary>The registry whose indexes the connections store.</summary>
     public RealServerRegistry Registry { get; }
@@ -81,6 +86,12 @@ public sealed class ConnectionTable : IDisposable
 
     /// <summary>Entries removed by expiry.</summary>
     public long Expired => _v4.Expired + _v6.Expired;
+
+    /// <summary>Slots retired because their 32-bit generations ran out (see <see cref="ConnectionHandle"/>): one per 4.3 billion occupants of a slot.</summary>
+    internal int RetiredSlots => _v4.Retired + _v6.Retired;
+
+    /// <summary>For tests: sets a free IPv4 slot's generation, as if it had had that many occupants.</summary>
+    internal void SetFreeSlotGeneration(int index, uint generation) => _v4.SetFreeSlotGeneration(index, generation);
 
     /// <summary>The current tick (whole seconds since the table was created) as the hot path sees it.</summary>
     public uint CurrentTick => Volatile.Read(ref _now);
@@ -246,7 +257,7 @@ public sealed class ConnectionTable : IDisposable
         return v6 == key.DestinationAddress.IsIPv6 && v6 == connection.Destination.Address.IsIPv6
             && (uint)connection.RealServer < (uint)Registry.Count
             && key.Protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Icmp or L4Protocol.IcmpV6
-            && (!connection.Template.IsSome || connection.Template.IsIPv6 == v6)
+            && (!connection.Template.IsSome || (connection.Template.IsIPv6 == v6 && connection.Template.Tag == Tag))
             && (connection.Method != ForwardingMethod.FullNat || connection.Local.Address.IsIPv6 == v6);
     }
 
@@ -299,12 +310,12 @@ public sealed class ConnectionTable : IDisposable
         if (reply.SourceAddress.IsIPv6)
         {
             found = _v6.TryFindOutbound((byte)reply.Protocol, Ipv6StoredAddress.From(reply.SourceAddress), reply.SourcePort, Ipv6StoredAddress.From(reply.DestinationAddress), reply.DestinationPort, out int index, out uint word);
-            handle = found ? new ConnectionHandle(true, index, word >> ConnectionStore<Ipv6StoredAddress>.GenerationShift) : default;
+            handle = found ? _v6.HandleFrom(index, word) : default;
         }
         else
         {
             found = _v4.TryFindOutbound((byte)reply.Protocol, Ipv4StoredAddress.From(reply.SourceAddress), reply.SourcePort, Ipv4StoredAddress.From(reply.DestinationAddress), reply.DestinationPort, out int index, out uint word);
-            handle = found ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
+            handle = found ? _v4.HandleFrom(index, word) : default;
         }
 
         return found && KeepIfServerAvailable(handle);
@@ -343,9 +354,9 @@ public sealed class ConnectionTable : IDisposable
     /// <param name="flags">The TCP flags; ignored for UDP and ICMP.</param>
     /// <returns>False when the connection has ended (or the handle is a template's).</returns>
     public bool Update(ConnectionHandle handle, PacketDirection direction, TcpFlags flags = TcpFlags.None) =>
-        handle.IsIPv6
+        handle.Tag == Tag && (handle.IsIPv6
             ? _v6.Update(handle.Index, handle.Generation, direction, flags, CurrentTick)
-            : _v4.Update(handle.Index, handle.Generation, direction, flags, CurrentTick);
+            : _v4.Update(handle.Index, handle.Generation, direction, flags, CurrentTick));
 
     /// <summary>
     /// conn_reuse_mode: true when a client SYN arrives on a connection that is closing (TIME_WAIT or CLOSE; also
@@ -358,7 +369,7 @@ public sealed class ConnectionTable : IDisposable
     public bool ShouldReschedule(ConnectionHandle handle, TcpFlags flags)
     {
         int mode = Options.ConnectionReuseMode;
-        if (mode == 0 || (flags & TcpFlags.Syn) == 0)
+        if (mode == 0 || (flags & TcpFlags.Syn) == 0 || handle.Tag != Tag)
         {
             return false;
         }
@@ -370,7 +381,7 @@ public sealed class ConnectionTable : IDisposable
     /// <param name="handle">The connection or template.</param>
     /// <returns>True when it was live and is now removed.</returns>
     public bool Remove(ConnectionHandle handle) =>
-        handle.IsSome && (handle.IsIPv6
+        handle.Tag == Tag && (handle.IsIPv6
             ? _v6.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed)
             : _v4.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed));
 
@@ -387,8 +398,16 @@ public sealed class ConnectionTable : IDisposable
     /// <param name="handle">The connection or template.</param>
     /// <param name="info">The snapshot when live.</param>
     /// <returns>False when the connection has ended.</returns>
-    public bool TryGetInfo(ConnectionHandle handle, out ConnectionInfo info) =>
-        handle.IsIPv6 ? ReadInfo(_v6, handle.Index, handle.Generation, out info) : ReadInfo(_v4, handle.Index, handle.Generation, out info);
+    public bool TryGetInfo(ConnectionHandle handle, out ConnectionInfo info)
+    {
+        if (handle.Tag != Tag)
+        {
+            info = default;
+            return false;
+        }
+
+        return handle.IsIPv6 ? ReadInfo(_v6, handle.Index, handle.Generation, out info) : ReadInfo(_v4, handle.Index, handle.Generation, out info);
+    }
 
     /// <summary>
     /// Finds the live template for a client of a persistent service and checks its server (the kernel's
@@ -603,7 +622,7 @@ public sealed class ConnectionTable : IDisposable
     {
         if (store.TryFindInbound((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, template, out int index, out uint word))
         {
-            handle = new ConnectionHandle(store.IsIPv6, index, word >> ConnectionStore<T>.GenerationShift);
+            handle = store.HandleFrom(index, word);
             return true;
         }
 

@@ -22,6 +22,6 @@ namespace Lvs.ConnectionTracking;
 public interface IConnectionEndObserver
 {
     /// <summary>A connection or template has left the table.</summary>
-    /// <param name="end">What it was and why it ended.</param>
-    void OnConnectionEnded(in ConnectionEnd end);
+    /// <param name="ended">What it was and why it ended.</param>
+    void OnConnectionEnded(in ConnectionEnd ended);
 }

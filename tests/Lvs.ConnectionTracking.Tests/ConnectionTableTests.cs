@@ -542,12 +542,16 @@ public class ConnectionTableTests
                 int added = batchTable.TryAddBatch(connections, handles, results);
 
                 int expectedAdded = 0;
+                var oneHandles = new ConnectionHandle[items.Length];
                 for (int i = 0; i < items.Length; i++)
                 {
                     var result = oneTable.TryAdd(ToConnection(items[i], v6One), out var handle);
                     expectedAdded += result == AddConnectionResult.Added ? 1 : 0;
                     Assert.Equal(result, results[i]);
-                    Assert.Equal(handle, handles[i]);
+                    oneHandles[i] = handle;
+
+                    // The same slot and generation; the handles differ only in their table's tag.
+                    Assert.Equal((handle.IsSome, handle.IsIPv6, handle.Index, handle.Generation), (handles[i].IsSome, handles[i].IsIPv6, handles[i].Index, handles[i].Generation));
                 }
 
                 Assert.Equal(expectedAdded, added);
@@ -560,10 +564,16 @@ public class ConnectionTableTests
                 }
 
                 // Handles of connections shed later in the batch are stale in both tables alike.
-                foreach (var h in handles.Where(h => h != ConnectionHandle.None))
+                for (int i = 0; i < handles.Length; i++)
                 {
+                    var h = handles[i];
+                    if (h == ConnectionHandle.None)
+                    {
+                        continue;
+                    }
+
                     bool live = batchTable.TryGetInfo(h, out var info);
-                    Assert.Equal(oneTable.TryGetInfo(h, out var oneInfo), live);
+                    Assert.Equal(oneTable.TryGetInfo(oneHandles[i], out var oneInfo), live);
                     if (live)
                     {
                         Assert.Equal(oneInfo, info);
