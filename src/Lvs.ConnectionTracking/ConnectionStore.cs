@@ -51,6 +51,13 @@ internal sealed class ConnectionStore<TAddress>
     /// <summary>The timeout of a connection before its first packet is processed (the kernel's <c>ip_vs_conn_new</c>: 3 s).</summary>
     internal const uint InitialTimeoutTicks = 3;
 
+    /// <summary>
+    /// What every timer adds to its timeout: the tick the hot path reads was cached by the last housekeeping run and is
+    /// up to a second old, so an entry refreshed at cached tick n with timeout T expires at tick n + T + 1, never before
+    /// T seconds have passed and at most one tick after.
+    /// </summary>
+    internal const uint ExpiryRounding = 1;
+
     internal const uint StateMask = 0xF;
     internal const uint InactiveBit = 0x10;
     internal const uint NoOutputBit = 0x20;
@@ -498,7 +505,7 @@ internal sealed class ConnectionStore<TAddress>
                 _table.Registry[e.RealServer].ChangeConnectionActivity((next & InactiveBit) == 0);
             }
 
-            uint expiry = now + (uint)timeouts.For((L4Protocol)e.Protocol, (int)(next & StateMask));
+            uint expiry = now + ExpiryRounding + (uint)timeouts.For((L4Protocol)e.Protocol, (int)(next & StateMask));
             uint previous = e.Expiry;
             if (expiry != previous)
             {
@@ -655,7 +662,7 @@ internal sealed class ConnectionStore<TAddress>
         bool outbound = insert.OutBucket >= 0;
         e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
             | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
-        e.Expiry = now + insert.TimeoutTicks;
+        e.Expiry = now + ExpiryRounding + insert.TimeoutTicks;
         // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
         r.NextOut = template ? (int)insert.TimeoutTicks : -1;
 
@@ -685,7 +692,7 @@ internal sealed class ConnectionStore<TAddress>
             _ = Interlocked.Add(ref t.Meta, AuxUnit);
 
             // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
-            Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + (uint)_routes[control].NextOut));
+            Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + ExpiryRounding + (uint)_routes[control].NextOut));
         }
 
         // Publish: key fields before the word (release), the word before the links: an empty cell of the bucket if
@@ -720,6 +727,11 @@ internal sealed class ConnectionStore<TAddress>
 
     public bool Remove(int index, uint generation, bool force, ConnectionEndReason reason)
     {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            return false;
+        }
+
         if (_observer is null)
         {
             lock (_writeLock)
@@ -1086,8 +1098,12 @@ internal sealed class ConnectionStore<TAddress>
                     uint w = Volatile.Read(ref e.Word);
                     if ((e.Meta & TemplateMeta) != 0 && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
                     {
-                        Volatile.Write(ref e.Expiry, tick + TemplateGraceTicks);
-                        FileLocked(i, tick + TemplateGraceTicks);
+                        // The kernel's expire_later also makes 60 s the template's timeout from then on (cp->timeout =
+                        // 60*HZ), so each connection it places afterwards re-arms it with 60 s, not the persistence timeout.
+                        uint rearmed = now + ExpiryRounding + TemplateGraceTicks;
+                        _routes[i].NextOut = (int)TemplateGraceTicks;
+                        Volatile.Write(ref e.Expiry, rearmed);
+                        FileLocked(i, rearmed);
                         continue;
                     }
 
@@ -1152,7 +1168,7 @@ internal sealed class ConnectionStore<TAddress>
             // cp->timeout, which is that initial timeout until the first state change).
             if (idle < 0 && (w & SeenBit) != 0)
             {
-                uint lastSeen = Volatile.Read(ref e.Expiry) - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
+                uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
                 if ((int)(now - lastSeen) >= (int)IdleSheddingTicks)
                 {
                     idle = i;

@@ -703,7 +703,7 @@ public sealed class ConnectionTable : IDisposable
             L4Protocol.Udp => "UDP",
             _ => "ICMP",
         };
-        long remainingTicks = (TimeSpan.TicksPerSecond * (long)Volatile.Read(ref e.Expiry)) - _time.GetElapsedTime(_start).Ticks;
+        long remainingTicks = (TimeSpan.TicksPerSecond * ((long)Volatile.Read(ref e.Expiry) - ConnectionStore<T>.ExpiryRounding)) - _time.GetElapsedTime(_start).Ticks;
         var expires = TimeSpan.FromSeconds(Math.Max(0, remainingTicks / TimeSpan.TicksPerSecond));
         info = new ConnectionInfo(
             protocol,

@@ -116,7 +116,7 @@ public class ConnectionTableTests
         Assert.True(table.TryGetInfo(h, out info));
         Assert.Equal(TcpConnectionState.Close, info.TcpState);
 
-        table.Tick(clock, 9);
+        table.Tick(clock, 10);
         Assert.True(table.TryGetInbound(Tcp(Client(1), Virtual()), out _));
         table.Tick(clock, 1);
         Assert.False(table.TryGetInbound(Tcp(Client(1), Virtual()), out _));
@@ -134,7 +134,9 @@ public class ConnectionTableTests
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
         table.Tick(clock, 20);
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
-        table.Tick(clock, 29);
+
+        // Never early: still there 30 s after the last packet; gone one tick later.
+        table.Tick(clock, 30);
         Assert.True(table.TryGetInbound(key, out _));
         table.Tick(clock, 1);
         Assert.False(table.TryGetInbound(key, out _));
@@ -161,7 +163,7 @@ public class ConnectionTableTests
             Assert.True(table.Update(h, PacketDirection.Inbound, TcpFlags.Rst));
         }
 
-        table.Tick(clock, 9);
+        table.Tick(clock, 10);
         Assert.Equal(3000, table.Count);
         table.Tick(clock, 1);
         Assert.Equal(0, table.Count);
@@ -177,7 +179,7 @@ public class ConnectionTableTests
         _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
-        for (int i = 0; i < 4999; i++)
+        for (int i = 0; i < 5000; i++)
         {
             table.Tick(clock, 1);
         }
@@ -199,6 +201,8 @@ public class ConnectionTableTests
         Assert.False(info.IsActive);
         Assert.Equal(1, servers[0].InactiveConnections);
         table.Tick(clock, 10);
+        Assert.True(table.TryGetInbound(key, out _));
+        table.Tick(clock, 1);
         Assert.False(table.TryGetInbound(key, out _));
         Assert.Equal(0, servers[0].InactiveConnections);
     }
