@@ -64,6 +64,13 @@ internal sealed class ConnectionStore<TAddress>
     internal const uint LiveBit = 0x40;
     internal const uint InvalidBit = 0x80;
 
+    /// <summary>
+    /// A template's state (bit 0 of its word; templates have no protocol state): ASSURED, the kernel's
+    /// <c>IP_VS_CTPL_S_ASSURED</c>, set once a connection it controls reaches ESTABLISHED (for UDP: sees a reply).
+    /// Flood defence drops templates that control nothing unless they are assured.
+    /// </summary>
+    internal const uint AssuredBit = 0x1;
+
     /// <summary>Bit 7 of a connection's word (a template's is <see cref="InvalidBit"/>): set by the first packet processed, after which the timeout is the state's.</summary>
     internal const uint SeenBit = 0x80;
     internal const int GenerationShift = 8;
@@ -489,7 +496,7 @@ internal sealed class ConnectionStore<TAddress>
             {
                 bool noOutput = (w & NoOutputBit) != 0;
                 var table = TcpStateMachine.TableFor(direction, noOutput);
-                var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags);
+                var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags, _table.SecureTcpActive);
                 next = (next & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
                     | (TcpStateMachine.IsActive(newState) ? 0 : InactiveBit)
                     | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
@@ -503,6 +510,16 @@ internal sealed class ConnectionStore<TAddress>
             if (((next ^ w) & InactiveBit) != 0)
             {
                 _table.Registry[e.RealServer].ChangeConnectionActivity((next & InactiveBit) == 0);
+            }
+
+            // A template is assured when a connection it controls reaches ESTABLISHED (set_tcp_state) or, for UDP,
+            // sees a reply (udp_state_transition): the kernel's ip_vs_control_assure_ct.
+            if ((e.Meta >> AuxShift) != 0
+                && (e.Protocol == (byte)L4Protocol.Tcp
+                    ? (next & StateMask) == (uint)TcpConnectionState.Established && (w & StateMask) != (uint)TcpConnectionState.Established
+                    : direction == PacketDirection.Outbound))
+            {
+                Assure((int)(e.Meta >> AuxShift) - 1);
             }
 
             uint expiry = now + ExpiryRounding + (uint)timeouts.For((L4Protocol)e.Protocol, (int)(next & StateMask));
@@ -524,6 +541,25 @@ internal sealed class ConnectionStore<TAddress>
             }
 
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Marks the template at <paramref name="index"/> ASSURED. The word is swapped only if it is still the one read,
+    /// which was a live template's: the template of a connection that ended meanwhile may have been removed and its
+    /// slot reused, and a connection's state must never be touched.
+    /// </summary>
+    private void Assure(int index)
+    {
+        ref var t = ref _entries[index];
+        while (true)
+        {
+            uint tw = Volatile.Read(ref t.Word);
+            if ((tw & (LiveBit | AssuredBit)) != LiveBit || (Volatile.Read(ref t.Meta) & TemplateMeta) == 0
+                || Interlocked.CompareExchange(ref t.Word, tw | AssuredBit, tw) == tw)
+            {
+                return;
+            }
         }
     }
 
@@ -690,6 +726,10 @@ internal sealed class ConnectionStore<TAddress>
         {
             ref var t = ref _entries[control];
             _ = Interlocked.Add(ref t.Meta, AuxUnit);
+            if (insert.Seen && insert.Protocol == (byte)L4Protocol.Tcp && insert.State == (byte)TcpConnectionState.Established)
+            {
+                Assure(control);
+            }
 
             // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
             Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + ExpiryRounding + (uint)_routes[control].NextOut));
@@ -794,7 +834,7 @@ internal sealed class ConnectionStore<TAddress>
             method,
             isTemplate,
             template,
-            isTemplate ? (byte)0 : (byte)(w & StateMask),
+            (byte)(w & StateMask),
             reason);
     }
 
@@ -1145,8 +1185,22 @@ internal sealed class ConnectionStore<TAddress>
             int i = (int)((_random >> 11) % (ulong)_entries.Length);
             ref var e = ref _entries[i];
             uint w = Volatile.Read(ref e.Word);
-            if ((w & LiveBit) == 0 || (e.Meta & TemplateMeta) != 0)
+            if ((w & LiveBit) == 0)
             {
+                continue;
+            }
+
+            if ((e.Meta & TemplateMeta) != 0)
+            {
+                // ip_vs_random_dropentry: a template that controls no connection and was never assured (a SYN flood on a
+                // persistent service leaves one per spoofed source) goes at once; other templates stay.
+                if ((w & AssuredBit) == 0 && (Volatile.Read(ref e.Meta) >> AuxShift) == 0
+                    && RemoveLocked(i, GenerationOf(ref e, w), force: false))
+                {
+                    RecordShed(i, ends, ref endCount);
+                    return true;
+                }
+
                 continue;
             }
 

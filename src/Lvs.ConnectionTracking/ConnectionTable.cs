@@ -36,6 +36,8 @@ public sealed class ConnectionTable : IDisposable
     private uint _now;
     private ITimer? _timer;
     private static int s_tables;
+    private int _secureTcp;
+    private long _pressureSeen;
 
     /// <summary>Creates a table and reserves its memory.</summary>
     /// <param name="options">Capacity, timeouts and the kernel sysctl equivalents.</param>
@@ -46,7 +48,10 @@ public sealed class ConnectionTable : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(registry);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)options.SecureTcp, 3u, nameof(options));
         Options = options;
+        _secureTcp = options.SecureTcp;
+        SecureTcpActive = options.SecureTcp >= 2;
         Registry = registry;
         Timeouts = options.Timeouts;
         _time = timeProvider ?? TimeProvider.System;
@@ -93,6 +98,9 @@ public sealed class ConnectionTable : IDisposable
     /// <summary>For tests: sets a free IPv4 slot's generation, as if it had had that many occupants.</summary>
     internal void SetFreeSlotGeneration(int index, uint generation) => _v4.SetFreeSlotGeneration(index, generation);
 
+    /// <summary>True while the secure_tcp defence is on (see <see cref="ConnectionTableOptions.SecureTcp"/>): TCP transitions follow the kernel's <c>tcp_states_dos</c>.</summary>
+    public bool SecureTcpActive { get; private set; }
+
     /// <summary>The current tick (whole seconds since the table was created) as the hot path sees it.</summary>
     public uint CurrentTick => Volatile.Read(ref _now);
 
@@ -109,8 +117,8 @@ public sealed class ConnectionTable : IDisposable
         }
 
         return connection.Inbound.SourceAddress.IsIPv6
-            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(connection, Timeouts), out handle)
-            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection, Timeouts), out handle);
+            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(connection, Timeouts, SecureTcpActive), out handle)
+            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection, Timeouts, SecureTcpActive), out handle);
     }
 
     /// <summary>
@@ -173,7 +181,7 @@ public sealed class ConnectionTable : IDisposable
                 }
                 else
                 {
-                    insert = ToInsert<T>(c, Timeouts);
+                    insert = ToInsert<T>(c, Timeouts, SecureTcpActive);
                     store.Prepare(ref insert);
                 }
             }
@@ -488,7 +496,26 @@ public sealed class ConnectionTable : IDisposable
             Volatile.Write(ref _now, now);
         }
 
+        UpdateDefenceLevel();
         return _v4.ExpireUntil(now) + _v6.ExpireUntil(now);
+    }
+
+    /// <summary>
+    /// The secure_tcp part of the kernel's <c>update_defense_level</c>, once a second: in mode 1 or 2 the defence is on
+    /// (mode 2) while the table is under pressure and off (mode 1) otherwise; mode 3 keeps it on, 0 off. Pressure here
+    /// is an add that found a family full (it shed or was refused) since the previous run.
+    /// </summary>
+    private void UpdateDefenceLevel()
+    {
+        long pressure = Shed + Refused;
+        bool nomem = pressure != _pressureSeen;
+        _pressureSeen = pressure;
+        if (_secureTcp is 1 or 2)
+        {
+            _secureTcp = nomem ? 2 : 1;
+        }
+
+        SecureTcpActive = _secureTcp >= 2;
     }
 
     /// <summary>Runs <see cref="RunHousekeeping"/> every second on a timer of the table's <see cref="TimeProvider"/>.</summary>
@@ -550,7 +577,7 @@ public sealed class ConnectionTable : IDisposable
     /// A new connection (not a template) as its store's insert: with its first packet's transition applied when
     /// <see cref="NewConnection.FirstPacket"/> is set, else in NONE with the kernel's 3-second initial timeout.
     /// </summary>
-    private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection, ConnectionTimeouts timeouts)
+    private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection, ConnectionTimeouts timeouts, bool secureTcp)
         where T : unmanaged, IStoredAddress<T>
     {
         var key = connection.Inbound;
@@ -571,7 +598,7 @@ public sealed class ConnectionTable : IDisposable
             // The kernel's set_tcp_state on the packet that created the connection (NONE, inbound; INPUT-ONLY for the
             // methods whose replies bypass the director); other protocols have one state.
             byte state = key.Protocol == L4Protocol.Tcp
-                ? (byte)TcpStateMachine.Next(TcpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel), flags)
+                ? (byte)TcpStateMachine.Next(TcpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel), flags, secureTcp)
                 : (byte)0;
             insert.Seen = true;
             insert.State = state;
@@ -697,7 +724,7 @@ public sealed class ConnectionTable : IDisposable
         bool isTemplate = (e.Meta & ConnectionStore<T>.TemplateMeta) != 0;
         var method = (ForwardingMethod)(e.Meta & ConnectionStore<T>.MethodMask);
         byte state = (byte)(word & ConnectionStore<T>.StateMask);
-        string stateName = isTemplate ? "NONE" : protocol switch
+        string stateName = isTemplate ? ((word & ConnectionStore<T>.AssuredBit) != 0 ? "ASSURED" : "NONE") : protocol switch
         {
             L4Protocol.Tcp => TcpStateMachine.Name((TcpConnectionState)state),
             L4Protocol.Udp => "UDP",

@@ -34,6 +34,16 @@ public sealed class ConnectionTableOptions
     public int ConnectionReuseMode { get; init; } = 1;
 
     /// <summary>
+    /// secure_tcp: when the TCP state machine uses the kernel's <c>tcp_states_dos</c> tables, in which a client's
+    /// ACK alone does not establish a connection its server has not answered. 0 (the kernel's default) never; 1
+    /// while the table is under pressure, judged once a second by housekeeping (the kernel's <c>nomem</c>: here, an add
+    /// found a family's slots all taken since the previous run); 2 the same, starting on; 3 always. The kernel's
+    /// <c>update_defense_level</c> switches likewise between 1 and 2.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not 0 to 3 (at construction of the table).</exception>
+    public int SecureTcp { get; init; }
+
+    /// <summary>
     /// For tests: how many of an inbound bucket's 15 cells are used (the rest of its connections go to its overflow
     /// chain), so that a small table exercises the chains as a full large one does.
     /// </summary>
