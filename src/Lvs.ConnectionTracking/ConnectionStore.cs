@@ -175,6 +175,9 @@ internal sealed class ConnectionStore<TAddress>
         }
 
         _freeHead = 0;
+
+        // A store created after the table (the IPv6 one, reserved on first use) starts its wheel at the present tick.
+        _lastTick = table.CurrentTick;
     }
 
     public int Capacity { get; }

@@ -30,7 +30,10 @@ namespace Lvs.ConnectionTracking;
 public sealed class ConnectionTable : IDisposable
 {
     private readonly ConnectionStore<Ipv4StoredAddress> _v4;
-    private readonly ConnectionStore<Ipv6StoredAddress> _v6;
+    private readonly Lock _ipv6Allocation = new();
+    private readonly ulong _ipv6Seed;
+    private ConnectionStore<Ipv6StoredAddress> _v6;
+    private bool _ipv6Allocated;
     private readonly TimeProvider _time;
     private readonly long _start;
     private uint _now;
@@ -59,7 +62,13 @@ public sealed class ConnectionTable : IDisposable
         Tag = (uint)(((uint)Interlocked.Increment(ref s_tables) - 1) % 127) + 1;
         ulong seed = options.RandomSeed ?? FlowHash.RandomSeed();
         _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed);
-        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8), isIPv6: true, ~seed);
+        // IPv6: with an explicit capacity reserved now; by default (one eighth of the IPv4 capacity) only when the first
+        // IPv6 entry is added, so that an IPv4-only director pays nothing for it. Until then an empty store of one slot
+        // answers lookups (all miss) and housekeeping.
+        IPv6Capacity = options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8);
+        _ipv6Seed = ~seed;
+        _ipv6Allocated = options.IPv6Capacity is not null;
+        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, _ipv6Allocated ? IPv6Capacity : 1, isIPv6: true, _ipv6Seed);
     }
 
     /// <summary>The settings.</summary>
@@ -80,8 +89,14 @@ public sealed class ConnectionTable : IDisposable
     /// <summary>The most IPv4 connections and templates held at once.</summary>
     public int Capacity => _v4.Capacity;
 
-    /// <summary>The most IPv6 connections and templates held at once.</summary>
-    public int IPv6Capacity => _v6.Capacity;
+    /// <summary>
+    /// The most IPv6 connections and templates held at once. Reserved at construction when set in the options; by
+    /// default reserved when the first IPv6 entry is added.
+    /// </summary>
+    public int IPv6Capacity { get; }
+
+    /// <summary>True once the IPv6 connections' memory is reserved (see <see cref="IPv6Capacity"/>).</summary>
+    internal bool IsIPv6Reserved => Volatile.Read(ref _ipv6Allocated);
 
     /// <summary>Adds refused because the table was full and nothing could be shed.</summary>
     public long Refused => _v4.Refused + _v6.Refused;
@@ -117,7 +132,7 @@ public sealed class ConnectionTable : IDisposable
         }
 
         return connection.Inbound.SourceAddress.IsIPv6
-            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(connection, Timeouts, SecureTcpActive), out handle)
+            ? AddTo(IPv6Store(), ToInsert<Ipv6StoredAddress>(connection, Timeouts, SecureTcpActive), out handle)
             : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection, Timeouts, SecureTcpActive), out handle);
     }
 
@@ -139,7 +154,7 @@ public sealed class ConnectionTable : IDisposable
         }
 
         int added = AddBatchOf(_v4, connections, handles, results, out int ipv6);
-        return ipv6 == 0 ? added : added + AddBatchOf(_v6, connections, handles, results, out _);
+        return ipv6 == 0 ? added : added + AddBatchOf(IPv6Store(), connections, handles, results, out _);
     }
 
     /// <summary>
@@ -479,7 +494,7 @@ public sealed class ConnectionTable : IDisposable
         var client = new InetEndpoint(key.ClientNetwork, 0);
         var @virtual = new InetEndpoint(key.Virtual, key.VirtualPort);
         return v6
-            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template)
+            ? AddTo(IPv6Store(), ToInsert<Ipv6StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template)
             : AddTo(_v4, ToInsert<Ipv4StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template);
     }
 
@@ -556,6 +571,27 @@ public sealed class ConnectionTable : IDisposable
 
     /// <summary>Stops the housekeeping timer, if started.</summary>
     public void Dispose() => Interlocked.Exchange(ref _timer, null)?.Dispose();
+
+    /// <summary>The IPv6 store for an add: reserved now if it was left for the first IPv6 entry (once; a lock and an allocation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ConnectionStore<Ipv6StoredAddress> IPv6Store() => Volatile.Read(ref _ipv6Allocated) ? _v6 : ReserveIPv6();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ConnectionStore<Ipv6StoredAddress> ReserveIPv6()
+    {
+        lock (_ipv6Allocation)
+        {
+            if (!_ipv6Allocated)
+            {
+                // The empty store never held an entry, so no handle refers to it; a lookup that still reads it misses, as
+                // it would have a moment earlier.
+                Volatile.Write(ref _v6, new ConnectionStore<Ipv6StoredAddress>(this, IPv6Capacity, isIPv6: true, _ipv6Seed));
+                Volatile.Write(ref _ipv6Allocated, true);
+            }
+
+            return _v6;
+        }
+    }
 
     internal uint ClockTick() => (uint)(_time.GetElapsedTime(_start).Ticks / TimeSpan.TicksPerSecond);
 

@@ -9,7 +9,11 @@ public sealed class ConnectionTableOptions
     /// </summary>
     public int Capacity { get; init; } = 1 << 20;
 
-    /// <summary>The most IPv6 connections and templates held at once; by default one eighth of <see cref="Capacity"/> (at least 1024).</summary>
+    /// <summary>
+    /// The most IPv6 connections and templates held at once. When set, their memory is reserved with the table; when
+    /// left unset, the capacity is one eighth of <see cref="Capacity"/> (at least 1024) and its memory is reserved by the
+    /// first IPv6 entry added (once, on that thread), so an IPv4-only director pays nothing for IPv6.
+    /// </summary>
     public int? IPv6Capacity { get; init; }
 
     /// <summary>The timeouts per protocol state (shared, and changeable while the table runs).</summary>
