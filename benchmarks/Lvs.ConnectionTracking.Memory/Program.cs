@@ -8,6 +8,11 @@ using Lvs.Core.Headers;
 // Usage: dotnet run -c Release --project benchmarks/Lvs.ConnectionTracking.Memory [-- 1000000 10000000]
 int[] sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [1_000_000, 10_000_000];
 Console.WriteLine("family  connections   heap MiB   bytes/conn   alloc/op (lookup, update, insert, batched lookup, batched insert)");
+foreach (int n in sizes)
+{
+    MeasureDefaults(n);
+}
+
 foreach (bool ipv6 in new[] { false, true })
 {
     foreach (int n in sizes)
@@ -91,6 +96,32 @@ static void Measure(int n, bool ipv6)
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
         $"{(ipv6 ? "IPv6" : "IPv4"),-7} {table.Count,11:N0} {(after - before) / 1048576.0,10:F1} {perConnection,12:F1}   {(a1 - a0) / (double)Ops:F3}, {(a2 - a1) / (double)Ops:F3}, {(a3 - a2) / (double)Ops:F3}, {a4 / (double)Ops:F3}, {a5 / (double)Ops:F3}"));
+    GC.KeepAlive(table);
+}
+
+// The default options (IPv6 capacity left unset): an IPv4-only table, then the IPv6 memory its first IPv6 entry reserves.
+static void MeasureDefaults(int n)
+{
+    var registry = new RealServerRegistry();
+    var server = new RealServer(new InetEndpoint(InetAddress.Parse("172.16.0.1"), 8080), 1, ForwardingMethod.Nat);
+    var server6 = new RealServer(new InetEndpoint(InetAddress.Parse("2001:db8:1::1"), 8080), 1, ForwardingMethod.Nat);
+    _ = registry.Register(server);
+    _ = registry.Register(server6);
+    var vip = new InetEndpoint(InetAddress.Parse("192.0.2.10"), 80);
+    var vip6 = new InetEndpoint(InetAddress.Parse("2001:db8:ffff::1"), 80);
+    long before = Heap();
+    var table = new ConnectionTable(new ConnectionTableOptions { Capacity = n }, registry);
+    for (int i = 0; i < n; i++)
+    {
+        _ = table.TryAdd(new NewConnection(Key(i, false, vip), 0, server.Endpoint, ForwardingMethod.Nat) { FirstPacket = TcpFlags.Syn }, out _);
+    }
+
+    long after = Heap();
+    _ = table.TryAdd(new NewConnection(Key(0, true, vip6), 1, server6.Endpoint, ForwardingMethod.Nat) { FirstPacket = TcpFlags.Syn }, out _);
+    long withIPv6 = Heap();
+    Console.WriteLine(string.Create(
+        CultureInfo.InvariantCulture,
+        $"defaults, IPv4 only: {n:N0} connections, {(after - before) / 1048576.0:F1} MiB, {(after - before) / (double)n:F1} bytes/conn; the first IPv6 entry reserves {(withIPv6 - after) / 1048576.0:F1} MiB for {table.IPv6Capacity:N0} IPv6 entries ({(withIPv6 - before) / (double)n:F1} bytes per IPv4 connection then)"));
     GC.KeepAlive(table);
 }
 

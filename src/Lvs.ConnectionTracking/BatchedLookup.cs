@@ -112,7 +112,7 @@ internal static class BatchedLookup<TChain, TAddress>
                 int candidate = groupCandidates[i] >= 0 ? groupCandidates[i] : groupCursors[i];
                 if (!checkServers && TChain.Match(store, group[i], candidate, out uint word))
                 {
-                    groupHandles[i] = new ConnectionHandle(store.IsIPv6, candidate, word >> ConnectionStore<TAddress>.GenerationShift);
+                    groupHandles[i] = store.HandleFrom(candidate, word);
                     found++;
                 }
                 else if (groupBuckets[i] >= 0)
@@ -145,7 +145,7 @@ internal static class BatchedLookup<TChain, TAddress>
         // Only the walk, with its stripe-version check, can say there is no connection.
         int index = candidate;
         bool hit = TChain.Match(store, packet, candidate, out uint word) || TChain.Find(store, packet, bucket, out index, out word);
-        handle = hit ? new ConnectionHandle(store.IsIPv6, index, word >> ConnectionStore<TAddress>.GenerationShift) : default;
+        handle = hit ? store.HandleFrom(index, word) : default;
         if (hit && !table.KeepIfServerAvailable(handle))
         {
             handle = default;

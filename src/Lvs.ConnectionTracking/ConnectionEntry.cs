@@ -13,8 +13,9 @@ namespace Lvs.ConnectionTracking;
 /// <see cref="Word"/> packs what changes under concurrent access and is only changed by compare-and-swap: the
 /// protocol state (bits 0-3), the inactive flag (4, the kernel's <c>IP_VS_CONN_F_INACTIVE</c>), the no-output flag
 /// (5, <c>IP_VS_CONN_F_NOOUTPUT</c>), the live flag (6), bit 7 (for a template the invalidated flag, for a connection
-/// the first-packet-seen flag) and the slot's generation (bits 8-31), which changes when a connection ends so that
-/// stale handles and racing readers notice.
+/// the first-packet-seen flag) and the low 24 bits of the slot's generation (bits 8-31), which changes when a connection
+/// ends so that stale handles and racing readers notice. <see cref="Era"/> holds the generation's high 8 bits: it is
+/// written while the slot is free, like the key, so a handle carries a 32-bit generation that never repeats.
 /// </para>
 /// <para>
 /// The key fields (addresses, ports, protocol, <see cref="Meta"/> bits 0-3, and the route) are written only while the
@@ -38,5 +39,5 @@ internal struct ConnectionEntry<TAddress>
     public uint Meta;
     public ushort RealServer;
     public byte Protocol;
-    public byte Reserved;
+    public byte Era;
 }

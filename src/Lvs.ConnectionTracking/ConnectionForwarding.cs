@@ -32,8 +32,17 @@ public sealed partial class ConnectionTable
     /// <param name="handle">The connection.</param>
     /// <param name="forwarding">The connection's endpoints, server and method when live.</param>
     /// <returns>False when the connection has ended.</returns>
-    public bool TryGetForwarding(ConnectionHandle handle, out ConnectionForwarding forwarding) =>
-        handle.IsIPv6 ? ReadForwarding(_v6, handle, out forwarding) : ReadForwarding(_v4, handle, out forwarding);
+    public bool TryGetForwarding(ConnectionHandle handle, out ConnectionForwarding forwarding)
+    {
+        if (handle.Tag != Tag)
+        {
+            // Another table's handle (or none).
+            forwarding = default;
+            return false;
+        }
+
+        return handle.IsIPv6 ? ReadForwarding(_v6, handle, out forwarding) : ReadForwarding(_v4, handle, out forwarding);
+    }
 
     private static bool ReadForwarding<T>(ConnectionStore<T> store, ConnectionHandle handle, out ConnectionForwarding forwarding)
         where T : unmanaged, IStoredAddress<T>

@@ -28,6 +28,15 @@ internal struct ConnectionInsert<TAddress>
     public uint ControlGeneration;
     public uint TimeoutTicks;
 
+    /// <summary>True when the first packet is processed by the add (<see cref="NewConnection.FirstPacket"/>): the entry starts in <see cref="State"/>.</summary>
+    public bool Seen;
+
+    /// <summary>The state the first packet leads to (when <see cref="Seen"/>).</summary>
+    public byte State;
+
+    /// <summary>The first packet's TCP flags (when <see cref="Seen"/>), processed on the existing connection if there is one.</summary>
+    public Lvs.Core.Headers.TcpFlags Flags;
+
     /// <summary>The inbound bucket and tag, packed (see <see cref="ConnectionStore{TAddress}.InboundProbe"/>; set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
     public int InProbe;
 

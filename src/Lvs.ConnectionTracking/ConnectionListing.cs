@@ -16,10 +16,13 @@ public static class ConnectionListing
     /// <returns>The line, e.g. <c>TCP 14:59  ESTABLISHED 10.0.0.1:52144     10.0.0.100:80      10.0.0.2:80</c>.</returns>
     public static string FormatLine(in ConnectionInfo info)
     {
+        // ipvsadm: sprintf(expire_str, "%02d:%02d", minutes, seconds), printed "%-6s": 100 minutes or more fill the
+        // field, and one space follows (TCP 120:00 ASSURED ...).
         long seconds = (long)info.Expires.TotalSeconds;
+        string expire = string.Create(CultureInfo.InvariantCulture, $"{seconds / 60:00}:{seconds % 60:00}");
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{info.ProtocolName,-3} {seconds / 60:00}:{seconds % 60:00}  {info.StateName,-11} {info.Client,-18} {info.Virtual,-18} {info.Destination}");
+            $"{info.ProtocolName,-3} {expire,-6} {info.StateName,-11} {info.Client,-18} {info.Virtual,-18} {info.Destination}");
     }
 
     /// <summary>Writes the header and one line per entry.</summary>

@@ -30,11 +30,17 @@ namespace Lvs.ConnectionTracking;
 public sealed partial class ConnectionTable : IDisposable
 {
     private readonly ConnectionStore<Ipv4StoredAddress> _v4;
-    private readonly ConnectionStore<Ipv6StoredAddress> _v6;
+    private readonly Lock _ipv6Allocation = new();
+    private readonly ulong _ipv6Seed;
+    private ConnectionStore<Ipv6StoredAddress> _v6;
+    private bool _ipv6Allocated;
     private readonly TimeProvider _time;
     private readonly long _start;
     private uint _now;
     private ITimer? _timer;
+    private static int s_tables;
+    private int _secureTcp;
+    private long _pressureSeen;
 
     /// <summary>Creates a table and reserves its memory.</summary>
     /// <param name="options">Capacity, timeouts and the kernel sysctl equivalents.</param>
@@ -45,18 +51,31 @@ public sealed partial class ConnectionTable : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(registry);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)options.SecureTcp, 3u, nameof(options));
         Options = options;
+        _secureTcp = options.SecureTcp;
+        SecureTcpActive = options.SecureTcp >= 2;
         Registry = registry;
         Timeouts = options.Timeouts;
         _time = timeProvider ?? TimeProvider.System;
         _start = _time.GetTimestamp();
+        Tag = (uint)(((uint)Interlocked.Increment(ref s_tables) - 1) % 127) + 1;
         ulong seed = options.RandomSeed ?? FlowHash.RandomSeed();
         _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed);
-        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8), isIPv6: true, ~seed);
+        // IPv6: with an explicit capacity reserved now; by default (one eighth of the IPv4 capacity) only when the first
+        // IPv6 entry is added, so that an IPv4-only director pays nothing for it. Until then an empty store of one slot
+        // answers lookups (all miss) and housekeeping.
+        IPv6Capacity = options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8);
+        _ipv6Seed = ~seed;
+        _ipv6Allocated = options.IPv6Capacity is not null;
+        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, _ipv6Allocated ? IPv6Capacity : 1, isIPv6: true, _ipv6Seed);
     }
 
     /// <summary>The settings.</summary>
     public ConnectionTableOptions Options { get; }
+
+    /// <summary>The tag this table's handles carry (1-127, in order of construction), so that another table's are refused.</summary>
+    internal uint Tag { get; }
 
     /// <summary>The registry whose indexes the connections store.</summary>
     public RealServerRegistry Registry { get; }
@@ -70,8 +89,14 @@ public sealed partial class ConnectionTable : IDisposable
     /// <summary>The most IPv4 connections and templates held at once.</summary>
     public int Capacity => _v4.Capacity;
 
-    /// <summary>The most IPv6 connections and templates held at once.</summary>
-    public int IPv6Capacity => _v6.Capacity;
+    /// <summary>
+    /// The most IPv6 connections and templates held at once. Reserved at construction when set in the options; by
+    /// default reserved when the first IPv6 entry is added.
+    /// </summary>
+    public int IPv6Capacity { get; }
+
+    /// <summary>True once the IPv6 connections' memory is reserved (see <see cref="IPv6Capacity"/>).</summary>
+    internal bool IsIPv6Reserved => Volatile.Read(ref _ipv6Allocated);
 
     /// <summary>Adds refused because the table was full and nothing could be shed.</summary>
     public long Refused => _v4.Refused + _v6.Refused;
@@ -81,6 +106,15 @@ public sealed partial class ConnectionTable : IDisposable
 
     /// <summary>Entries removed by expiry.</summary>
     public long Expired => _v4.Expired + _v6.Expired;
+
+    /// <summary>Slots retired because their 32-bit generations ran out (see <see cref="ConnectionHandle"/>): one per 4.3 billion occupants of a slot.</summary>
+    internal int RetiredSlots => _v4.Retired + _v6.Retired;
+
+    /// <summary>For tests: sets a free IPv4 slot's generation, as if it had had that many occupants.</summary>
+    internal void SetFreeSlotGeneration(int index, uint generation) => _v4.SetFreeSlotGeneration(index, generation);
+
+    /// <summary>True while the secure_tcp defence is on (see <see cref="ConnectionTableOptions.SecureTcp"/>): TCP transitions follow the kernel's <c>tcp_states_dos</c>.</summary>
+    public bool SecureTcpActive { get; private set; }
 
     /// <summary>The current tick (whole seconds since the table was created) as the hot path sees it.</summary>
     public uint CurrentTick => Volatile.Read(ref _now);
@@ -98,8 +132,8 @@ public sealed partial class ConnectionTable : IDisposable
         }
 
         return connection.Inbound.SourceAddress.IsIPv6
-            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(connection), out handle)
-            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection), out handle);
+            ? AddTo(IPv6Store(), ToInsert<Ipv6StoredAddress>(connection, Timeouts, SecureTcpActive), out handle)
+            : AddTo(_v4, ToInsert<Ipv4StoredAddress>(connection, Timeouts, SecureTcpActive), out handle);
     }
 
     /// <summary>
@@ -120,7 +154,7 @@ public sealed partial class ConnectionTable : IDisposable
         }
 
         int added = AddBatchOf(_v4, connections, handles, results, out int ipv6);
-        return ipv6 == 0 ? added : added + AddBatchOf(_v6, connections, handles, results, out _);
+        return ipv6 == 0 ? added : added + AddBatchOf(IPv6Store(), connections, handles, results, out _);
     }
 
     /// <summary>
@@ -135,6 +169,9 @@ public sealed partial class ConnectionTable : IDisposable
         const int Group = 32;
         Span<ConnectionInsert<T>> inserts = stackalloc ConnectionInsert<T>[Group];
         Span<int> cursors = stackalloc int[Group];
+
+        // With an observer, the entries a group drops to make room (one per add at most) are reported after its lock.
+        Span<ConnectionEnd> ends = Options.EndObserver is null ? default : stackalloc ConnectionEnd[Group];
         int added = 0;
         others = 0;
         for (int start = 0; start < connections.Length; start += Group)
@@ -159,7 +196,7 @@ public sealed partial class ConnectionTable : IDisposable
                 }
                 else
                 {
-                    insert = ToInsert<T>(c);
+                    insert = ToInsert<T>(c, Timeouts, SecureTcpActive);
                     store.Prepare(ref insert);
                 }
             }
@@ -180,6 +217,8 @@ public sealed partial class ConnectionTable : IDisposable
             }
 
             // Stage 4: one lock for the group.
+            int endCount = 0;
+            bool existed = false;
             lock (store.WriterLock)
             {
                 for (int i = 0; i < group.Length; i++)
@@ -190,15 +229,48 @@ public sealed partial class ConnectionTable : IDisposable
                         continue;
                     }
 
-                    var result = store.AddLocked(insert, out int index, out uint generation);
+                    var result = store.AddLocked(insert, out int index, out uint generation, ends, ref endCount);
                     results[start + i] = result;
-                    handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
+                    handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? store.HandleOf(index, generation) : default;
                     added += result == AddConnectionResult.Added ? 1 : 0;
+                    existed |= result == AddConnectionResult.Exists;
                 }
+            }
+
+            if (endCount > 0)
+            {
+                ReportEnds(ends[..endCount]);
+            }
+
+            if (existed)
+            {
+                ProcessFirstPacketsOfExisting(store, groupInserts, handles.Slice(start, group.Length), results.Slice(start, group.Length));
             }
         }
 
         return added;
+    }
+
+    private void ReportEnds(ReadOnlySpan<ConnectionEnd> ends)
+    {
+        foreach (ref readonly var end in ends)
+        {
+            Options.EndObserver!.OnConnectionEnded(in end);
+        }
+    }
+
+    /// <summary>The first packets of a group's adds that found their connection already there, processed on it (see <see cref="NewConnection.FirstPacket"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ProcessFirstPacketsOfExisting<T>(ConnectionStore<T> store, ReadOnlySpan<ConnectionInsert<T>> inserts, ReadOnlySpan<ConnectionHandle> handles, ReadOnlySpan<AddConnectionResult> results)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        for (int i = 0; i < inserts.Length; i++)
+        {
+            if (inserts[i].InProbe >= 0 && inserts[i].Seen && results[i] == AddConnectionResult.Exists)
+            {
+                _ = store.Update(handles[i].Index, handles[i].Generation, PacketDirection.Inbound, inserts[i].Flags, CurrentTick);
+            }
+        }
     }
 
     private bool IsValid(in NewConnection connection)
@@ -208,7 +280,7 @@ public sealed partial class ConnectionTable : IDisposable
         return v6 == key.DestinationAddress.IsIPv6 && v6 == connection.Destination.Address.IsIPv6
             && (uint)connection.RealServer < (uint)Registry.Count
             && key.Protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Icmp or L4Protocol.IcmpV6
-            && (!connection.Template.IsSome || connection.Template.IsIPv6 == v6)
+            && (!connection.Template.IsSome || (connection.Template.IsIPv6 == v6 && connection.Template.Tag == Tag))
             && (connection.Method != ForwardingMethod.FullNat || connection.Local.Address.IsIPv6 == v6);
     }
 
@@ -261,12 +333,12 @@ public sealed partial class ConnectionTable : IDisposable
         if (reply.SourceAddress.IsIPv6)
         {
             found = _v6.TryFindOutbound((byte)reply.Protocol, Ipv6StoredAddress.From(reply.SourceAddress), reply.SourcePort, Ipv6StoredAddress.From(reply.DestinationAddress), reply.DestinationPort, out int index, out uint word);
-            handle = found ? new ConnectionHandle(true, index, word >> ConnectionStore<Ipv6StoredAddress>.GenerationShift) : default;
+            handle = found ? _v6.HandleFrom(index, word) : default;
         }
         else
         {
             found = _v4.TryFindOutbound((byte)reply.Protocol, Ipv4StoredAddress.From(reply.SourceAddress), reply.SourcePort, Ipv4StoredAddress.From(reply.DestinationAddress), reply.DestinationPort, out int index, out uint word);
-            handle = found ? new ConnectionHandle(false, index, word >> ConnectionStore<Ipv4StoredAddress>.GenerationShift) : default;
+            handle = found ? _v4.HandleFrom(index, word) : default;
         }
 
         return found && KeepIfServerAvailable(handle);
@@ -305,9 +377,9 @@ public sealed partial class ConnectionTable : IDisposable
     /// <param name="flags">The TCP flags; ignored for UDP and ICMP.</param>
     /// <returns>False when the connection has ended (or the handle is a template's).</returns>
     public bool Update(ConnectionHandle handle, PacketDirection direction, TcpFlags flags = TcpFlags.None) =>
-        handle.IsIPv6
+        handle.Tag == Tag && (handle.IsIPv6
             ? _v6.Update(handle.Index, handle.Generation, direction, flags, CurrentTick)
-            : _v4.Update(handle.Index, handle.Generation, direction, flags, CurrentTick);
+            : _v4.Update(handle.Index, handle.Generation, direction, flags, CurrentTick));
 
     /// <summary>
     /// conn_reuse_mode: true when a client SYN arrives on a connection that is closing (TIME_WAIT or CLOSE; also
@@ -320,7 +392,7 @@ public sealed partial class ConnectionTable : IDisposable
     public bool ShouldReschedule(ConnectionHandle handle, TcpFlags flags)
     {
         int mode = Options.ConnectionReuseMode;
-        if (mode == 0 || (flags & TcpFlags.Syn) == 0)
+        if (mode == 0 || (flags & TcpFlags.Syn) == 0 || handle.Tag != Tag)
         {
             return false;
         }
@@ -332,9 +404,9 @@ public sealed partial class ConnectionTable : IDisposable
     /// <param name="handle">The connection or template.</param>
     /// <returns>True when it was live and is now removed.</returns>
     public bool Remove(ConnectionHandle handle) =>
-        handle.IsSome && (handle.IsIPv6
-            ? _v6.Remove(handle.Index, handle.Generation, force: false)
-            : _v4.Remove(handle.Index, handle.Generation, force: false));
+        handle.Tag == Tag && (handle.IsIPv6
+            ? _v6.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed)
+            : _v4.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed));
 
     /// <summary>
     /// Removes every connection and template of a real server at once, as the kernel's
@@ -349,8 +421,16 @@ public sealed partial class ConnectionTable : IDisposable
     /// <param name="handle">The connection or template.</param>
     /// <param name="info">The snapshot when live.</param>
     /// <returns>False when the connection has ended.</returns>
-    public bool TryGetInfo(ConnectionHandle handle, out ConnectionInfo info) =>
-        handle.IsIPv6 ? ReadInfo(_v6, handle.Index, handle.Generation, out info) : ReadInfo(_v4, handle.Index, handle.Generation, out info);
+    public bool TryGetInfo(ConnectionHandle handle, out ConnectionInfo info)
+    {
+        if (handle.Tag != Tag)
+        {
+            info = default;
+            return false;
+        }
+
+        return handle.IsIPv6 ? ReadInfo(_v6, handle.Index, handle.Generation, out info) : ReadInfo(_v4, handle.Index, handle.Generation, out info);
+    }
 
     /// <summary>
     /// Finds the live template for a client of a persistent service and checks its server (the kernel's
@@ -414,7 +494,7 @@ public sealed partial class ConnectionTable : IDisposable
         var client = new InetEndpoint(key.ClientNetwork, 0);
         var @virtual = new InetEndpoint(key.Virtual, key.VirtualPort);
         return v6
-            ? AddTo(_v6, ToInsert<Ipv6StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template)
+            ? AddTo(IPv6Store(), ToInsert<Ipv6StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template)
             : AddTo(_v4, ToInsert<Ipv4StoredAddress>(key.Protocol, client, @virtual, destination, default, realServer, ForwardingMethod.DirectRouting, true, -1, 0, (uint)timeoutSeconds), out template);
     }
 
@@ -431,7 +511,26 @@ public sealed partial class ConnectionTable : IDisposable
             Volatile.Write(ref _now, now);
         }
 
+        UpdateDefenceLevel();
         return _v4.ExpireUntil(now) + _v6.ExpireUntil(now);
+    }
+
+    /// <summary>
+    /// The secure_tcp part of the kernel's <c>update_defense_level</c>, once a second: in mode 1 or 2 the defence is on
+    /// (mode 2) while the table is under pressure and off (mode 1) otherwise; mode 3 keeps it on, 0 off. Pressure here
+    /// is an add that found a family full (it shed or was refused) since the previous run.
+    /// </summary>
+    private void UpdateDefenceLevel()
+    {
+        long pressure = Shed + Refused;
+        bool nomem = pressure != _pressureSeen;
+        _pressureSeen = pressure;
+        if (_secureTcp is 1 or 2)
+        {
+            _secureTcp = nomem ? 2 : 1;
+        }
+
+        SecureTcpActive = _secureTcp >= 2;
     }
 
     /// <summary>Runs <see cref="RunHousekeeping"/> every second on a timer of the table's <see cref="TimeProvider"/>.</summary>
@@ -473,22 +572,52 @@ public sealed partial class ConnectionTable : IDisposable
     /// <summary>Stops the housekeeping timer, if started.</summary>
     public void Dispose() => Interlocked.Exchange(ref _timer, null)?.Dispose();
 
+    /// <summary>The IPv6 store for an add: reserved now if it was left for the first IPv6 entry (once; a lock and an allocation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ConnectionStore<Ipv6StoredAddress> IPv6Store() => Volatile.Read(ref _ipv6Allocated) ? _v6 : ReserveIPv6();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ConnectionStore<Ipv6StoredAddress> ReserveIPv6()
+    {
+        lock (_ipv6Allocation)
+        {
+            if (!_ipv6Allocated)
+            {
+                // The empty store never held an entry, so no handle refers to it; a lookup that still reads it misses, as
+                // it would have a moment earlier.
+                Volatile.Write(ref _v6, new ConnectionStore<Ipv6StoredAddress>(this, IPv6Capacity, isIPv6: true, _ipv6Seed));
+                Volatile.Write(ref _ipv6Allocated, true);
+            }
+
+            return _v6;
+        }
+    }
+
     internal uint ClockTick() => (uint)(_time.GetElapsedTime(_start).Ticks / TimeSpan.TicksPerSecond);
 
-    private static AddConnectionResult AddTo<T>(ConnectionStore<T> store, ConnectionInsert<T> insert, out ConnectionHandle handle)
+    private AddConnectionResult AddTo<T>(ConnectionStore<T> store, ConnectionInsert<T> insert, out ConnectionHandle handle)
         where T : unmanaged, IStoredAddress<T>
     {
         var result = store.Add(ref insert, out int index, out uint generation);
-        handle = result is AddConnectionResult.Added or AddConnectionResult.Exists ? new ConnectionHandle(store.IsIPv6, index, generation) : default;
+        handle = result is AddConnectionResult.Added or AddConnectionResult.Exists ? store.HandleOf(index, generation) : default;
+        if (result == AddConnectionResult.Exists && insert.Seen)
+        {
+            // The first packet of a connection another thread added meanwhile: processed on that one.
+            _ = store.Update(index, generation, PacketDirection.Inbound, insert.Flags, CurrentTick);
+        }
+
         return result;
     }
 
-    /// <summary>A new connection (not a template) as its store's insert; it starts with the kernel's 3-second initial timeout.</summary>
-    private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection)
+    /// <summary>
+    /// A new connection (not a template) as its store's insert: with its first packet's transition applied when
+    /// <see cref="NewConnection.FirstPacket"/> is set, else in NONE with the kernel's 3-second initial timeout.
+    /// </summary>
+    private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection, ConnectionTimeouts timeouts, bool secureTcp)
         where T : unmanaged, IStoredAddress<T>
     {
         var key = connection.Inbound;
-        return ToInsert<T>(
+        var insert = ToInsert<T>(
             key.Protocol,
             key.Source,
             key.Destination,
@@ -500,6 +629,20 @@ public sealed partial class ConnectionTable : IDisposable
             connection.Template.IsSome ? connection.Template.Index : -1,
             connection.Template.Generation,
             ConnectionStore<T>.InitialTimeoutTicks);
+        if (connection.FirstPacket is TcpFlags flags)
+        {
+            // The kernel's set_tcp_state on the packet that created the connection (NONE, inbound; INPUT-ONLY for the
+            // methods whose replies bypass the director); other protocols have one state.
+            byte state = key.Protocol == L4Protocol.Tcp
+                ? (byte)TcpStateMachine.Next(TcpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel), flags, secureTcp)
+                : (byte)0;
+            insert.Seen = true;
+            insert.State = state;
+            insert.Flags = flags;
+            insert.TimeoutTicks = (uint)timeouts.For(key.Protocol, state);
+        }
+
+        return insert;
     }
 
     private static ConnectionInsert<T> ToInsert<T>(
@@ -542,7 +685,7 @@ public sealed partial class ConnectionTable : IDisposable
     {
         if (store.TryFindInbound((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, template, out int index, out uint word))
         {
-            handle = new ConnectionHandle(store.IsIPv6, index, word >> ConnectionStore<T>.GenerationShift);
+            handle = store.HandleFrom(index, word);
             return true;
         }
 
@@ -564,7 +707,9 @@ public sealed partial class ConnectionTable : IDisposable
             return true;
         }
 
-        _ = handle.IsIPv6 ? _v6.Remove(handle.Index, handle.Generation, force: false) : _v4.Remove(handle.Index, handle.Generation, force: false);
+        _ = handle.IsIPv6
+            ? _v6.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.ServerUnavailable)
+            : _v4.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.ServerUnavailable);
         return false;
     }
 
@@ -615,13 +760,13 @@ public sealed partial class ConnectionTable : IDisposable
         bool isTemplate = (e.Meta & ConnectionStore<T>.TemplateMeta) != 0;
         var method = (ForwardingMethod)(e.Meta & ConnectionStore<T>.MethodMask);
         byte state = (byte)(word & ConnectionStore<T>.StateMask);
-        string stateName = isTemplate ? "NONE" : protocol switch
+        string stateName = isTemplate ? ((word & ConnectionStore<T>.AssuredBit) != 0 ? "ASSURED" : "NONE") : protocol switch
         {
             L4Protocol.Tcp => TcpStateMachine.Name((TcpConnectionState)state),
             L4Protocol.Udp => "UDP",
             _ => "ICMP",
         };
-        long remainingTicks = (TimeSpan.TicksPerSecond * (long)Volatile.Read(ref e.Expiry)) - _time.GetElapsedTime(_start).Ticks;
+        long remainingTicks = (TimeSpan.TicksPerSecond * ((long)Volatile.Read(ref e.Expiry) - ConnectionStore<T>.ExpiryRounding)) - _time.GetElapsedTime(_start).Ticks;
         var expires = TimeSpan.FromSeconds(Math.Max(0, remainingTicks / TimeSpan.TicksPerSecond));
         info = new ConnectionInfo(
             protocol,

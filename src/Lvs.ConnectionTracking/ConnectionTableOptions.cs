@@ -1,7 +1,7 @@
 namespace Lvs.ConnectionTracking;
 
 /// <summary>Settings of a <see cref="ConnectionTable"/>; the sysctl names are those of the kernel (Documentation/networking/ipvs-sysctl.rst).</summary>
-public sealed class ConnectionTableOptions
+public sealed record ConnectionTableOptions
 {
     /// <summary>
     /// The most IPv4 connections and persistence templates held at once. The table never grows past it: memory for
@@ -9,7 +9,11 @@ public sealed class ConnectionTableOptions
     /// </summary>
     public int Capacity { get; init; } = 1 << 20;
 
-    /// <summary>The most IPv6 connections and templates held at once; by default one eighth of <see cref="Capacity"/> (at least 1024).</summary>
+    /// <summary>
+    /// The most IPv6 connections and templates held at once. When set, their memory is reserved with the table; when
+    /// left unset, the capacity is one eighth of <see cref="Capacity"/> (at least 1024) and its memory is reserved by the
+    /// first IPv6 entry added (once, on that thread), so an IPv4-only director pays nothing for IPv6.
+    /// </summary>
     public int? IPv6Capacity { get; init; }
 
     /// <summary>The timeouts per protocol state (shared, and changeable while the table runs).</summary>
@@ -34,10 +38,27 @@ public sealed class ConnectionTableOptions
     public int ConnectionReuseMode { get; init; } = 1;
 
     /// <summary>
+    /// secure_tcp: when the TCP state machine uses the kernel's <c>tcp_states_dos</c> tables, in which a client's
+    /// ACK alone does not establish a connection its server has not answered. 0 (the kernel's default) never; 1
+    /// while the table is under pressure, judged once a second by housekeeping (the kernel's <c>nomem</c>: here, an add
+    /// found a family's slots all taken since the previous run); 2 the same, starting on; 3 always. The kernel's
+    /// <c>update_defense_level</c> switches likewise between 1 and 2.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not 0 to 3 (at construction of the table).</exception>
+    public int SecureTcp { get; init; }
+
+    /// <summary>
     /// For tests: how many of an inbound bucket's 15 cells are used (the rest of its connections go to its overflow
     /// chain), so that a small table exercises the chains as a full large one does.
     /// </summary>
     internal int InboundCellsPerBucket { get; init; } = InboundBucket.OverflowCell;
+
+    /// <summary>
+    /// Told of every connection and template that leaves the table, once each (expiry, <see cref="ConnectionTable.Remove"/>,
+    /// <see cref="ConnectionTable.RemoveAllOf"/>, expire_nodest_conn, flood defence); none when null. See
+    /// <see cref="IConnectionEndObserver"/> for when and on which thread.
+    /// </summary>
+    public IConnectionEndObserver? EndObserver { get; init; }
 
     /// <summary>The seed of the random probes that pick entries to shed when the table is full; random when not set.</summary>
     public ulong? RandomSeed { get; init; }

@@ -1,4 +1,5 @@
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.ConnectionTracking;
 
@@ -14,4 +15,16 @@ public readonly record struct NewConnection(FlowKey Inbound, int RealServer, Ine
 
     /// <summary>The persistence template that chose the server, if any: it lives at least as long as this connection.</summary>
     public ConnectionHandle Template { get; init; }
+
+    /// <summary>
+    /// The TCP flags of the first packet (any value, e.g. <see cref="TcpFlags.None"/>, for UDP and ICMP). When set, the
+    /// add processes that packet as <see cref="ConnectionTable.Update"/> would, as the kernel does right after
+    /// <c>ip_vs_conn_new</c>: a TCP connection starts in the state the packet leads to (SYN_RECV for a client SYN),
+    /// active or inactive on its server accordingly, with that state's timeout; UDP and ICMP start with their timeout.
+    /// If the add finds the connection already there (<see cref="AddConnectionResult.Exists"/>), the packet is
+    /// processed on that one instead, so each packet is processed once. When null, the connection starts in NONE
+    /// (inactive, with the kernel's 3-second initial timeout) until <see cref="ConnectionTable.Update"/> processes its
+    /// first packet.
+    /// </summary>
+    public TcpFlags? FirstPacket { get; init; }
 }

@@ -12,9 +12,13 @@ namespace Lvs.ConnectionTracking;
 /// <param name="VirtualPort">The service port; 0 when the template covers every port (port-0 and firewall-mark services).</param>
 public readonly record struct PersistenceKey(L4Protocol Protocol, InetAddress ClientNetwork, InetAddress Virtual, ushort VirtualPort)
 {
+    /// <summary>The FTP control port: a persistent service on it gets templates for every port (the kernel's <c>FTPPORT</c>).</summary>
+    private const ushort FtpPort = 21;
+
     /// <summary>
-    /// The template key for a new connection's first packet, by the kernel's rules: a packet to the service's own
-    /// port is covered per port; a firewall-mark service's template covers all protocols and ports of the mark
+    /// The template key for a new connection's first packet, by the kernel's rules (<c>ip_vs_sched_persist</c>): a
+    /// packet to the service's own port is covered per port, except on port 21 (FTP), whose templates have port 0 so
+    /// that they also cover the data connections; a firewall-mark service's template covers all protocols and ports of the mark
     /// (protocol IP, port 0); a port-0 service's template covers every port of the VIP.
     /// </summary>
     /// <param name="service">The persistent virtual service.</param>
@@ -28,12 +32,15 @@ public readonly record struct PersistenceKey(L4Protocol Protocol, InetAddress Cl
         ushort servicePort = service.IsFirewallMark ? (ushort)0 : service.Endpoint.Port;
         if (packet.DestinationPort == servicePort)
         {
-            return new PersistenceKey(packet.Protocol, network, packet.DestinationAddress, packet.DestinationPort);
+            // An FTP service's templates cover every port (the data connections' too): <caddr, 0, vaddr, 0>.
+            return new PersistenceKey(packet.Protocol, network, packet.DestinationAddress, servicePort == FtpPort ? (ushort)0 : packet.DestinationPort);
         }
 
         if (service.IsFirewallMark)
         {
-            InetAddress mark = packet.IsIPv4 ? InetAddress.FromIPv4(service.FirewallMark) : new InetAddress(0, service.FirewallMark);
+            // The kernel's union nf_inet_addr fwmark = { .ip = htonl(mark) }: the mark in the first four bytes, so an
+            // IPv6 template lists as [0:7::] for mark 7 (IPv4: 0.0.0.7).
+            InetAddress mark = packet.IsIPv4 ? InetAddress.FromIPv4(service.FirewallMark) : new InetAddress((ulong)service.FirewallMark << 32, 0);
             return new PersistenceKey(L4Protocol.None, network, mark, 0);
         }
 

@@ -7,7 +7,8 @@ namespace Lvs.ConnectionTracking;
 /// </summary>
 /// <remarks>
 /// The facts (table contents, flag precedence, the fallback to CLOSE for a segment with none of SYN, FIN, ACK, RST)
-/// follow the kernel; the kernel's <c>tcp_states_dos</c> variant (sysctl secure_tcp) is not provided.
+/// follow the kernel, including its <c>tcp_states_dos</c> variant, used while the secure_tcp defence is on
+/// (<see cref="ConnectionTableOptions.SecureTcp"/>).
 /// </remarks>
 public static class TcpStateMachine
 {
@@ -49,6 +50,30 @@ public static class TcpStateMachine
         CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL, // rst
     ];
 
+    // The kernel's tcp_states_dos (secure_tcp): a client's ACK alone no longer establishes a connection that the
+    // server has not answered, so a flood of SYNs and ACKs holds entries in the short SYN states.
+    // Columns:           NO, ES, SS, SR, FW, TW, CL, CW, LA, LI, SA
+    private static ReadOnlySpan<byte> SecureTransitions =>
+    [
+        // INPUT
+        SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SA, // syn
+        CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, SA, // fin
+        ES, ES, SS, SR, FW, TW, CL, CW, CL, LI, SA, // ack
+        CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL, // rst
+
+        // OUTPUT
+        SS, ES, SS, SA, SS, SS, SS, SS, SS, LI, SA, // syn
+        TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW, // fin
+        ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES, // ack
+        CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL, // rst
+
+        // INPUT-ONLY
+        SA, ES, ES, SR, SA, SA, SA, SA, SA, SA, SA, // syn
+        CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW, // fin
+        ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES, // ack
+        CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL, // rst
+    ];
+
     private static readonly string[] Names =
     [
         "NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK",
@@ -62,7 +87,18 @@ public static class TcpStateMachine
     /// <param name="table">The table section (see <see cref="TableFor"/>).</param>
     /// <param name="flags">The segment's flags.</param>
     /// <returns>The next state.</returns>
-    public static TcpConnectionState Next(TcpConnectionState state, TcpStateTable table, TcpFlags flags)
+    public static TcpConnectionState Next(TcpConnectionState state, TcpStateTable table, TcpFlags flags) => Next(state, table, flags, secureTcp: false);
+
+    /// <summary>
+    /// The state after a segment, in the kernel's normal tables or, with <paramref name="secureTcp"/>, in its
+    /// <c>tcp_states_dos</c> tables (the secure_tcp defence); otherwise as <see cref="Next(TcpConnectionState, TcpStateTable, TcpFlags)"/>.
+    /// </summary>
+    /// <param name="state">The current state.</param>
+    /// <param name="table">The table section (see <see cref="TableFor"/>).</param>
+    /// <param name="flags">The segment's flags.</param>
+    /// <param name="secureTcp">True while the secure_tcp defence is on.</param>
+    /// <returns>The next state.</returns>
+    public static TcpConnectionState Next(TcpConnectionState state, TcpStateTable table, TcpFlags flags, bool secureTcp)
     {
         int @event;
         if ((flags & TcpFlags.Rst) != 0)
@@ -92,7 +128,8 @@ public static class TcpStateMachine
             return TcpConnectionState.Close;
         }
 
-        return (TcpConnectionState)Transitions[(((int)table * 4) + @event) * StateCount + (int)s];
+        int at = ((((int)table * 4) + @event) * StateCount) + (int)s;
+        return (TcpConnectionState)(secureTcp ? SecureTransitions[at] : Transitions[at]);
     }
 
     /// <summary>

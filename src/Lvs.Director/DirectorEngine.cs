@@ -61,7 +61,9 @@ public sealed class DirectorEngine : IDisposable
         Table = table;
         Links = [.. links];
         Neighbors = neighbors ?? new NeighborTable(_time);
-        Connections = new ConnectionTable(Options.Connections, table.Registry, _time);
+        // Every connection's end comes back here once (expiry, removal, flood defence): FULLNAT ports are released.
+        var userObserver = Options.Connections.EndObserver;
+        Connections = new ConnectionTable(Options.Connections with { EndObserver = new EndObserver(this, userObserver) }, table.Registry, _time);
         Dr = new DirectRoutingRewriter(Options.Forwarding);
         Nat = new NatRewriter(Options.Forwarding);
         FullNat = new FullNatRewriter(Options.Forwarding);
@@ -263,6 +265,20 @@ public sealed class DirectorEngine : IDisposable
         }
 
         return Links.Count > 0 ? 0 : -1;
+    }
+
+    /// <summary>Releases what a connection held when it leaves the table, then tells the user's observer.</summary>
+    private sealed class EndObserver(DirectorEngine engine, IConnectionEndObserver? next) : IConnectionEndObserver
+    {
+        public void OnConnectionEnded(in ConnectionEnd end)
+        {
+            if (end.Method == ForwardingMethod.FullNat && !end.IsTemplate && end.Local.Port != 0)
+            {
+                _ = engine.LocalAddresses?.Release(end.Local);
+            }
+
+            next?.OnConnectionEnded(end);
+        }
     }
 
     private IpvsCounters Sum(bool isService, int index)

@@ -264,7 +264,8 @@ public sealed class PacketWorker
             return once;
         }
 
-        var result = _connections.TryAdd(new NewConnection(flow, index, destination, method) { Local = local, Template = template }, out var handle);
+        // The insert applies the first packet's transition (a SYN makes it SYN_RECV), as the kernel right after ip_vs_conn_new.
+        var result = _connections.TryAdd(new NewConnection(flow, index, destination, method) { Local = local, Template = template, FirstPacket = parsed.TcpFlags }, out var handle);
         if (result != AddConnectionResult.Added)
         {
             if (method == ForwardingMethod.FullNat)
@@ -272,14 +273,12 @@ public sealed class PacketWorker
                 _ = _engine.LocalAddresses!.Release(local);
             }
 
-            // Another thread added the same flow first: follow its connection.
-            return result == AddConnectionResult.Exists && _connections.TryGetInbound(flow, out handle)
-                ? Inbound(buffer, offset, length, parsed, link, view, handle)
+            // Another thread added the same flow first: the add processed this packet on that connection; forward it there.
+            return result == AddConnectionResult.Exists && _connections.TryGetInbound(flow, out handle) && _connections.TryGetForwarding(handle, out var existing)
+                ? ToRealServer(buffer, offset, length, parsed, link, ref Path(view, existing.RealServer), existing)
                 : Dropped(DropReason.ConnectionTableFull);
         }
 
-        // The first packet's transition: a SYN makes the connection SYN_RECV (the kernel's ip_vs_set_state on creation).
-        _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
         Count(path.ServiceIndex, index, WorkerCounters.Connections, 0);
         return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
     }

@@ -127,7 +127,8 @@ public class ConnectionTableModelTests
                 case Advance adv:
                     now += (uint)adv.Seconds;
                     table.Tick(clock, adv.Seconds);
-                    foreach (var k in model.Where(kv => kv.Value.Expiry <= now).Select(kv => kv.Key).ToList())
+                    // A timer set at cached tick n runs to tick n + T + 1: never before T seconds have passed (issue 16).
+                    foreach (var k in model.Where(kv => kv.Value.Expiry + 1 <= now).Select(kv => kv.Key).ToList())
                     {
                         model.Remove(k);
                     }

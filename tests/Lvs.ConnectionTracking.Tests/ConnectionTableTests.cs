@@ -116,7 +116,7 @@ public class ConnectionTableTests
         Assert.True(table.TryGetInfo(h, out info));
         Assert.Equal(TcpConnectionState.Close, info.TcpState);
 
-        table.Tick(clock, 9);
+        table.Tick(clock, 10);
         Assert.True(table.TryGetInbound(Tcp(Client(1), Virtual()), out _));
         table.Tick(clock, 1);
         Assert.False(table.TryGetInbound(Tcp(Client(1), Virtual()), out _));
@@ -134,7 +134,9 @@ public class ConnectionTableTests
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
         table.Tick(clock, 20);
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
-        table.Tick(clock, 29);
+
+        // Never early: still there 30 s after the last packet; gone one tick later.
+        table.Tick(clock, 30);
         Assert.True(table.TryGetInbound(key, out _));
         table.Tick(clock, 1);
         Assert.False(table.TryGetInbound(key, out _));
@@ -161,7 +163,7 @@ public class ConnectionTableTests
             Assert.True(table.Update(h, PacketDirection.Inbound, TcpFlags.Rst));
         }
 
-        table.Tick(clock, 9);
+        table.Tick(clock, 10);
         Assert.Equal(3000, table.Count);
         table.Tick(clock, 1);
         Assert.Equal(0, table.Count);
@@ -177,7 +179,7 @@ public class ConnectionTableTests
         _ = table.TryAdd(new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat), out var h);
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Syn);
         _ = table.Update(h, PacketDirection.Inbound, TcpFlags.Ack);
-        for (int i = 0; i < 4999; i++)
+        for (int i = 0; i < 5000; i++)
         {
             table.Tick(clock, 1);
         }
@@ -199,6 +201,8 @@ public class ConnectionTableTests
         Assert.False(info.IsActive);
         Assert.Equal(1, servers[0].InactiveConnections);
         table.Tick(clock, 10);
+        Assert.True(table.TryGetInbound(key, out _));
+        table.Tick(clock, 1);
         Assert.False(table.TryGetInbound(key, out _));
         Assert.Equal(0, servers[0].InactiveConnections);
     }
@@ -542,12 +546,16 @@ public class ConnectionTableTests
                 int added = batchTable.TryAddBatch(connections, handles, results);
 
                 int expectedAdded = 0;
+                var oneHandles = new ConnectionHandle[items.Length];
                 for (int i = 0; i < items.Length; i++)
                 {
                     var result = oneTable.TryAdd(ToConnection(items[i], v6One), out var handle);
                     expectedAdded += result == AddConnectionResult.Added ? 1 : 0;
                     Assert.Equal(result, results[i]);
-                    Assert.Equal(handle, handles[i]);
+                    oneHandles[i] = handle;
+
+                    // The same slot and generation; the handles differ only in their table's tag.
+                    Assert.Equal((handle.IsSome, handle.IsIPv6, handle.Index, handle.Generation), (handles[i].IsSome, handles[i].IsIPv6, handles[i].Index, handles[i].Generation));
                 }
 
                 Assert.Equal(expectedAdded, added);
@@ -560,10 +568,16 @@ public class ConnectionTableTests
                 }
 
                 // Handles of connections shed later in the batch are stale in both tables alike.
-                foreach (var h in handles.Where(h => h != ConnectionHandle.None))
+                for (int i = 0; i < handles.Length; i++)
                 {
+                    var h = handles[i];
+                    if (h == ConnectionHandle.None)
+                    {
+                        continue;
+                    }
+
                     bool live = batchTable.TryGetInfo(h, out var info);
-                    Assert.Equal(oneTable.TryGetInfo(h, out var oneInfo), live);
+                    Assert.Equal(oneTable.TryGetInfo(oneHandles[i], out var oneInfo), live);
                     if (live)
                     {
                         Assert.Equal(oneInfo, info);

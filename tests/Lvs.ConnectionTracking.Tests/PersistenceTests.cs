@@ -66,11 +66,14 @@ public class PersistenceTests
 
         Assert.False(table.Remove(template));
         Assert.False(table.ShouldReschedule(conn, TcpFlags.Syn));
-        table.Tick(clock, 10);
+
+        // The template's 10 s run out at tick 11 (never early: one tick of rounding) while it controls the connection:
+        // it is re-armed for 60 s, to tick 72.
+        table.Tick(clock, 11);
         Assert.True(table.TryGetTemplate(key, out _, out _));
 
         Assert.True(table.Remove(conn));
-        table.Tick(clock, 59);
+        table.Tick(clock, 60);
         Assert.True(table.TryGetTemplate(key, out _, out _));
         table.Tick(clock, 1);
         Assert.False(table.TryGetTemplate(key, out _, out _));
@@ -113,7 +116,9 @@ public class PersistenceTests
         table.Tick(clock, 60);
         _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat) { Template = template }, out var conn);
         _ = table.Remove(conn);
-        table.Tick(clock, 99);
+
+        // Refreshed at tick 60 for 100 s: still there at 160 (never early), gone at 161 (one tick of rounding).
+        table.Tick(clock, 100);
         Assert.True(table.TryGetTemplate(key, out _, out _));
         table.Tick(clock, 1);
         Assert.False(table.TryGetTemplate(key, out _, out _));

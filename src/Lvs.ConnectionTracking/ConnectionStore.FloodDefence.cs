@@ -1,0 +1,103 @@
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <content>
+/// The part of <see cref="ConnectionStore{TAddress}"/> for flood defence: the random drop of an entry when the table is full (the kernel's ip_vs_random_dropentry).
+/// </content>
+internal sealed partial class ConnectionStore<TAddress>
+    where TAddress : unmanaged, IStoredAddress<TAddress>
+{
+    internal const int ShedProbes = 32;
+
+    /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
+    internal const uint IdleSheddingTicks = 60;
+    private readonly IdleTimeoutFloor _idleTimeouts;
+    private ulong _random;
+    private long _shed;
+
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public long Shed => Interlocked.Read(ref _shed);
+
+    /// <summary>
+    /// Frees one slot when the table is full, like the kernel's <c>ip_vs_random_dropentry</c>: random probes look for
+    /// a half-open TCP entry (SYN_RECV, SYNACK, SYN_SENT, NONE) first, else an entry idle for at least 60 s that is
+    /// not a template. Established connections in use are never shed.
+    /// </summary>
+    private bool TryShedLocked(uint now, Span<ConnectionEnd> ends, ref int endCount)
+    {
+        int idle = -1;
+        uint idleWord = 0;
+        for (int probe = 0; probe < ShedProbes; probe++)
+        {
+            _random ^= _random << 13;
+            _random ^= _random >> 7;
+            _random ^= _random << 17;
+            int i = (int)((_random >> 11) % (ulong)_entries.Length);
+            ref var e = ref _entries[i];
+            uint w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0)
+            {
+                continue;
+            }
+
+            if ((e.Meta & TemplateMeta) != 0)
+            {
+                // ip_vs_random_dropentry: a template that controls no connection and was never assured (a SYN flood on a
+                // persistent service leaves one per spoofed source) goes at once; other templates stay.
+                if ((w & AssuredBit) == 0 && (Volatile.Read(ref e.Meta) >> AuxShift) == 0
+                    && RemoveLocked(i, GenerationOf(ref e, w), force: false))
+                {
+                    RecordShed(i, ends, ref endCount);
+                    return true;
+                }
+
+                continue;
+            }
+
+            uint state = w & StateMask;
+            if (e.Protocol == (byte)L4Protocol.Tcp && TcpStateMachine.IsHalfOpen((TcpConnectionState)state))
+            {
+                if (RemoveLocked(i, GenerationOf(ref e, w), force: false))
+                {
+                    RecordShed(i, ends, ref endCount);
+                    return true;
+                }
+
+                continue;
+            }
+
+            // Idle means the last packet came at least 60 s ago: the entry's expiry minus the timeout that packet set
+            // (or, after a timeout change, one no longer; see IdleTimeoutFloor). Before its first packet an entry runs
+            // on the 3-second initial timeout and is never idle (the kernel's todrop_entry compares against
+            // cp->timeout, which is that initial timeout until the first state change).
+            if (idle < 0 && (w & SeenBit) != 0)
+            {
+                uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
+                if ((int)(now - lastSeen) >= (int)IdleSheddingTicks)
+                {
+                    idle = i;
+                    idleWord = w;
+                }
+            }
+        }
+
+        if (idle >= 0 && RemoveLocked(idle, GenerationOf(ref _entries[idle], idleWord), force: false))
+        {
+            RecordShed(idle, ends, ref endCount);
+            return true;
+        }
+
+        return false;
+    }
+
+    private void RecordShed(int index, Span<ConnectionEnd> ends, ref int endCount)
+    {
+        _shed++;
+        if (endCount < ends.Length)
+        {
+            ends[endCount++] = DescribeEnd(index, ConnectionEndReason.Dropped);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <content>
+/// The part of <see cref="ConnectionStore{TAddress}"/> for inserts: prepared outside the writer lock, added under it, one by one or in batches.
+/// </content>
+internal sealed partial class ConnectionStore<TAddress>
+    where TAddress : unmanaged, IStoredAddress<TAddress>
+{
+    /// <summary>
+    /// Computes an insert's buckets and starts loading its chain heads and the next free slot, without the lock: an
+    /// insert's reads then overlap each other (and, in a batch, other inserts') instead of each waiting for DRAM in
+    /// turn under the lock, whose interlocked instructions would also drain them one by one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prepare(ref ConnectionInsert<TAddress> insert)
+    {
+        byte kind = insert.Template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
+        insert.InProbe = ProbeOf(FlowHashKey<TAddress>.Hash(kind, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, _secret));
+        PrefetchInboundHead(insert.InProbe);
+        insert.OutBucket = -1;
+        if (insert.HasOutboundKey)
+        {
+            bool fullNat = insert.Method == ForwardingMethod.FullNat;
+            insert.OutBucket = OutboundBucket(
+                insert.Protocol,
+                insert.Destination,
+                insert.DestinationPort,
+                fullNat ? insert.Local : insert.Client,
+                fullNat ? insert.LocalPort : insert.ClientPort);
+            MemoryPrefetch.Line(ref _outHeads[insert.OutBucket]);
+        }
+    }
+
+    /// <summary>Adds one connection (see <see cref="AddLocked"/>).</summary>
+    public AddConnectionResult Add(ref ConnectionInsert<TAddress> insert, out int index, out uint generation)
+    {
+        Prepare(ref insert);
+        if (_observer is null)
+        {
+            int none = 0;
+            lock (_writeLock)
+            {
+                return AddLocked(in insert, out index, out generation, default, ref none);
+            }
+        }
+
+        return AddAndReport(in insert, out index, out generation);
+    }
+
+    /// <summary><see cref="Add"/> with an observer: an entry dropped to make room is reported once the lock is released.</summary>
+    private AddConnectionResult AddAndReport(in ConnectionInsert<TAddress> insert, out int index, out uint generation)
+    {
+        Span<ConnectionEnd> ends = stackalloc ConnectionEnd[1];
+        int count = 0;
+        AddConnectionResult result;
+        lock (_writeLock)
+        {
+            result = AddLocked(in insert, out index, out generation, ends, ref count);
+        }
+
+        Report(ends[..count]);
+        return result;
+    }
+
+    /// <summary>
+    /// Adds a prepared connection or template under the writer lock, unless one with the same inbound key is live
+    /// (then returns it); sheds an entry when full (see <see cref="TryShedLocked"/>). With an observer, the shed entry
+    /// is described in <paramref name="ends"/> at <paramref name="endCount"/> (which it advances), for the caller to
+    /// report after releasing the lock; <paramref name="ends"/> is empty without one.
+    /// </summary>
+    public AddConnectionResult AddLocked(in ConnectionInsert<TAddress> insert, out int index, out uint generation, Span<ConnectionEnd> ends, ref int endCount)
+    {
+        uint now = _table.CurrentTick;
+        bool template = insert.Template;
+        int control = insert.Control;
+        if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
+        {
+            generation = GenerationOf(ref _entries[index], existing);
+            return AddConnectionResult.Exists;
+        }
+
+        if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
+        {
+            generation = 0;
+            return AddConnectionResult.Invalid;
+        }
+
+        if (_freeHead < 0 && !TryShedLocked(now, ends, ref endCount))
+        {
+            _refused++;
+            index = -1;
+            generation = 0;
+            return AddConnectionResult.Full;
+        }
+
+        int i = _freeHead;
+        ref var e = ref _entries[i];
+        ref var r = ref _routes[i];
+        _freeHead = e.NextIn;
+
+        // The next insert's slot: free slots are scattered once connections have come and gone.
+        PrefetchEntry(_freeHead);
+        if ((uint)_freeHead < (uint)_routes.Length)
+        {
+            MemoryPrefetch.Line(ref _routes[_freeHead]);
+        }
+
+        // The slot's next generation: never 0, never a repeat (a slot is retired at the last one, see RemoveLocked).
+        generation = GenerationOf(ref e, e.Word) + 1;
+        e.Era = (byte)(generation >> 24);
+
+        e.Client = insert.Client;
+        e.ClientPort = insert.ClientPort;
+        e.Virtual = insert.Virtual;
+        e.VirtualPort = insert.VirtualPort;
+        r.Destination = insert.Destination;
+        r.DestinationPort = insert.DestinationPort;
+        r.Local = insert.Local;
+        r.LocalPort = insert.LocalPort;
+        e.Protocol = insert.Protocol;
+        e.RealServer = (ushort)insert.RealServer;
+        bool outbound = insert.OutBucket >= 0;
+        e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
+            | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
+        e.Expiry = now + ExpiryRounding + insert.TimeoutTicks;
+        // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
+        r.NextOut = template ? (int)insert.TimeoutTicks : -1;
+
+        // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
+        // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
+        bool noOutput = insert.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
+        uint word = (generation << GenerationShift) | LiveBit | (noOutput && !template ? NoOutputBit : 0);
+
+        // With the first packet processed (NewConnection.FirstPacket), the connection starts in the state it led to,
+        // counted active or inactive accordingly (the kernel's set_tcp_state right after ip_vs_bind_dest).
+        bool active = insert.Seen && insert.Protocol == (byte)L4Protocol.Tcp && TcpStateMachine.IsActive((TcpConnectionState)insert.State);
+        word |= (insert.Seen ? SeenBit | insert.State : 0) | (active ? 0 : InactiveBit);
+
+        var server = _table.Registry[insert.RealServer];
+        if (template)
+        {
+            server.AddPersistentConnection();
+        }
+        else
+        {
+            server.AddConnection(active);
+        }
+
+        if (control >= 0)
+        {
+            ref var t = ref _entries[control];
+            _ = Interlocked.Add(ref t.Meta, AuxUnit);
+            if (insert.Seen && insert.Protocol == (byte)L4Protocol.Tcp && insert.State == (byte)TcpConnectionState.Established)
+            {
+                Assure(control);
+            }
+
+            // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
+            Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + ExpiryRounding + (uint)_routes[control].NextOut));
+        }
+
+        // Publish: key fields before the word (release), the word before the links: an empty cell of the bucket if
+        // there is one, else the head of its overflow chain.
+        Volatile.Write(ref e.Word, word);
+        ref var line = ref _inLines[insert.InProbe >> ProbeTagBits];
+        uint empty = line.CellsEqual(0, _cells);
+        if (empty != 0)
+        {
+            e.NextIn = -1;
+            Volatile.Write(ref line[BitOperations.TrailingZeroCount(empty)], InboundBucket.Cell((uint)insert.InProbe & ProbeTagMask, i));
+        }
+        else
+        {
+            e.NextIn = InboundBucket.IndexOf(line[InboundBucket.OverflowCell]);
+            Volatile.Write(ref line[InboundBucket.OverflowCell], InboundBucket.Cell(0, i));
+        }
+
+        if (outbound)
+        {
+            r.NextOut = _outHeads[insert.OutBucket];
+            Volatile.Write(ref _outHeads[insert.OutBucket], i);
+        }
+
+        FileLocked(i, e.Expiry);
+        _count++;
+        index = i;
+        return AddConnectionResult.Added;
+    }
+}

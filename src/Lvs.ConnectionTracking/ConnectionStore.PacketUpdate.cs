@@ -1,0 +1,102 @@
+using Lvs.Core;
+using Lvs.Core.Headers;
+
+namespace Lvs.ConnectionTracking;
+
+/// <content>
+/// The part of <see cref="ConnectionStore{TAddress}"/> for the per-packet update: the protocol state machine, the counters, the timer and ASSURED templates, without a lock.
+/// </content>
+internal sealed partial class ConnectionStore<TAddress>
+    where TAddress : unmanaged, IStoredAddress<TAddress>
+{
+    /// <summary>Applies one packet: the protocol state machine, the counters and the timer (the kernel's <c>set_tcp_state</c> / <c>udp_state_transition</c>).</summary>
+    public bool Update(int index, uint generation, PacketDirection direction, TcpFlags flags, uint now)
+    {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            return false;
+        }
+
+        ref var e = ref _entries[index];
+        var timeouts = _table.Timeouts;
+        while (true)
+        {
+            uint w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation || (e.Meta & TemplateMeta) != 0)
+            {
+                return false;
+            }
+
+            uint state = w & StateMask;
+            uint next = w | SeenBit;
+            if (e.Protocol == (byte)L4Protocol.Tcp)
+            {
+                bool noOutput = (w & NoOutputBit) != 0;
+                var table = TcpStateMachine.TableFor(direction, noOutput);
+                var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags, _table.SecureTcpActive);
+                next = (next & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
+                    | (TcpStateMachine.IsActive(newState) ? 0 : InactiveBit)
+                    | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
+            }
+
+            if (next != w && Interlocked.CompareExchange(ref e.Word, next, w) != w)
+            {
+                continue;
+            }
+
+            if (((next ^ w) & InactiveBit) != 0)
+            {
+                _table.Registry[e.RealServer].ChangeConnectionActivity((next & InactiveBit) == 0);
+            }
+
+            // A template is assured when a connection it controls reaches ESTABLISHED (set_tcp_state) or, for UDP,
+            // sees a reply (udp_state_transition): the kernel's ip_vs_control_assure_ct.
+            if ((e.Meta >> AuxShift) != 0
+                && (e.Protocol == (byte)L4Protocol.Tcp
+                    ? (next & StateMask) == (uint)TcpConnectionState.Established && (w & StateMask) != (uint)TcpConnectionState.Established
+                    : direction == PacketDirection.Outbound))
+            {
+                Assure((int)(e.Meta >> AuxShift) - 1);
+            }
+
+            uint expiry = now + ExpiryRounding + (uint)timeouts.For((L4Protocol)e.Protocol, (int)(next & StateMask));
+            uint previous = e.Expiry;
+            if (expiry != previous)
+            {
+                Volatile.Write(ref e.Expiry, expiry);
+            }
+
+            if (expiry < previous && !_refiles.TryEnqueue(index, generation))
+            {
+                // A shorter timeout (ESTABLISHED to FIN_WAIT, CLOSE...) must be re-filed before housekeeping reaches
+                // the new tick, or the lazy wheel would expire it late. Housekeeping does it from the queue; only
+                // when the queue is full does the packet thread take the writer lock and do it itself.
+                lock (_writeLock)
+                {
+                    RefileLocked(index, generation);
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Marks the template at <paramref name="index"/> ASSURED. The word is swapped only if it is still the one read,
+    /// which was a live template's: the template of a connection that ended meanwhile may have been removed and its
+    /// slot reused, and a connection's state must never be touched.
+    /// </summary>
+    private void Assure(int index)
+    {
+        ref var t = ref _entries[index];
+        while (true)
+        {
+            uint tw = Volatile.Read(ref t.Word);
+            if ((tw & (LiveBit | AssuredBit)) != LiveBit || (Volatile.Read(ref t.Meta) & TemplateMeta) == 0
+                || Interlocked.CompareExchange(ref t.Word, tw | AssuredBit, tw) == tw)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+using Lvs.Core;
+
+namespace Lvs.ConnectionTracking;
+
+/// <content>
+/// The part of <see cref="ConnectionStore{TAddress}"/> for removals: unlinking from both indexes and the wheel, releasing the counters, freeing (or retiring) the slot, and describing the entry for the end observer.
+/// </content>
+internal sealed partial class ConnectionStore<TAddress>
+    where TAddress : unmanaged, IStoredAddress<TAddress>
+{
+    public bool Remove(int index, uint generation, bool force, ConnectionEndReason reason)
+    {
+        if ((uint)index >= (uint)_entries.Length)
+        {
+            return false;
+        }
+
+        if (_observer is null)
+        {
+            lock (_writeLock)
+            {
+                return RemoveLocked(index, generation, force);
+            }
+        }
+
+        return RemoveAndReport(index, generation, force, reason);
+    }
+
+    /// <summary><see cref="Remove"/> with an observer: the entry is described under the lock and reported after it.</summary>
+    private bool RemoveAndReport(int index, uint generation, bool force, ConnectionEndReason reason)
+    {
+        ConnectionEnd end = default;
+        bool removed;
+        lock (_writeLock)
+        {
+            removed = RemoveLocked(index, generation, force);
+            if (removed)
+            {
+                end = DescribeEnd(index, reason);
+            }
+        }
+
+        if (removed)
+        {
+            _observer!.OnConnectionEnded(in end);
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// What a just-removed entry was, for the observer; called under the writer lock right after the removal, while the
+    /// slot (now free) still holds the entry and its controlling template is still live.
+    /// </summary>
+    private ConnectionEnd DescribeEnd(int index, ConnectionEndReason reason)
+    {
+        ref var e = ref _entries[index];
+        ref var r = ref _routes[index];
+        uint w = Volatile.Read(ref e.Word);
+        bool isTemplate = (e.Meta & TemplateMeta) != 0;
+        var method = (ForwardingMethod)(e.Meta & MethodMask);
+        var template = ConnectionHandle.None;
+        int control = isTemplate ? -1 : (int)(e.Meta >> AuxShift) - 1;
+        if (control >= 0)
+        {
+            template = HandleOf(control, GenerationOf(ref _entries[control], Volatile.Read(ref _entries[control].Word)));
+        }
+
+        return new ConnectionEnd(
+            HandleOf(index, GenerationOf(ref e, w)),
+            (L4Protocol)e.Protocol,
+            new InetEndpoint(TAddress.ToIpAddress(e.Client), e.ClientPort),
+            new InetEndpoint(TAddress.ToIpAddress(e.Virtual), e.VirtualPort),
+            new InetEndpoint(TAddress.ToIpAddress(r.Destination), r.DestinationPort),
+            method == ForwardingMethod.FullNat ? new InetEndpoint(TAddress.ToIpAddress(r.Local), r.LocalPort) : default,
+            e.RealServer,
+            method,
+            isTemplate,
+            template,
+            (byte)(w & StateMask),
+            reason);
+    }
+
+    /// <summary>Reports ends collected under the writer lock, after its release.</summary>
+    private void Report(ReadOnlySpan<ConnectionEnd> ends)
+    {
+        foreach (ref readonly var end in ends)
+        {
+            _observer!.OnConnectionEnded(in end);
+        }
+    }
+
+    /// <summary>Removes every connection of a real server, then its templates that no longer control any (two passes over the slab).</summary>
+    public int RemoveAllOf(int realServer)
+    {
+        int removed = 0;
+        foreach (bool templates in (ReadOnlySpan<bool>)[false, true])
+        {
+            for (int i = 0; i < _entries.Length; i++)
+            {
+                ref var e = ref _entries[i];
+                uint w = Volatile.Read(ref e.Word);
+                if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
+                    && Remove(i, GenerationOf(ref e, w), force: false, ConnectionEndReason.ServerRemoved))
+                {
+                    removed++;
+                }
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Marks a template invalid (the kernel's <c>ip_vs_check_template</c> rehash to port 0xffff): it is no longer found, and expires normally.</summary>
+    public void Invalidate(int index, uint generation)
+    {
+        ref var e = ref _entries[index];
+        while (true)
+        {
+            uint w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation
+                || Interlocked.CompareExchange(ref e.Word, w | InvalidBit, w) == w)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool RemoveLocked(int index, uint generation, bool force)
+    {
+        ref var e = ref _entries[index];
+        uint w;
+        while (true)
+        {
+            w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation)
+            {
+                return false;
+            }
+
+            bool isTemplate = (e.Meta & TemplateMeta) != 0;
+            if (isTemplate && !force && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
+            {
+                // A template that still controls connections stays (the kernel's n_control check).
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref e.Word, w & ~LiveBit, w) == w)
+            {
+                break;
+            }
+        }
+
+        UnlinkInbound(ProbeOf(InboundHash(ref e)), index);
+        ref var r = ref _routes[index];
+        if ((e.Meta & OutboundMeta) != 0)
+        {
+            int outBucket = OutboundBucket(ref e, ref r);
+            Unlink(ref _outHeads[outBucket], ref _outVersions[outBucket & _stripeMask], index, outbound: true);
+        }
+
+        if (r.WheelPrev != NotFiled)
+        {
+            UnfileLocked(index);
+        }
+
+        var server = _table.Registry[e.RealServer];
+        if ((e.Meta & TemplateMeta) != 0)
+        {
+            server.RemovePersistentConnection();
+        }
+        else
+        {
+            server.RemoveConnection(active: (w & InactiveBit) == 0);
+            int control = (int)(e.Meta >> AuxShift) - 1;
+            if (control >= 0)
+            {
+                _ = Interlocked.Add(ref _entries[control].Meta, unchecked(0u - AuxUnit));
+            }
+        }
+
+        r.NextOut = -1;
+        if (generation == ConnectionHandle.MaxGeneration)
+        {
+            // Its generations are used up: reusing it could let a handle of an ended connection match a new one.
+            _retired++;
+        }
+        else
+        {
+            e.NextIn = _freeHead;
+            _freeHead = index;
+        }
+
+        _count--;
+        return true;
+    }
+
+    private void Unlink(ref int link, ref int version, int index, bool outbound)
+    {
+        int steps = 0;
+        while (link >= 0 && steps++ < _entries.Length)
+        {
+            if (link == index)
+            {
+                Volatile.Write(ref link, outbound ? _routes[index].NextOut : _entries[index].NextIn);
+
+                // Bump before the slot can be reused, so a reader that passed through it walks again (see remarks).
+                _ = Interlocked.Increment(ref version);
+                return;
+            }
+
+            link = ref outbound ? ref _routes[link].NextOut : ref _entries[link].NextIn;
+        }
+    }
+}
