@@ -139,4 +139,16 @@ public sealed class UdpCheckerTests
 
         Assert.Equal(healthy, result.IsHealthy);
     }
+
+    [Fact]
+    public async Task Check_DeadPort_FailsAtOnceFromIcmpNotAtTheTimeout()
+    {
+        // The fake clock never moves: only the ICMP port unreachable can end the check.
+        var clock = FakeClock.Create();
+        var checker = Checker(InetEndpoint.Parse("127.0.0.1:1"), new UdpCheckOptions { RequireReply = true }, clock);
+
+        CheckResult result = await checker.CheckAsync(Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(2), Ct);
+
+        Assert.Equal(CheckResult.Unhealthy("port unreachable"), result);
+    }
 }
