@@ -567,6 +567,111 @@ public sealed class HealthMonitorTests
         }
     }
 
+    [Fact]
+    public async Task ThrowingLogger_CheckLoopNeverDies_ErrorsAreCounted()
+    {
+        // A check loop can never die silently: an exception from the logger (here on every state change) is
+        // caught, counted, and the checks go on.
+        FakeTimeProvider clock = FakeClock.Create();
+        var checker = new ScriptedChecker(clock, i => i % 2 == 0 ? CheckResult.Unhealthy("down") : CheckResult.Healthy("up"));
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock, Logger = new ThrowingLogger() });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { DelayLoop = Second, Retry = 0, Warmup = TimeSpan.Zero })] });
+
+        monitor.Start();
+        await clock.AdvanceAsync(monitor, 9 * Second, Second);
+
+        Assert.Equal(10, checker.Runs.Count);
+        Assert.Equal(10, sink.Transitions.Count);
+        Assert.True(monitor.UnexpectedErrors >= 10, $"{monitor.UnexpectedErrors} errors counted");
+    }
+
+    [Fact]
+    public async Task CheckerThrows_IsCountedAsUnexpectedError()
+    {
+        FakeTimeProvider clock = FakeClock.Create();
+        await using var monitor = new HealthMonitor(new RecordingSink(), new HealthMonitorOptions { TimeProvider = clock });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(new DelegateChecker(_ => throw new InvalidOperationException("bug")), new CheckTiming { DelayLoop = Second, Warmup = TimeSpan.Zero })] });
+
+        monitor.Start();
+        await clock.AdvanceAsync(monitor, 2 * Second, Second);
+
+        Assert.Equal(3, monitor.UnexpectedErrors);
+    }
+
+    [Fact]
+    public async Task MiscDynamic_ExitZero_RestoresTheConfiguredWeight()
+    {
+        // check_misc.c: exit 0 sets the weight back to the configured one (rs->iweight), while up and on recovery.
+        FakeTimeProvider clock = FakeClock.Create();
+        string file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "12", TestContext.Current.CancellationToken);
+            var misc = new MiscChecker(new MiscCheckOptions { Path = $"exit $(cat {file})", Dynamic = true }, clock);
+            var sink = new RecordingSink();
+            await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+            MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
+            MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 4, Checks = [new(misc, new CheckTiming { DelayLoop = Second, Retry = 0, Warmup = TimeSpan.Zero })] });
+
+            monitor.Start();
+            await monitor.IdleAsync();
+            Assert.Equal(10, rs.EffectiveWeight);
+
+            await File.WriteAllTextAsync(file, "0", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+            Assert.Equal(4, rs.EffectiveWeight);
+            RealServerStateChange restored = sink.ServerChanges[^1];
+            Assert.Equal((true, PoolAction.SetWeight, 4), (restored.IsUp, restored.Action, restored.Weight));
+
+            await File.WriteAllTextAsync(file, "12", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+            await File.WriteAllTextAsync(file, "1", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+            Assert.False(rs.IsUp);
+            await File.WriteAllTextAsync(file, "0", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+
+            RealServerStateChange up = sink.Transitions[^1];
+            Assert.Equal((true, PoolAction.Add, 4), (up.IsUp, up.Action, up.Weight));
+            Assert.Equal(4, service.LiveWeight);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task LdirectordMapping_FailureCount3CheckInterval500ms_DetectsIn1500ms()
+    {
+        // docs/health-checks.md: checkinterval 0.5 -> DelayLoop and DelayBeforeRetry 0.5 s; failurecount 3 -> Retry 2.
+        // ldirectord checks every checkinterval and removes the server at the third failure in a row: 1.5 s.
+        FakeTimeProvider clock = FakeClock.Create();
+        using var server = new TcpTestServer();
+        var interval = TimeSpan.FromMilliseconds(500);
+        var tcp = new TcpChecker(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(30) }, clock);
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(server.Endpoint)
+        {
+            InhibitOnFailure = true,
+            Checks = [new(tcp, new CheckTiming { DelayLoop = interval, DelayBeforeRetry = interval, Retry = 3 - 1, Warmup = TimeSpan.Zero })],
+        });
+        monitor.Start();
+        await monitor.IdleAsync();
+
+        server.Stop();
+        await clock.AdvanceAsync(monitor, TimeSpan.FromMilliseconds(1000), interval);
+        Assert.Empty(sink.Transitions);
+        await clock.AdvanceAsync(monitor, interval, interval);
+
+        RealServerStateChange down = Assert.Single(sink.Transitions);
+        Assert.Equal(At(1.5), down.Time);
+        // ldirectord's quiescent defaults to yes: the mapping sets InhibitOnFailure, so the server stays with weight 0.
+        Assert.Equal((PoolAction.SetWeight, 0), (down.Action, down.Weight));
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;
@@ -580,5 +685,16 @@ public sealed class HealthMonitorTests
         public void OnRealServerStateChanged(RealServerStateChange change) => throw new InvalidOperationException("sink bug");
 
         public void OnQuorumStateChanged(QuorumStateChange change) => throw new InvalidOperationException("sink bug");
+    }
+
+    private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("logger bug");
     }
 }
