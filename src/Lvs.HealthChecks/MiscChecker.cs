@@ -96,6 +96,11 @@ public sealed class MiscChecker : IHealthChecker
         {
             exit = await process.Exited.WaitAsync(deadline.Token).ConfigureAwait(false);
         }
+        catch (IOException e)
+        {
+            // waitpid itself failed: the script's fate is unknown, which is no proof of health.
+            return CheckResult.Unhealthy($"could not wait for the script: {e.Message}");
+        }
         catch (OperationCanceledException)
         {
             if (!deadline.TimedOut)
@@ -111,7 +116,14 @@ public sealed class MiscChecker : IHealthChecker
             using (_timeProvider.CreateTimer(static state => ((ScriptProcess)state!).Kill(), process, KillDelay, Timeout.InfiniteTimeSpan))
             using (cancellationToken.UnsafeRegister(static state => ((ScriptProcess)state!).Kill(), process))
             {
-                _ = await process.Exited.ConfigureAwait(false);
+                try
+                {
+                    _ = await process.Exited.ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // Lost track of it after the signals: the check has failed by its timeout anyway.
+                }
             }
 
             return CheckResult.Unhealthy($"timed out after {timeout.TotalSeconds:0.###}s");
