@@ -23,7 +23,9 @@ public sealed class HealthMonitorSchedulingTests
         MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
         for (int i = 0; i < 300; i++)
         {
-            var connection = new CheckConnectionOptions(blackhole.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(3) };
+            // From 127.0.0.2: the hundreds of ephemeral ports these connects hold are not taken on 127.0.0.1, where
+            // other tests stop and restart their servers on fixed ports.
+            var connection = new CheckConnectionOptions(blackhole.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(3), BindTo = InetAddress.FromIPv4(127, 0, 0, 2) };
             monitor.AddRealServer(service, new(new InetEndpoint(InetAddress.FromIPv4(10, 0, (byte)(i / 250), (byte)(1 + (i % 250))), 80)) { Checks = [new(new TcpChecker(connection), timing)] });
         }
 
