@@ -10,12 +10,19 @@ namespace Lvs.HealthChecks;
 /// <see cref="MiscCheckOptions.Timeout"/> fails and gets SIGTERM, then SIGKILL 2 s later if still there.
 /// </summary>
 /// <remarks>
-/// The command is run by <c>/bin/sh -c</c> in a process group of its own (signals reach its children). Its
-/// program is checked when the checker is built: a missing or non-executable <c>misc_path</c> is a configuration
-/// error, as keepalived's script security check makes it; it is checked again before each run, and one that
-/// disappeared fails the check. When the command is a simple one (no <c>;</c>, <c>&amp;</c>, <c>|</c>, parentheses or
-/// newline) and its program a file, the shell <c>exec</c>s it, so that the program's own exit or signal is what
-/// counts, as when keepalived runs it directly.
+/// <para>
+/// The command runs in a process group of its own (signals reach its children). A plain command (words, quoted or
+/// not, with no shell syntax: no <c>$</c>, <c>`</c>, <c>;</c>, <c>&amp;</c>, <c>|</c>, redirections, globs, parentheses
+/// or newline) whose program is a file is run directly, as keepalived runs <c>misc_path</c>: a program that cannot
+/// be executed (missing, not executable, a missing interpreter) fails the check instead of becoming a shell's exit
+/// status 126 or 127. Any other command is run by <c>/bin/sh -c</c>, which <c>exec</c>s a simple command's program
+/// so that its own exit or signal counts.
+/// </para>
+/// <para>
+/// The program is checked when the checker is built: a missing or non-executable <c>misc_path</c> is a
+/// configuration error, as keepalived's script security check makes it. It is checked again before each run, and
+/// one that disappeared fails the check.
+/// </para>
 /// </remarks>
 public sealed class MiscChecker : IHealthChecker
 {
@@ -33,7 +40,8 @@ public sealed class MiscChecker : IHealthChecker
     private readonly MiscCheckOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly string? _program;
-    private readonly string _command;
+    private readonly string _spawnPath;
+    private readonly string[] _arguments;
 
     /// <summary>Creates an external-command checker.</summary>
     /// <param name="options">The command, its timeout and whether its exit status sets the weight.</param>
@@ -51,7 +59,17 @@ public sealed class MiscChecker : IHealthChecker
             throw new ArgumentException($"MiscCheckOptions.Path (keepalived misc_path): {error}", nameof(options));
         }
 
-        _command = _program is not null && simple ? "exec " + options.Path.TrimStart() : options.Path;
+        if (_program is not null && SplitPlainCommand(options.Path) is { } words)
+        {
+            // Run directly, as keepalived does: exec errors come back from posix_spawn.
+            _spawnPath = _program;
+            _arguments = [.. words];
+        }
+        else
+        {
+            _spawnPath = "/bin/sh";
+            _arguments = ["sh", "-c", _program is not null && simple ? "exec " + options.Path.TrimStart() : options.Path];
+        }
     }
 
     /// <summary>Maps a normal exit status to a result as keepalived's check_misc.c does.</summary>
@@ -83,11 +101,11 @@ public sealed class MiscChecker : IHealthChecker
         ScriptProcess process;
         try
         {
-            process = ScriptProcess.Start(_command);
+            process = ScriptProcess.Start(_spawnPath, _arguments);
         }
         catch (IOException e)
         {
-            return CheckResult.Unhealthy($"could not run: {e.Message}");
+            return CheckResult.Unhealthy($"cannot run: {e.Message}");
         }
 
         using var deadline = new CheckDeadline(timeout, _timeProvider, cancellationToken);
@@ -173,6 +191,74 @@ public sealed class MiscChecker : IHealthChecker
         }
 
         return (null, false, $"'{word}' is neither a shell built-in nor an executable on PATH.");
+    }
+
+    /// <summary>
+    /// The words of a command that has no shell syntax beyond quotes and backslashes (so that running it without a
+    /// shell means the same), or null.
+    /// </summary>
+    private static List<string>? SplitPlainCommand(string command)
+    {
+        if (command.IndexOfAny(['$', '`', ';', '&', '|', '<', '>', '(', ')', '*', '?', '[', ']', '{', '}', '~', '#', '!', '\n', '\r']) >= 0)
+        {
+            return null;
+        }
+
+        var words = new List<string>();
+        var word = new StringBuilder();
+        bool inWord = false;
+        char quote = '\0';
+        for (int i = 0; i < command.Length; i++)
+        {
+            char c = command[i];
+            if (quote != '\0')
+            {
+                if (c == quote)
+                {
+                    quote = '\0';
+                }
+                else
+                {
+                    word.Append(c);
+                }
+            }
+            else if (c is '\'' or '"')
+            {
+                quote = c;
+                inWord = true;
+            }
+            else if (c == '\\' && i + 1 < command.Length)
+            {
+                word.Append(command[++i]);
+                inWord = true;
+            }
+            else if (char.IsWhiteSpace(c))
+            {
+                if (inWord)
+                {
+                    words.Add(word.ToString());
+                    word.Clear();
+                    inWord = false;
+                }
+            }
+            else
+            {
+                word.Append(c);
+                inWord = true;
+            }
+        }
+
+        if (quote != '\0' || words.Count == 0 && !inWord)
+        {
+            return null;
+        }
+
+        if (inWord)
+        {
+            words.Add(word.ToString());
+        }
+
+        return words;
     }
 
     /// <summary>The first word of a shell command, with quotes and backslashes removed.</summary>

@@ -43,18 +43,26 @@ internal sealed partial class ScriptProcess
     /// <summary>Completes when the process has ended and been reaped.</summary>
     public Task<ScriptExit> Exited => _exited.Task;
 
-    /// <summary>Starts <c>/bin/sh -c command</c> with the current (managed) environment.</summary>
-    /// <param name="command">The shell command.</param>
+    /// <summary>Starts a program with the current (managed) environment.</summary>
+    /// <param name="path">The program's path (not searched on PATH).</param>
+    /// <param name="arguments">Its argv, argv[0] first.</param>
     /// <returns>The running process.</returns>
-    /// <exception cref="IOException">posix_spawn failed.</exception>
-    public static ScriptProcess Start(string command)
+    /// <exception cref="IOException">
+    /// posix_spawn failed, including the program's exec (glibc reports it: ENOENT, EACCES, ENOEXEC); <see cref="Exception.HResult"/> is the errno.
+    /// </exception>
+    public static ScriptProcess Start(string path, IReadOnlyList<string> arguments)
     {
         var allocated = new List<IntPtr>();
         IntPtr attributes = Marshal.AllocHGlobal(AttributesSize);
         IntPtr signals = Marshal.AllocHGlobal(SignalSetSize);
         try
         {
-            IntPtr[] argv = [Utf8(allocated, "/bin/sh"), Utf8(allocated, "-c"), Utf8(allocated, command), IntPtr.Zero];
+            var argv = new IntPtr[arguments.Count + 1];
+            for (int i = 0; i < arguments.Count; i++)
+            {
+                argv[i] = Utf8(allocated, arguments[i]);
+            }
+
             var environment = new List<IntPtr>();
             foreach (System.Collections.DictionaryEntry variable in Environment.GetEnvironmentVariables())
             {
@@ -72,7 +80,7 @@ internal sealed partial class ScriptProcess
                 Check(PosixSpawnAttrSetSigDefault(attributes, signals), "posix_spawnattr_setsigdefault");
                 _ = SigEmptySet(signals);
                 Check(PosixSpawnAttrSetSigMask(attributes, signals), "posix_spawnattr_setsigmask");
-                Check(PosixSpawn(out int pid, "/bin/sh", IntPtr.Zero, attributes, argv, [.. environment]), "posix_spawn");
+                Check(PosixSpawn(out int pid, path, IntPtr.Zero, attributes, argv, [.. environment]), $"posix_spawn {path}");
                 var process = new ScriptProcess(pid);
                 var waiter = new Thread(static state => ((ScriptProcess)state!).WaitForExit(), maxStackSize: 64 * 1024)
                 {
@@ -161,7 +169,7 @@ internal sealed partial class ScriptProcess
     {
         if (error != 0)
         {
-            throw new IOException($"{call} failed with errno {error}.");
+            throw new IOException($"{call}: {Marshal.GetPInvokeErrorMessage(error)}", error);
         }
     }
 

@@ -245,4 +245,76 @@ public sealed class MiscCheckerTests
 
     private static bool IsRunning(int pid) =>
         Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Check_Dynamic_ScriptWithMissingInterpreter_IsUnhealthyNotWeight125()
+    {
+        // The file is there and executable, but cannot be executed: keepalived's execve fails; a shell would exit 127.
+        string script = WriteScript("#!/nonexistent/interpreter\nexit 0\n");
+        try
+        {
+            var checker = new MiscChecker(new MiscCheckOptions { Path = $"{script} --port 80", Dynamic = true });
+
+            CheckResult result = await checker.CheckAsync(Ct);
+
+            Assert.False(result.IsHealthy, result.Reason);
+            Assert.Null(result.Weight);
+            Assert.StartsWith("cannot run", result.Reason, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Check_Dynamic_ScriptFileKilledBySignal_IsUnhealthy()
+    {
+        string script = WriteScript("#!/bin/sh\nkill -TERM $$\nsleep 5\n");
+        try
+        {
+            var checker = new MiscChecker(new MiscCheckOptions { Path = $"'{script}' a \"b c\"", Dynamic = true });
+
+            CheckResult result = await checker.CheckAsync(Ct);
+
+            Assert.Equal(CheckResult.Unhealthy("killed by signal 15"), result);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Check_PlainCommand_GetsItsArgumentsAsAShellWouldSplitThem()
+    {
+        string output = Path.Combine(Path.GetTempPath(), $"misc-{Guid.NewGuid():N}");
+        string script = WriteScript($"#!/bin/sh\nprintf '%s|' \"$@\" > {output}\nexit 12\n");
+        try
+        {
+            var checker = new MiscChecker(new MiscCheckOptions { Path = $"{script} one 'two words' \"three\" four\\ five", Dynamic = true });
+
+            CheckResult result = await checker.CheckAsync(Ct);
+
+            Assert.Equal((true, (int?)10), (result.IsHealthy, result.Weight));
+            Assert.Equal("one|two words|three|four five|", File.ReadAllText(output));
+        }
+        finally
+        {
+            File.Delete(script);
+            File.Delete(output);
+        }
+    }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static string WriteScript(string text)
+    {
+        string script = Path.Combine(Path.GetTempPath(), $"misc-{Guid.NewGuid():N}.sh");
+        File.WriteAllText(script, text);
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return script;
+    }
 }
