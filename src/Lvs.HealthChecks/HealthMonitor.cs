@@ -293,22 +293,22 @@ public sealed class HealthMonitor : IAsyncDisposable
     /// Counts and logs an exception caught so that the checks go on; the logging itself is guarded, since a
     /// throwing logger is one of the things caught.
     /// </summary>
-    internal void RecordUnexpectedError(Exception exception, MonitoredRealServer? server, bool fromChecker = false)
+    internal void RecordUnexpectedError(Exception exception, UnexpectedErrorSource source, MonitoredRealServer? server = null)
     {
         Interlocked.Increment(ref _unexpectedErrors);
         try
         {
-            if (server is null)
+            switch (source)
             {
-                HealthMonitorLog.SinkFailed(_logger, exception);
-            }
-            else if (fromChecker)
-            {
-                HealthMonitorLog.CheckerThrew(_logger, server.Endpoint, server.Service, exception);
-            }
-            else
-            {
-                HealthMonitorLog.CheckLoopFailed(_logger, server.Endpoint, server.Service, exception);
+                case UnexpectedErrorSource.Sink:
+                    HealthMonitorLog.SinkFailed(_logger, exception);
+                    break;
+                case UnexpectedErrorSource.Checker:
+                    HealthMonitorLog.CheckerThrew(_logger, server!.Endpoint, server.Service, exception);
+                    break;
+                default:
+                    HealthMonitorLog.UnexpectedError(_logger, source, exception);
+                    break;
             }
         }
 #pragma warning disable CA1031 // The logger's bug must not stop the health checks either.
@@ -470,7 +470,7 @@ public sealed class HealthMonitor : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            RecordUnexpectedError(e, change.Server);
+            RecordUnexpectedError(e, UnexpectedErrorSource.Logger);
         }
 
         Deliver(change, static (sink, c) => sink.OnRealServerStateChanged(c));
@@ -486,7 +486,7 @@ public sealed class HealthMonitor : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            RecordUnexpectedError(e, null);
+            RecordUnexpectedError(e, UnexpectedErrorSource.Logger);
         }
 
         Deliver(change, static (sink, c) => sink.OnQuorumStateChanged(c));
@@ -502,7 +502,7 @@ public sealed class HealthMonitor : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            RecordUnexpectedError(e, null);
+            RecordUnexpectedError(e, UnexpectedErrorSource.Sink);
         }
     }
 }

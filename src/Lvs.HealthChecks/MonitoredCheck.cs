@@ -72,7 +72,7 @@ internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                monitor.RecordUnexpectedError(e, Server, fromChecker: true);
+                monitor.RecordUnexpectedError(e, UnexpectedErrorSource.Checker, Server);
                 result = CheckResult.Unhealthy($"check threw {e.GetType().Name}: {e.Message}");
             }
             finally
@@ -93,7 +93,7 @@ internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            monitor.RecordUnexpectedError(e, Server);
+            monitor.RecordUnexpectedError(e, UnexpectedErrorSource.CheckLoop, Server);
             monitor.RescheduleAfterError(this);
         }
         finally
