@@ -37,6 +37,9 @@ public sealed class MiscChecker : IHealthChecker
 
     private static readonly TimeSpan KillDelay = TimeSpan.FromSeconds(2);
 
+    private static readonly System.Buffers.SearchValues<char> AssignmentNameCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+
     private readonly MiscCheckOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly string? _program;
@@ -160,7 +163,7 @@ public sealed class MiscChecker : IHealthChecker
     {
         string word = FirstWord(command);
         bool simple = command.IndexOfAny([';', '&', '|', '\n', '(', ')', '`']) < 0;
-        if (word.Length == 0 || ShellBuiltins.Contains(word) || (word.Contains('=', StringComparison.Ordinal) && !word.Contains('/', StringComparison.Ordinal)))
+        if (word.Length == 0 || ShellBuiltins.Contains(word) || IsAssignment(word))
         {
             return (null, false, null);
         }
@@ -259,6 +262,15 @@ public sealed class MiscChecker : IHealthChecker
         }
 
         return words;
+    }
+
+    /// <summary>True for a shell variable assignment (<c>NAME=value</c>) prefixing a command.</summary>
+    private static bool IsAssignment(string word)
+    {
+        int equals = word.IndexOf('=', StringComparison.Ordinal);
+        return equals > 0
+            && (char.IsAsciiLetter(word[0]) || word[0] == '_')
+            && word.AsSpan(0, equals).ContainsAnyExcept(AssignmentNameCharacters) is false;
     }
 
     /// <summary>The first word of a shell command, with quotes and backslashes removed.</summary>

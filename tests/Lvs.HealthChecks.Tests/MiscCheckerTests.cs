@@ -317,4 +317,12 @@ public sealed class MiscCheckerTests
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return script;
     }
+
+    [Fact]
+    public async Task Check_AssignmentBeforeTheCommand_IsNotTakenForAProgram()
+    {
+        var checker = new MiscChecker(new MiscCheckOptions { Path = "CHECK_DIR=/nonexistent/dir exit 0" });
+
+        Assert.True((await checker.CheckAsync(Ct)).IsHealthy);
+    }
 }
