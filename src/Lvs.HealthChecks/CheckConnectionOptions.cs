@@ -28,12 +28,16 @@ public sealed record CheckConnectionOptions(InetEndpoint RealServer)
 
     /// <summary>
     /// How long a connection may take, and how long each later exchange may take (keepalived <c>connect_timeout</c>,
-    /// ldirectord <c>connecttimeout</c>/<c>negotiatetimeout</c>). keepalived raises 0 to one second; so does this.
+    /// ldirectord <c>connecttimeout</c>/<c>negotiatetimeout</c>). keepalived 2.0 raised 0 to one second; so does
+    /// this (see docs/health-checks.md).
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative, or longer than a timer can wait (49 days).</exception>
     public TimeSpan ConnectTimeout
     {
         get;
-        init => field = value <= TimeSpan.Zero ? TimeSpan.FromSeconds(1) : value;
+        init => field = value == TimeSpan.Zero
+            ? TimeSpan.FromSeconds(1)
+            : OptionValidation.Positive(value, nameof(ConnectTimeout), "connect_timeout");
     } = DefaultConnectTimeout;
 
     /// <summary>The endpoint actually checked: <see cref="ConnectIp"/> and <see cref="ConnectPort"/> where given, else the real server's.</summary>

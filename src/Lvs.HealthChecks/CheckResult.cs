@@ -26,6 +26,17 @@ public readonly record struct CheckResult(bool IsHealthy, string Reason, int? We
         return new(true, reason, weight);
     }
 
+    /// <summary>
+    /// True when the check asks for the server's configured weight back (keepalived's check_misc.c: a
+    /// <c>misc_dynamic</c> script exiting 0 restores <c>weight</c>); <see cref="Weight"/> is then null.
+    /// </summary>
+    public bool RestoresConfiguredWeight { get; init; }
+
+    /// <summary>A passed check that gives the server its configured weight back (keepalived's <c>misc_dynamic</c> exit 0).</summary>
+    /// <param name="reason">Why the server is considered healthy.</param>
+    /// <returns>The result.</returns>
+    public static CheckResult HealthyWithConfiguredWeight(string reason) => new(true, reason) { RestoresConfiguredWeight = true };
+
     /// <summary>A failed check.</summary>
     /// <param name="reason">Why the server is considered unhealthy.</param>
     /// <returns>The result.</returns>

@@ -9,9 +9,12 @@ namespace Lvs.HealthChecks;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Each checker of each server has its own timer on the injected <see cref="TimeProvider"/>; a due check waits
-/// for one of <see cref="HealthMonitorOptions.MaxConcurrentChecks"/> slots without holding a thread, so a
-/// thousand servers checked every second cost a thousand timers and as many concurrent sockets as the limit.
+/// Each checker of each server has its own timer on the injected <see cref="TimeProvider"/> and runs when it is due,
+/// whatever other servers' checks are doing (keepalived has no global limit either): a thousand servers checked
+/// every second cost a thousand timers and no thread each. Only <see cref="MiscChecker"/> commands, which cost a
+/// process each, wait for one of <see cref="HealthMonitorOptions.MaxConcurrentMiscChecks"/> slots. A checker's loop
+/// never dies: an unexpected exception (a checker's, a logger's, the sink's) is logged, counted in
+/// <see cref="UnexpectedErrors"/>, and the checks go on.
 /// </para>
 /// <para>
 /// The pool actions follow keepalived's ipwrapper.c: a server that goes down is removed (or, with
@@ -36,19 +39,20 @@ public sealed class HealthMonitor : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _pendingChecks;
+    private long _unexpectedErrors;
     private bool _started;
     private bool _stopped;
 
     /// <summary>Creates a monitor.</summary>
     /// <param name="sink">Receives the events (the director).</param>
-    /// <param name="options">Clock, random source, concurrency limit, logger.</param>
+    /// <param name="options">Clock, random source, MISC_CHECK process limit, logger.</param>
     public HealthMonitor(IRealServerHealthSink sink, HealthMonitorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(sink);
         _sink = sink;
         _options = options ?? new HealthMonitorOptions();
         _logger = _options.Logger ?? NullLogger.Instance;
-        Concurrency = new SemaphoreSlim(_options.MaxConcurrentChecks, _options.MaxConcurrentChecks);
+        MiscConcurrency = new SemaphoreSlim(_options.MaxConcurrentMiscChecks, _options.MaxConcurrentMiscChecks);
     }
 
     /// <summary>The virtual services, in the order added (a copy).</summary>
@@ -63,11 +67,17 @@ public sealed class HealthMonitor : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// How many unexpected exceptions the monitor caught and logged so that its checks go on: exceptions thrown by
+    /// checkers (each also counted as a failed check), by the sink, or by the logger.
+    /// </summary>
+    public long UnexpectedErrors => Interlocked.Read(ref _unexpectedErrors);
+
     internal Lock Gate { get; } = new();
 
     internal TimeProvider TimeProvider => _options.TimeProvider;
 
-    internal SemaphoreSlim Concurrency { get; }
+    internal SemaphoreSlim MiscConcurrency { get; }
 
     internal CancellationToken Stopping => _stopping.Token;
 
@@ -211,7 +221,7 @@ public sealed class HealthMonitor : IAsyncDisposable
 
         await _drained.Task.ConfigureAwait(false);
         _stopping.Dispose();
-        Concurrency.Dispose();
+        MiscConcurrency.Dispose();
     }
 
     internal bool TryEnterCheck()
@@ -252,8 +262,10 @@ public sealed class HealthMonitor : IAsyncDisposable
             CheckTransition transition = check.State.Apply(result.IsHealthy, out TimeSpan next);
             MonitoredVirtualService service = server.Service;
 
-            // keepalived's check_misc.c sets the dynamic weight before the checker's state is updated.
-            if (result.IsHealthy && result.Weight is int weight && weight != server.EffectiveWeight)
+            // keepalived's check_misc.c sets the dynamic weight before the checker's state is updated; exit 0
+            // gives the configured weight back.
+            int? reported = result.RestoresConfiguredWeight ? server.Options.Weight : result.Weight;
+            if (result.IsHealthy && reported is int weight && weight != server.EffectiveWeight)
             {
                 server.EffectiveWeight = weight;
                 if (server.IsUp && transition == CheckTransition.None)
@@ -274,6 +286,47 @@ public sealed class HealthMonitor : IAsyncDisposable
             }
 
             check.Reschedule(next);
+        }
+    }
+
+    /// <summary>
+    /// Counts and logs an exception caught so that the checks go on; the logging itself is guarded, since a
+    /// throwing logger is one of the things caught.
+    /// </summary>
+    internal void RecordUnexpectedError(Exception exception, UnexpectedErrorSource source, MonitoredRealServer? server = null)
+    {
+        Interlocked.Increment(ref _unexpectedErrors);
+        try
+        {
+            switch (source)
+            {
+                case UnexpectedErrorSource.Sink:
+                    HealthMonitorLog.SinkFailed(_logger, exception);
+                    break;
+                case UnexpectedErrorSource.Checker:
+                    HealthMonitorLog.CheckerThrew(_logger, server!.Endpoint, server.Service, exception);
+                    break;
+                default:
+                    HealthMonitorLog.UnexpectedError(_logger, source, exception);
+                    break;
+            }
+        }
+#pragma warning disable CA1031 // The logger's bug must not stop the health checks either.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    /// <summary>Arms a check's next run after its loop caught an exception (so that the loop cannot die).</summary>
+    internal void RescheduleAfterError(MonitoredCheck check)
+    {
+        lock (Gate)
+        {
+            if (!_stopped && !check.Server.Removed)
+            {
+                check.Reschedule(check.State.Timing.DelayLoop);
+            }
         }
     }
 
@@ -409,13 +462,33 @@ public sealed class HealthMonitor : IAsyncDisposable
 
     private void Report(RealServerStateChange change)
     {
-        HealthMonitorLog.RealServerChanged(_logger, change.Server.Endpoint, change.Server.Service, change.IsUp ? "up" : "down", change.Reason, change.Action, change.Weight);
+        try
+        {
+            HealthMonitorLog.RealServerChanged(_logger, change.Server.Endpoint, change.Server.Service, change.IsUp ? "up" : "down", change.Reason, change.Action, change.Weight);
+        }
+#pragma warning disable CA1031 // The logger's bug must not stop the health checks, nor the event.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            RecordUnexpectedError(e, UnexpectedErrorSource.Logger);
+        }
+
         Deliver(change, static (sink, c) => sink.OnRealServerStateChanged(c));
     }
 
     private void Report(QuorumStateChange change)
     {
-        HealthMonitorLog.QuorumChanged(_logger, change.Service, change.HasQuorum ? "has" : "lost", change.LiveWeight, change.Threshold, change.SorryServerAction);
+        try
+        {
+            HealthMonitorLog.QuorumChanged(_logger, change.Service, change.HasQuorum ? "has" : "lost", change.LiveWeight, change.Threshold, change.SorryServerAction);
+        }
+#pragma warning disable CA1031 // The logger's bug must not stop the health checks, nor the event.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            RecordUnexpectedError(e, UnexpectedErrorSource.Logger);
+        }
+
         Deliver(change, static (sink, c) => sink.OnQuorumStateChanged(c));
     }
 
@@ -429,7 +502,7 @@ public sealed class HealthMonitor : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            HealthMonitorLog.SinkFailed(_logger, e);
+            RecordUnexpectedError(e, UnexpectedErrorSource.Sink);
         }
     }
 }

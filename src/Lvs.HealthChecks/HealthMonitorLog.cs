@@ -13,4 +13,10 @@ internal static partial class HealthMonitorLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "The health sink threw; the checks go on")]
     public static partial void SinkFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "Unexpected exception ({Source}) caught; the checks go on")]
+    public static partial void UnexpectedError(ILogger logger, UnexpectedErrorSource source, Exception exception);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "A check of real server {Endpoint} of {Service} threw; counted as a failure")]
+    public static partial void CheckerThrew(ILogger logger, Lvs.Core.InetEndpoint endpoint, MonitoredVirtualService service, Exception exception);
 }

@@ -24,12 +24,34 @@ public sealed record HttpGetCheckOptions
     /// </summary>
     public bool VerifyCertificate { get; init; }
 
-    /// <summary>The HTTP version sent (keepalived <c>http_protocol</c>: 1.0 or 1.1); 1.1 by default.</summary>
-    public Version HttpVersion { get; init; } = System.Net.HttpVersion.Version11;
+    /// <summary>
+    /// The HTTP version sent (keepalived <c>http_protocol</c>: 1.0 or 1.1); 1.0 by default, as keepalived's request
+    /// (<c>GET path HTTP/1.0</c> with <c>User-Agent: KeepAliveClient</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">Neither 1.0 nor 1.1.</exception>
+    public Version HttpVersion
+    {
+        get;
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value != System.Net.HttpVersion.Version10 && value != System.Net.HttpVersion.Version11)
+            {
+                throw new ArgumentException($"HttpVersion (keepalived http_protocol) must be 1.0 or 1.1, not {value}.", nameof(HttpVersion));
+            }
+
+            field = value;
+        }
+    } = System.Net.HttpVersion.Version10;
 
     /// <summary>
-    /// How much of the body is kept for <see cref="HttpUrlCheck.Regex"/> (the digest covers the whole body); 1 MiB
-    /// by default.
+    /// How much of the body is kept for <see cref="HttpUrlCheck.Regex"/> (the digest covers the whole body, and the
+    /// whole body is always read); 1 MiB by default.
     /// </summary>
-    public int MaxBodyBytes { get; init; } = 1 << 20;
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int MaxBodyBytes
+    {
+        get;
+        init => field = OptionValidation.InRange(value, 0, int.MaxValue, nameof(MaxBodyBytes), "regex buffer");
+    } = 1 << 20;
 }

@@ -7,7 +7,7 @@ namespace Lvs.HealthChecks;
 /// <param name="Path">The path and query requested (keepalived <c>path</c>, ldirectord <c>request</c>), starting with '/'.</param>
 public sealed record HttpUrlCheck(string Path)
 {
-    /// <summary>The accepted status codes (keepalived <c>status_code</c>); any 2xx when not set.</summary>
+    /// <summary>The accepted status codes (keepalived <c>status_code</c>); any 2xx when not set or empty, as keepalived.</summary>
     public IReadOnlyList<HttpStatusCodeRange> StatusCodes { get; init; } = [HttpStatusCodeRange.Success];
 
     /// <summary>

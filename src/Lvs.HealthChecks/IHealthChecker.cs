@@ -6,8 +6,10 @@ namespace Lvs.HealthChecks;
 /// <remarks>
 /// A checker enforces its own timeouts (keepalived's <c>connect_timeout</c>, <c>misc_timeout</c>) through the
 /// <see cref="TimeProvider"/> it was given, and reports a timeout as an unhealthy result rather than an exception.
-/// The monitor never runs two checks of the same checker at once. An exception other than the cancellation
-/// the monitor asked for counts as an unhealthy result carrying the exception's message.
+/// The built-in checkers never let an exception escape: every outcome is a result. The monitor never runs two
+/// checks of the same checker at once. An exception from a custom checker, other than the cancellation the monitor
+/// asked for, counts as an unhealthy result carrying the exception's message (and in
+/// <see cref="HealthMonitor.UnexpectedErrors"/>).
 /// </remarks>
 public interface IHealthChecker
 {

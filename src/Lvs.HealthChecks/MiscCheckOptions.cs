@@ -10,14 +10,21 @@ public sealed record MiscCheckOptions
     public required string Path { get; init; }
 
     /// <summary>
-    /// How long the command may run before it is killed and the check fails (keepalived <c>misc_timeout</c>).
-    /// keepalived's default is the checker's <c>delay_loop</c>; a configuration reader should pass that. 60 s here.
+    /// How long the command may run before the check fails and the command is sent SIGTERM, then SIGKILL 2 s later
+    /// if it is still there (keepalived <c>misc_timeout</c>). 0, the default, means the checker's
+    /// <see cref="CheckTiming.DelayLoop"/>, as in keepalived (60 s when the checker runs outside a monitor).
     /// </summary>
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <exception cref="ArgumentOutOfRangeException">Negative, or longer than a timer can wait.</exception>
+    public TimeSpan Timeout
+    {
+        get;
+        init => field = OptionValidation.NotNegative(value, nameof(Timeout), "misc_timeout");
+    }
 
     /// <summary>
-    /// keepalived's <c>misc_dynamic</c>: exit status 2 to 255 means healthy with weight status - 2 (0 to 253).
-    /// Without it, any status but 0 is a failure.
+    /// keepalived's <c>misc_dynamic</c>: a normal exit with status 2 to 255 means healthy with weight status - 2
+    /// (0 to 253), and status 0 healthy with the configured weight. Without it, any status but 0 is a failure. A
+    /// command killed by a signal, or that cannot be run, always fails.
     /// </summary>
     public bool Dynamic { get; init; }
 }

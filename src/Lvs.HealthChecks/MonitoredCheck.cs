@@ -2,8 +2,8 @@ namespace Lvs.HealthChecks;
 
 /// <summary>
 /// One checker of one real server on the monitor's clock: a one-shot timer re-armed after each check, so that
-/// a thousand servers cost a thousand timers and no thread; the check itself runs when the monitor's
-/// concurrency limit lets it.
+/// a thousand servers cost a thousand timers and no thread. The check runs when it is due; only a
+/// <see cref="MiscChecker"/> first waits for one of the monitor's process slots.
 /// </summary>
 internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck check)
 {
@@ -50,10 +50,19 @@ internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck
         try
         {
             CheckResult result;
-            await monitor.Concurrency.WaitAsync(stopping).ConfigureAwait(false);
+            MiscChecker? misc = Checker as MiscChecker;
+            if (misc is not null)
+            {
+                // A process each: the one resource bounded (keepalived runs every script when due).
+                await monitor.MiscConcurrency.WaitAsync(stopping).ConfigureAwait(false);
+            }
+
             try
             {
-                result = await Checker.CheckAsync(stopping).ConfigureAwait(false);
+                // misc_timeout 0 is the checker's delay_loop (check_misc.c).
+                result = misc is not null
+                    ? await misc.CheckAsync(State.Timing.DelayLoop, stopping).ConfigureAwait(false)
+                    : await Checker.CheckAsync(stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -63,11 +72,15 @@ internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck
             catch (Exception e)
 #pragma warning restore CA1031
             {
+                monitor.RecordUnexpectedError(e, UnexpectedErrorSource.Checker, Server);
                 result = CheckResult.Unhealthy($"check threw {e.GetType().Name}: {e.Message}");
             }
             finally
             {
-                monitor.Concurrency.Release();
+                if (misc is not null)
+                {
+                    monitor.MiscConcurrency.Release();
+                }
             }
 
             monitor.Complete(this, result);
@@ -75,6 +88,13 @@ internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // The monitor stopped while this check waited for its turn.
+        }
+#pragma warning disable CA1031 // Whatever went wrong, the loop must go on: log, count, and check again after delay_loop.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            monitor.RecordUnexpectedError(e, UnexpectedErrorSource.CheckLoop, Server);
+            monitor.RescheduleAfterError(this);
         }
         finally
         {

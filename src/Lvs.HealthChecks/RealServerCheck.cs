@@ -3,4 +3,12 @@ namespace Lvs.HealthChecks;
 /// <summary>One checker of a real server with its timing (one checker block inside a keepalived <c>real_server</c>).</summary>
 /// <param name="Checker">The check.</param>
 /// <param name="Timing">When it runs and how many results change the state.</param>
-public sealed record RealServerCheck(IHealthChecker Checker, CheckTiming Timing);
+public sealed record RealServerCheck(IHealthChecker Checker, CheckTiming Timing)
+{
+    /// <summary>A checker with keepalived's default timing for its kind (<see cref="CheckTiming.For(IHealthChecker)"/>).</summary>
+    /// <param name="checker">The check.</param>
+    public RealServerCheck(IHealthChecker checker)
+        : this(checker, CheckTiming.For(checker))
+    {
+    }
+}

@@ -7,25 +7,19 @@ namespace Lvs.HealthChecks;
 public sealed record VirtualServiceHealthOptions(VirtualServiceKey Key)
 {
     /// <summary>The minimum total weight of live servers (keepalived <c>quorum</c>); 1 by default, as keepalived.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1 (keepalived rejects <c>quorum 0</c>).</exception>
     public long Quorum
     {
         get;
-        init
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            field = value;
-        }
+        init => field = OptionValidation.InRange(value, 1L, long.MaxValue, nameof(Quorum), "quorum");
     } = 1;
 
     /// <summary>How far the live weight must move past the quorum to change state (keepalived <c>hysteresis</c>); 0 by default.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
     public long Hysteresis
     {
         get;
-        init
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            field = value;
-        }
+        init => field = OptionValidation.InRange(value, 0L, long.MaxValue, nameof(Hysteresis), "hysteresis");
     }
 
     /// <summary>

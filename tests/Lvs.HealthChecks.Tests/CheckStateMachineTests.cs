@@ -54,7 +54,8 @@ public sealed class CheckStateMachineTests
     {
         var timing = new CheckTiming();
 
-        Assert.Equal((TimeSpan.FromSeconds(60), 1, TimeSpan.FromSeconds(1), 1, TimeSpan.Zero, false), (timing.DelayLoop, timing.Retry, timing.DelayBeforeRetry, timing.Rise, timing.Warmup, timing.Alpha));
+        // warmup defaults to delay_loop (check_api.c: checker->warmup = checker->delay_loop when not set).
+        Assert.Equal((TimeSpan.FromSeconds(60), 1, TimeSpan.FromSeconds(1), 1, TimeSpan.FromSeconds(60), false), (timing.DelayLoop, timing.Retry, timing.DelayBeforeRetry, timing.Rise, timing.Warmup, timing.Alpha));
         Assert.Throws<ArgumentOutOfRangeException>(() => new CheckTiming { Retry = -1 });
         Assert.Throws<ArgumentOutOfRangeException>(() => new CheckTiming { Rise = 0 });
     }

@@ -19,7 +19,7 @@ public sealed class HealthMonitorTests
         FakeTimeProvider clock = FakeClock.Create();
         using var server = new TcpTestServer();
         var checker = new ScriptedChecker(clock, inner: new TcpChecker(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(30) }, clock));
-        var timing = new CheckTiming { DelayLoop = 5 * Second, Retry = 3, DelayBeforeRetry = 2 * Second, Rise = 2 };
+        var timing = new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = 5 * Second, Retry = 3, DelayBeforeRetry = 2 * Second, Rise = 2 };
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
         MonitoredRealServer rs = monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(server.Endpoint) { Weight = 3, Checks = [new(checker, timing)] });
@@ -62,7 +62,7 @@ public sealed class HealthMonitorTests
         var checker = new ScriptedChecker(clock, i => i % 2 == 0 ? CheckResult.Unhealthy("odd") : CheckResult.Healthy("even"));
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
-        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { DelayLoop = Second, Retry = 1, Rise = 2 })] });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 1, Rise = 2 })] });
 
         monitor.Start();
         for (int i = 0; i < 200; i++)
@@ -85,7 +85,7 @@ public sealed class HealthMonitorTests
         int rise = 1 + (riseByte % 3);
         var delayLoop = TimeSpan.FromSeconds(10);
         var delayBeforeRetry = TimeSpan.FromSeconds(3);
-        var timing = new CheckTiming { DelayLoop = delayLoop, Retry = retry, DelayBeforeRetry = delayBeforeRetry, Rise = rise, Alpha = alpha };
+        var timing = new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = delayLoop, Retry = retry, DelayBeforeRetry = delayBeforeRetry, Rise = rise, Alpha = alpha };
 
         // The reference: keepalived's counting, written out plainly.
         var expected = new List<(int CheckIndex, bool Up)>();
@@ -156,7 +156,7 @@ public sealed class HealthMonitorTests
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
         MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
-        MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 5, Checks = [new(checker, new CheckTiming { DelayLoop = 2 * Second, Alpha = true })] });
+        MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 5, Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = 2 * Second, Alpha = true })] });
         Assert.False(rs.IsUp);
 
         monitor.Start();
@@ -180,7 +180,7 @@ public sealed class HealthMonitorTests
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
         MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
         monitor.AddRealServer(service, new(Rs(1)) { Weight = 2 });
-        monitor.AddRealServer(service, new(Rs(2)) { Weight = 7, Checks = [new(new DelegateChecker(_ => ValueTask.FromResult(CheckResult.Healthy("ok"))), new CheckTiming())] });
+        monitor.AddRealServer(service, new(Rs(2)) { Weight = 7, Checks = [new(new DelegateChecker(_ => ValueTask.FromResult(CheckResult.Healthy("ok"))), new CheckTiming { Warmup = TimeSpan.Zero })] });
 
         monitor.Start();
 
@@ -198,7 +198,7 @@ public sealed class HealthMonitorTests
         var checker = new ScriptedChecker(clock, i => i is 1 ? CheckResult.Unhealthy("down") : CheckResult.Healthy("up"));
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
-        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Weight = 4, InhibitOnFailure = true, Checks = [new(checker, new CheckTiming { DelayLoop = Second, Retry = 0 })] });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Weight = 4, InhibitOnFailure = true, Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 })] });
 
         monitor.Start();
         clock.Advance(Second);
@@ -241,7 +241,7 @@ public sealed class HealthMonitorTests
             var sink = new RecordingSink();
             await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
             MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
-            MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 1, Checks = [new(misc, new CheckTiming { DelayLoop = Second, Retry = 0 })] });
+            MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 1, Checks = [new(misc, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 })] });
 
             monitor.Start();
             await monitor.IdleAsync();
@@ -281,7 +281,7 @@ public sealed class HealthMonitorTests
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
         // Quorum 4 with hysteresis 1: lost below 3, regained at 5. Each server weighs 2.
         MonitoredVirtualService service = monitor.AddVirtualService(new(Vip) { Quorum = 4, Hysteresis = 1, SorryServer = sorry });
-        var timing = new CheckTiming { DelayLoop = Second, Retry = 0 };
+        var timing = new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 };
         MonitoredRealServer Add(TcpTestServer server) => monitor.AddRealServer(service, new(server.Endpoint) { Weight = 2, Checks = [new(new TcpChecker(new(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(30) }, clock), timing)] });
         MonitoredRealServer ra = Add(a), rb = Add(b), rc = Add(c);
 
@@ -337,7 +337,7 @@ public sealed class HealthMonitorTests
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
         MonitoredVirtualService service = monitor.AddVirtualService(new(Vip) { SorryServer = InetEndpoint.Parse("10.9.9.9:80") });
-        MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 2, InhibitOnFailure = true, Checks = [new(checker, new CheckTiming { DelayLoop = Second, Alpha = true })] });
+        MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 2, InhibitOnFailure = true, Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Alpha = true })] });
 
         monitor.Start();
         // Inhibited and down: in the pool at weight 0; quorum not met: the sorry server goes in.
@@ -368,7 +368,7 @@ public sealed class HealthMonitorTests
         using var http = new HttpGetChecker(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(30) }, new HttpGetCheckOptions { Urls = [new("/health")] }, clock);
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
-        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(server.Endpoint) { Checks = [new(http, new CheckTiming { DelayLoop = 3 * Second, Retry = 1, DelayBeforeRetry = Second })] });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(server.Endpoint) { Checks = [new(http, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = 3 * Second, Retry = 1, DelayBeforeRetry = Second })] });
         monitor.Start();
         await monitor.IdleAsync();
 
@@ -389,7 +389,7 @@ public sealed class HealthMonitorTests
         FakeTimeProvider clock = FakeClock.Create();
         var checker = new ScriptedChecker(clock, _ => CheckResult.Unhealthy("down"));
         await using var monitor = new HealthMonitor(new ThrowingSink(), new HealthMonitorOptions { TimeProvider = clock });
-        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { DelayLoop = Second, Retry = 0 })] });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 })] });
 
         monitor.Start();
         await clock.AdvanceAsync(monitor, 5 * Second, Second);
@@ -403,7 +403,7 @@ public sealed class HealthMonitorTests
         FakeTimeProvider clock = FakeClock.Create();
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
-        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(new DelegateChecker(_ => throw new InvalidOperationException("bug")), new CheckTiming { Retry = 0 })] });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(new DelegateChecker(_ => throw new InvalidOperationException("bug")), new CheckTiming { Warmup = TimeSpan.Zero, Retry = 0 })] });
 
         monitor.Start();
 
@@ -418,7 +418,7 @@ public sealed class HealthMonitorTests
         bool firstHealthy = true, secondHealthy = true;
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
-        var timing = new CheckTiming { DelayLoop = Second, Retry = 0 };
+        var timing = new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 };
         MonitoredRealServer rs = monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1))
         {
             Checks =
@@ -451,7 +451,7 @@ public sealed class HealthMonitorTests
         var sink = new RecordingSink();
         await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
         MonitoredVirtualService service = monitor.AddVirtualService(new(Vip) { Quorum = 1 });
-        MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Checks = [new(checker, new CheckTiming { DelayLoop = Second })] });
+        MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second })] });
         monitor.Start();
 
         monitor.RemoveRealServer(rs);
@@ -473,7 +473,7 @@ public sealed class HealthMonitorTests
         monitor.Start();
         Assert.False(service.HasQuorum);
 
-        monitor.AddRealServer(service, new(Rs(1)) { Checks = [new(checker, new CheckTiming { DelayLoop = Second })] });
+        monitor.AddRealServer(service, new(Rs(1)) { Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second })] });
         await clock.AdvanceAsync(monitor, 2 * Second, Second);
 
         Assert.Equal(PoolAction.Add, Assert.Single(sink.ServerChanges).Action);
@@ -487,7 +487,7 @@ public sealed class HealthMonitorTests
         FakeTimeProvider clock = FakeClock.Create();
         var checker = new ScriptedChecker(clock, _ => CheckResult.Healthy("ok"));
         var monitor = new HealthMonitor(new RecordingSink(), new HealthMonitorOptions { TimeProvider = clock });
-        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { DelayLoop = Second })] });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second })] });
         monitor.Start();
 
         clock.Advance(Second);
@@ -502,8 +502,10 @@ public sealed class HealthMonitorTests
     }
 
     [Fact]
-    public async Task MaxConcurrentChecks_BoundsChecksInFlight()
+    public async Task SlowChecks_AreNotLimited_EveryDueCheckRunsAtOnce()
     {
+        // keepalived has no global limit on checks in flight: 300 checks due together all run together (the old
+        // shared limit of 256 held the rest back, and with them every healthy server behind them).
         var clock = FakeClock.Create();
         int inFlight = 0, maximum = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -516,20 +518,158 @@ public sealed class HealthMonitorTests
             return CheckResult.Healthy("ok");
         }
 
-        await using var monitor = new HealthMonitor(new RecordingSink(), new HealthMonitorOptions { TimeProvider = clock, MaxConcurrentChecks = 3 });
+        await using var monitor = new HealthMonitor(new RecordingSink(), new HealthMonitorOptions { TimeProvider = clock });
         MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
-        for (int i = 0; i < 20; i++)
+        for (int i = 0; i < 300; i++)
         {
-            monitor.AddRealServer(service, new(Rs(i + 1)) { Checks = [new(new DelegateChecker(Slow), new CheckTiming())] });
+            monitor.AddRealServer(service, new(new InetEndpoint(InetAddress.FromIPv4(10, 0, (byte)(1 + (i / 250)), (byte)(1 + (i % 250))), 80)) { Checks = [new(new DelegateChecker(Slow), new CheckTiming { Warmup = TimeSpan.Zero })] });
         }
 
         monitor.Start();
-        Assert.Equal(20, monitor.PendingChecks);
-        Assert.Equal(3, Volatile.Read(ref inFlight));
+        Assert.Equal(300, monitor.PendingChecks);
+        Assert.Equal(300, Volatile.Read(ref inFlight));
         release.SetResult();
         await monitor.IdleAsync();
 
-        Assert.Equal(3, maximum);
+        Assert.Equal(300, maximum);
+    }
+
+    [Fact]
+    public async Task MaxConcurrentMiscChecks_BoundsScriptsInFlight()
+    {
+        // Processes are the one resource limited: MISC_CHECK scripts wait for a slot.
+        var clock = FakeClock.Create();
+        string directory = Directory.CreateTempSubdirectory("misc-limit-").FullName;
+        try
+        {
+            await using var monitor = new HealthMonitor(new RecordingSink(), new HealthMonitorOptions { TimeProvider = clock, MaxConcurrentMiscChecks = 3 });
+            MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
+            for (int i = 0; i < 10; i++)
+            {
+                var misc = new MiscChecker(new MiscCheckOptions { Path = $"touch {directory}/{i}; while [ ! -e {directory}/go ]; do sleep 0.02; done", Timeout = TimeSpan.FromSeconds(60) }, clock);
+                monitor.AddRealServer(service, new(Rs(i + 1)) { Checks = [new(misc, new CheckTiming { Warmup = TimeSpan.Zero })] });
+            }
+
+            monitor.Start();
+            await TcpCheckerTests.WaitForAsync(() => Directory.GetFiles(directory).Length >= 3);
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            Assert.Equal(3, Directory.GetFiles(directory).Length);
+            Assert.Equal(10, monitor.PendingChecks);
+
+            await File.WriteAllTextAsync(Path.Combine(directory, "go"), "", TestContext.Current.CancellationToken);
+            await monitor.IdleAsync();
+
+            Assert.Equal(11, Directory.GetFiles(directory).Length);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ThrowingLogger_CheckLoopNeverDies_ErrorsAreCounted()
+    {
+        // A check loop can never die silently: an exception from the logger (here on every state change) is
+        // caught, counted, and the checks go on.
+        FakeTimeProvider clock = FakeClock.Create();
+        var checker = new ScriptedChecker(clock, i => i % 2 == 0 ? CheckResult.Unhealthy("down") : CheckResult.Healthy("up"));
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock, Logger = new ThrowingLogger() });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(checker, new CheckTiming { DelayLoop = Second, Retry = 0, Warmup = TimeSpan.Zero })] });
+
+        monitor.Start();
+        await clock.AdvanceAsync(monitor, 9 * Second, Second);
+
+        Assert.Equal(10, checker.Runs.Count);
+        Assert.Equal(10, sink.Transitions.Count);
+        Assert.True(monitor.UnexpectedErrors >= 10, $"{monitor.UnexpectedErrors} errors counted");
+    }
+
+    [Fact]
+    public async Task CheckerThrows_IsCountedAsUnexpectedError()
+    {
+        FakeTimeProvider clock = FakeClock.Create();
+        await using var monitor = new HealthMonitor(new RecordingSink(), new HealthMonitorOptions { TimeProvider = clock });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Checks = [new(new DelegateChecker(_ => throw new InvalidOperationException("bug")), new CheckTiming { DelayLoop = Second, Warmup = TimeSpan.Zero })] });
+
+        monitor.Start();
+        await clock.AdvanceAsync(monitor, 2 * Second, Second);
+
+        Assert.Equal(3, monitor.UnexpectedErrors);
+    }
+
+    [Fact]
+    public async Task MiscDynamic_ExitZero_RestoresTheConfiguredWeight()
+    {
+        // check_misc.c: exit 0 sets the weight back to the configured one (rs->iweight), while up and on recovery.
+        FakeTimeProvider clock = FakeClock.Create();
+        string file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "12", TestContext.Current.CancellationToken);
+            var misc = new MiscChecker(new MiscCheckOptions { Path = $"exit $(cat {file})", Dynamic = true }, clock);
+            var sink = new RecordingSink();
+            await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+            MonitoredVirtualService service = monitor.AddVirtualService(new(Vip));
+            MonitoredRealServer rs = monitor.AddRealServer(service, new(Rs(1)) { Weight = 4, Checks = [new(misc, new CheckTiming { DelayLoop = Second, Retry = 0, Warmup = TimeSpan.Zero })] });
+
+            monitor.Start();
+            await monitor.IdleAsync();
+            Assert.Equal(10, rs.EffectiveWeight);
+
+            await File.WriteAllTextAsync(file, "0", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+            Assert.Equal(4, rs.EffectiveWeight);
+            RealServerStateChange restored = sink.ServerChanges[^1];
+            Assert.Equal((true, PoolAction.SetWeight, 4), (restored.IsUp, restored.Action, restored.Weight));
+
+            await File.WriteAllTextAsync(file, "12", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+            await File.WriteAllTextAsync(file, "1", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+            Assert.False(rs.IsUp);
+            await File.WriteAllTextAsync(file, "0", TestContext.Current.CancellationToken);
+            await clock.AdvanceAsync(monitor, Second, Second);
+
+            RealServerStateChange up = sink.Transitions[^1];
+            Assert.Equal((true, PoolAction.Add, 4), (up.IsUp, up.Action, up.Weight));
+            Assert.Equal(4, service.LiveWeight);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task LdirectordMapping_FailureCount3CheckInterval500ms_DetectsIn1500ms()
+    {
+        // docs/health-checks.md: checkinterval 0.5 -> DelayLoop and DelayBeforeRetry 0.5 s; failurecount 3 -> Retry 2.
+        // ldirectord checks every checkinterval and removes the server at the third failure in a row: 1.5 s.
+        FakeTimeProvider clock = FakeClock.Create();
+        using var server = new TcpTestServer();
+        var interval = TimeSpan.FromMilliseconds(500);
+        var tcp = new TcpChecker(new CheckConnectionOptions(server.Endpoint) { ConnectTimeout = TimeSpan.FromSeconds(30) }, clock);
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+        monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(server.Endpoint)
+        {
+            InhibitOnFailure = true,
+            Checks = [new(tcp, new CheckTiming { DelayLoop = interval, DelayBeforeRetry = interval, Retry = 3 - 1, Warmup = TimeSpan.Zero })],
+        });
+        monitor.Start();
+        await monitor.IdleAsync();
+
+        server.Stop();
+        await clock.AdvanceAsync(monitor, TimeSpan.FromMilliseconds(1000), interval);
+        Assert.Empty(sink.Transitions);
+        await clock.AdvanceAsync(monitor, interval, interval);
+
+        RealServerStateChange down = Assert.Single(sink.Transitions);
+        Assert.Equal(At(1.5), down.Time);
+        // ldirectord's quiescent defaults to yes: the mapping sets InhibitOnFailure, so the server stays with weight 0.
+        Assert.Equal((PoolAction.SetWeight, 0), (down.Action, down.Weight));
     }
 
     private static void InterlockedMax(ref int target, int value)
@@ -545,5 +685,16 @@ public sealed class HealthMonitorTests
         public void OnRealServerStateChanged(RealServerStateChange change) => throw new InvalidOperationException("sink bug");
 
         public void OnQuorumStateChanged(QuorumStateChange change) => throw new InvalidOperationException("sink bug");
+    }
+
+    private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("logger bug");
     }
 }

@@ -215,7 +215,7 @@ public sealed class HttpGetCheckerTests
         using Socket accepted = await listener.AcceptSocketAsync(Ct);
         byte[] request = new byte[4096];
         int read = await accepted.ReceiveAsync(request, SocketFlags.None, Ct);
-        Assert.StartsWith("GET / HTTP/1.1", Encoding.ASCII.GetString(request, 0, read), StringComparison.Ordinal);
+        Assert.StartsWith("GET / HTTP/1.0", Encoding.ASCII.GetString(request, 0, read), StringComparison.Ordinal);
         Assert.False(check.IsCompleted);
 
         clock.Advance(TimeSpan.FromSeconds(2.9));
@@ -281,5 +281,50 @@ public sealed class HttpGetCheckerTests
         var endpoint = new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), 80);
         Assert.Throws<ArgumentException>(() => Checker(endpoint, new HttpUrlCheck("/") { Digest = "xyz" }));
         Assert.Throws<ArgumentException>(() => Checker(endpoint, new HttpUrlCheck("health")));
+    }
+
+    [Fact]
+    public async Task Check_NoDigestNoRegex_BodyShorterThanPromisedAndStalled_FailsWithReadTimeout()
+    {
+        // keepalived's HTTP_GET reads the response to its end even without digest or regex: a server that promises
+        // 100 bytes, sends 10 and stalls fails at connect_timeout.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var clock = new FakeTimeProvider(FakeClock.Epoch);
+        var endpoint = new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)listener.LocalEndpoint).Port);
+        using var checker = new HttpGetChecker(new CheckConnectionOptions(endpoint) { ConnectTimeout = TimeSpan.FromSeconds(3) }, new HttpGetCheckOptions { Urls = [new("/")] }, clock);
+
+        Task<CheckResult> check = checker.CheckAsync(Ct).AsTask();
+        using Socket accepted = await listener.AcceptSocketAsync(Ct);
+        byte[] request = new byte[4096];
+        _ = await accepted.ReceiveAsync(request, SocketFlags.None, Ct);
+        await accepted.SendAsync("HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"u8.ToArray(), SocketFlags.None, Ct);
+        await Task.Delay(200, Ct);
+        Assert.False(check.IsCompleted);
+        clock.Advance(TimeSpan.FromSeconds(3));
+        CheckResult result = await check.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.False(result.IsHealthy);
+        Assert.Contains("timed out after 3s", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Check_NoDigestNoRegex_WholeBodyArrives_IsHealthy()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var endpoint = new Lvs.Core.InetEndpoint(Lvs.Core.InetAddress.FromIPv4(127, 0, 0, 1), (ushort)((IPEndPoint)listener.LocalEndpoint).Port);
+        using var checker = new HttpGetChecker(new CheckConnectionOptions(endpoint) { ConnectTimeout = TimeSpan.FromSeconds(10) }, new HttpGetCheckOptions { Urls = [new("/")] });
+
+        Task<CheckResult> check = checker.CheckAsync(Ct).AsTask();
+        using Socket accepted = await listener.AcceptSocketAsync(Ct);
+        byte[] request = new byte[4096];
+        _ = await accepted.ReceiveAsync(request, SocketFlags.None, Ct);
+        await accepted.SendAsync("HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\n0123"u8.ToArray(), SocketFlags.None, Ct);
+        await Task.Delay(100, Ct);
+        await accepted.SendAsync("456789"u8.ToArray(), SocketFlags.None, Ct);
+        CheckResult result = await check.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.True(result.IsHealthy, result.Reason);
     }
 }

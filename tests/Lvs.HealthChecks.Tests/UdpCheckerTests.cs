@@ -11,7 +11,7 @@ public sealed class UdpCheckerTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A UDP socket on 127.0.0.1 that answers each datagram with a fixed reply (or not at all).</summary>
-    private sealed class UdpTestServer : IDisposable
+    internal sealed class UdpTestServer : IDisposable
     {
         private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
 
@@ -28,6 +28,8 @@ public sealed class UdpCheckerTests
 
         public string? LastRequest { get; private set; }
 
+        public int LastRequestLength { get; private set; }
+
         public IPAddress? LastRemoteAddress { get; private set; }
 
         public void Dispose() => _socket.Dispose();
@@ -41,6 +43,7 @@ public sealed class UdpCheckerTests
                 {
                     SocketReceiveFromResult received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0));
                     LastRequest = Encoding.ASCII.GetString(buffer, 0, received.ReceivedBytes);
+                    LastRequestLength = received.ReceivedBytes;
                     LastRemoteAddress = ((IPEndPoint)received.RemoteEndPoint).Address;
                     await _socket.SendToAsync(reply, SocketFlags.None, received.RemoteEndPoint);
                 }
@@ -138,5 +141,17 @@ public sealed class UdpCheckerTests
         CheckResult result = await check.WaitAsync(TimeSpan.FromSeconds(30), Ct);
 
         Assert.Equal(healthy, result.IsHealthy);
+    }
+
+    [Fact]
+    public async Task Check_DeadPort_FailsAtOnceFromIcmpNotAtTheTimeout()
+    {
+        // The fake clock never moves: only the ICMP port unreachable can end the check.
+        var clock = FakeClock.Create();
+        var checker = Checker(InetEndpoint.Parse("127.0.0.1:1"), new UdpCheckOptions { RequireReply = true }, clock);
+
+        CheckResult result = await checker.CheckAsync(Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(2), Ct);
+
+        Assert.Equal(CheckResult.Unhealthy("port unreachable"), result);
     }
 }

@@ -17,7 +17,7 @@ public sealed class VirtualServiceHealthCheckTests
         bool bHealthy = true, cHealthy = true;
         await using var monitor = new HealthMonitor(new RecordingSink(), new HealthMonitorOptions { TimeProvider = clock });
         MonitoredVirtualService service = monitor.AddVirtualService(new(VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.1:80"))) { Quorum = 2, SorryServer = InetEndpoint.Parse("10.9.9.9:80") });
-        var timing = new CheckTiming { DelayLoop = Second, Retry = 0 };
+        var timing = new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 };
         monitor.AddRealServer(service, new(InetEndpoint.Parse("10.0.1.1:80")));
         monitor.AddRealServer(service, new(InetEndpoint.Parse("10.0.1.2:80")) { Checks = [new(new DelegateChecker(_ => ValueTask.FromResult(new CheckResult(bHealthy, "b"))), timing)] });
         monitor.AddRealServer(service, new(InetEndpoint.Parse("10.0.1.3:80")) { Checks = [new(new DelegateChecker(_ => ValueTask.FromResult(new CheckResult(cHealthy, "c"))), timing)] });

@@ -32,7 +32,7 @@ public static class HealthCheckCpuLoad
         using Process listeners = StartListenerProcess(out int[] ports);
         var sink = new CountingSink();
         var checks = new CountingChecks();
-        var monitor = new HealthMonitor(sink, new HealthMonitorOptions { MaxConcurrentChecks = 256 });
+        var monitor = new HealthMonitor(sink);
         await using (monitor.ConfigureAwait(false))
         {
             MonitoredVirtualService service = monitor.AddVirtualService(new(VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.1:80"))));

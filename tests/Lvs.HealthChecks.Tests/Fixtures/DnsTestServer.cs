@@ -6,8 +6,7 @@ namespace Lvs.HealthChecks.Tests.Fixtures;
 
 /// <summary>
 /// A tiny DNS responder on 127.0.0.1 for the DNS check tests: it echoes the query's ID and question and answers
-/// with one A record 127.0.0.1, no answer, an error code, or silence. Test code only: the checker itself uses
-/// the DnsClient library.
+/// with one A record 127.0.0.1, no answer, an error code, silence, or replies with a foreign transaction ID.
 /// </summary>
 public sealed class DnsTestServer : IDisposable
 {
@@ -25,6 +24,12 @@ public sealed class DnsTestServer : IDisposable
         NoAnswer,
         NameError,
         Silent,
+
+        /// <summary>First a reply whose transaction ID is not the query's, then the right reply.</summary>
+        ForeignIdThenAnswer,
+
+        /// <summary>Only replies whose transaction ID is not the query's.</summary>
+        ForeignIdOnly,
     }
 
     public Mode Behaviour { get; set; } = Mode.Answer;
@@ -32,6 +37,8 @@ public sealed class DnsTestServer : IDisposable
     public string? LastQuestion { get; private set; }
 
     public ushort LastType { get; private set; }
+
+    public IPAddress? LastRemoteAddress { get; private set; }
 
     private int _queries;
 
@@ -50,12 +57,24 @@ public sealed class DnsTestServer : IDisposable
             {
                 SocketReceiveFromResult received = await _socket.ReceiveFromAsync(query, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0));
                 Interlocked.Increment(ref _queries);
+                LastRemoteAddress = ((IPEndPoint)received.RemoteEndPoint).Address;
                 if (Behaviour == Mode.Silent)
                 {
                     continue;
                 }
 
                 byte[] response = Respond(query.AsSpan(0, received.ReceivedBytes));
+                if (Behaviour is Mode.ForeignIdThenAnswer or Mode.ForeignIdOnly)
+                {
+                    byte[] foreign = (byte[])response.Clone();
+                    foreign[0] ^= 0x5A;
+                    await _socket.SendToAsync(foreign, SocketFlags.None, received.RemoteEndPoint);
+                    if (Behaviour == Mode.ForeignIdOnly)
+                    {
+                        continue;
+                    }
+                }
+
                 await _socket.SendToAsync(response, SocketFlags.None, received.RemoteEndPoint);
             }
         }
@@ -81,7 +100,7 @@ public sealed class DnsTestServer : IDisposable
         end += 5;
         LastQuestion = string.Join('.', labels);
         LastType = BinaryPrimitives.ReadUInt16BigEndian(query[(end - 4)..]);
-        bool answer = Behaviour == Mode.Answer;
+        bool answer = Behaviour is Mode.Answer or Mode.ForeignIdThenAnswer or Mode.ForeignIdOnly;
         var response = new List<byte>();
         response.AddRange(query[..2].ToArray());
         response.AddRange([0x81, (byte)(Behaviour == Mode.NameError ? 0x83 : 0x80)]);

@@ -36,6 +36,8 @@ public sealed class KestrelTestServer : IAsyncDisposable
 
     public string? LastProtocol { get; private set; }
 
+    public string? LastUserAgent { get; private set; }
+
     public string? LastServerName { get; private set; }
 
     public int Requests => Volatile.Read(ref _requests);
@@ -67,6 +69,7 @@ public sealed class KestrelTestServer : IAsyncDisposable
             server.LastHost = context.Request.Host.Value;
             server.LastRemoteAddress = context.Connection.RemoteIpAddress;
             server.LastProtocol = context.Request.Protocol;
+            server.LastUserAgent = context.Request.Headers.UserAgent.ToString();
             return server.Handler(context);
         });
         await app.StartAsync();
