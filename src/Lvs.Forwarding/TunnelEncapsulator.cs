@@ -16,7 +16,8 @@ namespace Lvs.Forwarding;
 /// inner one with ECN encapsulated per RFC 6040 (<c>INET_ECN_encapsulate</c>: CE becomes ECT(0)); for an IPv4 outer
 /// header DF is copied from an IPv4 inner header (the kernel with PMTU discovery on) and the identification is 0 for
 /// DF packets (RFC 6864) or a counter otherwise; an IPv6 outer header has flow label 0. GUE is UDP to the configured
-/// port with a source port from the inner flow's hash in 32768-60999 (udp_flow_src_port) and a version 0 GUE header
+/// port with a source port from the inner flow's hash as udp_flow_src_port picks it with the default local port range
+/// 32768-60999 (<c>min + hash * (max - min) / 2^32</c>) and a version 0 GUE header
 /// naming the inner protocol; the UDP checksum is 0 unless <see cref="TunnelFlags.Checksum"/>. GRE is RFC 2784 with
 /// the optional checksum.
 /// </para>
@@ -37,9 +38,10 @@ public sealed class TunnelEncapsulator
 {
     private const uint IpFlagDontFragment = 0x4000;
 
-    // udp_flow_src_port with the default net.ipv4.ip_local_port_range.
+    // udp_flow_src_port with the default net.ipv4.ip_local_port_range, 32768-60999 (inet_get_local_port_range gives
+    // both ends inclusive): the port is min + hash * (max - min) / 2^32, so in 32768-60998, as the kernel's.
     private const uint GueSourcePortMin = 32768;
-    private const uint GueSourcePortMax = 61000;
+    private const uint GueSourcePortMax = 60999;
 
     private readonly RewritePolicy _policy;
     private readonly ulong _flowHashSeed;

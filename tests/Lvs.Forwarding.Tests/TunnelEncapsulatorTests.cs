@@ -217,6 +217,41 @@ public class TunnelEncapsulatorTests
         });
     }
 
+    /// <summary>
+    /// include/net/udp.h udp_flow_src_port(net, skb, 0, 0, false): min and max from inet_get_local_port_range, whose
+    /// default is 32768-60999; the 32-bit flow hash, obfuscated by hash ^= hash &lt;&lt; 16, scaled by (max - min).
+    /// </summary>
+    private static ushort KernelGueSourcePort(ulong flowHash)
+    {
+        const uint min = 32768;
+        const uint max = 60999;
+        uint hash = (uint)(flowHash ^ (flowHash >> 32));
+        hash ^= hash << 16;
+        return (ushort)((((ulong)hash * (max - min)) >> 32) + min);
+    }
+
+    /// <summary>The GUE source port is the kernel's udp_flow_src_port with the default local port range 32768-60999, for every flow.</summary>
+    [Fact]
+    public void Encapsulate_Gue_SourcePortIsUdpFlowSrcPortOverDefaultLocalPortRange()
+    {
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gue, 6080);
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed });
+        int highest = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            var input = new FrameSpec { Source = $"198.51.{i / 250}.{(i % 250) + 1}", SourcePort = (ushort)(1024 + (i * 31)) };
+            byte[] frame = PacketFactory.Build(input);
+            _ = FrameParser.Parse(frame, out var original);
+            var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            ushort port = BinaryPrimitives.ReadUInt16BigEndian(output.AsSpan(14 + 20));
+            Assert.Equal(KernelGueSourcePort(original.Flow.Hash(Seed)), port);
+            highest = Math.Max(highest, port);
+        }
+
+        Assert.InRange(highest, 60000, 60998);
+    }
+
     /// <summary>The tunnel frame the kernel would send, built with PacketDotNet (IP and UDP) and the reference checksum (GRE).</summary>
     private static byte[] ExpectedTunnelFrame(byte[] inner, TunnelRoute route, FlowKey flow, byte ttl, bool dontFragment)
     {
@@ -244,10 +279,7 @@ public class TunnelEncapsulatorTests
             : new IPv6Packet(route.Source.ToIPAddress(), route.RealServer.ToIPAddress()) { HopLimit = ttl, TrafficClass = 0x29 };
         if (route.Type == TunnelType.Gue)
         {
-            ulong hash = flow.Hash(Seed);
-            uint h = (uint)(hash ^ (hash >> 32));
-            h ^= h << 16;
-            var sourcePort = (ushort)((((ulong)h * (61000 - 32768)) >> 32) + 32768);
+            var sourcePort = KernelGueSourcePort(flow.Hash(Seed));
             byte[] gue = [0, innerIPv4 ? (byte)4 : (byte)41, 0, 0, .. inner];
             var udp = new UdpPacket(sourcePort, route.Port) { PayloadData = gue };
             ip.PayloadPacket = udp;
