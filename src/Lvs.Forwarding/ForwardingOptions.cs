@@ -38,6 +38,21 @@ public sealed record ForwardingOptions
 
     /// <summary>The TTL / hop limit of ICMP errors the rewriters build (the kernel's <c>ip_default_ttl</c>, 64).</summary>
     public byte IcmpHopLimit { get; init; } = 64;
+
+    /// <summary>
+    /// The director's IPv4 address on the link towards the real servers: the source of the ICMP time exceeded that
+    /// <see cref="NatRewriter.RewriteOutbound"/> answers a real server's reply with when its TTL runs out. The kernel
+    /// sends that error from <c>ip_forward</c>, and <c>icmp_send</c> picks the source by routing back to the real
+    /// server (the packet's destination, the client, is not the director's). Null (the default): the virtual service
+    /// address, the only director address the rewriter knows otherwise. Use one rewriter per real-server link when
+    /// there are several.
+    /// </summary>
+    /// <exception cref="ArgumentException">At construction of a rewriter, when the address is not IPv4.</exception>
+    public InetAddress? RealServerLinkIPv4 { get; init; }
+
+    /// <summary>The director's IPv6 address on the link towards the real servers, as <see cref="RealServerLinkIPv4"/> for IPv6 (<c>ip6_forward</c>, <c>icmp6_send</c>).</summary>
+    /// <exception cref="ArgumentException">At construction of a rewriter, when the address is not IPv6.</exception>
+    public InetAddress? RealServerLinkIPv6 { get; init; }
 }
 
 /// <summary>Verification of the transport checksum on input.</summary>
