@@ -18,6 +18,16 @@ public sealed record ForwardingOptions
     /// <summary>Whether the TCP/UDP/SCTP checksum of the input is verified before NAT or FULLNAT. Default <see cref="InputChecksumPolicy.Ignore"/>.</summary>
     public InputChecksumPolicy InputChecksum { get; init; } = InputChecksumPolicy.Ignore;
 
+    /// <summary>
+    /// Whether <see cref="IcmpErrorTranslator"/> verifies the ICMP / ICMPv6 checksum of the error it translates (with
+    /// the pseudo-header for ICMPv6), in the semantics of <see cref="InputChecksumPolicy"/>. Default
+    /// <see cref="InputChecksumPolicy.VerifyAndDrop"/>, as the kernel's <c>ip_vs_in_icmp</c> and
+    /// <c>handle_response_icmp</c> (<c>ip_vs_checksum_complete</c>): an ICMP error is always checksummed in full by
+    /// its sender, so the offload concern of <see cref="InputChecksum"/> does not arise. Whatever the policy, a wrong
+    /// checksum stays wrong in the translated error (its error is carried over), so the receiver still sees it.
+    /// </summary>
+    public InputChecksumPolicy IcmpErrorChecksum { get; init; } = InputChecksumPolicy.VerifyAndDrop;
+
     /// <summary>What to do with non-first fragments. Default <see cref="FragmentPolicy.Drop"/>.</summary>
     public FragmentPolicy NonFirstFragments { get; init; } = FragmentPolicy.Drop;
 

@@ -18,8 +18,10 @@ namespace Lvs.Forwarding;
 /// </para>
 /// <para>
 /// Checksums: the outer IPv4 header and the quoted IPv4 header and (when quoted in full) TCP/UDP checksum are patched
-/// incrementally; the ICMP checksum, which covers the quote, is recomputed over the message (the kernel recomputes it
-/// too), with the IPv6 pseudo-header for ICMPv6. The TTL / hop limit is decremented as for the connection's packets;
+/// incrementally; the ICMP checksum, which covers the quote, is first verified
+/// (<see cref="ForwardingOptions.IcmpErrorChecksum"/>: a wrong one is dropped by default, as the kernel's
+/// ip_vs_in_icmp / handle_response_icmp do) and then recomputed over the message (the kernel recomputes it too), with
+/// the IPv6 pseudo-header for ICMPv6; a wrong one forwarded by policy keeps its error. The TTL / hop limit is decremented as for the connection's packets;
 /// an error whose hop limit would expire is dropped (no error is sent about an error).
 /// </para>
 /// </remarks>
@@ -28,7 +30,7 @@ public sealed class IcmpErrorTranslator
     private readonly RewritePolicy _policy;
 
     /// <summary>Creates the translator.</summary>
-    /// <param name="options">The TTL policy (the other settings do not apply); null for the defaults.</param>
+    /// <param name="options">The TTL and ICMP checksum policies (<see cref="ForwardingOptions.IcmpErrorChecksum"/>; the other settings do not apply); null for the defaults.</param>
     public IcmpErrorTranslator(ForwardingOptions? options = null) => _policy = new RewritePolicy(options);
 
     /// <summary>Reads the flow of the packet an ICMP error quotes, as that packet was sent.</summary>
@@ -64,7 +66,7 @@ public sealed class IcmpErrorTranslator
     /// <param name="connection">The connection the quoted packet belongs to.</param>
     /// <param name="sourceMac">The director's MAC on the egress link.</param>
     /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
-    /// <returns>Transmit or drop with a reason.</returns>
+    /// <returns>Transmit (noting <see cref="ForwardingNotes.BadInputChecksum"/> for a wrong checksum forwarded by policy) or drop with a reason (<see cref="DropReason.BadInputChecksum"/> for a wrong ICMP checksum, by default).</returns>
     public ForwardingVerdict TranslateToRealServer(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
     {
@@ -85,7 +87,7 @@ public sealed class IcmpErrorTranslator
     /// <param name="connection">The connection the quoted packet belongs to.</param>
     /// <param name="sourceMac">The director's MAC on the egress link.</param>
     /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
-    /// <returns>Transmit or drop with a reason.</returns>
+    /// <returns>Transmit (noting <see cref="ForwardingNotes.BadInputChecksum"/> for a wrong checksum forwarded by policy) or drop with a reason (<see cref="DropReason.BadInputChecksum"/> for a wrong ICMP checksum, by default).</returns>
     public ForwardingVerdict TranslateToClient(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
     {
@@ -117,6 +119,22 @@ public sealed class IcmpErrorTranslator
         }
 
         Span<byte> ip = frame[parsed.L3Offset..];
+        Span<byte> icmp = frame[parsed.L4Offset..];
+
+        // The message's checksum as received, summed with the pseudo-header for ICMPv6: 0xFFFF when it is right. The
+        // kernel drops a wrong one (ip_vs_in_icmp, handle_response_icmp); what is forwarded keeps its error.
+        ushort received = Checksum.Sum(icmp, ipv4 ? 0u : Checksum.PseudoHeaderSum(InetAddress.ReadIPv6(ip[8..]), InetAddress.ReadIPv6(ip[24..]), L4Protocol.IcmpV6, icmp.Length));
+        var notes = ForwardingNotes.None;
+        if (received != 0xFFFF && _policy.IcmpErrorChecksum != InputChecksumPolicy.Ignore)
+        {
+            if (_policy.IcmpErrorChecksum == InputChecksumPolicy.VerifyAndDrop)
+            {
+                return ForwardingVerdict.Drop(DropReason.BadInputChecksum);
+            }
+
+            notes = ForwardingNotes.BadInputChecksum;
+        }
+
         if (_policy.DecrementHopLimit && AddressTranslation.HopLimit(ip, parsed.IpVersion) <= 1)
         {
             return ForwardingVerdict.Drop(DropReason.HopLimitExceeded);
@@ -186,15 +204,22 @@ public sealed class IcmpErrorTranslator
             }
         }
 
-        Span<byte> icmp = frame[parsed.L4Offset..];
+        // The ICMP checksum covers the quote: recomputed, as the kernel does. A received error that was wrong (and
+        // forwarded by policy) keeps its error: adding the old sum's deviation from 0xFFFF (one's complement -0) makes
+        // the new message sum to the old value, so the receiver still discards it.
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
         ushort sum = ipv4
             ? Checksum.Compute(icmp)
             : Checksum.Compute(icmp, Checksum.PseudoHeaderSum(outerSource, outerDestination, L4Protocol.IcmpV6, icmp.Length));
+        if (received != 0xFFFF)
+        {
+            sum = Checksum.Add(sum, received);
+        }
+
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], sum);
 
         EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
-        return ForwardingVerdict.Transmit(offset, parsed.FrameLength);
+        return ForwardingVerdict.Transmit(offset, parsed.FrameLength, notes);
     }
 
     private static DropReason LocateEmbedded(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out QuotedPacket quote)

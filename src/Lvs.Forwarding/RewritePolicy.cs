@@ -34,6 +34,7 @@ internal readonly struct RewritePolicy
         RealServerLinkIPv6 = options.RealServerLinkIPv6;
         DecrementHopLimit = options.DecrementHopLimit;
         InputChecksum = options.InputChecksum;
+        IcmpErrorChecksum = options.IcmpErrorChecksum;
         NonFirstFragments = options.NonFirstFragments;
         IpOptions = options.IpOptions;
         Mtu = options.Mtu;
@@ -46,6 +47,8 @@ internal readonly struct RewritePolicy
     public bool DecrementHopLimit { get; }
 
     public InputChecksumPolicy InputChecksum { get; }
+
+    public InputChecksumPolicy IcmpErrorChecksum { get; }
 
     public FragmentPolicy NonFirstFragments { get; }
 
