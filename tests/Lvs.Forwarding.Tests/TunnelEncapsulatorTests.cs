@@ -89,8 +89,116 @@ public class TunnelEncapsulatorTests
         Assert.Equal(1514, output.Length);
     }
 
+    /// <summary>
+    /// An IPv4 packet without DF over the tunnel MTU is encapsulated and the outer packet fragmented, as the kernel's
+    /// ip_vs_tunnel_xmit (DF copied from the inner header, ignore_df) then ip_fragment / ip6_fragment do: the fragments,
+    /// written after the frame, reassemble to the outer packet an unlimited MTU gives, each within the MTU.
+    /// </summary>
+    [Theory]
+    [InlineData(TunnelType.IpIp, false, 3000)]
+    [InlineData(TunnelType.Gue, false, 1461)]
+    [InlineData(TunnelType.Gre, false, 8000)]
+    [InlineData(TunnelType.IpIp, true, 3000)]
+    [InlineData(TunnelType.Gue, true, 1500)]
+    [InlineData(TunnelType.Gre, true, 1443)]
+    public void Encapsulate_IPv4WithoutDfOverMtu_FragmentsTheOuterPacket(TunnelType type, bool outerIPv6, int payloadLength)
+    {
+        var input = new FrameSpec { PayloadLength = payloadLength, DontFragment = false };
+        var route = new TunnelRoute(InetAddress.Parse(outerIPv6 ? "fd00::1" : "10.0.0.1"), InetAddress.Parse(outerIPv6 ? "fd00::5" : "10.0.0.5"), type, 6080, TunnelFlags.Checksum);
+        byte[] frame = PacketFactory.Build(input);
+
+        // The oracle: the same encapsulation with an MTU that fits it whole.
+        var (whole, wholeOutput) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new TunnelEncapsulator(new ForwardingOptions { Mtu = 65535, FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, whole.Action);
+
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+
+        Assert.Equal(ForwardingAction.TransmitFragments, verdict.Action);
+        Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
+        Assert.True(verdict.ShouldSend);
+        Assert.Equal(FrameHeadroom.Required + frame.Length, verdict.FrameOffset);
+        int ipHeader = outerIPv6 ? 40 : 20;
+        int perFragment = outerIPv6 ? 1448 : 1480;
+        int outerPayload = wholeOutput.Length - 14 - ipHeader;
+        Assert.Equal((outerPayload + perFragment - 1) / perFragment, verdict.FrameCount);
+
+        byte[] reassembled = new byte[outerPayload];
+        int expectedOffset = 0;
+        uint? identification = null;
+        for (int i = 0; i < verdict.FrameCount; i++)
+        {
+            var (offset, length) = verdict.GetFrame(i);
+            byte[] fragment = buffer.AsSpan(offset, length).ToArray();
+            bool last = i == verdict.FrameCount - 1;
+            Assert.Equal(wholeOutput[..14], fragment[..14]); // the link header
+            byte[] ip = fragment[14..];
+            int chunk;
+            if (!outerIPv6)
+            {
+                Assert.Equal(length - 14, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(2)));
+                Assert.InRange(length - 14, 21, 1500);
+                Assert.Equal(0, ReferenceChecksum.Compute(ip.AsSpan(0, 20)));
+                ushort flags = BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(6));
+                Assert.Equal(expectedOffset / 8, flags & 0x1FFF);
+                Assert.Equal(last ? 0 : 0x2000, flags & 0xE000); // MF on all but the last, never DF
+                identification ??= BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4));
+                Assert.Equal(identification, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4)));
+                Assert.NotEqual(0u, identification);
+
+                // Every other header field as in the whole packet.
+                Assert.Equal(wholeOutput.AsSpan(14, 2).ToArray(), ip[..2]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 4, 2).ToArray(), ip[4..6]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 8, 2).ToArray(), ip[8..10]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 12, 8).ToArray(), ip[12..20]);
+                chunk = ip.Length - 20;
+                ip[20..].CopyTo(reassembled, expectedOffset);
+            }
+            else
+            {
+                Assert.InRange(length - 14, 49, 1500);
+                Assert.Equal(length - 14 - 40, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4)));
+                Assert.Equal(44, ip[6]);
+                Assert.Equal(wholeOutput[14 + 6], ip[40]); // the fragment header names the outer payload's protocol
+                ushort offsetAndFlags = BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(42));
+                Assert.Equal(expectedOffset, offsetAndFlags & 0xFFF8);
+                Assert.Equal(last ? 0 : 1, offsetAndFlags & 1);
+                identification ??= BinaryPrimitives.ReadUInt32BigEndian(ip.AsSpan(44));
+                Assert.Equal(identification, BinaryPrimitives.ReadUInt32BigEndian(ip.AsSpan(44)));
+                Assert.Equal(wholeOutput.AsSpan(14, 4).ToArray(), ip[..4]);
+                Assert.Equal(wholeOutput[14 + 7], ip[7]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 8, 32).ToArray(), ip[8..40]);
+                chunk = ip.Length - 48;
+                ip[48..].CopyTo(reassembled, expectedOffset);
+            }
+
+            Assert.True(last || chunk == perFragment, $"fragment {i} carries {chunk} bytes");
+            expectedOffset += chunk;
+        }
+
+        Assert.Equal(outerPayload, expectedOffset);
+        Assert.Equal(wholeOutput[(14 + ipHeader)..], reassembled);
+    }
+
     [Fact]
-    public void Encapsulate_IPv4WithoutDfOverMtu_DropsExceedsMtu()
+    public void Encapsulate_IPv6WithoutRoomOverMtu_StillAnswersPacketTooBig()
+    {
+        // IPv6 is never fragmented on the way (ensure_mtu_is_adequate sends packet too big), whatever room the buffer has.
+        var input = new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10", PayloadLength = 3000 };
+        var route = new TunnelRoute(InetAddress.Parse("10.0.0.1"), InetAddress.Parse("10.0.0.5"), TunnelType.IpIp);
+        byte[] frame = PacketFactory.Build(input);
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new TunnelEncapsulator().Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(DropReason.FragmentationNeeded, verdict.Reason);
+        Assert.Equal(1, verdict.FrameCount);
+    }
+
+    [Fact]
+    public void Encapsulate_IPv4WithoutDfOverMtuWithoutRoomAfterTheFrame_DropsExceedsMtu()
     {
         var input = new FrameSpec { PayloadLength = 1460, DontFragment = false };
         var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
