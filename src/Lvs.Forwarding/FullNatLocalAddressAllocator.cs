@@ -16,7 +16,7 @@ namespace Lvs.Forwarding;
 /// local address pools (<c>ip_vs_laddr</c>, <c>dp_vs_laddr</c>).
 /// </para>
 /// <para>
-/// State is one bitmap per local address with one bit per port of the range. <see cref="TryAllocate"/>
+/// State is one bitmap per local address with one bit per port of the range. <see cref="TryAllocate(out InetEndpoint)"/>
 /// starts at a rotating cursor (so consecutive connections spread over the local addresses and a port that
 /// was just released is not handed out again at once, which keeps a real server's TIME_WAIT entries from
 /// colliding), finds a clear bit in the 64-port word at the cursor and sets it with a compare-and-swap; a
@@ -118,7 +118,7 @@ public sealed class FullNatLocalAddressAllocator
     /// <summary>The number of pairs handed out and not yet released.</summary>
     public int InUse => (int)Interlocked.Read(ref _inUse);
 
-    /// <summary>How many times <see cref="TryAllocate"/> failed because every pair was in use (a counted drop).</summary>
+    /// <summary>How many times <see cref="TryAllocate(out InetEndpoint)"/> failed because every pair was in use (a counted drop).</summary>
     public long ExhaustedCount => Interlocked.Read(ref _exhaustedCount);
 
     /// <summary>Hands out a (local address, port) pair that no live connection holds.</summary>
@@ -200,7 +200,7 @@ public sealed class FullNatLocalAddressAllocator
     }
 
     /// <summary>Returns a pair to the pool once its connection has ended.</summary>
-    /// <param name="local">A pair handed out by <see cref="TryAllocate"/>.</param>
+    /// <param name="local">A pair handed out by <see cref="TryAllocate(out InetEndpoint)"/>.</param>
     /// <returns>False when the pair is not one of this allocator's or was not in use (nothing changes).</returns>
     public bool Release(InetEndpoint local)
     {
