@@ -21,8 +21,9 @@ namespace Lvs.Forwarding;
 /// incrementally; the ICMP checksum, which covers the quote, is first verified
 /// (<see cref="ForwardingOptions.IcmpErrorChecksum"/>: a wrong one is dropped by default, as the kernel's
 /// ip_vs_in_icmp / handle_response_icmp do) and then recomputed over the message (the kernel recomputes it too), with
-/// the IPv6 pseudo-header for ICMPv6; a wrong one forwarded by policy keeps its error. The TTL / hop limit is decremented as for the connection's packets;
-/// an error whose hop limit would expire is dropped (no error is sent about an error).
+/// the IPv6 pseudo-header for ICMPv6; a wrong one forwarded by policy keeps its error. The TTL / hop limit is
+/// decremented as for the connection's packets; an error whose hop limit would expire is dropped (no error is sent
+/// about an error).
 /// </para>
 /// </remarks>
 public sealed class IcmpErrorTranslator
