@@ -122,18 +122,13 @@ public sealed class IcmpErrorTranslator
         Span<byte> ip = frame[parsed.L3Offset..];
         Span<byte> icmp = frame[parsed.L4Offset..];
 
-        // The message's checksum as received, summed with the pseudo-header for ICMPv6: 0xFFFF when it is right. The
-        // kernel drops a wrong one (ip_vs_in_icmp, handle_response_icmp); what is forwarded keeps its error.
-        ushort received = Checksum.Sum(icmp, ipv4 ? 0u : Checksum.PseudoHeaderSum(InetAddress.ReadIPv6(ip[8..]), InetAddress.ReadIPv6(ip[24..]), L4Protocol.IcmpV6, icmp.Length));
-        var notes = ForwardingNotes.None;
-        if (received != 0xFFFF && _policy.IcmpErrorChecksum != InputChecksumPolicy.Ignore)
+        // The message's checksum as received: the kernel drops a wrong one (ip_vs_in_icmp, handle_response_icmp);
+        // what is forwarded keeps its error.
+        ushort received = MessageSum(frame, parsed);
+        reason = ChecksumVerdict(received, out var notes);
+        if (reason != DropReason.None)
         {
-            if (_policy.IcmpErrorChecksum == InputChecksumPolicy.VerifyAndDrop)
-            {
-                return ForwardingVerdict.Drop(DropReason.BadInputChecksum);
-            }
-
-            notes = ForwardingNotes.BadInputChecksum;
+            return ForwardingVerdict.Drop(reason);
         }
 
         if (_policy.DecrementHopLimit && AddressTranslation.HopLimit(ip, parsed.IpVersion) <= 1)
@@ -221,6 +216,60 @@ public sealed class IcmpErrorTranslator
 
         EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
         return ForwardingVerdict.Transmit(offset, parsed.FrameLength, notes);
+    }
+
+    /// <summary>
+    /// Verifies the ICMP or ICMPv6 checksum of an error about a DR or TUN connection, which the caller forwards
+    /// unchanged with <see cref="DirectRoutingRewriter"/> or <see cref="TunnelEncapsulator"/>: the kernel's
+    /// ip_vs_in_icmp checks it before handing the error to the connection's transmitter (ip_vs_icmp_xmit), for every
+    /// forwarding method. The translations check it themselves.
+    /// </summary>
+    /// <param name="frame">The frame.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="notes"><see cref="ForwardingNotes.BadInputChecksum"/> when the checksum is wrong and <see cref="ForwardingOptions.IcmpErrorChecksum"/> is <see cref="InputChecksumPolicy.VerifyAndCount"/>.</param>
+    /// <returns>
+    /// <see cref="DropReason.BadInputChecksum"/> for a wrong checksum under <see cref="InputChecksumPolicy.VerifyAndDrop"/>
+    /// (the default), <see cref="DropReason.NotIcmpError"/> when the frame is not an ICMP error that lies in
+    /// <paramref name="frame"/>, <see cref="DropReason.None"/> otherwise.
+    /// </returns>
+    public DropReason VerifyChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out ForwardingNotes notes)
+    {
+        notes = ForwardingNotes.None;
+        if (!parsed.IsIcmpError || parsed.L3Offset < 14 || parsed.L4Offset < parsed.L3Offset || parsed.FrameLength > frame.Length
+            || (frame[parsed.L3Offset] >> 4) != parsed.IpVersion || parsed.L4Offset + 8 > parsed.FrameLength)
+        {
+            return DropReason.NotIcmpError;
+        }
+
+        return ChecksumVerdict(MessageSum(frame, parsed), out notes);
+    }
+
+    /// <summary>The ICMP message's one's complement sum as received, with the pseudo-header for ICMPv6: 0xFFFF when its checksum is right.</summary>
+    private static ushort MessageSum(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
+    {
+        ReadOnlySpan<byte> ip = frame[parsed.L3Offset..];
+        ReadOnlySpan<byte> icmp = frame[parsed.L4Offset..parsed.FrameLength];
+        return Checksum.Sum(
+            icmp,
+            parsed.IpVersion == 4 ? 0u : Checksum.PseudoHeaderSum(InetAddress.ReadIPv6(ip[8..]), InetAddress.ReadIPv6(ip[24..]), L4Protocol.IcmpV6, icmp.Length));
+    }
+
+    /// <summary>What <see cref="ForwardingOptions.IcmpErrorChecksum"/> makes of a message sum.</summary>
+    private DropReason ChecksumVerdict(ushort sum, out ForwardingNotes notes)
+    {
+        notes = ForwardingNotes.None;
+        if (sum == 0xFFFF || _policy.IcmpErrorChecksum == InputChecksumPolicy.Ignore)
+        {
+            return DropReason.None;
+        }
+
+        if (_policy.IcmpErrorChecksum == InputChecksumPolicy.VerifyAndDrop)
+        {
+            return DropReason.BadInputChecksum;
+        }
+
+        notes = ForwardingNotes.BadInputChecksum;
+        return DropReason.None;
     }
 
     private static DropReason LocateEmbedded(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out QuotedPacket quote)

@@ -271,6 +271,39 @@ public class IcmpErrorTranslatorTests
         Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
     }
 
+    /// <summary>ip_vs_in_icmp verifies the checksum before ip_vs_icmp_xmit hands an error about a DR or TUN connection on: VerifyChecksum does that check for the caller.</summary>
+    [Theory]
+    [MemberData(nameof(FamiliesAndDirections))]
+    public void VerifyChecksum_ErrorAboutDrOrTunConnection_FollowsThePolicy(bool ipv4, bool toRealServer)
+    {
+        var (corrupted, _) = CorruptedError(ipv4, toRealServer);
+        byte[] good = [.. corrupted];
+        good[^1] ^= 0x10;
+        _ = FrameParser.Parse(corrupted, out var parsedCorrupted);
+        _ = FrameParser.Parse(good, out var parsedGood);
+
+        Assert.Equal(DropReason.BadInputChecksum, new IcmpErrorTranslator().VerifyChecksum(corrupted, parsedCorrupted, out var notes));
+        Assert.Equal(ForwardingNotes.None, notes);
+        Assert.Equal(DropReason.None, new IcmpErrorTranslator().VerifyChecksum(good, parsedGood, out notes));
+        Assert.Equal(ForwardingNotes.None, notes);
+        Assert.Equal(DropReason.None, new IcmpErrorTranslator(new ForwardingOptions { IcmpErrorChecksum = InputChecksumPolicy.VerifyAndCount }).VerifyChecksum(corrupted, parsedCorrupted, out notes));
+        Assert.Equal(ForwardingNotes.BadInputChecksum, notes);
+        Assert.Equal(DropReason.None, new IcmpErrorTranslator(new ForwardingOptions { IcmpErrorChecksum = InputChecksumPolicy.Ignore }).VerifyChecksum(corrupted, parsedCorrupted, out notes));
+        Assert.Equal(ForwardingNotes.None, notes);
+    }
+
+    [Fact]
+    public void VerifyChecksum_NotAnIcmpErrorOrCutFrame_IsNotIcmpError()
+    {
+        byte[] tcp = PacketFactory.Build(new FrameSpec());
+        _ = FrameParser.Parse(tcp, out var parsedTcp);
+        Assert.Equal(DropReason.NotIcmpError, new IcmpErrorTranslator().VerifyChecksum(tcp, parsedTcp, out _));
+
+        var (error, _) = CorruptedError(ipv4: true, toRealServer: true);
+        _ = FrameParser.Parse(error, out var parsed);
+        Assert.Equal(DropReason.NotIcmpError, new IcmpErrorTranslator().VerifyChecksum(error.AsSpan(0, error.Length - 1), parsed, out _));
+    }
+
     [Fact]
     public void DirectRouting_IcmpErrorAboutDrConnection_IsForwardedUnchanged()
     {
