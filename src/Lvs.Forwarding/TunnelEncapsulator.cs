@@ -167,7 +167,9 @@ public sealed class TunnelEncapsulator
                 return IcmpErrorBuilder.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, _policy.IcmpHopLimit, mtu);
             }
 
-            if ((long)buffer.Length - offset - length < FragmentsLength(link, overhead + innerLength, outerIPv4))
+            // An outer packet over 65535 bytes has no IP length to fragment from (the kernel cannot build it either).
+            if (overhead + innerLength > ushort.MaxValue
+                || (long)buffer.Length - offset - length < FragmentsLength(link, overhead + innerLength, outerIPv4))
             {
                 return ForwardingVerdict.Drop(DropReason.ExceedsMtu);
             }

@@ -183,6 +183,19 @@ public class TunnelEncapsulatorTests
     }
 
     [Fact]
+    public void Encapsulate_IPv4WithoutDfWhoseOuterPacketWouldPass65535Bytes_DropsExceedsMtu()
+    {
+        var input = new FrameSpec { PayloadLength = 65535 - 40, DontFragment = false };
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        byte[] frame = PacketFactory.Build(input);
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new TunnelEncapsulator().Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        Assert.Equal(ForwardingAction.Drop, verdict.Action);
+        Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
+    }
+
+    [Fact]
     public void Encapsulate_IPv6WithoutRoomOverMtu_StillAnswersPacketTooBig()
     {
         // IPv6 is never fragmented on the way (ensure_mtu_is_adequate sends packet too big), whatever room the buffer has.
