@@ -101,7 +101,28 @@ public class TunnelEncapsulatorTests
     [InlineData(TunnelType.IpIp, true, 3000)]
     [InlineData(TunnelType.Gue, true, 1500)]
     [InlineData(TunnelType.Gre, true, 1443)]
-    public void Encapsulate_IPv4WithoutDfOverMtu_FragmentsTheOuterPacket(TunnelType type, bool outerIPv6, int payloadLength)
+    public void Encapsulate_IPv4WithoutDfOverMtu_FragmentsTheOuterPacket(TunnelType type, bool outerIPv6, int payloadLength) =>
+        Assert.Equal(ForwardingAction.TransmitFragments, AssertSentLikeTheWholeEncapsulation(type, outerIPv6, payloadLength, mtu: 1500));
+
+    /// <summary>For any size, MTU, tunnel type and outer family, an IPv4 packet without DF goes out whole or as fragments that reassemble to the whole encapsulation.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 150)]
+    public Property Encapsulate_IPv4WithoutDfAnySizeAndMtu_SendsTheWholeEncapsulationOrItsFragments()
+    {
+        var cases = from type in Gen.Elements(TunnelType.IpIp, TunnelType.Gue, TunnelType.Gre)
+                    from outerIPv6 in Gen.Elements(false, true)
+                    from payload in Gen.Choose(0, 9000)
+                    from mtu in Gen.Choose(160, 9100)
+                    select (type, outerIPv6, payload, mtu);
+        return Prop.ForAll(Arb.From(cases), c => _ = AssertSentLikeTheWholeEncapsulation(c.type, c.outerIPv6, c.payload, c.mtu));
+    }
+
+    /// <summary>
+    /// Encapsulates an IPv4 TCP packet without DF at <paramref name="mtu"/> and checks what is sent against the same
+    /// encapsulation at an MTU that fits it whole: the same frame, or fragments each within the MTU (offsets in 8-byte
+    /// units, MF on all but the last, one identification, every other header field as in the whole packet) whose
+    /// payloads reassemble to the whole packet's.
+    /// </summary>
+    private static ForwardingAction AssertSentLikeTheWholeEncapsulation(TunnelType type, bool outerIPv6, int payloadLength, int mtu)
     {
         var input = new FrameSpec { PayloadLength = payloadLength, DontFragment = false };
         var route = new TunnelRoute(InetAddress.Parse(outerIPv6 ? "fd00::1" : "10.0.0.1"), InetAddress.Parse(outerIPv6 ? "fd00::5" : "10.0.0.5"), type, 6080, TunnelFlags.Checksum);
@@ -112,19 +133,24 @@ public class TunnelEncapsulatorTests
             new TunnelEncapsulator(new ForwardingOptions { Mtu = 65535, FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, whole.Action);
 
-        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: (2 * frame.Length) + 256);
         var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
-        var verdict = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        var verdict = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu, FlowHashSeed = Seed }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        if (wholeOutput.Length - 14 <= mtu)
+        {
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            RewriteHarness.AssertGolden(wholeOutput, PacketFactory.Output(buffer, verdict));
+            return verdict.Action;
+        }
 
         Assert.Equal(ForwardingAction.TransmitFragments, verdict.Action);
         Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
         Assert.True(verdict.ShouldSend);
         Assert.Equal(FrameHeadroom.Required + frame.Length, verdict.FrameOffset);
         int ipHeader = outerIPv6 ? 40 : 20;
-        int perFragment = outerIPv6 ? 1448 : 1480;
+        int perFragment = (mtu - ipHeader - (outerIPv6 ? 8 : 0)) & ~7;
         int outerPayload = wholeOutput.Length - 14 - ipHeader;
         Assert.Equal((outerPayload + perFragment - 1) / perFragment, verdict.FrameCount);
-
         byte[] reassembled = new byte[outerPayload];
         int expectedOffset = 0;
         uint? identification = null;
@@ -139,7 +165,7 @@ public class TunnelEncapsulatorTests
             if (!outerIPv6)
             {
                 Assert.Equal(length - 14, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(2)));
-                Assert.InRange(length - 14, 21, 1500);
+                Assert.InRange(length - 14, 21, mtu);
                 Assert.Equal(0, ReferenceChecksum.Compute(ip.AsSpan(0, 20)));
                 ushort flags = BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(6));
                 Assert.Equal(expectedOffset / 8, flags & 0x1FFF);
@@ -158,7 +184,7 @@ public class TunnelEncapsulatorTests
             }
             else
             {
-                Assert.InRange(length - 14, 49, 1500);
+                Assert.InRange(length - 14, 49, mtu);
                 Assert.Equal(length - 14 - 40, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4)));
                 Assert.Equal(44, ip[6]);
                 Assert.Equal(wholeOutput[14 + 6], ip[40]); // the fragment header names the outer payload's protocol
@@ -180,6 +206,7 @@ public class TunnelEncapsulatorTests
 
         Assert.Equal(outerPayload, expectedOffset);
         Assert.Equal(wholeOutput[(14 + ipHeader)..], reassembled);
+        return verdict.Action;
     }
 
     [Fact]
