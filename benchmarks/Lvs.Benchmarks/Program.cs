@@ -10,5 +10,14 @@ if (args is ["health-cpu" or "health-cpu-listeners", ..])
     return await HealthCheckCpuLoad.RunAsync(args).ConfigureAwait(false);
 }
 
+#if LVS_FORWARDING_BASELINE
+// Old against new Lvs.Forwarding in one alternating timing loop (LvsForwardingBaseline set; docs/benchmarks.md):
+//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- forwarding-ab [rounds]
+if (args is ["forwarding-ab", ..])
+{
+    return Lvs.Benchmarks.Forwarding.ForwardingRegressionLoop.Run(args);
+}
+#endif
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

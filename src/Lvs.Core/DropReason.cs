@@ -82,7 +82,10 @@ public enum DropReason : byte
     /// </summary>
     FragmentationNeeded,
 
-    /// <summary>The encapsulated packet would exceed the egress MTU and may be fragmented; this library does not fragment, so it drops it.</summary>
+    /// <summary>
+    /// The encapsulated packet exceeds the egress MTU and may be fragmented: the reason of a verdict that sends it as
+    /// fragments, or of a drop when the buffer has no room after the frame for them.
+    /// </summary>
     ExceedsMtu,
 
     /// <summary>The egress MTU minus the tunnel overhead is below the minimum (68 for IPv4, 1280 for IPv6), as the kernel refuses.</summary>

@@ -15,4 +15,13 @@ public enum ForwardingAction : byte
     /// why the original was not forwarded. Transmit it like <see cref="Transmit"/>.
     /// </summary>
     SendIcmpError,
+
+    /// <summary>
+    /// The frame became <see cref="ForwardingVerdict.FrameCount"/> frames (IP fragments of the outer packet of a
+    /// tunnel, as the kernel's ip_fragment / ip6_fragment cut a tunnel packet over the MTU), written back to back in the
+    /// buffer's room after the original frame; <see cref="ForwardingVerdict.GetFrame"/> gives each one's place.
+    /// Transmit each, in order, like <see cref="Transmit"/>; <see cref="ForwardingVerdict.Reason"/> is
+    /// <see cref="Lvs.Core.DropReason.ExceedsMtu"/>, why the frame was not sent as one.
+    /// </summary>
+    TransmitFragments,
 }

@@ -18,6 +18,16 @@ public sealed record ForwardingOptions
     /// <summary>Whether the TCP/UDP/SCTP checksum of the input is verified before NAT or FULLNAT. Default <see cref="InputChecksumPolicy.Ignore"/>.</summary>
     public InputChecksumPolicy InputChecksum { get; init; } = InputChecksumPolicy.Ignore;
 
+    /// <summary>
+    /// Whether <see cref="IcmpErrorTranslator"/> verifies the ICMP / ICMPv6 checksum of the error it translates (with
+    /// the pseudo-header for ICMPv6), in the semantics of <see cref="InputChecksumPolicy"/>. Default
+    /// <see cref="InputChecksumPolicy.VerifyAndDrop"/>, as the kernel's <c>ip_vs_in_icmp</c> and
+    /// <c>handle_response_icmp</c> (<c>ip_vs_checksum_complete</c>): an ICMP error is always checksummed in full by
+    /// its sender, so the offload concern of <see cref="InputChecksum"/> does not arise. Whatever the policy, a wrong
+    /// checksum stays wrong in the translated error (its error is carried over), so the receiver still sees it.
+    /// </summary>
+    public InputChecksumPolicy IcmpErrorChecksum { get; init; } = InputChecksumPolicy.VerifyAndDrop;
+
     /// <summary>What to do with non-first fragments. Default <see cref="FragmentPolicy.Drop"/>.</summary>
     public FragmentPolicy NonFirstFragments { get; init; } = FragmentPolicy.Drop;
 
@@ -38,6 +48,21 @@ public sealed record ForwardingOptions
 
     /// <summary>The TTL / hop limit of ICMP errors the rewriters build (the kernel's <c>ip_default_ttl</c>, 64).</summary>
     public byte IcmpHopLimit { get; init; } = 64;
+
+    /// <summary>
+    /// The director's IPv4 address on the link towards the real servers: the source of the ICMP time exceeded that
+    /// <see cref="NatRewriter.RewriteOutbound"/> answers a real server's reply with when its TTL runs out. The kernel
+    /// sends that error from <c>ip_forward</c>, and <c>icmp_send</c> picks the source by routing back to the real
+    /// server (the packet's destination, the client, is not the director's). Null (the default): the virtual service
+    /// address, the only director address the rewriter knows otherwise. Use one rewriter per real-server link when
+    /// there are several.
+    /// </summary>
+    /// <exception cref="ArgumentException">At construction of a rewriter, when the address is not IPv4.</exception>
+    public InetAddress? RealServerLinkIPv4 { get; init; }
+
+    /// <summary>The director's IPv6 address on the link towards the real servers, as <see cref="RealServerLinkIPv4"/> for IPv6 (<c>ip6_forward</c>, <c>icmp6_send</c>).</summary>
+    /// <exception cref="ArgumentException">At construction of a rewriter, when the address is not IPv6.</exception>
+    public InetAddress? RealServerLinkIPv6 { get; init; }
 }
 
 /// <summary>Verification of the transport checksum on input.</summary>

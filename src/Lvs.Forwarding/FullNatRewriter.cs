@@ -53,7 +53,7 @@ public sealed class FullNatRewriter
             return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
-        var verdict = NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: false, changeSource: true, local, realServer, sourceMac, nextHopMac);
+        var verdict = NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: false, changeSource: true, local, realServer, sourceMac, nextHopMac);
         if (_policy.InsertToa
             && verdict.Action == ForwardingAction.Transmit
             && parsed.Protocol == L4Protocol.Tcp
@@ -75,7 +75,7 @@ public sealed class FullNatRewriter
     /// <param name="client">The client's address and port.</param>
     /// <param name="sourceMac">The director's MAC on the egress link.</param>
     /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
-    /// <returns>Transmit, an ICMP time exceeded to the real server, or drop with a reason.</returns>
+    /// <returns>Transmit, an ICMP time exceeded to the real server (from the local address the reply was sent to, as icmp_send answers from a local destination), or drop with a reason.</returns>
     public ForwardingVerdict RewriteOutbound(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, in InetEndpoint client, MacAddress sourceMac, MacAddress nextHopMac)
     {
@@ -85,6 +85,6 @@ public sealed class FullNatRewriter
             return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
-        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: true, changeSource: true, virtualService, client, sourceMac, nextHopMac);
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: false, changeSource: true, virtualService, client, sourceMac, nextHopMac);
     }
 }

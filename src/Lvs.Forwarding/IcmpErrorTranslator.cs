@@ -18,9 +18,12 @@ namespace Lvs.Forwarding;
 /// </para>
 /// <para>
 /// Checksums: the outer IPv4 header and the quoted IPv4 header and (when quoted in full) TCP/UDP checksum are patched
-/// incrementally; the ICMP checksum, which covers the quote, is recomputed over the message (the kernel recomputes it
-/// too), with the IPv6 pseudo-header for ICMPv6. The TTL / hop limit is decremented as for the connection's packets;
-/// an error whose hop limit would expire is dropped (no error is sent about an error).
+/// incrementally; the ICMP checksum, which covers the quote, is first verified
+/// (<see cref="ForwardingOptions.IcmpErrorChecksum"/>: a wrong one is dropped by default, as the kernel's
+/// ip_vs_in_icmp / handle_response_icmp do) and then recomputed over the message (the kernel recomputes it too), with
+/// the IPv6 pseudo-header for ICMPv6; a wrong one forwarded by policy keeps its error. The TTL / hop limit is
+/// decremented as for the connection's packets; an error whose hop limit would expire is dropped (no error is sent
+/// about an error).
 /// </para>
 /// </remarks>
 public sealed class IcmpErrorTranslator
@@ -28,7 +31,7 @@ public sealed class IcmpErrorTranslator
     private readonly RewritePolicy _policy;
 
     /// <summary>Creates the translator.</summary>
-    /// <param name="options">The TTL policy (the other settings do not apply); null for the defaults.</param>
+    /// <param name="options">The TTL and ICMP checksum policies (<see cref="ForwardingOptions.IcmpErrorChecksum"/>; the other settings do not apply); null for the defaults.</param>
     public IcmpErrorTranslator(ForwardingOptions? options = null) => _policy = new RewritePolicy(options);
 
     /// <summary>Reads the flow of the packet an ICMP error quotes, as that packet was sent.</summary>
@@ -64,7 +67,7 @@ public sealed class IcmpErrorTranslator
     /// <param name="connection">The connection the quoted packet belongs to.</param>
     /// <param name="sourceMac">The director's MAC on the egress link.</param>
     /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
-    /// <returns>Transmit or drop with a reason.</returns>
+    /// <returns>Transmit (noting <see cref="ForwardingNotes.BadInputChecksum"/> for a wrong checksum forwarded by policy) or drop with a reason (<see cref="DropReason.BadInputChecksum"/> for a wrong ICMP checksum, by default).</returns>
     public ForwardingVerdict TranslateToRealServer(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
     {
@@ -85,7 +88,7 @@ public sealed class IcmpErrorTranslator
     /// <param name="connection">The connection the quoted packet belongs to.</param>
     /// <param name="sourceMac">The director's MAC on the egress link.</param>
     /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
-    /// <returns>Transmit or drop with a reason.</returns>
+    /// <returns>Transmit (noting <see cref="ForwardingNotes.BadInputChecksum"/> for a wrong checksum forwarded by policy) or drop with a reason (<see cref="DropReason.BadInputChecksum"/> for a wrong ICMP checksum, by default).</returns>
     public ForwardingVerdict TranslateToClient(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in NatEndpoints connection, MacAddress sourceMac, MacAddress nextHopMac)
     {
@@ -117,6 +120,17 @@ public sealed class IcmpErrorTranslator
         }
 
         Span<byte> ip = frame[parsed.L3Offset..];
+        Span<byte> icmp = frame[parsed.L4Offset..];
+
+        // The message's checksum as received: the kernel drops a wrong one (ip_vs_in_icmp, handle_response_icmp);
+        // what is forwarded keeps its error.
+        ushort received = MessageSum(frame, parsed);
+        reason = ChecksumVerdict(received, out var notes);
+        if (reason != DropReason.None)
+        {
+            return ForwardingVerdict.Drop(reason);
+        }
+
         if (_policy.DecrementHopLimit && AddressTranslation.HopLimit(ip, parsed.IpVersion) <= 1)
         {
             return ForwardingVerdict.Drop(DropReason.HopLimitExceeded);
@@ -186,15 +200,76 @@ public sealed class IcmpErrorTranslator
             }
         }
 
-        Span<byte> icmp = frame[parsed.L4Offset..];
+        // The ICMP checksum covers the quote: recomputed, as the kernel does. A received error that was wrong (and
+        // forwarded by policy) keeps its error: adding the old sum's deviation from 0xFFFF (one's complement -0) makes
+        // the new message sum to the old value, so the receiver still discards it.
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
         ushort sum = ipv4
             ? Checksum.Compute(icmp)
             : Checksum.Compute(icmp, Checksum.PseudoHeaderSum(outerSource, outerDestination, L4Protocol.IcmpV6, icmp.Length));
+        if (received != 0xFFFF)
+        {
+            sum = Checksum.Add(sum, received);
+        }
+
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], sum);
 
         EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
-        return ForwardingVerdict.Transmit(offset, parsed.FrameLength);
+        return ForwardingVerdict.Transmit(offset, parsed.FrameLength, notes);
+    }
+
+    /// <summary>
+    /// Verifies the ICMP or ICMPv6 checksum of an error about a DR or TUN connection, which the caller forwards
+    /// unchanged with <see cref="DirectRoutingRewriter"/> or <see cref="TunnelEncapsulator"/>: the kernel's
+    /// ip_vs_in_icmp checks it before handing the error to the connection's transmitter (ip_vs_icmp_xmit), for every
+    /// forwarding method. The translations check it themselves.
+    /// </summary>
+    /// <param name="frame">The frame.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="notes"><see cref="ForwardingNotes.BadInputChecksum"/> when the checksum is wrong and <see cref="ForwardingOptions.IcmpErrorChecksum"/> is <see cref="InputChecksumPolicy.VerifyAndCount"/>.</param>
+    /// <returns>
+    /// <see cref="DropReason.BadInputChecksum"/> for a wrong checksum under <see cref="InputChecksumPolicy.VerifyAndDrop"/>
+    /// (the default), <see cref="DropReason.NotIcmpError"/> when the frame is not an ICMP error that lies in
+    /// <paramref name="frame"/>, <see cref="DropReason.None"/> otherwise.
+    /// </returns>
+    public DropReason VerifyChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out ForwardingNotes notes)
+    {
+        notes = ForwardingNotes.None;
+        if (!parsed.IsIcmpError || parsed.L3Offset < 14 || parsed.L4Offset < parsed.L3Offset || parsed.FrameLength > frame.Length
+            || (frame[parsed.L3Offset] >> 4) != parsed.IpVersion || parsed.L4Offset + 8 > parsed.FrameLength)
+        {
+            return DropReason.NotIcmpError;
+        }
+
+        return ChecksumVerdict(MessageSum(frame, parsed), out notes);
+    }
+
+    /// <summary>The ICMP message's one's complement sum as received, with the pseudo-header for ICMPv6: 0xFFFF when its checksum is right.</summary>
+    private static ushort MessageSum(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
+    {
+        ReadOnlySpan<byte> ip = frame[parsed.L3Offset..];
+        ReadOnlySpan<byte> icmp = frame[parsed.L4Offset..parsed.FrameLength];
+        return Checksum.Sum(
+            icmp,
+            parsed.IpVersion == 4 ? 0u : Checksum.PseudoHeaderSum(InetAddress.ReadIPv6(ip[8..]), InetAddress.ReadIPv6(ip[24..]), L4Protocol.IcmpV6, icmp.Length));
+    }
+
+    /// <summary>What <see cref="ForwardingOptions.IcmpErrorChecksum"/> makes of a message sum.</summary>
+    private DropReason ChecksumVerdict(ushort sum, out ForwardingNotes notes)
+    {
+        notes = ForwardingNotes.None;
+        if (sum == 0xFFFF || _policy.IcmpErrorChecksum == InputChecksumPolicy.Ignore)
+        {
+            return DropReason.None;
+        }
+
+        if (_policy.IcmpErrorChecksum == InputChecksumPolicy.VerifyAndDrop)
+        {
+            return DropReason.BadInputChecksum;
+        }
+
+        notes = ForwardingNotes.BadInputChecksum;
+        return DropReason.None;
     }
 
     private static DropReason LocateEmbedded(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out QuotedPacket quote)

@@ -13,7 +13,12 @@ internal static class NatCore
     /// <param name="offset">The frame offset.</param>
     /// <param name="length">The frame length.</param>
     /// <param name="parsed">The parse result.</param>
-    /// <param name="outbound">True for real server to client: an ICMP time exceeded then comes from the new source (the VIP) instead of the original destination (the VIP too, inbound).</param>
+    /// <param name="natOutbound">
+    /// True for NAT's real server to client: an ICMP time exceeded then comes from the director's address towards the
+    /// real server (<see cref="ForwardingOptions.RealServerLinkIPv4"/>, as the kernel's icmp_send from ip_forward picks
+    /// it; the new source, the VIP, when not configured). Otherwise it comes from the packet's destination, an address
+    /// the director owns (the VIP inbound, the local address of a FULLNAT reply), as icmp_send picks a local destination.
+    /// </param>
     /// <param name="changeSource">False to keep the source (NAT inbound).</param>
     /// <param name="source">The new source endpoint.</param>
     /// <param name="destination">The new destination endpoint.</param>
@@ -22,7 +27,7 @@ internal static class NatCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ForwardingVerdict Translate(
         in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
-        bool outbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
+        bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
     {
         DropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
         if (reason != DropReason.None)
@@ -39,7 +44,7 @@ internal static class NatCore
             // The rare cases (checksum verification asked for, a non-first fragment the policy forwards, a packet
             // about to expire) go out of line, reached by a return: with no call on the common path, the JIT keeps
             // it in scratch registers, with fewer saved registers and spills (docs/forwarding.md, "Hot path").
-            return TranslateRare(policy, buffer, offset, parsed, outbound, changeSource, source, destination, sourceMac, nextHopMac);
+            return TranslateRare(policy, buffer, offset, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac);
         }
 
         return Rewrite(ref frame, offset, parsed, nonFirst: false, changeSource, source, destination, decrement, sourceMac, nextHopMac, ForwardingNotes.None);
@@ -49,7 +54,7 @@ internal static class NatCore
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ForwardingVerdict TranslateRare(
         in RewritePolicy policy, Span<byte> buffer, int offset, in ParsedFrame parsed,
-        bool outbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
+        bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
     {
         var notes = ForwardingNotes.None;
         if (policy.InputChecksum != InputChecksumPolicy.Ignore)
@@ -66,7 +71,10 @@ internal static class NatCore
         bool decrement = policy.DecrementHopLimit;
         if (decrement && AddressTranslation.HopLimit(ref Unsafe.Add(ref frame, parsed.L3Offset), parsed.IpVersion == 4) <= 1)
         {
-            return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, outbound ? source.Address : parsed.Flow.DestinationAddress, policy.IcmpHopLimit);
+            InetAddress icmpSource = natOutbound
+                ? (parsed.IpVersion == 4 ? policy.RealServerLinkIPv4 : policy.RealServerLinkIPv6) ?? source.Address
+                : parsed.Flow.DestinationAddress;
+            return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, icmpSource, policy.IcmpHopLimit);
         }
 
         return Rewrite(ref frame, offset, parsed, parsed.Fragment == FragmentKind.NonFirst, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);

@@ -38,7 +38,7 @@ public sealed class NatRewriter
             return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
-        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: false, changeSource: false, realServer, realServer, sourceMac, nextHopMac);
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: false, changeSource: false, realServer, realServer, sourceMac, nextHopMac);
     }
 
     /// <summary>Real server to client: the source (real server) becomes <paramref name="virtualService"/> again.</summary>
@@ -49,7 +49,10 @@ public sealed class NatRewriter
     /// <param name="virtualService">The virtual service the client addressed.</param>
     /// <param name="sourceMac">The director's MAC on the egress link.</param>
     /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
-    /// <returns>Transmit, an ICMP time exceeded to send back to the real server, or drop with a reason.</returns>
+    /// <returns>
+    /// Transmit, an ICMP time exceeded to send back to the real server (from <see cref="ForwardingOptions.RealServerLinkIPv4"/>
+    /// or <see cref="ForwardingOptions.RealServerLinkIPv6"/>, the virtual service address when not set), or drop with a reason.
+    /// </returns>
     public ForwardingVerdict RewriteOutbound(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, MacAddress sourceMac, MacAddress nextHopMac)
     {
@@ -58,6 +61,6 @@ public sealed class NatRewriter
             return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
-        return NatCore.Translate(_policy, buffer, offset, length, parsed, outbound: true, changeSource: true, virtualService, parsed.Flow.Destination, sourceMac, nextHopMac);
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: true, changeSource: true, virtualService, parsed.Flow.Destination, sourceMac, nextHopMac);
     }
 }

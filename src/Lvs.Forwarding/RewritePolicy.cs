@@ -20,8 +20,21 @@ internal readonly struct RewritePolicy
             throw new ArgumentOutOfRangeException(nameof(options), options.Mtu, "The MTU must be between 68 and 65535.");
         }
 
+        if (options.RealServerLinkIPv4 is { IsIPv4: false })
+        {
+            throw new ArgumentException("RealServerLinkIPv4 must be an IPv4 address.", nameof(options));
+        }
+
+        if (options.RealServerLinkIPv6 is { IsIPv4: true })
+        {
+            throw new ArgumentException("RealServerLinkIPv6 must be an IPv6 address.", nameof(options));
+        }
+
+        RealServerLinkIPv4 = options.RealServerLinkIPv4;
+        RealServerLinkIPv6 = options.RealServerLinkIPv6;
         DecrementHopLimit = options.DecrementHopLimit;
         InputChecksum = options.InputChecksum;
+        IcmpErrorChecksum = options.IcmpErrorChecksum;
         NonFirstFragments = options.NonFirstFragments;
         IpOptions = options.IpOptions;
         Mtu = options.Mtu;
@@ -35,6 +48,8 @@ internal readonly struct RewritePolicy
 
     public InputChecksumPolicy InputChecksum { get; }
 
+    public InputChecksumPolicy IcmpErrorChecksum { get; }
+
     public FragmentPolicy NonFirstFragments { get; }
 
     public IpOptionsPolicy IpOptions { get; }
@@ -42,6 +57,10 @@ internal readonly struct RewritePolicy
     public int Mtu { get; }
 
     public byte IcmpHopLimit { get; }
+
+    public InetAddress? RealServerLinkIPv4 { get; }
+
+    public InetAddress? RealServerLinkIPv6 { get; }
 
     /// <summary>The checks shared by every rewriter: bounds, IP version, fragments, options, and (for NAT) a transport header with ports.</summary>
     /// <remarks>

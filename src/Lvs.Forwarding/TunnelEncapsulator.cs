@@ -16,7 +16,8 @@ namespace Lvs.Forwarding;
 /// inner one with ECN encapsulated per RFC 6040 (<c>INET_ECN_encapsulate</c>: CE becomes ECT(0)); for an IPv4 outer
 /// header DF is copied from an IPv4 inner header (the kernel with PMTU discovery on) and the identification is 0 for
 /// DF packets (RFC 6864) or a counter otherwise; an IPv6 outer header has flow label 0. GUE is UDP to the configured
-/// port with a source port from the inner flow's hash in 32768-60999 (udp_flow_src_port) and a version 0 GUE header
+/// port with a source port from the inner flow's hash as udp_flow_src_port picks it with the default local port range
+/// 32768-60999 (<c>min + hash * (max - min) / 2^32</c>) and a version 0 GUE header
 /// naming the inner protocol; the UDP checksum is 0 unless <see cref="TunnelFlags.Checksum"/>. GRE is RFC 2784 with
 /// the optional checksum.
 /// </para>
@@ -24,8 +25,10 @@ namespace Lvs.Forwarding;
 /// MTU: the inner packet may be at most <see cref="ForwardingOptions.Mtu"/> minus <see cref="TunnelRoute.Overhead"/>
 /// (the kernel's <c>__ip_vs_get_out_rt</c>); a larger IPv4 packet with DF, or any larger IPv6 packet, is answered with
 /// an ICMP fragmentation needed / ICMPv6 packet too big carrying that reduced MTU, sent from the inner destination
-/// (the VIP). A larger IPv4 packet without DF is dropped (<see cref="DropReason.ExceedsMtu"/>): the kernel
-/// would fragment it, this library does not fragment.
+/// (the VIP). A larger IPv4 packet without DF is encapsulated and the outer packet fragmented, as the kernel's
+/// ip_fragment (IPv4 outer) or ip6_fragment (IPv6 outer) does: the fragments are written back to back in the buffer
+/// after the frame (<see cref="ForwardingAction.TransmitFragments"/>); with too little room there, it is dropped
+/// with <see cref="DropReason.ExceedsMtu"/>.
 /// </para>
 /// <para>
 /// The outer headers are written into the buffer's headroom in front of the inner IP packet (the Ethernet header moves
@@ -37,13 +40,15 @@ public sealed class TunnelEncapsulator
 {
     private const uint IpFlagDontFragment = 0x4000;
 
-    // udp_flow_src_port with the default net.ipv4.ip_local_port_range.
+    // udp_flow_src_port with the default net.ipv4.ip_local_port_range, 32768-60999 (inet_get_local_port_range gives
+    // both ends inclusive): the port is min + hash * (max - min) / 2^32, so in 32768-60998, as the kernel's.
     private const uint GueSourcePortMin = 32768;
-    private const uint GueSourcePortMax = 61000;
+    private const uint GueSourcePortMax = 60999;
 
     private readonly RewritePolicy _policy;
     private readonly ulong _flowHashSeed;
     private int _identification;
+    private int _fragmentIdentification;
 
     /// <summary>Creates the encapsulator.</summary>
     /// <param name="options">TTL, fragment, IP-options and MTU settings; null for the defaults.</param>
@@ -61,7 +66,12 @@ public sealed class TunnelEncapsulator
     /// <param name="route">The outer addresses and tunnel type.</param>
     /// <param name="sourceMac">The director's MAC on the egress link.</param>
     /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
-    /// <returns>Transmit (the frame now starts <see cref="TunnelRoute.Overhead"/> bytes earlier), an ICMP error to send back, or drop with a reason.</returns>
+    /// <returns>
+    /// Transmit (the frame now starts <see cref="TunnelRoute.Overhead"/> bytes earlier), transmit fragments (an IPv4
+    /// packet without DF over the MTU: the fragments of the outer packet lie after the frame, so the buffer needs room
+    /// there, per fragment its link and IP headers (20, or 48 for IPv6) plus its share of the outer payload), an ICMP
+    /// error to send back, or drop with a reason.
+    /// </returns>
     public ForwardingVerdict Encapsulate(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac)
     {
@@ -89,7 +99,7 @@ public sealed class TunnelEncapsulator
         if (route.Type != TunnelType.IpIp || route.Source.IsIPv4 != outerIPv4 || link != 14 || offset < overhead || innerLength > mtu
             || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1))
         {
-            return EncapsulateAny(buffer, offset, parsed, route, sourceMac, nextHopMac);
+            return EncapsulateAny(buffer, offset, length, parsed, route, sourceMac, nextHopMac);
         }
 
         uint dontFragment = DontFragment(ref inner, innerIPv4);
@@ -115,7 +125,7 @@ public sealed class TunnelEncapsulator
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ForwardingVerdict EncapsulateAny(
-        Span<byte> buffer, int offset, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac)
     {
         bool outerIPv4 = route.RealServer.IsIPv4;
         TunnelType type = route.Type;
@@ -145,9 +155,26 @@ public sealed class TunnelEncapsulator
         }
 
         uint dontFragment = DontFragment(ref inner, innerIPv4);
+        bool fragment = false;
         if (innerLength > mtu)
         {
-            return ExceedsMtu(buffer, offset, parsed, dontFragment != 0, mtu, _policy.IcmpHopLimit);
+            // ensure_mtu_is_adequate: an IPv6 packet, or an IPv4 one with DF (PMTU discovery on, the kernel's default),
+            // is answered with packet too big / fragmentation needed. An IPv4 packet without DF is sent, and the
+            // outer packet (DF clear, copied from the inner header) is fragmented by ip_fragment, or ip6_fragment for
+            // an IPv6 outer header (ignore_df is set), into the room after the frame.
+            if (!innerIPv4 || dontFragment != 0)
+            {
+                return IcmpErrorBuilder.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, _policy.IcmpHopLimit, mtu);
+            }
+
+            // An outer packet over 65535 bytes has no IP length to fragment from (the kernel cannot build it either).
+            if (overhead + innerLength > ushort.MaxValue
+                || (long)buffer.Length - offset - length < FragmentsLength(link, overhead + innerLength, outerIPv4))
+            {
+                return ForwardingVerdict.Drop(DropReason.ExceedsMtu);
+            }
+
+            fragment = true;
         }
 
         if (offset < overhead)
@@ -184,8 +211,78 @@ public sealed class TunnelEncapsulator
             WriteTunnelHeaders(buffer.Slice(start + link, outerLength), route, parsed, (byte)innerProtocol, dsfield, hopLimit, dontFragment);
         }
 
-        return ForwardingVerdict.Transmit(start, link + outerLength);
+        return fragment
+            ? WriteFragments(buffer, start, link, outerLength, outerIPv4, offset + length)
+            : ForwardingVerdict.Transmit(start, link + outerLength);
     }
+
+    /// <summary>The room the fragments of an outer packet of <paramref name="outerLength"/> bytes take, link headers included.</summary>
+    private int FragmentsLength(int link, int outerLength, bool outerIPv4)
+    {
+        int headers = outerIPv4 ? 20 : 40 + 8;
+        int data = outerLength - (outerIPv4 ? 20 : 40);
+        int perFragment = (_policy.Mtu - headers) & ~7;
+        int count = (data + perFragment - 1) / perFragment;
+        return (count * (link + headers)) + data;
+    }
+
+    /// <summary>
+    /// Cuts the outer packet at <paramref name="start"/> (link header, outer IP header, payload) into fragments of at
+    /// most the MTU, written back to back from <paramref name="tail"/>, which the caller has checked to have room.
+    /// </summary>
+    /// <remarks>
+    /// As the kernel's ip_do_fragment: every fragment but the last carries (MTU - 20) rounded down to 8 bytes of the
+    /// payload and MF, each a copy of the outer header with its length, offset and checksum; the identification is
+    /// the outer one. For an IPv6 outer header, as ip6_fragment: a fragment header (next header the outer payload's
+    /// protocol, offset, M, a 32-bit identification) after each copy of the header, (MTU - 48) rounded down to 8 bytes
+    /// each. The link header of each is the encapsulated frame's.
+    /// </remarks>
+    private ForwardingVerdict WriteFragments(Span<byte> buffer, int start, int link, int outerLength, bool outerIPv4, int tail)
+    {
+        int ipHeader = outerIPv4 ? 20 : 40;
+        int fragmentHeader = outerIPv4 ? 0 : 8;
+        int data = outerLength - ipHeader;
+        int perFragment = (_policy.Mtu - ipHeader - fragmentHeader) & ~7;
+        int count = (data + perFragment - 1) / perFragment;
+        ReadOnlySpan<byte> source = buffer.Slice(start, link + outerLength);
+        ReadOnlySpan<byte> payload = source[(link + ipHeader)..];
+        uint identification = outerIPv4 ? 0 : NextFragmentIdentification();
+        int at = tail;
+        for (int fragmentOffset = 0; fragmentOffset < data; fragmentOffset += perFragment)
+        {
+            int chunk = Math.Min(perFragment, data - fragmentOffset);
+            bool more = fragmentOffset + chunk < data;
+            Span<byte> frame = buffer.Slice(at, link + ipHeader + fragmentHeader + chunk);
+            source[..(link + ipHeader)].CopyTo(frame);
+            Span<byte> ip = frame[link..];
+            if (outerIPv4)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(ipHeader + chunk));
+                BinaryPrimitives.WriteUInt16BigEndian(ip[6..], (ushort)((fragmentOffset >> 3) | (more ? 0x2000 : 0)));
+                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..ipHeader]));
+            }
+            else
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(fragmentHeader + chunk));
+                byte nextHeader = ip[6];
+                ip[6] = 44; // IPv6 fragment header
+                Span<byte> fragmentHeaderBytes = ip.Slice(ipHeader, fragmentHeader);
+                fragmentHeaderBytes[0] = nextHeader;
+                fragmentHeaderBytes[1] = 0;
+                BinaryPrimitives.WriteUInt16BigEndian(fragmentHeaderBytes[2..], (ushort)(fragmentOffset | (more ? 1 : 0)));
+                BinaryPrimitives.WriteUInt32BigEndian(fragmentHeaderBytes[4..], identification);
+            }
+
+            payload.Slice(fragmentOffset, chunk).CopyTo(frame[(link + ipHeader + fragmentHeader)..]);
+            at += frame.Length;
+        }
+
+        return ForwardingVerdict.TransmitFragments(tail, at - tail, count, link + ipHeader + fragmentHeader + perFragment);
+    }
+
+    /// <summary>The identification of the fragment headers of an IPv6 outer packet (ipv6_select_ident): a counter.</summary>
+    private uint NextFragmentIdentification() => (uint)Interlocked.Increment(ref _fragmentIdentification);
 
     /// <summary>The DF flag of an IPv4 inner header (as it stands in the flags word), copied to an IPv4 outer header; 0 for an IPv6 inner packet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -214,14 +311,6 @@ public sealed class TunnelEncapsulator
 
         return dsfield;
     }
-
-    /// <summary>An inner packet over the tunnel's MTU: ICMP fragmentation needed / packet too big, or a drop for an IPv4 packet without DF.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static ForwardingVerdict ExceedsMtu(Span<byte> buffer, int offset, in ParsedFrame parsed, bool dontFragment, int mtu, byte icmpHopLimit) =>
-        // IPv6 is never fragmented on the way; IPv4 only without DF (which this library does not do either).
-        parsed.IpVersion == 4 && !dontFragment
-            ? ForwardingVerdict.Drop(DropReason.ExceedsMtu)
-            : IcmpErrorBuilder.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, icmpHopLimit, mtu);
 
     /// <summary>
     /// The outer IPv4 or IPv6 header at <paramref name="outer"/>, the start of an outer packet of

@@ -37,6 +37,105 @@ public class FullNatLocalAddressAllocatorTests
         Assert.NotEqual(first.Address, second.Address);
     }
 
+    /// <summary>Every pair of a full-size pool (4 addresses x 1024-65535) can be allocated, released and allocated again, three times over.</summary>
+    [Fact]
+    public void AllocateAllReleaseAll_RepeatedAtFullScale_HandsOutEveryPairEachCycle()
+    {
+        InetAddress[] addresses = [.. Enumerable.Range(0, 4).Select(i => InetAddress.FromIPv4(10, 0, 1, (byte)(100 + i)))];
+        var allocator = new FullNatLocalAddressAllocator(addresses);
+        Assert.Equal(4 * 64512, allocator.Capacity);
+        var held = new InetEndpoint[allocator.Capacity];
+        for (int cycle = 0; cycle < 3; cycle++)
+        {
+            var seen = new HashSet<InetEndpoint>(allocator.Capacity);
+            for (int i = 0; i < held.Length; i++)
+            {
+                if (!allocator.TryAllocate(out held[i]) || !seen.Add(held[i]))
+                {
+                    Assert.Fail($"cycle {cycle}: allocation {i} failed or handed out {held[i]} twice");
+                }
+            }
+
+            Assert.Equal(allocator.Capacity, allocator.InUse);
+            Assert.False(allocator.TryAllocate(out _));
+            Assert.Equal(held.Length, held.Count(allocator.Release));
+
+            Assert.Equal(0, allocator.InUse);
+        }
+
+        Assert.Equal(3, allocator.ExhaustedCount);
+    }
+
+    /// <summary>The same cycles with the client-port policy: clients whose ports cover the range keep them, on the local address of their hash.</summary>
+    [Fact]
+    public void KeepClientPort_AllocateAllReleaseAllCycles_KeepsEveryFreeClientPortAndHandsOutEveryPair()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 1024, 9215, FullNatPortPolicy.KeepClientPort);
+        var clients = new InetEndpoint[allocator.Capacity];
+        for (int i = 0; i < clients.Length; i++)
+        {
+            // Two clients per port: the second one finds its port taken when both hash to the same local address.
+            clients[i] = new InetEndpoint(InetAddress.FromIPv4(198, 51, (byte)(i % 2), (byte)(1 + (i / 2 % 200))), (ushort)(1024 + (i / 2)));
+        }
+
+        for (int cycle = 0; cycle < 2; cycle++)
+        {
+            var seen = new HashSet<InetEndpoint>(allocator.Capacity);
+            var held = new InetEndpoint[clients.Length];
+            int kept = 0;
+            for (int i = 0; i < clients.Length; i++)
+            {
+                if (!allocator.TryAllocate(clients[i], out held[i]) || !seen.Add(held[i]))
+                {
+                    Assert.Fail($"cycle {cycle}: allocation {i} failed or handed out {held[i]} twice");
+                }
+
+                kept += held[i].Port == clients[i].Port ? 1 : 0;
+            }
+
+            Assert.False(allocator.TryAllocate(clients[0], out _));
+            Assert.True(kept >= clients.Length / 2, $"only {kept} of {clients.Length} kept their port");
+            Assert.Equal(held.Length, held.Count(allocator.Release));
+
+            Assert.Equal(0, allocator.InUse);
+        }
+    }
+
+    [Fact]
+    public void KeepClientPort_FreePort_IsKeptOnTheClientsLocalAddress()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 1024, 65535, FullNatPortPolicy.KeepClientPort);
+        var client = InetEndpoint.Parse("198.51.100.7:43210");
+
+        Assert.True(allocator.TryAllocate(client, out var first));
+        Assert.Equal(client.Port, first.Port);
+        Assert.Contains(first.Address, TwoAddresses);
+
+        // Taken on that address: the pool gives another pair; released, the port is kept again on the same address.
+        Assert.True(allocator.TryAllocate(client, out var second));
+        Assert.NotEqual(first, second);
+        Assert.True(allocator.Release(first));
+        Assert.True(allocator.TryAllocate(client, out var third));
+        Assert.Equal(first, third);
+    }
+
+    [Fact]
+    public void KeepClientPort_PortOutsideTheRange_ComesFromThePool()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 5000, 5099, FullNatPortPolicy.KeepClientPort);
+        Assert.True(allocator.TryAllocate(InetEndpoint.Parse("198.51.100.7:43210"), out var local));
+        Assert.InRange(local.Port, (ushort)5000, (ushort)5099);
+    }
+
+    [Fact]
+    public void Pool_ByDefault_IgnoresTheClientPort()
+    {
+        var allocator = new FullNatLocalAddressAllocator(TwoAddresses, 1024, 65535);
+        Assert.Equal(FullNatPortPolicy.Pool, allocator.PortPolicy);
+        Assert.True(allocator.TryAllocate(InetEndpoint.Parse("198.51.100.7:43210"), out var local));
+        Assert.Equal((ushort)1024, local.Port);
+    }
+
     [Fact]
     public void Release_AfterExhaustion_MakesExactlyThatPairAvailable()
     {

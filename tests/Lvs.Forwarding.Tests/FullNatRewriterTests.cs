@@ -36,6 +36,28 @@ public class FullNatRewriterTests
             rewriter.RewriteOutbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(vip), 80), new InetEndpoint(InetAddress.Parse(client), 43210), Director, NextHop));
     }
 
+    /// <summary>
+    /// A FULLNAT reply is addressed to the local address, which the director owns: icmp_send answers from a local
+    /// destination, so the time exceeded comes from the local address (on the real server's link), not the VIP.
+    /// </summary>
+    [Theory]
+    [InlineData("10.0.0.5", "10.0.0.100", "198.51.100.7", "192.0.2.10")]
+    [InlineData("fd00::5", "fd00::100", "2001:db8:1::7", "2001:db8::10")]
+    public void RewriteOutbound_TtlOne_TimeExceededComesFromLocalAddress(string realServer, string local, string client, string vip)
+    {
+        var input = new FrameSpec { Source = realServer, SourcePort = 8080, Destination = local, DestinationPort = 5001, Ttl = 1, PayloadLength = 30 };
+        var rewriter = new FullNatRewriter();
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteOutbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(vip), 80), new InetEndpoint(InetAddress.Parse(client), 43210), Director, NextHop));
+
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
+        PacketFactory.AssertChecksumsValid(output);
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPPacket>();
+        Assert.Equal(local, ip.SourceAddress.ToString());
+        Assert.Equal(realServer, ip.DestinationAddress.ToString());
+    }
+
     [Theory]
     [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.100", "10.0.0.5", new byte[] { 254, 8, 0xA8, 0xCA, 198, 51, 100, 7 })]
     [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::100", "fd00::5", new byte[] { 254, 20, 0xA8, 0xCA, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 })]

@@ -115,6 +115,105 @@ public class IcmpErrorTranslatorTests
         PacketFactory.AssertChecksumsValid(output);
     }
 
+    /// <summary>An error of each family and direction, with a flipped bit in its quote (the ICMP checksum is then wrong).</summary>
+    public static TheoryData<bool, bool> FamiliesAndDirections() => new()
+    {
+        { true, true },
+        { true, false },
+        { false, true },
+        { false, false },
+    };
+
+    private static (byte[] Frame, NatEndpoints Connection) CorruptedError(bool ipv4, bool toRealServer)
+    {
+        byte[] frame = (ipv4, toRealServer) switch
+        {
+            (true, true) => IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, Quote(new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210, PayloadLength = 12 })),
+            (true, false) => IcmpFrame("10.0.0.5", "198.51.100.7", 3, 3, 0, Quote(new FrameSpec { Source = "198.51.100.7", SourcePort = 43210, Destination = "10.0.0.5", DestinationPort = 8080, Protocol = ProtocolType.Udp, PayloadLength = 30 })),
+            (false, true) => IcmpFrame("2001:db8:ffff::1", "2001:db8::10", 2, 0, 1400, Quote(new FrameSpec { Source = "2001:db8::10", SourcePort = 80, Destination = "2001:db8:1::7", DestinationPort = 43210, PayloadLength = 40 })),
+            (false, false) => IcmpFrame("fd00::1:1", "fd00::100", 3, 0, 0, Quote(new FrameSpec { Source = "fd00::100", SourcePort = 5001, Destination = "fd00::5", DestinationPort = 8080, PayloadLength = 10 })),
+        };
+        frame[^1] ^= 0x10;
+        return (frame, ipv4 ? Nat4 : FullNat6);
+    }
+
+    private static (ForwardingVerdict Verdict, byte[] Output) Translate(byte[] frame, NatEndpoints connection, bool toRealServer, ForwardingOptions? options = null)
+    {
+        var translator = new IcmpErrorTranslator(options);
+        return RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => toRealServer
+            ? translator.TranslateToRealServer(b, o, l, p, connection, Director, NextHop)
+            : translator.TranslateToClient(b, o, l, p, connection, Director, NextHop));
+    }
+
+    /// <summary>True when the frame's ICMP or ICMPv6 message (with the pseudo-header for ICMPv6) sums to 0xFFFF.</summary>
+    private static bool IcmpChecksumValid(byte[] frame)
+    {
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, frame).Extract<IPPacket>();
+        byte[] message = ip.PayloadData ?? ip.PayloadPacket.Bytes;
+        if (ip is IPv4Packet)
+        {
+            return ReferenceChecksum.Compute(message) == 0;
+        }
+
+        byte[] pseudo = new byte[40];
+        ip.SourceAddress.GetAddressBytes().CopyTo(pseudo, 0);
+        ip.DestinationAddress.GetAddressBytes().CopyTo(pseudo, 16);
+        BinaryPrimitives.WriteUInt32BigEndian(pseudo.AsSpan(32), (uint)message.Length);
+        pseudo[39] = 58;
+        return ReferenceChecksum.Compute([.. pseudo, .. message]) == 0;
+    }
+
+    /// <summary>The kernel verifies the ICMP checksum of an error it translates and drops a wrong one (ip_vs_in_icmp, handle_response_icmp): so does the translator by default.</summary>
+    [Theory]
+    [MemberData(nameof(FamiliesAndDirections))]
+    public void Translate_CorruptedIcmpError_DropsWithBadInputChecksumByDefault(bool ipv4, bool toRealServer)
+    {
+        var (frame, connection) = CorruptedError(ipv4, toRealServer);
+        var (verdict, _) = Translate(frame, connection, toRealServer);
+        Assert.Equal(ForwardingAction.Drop, verdict.Action);
+        Assert.Equal(DropReason.BadInputChecksum, verdict.Reason);
+    }
+
+    /// <summary>Forwarded by policy (count, or no verification), a corrupted error keeps a wrong checksum instead of getting a fresh, valid one.</summary>
+    [Theory]
+    [MemberData(nameof(FamiliesAndDirections))]
+    public void Translate_CorruptedIcmpErrorForwardedByPolicy_KeepsItsChecksumWrong(bool ipv4, bool toRealServer)
+    {
+        var (frame, connection) = CorruptedError(ipv4, toRealServer);
+        var (counted, countedOutput) = Translate(frame, connection, toRealServer, new ForwardingOptions { IcmpErrorChecksum = InputChecksumPolicy.VerifyAndCount });
+        var (ignored, ignoredOutput) = Translate(frame, connection, toRealServer, new ForwardingOptions { IcmpErrorChecksum = InputChecksumPolicy.Ignore });
+
+        Assert.Equal(ForwardingAction.Transmit, counted.Action);
+        Assert.Equal(ForwardingNotes.BadInputChecksum, counted.Notes);
+        Assert.False(IcmpChecksumValid(countedOutput));
+        Assert.Equal(ForwardingAction.Transmit, ignored.Action);
+        Assert.Equal(ForwardingNotes.None, ignored.Notes);
+        Assert.False(IcmpChecksumValid(ignoredOutput));
+
+        // Apart from the flipped bit and the checksum, the output is the translation of the uncorrupted error.
+        Assert.Equal(Convert.ToHexString(countedOutput), Convert.ToHexString(ignoredOutput));
+        frame[^1] ^= 0x10;
+        var (_, good) = Translate(frame, connection, toRealServer);
+        byte[] restored = [.. countedOutput];
+        restored[^1] ^= 0x10;
+        int checksumAt = 14 + (ipv4 ? 20 : 40) + 2;
+        restored[checksumAt] = good[checksumAt];
+        restored[checksumAt + 1] = good[checksumAt + 1];
+        Assert.Equal(Convert.ToHexString(good), Convert.ToHexString(restored));
+    }
+
+    [Theory]
+    [MemberData(nameof(FamiliesAndDirections))]
+    public void Translate_ValidIcmpErrorVerified_ForwardsWithoutNote(bool ipv4, bool toRealServer)
+    {
+        var (frame, connection) = CorruptedError(ipv4, toRealServer);
+        frame[^1] ^= 0x10;
+        var (verdict, output) = Translate(frame, connection, toRealServer);
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(ForwardingNotes.None, verdict.Notes);
+        PacketFactory.AssertChecksumsValid(output);
+    }
+
     [Fact]
     public void TranslateToRealServer_QuoteOfHeaderPlus8Bytes_TranslatesWithoutReadingPastIt()
     {
@@ -170,6 +269,39 @@ public class IcmpErrorTranslatorTests
         var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new IcmpErrorTranslator().TranslateToRealServer(b, o, l, p, Nat4, Director, NextHop));
         Assert.Equal(ForwardingAction.Drop, verdict.Action);
         Assert.Equal(DropReason.HopLimitExceeded, verdict.Reason);
+    }
+
+    /// <summary>ip_vs_in_icmp verifies the checksum before ip_vs_icmp_xmit hands an error about a DR or TUN connection on: VerifyChecksum does that check for the caller.</summary>
+    [Theory]
+    [MemberData(nameof(FamiliesAndDirections))]
+    public void VerifyChecksum_ErrorAboutDrOrTunConnection_FollowsThePolicy(bool ipv4, bool toRealServer)
+    {
+        var (corrupted, _) = CorruptedError(ipv4, toRealServer);
+        byte[] good = [.. corrupted];
+        good[^1] ^= 0x10;
+        _ = FrameParser.Parse(corrupted, out var parsedCorrupted);
+        _ = FrameParser.Parse(good, out var parsedGood);
+
+        Assert.Equal(DropReason.BadInputChecksum, new IcmpErrorTranslator().VerifyChecksum(corrupted, parsedCorrupted, out var notes));
+        Assert.Equal(ForwardingNotes.None, notes);
+        Assert.Equal(DropReason.None, new IcmpErrorTranslator().VerifyChecksum(good, parsedGood, out notes));
+        Assert.Equal(ForwardingNotes.None, notes);
+        Assert.Equal(DropReason.None, new IcmpErrorTranslator(new ForwardingOptions { IcmpErrorChecksum = InputChecksumPolicy.VerifyAndCount }).VerifyChecksum(corrupted, parsedCorrupted, out notes));
+        Assert.Equal(ForwardingNotes.BadInputChecksum, notes);
+        Assert.Equal(DropReason.None, new IcmpErrorTranslator(new ForwardingOptions { IcmpErrorChecksum = InputChecksumPolicy.Ignore }).VerifyChecksum(corrupted, parsedCorrupted, out notes));
+        Assert.Equal(ForwardingNotes.None, notes);
+    }
+
+    [Fact]
+    public void VerifyChecksum_NotAnIcmpErrorOrCutFrame_IsNotIcmpError()
+    {
+        byte[] tcp = PacketFactory.Build(new FrameSpec());
+        _ = FrameParser.Parse(tcp, out var parsedTcp);
+        Assert.Equal(DropReason.NotIcmpError, new IcmpErrorTranslator().VerifyChecksum(tcp, parsedTcp, out _));
+
+        var (error, _) = CorruptedError(ipv4: true, toRealServer: true);
+        _ = FrameParser.Parse(error, out var parsed);
+        Assert.Equal(DropReason.NotIcmpError, new IcmpErrorTranslator().VerifyChecksum(error.AsSpan(0, error.Length - 1), parsed, out _));
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public class NatRewriterTests
 
     [Theory]
     [MemberData(nameof(Replies))]
-    public void RewriteOutbound_TtlOne_ReturnsTimeExceededToRealServerFromVip(string realServer, string client, string vip)
+    public void RewriteOutbound_TtlOneWithoutRealServerLinkAddress_ReturnsTimeExceededToRealServerFromVip(string realServer, string client, string vip)
     {
         var input = Reply(realServer, client) with { Ttl = 1 };
         var rewriter = new NatRewriter();
@@ -79,6 +79,33 @@ public class NatRewriterTests
             rewriter.RewriteOutbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(vip), 80), Director, NextHop));
 
         _ = AssertTimeExceeded(verdict, output, from: vip, to: realServer);
+    }
+
+    /// <summary>
+    /// A reply from a real server with TTL 1 expires in the director's ip_forward, whose icmp_send takes the source by
+    /// routing back to the real server: the director's address on that link, which the caller supplies, not the VIP.
+    /// </summary>
+    [Theory]
+    [InlineData("10.0.0.5", "198.51.100.7", "192.0.2.10", "10.0.0.1")]
+    [InlineData("fd00::5", "2001:db8:1::7", "2001:db8::10", "fd00::1")]
+    public void RewriteOutbound_TtlOne_TimeExceededComesFromDirectorAddressOnRealServerLink(string realServer, string client, string vip, string link)
+    {
+        var input = Reply(realServer, client) with { Ttl = 1, PayloadLength = 40 };
+        var rewriter = new NatRewriter(new ForwardingOptions { RealServerLinkIPv4 = InetAddress.Parse("10.0.0.1"), RealServerLinkIPv6 = InetAddress.Parse("fd00::1") });
+        byte[] frame = PacketFactory.Build(input);
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteOutbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(vip), 80), Director, NextHop));
+
+        var ip = AssertTimeExceeded(verdict, output, from: link, to: realServer);
+        byte[] icmp = ip.PayloadPacket?.Bytes ?? ip.PayloadData;
+        Assert.Equal(frame[14..], icmp[8..]); // the reply as the real server sent it, untranslated
+    }
+
+    [Fact]
+    public void Constructor_RealServerLinkAddressOfWrongFamily_Throws()
+    {
+        _ = Assert.Throws<ArgumentException>(() => new NatRewriter(new ForwardingOptions { RealServerLinkIPv4 = InetAddress.Parse("fd00::1") }));
+        _ = Assert.Throws<ArgumentException>(() => new NatRewriter(new ForwardingOptions { RealServerLinkIPv6 = InetAddress.Parse("10.0.0.1") }));
     }
 
     [Fact]

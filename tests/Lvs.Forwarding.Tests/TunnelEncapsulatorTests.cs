@@ -89,8 +89,156 @@ public class TunnelEncapsulatorTests
         Assert.Equal(1514, output.Length);
     }
 
+    /// <summary>
+    /// An IPv4 packet without DF over the tunnel MTU is encapsulated and the outer packet fragmented, as the kernel's
+    /// ip_vs_tunnel_xmit (DF copied from the inner header, ignore_df) then ip_fragment / ip6_fragment do: the fragments,
+    /// written after the frame, reassemble to the outer packet an unlimited MTU gives, each within the MTU.
+    /// </summary>
+    [Theory]
+    [InlineData(TunnelType.IpIp, false, 3000)]
+    [InlineData(TunnelType.Gue, false, 1461)]
+    [InlineData(TunnelType.Gre, false, 8000)]
+    [InlineData(TunnelType.IpIp, true, 3000)]
+    [InlineData(TunnelType.Gue, true, 1500)]
+    [InlineData(TunnelType.Gre, true, 1443)]
+    public void Encapsulate_IPv4WithoutDfOverMtu_FragmentsTheOuterPacket(TunnelType type, bool outerIPv6, int payloadLength) =>
+        Assert.Equal(ForwardingAction.TransmitFragments, AssertSentLikeTheWholeEncapsulation(type, outerIPv6, payloadLength, mtu: 1500));
+
+    /// <summary>For any size, MTU, tunnel type and outer family, an IPv4 packet without DF goes out whole or as fragments that reassemble to the whole encapsulation.</summary>
+    [FsCheck.Xunit.Property(MaxTest = 150)]
+    public Property Encapsulate_IPv4WithoutDfAnySizeAndMtu_SendsTheWholeEncapsulationOrItsFragments()
+    {
+        var cases = from type in Gen.Elements(TunnelType.IpIp, TunnelType.Gue, TunnelType.Gre)
+                    from outerIPv6 in Gen.Elements(false, true)
+                    from payload in Gen.Choose(0, 9000)
+                    from mtu in Gen.Choose(160, 9100)
+                    select (type, outerIPv6, payload, mtu);
+        return Prop.ForAll(Arb.From(cases), c => _ = AssertSentLikeTheWholeEncapsulation(c.type, c.outerIPv6, c.payload, c.mtu));
+    }
+
+    /// <summary>
+    /// Encapsulates an IPv4 TCP packet without DF at <paramref name="mtu"/> and checks what is sent against the same
+    /// encapsulation at an MTU that fits it whole: the same frame, or fragments each within the MTU (offsets in 8-byte
+    /// units, MF on all but the last, one identification, every other header field as in the whole packet) whose
+    /// payloads reassemble to the whole packet's.
+    /// </summary>
+    private static ForwardingAction AssertSentLikeTheWholeEncapsulation(TunnelType type, bool outerIPv6, int payloadLength, int mtu)
+    {
+        var input = new FrameSpec { PayloadLength = payloadLength, DontFragment = false };
+        var route = new TunnelRoute(InetAddress.Parse(outerIPv6 ? "fd00::1" : "10.0.0.1"), InetAddress.Parse(outerIPv6 ? "fd00::5" : "10.0.0.5"), type, 6080, TunnelFlags.Checksum);
+        byte[] frame = PacketFactory.Build(input);
+
+        // The oracle: the same encapsulation with an MTU that fits it whole.
+        var (whole, wholeOutput) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new TunnelEncapsulator(new ForwardingOptions { Mtu = 65535, FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
+        Assert.Equal(ForwardingAction.Transmit, whole.Action);
+
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: (2 * frame.Length) + 256);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu, FlowHashSeed = Seed }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        if (wholeOutput.Length - 14 <= mtu)
+        {
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            RewriteHarness.AssertGolden(wholeOutput, PacketFactory.Output(buffer, verdict));
+            return verdict.Action;
+        }
+
+        Assert.Equal(ForwardingAction.TransmitFragments, verdict.Action);
+        Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
+        Assert.True(verdict.ShouldSend);
+        Assert.Equal(FrameHeadroom.Required + frame.Length, verdict.FrameOffset);
+        int ipHeader = outerIPv6 ? 40 : 20;
+        int perFragment = (mtu - ipHeader - (outerIPv6 ? 8 : 0)) & ~7;
+        int outerPayload = wholeOutput.Length - 14 - ipHeader;
+        Assert.Equal((outerPayload + perFragment - 1) / perFragment, verdict.FrameCount);
+        byte[] reassembled = new byte[outerPayload];
+        int expectedOffset = 0;
+        uint? identification = null;
+        for (int i = 0; i < verdict.FrameCount; i++)
+        {
+            var (offset, length) = verdict.GetFrame(i);
+            byte[] fragment = buffer.AsSpan(offset, length).ToArray();
+            bool last = i == verdict.FrameCount - 1;
+            Assert.Equal(wholeOutput[..14], fragment[..14]); // the link header
+            byte[] ip = fragment[14..];
+            int chunk;
+            if (!outerIPv6)
+            {
+                Assert.Equal(length - 14, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(2)));
+                Assert.InRange(length - 14, 21, mtu);
+                Assert.Equal(0, ReferenceChecksum.Compute(ip.AsSpan(0, 20)));
+                ushort flags = BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(6));
+                Assert.Equal(expectedOffset / 8, flags & 0x1FFF);
+                Assert.Equal(last ? 0 : 0x2000, flags & 0xE000); // MF on all but the last, never DF
+                identification ??= BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4));
+                Assert.Equal(identification, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4)));
+                Assert.NotEqual(0u, identification);
+
+                // Every other header field as in the whole packet.
+                Assert.Equal(wholeOutput.AsSpan(14, 2).ToArray(), ip[..2]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 4, 2).ToArray(), ip[4..6]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 8, 2).ToArray(), ip[8..10]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 12, 8).ToArray(), ip[12..20]);
+                chunk = ip.Length - 20;
+                ip[20..].CopyTo(reassembled, expectedOffset);
+            }
+            else
+            {
+                Assert.InRange(length - 14, 49, mtu);
+                Assert.Equal(length - 14 - 40, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4)));
+                Assert.Equal(44, ip[6]);
+                Assert.Equal(wholeOutput[14 + 6], ip[40]); // the fragment header names the outer payload's protocol
+                ushort offsetAndFlags = BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(42));
+                Assert.Equal(expectedOffset, offsetAndFlags & 0xFFF8);
+                Assert.Equal(last ? 0 : 1, offsetAndFlags & 1);
+                identification ??= BinaryPrimitives.ReadUInt32BigEndian(ip.AsSpan(44));
+                Assert.Equal(identification, BinaryPrimitives.ReadUInt32BigEndian(ip.AsSpan(44)));
+                Assert.Equal(wholeOutput.AsSpan(14, 4).ToArray(), ip[..4]);
+                Assert.Equal(wholeOutput[14 + 7], ip[7]);
+                Assert.Equal(wholeOutput.AsSpan(14 + 8, 32).ToArray(), ip[8..40]);
+                chunk = ip.Length - 48;
+                ip[48..].CopyTo(reassembled, expectedOffset);
+            }
+
+            Assert.True(last || chunk == perFragment, $"fragment {i} carries {chunk} bytes");
+            expectedOffset += chunk;
+        }
+
+        Assert.Equal(outerPayload, expectedOffset);
+        Assert.Equal(wholeOutput[(14 + ipHeader)..], reassembled);
+        return verdict.Action;
+    }
+
     [Fact]
-    public void Encapsulate_IPv4WithoutDfOverMtu_DropsExceedsMtu()
+    public void Encapsulate_IPv4WithoutDfWhoseOuterPacketWouldPass65535Bytes_DropsExceedsMtu()
+    {
+        var input = new FrameSpec { PayloadLength = 65535 - 40, DontFragment = false };
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
+        byte[] frame = PacketFactory.Build(input);
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new TunnelEncapsulator().Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        Assert.Equal(ForwardingAction.Drop, verdict.Action);
+        Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
+    }
+
+    [Fact]
+    public void Encapsulate_IPv6WithoutRoomOverMtu_StillAnswersPacketTooBig()
+    {
+        // IPv6 is never fragmented on the way (ensure_mtu_is_adequate sends packet too big), whatever room the buffer has.
+        var input = new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10", PayloadLength = 3000 };
+        var route = new TunnelRoute(InetAddress.Parse("10.0.0.1"), InetAddress.Parse("10.0.0.5"), TunnelType.IpIp);
+        byte[] frame = PacketFactory.Build(input);
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new TunnelEncapsulator().Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(DropReason.FragmentationNeeded, verdict.Reason);
+        Assert.Equal(1, verdict.FrameCount);
+    }
+
+    [Fact]
+    public void Encapsulate_IPv4WithoutDfOverMtuWithoutRoomAfterTheFrame_DropsExceedsMtu()
     {
         var input = new FrameSpec { PayloadLength = 1460, DontFragment = false };
         var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.IpIp);
@@ -217,6 +365,41 @@ public class TunnelEncapsulatorTests
         });
     }
 
+    /// <summary>
+    /// include/net/udp.h udp_flow_src_port(net, skb, 0, 0, false): min and max from inet_get_local_port_range, whose
+    /// default is 32768-60999; the 32-bit flow hash, obfuscated by hash ^= hash &lt;&lt; 16, scaled by (max - min).
+    /// </summary>
+    private static ushort KernelGueSourcePort(ulong flowHash)
+    {
+        const uint min = 32768;
+        const uint max = 60999;
+        uint hash = (uint)(flowHash ^ (flowHash >> 32));
+        hash ^= hash << 16;
+        return (ushort)((((ulong)hash * (max - min)) >> 32) + min);
+    }
+
+    /// <summary>The GUE source port is the kernel's udp_flow_src_port with the default local port range 32768-60999, for every flow.</summary>
+    [Fact]
+    public void Encapsulate_Gue_SourcePortIsUdpFlowSrcPortOverDefaultLocalPortRange()
+    {
+        var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gue, 6080);
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed });
+        int highest = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            var input = new FrameSpec { Source = $"198.51.{i / 250}.{(i % 250) + 1}", SourcePort = (ushort)(1024 + (i * 31)) };
+            byte[] frame = PacketFactory.Build(input);
+            _ = FrameParser.Parse(frame, out var original);
+            var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            ushort port = BinaryPrimitives.ReadUInt16BigEndian(output.AsSpan(14 + 20));
+            Assert.Equal(KernelGueSourcePort(original.Flow.Hash(Seed)), port);
+            highest = Math.Max(highest, port);
+        }
+
+        Assert.InRange(highest, 60000, 60998);
+    }
+
     /// <summary>The tunnel frame the kernel would send, built with PacketDotNet (IP and UDP) and the reference checksum (GRE).</summary>
     private static byte[] ExpectedTunnelFrame(byte[] inner, TunnelRoute route, FlowKey flow, byte ttl, bool dontFragment)
     {
@@ -244,10 +427,7 @@ public class TunnelEncapsulatorTests
             : new IPv6Packet(route.Source.ToIPAddress(), route.RealServer.ToIPAddress()) { HopLimit = ttl, TrafficClass = 0x29 };
         if (route.Type == TunnelType.Gue)
         {
-            ulong hash = flow.Hash(Seed);
-            uint h = (uint)(hash ^ (hash >> 32));
-            h ^= h << 16;
-            var sourcePort = (ushort)((((ulong)h * (61000 - 32768)) >> 32) + 32768);
+            var sourcePort = KernelGueSourcePort(flow.Hash(Seed));
             byte[] gue = [0, innerIPv4 ? (byte)4 : (byte)41, 0, 0, .. inner];
             var udp = new UdpPacket(sourcePort, route.Port) { PayloadData = gue };
             ip.PayloadPacket = udp;
