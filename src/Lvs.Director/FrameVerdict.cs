@@ -32,8 +32,10 @@ public enum FrameAction : byte
 /// <summary>The engine's decision about one frame.</summary>
 public readonly record struct FrameVerdict
 {
-    private FrameVerdict(FrameAction action, DropReason reason, int link, int offset, int length, InetAddress nextHop)
+    private FrameVerdict(FrameAction action, DropReason reason, int link, int offset, int length, InetAddress nextHop, int count = 1, int stride = 0)
     {
+        FrameCount = action == FrameAction.Transmit ? count : 0;
+        Stride = stride;
         Action = action;
         Reason = reason;
         Link = link;
@@ -57,6 +59,31 @@ public readonly record struct FrameVerdict
     /// <summary>The length of the frame to send.</summary>
     public int Length { get; }
 
+    /// <summary>
+    /// The number of frames to send: 1, or the number of fragments when a tunnelled packet was fragmented (they lie back
+    /// to back from <see cref="Offset"/>; <see cref="GetFrame"/> gives each). 0 when nothing is sent.
+    /// </summary>
+    public int FrameCount { get; }
+
+    /// <summary>The length of every fragment but the last.</summary>
+    private int Stride { get; }
+
+    /// <summary>Where frame <paramref name="index"/> of <see cref="FrameCount"/> lies in the buffer.</summary>
+    /// <param name="index">From 0 to <see cref="FrameCount"/> - 1.</param>
+    /// <returns>The frame's offset and length.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The index is outside 0 to <see cref="FrameCount"/> - 1.</exception>
+    public (int Offset, int Length) GetFrame(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)FrameCount, nameof(index));
+        if (FrameCount == 1)
+        {
+            return (Offset, Length);
+        }
+
+        int start = index * Stride;
+        return (Offset + start, index == FrameCount - 1 ? Length - start : Stride);
+    }
+
     /// <summary>The neighbour to resolve (<see cref="FrameAction.ResolveNeighbor"/>).</summary>
     public InetAddress NextHop { get; }
 
@@ -73,6 +100,16 @@ public readonly record struct FrameVerdict
     /// <returns>The verdict.</returns>
     public static FrameVerdict Transmit(int link, int offset, int length, DropReason cause = DropReason.None) =>
         new(FrameAction.Transmit, cause, link, offset, length, default);
+
+    /// <summary>Several frames to send back to back: the fragments of a tunnelled packet.</summary>
+    /// <param name="link">The link.</param>
+    /// <param name="offset">The first fragment's offset.</param>
+    /// <param name="length">The length of all the fragments together.</param>
+    /// <param name="count">The number of fragments.</param>
+    /// <param name="stride">The length of every fragment but the last.</param>
+    /// <returns>The verdict.</returns>
+    public static FrameVerdict TransmitFragments(int link, int offset, int length, int count, int stride) =>
+        new(FrameAction.Transmit, DropReason.ExceedsMtu, link, offset, length, default, count, stride);
 
     /// <summary>A frame for the host's own stack.</summary>
     /// <returns>The verdict.</returns>

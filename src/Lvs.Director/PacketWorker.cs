@@ -131,7 +131,7 @@ public sealed class PacketWorker
             ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, connection.Local, connection.Destination, source, mac),
             _ => _engine.Tunnel.Encapsulate(buffer, offset, length, parsed, path.Tunnel, source, mac),
         };
-        if (verdict.Action == ForwardingAction.Transmit)
+        if (verdict.Action is ForwardingAction.Transmit or ForwardingAction.TransmitFragments)
         {
             Count(path.ServiceIndex, connection.RealServer, WorkerCounters.InPackets, parsed.L3Length);
         }
@@ -312,7 +312,14 @@ public sealed class PacketWorker
             ref var path = ref Path(view, connection.RealServer);
             if (connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel)
             {
-                // ip_vs_icmp_xmit: for DR and TUN the error goes to the real server the way the connection's packets go.
+                // ip_vs_icmp_xmit: for DR and TUN the error goes to the real server the way the connection's packets go,
+                // once its checksum is verified (ip_vs_in_icmp checks it whatever the method).
+                var checksum = _engine.Icmp.VerifyChecksum(buffer.Slice(offset, length), parsed, out _);
+                if (checksum != DropReason.None)
+                {
+                    return Dropped(checksum);
+                }
+
                 return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
             }
 
@@ -603,6 +610,9 @@ public sealed class PacketWorker
         {
             case ForwardingAction.Transmit:
                 return FrameVerdict.Transmit(outLink, verdict.FrameOffset, verdict.FrameLength);
+            case ForwardingAction.TransmitFragments:
+                var (_, first) = verdict.GetFrame(0);
+                return FrameVerdict.TransmitFragments(outLink, verdict.FrameOffset, verdict.FrameLength, verdict.FrameCount, first);
             case ForwardingAction.SendIcmpError:
                 // The error goes back to the neighbour that sent the frame (the builder swapped the MACs).
                 _counters.Drop(verdict.Reason);
