@@ -1,0 +1,142 @@
+using System.Buffers.Binary;
+using Lvs.Benchmarks.ConnectionTracking;
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+using Lvs.Core.Headers;
+using Lvs.Director;
+
+namespace Lvs.Benchmarks.Director;
+
+/// <summary>
+/// A director with one service per forwarding method (three real servers each) on two links, and the means to fill it
+/// with established connections through its own packet path.
+/// </summary>
+internal sealed class DirectorFixture : IDisposable
+{
+    public const int Stride = 256;
+    public const int Headroom = 96;
+    public static readonly MacAddress ClientLinkMac = MacAddress.Parse("02:00:00:00:00:01");
+    public static readonly MacAddress ServerLinkMac = MacAddress.Parse("02:00:00:00:01:01");
+    public static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:00:fe");
+    public static readonly InetAddress Router = InetAddress.Parse("10.0.0.254");
+
+    public DirectorFixture(ForwardingMethod method, int capacity)
+    {
+        Method = method;
+        Clock = new ManualClock();
+        Table = new ServiceTable();
+        var links = new[]
+        {
+            new DirectorLink(0, "client", ClientLinkMac, [InetPrefix.Parse("10.0.0.1/24")]),
+            new DirectorLink(1, "servers", ServerLinkMac, [InetPrefix.Parse("10.1.0.1/16")]),
+        };
+        var locals = Enumerable.Range(0, 32).Select(i => InetAddress.Parse($"10.1.200.{i + 1}")).ToArray();
+        Engine = new DirectorEngine(
+            Table,
+            links,
+            new DirectorOptions
+            {
+                Connections = new ConnectionTableOptions { Capacity = capacity, IPv6Capacity = 1024 },
+                Gateway = Router,
+                LocalAddresses = method == ForwardingMethod.FullNat ? locals : [],
+                Forwarding = new Lvs.Forwarding.ForwardingOptions { Mtu = 9000 },
+            },
+            timeProvider: Clock);
+        Vip = InetAddress.Parse("10.0.0.100");
+        Key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, new InetEndpoint(Vip, 80));
+        Table.AddService(new Lvs.Director.VirtualServiceOptions(Key) { Scheduler = "rr" });
+        for (int n = 1; n <= 3; n++)
+        {
+            var server = InetAddress.Parse($"10.1.0.{10 + n}");
+            ushort port = method is ForwardingMethod.Nat or ForwardingMethod.FullNat ? (ushort)8080 : (ushort)80;
+            Table.AddRealServer(Key, new RealServerOptions(new InetEndpoint(server, port)) { Method = method });
+            Engine.Neighbors.Set(1, server, new MacAddress(0x02_00_00_00_02_00UL + (ulong)n));
+        }
+
+        Engine.Neighbors.Set(0, Router, RouterMac);
+    }
+
+    public ForwardingMethod Method { get; }
+
+    public ManualClock Clock { get; }
+
+    public ServiceTable Table { get; }
+
+    public DirectorEngine Engine { get; }
+
+    public InetAddress Vip { get; }
+
+    public VirtualServiceKey Key { get; }
+
+    /// <summary>The client of flow <paramref name="i"/>: remote addresses behind the router, 16 ports each.</summary>
+    public static (InetAddress Address, ushort Port) Client(int i) => (InetAddress.FromIPv4(0x6400_0000u + (uint)(i >> 4)), (ushort)(10000 + (i & 15)));
+
+    /// <summary>Writes an IPv4 TCP frame (64 bytes on the wire with a 10-byte payload) with valid checksums.</summary>
+    public static int WriteTcp(Span<byte> frame, MacAddress source, MacAddress destination, InetAddress from, ushort fromPort, InetAddress to, ushort toPort, TcpFlags flags)
+    {
+        const int payload = 10;
+        frame[..64].Clear();
+        destination.WriteTo(frame);
+        source.WriteTo(frame[6..]);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], 0x0800);
+        var ip = frame.Slice(14, 20);
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], 20 + 20 + payload);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000);
+        ip[8] = 64;
+        ip[9] = 6;
+        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], from.IPv4Value);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], to.IPv4Value);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+        var tcp = frame.Slice(34, 20 + payload);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, fromPort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], toPort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], 1000);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], (flags & TcpFlags.Ack) != 0 ? 2000u : 0);
+        tcp[12] = 0x50;
+        tcp[13] = (byte)flags;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 65535);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Compute(tcp, Checksum.PseudoHeaderSum(from, to, L4Protocol.Tcp, tcp.Length)));
+        return 64;
+    }
+
+    /// <summary>Creates <paramref name="count"/> established connections (SYN then ACK through the engine), in batches.</summary>
+    public void Establish(int count)
+    {
+        var worker = Engine.CreateWorker();
+        const int batch = 64;
+        var buffer = new byte[batch * Stride];
+        var slots = new FrameSlot[batch];
+        var verdicts = new FrameVerdict[batch];
+        foreach (var flags in new[] { TcpFlags.Syn, TcpFlags.Ack })
+        {
+            for (int start = 0; start < count; start += batch)
+            {
+                int n = Math.Min(batch, count - start);
+                for (int j = 0; j < n; j++)
+                {
+                    var (client, port) = Client(start + j);
+                    int offset = (j * Stride) + Headroom;
+                    int length = WriteTcp(buffer.AsSpan(offset), RouterMac, ClientLinkMac, client, port, Vip, 80, flags);
+                    slots[j] = new FrameSlot(offset, length, 0);
+                }
+
+                worker.ProcessBatch(buffer, slots.AsSpan(0, n), verdicts);
+                for (int j = 0; j < n; j++)
+                {
+                    if (verdicts[j].Action != FrameAction.Transmit)
+                    {
+                        throw new InvalidOperationException($"Setup frame {start + j} ({flags}) was not forwarded: {verdicts[j]}.");
+                    }
+                }
+            }
+        }
+
+        if (Engine.Connections.Count != count)
+        {
+            throw new InvalidOperationException($"{Engine.Connections.Count} connections after setup, expected {count}.");
+        }
+    }
+
+    public void Dispose() => Engine.Dispose();
+}

@@ -1,0 +1,117 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using Lvs.Core;
+using Lvs.Core.Headers;
+using Lvs.Director;
+
+namespace Lvs.Benchmarks.Director;
+
+/// <summary>
+/// New connections through the whole engine: each operation is a SYN of a flow never seen (scheduler pick, insert with
+/// the first packet's state, rewrite), 64 per batch; every 65,536 flows the clock moves on 62 s and housekeeping expires
+/// them (SYN_RECV lasts 60 s), inside the measured time, so the figure includes each connection's end. Per thread:
+/// <see cref="Threads"/> workers run at once on as many threads, each on its own flows.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(Config))]
+public class DirectorNewConnectionBenchmarks
+{
+    private const int Batch = 64;
+    private const int BatchesPerThread = 256;
+    private const int Generation = 65536;
+
+    private DirectorFixture _fixture = null!;
+    private Lane[] _lanes = [];
+    private int _flowsSinceExpiry;
+
+    /// <summary>The forwarding method.</summary>
+    [Params(ForwardingMethod.Nat, ForwardingMethod.DirectRouting)]
+    public ForwardingMethod Method { get; set; }
+
+    /// <summary>Packet threads.</summary>
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _fixture = new DirectorFixture(Method, capacity: 1 << 19);
+        _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, t))];
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _fixture.Dispose();
+
+    /// <summary>64 x 256 new connections per thread.</summary>
+    [Benchmark(OperationsPerInvoke = Batch * BatchesPerThread)]
+    public int NewConnections()
+    {
+        if (_lanes.Length == 1)
+        {
+            _lanes[0].Run(BatchesPerThread);
+        }
+        else
+        {
+            _ = Parallel.For(0, _lanes.Length, new ParallelOptions { MaxDegreeOfParallelism = _lanes.Length }, t => _lanes[t].Run(BatchesPerThread));
+        }
+
+        _flowsSinceExpiry += Batch * BatchesPerThread * _lanes.Length;
+        if (_flowsSinceExpiry >= Generation)
+        {
+            _flowsSinceExpiry = 0;
+            _fixture.Clock.Advance(TimeSpan.FromSeconds(62));
+            _ = _fixture.Engine.Connections.RunHousekeeping();
+        }
+
+        return _fixture.Engine.Connections.Count;
+    }
+
+    /// <summary>One thread's worker, buffer and flow counter.</summary>
+    private sealed class Lane
+    {
+        private readonly DirectorFixture _fixture;
+        private readonly PacketWorker _worker;
+        private readonly byte[] _buffer = new byte[Batch * DirectorFixture.Stride];
+        private readonly FrameSlot[] _slots = new FrameSlot[Batch];
+        private readonly FrameVerdict[] _verdicts = new FrameVerdict[Batch];
+        private readonly int _thread;
+        private int _flow;
+
+        public Lane(DirectorFixture fixture, int thread)
+        {
+            _fixture = fixture;
+            _thread = thread;
+            _worker = fixture.Engine.CreateWorker();
+            for (int j = 0; j < Batch; j++)
+            {
+                _slots[j] = new FrameSlot((j * DirectorFixture.Stride) + DirectorFixture.Headroom, 64, 0);
+            }
+        }
+
+        public void Run(int batches)
+        {
+            for (int b = 0; b < batches; b++)
+            {
+                for (int j = 0; j < Batch; j++)
+                {
+                    // A new client address and port for every flow (the thread in the top bits keeps threads apart).
+                    uint flow = (uint)_flow++;
+                    var client = InetAddress.FromIPv4(0x4000_0000u + ((uint)_thread << 26) + (flow >> 4 & 0x3FF_FFFF));
+                    _ = DirectorFixture.WriteTcp(_buffer.AsSpan(_slots[j].Offset), DirectorFixture.RouterMac, DirectorFixture.ClientLinkMac, client, (ushort)(1024 + (flow & 15)), _fixture.Vip, 80, TcpFlags.Syn);
+                }
+
+                _worker.ProcessBatch(_buffer, _slots, _verdicts);
+            }
+        }
+    }
+
+    private sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
+            _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
+        }
+    }
+}
