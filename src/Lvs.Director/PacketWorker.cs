@@ -428,13 +428,16 @@ public sealed class PacketWorker
     /// <summary>No real server can take the connection: the kernel's <c>ip_vs_leave</c> drops it (and tells the client with an ICMP port unreachable).</summary>
     private FrameVerdict NoServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
-        _ = buffer;
-        _ = offset;
         _ = length;
-        _ = parsed;
-        _ = link;
         _ = view;
-        return Dropped(DropReason.NoRealServer);
+        _counters.Drop(DropReason.NoRealServer);
+
+        // "Since it is in IP layer, the TCP socket is not actually created, the TCP RST packet cannot be sent, instead
+        // that ICMP_PORT_UNREACH is sent here no matter it is TCP/UDP" (ip_vs_leave), from the address it was sent to.
+        var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, DropReason.NoRealServer);
+        return verdict.Action == ForwardingAction.SendIcmpError
+            ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, DropReason.NoRealServer)
+            : FrameVerdict.Drop(DropReason.NoRealServer);
     }
 
     /// <summary>An ICMP error: find the connection whose packet it quotes and send it on, translated (<c>ip_vs_in_icmp</c>, <c>ip_vs_out_icmp</c>).</summary>

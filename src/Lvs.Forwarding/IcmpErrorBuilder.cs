@@ -39,6 +39,13 @@ internal static class IcmpErrorBuilder
             ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, DropReason.FragmentationNeeded)
             : Build(buffer, offset, parsed, IcmpV6Header.TypePacketTooBig, 0, (uint)mtu, source, hopLimit, DropReason.FragmentationNeeded);
 
+    /// <summary>ICMP type 3 code 3 / ICMPv6 type 1 code 4: nothing takes the port (the kernel's ip_vs_leave when no real server can take a new connection).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ForwardingVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason) =>
+        parsed.IpVersion == 4
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, 3, 0, source, hopLimit, reason)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypeDestinationUnreachable, 4, 0, source, hopLimit, reason);
+
     private static ForwardingVerdict Build(
         Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, InetAddress source, byte hopLimit, DropReason reason)
     {

@@ -243,12 +243,24 @@ public class DirectorEngineForwardingTests
     }
 
     [Fact]
-    public void NoRealServer_NewConnectionDropped()
+    public void NoRealServer_NewConnectionAnsweredWithPortUnreachableFromTheVip()
     {
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.Nat, count: 0);
         var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
-        Assert.Equal(DropReason.NoRealServer, lab.Send(syn, 0).Reason);
+        var v = lab.Send(syn, 0);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(DropReason.NoRealServer, v.Reason);
+        Assert.Equal(0, v.Link);
+        var eth = syn.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal(lab.Vip.ToIPAddress(), ip.SourceAddress);
+        Assert.Equal(lab.Client.ToIPAddress(), ip.DestinationAddress);
+        var icmp = eth.Extract<IcmpV4Packet>();
+        Assert.Equal(0x0303, (int)icmp.TypeCode);
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoRealServer));
+        Assert.Empty(lab.Engine.Connections.Enumerate());
     }
 
     [Fact]
