@@ -44,7 +44,7 @@ public class DirectorEngineBenchmarks
 
     /// <summary>The forwarding method of the service.</summary>
     [Params(ForwardingMethod.Nat, ForwardingMethod.DirectRouting, ForwardingMethod.FullNat, ForwardingMethod.Tunnel)]
-    public ForwardingMethod Method { get; set; }
+    public ForwardingMethod Forwarding { get; set; }
 
     /// <summary>Established connections in the table.</summary>
     [Params(1_000_000)]
@@ -53,7 +53,7 @@ public class DirectorEngineBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _fixture = new DirectorFixture(Method, capacity: 1 << 21);
+        _fixture = new DirectorFixture(Forwarding, capacity: 1 << 21);
         _fixture.Establish(Connections);
         _worker = _fixture.Engine.CreateWorker();
         var options = new ForwardingOptions { Mtu = 9000 };
@@ -174,7 +174,7 @@ public class DirectorEngineBenchmarks
             int i = first + j;
             int offset = _slots[j].Offset;
             ref var connection = ref _forwarding[i];
-            var verdict = Method switch
+            var verdict = Forwarding switch
             {
                 ForwardingMethod.DirectRouting => _dr.Rewrite(_buffer, offset, FrameBytes, _parsed[i], source, next),
                 ForwardingMethod.Nat => _nat.RewriteInbound(_buffer, offset, FrameBytes, _parsed[i], connection.Destination, source, next),
@@ -208,6 +208,9 @@ public class DirectorEngineBenchmarks
         {
             _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
             _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
+
+            // The shared host can take minutes to build the benchmark's executable.
+            _ = WithBuildTimeout(TimeSpan.FromMinutes(15));
         }
     }
 }

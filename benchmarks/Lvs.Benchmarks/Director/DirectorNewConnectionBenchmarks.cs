@@ -27,7 +27,7 @@ public class DirectorNewConnectionBenchmarks
 
     /// <summary>The forwarding method.</summary>
     [Params(ForwardingMethod.Nat, ForwardingMethod.DirectRouting)]
-    public ForwardingMethod Method { get; set; }
+    public ForwardingMethod Forwarding { get; set; }
 
     /// <summary>Packet threads.</summary>
     [Params(1, 2)]
@@ -36,7 +36,7 @@ public class DirectorNewConnectionBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _fixture = new DirectorFixture(Method, capacity: 1 << 19);
+        _fixture = new DirectorFixture(Forwarding, capacity: 1 << 19);
         _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, t))];
     }
 
@@ -112,6 +112,9 @@ public class DirectorNewConnectionBenchmarks
         {
             _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
             _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
+
+            // The shared host can take minutes to build the benchmark's executable.
+            _ = WithBuildTimeout(TimeSpan.FromMinutes(15));
         }
     }
 }
