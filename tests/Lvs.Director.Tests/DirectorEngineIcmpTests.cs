@@ -1,0 +1,107 @@
+using System.Buffers.Binary;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Director.Tests;
+
+/// <summary>ICMP errors about a connection's packets, both ways: translated for NAT, forwarded to the real server for DR.</summary>
+public class DirectorEngineIcmpTests
+{
+    /// <summary>An ICMPv4 error (type 3 code 4, MTU 1400) from <paramref name="from"/> quoting the start of <paramref name="quoted"/>'s IP packet.</summary>
+    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, byte[] quoted)
+    {
+        var message = new byte[8 + 28];
+        message[0] = 3;
+        message[1] = 4;
+        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), 1400);
+        quoted.AsSpan(14, 28).CopyTo(message.AsSpan(8));
+        var icmp = new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment(message));
+        return Lab.Ip(srcMac, dstMac, from, to, icmp);
+    }
+
+    private static byte[] Bytes(Frame frame, FrameVerdict verdict) => frame.Buffer[verdict.Offset..(verdict.Offset + verdict.Length)];
+
+    [Fact]
+    public void Nat_ErrorFromTheClientSide_TranslatedToTheRealServer()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
+        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.RemoteClient, 40000, "SA");
+        var toClient = Bytes(synAck, lab.Send(synAck, 1));
+
+        // A router on the client's path says the VIP -> client packet was too big.
+        var router = InetAddress.Parse("198.51.100.1");
+        var error = IcmpError(Lab.RouterMac, Lab.ClientLinkMac, router, lab.Vip, toClient);
+        var v = lab.Send(error, 0);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(1, v.Link);
+        var eth = error.Output(v);
+        PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal(router.ToIPAddress(), ip.SourceAddress);
+        Assert.Equal(lab.Server(1).ToIPAddress(), ip.DestinationAddress);
+        var body = Bytes(error, v)[34..];
+        Assert.True(Checksum.IsValid(body));
+
+        // The quoted packet now reads RS:8080 -> client, as the real server sent it.
+        Assert.Equal(lab.Server(1), InetAddress.ReadIPv4(body.AsSpan(8 + 12)));
+        Assert.Equal(8080, BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(8 + 20)));
+    }
+
+    [Fact]
+    public void Nat_ErrorFromTheRealServerSide_TranslatedToTheClient()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var toServer = Bytes(syn, lab.Send(syn, 0));
+
+        // The real server's side answers the client -> RS packet with an error.
+        var error = IcmpError(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), lab.RemoteClient, toServer);
+        var v = lab.Send(error, 1);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(0, v.Link);
+        var eth = error.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.RouterMac);
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal(lab.Vip.ToIPAddress(), ip.SourceAddress);
+        Assert.Equal(lab.RemoteClient.ToIPAddress(), ip.DestinationAddress);
+        var body = Bytes(error, v)[34..];
+        Assert.True(Checksum.IsValid(body));
+        Assert.Equal(lab.Vip, InetAddress.ReadIPv4(body.AsSpan(8 + 16)));
+        Assert.Equal(80, BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(8 + 22)));
+    }
+
+    [Fact]
+    public void DirectRouting_ErrorAboutAConnection_ForwardedToItsRealServerUnchanged()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.DirectRouting, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
+
+        // The real server answers from the VIP directly; an error about that reply comes back to the VIP.
+        var reply = Lab.Tcp(Lab.ServerMac(1), Lab.RouterMac, lab.Vip, 80, lab.RemoteClient, 40000, "SA");
+        var error = IcmpError(Lab.RouterMac, Lab.ClientLinkMac, InetAddress.Parse("198.51.100.1"), lab.Vip, reply.Buffer[reply.Offset..(reply.Offset + reply.Length)]);
+        var original = error.Buffer[(error.Offset + 14)..(error.Offset + error.Length)];
+        var v = lab.Send(error, 0);
+        Assert.Equal(1, v.Link);
+        var eth = error.Output(v);
+        PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+        Assert.Equal(original, Bytes(error, v)[14..]);
+    }
+
+    [Fact]
+    public void CorruptedError_Dropped()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var toServer = Bytes(syn, lab.Send(syn, 0));
+        var error = IcmpError(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), lab.RemoteClient, toServer);
+        error.Buffer[error.Offset + error.Length - 1] ^= 0x40;
+        Assert.Equal(DropReason.BadInputChecksum, lab.Send(error, 1).Reason);
+    }
+}
