@@ -193,12 +193,13 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                     if (step == 0 && !AnySchedulable())
                     {
-                        return null;
+                        break;
                     }
                 }
 
                 if (found is null)
                 {
+                    MoveAfterFailedPick(state);
                     return null;
                 }
 
@@ -213,6 +214,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         {
             if (!AnySchedulable())
             {
+                MoveAfterFailedPick(Volatile.Read(ref State));
                 return null;
             }
 
@@ -250,6 +252,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
+                    MoveAfterFailedPick(state);
                     return null;
                 }
 
@@ -257,6 +260,40 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
                 {
                     return found;
                 }
+            }
+        }
+
+        /// <summary>
+        /// Where the kernel's <c>ip_vs_wrr_schedule</c> leaves its mark when no server qualifies: a scan that starts in
+        /// the last pass (current weight at most the gcd) after a server stops at that server, so the position stays;
+        /// any other scan runs down to the last pass, wraps to the maximum weight and stops at the list head there.
+        /// </summary>
+        /// <param name="state">The state the failed scan started from; a pick that moved it meanwhile wins.</param>
+        private void MoveAfterFailedPick(long state)
+        {
+            int index = High(state);
+            bool atHead;
+            bool lastPass;
+            long head;
+            if (Sequence is not null)
+            {
+                // Table mode: the head of pass p is "just before the pass's first entry" with pass p; a pick at that
+                // index would carry the previous pass.
+                int pass = Low(state);
+                atHead = index == PassStarts![pass] - 1;
+                lastPass = pass == PassStarts.Length - 2;
+                head = Pack(-1, 0);
+            }
+            else
+            {
+                atHead = index == -1;
+                lastPass = Low(state) <= Step;
+                head = Pack(-1, MaxWeight);
+            }
+
+            if (atHead || !lastPass)
+            {
+                _ = Interlocked.CompareExchange(ref State, head, state);
             }
         }
 
