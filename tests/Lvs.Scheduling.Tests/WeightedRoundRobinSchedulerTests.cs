@@ -133,6 +133,22 @@ public class WeightedRoundRobinSchedulerTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void UpdateServers_NewObjectsWithTheSameEndpointsAndWeights_KeepThePosition(bool stepping)
+    {
+        // Nothing changed for the kernel (no add_dest, del_dest or upd_dest would run), so the mark stays: the period
+        // A A B A B C A B C goes on after its fourth pick instead of restarting at the head (issue 16).
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABA", Letters(servers, wrr.PickMany(4)));
+        var renewed = WithWeights(4, 3, 2);
+        wrr.UpdateServers(renewed);
+        Assert.Equal("BCABC" + "AABABCABC", Letters(renewed, wrr.PickMany(14)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void UpdateServers_GcdGrows_RoundsTheCurrentWeightOntoTheNewGrid(bool stepping)
     {
         var servers = WithWeights(4, 3);
