@@ -12,7 +12,8 @@ namespace Lvs.Scheduling;
 /// </summary>
 /// <remarks>
 /// A server's identity is its endpoint: adding an endpoint the list holds throws, <see cref="Update"/> replaces a server
-/// in place (ipvsadm <c>-e</c> keeps the position), and <see cref="Remove"/> deletes by endpoint. Not thread-safe: the
+/// in place (ipvsadm <c>-e</c> keeps the position), and <see cref="Remove"/> deletes by endpoint. A collection
+/// initializer or expression (<c>[a, b, c]</c>) adds in order as well, so it lists c, b, a. Not thread-safe: the
 /// control plane edits it, then passes it to <see cref="IScheduler.UpdateServers"/>, which copies it.
 /// </remarks>
 /// <example>

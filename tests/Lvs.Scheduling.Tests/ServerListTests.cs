@@ -12,9 +12,13 @@ public class ServerListTests
         list.Add(servers[0]);
         list.Add(servers[1]);
         list.Add(servers[2]);
-        Assert.Equal([servers[2], servers[1], servers[0]], list);
-        Assert.Equal([servers[2], servers[1], servers[0]], ServerList.InKernelOrder(servers));
-        Assert.Equal([servers[2], servers[1], servers[0]], new ServerList(servers));
+        Assert.Equal(new[] { servers[2], servers[1], servers[0] }, list.ToArray());
+        Assert.Equal(new[] { servers[2], servers[1], servers[0] }, ServerList.InKernelOrder(servers));
+        Assert.Equal(new[] { servers[2], servers[1], servers[0] }, new ServerList(servers).ToArray());
+
+        // A collection expression adds in order too, so it lists the servers reversed.
+        ServerList fromExpression = [servers[0], servers[1], servers[2]];
+        Assert.Equal(new[] { servers[2], servers[1], servers[0] }, fromExpression.ToArray());
     }
 
     [Fact]
@@ -24,11 +28,11 @@ public class ServerListTests
         var list = new ServerList(servers);
         var edited = Create(1, 5);
         Assert.True(list.Update(edited));
-        Assert.Equal([servers[2], edited, servers[0]], list);
+        Assert.Equal(new[] { servers[2], edited, servers[0] }, list.ToArray());
         Assert.True(list.Remove(servers[2].Endpoint));
         Assert.False(list.Remove(servers[2].Endpoint));
         Assert.False(list.Update(Create(9)));
-        Assert.Equal([edited, servers[0]], list);
+        Assert.Equal(new[] { edited, servers[0] }, list.ToArray());
 
         // Re-adding a removed server puts it at the head again, as the kernel restoring a dest from its trash.
         list.Add(servers[2]);
