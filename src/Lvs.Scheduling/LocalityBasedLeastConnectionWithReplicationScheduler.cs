@@ -48,7 +48,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
         // Only to free memory early: every pick checks a set against the list it read (Entry.MembersFor), so a set
         // that a racing pick extended with a server removed here never returns it.
         var current = _servers.Snapshot;
-        _table.Retain(entry => entry.MembersFor(current).Servers.Length > 0);
+        _table.Retain(entry => entry.MembersFor(current, _servers).Servers.Length > 0);
     }
 
     /// <inheritdoc/>
@@ -69,7 +69,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
         }
 
         entry.LastUse = now;
-        var members = entry.MembersFor(servers).Servers;
+        var members = entry.MembersFor(servers, _servers).Servers;
         var server = WeightedLeastLoad.Select<ConnectionOverheadLoad>(members);
 
         // More than one member and no change for the expiration: drop the busiest member.
@@ -127,9 +127,10 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
         /// The set restricted to a list: as it is when it was last checked against that list (one compare), otherwise
         /// each member looked up by endpoint (its identity) and replaced by the list's object, members gone from the
         /// list dropped (the kernel skips members that lost <c>IP_VS_DEST_F_AVAILABLE</c>). The check allocates once
-        /// per entry and update.
+        /// per entry and update. The checked set is stored only while the list is still the published one: a pick that
+        /// read a list an update has just replaced must not put its older view back.
         /// </summary>
-        public MemberSet MembersFor(ServerListSnapshot list)
+        public MemberSet MembersFor(ServerListSnapshot list, PublishedServerList published)
         {
             while (true)
             {
@@ -150,7 +151,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
                 }
 
                 var checkedSet = new MemberSet([.. kept], list);
-                if (Interlocked.CompareExchange(ref _members, checkedSet, set) == set)
+                if (!ReferenceEquals(list, published.Snapshot) || Interlocked.CompareExchange(ref _members, checkedSet, set) == set)
                 {
                     return checkedSet;
                 }
