@@ -349,6 +349,7 @@ public static class FrameParser
     /// </summary>
     /// <param name="quoted">The bytes after the ICMPv6 header.</param>
     /// <returns>True to drop the error.</returns>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool QuotesMappedAddress(ReadOnlySpan<byte> quoted)
     {
         if (quoted.Length < 24 || quoted[0] >> 4 != 6)
