@@ -242,7 +242,14 @@ public static class FrameParser
 
         parsed.Fragment = upper.IsFragment ? FragmentKind.First : FragmentKind.None;
         parsed.L3HeaderLength = Ipv6Header.Length + upper.Offset;
-        return ParseTransport(payload[upper.Offset..], l3 + Ipv6Header.Length + upper.Offset, upper.Protocol, source, destination, ref parsed);
+        ReadOnlySpan<byte> l4 = payload[upper.Offset..];
+        reason = ParseTransport(l4, l3 + Ipv6Header.Length + upper.Offset, upper.Protocol, source, destination, ref parsed);
+
+        // Only ICMPv6 errors set IsIcmpError here; checked after the transport parse, out of line, so that the common
+        // path stays as it was.
+        return reason == DropReason.None && parsed.IsIcmpError && QuotesMappedAddress(l4[IcmpHeader.Length..])
+            ? DropReason.Ipv6MappedAddress
+            : reason;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -306,10 +313,6 @@ public static class FrameParser
                 {
                     parsed.IsIcmpError = type < 128;
                     isEcho = type is IcmpV6Header.TypeEchoRequest or IcmpV6Header.TypeEchoReply;
-                    if (parsed.IsIcmpError && QuotesMappedAddress(l4[IcmpHeader.Length..]))
-                    {
-                        return DropReason.Ipv6MappedAddress;
-                    }
                 }
 
                 if (isEcho)
