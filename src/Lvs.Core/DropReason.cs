@@ -121,6 +121,15 @@ public enum DropReason : byte
     /// <summary>ICMP translation: the embedded packet is too short to hold the addresses and ports to translate.</summary>
     EmbeddedTruncated,
 
+    // ---- Parser, added after the rewriters' reasons so that their values stay as they were
+
+    /// <summary>
+    /// An IPv6 packet (or the packet an ICMPv6 error quotes) whose source or destination is an IPv4-mapped address
+    /// (<c>::ffff:0:0/96</c>): not valid on the wire (RFC 4942 section 2.2), and <see cref="InetAddress"/> would take it
+    /// for the IPv4 address it maps, so the flow would pass for IPv4. Dropped by <see cref="FrameParser"/>.
+    /// </summary>
+    Ipv6MappedAddress,
+
     // ---- Director (Lvs.Director)
 
     /// <summary>Director: a packet for a virtual address that matches no service and no connection (the host must not answer it either).</summary>

@@ -27,6 +27,7 @@ namespace Lvs.Core;
 /// </remarks>
 public sealed class RealServer
 {
+    private static long s_weightVersion;
     private int _weight;
     private int _upperThreshold;
     private int _lowerThreshold;
@@ -70,10 +71,24 @@ public sealed class RealServer
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxWeight);
-            Volatile.Write(ref _weight, value);
+            int old = Interlocked.Exchange(ref _weight, value);
             PublishState();
+            if (old != value)
+            {
+                // After the write: a reader that sees the old version and then reads this weight may see either value,
+                // and one that sees the new version will read the new weight.
+                _ = Interlocked.Increment(ref s_weightVersion);
+            }
         }
     }
+
+    /// <summary>
+    /// A process-wide count of weight changes of all real servers, raised after each change. A scheduler that orders
+    /// servers by the weights read at its last update (the weighted failover scheduler) reads it before those weights
+    /// and compares it at each pick: while it is unchanged no weight has changed and the order still holds, so the
+    /// pick can skip a scan of the live weights.
+    /// </summary>
+    public static long WeightVersion => Volatile.Read(ref s_weightVersion);
 
     /// <summary>The forwarding method (ipvsadm <c>-g</c>, <c>-m</c>, <c>-i</c>, or full NAT).</summary>
     public ForwardingMethod ForwardingMethod { get; set; }

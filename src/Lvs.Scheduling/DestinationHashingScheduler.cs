@@ -10,20 +10,24 @@ namespace Lvs.Scheduling;
 /// <remarks>
 /// When the bucket's server cannot take the connection the pick returns null, as in the kernel. Weights do not shape
 /// the table (the kernel's dh ignores them and has no <c>upd_dest</c>), but weight 0 still refuses new connections.
-/// Differs from the kernel in one way: the table is filled from the servers ordered by (address, port), so the mapping
-/// depends only on the server set.
+/// The table is filled in the service's list order, as the kernel's (a new server at the head, see
+/// <see cref="ServerList"/>); with <see cref="SchedulerOptions.SortServersByEndpoint"/> in (address, port) order, so
+/// that the mapping depends only on the server set.
 /// </remarks>
 public sealed class DestinationHashingScheduler : IScheduler
 {
     private readonly int _bits;
+    private readonly bool _sortByEndpoint;
     private RealServer?[] _buckets;
 
     /// <summary>Creates the scheduler with no servers.</summary>
-    /// <param name="options">The options (<see cref="SchedulerOptions.HashTableBits"/>); null for the defaults.</param>
+    /// <param name="options">The options (<see cref="SchedulerOptions.HashTableBits"/>, <see cref="SchedulerOptions.SortServersByEndpoint"/>); null for the defaults.</param>
     /// <exception cref="ArgumentOutOfRangeException">The table size is outside 4 to 20 bits.</exception>
     public DestinationHashingScheduler(SchedulerOptions? options = null)
     {
-        _bits = KernelBucketHash.ValidateBits((options ?? SchedulerOptions.Default).HashTableBits);
+        options ??= SchedulerOptions.Default;
+        _bits = KernelBucketHash.ValidateBits(options.HashTableBits);
+        _sortByEndpoint = options.SortServersByEndpoint;
         _buckets = new RealServer?[1 << _bits];
     }
 
@@ -33,13 +37,13 @@ public sealed class DestinationHashingScheduler : IScheduler
     /// <inheritdoc/>
     public void UpdateServers(IReadOnlyList<RealServer> servers)
     {
-        var sorted = ServerSet.Copy(servers, sortByEndpoint: true);
+        var ordered = ServerSet.Copy(servers, _sortByEndpoint);
         var buckets = new RealServer?[1 << _bits];
-        if (sorted.Length > 0)
+        if (ordered.Length > 0)
         {
             for (int i = 0; i < buckets.Length; i++)
             {
-                buckets[i] = sorted[i % sorted.Length];
+                buckets[i] = ordered[i % ordered.Length];
             }
         }
 

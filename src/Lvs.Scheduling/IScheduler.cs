@@ -16,7 +16,10 @@ namespace Lvs.Scheduling;
 /// </para>
 /// <para>
 /// A returned server is always schedulable at the time of the pick: available, weight above 0 and not overloaded
-/// (<see cref="RealServer.IsSchedulable"/>).
+/// (<see cref="RealServer.IsSchedulable"/>), except that lblc's cache hit, like the kernel's, ignores the connection
+/// threshold flag (<see cref="RealServer.IsOverloaded"/>). Once <see cref="UpdateServers"/> has returned, no pick
+/// returns a server outside the list it was given (or a later one), whatever picks run concurrently. A server's
+/// identity is its endpoint: a list of new objects with the same endpoints keeps positions and tables.
 /// </para>
 /// </remarks>
 public interface IScheduler

@@ -44,19 +44,11 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
     public void UpdateServers(IReadOnlyList<RealServer> servers)
     {
         _servers.Replace(servers);
-        var present = new HashSet<RealServer>(_servers.Current, ReferenceEqualityComparer.Instance);
-        _table.Retain(entry =>
-        {
-            var set = entry.Set;
-            if (Array.TrueForAll(set, present.Contains))
-            {
-                return true;
-            }
 
-            var kept = Array.FindAll(set, present.Contains);
-            entry.Set = kept;
-            return kept.Length > 0;
-        });
+        // Only to free memory early: every pick checks a set against the list it read (Entry.MembersFor), so a set
+        // that a racing pick extended with a server removed here never returns it.
+        var current = _servers.Snapshot;
+        _table.Retain(entry => entry.MembersFor(current, _servers).Servers.Length > 0);
     }
 
     /// <inheritdoc/>
@@ -70,17 +62,18 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
             var first = WeightedLeastLoad.Select<ConnectionOverheadLoad>(servers);
             if (first is not null && _table.Count <= LocalityTable<Entry>.MaxSize)
             {
-                _table.TryAdd(destination, new Entry(first, now));
+                _table.TryAdd(destination, new Entry(first, servers, now));
             }
 
             return first;
         }
 
         entry.LastUse = now;
-        var server = WeightedLeastLoad.Select<ConnectionOverheadLoad>(entry.Set);
+        var members = entry.MembersFor(servers, _servers).Servers;
+        var server = WeightedLeastLoad.Select<ConnectionOverheadLoad>(members);
 
         // More than one member and no change for the expiration: drop the busiest member.
-        if (entry.Set.Length > 1 && now - entry.LastModified > _table.Expiration)
+        if (members.Length > 1 && now - entry.LastModified > _table.Expiration)
         {
             entry.RemoveBusiest(now);
         }
@@ -93,7 +86,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
         server = WeightedLeastLoad.Select<ConnectionOverheadLoad>(servers);
         if (server is not null)
         {
-            entry.Add(server, now);
+            entry.Add(server, servers, now);
         }
 
         return server;
@@ -108,32 +101,77 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
     /// <summary>The current server set of a destination address (tests).</summary>
     /// <param name="destination">The destination address.</param>
     /// <returns>The set, empty when the address has no entry.</returns>
-    internal RealServer[] SetOf(InetAddress destination) => _table.TryGet(destination, out var entry) ? entry.Set : [];
+    internal RealServer[] SetOf(InetAddress destination) => _table.TryGet(destination, out var entry) ? entry.Members.Servers : [];
 
-    private sealed class Entry(RealServer first, long now) : LocalityEntry(now)
+    /// <summary>
+    /// An immutable server set, with the published list all its members are known to belong to (null when unknown).
+    /// </summary>
+    /// <param name="servers">The members, newest first.</param>
+    /// <param name="checkedAgainst">The list every member is in, or null.</param>
+    private sealed class MemberSet(RealServer[] servers, ServerListSnapshot? checkedAgainst)
     {
-        private RealServer[] _set = [first];
+        public readonly RealServer[] Servers = servers;
+        public readonly ServerListSnapshot? CheckedAgainst = checkedAgainst;
+    }
+
+    private sealed class Entry(RealServer first, ServerListSnapshot list, long now) : LocalityEntry(now)
+    {
+        private MemberSet _members = new([first], list);
         private long _lastModified = now;
 
-        public RealServer[] Set
-        {
-            get => Volatile.Read(ref _set);
-            set => Volatile.Write(ref _set, value);
-        }
+        public MemberSet Members => Volatile.Read(ref _members);
 
         public long LastModified => Volatile.Read(ref _lastModified);
 
-        public void Add(RealServer server, long now)
+        /// <summary>
+        /// The set restricted to a list: as it is when it was last checked against that list (one compare), otherwise
+        /// each member looked up by endpoint (its identity) and replaced by the list's object, members gone from the
+        /// list dropped (the kernel skips members that lost <c>IP_VS_DEST_F_AVAILABLE</c>). The check allocates once
+        /// per entry and update. The checked set is stored only while the list is still the published one: a pick that
+        /// read a list an update has just replaced must not put its older view back.
+        /// </summary>
+        public MemberSet MembersFor(ServerListSnapshot list, PublishedServerList published)
         {
             while (true)
             {
-                var set = Set;
-                if (Array.IndexOf(set, server) >= 0)
+                var set = Members;
+                if (ReferenceEquals(set.CheckedAgainst, list))
+                {
+                    return set;
+                }
+
+                var kept = new List<RealServer>(set.Servers.Length);
+                foreach (var member in set.Servers)
+                {
+                    int index = list.IndexOf(member.Endpoint);
+                    if (index >= 0 && !kept.Contains(list.Servers[index]))
+                    {
+                        kept.Add(list.Servers[index]);
+                    }
+                }
+
+                var checkedSet = new MemberSet([.. kept], list);
+                if (!ReferenceEquals(list, published.Snapshot) || Interlocked.CompareExchange(ref _members, checkedSet, set) == set)
+                {
+                    return checkedSet;
+                }
+            }
+        }
+
+        public void Add(RealServer server, ServerListSnapshot list, long now)
+        {
+            while (true)
+            {
+                var set = Members;
+                if (Array.IndexOf(set.Servers, server) >= 0)
                 {
                     return;
                 }
 
-                if (Interlocked.CompareExchange(ref _set, [server, .. set], set) == set)
+                // The server comes from the list the pick read; the other members are known to be in it only if the
+                // set was checked against that same list.
+                var checkedAgainst = ReferenceEquals(set.CheckedAgainst, list) ? list : null;
+                if (Interlocked.CompareExchange(ref _members, new MemberSet([server, .. set.Servers], checkedAgainst), set) == set)
                 {
                     Volatile.Write(ref _lastModified, now);
                     return;
@@ -145,26 +183,26 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
         {
             while (true)
             {
-                var set = Set;
-                if (set.Length <= 1)
+                var set = Members;
+                if (set.Servers.Length <= 1)
                 {
                     return;
                 }
 
-                var busiest = Busiest(set);
+                var busiest = Busiest(set.Servers);
                 if (busiest is null)
                 {
                     return;
                 }
 
-                if (Interlocked.CompareExchange(ref _set, Array.FindAll(set, s => s != busiest), set) == set)
+                var rest = new MemberSet(Array.FindAll(set.Servers, s => s != busiest), set.CheckedAgainst);
+                if (Interlocked.CompareExchange(ref _members, rest, set) == set)
                 {
                     Volatile.Write(ref _lastModified, now);
                     return;
                 }
             }
         }
-
         // ip_vs_dest_set_max: the member with the largest overhead / weight among those with a weight.
         private static RealServer? Busiest(RealServer[] set)
         {

@@ -29,7 +29,7 @@ public sealed class MaglevHashingScheduler : IScheduler
     private readonly ulong _seed;
     private readonly bool _port;
     private readonly bool _fallback;
-    private readonly Dictionary<RealServer, int> _lastWeights = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<InetEndpoint, int> _lastWeights = [];
     private Snapshot _snapshot = new([], []);
 
     /// <summary>Creates the scheduler with no servers.</summary>
@@ -69,19 +69,20 @@ public sealed class MaglevHashingScheduler : IScheduler
         lock (_updateLock)
         {
             // The kernel's last_weight: a weight set to 0 keeps the table as it was, so quiescing moves nobody else.
+            // Keyed by endpoint, a server's identity within its service: new objects for the same endpoints keep it.
             var weights = new int[sorted.Length];
-            var present = new HashSet<RealServer>(ReferenceEqualityComparer.Instance);
+            var present = new HashSet<InetEndpoint>();
             for (int i = 0; i < sorted.Length; i++)
             {
-                var server = sorted[i];
-                present.Add(server);
-                int weight = server.Weight;
+                var endpoint = sorted[i].Endpoint;
+                present.Add(endpoint);
+                int weight = sorted[i].Weight;
                 if (weight > 0)
                 {
-                    _lastWeights[server] = weight;
+                    _lastWeights[endpoint] = weight;
                 }
 
-                weights[i] = _lastWeights.GetValueOrDefault(server);
+                weights[i] = _lastWeights.GetValueOrDefault(endpoint);
             }
 
             foreach (var gone in _lastWeights.Keys.Where(s => !present.Contains(s)).ToList())

@@ -10,7 +10,7 @@ namespace Lvs.Scheduling;
 /// The position is one integer in the published snapshot, advanced with a compare-and-swap, so concurrent picks never
 /// block and never pick the same turn twice. When the server set changes the position follows the last picked server;
 /// if that server was removed it moves back to the nearest surviving predecessor, as the kernel's
-/// <c>ip_vs_rr_del_dest</c> does.
+/// <c>ip_vs_rr_del_dest</c> does. Servers are identified by endpoint, not by object.
 /// </remarks>
 public sealed class RoundRobinScheduler : IScheduler
 {
@@ -26,12 +26,20 @@ public sealed class RoundRobinScheduler : IScheduler
         var copy = ServerSet.Copy(servers, sortByEndpoint: false);
         lock (_updateLock)
         {
+            // The position follows the server picked last, identified by its endpoint (a server's identity within
+            // its service), so a list rebuilt from new objects with the same endpoints keeps the cycle where it was.
             var old = _snapshot;
             int last = Volatile.Read(ref old.Last);
+            var indexByEndpoint = new Dictionary<InetEndpoint, int>(copy.Length);
+            for (int i = 0; i < copy.Length; i++)
+            {
+                indexByEndpoint[copy[i].Endpoint] = i;
+            }
+
             int position = -1;
             for (int i = last; i >= 0 && position < 0; i--)
             {
-                position = Array.IndexOf(copy, old.Servers[i]);
+                position = indexByEndpoint.GetValueOrDefault(old.Servers[i].Endpoint, -1);
             }
 
             Volatile.Write(ref _snapshot, new Snapshot(copy, position));

@@ -31,6 +31,15 @@ public sealed class SchedulerOptions
     /// </summary>
     public int HashTableBits { get; init; } = DefaultHashTableBits;
 
+    /// <summary>
+    /// True to fill the sh and dh bucket tables from the servers sorted by (address, port) instead of the list order, so
+    /// that the mapping depends only on the server set: for directors that must agree without sharing the order in which
+    /// servers were added. False by default: the kernel fills them in its list order (a new server at the head, see
+    /// <see cref="ServerList"/>), so a service imported from ipvsadm rules maps every client as the kernel does. mh
+    /// always orders by endpoint (its table is meant to be order-independent).
+    /// </summary>
+    public bool SortServersByEndpoint { get; init; }
+
     /// <summary>The Maglev lookup table size: a prime larger than the number of servers (default 65537; the kernel's 4093 works too).</summary>
     public int MaglevTableSize { get; init; } = DefaultMaglevTableSize;
 

@@ -19,6 +19,27 @@ internal sealed class ServerListSnapshot(RealServer[] servers, RealServerLoadBlo
     /// <summary>The block holding their load, in the same order; scan it while <see cref="RealServerLoadBlock.IsIntact"/>.</summary>
     public readonly RealServerLoadBlock Block = block;
 
+    // A server's identity within its service is its endpoint, not the object (the kernel's ip_vs_lookup_dest).
+    private readonly Dictionary<InetEndpoint, int> _indexByEndpoint = IndexByEndpoint(servers);
+
+    /// <summary>The index of the server with this endpoint, or -1 when the list has none.</summary>
+    /// <param name="endpoint">The server's address and port.</param>
+    /// <returns>The index into <see cref="Servers"/>, or -1.</returns>
+    public int IndexOf(InetEndpoint endpoint) => _indexByEndpoint.TryGetValue(endpoint, out int index) ? index : -1;
+
+    /// <summary>
+    /// Finds a server remembered from an earlier pick in this list: at <paramref name="hint"/> when it is still there
+    /// (one array read), otherwise by its endpoint, which may now be held by another <see cref="RealServer"/> object.
+    /// </summary>
+    /// <param name="server">The remembered server.</param>
+    /// <param name="hint">Its index when it was remembered.</param>
+    /// <returns>The index of the server with that endpoint in this list, or -1 when it is no longer in it.</returns>
+    public int Find(RealServer server, int hint)
+    {
+        var servers = Servers;
+        return (uint)hint < (uint)servers.Length && ReferenceEquals(servers[hint], server) ? hint : IndexOf(server.Endpoint);
+    }
+
     /// <summary>
     /// Runs a scan of the load block if the block is intact, and keeps its result only if the block is still intact
     /// afterwards: a server moved to another block during the scan may have read as empty. When this returns false the
@@ -48,4 +69,15 @@ internal sealed class ServerListSnapshot(RealServer[] servers, RealServerLoadBlo
     /// <param name="index">The index a scan returned.</param>
     /// <returns>The server, or null.</returns>
     public RealServer? ServerAt(int index) => index < 0 ? null : Block[index];
+
+    private static Dictionary<InetEndpoint, int> IndexByEndpoint(RealServer[] servers)
+    {
+        var index = new Dictionary<InetEndpoint, int>(servers.Length);
+        for (int i = 0; i < servers.Length; i++)
+        {
+            index[servers[i].Endpoint] = i;
+        }
+
+        return index;
+    }
 }

@@ -14,24 +14,29 @@ namespace Lvs.Scheduling;
 /// kernel does. A server with weight 0 at rebuild time still holds one bucket, like the kernel, but is never returned.
 /// </para>
 /// <para>
-/// Differs from the kernel in one way: the table is filled from the servers ordered by (address, port) instead of the
-/// service's list order, so the mapping depends only on the server set and two directors configured alike agree.
+/// The table is filled in the service's list order, as the kernel's (a new server at the head, see
+/// <see cref="ServerList"/>), so rules imported from ipvsadm map every client as the kernel does. With
+/// <see cref="SchedulerOptions.SortServersByEndpoint"/> it is filled in (address, port) order instead, so the mapping
+/// depends only on the server set and two directors configured alike agree whatever order servers were added in.
 /// </para>
 /// </remarks>
 public sealed class SourceHashingScheduler : IScheduler
 {
     private readonly int _bits;
+    private readonly bool _sortByEndpoint;
     private readonly bool _port;
     private readonly bool _fallback;
     private RealServer?[] _buckets;
 
     /// <summary>Creates the scheduler with no servers.</summary>
-    /// <param name="options">The options (<see cref="SchedulerOptions.HashTableBits"/>, <see cref="SchedulerOptions.Flags"/>); null for the defaults.</param>
+    /// <param name="options">The options (<see cref="SchedulerOptions.HashTableBits"/>, <see cref="SchedulerOptions.Flags"/>,
+    /// <see cref="SchedulerOptions.SortServersByEndpoint"/>); null for the defaults.</param>
     /// <exception cref="ArgumentOutOfRangeException">The table size is outside 4 to 20 bits.</exception>
     public SourceHashingScheduler(SchedulerOptions? options = null)
     {
         options ??= SchedulerOptions.Default;
         _bits = KernelBucketHash.ValidateBits(options.HashTableBits);
+        _sortByEndpoint = options.SortServersByEndpoint;
         _port = (options.Flags & SchedulerFlags.Port) != 0;
         _fallback = (options.Flags & SchedulerFlags.Fallback) != 0;
         _buckets = new RealServer?[1 << _bits];
@@ -43,21 +48,21 @@ public sealed class SourceHashingScheduler : IScheduler
     /// <inheritdoc/>
     public void UpdateServers(IReadOnlyList<RealServer> servers)
     {
-        var sorted = ServerSet.Copy(servers, sortByEndpoint: true);
+        var ordered = ServerSet.Copy(servers, _sortByEndpoint);
         var buckets = new RealServer?[1 << _bits];
-        if (sorted.Length > 0)
+        if (ordered.Length > 0)
         {
             // ip_vs_sh_reassign: each server takes max(weight, 1) consecutive buckets, cycling through the servers.
             int server = 0;
             int taken = 0;
-            int weight = sorted[0].Weight;
+            int weight = ordered[0].Weight;
             for (int i = 0; i < buckets.Length; i++)
             {
-                buckets[i] = sorted[server];
+                buckets[i] = ordered[server];
                 if (++taken >= weight)
                 {
-                    server = server + 1 == sorted.Length ? 0 : server + 1;
-                    weight = sorted[server].Weight;
+                    server = server + 1 == ordered.Length ? 0 : server + 1;
+                    weight = ordered[server].Weight;
                     taken = 0;
                 }
             }

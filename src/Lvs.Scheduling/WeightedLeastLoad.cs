@@ -16,8 +16,20 @@ internal static class WeightedLeastLoad
     public static RealServer? Select<TLoad>(ServerListSnapshot list, bool idleWins = false)
         where TLoad : struct, IServerLoad
     {
+        int index = SelectIndex<TLoad>(list, idleWins);
+        return index < 0 ? null : list.Servers[index];
+    }
+
+    /// <summary>Scans a published list as <see cref="Select{TLoad}(ServerListSnapshot, bool)"/> and returns the index.</summary>
+    /// <typeparam name="TLoad">The load measure.</typeparam>
+    /// <param name="list">The list and its block.</param>
+    /// <param name="idleWins">True for nq: the first schedulable server with no active connection wins at once.</param>
+    /// <returns>The index of the least loaded schedulable server in <see cref="ServerListSnapshot.Servers"/>, or -1.</returns>
+    public static int SelectIndex<TLoad>(ServerListSnapshot list, bool idleWins = false)
+        where TLoad : struct, IServerLoad
+    {
         Func<RealServerLoadBlock, int> scan = idleWins ? static block => TLoad.SelectIn(block, idleWins: true) : static block => TLoad.SelectIn(block, idleWins: false);
-        return list.TryScanBlock(scan, out int index) ? list.ServerAt(index) : Select<TLoad>(list.Servers, idleWins);
+        return list.TryScanBlock(scan, out int index) ? index : SelectIndex<TLoad>(list.Servers, idleWins);
     }
 
     /// <summary>Scans the servers once, reading live weights and counters.</summary>
@@ -28,11 +40,24 @@ internal static class WeightedLeastLoad
     public static RealServer? Select<TLoad>(RealServer[] servers, bool idleWins = false)
         where TLoad : struct, IServerLoad
     {
-        RealServer? least = null;
+        int index = SelectIndex<TLoad>(servers, idleWins);
+        return index < 0 ? null : servers[index];
+    }
+
+    /// <summary>Scans the servers as <see cref="Select{TLoad}(RealServer[], bool)"/> and returns the index.</summary>
+    /// <typeparam name="TLoad">The load measure.</typeparam>
+    /// <param name="servers">The servers in list order.</param>
+    /// <param name="idleWins">True for nq: the first schedulable server with no active connection wins at once.</param>
+    /// <returns>The index of the least loaded schedulable server, or -1.</returns>
+    public static int SelectIndex<TLoad>(RealServer[] servers, bool idleWins = false)
+        where TLoad : struct, IServerLoad
+    {
+        int least = -1;
         long leastLoad = 0;
         long leastWeight = 0;
-        foreach (var server in servers)
+        for (int i = 0; i < servers.Length; i++)
         {
+            var server = servers[i];
             int weight = server.Weight;
             if (weight <= 0)
             {
@@ -44,7 +69,7 @@ internal static class WeightedLeastLoad
             // unusable servers before comparing) with fewer reads per server.
             long load = TLoad.Of(server);
             bool idle = idleWins && server.ActiveConnections == 0;
-            if (!idle && least is not null && leastLoad * weight <= load * leastWeight)
+            if (!idle && least >= 0 && leastLoad * weight <= load * leastWeight)
             {
                 continue;
             }
@@ -56,10 +81,10 @@ internal static class WeightedLeastLoad
 
             if (idle)
             {
-                return server;
+                return i;
             }
 
-            least = server;
+            least = i;
             leastLoad = load;
             leastWeight = weight;
         }

@@ -20,7 +20,8 @@ namespace Lvs.Scheduling;
 /// <para>
 /// Weights are those of the last update (the kernel rebuilds its maximum weight and gcd in <c>upd_dest</c> too). On an
 /// update the sequence restarts at the list head in the current pass, with the kernel's rounding of the current weight
-/// to the new gcd (<c>ip_vs_wrr_dest_changed</c>).
+/// to the new gcd (<c>ip_vs_wrr_dest_changed</c>). An update that changes nothing (the same endpoints in the same order
+/// with the same weights, whether or not the same objects) keeps the position, as the kernel, which is not called then.
 /// </para>
 /// </remarks>
 public sealed class WeightedRoundRobinScheduler : IScheduler
@@ -50,8 +51,12 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         lock (_updateLock)
         {
             var old = _snapshot;
-            int currentWeight = old.CurrentWeight(Volatile.Read(ref old.State));
-            Volatile.Write(ref _snapshot, Snapshot.Build(copy, currentWeight, _maxPeriod));
+            long state = Volatile.Read(ref old.State);
+
+            // The kernel's add_dest/del_dest/upd_dest run only for what changed: a list with the same endpoints (a
+            // server's identity), order and weights, even as new objects, leaves the position where it is.
+            var next = old.Matches(copy) ? old.WithServers(copy, state) : Snapshot.Build(copy, old.CurrentWeight(state), _maxPeriod);
+            Volatile.Write(ref _snapshot, next);
         }
     }
 
@@ -157,6 +162,29 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             return table;
         }
 
+        /// <summary>True when a list has this snapshot's endpoints in the same order with the same weights.</summary>
+        public bool Matches(RealServer[] servers)
+        {
+            if (servers.Length != Servers.Length)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < servers.Length; i++)
+            {
+                if (servers[i].Endpoint != Servers[i].Endpoint || servers[i].Weight != Weights[i])
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>The same tables and position over another list of the same endpoints and weights.</summary>
+        public Snapshot WithServers(RealServer[] servers, long state) =>
+            new(servers, Weights, MaxWeight, Step, Sequence, PassStarts) { State = state };
+
         /// <summary>The kernel's current weight (cw) that a state stands for.</summary>
         public int CurrentWeight(long state) =>
             Sequence is not null ? MaxWeight - (Low(state) * Step) : Low(state);
@@ -193,12 +221,13 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                     if (step == 0 && !AnySchedulable())
                     {
-                        return null;
+                        break;
                     }
                 }
 
                 if (found is null)
                 {
+                    MoveAfterFailedPick(state);
                     return null;
                 }
 
@@ -213,6 +242,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         {
             if (!AnySchedulable())
             {
+                MoveAfterFailedPick(Volatile.Read(ref State));
                 return null;
             }
 
@@ -250,6 +280,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
+                    MoveAfterFailedPick(state);
                     return null;
                 }
 
@@ -257,6 +288,40 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
                 {
                     return found;
                 }
+            }
+        }
+
+        /// <summary>
+        /// Where the kernel's <c>ip_vs_wrr_schedule</c> leaves its mark when no server qualifies: a scan that starts in
+        /// the last pass (current weight at most the gcd) after a server stops at that server, so the position stays;
+        /// any other scan runs down to the last pass, wraps to the maximum weight and stops at the list head there.
+        /// </summary>
+        /// <param name="state">The state the failed scan started from; a pick that moved it meanwhile wins.</param>
+        private void MoveAfterFailedPick(long state)
+        {
+            int index = High(state);
+            bool atHead;
+            bool lastPass;
+            long head;
+            if (Sequence is not null)
+            {
+                // Table mode: the head of pass p is "just before the pass's first entry" with pass p; a pick at that
+                // index would carry the previous pass.
+                int pass = Low(state);
+                atHead = index == PassStarts![pass] - 1;
+                lastPass = pass == PassStarts.Length - 2;
+                head = Pack(-1, 0);
+            }
+            else
+            {
+                atHead = index == -1;
+                lastPass = Low(state) <= Step;
+                head = Pack(-1, MaxWeight);
+            }
+
+            if (atHead || !lastPass)
+            {
+                _ = Interlocked.CompareExchange(ref State, head, state);
             }
         }
 

@@ -21,6 +21,29 @@ public class DestinationHashingSchedulerTests
     }
 
     [Fact]
+    public void Pick_ByDefault_FillsTheTableInTheGivenListOrderAsTheKernel()
+    {
+        // ip_vs_dh_reassign walks svc->destinations in the kernel's list order (the last added first): with the list
+        // C, B, A destination 10.0.0.1 (bucket 39, 39 mod 3 = 0) goes to C and 10.0.0.3 (bucket 235) to B. The old
+        // code sorted by address and answered A and B (issue 16).
+        var servers = WithWeights(1, 1, 1);
+        var list = new ServerList();
+        foreach (var server in servers)
+        {
+            list.Add(server);
+        }
+
+        var dh = new DestinationHashingScheduler();
+        dh.UpdateServers(list);
+        Assert.Same(servers[2], dh.Pick(Flow(9, 1000, destination: 0x0A000001)));
+        Assert.Same(servers[1], dh.Pick(Flow(9, 1000, destination: 0x0A000003)));
+
+        var sorted = new DestinationHashingScheduler(new SchedulerOptions { SortServersByEndpoint = true });
+        sorted.UpdateServers(list);
+        Assert.Same(servers[0], sorted.Pick(Flow(9, 1000, destination: 0x0A000001)));
+    }
+
+    [Fact]
     public void Pick_IgnoresWeightsInTheTable_ButRefusesQuiesced()
     {
         var servers = WithWeights(1, 9);
@@ -38,14 +61,15 @@ public class DestinationHashingSchedulerTests
     }
 
     [FsCheck.Xunit.Property]
-    public Property Pick_IsAPureFunctionOfDestinationAndServerSet()
+    public Property Pick_SortServersByEndpoint_IsAPureFunctionOfDestinationAndServerSet()
     {
         var gen = Gen.Choose(1, 40).SelectMany(n => Gen.Shuffle(Enumerable.Range(0, n)));
         return Prop.ForAll(gen.ToArbitrary(), Gen.Choose(0, int.MaxValue).ToArbitrary(), (order, destination) =>
         {
             var servers = WithWeights([.. order.Select(_ => 1)]);
-            var a = new DestinationHashingScheduler();
-            var b = new DestinationHashingScheduler();
+            var options = new SchedulerOptions { SortServersByEndpoint = true };
+            var a = new DestinationHashingScheduler(options);
+            var b = new DestinationHashingScheduler(options);
             a.UpdateServers(servers);
             b.UpdateServers([.. order.Select(i => servers[i])]);
             var flow = Flow(7, 1000, (uint)destination);

@@ -52,19 +52,54 @@ public sealed class LocalityBasedLeastConnectionSchedulerTests : IDisposable
     }
 
     [Fact]
-    public void Pick_CachedServerQuiescedOverloadedOrRemoved_IsReplaced()
+    public void Pick_CachedServerQuiescedUnavailableOrRemoved_IsReplaced()
     {
         var servers = WithWeights(1, 1, 1, 1);
         _lblc.UpdateServers(servers);
         Assert.Same(servers[0], _lblc.Pick(To(100)));
         servers[0].Weight = 0;
         Assert.Same(servers[1], _lblc.Pick(To(100)));
-        servers[1].Overloaded();
+        servers[1].IsAvailable = false;
         Assert.Same(servers[2], _lblc.Pick(To(100)));
 
         // Removed from the list without being flagged unavailable: its entries go at the update.
         _lblc.UpdateServers([servers[0], servers[1], servers[3]]);
         Assert.Same(servers[3], _lblc.Pick(To(100)));
+    }
+
+    [Fact]
+    public void Pick_CachedServerOverItsConnectionThreshold_IsStillReturnedAsByTheKernelsCacheHit()
+    {
+        // ip_vs_lblc_schedule keeps a cached dest that is available, weighted and not is_overloaded (lblc's own
+        // "busier than its weight" rule); IP_VS_DEST_F_OVERLOAD (ipvsadm -x) is not looked at on a hit (issue 16).
+        var servers = WithWeights(1, 1);
+        _lblc.UpdateServers(servers);
+        Assert.Same(servers[0], _lblc.Pick(To(100)));
+        servers[0].Overloaded();
+        Assert.True(servers[0].IsOverloaded);
+        Assert.Same(servers[0], _lblc.Pick(To(100)));
+
+        // A new destination is scheduled by the miss path, which skips the flagged server as the kernel does.
+        Assert.Same(servers[1], _lblc.Pick(To(200)));
+    }
+
+    [Fact]
+    public void Pick_ServersReplacedByNewObjectsWithTheSameEndpoints_KeepsEveryDestinationOnItsEndpoint()
+    {
+        // A server's identity within its service is its endpoint: a list rebuilt from configuration must not move
+        // destinations. The returned object is the one of the current list.
+        var servers = WithWeights(1, 1, 1);
+        _lblc.UpdateServers(servers);
+        var before = Enumerable.Range(0, 30).Select(d => _lblc.Pick(To((uint)d))!.Endpoint).ToArray();
+        var renewed = WithWeights(1, 1, 1);
+        renewed[0].WithConnections(active: 0, inactive: 5);
+        _lblc.UpdateServers([renewed[2], renewed[0], renewed[1]]);
+        for (int d = 0; d < 30; d++)
+        {
+            var pick = _lblc.Pick(To((uint)d));
+            Assert.Equal(before[d], pick!.Endpoint);
+            Assert.Contains(pick, renewed);
+        }
     }
 
     [Fact]

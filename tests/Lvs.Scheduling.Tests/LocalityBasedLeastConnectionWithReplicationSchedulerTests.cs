@@ -68,6 +68,21 @@ public sealed class LocalityBasedLeastConnectionWithReplicationSchedulerTests : 
     }
 
     [Fact]
+    public void Pick_ServersReplacedByNewObjectsWithTheSameEndpoints_KeepsTheSetByEndpoint()
+    {
+        // A server's identity within its service is its endpoint: the set keeps its member, now the new object, although
+        // the other server is idle and would win a fresh wlc pick (issue 16).
+        var servers = WithWeights(2, 2);
+        _lblcr.UpdateServers(servers);
+        Assert.Same(servers[0], _lblcr.Pick(To(100)));
+        var renewed = WithWeights(2, 2);
+        renewed[0].WithConnections(active: 1, inactive: 3);
+        _lblcr.UpdateServers(renewed);
+        Assert.Same(renewed[0], _lblcr.Pick(To(100)));
+        Assert.Equal([renewed[0]], _lblcr.SetOf(Destination));
+    }
+
+    [Fact]
     public void Pick_SetMembersQuiesced_PicksOutsideTheSet()
     {
         var servers = WithWeights(1, 1);

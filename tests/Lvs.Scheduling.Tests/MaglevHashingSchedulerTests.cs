@@ -201,6 +201,37 @@ public class MaglevHashingSchedulerTests
     }
 
     [Fact]
+    public void Pick_NewObjectsWithTheSameEndpoints_OneQuiesced_MoveNoOtherClient()
+    {
+        // A server's identity within its service is its endpoint: a list rebuilt from configuration as new objects,
+        // with one of them quiesced, keeps the table (the quiesced endpoint's last weight is remembered by endpoint),
+        // so only that server's clients are refused (issue 16).
+        var servers = Enumerable.Range(0, 50).Select(i => TestServers.Create(i)).ToArray();
+        var mh = Create();
+        mh.UpdateServers(servers);
+        var flows = Enumerable.Range(0, 5000).Select(c => Flow((uint)(0x0B000000 + (c * 7919)))).ToArray();
+        var before = flows.Select(f => mh.Pick(f)!.Endpoint).ToArray();
+
+        var renewed = Enumerable.Range(0, 50).Select(i => TestServers.Create(i, i == 17 ? 0 : 1)).ToArray();
+        mh.UpdateServers(renewed);
+        for (int i = 0; i < flows.Length; i++)
+        {
+            var picked = mh.Pick(flows[i]);
+            if (before[i] == servers[17].Endpoint)
+            {
+                Assert.Null(picked);
+            }
+            else
+            {
+                Assert.Equal(before[i], picked!.Endpoint);
+                Assert.Contains(picked, renewed);
+            }
+        }
+
+        Assert.Contains(servers[17].Endpoint, before);
+    }
+
+    [Fact]
     public void Pick_QuiescedThenRestored_GetsItsClientsBack()
     {
         var servers = WithWeights(2, 2, 2);

@@ -50,6 +50,20 @@ public class RoundRobinSchedulerTests
     }
 
     [Fact]
+    public void UpdateServers_NewObjectsWithTheSameEndpoints_KeepThePosition()
+    {
+        // The position follows the last picked server by endpoint, its identity within the service: a list rebuilt as
+        // new objects continues the cycle instead of restarting at the head (issue 16).
+        var servers = WithWeights(1, 1, 1, 1);
+        var rr = new RoundRobinScheduler();
+        rr.UpdateServers(servers);
+        Assert.Equal("AB", Letters(servers, rr.PickMany(2)));
+        var renewed = WithWeights(1, 1, 1, 1);
+        rr.UpdateServers(renewed);
+        Assert.Equal("CDAB", Letters(renewed, rr.PickMany(4)));
+    }
+
+    [Fact]
     public void UpdateServers_ServerRemovedMidCycle_ContinuesAfterItsPredecessor()
     {
         var servers = WithWeights(1, 1, 1, 1);

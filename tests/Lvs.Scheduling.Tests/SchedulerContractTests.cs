@@ -151,6 +151,65 @@ public class SchedulerContractTests
     }
 
     [Theory]
+    [MemberData(nameof(AllNames))]
+    public async Task Pick_ConcurrentWithUpdateServers_NeverReturnsAServerRemovedBeforeThePickBegan(string name)
+    {
+        // The contract: once UpdateServers(list) has returned, no pick returns a server outside that list (or a later
+        // one). List k holds servers k .. k+3 of a pool, so server j belongs to lists j-3 .. j only: a pick that began
+        // after list k was published must return a server j >= k. One thread picks (each destination twice in a row,
+        // so that a cached entry is read back at once) while this one slides the window; lblc and lblcr used to cache
+        // a server of the list a pick had read after the update that removed it, and to return it from the cache
+        // afterwards (issue 16).
+        const int Window = 4;
+        const int Updates = 1000;
+        var scheduler = Create(name);
+        var pool = Enumerable.Range(0, Updates + Window).Select(i => TestServers.Create(i, 1 + (i % 3))).ToArray();
+        int published = 0;
+        int stop = 0;
+        long picks = 0;
+        scheduler.UpdateServers(pool[..Window]);
+        var picker = Task.Run(() =>
+        {
+            long violations = 0;
+            string? first = null;
+            uint next = 0;
+            while (Volatile.Read(ref stop) == 0)
+            {
+                int current = Volatile.Read(ref published);
+                uint n = (next++ >> 1) % 1_000;
+                var pick = scheduler.Pick(TestServers.Flow(0x0B000000 + n, (ushort)(1024 + n), 0x0A800000 + n));
+                Volatile.Write(ref picks, picks + 1);
+                int j = pick is null ? -1 : (int)(pick.Address.IPv4Value & 0xFFFFFF);
+                if (j < current)
+                {
+                    violations++;
+                    first ??= $"{name} returned {(pick is null ? "null" : pick.ToString())} (server {j}) after list {current} was published";
+                }
+            }
+
+            return (violations, first);
+        }, TestContext.Current.CancellationToken);
+
+        for (int k = 1; k <= Updates; k++)
+        {
+            // Let the picker run between updates (and start at all before the first one).
+            long seen = Volatile.Read(ref picks);
+            while (Volatile.Read(ref picks) < seen + 16 && !picker.IsCompleted)
+            {
+                Thread.SpinWait(20);
+            }
+
+            scheduler.UpdateServers(pool[k..(k + Window)]);
+            Volatile.Write(ref published, k);
+        }
+
+        Volatile.Write(ref stop, 1);
+        var (violationCount, firstViolation) = await picker;
+        (scheduler as IDisposable)?.Dispose();
+        Assert.True(violationCount == 0, $"{violationCount} of {Volatile.Read(ref picks)} picks broke the contract; first: {firstViolation}");
+    }
+
+    [Theory]
     [InlineData("rr")]
     [InlineData("wrr")]
     public void Pick_ConcurrentPickers_ShareOnePeriodExactly(string name)

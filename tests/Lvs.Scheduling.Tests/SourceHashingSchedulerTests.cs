@@ -6,8 +6,39 @@ namespace Lvs.Scheduling.Tests;
 
 public class SourceHashingSchedulerTests
 {
-    private static SourceHashingScheduler Create(SchedulerFlags flags = SchedulerFlags.None, int bits = 8) =>
-        new(new SchedulerOptions { Flags = flags, HashTableBits = bits });
+    private static SourceHashingScheduler Create(SchedulerFlags flags = SchedulerFlags.None, int bits = 8, bool sorted = false) =>
+        new(new SchedulerOptions { Flags = flags, HashTableBits = bits, SortServersByEndpoint = sorted });
+
+    [Fact]
+    public void Pick_ByDefault_FillsTheTableInTheGivenListOrderAsTheKernel()
+    {
+        // ip_vs_sh_reassign walks svc->destinations, where every added server went to the head: added A, B, C the
+        // kernel's list is C, B, A, and bucket 39 (client 10.0.0.1, see above; 39 mod 3 = 0) holds C, bucket 235 (10.0.0.3)
+        // holds B. The old code sorted by address and answered A and B (issue 16).
+        var servers = WithWeights(1, 1, 1);
+        var kernelOrder = ServerList.InKernelOrder(servers);
+        Assert.Equal([servers[2], servers[1], servers[0]], kernelOrder);
+        var sh = Create();
+        sh.UpdateServers(kernelOrder);
+        Assert.Same(servers[2], sh.Pick(Flow(0x0A000001)));
+        Assert.Same(servers[1], sh.Pick(Flow(0x0A000003)));
+
+        // Sorted on request: the order given no longer matters.
+        var sorted = Create(sorted: true);
+        sorted.UpdateServers(kernelOrder);
+        Assert.Same(servers[0], sorted.Pick(Flow(0x0A000001)));
+    }
+
+    [Fact]
+    public void Pick_NewObjectsWithTheSameEndpointsInTheSameOrder_MapEveryClientAlike()
+    {
+        var servers = WithWeights(2, 1, 3);
+        var sh = Create();
+        sh.UpdateServers(servers);
+        var before = Enumerable.Range(0, 256).Select(c => sh.Pick(Flow((uint)c))!.Endpoint).ToArray();
+        sh.UpdateServers(WithWeights(2, 1, 3));
+        Assert.Equal(before, Enumerable.Range(0, 256).Select(c => sh.Pick(Flow((uint)c))!.Endpoint));
+    }
 
     [Fact]
     public void Pick_KernelBucket_ForAKnownClient()
@@ -96,7 +127,7 @@ public class SourceHashingSchedulerTests
     }
 
     [FsCheck.Xunit.Property]
-    public Property Pick_IsAPureFunctionOfClientAndServerSet()
+    public Property Pick_SortServersByEndpoint_IsAPureFunctionOfClientAndServerSet()
     {
         var gen = Gen.ArrayOf(Gen.Choose(1, 5)).Where(w => w.Length is > 0 and < 40)
             .SelectMany(w => Gen.Shuffle(Enumerable.Range(0, w.Length)).Select(order => (w, order)));
@@ -104,8 +135,8 @@ public class SourceHashingSchedulerTests
         {
             var (weights, order) = input;
             var servers = WithWeights(weights);
-            var a = Create(SchedulerFlags.Port);
-            var b = Create(SchedulerFlags.Port);
+            var a = Create(SchedulerFlags.Port, sorted: true);
+            var b = Create(SchedulerFlags.Port, sorted: true);
             a.UpdateServers(servers);
             b.UpdateServers([.. order.Select(i => servers[i])]);
             var flow = Flow((uint)client, (ushort)client);

@@ -34,6 +34,43 @@ public class WeightedRoundRobinSchedulerTests
         Assert.Equal("AABABCABCAABABCABC", Letters(servers, wrr.PickMany(18)));
     }
 
+    [Theory]
+    [InlineData(false, new[] { 3, 2, 1 }, 3, 6, "AAB-AABABC")]
+    [InlineData(true, new[] { 3, 2, 1 }, 3, 6, "AAB-AABABC")]
+    [InlineData(false, new[] { 3, 2, 1 }, 0, 6, "-AABABC")]
+    [InlineData(true, new[] { 3, 2, 1 }, 0, 6, "-AABABC")]
+    [InlineData(false, new[] { 4, 3, 2 }, 4, 9, "AABA-AABABCABC")]
+    [InlineData(true, new[] { 4, 3, 2 }, 4, 9, "AABA-AABABCABC")]
+    [InlineData(false, new[] { 2, 1 }, 2, 4, "AA-BAAB")]
+    [InlineData(true, new[] { 2, 1 }, 2, 4, "AA-BAAB")]
+    [InlineData(false, new[] { 1, 1, 1 }, 2, 4, "AB-CABC")]
+    [InlineData(true, new[] { 1, 1, 1 }, 2, 4, "AB-CABC")]
+    public void Pick_AfterAPickThatFoundNoServer_ContinuesFromWhereTheKernelsScanStopped(
+        bool stepping, int[] weights, int before, int after, string expected)
+    {
+        // ip_vs_wrr_schedule moves its mark even when it fails: a scan that starts above the last pass (or at the list
+        // head) runs down to it, wraps to the maximum weight and stops at the head; a scan that starts in the last
+        // pass after a server stops back at that server. Issue 16's vector: weights 3, 2, 1, three picks, all
+        // overloaded, one pick, cleared, six picks: A A B - A A B A B C (the old code resumed at C: AAB-CAABAB).
+        var servers = WithWeights(weights);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        var picks = new List<RealServer?>(wrr.PickMany(before));
+        foreach (var server in servers)
+        {
+            server.Overloaded();
+        }
+
+        picks.Add(wrr.Pick(default));
+        foreach (var server in servers)
+        {
+            server.UpperThreshold = 0;
+        }
+
+        picks.AddRange(wrr.PickMany(after));
+        Assert.Equal(expected, Letters(servers, picks));
+    }
+
     [Fact]
     public void Pick_Weights21_GivesAAB()
     {
@@ -91,6 +128,22 @@ public class WeightedRoundRobinSchedulerTests
         // Pass at weight 3 restarts from the head (A B; C is below 3), then 2 and 1 include C.
         wrr.UpdateServers(servers);
         Assert.Equal("AB" + "ABC" + "ABC" + "AABABCABC", Letters(servers, wrr.PickMany(17)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UpdateServers_NewObjectsWithTheSameEndpointsAndWeights_KeepThePosition(bool stepping)
+    {
+        // Nothing changed for the kernel (no add_dest, del_dest or upd_dest would run), so the mark stays: the period
+        // A A B A B C A B C goes on after its fourth pick instead of restarting at the head (issue 16).
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABA", Letters(servers, wrr.PickMany(4)));
+        var renewed = WithWeights(4, 3, 2);
+        wrr.UpdateServers(renewed);
+        Assert.Equal("BCABC" + "AABABCABC", Letters(renewed, wrr.PickMany(14)));
     }
 
     [Theory]
