@@ -3,7 +3,7 @@ using Lvs.Core;
 namespace Lvs.HealthChecks;
 
 /// <summary>The health settings of one real server of a virtual service (a keepalived <c>real_server</c> block).</summary>
-/// <param name="InetEndpoint">The real server.</param>
+/// <param name="Endpoint">The real server.</param>
 public sealed record RealServerHealthOptions(InetEndpoint Endpoint)
 {
     /// <summary>The configured weight (keepalived <c>weight</c>, ipvsadm <c>-w</c>), restored on recovery; 1 by default.</summary>
