@@ -12,9 +12,6 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
     internal const uint IdleSheddingTicks = 60;
-    private readonly IdleTimeoutFloor _idleTimeouts;
-    private ulong _random;
-    private long _shed;
 
     public long Refused => Interlocked.Read(ref _refused);
 
