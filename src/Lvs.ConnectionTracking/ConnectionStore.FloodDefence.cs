@@ -12,9 +12,6 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
     internal const uint IdleSheddingTicks = 60;
-    private readonly IdleTimeoutFloor _idleTimeouts;
-    private ulong _random;
-    private long _shed;
 
     public long Refused => Interlocked.Read(ref _refused);
 
@@ -22,8 +19,10 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>
     /// Frees one slot when the table is full, like the kernel's <c>ip_vs_random_dropentry</c>: random probes look for
-    /// a half-open TCP entry (SYN_RECV, SYNACK, SYN_SENT, NONE) first, else an entry idle for at least 60 s that is
-    /// not a template. Established connections in use are never shed.
+    /// a TCP entry in SYN_RECV or SYNACK, or a template that controls nothing and is not ASSURED, first, else an
+    /// ESTABLISHED or non-TCP entry idle for at least 60 s (with <see cref="ConnectionTableOptions.ExtendedFloodDefence"/>
+    /// also TCP entries in NONE and SYN_SENT at once, and entries in any state once idle). Connections in use are
+    /// never shed.
     /// </summary>
     private bool TryShedLocked(uint now, Span<ConnectionEnd> ends, ref int endCount)
     {
@@ -56,8 +55,14 @@ internal sealed partial class ConnectionStore<TAddress>
                 continue;
             }
 
+            // What the kernel drops at once: TCP in SYN_RECV or SYNACK (with ExtendedFloodDefence also NONE and
+            // SYN_SENT); what it drops once idle (todrop_entry): ESTABLISHED and other protocols (with
+            // ExtendedFloodDefence entries in any state). Other TCP states are never dropped by the kernel.
             uint state = w & StateMask;
-            if (e.Protocol == (byte)L4Protocol.Tcp && TcpStateMachine.IsHalfOpen((TcpConnectionState)state))
+            bool tcp = e.Protocol == (byte)L4Protocol.Tcp;
+            var tcpState = (TcpConnectionState)state;
+            bool extended = _table.Options.ExtendedFloodDefence;
+            if (tcp && (extended ? TcpStateMachine.IsHalfOpen(tcpState) : tcpState is TcpConnectionState.SynRecv or TcpConnectionState.SynAck))
             {
                 if (RemoveLocked(i, GenerationOf(ref e, w), force: false))
                 {
@@ -72,7 +77,7 @@ internal sealed partial class ConnectionStore<TAddress>
             // (or, after a timeout change, one no longer; see IdleTimeoutFloor). Before its first packet an entry runs
             // on the 3-second initial timeout and is never idle (the kernel's todrop_entry compares against
             // cp->timeout, which is that initial timeout until the first state change).
-            if (idle < 0 && (w & SeenBit) != 0)
+            if (idle < 0 && (w & SeenBit) != 0 && (!tcp || extended || tcpState == TcpConnectionState.Established))
             {
                 uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
                 if ((int)(now - lastSeen) >= (int)IdleSheddingTicks)

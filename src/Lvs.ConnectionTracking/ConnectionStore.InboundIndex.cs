@@ -13,10 +13,6 @@ internal sealed partial class ConnectionStore<TAddress>
     private const int ConnectionsPerInboundBucket = 13;
     private const int ProbeTagBits = 8;
     private const uint ProbeTagMask = 0xFF;
-    private readonly CacheAlignedArray<InboundBucket> _inLines;
-    private readonly int[] _inVersions;
-    private readonly uint _inLineCount;
-    private readonly uint _cells;
 
     // Walks stop at any link outside the slab, not only at -1: a reader standing on a slot that was freed and refilled
     // as a template reads that template's timeout where a link was (see Add), and must end the walk and retry rather

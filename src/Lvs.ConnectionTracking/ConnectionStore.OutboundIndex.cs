@@ -9,10 +9,6 @@ namespace Lvs.ConnectionTracking;
 internal sealed partial class ConnectionStore<TAddress>
     where TAddress : unmanaged, IStoredAddress<TAddress>
 {
-    private readonly int[] _outHeads;
-    private readonly int[] _outVersions;
-    private readonly uint _outBuckets;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindOutbound(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word) =>
         TryFindOutbound(OutboundBucket(protocol, source, sourcePort, destination, destinationPort), protocol, source, sourcePort, destination, destinationPort, out index, out word);

@@ -15,9 +15,6 @@ internal sealed partial class ConnectionStore<TAddress>
     /// <summary>How long a template that still controls connections is kept when its own timer runs out (the kernel's <c>expire_later</c>).</summary>
     internal const uint TemplateGraceTicks = 60;
     private const int NotFiled = int.MinValue;
-    private readonly int[] _wheel;
-    private readonly RefileQueue _refiles;
-    private uint _lastTick;
 
     private void FileLocked(int index, uint expiry)
     {

@@ -65,19 +65,35 @@ internal sealed partial class ConnectionStore<TAddress>
     internal const int AuxShift = 8;
     internal const uint AuxUnit = 1u << AuxShift;
     private const int MaxSteps = 1 << 16;
+
+    // All the fields are declared here, in one place and in the order they had before the split into parts, so that
+    // the object's layout (which the runtime derives from the declaration order) is what it was.
     private readonly CacheAlignedArray<ConnectionEntry<TAddress>> _entries;
     private readonly ConnectionRoute<TAddress>[] _routes;
+    private readonly CacheAlignedArray<InboundBucket> _inLines;
+    private readonly int[] _outHeads;
+    private readonly int[] _inVersions;
+    private readonly int[] _outVersions;
+    private readonly int[] _wheel;
+    private readonly uint _inLineCount;
+    private readonly uint _cells;
+    private readonly uint _outBuckets;
     private readonly int _stripeMask;
     private readonly FlowHashSecret _secret;
     private readonly bool _isIPv6;
     private readonly ConnectionTable _table;
     private readonly Lock _writeLock = new();
+    private readonly RefileQueue _refiles;
+    private readonly IdleTimeoutFloor _idleTimeouts;
     private readonly IConnectionEndObserver? _observer;
     private readonly ulong _handleOwner;
     private int _retired;
     private int _freeHead;
     private int _count;
+    private ulong _random;
+    private uint _lastTick;
     private long _refused;
+    private long _shed;
     private long _expired;
 
     public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed)

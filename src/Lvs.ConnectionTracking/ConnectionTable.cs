@@ -12,8 +12,8 @@ namespace Lvs.ConnectionTracking;
 /// <remarks>
 /// <para>
 /// Memory is reserved up front: a slab of compact slots per address family (56 bytes for IPv4, 112 for IPv6) and
-/// two int-indexed hash indexes; there is no heap object per connection and no operation allocates after
-/// construction. Keys are hashed with secret words drawn from the process's random <see cref="FlowHash.Seed"/>.
+/// two int-indexed hash indexes (the IPv6 ones, unless <see cref="ConnectionTableOptions.IPv6Capacity"/> is set, when
+/// the first IPv6 entry is added); there is no heap object per connection and no operation allocates after that. Keys are hashed with secret words drawn from the process's random <see cref="FlowHash.Seed"/>.
 /// </para>
 /// <para>
 /// Threads: any number of packet threads may look up, add, update and remove at once while one housekeeping thread
@@ -24,7 +24,8 @@ namespace Lvs.ConnectionTracking;
 /// Time: the table counts whole-second ticks from its creation on the injected <see cref="TimeProvider"/>. The hot
 /// path reads the tick cached by the last <see cref="RunHousekeeping"/> (as the kernel reads jiffies), so
 /// housekeeping must run at least once per second (<see cref="StartHousekeeping"/> does). A connection whose timeout
-/// is T seconds, last refreshed at tick n, expires when housekeeping runs at tick n + T.
+/// is T seconds, last refreshed at cached tick n, expires when housekeeping runs at tick n + T + 1: never before T
+/// seconds have passed (the cached tick may be up to a second old), at most one tick after.
 /// </para>
 /// </remarks>
 public sealed partial class ConnectionTable : IDisposable

@@ -48,6 +48,15 @@ public sealed record ConnectionTableOptions
     public int SecureTcp { get; init; }
 
     /// <summary>
+    /// Flood defence beyond the kernel's: when the table is full, also shed TCP entries in NONE and SYN_SENT at once,
+    /// and entries in any state (TIME_WAIT, FIN_WAIT, CLOSE...) once idle for 60 s. The kernel's
+    /// <c>ip_vs_random_dropentry</c> (the default, false) drops only SYN_RECV and SYNACK at once and only ESTABLISHED
+    /// and non-TCP entries when idle, which with a fixed capacity can leave the table full of closing connections for
+    /// up to their timeout (TIME_WAIT: 120 s).
+    /// </summary>
+    public bool ExtendedFloodDefence { get; init; }
+
+    /// <summary>
     /// For tests: how many of an inbound bucket's 15 cells are used (the rest of its connections go to its overflow
     /// chain), so that a small table exercises the chains as a full large one does.
     /// </summary>

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Lvs.ConnectionTracking;
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.Benchmarks.ConnectionTracking;
 
@@ -18,6 +19,7 @@ public class ConnectionTableChurnBenchmarks
     private const int Churn = 1_000_000;
     private ConnectionTableFixture _fixture = null!;
     private NewConnection[] _new = null!;
+    private NewConnection[] _newWithSyn = null!;
     private ConnectionHandle[] _added = null!;
     private AddConnectionResult[] _results = null!;
     private int[]? _removalOrder;
@@ -27,16 +29,18 @@ public class ConnectionTableChurnBenchmarks
     {
         _fixture = new ConnectionTableFixture(Resident, Resident + Churn);
         _new = new NewConnection[Churn];
+        _newWithSyn = new NewConnection[Churn];
         _added = new ConnectionHandle[Churn];
         _results = new AddConnectionResult[Churn];
         var server = _fixture.Registry[0].Endpoint;
         for (int i = 0; i < Churn; i++)
         {
             _new[i] = new NewConnection(_fixture.Inbound(Resident + i), 0, server, ForwardingMethod.Nat);
+            _newWithSyn[i] = _new[i] with { FirstPacket = TcpFlags.Syn };
         }
     }
 
-    [IterationCleanup(Targets = [nameof(Insert), nameof(InsertBatched)])]
+    [IterationCleanup(Targets = [nameof(Insert), nameof(InsertBatched), nameof(InsertBatchedFirstPacket)])]
     public void RemoveInserted()
     {
         foreach (var h in _added)
@@ -85,6 +89,24 @@ public class ConnectionTableChurnBenchmarks
         {
             int n = Math.Min(256, _new.Length - i);
             added += table.TryAddBatch(_new.AsSpan(i, n), _added.AsSpan(i, n), _results.AsSpan(i, n));
+        }
+
+        return added;
+    }
+
+    /// <summary>
+    /// <see cref="InsertBatched"/> with each connection's first packet (a SYN) applied by the insert
+    /// (<see cref="NewConnection.FirstPacket"/>): the connections start in SYN_RECV, counted active, in one call.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Churn)]
+    public int InsertBatchedFirstPacket()
+    {
+        var table = _fixture.Table;
+        int added = 0;
+        for (int i = 0; i < _newWithSyn.Length; i += 256)
+        {
+            int n = Math.Min(256, _newWithSyn.Length - i);
+            added += table.TryAddBatch(_newWithSyn.AsSpan(i, n), _added.AsSpan(i, n), _results.AsSpan(i, n));
         }
 
         return added;
