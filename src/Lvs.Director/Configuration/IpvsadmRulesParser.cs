@@ -852,6 +852,12 @@ public static class IpvsadmRulesParser
                 : error);
         }
 
+        if (parsed.IsIPv4 && address.Contains(':', StringComparison.Ordinal))
+        {
+            // ipvsadm would make an IPv6 service of it; the table keeps IPv4-mapped addresses as IPv4.
+            throw new RuleException($"{error}: IPv4-mapped IPv6 address '{address}' is not supported (give the IPv4 address)");
+        }
+
         ushort portNumber = 0;
         if (port is not null)
         {

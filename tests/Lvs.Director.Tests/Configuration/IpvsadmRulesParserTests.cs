@@ -224,4 +224,29 @@ public sealed class IpvsadmRulesParserTests
         // -E without -p makes the service non-persistent; without -s it would be wlc.
         Assert.Equal(("rr", 0, SchedulerFlags.None), (options.Scheduler, options.PersistenceTimeout, options.SchedulerFlags));
     }
+
+    [Theory]
+    [InlineData("-A -t 192.0.2.10:80 -n", "Illegal 'numeric' option with the 'add-service' command")]
+    [InlineData("-a -t 192.0.2.10:80 -r 10.1.0.1 -p", "Illegal 'persistent' option with the 'add-server' command")]
+    [InlineData("-A -a -t 192.0.2.10:80", "multiple commands specified")]
+    [InlineData("-A -t 192.0.2.10:80 -s rr -s wrr", "multiple 'scheduler' options specified")]
+    [InlineData("-A -t [::ffff:192.0.2.10]:80", "illegal virtual server address[:port] specified: IPv4-mapped IPv6 address '::ffff:192.0.2.10' is not supported (give the IPv4 address)")]
+    [InlineData("-A -t 192.0.2.10:80 -M web", "illegal virtual server persistent mask specified: host name 'web' is not resolved (give a dotted netmask)")]
+    [InlineData("-a -t 192.0.2.10:80 -r db.example:5432 -m", "illegal real server address[:port] specified: host name 'db.example' is not resolved (give a numeric address)")]
+    [InlineData("-A -t 192.0.2.10 --bogus", "invalid option `--bogus'")]
+    [InlineData("-a -t 192.0.2.10:80 -r 10.1.0.1 -i --tun-type vxlan", "illegal tunnel type specified")]
+    [InlineData("-A -u [2001:db8::1]:53 -p 60 -M 129", "illegal ipv6 netmask specified")]
+    [InlineData("-D", "You need to supply the 'service-address' option for the 'delete-service' command")]
+    public void Parse_InvalidLine_GivesIpvsadmsMessage(string line, string message)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => IpvsadmRulesParser.Parse(line + "\n", "one.rules"));
+        Assert.Equal($"one.rules:1: {message}", Assert.Single(error.Errors).ToString());
+    }
+
+    [Fact]
+    public void Parse_SortAndCommentsAndBlankLines_AreAccepted()
+    {
+        var rules = IpvsadmRulesParser.Parse("\n# comment\n   \n-A -t 192.0.2.10:80 --sort # trailing\r\n");
+        Assert.Equal(4, Assert.Single(rules.Commands).Line);
+    }
 }
