@@ -67,9 +67,9 @@ public interface IIpvsadmStatistics
 /// </summary>
 /// <remarks>
 /// Deviations, each because ipvsadm's own output cannot be read back: FULLNAT servers are saved as <c>--fullnat</c>
-/// (the FULLNAT forks print nothing usable there); firewall marks of 2^31 and above print unsigned (ipvsadm's
-/// <c>%d</c> prints them negative). With <c>--nosort</c> services come in the order they were added: the kernel's
-/// order is its hash table's, which depends on a kernel pointer.
+/// (the FULLNAT forks print nothing usable there); an sh or mh service whose only flag is flag-3 is saved without
+/// <c>-b</c> (ipvsadm prints a bare <c>-b</c>). With <c>--nosort</c> services come in the order they were added: the
+/// kernel's order is its hash table's, which depends on a kernel pointer.
 /// </remarks>
 public static class IpvsadmListing
 {
@@ -140,9 +140,10 @@ public static class IpvsadmListing
                 text.Append(" -o");
             }
 
-            if (options.SchedulerFlags != SchedulerFlags.None)
+            if (options.SchedulerFlags != SchedulerFlags.None && SchedulerFlagNames(options) is { Length: > 0 } flagNames)
             {
-                text.Append(" -b ").Append(SchedulerFlagNames(options));
+                // ipvsadm prints " -b " with nothing after it when sh or mh has only flag-3 (which it cannot read back).
+                text.Append(" -b ").Append(flagNames);
             }
 
             text.Append('\n');
@@ -309,7 +310,7 @@ public static class IpvsadmListing
         foreach (var server in Servers(service, format.NoSort))
         {
             string dname = Numeric(server.Endpoint);
-            if (!key.IsIPv6 && dname.Length > 28)
+            if (!server.Address.IsIPv6 && dname.Length > 28)
             {
                 dname = dname[..28];
             }
@@ -394,7 +395,7 @@ public static class IpvsadmListing
         return InetAddress.FromIPv4(mask).ToString();
     }
 
-    // print_sched_flags: sh and mh name their flags, other schedulers print flag-N.
+    // print_sched_flags: sh and mh name their two flags (and print nothing for flag-3), other schedulers print flag-N.
     private static string SchedulerFlagNames(VirtualServiceOptions options)
     {
         var flags = options.SchedulerFlags;
@@ -410,7 +411,7 @@ public static class IpvsadmListing
             names.Add(prefix is null ? "flag-2" : $"{prefix}-port");
         }
 
-        if (flags.HasFlag(SchedulerFlags.Flag3))
+        if (flags.HasFlag(SchedulerFlags.Flag3) && prefix is null)
         {
             names.Add("flag-3");
         }

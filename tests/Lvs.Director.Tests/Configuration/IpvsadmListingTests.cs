@@ -237,6 +237,29 @@ public sealed class IpvsadmListingTests
     public void LargeNumber_AsPrintLargenum(ulong value, bool exact, string expected) =>
         Assert.Equal(expected, IpvsadmListing.LargeNumber(value, exact));
 
+    [Fact]
+    public void List_Ipv6TunnelServerOfIpv4Service_IsNotCutAt28Characters()
+    {
+        // ipvsadm cuts the server column by the server's family (e->af), not the service's.
+        var table = new ServiceTable();
+        IpvsadmRulesParser.Parse("-A -f 9 -s rr\n-a -f 9 -r [2001:db8:ffff:ffff:ffff:ffff:ffff:2]:0 -i\n").ApplyTo(table);
+        Assert.Equal(
+            "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nFWM  9 rr\n  -> [2001:db8:ffff:ffff:ffff:ffff:ffff:2]:0 Tunnel  1      0          0         \n",
+            IpvsadmListing.List(table.Snapshot));
+    }
+
+    [Fact]
+    public void ListAndSave_ShWithOnlyFlag3_PrintNoFlagNameAsIpvsadm()
+    {
+        // print_sched_flags names only sh-fallback and sh-port for sh: the listing shows " ()", save leaves -b out.
+        var table = new ServiceTable();
+        var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.1:80"));
+        _ = table.AddService(new VirtualServiceOptions(key) { Scheduler = "sh", SchedulerFlags = Lvs.Scheduling.SchedulerFlags.Flag3 });
+        _ = table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.0.0.2:80")));
+        Assert.EndsWith("TCP  10.0.0.1:80 sh ()\n  -> 10.0.0.2:80                  Route   1      0          0         \n", IpvsadmListing.List(table.Snapshot), StringComparison.Ordinal);
+        Assert.Equal("-A -t 10.0.0.1:80 -s sh\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1\n", IpvsadmListing.Save(table.Snapshot));
+    }
+
     internal static ServiceTable Table()
     {
         var table = new ServiceTable();

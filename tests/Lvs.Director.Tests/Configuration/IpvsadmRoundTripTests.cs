@@ -90,7 +90,8 @@ public sealed class IpvsadmRoundTripTests
         select new VirtualServiceOptions(key)
         {
             Scheduler = scheduler,
-            SchedulerFlags = (SchedulerFlags)flags,
+            // ipvsadm does not print flag-3 for sh and mh (print_sched_flags): such rules lose it.
+            SchedulerFlags = scheduler is SchedulerNames.SourceHashing or SchedulerNames.MaglevHashing ? (SchedulerFlags)(flags & 3) : (SchedulerFlags)flags,
             PersistenceTimeout = isPersistent ? timeout : 0,
             PersistencePrefixLength = isPersistent && prefix >= (key.IsIPv6 ? 1 : 0) && prefix <= maxPrefix ? prefix : null,
             OnePacket = ops && (key.IsFirewallMark || key.Protocol == L4Protocol.Udp),
