@@ -44,6 +44,33 @@ public sealed partial class ConnectionTable
         return handle.IsIPv6 ? ReadForwarding(_v6, handle, out forwarding) : ReadForwarding(_v4, handle, out forwarding);
     }
 
+    /// <summary>
+    /// Starts loading the part of a connection's slot that <see cref="TryGetForwarding"/> reads beyond what a lookup
+    /// read (the destination and local endpoints), so that a packet path finishing a batch of looked-up packets waits
+    /// for DRAM once for the whole batch instead of once per packet. A hint: it does nothing for a handle that is not
+    /// this table's.
+    /// </summary>
+    /// <param name="handle">A connection found by a lookup.</param>
+    public void PrefetchForwarding(ConnectionHandle handle)
+    {
+        if (handle.Tag != Tag)
+        {
+            return;
+        }
+
+        if (handle.IsIPv6)
+        {
+            if ((uint)handle.Index < (uint)_v6.Capacity)
+            {
+                MemoryPrefetch.Line(ref _v6.RouteAt(handle.Index));
+            }
+        }
+        else if ((uint)handle.Index < (uint)_v4.Capacity)
+        {
+            MemoryPrefetch.Line(ref _v4.RouteAt(handle.Index));
+        }
+    }
+
     private static bool ReadForwarding<T>(ConnectionStore<T> store, ConnectionHandle handle, out ConnectionForwarding forwarding)
         where T : unmanaged, IStoredAddress<T>
     {

@@ -182,6 +182,11 @@ public sealed class PacketWorker
         if (inbound > 0)
         {
             _ = _connections.TryGetInboundBatch(_inboundKeys.AsSpan(0, inbound), _inboundHandles.AsSpan(0, inbound));
+            foreach (var handle in _inboundHandles.AsSpan(0, inbound))
+            {
+                // The route part of each slot (the real server's endpoint) is another line: start all the loads now.
+                _connections.PrefetchForwarding(handle);
+            }
         }
 
         if (outbound > 0)

@@ -43,8 +43,14 @@ public class DirectorEngineBenchmarks
     private int _next;
 
     /// <summary>The forwarding method of the service.</summary>
-    [Params(ForwardingMethod.Nat, ForwardingMethod.DirectRouting, ForwardingMethod.FullNat, ForwardingMethod.Tunnel)]
+    [ParamsSource(nameof(Methods))]
     public ForwardingMethod Forwarding { get; set; }
+
+    /// <summary>The four methods; or those listed, comma-separated, in <c>LVS_BENCH_METHODS</c> (e.g. <c>Nat,DirectRouting</c>).</summary>
+    public static IEnumerable<ForwardingMethod> Methods =>
+        Environment.GetEnvironmentVariable("LVS_BENCH_METHODS") is { Length: > 0 } methods
+            ? methods.Split(',').Select(Enum.Parse<ForwardingMethod>)
+            : [ForwardingMethod.Nat, ForwardingMethod.DirectRouting, ForwardingMethod.FullNat, ForwardingMethod.Tunnel];
 
     /// <summary>Established connections in the table.</summary>
     [Params(1_000_000)]
