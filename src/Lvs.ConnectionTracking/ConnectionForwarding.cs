@@ -45,6 +45,43 @@ public sealed partial class ConnectionTable
     }
 
     /// <summary>
+    /// Reads only a connection's real server and forwarding method: the lookup part of its slot, which a lookup has just
+    /// read, so no further cache line. Enough to forward direct-routing and tunnelled packets, whose rewrite needs no
+    /// endpoint of the connection.
+    /// </summary>
+    /// <param name="handle">The connection.</param>
+    /// <param name="realServer">The real server's registry index.</param>
+    /// <param name="method">The forwarding method.</param>
+    /// <returns>False when the connection has ended.</returns>
+    public bool TryGetServer(ConnectionHandle handle, out int realServer, out ForwardingMethod method)
+    {
+        if (handle.Tag == Tag)
+        {
+            return handle.IsIPv6 ? ReadServer(_v6, handle, out realServer, out method) : ReadServer(_v4, handle, out realServer, out method);
+        }
+
+        realServer = -1;
+        method = default;
+        return false;
+    }
+
+    private static bool ReadServer<T>(ConnectionStore<T> store, ConnectionHandle handle, out int realServer, out ForwardingMethod method)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        if (!store.TryReadWord(handle.Index, handle.Generation, out uint seen))
+        {
+            realServer = -1;
+            method = default;
+            return false;
+        }
+
+        ref var e = ref store.EntryAt(handle.Index);
+        realServer = e.RealServer;
+        method = (ForwardingMethod)(e.Meta & ConnectionStore<T>.MethodMask);
+        return ConnectionStore<T>.IsStillSame(ref e, seen, 0, out _);
+    }
+
+    /// <summary>
     /// Starts loading the part of a connection's slot that <see cref="TryGetForwarding"/> reads beyond what a lookup
     /// read (the destination and local endpoints), so that a packet path finishing a batch of looked-up packets waits
     /// for DRAM once for the whole batch instead of once per packet. A hint: it does nothing for a handle that is not

@@ -238,7 +238,13 @@ public sealed class PacketWorker
 
     private FrameVerdict Inbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle)
     {
-        if (!_connections.TryGetForwarding(handle, out var connection))
+        // Direct routing and tunnelling need only the server (the lookup's line); NAT and FULLNAT need the endpoints too.
+        ConnectionForwarding connection;
+        if (_connections.TryGetServer(handle, out int server, out var method) && method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel)
+        {
+            connection = new ConnectionForwarding(parsed.Flow.Protocol, parsed.Flow.Source, parsed.Flow.Destination, default, default, server, method);
+        }
+        else if (!_connections.TryGetForwarding(handle, out connection))
         {
             // Ended between the lookup and the read: the packet is a new one.
             return New(buffer, offset, length, parsed, link, view);
