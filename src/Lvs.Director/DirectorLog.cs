@@ -14,7 +14,4 @@ internal static partial class DirectorLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Virtual service {Service} {State} its quorum (live weight {LiveWeight}, threshold {Threshold})")]
     public static partial void QuorumChanged(ILogger logger, VirtualServiceKey service, string state, long liveWeight, long threshold);
-
-    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "FULLNAT local addresses exhausted: every (address, port) pair is in use ({InUse} of {Capacity})")]
-    public static partial void LocalAddressesExhausted(ILogger logger, int inUse, int capacity);
 }
