@@ -265,14 +265,9 @@ public sealed class PacketWorker
 
     private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection)
     {
-        if (path.Link < 0 || path.Neighbor is null)
+        if (!TryNextHop(ref path, out var mac, out var unresolved))
         {
-            return Dropped(DropReason.NoRoute);
-        }
-
-        if (!path.Neighbor.TryGetMac(out var mac))
-        {
-            return FrameVerdict.Resolve(path.Link, path.Neighbor.Address);
+            return unresolved;
         }
 
         var source = _engine.Links[path.Link].Mac;
@@ -299,14 +294,9 @@ public sealed class PacketWorker
         }
 
         _ = _connections.Update(handle, PacketDirection.Outbound, parsed.TcpFlags);
-        if (!_engine.TryRoute(connection.Client.Address, out int outLink, out var nextHop))
+        if (!TryNextHopTo(connection.Client.Address, out int outLink, out var mac, out var unresolved))
         {
-            return Dropped(DropReason.NoRoute);
-        }
-
-        if (!_engine.Neighbors.TryGet(outLink, nextHop, out var mac))
-        {
-            return FrameVerdict.Resolve(outLink, nextHop);
+            return unresolved;
         }
 
         var source = _engine.Links[outLink].Mac;
@@ -329,7 +319,7 @@ public sealed class PacketWorker
         var flow = parsed.Flow;
         if (!view.Snapshot.TryFindService(flow.Protocol, flow.Destination, out var service))
         {
-            return ToOwnedAddress(buffer, offset, length, parsed, link, view, DropReason.NoVirtualService);
+            return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
         }
 
         if (parsed.Fragment == FragmentKind.NonFirst)
@@ -362,7 +352,7 @@ public sealed class PacketWorker
                 server = service.Scheduler.Pick(flow);
                 if (server is null || !view.IndexOf.TryGetValue(server, out index))
                 {
-                    return NoServer(buffer, offset, length, parsed, link, view);
+                    return NoServer(buffer, offset, parsed, link);
                 }
 
                 // The template lists the server with port 0 when it covers every port of the service (ip_vs_sched_persist).
@@ -379,13 +369,13 @@ public sealed class PacketWorker
             server = service.Scheduler.Pick(flow);
             if (server is null || !view.IndexOf.TryGetValue(server, out index))
             {
-                return NoServer(buffer, offset, length, parsed, link, view);
+                return NoServer(buffer, offset, parsed, link);
             }
         }
 
         if (server is null)
         {
-            return NoServer(buffer, offset, length, parsed, link, view);
+            return NoServer(buffer, offset, parsed, link);
         }
 
         // A real server on port 0 takes the packet's port (port-0 and firewall-mark services).
@@ -437,10 +427,8 @@ public sealed class PacketWorker
     }
 
     /// <summary>No real server can take the connection: the kernel's <c>ip_vs_leave</c> drops it (and tells the client with an ICMP port unreachable).</summary>
-    private FrameVerdict NoServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    private FrameVerdict NoServer(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
     {
-        _ = length;
-        _ = view;
         _counters.Drop(DropReason.NoRealServer);
 
         // "Since it is in IP layer, the TCP socket is not actually created, the TCP RST packet cannot be sent, instead
@@ -479,14 +467,9 @@ public sealed class PacketWorker
                 return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
             }
 
-            if (path.Link < 0 || path.Neighbor is null)
+            if (!TryNextHop(ref path, out var mac, out var unresolved))
             {
-                return Dropped(DropReason.NoRoute);
-            }
-
-            if (!path.Neighbor.TryGetMac(out var mac))
-            {
-                return FrameVerdict.Resolve(path.Link, path.Neighbor.Address);
+                return unresolved;
             }
 
             var toServer = _engine.Icmp.TranslateToRealServer(buffer, offset, length, parsed, Endpoints(connection), _engine.Links[path.Link].Mac, mac);
@@ -501,14 +484,9 @@ public sealed class PacketWorker
         // About a packet the director sent to the real server (client or local -> RS): found outbound by its reverse.
         if (_connections.TryGetOutbound(reverse, out handle) && _connections.TryGetForwarding(handle, out connection))
         {
-            if (!_engine.TryRoute(connection.Client.Address, out int outLink, out var nextHop))
+            if (!TryNextHopTo(connection.Client.Address, out int outLink, out var mac, out var unresolved))
             {
-                return Dropped(DropReason.NoRoute);
-            }
-
-            if (!_engine.Neighbors.TryGet(outLink, nextHop, out var mac))
-            {
-                return FrameVerdict.Resolve(outLink, nextHop);
+                return unresolved;
             }
 
             var toClient = _engine.Icmp.TranslateToClient(buffer, offset, length, parsed, Endpoints(connection), _engine.Links[outLink].Mac, mac);
@@ -541,21 +519,20 @@ public sealed class PacketWorker
 
         if (view.IsLocalAddress(destination))
         {
-            return ToOwnedAddress(buffer, offset, length, parsed, link, view, DropReason.NoConnection);
+            return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoConnection);
         }
 
         if (view.OwnsOnLink(link, destination) && _engine.Links[link].AnswersForAddresses)
         {
-            return ToOwnedAddress(buffer, offset, length, parsed, link, view, DropReason.None);
+            return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.None);
         }
 
         return FrameVerdict.Deliver();
     }
 
     /// <summary>A packet for an address the director owns that no service or connection takes: answer an echo request, drop the rest.</summary>
-    private FrameVerdict ToOwnedAddress(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, DropReason otherwise)
+    private FrameVerdict ToOwnedAddress(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, DropReason otherwise)
     {
-        _ = view;
         bool echo = parsed.Protocol == L4Protocol.Icmp
             ? parsed.IcmpType == IcmpHeader.TypeEchoRequest
             : parsed.Protocol == L4Protocol.IcmpV6 && parsed.IcmpType == IcmpV6Header.TypeEchoRequest;
@@ -572,8 +549,7 @@ public sealed class PacketWorker
     {
         var frame = buffer.Slice(offset, length);
         var sender = MacAddress.Read(frame[6..]);
-        _engine.Links[link].Mac.WriteTo(frame);
-        sender.WriteTo(frame[..6]);
+        sender.WriteTo(frame);
         _engine.Links[link].Mac.WriteTo(frame[6..]);
         var ip = frame.Slice(parsed.L3Offset, parsed.L3Length);
         var icmp = frame[parsed.L4Offset..parsed.FrameLength];
@@ -754,6 +730,47 @@ public sealed class PacketWorker
         }
 
         return null;
+    }
+
+    /// <summary>The MAC address of a real server's next hop, or the verdict when there is none (no route, or not resolved yet).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryNextHop(ref DestinationPath path, out MacAddress mac, out FrameVerdict otherwise)
+    {
+        if (path.Link < 0 || path.Neighbor is null)
+        {
+            mac = default;
+            otherwise = Dropped(DropReason.NoRoute);
+            return false;
+        }
+
+        if (!path.Neighbor.TryGetMac(out mac))
+        {
+            otherwise = FrameVerdict.Resolve(path.Link, path.Neighbor.Address);
+            return false;
+        }
+
+        otherwise = default;
+        return true;
+    }
+
+    /// <summary>The link and next hop's MAC address towards a client (connected subnet or gateway), or the verdict when there is none.</summary>
+    private bool TryNextHopTo(InetAddress destination, out int link, out MacAddress mac, out FrameVerdict otherwise)
+    {
+        if (!_engine.TryRoute(destination, out link, out var nextHop))
+        {
+            mac = default;
+            otherwise = Dropped(DropReason.NoRoute);
+            return false;
+        }
+
+        if (!_engine.Neighbors.TryGet(link, nextHop, out mac))
+        {
+            otherwise = FrameVerdict.Resolve(link, nextHop);
+            return false;
+        }
+
+        otherwise = default;
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

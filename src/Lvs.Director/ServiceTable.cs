@@ -230,13 +230,9 @@ public sealed class ServiceTable
             {
                 case PoolAction.Add:
                     server.HealthWeight = weight == server.Options.Weight ? null : weight;
-                    if (server.InPool)
+                    server.Live.Weight = weight;
+                    if (!server.InPool)
                     {
-                        server.Live.Weight = weight;
-                    }
-                    else
-                    {
-                        server.Live.Weight = weight;
                         server.Live.IsAvailable = true;
                         state.Pool.Insert(0, server);
                     }

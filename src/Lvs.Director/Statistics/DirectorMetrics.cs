@@ -91,11 +91,9 @@ public sealed class DirectorMetrics : IDisposable
         var result = new List<Measurement<long>>();
         foreach (var (reason, count) in _engine.GetDropCounts())
         {
-            result.Add(new Measurement<long>(count, new KeyValuePair<string, object?>("lvs.drop_reason", ToName(reason))));
+            result.Add(new Measurement<long>(count, new KeyValuePair<string, object?>("lvs.drop_reason", reason.ToString())));
         }
 
         return result;
     }
-
-    private static string ToName(DropReason reason) => reason.ToString();
 }
