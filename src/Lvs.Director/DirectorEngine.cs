@@ -59,7 +59,7 @@ public sealed class DirectorEngine : IDisposable
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Lvs.Director");
         Table = table;
-        Links = [.. links];
+        LinkArray = [.. links];
         Neighbors = neighbors ?? new NeighborTable(_time);
         // Every connection's end comes back here once (expiry, removal, flood defence): FULLNAT ports are released.
         var userObserver = Options.Connections.EndObserver;
@@ -83,7 +83,10 @@ public sealed class DirectorEngine : IDisposable
     public ServiceTable Table { get; }
 
     /// <summary>The links, by index.</summary>
-    public IReadOnlyList<DirectorLink> Links { get; }
+    public IReadOnlyList<DirectorLink> Links => LinkArray;
+
+    /// <summary>The links as an array: the packet path indexes it without an interface call.</summary>
+    internal DirectorLink[] LinkArray { get; }
 
     /// <summary>The neighbour table.</summary>
     public NeighborTable Neighbors { get; }

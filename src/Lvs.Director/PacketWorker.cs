@@ -270,7 +270,7 @@ public sealed class PacketWorker
             return unresolved;
         }
 
-        var source = _engine.Links[path.Link].Mac;
+        var source = _engine.LinkArray[path.Link].Mac;
         var verdict = connection.Method switch
         {
             ForwardingMethod.DirectRouting => _engine.Dr.Rewrite(buffer, offset, length, parsed, source, mac),
@@ -299,7 +299,7 @@ public sealed class PacketWorker
             return unresolved;
         }
 
-        var source = _engine.Links[outLink].Mac;
+        var source = _engine.LinkArray[outLink].Mac;
         var verdict = connection.Method == ForwardingMethod.FullNat
             ? _engine.FullNat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, connection.Client, source, mac)
             : _engine.Nat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, source, mac);
@@ -472,7 +472,7 @@ public sealed class PacketWorker
                 return unresolved;
             }
 
-            var toServer = _engine.Icmp.TranslateToRealServer(buffer, offset, length, parsed, Endpoints(connection), _engine.Links[path.Link].Mac, mac);
+            var toServer = _engine.Icmp.TranslateToRealServer(buffer, offset, length, parsed, Endpoints(connection), _engine.LinkArray[path.Link].Mac, mac);
             if (toServer.Action == ForwardingAction.Transmit)
             {
                 Count(path.ServiceIndex, connection.RealServer, WorkerCounters.InPackets, parsed.L3Length);
@@ -489,7 +489,7 @@ public sealed class PacketWorker
                 return unresolved;
             }
 
-            var toClient = _engine.Icmp.TranslateToClient(buffer, offset, length, parsed, Endpoints(connection), _engine.Links[outLink].Mac, mac);
+            var toClient = _engine.Icmp.TranslateToClient(buffer, offset, length, parsed, Endpoints(connection), _engine.LinkArray[outLink].Mac, mac);
             if (toClient.Action == ForwardingAction.Transmit)
             {
                 ref var path = ref Path(view, connection.RealServer);
@@ -522,7 +522,7 @@ public sealed class PacketWorker
             return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoConnection);
         }
 
-        if (view.OwnsOnLink(link, destination) && _engine.Links[link].AnswersForAddresses)
+        if (view.OwnsOnLink(link, destination) && _engine.LinkArray[link].AnswersForAddresses)
         {
             return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.None);
         }
@@ -550,7 +550,7 @@ public sealed class PacketWorker
         var frame = buffer.Slice(offset, length);
         var sender = MacAddress.Read(frame[6..]);
         sender.WriteTo(frame);
-        _engine.Links[link].Mac.WriteTo(frame[6..]);
+        _engine.LinkArray[link].Mac.WriteTo(frame[6..]);
         var ip = frame.Slice(parsed.L3Offset, parsed.L3Length);
         var icmp = frame[parsed.L4Offset..parsed.FrameLength];
         if (parsed.IpVersion == 4)
@@ -620,7 +620,7 @@ public sealed class PacketWorker
             return FrameVerdict.Consumed();
         }
 
-        var mac = _engine.Links[link].Mac;
+        var mac = _engine.LinkArray[link].Mac;
         arp.Operation = ArpHeader.OperationReply;
         arp.TargetMac = senderMac;
         arp.TargetAddress = sender;
@@ -684,7 +684,7 @@ public sealed class PacketWorker
             return Dropped(DropReason.NoRoomForReply);
         }
 
-        var mac = _engine.Links[link].Mac;
+        var mac = _engine.LinkArray[link].Mac;
         var requester = MacAddress.Read(frame[6..]);
         var destinationMac = source.IsIPv6 && source.High >> 56 == 0xFF ? new MacAddress(0x3333_0000_0001UL) : requester;
         int total = parsed.L4Offset + advertisement;
