@@ -1,6 +1,4 @@
-using Lvs.Core;
-
-namespace Lvs.Director;
+namespace Lvs.Core;
 
 /// <summary>An address with its prefix length (<c>192.0.2.1/24</c>, <c>2001:db8::1/64</c>): an interface address and its connected subnet.</summary>
 /// <param name="Address">The address.</param>
