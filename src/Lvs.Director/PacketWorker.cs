@@ -148,7 +148,7 @@ public sealed class PacketWorker
         for (int i = 0; i < frames.Length; i++)
         {
             var frame = frames[i];
-            if ((uint)frame.Offset > (uint)buffer.Length || (uint)frame.Length > (uint)(buffer.Length - frame.Offset))
+            if ((uint)frame.Offset > (uint)buffer.Length || (uint)frame.Length > (uint)(buffer.Length - frame.Offset) || frame.End > buffer.Length)
             {
                 verdicts[i] = Dropped(DropReason.Truncated);
                 kinds[i] = GroupKind.Done;
@@ -197,8 +197,17 @@ public sealed class PacketWorker
         long createdBefore = _created;
         for (int i = 0; i < frames.Length; i++)
         {
+            if (kinds[i] == GroupKind.Done)
+            {
+                continue;
+            }
+
             var frame = frames[i];
             ref var parsed = ref parsedFrames[i];
+
+            // Each frame sees the buffer only up to the end of its own room, so growing it (outer fragments) cannot
+            // reach the next frame of the batch.
+            var room = buffer[..(int)frame.End];
             switch (kinds[i])
             {
                 case GroupKind.Inbound:
@@ -211,8 +220,8 @@ public sealed class PacketWorker
                     }
 
                     verdicts[i] = handle.IsSome
-                        ? Inbound(buffer, frame.Offset, frame.Length, parsed, frame.Link, view, handle)
-                        : New(buffer, frame.Offset, frame.Length, parsed, frame.Link, view);
+                        ? Inbound(room, frame.Offset, frame.Length, parsed, frame.Link, view, handle)
+                        : New(room, frame.Offset, frame.Length, parsed, frame.Link, view);
                     break;
                 case GroupKind.Outbound:
                     var reply = _outboundHandles[slots[i]];
@@ -222,13 +231,13 @@ public sealed class PacketWorker
                     }
 
                     verdicts[i] = reply.IsSome
-                        ? Outbound(buffer, frame.Offset, frame.Length, parsed, frame.Link, view, reply)
-                        : NotForAService(buffer, frame.Offset, frame.Length, parsed, frame.Link, view);
+                        ? Outbound(room, frame.Offset, frame.Length, parsed, frame.Link, view, reply)
+                        : NotForAService(room, frame.Offset, frame.Length, parsed, frame.Link, view);
                     break;
                 case GroupKind.Single:
                     verdicts[i] = parsed.IpVersion == 0
-                        ? HandleArp(buffer, frame.Offset, parsed, frame.Link, view)
-                        : HandleIcmpError(buffer, frame.Offset, frame.Length, parsed, frame.Link, view);
+                        ? HandleArp(room, frame.Offset, parsed, frame.Link, view)
+                        : HandleIcmpError(room, frame.Offset, frame.Length, parsed, frame.Link, view);
                     break;
                 default:
                     break;

@@ -86,5 +86,65 @@ public class BatchProcessingTests
         Assert.True(batched.Engine.GetDropCount(DropReason.NotSyn) > 0);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3500)]
+    public void ProcessBatch_TunnelFragmentsStayInTheirFramesRoom(int capacity)
+    {
+        // Two UDP frames packed back to back, as in a TPACKET_V3 block; the first is tunnelled over a small MTU and
+        // needs outer fragments, which are written after it: only inside its own room, never over the second frame.
+        using var lab = new Lab(new DirectorOptions { Forwarding = new Lvs.Forwarding.ForwardingOptions { Mtu = 600 } });
+        lab.AddService("rr", ForwardingMethod.Tunnel, count: 1, protocol: L4Protocol.Udp, port: 53);
+        var first = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 4000, lab.Vip, 53, payload: 1000);
+        var second = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 4001, lab.Vip, 53, payload: 100);
+        // The second frame starts right after the first one's room and its own headroom.
+        int secondOffset = 128 + Math.Max(capacity, first.Length) + 128;
+        var buffer = new byte[secondOffset + Math.Max(capacity, 2048)];
+        first.Buffer.AsSpan(first.Offset, first.Length).CopyTo(buffer.AsSpan(128));
+        second.Buffer.AsSpan(second.Offset, second.Length).CopyTo(buffer.AsSpan(secondOffset));
+        var secondBefore = buffer.AsSpan(secondOffset, second.Length).ToArray();
+        FrameSlot[] slots = [new(128, first.Length, 0, capacity), new(secondOffset, second.Length, 0, capacity)];
+        var verdicts = new FrameVerdict[2];
+
+        lab.Worker.ProcessBatch(buffer, slots, verdicts);
+
+        if (capacity == 0)
+        {
+            // No room after the frame: the kernel would fragment, but there is nowhere to write the fragments.
+            Assert.Equal(FrameAction.Drop, verdicts[0].Action);
+            Assert.Equal(DropReason.ExceedsMtu, verdicts[0].Reason);
+        }
+        else
+        {
+            Assert.Equal(FrameAction.Transmit, verdicts[0].Action);
+            Assert.True(verdicts[0].FrameCount > 1);
+            var (lastOffset, lastLength) = verdicts[0].GetFrame(verdicts[0].FrameCount - 1);
+            Assert.True(lastOffset + lastLength <= 128 + capacity);
+        }
+
+        // The second frame was read intact: it is tunnelled whole (one frame), carrying its original UDP datagram (the
+        // inner IP header's TTL is decremented on the way, as the kernel does).
+        Assert.Equal(FrameAction.Transmit, verdicts[1].Action);
+        Assert.Equal(1, verdicts[1].FrameCount);
+        var inner = secondBefore.AsSpan(14 + 20).ToArray();
+        var output = buffer.AsSpan(verdicts[1].Offset, verdicts[1].Length).ToArray();
+        Assert.Equal(inner, output[(output.Length - inner.Length)..]);
+    }
+
+    [Fact]
+    public void ProcessBatch_SlotWhoseRoomPassesTheBuffer_DroppedTruncated()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var frame = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 4000, lab.Vip, 80, "S");
+        var buffer = new byte[1024];
+        frame.Buffer.AsSpan(frame.Offset, frame.Length).CopyTo(buffer.AsSpan(128));
+        var verdicts = new FrameVerdict[1];
+
+        lab.Worker.ProcessBatch(buffer, [new FrameSlot(128, frame.Length, 0, Capacity: 2000)], verdicts);
+
+        Assert.Equal((FrameAction.Drop, DropReason.Truncated), (verdicts[0].Action, verdicts[0].Reason));
+    }
+
     private static bool IsFromServer(Frame frame) => frame.Buffer[frame.Offset + 6 + 4] == 0x02 && frame.Buffer[frame.Offset + 6 + 3] == 0x00 && frame.Buffer[frame.Offset + 10] == 0x02;
 }
