@@ -1,0 +1,71 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Lvs.IntegrationTests.Lab;
+
+/// <summary>
+/// A network namespace the lab created (<c>ip netns add</c>). Commands run in it with <c>ip netns exec</c>; sockets are
+/// created in it from a thread that joined it (setns), so the test's own HTTP servers and clients use the namespace's
+/// kernel TCP stack.
+/// </summary>
+public sealed class NetNamespace
+{
+    private const int CloneNewNet = 0x40000000;
+
+    internal NetNamespace(string name) => Name = name;
+
+    /// <summary>The namespace's name (under /run/netns).</summary>
+    public string Name { get; }
+
+    /// <summary>Runs <c>ip ARGS</c> in the namespace.</summary>
+    /// <param name="arguments">The arguments of ip.</param>
+    /// <returns>Its output.</returns>
+    public string Ip(params string[] arguments) => Shell.Run("ip", ["-n", Name, .. arguments]);
+
+    /// <summary>Runs a program in the namespace.</summary>
+    /// <param name="file">The program.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <returns>Its output.</returns>
+    public string Exec(string file, params string[] arguments) => Shell.Run("ip", ["netns", "exec", Name, file, .. arguments]);
+
+    /// <summary>Sets a sysctl in the namespace (<c>net.ipv4.ip_forward=1</c>).</summary>
+    /// <param name="setting">NAME=VALUE.</param>
+    public void Sysctl(string setting) => Exec("sysctl", "-q", "-w", setting);
+
+    /// <summary>Creates a socket in the namespace.</summary>
+    /// <param name="family">The address family.</param>
+    /// <param name="type">The socket type.</param>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The socket, bound to the namespace's stack for its whole life.</returns>
+    public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol)
+    {
+        Socket? socket = null;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var handle = File.OpenHandle($"/run/netns/{Name}", FileMode.Open, FileAccess.Read);
+                if (setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
+                {
+                    throw new InvalidOperationException($"setns into {Name} failed: errno {Marshal.GetLastPInvokeError()}");
+                }
+
+                socket = new Socket(family, type, protocol);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or SocketException or UnauthorizedAccessException)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        return socket ?? throw new InvalidOperationException($"cannot create a socket in {Name}", failure);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setns(int fd, int nstype);
+}
