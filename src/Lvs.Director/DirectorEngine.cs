@@ -61,6 +61,7 @@ public sealed class DirectorEngine : IDisposable
         Table = table;
         LinkArray = [.. links];
         Neighbors = neighbors ?? new NeighborTable(_time);
+        Routes = new ConnectedRoutes(LinkArray, Options.Gateway, Options.GatewayV6, Neighbors);
         // Every connection's end comes back here once (expiry, removal, flood defence): FULLNAT ports are released.
         var userObserver = Options.Connections.EndObserver;
         Connections = new ConnectionTable(Options.Connections with { EndObserver = new EndObserver(this, userObserver) }, table.Registry, _time);
@@ -225,36 +226,10 @@ public sealed class DirectorEngine : IDisposable
     }
 
     /// <summary>Finds the link and next hop towards an address: a connected subnet of a link, else the family's gateway.</summary>
-    internal bool TryRoute(InetAddress destination, out int link, out InetAddress nextHop)
-    {
-        foreach (var candidate in Links)
-        {
-            if (candidate.IsOnLink(destination))
-            {
-                link = candidate.Index;
-                nextHop = destination;
-                return true;
-            }
-        }
+    internal bool TryRoute(InetAddress destination, out int link, out InetAddress nextHop) => Routes.TryRoute(destination, out link, out nextHop, out _);
 
-        var gateway = destination.IsIPv4 ? Options.Gateway : Options.GatewayV6;
-        if (gateway is { } via)
-        {
-            foreach (var candidate in Links)
-            {
-                if (candidate.IsOnLink(via))
-                {
-                    link = candidate.Index;
-                    nextHop = via;
-                    return true;
-                }
-            }
-        }
-
-        link = -1;
-        nextHop = default;
-        return false;
-    }
+    /// <summary>The connected subnets and gateways, flattened for the packet path.</summary>
+    internal ConnectedRoutes Routes { get; }
 
     /// <summary>The link whose subnet holds an address the director owns (a VIP or a local address), else the first link: where it answers ARP for it.</summary>
     internal int HomeLink(InetAddress address)

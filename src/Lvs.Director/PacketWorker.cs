@@ -184,8 +184,12 @@ public sealed class PacketWorker
             _ = _connections.TryGetInboundBatch(_inboundKeys.AsSpan(0, inbound), _inboundHandles.AsSpan(0, inbound));
             foreach (var handle in _inboundHandles.AsSpan(0, inbound))
             {
-                // The route part of each slot (the real server's endpoint) is another line: start all the loads now.
-                _connections.PrefetchForwarding(handle);
+                // NAT and FULLNAT read the route part of each slot (the real server's endpoint), another line: start
+                // all those loads now. Direct routing and tunnelling need only the lookup's line, already loaded.
+                if (_connections.TryGetServer(handle, out _, out var method) && method is ForwardingMethod.Nat or ForwardingMethod.FullNat)
+                {
+                    _connections.PrefetchForwarding(handle);
+                }
             }
         }
 
@@ -765,14 +769,15 @@ public sealed class PacketWorker
     /// <summary>The link and next hop's MAC address towards a client (connected subnet or gateway), or the verdict when there is none.</summary>
     private bool TryNextHopTo(InetAddress destination, out int link, out MacAddress mac, out FrameVerdict otherwise)
     {
-        if (!_engine.TryRoute(destination, out link, out var nextHop))
+        if (!_engine.Routes.TryRoute(destination, out link, out var nextHop, out var gateway))
         {
             mac = default;
             otherwise = Dropped(DropReason.NoRoute);
             return false;
         }
 
-        if (!_engine.Neighbors.TryGet(link, nextHop, out mac))
+        // Behind the gateway (the usual place of clients) the entry is at hand; on a connected subnet, look it up.
+        if (!(gateway is not null ? gateway.TryGetMac(out mac) : _engine.Neighbors.TryGet(link, nextHop, out mac)))
         {
             otherwise = FrameVerdict.Resolve(link, nextHop);
             return false;

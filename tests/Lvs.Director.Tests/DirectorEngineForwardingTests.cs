@@ -89,6 +89,31 @@ public class DirectorEngineForwardingTests
     }
 
     [Fact]
+    public void Nat_ReplyBehindGateway_FollowsTheGatewaysCurrentMac()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        _ = lab.Send(syn, 0);
+        Frame SynAck() => Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.RemoteClient, 40000, "SA");
+
+        var first = SynAck();
+        PacketAssert.Addresses(first.Output(lab.Send(first, 1)), Lab.ClientLinkMac, Lab.RouterMac);
+
+        // The gateway moves to another MAC: the next reply goes there.
+        var moved = MacAddress.Parse("02:00:00:00:00:fd");
+        lab.Engine.Neighbors.Set(0, InetAddress.Parse("10.0.0.254"), moved);
+        var second = SynAck();
+        PacketAssert.Addresses(second.Output(lab.Send(second, 1)), Lab.ClientLinkMac, moved);
+
+        // The gateway is forgotten: the reply waits for its resolution.
+        lab.Engine.Neighbors.Invalidate(0, InetAddress.Parse("10.0.0.254"));
+        var third = SynAck();
+        var verdict = lab.Send(third, 1);
+        Assert.Equal((FrameAction.ResolveNeighbor, 0, InetAddress.Parse("10.0.0.254")), (verdict.Action, verdict.Link, verdict.NextHop));
+    }
+
+    [Fact]
     public void DirectRouting_OnlyTheDestinationMacChanges()
     {
         using var lab = new Lab();
