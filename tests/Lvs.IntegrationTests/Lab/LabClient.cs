@@ -11,7 +11,8 @@ public sealed class LabClient : IDisposable
     /// <summary>Creates the client.</summary>
     /// <param name="ns">The client namespace.</param>
     /// <param name="timeout">The timeout of one request.</param>
-    public LabClient(NetNamespace ns, TimeSpan? timeout = null)
+    /// <param name="receiveBuffer">The sockets' receive buffer (small keeps a download in flight while it is read slowly); 0: the kernel's.</param>
+    public LabClient(NetNamespace ns, TimeSpan? timeout = null, int receiveBuffer = 0)
     {
         var handler = new SocketsHttpHandler
         {
@@ -22,6 +23,11 @@ public sealed class LabClient : IDisposable
                 var socket = ns.CreateSocket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {
+                    if (receiveBuffer > 0)
+                    {
+                        socket.ReceiveBufferSize = receiveBuffer;
+                    }
+
                     await socket.ConnectAsync(new IPEndPoint(address, context.DnsEndPoint.Port), cancellation);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
@@ -46,6 +52,43 @@ public sealed class LabClient : IDisposable
     /// <param name="cancellation">Stops the download.</param>
     /// <returns>The body.</returns>
     public Task<byte[]> BigAsync(string server, CancellationToken cancellation = default) => _http.GetByteArrayAsync(new Uri($"http://{server}/big"), cancellation);
+
+    /// <summary>Downloads <c>/big</c> slowly: a chunk, then a pause, so the transfer stays in flight for a while.</summary>
+    /// <param name="server">The address and port.</param>
+    /// <param name="chunk">The bytes read between pauses.</param>
+    /// <param name="pause">The pause.</param>
+    /// <param name="cancellation">Stops the download.</param>
+    /// <returns>The body.</returns>
+    public async Task<byte[]> SlowBigAsync(string server, int chunk, TimeSpan pause, CancellationToken cancellation = default)
+    {
+        using var response = await _http.GetAsync(new Uri($"http://{server}/big"), HttpCompletionOption.ResponseHeadersRead, cancellation);
+        _ = response.EnsureSuccessStatusCode();
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellation);
+        using var body = new MemoryStream();
+        var buffer = new byte[chunk];
+        while (true)
+        {
+            int total = 0;
+            while (total < chunk)
+            {
+                int n = await stream.ReadAsync(buffer.AsMemory(total), cancellation);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                total += n;
+            }
+
+            body.Write(buffer, 0, total);
+            if (total < chunk)
+            {
+                return body.ToArray();
+            }
+
+            await Task.Delay(pause, cancellation);
+        }
+    }
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();

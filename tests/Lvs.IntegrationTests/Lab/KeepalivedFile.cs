@@ -1,0 +1,49 @@
+using System.Globalization;
+using System.Text;
+
+namespace Lvs.IntegrationTests.Lab;
+
+/// <summary>The lab's keepalived.conf: the VIP's service with wrr, the three real servers with TCP_CHECK every second.</summary>
+public static class KeepalivedFile
+{
+    /// <summary>Writes the file.</summary>
+    /// <param name="lab">The lab (its method and addresses).</param>
+    /// <param name="path">Where.</param>
+    /// <param name="servers">The real servers to list (indexes 0-2) with their weights.</param>
+    public static void Write(LoadBalancerLab lab, string path, params (int Index, int Weight)[] servers)
+    {
+        string method = lab.Method switch
+        {
+            LabMethod.Nat => "NAT",
+            LabMethod.FullNat => "FULLNAT",
+            LabMethod.DirectRouting => "DR",
+            _ => "TUN",
+        };
+        var text = new StringBuilder();
+        _ = text.Append(CultureInfo.InvariantCulture, $$"""
+            virtual_server {{LoadBalancerLab.Vip}} 80 {
+                delay_loop 1
+                lvs_sched wrr
+                lvs_method {{method}}
+                protocol TCP
+
+            """);
+        foreach (var (index, weight) in servers)
+        {
+            _ = text.Append(CultureInfo.InvariantCulture, $$"""
+                    real_server {{lab.ServerAddress(index)}} 80 {
+                        weight {{weight}}
+                        TCP_CHECK {
+                            connect_timeout 1
+                            retry 1
+                            delay_before_retry 1
+                        }
+                    }
+
+                """);
+        }
+
+        _ = text.Append("}\n");
+        File.WriteAllText(path, text.ToString());
+    }
+}

@@ -1,0 +1,162 @@
+namespace Lvs.IntegrationTests.Lab;
+
+/// <summary>The forwarding method a lab is wired for.</summary>
+public enum LabMethod
+{
+    /// <summary>NAT: client and real servers on two subnets, the real servers' default route through the director.</summary>
+    Nat,
+
+    /// <summary>FULLNAT: as NAT, but the real servers have no route back to the client (the director's local address is on their subnet).</summary>
+    FullNat,
+
+    /// <summary>Direct routing: one segment; the real servers hold the VIP on lo and answer the client directly.</summary>
+    DirectRouting,
+
+    /// <summary>Tunnelling: one segment; the real servers run lvs-tunnel-agent and answer the client directly.</summary>
+    Tunnel,
+}
+
+/// <summary>
+/// The integration tests' topology: a client namespace, a director namespace and three real servers with an HTTP
+/// responder each, wired for one forwarding method, on veth pairs and a bridge in a switch namespace.
+/// </summary>
+/// <remarks>
+/// NAT and FULLNAT: client 10.0.0.2/24 (default via 10.0.0.1) - director c0 10.0.0.1/24 | director s0 10.1.0.1/24 -
+/// bridge - rs1..rs3 10.1.0.11-13/24 (NAT: default via 10.1.0.1). DR and TUN: client 10.0.0.2, director 10.0.0.1 (eth0)
+/// and rs1..rs3 10.0.0.11-13 on one bridge, the VIP on the real servers' lo with arp_ignore 1 and arp_announce 2.
+/// The VIP is 10.0.0.100, port 80; FULLNAT's local address is 10.1.0.100.
+/// </remarks>
+public sealed class LoadBalancerLab : IAsyncDisposable
+{
+    /// <summary>The virtual IP address.</summary>
+    public const string Vip = "10.0.0.100";
+
+    /// <summary>FULLNAT's local address.</summary>
+    public const string LocalAddress = "10.1.0.100";
+
+    private readonly List<HttpResponder?> _responders = [];
+
+    private LoadBalancerLab(LabMethod method)
+    {
+        Method = method;
+        Network = new NetworkLab();
+        Client = Network.AddNamespace("client");
+        Director = Network.AddNamespace("director");
+        Switch = Network.AddNamespace("sw");
+        Servers = [Network.AddNamespace("rs1"), Network.AddNamespace("rs2"), Network.AddNamespace("rs3")];
+        NetworkLab.AddBridge(Switch, "br0");
+        bool twoSubnets = method is LabMethod.Nat or LabMethod.FullNat;
+        if (twoSubnets)
+        {
+            NetworkLab.Connect(Client, "eth0", Director, "c0");
+            Director.Ip("addr", "add", "10.0.0.1/24", "dev", "c0");
+            NetworkLab.Plug(Director, "s0", Switch, "br0", "pd");
+            Director.Ip("addr", "add", "10.1.0.1/24", "dev", "s0");
+            DirectorInterfaces = ["c0", "s0"];
+        }
+        else
+        {
+            NetworkLab.Plug(Client, "eth0", Switch, "br0", "pc");
+            NetworkLab.Plug(Director, "eth0", Switch, "br0", "pd");
+            Director.Ip("addr", "add", "10.0.0.1/24", "dev", "eth0");
+            DirectorInterfaces = ["eth0"];
+        }
+
+        Client.Ip("addr", "add", "10.0.0.2/24", "dev", "eth0");
+        if (twoSubnets)
+        {
+            Client.Ip("route", "add", "default", "via", "10.0.0.1");
+        }
+
+        for (int i = 0; i < Servers.Length; i++)
+        {
+            var server = Servers[i];
+            NetworkLab.Plug(server, "eth0", Switch, "br0", $"p{i + 1}");
+            server.Ip("addr", "add", $"{ServerAddress(i)}/24", "dev", "eth0");
+            if (method == LabMethod.Nat)
+            {
+                server.Ip("route", "add", "default", "via", "10.1.0.1");
+            }
+            else if (!twoSubnets)
+            {
+                // The VIP is the real server's own, but it must not answer ARP for it (the director does).
+                server.Ip("addr", "add", $"{Vip}/32", "dev", "lo");
+                server.Sysctl("net.ipv4.conf.all.arp_ignore=1");
+                server.Sysctl("net.ipv4.conf.all.arp_announce=2");
+                server.Sysctl("net.ipv4.conf.eth0.arp_ignore=1");
+                server.Sysctl("net.ipv4.conf.eth0.arp_announce=2");
+            }
+
+            _responders.Add(new HttpResponder(server, $"rs{i + 1}", 80));
+        }
+    }
+
+    /// <summary>The method the lab is wired for.</summary>
+    public LabMethod Method { get; }
+
+    /// <summary>The namespaces and processes.</summary>
+    public NetworkLab Network { get; }
+
+    /// <summary>The client's namespace.</summary>
+    public NetNamespace Client { get; }
+
+    /// <summary>The director's namespace.</summary>
+    public NetNamespace Director { get; }
+
+    /// <summary>The switch's namespace (bridge br0).</summary>
+    public NetNamespace Switch { get; }
+
+    /// <summary>The real servers' namespaces.</summary>
+    public NetNamespace[] Servers { get; }
+
+    /// <summary>The director's interfaces (for <c>--interface</c>).</summary>
+    public IReadOnlyList<string> DirectorInterfaces { get; }
+
+    /// <summary>The VIP and port as the client asks them.</summary>
+    public static string Service => $"{Vip}:80";
+
+    /// <summary>Creates the lab.</summary>
+    /// <param name="method">The method.</param>
+    /// <returns>The lab, every responder listening.</returns>
+    public static LoadBalancerLab Create(LabMethod method) => new(method);
+
+    /// <summary>The address of real server <paramref name="index"/> (0-2).</summary>
+    /// <param name="index">The server.</param>
+    /// <returns>Its address.</returns>
+    public string ServerAddress(int index) => Method is LabMethod.Nat or LabMethod.FullNat ? $"10.1.0.{11 + index}" : $"10.0.0.{11 + index}";
+
+    /// <summary>The responder of real server <paramref name="index"/>, or null while stopped.</summary>
+    /// <param name="index">The server.</param>
+    /// <returns>The responder.</returns>
+    public HttpResponder? Responder(int index) => _responders[index];
+
+    /// <summary>Stops a real server's HTTP responder (its port refuses connections: a health check fails).</summary>
+    /// <param name="index">The server.</param>
+    /// <returns>A task.</returns>
+    public async Task StopServerAsync(int index)
+    {
+        if (_responders[index] is { } responder)
+        {
+            _responders[index] = null;
+            await responder.DisposeAsync();
+        }
+    }
+
+    /// <summary>Starts a real server's HTTP responder again.</summary>
+    /// <param name="index">The server.</param>
+    public void StartServer(int index) => _responders[index] ??= new HttpResponder(Servers[index], $"rs{index + 1}", 80);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var responder in _responders)
+        {
+            if (responder is not null)
+            {
+                await responder.DisposeAsync();
+            }
+        }
+
+        Network.Dispose();
+    }
+}
