@@ -342,6 +342,21 @@ public sealed class DirectorEngine : IDisposable
             }
         }
 
+        // A firewall-mark rule for one address makes it a VIP of the director (the kernel's has it on an interface).
+        foreach (var rule in Options.FirewallMarks)
+        {
+            if (!rule.IsHost)
+            {
+                continue;
+            }
+
+            int home = HomeLink(rule.Destination.Address);
+            if (home >= 0 && !lists[home].Contains(rule.Destination.Address))
+            {
+                lists[home].Add(rule.Destination.Address);
+            }
+        }
+
         foreach (var local in Options.LocalAddresses)
         {
             int home = HomeLink(local);
@@ -362,6 +377,7 @@ public sealed class DirectorEngine : IDisposable
             Paths = paths,
             OwnedOnLink = owned,
             LocalAddresses = [.. Options.LocalAddresses],
+            MarkRules = [.. Options.FirewallMarks],
             IndexOf = indexOf,
         };
     }

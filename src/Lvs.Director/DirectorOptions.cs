@@ -43,6 +43,12 @@ public sealed record DirectorOptions
     /// <summary>The hop limit of the answers the director originates (echo replies, neighbour advertisements use 255 as NDP requires).</summary>
     public byte HopLimit { get; init; } = 64;
 
+    /// <summary>
+    /// The firewall-mark rules, in order (the first that matches a packet gives its mark): what netfilter's MARK rules
+    /// do in front of the kernel's director, for firewall-mark services. Empty (the default) costs nothing per packet.
+    /// </summary>
+    public IReadOnlyList<FirewallMarkRule> FirewallMarks { get; init; } = [];
+
     /// <summary>Throws when an option is out of range.</summary>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
     public void Validate()
@@ -60,6 +66,11 @@ public sealed record DirectorOptions
         if (GatewayV6 is { IsIPv4: true })
         {
             throw new ArgumentException($"The IPv6 gateway {GatewayV6} is an IPv4 address.");
+        }
+
+        foreach (var rule in FirewallMarks)
+        {
+            rule.Validate();
         }
     }
 }

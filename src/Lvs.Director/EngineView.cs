@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lvs.Core;
 using Lvs.Forwarding;
 
@@ -22,6 +23,42 @@ internal sealed class EngineView
 
     /// <summary>Registry index by server object (the scheduler returns the object; the connection table stores the index).</summary>
     public required Dictionary<RealServer, int> IndexOf { get; init; }
+
+    /// <summary>The firewall-mark rules, in order (empty when there are none).</summary>
+    public required FirewallMarkRule[] MarkRules { get; init; }
+
+    /// <summary>Whether a packet to this address is for a service: a VIP, or a destination a firewall-mark rule covers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsForAService(InetAddress destination) =>
+        Snapshot.IsVirtualAddress(destination) || (MarkRules.Length != 0 && IsMarkedDestination(destination));
+
+    /// <summary>The mark of a flow: that of the first rule that matches, or 0.</summary>
+    public uint MarkOf(in FlowKey flow)
+    {
+        foreach (var rule in MarkRules)
+        {
+            if (rule.Matches(flow))
+            {
+                return rule.Mark;
+            }
+        }
+
+        return 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool IsMarkedDestination(InetAddress destination)
+    {
+        foreach (var rule in MarkRules)
+        {
+            if (rule.Destination.Contains(destination))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     public bool IsLocalAddress(InetAddress address)
     {

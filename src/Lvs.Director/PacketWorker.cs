@@ -90,7 +90,7 @@ public sealed class PacketWorker
         }
 
         ConnectionHandle handle;
-        if (view.Snapshot.IsVirtualAddress(flow.DestinationAddress))
+        if (view.IsForAService(flow.DestinationAddress))
         {
             if (_connections.TryGetInbound(flow, out handle))
             {
@@ -165,7 +165,7 @@ public sealed class PacketWorker
             {
                 kinds[i] = GroupKind.Single;
             }
-            else if (view.Snapshot.IsVirtualAddress(parsedFrames[i].Flow.DestinationAddress))
+            else if (view.IsForAService(parsedFrames[i].Flow.DestinationAddress))
             {
                 _inboundKeys[inbound] = parsedFrames[i].Flow;
                 slots[i] = inbound++;
@@ -325,12 +325,27 @@ public sealed class PacketWorker
         return Finish(verdict, outLink, link);
     }
 
+    /// <summary>The service of a new flow, as <c>ip_vs_service_find</c>: by the packet's mark first, then by address and port.</summary>
+    private static bool TryFindService(EngineView view, in FlowKey flow, out VirtualService service)
+    {
+        if (view.MarkRules.Length != 0)
+        {
+            uint mark = view.MarkOf(flow);
+            if (mark != 0 && view.Snapshot.TryFindService(mark, !flow.IsIPv4, out service))
+            {
+                return true;
+            }
+        }
+
+        return view.Snapshot.TryFindService(flow.Protocol, flow.Destination, out service);
+    }
+
     /// <summary>A packet for a virtual address that matches no connection: the kernel's <c>conn_schedule</c> and <c>ip_vs_schedule</c>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict New(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
         var flow = parsed.Flow;
-        if (!view.Snapshot.TryFindService(flow.Protocol, flow.Destination, out var service))
+        if (!TryFindService(view, flow, out var service))
         {
             return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
         }

@@ -1,0 +1,127 @@
+using System.Net.NetworkInformation;
+using Lvs.Core;
+using PacketDotNet;
+
+namespace Lvs.Director.Tests;
+
+/// <summary>Firewall-mark services: the engine's mark rules stand in for netfilter's MARK in front of the kernel's director.</summary>
+public class DirectorEngineFirewallMarkTests
+{
+    private static readonly InetAddress Vip = InetAddress.Parse("10.0.0.100");
+
+    /// <summary>A lab whose VIP has mark 1 for TCP ports 80 and 443 (-f 1), with the servers on port 0 (they take the packet's port).</summary>
+    private static (Lab Lab, VirtualServiceKey Key) MarkedLab(int persistence = 0, ForwardingMethod method = ForwardingMethod.Nat)
+    {
+        var lab = new Lab(new DirectorOptions
+        {
+            FirewallMarks =
+            [
+                new FirewallMarkRule(1, InetPrefix.Parse("10.0.0.100/32")) { Protocol = L4Protocol.Tcp, PortFirst = 80, PortLast = 80 },
+                new FirewallMarkRule(1, InetPrefix.Parse("10.0.0.100/32")) { Protocol = L4Protocol.Tcp, PortFirst = 443, PortLast = 443 },
+            ],
+        });
+        var key = VirtualServiceKey.ForFirewallMark(1);
+        lab.Table.AddService(new VirtualServiceOptions(key) { Scheduler = "rr", PersistenceTimeout = persistence });
+        for (int n = 1; n <= 3; n++)
+        {
+            lab.Table.AddRealServer(key, new RealServerOptions(new InetEndpoint(lab.Server(n), 0)) { Method = method });
+            lab.Engine.Neighbors.Set(1, lab.Server(n), Lab.ServerMac(n));
+        }
+
+        return (lab, key);
+    }
+
+    [Fact]
+    public void MarkedFlow_ScheduledByTheMarkService_ServerTakesThePacketsPort()
+    {
+        var (lab, _) = MarkedLab();
+        using var _lab = lab;
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, Vip, 443, "S");
+
+        var eth = syn.Output(lab.Send(syn, 0));
+
+        var ip = PacketAssert.Ip(eth);
+        var tcp = PacketAssert.Tcp(eth);
+        Assert.Contains(ip.DestinationAddress, new[] { lab.Server(1), lab.Server(2), lab.Server(3) }.Select(s => s.ToIPAddress()));
+        Assert.Equal(443, tcp.DestinationPort);
+    }
+
+    [Fact]
+    public void UnmarkedPortOfTheMarkedAddress_NoService()
+    {
+        var (lab, _) = MarkedLab();
+        using var _lab = lab;
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, Vip, 8443, "S");
+
+        var verdict = lab.Send(syn, 0);
+
+        Assert.Equal(FrameAction.Drop, verdict.Action);
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
+    }
+
+    [Fact]
+    public void MarkAndAddressServiceBothMatch_TheMarkServiceWins()
+    {
+        var (lab, _) = MarkedLab();
+        using var _lab = lab;
+
+        // An address service on VIP:80 with a server of its own: ip_vs_service_find looks the mark up first.
+        var byAddress = VirtualServiceKey.ForAddress(L4Protocol.Tcp, new InetEndpoint(Vip, 80));
+        lab.Table.AddService(new VirtualServiceOptions(byAddress) { Scheduler = "rr" });
+        var other = InetAddress.Parse("10.1.0.50");
+        lab.Table.AddRealServer(byAddress, new RealServerOptions(new InetEndpoint(other, 80)) { Method = ForwardingMethod.Nat });
+        lab.Engine.Neighbors.Set(1, other, Lab.ServerMac(50));
+        for (ushort port = 40000; port < 40006; port++)
+        {
+            var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, port, Vip, 80, "S");
+            Assert.NotEqual(other.ToIPAddress(), PacketAssert.Ip(syn.Output(lab.Send(syn, 0))).DestinationAddress);
+        }
+
+        // With no service for the mark, the address service takes the packet.
+        lab.Table.DeleteService(VirtualServiceKey.ForFirewallMark(1));
+        var late = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 41000, Vip, 80, "S");
+        Assert.Equal(other.ToIPAddress(), PacketAssert.Ip(late.Output(lab.Send(late, 0))).DestinationAddress);
+    }
+
+    [Fact]
+    public void PersistentMarkService_OneClientKeepsItsServerAcrossPorts()
+    {
+        var (lab, _) = MarkedLab(persistence: 300);
+        using var _lab = lab;
+        var first = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, Vip, 80, "S");
+        var server = PacketAssert.Ip(first.Output(lab.Send(first, 0))).DestinationAddress;
+
+        for (ushort port = 40001; port < 40006; port++)
+        {
+            var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, port, Vip, port % 2 == 0 ? (ushort)80 : (ushort)443, "S");
+            Assert.Equal(server, PacketAssert.Ip(syn.Output(lab.Send(syn, 0))).DestinationAddress);
+        }
+    }
+
+    [Fact]
+    public void HostMarkRule_DirectorAnswersArpForItsAddress()
+    {
+        var (lab, _) = MarkedLab();
+        using var _lab = lab;
+        var arp = new ArpPacket(ArpOperation.Request, PhysicalAddress.Parse("00-00-00-00-00-00"), Vip.ToIPAddress(), Lab.Phys(Lab.ClientMac), lab.Client.ToIPAddress());
+        var request = Frame.From(new EthernetPacket(Lab.Phys(Lab.ClientMac), PhysicalAddress.Parse("FF-FF-FF-FF-FF-FF"), EthernetType.Arp) { PayloadPacket = arp }.Bytes);
+
+        var reply = request.Output(lab.Send(request, 0)).Extract<ArpPacket>();
+
+        Assert.Equal(ArpOperation.Response, reply.Operation);
+        Assert.Equal(Lab.Phys(Lab.ClientLinkMac), reply.SenderHardwareAddress);
+    }
+
+    [Theory]
+    [InlineData(0u, 0, 65535)]
+    [InlineData(1u, 443, 80)]
+    public void InvalidRule_RefusedByTheOptions(uint mark, int first, int last)
+    {
+        var options = new DirectorOptions
+        {
+            FirewallMarks = [new FirewallMarkRule(mark, InetPrefix.Parse("10.0.0.100/32")) { PortFirst = (ushort)first, PortLast = (ushort)last }],
+        };
+
+        Assert.Throws<ArgumentException>(options.Validate);
+    }
+}
