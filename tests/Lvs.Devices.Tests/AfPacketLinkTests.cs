@@ -17,8 +17,11 @@ public sealed class AfPacketLinkTests : IDisposable
     [Fact]
     public void Receive_UdpFromKernelInAnotherNamespace_ArrivesWithHeadroomAndCompletedChecksum()
     {
-        (string director, string peer, string link, _) = Pair();
+        (string director, string peer, string link, string peerLink) = Pair();
         using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+        uint transmitChecksum = 0;
+        NetworkLab.InNamespace(peer, () => Assert.True(InterfaceControl.TryEthtool(peerLink, 0x16 /* ETHTOOL_GTXCSUM */, ref transmitChecksum)));
+        Assert.Equal(1u, transmitChecksum); // the sender leaves its checksums to the "hardware"
 
         SendUdp(peer, "10.77.0.1", 9999, sourcePort: 0, count: 3);
         int headroomSeen = int.MaxValue;
