@@ -50,6 +50,32 @@ public sealed unsafe class TunDevice : IDisposable
     /// <summary>The interface's MTU.</summary>
     public int Mtu { get; }
 
+    /// <summary>
+    /// Lets the kernel accept packets from sources it routes through other interfaces (a decapsulated client packet
+    /// arrives here, its answer leaves by the default route): sets net.ipv4.conf.&lt;device&gt;.rp_filter to 0. The
+    /// kernel uses the larger of that and net.ipv4.conf.all.rp_filter, so a strict (1) "all" value is reported.
+    /// </summary>
+    /// <returns>Warnings with the command that fixes each; empty when nothing is left in the way.</returns>
+    public IReadOnlyList<string> AcceptForeignSources()
+    {
+        var warnings = new List<string>();
+        try
+        {
+            File.WriteAllText($"/proc/sys/net/ipv4/conf/{Name}/rp_filter", "0");
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            warnings.Add($"could not turn reverse-path filtering off on {Name} ({exception.Message}): sysctl -w net.ipv4.conf.{Name}.rp_filter=0");
+        }
+
+        if (InterfaceControl.ReadSysctl("/proc/sys/net/ipv4/conf/all/rp_filter") == "1")
+        {
+            warnings.Add($"net.ipv4.conf.all.rp_filter is 1 (strict): the kernel drops decapsulated packets whose source it routes elsewhere. Fix: sysctl -w net.ipv4.conf.all.rp_filter=2");
+        }
+
+        return warnings;
+    }
+
     /// <summary>Hands an IP packet to the kernel.</summary>
     /// <param name="packet">The packet, from its IP header.</param>
     /// <returns>False when the kernel did not take it (the device's queue is full, or it is malformed).</returns>

@@ -10,6 +10,9 @@ internal static partial class NativeLab
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     internal static partial int SetNamespace(int fd, int type);
 
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     internal static partial uint GetEffectiveUserId();
 }
