@@ -31,6 +31,7 @@ public class MemoryLinkTests
         Assert.All(batch.Frames.ToArray(), f => Assert.True(f.Offset >= batch.Headroom && f.Capacity >= b.MaxFrameLength));
         Assert.True(batch.Frames[0].Offset + batch.Frames[0].Capacity <= batch.Frames[1].Offset - batch.Headroom);
         Assert.Same(b, a.Peer);
+        Assert.Same(a.GetMemoryQueue(0).Counters, a.GetQueue(0).Counters);
         Assert.Equal(2, a.GetMemoryQueue(0).Counters.Sent);
         Assert.Equal(2, b.GetMemoryQueue(0).Counters.Received);
     }
