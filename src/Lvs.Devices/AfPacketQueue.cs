@@ -155,7 +155,7 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         }
 
         ReturnBlockIfDone();
-        bool waited = false;
+        long deadline = 0;
         while (true)
         {
             if (!_holding)
@@ -163,15 +163,19 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
                 byte* block = BlockAt(_block);
                 if ((Volatile.Read(ref *(uint*)(block + PacketRingLayout.BlockStatus)) & Constants.TpStatusUser) == 0)
                 {
-                    if (waited || timeoutMilliseconds == 0)
+                    if (deadline == 0)
+                    {
+                        deadline = Environment.TickCount64 + Math.Max(0, timeoutMilliseconds);
+                    }
+
+                    int left = (int)Math.Min(int.MaxValue, deadline - Environment.TickCount64);
+                    if (left <= 0 || Volatile.Read(ref _disposed) != 0)
                     {
                         batch.Reset(Memory<byte>.Empty, this);
                         return 0;
                     }
 
-                    var poll = new PollDescriptor { Fd = _fd, Events = Constants.PollIn | Constants.PollError };
-                    LibC.Poll(&poll, 1, timeoutMilliseconds);
-                    waited = true;
+                    Wait(left);
                     continue;
                 }
 
@@ -304,6 +308,22 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
     /// runs); the previous frame's room ends that headroom before it, 28 + reserve bytes past this header's start.
     /// </summary>
     private static int Reserve(AfPacketLinkOptions options) => Math.Max(0, Math.Max(options.Headroom - 24, options.Tailroom - 28));
+
+    /// <summary>
+    /// Waits for a block with poll. A pending socket error (ENETDOWN when the interface goes down) makes poll return
+    /// at once with POLLERR: it is read (SO_ERROR clears it) so the next wait blocks again instead of spinning.
+    /// </summary>
+    private void Wait(int timeoutMilliseconds)
+    {
+        var poll = new PollDescriptor { Fd = _fd, Events = Constants.PollIn | Constants.PollError };
+        if (LibC.Poll(&poll, 1, timeoutMilliseconds) > 0 && (poll.ReturnedEvents & Constants.PollError) != 0)
+        {
+            int error = 0;
+            int length = sizeof(int);
+            LibC.GetSocketOption(_fd, Constants.SolSocket, Constants.SoError, &error, &length);
+            Counters.CountSocketError();
+        }
+    }
 
     private byte* BlockAt(int index) => _map + ((long)index * _blockSize);
 

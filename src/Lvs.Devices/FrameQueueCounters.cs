@@ -11,6 +11,7 @@ public sealed class FrameQueueCounters
     private long _received;
     private long _sent;
     private long _checksumsCompleted;
+    private long _socketErrors;
 
     /// <summary>Frames delivered to the engine.</summary>
     public long Received => Volatile.Read(ref _received);
@@ -20,6 +21,9 @@ public sealed class FrameQueueCounters
 
     /// <summary>Received frames whose partial (CHECKSUM_PARTIAL) transport checksum the link completed in software.</summary>
     public long ChecksumsCompleted => Volatile.Read(ref _checksumsCompleted);
+
+    /// <summary>Errors the socket reported while waiting (ENETDOWN when the interface went down), read and cleared.</summary>
+    public long SocketErrors => Volatile.Read(ref _socketErrors);
 
     /// <summary>The frames dropped for a reason.</summary>
     /// <param name="reason">The reason.</param>
@@ -46,6 +50,8 @@ public sealed class FrameQueueCounters
     internal void CountSent(int frames) => Volatile.Write(ref _sent, _sent + frames);
 
     internal void CountChecksumCompleted() => Volatile.Write(ref _checksumsCompleted, _checksumsCompleted + 1);
+
+    internal void CountSocketError() => Volatile.Write(ref _socketErrors, _socketErrors + 1);
 
     internal void CountDrop(LinkDropReason reason) => Volatile.Write(ref _dropped[(int)reason], _dropped[(int)reason] + 1);
 }

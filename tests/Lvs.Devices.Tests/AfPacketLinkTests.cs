@@ -46,6 +46,38 @@ public sealed class AfPacketLinkTests : IDisposable
     }
 
     [Fact]
+    public void Receive_Udp6FromKernelWithPartialChecksum_ChecksumCompleted()
+    {
+        (string director, string peer, string link, string peerLink) = Pair();
+        NetworkLab.RunIn(director, $"addr add 2001:db8:77::1/64 dev {link} nodad");
+        NetworkLab.RunIn(peer, $"addr add 2001:db8:77::2/64 dev {peerLink} nodad");
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+
+        using (Socket udp = NetworkLab.InNamespace(peer, () => new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp)))
+        {
+            udp.SendTo(new byte[333], new IPEndPoint(IPAddress.Parse("2001:db8:77::1"), 9995));
+        }
+
+        byte[] frame = Assert.Single(TestFrames.ReceiveWhere(afPacket.GetQueue(0), f => TestFrames.IsUdp6To(f, 9995), found => found.Count > 0, Patience));
+        Assert.True(TestFrames.HasValidUdp6Checksum(frame));
+        Assert.Equal(1, afPacket.GetQueue(0).Counters!.ChecksumsCompleted);
+    }
+
+    [Fact]
+    public void Receive_NothingArrives_ReturnsZeroWhenTheTimeoutPasses()
+    {
+        (string director, _, string link, _) = Pair();
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+        NetworkLab.RunIn(director, $"link set {link} down");
+        var batch = new FrameBatch(8);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        Assert.Equal(0, afPacket.GetQueue(0).Receive(batch, 200));
+        Assert.InRange(watch.ElapsedMilliseconds, 150, 2000);
+        Assert.Equal(0, batch.Count);
+    }
+
+    [Fact]
     public void TrySend_EchoRequestToKernel_KernelAnswersOnTheLink()
     {
         (string director, string peer, string link, string peerLink) = Pair();

@@ -11,6 +11,8 @@ internal static class Constants
     internal const int SockCloexec = 0x80000;
     internal const ushort EthPAll = 0x0003;
 
+    internal const int SolSocket = 1;
+    internal const int SoError = 4;
     internal const int SolPacket = 263;
     internal const int PacketRxRing = 5;
     internal const int PacketVersion = 10;

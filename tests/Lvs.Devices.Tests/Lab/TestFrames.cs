@@ -52,6 +52,20 @@ internal static class TestFrames
         return Checksum.IsValid(l4, pseudo);
     }
 
+    /// <summary>True when the frame is IPv6 UDP (no extension headers) to <paramref name="port"/>.</summary>
+    internal static bool IsUdp6To(ReadOnlySpan<byte> frame, ushort port) =>
+        frame.Length >= 62 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x86DD && frame[20] == 17
+        && BinaryPrimitives.ReadUInt16BigEndian(frame[56..]) == port;
+
+    /// <summary>True when the IPv6 frame's UDP checksum (no extension headers) is right.</summary>
+    internal static bool HasValidUdp6Checksum(ReadOnlySpan<byte> frame)
+    {
+        int payload = BinaryPrimitives.ReadUInt16BigEndian(frame[18..]);
+        ReadOnlySpan<byte> l4 = frame.Slice(54, payload);
+        ushort pseudo = Checksum.PseudoHeaderSum(InetAddress.ReadIPv6(frame[22..]), InetAddress.ReadIPv6(frame[38..]), L4Protocol.Udp, l4.Length);
+        return Checksum.IsValid(l4, pseudo);
+    }
+
     /// <summary>True when the frame is an ICMP echo reply with the identifier.</summary>
     internal static bool IsEchoReply(ReadOnlySpan<byte> frame, ushort identifier) =>
         frame.Length >= 42 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x0800 && frame[23] == 1
