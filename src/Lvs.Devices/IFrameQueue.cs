@@ -29,4 +29,7 @@ public interface IFrameQueue
 
     /// <summary>Sends every queued frame.</summary>
     void Flush();
+
+    /// <summary>The queue's counters (frames received, sent, dropped by <see cref="LinkDropReason"/>); null when the queue keeps none.</summary>
+    FrameQueueCounters? Counters => null;
 }
