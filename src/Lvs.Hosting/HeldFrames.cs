@@ -84,6 +84,7 @@ internal sealed class HeldFrames
             int oldest = pending.Head;
             pending.Head = _next[oldest];
             pending.Count--;
+            Count--;
             Free(oldest);
             result = HoldResult.HeldDroppingOldest;
         }

@@ -70,7 +70,11 @@ public sealed class LvsDirector : IAsyncDisposable
                     Mtu = link.Mtu,
                     AnswersForAddresses = specification.Kind == LinkKind.Tap,
                 });
-                HostingLog.LinkOpened(_logger, link.Name, specification.Kind, link.Mac, link.Mtu, link.QueueCount, string.Join(", ", link.Addresses));
+                if (_logger.IsEnabled(LogLevel.Information))
+                {
+                    string addresses = string.Join(", ", link.Addresses);
+                    HostingLog.LinkOpened(_logger, link.Name, specification.Kind, link.Mac, link.Mtu, link.QueueCount, addresses);
+                }
             }
 
             var (gateway, gatewayV6) = Options.GetGateways();

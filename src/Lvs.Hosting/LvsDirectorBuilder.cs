@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Lvs.Hosting;
 
-/// <summary>Configures the director added by <see cref="LvsDirectorServiceCollectionExtensions.AddLvsDirector(IServiceCollection, Action{LvsDirectorOptions}?)"/>; each method returns the builder to chain on.</summary>
+/// <summary>Configures the director added by <see cref="LvsDirectorServiceCollectionExtensions.AddLvsDirector(IServiceCollection)"/>; each method returns the builder to chain on.</summary>
 public sealed class LvsDirectorBuilder
 {
     internal LvsDirectorBuilder(IServiceCollection services, LvsDirectorSetup setup)

@@ -3,7 +3,6 @@ using Lvs.Director;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -19,18 +18,24 @@ public static class LvsDirectorServiceCollectionExtensions
     /// rate estimator, statistics), health checks, neighbour resolution, packet threads.
     /// </summary>
     /// <param name="services">The services.</param>
-    /// <param name="configure">Sets options in code (after configuration); null: none.</param>
     /// <returns>The builder.</returns>
-    public static LvsDirectorBuilder AddLvsDirector(this IServiceCollection services, Action<LvsDirectorOptions>? configure = null)
+    public static LvsDirectorBuilder AddLvsDirector(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<LvsDirectorOptions>().BindConfiguration(LvsDirectorOptions.SectionName).ValidateOnStart();
-        if (configure is not null)
-        {
-            _ = options.Configure(configure);
-        }
-
+        _ = services.AddOptions<LvsDirectorOptions>().BindConfiguration(LvsDirectorOptions.SectionName).ValidateOnStart();
         return AddCore(services);
+    }
+
+    /// <summary>Adds the director (as <see cref="AddLvsDirector(IServiceCollection)"/>) and sets options in code after the configuration's.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets options.</param>
+    /// <returns>The builder.</returns>
+    public static LvsDirectorBuilder AddLvsDirector(this IServiceCollection services, Action<LvsDirectorOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var builder = services.AddLvsDirector();
+        _ = services.Configure(configure);
+        return builder;
     }
 
     /// <summary>Adds the director with its options bound from a configuration section of the caller's.</summary>

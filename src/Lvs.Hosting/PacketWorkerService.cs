@@ -8,7 +8,7 @@ namespace Lvs.Hosting;
 /// any link), each a dedicated thread running a <see cref="PacketWorkerLoop"/>. Stopping cancels them and waits for
 /// each to send what it queued and end.
 /// </summary>
-internal sealed class PacketWorkerService(LvsDirector director, TimeProvider time, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory) : IHostedService
+internal sealed class PacketWorkerService(LvsDirector director, TimeProvider time, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory) : IHostedService, IDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Lvs.Hosting");
     private readonly List<Thread> _threads = [];
@@ -75,6 +75,12 @@ internal sealed class PacketWorkerService(LvsDirector director, TimeProvider tim
         }
 
         _stopping.Dispose();
+        _stopping = null;
+    }
+
+    public void Dispose()
+    {
+        _stopping?.Dispose();
         _stopping = null;
     }
 
