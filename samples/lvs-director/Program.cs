@@ -1,3 +1,2 @@
-// Skeleton: the commands land with issue 20 (see docs/director.md).
-Console.Error.WriteLine("not implemented yet (issue 20)");
-return 1;
+// lvs-director: the director on real links. `lvs-director run ...` and `lvs-director list ...` (see LvsDirectorCli).
+return await Lvs.Samples.Director.LvsDirectorCli.InvokeAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

@@ -217,6 +217,19 @@ public sealed class DirectorEngine : IDisposable
         _rateTimer ??= _time.CreateTimer(static state => ((DirectorEngine)state!).SampleRates(), this, RateEstimator.Interval, RateEstimator.Interval);
     }
 
+    /// <summary>
+    /// The addresses the director owns on a link as of the current table: the link's own addresses, then the VIPs and
+    /// FULLNAT local addresses homed there (the link whose subnet holds them, else the first). The host announces
+    /// them (gratuitous ARP, unsolicited neighbour advertisements) and the engine answers ARP/NDP for them.
+    /// </summary>
+    /// <param name="link">The link's index.</param>
+    /// <returns>The addresses; empty for an unknown link.</returns>
+    public IReadOnlyList<InetAddress> GetOwnedAddresses(int link)
+    {
+        var owned = View.OwnedOnLink;
+        return (uint)link < (uint)owned.Length ? owned[link] : [];
+    }
+
     /// <summary>Stops the timers and detaches from the table.</summary>
     public void Dispose()
     {

@@ -138,6 +138,14 @@ public sealed class PacketWorker
         }
     }
 
+    /// <summary>
+    /// Counts a frame the host dropped after the engine's verdict, in this worker's counters (so
+    /// <see cref="DirectorEngine.GetDropCount"/> and the drops instrument include it): a frame held for a neighbour
+    /// that did not resolve (<see cref="DropReason.NeighborUnresolved"/>). Call it from the worker's own thread.
+    /// </summary>
+    /// <param name="reason">Why.</param>
+    public void CountDrop(DropReason reason) => _counters.Drop(reason);
+
     private void ProcessGroup(Span<byte> buffer, ReadOnlySpan<FrameSlot> frames, Span<FrameVerdict> verdicts, EngineView view)
     {
         int inbound = 0;

@@ -1,0 +1,16 @@
+using Lvs.Devices;
+
+namespace Lvs.Hosting;
+
+/// <summary>
+/// Creates the director's links. The default (<see cref="LinuxFrameLinkFactory"/>) opens AF_PACKET sockets and TAP
+/// devices; tests and simulations register their own (in-memory links, pcap replay).
+/// </summary>
+public interface IFrameLinkFactory
+{
+    /// <summary>Creates (opens) a link.</summary>
+    /// <param name="specification">The link.</param>
+    /// <param name="queueCount">The queues wanted: one per packet thread.</param>
+    /// <returns>The link; the director disposes it when it stops.</returns>
+    IFrameLink Create(LinkSpecification specification, int queueCount);
+}

@@ -1,0 +1,191 @@
+using System.Diagnostics.Metrics;
+using Lvs.Devices;
+using Lvs.Director;
+using Lvs.Director.Configuration;
+using Lvs.Director.Statistics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Lvs.Hosting;
+
+/// <summary>
+/// A running director as the host sees it: the links (opened through the <see cref="IFrameLinkFactory"/>), the service
+/// table loaded from the rules file, the engine, its health monitor, metrics and neighbour resolver. Created once by
+/// the container when the host starts; the hosted services drive it; disposing it (when the container is disposed)
+/// closes the links.
+/// </summary>
+public sealed class LvsDirector : IAsyncDisposable
+{
+    private readonly ILogger _logger;
+    private readonly List<IFrameLink> _links = [];
+    private int _disposed;
+
+    /// <summary>Opens the links, loads the rules and builds the engine.</summary>
+    /// <param name="options">The host options.</param>
+    /// <param name="linkFactory">Opens the links.</param>
+    /// <param name="setup">What the <see cref="LvsDirectorBuilder"/> added (table and engine configuration, statistics writer).</param>
+    /// <param name="timeProvider">The clock; null: the system clock.</param>
+    /// <param name="loggerFactory">Logging; null: none.</param>
+    /// <param name="meterFactory">The host's meter factory; null: a meter of the director's own.</param>
+    /// <exception cref="ConfigurationException">The rules file has errors (each as <c>file:line: message</c>).</exception>
+    /// <exception cref="NotSupportedException">A keepalived file was given (not supported by this version yet), or a link kind is not available.</exception>
+    public LvsDirector(
+        IOptions<LvsDirectorOptions> options,
+        IFrameLinkFactory linkFactory,
+        LvsDirectorSetup? setup = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(linkFactory);
+        Options = options.Value;
+        setup ??= new LvsDirectorSetup();
+        Setup = setup;
+        var time = timeProvider ?? TimeProvider.System;
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger("Lvs.Hosting");
+        try
+        {
+            var errors = Options.Validate();
+            if (errors.Count > 0)
+            {
+                throw new OptionsValidationException(nameof(LvsDirectorOptions), typeof(LvsDirectorOptions), errors);
+            }
+
+            Rules = Options.RulesFile is { } rulesFile ? IpvsadmRulesParser.Load(rulesFile) : null;
+            if (Options.KeepalivedFile is { } keepalived)
+            {
+                LoadKeepalived(keepalived);
+            }
+
+            var links = new List<DirectorLink>();
+            foreach (var specification in Options.GetLinkSpecifications())
+            {
+                var link = linkFactory.Create(specification, Options.Workers);
+                _links.Add(link);
+                links.Add(new DirectorLink(links.Count, link.Name, link.Mac, link.Addresses)
+                {
+                    Mtu = link.Mtu,
+                    AnswersForAddresses = specification.Kind == LinkKind.Tap,
+                });
+                if (_logger.IsEnabled(LogLevel.Information))
+                {
+                    string addresses = string.Join(", ", link.Addresses);
+                    HostingLog.LinkOpened(_logger, link.Name, specification.Kind, link.Mac, link.Mtu, link.QueueCount, addresses);
+                }
+            }
+
+            var (gateway, gatewayV6) = Options.GetGateways();
+            var localAddresses = Options.GetLocalAddresses().ToList();
+            foreach (var (_, address) in Rules?.LocalAddresses() ?? [])
+            {
+                if (!localAddresses.Contains(address))
+                {
+                    localAddresses.Add(address);
+                }
+            }
+
+            var engineOptions = new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses };
+            engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
+            Table = new ServiceTable();
+            Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);
+            Rules?.ApplyTo(Table, Engine.Connections.Timeouts);
+            foreach (var configure in setup.ConfigureTable)
+            {
+                configure(Table);
+            }
+
+            Health = new DirectorHealth(Table, loggerFactory: loggerFactory);
+            Metrics = new DirectorMetrics(Engine, meterFactory);
+            Resolver = new NeighborResolver(Engine, setup.Neighbors, time, setup.Random, loggerFactory);
+            Links = _links;
+        }
+        catch
+        {
+            DisposeCore();
+            throw;
+        }
+    }
+
+    /// <summary>The host options.</summary>
+    public LvsDirectorOptions Options { get; }
+
+    /// <summary>What the builder added.</summary>
+    public LvsDirectorSetup Setup { get; }
+
+    /// <summary>The rules loaded from <see cref="LvsDirectorOptions.RulesFile"/>; null without one.</summary>
+    public IpvsadmRuleSet? Rules { get; }
+
+    /// <summary>The service table (the one model).</summary>
+    public ServiceTable Table { get; } = null!;
+
+    /// <summary>The engine.</summary>
+    public DirectorEngine Engine { get; } = null!;
+
+    /// <summary>The links, in the engine's order (interfaces, then TAP devices).</summary>
+    public IReadOnlyList<IFrameLink> Links { get; } = [];
+
+    /// <summary>keepalived's check daemon over the table.</summary>
+    public DirectorHealth Health { get; } = null!;
+
+    /// <summary>The director's instruments (meter <c>Lvs.Director</c>).</summary>
+    public DirectorMetrics Metrics { get; } = null!;
+
+    /// <summary>ARP and neighbour discovery for the director's links.</summary>
+    public NeighborResolver Resolver { get; } = null!;
+
+    /// <summary>The <c>ipvsadm -L -n --stats</c> table now.</summary>
+    /// <returns>The text.</returns>
+    public string ListStatistics() => IpvsadmListing.List(Engine, new IpvsadmListFormat { Stats = true });
+
+    /// <summary>
+    /// Reloads the rules (SIGHUP): applies the difference between the table and the files, leaving connections to
+    /// servers that stay untouched.
+    /// </summary>
+    /// <returns>True when the table was reloaded.</returns>
+    public bool Reload()
+    {
+        // TODO(issue 20, merge with the keepalived branch): apply the rules/keepalived file as a diff with its reload API
+        // (connections to unchanged servers kept); until then a reload only says it is not available.
+        HostingLog.ReloadNotAvailable(_logger, Options.RulesFile ?? Options.KeepalivedFile ?? "(no file)");
+        return false;
+    }
+
+    /// <summary>Stops the resolver and the health checks, disposes the engine and the metrics, and closes the links.</summary>
+    /// <returns>A task.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (Health is not null)
+        {
+            await Health.DisposeAsync().ConfigureAwait(false);
+        }
+
+        DisposeCore();
+        HostingLog.Stopped(_logger);
+    }
+
+    // TODO(issue 20, merge with the keepalived branch): parse keepalived.conf with its parser, apply its virtual
+    // servers to Table and its checks to Health.
+    private static void LoadKeepalived(string path) =>
+        throw new NotSupportedException($"{path}: keepalived.conf is not supported by this version yet; use --rules.");
+
+    private void DisposeCore()
+    {
+        Resolver?.Dispose();
+        Metrics?.Dispose();
+        Engine?.Dispose();
+        foreach (var link in _links)
+        {
+            link.Dispose();
+        }
+
+        _links.Clear();
+    }
+}

@@ -1,0 +1,169 @@
+using System.Globalization;
+using Lvs.Core;
+
+namespace Lvs.Hosting;
+
+/// <summary>
+/// The director's host options, bound from the configuration section <c>Lvs</c> (appsettings.json, environment,
+/// command line) or set in code; <c>lvs-director run</c>'s options map one to one.
+/// </summary>
+/// <remarks>
+/// <code>
+/// "Lvs": {
+///   "RulesFile": "/etc/lvs/rules",
+///   "Interfaces": [ "eth0" ],
+///   "Taps": [ "lvs0=10.1.0.1/24" ],
+///   "LocalAddresses": [ "10.1.0.100" ],
+///   "Gateway": "10.0.0.254",
+///   "Workers": 2,
+///   "StatsInterval": "00:00:10"
+/// }
+/// </code>
+/// </remarks>
+public sealed class LvsDirectorOptions
+{
+    /// <summary>The configuration section the options are bound from: <c>Lvs</c>.</summary>
+    public const string SectionName = "Lvs";
+
+    /// <summary>An ipvsadm rules file (the <c>ipvsadm-save -n</c> format): <c>--rules</c>.</summary>
+    public string? RulesFile { get; set; }
+
+    /// <summary>A keepalived.conf: <c>--keepalived</c>.</summary>
+    public string? KeepalivedFile { get; set; }
+
+    /// <summary>Existing interfaces to open as AF_PACKET links (their kernel addresses are the director's own): <c>--interface</c>.</summary>
+    public IList<string> Interfaces { get; } = [];
+
+    /// <summary>TAP devices the director creates and owns, each <c>NAME=ADDRESS/PREFIX</c>: <c>--tap</c>.</summary>
+    public IList<string> Taps { get; } = [];
+
+    /// <summary>FULLNAT local (source) addresses, owned by the director: <c>--local-address</c>.</summary>
+    public IList<string> LocalAddresses { get; } = [];
+
+    /// <summary>The IPv4 next hop for everything outside the connected subnets: <c>--gateway</c>.</summary>
+    public string? Gateway { get; set; }
+
+    /// <summary>The IPv6 next hop for everything outside the connected subnets.</summary>
+    public string? GatewayV6 { get; set; }
+
+    /// <summary>Packet threads (each uses one queue of every link: PACKET_FANOUT members or TAP queues): <c>--workers</c>. 1 by default.</summary>
+    public int Workers { get; set; } = 1;
+
+    /// <summary>How often to write the <c>ipvsadm -L -n --stats</c> table; null: never. <c>--stats-interval</c>.</summary>
+    public TimeSpan? StatsInterval { get; set; }
+
+    /// <summary>The frames one receive takes at most (the batch the engine processes at once). 64 by default.</summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>
+    /// How long a packet thread waits for frames when it has only one link (milliseconds); with several links it
+    /// polls them and waits 1 ms on the last when all are idle. 10 by default.
+    /// </summary>
+    public int ReceiveTimeoutMilliseconds { get; set; } = 10;
+
+    /// <summary>
+    /// The frames each packet thread can hold for neighbours being resolved (preallocated; each neighbour holds at
+    /// most <see cref="Devices.Neighbors.NeighborParameters.UnresolvedQueueLength"/>). 256 by default.
+    /// </summary>
+    public int HeldFramesPerWorker { get; set; } = 256;
+
+    /// <summary>The largest frame a held-frame slot takes (frames longer are dropped with NeighborUnresolved). 4,032 by default.</summary>
+    public int HeldFrameSize { get; set; } = 4096 - Devices.FrameBatch.DefaultHeadroom;
+
+    /// <summary>The links to create, in order (the director's link indexes): interfaces first, then TAP devices.</summary>
+    /// <returns>The specifications.</returns>
+    /// <exception cref="FormatException">A TAP specification is not <c>NAME=ADDRESS/PREFIX</c>.</exception>
+    public IReadOnlyList<LinkSpecification> GetLinkSpecifications()
+    {
+        var result = new List<LinkSpecification>();
+        foreach (var name in Interfaces)
+        {
+            result.Add(new LinkSpecification(name, LinkKind.Interface, []));
+        }
+
+        foreach (var tap in Taps)
+        {
+            int equals = tap.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0 || !InetPrefix.TryParse(tap.AsSpan(equals + 1), out var prefix))
+            {
+                throw new FormatException($"--tap '{tap}': expected NAME=ADDRESS/PREFIX (lvs0=10.1.0.1/24).");
+            }
+
+            result.Add(new LinkSpecification(tap[..equals], LinkKind.Tap, [prefix]));
+        }
+
+        return result;
+    }
+
+    /// <summary>The FULLNAT local addresses, parsed.</summary>
+    /// <returns>The addresses.</returns>
+    /// <exception cref="FormatException">An address is not an IP address.</exception>
+    public IReadOnlyList<InetAddress> GetLocalAddresses() => [.. LocalAddresses.Select(text => ParseAddress(text, "--local-address"))];
+
+    /// <summary>The gateways, parsed.</summary>
+    /// <returns>The IPv4 and IPv6 gateways.</returns>
+    /// <exception cref="FormatException">A gateway is not an IP address of its family.</exception>
+    public (InetAddress? IPv4, InetAddress? IPv6) GetGateways()
+    {
+        InetAddress? v4 = string.IsNullOrWhiteSpace(Gateway) ? null : ParseAddress(Gateway, "--gateway");
+        InetAddress? v6 = string.IsNullOrWhiteSpace(GatewayV6) ? null : ParseAddress(GatewayV6, "GatewayV6");
+        if (v4 is { IsIPv6: true } && v6 is null)
+        {
+            // --gateway takes either family: an IPv6 address there is the IPv6 gateway.
+            (v4, v6) = (null, v4);
+        }
+
+        if (v4 is { IsIPv6: true } || v6 is { IsIPv4: true })
+        {
+            throw new FormatException($"The gateways {Gateway} and {GatewayV6} are not one IPv4 and one IPv6 address.");
+        }
+
+        return (v4, v6);
+    }
+
+    /// <summary>Checks every option and returns what is wrong.</summary>
+    /// <returns>The problems (empty when valid).</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Workers < 1)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"Workers must be at least 1 (is {Workers})."));
+        }
+
+        if (BatchSize < 1 || ReceiveTimeoutMilliseconds < 0 || HeldFramesPerWorker < 0 || HeldFrameSize < 64)
+        {
+            errors.Add("BatchSize must be at least 1, ReceiveTimeoutMilliseconds and HeldFramesPerWorker at least 0, HeldFrameSize at least 64.");
+        }
+
+        if (StatsInterval is { } interval && interval <= TimeSpan.Zero)
+        {
+            errors.Add($"StatsInterval must be positive (is {interval}).");
+        }
+
+        Collect(errors, () => GetLinkSpecifications());
+        Collect(errors, () => GetLocalAddresses());
+        Collect(errors, () => GetGateways());
+        if (Interfaces.Count + Taps.Count == 0)
+        {
+            errors.Add("No link: give at least one interface (--interface) or TAP device (--tap).");
+        }
+
+        return errors;
+    }
+
+    private static void Collect(List<string> errors, Action parse)
+    {
+        try
+        {
+            parse();
+        }
+        catch (FormatException e)
+        {
+            errors.Add(e.Message);
+        }
+    }
+
+    private static InetAddress ParseAddress(string text, string option) =>
+        InetAddress.TryParse(text.Trim(), out var address) ? address : throw new FormatException($"{option} '{text}': not an IP address.");
+}

@@ -1,0 +1,62 @@
+using Lvs.Samples.Director;
+
+namespace Lvs.Hosting.Tests;
+
+public sealed class LvsDirectorCliTests : IDisposable
+{
+    private readonly string _file = Path.Combine(Path.GetTempPath(), $"lvs-cli-{Guid.NewGuid():N}.rules");
+
+    public void Dispose() => File.Delete(_file);
+
+    [Fact]
+    public async Task List_RulesFile_PrintsIpvsadmListing()
+    {
+        await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s wrr\n-a -t 10.0.0.100:80 -r 10.1.0.11:8080 -m -w 2\n-a -t 10.0.0.100:80 -r 10.1.0.12:8080 -m -w 1\n-A -u 10.0.0.100:53 -s rr\n-a -u 10.0.0.100:53 -r 10.1.0.11:53 -g -w 1\n", TestContext.Current.CancellationToken);
+        var (code, output, error) = await Run("list", "--rules", _file);
+
+        Assert.Equal(0, code);
+        Assert.Empty(error);
+        Assert.Equal(
+            """
+            IP Virtual Server version 1.2.1 (size=4096)
+            Prot LocalAddress:Port Scheduler Flags
+              -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+            TCP  10.0.0.100:80 wrr
+              -> 10.1.0.11:8080               Masq    2      0          0         
+              -> 10.1.0.12:8080               Masq    1      0          0         
+            UDP  10.0.0.100:53 rr
+              -> 10.1.0.11:53                 Route   1      0          0         
+
+            """.ReplaceLineEndings("\n"),
+            output);
+    }
+
+    [Fact]
+    public async Task List_RulesFileWithErrors_PrintsFileLineMessageAndFails()
+    {
+        await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s wrr\n-a -t 10.0.0.100:80 -r 10.1.0.11:8080 -m -w nine\n", TestContext.Current.CancellationToken);
+        var (code, output, error) = await Run("list", "--rules", _file);
+
+        Assert.NotEqual(0, code);
+        Assert.Empty(output);
+        Assert.StartsWith($"{_file}:2: ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_RulesFileWithErrors_PrintsFileLineMessageAndFails()
+    {
+        await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s nosuch\n-A -t 10.0.0.100\n", TestContext.Current.CancellationToken);
+        var (code, _, error) = await Run("run", "--rules", _file, "--interface", "lvs-test-none", "--duration", "1");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains($"{_file}:2: ", error, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = await LvsDirectorCli.InvokeAsync(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+}

@@ -1,0 +1,163 @@
+using System.Text;
+using Lvs.Core;
+using Lvs.Director;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using PacketDotNet;
+
+namespace Lvs.Hosting.Tests;
+
+public sealed class LvsDirectorHostTests : IDisposable
+{
+    private const string Rules = "-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.1.0.11:8080 -m -w 1\n";
+    private readonly string _rulesFile = Path.Combine(Path.GetTempPath(), $"lvs-hosting-{Guid.NewGuid():N}.rules");
+    private readonly FakeFrameLink _client = new("client", LoopLab.ClientLinkMac, [InetPrefix.Parse("10.0.0.1/24")], queues: 2);
+    private readonly FakeFrameLink _servers = new("servers", LoopLab.ServerLinkMac, [InetPrefix.Parse("10.1.0.1/24")], queues: 2);
+
+    public LvsDirectorHostTests() => File.WriteAllText(_rulesFile, Rules);
+
+    public void Dispose() => File.Delete(_rulesFile);
+
+    [Fact]
+    public void AddLvsDirector_JsonConfiguration_OptionsBoundFromLvsSection()
+    {
+        var json = """
+            {
+              "Lvs": {
+                "RulesFile": "/etc/lvs/rules",
+                "KeepalivedFile": "/etc/keepalived/keepalived.conf",
+                "Interfaces": [ "eth0", "eth1" ],
+                "Taps": [ "lvs0=10.1.0.1/24" ],
+                "LocalAddresses": [ "10.1.0.100", "10.1.0.101" ],
+                "Gateway": "10.0.0.254",
+                "Workers": 2,
+                "StatsInterval": "00:00:10"
+              }
+            }
+            """;
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)));
+        builder.Services.AddLvsDirector();
+        using var host = builder.Build();
+
+        var options = host.Services.GetRequiredService<IOptions<LvsDirectorOptions>>().Value;
+        Assert.Equal("/etc/lvs/rules", options.RulesFile);
+        Assert.Equal("/etc/keepalived/keepalived.conf", options.KeepalivedFile);
+        Assert.Equal(["eth0", "eth1"], options.Interfaces);
+        Assert.Equal(["10.1.0.100", "10.1.0.101"], options.LocalAddresses);
+        Assert.Equal(2, options.Workers);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.StatsInterval);
+        Assert.Equal((InetAddress.Parse("10.0.0.254"), (InetAddress?)null), options.GetGateways());
+        Assert.Equal(
+            [new LinkSpecification("eth0", LinkKind.Interface, []), new LinkSpecification("eth1", LinkKind.Interface, []), new LinkSpecification("lvs0", LinkKind.Tap, [InetPrefix.Parse("10.1.0.1/24")])],
+            options.GetLinkSpecifications(),
+            (a, b) => a.Name == b.Name && a.Kind == b.Kind && a.Addresses.SequenceEqual(b.Addresses));
+        Assert.Empty(options.Validate());
+    }
+
+    [Fact]
+    public async Task StartAsync_InvalidOptions_FailsWithEveryProblem()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddLvsDirector(options =>
+        {
+            options.Workers = 0;
+            options.Taps.Add("lvs0");
+        });
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains(error.Failures, failure => failure.Contains("Workers", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, failure => failure.Contains("NAME=ADDRESS/PREFIX", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task StartAsync_FakeLinks_GratuitousArpForEveryOwnedAddressAndForANewVip()
+    {
+        using var host = Build(workers: 1);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(["10.0.0.1", "10.0.0.100"], Announced(_client, count: 2));
+        Assert.Equal(["10.1.0.1"], Announced(_servers, count: 1));
+
+        var table = host.Services.GetRequiredService<ServiceTable>();
+        table.AddService(new VirtualServiceOptions(VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.101:443"))));
+        Assert.Equal(["10.0.0.101"], Announced(_client, count: 1));
+
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task Host_NatServiceThroughPacketThreads_SynRewrittenToRealServer()
+    {
+        using var host = Build(workers: 1);
+        var engine = host.Services.GetRequiredService<DirectorEngine>();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        engine.Neighbors.Set(1, InetAddress.Parse("10.1.0.11"), LoopLab.ServerMac);
+
+        _client.Inject(LoopLab.Syn(40000));
+        byte[]? forwarded = null;
+        while (forwarded is null && _servers.Take(TimeSpan.FromSeconds(10)) is { } frame)
+        {
+            forwarded = TestFrames.TcpOf(frame) is null ? null : frame;
+        }
+
+        Assert.NotNull(forwarded);
+        var (ip, tcp) = TestFrames.TcpOf(forwarded)!.Value;
+        Assert.Equal("10.1.0.11", ip.DestinationAddress.ToString());
+        Assert.Equal(8080, tcp.DestinationPort);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task StopAsync_TwoPacketThreads_NoThreadLeftAndLinksClosed()
+    {
+        var host = Build(workers: 2);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        var workers = host.Services.GetServices<IHostedService>().OfType<PacketWorkerService>().Single();
+        var threads = workers.Threads.ToArray();
+        Assert.Equal(2, threads.Length);
+        Assert.All(threads, thread => Assert.True(thread.IsAlive));
+
+        await host.StopAsync(TestContext.Current.CancellationToken);
+        host.Dispose();
+
+        Assert.All(threads, thread => Assert.False(thread.IsAlive));
+        Assert.True(_client.IsDisposed);
+        Assert.True(_servers.IsDisposed);
+    }
+
+    private IHost Build(int workers)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddLvsDirector(options =>
+        {
+            options.RulesFile = _rulesFile;
+            options.Interfaces.Add("client");
+            options.Interfaces.Add("servers");
+            options.Workers = workers;
+            options.Gateway = "10.0.0.254";
+        }).UseLinkFactory(new FakeLinkFactory(_client, _servers));
+        return builder.Build();
+    }
+
+    /// <summary>The addresses of the next gratuitous ARPs (request form: sender and target the address, broadcast) sent on a link.</summary>
+    private static List<string> Announced(FakeFrameLink link, int count)
+    {
+        var result = new List<string>();
+        while (result.Count < count && link.Take(TimeSpan.FromSeconds(10)) is { } frame)
+        {
+            if (TestFrames.Arp(frame) is { Operation: ArpOperation.Request } arp && arp.SenderProtocolAddress.Equals(arp.TargetProtocolAddress))
+            {
+                Assert.Equal(TestFrames.Phys(link.Mac), arp.SenderHardwareAddress);
+                Assert.Equal(System.Net.NetworkInformation.PhysicalAddress.Parse("FF-FF-FF-FF-FF-FF"), TestFrames.Parse(frame).DestinationHardwareAddress);
+                result.Add(arp.SenderProtocolAddress.ToString());
+            }
+        }
+
+        result.Sort(StringComparer.Ordinal);
+        return result;
+    }
+}
