@@ -19,13 +19,9 @@ public sealed class LinuxFrameLinkFactory : IFrameLinkFactory
             : CreateAfPacketLink(specification, queueCount);
     }
 
-    // TODO(issue 20, merge with the devices branch): return Lvs.Devices' AF_PACKET link on the existing interface
-    // (specification.Name) with queueCount PACKET_FANOUT members.
-    private static IFrameLink CreateAfPacketLink(LinkSpecification specification, int queueCount) =>
-        throw new NotSupportedException($"Interface '{specification.Name}' ({queueCount} queues): AF_PACKET links are not built into this version yet.");
+    private static AfPacketLink CreateAfPacketLink(LinkSpecification specification, int queueCount) =>
+        new(specification.Name, new AfPacketLinkOptions { QueueCount = queueCount });
 
-    // TODO(issue 20, merge with the devices branch): return Lvs.Devices' TAP link: create the device
-    // specification.Name with specification.Addresses and queueCount queues (IFF_MULTI_QUEUE).
-    private static IFrameLink CreateTapLink(LinkSpecification specification, int queueCount) =>
-        throw new NotSupportedException($"TAP device '{specification.Name}' ({queueCount} queues): TAP links are not built into this version yet.");
+    private static TapLink CreateTapLink(LinkSpecification specification, int queueCount) =>
+        new(new TapLinkOptions { Name = specification.Name, Addresses = specification.Addresses, QueueCount = queueCount });
 }

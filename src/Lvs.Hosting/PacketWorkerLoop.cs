@@ -122,8 +122,8 @@ internal sealed class PacketWorkerLoop
         var slots = _slots.AsSpan(0, frames.Length);
         for (int i = 0; i < frames.Length; i++)
         {
-            // TODO(issue 20): pass frames[i].Capacity once FrameSlot has its Capacity field (FrameSlot(Offset, Length, Link, Capacity)).
-            slots[i] = new FrameSlot(frames[i].Offset, frames[i].Length, link);
+            // Each frame may grow only into its own room (outer fragments), never into the next frame of a ring block.
+            slots[i] = new FrameSlot(frames[i].Offset, frames[i].Length, link, frames[i].Capacity);
         }
 
         var verdicts = _verdicts.AsSpan(0, frames.Length);
