@@ -89,6 +89,20 @@ public static class KeepalivedConfigParser
         var context = new Context(errors);
         context.Run(reader.Root);
         configuration = new KeepalivedConfiguration(context.Servers, context.Notices);
+
+        // All the errors at once, in file order: by file (as first met), then line.
+        var files = new List<string>();
+        foreach (var error in errors)
+        {
+            if (!files.Contains(error.File))
+            {
+                files.Add(error.File);
+            }
+        }
+
+        var sorted = errors.OrderBy(e => files.IndexOf(e.File)).ThenBy(e => e.Line).ToList();
+        errors.Clear();
+        errors.AddRange(sorted);
         return errors.Count == 0;
     }
 
@@ -1716,7 +1730,7 @@ public static class KeepalivedConfigParser
             bool methodNoticed = false;
             ForwardingBuilder Method(ForwardingBuilder? own, KeepalivedStatement at)
             {
-                if (own is not null)
+                if (own?.Method is not null)
                 {
                     return own;
                 }
@@ -1748,7 +1762,22 @@ public static class KeepalivedConfigParser
                 var checks = new List<KeepalivedCheck>();
                 foreach (var check in rs.Checks)
                 {
-                    checks.Add(check.Build(rs, vs, alpha));
+                    var built = check.Build(rs, vs, alpha);
+                    if (built.Misc is { } misc)
+                    {
+                        try
+                        {
+                            // keepalived checks the script when it reads the file (check_misc.c check_misc_script_security).
+                            _ = new MiscChecker(misc);
+                        }
+                        catch (ArgumentException e)
+                        {
+                            Error(check.Statement, e.Message.Split(" (Parameter", 2)[0]);
+                            continue;
+                        }
+                    }
+
+                    checks.Add(built);
                 }
 
                 var server = new KeepalivedRealServer(rs.Statement.File, rs.Statement.Line, rs.Endpoint)

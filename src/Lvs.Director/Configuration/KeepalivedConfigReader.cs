@@ -108,10 +108,18 @@ internal sealed partial class KeepalivedConfigReader
             return;
         }
 
-        // keepalived detects include before conditionals and substitution (the man page says so).
-        var words = Tokenize(line);
-        if (words.Count > 0 && IsInclude(words[0]))
+        // keepalived detects include before conditionals and substitution (the man page says so), on the raw line:
+        // a pattern's braces are glob's, not blocks.
+        string[] raw = line.Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries);
+        if (IsInclude(raw[0]))
         {
+            var words = new List<string> { raw[0] };
+            if (raw.Length > 1)
+            {
+                string pattern = raw[1].Trim();
+                words.AddRange(pattern.Length > 1 && pattern[0] is '"' or '\'' && pattern[^1] == pattern[0] ? [pattern[1..^1]] : pattern.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+            }
+
             Include(words, fileName, number, directory);
             return;
         }
