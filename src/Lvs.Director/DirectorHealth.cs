@@ -20,6 +20,7 @@ public sealed class DirectorHealth : IRealServerHealthSink, IAsyncDisposable
     private readonly ServiceTable _table;
     private readonly ILogger _logger;
     private readonly Dictionary<VirtualServiceKey, RealServerOptions> _sorryServers = [];
+    private readonly HashSet<VirtualServiceKey> _inhibitedSorryServers = [];
     private readonly Lock _gate = new();
     private bool _started;
 
@@ -42,9 +43,13 @@ public sealed class DirectorHealth : IRealServerHealthSink, IAsyncDisposable
     /// <param name="service">The service (it must be in the table).</param>
     /// <param name="quorum">The quorum, hysteresis and sorry-server endpoint (keepalived <c>quorum</c>, <c>hysteresis</c>, <c>sorry_server</c>); null: none.</param>
     /// <param name="sorryServer">How to forward to the sorry server (its method; weight 1 by default, as keepalived adds it).</param>
+    /// <param name="sorryServerInhibit">
+    /// keepalived <c>sorry_server_inhibit</c>: the sorry server stays in the pool with weight 0 while the quorum holds
+    /// and gets weight 1 when it is lost, instead of being added and removed.
+    /// </param>
     /// <returns>The monitored service, to add real servers to.</returns>
     /// <exception cref="InvalidOperationException">The service is not in the table.</exception>
-    public MonitoredVirtualService WatchService(VirtualServiceKey service, VirtualServiceHealthOptions? quorum = null, RealServerOptions? sorryServer = null)
+    public MonitoredVirtualService WatchService(VirtualServiceKey service, VirtualServiceHealthOptions? quorum = null, RealServerOptions? sorryServer = null, bool sorryServerInhibit = false)
     {
         if (_table.Snapshot.Find(service) is null)
         {
@@ -62,6 +67,15 @@ public sealed class DirectorHealth : IRealServerHealthSink, IAsyncDisposable
             lock (_gate)
             {
                 _sorryServers[service] = sorryServer is null ? new RealServerOptions(endpoint) : sorryServer with { Endpoint = endpoint };
+                if (sorryServerInhibit)
+                {
+                    _ = _inhibitedSorryServers.Add(service);
+                }
+            }
+
+            if (sorryServerInhibit && _started)
+            {
+                AddInhibitedSorryServer(service);
             }
         }
 
@@ -119,8 +133,25 @@ public sealed class DirectorHealth : IRealServerHealthSink, IAsyncDisposable
             }
         }
 
+        lock (_gate)
+        {
+            foreach (var key in _inhibitedSorryServers)
+            {
+                AddInhibitedSorryServer(key);
+            }
+        }
+
         _started = true;
         Monitor.Start();
+    }
+
+    // ipwrapper.c: an inhibited sorry server is in the pool from the start, with weight 0.
+    private void AddInhibitedSorryServer(VirtualServiceKey key)
+    {
+        if (_sorryServers.TryGetValue(key, out var sorry))
+        {
+            _ = _table.SetSorryServer(key, sorry with { Weight = 0 }, present: true);
+        }
     }
 
     /// <summary>Stops watching a real server (a reload that removes it or changes its checks); the table is left as it is.</summary>
@@ -142,6 +173,7 @@ public sealed class DirectorHealth : IRealServerHealthSink, IAsyncDisposable
         lock (_gate)
         {
             _ = _sorryServers.Remove(key, out sorry);
+            _ = _inhibitedSorryServers.Remove(key);
         }
 
         if (sorry is not null)
@@ -184,14 +216,25 @@ public sealed class DirectorHealth : IRealServerHealthSink, IAsyncDisposable
         var key = change.Service.Options.Key;
         DirectorLog.QuorumChanged(_logger, key, change.HasQuorum ? "gained" : "lost", change.LiveWeight, change.Threshold);
         RealServerOptions? sorry;
+        bool inhibited;
         lock (_gate)
         {
             _ = _sorryServers.TryGetValue(key, out sorry);
+            inhibited = _inhibitedSorryServers.Contains(key);
         }
 
         if (sorry is not null && change.SorryServerAction is PoolAction.Add or PoolAction.Remove)
         {
-            _ = _table.SetSorryServer(key, sorry, change.SorryServerAction == PoolAction.Add);
+            bool add = change.SorryServerAction == PoolAction.Add;
+            if (inhibited)
+            {
+                // sorry_server_inhibit: a weight change of the server that stays in the pool (ipvswrapper.c).
+                _ = _table.ApplyHealth(key, sorry.Endpoint, PoolAction.SetWeight, add ? 1 : 0);
+            }
+            else
+            {
+                _ = _table.SetSorryServer(key, sorry, add);
+            }
         }
 
         QuorumChanged?.Invoke(change);

@@ -147,7 +147,7 @@ public sealed class KeepalivedHealthRegistration
 
     private void Watch(KeepalivedVirtualServer vs, VirtualServiceKey key)
     {
-        var monitored = _health.WatchService(key, vs.HealthOptions(key), vs.SorryServer?.OptionsFor(key));
+        var monitored = _health.WatchService(key, vs.HealthOptions(key), vs.SorryServer?.OptionsFor(key), vs.SorryServer?.InhibitOnFailure ?? false);
         var watch = new ServiceWatch(monitored, ServiceDefinition(vs, key));
         _services[key] = watch;
         _quorum[monitored] = (vs.QuorumUp, vs.QuorumDown, null);
@@ -179,7 +179,7 @@ public sealed class KeepalivedHealthRegistration
     }
 
     private static string ServiceDefinition(KeepalivedVirtualServer vs, VirtualServiceKey key) =>
-        $"{vs.HealthOptions(key)} {vs.SorryServer?.OptionsFor(key)} {vs.QuorumUp} {vs.QuorumDown}";
+        $"{vs.HealthOptions(key)} {vs.SorryServer?.OptionsFor(key)} {vs.SorryServer?.InhibitOnFailure} {vs.QuorumUp} {vs.QuorumDown}";
 
     private static string ServerDefinition(KeepalivedRealServer rs) =>
         $"{rs.Weight} {rs.InhibitOnFailure} {rs.NotifyUp} {rs.NotifyDown} {string.Join(" | ", rs.Checks.Select(c => c.Definition))}";

@@ -333,4 +333,50 @@ public sealed class KeepalivedConfigParserTests
         Assert.Equal($"{Dir}nat.conf:16: Service already exists: TCP 192.0.2.10:80", Assert.Single(e.Errors).ToString());
         Assert.Empty(table.Snapshot.Services[0].Configured);
     }
+    [Fact]
+    public async Task Watch_NotifyScripts_RunOnUpAndDownTransitionsNotOnTheInitialState()
+    {
+        const string text = "virtual_server 10.0.0.100 80 {\n lvs_sched rr\n lvs_method NAT\n protocol TCP\n quorum_down \"/bin/q down\"\n quorum_up \"/bin/q up\"\n"
+            + " real_server 10.1.0.11 8080 {\n  notify_up \"/bin/n up\"\n  notify_down \"/bin/n down\"\n  MISC_CHECK {\n   misc_path \"/bin/sh -c 'test -e /tmp/lvs-notify-test-down && exit 1; exit 0'\"\n   delay_loop 0.1\n   warmup 0\n  }\n }\n}\n";
+        var configuration = KeepalivedConfigParser.Parse(text);
+        var table = new ServiceTable();
+        configuration.ApplyTo(table);
+        await using var health = new DirectorHealth(table);
+        var ran = new List<string>();
+        var registration = configuration.Watch(health, runScript: script => { lock (ran) { ran.Add(script); } });
+        string flag = "/tmp/lvs-notify-test-down";
+        File.Delete(flag);
+        health.Start();
+        try
+        {
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            lock (ran)
+            {
+                Assert.Empty(ran);
+            }
+
+            await File.WriteAllTextAsync(flag, "x", TestContext.Current.CancellationToken);
+            await WaitFor(() => { lock (ran) { return ran.Count == 2; } });
+            File.Delete(flag);
+            await WaitFor(() => { lock (ran) { return ran.Count == 4; } });
+            lock (ran)
+            {
+                Assert.Equal(["/bin/n down", "/bin/q down", "/bin/n up", "/bin/q up"], ran);
+            }
+        }
+        finally
+        {
+            File.Delete(flag);
+        }
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
 }
