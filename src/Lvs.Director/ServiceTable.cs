@@ -419,7 +419,7 @@ public sealed class ServiceTable
                 for (int j = 0; j < configured.Length; j++)
                 {
                     var server = state.Configured[j];
-                    configured[j] = new ConfiguredRealServer(server.Options, server.Live, server.InPool);
+                    configured[j] = new ConfiguredRealServer(server.Options, server.Live, server.InPool) { IsSorryServer = server.IsSorryServer };
                 }
 
                 state.Scheduler.UpdateServers(pool);

@@ -65,4 +65,8 @@ public sealed class VirtualService
 /// <param name="Options">The configured options.</param>
 /// <param name="Server">The live server: weight, thresholds, counters (the kernel's <c>ip_vs_dest</c>).</param>
 /// <param name="InPool">Whether the server is in the pool (false while a health check holds it out).</param>
-public sealed record ConfiguredRealServer(RealServerOptions Options, RealServer Server, bool InPool);
+public sealed record ConfiguredRealServer(RealServerOptions Options, RealServer Server, bool InPool)
+{
+    /// <summary>Whether it is a sorry server the health checks put in (<see cref="ServiceTable.SetSorryServer"/>), not a configured real server.</summary>
+    public bool IsSorryServer { get; init; }
+}

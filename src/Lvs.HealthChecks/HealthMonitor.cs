@@ -168,6 +168,31 @@ public sealed class HealthMonitor : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops checking a virtual service's real servers and forgets the service (a reload that removes it).</summary>
+    /// <param name="service">The service, from this monitor.</param>
+    public void RemoveVirtualService(MonitoredVirtualService service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        lock (Gate)
+        {
+            if (!_services.Remove(service))
+            {
+                return;
+            }
+
+            foreach (MonitoredRealServer server in service.Servers)
+            {
+                server.Removed = true;
+                foreach (MonitoredCheck check in server.Checks)
+                {
+                    check.Stop();
+                }
+            }
+
+            service.Servers.Clear();
+        }
+    }
+
     /// <summary>Reports the initial pools and quorum states, then starts every check after its warmup.</summary>
     /// <exception cref="InvalidOperationException">Already started.</exception>
     public void Start()

@@ -91,4 +91,49 @@ public class DirectorHealthTests
         Assert.Throws<InvalidOperationException>(() => health.WatchRealServer(service, InetEndpoint.Parse("10.9.9.9:80"), []));
         Assert.Throws<InvalidOperationException>(() => health.WatchService(VirtualServiceKey.ForAddress(L4Protocol.Udp, InetEndpoint.Parse("10.0.0.100:53"))));
     }
+    [Fact]
+    public async Task Start_AlphaServer_HeldOutOfThePoolUntilItsCheckPasses()
+    {
+        // keepalived's ipwrapper.c init_service_rs adds a server at start only if it is alive; with alpha it starts down.
+        var table = new ServiceTable();
+        var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"));
+        table.AddService(new VirtualServiceOptions(key) { Scheduler = "rr" });
+        var a = InetEndpoint.Parse("10.1.0.11:80");
+        table.AddRealServer(key, new RealServerOptions(a) { Weight = 2 });
+        var healthy = new TaskCompletionSource();
+        await using var health = new DirectorHealth(table);
+        var service = health.WatchService(key);
+        var timing = Fast with { Alpha = true, Warmup = TimeSpan.Zero };
+        health.WatchRealServer(service, a, [new RealServerCheck(new DelegateChecker(async _ => { await healthy.Task; return CheckResult.Healthy("ok"); }), timing)]);
+        health.Start();
+
+        Assert.Empty(table.Snapshot.Find(key)!.RealServers);
+        Assert.False(table.Snapshot.Find(key)!.FindRealServer(a)!.InPool);
+
+        healthy.SetResult();
+        await WaitFor(() => table.Snapshot.Find(key)!.RealServers.Count == 1);
+        Assert.Equal(2, table.Snapshot.Find(key)!.RealServers[0].Weight);
+    }
+    [Fact]
+    public async Task SorryServerInhibit_StaysInThePoolWithWeightZeroAndGetsWeightOneWhenTheQuorumIsLost()
+    {
+        var table = new ServiceTable();
+        var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"));
+        table.AddService(new VirtualServiceOptions(key) { Scheduler = "rr" });
+        var a = InetEndpoint.Parse("10.1.0.11:80");
+        table.AddRealServer(key, new RealServerOptions(a) { Weight = 2 });
+        var sorry = InetEndpoint.Parse("10.1.0.99:80");
+        bool healthy = true;
+        await using var health = new DirectorHealth(table);
+        var service = health.WatchService(key, new VirtualServiceHealthOptions(key) { SorryServer = sorry }, sorryServerInhibit: true);
+        health.WatchRealServer(service, a, [new RealServerCheck(new DelegateChecker(_ => ValueTask.FromResult(healthy ? CheckResult.Healthy("ok") : CheckResult.Unhealthy("down"))), Fast)]);
+        health.Start();
+
+        RealServer? Sorry() => table.Snapshot.Find(key)!.RealServers.FirstOrDefault(s => s.Endpoint == sorry);
+        Assert.Equal(0, Sorry()!.Weight);
+        healthy = false;
+        await WaitFor(() => Sorry()?.Weight == 1);
+        healthy = true;
+        await WaitFor(() => Sorry()?.Weight == 0 && table.Snapshot.Find(key)!.RealServers.Count == 2);
+    }
 }

@@ -120,50 +120,10 @@ public static class IpvsadmListing
         var text = new StringBuilder();
         foreach (var service in Services(snapshot, noSort))
         {
-            var key = service.Key;
-            var options = service.Options;
-            string name = key.IsFirewallMark
-                ? (key.IsIPv6 ? $"-f {key.FirewallMark} -6" : $"-f {key.FirewallMark}")
-                : $"{(key.Protocol == L4Protocol.Tcp ? "-t" : "-u")} {Numeric(key.Endpoint)}";
-            text.Append(CultureInfo.InvariantCulture, $"-A {name} -s {options.Scheduler}");
-            if (options.IsPersistent)
-            {
-                text.Append(CultureInfo.InvariantCulture, $" -p {options.PersistenceTimeout}");
-                if (Netmask(service) is { } mask)
-                {
-                    text.Append(" -M ").Append(mask);
-                }
-            }
-
-            if (options.OnePacket)
-            {
-                text.Append(" -o");
-            }
-
-            if (options.SchedulerFlags != SchedulerFlags.None && SchedulerFlagNames(options) is { Length: > 0 } flagNames)
-            {
-                // ipvsadm prints " -b " with nothing after it when sh or mh has only flag-3 (which it cannot read back).
-                text.Append(" -b ").Append(flagNames);
-            }
-
-            text.Append('\n');
+            text.Append("-A ").Append(ServiceRule(service.Options)).Append('\n');
             foreach (var server in Servers(service, noSort))
             {
-                text.Append(CultureInfo.InvariantCulture, $"-a {name} -r {Numeric(server.Endpoint)} {Switch(server.ForwardingMethod)} -w {server.Weight}");
-                if (server.ForwardingMethod == ForwardingMethod.Tunnel)
-                {
-                    text.Append(" --tun-type ").Append(IpvsadmRulesParser.TunnelName(server.TunnelType));
-                    if (server.TunnelType == TunnelType.Gue)
-                    {
-                        text.Append(CultureInfo.InvariantCulture, $" --tun-port {server.TunnelPort}");
-                    }
-
-                    if (server.TunnelType != TunnelType.IpIp)
-                    {
-                        text.Append(' ').Append(TunnelFlagOption(server.TunnelFlags));
-                    }
-                }
-
+                text.Append("-a ").Append(ServerRule(service.Key, server.Endpoint, server.ForwardingMethod, server.Weight, server.TunnelType, server.TunnelPort, server.TunnelFlags));
                 if (includeThresholds && server.UpperThreshold > 0)
                 {
                     text.Append(CultureInfo.InvariantCulture, $" -x {server.UpperThreshold}");
@@ -175,6 +135,62 @@ public static class IpvsadmListing
                 }
 
                 text.Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The service part of an ipvsadm-save <c>-A</c> line (after <c>-A </c>): name, scheduler, persistence, flags.</summary>
+    internal static string ServiceRule(VirtualServiceOptions options)
+    {
+        var text = new StringBuilder();
+        text.Append(ServiceName(options.Key)).Append(" -s ").Append(options.Scheduler);
+        if (options.IsPersistent)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" -p {options.PersistenceTimeout}");
+            if (Netmask(options) is { } mask)
+            {
+                text.Append(" -M ").Append(mask);
+            }
+        }
+
+        if (options.OnePacket)
+        {
+            text.Append(" -o");
+        }
+
+        if (options.SchedulerFlags != SchedulerFlags.None && SchedulerFlagNames(options) is { Length: > 0 } flagNames)
+        {
+            // ipvsadm prints " -b " with nothing after it when sh or mh has only flag-3 (which it cannot read back).
+            text.Append(" -b ").Append(flagNames);
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The service as ipvsadm-save names it: <c>-t addr:port</c>, <c>-u addr:port</c>, <c>-f mark [-6]</c>.</summary>
+    internal static string ServiceName(VirtualServiceKey key) =>
+        key.IsFirewallMark
+            ? (key.IsIPv6 ? $"-f {key.FirewallMark} -6" : $"-f {key.FirewallMark}")
+            : $"{(key.Protocol == L4Protocol.Tcp ? "-t" : "-u")} {Numeric(key.Endpoint)}";
+
+    /// <summary>The part of an ipvsadm-save <c>-a</c> line after <c>-a </c>, without thresholds.</summary>
+    internal static string ServerRule(VirtualServiceKey key, InetEndpoint endpoint, ForwardingMethod method, int weight, TunnelType tunnelType, ushort tunnelPort, TunnelFlags tunnelFlags)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{ServiceName(key)} -r {Numeric(endpoint)} {Switch(method)} -w {weight}");
+        if (method == ForwardingMethod.Tunnel)
+        {
+            text.Append(" --tun-type ").Append(IpvsadmRulesParser.TunnelName(tunnelType));
+            if (tunnelType == TunnelType.Gue)
+            {
+                text.Append(CultureInfo.InvariantCulture, $" --tun-port {tunnelPort}");
+            }
+
+            if (tunnelType != TunnelType.IpIp)
+            {
+                text.Append(' ').Append(TunnelFlagOption(tunnelFlags));
             }
         }
 
@@ -294,7 +310,7 @@ public static class IpvsadmListing
             if (options.IsPersistent)
             {
                 text.Append(c, $" persistent {options.PersistenceTimeout}");
-                if (Netmask(service) is { } mask)
+                if (Netmask(service.Options) is { } mask)
                 {
                     text.Append(" mask ").Append(mask);
                 }
@@ -374,14 +390,14 @@ public static class IpvsadmListing
             : string.Create(CultureInfo.InvariantCulture, $"[{endpoint.Address}]:{endpoint.Port}");
 
     // The -M / mask text: a dotted netmask for IPv4, a prefix length for IPv6; null for a single address.
-    private static string? Netmask(VirtualService service)
+    private static string? Netmask(VirtualServiceOptions options)
     {
-        if (service.Options.PersistencePrefixLength is not { } prefix)
+        if (options.PersistencePrefixLength is not { } prefix)
         {
             return null;
         }
 
-        if (service.Key.IsIPv6)
+        if (options.Key.IsIPv6)
         {
             return prefix == 128 ? null : prefix.ToString(CultureInfo.InvariantCulture);
         }
