@@ -82,9 +82,13 @@ public static class LvsDirectorCli
 
                 if (result.GetValue(keepalived) is { } conf)
                 {
-                    // TODO(issue 20, merge with the keepalived branch): parse conf with the keepalived parser and apply it to table.
-                    error.WriteLine($"{conf}: keepalived.conf is not supported by this version yet; use --rules.");
-                    return 1;
+                    var configuration = KeepalivedConfigParser.Load(conf.ToString());
+                    foreach (var notice in configuration.Notices)
+                    {
+                        error.WriteLine(notice);
+                    }
+
+                    configuration.ApplyTo(table);
                 }
 
                 if (result.GetValue(rules) is null && result.GetValue(keepalived) is null)

@@ -33,8 +33,17 @@ internal static partial class HostingLog
     [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "Neighbour {Address} on link {Link} did not answer {Probes} requests")]
     public static partial void NeighborFailed(ILogger logger, InetAddress address, int link, int probes);
 
-    [LoggerMessage(EventId = 120, Level = LogLevel.Warning, Message = "Reload requested, but reloading is not available in this version: restart to apply {File}")]
+    [LoggerMessage(EventId = 120, Level = LogLevel.Warning, Message = "Reload requested, but a reload of both a rules file and a keepalived file is not supported: restart to apply {File}")]
     public static partial void ReloadNotAvailable(ILogger logger, string file);
+
+    [LoggerMessage(EventId = 122, Level = LogLevel.Information, Message = "Reloaded {File}: {Changes}")]
+    public static partial void Reloaded(ILogger logger, string file, Lvs.Director.Configuration.ConfigurationDiff changes);
+
+    [LoggerMessage(EventId = 123, Level = LogLevel.Error, Message = "Reload of {File} refused, the running table is unchanged:\n{Errors}")]
+    public static partial void ReloadFailed(ILogger logger, string file, string errors);
+
+    [LoggerMessage(EventId = 124, Level = LogLevel.Information, Message = "{Notice}")]
+    public static partial void ConfigurationNotice(ILogger logger, Lvs.Director.Configuration.ConfigurationNotice notice);
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Information, Message = "Statistics\n{Table}")]
     public static partial void Statistics(ILogger logger, string table);

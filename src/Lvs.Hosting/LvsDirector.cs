@@ -19,6 +19,7 @@ public sealed class LvsDirector : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private readonly List<IFrameLink> _links = [];
+    private readonly KeepalivedHealthRegistration? _keepalivedHealth;
     private int _disposed;
 
     /// <summary>Opens the links, loads the rules and builds the engine.</summary>
@@ -55,9 +56,10 @@ public sealed class LvsDirector : IAsyncDisposable
             }
 
             Rules = Options.RulesFile is { } rulesFile ? IpvsadmRulesParser.Load(rulesFile) : null;
-            if (Options.KeepalivedFile is { } keepalived)
+            Keepalived = Options.KeepalivedFile is { } keepalived ? KeepalivedConfigParser.Load(keepalived) : null;
+            foreach (var notice in Keepalived?.Notices ?? [])
             {
-                LoadKeepalived(keepalived);
+                HostingLog.ConfigurationNotice(_logger, notice);
             }
 
             var links = new List<DirectorLink>();
@@ -79,7 +81,7 @@ public sealed class LvsDirector : IAsyncDisposable
 
             var (gateway, gatewayV6) = Options.GetGateways();
             var localAddresses = Options.GetLocalAddresses().ToList();
-            foreach (var (_, address) in Rules?.LocalAddresses() ?? [])
+            foreach (var (_, address) in (Rules?.LocalAddresses() ?? []).Concat(Keepalived?.LocalAddresses() ?? []))
             {
                 if (!localAddresses.Contains(address))
                 {
@@ -92,12 +94,14 @@ public sealed class LvsDirector : IAsyncDisposable
             Table = new ServiceTable();
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);
             Rules?.ApplyTo(Table, Engine.Connections.Timeouts);
+            Keepalived?.ApplyTo(Table);
             foreach (var configure in setup.ConfigureTable)
             {
                 configure(Table);
             }
 
             Health = new DirectorHealth(Table, loggerFactory: loggerFactory);
+            _keepalivedHealth = Keepalived?.Watch(Health, time);
             Metrics = new DirectorMetrics(Engine, meterFactory);
             Resolver = new NeighborResolver(Engine, setup.Neighbors, time, setup.Random, loggerFactory);
             Links = _links;
@@ -115,8 +119,11 @@ public sealed class LvsDirector : IAsyncDisposable
     /// <summary>What the builder added.</summary>
     public LvsDirectorSetup Setup { get; }
 
-    /// <summary>The rules loaded from <see cref="LvsDirectorOptions.RulesFile"/>; null without one.</summary>
-    public IpvsadmRuleSet? Rules { get; }
+    /// <summary>The rules loaded from <see cref="LvsDirectorOptions.RulesFile"/> (the last reload's); null without one.</summary>
+    public IpvsadmRuleSet? Rules { get; private set; }
+
+    /// <summary>The configuration loaded from <see cref="LvsDirectorOptions.KeepalivedFile"/> (the last reload's); null without one.</summary>
+    public KeepalivedConfiguration? Keepalived { get; private set; }
 
     /// <summary>The service table (the one model).</summary>
     public ServiceTable Table { get; } = null!;
@@ -147,10 +154,52 @@ public sealed class LvsDirector : IAsyncDisposable
     /// <returns>True when the table was reloaded.</returns>
     public bool Reload()
     {
-        // TODO(issue 20, merge with the keepalived branch): apply the rules/keepalived file as a diff with its reload API
-        // (connections to unchanged servers kept); until then a reload only says it is not available.
-        HostingLog.ReloadNotAvailable(_logger, Options.RulesFile ?? Options.KeepalivedFile ?? "(no file)");
-        return false;
+        if (Options.RulesFile is { } rulesFile && Options.KeepalivedFile is { } both)
+        {
+            // Each file's diff is against the whole table: with two files, either would delete the other's services.
+            HostingLog.ReloadNotAvailable(_logger, $"{rulesFile} and {both}");
+            return false;
+        }
+
+        string file = Options.RulesFile ?? Options.KeepalivedFile ?? string.Empty;
+        try
+        {
+            ConfigurationDiff diff;
+            if (Options.RulesFile is not null)
+            {
+                var rules = IpvsadmRulesParser.Load(file);
+                diff = ConfigurationReload.Reload(Table, rules, Engine.Connections.Timeouts);
+                Rules = rules;
+            }
+            else if (Options.KeepalivedFile is not null && _keepalivedHealth is not null)
+            {
+                var configuration = KeepalivedConfigParser.Load(file);
+                foreach (var notice in configuration.Notices)
+                {
+                    HostingLog.ConfigurationNotice(_logger, notice);
+                }
+
+                diff = _keepalivedHealth.Reload(Table, configuration);
+                Keepalived = configuration;
+            }
+            else
+            {
+                return false;
+            }
+
+            HostingLog.Reloaded(_logger, file, diff);
+            return true;
+        }
+        catch (ConfigurationException e)
+        {
+            HostingLog.ReloadFailed(_logger, file, e.Message);
+            return false;
+        }
+        catch (IOException e)
+        {
+            HostingLog.ReloadFailed(_logger, file, e.Message);
+            return false;
+        }
     }
 
     /// <summary>Stops the resolver and the health checks, disposes the engine and the metrics, and closes the links.</summary>
@@ -170,11 +219,6 @@ public sealed class LvsDirector : IAsyncDisposable
         DisposeCore();
         HostingLog.Stopped(_logger);
     }
-
-    // TODO(issue 20, merge with the keepalived branch): parse keepalived.conf with its parser, apply its virtual
-    // servers to Table and its checks to Health.
-    private static void LoadKeepalived(string path) =>
-        throw new NotSupportedException($"{path}: keepalived.conf is not supported by this version yet; use --rules.");
 
     private void DisposeCore()
     {

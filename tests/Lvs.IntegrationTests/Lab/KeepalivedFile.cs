@@ -15,7 +15,7 @@ public static class KeepalivedFile
         string method = lab.Method switch
         {
             LabMethod.Nat => "NAT",
-            LabMethod.FullNat => "FULLNAT",
+            LabMethod.FullNat => "FNAT",
             LabMethod.DirectRouting => "DR",
             _ => "TUN",
         };

@@ -62,6 +62,9 @@ public sealed class LoadBalancerLab : IAsyncDisposable
             DirectorInterfaces = ["eth0"];
         }
 
+        // veth hands a local stack's TSO/GSO super-frames to the peer unsegmented; a director on AF_PACKET drops them
+        // (docs/devices.md, Offloads), as a wire never carries them. Senders segment here, checksum offload stays on.
+        NoSegmentationOffload(Client, "eth0");
         Client.Ip("addr", "add", "10.0.0.2/24", "dev", "eth0");
         if (twoSubnets)
         {
@@ -72,6 +75,7 @@ public sealed class LoadBalancerLab : IAsyncDisposable
         {
             var server = Servers[i];
             NetworkLab.Plug(server, "eth0", Switch, "br0", $"p{i + 1}");
+            NoSegmentationOffload(server, "eth0");
             server.Ip("addr", "add", $"{ServerAddress(i)}/24", "dev", "eth0");
             if (method == LabMethod.Nat)
             {
@@ -90,6 +94,11 @@ public sealed class LoadBalancerLab : IAsyncDisposable
             _responders.Add(new HttpResponder(server, $"rs{i + 1}", 80));
         }
     }
+
+    /// <summary>Turns TCP segmentation and generic segmentation offload off on an interface (ethtool -K).</summary>
+    /// <param name="ns">The namespace.</param>
+    /// <param name="name">The interface.</param>
+    public static void NoSegmentationOffload(NetNamespace ns, string name) => ns.Exec("ethtool", "-K", name, "tso", "off", "gso", "off");
 
     /// <summary>The method the lab is wired for.</summary>
     public LabMethod Method { get; }

@@ -29,6 +29,11 @@ public static class Prerequisites
             return "the integration tests need iproute2's ip command (apt-get install iproute2)";
         }
 
+        if (!File.Exists("/usr/sbin/ethtool") && !File.Exists("/sbin/ethtool"))
+        {
+            return "the integration tests need ethtool (apt-get install ethtool)";
+        }
+
         return null;
     }
 

@@ -65,7 +65,7 @@ public sealed class SampleProgram : IDisposable
             throw new InvalidOperationException($"cannot find the repository above {AppContext.BaseDirectory}");
         }
 
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
         var path = Path.Combine(directory.FullName, "samples", project, "bin", configuration, "net10.0", project + ".dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"{project} is not built at {path}", path);
     }

@@ -1,0 +1,147 @@
+using Lvs.IntegrationTests.Lab;
+
+namespace Lvs.IntegrationTests;
+
+/// <summary>
+/// The real <c>lvs-director</c> on AF_PACKET in a network-namespace lab, carrying the client kernel's TCP to three
+/// real servers through each method: the scheduler's proportions, a 1 MiB download intact, a failed server taken out
+/// by its health check and put back, and a reload that removes a server while downloads to the others are in flight.
+/// </summary>
+public class DirectorTests
+{
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData(LabMethod.Nat)]
+    [InlineData(LabMethod.FullNat)]
+    [InlineData(LabMethod.DirectRouting)]
+    [InlineData(LabMethod.Tunnel)]
+    public async Task Director_OnAfPacket_CarriesKernelTcpThroughMethod(LabMethod method)
+    {
+        Prerequisites.Require();
+        var cancellation = TestContext.Current.CancellationToken;
+        await using var lab = LoadBalancerLab.Create(method);
+        var agents = StartTunnelAgents(lab);
+        var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
+        try
+        {
+            KeepalivedFile.Write(lab, conf, (0, 1), (1, 2), (2, 3));
+            List<string> arguments = ["run", "--keepalived", conf];
+            foreach (var name in lab.DirectorInterfaces)
+            {
+                arguments.AddRange(["--interface", name]);
+            }
+
+            if (method == LabMethod.FullNat)
+            {
+                arguments.AddRange(["--local-address", LoadBalancerLab.LocalAddress]);
+            }
+
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", [.. arguments]);
+            using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(http, names => names.Count >= 3, director);
+
+            // wrr 1:2:3 picks rs3 rs2 rs3 rs1 rs2 rs3 in every six: 60 new connections are 10, 20 and 30.
+            Assert.Equal(Counts(10, 20, 30), await DistributionAsync(http, 60));
+
+            // A 1 MiB download through each server, intact.
+            for (int i = 0; i < 6; i++)
+            {
+                Assert.Equal(HttpResponder.BigContent, await http.BigAsync(LoadBalancerLab.Service, cancellation));
+            }
+
+            // rs2 fails: its TCP_CHECK takes it out (requests in the meantime may be refused), then it comes back.
+            await lab.StopServerAsync(1);
+            await WaitUntilAsync(http, names => names.Count == 12 && !names.Contains("rs2"), director);
+            Assert.Equal(Counts(10, 0, 30), await DistributionAsync(http, 40));
+            lab.StartServer(1);
+            await WaitUntilAsync(http, names => names.Contains("rs2"), director);
+
+            // A reload removes rs3 while six slow downloads are in flight: those to rs1 and rs2 finish intact.
+            using var slow = new LabClient(lab.Client, TimeSpan.FromSeconds(60), receiveBuffer: 16384);
+            var downloads = Enumerable.Range(0, 6)
+                .Select(_ => slow.SlowBigAsync(LoadBalancerLab.Service, 65536, TimeSpan.FromMilliseconds(200), cancellation))
+                .ToArray();
+            await Task.Delay(500, cancellation);
+            KeepalivedFile.Write(lab, conf, (0, 1), (1, 2));
+            director.Reload();
+            foreach (var download in downloads)
+            {
+                Assert.Equal(HttpResponder.BigContent, await download);
+            }
+
+            await WaitUntilAsync(http, names => names.Count == 12 && !names.Contains("rs3"), director);
+            Assert.Equal(Counts(10, 20, 0), await DistributionAsync(http, 30));
+
+            Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                agent.Dispose();
+            }
+
+            File.Delete(conf);
+        }
+    }
+
+    private static List<SampleProgram> StartTunnelAgents(LoadBalancerLab lab)
+    {
+        List<SampleProgram> agents = [];
+        if (lab.Method != LabMethod.Tunnel)
+        {
+            return agents;
+        }
+
+        foreach (var server in lab.Servers)
+        {
+            agents.Add(SampleProgram.Start(lab.Network, server, "lvs-tunnel-agent", "--interface", "eth0", "--tun", "lvstun0"));
+        }
+
+        return agents;
+    }
+
+    private static Dictionary<string, int> Counts(int rs1, int rs2, int rs3) => new() { ["rs1"] = rs1, ["rs2"] = rs2, ["rs3"] = rs3 };
+
+    private static async Task<Dictionary<string, int>> DistributionAsync(LabClient http, int requests)
+    {
+        var counts = Counts(0, 0, 0);
+        for (int i = 0; i < requests; i++)
+        {
+            counts[await http.WhoAmIAsync(LoadBalancerLab.Service)]++;
+        }
+
+        return counts;
+    }
+
+    /// <summary>Asks /whoami until the last 12 answers (failures clear them) satisfy a condition.</summary>
+    private static async Task WaitUntilAsync(LabClient http, Func<List<string>, bool> done, SampleProgram director)
+    {
+        var deadline = DateTime.UtcNow + Settle;
+        var names = new List<string>();
+        string? lastError = null;
+        while (!done(names))
+        {
+            if (DateTime.UtcNow > deadline || director.HasExited)
+            {
+                Assert.Fail($"not settled in {Settle} (last answers: {string.Join(' ', names)}; last error: {lastError}). Director output:\n{director.Output}");
+            }
+
+            try
+            {
+                names.Add(await http.WhoAmIAsync(LoadBalancerLab.Service));
+                if (names.Count > 12)
+                {
+                    names.RemoveAt(0);
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                lastError = e.Message;
+                names.Clear();
+                await Task.Delay(200);
+            }
+        }
+    }
+}
