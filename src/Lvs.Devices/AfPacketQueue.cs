@@ -42,6 +42,8 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
     private bool _holding;
     private int _remaining;
     private int _next;
+    private FrameHeader _nextHeader;
+    private bool _hasNextHeader;
     private int _slot;
     private int _pending;
     private int _disposed;
@@ -333,26 +335,35 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         int headroom = batch.Headroom;
         while (_remaining > 0 && batch.Count < batch.Capacity)
         {
-            byte* header = block + _next;
-            uint nextOffset = *(uint*)(header + PacketRingLayout.FrameNextOffset);
-            int snapLength = (int)*(uint*)(header + PacketRingLayout.FrameSnapLength);
-            int length = (int)*(uint*)(header + PacketRingLayout.FrameLength);
-            uint status = *(uint*)(header + PacketRingLayout.FrameStatus);
-            int start = _next + *(ushort*)(header + PacketRingLayout.FrameMacOffset);
+            // A header may have been read already (as the next frame's): the frame before it may have overwritten it since.
+            FrameHeader header = _hasNextHeader ? _nextHeader : FrameHeader.Read(block + _next);
+            _hasNextHeader = false;
+            int start = _next + header.MacOffset;
             _remaining--;
-            if (_remaining > 0 && (nextOffset == 0 || _next + (long)nextOffset >= _blockSize))
+            if (_remaining > 0 && (header.NextOffset == 0 || _next + (long)header.NextOffset >= _blockSize))
             {
                 _remaining = 0; // A block the kernel did not fill as documented: give it back.
             }
 
-            _next += (int)nextOffset;
-            if (snapLength != length || start + (long)snapLength > _blockSize)
+            _next += (int)header.NextOffset;
+            int end = _blockSize;
+            if (_remaining > 0)
+            {
+                // The frame owns the bytes up to the next frame's headroom (the next header among them, read now);
+                // the last frame of the block owns the block's rest.
+                _nextHeader = FrameHeader.Read(block + _next);
+                _hasNextHeader = true;
+                end = _next + _nextHeader.MacOffset - headroom;
+            }
+
+            int length = (int)header.Length;
+            if (header.SnapLength != header.Length || start + (long)header.SnapLength > _blockSize)
             {
                 Counters.CountDrop(LinkDropReason.Truncated);
                 continue;
             }
 
-            if ((status & Constants.TpStatusVlanValid) != 0)
+            if ((header.Status & Constants.TpStatusVlanValid) != 0)
             {
                 Counters.CountDrop(LinkDropReason.VlanTagged);
                 continue;
@@ -364,20 +375,10 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
                 continue;
             }
 
-            if ((status & Constants.TpStatusCsumNotReady) != 0 && !CompleteChecksum(block, start, length))
+            if ((header.Status & Constants.TpStatusCsumNotReady) != 0 && !CompleteChecksum(block, start, length))
             {
                 Counters.CountDrop(LinkDropReason.PartialChecksumOutOfBounds);
                 continue;
-            }
-
-            // The frame owns the bytes up to the next frame's headroom, or (when the batch fills up now and the next
-            // header is still to be read) up to the next header; the last frame of the block owns the block's rest.
-            int end = _blockSize;
-            if (_remaining > 0)
-            {
-                end = batch.Count + 1 == batch.Capacity
-                    ? _next
-                    : _next + *(ushort*)(block + _next + PacketRingLayout.FrameMacOffset) - headroom;
             }
 
             batch.TryAdd(start, length, Math.Max(length, end - start));
@@ -410,6 +411,7 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         {
             Volatile.Write(ref *(uint*)(BlockAt(_block) + PacketRingLayout.BlockStatus), Constants.TpStatusKernel);
             _holding = false;
+            _hasNextHeader = false;
             _block = _block + 1 == _blockCount ? 0 : _block + 1;
         }
     }

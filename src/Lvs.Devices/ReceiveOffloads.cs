@@ -1,10 +1,8 @@
-using Lvs.Devices.Native;
-
 namespace Lvs.Devices;
 
 /// <summary>
-/// Turns GRO and LRO off on an interface (legacy ethtool ioctls: ETHTOOL_SGRO, ETHTOOL_SFLAGS without
-/// ETH_FLAG_LRO) and turns back on exactly what it turned off.
+/// Turns GRO and LRO off on an interface (legacy ethtool ioctls, <see cref="InterfaceOffloads"/>) and turns back on
+/// exactly what it turned off.
 /// </summary>
 internal sealed class ReceiveOffloads
 {
@@ -27,26 +25,22 @@ internal sealed class ReceiveOffloads
     internal static ReceiveOffloads Disable(string interfaceName)
     {
         var offloads = new ReceiveOffloads(interfaceName);
-        uint gro = 0;
-        if (InterfaceControl.TryEthtool(interfaceName, EthtoolValue.GetGro, ref gro) && gro != 0)
+        if (InterfaceOffloads.Get(interfaceName, InterfaceOffload.GenericReceive) == true)
         {
-            uint off = 0;
-            if (!InterfaceControl.TryEthtool(interfaceName, EthtoolValue.SetGro, ref off))
+            if (!InterfaceOffloads.TrySet(interfaceName, InterfaceOffload.GenericReceive, on: false))
             {
-                throw LibC.Failure($"ETHTOOL_SGRO off on {interfaceName}");
+                throw new IOException($"Could not turn generic receive offload off on {interfaceName} (ETHTOOL_SGRO).");
             }
 
             offloads._restoreGro = true;
         }
 
-        uint flags = 0;
-        if (InterfaceControl.TryEthtool(interfaceName, EthtoolValue.GetFlags, ref flags) && (flags & EthtoolValue.FlagLro) != 0)
+        if (InterfaceOffloads.Get(interfaceName, InterfaceOffload.LargeReceive) == true)
         {
-            uint cleared = flags & ~EthtoolValue.FlagLro;
-            if (!InterfaceControl.TryEthtool(interfaceName, EthtoolValue.SetFlags, ref cleared))
+            if (!InterfaceOffloads.TrySet(interfaceName, InterfaceOffload.LargeReceive, on: false))
             {
                 offloads.Restore();
-                throw LibC.Failure($"ETHTOOL_SFLAGS without LRO on {interfaceName}");
+                throw new IOException($"Could not turn large receive offload off on {interfaceName} (ETHTOOL_SFLAGS).");
             }
 
             offloads._restoreLro = true;
@@ -60,20 +54,13 @@ internal sealed class ReceiveOffloads
     {
         if (_restoreGro)
         {
-            uint on = 1;
-            InterfaceControl.TryEthtool(_interface, EthtoolValue.SetGro, ref on);
+            InterfaceOffloads.TrySet(_interface, InterfaceOffload.GenericReceive, on: true);
             _restoreGro = false;
         }
 
         if (_restoreLro)
         {
-            uint flags = 0;
-            if (InterfaceControl.TryEthtool(_interface, EthtoolValue.GetFlags, ref flags))
-            {
-                flags |= EthtoolValue.FlagLro;
-                InterfaceControl.TryEthtool(_interface, EthtoolValue.SetFlags, ref flags);
-            }
-
+            InterfaceOffloads.TrySet(_interface, InterfaceOffload.LargeReceive, on: true);
             _restoreLro = false;
         }
     }

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Lvs.Core;
-using Lvs.Devices.Native;
 using Lvs.Devices.Tests.Lab;
 
 namespace Lvs.Devices.Tests;
@@ -19,9 +18,8 @@ public sealed class AfPacketLinkTests : IDisposable
     {
         (string director, string peer, string link, string peerLink) = Pair();
         using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
-        uint transmitChecksum = 0;
-        NetworkLab.InNamespace(peer, () => Assert.True(InterfaceControl.TryEthtool(peerLink, 0x16 /* ETHTOOL_GTXCSUM */, ref transmitChecksum)));
-        Assert.Equal(1u, transmitChecksum); // the sender leaves its checksums to the "hardware"
+        // The sender leaves its checksums to the "hardware".
+        Assert.True(NetworkLab.InNamespace(peer, () => InterfaceOffloads.Get(peerLink, InterfaceOffload.TransmitChecksum)));
 
         SendUdp(peer, "10.77.0.1", 9999, sourcePort: 0, count: 3);
         int headroomSeen = int.MaxValue;
@@ -137,7 +135,7 @@ public sealed class AfPacketLinkTests : IDisposable
     }
 
     [Fact]
-    public void Receive_ManyFramesInOneBlock_EachFrameRoomEndsBeforeTheNextFramesHeadroom()
+    public void Receive_ManyFramesInOneBlock_EveryFrameHasItsTailroomAndNoRoomOverlapsTheNextFrame()
     {
         (string director, string peer, string link, _) = Pair();
         using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { BlockTimeoutMilliseconds = 50 }));
@@ -157,7 +155,7 @@ public sealed class AfPacketLinkTests : IDisposable
             ReadOnlySpan<ReceivedFrame> frames = batch.Frames;
             for (int i = 0; i < frames.Length; i++)
             {
-                Assert.True(frames[i].Capacity >= frames[i].Length);
+                Assert.True(frames[i].Capacity - frames[i].Length >= new AfPacketLinkOptions().Tailroom, $"frame {i} has {frames[i].Capacity - frames[i].Length} bytes of tailroom");
                 Assert.True(frames[i].Offset + frames[i].Capacity <= batch.Buffer.Length);
                 if (i + 1 < frames.Length)
                 {
@@ -191,13 +189,12 @@ public sealed class AfPacketLinkTests : IDisposable
         (string director, _, string link, _) = Pair();
         NetworkLab.InNamespace(director, () =>
         {
-            uint on = 1;
-            Assert.True(InterfaceControl.TryEthtool(link, EthtoolValue.SetGro, ref on));
+            Assert.True(InterfaceOffloads.TrySet(link, InterfaceOffload.GenericReceive, on: true));
             var afPacket = new AfPacketLink(link);
-            Assert.Equal(0u, Gro(link));
+            Assert.False(InterfaceOffloads.Get(link, InterfaceOffload.GenericReceive));
             Assert.Contains("generic-receive-offload", afPacket.DisabledOffloads);
             afPacket.Dispose();
-            Assert.Equal(1u, Gro(link));
+            Assert.True(InterfaceOffloads.Get(link, InterfaceOffload.GenericReceive));
         });
     }
 
@@ -206,6 +203,46 @@ public sealed class AfPacketLinkTests : IDisposable
     {
         (string director, string peer, string link, _) = Pair();
         using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+
+        int largest = SendTcpAndWatch(afPacket, director, peer);
+
+        Assert.True(afPacket.GetQueue(0).Counters!.Dropped(LinkDropReason.Oversize) > 0, "the veth peer's TSO sends frames larger than the MTU");
+        Assert.True(largest <= afPacket.MaxFrameLength);
+    }
+
+    [Fact]
+    public void Receive_TcpFromLocalSenderWithSegmentationOffloadOff_EveryFrameWithinTheMtu()
+    {
+        (string director, string peer, string link, string peerLink) = Pair();
+        Assert.True(NetworkLab.InNamespace(peer, () => InterfaceOffloads.TrySet(peerLink, InterfaceOffload.TcpSegmentation, on: false)));
+        Assert.False(NetworkLab.InNamespace(peer, () => InterfaceOffloads.Get(peerLink, InterfaceOffload.TcpSegmentation)));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+
+        int largest = SendTcpAndWatch(afPacket, director, peer);
+
+        Assert.Equal(0, afPacket.GetQueue(0).Counters!.Dropped(LinkDropReason.Oversize));
+        Assert.Equal(1500 + 14, largest);
+    }
+
+    [Fact]
+    public void InterfaceFacts_Read_IndexMacMtuAndAddressesWithPrefixLengths()
+    {
+        (string director, _, string link, _) = Pair();
+        NetworkLab.RunIn(director, $"link set {link} mtu 1400");
+        NetworkLab.RunIn(director, $"addr add 2001:db8:77::1/64 dev {link} nodad");
+        InterfaceFacts facts = NetworkLab.InNamespace(director, () => InterfaceFacts.Read(link));
+
+        Assert.Equal(1400, facts.Mtu);
+        Assert.True(facts.Index > 0);
+        Assert.True(facts.IsUp);
+        Assert.Equal(NetworkLab.RunIn(director, $"-br link show {link}").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], facts.Mac.ToString());
+        Assert.Contains(InetPrefix.Parse("10.77.0.1/24"), facts.Addresses);
+        Assert.Contains(InetPrefix.Parse("2001:db8:77::1/64"), facts.Addresses);
+    }
+
+    /// <summary>Sends 256 KiB over TCP from the peer to the director's kernel while the link watches; returns the largest frame it delivered.</summary>
+    private static int SendTcpAndWatch(AfPacketLink afPacket, string director, string peer)
+    {
         using Socket listener = NetworkLab.InNamespace(director, () =>
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -233,33 +270,7 @@ public sealed class AfPacketLinkTests : IDisposable
             largest = Math.Max(largest, frame.Length);
             return false;
         }, _ => false, TimeSpan.FromMilliseconds(500));
-
-        var counters = ((AfPacketQueue)afPacket.GetQueue(0)).Counters;
-        Assert.True(counters.Dropped(LinkDropReason.Oversize) > 0, "the veth peer's TSO sends frames larger than the MTU");
-        Assert.True(largest <= afPacket.MaxFrameLength);
-    }
-
-    [Fact]
-    public void InterfaceFacts_Read_IndexMacMtuAndAddressesWithPrefixLengths()
-    {
-        (string director, _, string link, _) = Pair();
-        NetworkLab.RunIn(director, $"link set {link} mtu 1400");
-        NetworkLab.RunIn(director, $"addr add 2001:db8:77::1/64 dev {link} nodad");
-        InterfaceFacts facts = NetworkLab.InNamespace(director, () => InterfaceFacts.Read(link));
-
-        Assert.Equal(1400, facts.Mtu);
-        Assert.True(facts.Index > 0);
-        Assert.True(facts.IsUp);
-        Assert.Equal(NetworkLab.RunIn(director, $"-br link show {link}").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], facts.Mac.ToString());
-        Assert.Contains(InetPrefix.Parse("10.77.0.1/24"), facts.Addresses);
-        Assert.Contains(InetPrefix.Parse("2001:db8:77::1/64"), facts.Addresses);
-    }
-
-    private static uint Gro(string link)
-    {
-        uint value = 0;
-        Assert.True(InterfaceControl.TryEthtool(link, EthtoolValue.GetGro, ref value));
-        return value;
+        return largest;
     }
 
     private static void SendUdp(string ns, string address, ushort port, ushort sourcePort, int count)

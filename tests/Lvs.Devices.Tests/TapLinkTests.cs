@@ -54,7 +54,17 @@ public sealed class TapLinkTests : IDisposable
         (string ns, TapLink tap) = Create(queues: 2);
         string name = tap.Name;
         Assert.Contains("multi_queue", NetworkLab.RunIn(ns, $"-d link show {name}"), StringComparison.Ordinal);
+        Assert.True(NetworkLab.InNamespace(ns, () => InterfaceControl.IndexOf(name)) > 0);
         NetworkLab.InNamespace(ns, tap.Dispose);
+
+        // A process another test forks at that moment holds a copy of the descriptors until it execs (they are
+        // close-on-exec): the device goes when the last copy closes, so allow a moment.
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+        while (NetworkLab.InNamespace(ns, () => InterfaceControl.IndexOf(name)) != 0 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
+
         Assert.Equal(0, NetworkLab.InNamespace(ns, () => InterfaceControl.IndexOf(name)));
     }
 

@@ -9,6 +9,10 @@ internal struct EthtoolValue
     internal uint Command;
     internal uint Data;
 
+    internal const uint GetReceiveChecksum = 0x14;
+    internal const uint GetTransmitChecksum = 0x16;
+    internal const uint GetTso = 0x1E;
+    internal const uint GetGso = 0x23;
     internal const uint GetFlags = 0x25;
     internal const uint SetFlags = 0x26;
     internal const uint GetGro = 0x2B;
