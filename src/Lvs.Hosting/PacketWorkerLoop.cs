@@ -215,6 +215,7 @@ internal sealed class PacketWorkerLoop
         for (int k = 0; k < count; k++)
         {
             int slot = _heldSlots[k];
+            // TODO(issue 20): pass _held.MaxFrameLength as the Capacity once FrameSlot has it.
             slots[k] = new FrameSlot(_held.Offset(slot), _held.Length(slot), _held.LinkOf(slot));
         }
 
