@@ -15,7 +15,7 @@ namespace Lvs.Hosting;
 /// the container when the host starts; the hosted services drive it; disposing it (when the container is disposed)
 /// closes the links.
 /// </summary>
-public sealed class LvsDirector : IAsyncDisposable
+public sealed class LvsDirector : IAsyncDisposable, IDisposable
 {
     private readonly ILogger _logger;
     private readonly List<IFrameLink> _links = [];
@@ -170,6 +170,9 @@ public sealed class LvsDirector : IAsyncDisposable
         DisposeCore();
         HostingLog.Stopped(_logger);
     }
+
+    /// <summary>Disposes synchronously (a container disposed with <c>Dispose</c>): as <see cref="DisposeAsync"/>.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     // TODO(issue 20, merge with the keepalived branch): parse keepalived.conf with its parser, apply its virtual
     // servers to Table and its checks to Health.
