@@ -119,6 +119,9 @@ public static class LvsDirectorCli
 
         // Standard output carries the statistics tables; every log line goes to standard error.
         builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        // A start-up failure is printed once, below, as a message (file:line: message), not as the host's stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.AddLvsDirector(configured => Copy(options, configured))
             .WriteStatisticsTo(text =>
             {

@@ -15,7 +15,7 @@ namespace Lvs.Hosting;
 /// the container when the host starts; the hosted services drive it; disposing it (when the container is disposed)
 /// closes the links.
 /// </summary>
-public sealed class LvsDirector : IAsyncDisposable
+public sealed class LvsDirector : IAsyncDisposable, IDisposable
 {
     private readonly ILogger _logger;
     private readonly List<IFrameLink> _links = [];
@@ -219,6 +219,9 @@ public sealed class LvsDirector : IAsyncDisposable
         DisposeCore();
         HostingLog.Stopped(_logger);
     }
+
+    /// <summary>Disposes synchronously (a container disposed with <c>Dispose</c>): as <see cref="DisposeAsync"/>.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private void DisposeCore()
     {

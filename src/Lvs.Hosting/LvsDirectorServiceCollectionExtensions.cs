@@ -52,11 +52,17 @@ public static class LvsDirectorServiceCollectionExtensions
 
     private static LvsDirectorBuilder AddCore(IServiceCollection services)
     {
+        if (services.FirstOrDefault(d => d.ServiceType == typeof(LvsDirectorSetup))?.ImplementationInstance is LvsDirectorSetup added)
+        {
+            // Added before: the same director, the hosted services once.
+            return new LvsDirectorBuilder(services, added);
+        }
+
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LvsDirectorOptions>, LvsDirectorOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IFrameLinkFactory, LinuxFrameLinkFactory>();
         var setup = new LvsDirectorSetup();
-        services.TryAddSingleton(setup);
+        services.AddSingleton(setup);
         services.TryAddSingleton(provider => new LvsDirector(
             provider.GetRequiredService<IOptions<LvsDirectorOptions>>(),
             provider.GetRequiredService<IFrameLinkFactory>(),
@@ -70,6 +76,6 @@ public static class LvsDirectorServiceCollectionExtensions
         services.AddHostedService<DirectorHealthService>();
         services.AddHostedService<NeighborResolverService>();
         services.AddHostedService<PacketWorkerService>();
-        return new LvsDirectorBuilder(services, (LvsDirectorSetup)services.First(d => d.ServiceType == typeof(LvsDirectorSetup)).ImplementationInstance!);
+        return new LvsDirectorBuilder(services, setup);
     }
 }

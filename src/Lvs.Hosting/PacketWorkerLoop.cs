@@ -215,7 +215,8 @@ internal sealed class PacketWorkerLoop
         for (int k = 0; k < count; k++)
         {
             int slot = _heldSlots[k];
-            slots[k] = new FrameSlot(_held.Offset(slot), _held.Length(slot), _held.LinkOf(slot));
+            // A held frame's room is its pool slot.
+            slots[k] = new FrameSlot(_held.Offset(slot), _held.Length(slot), _held.LinkOf(slot), _held.MaxFrameLength);
         }
 
         var verdicts = _heldVerdicts.AsSpan(0, count);

@@ -56,10 +56,10 @@ public sealed class LoopLab : IDisposable
 
     public static byte[] Syn(ushort clientPort) => TestFrames.Tcp(ClientMac, ClientLinkMac, "10.0.0.2", clientPort, "10.0.0.100", 80, syn: true, ack: false);
 
-    /// <summary>The ARP requests for an address among frames.</summary>
-    public static List<PacketDotNet.ArpPacket> RequestsFor(IEnumerable<byte[]> frames, string target) =>
-        [.. frames.Select(TestFrames.Arp).OfType<PacketDotNet.ArpPacket>()
-            .Where(arp => arp.Operation == PacketDotNet.ArpOperation.Request && arp.TargetProtocolAddress.ToString() == target && arp.SenderProtocolAddress.ToString() != target)];
+    /// <summary>The frames among <paramref name="frames"/> that are ARP requests for an address (not announcements).</summary>
+    public static List<byte[]> RequestsFor(IEnumerable<byte[]> frames, string target) =>
+        [.. frames.Where(frame => TestFrames.Arp(frame) is { Operation: PacketDotNet.ArpOperation.Request } arp
+            && arp.TargetProtocolAddress.ToString() == target && arp.SenderProtocolAddress.ToString() != target)];
 
     public void Dispose()
     {

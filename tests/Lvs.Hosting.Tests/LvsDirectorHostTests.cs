@@ -129,6 +129,18 @@ public sealed class LvsDirectorHostTests : IDisposable
         Assert.True(_servers.IsDisposed);
     }
 
+    [Fact]
+    public void AddLvsDirector_CalledTwice_OneDirectorAndHostedServicesOnce()
+    {
+        var services = new ServiceCollection();
+        var first = services.AddLvsDirector(options => options.Workers = 3);
+        var second = services.AddLvsDirector();
+
+        Assert.Same(first.Setup, second.Setup);
+        Assert.Equal(4, services.Count(d => d.ServiceType == typeof(IHostedService)));
+        Assert.Single(services, d => d.ServiceType == typeof(LvsDirector));
+    }
+
     private IHost Build(int workers)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());

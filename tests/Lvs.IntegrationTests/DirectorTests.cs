@@ -16,21 +16,26 @@ public class DirectorTests
     [InlineData(LabMethod.FullNat)]
     [InlineData(LabMethod.DirectRouting)]
     [InlineData(LabMethod.Tunnel)]
-    public async Task Director_OnAfPacket_CarriesKernelTcpThroughMethod(LabMethod method)
+    public Task Director_OnAfPacket_CarriesKernelTcpThroughMethod(LabMethod method) => CarriesKernelTcpAsync(method, tap: false);
+
+    [Theory]
+    [InlineData(LabMethod.Nat)]
+    [InlineData(LabMethod.FullNat)]
+    [InlineData(LabMethod.DirectRouting)]
+    [InlineData(LabMethod.Tunnel)]
+    public Task Director_OnTapDevices_CarriesKernelTcpThroughMethod(LabMethod method) => CarriesKernelTcpAsync(method, tap: true);
+
+    private static async Task CarriesKernelTcpAsync(LabMethod method, bool tap)
     {
         Prerequisites.Require();
         var cancellation = TestContext.Current.CancellationToken;
-        await using var lab = LoadBalancerLab.Create(method);
+        await using var lab = LoadBalancerLab.Create(method, tap);
         var agents = StartTunnelAgents(lab);
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         try
         {
             KeepalivedFile.Write(lab, conf, (0, 1), (1, 2), (2, 3));
-            List<string> arguments = ["run", "--keepalived", conf];
-            foreach (var name in lab.DirectorInterfaces)
-            {
-                arguments.AddRange(["--interface", name]);
-            }
+            List<string> arguments = ["run", "--keepalived", conf, .. lab.LinkArguments()];
 
             if (method == LabMethod.FullNat)
             {
@@ -38,6 +43,7 @@ public class DirectorTests
             }
 
             using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", [.. arguments]);
+            await lab.AttachTapsAsync(Settle);
             using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
             await WaitUntilAsync(http, names => names.Count >= 3, director);
 

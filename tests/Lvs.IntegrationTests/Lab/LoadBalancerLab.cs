@@ -36,7 +36,7 @@ public sealed class LoadBalancerLab : IAsyncDisposable
 
     private readonly List<HttpResponder?> _responders = [];
 
-    private LoadBalancerLab(LabMethod method)
+    private LoadBalancerLab(LabMethod method, bool tap)
     {
         Method = method;
         Network = new NetworkLab();
@@ -46,7 +46,35 @@ public sealed class LoadBalancerLab : IAsyncDisposable
         Servers = [Network.AddNamespace("rs1"), Network.AddNamespace("rs2"), Network.AddNamespace("rs3")];
         NetworkLab.AddBridge(Switch, "br0");
         bool twoSubnets = method is LabMethod.Nat or LabMethod.FullNat;
-        if (twoSubnets)
+        Tap = tap;
+        if (tap)
+        {
+            // The director owns TAP devices (created when it starts) that the test attaches to bridges in its
+            // namespace; the kernel there has its own address on the servers' side for the health checks only.
+            if (twoSubnets)
+            {
+                NetworkLab.AddBridge(Director, "brc");
+                NetworkLab.AddBridge(Director, "brs");
+                NetworkLab.Connect(Client, "eth0", Director, "c0");
+                Director.Ip("link", "set", "c0", "master", "brc");
+                NetworkLab.Plug(Director, "s0", Switch, "br0", "pd");
+                Director.Ip("link", "set", "s0", "master", "brs");
+                Director.Ip("addr", "add", "10.1.0.254/24", "dev", "brs");
+                Taps = [("tapc", "10.0.0.1/24", "brc"), ("taps", "10.1.0.1/24", "brs")];
+            }
+            else
+            {
+                NetworkLab.AddBridge(Director, "brd");
+                NetworkLab.Plug(Director, "s0", Switch, "br0", "pd");
+                Director.Ip("link", "set", "s0", "master", "brd");
+                Director.Ip("addr", "add", "10.0.0.254/24", "dev", "brd");
+                NetworkLab.Plug(Client, "eth0", Switch, "br0", "pc");
+                Taps = [("tap0", "10.0.0.1/24", "brd")];
+            }
+
+            DirectorInterfaces = [];
+        }
+        else if (twoSubnets)
         {
             NetworkLab.Connect(Client, "eth0", Director, "c0");
             Director.Ip("addr", "add", "10.0.0.1/24", "dev", "c0");
@@ -118,8 +146,41 @@ public sealed class LoadBalancerLab : IAsyncDisposable
     /// <summary>The real servers' namespaces.</summary>
     public NetNamespace[] Servers { get; }
 
-    /// <summary>The director's interfaces (for <c>--interface</c>).</summary>
+    /// <summary>The director's interfaces (for <c>--interface</c>); none when it runs on TAP devices.</summary>
     public IReadOnlyList<string> DirectorInterfaces { get; }
+
+    /// <summary>Whether the director runs on TAP devices.</summary>
+    public bool Tap { get; }
+
+    /// <summary>The TAP devices the director creates (<c>--tap NAME=ADDRESS/PREFIX</c>) and the bridge each joins.</summary>
+    public IReadOnlyList<(string Name, string Address, string Bridge)> Taps { get; } = [];
+
+    /// <summary>The director's link options: <c>--interface NAME</c> or <c>--tap NAME=ADDRESS/PREFIX</c> for each link.</summary>
+    public IEnumerable<string> LinkArguments() =>
+        Tap ? Taps.SelectMany(t => new[] { "--tap", $"{t.Name}={t.Address}" }) : DirectorInterfaces.SelectMany(name => new[] { "--interface", name });
+
+    /// <summary>Once the director has created its TAP devices, attaches each to its bridge.</summary>
+    /// <param name="timeout">The longest wait for the devices.</param>
+    /// <returns>A task.</returns>
+    public async Task AttachTapsAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        foreach (var (name, _, bridge) in Taps)
+        {
+            while (Shell.TryRun("ip", "-n", Director.Name, "link", "show", name).Status != 0)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"the director did not create {name} within {timeout}");
+                }
+
+                await Task.Delay(100);
+            }
+
+            Director.Ip("link", "set", name, "master", bridge);
+            Director.Ip("link", "set", name, "up");
+        }
+    }
 
     /// <summary>The VIP and port as the client asks them.</summary>
     public static string Service => $"{Vip}:80";
@@ -127,7 +188,8 @@ public sealed class LoadBalancerLab : IAsyncDisposable
     /// <summary>Creates the lab.</summary>
     /// <param name="method">The method.</param>
     /// <returns>The lab, every responder listening.</returns>
-    public static LoadBalancerLab Create(LabMethod method) => new(method);
+    /// <param name="tap">Whether the director runs on TAP devices instead of AF_PACKET on veth interfaces.</param>
+    public static LoadBalancerLab Create(LabMethod method, bool tap = false) => new(method, tap);
 
     /// <summary>The address of real server <paramref name="index"/> (0-2).</summary>
     /// <param name="index">The server.</param>
