@@ -272,3 +272,18 @@ public sealed class FlowSimulatorTests
     [InlineData("10.1.0.1:80,70000")]
     public void ParseAdd_Malformed_Throws(string text) => Assert.Throws<FormatException>(() => RealServerChange.ParseAdd(text));
 }
+
+public sealed class FlowSimulatorPersistenceTests
+{
+    [Fact]
+    public void Send_PersistentService_KeepsEachClientOnOneServer()
+    {
+        using var simulator = FlowSimulator.FromRules(IpvsadmRulesParser.Parse("-A -t 10.0.0.100:80 -s rr -p 300\n" + string.Concat(Enumerable.Range(1, 4).Select(n => $"-a -t 10.0.0.100:80 -r 10.1.0.{n}:8080 -m\n"))));
+        var flows = FlowSimulator.GenerateFlows(simulator.Table.Snapshot, 400, 10, seed: 9);
+
+        var decisions = simulator.Send(flows);
+
+        Assert.All(decisions.GroupBy(d => d.Flow.Client.Address), group => Assert.Single(group.Select(d => d.Destination).Distinct()));
+        Assert.Equal(4, decisions.Select(d => d.Destination).Distinct().Count());
+    }
+}
