@@ -142,10 +142,16 @@ public sealed class CaptureReplayer : IDisposable
                 switch (verdict.Action)
                 {
                     case FrameAction.Transmit:
+                        // An ICMP error in the packet's place: the packet itself was dropped for that reason.
+                        var cause = verdict.Reason == DropReason.ExceedsMtu ? DropReason.None : verdict.Reason;
+                        if (cause != DropReason.None)
+                        {
+                            drops[cause] = drops.GetValueOrDefault(cause) + 1;
+                        }
+
                         for (int f = 0; f < verdict.FrameCount; f++)
                         {
                             var (offset, length) = verdict.GetFrame(f);
-                            var cause = verdict.Reason == DropReason.ExceedsMtu ? DropReason.None : verdict.Reason;
                             outputs.Add(new ReplayedFrame(time, verdict.Link, buffer.AsSpan(offset, length).ToArray(), cause));
                         }
 

@@ -8,7 +8,12 @@ public sealed record ReplayResult
     /// <summary>Every frame the director sent, in order (forwarded frames, answers and ICMP errors).</summary>
     public required IReadOnlyList<ReplayedFrame> Outputs { get; init; }
 
-    /// <summary>The frames dropped, by reason (a frame waiting for a neighbour that was not given counts as <see cref="DropReason.NeighborUnresolved"/>).</summary>
+    /// <summary>
+    /// The frames dropped, by reason: those the engine dropped, those it answered with an ICMP error instead of
+    /// forwarding (<see cref="DropReason.NoRealServer"/>, <see cref="DropReason.HopLimitExceeded"/>,
+    /// <see cref="DropReason.FragmentationNeeded"/>: the error is in <see cref="Outputs"/>), and those waiting for a
+    /// neighbour that was not given (<see cref="DropReason.NeighborUnresolved"/>).
+    /// </summary>
     public required IReadOnlyDictionary<DropReason, int> Drops { get; init; }
 
     /// <summary>The input frames the director processed (a broadcast counts once per link it reached).</summary>

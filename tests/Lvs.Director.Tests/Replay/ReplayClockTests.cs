@@ -50,3 +50,24 @@ public sealed class ReplayClockTests
         return frame.Buffer.AsSpan(frame.Offset, frame.Length).ToArray();
     }
 }
+
+public sealed class ReplayDropTests
+{
+    [Fact]
+    public void Replay_SynToAServiceWithNoServer_CountsNoRealServerAndSendsThePortUnreachable()
+    {
+        var table = new ServiceTable();
+        IpvsadmRulesParser.Parse("-A -t 10.77.0.100:80 -s rr\n-a -t 10.77.0.100:80 -r 10.77.1.11:80 -m -w 0\n").ApplyTo(table);
+        var syn = Lab.Tcp(MacAddress.Parse("02:77:00:00:00:0a"), MacAddress.Parse("02:77:00:00:00:02"), InetAddress.Parse("10.77.0.10"), 40000, InetAddress.Parse("10.77.0.100"), 80, "S");
+        using var replayer = new CaptureReplayer(table, NatCaptureReplayTests.LabOptions());
+
+        var result = replayer.Replay([[new CapturedFrame(DateTimeOffset.UnixEpoch, syn.Buffer.AsMemory(syn.Offset, syn.Length))]]);
+
+        Assert.Equal(1, result.Drops[DropReason.NoRealServer]);
+        var error = Assert.Single(result.Outputs);
+        Assert.Equal(DropReason.NoRealServer, error.Cause);
+        Assert.Equal(0, error.Link);
+        Assert.Equal(1, error.Data[23]); // ICMP
+        Assert.Equal(3, error.Data[34]); // destination unreachable
+    }
+}
