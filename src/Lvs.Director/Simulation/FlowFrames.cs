@@ -1,0 +1,74 @@
+using System.Buffers.Binary;
+using Lvs.Core;
+
+namespace Lvs.Director.Simulation;
+
+/// <summary>Writes a flow's first packet as a frame: Ethernet, IPv4 or IPv6, and a TCP SYN or a UDP datagram, checksums complete.</summary>
+internal static class FlowFrames
+{
+    /// <summary>The largest frame written (IPv6, TCP with no options).</summary>
+    public const int MaxLength = 14 + 40 + 20;
+
+    private const int UdpPayload = 8;
+
+    /// <summary>Writes the frame and returns its length.</summary>
+    public static int Write(Span<byte> frame, SimulatedFlow flow, MacAddress source, MacAddress destination, uint sequence)
+    {
+        bool ipv4 = flow.Client.Address.IsIPv4;
+        int ipLength = ipv4 ? 20 : 40;
+        int l4Length = flow.Protocol == L4Protocol.Tcp ? 20 : 8 + UdpPayload;
+        int length = 14 + ipLength + l4Length;
+        frame = frame[..length];
+        frame.Clear();
+        destination.WriteTo(frame);
+        source.WriteTo(frame[6..]);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], ipv4 ? (ushort)0x0800 : (ushort)0x86DD);
+        var ip = frame[14..];
+        if (ipv4)
+        {
+            ip[0] = 0x45;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(ipLength + l4Length));
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)sequence);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000);
+            ip[8] = 64;
+            ip[9] = (byte)flow.Protocol;
+            flow.Client.Address.WriteTo(ip[12..]);
+            flow.Destination.Address.WriteTo(ip[16..]);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..20]));
+        }
+        else
+        {
+            ip[0] = 0x60;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)l4Length);
+            ip[6] = (byte)flow.Protocol;
+            ip[7] = 64;
+            flow.Client.Address.WriteIPv6To(ip[8..]);
+            flow.Destination.Address.WriteIPv6To(ip[24..]);
+        }
+
+        var l4 = ip.Slice(ipLength, l4Length);
+        BinaryPrimitives.WriteUInt16BigEndian(l4, flow.Client.Port);
+        BinaryPrimitives.WriteUInt16BigEndian(l4[2..], flow.Destination.Port);
+        uint pseudo = Checksum.PseudoHeaderSum(flow.Client.Address, flow.Destination.Address, flow.Protocol, l4Length);
+        if (flow.Protocol == L4Protocol.Tcp)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(l4[4..], sequence);
+            l4[12] = 5 << 4;
+            l4[13] = 0x02; // SYN
+            BinaryPrimitives.WriteUInt16BigEndian(l4[14..], 64240);
+            BinaryPrimitives.WriteUInt16BigEndian(l4[16..], Checksum.Compute(l4, pseudo));
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(l4[4..], (ushort)l4Length);
+            for (int i = 0; i < UdpPayload; i++)
+            {
+                l4[8 + i] = (byte)('a' + i);
+            }
+
+            BinaryPrimitives.WriteUInt16BigEndian(l4[6..], Checksum.UdpResult(Checksum.Compute(l4, pseudo)));
+        }
+
+        return length;
+    }
+}
