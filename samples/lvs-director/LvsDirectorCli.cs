@@ -24,6 +24,8 @@ public static class LvsDirectorCli
         {
             RunCommand(output, error),
             ListCommand(output, error),
+            Commands.SimulateCommand.Create(),
+            Commands.ReplayCommand.Create(),
         };
 
         // SIGINT and SIGTERM stop the host (its console lifetime), not the command line library.

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Numerics;
 using Lvs.Director.Configuration;
 using Lvs.Director.Simulation;
+using RealServerChange = Lvs.Director.Simulation.RealServerChange;
 
 namespace Lvs.Samples.Director.Commands;
 
