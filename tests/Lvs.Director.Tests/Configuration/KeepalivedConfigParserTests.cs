@@ -164,6 +164,16 @@ public sealed class KeepalivedConfigParserTests
             ]
         },
         {
+            // Errors of included files name the included file (joined to the including file's directory), all at once,
+            // in the order the files are read (the include at line 4 comes before line 6).
+            "broken/include.conf",
+            [
+                "broken/inc/servers.inc:2: Real server weight '-1' is not a number from 0 to 65535",
+                "broken/include.conf:6: unknown keyword 'wieght' in real_server",
+                "broken/inc/more.conf:6: port '70000' is not a number from 0 to 65535",
+            ]
+        },
+        {
             "broken/values.conf",
             [
                 "broken/values.conf:1: '192.0.2.300' is not a numeric IP address (host names are not resolved)",
