@@ -318,6 +318,25 @@ public sealed class KeepalivedConfigParserTests
     }
 
     [Fact]
+    public void Parse_SequenceBlocks_RepeatTheLineWithTheVariableSet()
+    {
+        // keepalived.conf(5) "Sequence blocks": ~SEQ(var, start, step, end), start and step optional; ~SEQx in hexadecimal.
+        const string text = "virtual_server_group v6 {\n  ~SEQx(H, 0xa, 0xc) 2001:db8::${H} 80\n}\n"
+            + "virtual_server group v6 {\n  lvs_sched rr\n  lvs_method DR\n  protocol TCP\n  ~SEQ(N, 2) real_server 2001:db8:1::${N} { weight $N }\n}\n"
+            + "virtual_server 192.0.2.1 80 {\n  lvs_sched rr\n  lvs_method NAT\n  protocol TCP\n  ~SEQ(N, 15, -2, 11) real_server 10.1.0.${N} 80 { weight 1 }\n}\n";
+        var table = new ServiceTable();
+        KeepalivedConfigParser.Parse(text).ApplyTo(table);
+        Assert.Equal(
+            "-A -t 192.0.2.1:80 -s rr\n"
+            + "-a -t 192.0.2.1:80 -r 10.1.0.11:80 -m -w 1\n"
+            + "-a -t 192.0.2.1:80 -r 10.1.0.13:80 -m -w 1\n"
+            + "-a -t 192.0.2.1:80 -r 10.1.0.15:80 -m -w 1\n"
+            + string.Concat(new[] { "a", "b", "c" }.Select(h =>
+                $"-A -t [2001:db8::{h}]:80 -s rr\n-a -t [2001:db8::{h}]:80 -r [2001:db8:1::1]:80 -g -w 1\n-a -t [2001:db8::{h}]:80 -r [2001:db8:1::2]:80 -g -w 2\n")),
+            IpvsadmListing.Save(table.Snapshot));
+    }
+
+    [Fact]
     public void Parse_ProtocolAndSchedulerAndMethodMissing_KeepalivedsDefaultsWithItsWarnings()
     {
         // check_data.c validate_check_config: no protocol is UDP, no scheduler wlc, no forwarding method NAT.
