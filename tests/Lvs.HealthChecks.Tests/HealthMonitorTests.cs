@@ -463,6 +463,27 @@ public sealed class HealthMonitorTests
     }
 
     [Fact]
+    public async Task RemoveVirtualService_StopsItsServersChecksAndReportsNothingMore()
+    {
+        FakeTimeProvider clock = FakeClock.Create();
+        var checker = new ScriptedChecker(clock, _ => CheckResult.Unhealthy("down"));
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+        MonitoredVirtualService service = monitor.AddVirtualService(new(Vip) { Quorum = 1 });
+        monitor.AddRealServer(service, new(Rs(1)) { Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 })] });
+        monitor.Start();
+        int reported = sink.ServerChanges.Count + sink.QuorumChanges.Count;
+
+        monitor.RemoveVirtualService(service);
+        await clock.AdvanceAsync(monitor, 10 * Second, Second);
+
+        Assert.Empty(monitor.VirtualServices);
+        Assert.Empty(service.RealServers);
+        Assert.True(checker.Runs.Count <= 1);
+        Assert.Equal(reported, sink.ServerChanges.Count + sink.QuorumChanges.Count);
+    }
+
+    [Fact]
     public async Task AddRealServerAfterStart_ReportsAndChecksIt()
     {
         FakeTimeProvider clock = FakeClock.Create();

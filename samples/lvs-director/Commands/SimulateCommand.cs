@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Numerics;
 using Lvs.Director.Configuration;
 using Lvs.Director.Simulation;
-using RealServerChange = Lvs.Director.Simulation.RealServerChange;
 
 namespace Lvs.Samples.Director.Commands;
 
@@ -44,7 +43,7 @@ internal static class SimulateCommand
                     parse.GetValue(clients),
                     parse.GetValue(seed),
                     parse.GetValue(flowsFile),
-                    [.. (parse.GetValue(remove) ?? []).Select(RealServerChange.ParseRemove), .. (parse.GetValue(add) ?? []).Select(RealServerChange.ParseAdd)],
+                    [.. (parse.GetValue(remove) ?? []).Select(PoolChange.ParseRemove), .. (parse.GetValue(add) ?? []).Select(PoolChange.ParseAdd)],
                     output);
             }
             catch (ConfigurationException e)
@@ -61,7 +60,7 @@ internal static class SimulateCommand
         return command;
     }
 
-    private static int Run(FileInfo rulesFile, int flowsPerService, int clients, int seed, FileInfo? flowsFile, IReadOnlyList<RealServerChange> changes, TextWriter output)
+    private static int Run(FileInfo rulesFile, int flowsPerService, int clients, int seed, FileInfo? flowsFile, IReadOnlyList<PoolChange> changes, TextWriter output)
     {
         var rules = IpvsadmRulesParser.Load(rulesFile.ToString());
         var listed = flowsFile is null ? null : SimulatedFlowFile.Load(flowsFile.ToString());

@@ -129,6 +129,12 @@ internal sealed partial class KeepalivedConfigReader
             return;
         }
 
+        if (line.StartsWith("~SEQ", StringComparison.Ordinal))
+        {
+            Sequence(line, fileName, number, directory, depth);
+            return;
+        }
+
         var definition = DefinitionPattern().Match(line);
         if (definition.Success)
         {
@@ -154,6 +160,60 @@ internal sealed partial class KeepalivedConfigReader
             {
                 ProcessLine(next, fileName, number, directory, depth + 1);
             }
+        }
+    }
+
+    /// <summary>
+    /// <c>~SEQ(var, start, step, end)</c> and <c>~SEQx(...)</c> (hexadecimal values): the rest of the line once per
+    /// value, with <c>$var</c> set (keepalived.conf(5), "Sequence blocks"; start and step may be left out).
+    /// </summary>
+    private void Sequence(string line, string fileName, int number, string directory, int depth)
+    {
+        var match = SequencePattern().Match(line);
+        if (!match.Success)
+        {
+            _errors.Add(new ConfigurationError(fileName, number, "~SEQ takes (variable, [start, [step,]] end)"));
+            return;
+        }
+
+        bool hex = match.Groups[1].Value == "x";
+        string[] parts = match.Groups[2].Value.Split(',', StringSplitOptions.TrimEntries);
+        string name = parts[0];
+        var numbers = new List<long>();
+        foreach (string part in parts.Skip(1))
+        {
+            bool negative = part.StartsWith('-');
+            string digits = negative ? part[1..] : part;
+            bool isHex = digits.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+            if (!long.TryParse(isHex ? digits[2..] : digits, isHex ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out long value))
+            {
+                _errors.Add(new ConfigurationError(fileName, number, $"~SEQ value '{part}' is not a number"));
+                return;
+            }
+
+            numbers.Add(negative ? -value : value);
+        }
+
+        if (name.Length == 0 || numbers.Count is < 1 or > 3)
+        {
+            _errors.Add(new ConfigurationError(fileName, number, "~SEQ takes (variable, [start, [step,]] end)"));
+            return;
+        }
+
+        long end = numbers[^1];
+        long start = numbers.Count >= 2 ? numbers[0] : (end < 0 ? -1 : 1);
+        long step = numbers.Count == 3 ? numbers[1] : (end >= start ? 1 : -1);
+        if (step == 0 || (step > 0 ? start > end : start < end) || Math.Abs((end - start) / step) >= MaxExpansions * 100)
+        {
+            _errors.Add(new ConfigurationError(fileName, number, "~SEQ never ends or is too long"));
+            return;
+        }
+
+        string rest = line[match.Length..].Trim();
+        for (long value = start; step > 0 ? value <= end : value >= end; value += step)
+        {
+            _definitions[name] = [hex ? value.ToString("x", CultureInfo.InvariantCulture) : value.ToString(CultureInfo.InvariantCulture)];
+            ProcessLine(rest, fileName, number, directory, depth + 1);
         }
     }
 
@@ -502,4 +562,7 @@ internal sealed partial class KeepalivedConfigReader
 
     [GeneratedRegex(@"^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")]
     private static partial Regex DefinitionPattern();
+
+    [GeneratedRegex(@"^~SEQ(x?)\(([^)]*)\)")]
+    private static partial Regex SequencePattern();
 }

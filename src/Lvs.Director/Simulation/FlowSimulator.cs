@@ -155,12 +155,12 @@ public sealed class FlowSimulator : IDisposable
     /// <param name="change">The change.</param>
     /// <returns>The services changed.</returns>
     /// <exception cref="ArgumentException">No service has the server to remove, or no service can take the one to add.</exception>
-    public IReadOnlyList<VirtualServiceKey> Apply(RealServerChange change)
+    public IReadOnlyList<VirtualServiceKey> Apply(PoolChange change)
     {
         ArgumentNullException.ThrowIfNull(change);
         var services = Table.Snapshot.Services.Where(s => s.Key.IsIPv6 == change.Endpoint.Address.IsIPv6).ToList();
         var changed = new List<VirtualServiceKey>();
-        if (change.Kind == RealServerChangeKind.Remove)
+        if (change.Kind == PoolChangeKind.Remove)
         {
             foreach (var service in services.Where(s => s.FindRealServer(change.Endpoint) is not null))
             {

@@ -164,4 +164,22 @@ public sealed class ConfigurationReloadTests
         Assert.Equal([Web], registration.Services.Keys);
         Assert.Equal(Web, Assert.Single(health.Monitor.VirtualServices).Options.Key);
     }
+    [Fact]
+    public async Task Reload_SameKeepalivedFile_EmptyDiffAndEveryWatchKept()
+    {
+        var path = "TestData/keepalived/checkers.conf";
+        var table = new ServiceTable();
+        var first = KeepalivedConfigParser.Load(path);
+        first.ApplyTo(table);
+        await using var health = new DirectorHealth(table);
+        var registration = first.Watch(health);
+        var before = registration.Services.Keys.SelectMany(k => registration.RealServers(k).Values).ToList();
+        long version = table.Snapshot.Version;
+
+        var diff = registration.Reload(table, KeepalivedConfigParser.Load(path));
+
+        Assert.True(diff.IsEmpty);
+        Assert.Equal(version, table.Snapshot.Version);
+        Assert.Equal(before, registration.Services.Keys.SelectMany(k => registration.RealServers(k).Values));
+    }
 }

@@ -164,6 +164,16 @@ public sealed class KeepalivedConfigParserTests
             ]
         },
         {
+            // Errors of included files name the included file (joined to the including file's directory), all at once,
+            // in the order the files are read (the include at line 4 comes before line 6).
+            "broken/include.conf",
+            [
+                "broken/inc/servers.inc:2: Real server weight '-1' is not a number from 0 to 65535",
+                "broken/include.conf:6: unknown keyword 'wieght' in real_server",
+                "broken/inc/more.conf:6: port '70000' is not a number from 0 to 65535",
+            ]
+        },
+        {
             "broken/values.conf",
             [
                 "broken/values.conf:1: '192.0.2.300' is not a numeric IP address (host names are not resolved)",
@@ -305,6 +315,25 @@ public sealed class KeepalivedConfigParserTests
         var servers = configuration.VirtualServers[0].RealServers;
         Assert.Equal(["10.1.0.1:80", "10.1.9.2:80"], servers.Select(s => s.Endpoint.ToString()));
         Assert.Equal("/bin/x ${UNDEFINED}", servers[1].NotifyUp);
+    }
+
+    [Fact]
+    public void Parse_SequenceBlocks_RepeatTheLineWithTheVariableSet()
+    {
+        // keepalived.conf(5) "Sequence blocks": ~SEQ(var, start, step, end), start and step optional; ~SEQx in hexadecimal.
+        const string text = "virtual_server_group v6 {\n  ~SEQx(H, 0xa, 0xc) 2001:db8::${H} 80\n}\n"
+            + "virtual_server group v6 {\n  lvs_sched rr\n  lvs_method DR\n  protocol TCP\n  ~SEQ(N, 2) real_server 2001:db8:1::${N} { weight $N }\n}\n"
+            + "virtual_server 192.0.2.1 80 {\n  lvs_sched rr\n  lvs_method NAT\n  protocol TCP\n  ~SEQ(N, 15, -2, 11) real_server 10.1.0.${N} 80 { weight 1 }\n}\n";
+        var table = new ServiceTable();
+        KeepalivedConfigParser.Parse(text).ApplyTo(table);
+        Assert.Equal(
+            "-A -t 192.0.2.1:80 -s rr\n"
+            + "-a -t 192.0.2.1:80 -r 10.1.0.11:80 -m -w 1\n"
+            + "-a -t 192.0.2.1:80 -r 10.1.0.13:80 -m -w 1\n"
+            + "-a -t 192.0.2.1:80 -r 10.1.0.15:80 -m -w 1\n"
+            + string.Concat(new[] { "a", "b", "c" }.Select(h =>
+                $"-A -t [2001:db8::{h}]:80 -s rr\n-a -t [2001:db8::{h}]:80 -r [2001:db8:1::1]:80 -g -w 1\n-a -t [2001:db8::{h}]:80 -r [2001:db8:1::2]:80 -g -w 2\n")),
+            IpvsadmListing.Save(table.Snapshot));
     }
 
     [Fact]

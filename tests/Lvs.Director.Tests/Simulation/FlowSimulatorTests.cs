@@ -193,7 +193,7 @@ public sealed class FlowSimulatorTests
         var flows = FlowSimulator.GenerateFlows(simulator.Table.Snapshot, 5000, 2000, seed: 11);
         var before = simulator.Send(flows);
 
-        simulator.Apply(RealServerChange.ParseRemove("10.1.0.4:8080"));
+        simulator.Apply(PoolChange.ParseRemove("10.1.0.4:8080"));
         simulator.ResetConnections();
         var after = simulator.Send(flows);
         var disruption = simulator.CompareRuns(before, after);
@@ -219,7 +219,7 @@ public sealed class FlowSimulatorTests
         var flows = FlowSimulator.GenerateFlows(simulator.Table.Snapshot, 5000, 2000, seed: 5);
         var before = simulator.Send(flows);
 
-        var changed = simulator.Apply(RealServerChange.ParseAdd("10.1.0.11:8080,1"));
+        var changed = simulator.Apply(PoolChange.ParseAdd("10.1.0.11:8080,1"));
         simulator.ResetConnections();
         var after = simulator.Send(flows);
         var disruption = simulator.CompareRuns(before, after);
@@ -236,7 +236,7 @@ public sealed class FlowSimulatorTests
     {
         using var simulator = FromRules(Pool("rr", 3));
 
-        Assert.Throws<ArgumentException>(() => simulator.Apply(RealServerChange.ParseRemove("10.9.9.9:80")));
+        Assert.Throws<ArgumentException>(() => simulator.Apply(PoolChange.ParseRemove("10.9.9.9:80")));
     }
 
     [Fact]
@@ -259,9 +259,9 @@ public sealed class FlowSimulatorTests
     [InlineData("[2001:db8::1]:443,0", "[2001:db8::1]:443", 0)]
     public void ParseAdd_EndpointAndWeight(string text, string endpoint, int weight)
     {
-        var change = RealServerChange.ParseAdd(text);
+        var change = PoolChange.ParseAdd(text);
 
-        Assert.Equal(RealServerChangeKind.Add, change.Kind);
+        Assert.Equal(PoolChangeKind.Add, change.Kind);
         Assert.Equal(endpoint, change.Endpoint.ToString());
         Assert.Equal(weight, change.Weight);
     }
@@ -270,7 +270,7 @@ public sealed class FlowSimulatorTests
     [InlineData("10.1.0.1")]
     [InlineData("10.1.0.1:80,x")]
     [InlineData("10.1.0.1:80,70000")]
-    public void ParseAdd_Malformed_Throws(string text) => Assert.Throws<FormatException>(() => RealServerChange.ParseAdd(text));
+    public void ParseAdd_Malformed_Throws(string text) => Assert.Throws<FormatException>(() => PoolChange.ParseAdd(text));
 }
 
 public sealed class FlowSimulatorPersistenceTests

@@ -3,8 +3,8 @@ using Lvs.Core;
 
 namespace Lvs.Director.Simulation;
 
-/// <summary>Whether a <see cref="RealServerChange"/> adds or removes a real server.</summary>
-public enum RealServerChangeKind
+/// <summary>Whether a <see cref="PoolChange"/> adds or removes a real server.</summary>
+public enum PoolChangeKind
 {
     /// <summary>Add the server (<c>--add RIP:PORT[,weight]</c>).</summary>
     Add,
@@ -20,17 +20,17 @@ public enum RealServerChangeKind
 /// <param name="Kind">Add or remove.</param>
 /// <param name="Endpoint">The real server's address and port.</param>
 /// <param name="Weight">The weight of an added server (1 unless given).</param>
-public sealed record RealServerChange(RealServerChangeKind Kind, InetEndpoint Endpoint, int Weight = 1)
+public sealed record PoolChange(PoolChangeKind Kind, InetEndpoint Endpoint, int Weight = 1)
 {
     /// <summary>Parses <c>RIP:PORT</c> (IPv6 as <c>[RIP]:PORT</c>) into a removal.</summary>
     /// <param name="text">The text.</param>
     /// <returns>The change.</returns>
     /// <exception cref="FormatException">The text is not an endpoint.</exception>
-    public static RealServerChange ParseRemove(string text)
+    public static PoolChange ParseRemove(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         return InetEndpoint.TryParse(text.Trim(), out var endpoint)
-            ? new RealServerChange(RealServerChangeKind.Remove, endpoint)
+            ? new PoolChange(PoolChangeKind.Remove, endpoint)
             : throw new FormatException($"'{text}' is not RIP:PORT (IPv6 as [RIP]:PORT).");
     }
 
@@ -38,7 +38,7 @@ public sealed record RealServerChange(RealServerChangeKind Kind, InetEndpoint En
     /// <param name="text">The text.</param>
     /// <returns>The change.</returns>
     /// <exception cref="FormatException">The text is not an endpoint with an optional weight from 0 to 65535.</exception>
-    public static RealServerChange ParseAdd(string text)
+    public static PoolChange ParseAdd(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var span = text.AsSpan().Trim();
@@ -55,12 +55,12 @@ public sealed record RealServerChange(RealServerChangeKind Kind, InetEndpoint En
         }
 
         return InetEndpoint.TryParse(span, out var endpoint)
-            ? new RealServerChange(RealServerChangeKind.Add, endpoint, weight)
+            ? new PoolChange(PoolChangeKind.Add, endpoint, weight)
             : throw new FormatException($"'{text}' is not RIP:PORT[,weight] (IPv6 as [RIP]:PORT).");
     }
 
     /// <inheritdoc />
-    public override string ToString() => Kind == RealServerChangeKind.Remove
+    public override string ToString() => Kind == PoolChangeKind.Remove
         ? $"remove {Endpoint}"
         : $"add {Endpoint} weight {Weight.ToString(CultureInfo.InvariantCulture)}";
 }
