@@ -36,10 +36,10 @@ public sealed class LoadBalancerLab : IAsyncDisposable
 
     private readonly List<HttpResponder?> _responders = [];
 
-    private LoadBalancerLab(LabMethod method, bool tap)
+    private LoadBalancerLab(LabMethod method, bool tap, NetworkLab network)
     {
         Method = method;
-        Network = new NetworkLab();
+        Network = network;
         Client = Network.AddNamespace("client");
         Director = Network.AddNamespace("director");
         Switch = Network.AddNamespace("sw");
@@ -64,12 +64,12 @@ public sealed class LoadBalancerLab : IAsyncDisposable
             }
             else
             {
-                NetworkLab.AddBridge(Director, "brd");
+                NetworkLab.AddBridge(Director, "brx");
                 NetworkLab.Plug(Director, "s0", Switch, "br0", "pd");
-                Director.Ip("link", "set", "s0", "master", "brd");
-                Director.Ip("addr", "add", "10.0.0.254/24", "dev", "brd");
+                Director.Ip("link", "set", "s0", "master", "brx");
+                Director.Ip("addr", "add", "10.0.0.254/24", "dev", "brx");
                 NetworkLab.Plug(Client, "eth0", Switch, "br0", "pc");
-                Taps = [("tap0", "10.0.0.1/24", "brd")];
+                Taps = [("tap0", "10.0.0.1/24", "brx")];
             }
 
             DirectorInterfaces = [];
@@ -189,7 +189,20 @@ public sealed class LoadBalancerLab : IAsyncDisposable
     /// <param name="method">The method.</param>
     /// <returns>The lab, every responder listening.</returns>
     /// <param name="tap">Whether the director runs on TAP devices instead of AF_PACKET on veth interfaces.</param>
-    public static LoadBalancerLab Create(LabMethod method, bool tap = false) => new(method, tap);
+    public static LoadBalancerLab Create(LabMethod method, bool tap = false)
+    {
+        var network = new NetworkLab();
+        try
+        {
+            return new LoadBalancerLab(method, tap, network);
+        }
+        catch
+        {
+            // A set-up step failed: remove what was made so far.
+            network.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>The address of real server <paramref name="index"/> (0-2).</summary>
     /// <param name="index">The server.</param>
