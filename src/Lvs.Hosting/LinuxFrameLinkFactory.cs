@@ -19,6 +19,9 @@ public sealed class LinuxFrameLinkFactory : IFrameLinkFactory
             : CreateAfPacketLink(specification, queueCount);
     }
 
+    /// <inheritdoc />
+    public bool SharesHostKernel(LinkSpecification specification) => specification?.Kind == LinkKind.Interface;
+
     private static AfPacketLink CreateAfPacketLink(LinkSpecification specification, int queueCount) =>
         new(specification.Name, new AfPacketLinkOptions { QueueCount = queueCount });
 

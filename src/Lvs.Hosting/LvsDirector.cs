@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Lvs.Core;
 using Lvs.Devices;
 using Lvs.Director;
 using Lvs.Director.Configuration;
@@ -100,6 +101,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
                 configure(Table);
             }
 
+            CheckHost(linkFactory, localAddresses);
             Health = new DirectorHealth(Table, loggerFactory: loggerFactory);
             _keepalivedHealth = Keepalived?.Watch(Health, time);
             Metrics = new DirectorMetrics(Engine, meterFactory);
@@ -222,6 +224,33 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
     /// <summary>Disposes synchronously (a container disposed with <c>Dispose</c>): as <see cref="DisposeAsync"/>.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>
+    /// On an AF_PACKET link the host kernel sees the director's traffic too: it must not own a VIP or local address (it
+    /// would answer or reset), nor forward (it would send a second copy). Fails with every problem and its fix.
+    /// </summary>
+    private void CheckHost(IFrameLinkFactory linkFactory, IReadOnlyList<InetAddress> localAddresses)
+    {
+        var owned = Table.Snapshot.VirtualAddresses.ToArray().Concat(localAddresses).Distinct().ToList();
+        var problems = new List<string>();
+        foreach (var specification in Options.GetLinkSpecifications())
+        {
+            if (!linkFactory.SharesHostKernel(specification))
+            {
+                continue;
+            }
+
+            foreach (var problem in HostCheck.Check(HostSettings.Read(specification.Name), owned))
+            {
+                problems.Add($"{specification.Name}: {problem}");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("The host is not set up for a director on AF_PACKET (docs/devices.md, Host settings):\n" + string.Join('\n', problems));
+        }
+    }
 
     private void DisposeCore()
     {

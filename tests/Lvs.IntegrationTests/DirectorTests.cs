@@ -92,6 +92,28 @@ public class DirectorTests
         }
     }
 
+    [Fact]
+    public async Task Director_VipIsAKernelAddressOfItsInterface_RefusesToStartAndSaysHowToFix()
+    {
+        Prerequisites.Require();
+        await using var lab = LoadBalancerLab.Create(LabMethod.Nat);
+        lab.Director.Ip("addr", "add", $"{LoadBalancerLab.Vip}/32", "dev", "c0");
+        var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
+        try
+        {
+            KeepalivedFile.Write(lab, conf, (0, 1));
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", ["run", "--keepalived", conf, .. lab.LinkArguments()]);
+
+            int status = director.WaitForExit(TimeSpan.FromSeconds(60));
+            Assert.True(status != 0, director.Output);
+            Assert.True(director.Output.Contains($"{LoadBalancerLab.Vip}", StringComparison.Ordinal) && director.Output.Contains("Fix:", StringComparison.Ordinal), director.Output);
+        }
+        finally
+        {
+            File.Delete(conf);
+        }
+    }
+
     private static List<SampleProgram> StartTunnelAgents(LoadBalancerLab lab)
     {
         List<SampleProgram> agents = [];

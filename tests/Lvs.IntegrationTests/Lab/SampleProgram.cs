@@ -89,6 +89,21 @@ public sealed class SampleProgram : IDisposable
         }
     }
 
+    /// <summary>Waits for the program to exit by itself.</summary>
+    /// <param name="timeout">The longest wait.</param>
+    /// <returns>The exit status.</returns>
+    /// <exception cref="TimeoutException">It still runs (the output is in the message).</exception>
+    public int WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+        {
+            throw new TimeoutException($"still running after {timeout}. Output:\n{Output}");
+        }
+
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
     /// <summary>Sends SIGHUP (reload).</summary>
     public void Reload() => Signal(SigHup);
 
