@@ -15,7 +15,7 @@ namespace Lvs.Forwarding;
 /// exceeded replaces a packet that would expire) and then copied to the outer header; the TOS / traffic class is the
 /// inner one with ECN encapsulated per RFC 6040 (<c>INET_ECN_encapsulate</c>: CE becomes ECT(0)); for an IPv4 outer
 /// header DF is copied from an IPv4 inner header (the kernel with PMTU discovery on) and the identification is 0 for
-/// DF packets (RFC 6864) or a counter otherwise; an IPv6 outer header has flow label 0. GUE is UDP to the configured
+/// DF packets (RFC 6864) or else chosen per destination as the kernel's ip_select_ident (<see cref="ForwardingOptions.IpIdentification"/>); an IPv6 outer header has flow label 0. GUE is UDP to the configured
 /// port with a source port from the inner flow's hash as udp_flow_src_port picks it with the default local port range
 /// 32768-60999 (<c>min + hash * (max - min) / 2^32</c>) and a version 0 GUE header
 /// naming the inner protocol; the UDP checksum is 0 unless <see cref="TunnelFlags.Checksum"/>. GRE is RFC 2784 with
@@ -47,8 +47,6 @@ public sealed class TunnelEncapsulator
 
     private readonly RewritePolicy _policy;
     private readonly ulong _flowHashSeed;
-    private int _identification;
-    private int _fragmentIdentification;
 
     /// <summary>Creates the encapsulator.</summary>
     /// <param name="options">TTL, fragment, IP-options and MTU settings; null for the defaults.</param>
@@ -151,7 +149,7 @@ public sealed class TunnelEncapsulator
         bool decrement = _policy.DecrementHopLimit;
         if (decrement && hopLimit <= 1)
         {
-            return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, parsed.Flow.DestinationAddress, _policy.IcmpHopLimit);
+            return _policy.Icmp.TimeExceeded(buffer, offset, parsed, parsed.Flow.DestinationAddress);
         }
 
         uint dontFragment = DontFragment(ref inner, innerIPv4);
@@ -164,7 +162,13 @@ public sealed class TunnelEncapsulator
             // an IPv6 outer header (ignore_df is set), into the room after the frame.
             if (!innerIPv4 || dontFragment != 0)
             {
-                return IcmpErrorBuilder.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, _policy.IcmpHopLimit, mtu);
+                // __ip_vs_get_out_rt decrements the TTL before ensure_mtu_is_adequate: the error quotes the decremented header.
+                if (decrement && !parsed.IsIcmpError)
+                {
+                    AddressTranslation.DecrementHopLimit(ref inner, innerIPv4);
+                }
+
+                return _policy.Icmp.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, mtu);
             }
 
             // An outer packet over 65535 bytes has no IP length to fragment from (the kernel cannot build it either).
@@ -246,7 +250,7 @@ public sealed class TunnelEncapsulator
         int count = (data + perFragment - 1) / perFragment;
         ReadOnlySpan<byte> source = buffer.Slice(start, link + outerLength);
         ReadOnlySpan<byte> payload = source[(link + ipHeader)..];
-        uint identification = outerIPv4 ? 0 : NextFragmentIdentification();
+        uint identification = outerIPv4 ? 0 : _policy.Identification.NextIPv6Fragment();
         int at = tail;
         for (int fragmentOffset = 0; fragmentOffset < data; fragmentOffset += perFragment)
         {
@@ -280,9 +284,6 @@ public sealed class TunnelEncapsulator
 
         return ForwardingVerdict.TransmitFragments(tail, at - tail, count, link + ipHeader + fragmentHeader + perFragment);
     }
-
-    /// <summary>The identification of the fragment headers of an IPv6 outer packet (ipv6_select_ident): a counter.</summary>
-    private uint NextFragmentIdentification() => (uint)Interlocked.Increment(ref _fragmentIdentification);
 
     /// <summary>The DF flag of an IPv4 inner header (as it stands in the flags word), copied to an IPv4 outer header; 0 for an IPv6 inner packet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -328,7 +329,7 @@ public sealed class TunnelEncapsulator
         {
             uint source = (uint)route.Source.Low;
             uint destination = (uint)route.RealServer.Low;
-            uint identification = dontFragment != 0 ? 0u : NextIdentification();
+            uint identification = dontFragment != 0 ? 0u : _policy.Identification.NextIPv4(source, destination, protocol);
             ulong first = (ulong)(0x4500u | dsfield) << 48 | (ulong)(uint)outerLength << 32 | identification << 16 | dontFragment;
             uint ttlAndProtocol = hopLimit << 8 | protocol;
             ulong sum = (first >> 32) + (uint)first + ttlAndProtocol + (ulong)source + destination;
@@ -349,11 +350,6 @@ public sealed class TunnelEncapsulator
             NetworkOrder.WriteUInt64(ref outer, 32, route.RealServer.Low);
         }
     }
-
-    /// <summary>The identification of an outer IPv4 header without DF: a counter, as the kernel's ip_select_ident for a tunnel.</summary>
-    /// <remarks>Inlined: the increment is one locked instruction, and a call here would be the only one on the common path.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ushort NextIdentification() => (ushort)Interlocked.Increment(ref _identification);
 
     /// <summary>The outer header followed by UDP and GUE, or GRE.</summary>
     private void WriteTunnelHeaders(Span<byte> outer, in TunnelRoute route, in ParsedFrame parsed, byte innerProtocol, uint dsfield, uint hopLimit, uint dontFragment)
