@@ -94,13 +94,16 @@ public sealed class TunnelEncapsulator
         int mtu = _policy.Mtu - overhead;
         uint hopLimit = AddressTranslation.HopLimit(ref inner, innerIPv4);
         bool decrement = _policy.DecrementHopLimit;
+        uint dontFragment = DontFragment(ref inner, innerIPv4);
+
+        // An IPv4 outer header without DF needs an identification (ip_select_ident: a hash, a clock read, a call):
+        // out of line too, so that the common path (DF set, as TCP sends, or an IPv6 outer header) makes no call.
         if (route.Type != TunnelType.IpIp || route.Source.IsIPv4 != outerIPv4 || link != 14 || offset < overhead || innerLength > mtu
-            || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1))
+            || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1) || (outerIPv4 && dontFragment == 0))
         {
             return EncapsulateAny(buffer, offset, length, parsed, route, sourceMac, nextHopMac);
         }
 
-        uint dontFragment = DontFragment(ref inner, innerIPv4);
         uint dsfield = PrepareInner(ref inner, innerIPv4, decrement, ref hopLimit);
 
         // The Ethernet header moves back by the overhead: only its EtherType is kept, the MACs are new. The outer
@@ -109,7 +112,7 @@ public sealed class TunnelEncapsulator
         NetworkOrder.WriteUInt16(ref outerFrame, 12, EthernetRewrite.EtherTypeOf(outerIPv4));
         EthernetRewrite.SetAddresses(ref outerFrame, sourceMac, nextHopMac);
         int outerLength = overhead + innerLength;
-        WriteOuterHeader(ref Unsafe.Add(ref outerFrame, 14), outerLength, route, outerIPv4, innerIPv4 ? 4u : 41u, dsfield, hopLimit, dontFragment);
+        WriteOuterHeader(ref Unsafe.Add(ref outerFrame, 14), outerLength, route, outerIPv4, innerIPv4 ? 4u : 41u, dsfield, hopLimit, dontFragment, identify: false);
         return ForwardingVerdict.Transmit(offset - overhead, 14 + outerLength);
     }
 
@@ -208,7 +211,7 @@ public sealed class TunnelEncapsulator
         uint innerProtocol = innerIPv4 ? 4u : 41u;
         if (type == TunnelType.IpIp)
         {
-            WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, outerIPv4, innerProtocol, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, outerIPv4, innerProtocol, dsfield, hopLimit, dontFragment, identify: true);
         }
         else
         {
@@ -323,13 +326,16 @@ public sealed class TunnelEncapsulator
     /// checksum is summed from the values rather than re-read (RFC 1071); the words only meet in one fold.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteOuterHeader(ref byte outer, int outerLength, in TunnelRoute route, bool ipv4, uint protocol, uint dsfield, uint hopLimit, uint dontFragment)
+    private void WriteOuterHeader(
+        ref byte outer, int outerLength, in TunnelRoute route, bool ipv4, uint protocol, uint dsfield, uint hopLimit, uint dontFragment, bool identify)
     {
         if (ipv4)
         {
             uint source = (uint)route.Source.Low;
             uint destination = (uint)route.RealServer.Low;
-            uint identification = dontFragment != 0 ? 0u : _policy.Identification.NextIPv4(source, destination, protocol);
+            // identify is false (a constant) where the caller has made sure an IPv4 header has DF, so that no call
+            // to the identification is compiled into the common path.
+            uint identification = !identify || dontFragment != 0 ? 0u : _policy.Identification.NextIPv4(source, destination, protocol);
             ulong first = (ulong)(0x4500u | dsfield) << 48 | (ulong)(uint)outerLength << 32 | identification << 16 | dontFragment;
             uint ttlAndProtocol = hopLimit << 8 | protocol;
             ulong sum = (first >> 32) + (uint)first + ttlAndProtocol + (ulong)source + destination;
@@ -359,7 +365,7 @@ public sealed class TunnelEncapsulator
         bool checksum = (route.Flags & TunnelFlags.Checksum) != 0;
         if (route.Type == TunnelType.Gue)
         {
-            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Udp, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Udp, dsfield, hopLimit, dontFragment, identify: true);
             Span<byte> udp = outer[outerIpLength..];
             ulong hash = parsed.Flow.Hash(_flowHashSeed);
             uint h = (uint)(hash ^ (hash >> 32));
@@ -379,7 +385,7 @@ public sealed class TunnelEncapsulator
         }
         else
         {
-            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Gre, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Gre, dsfield, hopLimit, dontFragment, identify: true);
             Span<byte> gre = outer[outerIpLength..];
             BinaryPrimitives.WriteUInt16BigEndian(gre, checksum ? (ushort)0x8000 : (ushort)0);
             BinaryPrimitives.WriteUInt16BigEndian(gre[2..], EthernetRewrite.EtherTypeOf(parsed.IpVersion));
