@@ -21,8 +21,9 @@ internal sealed partial class ConnectionStore<TAddress>
     /// Frees one slot when the table is full, like the kernel's <c>ip_vs_random_dropentry</c>: random probes look for
     /// a TCP entry in SYN_RECV or SYNACK, or a template that controls nothing and is not ASSURED, first, else an
     /// ESTABLISHED or non-TCP entry idle for at least 60 s (with <see cref="ConnectionTableOptions.ExtendedFloodDefence"/>
-    /// also TCP entries in NONE and SYN_SENT at once, and entries in any state once idle). Connections in use are
-    /// never shed.
+    /// also TCP entries in NONE and SYN_SENT at once, and entries in any state once idle), and of the idle ones one in
+    /// i of those with i incoming packets, i from 1 to 8 (<see cref="TakeIdleTurn"/>). Connections in use are never
+    /// shed.
     /// </summary>
     private bool TryShedLocked(uint now, Span<ConnectionEnd> ends, ref int endCount)
     {
@@ -80,7 +81,7 @@ internal sealed partial class ConnectionStore<TAddress>
             if (idle < 0 && (w & SeenBit) != 0 && (!tcp || extended || tcpState == TcpConnectionState.Established))
             {
                 uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
-                if ((int)(now - lastSeen) >= (int)IdleSheddingTicks)
+                if ((int)(now - lastSeen) >= (int)IdleSheddingTicks && TakeIdleTurn(Volatile.Read(ref e.Meta)))
                 {
                     idle = i;
                     idleWord = w;
@@ -95,6 +96,29 @@ internal sealed partial class ConnectionStore<TAddress>
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The rest of the kernel's <c>todrop_entry</c> for an entry idle for 60 s, weighted by its incoming packet count
+    /// i: none (i = 0) or more than 8 and it is never dropped; otherwise one in i of the idle entries with that count
+    /// that flood defence meets is dropped (a counter per count, <c>todrop_counter[i]</c> against
+    /// <c>todrop_rate[i] = i</c>), so a connection that saw few packets goes before one that saw more.
+    /// </summary>
+    private bool TakeIdleTurn(uint meta)
+    {
+        uint packets = (meta & InPacketsMask) >> InPacketsShift;
+        if (packets is 0 or >= InPacketsSaturated)
+        {
+            return false;
+        }
+
+        if (--_dropCounters[packets] > 0)
+        {
+            return false;
+        }
+
+        _dropCounters[packets] = (sbyte)packets;
+        return true;
     }
 
     private void RecordShed(int index, Span<ConnectionEnd> ends, ref int endCount)

@@ -125,7 +125,8 @@ internal sealed partial class ConnectionStore<TAddress>
         e.RealServer = (ushort)insert.RealServer;
         bool outbound = insert.OutBucket >= 0;
         e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
-            | (control >= 0 ? (uint)(control + 1) << AuxShift : 0);
+            | (control >= 0 ? (uint)(control + 1) << AuxShift : 0)
+            | (insert.Seen && !template ? InPacketsUnit : 0); // the first packet, applied by the insert, came in
         e.Expiry = now + ExpiryRounding + insert.TimeoutTicks;
         // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
         r.NextOut = template ? (int)insert.TimeoutTicks : -1;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lvs.Core;
 using Lvs.Core.Headers;
 
@@ -44,6 +45,11 @@ internal sealed partial class ConnectionStore<TAddress>
                 continue;
             }
 
+            if (direction == PacketDirection.Inbound)
+            {
+                CountInboundPacket(ref e);
+            }
+
             if (((next ^ w) & InactiveBit) != 0)
             {
                 _table.Registry[e.RealServer].ChangeConnectionActivity((next & InactiveBit) == 0);
@@ -78,6 +84,32 @@ internal sealed partial class ConnectionStore<TAddress>
             }
 
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Counts an incoming packet (the kernel's <c>atomic_inc(&amp;cp->in_pkts)</c> in <c>ip_vs_in_hook</c>), up to
+    /// <see cref="InPacketsSaturated"/>: only flood defence reads the count, and only counts up to 8 matter to it. After
+    /// the first few packets of a connection this is one compare on a line the lookup has already read.
+    /// </summary>
+    /// <remarks>
+    /// The count shares <see cref="ConnectionEntry{TAddress}.Meta"/> with fields written only while the slot is free,
+    /// so it is changed by compare-and-swap, never by a plain store that could write a stale copy of them over a new
+    /// occupant's. A packet racing with the connection's end may add one to the next occupant's count.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CountInboundPacket(ref ConnectionEntry<TAddress> e)
+    {
+        uint meta = Volatile.Read(ref e.Meta);
+        while ((meta & InPacketsMask) < InPacketsSaturated << InPacketsShift)
+        {
+            uint seen = Interlocked.CompareExchange(ref e.Meta, meta + InPacketsUnit, meta);
+            if (seen == meta)
+            {
+                return;
+            }
+
+            meta = seen;
         }
     }
 

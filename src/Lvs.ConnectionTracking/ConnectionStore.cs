@@ -62,6 +62,17 @@ internal sealed partial class ConnectionStore<TAddress>
     internal const uint MethodMask = 0x3;
     internal const uint TemplateMeta = 0x4;
     internal const uint OutboundMeta = 0x8;
+
+    /// <summary>
+    /// Bits 4-7 of a connection's <see cref="ConnectionEntry{TAddress}.Meta"/>: its incoming packet count (the kernel's
+    /// <c>cp->in_pkts</c>), saturated at <see cref="InPacketsSaturated"/>, past which flood defence never looks.
+    /// </summary>
+    internal const uint InPacketsMask = 0xF0;
+    internal const int InPacketsShift = 4;
+    internal const uint InPacketsUnit = 1u << InPacketsShift;
+
+    /// <summary>The saturated count: more than 8 incoming packets, which <c>todrop_entry</c> never drops.</summary>
+    internal const uint InPacketsSaturated = 9;
     internal const int AuxShift = 8;
     internal const uint AuxUnit = 1u << AuxShift;
     private const int MaxSteps = 1 << 16;
@@ -91,6 +102,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private int _freeHead;
     private int _count;
     private ulong _random;
+    private readonly sbyte[] _dropCounters = new sbyte[InPacketsSaturated];
     private uint _lastTick;
     private long _refused;
     private long _shed;

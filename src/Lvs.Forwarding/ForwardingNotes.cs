@@ -18,4 +18,10 @@ public enum ForwardingNotes : byte
 
     /// <summary>FULLNAT with TOA: the option was inserted.</summary>
     ToaInserted = 8,
+
+    /// <summary>
+    /// On a drop: the ICMP error the packet called for (a time exceeded, a port unreachable) was not sent because the
+    /// <see cref="IcmpRateLimiter"/> refused it, as the kernel's <c>icmp_send</c> does past its rate limits.
+    /// </summary>
+    IcmpErrorRateLimited = 16,
 }

@@ -9,9 +9,11 @@ public sealed record ForwardingOptions
     public static ForwardingOptions Default { get; } = new();
 
     /// <summary>
-    /// Decrement the TTL / hop limit of NAT, FULLNAT and TUN packets, answering an ICMP time exceeded when it would
-    /// expire, as the kernel's IPVS does in <c>__ip_vs_get_out_rt</c> (<c>decrement_ttl</c>). Default true. Direct
-    /// routing never changes the IP header (see <see cref="DirectRoutingRewriter"/>).
+    /// Decrement the TTL / hop limit of the packets every method sends (DR, NAT, FULLNAT and TUN), answering an ICMP
+    /// time exceeded when it would expire, as the kernel's IPVS does in <c>__ip_vs_get_out_rt</c>
+    /// (<c>decrement_ttl</c>, for every method, direct routing included). Default true. False leaves the IP header of a
+    /// direct-routing frame untouched (the behaviour before issue 16): give the <see cref="DirectRoutingRewriter"/>
+    /// options of its own to keep the other methods' decrement.
     /// </summary>
     public bool DecrementHopLimit { get; init; } = true;
 
@@ -34,8 +36,30 @@ public sealed record ForwardingOptions
     /// <summary>What to do with IPv4 options and IPv6 extension headers. Default <see cref="IpOptionsPolicy.Forward"/>, as the kernel.</summary>
     public IpOptionsPolicy IpOptions { get; init; } = IpOptionsPolicy.Forward;
 
-    /// <summary>The egress MTU towards real servers that tunnel encapsulation checks against (the kernel uses the route's MTU). Default 1500.</summary>
+    /// <summary>
+    /// The egress MTU every rewrite checks against when the call does not give one (the kernel uses the route's MTU):
+    /// tunnel encapsulation less its overhead, and DR, NAT and FULLNAT as it is (the overloads that take an
+    /// <c>egressMtu</c> override it per frame, for a director whose links differ). Default 1500.
+    /// </summary>
     public int Mtu { get; init; } = 1500;
+
+    /// <summary>
+    /// The rate limit of the ICMP errors the rewriters build (time exceeded; fragmentation needed and packet too big
+    /// are never limited), as the kernel's <c>icmp_global_allow</c> and per-destination <c>icmp_ratelimit</c>. By
+    /// default a limiter with the kernel's settings, one per options instance: the rewriters created from one
+    /// instance (or from copies made with <c>with</c>) share it, as the kernel's limits are per network namespace.
+    /// Null: no limit.
+    /// </summary>
+    public IcmpRateLimiter? IcmpRateLimiter { get; init; } = new();
+
+    /// <summary>How the identification of the IPv4 headers the rewriters build is chosen. Default <see cref="IpIdentificationPolicy.PerDestination"/>, as the kernel's <c>ip_select_ident</c>.</summary>
+    public IpIdentificationPolicy IpIdentification { get; init; } = IpIdentificationPolicy.PerDestination;
+
+    /// <summary>
+    /// The clock of <see cref="IpIdentificationPolicy.PerDestination"/> (its random jumps after idle time). Null (the
+    /// default): the system's coarse millisecond tick, shared with every other rewriter so created.
+    /// </summary>
+    public TimeProvider? TimeProvider { get; init; }
 
     /// <summary>
     /// FULLNAT only: insert the TOA option (TCP option kind 254 with the client's port and address) into inbound SYNs,
@@ -43,7 +67,11 @@ public sealed record ForwardingOptions
     /// </summary>
     public bool InsertToa { get; init; }
 
-    /// <summary>The seed of the flow hash that picks the GUE source port; null (the default) takes <see cref="Lvs.Core.FlowHash.Seed"/> when the encapsulator is created.</summary>
+    /// <summary>
+    /// The seed of the flow hash that picks the GUE source port; null (the default) takes <see cref="Lvs.Core.FlowHash.Seed"/>
+    /// when the encapsulator is created. With a <see cref="TimeProvider"/>, also the key of the per-destination IP
+    /// identifications (otherwise random).
+    /// </summary>
     public ulong? FlowHashSeed { get; init; }
 
     /// <summary>The TTL / hop limit of ICMP errors the rewriters build (the kernel's <c>ip_default_ttl</c>, 64).</summary>
@@ -51,7 +79,7 @@ public sealed record ForwardingOptions
 
     /// <summary>
     /// The director's IPv4 address on the link towards the real servers: the source of the ICMP time exceeded that
-    /// <see cref="NatRewriter.RewriteOutbound"/> answers a real server's reply with when its TTL runs out. The kernel
+    /// <see cref="NatRewriter.RewriteOutbound(Span{byte}, int, int, in ParsedFrame, in InetEndpoint, MacAddress, MacAddress)"/> answers a real server's reply with when its TTL runs out. The kernel
     /// sends that error from <c>ip_forward</c>, and <c>icmp_send</c> picks the source by routing back to the real
     /// server (the packet's destination, the client, is not the director's). Null (the default): the virtual service
     /// address, the only director address the rewriter knows otherwise. Use one rewriter per real-server link when

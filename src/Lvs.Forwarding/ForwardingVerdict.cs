@@ -97,6 +97,13 @@ public readonly record struct ForwardingVerdict
     public static ForwardingVerdict Drop(DropReason reason) =>
         new(ForwardingAction.Drop, reason, 0, 0, ForwardingNotes.None);
 
+    /// <summary>A drop verdict with notes (<see cref="ForwardingNotes.IcmpErrorRateLimited"/>).</summary>
+    /// <param name="reason">Why.</param>
+    /// <param name="notes">Facts to count.</param>
+    /// <returns>The verdict.</returns>
+    public static ForwardingVerdict Drop(DropReason reason, ForwardingNotes notes) =>
+        new(ForwardingAction.Drop, reason, 0, 0, notes);
+
     /// <summary>A verdict to send the ICMP error that replaced the frame.</summary>
     /// <param name="reason">Why the original frame was not forwarded.</param>
     /// <param name="frameOffset">The ICMP error frame's offset in the buffer.</param>

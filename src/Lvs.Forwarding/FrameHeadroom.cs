@@ -7,9 +7,10 @@ namespace Lvs.Forwarding;
 /// A frame lies in a caller-owned buffer at some offset. Rewriters that add headers (tunnel encapsulation, TOA,
 /// ICMP errors built in place) write them into the bytes in front of the frame instead of moving the payload, so a
 /// buffer should have at least <see cref="Required"/> bytes of headroom before the frame. With less, those rewrites
-/// drop with <see cref="DropReason.InsufficientHeadroom"/>; the others need none. One rewrite also uses room after
-/// the frame: <see cref="TunnelEncapsulator"/> writes the fragments of an outer packet over the MTU there
-/// (<see cref="ForwardingAction.TransmitFragments"/>), and drops with <see cref="DropReason.ExceedsMtu"/> without it.
+/// drop with <see cref="DropReason.InsufficientHeadroom"/>; the others need none. Fragmentation also uses room after
+/// the frame: every rewriter writes the fragments of an IPv4 packet without DF over the egress MTU there (for
+/// <see cref="TunnelEncapsulator"/>, of the outer packet; <see cref="ForwardingAction.TransmitFragments"/>), and drops
+/// with <see cref="DropReason.ExceedsMtu"/> without it.
 /// </remarks>
 public static class FrameHeadroom
 {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lvs.Core;
 using Lvs.Core.Headers;
 
@@ -45,7 +46,31 @@ public sealed class FullNatRewriter
     /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
     /// <returns>Transmit (the frame may start earlier with TOA), an ICMP time exceeded, or drop with a reason.</returns>
     public ForwardingVerdict RewriteInbound(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint local, in InetEndpoint realServer, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint local, in InetEndpoint realServer, MacAddress sourceMac, MacAddress nextHopMac) =>
+        Inbound(buffer, offset, length, parsed, local, realServer, sourceMac, nextHopMac, _policy.Mtu);
+
+    /// <summary>
+    /// <see cref="RewriteInbound(Span{byte}, int, int, in ParsedFrame, in InetEndpoint, in InetEndpoint, MacAddress, MacAddress)"/>
+    /// against the egress link's MTU instead of <see cref="ForwardingOptions.Mtu"/> (see <see cref="NatRewriter"/>'s overload).
+    /// </summary>
+    /// <param name="buffer">The buffer holding the frame, ideally with <see cref="FrameHeadroom.Required"/> bytes in front of it (for TOA).</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="local">The connection's local address and port.</param>
+    /// <param name="realServer">The real server's address and port.</param>
+    /// <param name="sourceMac">The director's MAC on the egress link.</param>
+    /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
+    /// <param name="egressMtu">The MTU of the link the frame leaves on.</param>
+    /// <returns>Transmit, transmit fragments, an ICMP error, or drop with a reason.</returns>
+    public ForwardingVerdict RewriteInbound(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint local, in InetEndpoint realServer, MacAddress sourceMac, MacAddress nextHopMac,
+        int egressMtu) =>
+        Inbound(buffer, offset, length, parsed, local, realServer, sourceMac, nextHopMac, egressMtu);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ForwardingVerdict Inbound(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint local, in InetEndpoint realServer, MacAddress sourceMac, MacAddress nextHopMac, int mtu)
     {
         bool ipv4 = parsed.IpVersion == 4;
         if (realServer.Address.IsIPv4 != ipv4 || local.Address.IsIPv4 != ipv4)
@@ -53,7 +78,7 @@ public sealed class FullNatRewriter
             return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
-        var verdict = NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: false, changeSource: true, local, realServer, sourceMac, nextHopMac);
+        var verdict = NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: false, changeSource: true, local, realServer, sourceMac, nextHopMac, mtu);
         if (_policy.InsertToa
             && verdict.Action == ForwardingAction.Transmit
             && parsed.Protocol == L4Protocol.Tcp
@@ -77,7 +102,31 @@ public sealed class FullNatRewriter
     /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
     /// <returns>Transmit, an ICMP time exceeded to the real server (from the local address the reply was sent to, as icmp_send answers from a local destination), or drop with a reason.</returns>
     public ForwardingVerdict RewriteOutbound(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, in InetEndpoint client, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, in InetEndpoint client, MacAddress sourceMac, MacAddress nextHopMac) =>
+        Outbound(buffer, offset, length, parsed, virtualService, client, sourceMac, nextHopMac, _policy.Mtu);
+
+    /// <summary>
+    /// <see cref="RewriteOutbound(Span{byte}, int, int, in ParsedFrame, in InetEndpoint, in InetEndpoint, MacAddress, MacAddress)"/>
+    /// against the egress link's MTU instead of <see cref="ForwardingOptions.Mtu"/> (see <see cref="NatRewriter"/>'s overload).
+    /// </summary>
+    /// <param name="buffer">The buffer holding the frame.</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="virtualService">The virtual service the client addressed.</param>
+    /// <param name="client">The client's address and port.</param>
+    /// <param name="sourceMac">The director's MAC on the egress link.</param>
+    /// <param name="nextHopMac">The client's (or the gateway's) MAC.</param>
+    /// <param name="egressMtu">The MTU of the link the frame leaves on.</param>
+    /// <returns>Transmit, transmit fragments, an ICMP error to the real server (from the local address), or drop with a reason.</returns>
+    public ForwardingVerdict RewriteOutbound(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, in InetEndpoint client, MacAddress sourceMac, MacAddress nextHopMac,
+        int egressMtu) =>
+        Outbound(buffer, offset, length, parsed, virtualService, client, sourceMac, nextHopMac, egressMtu);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ForwardingVerdict Outbound(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in InetEndpoint virtualService, in InetEndpoint client, MacAddress sourceMac, MacAddress nextHopMac, int mtu)
     {
         bool ipv4 = parsed.IpVersion == 4;
         if (virtualService.Address.IsIPv4 != ipv4 || client.Address.IsIPv4 != ipv4)
@@ -85,6 +134,6 @@ public sealed class FullNatRewriter
             return ForwardingVerdict.Drop(DropReason.AddressFamilyMismatch);
         }
 
-        return NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: false, changeSource: true, virtualService, client, sourceMac, nextHopMac);
+        return NatCore.Translate(_policy, buffer, offset, length, parsed, natOutbound: false, changeSource: true, virtualService, client, sourceMac, nextHopMac, mtu);
     }
 }

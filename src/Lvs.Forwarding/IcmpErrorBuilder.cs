@@ -22,32 +22,31 @@ internal static class IcmpErrorBuilder
     public const int MaxIPv4ErrorLength = 576;
     public const int MaxIPv6ErrorLength = 1280;
 
-    private static int s_identification;
-
     /// <summary>ICMP type 11 code 0 / ICMPv6 type 3 code 0: the TTL or hop limit ran out in transit.</summary>
     /// <remarks>Out of line, as <see cref="PacketTooBig"/>: a rare path that should not grow the rewriters' hot code.</remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static ForwardingVerdict TimeExceeded(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit) =>
+    public static ForwardingVerdict TimeExceeded(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, IpIdentification identification) =>
         parsed.IpVersion == 4
-            ? Build(buffer, offset, parsed, IcmpHeader.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded)
-            : Build(buffer, offset, parsed, IcmpV6Header.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded);
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded, identification)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypeTimeExceeded, 0, 0, source, hopLimit, DropReason.HopLimitExceeded, identification);
 
     /// <summary>ICMP type 3 code 4 with the next-hop MTU (RFC 1191), or ICMPv6 packet too big with the MTU (RFC 8201).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, int mtu) =>
+    public static ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, int mtu, IpIdentification identification) =>
         parsed.IpVersion == 4
-            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, DropReason.FragmentationNeeded)
-            : Build(buffer, offset, parsed, IcmpV6Header.TypePacketTooBig, 0, (uint)mtu, source, hopLimit, DropReason.FragmentationNeeded);
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, IcmpHeader.CodeFragmentationNeeded, (uint)(ushort)mtu, source, hopLimit, DropReason.FragmentationNeeded, identification)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypePacketTooBig, 0, (uint)mtu, source, hopLimit, DropReason.FragmentationNeeded, identification);
 
     /// <summary>ICMP type 3 code 3 / ICMPv6 type 1 code 4: nothing takes the port (the kernel's ip_vs_leave when no real server can take a new connection).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static ForwardingVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason) =>
+    public static ForwardingVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason, IpIdentification identification) =>
         parsed.IpVersion == 4
-            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, 3, 0, source, hopLimit, reason)
-            : Build(buffer, offset, parsed, IcmpV6Header.TypeDestinationUnreachable, 4, 0, source, hopLimit, reason);
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, 3, 0, source, hopLimit, reason, identification)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypeDestinationUnreachable, 4, 0, source, hopLimit, reason, identification);
 
     private static ForwardingVerdict Build(
-        Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, InetAddress source, byte hopLimit, DropReason reason)
+        Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, InetAddress source, byte hopLimit, DropReason reason,
+        IpIdentification identification)
     {
         if (parsed.IsIcmpError || parsed.Fragment == FragmentKind.NonFirst)
         {
@@ -86,7 +85,8 @@ internal static class IcmpErrorBuilder
             ip[0] = 0x45;
             ip[1] = (byte)((originalIp[1] & 0x1E) | 0xC0);
             BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(headers + quoted));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)Interlocked.Increment(ref s_identification));
+            // icmp_send's socket does not set DF (IP_PMTUDISC_DONT), so the identification is ip_select_ident's.
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], identification.NextIPv4((uint)source.Low, (uint)destination.Low, (uint)L4Protocol.Icmp));
             BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0);
             ip[8] = hopLimit;
             ip[9] = (byte)L4Protocol.Icmp;

@@ -18,5 +18,31 @@ public static class IcmpErrors
     /// <param name="reason">The reason the verdict carries.</param>
     /// <returns>An ICMP-error verdict (or a drop when none may be sent).</returns>
     public static ForwardingVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason) =>
-        IcmpErrorBuilder.PortUnreachable(buffer, offset, parsed, source, hopLimit, reason);
+        IcmpErrorBuilder.PortUnreachable(buffer, offset, parsed, source, hopLimit, reason, IpIdentification.Shared);
+
+    /// <summary>
+    /// <see cref="PortUnreachable(Span{byte}, int, in ParsedFrame, InetAddress, byte, DropReason)"/> under a rate
+    /// limit, as the kernel's <c>icmp_send</c> limits port unreachables: when <paramref name="limiter"/> refuses it,
+    /// the frame is dropped with <paramref name="reason"/> and the note <see cref="ForwardingNotes.IcmpErrorRateLimited"/>.
+    /// </summary>
+    /// <param name="buffer">The buffer; the error is written into the headroom before the frame (at least 48 bytes).</param>
+    /// <param name="offset">The frame's offset.</param>
+    /// <param name="parsed">The frame as parsed.</param>
+    /// <param name="source">The error's source address (the address the packet was sent to).</param>
+    /// <param name="hopLimit">The error's TTL or hop limit.</param>
+    /// <param name="reason">The reason the verdict carries.</param>
+    /// <param name="limiter">The rate limit (the one of the rewriters' <see cref="ForwardingOptions.IcmpRateLimiter"/>); null for none.</param>
+    /// <returns>An ICMP-error verdict, or a drop when none may be sent.</returns>
+    public static ForwardingVerdict PortUnreachable(
+        Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason, IcmpRateLimiter? limiter)
+    {
+        bool ipv4 = parsed.IpVersion == 4;
+        if (limiter is not null && !parsed.IsIcmpError && parsed.Fragment != FragmentKind.NonFirst
+            && !limiter.TryAcquire(parsed.Flow.SourceAddress, ipv4 ? (byte)3 : (byte)1, ipv4 ? (byte)3 : (byte)4))
+        {
+            return ForwardingVerdict.Drop(reason, ForwardingNotes.IcmpErrorRateLimited);
+        }
+
+        return IcmpErrorBuilder.PortUnreachable(buffer, offset, parsed, source, hopLimit, reason, IpIdentification.Shared);
+    }
 }

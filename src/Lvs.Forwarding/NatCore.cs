@@ -24,10 +24,11 @@ internal static class NatCore
     /// <param name="destination">The new destination endpoint.</param>
     /// <param name="sourceMac">The egress MAC.</param>
     /// <param name="nextHopMac">The next hop's MAC.</param>
+    /// <param name="mtu">The egress MTU (<see cref="EgressPath"/>).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ForwardingVerdict Translate(
         in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
-        bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
+        bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac, int mtu)
     {
         DropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
         if (reason != DropReason.None)
@@ -39,22 +40,23 @@ internal static class NatCore
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         bool decrement = policy.DecrementHopLimit;
         if (policy.InputChecksum != InputChecksumPolicy.Ignore || parsed.Fragment == FragmentKind.NonFirst
-            || (decrement && AddressTranslation.HopLimit(ref Unsafe.Add(ref frame, parsed.L3Offset), parsed.IpVersion == 4) <= 1))
+            || EgressPath.IsRare(ref Unsafe.Add(ref frame, parsed.L3Offset), parsed, decrement, mtu))
         {
             // The rare cases (checksum verification asked for, a non-first fragment the policy forwards, a packet
-            // about to expire) go out of line, reached by a return: with no call on the common path, the JIT keeps
-            // it in scratch registers, with fewer saved registers and spills (docs/forwarding.md, "Hot path").
-            return TranslateRare(policy, buffer, offset, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac);
+            // about to expire or over the egress MTU) go out of line, reached by a return: with no call on the common
+            // path, the JIT keeps it in scratch registers, with fewer saved registers and spills (docs/forwarding.md,
+            // "Hot path").
+            return TranslateRare(policy, buffer, offset, length, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac, mtu);
         }
 
         return Rewrite(ref frame, offset, parsed, nonFirst: false, changeSource, source, destination, decrement, sourceMac, nextHopMac, ForwardingNotes.None);
     }
 
-    /// <summary><see cref="Translate"/> after its checks, when the input checksum is to be verified, the packet is a non-first fragment (forwarded by policy) or the TTL would expire.</summary>
+    /// <summary><see cref="Translate"/> after its checks, when the input checksum is to be verified, the packet is a non-first fragment (forwarded by policy), the TTL would expire or the packet exceeds the egress MTU.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ForwardingVerdict TranslateRare(
-        in RewritePolicy policy, Span<byte> buffer, int offset, in ParsedFrame parsed,
-        bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac)
+        in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
+        bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac, int mtu)
     {
         var notes = ForwardingNotes.None;
         if (policy.InputChecksum != InputChecksumPolicy.Ignore)
@@ -69,15 +71,16 @@ internal static class NatCore
 
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         bool decrement = policy.DecrementHopLimit;
-        if (decrement && AddressTranslation.HopLimit(ref Unsafe.Add(ref frame, parsed.L3Offset), parsed.IpVersion == 4) <= 1)
+        InetAddress icmpSource = natOutbound
+            ? (parsed.IpVersion == 4 ? policy.RealServerLinkIPv4 : policy.RealServerLinkIPv6) ?? source.Address
+            : parsed.Flow.DestinationAddress;
+        if (!EgressPath.TryPass(policy, buffer, offset, length, parsed, mtu, icmpSource, forwarded: natOutbound, out var refusal, out bool fragment))
         {
-            InetAddress icmpSource = natOutbound
-                ? (parsed.IpVersion == 4 ? policy.RealServerLinkIPv4 : policy.RealServerLinkIPv6) ?? source.Address
-                : parsed.Flow.DestinationAddress;
-            return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, icmpSource, policy.IcmpHopLimit);
+            return refusal;
         }
 
-        return Rewrite(ref frame, offset, parsed, parsed.Fragment == FragmentKind.NonFirst, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);
+        var verdict = Rewrite(ref frame, offset, parsed, parsed.Fragment == FragmentKind.NonFirst, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);
+        return fragment ? EgressPath.Fragment(buffer, verdict, parsed.L3Offset, mtu, offset + length) : verdict;
     }
 
     /// <summary>The rewrite proper, once the checks have passed: addresses, ports, checksums, TTL, MACs.</summary>

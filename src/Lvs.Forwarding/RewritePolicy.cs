@@ -40,7 +40,15 @@ internal readonly struct RewritePolicy
         Mtu = options.Mtu;
         IcmpHopLimit = options.IcmpHopLimit;
         InsertToa = options.InsertToa;
+        Identification = IpIdentification.For(options);
+        Icmp = new IcmpErrorSender(options.IcmpRateLimiter, Identification, options.IcmpHopLimit);
     }
+
+    /// <summary>The ICMP errors the rewriter answers with (hop limit, identification, rate limit).</summary>
+    public IcmpErrorSender Icmp { get; }
+
+    /// <summary>The identifications of the IPv4 and IPv6-fragment headers the rewriter builds.</summary>
+    public IpIdentification Identification { get; }
 
     public bool InsertToa { get; }
 

@@ -15,7 +15,7 @@ namespace Lvs.Forwarding;
 /// exceeded replaces a packet that would expire) and then copied to the outer header; the TOS / traffic class is the
 /// inner one with ECN encapsulated per RFC 6040 (<c>INET_ECN_encapsulate</c>: CE becomes ECT(0)); for an IPv4 outer
 /// header DF is copied from an IPv4 inner header (the kernel with PMTU discovery on) and the identification is 0 for
-/// DF packets (RFC 6864) or a counter otherwise; an IPv6 outer header has flow label 0. GUE is UDP to the configured
+/// DF packets (RFC 6864) or else chosen per destination as the kernel's ip_select_ident (<see cref="ForwardingOptions.IpIdentification"/>); an IPv6 outer header has flow label 0. GUE is UDP to the configured
 /// port with a source port from the inner flow's hash as udp_flow_src_port picks it with the default local port range
 /// 32768-60999 (<c>min + hash * (max - min) / 2^32</c>) and a version 0 GUE header
 /// naming the inner protocol; the UDP checksum is 0 unless <see cref="TunnelFlags.Checksum"/>. GRE is RFC 2784 with
@@ -47,8 +47,6 @@ public sealed class TunnelEncapsulator
 
     private readonly RewritePolicy _policy;
     private readonly ulong _flowHashSeed;
-    private int _identification;
-    private int _fragmentIdentification;
 
     /// <summary>Creates the encapsulator.</summary>
     /// <param name="options">TTL, fragment, IP-options and MTU settings; null for the defaults.</param>
@@ -96,13 +94,16 @@ public sealed class TunnelEncapsulator
         int mtu = _policy.Mtu - overhead;
         uint hopLimit = AddressTranslation.HopLimit(ref inner, innerIPv4);
         bool decrement = _policy.DecrementHopLimit;
+        uint dontFragment = DontFragment(ref inner, innerIPv4);
+
+        // An IPv4 outer header without DF needs an identification (ip_select_ident: a hash, a clock read, a call):
+        // out of line too, so that the common path (DF set, as TCP sends, or an IPv6 outer header) makes no call.
         if (route.Type != TunnelType.IpIp || route.Source.IsIPv4 != outerIPv4 || link != 14 || offset < overhead || innerLength > mtu
-            || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1))
+            || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1) || (outerIPv4 && dontFragment == 0))
         {
             return EncapsulateAny(buffer, offset, length, parsed, route, sourceMac, nextHopMac);
         }
 
-        uint dontFragment = DontFragment(ref inner, innerIPv4);
         uint dsfield = PrepareInner(ref inner, innerIPv4, decrement, ref hopLimit);
 
         // The Ethernet header moves back by the overhead: only its EtherType is kept, the MACs are new. The outer
@@ -111,7 +112,7 @@ public sealed class TunnelEncapsulator
         NetworkOrder.WriteUInt16(ref outerFrame, 12, EthernetRewrite.EtherTypeOf(outerIPv4));
         EthernetRewrite.SetAddresses(ref outerFrame, sourceMac, nextHopMac);
         int outerLength = overhead + innerLength;
-        WriteOuterHeader(ref Unsafe.Add(ref outerFrame, 14), outerLength, route, outerIPv4, innerIPv4 ? 4u : 41u, dsfield, hopLimit, dontFragment);
+        WriteOuterHeader(ref Unsafe.Add(ref outerFrame, 14), outerLength, route, outerIPv4, innerIPv4 ? 4u : 41u, dsfield, hopLimit, dontFragment, identify: false);
         return ForwardingVerdict.Transmit(offset - overhead, 14 + outerLength);
     }
 
@@ -151,7 +152,7 @@ public sealed class TunnelEncapsulator
         bool decrement = _policy.DecrementHopLimit;
         if (decrement && hopLimit <= 1)
         {
-            return IcmpErrorBuilder.TimeExceeded(buffer, offset, parsed, parsed.Flow.DestinationAddress, _policy.IcmpHopLimit);
+            return _policy.Icmp.TimeExceeded(buffer, offset, parsed, parsed.Flow.DestinationAddress);
         }
 
         uint dontFragment = DontFragment(ref inner, innerIPv4);
@@ -164,7 +165,13 @@ public sealed class TunnelEncapsulator
             // an IPv6 outer header (ignore_df is set), into the room after the frame.
             if (!innerIPv4 || dontFragment != 0)
             {
-                return IcmpErrorBuilder.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, _policy.IcmpHopLimit, mtu);
+                // __ip_vs_get_out_rt decrements the TTL before ensure_mtu_is_adequate: the error quotes the decremented header.
+                if (decrement && !parsed.IsIcmpError)
+                {
+                    AddressTranslation.DecrementHopLimit(ref inner, innerIPv4);
+                }
+
+                return _policy.Icmp.PacketTooBig(buffer, offset, parsed, parsed.Flow.DestinationAddress, mtu);
             }
 
             // An outer packet over 65535 bytes has no IP length to fragment from (the kernel cannot build it either).
@@ -204,7 +211,7 @@ public sealed class TunnelEncapsulator
         uint innerProtocol = innerIPv4 ? 4u : 41u;
         if (type == TunnelType.IpIp)
         {
-            WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, outerIPv4, innerProtocol, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref Unsafe.Add(ref outerFrame, link), outerLength, route, outerIPv4, innerProtocol, dsfield, hopLimit, dontFragment, identify: true);
         }
         else
         {
@@ -246,7 +253,7 @@ public sealed class TunnelEncapsulator
         int count = (data + perFragment - 1) / perFragment;
         ReadOnlySpan<byte> source = buffer.Slice(start, link + outerLength);
         ReadOnlySpan<byte> payload = source[(link + ipHeader)..];
-        uint identification = outerIPv4 ? 0 : NextFragmentIdentification();
+        uint identification = outerIPv4 ? 0 : _policy.Identification.NextIPv6Fragment();
         int at = tail;
         for (int fragmentOffset = 0; fragmentOffset < data; fragmentOffset += perFragment)
         {
@@ -280,9 +287,6 @@ public sealed class TunnelEncapsulator
 
         return ForwardingVerdict.TransmitFragments(tail, at - tail, count, link + ipHeader + fragmentHeader + perFragment);
     }
-
-    /// <summary>The identification of the fragment headers of an IPv6 outer packet (ipv6_select_ident): a counter.</summary>
-    private uint NextFragmentIdentification() => (uint)Interlocked.Increment(ref _fragmentIdentification);
 
     /// <summary>The DF flag of an IPv4 inner header (as it stands in the flags word), copied to an IPv4 outer header; 0 for an IPv6 inner packet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -322,13 +326,16 @@ public sealed class TunnelEncapsulator
     /// checksum is summed from the values rather than re-read (RFC 1071); the words only meet in one fold.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteOuterHeader(ref byte outer, int outerLength, in TunnelRoute route, bool ipv4, uint protocol, uint dsfield, uint hopLimit, uint dontFragment)
+    private void WriteOuterHeader(
+        ref byte outer, int outerLength, in TunnelRoute route, bool ipv4, uint protocol, uint dsfield, uint hopLimit, uint dontFragment, bool identify)
     {
         if (ipv4)
         {
             uint source = (uint)route.Source.Low;
             uint destination = (uint)route.RealServer.Low;
-            uint identification = dontFragment != 0 ? 0u : NextIdentification();
+            // identify is false (a constant) where the caller has made sure an IPv4 header has DF, so that no call
+            // to the identification is compiled into the common path.
+            uint identification = !identify || dontFragment != 0 ? 0u : _policy.Identification.NextIPv4(source, destination, protocol);
             ulong first = (ulong)(0x4500u | dsfield) << 48 | (ulong)(uint)outerLength << 32 | identification << 16 | dontFragment;
             uint ttlAndProtocol = hopLimit << 8 | protocol;
             ulong sum = (first >> 32) + (uint)first + ttlAndProtocol + (ulong)source + destination;
@@ -350,11 +357,6 @@ public sealed class TunnelEncapsulator
         }
     }
 
-    /// <summary>The identification of an outer IPv4 header without DF: a counter, as the kernel's ip_select_ident for a tunnel.</summary>
-    /// <remarks>Inlined: the increment is one locked instruction, and a call here would be the only one on the common path.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ushort NextIdentification() => (ushort)Interlocked.Increment(ref _identification);
-
     /// <summary>The outer header followed by UDP and GUE, or GRE.</summary>
     private void WriteTunnelHeaders(Span<byte> outer, in TunnelRoute route, in ParsedFrame parsed, byte innerProtocol, uint dsfield, uint hopLimit, uint dontFragment)
     {
@@ -363,7 +365,7 @@ public sealed class TunnelEncapsulator
         bool checksum = (route.Flags & TunnelFlags.Checksum) != 0;
         if (route.Type == TunnelType.Gue)
         {
-            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Udp, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Udp, dsfield, hopLimit, dontFragment, identify: true);
             Span<byte> udp = outer[outerIpLength..];
             ulong hash = parsed.Flow.Hash(_flowHashSeed);
             uint h = (uint)(hash ^ (hash >> 32));
@@ -383,7 +385,7 @@ public sealed class TunnelEncapsulator
         }
         else
         {
-            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Gre, dsfield, hopLimit, dontFragment);
+            WriteOuterHeader(ref MemoryMarshal.GetReference(outer), outer.Length, route, ipv4, (uint)L4Protocol.Gre, dsfield, hopLimit, dontFragment, identify: true);
             Span<byte> gre = outer[outerIpLength..];
             BinaryPrimitives.WriteUInt16BigEndian(gre, checksum ? (ushort)0x8000 : (ushort)0);
             BinaryPrimitives.WriteUInt16BigEndian(gre[2..], EthernetRewrite.EtherTypeOf(parsed.IpVersion));

@@ -114,7 +114,7 @@ public class DirectorEngineForwardingTests
     }
 
     [Fact]
-    public void DirectRouting_OnlyTheDestinationMacChanges()
+    public void DirectRouting_TheMacsChangeAndTheTtlIsDecremented()
     {
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.DirectRouting, count: 1);
@@ -125,7 +125,7 @@ public class DirectorEngineForwardingTests
         var eth = syn.Output(v);
         PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
         var output = syn.Buffer[v.Offset..(v.Offset + v.Length)];
-        Assert.Equal(original[12..], output[12..]);
+        Assert.Equal(PacketAssert.HopLimitDecremented(original, 14)[12..], output[12..]);
     }
 
     [Fact]

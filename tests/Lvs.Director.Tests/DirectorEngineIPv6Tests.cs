@@ -37,7 +37,7 @@ public class DirectorEngineIPv6Tests
     }
 
     [Fact]
-    public void DirectRouting_IPv6_OnlyTheMacChanges()
+    public void DirectRouting_IPv6_TheMacsChangeAndTheHopLimitIsDecremented()
     {
         using var lab = new Lab(ipv6: true);
         lab.AddService("rr", ForwardingMethod.DirectRouting, count: 1);
@@ -48,7 +48,7 @@ public class DirectorEngineIPv6Tests
             var v = lab.Send(frame, 0);
             var eth = frame.Output(v);
             PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
-            Assert.Equal(original, frame.Buffer[(v.Offset + 12)..(v.Offset + v.Length)]);
+            Assert.Equal(PacketAssert.HopLimitDecremented(original, 2), frame.Buffer[(v.Offset + 12)..(v.Offset + v.Length)]);
         }
 
         Assert.Single(lab.Engine.Connections.Enumerate());

@@ -75,7 +75,7 @@ public class DirectorEngineIcmpTests
     }
 
     [Fact]
-    public void DirectRouting_ErrorAboutAConnection_ForwardedToItsRealServerUnchanged()
+    public void DirectRouting_ErrorAboutAConnection_ForwardedToItsRealServerWithItsTtlDecremented()
     {
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.DirectRouting, count: 1);
@@ -90,7 +90,7 @@ public class DirectorEngineIcmpTests
         Assert.Equal(1, v.Link);
         var eth = error.Output(v);
         PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
-        Assert.Equal(original, Bytes(error, v)[14..]);
+        Assert.Equal(PacketAssert.HopLimitDecremented(original, 0), Bytes(error, v)[14..]);
     }
 
     [Fact]

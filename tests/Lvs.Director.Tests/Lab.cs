@@ -223,6 +223,28 @@ public sealed class Frame
 
 public static class PacketAssert
 {
+    /// <summary>
+    /// The IP packet at <paramref name="ipOffset"/> of <paramref name="bytes"/> as the kernel forwards it by direct
+    /// routing: TTL / hop limit one less (<c>ip_vs_dr_xmit</c>'s <c>decrement_ttl</c>), the IPv4 header checksum patched.
+    /// </summary>
+    public static byte[] HopLimitDecremented(byte[] bytes, int ipOffset)
+    {
+        byte[] copy = [.. bytes];
+        bool ipv4 = copy[ipOffset] >> 4 == 4;
+        copy[ipOffset + (ipv4 ? 8 : 7)]--;
+        if (ipv4)
+        {
+            int headerLength = (copy[ipOffset] & 0xF) * 4;
+            copy[ipOffset + 10] = 0;
+            copy[ipOffset + 11] = 0;
+            ushort sum = Lvs.Core.Checksum.Compute(copy.AsSpan(ipOffset, headerLength));
+            copy[ipOffset + 10] = (byte)(sum >> 8);
+            copy[ipOffset + 11] = (byte)sum;
+        }
+
+        return copy;
+    }
+
     public static IPPacket Ip(EthernetPacket eth)
     {
         var ip = eth.Extract<IPPacket>();

@@ -8,11 +8,11 @@ public class DirectRoutingRewriterTests
     [Theory]
     [InlineData("198.51.100.7", "192.0.2.10", ProtocolType.Tcp)]
     [InlineData("2001:db8:1::7", "2001:db8::10", ProtocolType.Udp)]
-    public void Rewrite_AnyFrame_ChangesOnlyTheMacAddresses(string client, string vip, ProtocolType protocol)
+    public void Rewrite_DecrementHopLimitOff_ChangesOnlyTheMacAddresses(string client, string vip, ProtocolType protocol)
     {
         var input = new FrameSpec { Source = client, Destination = vip, Protocol = protocol, PayloadLength = 50 };
         var expected = input with { SourceMac = "02:00:00:00:00:02", DestinationMac = "02:00:00:00:00:99" };
-        var rewriter = new DirectRoutingRewriter();
+        var rewriter = new DirectRoutingRewriter(new ForwardingOptions { DecrementHopLimit = false });
 
         var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(input), (Span<byte> b, int o, int l, in ParsedFrame p) =>
             rewriter.Rewrite(b, o, l, p, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
@@ -28,7 +28,7 @@ public class DirectRoutingRewriterTests
         byte[] frame = PacketFactory.Build(new FrameSpec { PayloadLength = 0 });
         byte[] padded = [.. frame, .. new byte[60 - frame.Length + 4]];
         var (verdict, output) = RewriteHarness.Run(padded, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new DirectRoutingRewriter().Rewrite(b, o, l, p, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
+            new DirectRoutingRewriter(new ForwardingOptions { DecrementHopLimit = false }).Rewrite(b, o, l, p, PacketFactory.DirectorMac, PacketFactory.NextHopMac));
         Assert.Equal(frame.Length, verdict.FrameLength);
         Assert.Equal(frame[12..], output[12..]);
     }

@@ -305,11 +305,12 @@ public class IcmpErrorTranslatorTests
     }
 
     [Fact]
-    public void DirectRouting_IcmpErrorAboutDrConnection_IsForwardedUnchanged()
+    public void DirectRouting_IcmpErrorAboutDrConnectionDecrementHopLimitOff_IsForwardedUnchanged()
     {
         var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210 };
         byte[] frame = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, Quote(sent));
-        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => new DirectRoutingRewriter().Rewrite(b, o, l, p, Director, NextHop));
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new DirectRoutingRewriter(new ForwardingOptions { DecrementHopLimit = false }).Rewrite(b, o, l, p, Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
         Assert.Equal(frame[12..], output[12..]);
     }

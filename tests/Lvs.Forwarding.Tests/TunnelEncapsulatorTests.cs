@@ -33,7 +33,7 @@ public class TunnelEncapsulatorTests
     {
         var input = new FrameSpec { Source = client, Destination = vip, PayloadLength = 90, TypeOfService = 0x29 }; // DSCP 10, ECT(1): both copied outside
         var route = new TunnelRoute(InetAddress.Parse(director), InetAddress.Parse(realServer), type, 6080, flags);
-        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed });
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter });
         byte[] frame = PacketFactory.Build(input);
         _ = FrameParser.Parse(frame, out var original);
 
@@ -76,7 +76,9 @@ public class TunnelEncapsulatorTests
         byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
         Assert.Equal([3, 4], icmp[..2]);
         Assert.Equal(innerMtu, BinaryPrimitives.ReadUInt16BigEndian(icmp.AsSpan(6)));
-        Assert.Equal(frame.AsSpan(14, 576 - 28).ToArray(), icmp[8..]);
+
+        // The quote has the TTL already decremented: __ip_vs_get_out_rt runs decrement_ttl before ensure_mtu_is_adequate.
+        Assert.Equal(PacketFactory.Build(input with { Ttl = 63 }).AsSpan(14, 576 - 28).ToArray(), icmp[8..]);
     }
 
     [Fact]
@@ -130,12 +132,12 @@ public class TunnelEncapsulatorTests
 
         // The oracle: the same encapsulation with an MTU that fits it whole.
         var (whole, wholeOutput) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new TunnelEncapsulator(new ForwardingOptions { Mtu = 65535, FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
+            new TunnelEncapsulator(new ForwardingOptions { Mtu = 65535, FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter }).Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, whole.Action);
 
         byte[] buffer = PacketFactory.InBuffer(frame, tailroom: (2 * frame.Length) + 256);
         var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
-        var verdict = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu, FlowHashSeed = Seed }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        var verdict = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu, FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
         if (wholeOutput.Length - 14 <= mtu)
         {
             Assert.Equal(ForwardingAction.Transmit, verdict.Action);
@@ -261,7 +263,7 @@ public class TunnelEncapsulatorTests
         byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
         Assert.Equal(2, icmp[0]);
         Assert.Equal(1500u - 40 - 12, BinaryPrimitives.ReadUInt32BigEndian(icmp.AsSpan(4)));
-        Assert.Equal(frame.AsSpan(14, 1280 - 48).ToArray(), icmp[8..]);
+        Assert.Equal(PacketFactory.Build(input with { Ttl = 63 }).AsSpan(14, 1280 - 48).ToArray(), icmp[8..]);
     }
 
     [Fact]
@@ -315,9 +317,9 @@ public class TunnelEncapsulatorTests
         byte[] tagged = [.. untagged[..12], .. tag, .. untagged[12..]];
 
         var (plain, plainOutput) = RewriteHarness.Run(untagged, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
+            new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter }).Encapsulate(b, o, l, p, route, Director, NextHop));
         var (verdict, output) = RewriteHarness.Run(tagged, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed }).Encapsulate(b, o, l, p, route, Director, NextHop));
+            new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter }).Encapsulate(b, o, l, p, route, Director, NextHop));
 
         Assert.Equal(ForwardingAction.Transmit, plain.Action);
         Assert.Equal(ForwardingAction.Transmit, verdict.Action);
@@ -383,7 +385,7 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_Gue_SourcePortIsUdpFlowSrcPortOverDefaultLocalPortRange()
     {
         var route = new TunnelRoute(InetAddress.FromIPv4(10, 0, 0, 1), InetAddress.FromIPv4(10, 0, 0, 5), TunnelType.Gue, 6080);
-        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed });
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter });
         int highest = 0;
         for (int i = 0; i < 2000; i++)
         {

@@ -117,9 +117,13 @@ public class ForwardingBenchmarks
         _ttl = _buffer[_ttlIndex];
     }
 
-    /// <summary>DR: the two MAC addresses.</summary>
+    /// <summary>DR: the two MAC addresses and the TTL (the kernel's decrement_ttl, since issue 16).</summary>
     [Benchmark]
-    public int Lvs_DirectRouting() => Consume(_dr.Rewrite(_buffer, _offset, _frame.Length, _parsed, DirectorMac, NextHopMac));
+    public int Lvs_DirectRouting()
+    {
+        _buffer[_ttlIndex] = _ttl;
+        return Consume(_dr.Rewrite(_buffer, _offset, _frame.Length, _parsed, DirectorMac, NextHopMac));
+    }
 
     /// <summary>NAT inbound: destination address and port, TTL, incremental checksums, MACs.</summary>
     [Benchmark]
