@@ -291,12 +291,14 @@ public sealed class PacketWorker
             return unresolved;
         }
 
-        var source = _engine.LinkArray[path.Link].Mac;
+        // The egress link's MTU: a packet over it is answered (DF) or fragmented, as the kernel's ip_vs_*_xmit.
+        var outLink = _engine.LinkArray[path.Link];
+        var source = outLink.Mac;
         var verdict = connection.Method switch
         {
-            ForwardingMethod.DirectRouting => _engine.Dr.Rewrite(buffer, offset, length, parsed, source, mac),
-            ForwardingMethod.Nat => _engine.Nat.RewriteInbound(buffer, offset, length, parsed, connection.Destination, source, mac),
-            ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, connection.Local, connection.Destination, source, mac),
+            ForwardingMethod.DirectRouting => _engine.Dr.Rewrite(buffer, offset, length, parsed, source, mac, outLink.Mtu),
+            ForwardingMethod.Nat => _engine.Nat.RewriteInbound(buffer, offset, length, parsed, connection.Destination, source, mac, outLink.Mtu),
+            ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, connection.Local, connection.Destination, source, mac, outLink.Mtu),
             _ => _engine.Tunnel.Encapsulate(buffer, offset, length, parsed, path.Tunnel, source, mac),
         };
         if (verdict.Action is ForwardingAction.Transmit or ForwardingAction.TransmitFragments)
@@ -320,11 +322,12 @@ public sealed class PacketWorker
             return unresolved;
         }
 
-        var source = _engine.LinkArray[outLink].Mac;
+        var egress = _engine.LinkArray[outLink];
+        var source = egress.Mac;
         var verdict = connection.Method == ForwardingMethod.FullNat
-            ? _engine.FullNat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, connection.Client, source, mac)
-            : _engine.Nat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, source, mac);
-        if (verdict.Action == ForwardingAction.Transmit)
+            ? _engine.FullNat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, connection.Client, source, mac, egress.Mtu)
+            : _engine.Nat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, source, mac, egress.Mtu);
+        if (verdict.Action is ForwardingAction.Transmit or ForwardingAction.TransmitFragments)
         {
             ref var path = ref Path(view, connection.RealServer);
             Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, parsed.L3Length);
@@ -469,7 +472,7 @@ public sealed class PacketWorker
 
         // "Since it is in IP layer, the TCP socket is not actually created, the TCP RST packet cannot be sent, instead
         // that ICMP_PORT_UNREACH is sent here no matter it is TCP/UDP" (ip_vs_leave), from the address it was sent to.
-        var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, DropReason.NoRealServer);
+        var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, DropReason.NoRealServer, _engine.Options.Forwarding.IcmpRateLimiter);
         return verdict.Action == ForwardingAction.SendIcmpError
             ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, DropReason.NoRealServer)
             : FrameVerdict.Drop(DropReason.NoRealServer);
