@@ -77,7 +77,8 @@ public class DirectorTests
             }
 
             await WaitUntilAsync(http, names => names.Count == 12 && !names.Contains("rs3"), director);
-            Assert.Equal(Counts(10, 20, 0), await DistributionAsync(http, 30));
+            var afterReload = await DistributionAsync(http, 30);
+            Assert.True(afterReload.SequenceEqual(Counts(10, 20, 0)), $"after the reload: {string.Join(", ", afterReload)}. Director output:\n{director.Output}");
 
             Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
         }
