@@ -78,7 +78,7 @@ public class DirectorTests
 
             await WaitUntilAsync(http, names => names.Count == 12 && !names.Contains("rs3"), director);
             var afterReload = await DistributionAsync(http, 30);
-            Assert.True(afterReload.SequenceEqual(Counts(10, 20, 0)), $"after the reload: {string.Join(", ", afterReload)}. Director output:\n{director.Output}");
+            Assert.True(afterReload.SequenceEqual(Counts(10, 20, 0)), $"after the reload: {string.Join(", ", afterReload)}. Client neighbours: {lab.Client.Ip("neigh")}; servers: {string.Join("; ", lab.Servers.Select(s => s.Ip("-br", "link", "show", "eth0")))}. Director output:\n{director.Output}");
 
             Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
         }
