@@ -26,6 +26,7 @@ public static class LvsDirectorCli
             ListCommand(output, error),
             Commands.SimulateCommand.Create(),
             Commands.ReplayCommand.Create(),
+            Commands.DemoCommand.Create(),
         };
 
         // SIGINT and SIGTERM stop the host (its console lifetime), not the command line library.

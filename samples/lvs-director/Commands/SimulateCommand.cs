@@ -109,7 +109,7 @@ internal static class SimulateCommand
         return 0;
     }
 
-    private static void WriteDistribution(TextWriter output, IReadOnlyList<ServiceDistribution> distributions)
+    internal static void WriteDistribution(TextWriter output, IReadOnlyList<ServiceDistribution> distributions)
     {
         foreach (var service in distributions)
         {

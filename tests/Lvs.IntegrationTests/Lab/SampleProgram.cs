@@ -4,6 +4,7 @@ using System.Text;
 
 namespace Lvs.IntegrationTests.Lab;
 
+
 /// <summary>
 /// A sample program (<c>lvs-director</c>, <c>lvs-tunnel-agent</c>) built beside the tests, run in a namespace as its own
 /// process; its output is kept for the test's messages, and it is stopped with SIGTERM as a user's Ctrl-C would.

@@ -1,4 +1,4 @@
-namespace Lvs.IntegrationTests.Lab;
+namespace Lvs.Samples.Director.Lab;
 
 /// <summary>The forwarding method a lab is wired for.</summary>
 public enum LabMethod

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Lvs.IntegrationTests.Lab;
+namespace Lvs.Samples.Director.Lab;
 
 /// <summary>
 /// A network namespace the lab created (<c>ip netns add</c>). Commands run in it with <c>ip netns exec</c>; sockets are

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 
-namespace Lvs.IntegrationTests.Lab;
+namespace Lvs.Samples.Director.Lab;
 
 /// <summary>
 /// A throwaway lab of network namespaces. Every namespace gets a name unique to this lab (<c>lvsit1a2b-client</c>);

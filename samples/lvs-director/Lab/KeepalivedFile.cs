@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Lvs.IntegrationTests.Lab;
+namespace Lvs.Samples.Director.Lab;
 
 /// <summary>The lab's keepalived.conf: the VIP's service with wrr, the three real servers with TCP_CHECK every second.</summary>
 public static class KeepalivedFile

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Lvs.IntegrationTests.Lab;
+namespace Lvs.Samples.Director.Lab;
 
 /// <summary>Runs the lab's set-up commands (<c>ip</c>, <c>sysctl</c>) and fails with their output when they fail.</summary>
 public static class Shell

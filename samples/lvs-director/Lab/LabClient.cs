@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Lvs.IntegrationTests.Lab;
+namespace Lvs.Samples.Director.Lab;
 
 /// <summary>An HTTP client whose connections are kernel sockets of the client namespace, one connection per request.</summary>
 public sealed class LabClient : IDisposable

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Lvs.IntegrationTests.Lab;
+namespace Lvs.Samples.Director.Lab;
 
 /// <summary>
 /// A small HTTP/1.1 server on a kernel socket in a real server's namespace: <c>GET /whoami</c> answers the server's
