@@ -10,8 +10,12 @@ public sealed record DirectorOptions
     /// <summary>The connection table (capacity, timeouts, expire_nodest_conn, expire_quiescent_template, conn_reuse_mode).</summary>
     public ConnectionTableOptions Connections { get; init; } = new();
 
-    /// <summary>The rewriters' options (hop limit, MTU, input checksums, fragments, TOA).</summary>
-    public ForwardingOptions Forwarding { get; init; } = ForwardingOptions.Default;
+    /// <summary>
+    /// The rewriters' options (hop limit, MTU, input checksums, fragments, TOA, the ICMP error rate limiter). Default:
+    /// a new instance per options object, so each director has its own ICMP rate limits, as each kernel network
+    /// namespace has (sharing <see cref="ForwardingOptions.Default"/> would make directors in one process share them).
+    /// </summary>
+    public ForwardingOptions Forwarding { get; init; } = new();
 
     /// <summary>
     /// The FULLNAT local addresses (the source addresses towards the real servers); the director owns them and answers

@@ -5,7 +5,12 @@ namespace Lvs.Forwarding;
 /// <summary>How the rewriters treat TTLs, checksums, fragments, options and the MTU. Read once by each rewriter's constructor.</summary>
 public sealed record ForwardingOptions
 {
-    /// <summary>The defaults: kernel-like TTL handling, no input checksum verification, non-first fragments dropped, IP options forwarded, MTU 1500.</summary>
+    /// <summary>
+    /// The defaults: kernel-like TTL handling, no input checksum verification, non-first fragments dropped, IP options
+    /// forwarded, MTU 1500. This one instance holds one <see cref="IcmpRateLimiter"/>, so every rewriter given it
+    /// shares the same ICMP rate limits; a rewriter given no options, and a <c>DirectorOptions</c> left at its
+    /// default, make an instance of their own.
+    /// </summary>
     public static ForwardingOptions Default { get; } = new();
 
     /// <summary>

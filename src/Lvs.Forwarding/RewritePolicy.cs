@@ -14,7 +14,7 @@ internal readonly struct RewritePolicy
 {
     public RewritePolicy(ForwardingOptions? options)
     {
-        options ??= ForwardingOptions.Default;
+        options ??= new ForwardingOptions(); // its own ICMP rate limiter, not the one of the shared Default
         if (options.Mtu is < 68 or > 65535)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.Mtu, "The MTU must be between 68 and 65535.");

@@ -267,6 +267,47 @@ public class DirectorEngineForwardingTests
         Assert.NotEqual(first.ToIPAddress(), PacketAssert.Ip(next.Output(lab.Send(next, 0))).DestinationAddress);
     }
 
+    /// <summary>
+    /// What the namespace lab met: a client that reuses the ports of a direct-routing connection still in FIN_WAIT (the
+    /// last state a director that sees one direction reaches) after its server was deleted. As ip_vs_in, the SYN
+    /// follows the old connection to the deleted server with conn_reuse_mode 1 (the default: only TIME_WAIT and CLOSE
+    /// are rescheduled), and is scheduled afresh on a live server when bit 2 is set (3).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void DirectRouting_SynReusingAFinWaitConnectionOfADeletedServer_FollowsItUnlessReuseModeBit2(int reuseMode)
+    {
+        using var lab = new Lab(new DirectorOptions { Connections = new ConnectionTableOptions { ConnectionReuseMode = reuseMode } });
+        var key = lab.AddService("rr", ForwardingMethod.DirectRouting, count: 2);
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var v = lab.Send(syn, 0);
+        var first = syn.Output(v).DestinationHardwareAddress.ToString();
+        foreach (var flags in new[] { "A", "FA", "A" })
+        {
+            Assert.Equal(FrameAction.Transmit, lab.Send(Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, flags), 0).Action);
+        }
+
+        Assert.Equal("FIN_WAIT", Assert.Single(lab.Engine.Connections.Enumerate()).StateName);
+        int firstServer = Enumerable.Range(1, 2).Single(n => Mac(n) == first);
+        lab.Table.DeleteRealServer(key, new InetEndpoint(lab.Server(firstServer), 80));
+
+        var fresh = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40001, lab.Vip, 80, "S");
+        Assert.NotEqual(first, fresh.Output(lab.Send(fresh, 0)).DestinationHardwareAddress.ToString());
+        var again = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var to = again.Output(lab.Send(again, 0)).DestinationHardwareAddress.ToString();
+        if (reuseMode == 1)
+        {
+            Assert.Equal(first, to);
+        }
+        else
+        {
+            Assert.NotEqual(first, to);
+        }
+
+        static string Mac(int n) => Lab.ServerMac(n).ToString().Replace(":", "", StringComparison.Ordinal).ToUpperInvariant();
+    }
+
     [Fact]
     public void NoRealServer_NewConnectionAnsweredWithPortUnreachableFromTheVip()
     {

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.NetworkInformation;
-using Lvs.ConnectionTracking;
 using Lvs.Core;
 using Microsoft.Extensions.Time.Testing;
 using PacketDotNet;
@@ -33,7 +32,7 @@ public sealed class Lab : IDisposable
         options ??= new DirectorOptions();
         options = options with
         {
-            Connections = new ConnectionTableOptions { Capacity = 4096, IPv6Capacity = 4096, ExpireNoDestinationConnections = options.Connections.ExpireNoDestinationConnections, ExpireQuiescentTemplate = options.Connections.ExpireQuiescentTemplate },
+            Connections = options.Connections with { Capacity = 4096, IPv6Capacity = 4096 },
             Gateway = ipv6 ? null : InetAddress.Parse("10.0.0.254"),
             GatewayV6 = ipv6 ? InetAddress.Parse("2001:db8::fe") : null,
         };

@@ -76,9 +76,12 @@ public class DirectorTests
                 Assert.Equal(HttpResponder.BigContent, await download);
             }
 
+            int rs3Before = lab.Responder(2)!.ClientPorts.Count;
+            var portsBefore = lab.Servers.Select((_, i) => lab.Responder(i)!.ClientPorts).SelectMany(p => p).ToHashSet();
             await WaitUntilAsync(http, names => names.Count == 12 && !names.Contains("rs3"), director);
             var afterReload = await DistributionAsync(http, 30);
-            Assert.True(afterReload.SequenceEqual(Counts(10, 20, 0)), $"after the reload: {string.Join(", ", afterReload)}. Client neighbours: {lab.Client.Ip("neigh")}; servers: {string.Join("; ", lab.Servers.Select(s => s.Ip("-br", "link", "show", "eth0")))}. Director output:\n{director.Output}");
+            var rs3After = lab.Responder(2)!.ClientPorts.Skip(rs3Before).ToList();
+            Assert.True(afterReload.SequenceEqual(Counts(10, 20, 0)), $"after the reload: {string.Join(", ", afterReload)}. Client ports rs3 accepted after the reload: {string.Join(' ', rs3After)} (used before the reload: {string.Join(' ', rs3After.Where(portsBefore.Contains))}; rs3's ports: {string.Join(' ', lab.Responder(2)!.ClientPorts)}). Client neighbours: {lab.Client.Ip("neigh")}; servers: {string.Join("; ", lab.Servers.Select(s => s.Ip("-br", "link", "show", "eth0")))}. Director output:\n{director.Output}");
 
             Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
         }

@@ -17,6 +17,7 @@ public sealed class HttpResponder : IAsyncDisposable
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<int> _clientPorts = new();
     private int _requests;
 
     /// <summary>Starts listening on every address of the namespace (the VIP too, for DR and TUN).</summary>
@@ -40,6 +41,9 @@ public sealed class HttpResponder : IAsyncDisposable
     /// <summary>The requests answered so far.</summary>
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>The client ports of the connections accepted so far, in order (to tell a reused port from a new one).</summary>
+    public IReadOnlyCollection<int> ClientPorts => _clientPorts;
+
     /// <summary>The bytes of <c>/big</c>: a pattern no offset error can reproduce.</summary>
     public static byte[] BigContent { get; } = [.. Enumerable.Range(0, BigLength).Select(i => (byte)((i * 31) + (i >> 11)))];
 
@@ -55,6 +59,11 @@ public sealed class HttpResponder : IAsyncDisposable
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
+            }
+
+            if (connection.RemoteEndPoint is IPEndPoint remote)
+            {
+                _clientPorts.Enqueue(remote.Port);
             }
 
             _ = ServeAsync(connection);

@@ -3,7 +3,10 @@ using System.Net.Sockets;
 
 namespace Lvs.Samples.Director.Lab;
 
-/// <summary>An HTTP client whose connections are kernel sockets of the client namespace, one connection per request.</summary>
+/// <summary>
+/// An HTTP client whose connections are kernel sockets of the client namespace, one connection per request, each from
+/// a client port no earlier connection of the namespace used (<see cref="NetNamespace.NextClientPort"/>).
+/// </summary>
 public sealed class LabClient : IDisposable
 {
     private readonly HttpClient _http;
@@ -27,6 +30,9 @@ public sealed class LabClient : IDisposable
                     {
                         socket.ReceiveBufferSize = receiveBuffer;
                     }
+
+                    // A port of its own, never one an earlier connection of the lab had (NetNamespace.NextClientPort).
+                    socket.Bind(new IPEndPoint(address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, ns.NextClientPort()));
 
                     await socket.ConnectAsync(new IPEndPoint(address, context.DnsEndPoint.Port), cancellation);
                     return new NetworkStream(socket, ownsSocket: true);

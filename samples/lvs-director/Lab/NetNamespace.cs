@@ -11,6 +11,9 @@ namespace Lvs.Samples.Director.Lab;
 public sealed class NetNamespace
 {
     private const int CloneNewNet = 0x40000000;
+    private const int FirstClientPort = 10000;
+    private const int ClientPorts = 20000; // 10000-29999, below the ephemeral range (32768-60999)
+    private int _clientPorts = -1;
 
     internal NetNamespace(string name) => Name = name;
 
@@ -31,6 +34,17 @@ public sealed class NetNamespace
     /// <summary>Sets a sysctl in the namespace (<c>net.ipv4.ip_forward=1</c>).</summary>
     /// <param name="setting">NAME=VALUE.</param>
     public void Sysctl(string setting) => Exec("sysctl", "-q", "-w", setting);
+
+    /// <summary>
+    /// The next client port of the namespace's lab connections: each is used once (for 20,000 connections), so a new
+    /// connection is never taken for an old one. A kernel picking ephemeral ports may reuse one within seconds (its
+    /// port offsets are shared by namespaces whose connections have the same addresses), and IPVS, like this
+    /// director, forwards a SYN that reuses the ports of a direct-routing connection still in FIN_WAIT to that
+    /// connection's server (conn_reuse_mode 1), even one just removed: a lab that counts new connections per server
+    /// must not depend on that.
+    /// </summary>
+    /// <returns>The port.</returns>
+    public int NextClientPort() => FirstClientPort + (int)((uint)Interlocked.Increment(ref _clientPorts) % ClientPorts);
 
     /// <summary>Creates a socket in the namespace.</summary>
     /// <param name="family">The address family.</param>
