@@ -44,7 +44,8 @@ public static class LvsDirectorCli
         var statsInterval = new Option<double?>("--stats-interval") { Description = "Print the ipvsadm -L -n --stats table every SECONDS." };
         var duration = new Option<double?>("--duration") { Description = "Stop after SECONDS." };
         var workers = new Option<int>("--workers") { Description = "Packet threads.", DefaultValueFactory = _ => 1 };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers };
+        var sysctls = new Option<string[]>("--sysctl") { Description = "An IPVS sysctl, NAME=VALUE: conn_reuse_mode, expire_nodest_conn, expire_quiescent_template, secure_tcp, sloppy_tcp (repeatable)." };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -58,6 +59,7 @@ public static class LvsDirectorCli
             AddAll(options.Interfaces, result.GetValue(interfaces));
             AddAll(options.Taps, result.GetValue(taps));
             AddAll(options.LocalAddresses, result.GetValue(locals));
+            AddAll(options.Sysctls, result.GetValue(sysctls));
             return await RunAsync(options, result.GetValue(duration), output, error, cancellation).ConfigureAwait(false);
         });
         return command;
@@ -206,5 +208,6 @@ public static class LvsDirectorCli
         AddAll(to.Interfaces, [.. from.Interfaces]);
         AddAll(to.Taps, [.. from.Taps]);
         AddAll(to.LocalAddresses, [.. from.LocalAddresses]);
+        AddAll(to.Sysctls, [.. from.Sysctls]);
     }
 }

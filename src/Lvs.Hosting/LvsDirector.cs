@@ -90,7 +90,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
                 }
             }
 
-            var engineOptions = new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses };
+            var engineOptions = IpvsSysctls.Apply(new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses }, Options.Sysctls);
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
             Table = new ServiceTable();
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);

@@ -16,6 +16,7 @@ namespace Lvs.Hosting;
 ///   "LocalAddresses": [ "10.1.0.100" ],
 ///   "Gateway": "10.0.0.254",
 ///   "Workers": 2,
+///   "Sysctls": [ "conn_reuse_mode=3" ],
 ///   "StatsInterval": "00:00:10"
 /// }
 /// </code>
@@ -45,6 +46,12 @@ public sealed class LvsDirectorOptions
 
     /// <summary>The IPv6 next hop for everything outside the connected subnets.</summary>
     public string? GatewayV6 { get; set; }
+
+    /// <summary>
+    /// IPVS sysctls, each <c>NAME=VALUE</c> (<c>conn_reuse_mode=3</c>, <c>net.ipv4.vs.expire_nodest_conn=1</c>): the
+    /// kernel's <c>/proc/sys/net/ipv4/vs</c> settings this director applies (<see cref="IpvsSysctls"/>): <c>--sysctl</c>.
+    /// </summary>
+    public IList<string> Sysctls { get; } = [];
 
     /// <summary>Packet threads (each uses one queue of every link: PACKET_FANOUT members or TAP queues): <c>--workers</c>. 1 by default.</summary>
     public int Workers { get; set; } = 1;
@@ -144,6 +151,7 @@ public sealed class LvsDirectorOptions
         Collect(errors, () => GetLinkSpecifications());
         Collect(errors, () => GetLocalAddresses());
         Collect(errors, () => GetGateways());
+        Collect(errors, () => IpvsSysctls.Apply(new Director.DirectorOptions(), Sysctls));
         if (Interfaces.Count + Taps.Count == 0)
         {
             errors.Add("No link: give at least one interface (--interface) or TAP device (--tap).");

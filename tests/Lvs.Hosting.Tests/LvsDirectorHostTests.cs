@@ -141,7 +141,27 @@ public sealed class LvsDirectorHostTests : IDisposable
         Assert.Single(services, d => d.ServiceType == typeof(LvsDirector));
     }
 
-    private IHost Build(int workers)
+    [Fact]
+    public async Task StartAsync_Sysctls_AppliedToTheEngine()
+    {
+        using var host = Build(workers: 1, "net.ipv4.vs.conn_reuse_mode = 3", "expire_nodest_conn=1", "sloppy_tcp=1");
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        var engine = host.Services.GetRequiredService<LvsDirector>().Engine;
+        Assert.Equal(3, engine.Options.Connections.ConnectionReuseMode);
+        Assert.True(engine.Options.Connections.ExpireNoDestinationConnections);
+        Assert.True(engine.Options.SloppyTcp);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task StartAsync_UnknownOrOutOfRangeSysctl_FailsNamingIt()
+    {
+        using var host = Build(workers: 1, "conn_reuse_mode=4", "drop_entry=1");
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains(error.Failures, failure => failure.Contains("conn_reuse_mode: 4 is out of range (0 to 3)", StringComparison.Ordinal));
+    }
+
+    private IHost Build(int workers, params string[] sysctls)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddLvsDirector(options =>
@@ -151,6 +171,10 @@ public sealed class LvsDirectorHostTests : IDisposable
             options.Interfaces.Add("servers");
             options.Workers = workers;
             options.Gateway = "10.0.0.254";
+            foreach (var sysctl in sysctls)
+            {
+                options.Sysctls.Add(sysctl);
+            }
         }).UseLinkFactory(new FakeLinkFactory(_client, _servers));
         return builder.Build();
     }

@@ -1,0 +1,55 @@
+using Lvs.Director;
+
+namespace Lvs.Hosting.Tests;
+
+public class IpvsSysctlsTests
+{
+    [Fact]
+    public void Apply_EverySupportedName_SetsItsOption()
+    {
+        var options = IpvsSysctls.Apply(new DirectorOptions(), ["conn_reuse_mode=2", "expire_nodest_conn=1", "expire_quiescent_template=1", "secure_tcp=3", "sloppy_tcp=1"]);
+        Assert.Equal(2, options.Connections.ConnectionReuseMode);
+        Assert.True(options.Connections.ExpireNoDestinationConnections);
+        Assert.True(options.Connections.ExpireQuiescentTemplate);
+        Assert.Equal(3, options.Connections.SecureTcp);
+        Assert.True(options.SloppyTcp);
+    }
+
+    [Fact]
+    public void Apply_NoSettings_KernelDefaults()
+    {
+        var options = IpvsSysctls.Apply(new DirectorOptions(), []);
+        Assert.Equal(1, options.Connections.ConnectionReuseMode);
+        Assert.False(options.Connections.ExpireNoDestinationConnections);
+        Assert.False(options.SloppyTcp);
+    }
+
+    [Fact]
+    public void Apply_SysctlDLineWithPrefixAndSpaces_LaterSettingWins()
+    {
+        var options = IpvsSysctls.Apply(new DirectorOptions(), ["net.ipv4.vs.conn_reuse_mode = 3", "conn_reuse_mode=0"]);
+        Assert.Equal(0, options.Connections.ConnectionReuseMode);
+    }
+
+    [Fact]
+    public void Apply_KeepsTheOtherOptions()
+    {
+        var start = new DirectorOptions { HopLimit = 12, Connections = new() { Capacity = 1234 } };
+        var options = IpvsSysctls.Apply(start, ["conn_reuse_mode=3"]);
+        Assert.Equal(12, options.HopLimit);
+        Assert.Equal(1234, options.Connections.Capacity);
+    }
+
+    [Theory]
+    [InlineData("conn_reuse_mode", "expected NAME=VALUE")]
+    [InlineData("=3", "expected NAME=VALUE")]
+    [InlineData("conn_reuse_mode=x", "'x' is not an integer")]
+    [InlineData("conn_reuse_mode=4", "4 is out of range (0 to 3)")]
+    [InlineData("secure_tcp=-1", "-1 is out of range (0 to 3)")]
+    [InlineData("net.ipv4.vs.drop_entry=1", "drop_entry: not an IPVS sysctl this director applies")]
+    public void Apply_BadSetting_SaysWhatIsWrong(string setting, string message)
+    {
+        var error = Assert.Throws<FormatException>(() => IpvsSysctls.Apply(new DirectorOptions(), [setting]));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+}
