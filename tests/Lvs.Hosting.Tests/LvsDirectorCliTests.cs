@@ -52,6 +52,30 @@ public sealed class LvsDirectorCliTests : IDisposable
         Assert.Contains($"{_file}:2: ", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Demo_Simulate_SaysItIsASimulationAndShowsEachMethodsWrrShares()
+    {
+        var (code, output, error) = await Run("demo", "--simulate", "--requests", "60");
+
+        Assert.Equal(0, code);
+        Assert.Empty(error);
+        Assert.StartsWith("SIMULATION", output, StringComparison.Ordinal);
+        Assert.Contains("sudo dotnet run --project samples/lvs-director -- demo", output, StringComparison.Ordinal);
+        foreach (var method in new[] { "NAT", "FULLNAT", "DR", "TUN" })
+        {
+            int start = output.IndexOf($"== {method} (simulated) ==", StringComparison.Ordinal);
+            Assert.True(start >= 0, output);
+            int end = output.IndexOf("\n== ", start + 3, StringComparison.Ordinal);
+            var section = output[start..(end < 0 ? output.Length : end)];
+
+            // wrr 1:2:3 over 60 new flows: 10, 20 and 30, in the distribution and in the --stats table's Conns.
+            Assert.Matches(@"10\.1\.0\.11:80 +1 +10 ", section);
+            Assert.Matches(@"10\.1\.0\.12:80 +2 +20 ", section);
+            Assert.Matches(@"10\.1\.0\.13:80 +3 +30 ", section);
+            Assert.Matches(@"TCP  10\.0\.0\.100:80 +60 +60 ", section);
+        }
+    }
+
     private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
     {
         using var output = new StringWriter();

@@ -23,17 +23,19 @@ internal static class DemoCommand
     {
         var requests = new Option<int>("--requests") { Description = "New connections per method", DefaultValueFactory = _ => 60, HelpName = "N" };
         requests.Validators.Add(result => { if (result.GetValueOrDefault<int>() < 1) { result.AddError("--requests must be at least 1."); } });
+        var simulate = new Option<bool>("--simulate") { Description = "Run the in-process simulation even as root" };
         var command = new Command("demo", "Show the director carrying real HTTP through NAT, FULLNAT, DR and TUN in a throwaway namespace lab (root on Linux; a simulation otherwise)")
         {
             requests,
+            simulate,
         };
         command.SetAction(async (parse, _) =>
         {
             var output = parse.InvocationConfiguration.Output;
             int count = parse.GetValue(requests);
-            if (!OperatingSystem.IsLinux() || geteuid() != 0)
+            if (parse.GetValue(simulate) || !OperatingSystem.IsLinux() || geteuid() != 0)
             {
-                return Simulate(output, count);
+                return Simulate(output, count, parse.GetValue(simulate));
             }
 
             // Ctrl-C and SIGTERM stop the traffic; the lab is removed on the way out.
@@ -62,8 +64,8 @@ internal static class DemoCommand
 
     private static async Task RunMethodAsync(LabMethod method, int count, TextWriter output, CancellationToken cancellation)
     {
-        output.WriteLine($"== {method}: building the lab (client, director on TAP, three real servers) ==");
         await using var lab = LoadBalancerLab.Create(method, tap: true);
+        output.WriteLine($"== {method}: lab {lab.Network.Prefix} (client, director on TAP, three real servers) ==");
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         var agents = new List<Process>();
         Process? director = null;
@@ -154,9 +156,11 @@ internal static class DemoCommand
     }
 
     /// <summary>The same scenario through the engine in-process (not root, or not Linux).</summary>
-    private static int Simulate(TextWriter output, int count)
+    private static int Simulate(TextWriter output, int count, bool asked)
     {
-        output.WriteLine("SIMULATION: not root on Linux, so no network namespaces; the flows below go through the real engine in-process.");
+        output.WriteLine(asked
+            ? "SIMULATION (--simulate): no network namespaces; the flows below go through the real engine in-process."
+            : "SIMULATION: not root on Linux, so no network namespaces; the flows below go through the real engine in-process.");
         output.WriteLine("For the real lab run: sudo dotnet run --project samples/lvs-director -- demo");
         foreach (var (method, flag) in (ReadOnlySpan<(string, string)>)[("NAT", "-m"), ("FULLNAT", "--fullnat"), ("DR", "-g"), ("TUN", "-i")])
         {
