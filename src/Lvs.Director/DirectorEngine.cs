@@ -68,6 +68,22 @@ public sealed class DirectorEngine : IDisposable
         Dr = new DirectRoutingRewriter(Options.Forwarding);
         Nat = new NatRewriter(Options.Forwarding);
         FullNat = new FullNatRewriter(Options.Forwarding);
+
+        // A NAT reply whose TTL runs out is answered from the director's address on the link it came in on, as the
+        // kernel's ip_forward / icmp_send picks the source by routing back to the real server: one reply rewriter per
+        // link (they share the options' ICMP rate limiter); RealServerLinkIPv4/IPv6 set in the options win. (A FULLNAT
+        // reply is addressed to the local address, which answers it.)
+        NatReplies = new NatRewriter[LinkArray.Length];
+        for (int i = 0; i < LinkArray.Length; i++)
+        {
+            var forwarding = Options.Forwarding with
+            {
+                RealServerLinkIPv4 = Options.Forwarding.RealServerLinkIPv4 ?? (LinkArray[i].TryGetSourceAddress(ipv6: false, out var v4) ? v4 : null),
+                RealServerLinkIPv6 = Options.Forwarding.RealServerLinkIPv6 ?? (LinkArray[i].TryGetSourceAddress(ipv6: true, out var v6) ? v6 : null),
+            };
+            NatReplies[i] = new NatRewriter(forwarding);
+        }
+
         Tunnel = new TunnelEncapsulator(Options.Forwarding);
         Icmp = new IcmpErrorTranslator(Options.Forwarding);
         LocalAddresses = Options.LocalAddresses.Count > 0
@@ -103,6 +119,9 @@ public sealed class DirectorEngine : IDisposable
     internal NatRewriter Nat { get; }
 
     internal FullNatRewriter FullNat { get; }
+
+    /// <summary>The NAT rewriters of replies, by the link they arrive on (their time exceeded comes from its address).</summary>
+    internal NatRewriter[] NatReplies { get; }
 
     internal TunnelEncapsulator Tunnel { get; }
 

@@ -326,7 +326,7 @@ public sealed class PacketWorker
         var source = egress.Mac;
         var verdict = connection.Method == ForwardingMethod.FullNat
             ? _engine.FullNat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, connection.Client, source, mac, egress.Mtu)
-            : _engine.Nat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, source, mac, egress.Mtu);
+            : ((uint)link < (uint)_engine.NatReplies.Length ? _engine.NatReplies[link] : _engine.Nat).RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, source, mac, egress.Mtu);
         if (verdict.Action is ForwardingAction.Transmit or ForwardingAction.TransmitFragments)
         {
             ref var path = ref Path(view, connection.RealServer);

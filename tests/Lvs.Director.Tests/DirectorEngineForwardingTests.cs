@@ -361,6 +361,31 @@ public class DirectorEngineForwardingTests
     }
 
     [Fact]
+    public void NatReplyTtlExpiring_TimeExceededFromTheDirectorsAddressOnTheServersLink()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var toServer = PacketAssert.Ip(syn.Output(lab.Send(syn, 0)));
+        var replyTo = InetAddress.FromIPAddress(toServer.SourceAddress);
+        ushort replyPort = toServer.Extract<TcpPacket>().SourcePort;
+
+        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, replyTo, replyPort, "SA", ttl: 1);
+        var v = lab.Send(synAck, 1);
+
+        // ip_forward's icmp_send: from the director's address towards the real server (10.1.0.1 on link 1), not the VIP.
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(DropReason.HopLimitExceeded, v.Reason);
+        Assert.Equal(1, v.Link);
+        var eth = synAck.Output(v);
+        PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal(System.Net.IPAddress.Parse("10.1.0.1"), ip.SourceAddress);
+        Assert.Equal(lab.Server(1).ToIPAddress(), ip.DestinationAddress);
+        Assert.Equal(11, (int)eth.Extract<IcmpV4Packet>().TypeCode >> 8);
+    }
+
+    [Fact]
     public void TtlExpiring_IcmpTimeExceededSentBackOnTheIngressLink()
     {
         using var lab = new Lab();
