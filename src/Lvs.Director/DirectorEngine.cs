@@ -27,6 +27,7 @@ public sealed class DirectorEngine : IDisposable
     private readonly ILogger _logger;
     private EngineView _view;
     private ITimer? _rateTimer;
+    private PressureSeen _pressure;
 
     /// <summary>Creates a director over a service table and a set of links.</summary>
     /// <param name="table">The service table (the one model).</param>
@@ -233,7 +234,51 @@ public sealed class DirectorEngine : IDisposable
     public void Start()
     {
         Connections.StartHousekeeping();
-        _rateTimer ??= _time.CreateTimer(static state => ((DirectorEngine)state!).SampleRates(), this, RateEstimator.Interval, RateEstimator.Interval);
+        _rateTimer ??= _time.CreateTimer(
+            static state =>
+            {
+                var engine = (DirectorEngine)state!;
+                engine.SampleRates();
+                engine.ReportPressure();
+            },
+            this,
+            RateEstimator.Interval,
+            RateEstimator.Interval);
+    }
+
+    /// <summary>
+    /// Logs, once per call (every 2 seconds from <see cref="Start"/>'s timer), what happened under pressure since the
+    /// previous call: connections the full table shed (flood defence) or refused, the secure_tcp defence switching on
+    /// or off, and new FULLNAT connections dropped because every local address and port was taken. Counts, never one
+    /// line per packet.
+    /// </summary>
+    internal void ReportPressure()
+    {
+        lock (_estimatorGate)
+        {
+            var now = _time.GetUtcNow();
+            double seconds = _pressure.At == default ? RateEstimator.Interval.TotalSeconds : Math.Max(0, (now - _pressure.At).TotalSeconds);
+            long shed = Connections.Shed;
+            long refused = Connections.Refused;
+            long exhausted = GetDropCount(DropReason.LocalAddressesExhausted);
+            bool secure = Connections.SecureTcpActive;
+            if (shed != _pressure.Shed || refused != _pressure.Refused)
+            {
+                DirectorLog.TableFull(_logger, shed - _pressure.Shed, refused - _pressure.Refused, seconds, Options.Connections.Capacity);
+            }
+
+            if (secure != _pressure.SecureTcp)
+            {
+                DirectorLog.SecureTcp(_logger, secure ? "on" : "off");
+            }
+
+            if (exhausted != _pressure.Exhausted && LocalAddresses is not null)
+            {
+                DirectorLog.LocalAddressesExhausted(_logger, exhausted - _pressure.Exhausted, seconds, Options.LocalAddresses.Count, Options.LocalPortFirst, Options.LocalPortLast);
+            }
+
+            _pressure = new PressureSeen(now, shed, refused, exhausted, secure);
+        }
     }
 
     /// <summary>
@@ -276,6 +321,9 @@ public sealed class DirectorEngine : IDisposable
 
         return Links.Count > 0 ? 0 : -1;
     }
+
+    /// <summary>The pressure counters as the previous <see cref="ReportPressure"/> saw them.</summary>
+    private readonly record struct PressureSeen(DateTimeOffset At, long Shed, long Refused, long Exhausted, bool SecureTcp);
 
     /// <summary>Releases what a connection held when it leaves the table, then tells the user's observer.</summary>
     private sealed class EndObserver(DirectorEngine engine, IConnectionEndObserver? next) : IConnectionEndObserver

@@ -14,4 +14,13 @@ internal static partial class DirectorLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Virtual service {Service} {State} its quorum (live weight {LiveWeight}, threshold {Threshold})")]
     public static partial void QuorumChanged(ILogger logger, VirtualServiceKey service, string state, long liveWeight, long threshold);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Connection table full (capacity {Capacity}): flood defence shed {Shed} connections and {Refused} new connections were refused in the last {Seconds:0} s")]
+    public static partial void TableFull(ILogger logger, long shed, long refused, double seconds, int capacity);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "secure_tcp defence {State}")]
+    public static partial void SecureTcp(ILogger logger, string state);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "FULLNAT local addresses exhausted: {Dropped} new connections dropped in the last {Seconds:0} s ({Addresses} addresses, ports {First}-{Last})")]
+    public static partial void LocalAddressesExhausted(ILogger logger, long dropped, double seconds, int addresses, ushort first, ushort last);
 }

@@ -19,7 +19,7 @@ public sealed class Lab : IDisposable
     public static readonly MacAddress ClientMac = MacAddress.Parse("02:00:00:00:00:02");
     public static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:00:fe");
 
-    public Lab(DirectorOptions? options = null, bool ipv6 = false)
+    public Lab(DirectorOptions? options = null, bool ipv6 = false, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         IPv6 = ipv6;
         Time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 5, 0, 0, 0, TimeSpan.Zero));
@@ -32,11 +32,12 @@ public sealed class Lab : IDisposable
         options ??= new DirectorOptions();
         options = options with
         {
-            Connections = options.Connections with { Capacity = 4096, IPv6Capacity = 4096 },
+            // A small table unless the test sized it.
+            Connections = options.Connections.Capacity != new Lvs.ConnectionTracking.ConnectionTableOptions().Capacity ? options.Connections : options.Connections with { Capacity = 4096, IPv6Capacity = 4096 },
             Gateway = ipv6 ? null : InetAddress.Parse("10.0.0.254"),
             GatewayV6 = ipv6 ? InetAddress.Parse("2001:db8::fe") : null,
         };
-        Engine = new DirectorEngine(Table, links, options, timeProvider: Time);
+        Engine = new DirectorEngine(Table, links, options, timeProvider: Time, loggerFactory: loggerFactory);
         Worker = Engine.CreateWorker();
         Engine.Neighbors.Set(0, Client, ClientMac);
         Engine.Neighbors.Set(0, ipv6 ? InetAddress.Parse("2001:db8::fe") : InetAddress.Parse("10.0.0.254"), RouterMac);
