@@ -254,6 +254,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
     private void DisposeCore()
     {
+        _keepalivedHealth?.Dispose();
         Resolver?.Dispose();
         Metrics?.Dispose();
         Engine?.Dispose();

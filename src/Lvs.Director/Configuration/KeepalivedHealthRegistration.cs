@@ -14,8 +14,13 @@ namespace Lvs.Director.Configuration;
 /// A real server whose weight, inhibit_on_failure or checkers change is watched again: its checks restart from their
 /// initial state (keepalived keeps an unchanged checker's state across a reload; here the unit is the real server).
 /// A service whose quorum, hysteresis or sorry server changes is watched again with all its servers.
+/// <para>
+/// The registration owns the checkers it creates: those that hold resources (an HTTP_GET / SSL_GET checker's HTTP
+/// handler) are disposed when their server's watch stops on a reload, and all of them by <see cref="Dispose"/>. A
+/// check still running then ends with an error nobody reads (the server is no longer watched).
+/// </para>
 /// </remarks>
-public sealed class KeepalivedHealthRegistration
+public sealed class KeepalivedHealthRegistration : IDisposable
 {
     private readonly DirectorHealth _health;
     private readonly TimeProvider? _timeProvider;
@@ -24,6 +29,7 @@ public sealed class KeepalivedHealthRegistration
     private readonly Dictionary<VirtualServiceKey, ServiceWatch> _services = [];
     private readonly Dictionary<MonitoredRealServer, (string? Up, string? Down, bool? WasUp)> _notify = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<MonitoredVirtualService, (string? Up, string? Down, bool? HadQuorum)> _quorum = new(ReferenceEqualityComparer.Instance);
+    private bool _disposed;
 
     internal KeepalivedHealthRegistration(DirectorHealth health, TimeProvider? timeProvider, Action<string>? runScript)
     {
@@ -56,6 +62,15 @@ public sealed class KeepalivedHealthRegistration
             return _services.TryGetValue(service, out var watch)
                 ? watch.Servers.ToDictionary(entry => entry.Key, entry => entry.Value.Monitored)
                 : new Dictionary<InetEndpoint, MonitoredRealServer>();
+        }
+    }
+
+    /// <summary>For tests: the checkers the registration created for a watched real server.</summary>
+    internal IReadOnlyList<IHealthChecker> CheckersOf(VirtualServiceKey service, InetEndpoint endpoint)
+    {
+        lock (_gate)
+        {
+            return _services.TryGetValue(service, out var watch) && watch.Servers.TryGetValue(endpoint, out var server) ? [.. server.Checks.Select(check => check.Checker)] : [];
         }
     }
 
@@ -98,6 +113,7 @@ public sealed class KeepalivedHealthRegistration
                         _health.Unwatch(server.Monitored);
                         _ = _notify.Remove(server.Monitored);
                         _ = watch.Servers.Remove(endpoint);
+                        server.DisposeCheckers();
                     }
                 }
             }
@@ -162,7 +178,7 @@ public sealed class KeepalivedHealthRegistration
         var options = rs.OptionsFor(key);
         var checks = rs.Checks.Select(check => check.Create(options.Endpoint, _timeProvider)).ToList();
         var monitored = _health.WatchRealServer(watch.Monitored, options.Endpoint, checks, rs.InhibitOnFailure);
-        watch.Servers[options.Endpoint] = new ServerWatch(monitored, ServerDefinition(rs));
+        watch.Servers[options.Endpoint] = new ServerWatch(monitored, ServerDefinition(rs), checks);
         _notify[monitored] = (rs.NotifyUp, rs.NotifyDown, monitored.IsUp);
     }
 
@@ -176,6 +192,37 @@ public sealed class KeepalivedHealthRegistration
         _ = _quorum.Remove(watch.Monitored);
         _health.Unwatch(watch.Monitored);
         _ = _services.Remove(key);
+        foreach (var server in watch.Servers.Values)
+        {
+            server.DisposeCheckers();
+        }
+    }
+
+    /// <summary>
+    /// Stops listening to the health's events (no more notify or quorum scripts) and disposes the checkers the
+    /// registration created. Call it once the health checks have stopped (<see cref="DirectorHealth"/>'s host does so
+    /// at shutdown); the table is left as it is.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _health.RealServerChanged -= OnRealServerChanged;
+            _health.QuorumChanged -= OnQuorumChanged;
+            foreach (var watch in _services.Values)
+            {
+                foreach (var server in watch.Servers.Values)
+                {
+                    server.DisposeCheckers();
+                }
+            }
+        }
     }
 
     private static string ServiceDefinition(KeepalivedVirtualServer vs, VirtualServiceKey key) =>
@@ -233,7 +280,16 @@ public sealed class KeepalivedHealthRegistration
         }
     }
 
-    private sealed record ServerWatch(MonitoredRealServer Monitored, string Definition);
+    private sealed record ServerWatch(MonitoredRealServer Monitored, string Definition, IReadOnlyList<RealServerCheck> Checks)
+    {
+        public void DisposeCheckers()
+        {
+            foreach (var check in Checks)
+            {
+                (check.Checker as IDisposable)?.Dispose();
+            }
+        }
+    }
 
     private sealed class ServiceWatch(MonitoredVirtualService monitored, string definition)
     {

@@ -147,6 +147,34 @@ public sealed class ConfigurationReloadTests
     }
 
     [Fact]
+    public async Task Reload_ServerWithHttpGetRemoved_ItsCheckerDisposedOthersKeptUntilTheRegistrationIs()
+    {
+        const string check = "  HTTP_GET {\n   url {\n    path /\n    status_code 200\n   }\n  }\n";
+        const string before = "virtual_server 10.0.0.100 80 {\n lvs_sched rr\n lvs_method NAT\n protocol TCP\n"
+            + " real_server 10.1.0.11 8080 {\n" + check + " }\n real_server 10.1.0.12 8080 {\n" + check + " }\n}\n";
+        const string after = "virtual_server 10.0.0.100 80 {\n lvs_sched rr\n lvs_method NAT\n protocol TCP\n"
+            + " real_server 10.1.0.11 8080 {\n" + check + " }\n}\n";
+        var table = new ServiceTable();
+        var first = KeepalivedConfigParser.Parse(before);
+        first.ApplyTo(table);
+        await using var health = new DirectorHealth(table);
+        var registration = first.Watch(health);
+        var removed = Assert.Single(registration.CheckersOf(Web, InetEndpoint.Parse("10.1.0.12:8080")));
+        var kept = Assert.Single(registration.CheckersOf(Web, InetEndpoint.Parse("10.1.0.11:8080")));
+
+        _ = registration.Reload(table, KeepalivedConfigParser.Parse(after));
+
+        // With a cancelled token nothing is sent: a disposed checker says so first, a live one reports the cancellation.
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        _ = await Assert.ThrowsAsync<ObjectDisposedException>(async () => await removed.CheckAsync(cancelled.Token));
+        _ = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await kept.CheckAsync(cancelled.Token));
+
+        registration.Dispose();
+        _ = await Assert.ThrowsAsync<ObjectDisposedException>(async () => await kept.CheckAsync(cancelled.Token));
+    }
+
+    [Fact]
     public async Task Reload_KeepalivedServiceRemoved_ItsWatchIsRemovedFromTheMonitor()
     {
         const string two = "virtual_server 10.0.0.100 80 {\n lvs_sched rr\n lvs_method NAT\n protocol TCP\n real_server 10.1.0.11 8080 {\n  TCP_CHECK {\n  }\n }\n}\n"
