@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using Lvs.IntegrationTests.Lab;
 
@@ -18,7 +16,7 @@ public partial class DemoTests
     public void Demo_AsRoot_CarriesHttpThroughEveryMethodInTheWeightsProportionsAndRemovesItsLabs()
     {
         Prerequisites.Require();
-        using var demo = Demo.Start("--requests", "12");
+        using var demo = SampleProgram.StartHere("lvs-director", "demo", "--requests", "12");
         int code = demo.WaitForExit(TimeSpan.FromMinutes(5));
         var output = demo.Output;
 
@@ -46,7 +44,7 @@ public partial class DemoTests
     public async Task Demo_InterruptedWhileTrafficRuns_RemovesItsLabAndSaysSo()
     {
         Prerequisites.Require();
-        using var demo = Demo.Start("--requests", "100000");
+        using var demo = SampleProgram.StartHere("lvs-director", "demo", "--requests", "100000");
         await demo.WaitForOutputAsync("requests from the client's kernel", TimeSpan.FromMinutes(2));
         demo.Interrupt();
         int code = demo.WaitForExit(TimeSpan.FromMinutes(1));
@@ -69,95 +67,4 @@ public partial class DemoTests
 
     [GeneratedRegex(@"== \w+: lab (lvsit[0-9a-f]{4}) ")]
     private static partial Regex LabPrefix();
-
-    /// <summary>The demo as its own process in the root namespace (it builds its namespaces itself).</summary>
-    private sealed class Demo : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-
-        private Demo(Process process)
-        {
-            _process = process;
-            _process.OutputDataReceived += (_, e) => Append(e.Data);
-            _process.ErrorDataReceived += (_, e) => Append(e.Data);
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return _output.ToString();
-                }
-            }
-        }
-
-        public static Demo Start(params string[] arguments)
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add(SampleProgram.PathOf("lvs-director"));
-            start.ArgumentList.Add("demo");
-            foreach (var argument in arguments)
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            return new Demo(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
-        }
-
-        public async Task WaitForOutputAsync(string text, TimeSpan timeout)
-        {
-            var deadline = DateTime.UtcNow + timeout;
-            while (!Output.Contains(text, StringComparison.Ordinal))
-            {
-                if (DateTime.UtcNow > deadline || _process.HasExited)
-                {
-                    throw new TimeoutException($"'{text}' did not appear (exited: {_process.HasExited}). Output:\n{Output}");
-                }
-
-                await Task.Delay(100);
-            }
-        }
-
-        public int WaitForExit(TimeSpan timeout)
-        {
-            if (!_process.WaitForExit(timeout))
-            {
-                throw new TimeoutException($"still running after {timeout}. Output:\n{Output}");
-            }
-
-            _process.WaitForExit();
-            return _process.ExitCode;
-        }
-
-        /// <summary>SIGINT, as Ctrl-C in a terminal.</summary>
-        public void Interrupt() => Shell.Run("kill", "-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-
-            _process.Dispose();
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (_output)
-            {
-                _ = _output.AppendLine(line);
-            }
-        }
-    }
 }

@@ -13,6 +13,7 @@ public sealed class SampleProgram : IDisposable
 {
     private const int SigTerm = 15;
     private const int SigHup = 1;
+    private const int SigInt = 2;
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly Lock _gate = new();
@@ -49,6 +50,22 @@ public sealed class SampleProgram : IDisposable
     /// <returns>The running program.</returns>
     public static SampleProgram Start(NetworkLab lab, NetNamespace ns, string project, params string[] arguments) =>
         new(lab.Start(ns, "dotnet", [PathOf(project), .. arguments]));
+
+    /// <summary>Starts a sample in the test's own namespace (<c>lvs-director demo</c> builds its namespaces itself).</summary>
+    /// <param name="project">The sample's name.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <returns>The running program.</returns>
+    public static SampleProgram StartHere(string project, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(PathOf(project));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return new(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
+    }
 
     /// <summary>The built assembly of a sample (the tests' project reference builds it first, in the same configuration).</summary>
     /// <param name="project">The sample's name.</param>
@@ -104,6 +121,9 @@ public sealed class SampleProgram : IDisposable
         _process.WaitForExit();
         return _process.ExitCode;
     }
+
+    /// <summary>Sends SIGINT, as Ctrl-C in a terminal.</summary>
+    public void Interrupt() => Signal(SigInt);
 
     /// <summary>Sends SIGHUP (reload).</summary>
     public void Reload() => Signal(SigHup);
