@@ -46,6 +46,11 @@ public sealed class AfPacketLink : IFrameLink
             for (int i = 0; i < _queues.Length; i++)
             {
                 _queues[i] = new AfPacketQueue(this, facts.Index, options, MaxFrameLength);
+                if (i == 0 && options.ReceiveAllMulticast)
+                {
+                    _queues[i].ReceiveAllMulticast(facts.Index);
+                }
+
                 if (_queues.Length > 1)
                 {
                     FanoutGroupId = _queues[i].JoinFanout(FanoutGroupId ?? options.FanoutGroupId ?? 0, options.FanoutMode);

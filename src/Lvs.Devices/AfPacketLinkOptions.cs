@@ -45,4 +45,13 @@ public sealed record AfPacketLinkOptions
 
     /// <summary>Send with PACKET_QDISC_BYPASS (straight to the driver, no traffic control). Default false.</summary>
     public bool BypassQueueingDiscipline { get; init; }
+
+    /// <summary>
+    /// Whether the link asks the interface for every multicast frame (PACKET_MR_ALLMULTI, held while the link is open
+    /// and dropped by the kernel when its socket closes). Default true: a neighbour solicitation for a director's IPv6
+    /// address that is not the kernel's (a VIP, a FULLNAT local address) goes to that address's solicited-node group,
+    /// which no one joined, so a NIC that filters multicast would never deliver it and IPv6 clients could not reach
+    /// the VIP. False leaves the interface's multicast filter as the kernel set it (enough for IPv4-only directors).
+    /// </summary>
+    public bool ReceiveAllMulticast { get; init; } = true;
 }

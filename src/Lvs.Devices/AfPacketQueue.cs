@@ -273,6 +273,16 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         _pending = 0;
     }
 
+    /// <summary>Asks the interface for every multicast frame while this socket is open (PACKET_ADD_MEMBERSHIP, PACKET_MR_ALLMULTI).</summary>
+    internal void ReceiveAllMulticast(int interfaceIndex)
+    {
+        var request = new PacketMembershipRequest { InterfaceIndex = interfaceIndex, Type = Constants.PacketMrAllMulti };
+        if (LibC.SetSocketOption(_fd, Constants.SolPacket, Constants.PacketAddMembership, &request, sizeof(PacketMembershipRequest)) < 0)
+        {
+            throw LibC.Failure("setsockopt PACKET_ADD_MEMBERSHIP (PACKET_MR_ALLMULTI)");
+        }
+    }
+
     /// <summary>Joins the socket to a fanout group.</summary>
     /// <returns>The group id (the kernel's pick when <paramref name="groupId"/> is 0).</returns>
     internal int JoinFanout(int groupId, AfPacketFanoutMode mode)

@@ -92,6 +92,25 @@ public sealed class AfPacketLinkTests : IDisposable
         Assert.Equal(1, ((AfPacketQueue)queue).Counters.Sent);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Open_ReceiveAllMulticast_InterfaceAllMultiWhileOpenOnly(bool allMulticast)
+    {
+        (string director, _, string link, _) = Pair();
+        // IFF_ALLMULTI (0x200) in the device's flags (ip link shows only the flag a user set, not the sockets' count).
+        bool Flagged() => (Convert.ToInt32(NetworkLab.RunIp($"netns exec {director} cat /sys/class/net/{link}/flags").Trim(), 16) & 0x200) != 0;
+        Assert.False(Flagged());
+
+        using (NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { QueueCount = 2, ReceiveAllMulticast = allMulticast })))
+        {
+            // Solicitations for a VIP's solicited-node group pass a NIC's multicast filter only so.
+            Assert.Equal(allMulticast, Flagged());
+        }
+
+        Assert.False(Flagged());
+    }
+
     [Fact]
     public void Receive_TwoFanoutQueues_EachFlowReachesOneQueue()
     {

@@ -14,6 +14,8 @@ internal static class Constants
     internal const int SolSocket = 1;
     internal const int SoError = 4;
     internal const int SolPacket = 263;
+    internal const int PacketAddMembership = 1;
+    internal const int PacketMrAllMulti = 2;
     internal const int PacketRxRing = 5;
     internal const int PacketVersion = 10;
     internal const int PacketReserve = 12;
