@@ -96,6 +96,37 @@ public class DirectorTests
         }
     }
 
+    /// <summary>
+    /// IPv6 end to end: the client's kernel finds the VIP by neighbour discovery (the director answers the
+    /// solicitation), and its TCP reaches the three servers through NAT in the weights' proportions, a 1 MiB download
+    /// intact.
+    /// </summary>
+    [Fact]
+    public async Task Director_OnAfPacket_CarriesKernelTcpOverIPv6ThroughNat()
+    {
+        Prerequisites.Require();
+        var cancellation = TestContext.Current.CancellationToken;
+        await using var lab = LoadBalancerLab.Create(LabMethod.Nat);
+        lab.AddIPv6();
+        var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
+        try
+        {
+            KeepalivedFile.Write(lab, conf, ipv6: true, (0, 1), (1, 2), (2, 3));
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", ["run", "--keepalived", conf, .. lab.LinkArguments()]);
+            using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(http, names => names.Count >= 3, director, LoadBalancerLab.Service6);
+
+            Assert.Equal(Counts(10, 20, 30), await DistributionAsync(http, 60, LoadBalancerLab.Service6));
+            Assert.Equal(HttpResponder.BigContent, await http.BigAsync(LoadBalancerLab.Service6, cancellation));
+            Assert.Contains("fd00::100", lab.Client.Ip("-6", "neigh"), StringComparison.Ordinal);
+            Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            File.Delete(conf);
+        }
+    }
+
     [Fact]
     public async Task Director_VipIsAKernelAddressOfItsInterface_RefusesToStartAndSaysHowToFix()
     {
@@ -136,19 +167,19 @@ public class DirectorTests
 
     private static Dictionary<string, int> Counts(int rs1, int rs2, int rs3) => new() { ["rs1"] = rs1, ["rs2"] = rs2, ["rs3"] = rs3 };
 
-    private static async Task<Dictionary<string, int>> DistributionAsync(LabClient http, int requests)
+    private static async Task<Dictionary<string, int>> DistributionAsync(LabClient http, int requests, string? service = null)
     {
         var counts = Counts(0, 0, 0);
         for (int i = 0; i < requests; i++)
         {
-            counts[await http.WhoAmIAsync(LoadBalancerLab.Service)]++;
+            counts[await http.WhoAmIAsync(service ?? LoadBalancerLab.Service)]++;
         }
 
         return counts;
     }
 
     /// <summary>Asks /whoami until the last 12 answers (failures clear them) satisfy a condition.</summary>
-    private static async Task WaitUntilAsync(LabClient http, Func<List<string>, bool> done, SampleProgram director)
+    private static async Task WaitUntilAsync(LabClient http, Func<List<string>, bool> done, SampleProgram director, string? service = null)
     {
         var deadline = DateTime.UtcNow + Settle;
         var names = new List<string>();
@@ -162,7 +193,7 @@ public class DirectorTests
 
             try
             {
-                names.Add(await http.WhoAmIAsync(LoadBalancerLab.Service));
+                names.Add(await http.WhoAmIAsync(service ?? LoadBalancerLab.Service));
                 if (names.Count > 12)
                 {
                     names.RemoveAt(0);

@@ -10,7 +10,14 @@ public static class KeepalivedFile
     /// <param name="lab">The lab (its method and addresses).</param>
     /// <param name="path">Where.</param>
     /// <param name="servers">The real servers to list (indexes 0-2) with their weights.</param>
-    public static void Write(LoadBalancerLab lab, string path, params (int Index, int Weight)[] servers)
+    public static void Write(LoadBalancerLab lab, string path, params (int Index, int Weight)[] servers) => Write(lab, path, ipv6: false, servers);
+
+    /// <summary>Writes the file for the IPv4 or the IPv6 addresses (<see cref="LoadBalancerLab.AddIPv6"/>).</summary>
+    /// <param name="lab">The lab (its method and addresses).</param>
+    /// <param name="path">Where.</param>
+    /// <param name="ipv6">The IPv6 VIP and real servers instead of the IPv4 ones.</param>
+    /// <param name="servers">The real servers to list (indexes 0-2) with their weights.</param>
+    public static void Write(LoadBalancerLab lab, string path, bool ipv6, params (int Index, int Weight)[] servers)
     {
         string method = lab.Method switch
         {
@@ -21,7 +28,7 @@ public static class KeepalivedFile
         };
         var text = new StringBuilder();
         _ = text.Append(CultureInfo.InvariantCulture, $$"""
-            virtual_server {{LoadBalancerLab.Vip}} 80 {
+            virtual_server {{(ipv6 ? LoadBalancerLab.Vip6 : LoadBalancerLab.Vip)}} 80 {
                 delay_loop 1
                 lvs_sched wrr
                 lvs_method {{method}}
@@ -31,7 +38,7 @@ public static class KeepalivedFile
         foreach (var (index, weight) in servers)
         {
             _ = text.Append(CultureInfo.InvariantCulture, $$"""
-                    real_server {{lab.ServerAddress(index)}} 80 {
+                    real_server {{(ipv6 ? LoadBalancerLab.ServerAddress6(index) : lab.ServerAddress(index))}} 80 {
                         weight {{weight}}
                         TCP_CHECK {
                             connect_timeout 1

@@ -22,7 +22,7 @@ public sealed class LabClient : IDisposable
             PooledConnectionLifetime = TimeSpan.Zero,
             ConnectCallback = async (context, cancellation) =>
             {
-                var address = IPAddress.Parse(context.DnsEndPoint.Host);
+                var address = IPAddress.Parse(context.DnsEndPoint.Host.Trim('[', ']'));
                 var socket = ns.CreateSocket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {

@@ -34,6 +34,9 @@ public sealed class LoadBalancerLab : IAsyncDisposable
     /// <summary>FULLNAT's local address.</summary>
     public const string LocalAddress = "10.1.0.100";
 
+    /// <summary>The IPv6 virtual address (<see cref="AddIPv6"/>).</summary>
+    public const string Vip6 = "fd00::100";
+
     private readonly List<HttpResponder?> _responders = [];
 
     private LoadBalancerLab(LabMethod method, bool tap, NetworkLab network)
@@ -208,6 +211,38 @@ public sealed class LoadBalancerLab : IAsyncDisposable
     /// <param name="index">The server.</param>
     /// <returns>Its address.</returns>
     public string ServerAddress(int index) => Method is LabMethod.Nat or LabMethod.FullNat ? $"10.1.0.{11 + index}" : $"10.0.0.{11 + index}";
+
+    /// <summary>The IPv6 address of real server <paramref name="index"/> (0-2), after <see cref="AddIPv6"/>.</summary>
+    /// <param name="index">The server.</param>
+    /// <returns>Its address.</returns>
+    public static string ServerAddress6(int index) => $"fd01::{11 + index}";
+
+    /// <summary>The IPv6 service, <c>[fd00::100]:80</c>.</summary>
+    public static string Service6 => $"[{Vip6}]:80";
+
+    /// <summary>
+    /// Adds IPv6 beside IPv4 to a NAT lab on AF_PACKET: client fd00::2/64 (default via fd00::1) - director c0
+    /// fd00::1/64 | s0 fd01::1/64 - rs1..rs3 fd01::11-13/64 (default via fd01::1); no duplicate address detection, so
+    /// the addresses are usable at once. The director answers neighbour solicitations for <see cref="Vip6"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The lab is not NAT on AF_PACKET.</exception>
+    public void AddIPv6()
+    {
+        if (Method != LabMethod.Nat || Tap)
+        {
+            throw new NotSupportedException("The IPv6 lab is NAT on AF_PACKET.");
+        }
+
+        Client.Ip("addr", "add", "fd00::2/64", "dev", "eth0", "nodad");
+        Client.Ip("-6", "route", "add", "default", "via", "fd00::1");
+        Director.Ip("addr", "add", "fd00::1/64", "dev", "c0", "nodad");
+        Director.Ip("addr", "add", "fd01::1/64", "dev", "s0", "nodad");
+        for (int i = 0; i < Servers.Length; i++)
+        {
+            Servers[i].Ip("addr", "add", $"{ServerAddress6(i)}/64", "dev", "eth0", "nodad");
+            Servers[i].Ip("-6", "route", "add", "default", "via", "fd01::1");
+        }
+    }
 
     /// <summary>The responder of real server <paramref name="index"/>, or null while stopped.</summary>
     /// <param name="index">The server.</param>
