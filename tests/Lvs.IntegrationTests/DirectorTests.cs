@@ -98,15 +98,17 @@ public class DirectorTests
 
     /// <summary>
     /// IPv6 end to end: the client's kernel finds the VIP by neighbour discovery (the director answers the
-    /// solicitation), and its TCP reaches the three servers through NAT in the weights' proportions, a 1 MiB download
-    /// intact.
+    /// solicitation), and its TCP reaches the three servers through NAT or DR in the weights' proportions, a 1 MiB
+    /// download intact.
     /// </summary>
-    [Fact]
-    public async Task Director_OnAfPacket_CarriesKernelTcpOverIPv6ThroughNat()
+    [Theory]
+    [InlineData(LabMethod.Nat)]
+    [InlineData(LabMethod.DirectRouting)]
+    public async Task Director_OnAfPacket_CarriesKernelTcpOverIPv6ThroughMethod(LabMethod method)
     {
         Prerequisites.Require();
         var cancellation = TestContext.Current.CancellationToken;
-        await using var lab = LoadBalancerLab.Create(LabMethod.Nat);
+        await using var lab = LoadBalancerLab.Create(method);
         lab.AddIPv6();
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         try

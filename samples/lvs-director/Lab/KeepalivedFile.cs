@@ -38,7 +38,7 @@ public static class KeepalivedFile
         foreach (var (index, weight) in servers)
         {
             _ = text.Append(CultureInfo.InvariantCulture, $$"""
-                    real_server {{(ipv6 ? LoadBalancerLab.ServerAddress6(index) : lab.ServerAddress(index))}} 80 {
+                    real_server {{(ipv6 ? lab.ServerAddress6(index) : lab.ServerAddress(index))}} 80 {
                         weight {{weight}}
                         TCP_CHECK {
                             connect_timeout 1

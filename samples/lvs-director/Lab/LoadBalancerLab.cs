@@ -214,33 +214,47 @@ public sealed class LoadBalancerLab : IAsyncDisposable
 
     /// <summary>The IPv6 address of real server <paramref name="index"/> (0-2), after <see cref="AddIPv6"/>.</summary>
     /// <param name="index">The server.</param>
-    /// <returns>Its address.</returns>
-    public static string ServerAddress6(int index) => $"fd01::{11 + index}";
+    /// <returns>Its address: fd01::11-13 behind a NAT director, fd00::11-13 on the client's segment for DR.</returns>
+    public string ServerAddress6(int index) => Method == LabMethod.Nat ? $"fd01::{11 + index}" : $"fd00::{11 + index}";
 
     /// <summary>The IPv6 service, <c>[fd00::100]:80</c>.</summary>
     public static string Service6 => $"[{Vip6}]:80";
 
     /// <summary>
-    /// Adds IPv6 beside IPv4 to a NAT lab on AF_PACKET: client fd00::2/64 (default via fd00::1) - director c0
-    /// fd00::1/64 | s0 fd01::1/64 - rs1..rs3 fd01::11-13/64 (default via fd01::1); no duplicate address detection, so
-    /// the addresses are usable at once. The director answers neighbour solicitations for <see cref="Vip6"/>.
+    /// Adds IPv6 beside IPv4 to a NAT or DR lab on AF_PACKET, without duplicate address detection so that the addresses
+    /// are usable at once. NAT: client fd00::2/64 (default via fd00::1) - director c0 fd00::1/64 | s0 fd01::1/64 -
+    /// rs1..rs3 fd01::11-13/64 (default via fd01::1). DR: client fd00::2, director fd00::1 and rs1..rs3 fd00::11-13 on
+    /// one segment, the VIP on the servers' lo (Linux answers a neighbour solicitation only for an address of the
+    /// interface it came in on, so they leave the VIP's to the director). The director answers for <see cref="Vip6"/>.
     /// </summary>
-    /// <exception cref="NotSupportedException">The lab is not NAT on AF_PACKET.</exception>
+    /// <exception cref="NotSupportedException">The lab is not NAT or DR on AF_PACKET.</exception>
     public void AddIPv6()
     {
-        if (Method != LabMethod.Nat || Tap)
+        if (Method is not (LabMethod.Nat or LabMethod.DirectRouting) || Tap)
         {
-            throw new NotSupportedException("The IPv6 lab is NAT on AF_PACKET.");
+            throw new NotSupportedException("The IPv6 lab is NAT or DR on AF_PACKET.");
         }
 
+        bool nat = Method == LabMethod.Nat;
         Client.Ip("addr", "add", "fd00::2/64", "dev", "eth0", "nodad");
-        Client.Ip("-6", "route", "add", "default", "via", "fd00::1");
-        Director.Ip("addr", "add", "fd00::1/64", "dev", "c0", "nodad");
-        Director.Ip("addr", "add", "fd01::1/64", "dev", "s0", "nodad");
+        Director.Ip("addr", "add", "fd00::1/64", "dev", nat ? "c0" : "eth0", "nodad");
+        if (nat)
+        {
+            Client.Ip("-6", "route", "add", "default", "via", "fd00::1");
+            Director.Ip("addr", "add", "fd01::1/64", "dev", "s0", "nodad");
+        }
+
         for (int i = 0; i < Servers.Length; i++)
         {
             Servers[i].Ip("addr", "add", $"{ServerAddress6(i)}/64", "dev", "eth0", "nodad");
-            Servers[i].Ip("-6", "route", "add", "default", "via", "fd01::1");
+            if (nat)
+            {
+                Servers[i].Ip("-6", "route", "add", "default", "via", "fd01::1");
+            }
+            else
+            {
+                Servers[i].Ip("addr", "add", $"{Vip6}/128", "dev", "lo");
+            }
         }
     }
 
