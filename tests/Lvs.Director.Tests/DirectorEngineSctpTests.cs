@@ -288,4 +288,52 @@ public sealed class DirectorEngineSctpTests
         Assert.Equal(inner[8] - 1, carried[8]); // the inner TTL decremented
         Assert.Equal("INIT1", Only(lab).StateName);
     }
+
+    [Fact]
+    public void Nat_IcmpErrorQuotingSctp_FromTheRealServerSide_TranslatedToTheClient()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+        var init = Sctp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, ClientPort, lab.Vip, ServicePort, Init);
+        var v = lab.Send(init, 0);
+        byte[] toServer = init.Buffer[(v.Offset + 14)..(v.Offset + v.Length)];
+
+        // A router on the servers' side says the client -> RS packet was too big: ICMP 3/4 quoting its first 28 bytes.
+        var router = InetAddress.Parse("10.1.0.254");
+        byte[] message = new byte[8 + 28];
+        message[0] = 3;
+        message[1] = 4;
+        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), 1400);
+        toServer.AsSpan(0, 28).CopyTo(message.AsSpan(8));
+        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(2), Checksum.Compute(message));
+        byte[] ip = new byte[20 + message.Length];
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)ip.Length);
+        ip[8] = 64;
+        ip[9] = 1;
+        router.ToIPAddress().GetAddressBytes().CopyTo(ip, 12);
+        lab.RemoteClient.ToIPAddress().GetAddressBytes().CopyTo(ip, 16);
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), Checksum.Compute(ip.AsSpan(0, 20)));
+        message.CopyTo(ip, 20);
+        byte[] frame = new byte[14 + ip.Length];
+        Lab.ClientLinkMac.WriteTo(frame);
+        Lab.ServerMac(1).WriteTo(frame.AsSpan(6));
+        frame[12] = 0x08;
+        ip.CopyTo(frame, 14);
+        var error = Frame.From(frame);
+
+        v = lab.Send(error, 1);
+        Assert.Equal((FrameAction.Transmit, 0), (v.Action, v.Link));
+        byte[] output = error.Buffer[v.Offset..(v.Offset + v.Length)];
+        Assert.Equal(lab.Vip, InetAddress.ReadIPv4(output.AsSpan(14 + 12)));
+        Assert.Equal(lab.RemoteClient, InetAddress.ReadIPv4(output.AsSpan(14 + 16)));
+        byte[] body = output[34..];
+        Assert.True(Checksum.IsValid(body));
+
+        // The quoted packet reads client:5000 -> VIP:36412, as the client sent it.
+        Assert.Equal(lab.RemoteClient, InetAddress.ReadIPv4(body.AsSpan(8 + 12)));
+        Assert.Equal(lab.Vip, InetAddress.ReadIPv4(body.AsSpan(8 + 16)));
+        Assert.Equal(ClientPort, BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(8 + 20)));
+        Assert.Equal(ServicePort, BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(8 + 22)));
+    }
 }
