@@ -136,7 +136,8 @@ internal readonly struct RewritePolicy
         {
             if (parsed.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp))
             {
-                return parsed.Protocol == L4Protocol.Sctp && parsed.L4Offset >= 0 ? SctpTranslation : DropReason.UnsupportedProtocol;
+                return parsed.Protocol != L4Protocol.Sctp ? DropReason.UnsupportedProtocol
+                    : parsed.L4Offset >= 0 ? SctpTranslation : DropReason.Truncated;
             }
 
             // -1 after a parse that failed in the transport header; otherwise the whole header is inside the frame.
@@ -177,6 +178,7 @@ internal readonly struct RewritePolicy
         {
             return SctpChecksum.IsValid(segment); // CRC32c, no pseudo-header (the kernel's sctp_csum_check)
         }
+
         if (parsed.Protocol == L4Protocol.Udp && parsed.IpVersion == 4 && BinaryPrimitives.ReadUInt16BigEndian(segment[6..]) == 0)
         {
             return true; // RFC 768: no checksum was computed.

@@ -219,6 +219,32 @@ public sealed class SctpForwardingTests
         RewriteHarness.AssertGolden(IcmpError("203.0.113.1", "10.0.0.5", quote, ttl: 63, sourceMac: DirectorMacHex, destinationMac: NextHopMacHex), output);
     }
 
+    [Fact]
+    public void Nat_RandomSctpPackets_NeverThrow_AndLeaveWithARightCrc32c_BothFamilies()
+    {
+        var random = new Random(132);
+        for (int i = 0; i < 300; i++)
+        {
+            bool v6 = (i & 1) != 0;
+            byte[] chunks = new byte[random.Next(0, 400)];
+            random.NextBytes(chunks);
+            byte[] input = IpFrame(v6 ? "2001:db8:1::7" : "198.51.100.7", v6 ? "2001:db8::10" : "192.0.2.10", 132, SctpPacket((ushort)random.Next(1, 65536), 36412, chunks, (uint)random.Next()));
+            var realServer = new InetEndpoint(InetAddress.Parse(v6 ? "fd00::5" : "10.0.0.5"), (ushort)random.Next(1, 65536));
+            var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+                new NatRewriter().RewriteInbound(b, o, l, p, realServer, Director, NextHop));
+            Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+            Assert.Equal(realServer.Port, BinaryPrimitives.ReadUInt16BigEndian(SctpOf(output).AsSpan(2)));
+            Assert.True(ReferenceValid(SctpOf(output)));
+        }
+    }
+
+    [Fact]
+    public void Parse_SctpShorterThanItsCommonHeader_IsTruncated()
+    {
+        byte[] input = IpFrame("198.51.100.7", "192.0.2.10", 132, new byte[11]);
+        Assert.Equal(DropReason.Truncated, FrameParser.Parse(input, out _));
+    }
+
     private static byte[] IcmpError(string source, string destination, byte[] quote, byte ttl = 64, string sourceMac = ClientMac, string destinationMac = DirectorMacHex)
     {
         byte[] icmp = [3, 4, 0, 0, 0, 0, 0x05, 0x78, .. quote];
