@@ -11,8 +11,8 @@ namespace Lvs.ConnectionTracking;
 /// <param name="RealServer">The real server's registry index.</param>
 /// <param name="Method">The forwarding method.</param>
 /// <param name="IsTemplate">True for a persistence template.</param>
-/// <param name="State">The protocol state (for TCP a <see cref="TcpConnectionState"/> value; for a template 1 when ASSURED; 0 otherwise).</param>
-/// <param name="StateName">The state as ipvsadm prints it: a TCP state name, <c>UDP</c>, <c>ICMP</c>, or for templates <c>NONE</c> or <c>ASSURED</c>.</param>
+/// <param name="State">The protocol state (for TCP a <see cref="TcpConnectionState"/> value, for SCTP a <see cref="SctpConnectionState"/> value; for a template 1 when ASSURED; 0 otherwise).</param>
+/// <param name="StateName">The state as ipvsadm prints it: a TCP or SCTP state name, <c>UDP</c>, <c>ICMP</c>, or for templates <c>NONE</c> or <c>ASSURED</c>.</param>
 /// <param name="Expires">The time left before the connection expires, in whole seconds.</param>
 /// <param name="IsActive">True when the connection counts as active on its real server.</param>
 public readonly record struct ConnectionInfo(
@@ -32,7 +32,10 @@ public readonly record struct ConnectionInfo(
     /// <summary>The TCP state, for a TCP connection.</summary>
     public TcpConnectionState TcpState => (TcpConnectionState)State;
 
-    /// <summary>The protocol as ipvsadm prints it: TCP, UDP, ICMP, or IP for a firewall-mark template.</summary>
+    /// <summary>The SCTP state, for an SCTP connection.</summary>
+    public SctpConnectionState SctpState => (SctpConnectionState)State;
+
+    /// <summary>The protocol as ipvsadm prints it: TCP, UDP, SCTP, ICMP, or IP for a firewall-mark template.</summary>
     public string ProtocolName => Protocol switch
     {
         L4Protocol.Tcp => "TCP",

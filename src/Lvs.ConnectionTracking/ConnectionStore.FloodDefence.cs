@@ -57,13 +57,17 @@ internal sealed partial class ConnectionStore<TAddress>
             }
 
             // What the kernel drops at once: TCP in SYN_RECV or SYNACK (with ExtendedFloodDefence also NONE and
-            // SYN_SENT); what it drops once idle (todrop_entry): ESTABLISHED and other protocols (with
-            // ExtendedFloodDefence entries in any state). Other TCP states are never dropped by the kernel.
+            // SYN_SENT), SCTP in INIT1 or INIT (with ExtendedFloodDefence also NONE); what it drops once idle
+            // (todrop_entry): ESTABLISHED and other protocols (with ExtendedFloodDefence entries in any state). Other
+            // TCP and SCTP states are never dropped by the kernel.
             uint state = w & StateMask;
             bool tcp = e.Protocol == (byte)L4Protocol.Tcp;
+            bool sctp = e.Protocol == (byte)L4Protocol.Sctp;
             var tcpState = (TcpConnectionState)state;
+            var sctpState = (SctpConnectionState)state;
             bool extended = _table.Options.ExtendedFloodDefence;
-            if (tcp && (extended ? TcpStateMachine.IsHalfOpen(tcpState) : tcpState is TcpConnectionState.SynRecv or TcpConnectionState.SynAck))
+            if ((tcp && (extended ? TcpStateMachine.IsHalfOpen(tcpState) : tcpState is TcpConnectionState.SynRecv or TcpConnectionState.SynAck))
+                || (sctp && (sctpState is SctpConnectionState.Init1 or SctpConnectionState.Init || (extended && sctpState == SctpConnectionState.None))))
             {
                 if (RemoveLocked(i, GenerationOf(ref e, w), force: false))
                 {
@@ -78,7 +82,8 @@ internal sealed partial class ConnectionStore<TAddress>
             // (or, after a timeout change, one no longer; see IdleTimeoutFloor). Before its first packet an entry runs
             // on the 3-second initial timeout and is never idle (the kernel's todrop_entry compares against
             // cp->timeout, which is that initial timeout until the first state change).
-            if (idle < 0 && (w & SeenBit) != 0 && (!tcp || extended || tcpState == TcpConnectionState.Established))
+            if (idle < 0 && (w & SeenBit) != 0
+                && (extended || (tcp ? tcpState == TcpConnectionState.Established : !sctp || sctpState == SctpConnectionState.Established)))
             {
                 uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
                 if ((int)(now - lastSeen) >= (int)IdleSheddingTicks && TakeIdleTurn(Volatile.Read(ref e.Meta)))

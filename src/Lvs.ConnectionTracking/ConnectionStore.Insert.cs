@@ -138,7 +138,9 @@ internal sealed partial class ConnectionStore<TAddress>
 
         // With the first packet processed (NewConnection.FirstPacket), the connection starts in the state it led to,
         // counted active or inactive accordingly (the kernel's set_tcp_state right after ip_vs_bind_dest).
-        bool active = insert.Seen && insert.Protocol == (byte)L4Protocol.Tcp && TcpStateMachine.IsActive((TcpConnectionState)insert.State);
+        bool active = insert.Seen && (insert.Protocol == (byte)L4Protocol.Tcp
+            ? TcpStateMachine.IsActive((TcpConnectionState)insert.State)
+            : insert.Protocol == (byte)L4Protocol.Sctp && SctpStateMachine.IsActive((SctpConnectionState)insert.State));
         word |= (insert.Seen ? SeenBit | insert.State : 0) | (active ? 0 : InactiveBit);
 
         var server = _table.Registry[insert.RealServer];
@@ -155,7 +157,9 @@ internal sealed partial class ConnectionStore<TAddress>
         {
             ref var t = ref _entries[control];
             _ = Interlocked.Add(ref t.Meta, AuxUnit);
-            if (insert.Seen && insert.Protocol == (byte)L4Protocol.Tcp && insert.State == (byte)TcpConnectionState.Established)
+            if (insert.Seen && (insert.Protocol == (byte)L4Protocol.Tcp
+                ? insert.State == (byte)TcpConnectionState.Established
+                : insert.Protocol == (byte)L4Protocol.Sctp && insert.State == (byte)SctpConnectionState.Established))
             {
                 Assure(control);
             }

@@ -10,7 +10,11 @@ namespace Lvs.ConnectionTracking;
 internal sealed partial class ConnectionStore<TAddress>
     where TAddress : unmanaged, IStoredAddress<TAddress>
 {
-    /// <summary>Applies one packet: the protocol state machine, the counters and the timer (the kernel's <c>set_tcp_state</c> / <c>udp_state_transition</c>).</summary>
+    /// <summary>
+    /// Applies one packet: the protocol state machine, the counters and the timer (the kernel's <c>set_tcp_state</c> /
+    /// <c>set_sctp_state</c> / <c>udp_state_transition</c>). For SCTP <paramref name="flags"/> holds the packet's
+    /// <see cref="SctpChunkEvent"/> (the byte <see cref="ParsedFrame.TcpFlags"/> shares with it).
+    /// </summary>
     public bool Update(int index, uint generation, PacketDirection direction, TcpFlags flags, uint now)
     {
         if ((uint)index >= (uint)_entries.Length)
@@ -39,6 +43,16 @@ internal sealed partial class ConnectionStore<TAddress>
                     | (TcpStateMachine.IsActive(newState) ? 0 : InactiveBit)
                     | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
             }
+            else if (e.Protocol == (byte)L4Protocol.Sctp && (SctpChunkEvent)flags != SctpChunkEvent.None)
+            {
+                // set_sctp_state; a packet without a chunk changes neither state nor flags (the timer still restarts).
+                bool noOutput = (w & NoOutputBit) != 0;
+                var table = TcpStateMachine.TableFor(direction, noOutput);
+                var newState = SctpStateMachine.Next((SctpConnectionState)state, table, (SctpChunkEvent)flags);
+                next = (next & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
+                    | (SctpStateMachine.IsActive(newState) ? 0 : InactiveBit)
+                    | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
+            }
 
             if (next != w && Interlocked.CompareExchange(ref e.Word, next, w) != w)
             {
@@ -55,12 +69,14 @@ internal sealed partial class ConnectionStore<TAddress>
                 _table.Registry[e.RealServer].ChangeConnectionActivity((next & InactiveBit) == 0);
             }
 
-            // A template is assured when a connection it controls reaches ESTABLISHED (set_tcp_state) or, for UDP,
-            // sees a reply (udp_state_transition): the kernel's ip_vs_control_assure_ct.
+            // A template is assured when a connection it controls reaches ESTABLISHED (set_tcp_state, set_sctp_state)
+            // or, for UDP, sees a reply (udp_state_transition): the kernel's ip_vs_control_assure_ct.
             if ((e.Meta >> AuxShift) != 0
                 && (e.Protocol == (byte)L4Protocol.Tcp
                     ? (next & StateMask) == (uint)TcpConnectionState.Established && (w & StateMask) != (uint)TcpConnectionState.Established
-                    : direction == PacketDirection.Outbound))
+                    : e.Protocol == (byte)L4Protocol.Sctp
+                        ? (next & StateMask) == (uint)SctpConnectionState.Established && (w & StateMask) != (uint)SctpConnectionState.Established
+                        : direction == PacketDirection.Outbound))
             {
                 Assure((int)(e.Meta >> AuxShift) - 1);
             }

@@ -280,7 +280,7 @@ public sealed partial class ConnectionTable : IDisposable
         bool v6 = key.SourceAddress.IsIPv6;
         return v6 == key.DestinationAddress.IsIPv6 && v6 == connection.Destination.Address.IsIPv6
             && (uint)connection.RealServer < (uint)Registry.Count
-            && key.Protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Icmp or L4Protocol.IcmpV6
+            && key.Protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp or L4Protocol.Icmp or L4Protocol.IcmpV6
             && (!connection.Template.IsSome || (connection.Template.IsIPv6 == v6 && connection.Template.Tag == Tag))
             && (connection.Method != ForwardingMethod.FullNat || connection.Local.Address.IsIPv6 == v6);
     }
@@ -369,13 +369,16 @@ public sealed partial class ConnectionTable : IDisposable
     }
 
     /// <summary>
-    /// Processes one packet of a connection: the TCP transition (from <paramref name="flags"/>, in the table section
+    /// Processes one packet of a connection: the TCP or SCTP transition (from <paramref name="flags"/>, in the table section
     /// for its direction and forwarding method), the real server's active/inactive counters, and the timer, which
     /// restarts with the timeout of the new state.
     /// </summary>
     /// <param name="handle">The connection.</param>
     /// <param name="direction">The packet's direction.</param>
-    /// <param name="flags">The TCP flags; ignored for UDP and ICMP.</param>
+    /// <param name="flags">
+    /// The TCP flags; for SCTP the packet's <see cref="SctpChunkEvent"/> in the same byte, as <see cref="ParsedFrame.TcpFlags"/>
+    /// holds it (the kernel's <c>set_sctp_state</c>); ignored for UDP and ICMP.
+    /// </param>
     /// <returns>False when the connection has ended (or the handle is a template's).</returns>
     public bool Update(ConnectionHandle handle, PacketDirection direction, TcpFlags flags = TcpFlags.None) =>
         handle.Tag == Tag && (handle.IsIPv6
@@ -384,11 +387,15 @@ public sealed partial class ConnectionTable : IDisposable
 
     /// <summary>
     /// conn_reuse_mode: true when a client SYN arrives on a connection that is closing (TIME_WAIT or CLOSE; also
-    /// FIN_WAIT of direct routing and tunnelling with mode bit 2) and not placed by a template, so the director
-    /// should remove it and schedule the SYN afresh (the kernel's <c>is_new_conn</c> and <c>is_new_conn_expected</c>).
+    /// FIN_WAIT of direct routing and tunnelling with mode bit 2), or a client SCTP INIT on an association that is
+    /// CLOSED, and the connection is not placed by a template, so the director should remove it and schedule the
+    /// packet afresh (the kernel's <c>is_new_conn</c> and <c>is_new_conn_expected</c>).
     /// </summary>
-    /// <param name="handle">The connection the SYN matched.</param>
-    /// <param name="flags">The packet's TCP flags.</param>
+    /// <param name="handle">The connection the packet matched.</param>
+    /// <param name="flags">
+    /// The packet's TCP flags; for SCTP its <see cref="SctpChunkEvent"/> in the same byte (<see cref="ParsedFrame.TcpFlags"/>),
+    /// whose <see cref="SctpChunkEvent.Init"/> has the SYN bit, so a caller may test for SYN first whatever the protocol.
+    /// </param>
     /// <returns>True when the connection should be rescheduled.</returns>
     public bool ShouldReschedule(ConnectionHandle handle, TcpFlags flags)
     {
@@ -398,7 +405,7 @@ public sealed partial class ConnectionTable : IDisposable
             return false;
         }
 
-        return handle.IsIPv6 ? IsReusable(_v6, handle, mode) : IsReusable(_v4, handle, mode);
+        return handle.IsIPv6 ? IsReusable(_v6, handle, mode, flags) : IsReusable(_v4, handle, mode, flags);
     }
 
     /// <summary>Ends a connection now (its counters are released). A template that still controls connections is kept.</summary>
@@ -634,9 +641,13 @@ public sealed partial class ConnectionTable : IDisposable
         {
             // The kernel's set_tcp_state on the packet that created the connection (NONE, inbound; INPUT-ONLY for the
             // methods whose replies bypass the director); other protocols have one state.
-            byte state = key.Protocol == L4Protocol.Tcp
-                ? (byte)TcpStateMachine.Next(TcpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel), flags, secureTcp)
-                : (byte)0;
+            var table = TcpStateMachine.TableFor(PacketDirection.Inbound, connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel);
+            byte state = key.Protocol switch
+            {
+                L4Protocol.Tcp => (byte)TcpStateMachine.Next(TcpConnectionState.None, table, flags, secureTcp),
+                L4Protocol.Sctp => (byte)SctpStateMachine.Next(SctpConnectionState.None, table, (SctpChunkEvent)flags),
+                _ => 0,
+            };
             insert.Seen = true;
             insert.State = state;
             insert.Flags = flags;
@@ -714,7 +725,7 @@ public sealed partial class ConnectionTable : IDisposable
         return false;
     }
 
-    private static bool IsReusable<T>(ConnectionStore<T> store, ConnectionHandle handle, int mode)
+    private static bool IsReusable<T>(ConnectionStore<T> store, ConnectionHandle handle, int mode, TcpFlags flags)
         where T : unmanaged, IStoredAddress<T>
     {
         if (!store.TryReadWord(handle.Index, handle.Generation, out uint word))
@@ -723,7 +734,18 @@ public sealed partial class ConnectionTable : IDisposable
         }
 
         ref var e = ref store.EntryAt(handle.Index);
-        if (e.Protocol != (byte)L4Protocol.Tcp || (e.Meta & ConnectionStore<T>.TemplateMeta) != 0 || (e.Meta >> ConnectionStore<T>.AuxShift) != 0)
+        if ((e.Meta & ConnectionStore<T>.TemplateMeta) != 0 || (e.Meta >> ConnectionStore<T>.AuxShift) != 0)
+        {
+            return false;
+        }
+
+        if (e.Protocol == (byte)L4Protocol.Sctp)
+        {
+            // is_new_conn: the first chunk is an INIT; is_new_conn_expected: the association is CLOSED.
+            return (SctpChunkEvent)flags == SctpChunkEvent.Init && (word & ConnectionStore<T>.StateMask) == (uint)SctpConnectionState.Closed;
+        }
+
+        if (e.Protocol != (byte)L4Protocol.Tcp)
         {
             return false;
         }
@@ -765,6 +787,7 @@ public sealed partial class ConnectionTable : IDisposable
         {
             L4Protocol.Tcp => TcpStateMachine.Name((TcpConnectionState)state),
             L4Protocol.Udp => "UDP",
+            L4Protocol.Sctp => SctpStateMachine.Name((SctpConnectionState)state),
             _ => "ICMP",
         };
         long remainingTicks = (TimeSpan.TicksPerSecond * ((long)Volatile.Read(ref e.Expiry) - ConnectionStore<T>.ExpiryRounding)) - _time.GetElapsedTime(_start).Ticks;

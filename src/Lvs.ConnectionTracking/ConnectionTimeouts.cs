@@ -2,7 +2,8 @@ namespace Lvs.ConnectionTracking;
 
 /// <summary>
 /// Connection timeouts per protocol state, in whole seconds as ipvsadm shows and sets them. Defaults are the
-/// kernel's (<c>tcp_timeouts[]</c> in ip_vs_proto_tcp.c, <c>udp_timeouts[]</c> in ip_vs_proto_udp.c).
+/// kernel's (<c>tcp_timeouts[]</c> in ip_vs_proto_tcp.c, <c>udp_timeouts[]</c> in ip_vs_proto_udp.c,
+/// <c>sctp_timeouts[]</c> in ip_vs_proto_sctp.c).
 /// </summary>
 /// <remarks>
 /// A timeout applies from the last packet that moved or refreshed the connection. Values may be changed while the
@@ -15,12 +16,19 @@ public sealed class ConnectionTimeouts
     /// <summary>The largest timeout accepted, in seconds (the kernel's <c>INT_MAX / HZ</c> with HZ=1000, rounded down).</summary>
     public const int MaxSeconds = 2_147_483;
 
-    /// <summary>How many timeouts there are: the TCP states, then UDP (<see cref="UdpIndex"/>), then ICMP (<see cref="IcmpIndex"/>).</summary>
-    internal const int Count = TcpStateMachine.StateCount + 2;
+    /// <summary>
+    /// How many timeouts there are: the TCP states, then UDP (<see cref="UdpIndex"/>), then ICMP (<see cref="IcmpIndex"/>),
+    /// then the SCTP states (from <see cref="SctpIndex"/>).
+    /// </summary>
+    internal const int Count = TcpStateMachine.StateCount + 2 + SctpStateMachine.StateCount;
     internal const int UdpIndex = TcpStateMachine.StateCount;
     internal const int IcmpIndex = TcpStateMachine.StateCount + 1;
+    internal const int SctpIndex = TcpStateMachine.StateCount + 2;
 
     private readonly int[] _tcp = [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120];
+
+    // NONE 2 s, INIT1 and REJECTED 4 s, ESTABLISHED 15 min, the others IP_VS_SCTP_MAX_RTO (60 + 1 s).
+    private readonly int[] _sctp = [2, 4, 61, 61, 61, 61, 61, 61, 900, 61, 61, 61, 4, 61];
     private readonly Lock _changeLock = new();
     private int _udp = 300;
     private int _icmp = 60;
@@ -65,6 +73,26 @@ public sealed class ConnectionTimeouts
         Set(ref _tcp[(int)state], (int)state, Check(seconds));
     }
 
+    /// <summary>The timeout of an SCTP state in seconds.</summary>
+    /// <param name="state">The state.</param>
+    /// <returns>The timeout.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The state is not defined.</exception>
+    public int GetSctp(SctpConnectionState state)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)state, (uint)SctpStateMachine.StateCount, nameof(state));
+        return Volatile.Read(ref _sctp[(int)state]);
+    }
+
+    /// <summary>Sets the timeout of an SCTP state (the kernel's per-state <c>timeout_table</c>, which ipvsadm's <c>--set</c> does not reach).</summary>
+    /// <param name="state">The state.</param>
+    /// <param name="seconds">The timeout in seconds, 1 to <see cref="MaxSeconds"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The state is not defined or the value is out of range.</exception>
+    public void SetSctp(SctpConnectionState state, int seconds)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)state, (uint)SctpStateMachine.StateCount, nameof(state));
+        Set(ref _sctp[(int)state], SctpIndex + (int)state, Check(seconds));
+    }
+
     /// <summary>
     /// Applies <c>ipvsadm --set tcp tcpfin udp</c>: <paramref name="tcp"/> sets ESTABLISHED, <paramref name="tcpFin"/>
     /// sets FIN_WAIT, <paramref name="udp"/> sets UDP; 0 leaves a value unchanged (the kernel's <c>ip_vs_set_timeout</c>).
@@ -102,6 +130,7 @@ public sealed class ConnectionTimeouts
     {
         Lvs.Core.L4Protocol.Tcp => Volatile.Read(ref _tcp[state]),
         Lvs.Core.L4Protocol.Udp => Udp,
+        Lvs.Core.L4Protocol.Sctp => Volatile.Read(ref _sctp[state]),
         _ => Icmp,
     };
 
@@ -122,6 +151,7 @@ public sealed class ConnectionTimeouts
     {
         Lvs.Core.L4Protocol.Tcp => state,
         Lvs.Core.L4Protocol.Udp => UdpIndex,
+        Lvs.Core.L4Protocol.Sctp => SctpIndex + state,
         _ => IcmpIndex,
     };
 

@@ -17,9 +17,11 @@ public readonly record struct NewConnection(FlowKey Inbound, int RealServer, Ine
     public ConnectionHandle Template { get; init; }
 
     /// <summary>
-    /// The TCP flags of the first packet (any value, e.g. <see cref="TcpFlags.None"/>, for UDP and ICMP). When set, the
-    /// add processes that packet as <see cref="ConnectionTable.Update"/> would, as the kernel does right after
-    /// <c>ip_vs_conn_new</c>: a TCP connection starts in the state the packet leads to (SYN_RECV for a client SYN),
+    /// The TCP flags of the first packet (for SCTP its <see cref="SctpChunkEvent"/> in the same byte, as
+    /// <see cref="Lvs.Core.ParsedFrame.TcpFlags"/> holds it; any value, e.g. <see cref="TcpFlags.None"/>, for UDP and
+    /// ICMP). When set, the add processes that packet as <see cref="ConnectionTable.Update"/> would, as the kernel does
+    /// right after <c>ip_vs_conn_new</c>: a TCP connection starts in the state the packet leads to (SYN_RECV for a
+    /// client SYN; an SCTP association in INIT1 for a client INIT),
     /// active or inactive on its server accordingly, with that state's timeout; UDP and ICMP start with their timeout.
     /// If the add finds the connection already there (<see cref="AddConnectionResult.Exists"/>), the packet is
     /// processed on that one instead, so each packet is processed once. When null, the connection starts in NONE

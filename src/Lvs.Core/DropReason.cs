@@ -158,4 +158,16 @@ public enum DropReason : byte
 
     /// <summary>Director: the frame was too short or too large for the answer the director writes in its place.</summary>
     NoRoomForReply,
+
+    /// <summary>
+    /// Director: an SCTP packet that matches no connection and whose first chunk is an ABORT, or not an INIT while
+    /// sloppy_sctp is off; IPVS schedules new associations only on an INIT (the kernel's <c>sctp_conn_schedule</c>).
+    /// </summary>
+    NotSctpInit,
+
+    /// <summary>
+    /// NAT, FULLNAT: a first fragment of an SCTP packet. Its CRC32c checksum covers the whole packet, so its ports
+    /// cannot be rewritten fragment by fragment (the kernel reassembles before IPVS sees the packet).
+    /// </summary>
+    FragmentedSctp,
 }

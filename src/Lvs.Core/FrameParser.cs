@@ -61,8 +61,30 @@ public struct ParsedFrame
     /// <summary>The transport header length: TCP with options, 8 for UDP and ICMP; 0 when unknown.</summary>
     public int L4HeaderLength { get; internal set; }
 
-    /// <summary>The TCP control bits (None for other protocols).</summary>
-    public TcpFlags TcpFlags { get; internal set; }
+    // The TCP flags of a TCP segment, the SctpChunkEvent of an SCTP packet, 0 otherwise: one byte, so that the
+    // connection table takes either through the same argument and the TCP and UDP paths pay nothing for SCTP.
+    private byte _transportState;
+
+    /// <summary>
+    /// The TCP control bits of a TCP segment; None for protocols other than TCP and SCTP. For SCTP the same byte holds
+    /// <see cref="SctpEvent"/>, which is what the connection table takes in its place: read it only after checking
+    /// <see cref="Protocol"/>.
+    /// </summary>
+    public TcpFlags TcpFlags
+    {
+        readonly get => (TcpFlags)_transportState;
+        internal set => _transportState = (byte)value;
+    }
+
+    /// <summary>
+    /// What an SCTP packet means to the SCTP state machine (from its first chunk, as the kernel's <c>set_sctp_state</c>);
+    /// None for other protocols and for an SCTP packet without a chunk.
+    /// </summary>
+    public SctpChunkEvent SctpEvent
+    {
+        readonly get => Protocol == L4Protocol.Sctp ? (SctpChunkEvent)_transportState : SctpChunkEvent.None;
+        internal set => _transportState = (byte)value;
+    }
 
     /// <summary>The ICMP or ICMPv6 type (0 for other protocols).</summary>
     public byte IcmpType { get; internal set; }
@@ -334,6 +356,7 @@ public static class FrameParser
                 sourcePort = Be16(l4, 0);
                 destinationPort = Be16(l4, 2);
                 parsed.L4HeaderLength = 12;
+                parsed.SctpEvent = SctpHeader.EventOf(l4);
                 break;
             }
 

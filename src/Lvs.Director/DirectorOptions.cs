@@ -41,6 +41,13 @@ public sealed record DirectorOptions
     /// </summary>
     public bool SloppyTcp { get; init; }
 
+    /// <summary>
+    /// sloppy_sctp: create an association on any SCTP packet that matches none, not only on one whose first chunk is an
+    /// INIT (an ABORT still creates none, and a packet without a chunk is dropped), as the kernel's
+    /// <c>sctp_conn_schedule</c>. Off, as in the kernel.
+    /// </summary>
+    public bool SloppySctp { get; init; }
+
     /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
     public bool AnswerEcho { get; init; } = true;
 

@@ -273,7 +273,8 @@ public sealed class PacketWorker
 
         if ((parsed.TcpFlags & TcpFlags.Syn) != 0 && _connections.ShouldReschedule(handle, parsed.TcpFlags))
         {
-            // conn_reuse_mode: a SYN on a closing connection ends it and is scheduled afresh (ip_vs_in's is_new_conn).
+            // conn_reuse_mode: a SYN on a closing connection (or an SCTP INIT, which has the SYN bit in the same byte,
+            // on a CLOSED association) ends it and is scheduled afresh (ip_vs_in's is_new_conn).
             _ = _connections.Remove(handle);
             return New(buffer, offset, length, parsed, link, view);
         }
@@ -374,6 +375,13 @@ public sealed class PacketWorker
             return Dropped(DropReason.NotSyn);
         }
 
+        if (flow.Protocol == L4Protocol.Sctp && !IsSctpSchedulable(parsed.SctpEvent))
+        {
+            // sctp_conn_schedule: only an INIT creates an association (with sloppy_sctp any chunk but an ABORT); a
+            // packet without a chunk is dropped.
+            return Dropped(DropReason.NotSctpInit);
+        }
+
         var options = service.Options;
         ConnectionHandle template = default;
         RealServer? server;
@@ -464,6 +472,10 @@ public sealed class PacketWorker
         Count(path.ServiceIndex, index, WorkerCounters.Connections, 0);
         return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
     }
+
+    /// <summary>Whether an SCTP packet that matches no association may create one (the kernel's <c>sctp_conn_schedule</c>).</summary>
+    private bool IsSctpSchedulable(SctpChunkEvent @event) =>
+        @event == SctpChunkEvent.Init || (_engine.Options.SloppySctp && @event is not (SctpChunkEvent.None or SctpChunkEvent.Abort));
 
     /// <summary>No real server can take the connection: the kernel's <c>ip_vs_leave</c> drops it (and tells the client with an ICMP port unreachable).</summary>
     private FrameVerdict NoServer(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)

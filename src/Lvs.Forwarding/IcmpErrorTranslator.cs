@@ -18,7 +18,8 @@ namespace Lvs.Forwarding;
 /// </para>
 /// <para>
 /// Checksums: the outer IPv4 header and the quoted IPv4 header and (when quoted in full) TCP/UDP checksum are patched
-/// incrementally; the ICMP checksum, which covers the quote, is first verified
+/// incrementally (a quoted SCTP packet's ports are translated and its CRC32c left as it is, as the kernel's
+/// ip_vs_nat_icmp does); the ICMP checksum, which covers the quote, is first verified
 /// (<see cref="ForwardingOptions.IcmpErrorChecksum"/>: a wrong one is dropped by default, as the kernel's
 /// ip_vs_in_icmp / handle_response_icmp do) and then recomputed over the message (the kernel recomputes it too), with
 /// the IPv6 pseudo-header for ICMPv6; a wrong one forwarded by policy keeps its error. The TTL / hop limit is
@@ -323,7 +324,7 @@ public sealed class IcmpErrorTranslator
             destination = InetAddress.ReadIPv6(quoted[24..]);
         }
 
-        if (protocol is not (L4Protocol.Tcp or L4Protocol.Udp) || l4 + 4 > quoted.Length)
+        if (protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp) || l4 + 4 > quoted.Length)
         {
             return DropReason.EmbeddedTruncated;
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lvs.Core;
@@ -33,7 +34,9 @@ internal static class NatCore
         DropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
         if (reason != DropReason.None)
         {
-            return ForwardingVerdict.Drop(reason);
+            return reason == RewritePolicy.SctpTranslation
+                ? TranslateSctp(policy, buffer, offset, length, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac, mtu)
+                : ForwardingVerdict.Drop(reason);
         }
 
         // From here on the offsets are the ones Check proved to lie inside the frame.
@@ -80,6 +83,58 @@ internal static class NatCore
         }
 
         var verdict = Rewrite(ref frame, offset, parsed, parsed.Fragment == FragmentKind.NonFirst, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);
+        return fragment ? EgressPath.Fragment(buffer, verdict, parsed.L3Offset, mtu, offset + length) : verdict;
+    }
+
+    /// <summary>
+    /// <see cref="Translate"/> for SCTP, after <see cref="RewritePolicy.Check"/>: the addresses, TTL and IPv4 header
+    /// checksum as for TCP, the ports, and, when a port changed, the CRC32c of the whole SCTP packet computed afresh
+    /// (the kernel's <c>sctp_snat_handler</c> / <c>sctp_dnat_handler</c>, which recompute it only then). A first
+    /// fragment is dropped (<see cref="DropReason.FragmentedSctp"/>): its checksum covers bytes it does not hold.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ForwardingVerdict TranslateSctp(
+        in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
+        bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac, int mtu)
+    {
+        if (parsed.Fragment != FragmentKind.None)
+        {
+            return ForwardingVerdict.Drop(DropReason.FragmentedSctp);
+        }
+
+        var notes = ForwardingNotes.None;
+        if (policy.InputChecksum != InputChecksumPolicy.Ignore)
+        {
+            DropReason reason;
+            (reason, notes) = policy.CheckInputChecksum(buffer.Slice(offset, parsed.FrameLength), parsed);
+            if (reason != DropReason.None)
+            {
+                return ForwardingVerdict.Drop(reason);
+            }
+        }
+
+        InetAddress icmpSource = natOutbound
+            ? (parsed.IpVersion == 4 ? policy.RealServerLinkIPv4 : policy.RealServerLinkIPv6) ?? source.Address
+            : parsed.Flow.DestinationAddress;
+        if (!EgressPath.TryPass(policy, buffer, offset, length, parsed, mtu, icmpSource, forwarded: natOutbound, out var refusal, out bool fragment))
+        {
+            return refusal;
+        }
+
+        // Check proved the frame up to FrameLength inside the buffer and the parser a 12-byte common header in it.
+        ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
+        AddressTranslation.Rewrite(ref frame, parsed.L3Offset, -1, parsed.IpVersion == 4, tcp: false, changeSource, source, destination, policy.DecrementHopLimit);
+        Span<byte> sctp = buffer.Slice(offset + parsed.L4Offset, parsed.FrameLength - parsed.L4Offset);
+        uint oldPorts = BinaryPrimitives.ReadUInt32BigEndian(sctp);
+        uint newPorts = changeSource ? (uint)source.Port << 16 | destination.Port : (oldPorts & 0xFFFF0000u) | destination.Port;
+        if (newPorts != oldPorts)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(sctp, newPorts);
+            SctpChecksum.Write(sctp);
+        }
+
+        EthernetRewrite.SetAddresses(ref frame, sourceMac, nextHopMac);
+        var verdict = ForwardingVerdict.Transmit(offset, parsed.FrameLength, notes);
         return fragment ? EgressPath.Fragment(buffer, verdict, parsed.L3Offset, mtu, offset + length) : verdict;
     }
 

@@ -12,6 +12,13 @@ namespace Lvs.Forwarding;
 /// </summary>
 internal readonly struct RewritePolicy
 {
+    /// <summary>
+    /// What <see cref="Check"/> returns, with ports needed, for an SCTP packet that passed the other checks: not a drop
+    /// but the way to the SCTP translation, which the TCP and UDP paths then pay nothing for (their checks take no
+    /// branch they did not take before).
+    /// </summary>
+    public const DropReason SctpTranslation = (DropReason)0xFF;
+
     public RewritePolicy(ForwardingOptions? options)
     {
         options ??= new ForwardingOptions(); // its own ICMP rate limiter, not the one of the shared Default
@@ -76,7 +83,9 @@ internal readonly struct RewritePolicy
     /// After it returns <see cref="DropReason.None"/>: the frame up to <see cref="ParsedFrame.FrameLength"/> lies
     /// in the buffer, holds a link header of at least 14 bytes and a whole IPv4 (20+) or IPv6 (40+) header of the
     /// parsed version; with <paramref name="needsPorts"/>, a TCP (20+) or UDP (8+) header at
-    /// <see cref="ParsedFrame.L4Offset"/>, unless the packet is a non-first fragment forwarded by policy.
+    /// <see cref="ParsedFrame.L4Offset"/>, unless the packet is a non-first fragment forwarded by policy. For an SCTP
+    /// packet with ports needed it returns <see cref="SctpTranslation"/> after the same checks, with an SCTP common
+    /// header (12 bytes) at <see cref="ParsedFrame.L4Offset"/>.
     /// </para>
     /// <para>
     /// A <see cref="ParsedFrame"/> only comes from <see cref="FrameParser"/> (its setters are internal to Lvs.Core), and
@@ -127,7 +136,8 @@ internal readonly struct RewritePolicy
         {
             if (parsed.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp))
             {
-                return DropReason.UnsupportedProtocol;
+                return parsed.Protocol != L4Protocol.Sctp ? DropReason.UnsupportedProtocol
+                    : parsed.L4Offset >= 0 ? SctpTranslation : DropReason.Truncated;
             }
 
             // -1 after a parse that failed in the transport header; otherwise the whole header is inside the frame.
@@ -140,7 +150,7 @@ internal readonly struct RewritePolicy
         return DropReason.None;
     }
 
-    /// <summary>Verifies the transport checksum of a whole (unfragmented) TCP or UDP packet when the policy asks for it.</summary>
+    /// <summary>Verifies the transport checksum of a whole (unfragmented) TCP, UDP or SCTP packet when the policy asks for it.</summary>
     /// <returns>The drop reason (<see cref="DropReason.BadInputChecksum"/> or none) and the notes to add.</returns>
     /// <remarks>
     /// Kept out of line: it is off by default and should not grow the rewriters' hot code. The notes come back in the
@@ -164,6 +174,11 @@ internal readonly struct RewritePolicy
         int l3 = parsed.L3Offset;
         int end = parsed.FrameLength;
         ReadOnlySpan<byte> segment = frame[parsed.L4Offset..end];
+        if (parsed.Protocol == L4Protocol.Sctp)
+        {
+            return SctpChecksum.IsValid(segment); // CRC32c, no pseudo-header (the kernel's sctp_csum_check)
+        }
+
         if (parsed.Protocol == L4Protocol.Udp && parsed.IpVersion == 4 && BinaryPrimitives.ReadUInt16BigEndian(segment[6..]) == 0)
         {
             return true; // RFC 768: no checksum was computed.

@@ -75,7 +75,7 @@ public class ConnectionTableTests
         var v6Client = new InetEndpoint(InetAddress.Parse("2001:db8::1"), 1000);
         Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(Tcp(v6Client, Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 7, servers[0].Endpoint, ForwardingMethod.Nat), out _));
-        Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(new FlowKey(L4Protocol.Sctp, Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
+        Assert.Equal(AddConnectionResult.Invalid, table.TryAdd(new NewConnection(new FlowKey(L4Protocol.Gre, Client(1), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat), out _));
         Assert.Equal(0, table.Count);
     }
 

@@ -16,6 +16,15 @@ public class IpvsSysctlsTests
     }
 
     [Fact]
+    public void Apply_SloppySctp_SetsSloppySctp_OffByDefault()
+    {
+        Assert.True(IpvsSysctls.Apply(new DirectorOptions(), ["net.ipv4.vs.sloppy_sctp=1"]).SloppySctp);
+        Assert.False(IpvsSysctls.Apply(new DirectorOptions(), ["sloppy_sctp = 0"]).SloppySctp);
+        Assert.False(new DirectorOptions().SloppySctp);
+        Assert.Contains("sloppy_sctp", IpvsSysctls.Supported);
+    }
+
+    [Fact]
     public void Apply_NoSettings_KernelDefaults()
     {
         var options = IpvsSysctls.Apply(new DirectorOptions(), []);

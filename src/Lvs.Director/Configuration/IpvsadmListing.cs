@@ -173,7 +173,7 @@ public static class IpvsadmListing
     internal static string ServiceName(VirtualServiceKey key) =>
         key.IsFirewallMark
             ? (key.IsIPv6 ? $"-f {key.FirewallMark} -6" : $"-f {key.FirewallMark}")
-            : $"{(key.Protocol == L4Protocol.Tcp ? "-t" : "-u")} {Numeric(key.Endpoint)}";
+            : $"{key.Protocol switch { L4Protocol.Tcp => "-t", L4Protocol.Udp => "-u", _ => "--sctp-service" }} {Numeric(key.Endpoint)}";
 
     /// <summary>The part of an ipvsadm-save <c>-a</c> line after <c>-a </c>, without thresholds.</summary>
     internal static string ServerRule(VirtualServiceKey key, InetEndpoint endpoint, ForwardingMethod method, int weight, TunnelType tunnelType, ushort tunnelPort, TunnelFlags tunnelFlags)
@@ -280,7 +280,7 @@ public static class IpvsadmListing
         }
         else
         {
-            name = $"{(key.Protocol == L4Protocol.Tcp ? "TCP" : "UDP")}  {Numeric(key.Endpoint)}";
+            name = $"{key.Protocol switch { L4Protocol.Tcp => "TCP", L4Protocol.Udp => "UDP", _ => "SCTP" }}  {Numeric(key.Endpoint)}";
             if (!key.IsIPv6 && name.Length > 33)
             {
                 name = name[..33];

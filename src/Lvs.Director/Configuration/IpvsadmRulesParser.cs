@@ -379,12 +379,16 @@ public static class IpvsadmRulesParser
         {
             case Tag.Tcp:
             case Tag.Udp:
+            case Tag.Sctp:
                 Set(s, Opt.Service);
-                s.Protocol = spec.Tag == Tag.Tcp ? L4Protocol.Tcp : L4Protocol.Udp;
+                s.Protocol = spec.Tag switch
+                {
+                    Tag.Tcp => L4Protocol.Tcp,
+                    Tag.Udp => L4Protocol.Udp,
+                    _ => L4Protocol.Sctp,
+                };
                 s.ServiceText = value!;
                 break;
-            case Tag.Sctp:
-                throw new RuleException("--sctp-service: SCTP virtual services are not supported by this director");
             case Tag.FirewallMark:
                 Set(s, Opt.Service);
                 s.Mark = ParseFirewallMark(value!);

@@ -606,7 +606,7 @@ public static class KeepalivedConfigParser
                                 vs.Protocol = L4Protocol.Udp;
                                 break;
                             case "SCTP":
-                                Error(st, "SCTP virtual services are not supported by this director");
+                                vs.Protocol = L4Protocol.Sctp;
                                 break;
                             default:
                                 Error(st, $"Unknown protocol {st[1]}");

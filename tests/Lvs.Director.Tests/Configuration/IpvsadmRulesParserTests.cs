@@ -79,6 +79,44 @@ public sealed class IpvsadmRulesParserTests
     }
 
     [Fact]
+    public void Parse_SctpService_BuildsAnSctpServiceThatListsAndSavesAsIpvsadm()
+    {
+        const string Rules = """
+            -A --sctp-service 192.0.2.10:36412 -s rr
+            -a --sctp-service 192.0.2.10:36412 -r 10.1.0.1:9000 -m -w 2
+            -a --sctp-service=192.0.2.10:36412 --real-server=10.1.0.2 --gatewaying
+            -A -t 192.0.2.10:36412 -s wlc
+            """;
+        var table = new ServiceTable();
+        IpvsadmRulesParser.Parse(Rules, "sctp.rules").ApplyTo(table);
+
+        var sctp = table.Snapshot.Find(VirtualServiceKey.ForAddress(L4Protocol.Sctp, InetEndpoint.Parse("192.0.2.10:36412")))!;
+        Assert.Equal("rr", sctp.Options.Scheduler);
+        Assert.Equal([InetEndpoint.Parse("10.1.0.2:36412"), InetEndpoint.Parse("10.1.0.1:9000")], sctp.RealServers.Select(s => s.Endpoint));
+        Assert.Equal(ForwardingMethod.Nat, sctp.FindRealServer(InetEndpoint.Parse("10.1.0.1:9000"))!.Options.Method);
+        Assert.Equal(ForwardingMethod.DirectRouting, sctp.FindRealServer(InetEndpoint.Parse("10.1.0.2:36412"))!.Options.Method);
+        Assert.NotNull(table.Snapshot.Find(VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("192.0.2.10:36412"))));
+
+        // ipvsadm's print_service_entry: "--sctp-service" in rules (-S), "SCTP" in the listing; SCTP (132) sorts after TCP.
+        string saved = IpvsadmListing.Save(table.Snapshot);
+        Assert.Equal(
+            [
+                "-A -t 192.0.2.10:36412 -s wlc",
+                "-A --sctp-service 192.0.2.10:36412 -s rr",
+                "-a --sctp-service 192.0.2.10:36412 -r 10.1.0.1:9000 -m -w 2",
+                "-a --sctp-service 192.0.2.10:36412 -r 10.1.0.2:36412 -g -w 1",
+            ],
+            saved.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        string listed = IpvsadmListing.List(table.Snapshot);
+        Assert.Contains("\nSCTP  192.0.2.10:36412 rr\n", listed, StringComparison.Ordinal);
+
+        // What -S saves parses back to the same table.
+        var again = new ServiceTable();
+        IpvsadmRulesParser.Parse(saved, "saved.rules").ApplyTo(again);
+        Assert.Equal(saved, IpvsadmListing.Save(again.Snapshot));
+    }
+
+    [Fact]
     public void Parse_BrokenFile_ReportsEveryErrorWithFileAndLine()
     {
         const string Broken = """
@@ -119,7 +157,6 @@ public sealed class IpvsadmRulesParserTests
                 "broken.rules:5: Zero port specified for non-persistent service",
                 "broken.rules:6: One-Packet Scheduling is only for UDP virtual services",
                 "broken.rules:7: a rule begins with its command (-A -E -D -C -a -e -d --set), not `--sctp-service'",
-                "broken.rules:8: --sctp-service: SCTP virtual services are not supported by this director",
                 "broken.rules:9: --pe sip: persistence engines are not supported by this director",
                 "broken.rules:10: multiple 'forwarding-method' options specified",
                 "broken.rules:11: You need to supply the 'tun-port' option for the 'gue' tunnel type",

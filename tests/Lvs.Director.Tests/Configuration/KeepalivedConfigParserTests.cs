@@ -180,7 +180,6 @@ public sealed class KeepalivedConfigParserTests
                 "broken/values.conf:3: port 'http' is not a number from 0 to 65535",
                 "broken/values.conf:6: Invalid lvs_scheduler 'fastest'",
                 "broken/values.conf:7: Invalid tunnel option type for virtual server (only TUN takes options)",
-                "broken/values.conf:8: SCTP virtual services are not supported by this director",
                 "broken/values.conf:9: delay_loop '-1' is not a time in seconds above 0",
                 "broken/values.conf:11: gue tunnels require port, otherwise cannot have port.",
                 "broken/values.conf:12: SMTP_CHECK is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK)",
@@ -407,5 +406,26 @@ public sealed class KeepalivedConfigParserTests
             Assert.True(DateTime.UtcNow < deadline, "timed out");
             await Task.Delay(20, TestContext.Current.CancellationToken);
         }
+    }
+
+    [Fact]
+    public void Parse_ProtocolSctp_BuildsAnSctpVirtualServer()
+    {
+        const string Text = """
+            virtual_server 192.0.2.10 36412 {
+                lb_algo rr
+                lb_kind NAT
+                protocol SCTP
+                real_server 10.1.0.1 9000 {
+                    weight 3
+                }
+            }
+            """;
+        var table = new ServiceTable();
+        KeepalivedConfigParser.Parse(Text, "sctp.conf").ApplyTo(table);
+        var service = table.Snapshot.Find(VirtualServiceKey.ForAddress(L4Protocol.Sctp, InetEndpoint.Parse("192.0.2.10:36412")))!;
+        var server = Assert.Single(service.RealServers);
+        Assert.Equal((InetEndpoint.Parse("10.1.0.1:9000"), ForwardingMethod.Nat, 3), (server.Endpoint, server.ForwardingMethod, server.Weight));
+        Assert.Contains("-A --sctp-service 192.0.2.10:36412 -s rr", IpvsadmListing.Save(table.Snapshot), StringComparison.Ordinal);
     }
 }
