@@ -12,7 +12,7 @@ set -euo pipefail
 usage() {
     cat <<'EOF'
 usage: sudo benchmarks/kernel-lab/run.sh [options]
-  --rounds N         rounds of (a) (b) (c) (d), in that order (default 2; medians over the rounds)
+  --rounds N         rounds of (a) (b) (c) (d), in that order (default 3; medians over the rounds)
   --duration S       seconds per measurement (default 10)
   --connections N    wrk connections (default 32)
   --threads N        wrk threads (default 1)
@@ -25,7 +25,7 @@ usage: sudo benchmarks/kernel-lab/run.sh [options]
 EOF
 }
 
-ROUNDS=2 DURATION=10 CONNECTIONS=32 THREADS=1 WORKERS=1 UDP_LEN=64 SCENARIOS=forward,nft,lvs-nat,lvs-dr
+ROUNDS=3 DURATION=10 CONNECTIONS=32 THREADS=1 WORKERS=1 UDP_LEN=64 SCENARIOS=forward,nft,lvs-nat,lvs-dr
 DIRECTOR_BIN="" OUT="" KEEP_LOGS=""
 COMMAND_LINE="sudo benchmarks/kernel-lab/run.sh $*"
 while [[ $# -gt 0 ]]; do
@@ -419,7 +419,7 @@ summary() {
         echo "| $s | UDP sent pps | $(values "$s" udp_sent_pps) | |"
         echo "| $s | UDP loss % | $(values "$s" udp_loss_pct) | |"
         if [[ $s == lvs-* ]]; then
-            echo "| $s | director CPU % (ka / close / udp) | $(values "$s" dircpu_ka) ; $(values "$s" dircpu_close) ; $(values "$s" dircpu_udp) | |"
+            echo "| $s | director CPU % of one core, per round: ka ; close ; udp | $(values "$s" dircpu_ka) ; $(values "$s" dircpu_close) ; $(values "$s" dircpu_udp) | |"
         fi
     done
     if [[ ,$SCENARIOS, == *,nft,* ]]; then
