@@ -18,15 +18,17 @@ usage: sudo benchmarks/kernel-lab/run.sh [options]
   --threads N        wrk threads (default 1)
   --workers N        lvs-director packet threads (default 1)
   --udp-length B     iperf3 UDP payload bytes (default 64)
-  --scenarios LIST   comma-separated subset of forward,nft,lvs-nat,lvs-dr (default all)
+  --scenarios LIST   comma-separated subset of forward,nft,lvs-nat,lvs-dr (default all), and with --baseline
+                     lvs-nat-base,lvs-dr-base (the same with the baseline binary)
   --director PATH    an already published lvs-director binary (default: dotnet publish -c Release into a temp dir)
+  --baseline PATH    another lvs-director binary (an older build) for the -base scenarios
   --out FILE         also write the markdown summary to FILE
   --keep-logs DIR    copy the raw outputs (wrk, iperf3, director) to DIR before cleaning up
 EOF
 }
 
 ROUNDS=3 DURATION=10 CONNECTIONS=32 THREADS=1 WORKERS=1 UDP_LEN=64 SCENARIOS=forward,nft,lvs-nat,lvs-dr
-DIRECTOR_BIN="" OUT="" KEEP_LOGS=""
+DIRECTOR_BIN="" BASELINE_BIN="" OUT="" KEEP_LOGS=""
 COMMAND_LINE="sudo benchmarks/kernel-lab/run.sh $*"
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -38,6 +40,7 @@ while [[ $# -gt 0 ]]; do
         --udp-length) UDP_LEN=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --director) DIRECTOR_BIN=$2; shift 2 ;;
+        --baseline) BASELINE_BIN=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --keep-logs) KEEP_LOGS=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -61,7 +64,8 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 [[ -z $DIRECTOR_BIN || -x $DIRECTOR_BIN ]] || die "--director $DIRECTOR_BIN is not an executable."
 for scenario in ${SCENARIOS//,/ }; do
-    [[ $scenario =~ ^(forward|nft|lvs-nat|lvs-dr)$ ]] || die "unknown scenario $scenario (forward, nft, lvs-nat, lvs-dr)."
+    [[ $scenario =~ ^(forward|nft|lvs-nat|lvs-dr|lvs-nat-base|lvs-dr-base)$ ]] || die "unknown scenario $scenario (forward, nft, lvs-nat, lvs-dr, lvs-nat-base, lvs-dr-base)."
+    [[ $scenario != *-base || -x $BASELINE_BIN ]] || die "scenario $scenario needs --baseline PATH (an executable lvs-director)."
 done
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -322,36 +326,42 @@ EOF
 }
 
 run_director() { # run_director SCENARIO NS RULES INTERFACE...
-    local scenario=$1 ns=$2 rules=$3; shift 3
+    local scenario=$1 ns=$2 rules=$3 binary=$DIRECTOR_BIN; shift 3
+    [[ $scenario == *-base ]] && binary=$BASELINE_BIN
     local links=()
     for interface in "$@"; do links+=(--interface "$interface"); done
     in_ns "$ns" sysctl -q -w net.ipv4.ip_forward=0
-    start_bg "$WORK/logs/r$ROUND-$scenario-director.log" "$ns" "$DIRECTOR_BIN" run --rules "$rules" "${links[@]}" \
-        --workers "$WORKERS" --stats-interval "$DURATION"
+    start_bg "$WORK/logs/r$ROUND-$scenario-director.log" "$ns" "$binary" run --rules "$rules" "${links[@]}" \
+        --workers "$WORKERS" --stats-interval 1
     DIRECTOR_PID=$BG_PID
 }
 
 stop_director() {
-    local scenario=$1
+    local scenario=$1 dlog="$WORK/logs/r$ROUND-$scenario-director.log"
+    sleep 1.5   # one more statistics table (every second) after the UDP measurement
     stop_bg "$DIRECTOR_PID" INT
-    # the last statistics table the director printed, for the record
-    local dlog="$WORK/logs/r$ROUND-$scenario-director.log"
+    # The director's own count of the UDP datagrams it forwarded (InPkts of the UDP service in its last table), per
+    # second of the iperf3 run: how many of those sent got through the director (the rest of the loss is further on).
+    local forwarded secs
+    forwarded=$(awk -v vip="$VIP:5201" '$1 == "UDP" && $2 == vip { n = $4 } END { print n + 0 }' "$dlog")
+    secs=$(jq -e '.end.sum.seconds' "$WORK/logs/r$ROUND-$scenario-iperf3-udp.json" 2>/dev/null || echo 0)
+    record "$scenario" udp_director_pps "$(awk -v n="$forwarded" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }')"
     if grep -qi 'drop' "$dlog" 2>/dev/null; then
         log "  $scenario director drop lines: $(grep -i 'drop' "$dlog" | tail -3 | tr '\n' ' ')"
     fi
     DIRECTOR_PID=""
 }
 
-scenario_lvs_nat() {
-    run_director lvs-nat "$N_DIR" "$WORK/rules-nat" c0 s0
-    measure lvs-nat "$N_CLIENT" "$VIP" "$VIP" "$DIRECTOR_PID"
-    stop_director lvs-nat
+scenario_lvs_nat() { # scenario_lvs_nat NAME (lvs-nat or lvs-nat-base)
+    run_director "$1" "$N_DIR" "$WORK/rules-nat" c0 s0
+    measure "$1" "$N_CLIENT" "$VIP" "$VIP" "$DIRECTOR_PID"
+    stop_director "$1"
 }
 
-scenario_lvs_dr() {
-    run_director lvs-dr "$D_DIR" "$WORK/rules-dr" eth0
-    measure lvs-dr "$D_CLIENT" "$VIP" "$VIP" "$DIRECTOR_PID"
-    stop_director lvs-dr
+scenario_lvs_dr() { # scenario_lvs_dr NAME (lvs-dr or lvs-dr-base)
+    run_director "$1" "$D_DIR" "$WORK/rules-dr" eth0
+    measure "$1" "$D_CLIENT" "$VIP" "$VIP" "$DIRECTOR_PID"
+    stop_director "$1"
 }
 
 # ---- the run -------------------------------------------------------------------------------------------------------
@@ -376,8 +386,8 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         case $scenario in
             forward) scenario_forward ;;
             nft) scenario_nft ;;
-            lvs-nat) scenario_lvs_nat ;;
-            lvs-dr) scenario_lvs_dr ;;
+            lvs-nat|lvs-nat-base) scenario_lvs_nat "$scenario" ;;
+            lvs-dr|lvs-dr-base) scenario_lvs_dr "$scenario" ;;
         esac
     done
 done
@@ -398,6 +408,7 @@ summary() {
     echo "Run $STARTED to $FINISHED on $(uname -r), $(nproc) cores, lvs-director --workers $WORKERS;"
     echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (after a 2 s warm-up), iperf3 -u -l $UDP_LEN -b 0 -t $DURATION;"
     echo "$ROUNDS round(s), figures per round as r1 / r2 / ..., medians in the first table. Command: \`$COMMAND_LINE\`"
+    [[ -n $BASELINE_BIN ]] && echo "The -base scenarios ran $BASELINE_BIN."
     echo
     echo "| scenario | req/s keep-alive | p99 ms keep-alive | req/s new conn. | p99 ms new conn. | UDP rx pps | UDP loss % |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -418,6 +429,7 @@ summary() {
         echo "| $s | UDP rx pps | $(values "$s" udp_rx_pps) | $(values "$s" load_udp) |"
         echo "| $s | UDP sent pps | $(values "$s" udp_sent_pps) | |"
         echo "| $s | UDP loss % | $(values "$s" udp_loss_pct) | |"
+        [[ $s == lvs-* ]] && echo "| $s | UDP pps forwarded by the director | $(values "$s" udp_director_pps) | |"
         if [[ $s == lvs-* ]]; then
             echo "| $s | director CPU % of one core, per round: ka ; close ; udp | $(values "$s" dircpu_ka) ; $(values "$s" dircpu_close) ; $(values "$s" dircpu_udp) | |"
         fi
