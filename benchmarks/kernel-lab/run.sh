@@ -345,7 +345,7 @@ stop_director() {
     local forwarded secs
     forwarded=$(awk -v vip="$VIP:5201" '$1 == "UDP" && $2 == vip { n = $4 } END { print n + 0 }' "$dlog")
     secs=$(jq -e '.end.sum.seconds' "$WORK/logs/r$ROUND-$scenario-iperf3-udp.json" 2>/dev/null || echo 0)
-    record "$scenario" udp_director_pps "$(awk -v n="$forwarded" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }')"
+    record "$scenario" udp_director_pps "$(awk -v n="$forwarded" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')"
     if grep -qi 'drop' "$dlog" 2>/dev/null; then
         log "  $scenario director drop lines: $(grep -i 'drop' "$dlog" | tail -3 | tr '\n' ' ')"
     fi
