@@ -17,6 +17,7 @@ usage: sudo benchmarks/kernel-lab/run.sh [options]
   --connections N    wrk connections (default 32)
   --threads N        wrk threads (default 1)
   --workers N        lvs-director packet threads (default 1)
+  --director-nice N  run lvs-director under nice -n N (default 0: as every other process)
   --udp-length B     iperf3 UDP payload bytes (default 64)
   --scenarios LIST   comma-separated subset of forward,nft,lvs-nat,lvs-dr (default all), and with --baseline
                      lvs-nat-base,lvs-dr-base (the same with the baseline binary)
@@ -28,7 +29,7 @@ EOF
 }
 
 ROUNDS=3 DURATION=10 CONNECTIONS=32 THREADS=1 WORKERS=1 UDP_LEN=64 SCENARIOS=forward,nft,lvs-nat,lvs-dr
-DIRECTOR_BIN="" BASELINE_BIN="" OUT="" KEEP_LOGS=""
+DIRECTOR_NICE=0 DIRECTOR_BIN="" BASELINE_BIN="" OUT="" KEEP_LOGS=""
 COMMAND_LINE="sudo benchmarks/kernel-lab/run.sh $*"
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -37,6 +38,7 @@ while [[ $# -gt 0 ]]; do
         --connections) CONNECTIONS=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
         --workers) WORKERS=$2; shift 2 ;;
+        --director-nice) DIRECTOR_NICE=$2; shift 2 ;;
         --udp-length) UDP_LEN=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --director) DIRECTOR_BIN=$2; shift 2 ;;
@@ -331,7 +333,7 @@ run_director() { # run_director SCENARIO NS RULES INTERFACE...
     local links=()
     for interface in "$@"; do links+=(--interface "$interface"); done
     in_ns "$ns" sysctl -q -w net.ipv4.ip_forward=0
-    start_bg "$WORK/logs/r$ROUND-$scenario-director.log" "$ns" "$binary" run --rules "$rules" "${links[@]}" \
+    start_bg "$WORK/logs/r$ROUND-$scenario-director.log" "$ns" nice -n "$DIRECTOR_NICE" "$binary" run --rules "$rules" "${links[@]}" \
         --workers "$WORKERS" --stats-interval 1
     DIRECTOR_PID=$BG_PID
 }
@@ -405,7 +407,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else if (v + 0 >= 100) printf "%.0f", v; else printf "%.2f", v }'; }
 
 summary() {
-    echo "Run $STARTED to $FINISHED on $(uname -r), $(nproc) cores, lvs-director --workers $WORKERS;"
+    echo "Run $STARTED to $FINISHED on $(uname -r), $(nproc) cores, lvs-director --workers $WORKERS (nice $DIRECTOR_NICE);"
     echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (after a 2 s warm-up), iperf3 -u -l $UDP_LEN -b 0 -t $DURATION;"
     echo "$ROUNDS round(s), figures per round as r1 / r2 / ..., medians in the first table. Command: \`$COMMAND_LINE\`"
     [[ -n $BASELINE_BIN ]] && echo "The -base scenarios ran $BASELINE_BIN."
