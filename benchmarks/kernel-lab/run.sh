@@ -243,6 +243,17 @@ record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >>"$RESULTS"; }
 cpu_ticks() { # utime+stime of a process and its threads, in clock ticks
     [[ -n ${1:-} && -r /proc/$1/stat ]] && awk '{ print $14 + $15 }' "/proc/$1/stat" || echo 0
 }
+retransmits() { # retransmits NS...: TCP segments the namespaces' kernels retransmitted so far (RetransSegs)
+    local total=0 n
+    for ns in "$@"; do
+        n=$(in_ns "$ns" awk '$1 == "Tcp:" && $2 ~ /^[0-9]/ { print $13 }' /proc/net/snmp)
+        total=$((total + ${n:-0}))
+    done
+    echo "$total"
+}
+tcp_hosts() { # the client and real servers of the lab the client namespace belongs to
+    if [[ $1 == "$N_CLIENT" ]]; then echo "$N_CLIENT $PREFIX-nrs1 $PREFIX-nrs2 $PREFIX-nrs3"; else echo "$D_CLIENT $PREFIX-drs1 $PREFIX-drs2 $PREFIX-drs3"; fi
+}
 to_ms() { # wrk's latency (123.45us, 1.23ms, 1.05s, 1.2m) in milliseconds
     awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
         if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.3f", n }'
@@ -252,10 +263,17 @@ run_wrk() { # run_wrk SCENARIO CLIENT_NS HOST KIND(ka|close) DIRECTOR_PID
     local scenario=$1 ns=$2 host=$3 kind=$4 dpid=${5:-} out="$WORK/logs/r$ROUND-$1-wrk-$4.txt" header=()
     [[ $kind == close ]] && header=(-H 'Connection: close')
     record "$scenario" "load_$kind" "$(loadavg)"
-    local t0 t1
+    local t0 t1 r0 r1 c0 c1 hosts
+    hosts=$(tcp_hosts "$ns")
+    r0=$(retransmits $hosts)
+    c0=$(retransmits "$ns")
     t0=$(cpu_ticks "$dpid")
     in_ns "$ns" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "${header[@]}" "http://$host/small.txt" >"$out" 2>&1 || true
     t1=$(cpu_ticks "$dpid")
+    r1=$(retransmits $hosts)
+    c1=$(retransmits "$ns")
+    record "$scenario" "retrans_$kind" "$((r1 - r0))"
+    record "$scenario" "retrans_client_$kind" "$((c1 - c0))"
     local rps p99 errors non2xx
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     p99=$(awk '$1 == "99%" { print $2 }' "$out")
@@ -427,6 +445,8 @@ summary() {
             echo "| $s | req/s $m | $(values "$s" "rps_$m") | $(values "$s" "load_$m") |"
             echo "| $s | p99 ms $m | $(values "$s" "p99_$m") | |"
             echo "| $s | socket errors + non-2xx $m | $(values "$s" "errors_$m") | |"
+            echo "| $s | TCP segments retransmitted (client + servers) $m | $(values "$s" "retrans_$m") | |"
+            echo "| $s | of which by the client $m | $(values "$s" "retrans_client_$m") | |"
         done
         echo "| $s | UDP rx pps | $(values "$s" udp_rx_pps) | $(values "$s" load_udp) |"
         echo "| $s | UDP sent pps | $(values "$s" udp_sent_pps) | |"
