@@ -24,13 +24,19 @@ public sealed record AfPacketLinkOptions
     /// </summary>
     public int Tailroom { get; init; } = 128;
 
+    /// <summary>
+    /// How the receive ring hands frames over: <see cref="AfPacketReceiveRing.Frames"/> (TPACKET_V2, each frame at
+    /// once; the default) or <see cref="AfPacketReceiveRing.Blocks"/> (TPACKET_V3, a block at a time).
+    /// </summary>
+    public AfPacketReceiveRing ReceiveRing { get; init; } = AfPacketReceiveRing.Frames;
+
     /// <summary>The size of a receive ring block (a multiple of the page size; it holds many frames). Default 256 KiB.</summary>
     public int BlockSize { get; init; } = 256 * 1024;
 
     /// <summary>The number of receive ring blocks per queue. Default 16.</summary>
     public int BlockCount { get; init; } = 16;
 
-    /// <summary>How long the kernel fills a block before handing it over anyway (tp_retire_blk_tov, milliseconds): the added latency at low rates. Default 1.</summary>
+    /// <summary>With <see cref="AfPacketReceiveRing.Blocks"/>: how long the kernel fills a block before handing it over anyway (tp_retire_blk_tov, milliseconds), the added latency at low rates. Default 1.</summary>
     public int BlockTimeoutMilliseconds { get; init; } = 1;
 
     /// <summary>The number of transmit ring slots per queue (one frame each). Default 1024.</summary>

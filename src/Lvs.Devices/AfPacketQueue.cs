@@ -6,15 +6,21 @@ namespace Lvs.Devices;
 
 /// <summary>
 /// One queue of an <see cref="AfPacketLink"/>: an AF_PACKET SOCK_RAW socket (ETH_P_ALL, PACKET_IGNORE_OUTGOING,
-/// PACKET_VNET_HDR) with a memory-mapped TPACKET_V3 receive ring and a TPACKET_V3 transmit ring, in a PACKET_FANOUT
-/// group with the link's other queues.
+/// PACKET_VNET_HDR) with a memory-mapped receive ring and transmit ring (TPACKET_V2 or TPACKET_V3, see
+/// <see cref="AfPacketReceiveRing"/>), in a PACKET_FANOUT group with the link's other queues.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Receive hands out one retired ring block at a time: the batch's buffer is the block, each frame lies where the
-/// kernel wrote it, with the link's headroom before it (PACKET_RESERVE) and, after it, the room up to the next
-/// frame's headroom (or the block's end). The block goes back to the kernel when all its frames have been delivered
-/// and <see cref="Release"/> is called.
+/// TPACKET_V2 (<see cref="AfPacketReceiveRing.Frames"/>): Receive hands out the frames the kernel has written, from
+/// the next slot on, as soon as there is one: the batch's buffer is the whole receive ring, each frame lies where the
+/// kernel wrote it in its slot, with the link's headroom before it and the rest of the slot after it. Its slot goes
+/// back to the kernel at <see cref="Release"/> (or the next Receive).
+/// </para>
+/// <para>
+/// TPACKET_V3 (<see cref="AfPacketReceiveRing.Blocks"/>): Receive hands out one retired ring block at a time: the
+/// batch's buffer is the block, each frame lies where the kernel wrote it, with the link's headroom before it
+/// (PACKET_RESERVE) and, after it, the room up to the next frame's headroom (or the block's end). The block goes back
+/// to the kernel when all its frames have been delivered and <see cref="Release"/> is called.
 /// </para>
 /// <para>
 /// Send copies each frame into the next free transmit ring slot and marks it TP_STATUS_SEND_REQUEST;
@@ -22,7 +28,7 @@ namespace Lvs.Devices;
 /// system call per batch with no per-frame message headers, unlike <c>sendmmsg</c>.
 /// </para>
 /// </remarks>
-public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
+public sealed unsafe class AfPacketQueue : IFrameQueue, IPollableFrameQueue, IDisposable
 {
     private const int AutoFlushSlots = 64;
 
@@ -38,6 +44,18 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
     private readonly int _slotCount;
     private readonly int _maxFrameLength;
     private readonly int _headroom;
+    private readonly bool _frameRing;
+    private readonly int _frameSize;
+    private readonly int _frameCount;
+    private readonly int _framesPerBlock;
+    private readonly NativeMemoryManager? _receiveRing;
+    private readonly int _transmitStatusOffset;
+    private readonly int _transmitLengthOffset;
+    private readonly int _transmitSnapLengthOffset;
+    private readonly int _transmitDataOffset;
+    private int _frame;
+    private int _consumedFirst;
+    private int _consumed;
     private int _block;
     private bool _holding;
     private int _remaining;
@@ -55,6 +73,33 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         _headroom = options.Headroom;
         _blockSize = options.BlockSize;
         _blockCount = options.BlockCount;
+        _frameRing = options.ReceiveRing == AfPacketReceiveRing.Frames;
+        if (_frameRing)
+        {
+            // struct tpacket2_hdr: tp_status, tp_len, tp_snaplen; the data after the header (32 bytes).
+            _transmitStatusOffset = PacketRingLayout.V2FrameStatus;
+            _transmitLengthOffset = PacketRingLayout.V2FrameLength;
+            _transmitSnapLengthOffset = PacketRingLayout.V2FrameSnapLength;
+            _transmitDataOffset = PacketRingLayout.V2TransmitDataOffset;
+
+            // A slot holds the header, the headroom, the largest frame and its tailroom.
+            _frameSize = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(PacketRingLayout.V2MacOffset(Reserve(options)) + maxFrameLength + options.Tailroom));
+            if (_frameSize > _blockSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), _blockSize, $"BlockSize must hold at least one {_frameSize}-byte receive slot.");
+            }
+
+            _framesPerBlock = _blockSize / _frameSize;
+            _frameCount = _framesPerBlock * _blockCount;
+        }
+        else
+        {
+            _transmitStatusOffset = PacketRingLayout.FrameStatus;
+            _transmitLengthOffset = PacketRingLayout.FrameLength;
+            _transmitSnapLengthOffset = PacketRingLayout.FrameSnapLength;
+            _transmitDataOffset = PacketRingLayout.TransmitDataOffset;
+        }
+
         _fd = LibC.Socket(Constants.AfPacket, Constants.SockRaw | Constants.SockCloexec, 0);
         if (_fd < 0)
         {
@@ -63,7 +108,7 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
 
         try
         {
-            SetOption(Constants.PacketVersion, Constants.TpacketV3, "PACKET_VERSION TPACKET_V3");
+            SetOption(Constants.PacketVersion, _frameRing ? Constants.TpacketV2 : Constants.TpacketV3, _frameRing ? "PACKET_VERSION TPACKET_V2" : "PACKET_VERSION TPACKET_V3");
             SetOption(Constants.PacketVnetHdr, 1, "PACKET_VNET_HDR");
             SetOption(Constants.PacketReserve, Reserve(options), "PACKET_RESERVE");
             SetOption(Constants.PacketIgnoreOutgoing, 1, "PACKET_IGNORE_OUTGOING");
@@ -73,18 +118,26 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
                 SetOption(Constants.PacketQdiscBypass, 1, "PACKET_QDISC_BYPASS");
             }
 
-            const int frameSize = 2048;
-            var receive = new PacketRingRequest
-            {
-                BlockSize = (uint)_blockSize,
-                BlockCount = (uint)_blockCount,
-                FrameSize = frameSize,
-                FrameCount = (uint)(_blockSize / frameSize * _blockCount),
-                RetireBlockTimeoutMilliseconds = (uint)options.BlockTimeoutMilliseconds,
-            };
+            const int blockFrameSize = 2048;
+            var receive = _frameRing
+                ? new PacketRingRequest
+                {
+                    BlockSize = (uint)_blockSize,
+                    BlockCount = (uint)_blockCount,
+                    FrameSize = (uint)_frameSize,
+                    FrameCount = (uint)_frameCount,
+                }
+                : new PacketRingRequest
+                {
+                    BlockSize = (uint)_blockSize,
+                    BlockCount = (uint)_blockCount,
+                    FrameSize = blockFrameSize,
+                    FrameCount = (uint)(_blockSize / blockFrameSize * _blockCount),
+                    RetireBlockTimeoutMilliseconds = (uint)options.BlockTimeoutMilliseconds,
+                };
             SetRing(Constants.PacketRxRing, receive, "PACKET_RX_RING");
 
-            _slotSize = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(PacketRingLayout.TransmitDataOffset + PacketRingLayout.VnetHeaderSize + maxFrameLength));
+            _slotSize = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(_transmitDataOffset + PacketRingLayout.VnetHeaderSize + maxFrameLength));
             int transmitBlockSize = Math.Max(_slotSize, 64 * 1024);
             int slotsPerBlock = transmitBlockSize / _slotSize;
             int transmitBlocks = Math.Max(1, (options.TransmitSlots + slotsPerBlock - 1) / slotsPerBlock);
@@ -114,6 +167,11 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
                 _blocks[i] = new NativeMemoryManager(_map + ((long)i * _blockSize), _blockSize);
             }
 
+            if (_frameRing)
+            {
+                _receiveRing = new NativeMemoryManager(_map, checked((int)receiveLength));
+            }
+
             var address = new LinkLayerAddress
             {
                 Family = Constants.AfPacket,
@@ -139,7 +197,15 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
     public FrameQueueCounters Counters { get; } = new();
 
     /// <summary>The socket's file descriptor.</summary>
-    internal int Descriptor => _fd;
+    int IPollableFrameQueue.Descriptor => _fd;
+
+    /// <inheritdoc/>
+    bool IPollableFrameQueue.HasPending => Volatile.Read(ref _disposed) == 0 && (_frameRing
+        ? (Volatile.Read(ref *(uint*)(_map + FrameOffset(_frame) + PacketRingLayout.V2FrameStatus)) & Constants.TpStatusUser) != 0
+        : (_holding && _remaining > 0) || (Volatile.Read(ref *(uint*)(BlockAt(_block) + PacketRingLayout.BlockStatus)) & Constants.TpStatusUser) != 0);
+
+    /// <inheritdoc/>
+    void IPollableFrameQueue.AcknowledgeError() => AcknowledgeError();
 
     /// <inheritdoc/>
     public int Receive(FrameBatch batch, int timeoutMilliseconds)
@@ -154,6 +220,11 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         {
             batch.Reset(Memory<byte>.Empty, this);
             return 0;
+        }
+
+        if (_frameRing)
+        {
+            return ReceiveFrames(batch, timeoutMilliseconds);
         }
 
         ReturnBlockIfDone();
@@ -203,7 +274,14 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         batch.Clear();
-        ReturnBlockIfDone();
+        if (_frameRing)
+        {
+            ReturnFrames();
+        }
+        else
+        {
+            ReturnBlockIfDone();
+        }
     }
 
     /// <inheritdoc/>
@@ -221,7 +299,7 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         }
 
         byte* slot = _transmitRing + ((long)_slot * _slotSize);
-        ref uint status = ref *(uint*)(slot + PacketRingLayout.FrameStatus);
+        ref uint status = ref *(uint*)(slot + _transmitStatusOffset);
         if (Volatile.Read(ref status) != Constants.TpStatusAvailable)
         {
             Flush();
@@ -232,12 +310,16 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
             }
         }
 
-        byte* data = slot + PacketRingLayout.TransmitDataOffset;
+        byte* data = slot + _transmitDataOffset;
         new Span<byte>(data, PacketRingLayout.VnetHeaderSize).Clear();
         frame.CopyTo(new Span<byte>(data + PacketRingLayout.VnetHeaderSize, frame.Length));
-        *(uint*)(slot + PacketRingLayout.FrameNextOffset) = 0;
-        *(uint*)(slot + PacketRingLayout.FrameLength) = (uint)(frame.Length + PacketRingLayout.VnetHeaderSize);
-        *(uint*)(slot + PacketRingLayout.FrameSnapLength) = (uint)(frame.Length + PacketRingLayout.VnetHeaderSize);
+        if (!_frameRing)
+        {
+            *(uint*)(slot + PacketRingLayout.FrameNextOffset) = 0;
+        }
+
+        *(uint*)(slot + _transmitLengthOffset) = (uint)(frame.Length + PacketRingLayout.VnetHeaderSize);
+        *(uint*)(slot + _transmitSnapLengthOffset) = (uint)(frame.Length + PacketRingLayout.VnetHeaderSize);
         Volatile.Write(ref status, Constants.TpStatusSendRequest);
         _slot = _slot + 1 == _slotCount ? 0 : _slot + 1;
         if (++_pending >= AutoFlushSlots)
@@ -330,14 +412,126 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IDisposable
         var poll = new PollDescriptor { Fd = _fd, Events = Constants.PollIn | Constants.PollError };
         if (LibC.Poll(&poll, 1, timeoutMilliseconds) > 0 && (poll.ReturnedEvents & Constants.PollError) != 0)
         {
-            int error = 0;
-            int length = sizeof(int);
-            LibC.GetSocketOption(_fd, Constants.SolSocket, Constants.SoError, &error, &length);
-            Counters.CountSocketError();
+            AcknowledgeError();
         }
     }
 
+    /// <summary>Reads (and so clears) the pending socket error, and counts it.</summary>
+    private void AcknowledgeError()
+    {
+        int error = 0;
+        int length = sizeof(int);
+        LibC.GetSocketOption(_fd, Constants.SolSocket, Constants.SoError, &error, &length);
+        Counters.CountSocketError();
+    }
+
     private byte* BlockAt(int index) => _map + ((long)index * _blockSize);
+
+    /// <summary>The offset of receive slot <paramref name="index"/> in the ring (a slot never straddles two blocks).</summary>
+    private long FrameOffset(int index) => ((long)(index / _framesPerBlock) * _blockSize) + ((long)(index % _framesPerBlock) * _frameSize);
+
+    private int ReceiveFrames(FrameBatch batch, int timeoutMilliseconds)
+    {
+        ReturnFrames();
+        long deadline = 0;
+        while (true)
+        {
+            if ((Volatile.Read(ref *(uint*)(_map + FrameOffset(_frame) + PacketRingLayout.V2FrameStatus)) & Constants.TpStatusUser) == 0)
+            {
+                if (deadline == 0)
+                {
+                    deadline = Environment.TickCount64 + Math.Max(0, timeoutMilliseconds);
+                }
+
+                int left = (int)Math.Min(int.MaxValue, deadline - Environment.TickCount64);
+                if (left <= 0 || Volatile.Read(ref _disposed) != 0)
+                {
+                    batch.Reset(Memory<byte>.Empty, this);
+                    return 0;
+                }
+
+                Wait(left);
+                continue;
+            }
+
+            batch.Reset(_receiveRing!.Memory, this);
+            FillFrames(batch);
+            if (batch.Count > 0)
+            {
+                Counters.CountReceived(batch.Count);
+                return batch.Count;
+            }
+
+            // Every frame was dropped: their slots go back now.
+            ReturnFrames();
+        }
+    }
+
+    /// <summary>Takes the frames the kernel has handed over, from the next slot on, until the batch is full.</summary>
+    private void FillFrames(FrameBatch batch)
+    {
+        while (batch.Count < batch.Capacity && _consumed < _frameCount)
+        {
+            long offset = FrameOffset(_frame);
+            byte* slot = _map + offset;
+            uint status = Volatile.Read(ref *(uint*)(slot + PacketRingLayout.V2FrameStatus));
+            if ((status & Constants.TpStatusUser) == 0)
+            {
+                return;
+            }
+
+            if (_consumed == 0)
+            {
+                _consumedFirst = _frame;
+            }
+
+            _consumed++;
+            _frame = _frame + 1 == _frameCount ? 0 : _frame + 1;
+            uint length = *(uint*)(slot + PacketRingLayout.V2FrameLength);
+            uint snapLength = *(uint*)(slot + PacketRingLayout.V2FrameSnapLength);
+            int mac = *(ushort*)(slot + PacketRingLayout.V2FrameMacOffset);
+            if (length > _maxFrameLength)
+            {
+                // A super-frame is also cut to the slot: it is oversize, whatever was kept of it.
+                Counters.CountDrop(LinkDropReason.Oversize);
+                continue;
+            }
+
+            if (snapLength != length || mac + (long)snapLength > _frameSize || mac < batch.Headroom + PacketRingLayout.V2FrameHeaderWithAddress)
+            {
+                Counters.CountDrop(LinkDropReason.Truncated);
+                continue;
+            }
+
+            if ((status & Constants.TpStatusVlanValid) != 0)
+            {
+                Counters.CountDrop(LinkDropReason.VlanTagged);
+                continue;
+            }
+
+            int start = checked((int)(offset + mac));
+            if ((status & Constants.TpStatusCsumNotReady) != 0 && !CompleteChecksum(_map, start, (int)length))
+            {
+                Counters.CountDrop(LinkDropReason.PartialChecksumOutOfBounds);
+                continue;
+            }
+
+            batch.TryAdd(start, (int)length, _frameSize - mac);
+        }
+    }
+
+    /// <summary>Gives the slots taken since the last return back to the kernel.</summary>
+    private void ReturnFrames()
+    {
+        int index = _consumedFirst;
+        for (int i = 0; i < _consumed; i++)
+        {
+            Volatile.Write(ref *(uint*)(_map + FrameOffset(index) + PacketRingLayout.V2FrameStatus), Constants.TpStatusKernel);
+            index = index + 1 == _frameCount ? 0 : index + 1;
+        }
+
+        _consumed = 0;
+    }
 
     private void Fill(FrameBatch batch)
     {

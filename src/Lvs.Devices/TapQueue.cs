@@ -9,7 +9,7 @@ namespace Lvs.Devices;
 /// the slot's rest after it; send writes each frame at once (the kernel copies it), so <see cref="Flush"/> has
 /// nothing left to do.
 /// </summary>
-public sealed unsafe class TapQueue : IFrameQueue, IDisposable
+public sealed unsafe class TapQueue : IFrameQueue, IPollableFrameQueue, IDisposable
 {
     private readonly TapLink _link;
     private readonly int _fd;
@@ -38,6 +38,18 @@ public sealed unsafe class TapQueue : IFrameQueue, IDisposable
 
     /// <summary>This queue's counters.</summary>
     public FrameQueueCounters Counters { get; } = new();
+
+    /// <inheritdoc/>
+    int IPollableFrameQueue.Descriptor => _fd;
+
+    /// <inheritdoc/>
+    bool IPollableFrameQueue.HasPending => false;
+
+    /// <inheritdoc/>
+    void IPollableFrameQueue.AcknowledgeError()
+    {
+        // A TAP descriptor has no socket error to clear.
+    }
 
     /// <summary>The bytes between two frames' slots: headroom, the largest frame and the tailroom, rounded up to 64.</summary>
     public int Stride => _stride;

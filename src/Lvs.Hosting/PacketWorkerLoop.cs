@@ -35,6 +35,7 @@ internal sealed class PacketWorkerLoop
     private readonly FrameVerdict[] _heldVerdicts;
     private readonly byte[] _probe = new byte[ControlFrameOutbox.SlotSize];
     private readonly int _receiveTimeout;
+    private readonly FrameQueueWaitSet? _waitSet;
 
     public PacketWorkerLoop(int index, DirectorEngine engine, IReadOnlyList<IFrameLink> links, NeighborResolver resolver, LvsDirectorOptions options, TimeProvider time)
     {
@@ -55,6 +56,10 @@ internal sealed class PacketWorkerLoop
         _heldFrameSlots = new FrameSlot[most];
         _heldVerdicts = new FrameVerdict[most];
         _receiveTimeout = options.ReceiveTimeoutMilliseconds;
+
+        // With several links, one poll over all their queues: a frame on any of them wakes the thread at once.
+        var waitSet = new FrameQueueWaitSet(_queues);
+        _waitSet = _queues.Length > 1 && waitSet.CanWait ? waitSet : null;
     }
 
     /// <summary>The queue index of every link this thread uses.</summary>
@@ -78,8 +83,10 @@ internal sealed class PacketWorkerLoop
     }
 
     /// <summary>
-    /// One round: every link's queue is read once (the last one waits when nothing came: the whole timeout with one
-    /// link, 1 ms with several, and 1 ms while frames are held), then held frames and control frames are handled.
+    /// One round: every link's queue is read once, then held frames and control frames are handled. When nothing came,
+    /// the thread waits: on all the queues at once when they are AF_PACKET or TAP queues (the whole timeout, 1 ms while
+    /// frames are held); otherwise the last queue read waits (the whole timeout with one link, 1 ms with several, and
+    /// 1 ms while frames are held).
     /// </summary>
     internal void RunOnce(int first = 0)
     {
@@ -88,7 +95,7 @@ internal sealed class PacketWorkerLoop
         {
             int link = (first + n) % _queues.Length;
             int wait = 0;
-            if (n == _queues.Length - 1 && !received)
+            if (n == _queues.Length - 1 && !received && _waitSet is null)
             {
                 wait = _queues.Length > 1 || _held.PendingCount > 0 ? Math.Min(1, _receiveTimeout) : _receiveTimeout;
             }
@@ -114,6 +121,10 @@ internal sealed class PacketWorkerLoop
         }
 
         Flush();
+        if (!received && _waitSet is not null)
+        {
+            _waitSet.Wait(_held.PendingCount > 0 ? Math.Min(1, _receiveTimeout) : _receiveTimeout);
+        }
     }
 
     private void ProcessBatch(int link)

@@ -13,11 +13,13 @@ public sealed class AfPacketLinkTests : IDisposable
 
     public void Dispose() => _lab.Dispose();
 
-    [Fact]
-    public void Receive_UdpFromKernelInAnotherNamespace_ArrivesWithHeadroomAndCompletedChecksum()
+    [Theory]
+    [InlineData(AfPacketReceiveRing.Frames)]
+    [InlineData(AfPacketReceiveRing.Blocks)]
+    public void Receive_UdpFromKernelInAnotherNamespace_ArrivesWithHeadroomAndCompletedChecksum(AfPacketReceiveRing ring)
     {
         (string director, string peer, string link, string peerLink) = Pair();
-        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { ReceiveRing = ring }));
         // The sender leaves its checksums to the "hardware".
         Assert.True(NetworkLab.InNamespace(peer, () => InterfaceOffloads.Get(peerLink, InterfaceOffload.TransmitChecksum)));
 
@@ -61,11 +63,13 @@ public sealed class AfPacketLinkTests : IDisposable
         Assert.Equal(1, afPacket.GetQueue(0).Counters!.ChecksumsCompleted);
     }
 
-    [Fact]
-    public void Receive_NothingArrives_ReturnsZeroWhenTheTimeoutPasses()
+    [Theory]
+    [InlineData(AfPacketReceiveRing.Frames)]
+    [InlineData(AfPacketReceiveRing.Blocks)]
+    public void Receive_NothingArrives_ReturnsZeroWhenTheTimeoutPasses(AfPacketReceiveRing ring)
     {
         (string director, _, string link, _) = Pair();
-        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { ReceiveRing = ring }));
         NetworkLab.RunIn(director, $"link set {link} down");
         var batch = new FrameBatch(8);
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -75,11 +79,13 @@ public sealed class AfPacketLinkTests : IDisposable
         Assert.Equal(0, batch.Count);
     }
 
-    [Fact]
-    public void TrySend_EchoRequestToKernel_KernelAnswersOnTheLink()
+    [Theory]
+    [InlineData(AfPacketReceiveRing.Frames)]
+    [InlineData(AfPacketReceiveRing.Blocks)]
+    public void TrySend_EchoRequestToKernel_KernelAnswersOnTheLink(AfPacketReceiveRing ring)
     {
         (string director, string peer, string link, string peerLink) = Pair();
-        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { ReceiveRing = ring }));
         MacAddress peerMac = NetworkLab.MacOf(peer, peerLink);
         IFrameQueue queue = afPacket.GetQueue(0);
 
@@ -111,11 +117,13 @@ public sealed class AfPacketLinkTests : IDisposable
         Assert.False(Flagged());
     }
 
-    [Fact]
-    public void Receive_TwoFanoutQueues_EachFlowReachesOneQueue()
+    [Theory]
+    [InlineData(AfPacketReceiveRing.Frames)]
+    [InlineData(AfPacketReceiveRing.Blocks)]
+    public void Receive_TwoFanoutQueues_EachFlowReachesOneQueue(AfPacketReceiveRing ring)
     {
         (string director, string peer, string link, _) = Pair();
-        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { QueueCount = 2 }));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { QueueCount = 2, ReceiveRing = ring }));
         Assert.NotNull(afPacket.FanoutGroupId);
 
         const int flows = 16;
@@ -153,11 +161,13 @@ public sealed class AfPacketLinkTests : IDisposable
         Assert.Equal(2, seen.Values.Select(queues => queues.First()).Distinct().Count());
     }
 
-    [Fact]
-    public void Receive_ManyFramesInOneBlock_EveryFrameHasItsTailroomAndNoRoomOverlapsTheNextFrame()
+    [Theory]
+    [InlineData(AfPacketReceiveRing.Frames)]
+    [InlineData(AfPacketReceiveRing.Blocks)]
+    public void Receive_ManyFramesInOneBlock_EveryFrameHasItsTailroomAndNoRoomOverlapsTheNextFrame(AfPacketReceiveRing ring)
     {
         (string director, string peer, string link, _) = Pair();
-        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { BlockTimeoutMilliseconds = 50 }));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { BlockTimeoutMilliseconds = 50, ReceiveRing = ring }));
 
         SendUdp(peer, "10.77.0.1", 9997, sourcePort: 0, count: 40);
         var checkedPairs = 0;
@@ -203,6 +213,36 @@ public sealed class AfPacketLinkTests : IDisposable
     }
 
     [Fact]
+    public void Receive_DefaultRing_OneFrameArrivesWithoutWaitingForTheBlockTimeout()
+    {
+        // A block ring would hand this lone frame over only when its block retires, up to 3 s after the link opened;
+        // the default ring hands every frame over as soon as the kernel has written it.
+        (string director, string peer, string link, _) = Pair();
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { BlockTimeoutMilliseconds = 3000 }));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        SendUdp(peer, "10.77.0.1", 9994, sourcePort: 0, count: 1);
+        Assert.Single(TestFrames.ReceiveWhere(afPacket.GetQueue(0), frame => TestFrames.IsUdpTo(frame, 9994), found => found.Count > 0, Patience));
+
+        Assert.True(watch.ElapsedMilliseconds < 1000, $"the frame took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void Receive_BlockRing_OneFrameWaitsUntilItsBlockRetires()
+    {
+        // The block ring's cost at low rates, which the default ring does not have: the frame is handed over with
+        // its block, when the block's timer fires (3 s after the link opened).
+        (string director, string peer, string link, _) = Pair();
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { BlockTimeoutMilliseconds = 3000, ReceiveRing = AfPacketReceiveRing.Blocks }));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        SendUdp(peer, "10.77.0.1", 9994, sourcePort: 0, count: 1);
+        Assert.Single(TestFrames.ReceiveWhere(afPacket.GetQueue(0), frame => TestFrames.IsUdpTo(frame, 9994), found => found.Count > 0, Patience));
+
+        Assert.True(watch.ElapsedMilliseconds >= 1000, $"the frame took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
     public void Open_GroOnTheInterface_TurnedOffWhileOpenAndRestoredOnDispose()
     {
         (string director, _, string link, _) = Pair();
@@ -217,11 +257,13 @@ public sealed class AfPacketLinkTests : IDisposable
         });
     }
 
-    [Fact]
-    public void Receive_SegmentationOffloadedTcpFromLocalSender_CountedAsOversizeNotDelivered()
+    [Theory]
+    [InlineData(AfPacketReceiveRing.Frames)]
+    [InlineData(AfPacketReceiveRing.Blocks)]
+    public void Receive_SegmentationOffloadedTcpFromLocalSender_CountedAsOversizeNotDelivered(AfPacketReceiveRing ring)
     {
         (string director, string peer, string link, _) = Pair();
-        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { ReceiveRing = ring }));
 
         int largest = SendTcpAndWatch(afPacket, director, peer);
 
@@ -229,13 +271,15 @@ public sealed class AfPacketLinkTests : IDisposable
         Assert.True(largest <= afPacket.MaxFrameLength);
     }
 
-    [Fact]
-    public void Receive_TcpFromLocalSenderWithSegmentationOffloadOff_EveryFrameWithinTheMtu()
+    [Theory]
+    [InlineData(AfPacketReceiveRing.Frames)]
+    [InlineData(AfPacketReceiveRing.Blocks)]
+    public void Receive_TcpFromLocalSenderWithSegmentationOffloadOff_EveryFrameWithinTheMtu(AfPacketReceiveRing ring)
     {
         (string director, string peer, string link, string peerLink) = Pair();
         Assert.True(NetworkLab.InNamespace(peer, () => InterfaceOffloads.TrySet(peerLink, InterfaceOffload.TcpSegmentation, on: false)));
         Assert.False(NetworkLab.InNamespace(peer, () => InterfaceOffloads.Get(peerLink, InterfaceOffload.TcpSegmentation)));
-        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link));
+        using AfPacketLink afPacket = NetworkLab.InNamespace(director, () => new AfPacketLink(link, new AfPacketLinkOptions { ReceiveRing = ring }));
 
         int largest = SendTcpAndWatch(afPacket, director, peer);
 

@@ -25,6 +25,7 @@ internal static class Constants
     internal const int PacketFanout = 18;
     internal const int PacketQdiscBypass = 20;
     internal const int PacketIgnoreOutgoing = 23;
+    internal const int TpacketV2 = 1;
     internal const int TpacketV3 = 2;
 
     internal const int PacketFanoutHash = 0;

@@ -26,6 +26,14 @@ internal static class PacketRingLayout
     /// <summary>Where a transmitted frame's data starts in its slot: tp_hdrlen - sizeof(struct sockaddr_ll).</summary>
     internal const int TransmitDataOffset = FrameHeaderSize;
 
+    // struct tpacket2_hdr (32 bytes): tp_status, tp_len, tp_snaplen, tp_mac, tp_net, ...; TPACKET2_HDRLEN = 32 + 20.
+    internal const int V2FrameStatus = 0;
+    internal const int V2FrameLength = 4;
+    internal const int V2FrameSnapLength = 8;
+    internal const int V2FrameMacOffset = 12;
+    internal const int V2FrameHeaderWithAddress = 32 + 20;
+    internal const int V2TransmitDataOffset = 32;
+
     // struct virtio_net_hdr (10 bytes, little-endian fields).
     internal const int VnetHeaderSize = 10;
     internal const int VnetFlags = 0;
@@ -37,4 +45,10 @@ internal static class PacketRingLayout
 
     /// <summary>TPACKET_ALIGN.</summary>
     internal static int Align(int value) => (value + 15) & ~15;
+
+    /// <summary>
+    /// Where the kernel puts a received frame's MAC header in a TPACKET_V2 slot: TPACKET_ALIGN(52 + 16) + reserve +
+    /// 10 (virtio_net_hdr) - 14 = 76 + reserve.
+    /// </summary>
+    internal static int V2MacOffset(int reserve) => Align(V2FrameHeaderWithAddress + 16) + reserve + VnetHeaderSize - 14;
 }
