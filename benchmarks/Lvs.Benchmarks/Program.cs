@@ -10,6 +10,13 @@ if (args is ["health-cpu" or "health-cpu-listeners", ..])
     return await HealthCheckCpuLoad.RunAsync(args).ConfigureAwait(false);
 }
 
+// Two builds of Lvs.Core and Lvs.ConnectionTracking in one alternating timing loop (docs/benchmarks.md):
+//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- build-ab parse-ipv6|parse-ipv4|insert-batched OLD_DIR [NEW_DIR] [rounds]
+if (args is ["build-ab", ..])
+{
+    return Lvs.Benchmarks.BuildComparisonLoop.Run(args);
+}
+
 #if LVS_FORWARDING_BASELINE
 // Old against new Lvs.Forwarding in one alternating timing loop (LvsForwardingBaseline set; docs/benchmarks.md):
 //   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- forwarding-ab [rounds]

@@ -197,7 +197,7 @@ public sealed partial class ConnectionTable : IDisposable
                 }
                 else
                 {
-                    insert = ToInsert<T>(c, Timeouts, SecureTcpActive);
+                    FillInsert(ref insert, c, Timeouts, SecureTcpActive);
                     store.Prepare(ref insert);
                 }
             }
@@ -618,34 +618,55 @@ public sealed partial class ConnectionTable : IDisposable
     }
 
     /// <summary>
-    /// A new connection (not a template) as its store's insert: with its first packet's transition applied when
-    /// <see cref="NewConnection.FirstPacket"/> is set, else in NONE with the kernel's 3-second initial timeout.
+    /// A new connection (not a template) as its store's insert: see <see cref="FillInsert"/>.
     /// </summary>
     private static ConnectionInsert<T> ToInsert<T>(in NewConnection connection, ConnectionTimeouts timeouts, bool secureTcp)
         where T : unmanaged, IStoredAddress<T>
     {
+        ConnectionInsert<T> insert = default;
+        FillInsert(ref insert, connection, timeouts, secureTcp);
+        return insert;
+    }
+
+    /// <summary>
+    /// Writes a new connection (not a template) into its store's insert, every field but those
+    /// <see cref="ConnectionStore{TAddress}.Prepare"/> sets: with its first packet's transition applied when
+    /// <see cref="NewConnection.FirstPacket"/> is set, else in NONE with the kernel's 3-second initial timeout.
+    /// </summary>
+    /// <remarks>
+    /// In place, field by field: the batched add fills its group's inserts where they lie. Returning the struct
+    /// instead made the caller copy it with wide vector moves from the narrow stores just made, and then read
+    /// fields back from those wide stores (to hash them), which stalled store-to-load forwarding twice per insert.
+    /// </remarks>
+    private static void FillInsert<T>(ref ConnectionInsert<T> insert, in NewConnection connection, ConnectionTimeouts timeouts, bool secureTcp)
+        where T : unmanaged, IStoredAddress<T>
+    {
         var key = connection.Inbound;
-        var insert = ToInsert<T>(
-            key.Protocol,
-            key.Source,
-            key.Destination,
-            connection.Destination,
-            connection.Local,
-            connection.RealServer,
-            connection.Method,
-            template: false,
-            connection.Template.IsSome ? connection.Template.Index : -1,
-            connection.Template.Generation,
-            ConnectionStore<T>.InitialTimeoutTicks);
+        var method = connection.Method;
+        bool fullNat = method == ForwardingMethod.FullNat;
+        insert.Protocol = (byte)key.Protocol;
+        insert.Client = T.From(key.SourceAddress);
+        insert.ClientPort = key.SourcePort;
+        insert.Virtual = T.From(key.DestinationAddress);
+        insert.VirtualPort = key.DestinationPort;
+        insert.Destination = T.From(connection.Destination.Address);
+        insert.DestinationPort = connection.Destination.Port;
+        insert.Local = fullNat ? T.From(connection.Local.Address) : default;
+        insert.LocalPort = fullNat ? connection.Local.Port : (ushort)0;
+        insert.RealServer = connection.RealServer;
+        insert.Method = method;
+        insert.Template = false;
+        insert.Control = connection.Template.IsSome ? connection.Template.Index : -1;
+        insert.ControlGeneration = connection.Template.Generation;
         if (connection.FirstPacket is TcpFlags flags)
         {
             // The kernel's set_tcp_state on the packet that created the connection (NONE, inbound; INPUT-ONLY for the
             // methods whose replies bypass the director); other protocols have one state.
-            var table = TcpStateMachine.TableFor(PacketDirection.Inbound, connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel);
+            bool inputOnly = method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
             byte state = key.Protocol switch
             {
-                L4Protocol.Tcp => (byte)TcpStateMachine.Next(TcpConnectionState.None, table, flags, secureTcp),
-                L4Protocol.Sctp => (byte)SctpStateMachine.Next(SctpConnectionState.None, table, (SctpChunkEvent)flags),
+                L4Protocol.Tcp => (byte)TcpStateMachine.Next(TcpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, inputOnly), flags, secureTcp),
+                L4Protocol.Sctp => (byte)SctpStateMachine.Next(SctpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, inputOnly), (SctpChunkEvent)flags),
                 _ => 0,
             };
             insert.Seen = true;
@@ -653,8 +674,13 @@ public sealed partial class ConnectionTable : IDisposable
             insert.Flags = flags;
             insert.TimeoutTicks = (uint)timeouts.For(key.Protocol, state);
         }
-
-        return insert;
+        else
+        {
+            insert.Seen = false;
+            insert.State = 0;
+            insert.Flags = default;
+            insert.TimeoutTicks = ConnectionStore<T>.InitialTimeoutTicks;
+        }
     }
 
     private static ConnectionInsert<T> ToInsert<T>(

@@ -236,10 +236,12 @@ public static class FrameParser
         // InetAddress holds IPv4 as ::ffff:a.b.c.d, so an IPv6 packet carrying such an address would pass for IPv4 (and
         // meet the IPv4 flow of that address in the connection table). Such addresses are not valid on the wire
         // (RFC 4942 section 2.2 advises dropping them), so the policy is to drop, counted like any other drop.
-        if (source.IsIPv4 | destination.IsIPv4)
+        // An IPv4-mapped address has a zero high half: the rare packet with one goes out of line for the full test.
+        if ((source.High == 0 || destination.High == 0) && IsEitherMapped(source, destination))
         {
             return DropReason.Ipv6MappedAddress;
         }
+
         ReadOnlySpan<byte> payload = ip.Slice(Ipv6Header.Length, payloadLength);
 
         parsed.IpVersion = 6;
@@ -265,10 +267,25 @@ public static class FrameParser
         parsed.Fragment = upper.IsFragment ? FragmentKind.First : FragmentKind.None;
         parsed.L3HeaderLength = Ipv6Header.Length + upper.Offset;
         ReadOnlySpan<byte> l4 = payload[upper.Offset..];
-        reason = ParseTransport(l4, l3 + Ipv6Header.Length + upper.Offset, upper.Protocol, source, destination, ref parsed);
+        int l4Offset = l3 + Ipv6Header.Length + upper.Offset;
 
-        // Only ICMPv6 errors set IsIcmpError here; checked after the transport parse, out of line, so that the common
-        // path stays as it was.
+        // ICMPv6 goes out of line (its errors' quotes are checked there), so the transport parse stays this method's
+        // tail: nothing is read back from parsed after it (a byte read of the struct just zeroed and filled stalls on
+        // store forwarding), and TCP and UDP pay one compare for it.
+        return upper.Protocol == L4Protocol.IcmpV6
+            ? ParseIcmpV6(l4, l4Offset, source, destination, ref parsed)
+            : ParseTransport(l4, l4Offset, upper.Protocol, source, destination, ref parsed);
+    }
+
+    /// <summary>
+    /// The transport parse of an ICMPv6 message; an error (which quotes a packet) that quotes an IPv4-mapped address
+    /// is dropped with <see cref="DropReason.Ipv6MappedAddress"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DropReason ParseIcmpV6(
+        ReadOnlySpan<byte> l4, int l4Offset, InetAddress source, InetAddress destination, ref ParsedFrame parsed)
+    {
+        DropReason reason = ParseTransport(l4, l4Offset, L4Protocol.IcmpV6, source, destination, ref parsed);
         return reason == DropReason.None && parsed.IsIcmpError && QuotesMappedAddress(l4[IcmpHeader.Length..])
             ? DropReason.Ipv6MappedAddress
             : reason;
@@ -369,13 +386,15 @@ public static class FrameParser
         return DropReason.None;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool IsEitherMapped(InetAddress source, InetAddress destination) => source.IsIPv4 | destination.IsIPv4;
+
     /// <summary>
     /// True when the IPv6 header an ICMPv6 error quotes holds an IPv4-mapped source or destination (each checked when
     /// the quote reaches it; a shorter quote is left to whoever translates the error).
     /// </summary>
     /// <param name="quoted">The bytes after the ICMPv6 header.</param>
     /// <returns>True to drop the error.</returns>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool QuotesMappedAddress(ReadOnlySpan<byte> quoted)
     {
         if (quoted.Length < 24 || quoted[0] >> 4 != 6)

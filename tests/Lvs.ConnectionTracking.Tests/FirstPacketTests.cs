@@ -100,4 +100,39 @@ public class FirstPacketTests
             Assert.Equal(singleServers[s].InactiveConnections, batchedServers[s].InactiveConnections);
         }
     }
+
+    [Fact]
+    public void TryAddBatch_GroupAfterFirstPacketsInTheSameSlots_StartsInNoneWithTheInitialTimeout()
+    {
+        // The batched add fills each group of 32 inserts in place in the same slots: the second group's plain NAT
+        // connections must not keep the first group's first packet (SYN_RECV, active, 60 s) or full-NAT local endpoint.
+        NewConnection Make(int i) => i < 32
+            ? new(Tcp(Client(i), Virtual()), 0, Server(0), ForwardingMethod.FullNat) { Local = new InetEndpoint(InetAddress.Parse("172.16.255.1"), (ushort)(5000 + i)), FirstPacket = TcpFlags.Syn }
+            : new(Tcp(Client(i), Virtual()), 1, Server(1), ForwardingMethod.Nat);
+
+        var (table, _, clock, servers) = NewTable();
+        var connections = Enumerable.Range(0, 64).Select(Make).ToArray();
+        var handles = new ConnectionHandle[64];
+        var results = new AddConnectionResult[64];
+        Assert.Equal(64, table.TryAddBatch(connections, handles, results));
+
+        for (int i = 0; i < 64; i++)
+        {
+            Assert.True(table.TryGetInfo(handles[i], out var info));
+            Assert.Equal(i < 32 ? TcpConnectionState.SynRecv : TcpConnectionState.None, info.TcpState);
+            Assert.Equal(i < 32, info.IsActive);
+            Assert.Equal(i < 32 ? connections[i].Local : default, info.Local);
+        }
+
+        Assert.Equal(32, servers[0].ActiveConnections);
+        Assert.Equal(0, servers[1].ActiveConnections);
+        Assert.Equal(32, servers[1].InactiveConnections);
+
+        // The 3 s of a connection whose first packet is still to come, not SYN_RECV's 60 s.
+        table.Tick(clock, 5);
+        for (int i = 0; i < 64; i++)
+        {
+            Assert.Equal(i < 32, table.TryGetInbound(connections[i].Inbound, out _));
+        }
+    }
 }

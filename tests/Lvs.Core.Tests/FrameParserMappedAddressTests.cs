@@ -85,4 +85,40 @@ public class FrameParserMappedAddressTests
         Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
         Assert.True(parsed.IsIcmpError);
     }
+
+    [Theory]
+    [InlineData("::10.0.0.1")]
+    [InlineData("::fffe:192.0.2.80")]
+    [InlineData("::1")]
+    public void Parse_Ipv6PacketToAnAddressNextToTheMappedPrefix_IsAnIpv6Flow(string destination)
+    {
+        byte[] frame = Ipv6("2001:db8::1", destination, 6, Tcp(40000, 80));
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
+        Assert.True(parsed.Flow.DestinationAddress.IsIPv6);
+        Assert.Equal(InetAddress.Parse(destination), parsed.Flow.DestinationAddress);
+        Assert.Equal(80, parsed.Flow.DestinationPort);
+    }
+
+    [Fact]
+    public void Parse_Icmpv6ErrorAfterAnExtensionHeaderQuotingAMappedAddress_IsDroppedWithIpv6MappedAddress()
+    {
+        // A hop-by-hop options header (8 bytes, next header ICMPv6) before the error: the quote is still checked.
+        byte[] error = DestinationUnreachableQuoting("::ffff:192.0.2.80", "2001:db8::1");
+        byte[] frame = Ipv6("2001:db8::fe", "2001:db8::80", 0, [58, 0, 1, 4, 0, 0, 0, 0, .. error]);
+        Assert.Equal(DropReason.Ipv6MappedAddress, FrameParser.Parse(frame, out _));
+    }
+
+    [Fact]
+    public void Parse_Icmpv6EchoRequest_IsParsedWithTheIdentifierAsBothPorts()
+    {
+        byte[] frame = Ipv6("2001:db8::1", "2001:db8::80", 58, [128, 0, 0, 0, 0x12, 0x34, 0, 1]);
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
+        Assert.Equal(L4Protocol.IcmpV6, parsed.Protocol);
+        Assert.False(parsed.IsIcmpError);
+        Assert.Equal(128, parsed.IcmpType);
+        Assert.Equal(0x1234, parsed.Flow.SourcePort);
+        Assert.Equal(0x1234, parsed.Flow.DestinationPort);
+        Assert.Equal(14 + 40, parsed.L4Offset);
+        Assert.Equal(8, parsed.L4HeaderLength);
+    }
 }
