@@ -11,20 +11,7 @@ namespace Lvs.Core.Tests;
 public sealed class SctpTests
 {
     /// <summary>The bitwise reflected CRC32c (polynomial 0x82F63B78), independent of the code under test.</summary>
-    internal static uint ReferenceCrc32C(ReadOnlySpan<byte> data)
-    {
-        uint crc = uint.MaxValue;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
+    internal static uint ReferenceCrc32C(ReadOnlySpan<byte> data) => Lvs.TestSupport.Crc32cReference.Compute(data);
 
     /// <summary>The SCTP checksum by the reference: CRC32c with the checksum field zero.</summary>
     internal static uint ReferenceSctpChecksum(ReadOnlySpan<byte> packet)

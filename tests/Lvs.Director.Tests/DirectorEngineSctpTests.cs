@@ -26,20 +26,7 @@ public sealed class DirectorEngineSctpTests
     private const byte CookieAck = 11;
     private const byte ShutdownComplete = 14;
 
-    private static uint ReferenceCrc32C(ReadOnlySpan<byte> data)
-    {
-        uint crc = uint.MaxValue;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
+    private static uint ReferenceCrc32C(ReadOnlySpan<byte> data) => Lvs.TestSupport.Crc32cReference.Compute(data);
 
     /// <summary>An SCTP frame whose first (and only) chunk has <paramref name="chunkType"/>, checksummed by the reference; no chunk when the type is null.</summary>
     private static Frame Sctp(MacAddress srcMac, MacAddress dstMac, InetAddress src, ushort sport, InetAddress dst, ushort dport, byte? chunkType, byte ttl = 64)

@@ -18,20 +18,7 @@ public sealed class SctpForwardingTests
     private const string NextHopMacHex = "020000000099";
 
     /// <summary>The bitwise reflected CRC32c (polynomial 0x82F63B78), independent of Lvs.Core.</summary>
-    internal static uint ReferenceCrc32C(ReadOnlySpan<byte> data)
-    {
-        uint crc = uint.MaxValue;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
+    internal static uint ReferenceCrc32C(ReadOnlySpan<byte> data) => Lvs.TestSupport.Crc32cReference.Compute(data);
 
     /// <summary>True when the SCTP packet's stored checksum is the reference CRC32c over it with the field zero (RFC 9260 appendix B, little-endian).</summary>
     internal static bool ReferenceValid(ReadOnlySpan<byte> sctp)
