@@ -39,9 +39,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 bool noOutput = (w & NoOutputBit) != 0;
                 var table = TcpStateMachine.TableFor(direction, noOutput);
                 var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags, _table.SecureTcpActive);
-                next = (next & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
-                    | (TcpStateMachine.IsActive(newState) ? 0 : InactiveBit)
-                    | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
+                next = WithState(next, (uint)newState, TcpStateMachine.IsActive(newState), noOutput, direction);
             }
             else if (e.Protocol == (byte)L4Protocol.Sctp && (SctpChunkEvent)flags != SctpChunkEvent.None)
             {
@@ -49,9 +47,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 bool noOutput = (w & NoOutputBit) != 0;
                 var table = TcpStateMachine.TableFor(direction, noOutput);
                 var newState = SctpStateMachine.Next((SctpConnectionState)state, table, (SctpChunkEvent)flags);
-                next = (next & ~(StateMask | InactiveBit | NoOutputBit)) | (uint)newState
-                    | (SctpStateMachine.IsActive(newState) ? 0 : InactiveBit)
-                    | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
+                next = WithState(next, (uint)newState, SctpStateMachine.IsActive(newState), noOutput, direction);
             }
 
             if (next != w && Interlocked.CompareExchange(ref e.Word, next, w) != w)
@@ -102,6 +98,16 @@ internal sealed partial class ConnectionStore<TAddress>
             return true;
         }
     }
+
+    /// <summary>
+    /// The entry's word after a state transition (TCP or SCTP): the new state, inactive unless the state is active, and
+    /// the no-output mark kept only while the packets seen are inbound (a reply clears it for good).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint WithState(uint word, uint state, bool active, bool noOutput, PacketDirection direction) =>
+        (word & ~(StateMask | InactiveBit | NoOutputBit)) | state
+            | (active ? 0 : InactiveBit)
+            | (noOutput && direction == PacketDirection.Inbound ? NoOutputBit : 0);
 
     /// <summary>
     /// Counts an incoming packet (the kernel's <c>atomic_inc(&amp;cp->in_pkts)</c> in <c>ip_vs_in_hook</c>), up to

@@ -662,11 +662,11 @@ public sealed partial class ConnectionTable : IDisposable
         {
             // The kernel's set_tcp_state on the packet that created the connection (NONE, inbound; INPUT-ONLY for the
             // methods whose replies bypass the director); other protocols have one state.
-            bool inputOnly = method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
+            var table = TcpStateMachine.TableFor(PacketDirection.Inbound, method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel);
             byte state = key.Protocol switch
             {
-                L4Protocol.Tcp => (byte)TcpStateMachine.Next(TcpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, inputOnly), flags, secureTcp),
-                L4Protocol.Sctp => (byte)SctpStateMachine.Next(SctpConnectionState.None, TcpStateMachine.TableFor(PacketDirection.Inbound, inputOnly), (SctpChunkEvent)flags),
+                L4Protocol.Tcp => (byte)TcpStateMachine.Next(TcpConnectionState.None, table, flags, secureTcp),
+                L4Protocol.Sctp => (byte)SctpStateMachine.Next(SctpConnectionState.None, table, (SctpChunkEvent)flags),
                 _ => 0,
             };
             insert.Seen = true;

@@ -236,19 +236,11 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IPollableFrameQueue, IDi
                 byte* block = BlockAt(_block);
                 if ((Volatile.Read(ref *(uint*)(block + PacketRingLayout.BlockStatus)) & Constants.TpStatusUser) == 0)
                 {
-                    if (deadline == 0)
+                    if (!WaitForKernel(batch, ref deadline, timeoutMilliseconds))
                     {
-                        deadline = Environment.TickCount64 + Math.Max(0, timeoutMilliseconds);
-                    }
-
-                    int left = (int)Math.Min(int.MaxValue, deadline - Environment.TickCount64);
-                    if (left <= 0 || Volatile.Read(ref _disposed) != 0)
-                    {
-                        batch.Reset(Memory<byte>.Empty, this);
                         return 0;
                     }
 
-                    Wait(left);
                     continue;
                 }
 
@@ -427,6 +419,29 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IPollableFrameQueue, IDi
 
     private byte* BlockAt(int index) => _map + ((long)index * _blockSize);
 
+    /// <summary>
+    /// The ring's next block or frame is still the kernel's: waits for it until the receive's deadline (set on the
+    /// first wait) and says whether to look again; false when the time is up or the queue is disposed, the batch then
+    /// empty. Both ring layouts wait through this.
+    /// </summary>
+    private bool WaitForKernel(FrameBatch batch, ref long deadline, int timeoutMilliseconds)
+    {
+        if (deadline == 0)
+        {
+            deadline = Environment.TickCount64 + Math.Max(0, timeoutMilliseconds);
+        }
+
+        int left = (int)Math.Min(int.MaxValue, deadline - Environment.TickCount64);
+        if (left <= 0 || Volatile.Read(ref _disposed) != 0)
+        {
+            batch.Reset(Memory<byte>.Empty, this);
+            return false;
+        }
+
+        Wait(left);
+        return true;
+    }
+
     /// <summary>The offset of receive slot <paramref name="index"/> in the ring (a slot never straddles two blocks).</summary>
     private long FrameOffset(int index) => ((long)(index / _framesPerBlock) * _blockSize) + ((long)(index % _framesPerBlock) * _frameSize);
 
@@ -438,19 +453,11 @@ public sealed unsafe class AfPacketQueue : IFrameQueue, IPollableFrameQueue, IDi
         {
             if ((Volatile.Read(ref *(uint*)(_map + FrameOffset(_frame) + PacketRingLayout.V2FrameStatus)) & Constants.TpStatusUser) == 0)
             {
-                if (deadline == 0)
+                if (!WaitForKernel(batch, ref deadline, timeoutMilliseconds))
                 {
-                    deadline = Environment.TickCount64 + Math.Max(0, timeoutMilliseconds);
-                }
-
-                int left = (int)Math.Min(int.MaxValue, deadline - Environment.TickCount64);
-                if (left <= 0 || Volatile.Read(ref _disposed) != 0)
-                {
-                    batch.Reset(Memory<byte>.Empty, this);
                     return 0;
                 }
 
-                Wait(left);
                 continue;
             }
 

@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using Lvs.Core;
 using Lvs.Core.Headers;
 using Lvs.Director;
@@ -15,7 +13,7 @@ namespace Lvs.Benchmarks.Director;
 /// does per frame. Per thread: with 2 threads each operation stands for twice the frames.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(Config))]
+[Config(typeof(DirectorThreadsConfig))]
 public class DirectorEstablishedThreadsBenchmarks
 {
     private const int Batch = 64;
@@ -121,16 +119,6 @@ public class DirectorEstablishedThreadsBenchmarks
                     throw new InvalidOperationException($"The engine did not forward an established frame: {verdict}.");
                 }
             }
-        }
-    }
-
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
-            _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
-            _ = WithBuildTimeout(TimeSpan.FromMinutes(15));
         }
     }
 }

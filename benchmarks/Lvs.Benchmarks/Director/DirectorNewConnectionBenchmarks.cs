@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using Lvs.Core;
 using Lvs.Core.Headers;
 using Lvs.Director;
@@ -14,7 +12,7 @@ namespace Lvs.Benchmarks.Director;
 /// <see cref="Threads"/> workers run at once on as many threads, each on its own flows.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(Config))]
+[Config(typeof(DirectorThreadsConfig))]
 public class DirectorNewConnectionBenchmarks
 {
     private const int Batch = 64;
@@ -103,18 +101,6 @@ public class DirectorNewConnectionBenchmarks
 
                 _worker.ProcessBatch(_buffer, _slots, _verdicts);
             }
-        }
-    }
-
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
-            _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
-
-            // The shared host can take minutes to build the benchmark's executable.
-            _ = WithBuildTimeout(TimeSpan.FromMinutes(15));
         }
     }
 }
