@@ -11,6 +11,13 @@ public static class ConnectionListing
     /// <summary>The two header lines ipvsadm prints before the entries.</summary>
     public const string Header = "IPVS connection entries\npro expire state       source             virtual            destination";
 
+    /// <summary>
+    /// The header ipvsadm prints with <c>--persistent-conn</c> (<c>ipvsadm -L -n -c --persistent-conn</c>), which adds the
+    /// persistence engine's columns; a line keeps the form of <see cref="FormatLine"/> unless its connection has
+    /// persistence-engine data, which needs a persistence engine (none is implemented, so no line has any).
+    /// </summary>
+    public const string PersistentConnectionsHeader = "IPVS connection entries\npro expire state       source             virtual            destination        pe name          pe_data";
+
     /// <summary>Formats one entry as a line (without the line break).</summary>
     /// <param name="info">The entry.</param>
     /// <returns>The line, e.g. <c>TCP 14:59  ESTABLISHED 10.0.0.1:52144     10.0.0.100:80      10.0.0.2:80</c>.</returns>
@@ -28,11 +35,17 @@ public static class ConnectionListing
     /// <summary>Writes the header and one line per entry.</summary>
     /// <param name="writer">The output.</param>
     /// <param name="entries">The entries, e.g. <see cref="ConnectionTable.Enumerate"/>.</param>
-    public static void Write(TextWriter writer, IEnumerable<ConnectionInfo> entries)
+    public static void Write(TextWriter writer, IEnumerable<ConnectionInfo> entries) => Write(writer, entries, persistentConnections: false);
+
+    /// <summary>Writes the header and one line per entry.</summary>
+    /// <param name="writer">The output.</param>
+    /// <param name="entries">The entries, e.g. <see cref="ConnectionTable.Enumerate"/>.</param>
+    /// <param name="persistentConnections">Whether to print <see cref="PersistentConnectionsHeader"/> (ipvsadm's <c>--persistent-conn</c>).</param>
+    public static void Write(TextWriter writer, IEnumerable<ConnectionInfo> entries, bool persistentConnections)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(entries);
-        writer.WriteLine(Header);
+        writer.WriteLine(persistentConnections ? PersistentConnectionsHeader : Header);
         foreach (var entry in entries)
         {
             writer.WriteLine(FormatLine(entry));

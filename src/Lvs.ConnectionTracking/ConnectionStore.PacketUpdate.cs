@@ -153,4 +153,26 @@ internal sealed partial class ConnectionStore<TAddress>
             }
         }
     }
+
+    /// <summary>
+    /// Re-arms a live template at <paramref name="now"/> plus its timeout (held in its route's outbound link), as an add
+    /// placed by it does; never moves its expiry earlier. Like a packet's refresh, it only writes the expiry tick (the
+    /// lazy wheel re-files the entry when its old tick comes).
+    /// </summary>
+    public bool RefreshTemplate(int index, uint generation, uint now)
+    {
+        if (!TryReadWord(index, generation, out uint word) || (word & InvalidBit) != 0 || (_entries[index].Meta & TemplateMeta) == 0)
+        {
+            return false;
+        }
+
+        ref var t = ref _entries[index];
+        uint expiry = now + ExpiryRounding + (uint)_routes[index].NextOut;
+        if ((int)(expiry - Volatile.Read(ref t.Expiry)) > 0)
+        {
+            Volatile.Write(ref t.Expiry, expiry);
+        }
+
+        return true;
+    }
 }

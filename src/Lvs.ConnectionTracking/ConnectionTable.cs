@@ -482,6 +482,19 @@ public sealed partial class ConnectionTable : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Re-arms a template's timer with its timeout, for a connection placed by it that is not added to the table
+    /// (one-packet scheduling, ipvsadm <c>-o</c>): the kernel's <c>ip_vs_sched_persist</c> releases the template with
+    /// <c>ip_vs_conn_put</c>, which re-arms it, for every connection it places. <see cref="TryAdd(in NewConnection, out ConnectionHandle)"/>
+    /// with <see cref="NewConnection.Template"/> set does this itself.
+    /// </summary>
+    /// <param name="template">The template, from <see cref="TryGetTemplate"/> or <see cref="TryAddTemplate"/>.</param>
+    /// <returns>False when the handle no longer names a live template.</returns>
+    public bool RefreshTemplate(ConnectionHandle template) =>
+        template.Tag == Tag && (template.IsIPv6
+            ? _v6.RefreshTemplate(template.Index, template.Generation, CurrentTick)
+            : _v4.RefreshTemplate(template.Index, template.Generation, CurrentTick));
+
     /// <summary>Creates a persistence template binding a client network to a real server (ipvsadm <c>-p</c>).</summary>
     /// <param name="key">The template key.</param>
     /// <param name="realServer">The chosen server's registry index.</param>

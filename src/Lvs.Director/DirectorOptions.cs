@@ -48,6 +48,14 @@ public sealed record DirectorOptions
     /// </summary>
     public bool SloppySctp { get; init; }
 
+    /// <summary>
+    /// Schedule ICMP echo requests that a firewall-mark service matches to its real servers, tracked as flows of their
+    /// own (by the echo identifier). Off, as in the kernel: IPVS has no protocol for ICMP, so <c>ip_vs_in</c> leaves an
+    /// echo request to the host (which answers it, see <see cref="AnswerEcho"/>) whatever its mark. An extension for
+    /// directors that should let real servers answer pings to a marked address.
+    /// </summary>
+    public bool ScheduleIcmpEcho { get; init; }
+
     /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
     public bool AnswerEcho { get; init; } = true;
 

@@ -357,8 +357,10 @@ public sealed class PacketWorker
     private FrameVerdict New(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
         var flow = parsed.Flow;
-        if (!TryFindService(view, flow, out var service))
+        if (!TryFindService(view, flow, out var service)
+            || (flow.Protocol is L4Protocol.Icmp or L4Protocol.IcmpV6 && !_engine.Options.ScheduleIcmpEcho))
         {
+            // An echo request is the host's unless ScheduleIcmpEcho (ip_vs_in accepts a protocol IPVS has no handler for).
             return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
         }
 
@@ -442,7 +444,13 @@ public sealed class PacketWorker
         ref var path = ref Path(view, index);
         if (options.OnePacket && flow.Protocol == L4Protocol.Udp)
         {
-            // -o: the datagram is scheduled alone and no connection is kept (IP_VS_CONN_F_ONE_PACKET).
+            // -o: the datagram is scheduled alone and no connection is kept (IP_VS_CONN_F_ONE_PACKET); its template is
+            // re-armed as for any connection it places (ip_vs_sched_persist's ip_vs_conn_put).
+            if (template.IsSome)
+            {
+                _ = _connections.RefreshTemplate(template);
+            }
+
             Count(path.ServiceIndex, index, WorkerCounters.Connections, 0);
             var once = ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
             if (method == ForwardingMethod.FullNat)

@@ -46,6 +46,42 @@ public class DirectorEngineFirewallMarkTests
         Assert.Equal(443, tcp.DestinationPort);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EchoRequestMarkedForAService_AnsweredByTheDirectorUnlessScheduleIcmpEcho(bool scheduleEcho)
+    {
+        // A mark rule for every protocol of the VIP (iptables -t mangle -A PREROUTING -d VIP -j MARK --set-mark 1): the
+        // kernel's ip_vs_in leaves an echo request to the host (ip_vs_in_icmp handles only errors, and IPVS has no
+        // protocol for ICMP), which answers it; ScheduleIcmpEcho forwards it to a real server as a flow of its own.
+        using var lab = new Lab(new DirectorOptions
+        {
+            FirewallMarks = [new FirewallMarkRule(1, InetPrefix.Parse("10.0.0.100/32"))],
+            ScheduleIcmpEcho = scheduleEcho,
+        });
+        var key = VirtualServiceKey.ForFirewallMark(1);
+        lab.Table.AddService(new VirtualServiceOptions(key) { Scheduler = "rr" });
+        lab.Table.AddRealServer(key, new RealServerOptions(new InetEndpoint(lab.Server(1), 0)) { Method = ForwardingMethod.DirectRouting });
+        lab.Engine.Neighbors.Set(1, lab.Server(1), Lab.ServerMac(1));
+        var echo = new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment([8, 0, 0, 0, 0, 1, 0, 1, 9, 9]));
+        var frame = Lab.Ip(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, Vip, echo);
+
+        var eth = frame.Output(lab.Send(frame, 0));
+
+        if (scheduleEcho)
+        {
+            PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+            Assert.Equal(IcmpV4TypeCode.EchoRequest, eth.Extract<IcmpV4Packet>().TypeCode);
+            Assert.Single(lab.Engine.Connections.Enumerate());
+        }
+        else
+        {
+            PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+            Assert.Equal(IcmpV4TypeCode.EchoReply, eth.Extract<IcmpV4Packet>().TypeCode);
+            Assert.Empty(lab.Engine.Connections.Enumerate());
+        }
+    }
+
     [Fact]
     public void UnmarkedPortOfTheMarkedAddress_NoService()
     {

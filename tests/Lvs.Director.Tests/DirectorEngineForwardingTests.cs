@@ -185,6 +185,37 @@ public class DirectorEngineForwardingTests
     }
 
     [Fact]
+    public void OnePacketScheduling_Persistent_EveryDatagramRefreshesTheTemplate()
+    {
+        // ip_vs_sched_persist releases the template with ip_vs_conn_put (which re-arms its timer with its timeout) for
+        // every connection it places, one-packet ones included: datagrams 200 s apart keep a 300 s template alive.
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.DirectRouting, count: 3, protocol: L4Protocol.Udp, port: 53, persistence: 300, onePacket: true);
+        string SendQuery()
+        {
+            var query = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 5353, lab.Vip, 53);
+            return query.Output(lab.Send(query, 0)).DestinationHardwareAddress.ToString();
+        }
+
+        string first = SendQuery();
+        for (int i = 0; i < 4; i++)
+        {
+            lab.Time.Advance(TimeSpan.FromSeconds(200));
+            _ = lab.Engine.Connections.RunHousekeeping();
+            Assert.Equal(first, SendQuery());
+        }
+
+        var template = Assert.Single(lab.Engine.Connections.Enumerate());
+        Assert.True(template.IsTemplate);
+
+        // With no datagram for longer than the timeout the template ends, and the next one is scheduled afresh.
+        lab.Time.Advance(TimeSpan.FromSeconds(302));
+        _ = lab.Engine.Connections.RunHousekeeping();
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+        Assert.NotEqual(first, SendQuery());
+    }
+
+    [Fact]
     public void TcpNotSyn_NoConnection_DroppedUnlessSloppyTcp()
     {
         using var lab = new Lab();

@@ -211,11 +211,21 @@ public static class IpvsadmListing
     /// <summary>Prints <c>ipvsadm -L -n -c</c> (the connection table), as <see cref="ConnectionListing"/> does.</summary>
     /// <param name="connections">The connection table (<see cref="DirectorEngine.Connections"/>).</param>
     /// <returns>The text, each line ending in a line feed.</returns>
-    public static string Connections(ConnectionTable connections)
+    public static string Connections(ConnectionTable connections) => Connections(connections, persistentConnections: false);
+
+    /// <summary>
+    /// Prints <c>ipvsadm -L -n -c</c>, or with <paramref name="persistentConnections"/> <c>ipvsadm -L -n -c --persistent-conn</c>
+    /// (the header gains the <c>pe name</c> and <c>pe_data</c> columns; lines have none, as ipvsadm prints connections
+    /// without persistence-engine data).
+    /// </summary>
+    /// <param name="connections">The connection table (<see cref="DirectorEngine.Connections"/>).</param>
+    /// <param name="persistentConnections">ipvsadm's <c>--persistent-conn</c>.</param>
+    /// <returns>The text, each line ending in a line feed.</returns>
+    public static string Connections(ConnectionTable connections, bool persistentConnections)
     {
         ArgumentNullException.ThrowIfNull(connections);
         using var writer = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
-        ConnectionListing.Write(writer, connections.Enumerate());
+        ConnectionListing.Write(writer, connections.Enumerate(), persistentConnections);
         return writer.ToString();
     }
 

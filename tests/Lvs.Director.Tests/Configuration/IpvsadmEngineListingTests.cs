@@ -36,5 +36,11 @@ public sealed class IpvsadmEngineListingTests
         string connections = IpvsadmListing.Connections(lab.Engine.Connections);
         Assert.StartsWith("IPVS connection entries\npro expire state       source             virtual            destination\nTCP 01:00  SYN_RECV    10.0.0.2:40000     10.0.0.100:80      10.1.0.11:8080\n", connections, StringComparison.Ordinal);
         Assert.Equal("Timeout (tcp tcpfin udp): 900 120 300\n", IpvsadmListing.Timeout(lab.Engine.Connections.Timeouts));
+
+        // --persistent-conn: list_conn's wider header ("pro expire %-11s %-18s %-18s %-18s %-16s %s"); print_conn keeps
+        // the narrow line for a connection without persistence-engine data (sscanf read 9 fields, not 11).
+        string persistent = IpvsadmListing.Connections(lab.Engine.Connections, persistentConnections: true);
+        string header = $"pro expire {"state",-11} {"source",-18} {"virtual",-18} {"destination",-18} {"pe name",-16} pe_data";
+        Assert.StartsWith($"IPVS connection entries\n{header}\nTCP 01:00  SYN_RECV    10.0.0.2:40000     10.0.0.100:80      10.1.0.11:8080\n", persistent, StringComparison.Ordinal);
     }
 }
