@@ -184,6 +184,12 @@ public sealed class ServiceTable
             Apply(server.Live, options, weight);
             _byServer[server.Live] = (state, options);
             _ = Publish(state);
+
+            // The kernel's ip_vs_edit_dest calls the scheduler's upd_dest whatever changed (wrr restarts at the head).
+            if (server.InPool)
+            {
+                state.Scheduler.ServerEdited(server.Live);
+            }
         }
     }
 

@@ -38,6 +38,18 @@ public interface IScheduler
     /// <exception cref="ArgumentException">The same server, or the same endpoint, appears twice.</exception>
     void UpdateServers(IReadOnlyList<RealServer> servers);
 
+    /// <summary>
+    /// Tells the scheduler that a server of its list was edited (ipvsadm <c>-e</c>), whether or not anything about it
+    /// changed: the kernel calls the scheduler's <c>upd_dest</c> on every edit, and wrr's (<c>ip_vs_wrr_dest_changed</c>)
+    /// restarts its scan at the list head even when the weights are the same. Call it after <see cref="UpdateServers"/>
+    /// has been given the list that holds the server. Schedulers whose state an unchanged server cannot move do nothing
+    /// (the default).
+    /// </summary>
+    /// <param name="server">The edited server.</param>
+    void ServerEdited(RealServer server)
+    {
+    }
+
     /// <summary>Picks the real server for a new connection.</summary>
     /// <param name="flow">The connection's first packet: the hashing schedulers read its source or destination.</param>
     /// <returns>The server, or null when no server can take the connection (the kernel's "no destination available").</returns>

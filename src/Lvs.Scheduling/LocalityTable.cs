@@ -25,7 +25,13 @@ internal sealed class LocalityTable<TEntry> : IDisposable
     public static readonly TimeSpan EntryTimeout = TimeSpan.FromMinutes(6);
 
     /// <summary>The kernel's maximum size: 16 entries per bucket of a 1024-bucket table.</summary>
-    public const int MaxSize = 1024 * 16;
+    public const int MaxSize = BucketCount * 16;
+
+    /// <summary>The kernel's table size in bits (<c>CONFIG_IP_VS_LBLC_TAB_BITS</c>, <c>CONFIG_IP_VS_LBLCR_TAB_BITS</c>: 10).</summary>
+    internal const int BucketBits = 10;
+
+    /// <summary>The kernel's bucket count (<c>IP_VS_LBLC_TAB_SIZE</c>), over which garbage collection walks.</summary>
+    internal const int BucketCount = 1 << BucketBits;
 
     private const int CountForFullExpiration = 30;
 
@@ -35,6 +41,7 @@ internal sealed class LocalityTable<TEntry> : IDisposable
     private readonly long _entryTimeout;
     private readonly ITimer _timer;
     private int _counter = 1;
+    private int _rover;
 
     /// <summary>Creates the table and starts its collection timer.</summary>
     /// <param name="time">The clock.</param>
@@ -111,20 +118,45 @@ internal sealed class LocalityTable<TEntry> : IDisposable
             return;
         }
 
+        // The kernel walks its buckets from the one after the rover and empties each of its idle entries, checking the
+        // goal only between buckets, then leaves the rover at the last bucket it emptied. The entries are grouped by
+        // the kernel's bucket here (once a minute, only over the maximum size, so the lists may be allocated).
         int goal = Math.Min((count - MaxSize) * 4 / 3, MaxSize / 2);
+        var idle = new List<KeyValuePair<InetAddress, TEntry>>?[BucketCount];
         foreach (var pair in _entries)
         {
+            if (now - pair.Value.LastUse >= _entryTimeout)
+            {
+                (idle[BucketOf(pair.Key)] ??= []).Add(pair);
+            }
+        }
+
+        int j = _rover;
+        for (int i = 0; i < BucketCount; i++)
+        {
+            j = (j + 1) & (BucketCount - 1);
+            foreach (var pair in idle[j] ?? [])
+            {
+                if (_entries.TryRemove(pair))
+                {
+                    goal--;
+                }
+            }
+
             if (goal <= 0)
             {
                 break;
             }
-
-            if (now - pair.Value.LastUse >= _entryTimeout && _entries.TryRemove(pair))
-            {
-                goal--;
-            }
         }
+
+        _rover = j;
     }
+
+    /// <summary>
+    /// The kernel's bucket of an entry (<c>ip_vs_lblc_hashkey</c>, <c>ip_vs_lblcr_hashkey</c>): <c>hash_32</c> of the
+    /// folded address in host order over <see cref="BucketBits"/> bits.
+    /// </summary>
+    internal static int BucketOf(InetAddress address) => (int)KernelBucketHash.Hash32(KernelBucketHash.Fold(address), BucketBits);
 
     /// <summary>Stops the collection timer.</summary>
     public void Dispose() => _timer.Dispose();

@@ -21,7 +21,8 @@ namespace Lvs.Scheduling;
 /// Weights are those of the last update (the kernel rebuilds its maximum weight and gcd in <c>upd_dest</c> too). On an
 /// update the sequence restarts at the list head in the current pass, with the kernel's rounding of the current weight
 /// to the new gcd (<c>ip_vs_wrr_dest_changed</c>). An update that changes nothing (the same endpoints in the same order
-/// with the same weights, whether or not the same objects) keeps the position, as the kernel, which is not called then.
+/// with the same weights, whether or not the same objects) keeps the position, as the kernel, which is not called then;
+/// an explicit edit of a server that changes nothing restarts it, as the kernel's <c>upd_dest</c> (<see cref="ServerEdited"/>).
 /// </para>
 /// </remarks>
 public sealed class WeightedRoundRobinScheduler : IScheduler
@@ -57,6 +58,26 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             // server's identity), order and weights, even as new objects, leaves the position where it is.
             var next = old.Matches(copy) ? old.WithServers(copy, state) : Snapshot.Build(copy, old.CurrentWeight(state), _maxPeriod);
             Volatile.Write(ref _snapshot, next);
+        }
+    }
+
+    /// <summary>
+    /// An edit of a server (ipvsadm <c>-e</c>), even one that changed nothing, restarts the scan at the list head with the
+    /// current weight rounded onto the weights' grid, as the kernel's <c>upd_dest</c> (<c>ip_vs_wrr_dest_changed</c>).
+    /// </summary>
+    /// <param name="server">The edited server (a server not in the list changes nothing).</param>
+    public void ServerEdited(RealServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        lock (_updateLock)
+        {
+            var old = _snapshot;
+            if (Array.FindIndex(old.Servers, s => s.Endpoint == server.Endpoint) < 0)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _snapshot, Snapshot.Build(old.Servers, old.CurrentWeight(Volatile.Read(ref old.State)), _maxPeriod));
         }
     }
 

@@ -252,6 +252,27 @@ public class DirectorEngineForwardingTests
     }
 
     [Fact]
+    public void EditRealServer_NothingChanged_WrrRestartsAtTheListHead()
+    {
+        // ipvsadm -e with the options a server already has still calls wrr's upd_dest, which puts the mark back at the
+        // list head: the next connection goes to the head server again (server 3, added last), not to server 2.
+        using var lab = new Lab();
+        var key = lab.AddService("wrr", ForwardingMethod.Nat, count: 3);
+        string Connect(ushort port)
+        {
+            var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, port, lab.Vip, 80, "S");
+            return PacketAssert.Ip(syn.Output(lab.Send(syn, 0))).DestinationAddress.ToString();
+        }
+
+        Assert.Equal(lab.Server(3).ToString(), Connect(40000));
+        Assert.Equal(lab.Server(2).ToString(), Connect(40001));
+        lab.Table.EditRealServer(key, new RealServerOptions(new InetEndpoint(lab.Server(1), 8080)) { Method = ForwardingMethod.Nat });
+        Assert.Equal(lab.Server(3).ToString(), Connect(40002));
+        Assert.Equal(lab.Server(2).ToString(), Connect(40003));
+        Assert.Equal(lab.Server(1).ToString(), Connect(40004));
+    }
+
+    [Fact]
     public void Drain_WeightZero_ExistingConnectionGoesOnNewOnesGoElsewhere()
     {
         using var lab = new Lab();

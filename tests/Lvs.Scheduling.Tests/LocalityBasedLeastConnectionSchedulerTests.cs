@@ -146,12 +146,14 @@ public sealed class LocalityBasedLeastConnectionSchedulerTests : IDisposable
             _lblc.Pick(To(d));
         }
 
-        // Nothing is idle for 6 minutes before the check at 6 minutes; then 4/3 of the excess (400) goes.
+        // Nothing is idle for 6 minutes before the check at 6 minutes; then at least 4/3 of the excess (400) goes, in
+        // whole buckets of the kernel's table (LocalityTableTests checks which), which brings it under the maximum.
         _time.Advance(TimeSpan.FromMinutes(5));
         Assert.Equal(entries, _lblc.Count);
         _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal(entries - 400, _lblc.Count);
+        int left = _lblc.Count;
+        Assert.InRange(left, entries - 400 - 64, entries - 400);
         _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal(entries - 400, _lblc.Count);
+        Assert.Equal(left, _lblc.Count);
     }
 }

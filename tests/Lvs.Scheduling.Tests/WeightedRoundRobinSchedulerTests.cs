@@ -149,6 +149,26 @@ public class WeightedRoundRobinSchedulerTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void ServerEdited_NothingChanged_RestartsAtTheListHeadKeepingTheCurrentWeight(bool stepping)
+    {
+        // ipvsadm -e with the same weight still runs upd_dest: ip_vs_wrr_dest_changed puts the mark at the list head
+        // with cw kept (2 after A | A B | A), so the pass at 2 is scanned again from A: A B C, then A B C, then the period.
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABA", Letters(servers, wrr.PickMany(4)));
+        wrr.ServerEdited(servers[1]);
+        Assert.Equal("ABCABC" + "AABABCABC", Letters(servers, wrr.PickMany(15)));
+
+        // A server that is not in the list is not the scheduler's: nothing moves.
+        Assert.Equal("A", Letters(servers, wrr.PickMany(1)));
+        wrr.ServerEdited(TestServers.Create(99, 4));
+        Assert.Equal("ABABCABC", Letters(servers, wrr.PickMany(8)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void UpdateServers_GcdGrows_RoundsTheCurrentWeightOntoTheNewGrid(bool stepping)
     {
         var servers = WithWeights(4, 3);
