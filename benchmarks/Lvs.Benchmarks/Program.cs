@@ -17,6 +17,13 @@ if (args is ["build-ab", ..])
     return Lvs.Benchmarks.BuildComparisonLoop.Run(args);
 }
 
+// The engine's established-frame path in a plain loop, for a profiler (perf record with DOTNET_PerfMapEnabled=1):
+//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- engine-loop Nat|DirectRouting|FullNat|Tunnel [seconds]
+if (args is ["engine-loop", ..])
+{
+    return Lvs.Benchmarks.Director.DirectorEngineLoop.Run(args);
+}
+
 #if LVS_FORWARDING_BASELINE
 // Old against new Lvs.Forwarding in one alternating timing loop (LvsForwardingBaseline set; docs/benchmarks.md):
 //   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- forwarding-ab [rounds]

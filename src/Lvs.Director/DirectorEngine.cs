@@ -391,6 +391,9 @@ public sealed class DirectorEngine : IDisposable
             if (entry.Server is not null)
             {
                 indexOf[entry.Server] = i;
+                bool portless = entry.Service.IsFirewallMark || entry.Service.Endpoint.Port == 0;
+                path.PacketPort = entry.Server.Port == 0 || (portless && snapshot.Find(entry.Service)?.Options.IsPersistent == true);
+                path.StableDestination = !portless;
             }
 
             if (entry.Server is null || !TryRoute(entry.Server.Address, out int link, out var nextHop))

@@ -100,4 +100,19 @@ internal struct DestinationPath
     public int Link;
     public NeighborEntry? Neighbor;
     public TunnelRoute Tunnel;
+
+    /// <summary>
+    /// Whether connections to this server go to the packet's destination port rather than the server's: a server on
+    /// port 0, or any server of a persistent service without a port (port 0 or a firewall mark), whose connections
+    /// <c>ip_vs_sched_persist</c> sends to the packet's port whatever the server's.
+    /// </summary>
+    public bool PacketPort;
+
+    /// <summary>
+    /// Whether an established NAT connection's destination can be computed (<see cref="PacketPort"/> cannot change
+    /// under it): true for services with a port, whose connections' destination does not depend on persistence; a
+    /// port-0 or firewall-mark service may be edited into or out of persistence, so its connections' destinations are
+    /// read from the connection table.
+    /// </summary>
+    public bool StableDestination;
 }

@@ -192,9 +192,10 @@ public sealed class PacketWorker
             _ = _connections.TryGetInboundBatch(_inboundKeys.AsSpan(0, inbound), _inboundHandles.AsSpan(0, inbound));
             foreach (var handle in _inboundHandles.AsSpan(0, inbound))
             {
-                // NAT and FULLNAT read the route part of each slot (the real server's endpoint), another line: start
-                // all those loads now. Direct routing and tunnelling need only the lookup's line, already loaded.
-                if (_connections.TryGetServer(handle, out _, out var method) && method is ForwardingMethod.Nat or ForwardingMethod.FullNat)
+                // FULLNAT reads the route part of each slot (the local endpoint), another line: start all those loads
+                // now (prefetching a few frames ahead instead measured slower). The other methods need only the
+                // lookup's line, already loaded.
+                if (_connections.TryGetServer(handle, out _, out var method) && method == ForwardingMethod.FullNat)
                 {
                     _connections.PrefetchForwarding(handle);
                 }
@@ -259,11 +260,15 @@ public sealed class PacketWorker
 
     private FrameVerdict Inbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle)
     {
-        // Direct routing and tunnelling need only the server (the lookup's line); NAT and FULLNAT need the endpoints too.
+        // Direct routing and tunnelling need only the server (the lookup's line). NAT needs the server's endpoint, which
+        // for a service with a port is the destination New gave the connection (the server's port, or the packet's for a
+        // port-0 server), so it need not read the slot's route line either; FULLNAT reads it for the local endpoint.
         ConnectionForwarding connection;
-        if (_connections.TryGetServer(handle, out int server, out var method) && method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel)
+        if (_connections.TryGetServer(handle, out int server, out var method) && method != ForwardingMethod.FullNat
+            && (method != ForwardingMethod.Nat || (Path(view, server).StableDestination && Path(view, server).Server is not null)))
         {
-            connection = new ConnectionForwarding(parsed.Flow.Protocol, parsed.Flow.Source, parsed.Flow.Destination, default, default, server, method);
+            var destination = method == ForwardingMethod.Nat ? DestinationOf(ref Path(view, server), parsed.Flow) : default;
+            connection = new ConnectionForwarding(parsed.Flow.Protocol, parsed.Flow.Source, parsed.Flow.Destination, destination, default, server, method);
         }
         else if (!_connections.TryGetForwarding(handle, out connection))
         {
@@ -427,8 +432,8 @@ public sealed class PacketWorker
             return NoServer(buffer, offset, parsed, link);
         }
 
-        // A real server on port 0 takes the packet's port (port-0 and firewall-mark services).
-        var destination = new InetEndpoint(server.Address, server.Port != 0 ? server.Port : flow.DestinationPort);
+        ref var path = ref Path(view, index);
+        var destination = DestinationOf(ref path, flow);
         var method = server.ForwardingMethod;
         InetEndpoint local = default;
         if (method == ForwardingMethod.FullNat)
@@ -441,7 +446,6 @@ public sealed class PacketWorker
         }
 
         var connection = new ConnectionForwarding(flow.Protocol, flow.Source, flow.Destination, destination, local, index, method);
-        ref var path = ref Path(view, index);
         if (options.OnePacket && flow.Protocol == L4Protocol.Udp)
         {
             // -o: the datagram is scheduled alone and no connection is kept (IP_VS_CONN_F_ONE_PACKET); its template is
@@ -835,6 +839,16 @@ public sealed class PacketWorker
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref DestinationPath Path(EngineView view, int index) => ref view.Paths[index];
+
+    /// <summary>
+    /// Where a connection of <paramref name="flow"/> to the server of <paramref name="path"/> goes: the server's address,
+    /// and its port unless <see cref="DestinationPath.PacketPort"/> (a server on port 0, or a persistent port-0 or
+    /// firewall-mark service), then the packet's (<c>ip_vs_schedule</c>, <c>ip_vs_sched_persist</c>). New connections get
+    /// it; established NAT packets compute it again rather than read it from the connection's slot.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static InetEndpoint DestinationOf(ref DestinationPath path, in FlowKey flow) =>
+        new(path.Server!.Address, path.PacketPort ? flow.DestinationPort : path.Server.Port);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private FrameVerdict Finish(ForwardingVerdict verdict, int outLink, int inLink)

@@ -82,6 +82,66 @@ public class DirectorEngineFirewallMarkTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 8080)]
+    [InlineData(300, 443)]
+    public void ServerWithAPort_NonPersistentMarkUsesIt_PersistentMarkKeepsThePacketsPort(int persistence, int expectedPort)
+    {
+        // ip_vs_schedule sends a connection to dest->port when the server has one; ip_vs_sched_persist sends it to the
+        // packet's port unless that is the service's port (0 for a mark): "dport = dst_port; if (dport == svc->port &&
+        // dest->port) dport = dest->port".
+        using var lab = new Lab(new DirectorOptions
+        {
+            FirewallMarks = [new FirewallMarkRule(1, InetPrefix.Parse("10.0.0.100/32")) { Protocol = L4Protocol.Tcp }],
+        });
+        var key = VirtualServiceKey.ForFirewallMark(1);
+        lab.Table.AddService(new VirtualServiceOptions(key) { Scheduler = "rr", PersistenceTimeout = persistence });
+        lab.Table.AddRealServer(key, new RealServerOptions(new InetEndpoint(lab.Server(1), 8080)) { Method = ForwardingMethod.Nat });
+        lab.Engine.Neighbors.Set(1, lab.Server(1), Lab.ServerMac(1));
+
+        for (ushort clientPort = 40000; clientPort < 40002; clientPort++)
+        {
+            // The SYN creates the connection; the ACK after it is forwarded by the established path.
+            foreach (string flags in new[] { "S", "A" })
+            {
+                var frame = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, clientPort, Vip, 443, flags);
+                var eth = frame.Output(lab.Send(frame, 0));
+                Assert.Equal(lab.Server(1).ToIPAddress(), PacketAssert.Ip(eth).DestinationAddress);
+                Assert.Equal(expectedPort, PacketAssert.Tcp(eth).DestinationPort);
+            }
+        }
+
+        var reply = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), (ushort)expectedPort, lab.Client, 40000, "SA");
+        var out_ = reply.Output(lab.Send(reply, 1));
+        PacketAssert.Endpoints(PacketAssert.Ip(out_), PacketAssert.Tcp(out_), Vip, 443, lab.Client, 40000);
+    }
+
+    [Fact]
+    public void ServiceEditedIntoPersistence_EstablishedConnectionKeepsItsDestinationPort()
+    {
+        // A connection keeps the destination it was given (the kernel's cp->dport), even when an edit of the mark service
+        // (ipvsadm -E -f 1 -p) would send a new connection of the same packet elsewhere.
+        using var lab = new Lab(new DirectorOptions
+        {
+            FirewallMarks = [new FirewallMarkRule(1, InetPrefix.Parse("10.0.0.100/32")) { Protocol = L4Protocol.Tcp }],
+        });
+        var key = VirtualServiceKey.ForFirewallMark(1);
+        lab.Table.AddService(new VirtualServiceOptions(key) { Scheduler = "rr" });
+        lab.Table.AddRealServer(key, new RealServerOptions(new InetEndpoint(lab.Server(1), 8080)) { Method = ForwardingMethod.Nat });
+        lab.Engine.Neighbors.Set(1, lab.Server(1), Lab.ServerMac(1));
+        int Send(ushort clientPort, string flags)
+        {
+            var frame = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, clientPort, Vip, 443, flags);
+            return PacketAssert.Tcp(frame.Output(lab.Send(frame, 0))).DestinationPort;
+        }
+
+        Assert.Equal(8080, Send(40000, "S"));
+        lab.Table.EditService(new VirtualServiceOptions(key) { Scheduler = "rr", PersistenceTimeout = 300 });
+        Assert.Equal(8080, Send(40000, "A"));
+        Assert.Equal(443, Send(40001, "S"));
+        Assert.Equal(443, Send(40001, "A"));
+    }
+
     [Fact]
     public void UnmarkedPortOfTheMarkedAddress_NoService()
     {

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using Lvs.Core;
+
+namespace Lvs.Benchmarks.Director;
+
+/// <summary>
+/// <see cref="DirectorEngineBenchmarks.Engine_Established"/> and its parts in a plain timing loop, for profiling the
+/// engine's per-frame path (BenchmarkDotNet's child processes are hard to attach a profiler to). Prints the time per
+/// frame of each, in the order run, every round.
+/// </summary>
+internal static class DirectorEngineLoop
+{
+    public static int Run(string[] args)
+    {
+        var method = args.Length > 1 ? Enum.Parse<ForwardingMethod>(args[1]) : ForwardingMethod.Nat;
+        double seconds = args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        string only = args.Length > 3 ? args[3] : "";
+        var bench = new DirectorEngineBenchmarks { Forwarding = method, Connections = 1_000_000 };
+        bench.Setup();
+        var cases = new (string Name, Func<int> Run)[]
+        {
+            ("engine", bench.Engine_Established),
+            ("parse", bench.Part_Parse),
+            ("lookup", bench.Part_BatchedLookup),
+            ("update", bench.Part_Update),
+            ("copy+rewrite", bench.Part_CopyAndRewrite),
+        };
+        if (only.Length > 0)
+        {
+            cases = [.. cases.Where(c => c.Name == only)];
+        }
+
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < seconds)
+        {
+            var line = new System.Text.StringBuilder();
+            double parts = 0;
+            foreach (var (name, run) in cases)
+            {
+                const int Ops = 4096;
+                var watch = Stopwatch.StartNew();
+                for (int i = 0; i < Ops; i++)
+                {
+                    _ = run();
+                }
+
+                double ns = watch.Elapsed.TotalNanoseconds / (Ops * 64.0);
+                if (name != "engine")
+                {
+                    parts += ns;
+                }
+
+                _ = line.Append(System.Globalization.CultureInfo.InvariantCulture, $"{name} {ns:F1}  ");
+            }
+
+            Console.WriteLine(only.Length > 0 ? line.ToString() : $"{line}parts {parts:F1}");
+        }
+
+        bench.Cleanup();
+        return 0;
+    }
+}
