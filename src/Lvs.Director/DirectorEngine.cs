@@ -462,6 +462,7 @@ public sealed class DirectorEngine : IDisposable
             LocalAddresses = [.. Options.LocalAddresses],
             MarkRules = [.. Options.FirewallMarks],
             IndexOf = indexOf,
+            HasFullNat = snapshot.Servers.Any(entry => entry.Server is not null && entry.Options.Method == ForwardingMethod.FullNat),
         };
     }
 }

@@ -27,6 +27,12 @@ internal sealed class EngineView
     /// <summary>The firewall-mark rules, in order (empty when there are none).</summary>
     public required FirewallMarkRule[] MarkRules { get; init; }
 
+    /// <summary>
+    /// Whether any real server of the table forwards with FULLNAT, whose connections need their route line: without
+    /// one, a batch skips the pass that prefetches it (a hint only; the line is read whenever it is needed).
+    /// </summary>
+    public required bool HasFullNat { get; init; }
+
     /// <summary>Whether a packet to this address is for a service: a VIP, or a destination a firewall-mark rule covers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsForAService(InetAddress destination) =>

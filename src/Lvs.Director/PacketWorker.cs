@@ -190,7 +190,7 @@ public sealed class PacketWorker
         if (inbound > 0)
         {
             _ = _connections.TryGetInboundBatch(_inboundKeys.AsSpan(0, inbound), _inboundHandles.AsSpan(0, inbound));
-            foreach (var handle in _inboundHandles.AsSpan(0, inbound))
+            foreach (var handle in view.HasFullNat ? _inboundHandles.AsSpan(0, inbound) : [])
             {
                 // FULLNAT reads the route part of each slot (the local endpoint), another line: start all those loads
                 // now (prefetching a few frames ahead instead measured slower). The other methods need only the
