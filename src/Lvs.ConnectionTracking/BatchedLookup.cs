@@ -51,7 +51,7 @@ internal static class BatchedLookup<TChain, TAddress>
     }
 
     /// <summary>Looks up the packets of this run's family; returns how many were found, and in <paramref name="others"/> how many packets are of the other family (their handles are not written).</summary>
-    public static int Run(ConnectionTable table, ConnectionStore<TAddress> store, ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles, out int others)
+    public static int Run(ConnectionTable table, ConnectionStore<TAddress> store, ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles, out int others, bool prefetchRoutes = false)
     {
         Span<int> buckets = stackalloc int[Group];
         Span<int> cursors = stackalloc int[Group];
@@ -83,6 +83,12 @@ internal static class BatchedLookup<TChain, TAddress>
                 groupCursors[i] = first;
                 groupCandidates[i] = -1;
                 TChain.PrefetchSlot(store, first);
+                if (prefetchRoutes)
+                {
+                    // The caller will read the candidate's route line too (FULLNAT's local endpoint): load it
+                    // alongside the entry rather than after the lookup.
+                    store.PrefetchRoute(first);
+                }
             }
 
             // The first entry of every chain; the packets whose chain goes on without a candidate so far (about a

@@ -183,6 +183,16 @@ internal sealed partial class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchEntry(int index) => MemoryPrefetch.Line(ref _entries.AtOrSentinel(index));
 
+    /// <summary>Asks the CPU to start loading an entry's route part; ignores a link outside the slab, as <see cref="PrefetchEntry"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchRoute(int index)
+    {
+        if ((uint)index < (uint)_routes.Length)
+        {
+            MemoryPrefetch.Line(ref _routes[index]);
+        }
+    }
+
     /// <summary>
     /// The second read of a candidate's word after its key matched: the match holds only if the slot is still live with
     /// the generation seen before the key was read (and has none of <paramref name="rejectBits"/>).

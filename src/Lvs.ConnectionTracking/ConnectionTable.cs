@@ -314,11 +314,25 @@ public sealed partial class ConnectionTable : IDisposable
     /// <param name="handles">Receives a handle per packet, <see cref="ConnectionHandle.None"/> where none was found; at least as long as <paramref name="packets"/>.</param>
     /// <returns>The number of packets whose connection was found.</returns>
     /// <exception cref="ArgumentException"><paramref name="handles"/> is shorter than <paramref name="packets"/>.</exception>
-    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles)
+    public int TryGetInboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles) =>
+        InboundBatch(packets, handles, prefetchForwarding: false);
+
+    /// <summary>
+    /// <see cref="TryGetInboundBatch"/>, which also starts loading, with each connection's lookup line, the part of its
+    /// slot that <see cref="TryGetForwarding"/> reads beyond it (as <see cref="PrefetchForwarding"/> would after the
+    /// lookup): for callers that will read it for most packets (FULLNAT's local endpoint).
+    /// </summary>
+    /// <param name="packets">The packets' flows.</param>
+    /// <param name="handles">Receives a handle per packet, <see cref="ConnectionHandle.None"/> where none was found.</param>
+    /// <returns>The number of packets whose connection was found.</returns>
+    public int TryGetInboundBatchForForwarding(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles) =>
+        InboundBatch(packets, handles, prefetchForwarding: true);
+
+    private int InboundBatch(ReadOnlySpan<FlowKey> packets, Span<ConnectionHandle> handles, bool prefetchForwarding)
     {
         CheckBatch(packets.Length, handles.Length);
-        int found = BatchedLookup<InboundChain<Ipv4StoredAddress>, Ipv4StoredAddress>.Run(this, _v4, packets, handles, out int ipv6);
-        return ipv6 == 0 ? found : found + BatchedLookup<InboundChain<Ipv6StoredAddress>, Ipv6StoredAddress>.Run(this, _v6, packets, handles, out _);
+        int found = BatchedLookup<InboundChain<Ipv4StoredAddress>, Ipv4StoredAddress>.Run(this, _v4, packets, handles, out int ipv6, prefetchForwarding);
+        return ipv6 == 0 ? found : found + BatchedLookup<InboundChain<Ipv6StoredAddress>, Ipv6StoredAddress>.Run(this, _v6, packets, handles, out _, prefetchForwarding);
     }
 
     /// <summary>

@@ -189,17 +189,12 @@ public sealed class PacketWorker
 
         if (inbound > 0)
         {
-            _ = _connections.TryGetInboundBatch(_inboundKeys.AsSpan(0, inbound), _inboundHandles.AsSpan(0, inbound));
-            foreach (var handle in view.HasFullNat ? _inboundHandles.AsSpan(0, inbound) : [])
-            {
-                // FULLNAT reads the route part of each slot (the local endpoint), another line: start all those loads
-                // now (prefetching a few frames ahead instead measured slower). The other methods need only the
-                // lookup's line, already loaded.
-                if (_connections.TryGetServer(handle, out _, out var method) && method == ForwardingMethod.FullNat)
-                {
-                    _connections.PrefetchForwarding(handle);
-                }
-            }
+            // FULLNAT reads the route part of each slot (the local endpoint), another line: when the table has FULLNAT
+            // servers, the lookup loads it with the entry's line (prefetching it after the lookup, or a few frames
+            // ahead, measured slower). The other methods need only the lookup's line.
+            _ = view.HasFullNat
+                ? _connections.TryGetInboundBatchForForwarding(_inboundKeys.AsSpan(0, inbound), _inboundHandles.AsSpan(0, inbound))
+                : _connections.TryGetInboundBatch(_inboundKeys.AsSpan(0, inbound), _inboundHandles.AsSpan(0, inbound));
         }
 
         if (outbound > 0)
