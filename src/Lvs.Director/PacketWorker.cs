@@ -169,7 +169,22 @@ public sealed class PacketWorker
                 verdicts[i] = Dropped(reason);
                 kinds[i] = GroupKind.Done;
             }
-            else if (parsedFrames[i].IpVersion == 0 || parsedFrames[i].IsIcmpError)
+            else
+            {
+                kinds[i] = GroupKind.Single;
+            }
+        }
+
+        // Classified in a second pass: reading a frame's flow (32-byte loads) right after the parse wrote it field by
+        // field could not be served from the store buffer and stalled every frame; by now those stores are in the cache.
+        for (int i = 0; i < frames.Length; i++)
+        {
+            if (kinds[i] == GroupKind.Done)
+            {
+                continue;
+            }
+
+            if (parsedFrames[i].IpVersion == 0 || parsedFrames[i].IsIcmpError)
             {
                 kinds[i] = GroupKind.Single;
             }
