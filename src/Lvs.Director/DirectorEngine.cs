@@ -49,6 +49,12 @@ public sealed class DirectorEngine : IDisposable
         ArgumentNullException.ThrowIfNull(links);
         Options = options ?? new DirectorOptions();
         Options.Validate();
+        if (links.Count > short.MaxValue)
+        {
+            // A verdict carries its link in 16 bits (FrameVerdict).
+            throw new ArgumentException($"{links.Count} links: a director has at most {short.MaxValue}.", nameof(links));
+        }
+
         for (int i = 0; i < links.Count; i++)
         {
             if (links[i].Index != i)
