@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Lvs.Core;
+using Lvs.Core.Headers;
+using Lvs.Director;
+
+namespace Lvs.Benchmarks.Director;
+
+/// <summary>
+/// DirectorNewConnectionBenchmarks as a plain timing loop on dedicated threads, with the packet threads' time and
+/// housekeeping's time reported apart: <c>newconn-loop nat|dr THREADS [ROUNDS]</c>. A round is 256 batches of 64 SYNs
+/// per thread; every 65,536 flows the clock moves on 62 s and housekeeping expires them, as in the benchmark.
+/// </summary>
+internal static class NewConnectionThreadsLoop
+{
+    private const int Batch = 64;
+    private const int BatchesPerRound = 256;
+    private const int Generation = 65536;
+
+    public static int Run(string[] args)
+    {
+        var method = args.Length > 1 && args[1] == "dr" ? ForwardingMethod.DirectRouting : ForwardingMethod.Nat;
+        int threads = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
+        int rounds = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 400;
+        using var fixture = new DirectorFixture(method, capacity: 1 << 19);
+        var lanes = Enumerable.Range(0, threads).Select(t => new Lane(fixture, t)).ToArray();
+        using var start = new Barrier(threads + 1);
+        using var done = new Barrier(threads + 1);
+        bool stop = false;
+        var workers = lanes.Select(l => new Thread(() =>
+        {
+            while (true)
+            {
+                start.SignalAndWait();
+                if (Volatile.Read(ref stop))
+                {
+                    return;
+                }
+
+                l.Run(BatchesPerRound);
+                done.SignalAndWait();
+            }
+        }) { IsBackground = true }).ToArray();
+        foreach (var w in workers)
+        {
+            w.Start();
+        }
+
+        int sinceExpiry = 0;
+        double packetNs = 0;
+        double housekeepingNs = 0;
+        long ops = 0;
+        for (int round = 0; round < rounds + 20; round++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            start.SignalAndWait();
+            done.SignalAndWait();
+            long t1 = Stopwatch.GetTimestamp();
+            sinceExpiry += Batch * BatchesPerRound * threads;
+            if (sinceExpiry >= Generation)
+            {
+                sinceExpiry = 0;
+                fixture.Clock.Advance(TimeSpan.FromSeconds(62));
+                _ = fixture.Engine.Connections.RunHousekeeping();
+            }
+
+            long t2 = Stopwatch.GetTimestamp();
+            if (round >= 20)
+            {
+                packetNs += Stopwatch.GetElapsedTime(t0, t1).TotalNanoseconds;
+                housekeepingNs += Stopwatch.GetElapsedTime(t1, t2).TotalNanoseconds;
+                ops += Batch * BatchesPerRound;
+            }
+        }
+
+        Volatile.Write(ref stop, true);
+        start.SignalAndWait();
+        double perOp = (packetNs + housekeepingNs) / ops;
+        Console.WriteLine(
+            $"{method} threads {threads}: {perOp:F1} ns per op and thread ({packetNs / ops:F1} packet threads + {housekeepingNs / ops:F1} housekeeping), "
+            + $"{threads * 1000 / perOp:F2} M new connections/s; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        return 0;
+    }
+
+    private sealed class Lane
+    {
+        private readonly DirectorFixture _fixture;
+        private readonly PacketWorker _worker;
+        private readonly byte[] _buffer = new byte[Batch * DirectorFixture.Stride];
+        private readonly FrameSlot[] _slots = new FrameSlot[Batch];
+        private readonly FrameVerdict[] _verdicts = new FrameVerdict[Batch];
+        private readonly int _thread;
+        private int _flow;
+
+        public Lane(DirectorFixture fixture, int thread)
+        {
+            _fixture = fixture;
+            _thread = thread;
+            _worker = fixture.Engine.CreateWorker();
+            for (int j = 0; j < Batch; j++)
+            {
+                _slots[j] = new FrameSlot((j * DirectorFixture.Stride) + DirectorFixture.Headroom, 64, 0);
+            }
+        }
+
+        public void Run(int batches)
+        {
+            for (int b = 0; b < batches; b++)
+            {
+                for (int j = 0; j < Batch; j++)
+                {
+                    uint flow = (uint)_flow++;
+                    var client = InetAddress.FromIPv4(0x4000_0000u + ((uint)_thread << 26) + (flow >> 4 & 0x3FF_FFFF));
+                    _ = DirectorFixture.WriteTcp(_buffer.AsSpan(_slots[j].Offset), DirectorFixture.RouterMac, DirectorFixture.ClientLinkMac, client, (ushort)(1024 + (flow & 15)), _fixture.Vip, 80, TcpFlags.Syn);
+                }
+
+                _worker.ProcessBatch(_buffer, _slots, _verdicts);
+            }
+        }
+    }
+}
