@@ -181,6 +181,13 @@ internal sealed partial class ConnectionStore<TAddress>
         }
     }
 
+    /// <summary>
+    /// The stripe of the inbound bucket of the entry at <paramref name="index"/>, read without a lock: the right one
+    /// whenever the entry is live with the generation the caller then checks under that stripe's lock.
+    /// </summary>
+    private int InboundStripeOf(int index) =>
+        (uint)index < (uint)_entries.Length ? (ProbeOf(InboundHash(ref _entries[index])) >> ProbeTagBits) & _stripeMask : 0;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong InboundHash(ref ConnectionEntry<TAddress> e) =>
         FlowHashKey<TAddress>.Hash(
