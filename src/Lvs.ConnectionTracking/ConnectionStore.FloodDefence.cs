@@ -115,7 +115,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 && (extended || (tcp ? tcpState == TcpConnectionState.Established : !sctp || sctpState == SctpConnectionState.Established)))
             {
                 uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_shardParts[held].IdleTimeouts.For((L4Protocol)e.Protocol, (int)entryState, now);
-                if ((int)(now - lastSeen) >= (int)IdleSheddingTicks && TakeIdleTurn(held, Volatile.Read(ref e.Meta)))
+                if ((int)(now - lastSeen) >= (int)IdleSheddingTicks && TakeIdleTurn(Volatile.Read(ref e.Meta)))
                 {
                     idle = i;
                     idleWord = w;
@@ -164,21 +164,27 @@ internal sealed partial class ConnectionStore<TAddress>
     /// that flood defence meets is dropped (a counter per count, <c>todrop_counter[i]</c> against
     /// <c>todrop_rate[i] = i</c>), so a connection that saw few packets goes before one that saw more.
     /// </summary>
-    private bool TakeIdleTurn(int shard, uint meta)
+    /// <remarks>
+    /// The counters are the store's, shared by the shards (as the kernel's are per network namespace), and changed by
+    /// compare-and-swap, so the one-in-i rule holds exactly when the threads of several shards shed at once.
+    /// </remarks>
+    private bool TakeIdleTurn(uint meta)
     {
-        var dropCounters = _shardParts[shard].DropCounters;
         uint packets = (meta & InPacketsMask) >> InPacketsShift;
         if (packets is 0 or >= InPacketsSaturated)
         {
             return false;
         }
 
-        if (--dropCounters[packets] > 0)
+        ref int counter = ref _dropCounters[packets];
+        while (true)
         {
-            return false;
+            int seen = Volatile.Read(ref counter);
+            bool turn = seen <= 1;
+            if (Interlocked.CompareExchange(ref counter, turn ? (int)packets : seen - 1, seen) == seen)
+            {
+                return turn;
+            }
         }
-
-        dropCounters[packets] = (sbyte)packets;
-        return true;
     }
 }

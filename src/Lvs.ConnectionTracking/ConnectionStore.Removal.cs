@@ -144,7 +144,13 @@ internal sealed partial class ConnectionStore<TAddress>
     /// shard held: unlinks it from both indexes (under their stripe locks) and the wheel, releases its counters and
     /// frees (or retires) the slot.
     /// </summary>
-    private bool RemoveLocked(int index, uint generation, bool force)
+    private bool RemoveLocked(int index, uint generation, bool force) => RemoveLocked(index, generation, force, -1, -1);
+
+    /// <summary>
+    /// <see cref="RemoveLocked(int, uint, bool)"/> with the entry's inbound probe and outbound bucket when the caller
+    /// has computed them already (under the same hold of the shard's lock, so for the same occupant), else -1.
+    /// </summary>
+    private bool RemoveLocked(int index, uint generation, bool force, int knownProbe, int knownOutBucket)
     {
         ref var e = ref _entries[index];
         uint w = Volatile.Read(ref e.Word);
@@ -156,7 +162,7 @@ internal sealed partial class ConnectionStore<TAddress>
         // Live with the generation, and it stays so until this ends it (an end takes the shard's lock, held here), so its
         // key is stable. Its inbound stripe lock covers the unlink and, for a template, the check that it controls
         // nothing, which an insert's reference to it (taken under the same lock, see AddInto) cannot then slip past.
-        int probe = ProbeOf(InboundHash(ref e));
+        int probe = knownProbe >= 0 ? knownProbe : ProbeOf(InboundHash(ref e));
         bool isTemplate = (e.Meta & TemplateMeta) != 0;
         ref int inGate = ref _inLocks[(probe >> ProbeTagBits) & _stripeMask];
         EnterGate(ref inGate);
@@ -187,7 +193,7 @@ internal sealed partial class ConnectionStore<TAddress>
         ref var r = ref _routes[index];
         if ((e.Meta & OutboundMeta) != 0)
         {
-            int outBucket = OutboundBucket(ref e, ref r);
+            int outBucket = knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(ref e, ref r);
             ref int outGate = ref _outLocks[outBucket & _stripeMask];
             EnterGate(ref outGate);
             Unlink(ref _outHeads[outBucket], ref _outVersions[outBucket & _stripeMask], index, outbound: true);

@@ -185,6 +185,5 @@ internal sealed partial class ConnectionStore<TAddress>
         public readonly int[] Wheel = wheel;
         public readonly RefileQueue Refiles = refiles;
         public readonly IdleTimeoutFloor IdleTimeouts = idleTimeouts;
-        public readonly sbyte[] DropCounters = new sbyte[InPacketsSaturated];
     }
 }

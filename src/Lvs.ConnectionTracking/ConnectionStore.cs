@@ -101,6 +101,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly int _shardSize;
     private readonly int[] _inLocks;
     private readonly int[] _outLocks;
+    private readonly int[] _dropCounters = new int[InPacketsSaturated];
 
     public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed, int shards = 0)
     {
