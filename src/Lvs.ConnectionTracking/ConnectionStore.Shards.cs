@@ -10,9 +10,10 @@ namespace Lvs.ConnectionTracking;
 /// <remarks>
 /// <para>
 /// A shard owns a contiguous range of slots with their free list, its own timer wheel, refile queue, flood-defence
-/// state and counters, under its own lock. A thread inserts into the shard of its lane (each thread that inserts gets
-/// the next lane on its first insert), so two packet threads write disjoint shard state and disjoint slots and never
-/// bounce those cache lines between them; removals, expiry and re-filing take the lock of the slot's shard.
+/// state and counters, under its own lock. A thread inserts into a shard its lane (each thread that inserts gets the
+/// next lane on its first insert) has claimed, moving to another when it is full, so two packet threads write
+/// disjoint shard state and disjoint slots and never bounce those cache lines between them; removals, expiry and
+/// re-filing take the lock of the slot's shard.
 /// </para>
 /// <para>
 /// The indexes are shared by all shards: a key's inbound bucket and a reply key's outbound chain hold slots of any
@@ -44,6 +45,9 @@ internal sealed partial class ConnectionStore<TAddress>
 
     private static int s_lanes;
 
+    /// <summary>The lanes whose current shard a store remembers (lanes further apart share an entry, which is still correct).</summary>
+    private const int LaneSlots = 64;
+
     /// <summary>The number of writer shards for a capacity: one per <see cref="MinSlotsPerShard"/> slots, at most <see cref="MaxShards"/>.</summary>
     internal static int ShardCountFor(int capacity, int requested) =>
         requested > 0 ? Math.Clamp(requested, 1, Math.Max(1, Math.Min(MaxShards, capacity))) : Math.Clamp(capacity / MinSlotsPerShard, 1, MaxShards);
@@ -55,30 +59,77 @@ internal sealed partial class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ShardOf(int index) => _shards.Length == 1 ? 0 : Math.Min(index / _shardSize, _shards.Length - 1);
 
-    /// <summary>The shard the calling thread inserts into.</summary>
+    /// <summary>The calling thread's lane: a number taken on its first insert into any store (1, 2, 3...).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int OwnShard()
+    private static int Lane()
+    {
+        int lane = t_lane;
+        return lane != 0 ? lane : NewLane();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int NewLane() => t_lane = Interlocked.Increment(ref s_lanes);
+
+    /// <summary>
+    /// Takes the lock of the shard the calling thread inserts into, for one insert or a batch of <see cref="AddLocked"/>
+    /// calls, and returns it: the shard its lane last claimed while that has a free slot, else a newly claimed one.
+    /// </summary>
+    public int EnterOwnShard()
     {
         if (_shards.Length == 1)
         {
+            EnterShard(0);
             return 0;
         }
 
-        int lane = t_lane;
-        if (lane == 0)
+        int lane = Lane();
+        ref int current = ref _laneShards[lane & (LaneSlots - 1)];
+        int shard = Volatile.Read(ref current);
+        if (shard < 0 || Volatile.Read(ref _shards[shard].FreeHead) < 0)
         {
-            lane = t_lane = Interlocked.Increment(ref s_lanes);
+            shard = ClaimShard(lane, shard);
+            Volatile.Write(ref current, shard);
         }
 
-        return (int)((uint)(lane - 1) % (uint)_shards.Length);
-    }
-
-    /// <summary>Takes the lock of the calling thread's shard, for a batch of <see cref="AddLocked"/> calls; returns the shard.</summary>
-    public int EnterOwnShard()
-    {
-        int shard = OwnShard();
         EnterShard(shard);
         return shard;
+    }
+
+    /// <summary>
+    /// A shard for a lane whose shard (<paramref name="previous"/>, -1 for none yet) is full: the first from the lane's
+    /// own place that has a free slot and no other lane, claimed for this one; else the first with a free slot, shared;
+    /// else the previous one (its add then sheds; see <see cref="AddLocked"/>). Claims keep packet threads on
+    /// different shards while there are enough; a full shard's claim is given up.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int ClaimShard(int lane, int previous)
+    {
+        if (previous >= 0)
+        {
+            _ = Interlocked.CompareExchange(ref _shards[previous].Owner, 0, lane);
+        }
+
+        int start = previous >= 0 ? previous + 1 : (lane - 1) % _shards.Length;
+        int shared = -1;
+        for (int k = 0; k < _shards.Length; k++)
+        {
+            int j = (start + k) % _shards.Length;
+            ref var state = ref _shards[j];
+            if (Volatile.Read(ref state.FreeHead) < 0)
+            {
+                continue;
+            }
+
+            int owner = Volatile.Read(ref state.Owner);
+            if (owner == lane || (owner == 0 && Interlocked.CompareExchange(ref state.Owner, lane, 0) == 0))
+            {
+                return j;
+            }
+
+            shared = shared < 0 ? j : shared;
+        }
+
+        return shared >= 0 ? shared : Math.Max(previous, 0);
     }
 
     /// <summary>Takes a shard's lock, waiting for it (never while holding another lock).</summary>
@@ -167,6 +218,9 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         /// <summary>The shard's lock: 1 while held.</summary>
         public int Gate;
+
+        /// <summary>The lane that claimed the shard for its inserts (0: none; see <see cref="ClaimShard"/>).</summary>
+        public int Owner;
         public int FreeHead;
         public int Count;
         public uint LastTick;

@@ -102,6 +102,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly int[] _inLocks;
     private readonly int[] _outLocks;
     private readonly int[] _dropCounters = new int[InPacketsSaturated];
+    private readonly int[] _laneShards = [.. Enumerable.Repeat(-1, LaneSlots)];
 
     public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed, int shards = 0)
     {

@@ -251,11 +251,12 @@ public class ConnectionTableShardTests
     {
         var (table, _, _, servers) = NewTable(capacity: 1_024, servers: 1, writerShards: 4);
 
-        // The first quarter fills this thread's own shard with ESTABLISHED connections (never shed when fresh); the
-        // rest go to the other shards' slots as SYN_RECV, which flood defence drops at once.
+        // A thread fills one shard, then claims the next: the first three quarters go to three shards as SYN_RECV, which
+        // flood defence drops at once, and the last quarter fills the shard the thread is on with ESTABLISHED
+        // connections (never shed when fresh).
         for (int i = 0; i < 1_024; i++)
         {
-            var flags = i < 256 ? TcpFlags.Ack : TcpFlags.Syn;
+            var flags = i < 768 ? TcpFlags.Syn : TcpFlags.Ack;
             Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(Client(i), Virtual()), 0, servers[0].Endpoint, ForwardingMethod.Nat) { FirstPacket = flags }, out _));
         }
 
