@@ -143,11 +143,14 @@ internal sealed partial class ConnectionStore<TAddress>
         bool template = insert.Template;
         int control = insert.Control;
         int inStripe = (insert.InProbe >> ProbeTagBits) & _stripeMask;
-        int controlStripe = control >= 0 ? InboundStripeOf(control) : inStripe;
-        EnterGate(ref _inLocks[Math.Min(inStripe, controlStripe)]);
-        if (controlStripe != inStripe)
+        int controlStripe = control >= 0 && _striped ? InboundStripeOf(control) : inStripe;
+        if (_striped)
         {
-            EnterGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
+            EnterGate(ref _inLocks[Math.Min(inStripe, controlStripe)]);
+            if (controlStripe != inStripe)
+            {
+                EnterGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
+            }
         }
 
         int i;
@@ -257,22 +260,25 @@ internal sealed partial class ConnectionStore<TAddress>
         }
         finally
         {
-            if (controlStripe != inStripe)
+            if (_striped)
             {
-                ExitGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
-            }
+                if (controlStripe != inStripe)
+                {
+                    ExitGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
+                }
 
-            ExitGate(ref _inLocks[Math.Min(inStripe, controlStripe)]);
+                ExitGate(ref _inLocks[Math.Min(inStripe, controlStripe)]);
+            }
         }
 
         if (insert.OutBucket >= 0)
         {
             // The outbound chain holds slots of every shard: its links change under the bucket's stripe lock.
             ref int gate = ref _outLocks[insert.OutBucket & _stripeMask];
-            EnterGate(ref gate);
+            EnterStripe(ref gate);
             _routes[i].NextOut = _outHeads[insert.OutBucket];
             Volatile.Write(ref _outHeads[insert.OutBucket], i);
-            ExitGate(ref gate);
+            ExitStripe(ref gate);
         }
 
         FileLocked(shard, i, _entries[i].Expiry);

@@ -165,7 +165,7 @@ internal sealed partial class ConnectionStore<TAddress>
         int probe = knownProbe >= 0 ? knownProbe : ProbeOf(InboundHash(ref e));
         bool isTemplate = (e.Meta & TemplateMeta) != 0;
         ref int inGate = ref _inLocks[(probe >> ProbeTagBits) & _stripeMask];
-        EnterGate(ref inGate);
+        EnterStripe(ref inGate);
         try
         {
             while (true)
@@ -187,7 +187,7 @@ internal sealed partial class ConnectionStore<TAddress>
         }
         finally
         {
-            ExitGate(ref inGate);
+            ExitStripe(ref inGate);
         }
 
         ref var r = ref _routes[index];
@@ -195,9 +195,9 @@ internal sealed partial class ConnectionStore<TAddress>
         {
             int outBucket = knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(ref e, ref r);
             ref int outGate = ref _outLocks[outBucket & _stripeMask];
-            EnterGate(ref outGate);
+            EnterStripe(ref outGate);
             Unlink(ref _outHeads[outBucket], ref _outVersions[outBucket & _stripeMask], index, outbound: true);
-            ExitGate(ref outGate);
+            ExitStripe(ref outGate);
         }
 
         int shard = ShardOf(index);

@@ -167,6 +167,28 @@ internal sealed partial class ConnectionStore<TAddress>
     private static void ExitGate(ref int gate) => Volatile.Write(ref gate, 0);
 
     /// <summary>
+    /// Takes a stripe lock when the store has more than one shard; with one, every writer holds the shard's lock, which
+    /// covers the indexes too, and the stripe locks (an interlocked instruction each) are left out.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EnterStripe(ref int gate)
+    {
+        if (_striped)
+        {
+            EnterGate(ref gate);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ExitStripe(ref int gate)
+    {
+        if (_striped)
+        {
+            ExitGate(ref gate);
+        }
+    }
+
+    /// <summary>
     /// A shard other than <paramref name="held"/> (whose lock the caller holds) with a free slot, its lock taken without
     /// waiting for it; -1 when every shard is full. A shard whose lock is busy is tried again while it has free slots.
     /// </summary>

@@ -200,11 +200,11 @@ internal sealed partial class ConnectionStore<TAddress>
                         // not the persistence timeout.
                         // Under the template's stripe lock, as an insert's refresh of its expiry.
                         uint rearmed = now + ExpiryRounding + TemplateGraceTicks;
-                        ref int gate = ref _inLocks[InboundStripeOf(i)];
-                        EnterGate(ref gate);
+                        ref int gate = ref _inLocks[_striped ? InboundStripeOf(i) : 0];
+                        EnterStripe(ref gate);
                         _routes[i].NextOut = (int)TemplateGraceTicks;
                         Volatile.Write(ref e.Expiry, rearmed);
-                        ExitGate(ref gate);
+                        ExitStripe(ref gate);
                         FileLocked(shard, i, rearmed);
                     }
                 }

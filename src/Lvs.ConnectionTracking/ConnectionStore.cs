@@ -101,6 +101,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly int _shardSize;
     private readonly int[] _inLocks;
     private readonly int[] _outLocks;
+    private readonly bool _striped;
     private readonly int[] _dropCounters = new int[InPacketsSaturated];
     private readonly int[] _laneShards = [.. Enumerable.Repeat(-1, LaneSlots)];
 
@@ -158,6 +159,7 @@ internal sealed partial class ConnectionStore<TAddress>
         // timeouts at a high closing rate (1/64 of the capacity, between 1 K and 16 K entries of 16 bytes in all, a quarter
         // of a byte per connection); beyond it packet threads re-file under the shard's lock themselves.
         int shardCount = ShardCountFor(capacity, shards);
+        _striped = shardCount > 1;
         _shardSize = capacity / shardCount;
         _shards = new ShardState[shardCount];
         _shardParts = new ShardParts[shardCount];
