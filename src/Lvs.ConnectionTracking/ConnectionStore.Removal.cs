@@ -247,8 +247,9 @@ internal sealed partial class ConnectionStore<TAddress>
             {
                 Volatile.Write(ref link, outbound ? _routes[index].NextOut : _entries[index].NextIn);
 
-                // Bump before the slot can be reused, so a reader that passed through it walks again (see remarks).
-                _ = Interlocked.Increment(ref version);
+                // Bump before the slot can be reused, so a reader that passed through it walks again (see remarks; a
+                // release store, as in UnlinkInbound: the stripe's lock serializes its writers).
+                Volatile.Write(ref version, version + 1);
                 return;
             }
 

@@ -18,11 +18,12 @@ internal static class NewConnectionThreadsLoop
 
     public static int Run(string[] args)
     {
+        bool tableOnly = args.Length > 1 && args[1] == "table";
         var method = args.Length > 1 && args[1] == "dr" ? ForwardingMethod.DirectRouting : ForwardingMethod.Nat;
         int threads = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
         int rounds = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 400;
         using var fixture = new DirectorFixture(method, capacity: 1 << 19);
-        var lanes = Enumerable.Range(0, threads).Select(t => new Lane(fixture, t)).ToArray();
+        var lanes = Enumerable.Range(0, threads).Select(t => new Lane(fixture, t, tableOnly)).ToArray();
         using var start = new Barrier(threads + 1);
         using var done = new Barrier(threads + 1);
         bool stop = false;
@@ -113,14 +114,16 @@ internal static class NewConnectionThreadsLoop
         private readonly FrameSlot[] _slots = new FrameSlot[Batch];
         private readonly FrameVerdict[] _verdicts = new FrameVerdict[Batch];
         private readonly int _thread;
+        private readonly bool _tableOnly;
         private int _flow;
 
         public long CpuNanoseconds { get; set; }
 
-        public Lane(DirectorFixture fixture, int thread)
+        public Lane(DirectorFixture fixture, int thread, bool tableOnly)
         {
             _fixture = fixture;
             _thread = thread;
+            _tableOnly = tableOnly;
             _worker = fixture.Engine.CreateWorker();
             for (int j = 0; j < Batch; j++)
             {
@@ -130,6 +133,12 @@ internal static class NewConnectionThreadsLoop
 
         public void Run(int batches)
         {
+            if (_tableOnly)
+            {
+                RunTable(batches);
+                return;
+            }
+
             for (int b = 0; b < batches; b++)
             {
                 for (int j = 0; j < Batch; j++)
@@ -140,6 +149,23 @@ internal static class NewConnectionThreadsLoop
                 }
 
                 _worker.ProcessBatch(_buffer, _slots, _verdicts);
+            }
+        }
+
+        /// <summary>The same SYNs' connections added straight into the engine's table, one by one (no parsing, scheduling or rewriting).</summary>
+        private void RunTable(int batches)
+        {
+            var table = _fixture.Engine.Connections;
+            var server = new InetEndpoint(InetAddress.Parse("10.1.0.11"), 8080);
+            for (int b = 0; b < batches; b++)
+            {
+                for (int j = 0; j < Batch; j++)
+                {
+                    uint flow = (uint)_flow++;
+                    var client = InetAddress.FromIPv4(0x4000_0000u + ((uint)_thread << 26) + (flow >> 4 & 0x3FF_FFFF));
+                    var key = new FlowKey(L4Protocol.Tcp, new InetEndpoint(client, (ushort)(1024 + (flow & 15))), new InetEndpoint(_fixture.Vip, 80));
+                    _ = table.TryAdd(new Lvs.ConnectionTracking.NewConnection(key, 0, server, ForwardingMethod.Nat) { FirstPacket = TcpFlags.Syn }, out _);
+                }
             }
         }
     }
