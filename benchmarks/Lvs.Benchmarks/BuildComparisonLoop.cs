@@ -11,23 +11,24 @@ namespace Lvs.Benchmarks;
 /// Two builds of Lvs.Core and Lvs.ConnectionTracking in one process, measured in alternating rounds (old, new, then
 /// new, old, ...), so that both meet the same state of a shared host; BenchmarkDotNet runs each build minutes apart.
 /// <c>build-ab WHAT OLD_DIR [NEW_DIR] [ROUNDS]</c>: WHAT is <c>parse-ipv6</c> or <c>parse-ipv4</c> (the frames of
-/// FrameParserBenchmarks, 1 M parses a round) or <c>insert-batched</c> (ConnectionTableChurnBenchmarks.InsertBatched:
-/// 1 M batched inserts into a table holding 1 M, then their removal, untimed); the directories hold the builds'
-/// Lvs.Core.dll and Lvs.ConnectionTracking.dll (NEW_DIR by default this program's own).
+/// FrameParserBenchmarks, 1 M parses a round), <c>insert-batched</c> (ConnectionTableChurnBenchmarks.InsertBatched:
+/// 1 M batched inserts into a table holding 1 M, then their removal, untimed) or <c>lookup-batched</c>
+/// (ConnectionTableLookupBenchmarks.LookupHitBatched at 1 M: 1 M hits a round, 4096 a call); the directories hold the
+/// builds' Lvs.Core.dll and Lvs.ConnectionTracking.dll (NEW_DIR by default this program's own).
 /// </summary>
 internal static class BuildComparisonLoop
 {
     public static int Run(string[] args)
     {
-        if (args.Length < 3 || args[1] is not ("parse-ipv6" or "parse-ipv4" or "insert-batched"))
+        if (args.Length < 3 || args[1] is not ("parse-ipv6" or "parse-ipv4" or "insert-batched" or "lookup-batched"))
         {
-            Console.Error.WriteLine("usage: build-ab parse-ipv6|parse-ipv4|insert-batched OLD_DIR [NEW_DIR] [ROUNDS]");
+            Console.Error.WriteLine("usage: build-ab parse-ipv6|parse-ipv4|insert-batched|lookup-batched OLD_DIR [NEW_DIR] [ROUNDS]");
             return 2;
         }
 
         string what = args[1];
         string newDir = args.Length > 3 && !int.TryParse(args[3], out _) ? args[3] : AppContext.BaseDirectory;
-        int rounds = int.TryParse(args[^1], out int r) && args.Length > 3 ? r : what == "insert-batched" ? 30 : 200;
+        int rounds = int.TryParse(args[^1], out int r) && args.Length > 3 ? r : what is "insert-batched" or "lookup-batched" ? 30 : 200;
         var work = new[] { Load(args[2], "old"), Load(newDir, "new") }
             .Select(a => a.GetType(typeof(BuildComparisonWork).FullName!)!)
             .ToArray();
@@ -38,6 +39,13 @@ internal static class BuildComparisonLoop
             var states = work.Select(t => t.GetMethod(nameof(BuildComparisonWork.CreateChurn))!.Invoke(null, null)!).ToArray();
             var insert = work.Select(t => t.GetMethod(nameof(BuildComparisonWork.InsertBatchedRound))!.CreateDelegate<Func<object, double>>()).ToArray();
             round = [_ => insert[0](states[0]), _ => insert[1](states[1])];
+            Warm(round, 3);
+        }
+        else if (what == "lookup-batched")
+        {
+            var states = work.Select(t => t.GetMethod(nameof(BuildComparisonWork.CreateLookups))!.Invoke(null, null)!).ToArray();
+            var lookup = work.Select(t => t.GetMethod(nameof(BuildComparisonWork.LookupBatchedRound))!.CreateDelegate<Func<object, double>>()).ToArray();
+            round = [_ => lookup[0](states[0]), _ => lookup[1](states[1])];
             Warm(round, 3);
         }
         else
@@ -148,6 +156,30 @@ public static class BuildComparisonWork
         }
 
         return (fixture.Table, connections, new ConnectionHandle[Churn], new AddConnectionResult[Churn]);
+    }
+
+    /// <summary>The table of ConnectionTableLookupBenchmarks at 1 M connections.</summary>
+    /// <returns>The state for <see cref="LookupBatchedRound"/>.</returns>
+    public static object CreateLookups() => new ConnectionTracking.ConnectionTableFixture(Resident, Resident);
+
+    /// <summary>1 M batched inbound hits, 4096 a call, as ConnectionTableLookupBenchmarks.LookupHitBatched.</summary>
+    /// <param name="state">From <see cref="CreateLookups"/>.</param>
+    /// <returns>Nanoseconds per lookup.</returns>
+    public static double LookupBatchedRound(object state)
+    {
+        var fixture = (ConnectionTracking.ConnectionTableFixture)state;
+        var handles = new ConnectionHandle[4096];
+        int cursor = 0;
+        int found = 0;
+        int calls = Resident / handles.Length;
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < calls; i++)
+        {
+            found += fixture.ProbeBatched(ref cursor, handles);
+        }
+
+        double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / (calls * handles.Length);
+        return found == calls * handles.Length ? ns : throw new InvalidOperationException("Not every connection was found.");
     }
 
     /// <summary>Adds the new connections 256 a call, as ConnectionTableChurnBenchmarks.InsertBatched, then removes them (untimed).</summary>

@@ -24,6 +24,13 @@ if (args is ["engine-loop", ..])
     return Lvs.Benchmarks.Director.DirectorEngineLoop.Run(args);
 }
 
+// DirectorNewConnectionBenchmarks as a timing loop on dedicated threads, packet and housekeeping time apart:
+//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- newconn-loop nat|dr THREADS [ROUNDS]
+if (args is ["newconn-loop", ..])
+{
+    return Lvs.Benchmarks.Director.NewConnectionThreadsLoop.Run(args);
+}
+
 #if LVS_FORWARDING_BASELINE
 // Old against new Lvs.Forwarding in one alternating timing loop (LvsForwardingBaseline set; docs/benchmarks.md):
 //   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- forwarding-ab [rounds]

@@ -5,7 +5,7 @@ namespace Lvs.ConnectionTracking;
 
 /// <summary>
 /// One connection or template to add to a <see cref="ConnectionStore{TAddress}"/>, with its chain buckets already
-/// computed: prepared outside the writer lock (where its memory reads can be started), then added under it.
+/// computed: prepared outside the writer locks (where its memory reads can be started), then added under them.
 /// </summary>
 /// <typeparam name="TAddress">The stored address form.</typeparam>
 [StructLayout(LayoutKind.Auto)]

@@ -13,9 +13,33 @@ internal sealed partial class ConnectionStore<TAddress>
     /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
     internal const uint IdleSheddingTicks = 60;
 
-    public long Refused => Interlocked.Read(ref _refused);
+    public long Refused
+    {
+        get
+        {
+            long refused = 0;
+            for (int k = 0; k < _shards.Length; k++)
+            {
+                refused += Interlocked.Read(ref _shards[k].Refused);
+            }
 
-    public long Shed => Interlocked.Read(ref _shed);
+            return refused;
+        }
+    }
+
+    public long Shed
+    {
+        get
+        {
+            long shed = 0;
+            for (int k = 0; k < _shards.Length; k++)
+            {
+                shed += Interlocked.Read(ref _shards[k].Shed);
+            }
+
+            return shed;
+        }
+    }
 
     /// <summary>
     /// Frees one slot when the table is full, like the kernel's <c>ip_vs_random_dropentry</c>: random probes look for
@@ -25,16 +49,23 @@ internal sealed partial class ConnectionStore<TAddress>
     /// i of those with i incoming packets, i from 1 to 8 (<see cref="TakeIdleTurn"/>). Connections in use are never
     /// shed.
     /// </summary>
-    private bool TryShedLocked(uint now, Span<ConnectionEnd> ends, ref int endCount)
+    /// <remarks>
+    /// Called with the lock of shard <paramref name="held"/> when every shard is full. The probes cover the whole table:
+    /// a slot of another shard is probed with that shard's lock, taken without waiting (a busy shard's probe is
+    /// skipped). Returns the shard that now has a free slot, its lock held (the caller's, or another's that the caller
+    /// must release), or -1 when nothing was shed. The generator and the idle counters are the caller's shard's.
+    /// </remarks>
+    private int TryShedLocked(int held, uint now, Span<ConnectionEnd> ends, ref int endCount)
     {
         int idle = -1;
         uint idleWord = 0;
+        ref var state = ref _shards[held];
         for (int probe = 0; probe < ShedProbes; probe++)
         {
-            _random ^= _random << 13;
-            _random ^= _random >> 7;
-            _random ^= _random << 17;
-            int i = (int)((_random >> 11) % (ulong)_entries.Length);
+            state.Random ^= state.Random << 13;
+            state.Random ^= state.Random >> 7;
+            state.Random ^= state.Random << 17;
+            int i = (int)((state.Random >> 11) % (ulong)_entries.Length);
             ref var e = ref _entries[i];
             uint w = Volatile.Read(ref e.Word);
             if ((w & LiveBit) == 0)
@@ -47,10 +78,9 @@ internal sealed partial class ConnectionStore<TAddress>
                 // ip_vs_random_dropentry: a template that controls no connection and was never assured (a SYN flood on a
                 // persistent service leaves one per spoofed source) goes at once; other templates stay.
                 if ((w & AssuredBit) == 0 && (Volatile.Read(ref e.Meta) >> AuxShift) == 0
-                    && RemoveLocked(i, GenerationOf(ref e, w), force: false))
+                    && TryShed(held, i, w, ends, ref endCount, out int freed))
                 {
-                    RecordShed(i, ends, ref endCount);
-                    return true;
+                    return freed;
                 }
 
                 continue;
@@ -60,19 +90,18 @@ internal sealed partial class ConnectionStore<TAddress>
             // SYN_SENT), SCTP in INIT1 or INIT (with ExtendedFloodDefence also NONE); what it drops once idle
             // (todrop_entry): ESTABLISHED and other protocols (with ExtendedFloodDefence entries in any state). Other
             // TCP and SCTP states are never dropped by the kernel.
-            uint state = w & StateMask;
+            uint entryState = w & StateMask;
             bool tcp = e.Protocol == (byte)L4Protocol.Tcp;
             bool sctp = e.Protocol == (byte)L4Protocol.Sctp;
-            var tcpState = (TcpConnectionState)state;
-            var sctpState = (SctpConnectionState)state;
+            var tcpState = (TcpConnectionState)entryState;
+            var sctpState = (SctpConnectionState)entryState;
             bool extended = _table.Options.ExtendedFloodDefence;
             if ((tcp && (extended ? TcpStateMachine.IsHalfOpen(tcpState) : tcpState is TcpConnectionState.SynRecv or TcpConnectionState.SynAck))
                 || (sctp && (sctpState is SctpConnectionState.Init1 or SctpConnectionState.Init || (extended && sctpState == SctpConnectionState.None))))
             {
-                if (RemoveLocked(i, GenerationOf(ref e, w), force: false))
+                if (TryShed(held, i, w, ends, ref endCount, out int freed))
                 {
-                    RecordShed(i, ends, ref endCount);
-                    return true;
+                    return freed;
                 }
 
                 continue;
@@ -85,7 +114,7 @@ internal sealed partial class ConnectionStore<TAddress>
             if (idle < 0 && (w & SeenBit) != 0
                 && (extended || (tcp ? tcpState == TcpConnectionState.Established : !sctp || sctpState == SctpConnectionState.Established)))
             {
-                uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_idleTimeouts.For((L4Protocol)e.Protocol, (int)state, now);
+                uint lastSeen = Volatile.Read(ref e.Expiry) - ExpiryRounding - (uint)_shardParts[held].IdleTimeouts.For((L4Protocol)e.Protocol, (int)entryState, now);
                 if ((int)(now - lastSeen) >= (int)IdleSheddingTicks && TakeIdleTurn(Volatile.Read(ref e.Meta)))
                 {
                     idle = i;
@@ -94,10 +123,36 @@ internal sealed partial class ConnectionStore<TAddress>
             }
         }
 
-        if (idle >= 0 && RemoveLocked(idle, GenerationOf(ref _entries[idle], idleWord), force: false))
+        return idle >= 0 && TryShed(held, idle, idleWord, ends, ref endCount, out int shed) ? shed : -1;
+    }
+
+    /// <summary>
+    /// Sheds the entry at <paramref name="index"/> if it is still the one whose word was <paramref name="word"/>, with
+    /// its shard's lock (held, or taken without waiting); on success that shard, whose lock stays held, is in
+    /// <paramref name="shard"/>.
+    /// </summary>
+    private bool TryShed(int held, int index, uint word, Span<ConnectionEnd> ends, ref int endCount, out int shard)
+    {
+        shard = ShardOf(index);
+        if (shard != held && !TryEnterShard(shard))
         {
-            RecordShed(idle, ends, ref endCount);
+            return false;
+        }
+
+        if (RemoveLocked(index, GenerationOf(ref _entries[index], word), force: false))
+        {
+            _ = Interlocked.Increment(ref _shards[held].Shed);
+            if (endCount < ends.Length)
+            {
+                ends[endCount++] = DescribeEnd(index, ConnectionEndReason.Dropped);
+            }
+
             return true;
+        }
+
+        if (shard != held)
+        {
+            ExitShard(shard);
         }
 
         return false;
@@ -109,6 +164,10 @@ internal sealed partial class ConnectionStore<TAddress>
     /// that flood defence meets is dropped (a counter per count, <c>todrop_counter[i]</c> against
     /// <c>todrop_rate[i] = i</c>), so a connection that saw few packets goes before one that saw more.
     /// </summary>
+    /// <remarks>
+    /// The counters are the store's, shared by the shards (as the kernel's are per network namespace), and changed by
+    /// compare-and-swap, so the one-in-i rule holds exactly when the threads of several shards shed at once.
+    /// </remarks>
     private bool TakeIdleTurn(uint meta)
     {
         uint packets = (meta & InPacketsMask) >> InPacketsShift;
@@ -117,21 +176,15 @@ internal sealed partial class ConnectionStore<TAddress>
             return false;
         }
 
-        if (--_dropCounters[packets] > 0)
+        ref int counter = ref _dropCounters[packets];
+        while (true)
         {
-            return false;
-        }
-
-        _dropCounters[packets] = (sbyte)packets;
-        return true;
-    }
-
-    private void RecordShed(int index, Span<ConnectionEnd> ends, ref int endCount)
-    {
-        _shed++;
-        if (endCount < ends.Length)
-        {
-            ends[endCount++] = DescribeEnd(index, ConnectionEndReason.Dropped);
+            int seen = Volatile.Read(ref counter);
+            bool turn = seen <= 1;
+            if (Interlocked.CompareExchange(ref counter, turn ? (int)packets : seen - 1, seen) == seen)
+            {
+                return turn;
+            }
         }
     }
 }

@@ -161,8 +161,10 @@ internal sealed partial class ConnectionStore<TAddress>
         {
             Volatile.Write(ref line[BitOperations.TrailingZeroCount(at)], 0);
 
-            // Bump before the slot can be reused, so a reader that passed through it looks again (see remarks).
-            _ = Interlocked.Increment(ref version);
+            // Bump before the slot can be reused, so a reader that passed through it looks again (see remarks). The
+            // stripe's writers are serialized by its lock (or the one shard's), so a release store suffices: the bump
+            // happens before the slot's reuse (through the locks' release and acquire), whose word a reader acquires.
+            Volatile.Write(ref version, version + 1);
             return;
         }
 
@@ -171,7 +173,7 @@ internal sealed partial class ConnectionStore<TAddress>
         if (first == index)
         {
             Volatile.Write(ref head, InboundBucket.Cell(0, _entries[index].NextIn));
-            _ = Interlocked.Increment(ref version);
+            Volatile.Write(ref version, version + 1);
             return;
         }
 
@@ -180,6 +182,13 @@ internal sealed partial class ConnectionStore<TAddress>
             Unlink(ref _entries[first].NextIn, ref version, index, outbound: false);
         }
     }
+
+    /// <summary>
+    /// The stripe of the inbound bucket of the entry at <paramref name="index"/>, read without a lock: the right one
+    /// whenever the entry is live with the generation the caller then checks under that stripe's lock.
+    /// </summary>
+    private int InboundStripeOf(int index) =>
+        (uint)index < (uint)_entries.Length ? (ProbeOf(InboundHash(ref _entries[index])) >> ProbeTagBits) & _stripeMask : 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong InboundHash(ref ConnectionEntry<TAddress> e) =>

@@ -5,7 +5,7 @@ using Lvs.Core;
 namespace Lvs.ConnectionTracking;
 
 /// <content>
-/// The part of <see cref="ConnectionStore{TAddress}"/> for inserts: prepared outside the writer lock, added under it, one by one or in batches.
+/// The part of <see cref="ConnectionStore{TAddress}"/> for inserts: prepared outside the writer locks, added under them, one by one or in batches.
 /// </content>
 internal sealed partial class ConnectionStore<TAddress>
     where TAddress : unmanaged, IStoredAddress<TAddress>
@@ -35,16 +35,21 @@ internal sealed partial class ConnectionStore<TAddress>
         }
     }
 
-    /// <summary>Adds one connection (see <see cref="AddLocked"/>).</summary>
+    /// <summary>Adds one connection (see <see cref="AddLocked"/>) into the calling thread's shard.</summary>
     public AddConnectionResult Add(ref ConnectionInsert<TAddress> insert, out int index, out uint generation)
     {
         Prepare(ref insert);
         if (_observer is null)
         {
             int none = 0;
-            lock (_writeLock)
+            int shard = EnterOwnShard();
+            try
             {
-                return AddLocked(in insert, out index, out generation, default, ref none);
+                return AddLocked(shard, in insert, out index, out generation, default, ref none);
+            }
+            finally
+            {
+                ExitShard(shard);
             }
         }
 
@@ -57,9 +62,14 @@ internal sealed partial class ConnectionStore<TAddress>
         Span<ConnectionEnd> ends = stackalloc ConnectionEnd[1];
         int count = 0;
         AddConnectionResult result;
-        lock (_writeLock)
+        int shard = EnterOwnShard();
+        try
         {
-            result = AddLocked(in insert, out index, out generation, ends, ref count);
+            result = AddLocked(shard, in insert, out index, out generation, ends, ref count);
+        }
+        finally
+        {
+            ExitShard(shard);
         }
 
         Report(ends[..count]);
@@ -67,131 +77,212 @@ internal sealed partial class ConnectionStore<TAddress>
     }
 
     /// <summary>
-    /// Adds a prepared connection or template under the writer lock, unless one with the same inbound key is live
-    /// (then returns it); sheds an entry when full (see <see cref="TryShedLocked"/>). With an observer, the shed entry
-    /// is described in <paramref name="ends"/> at <paramref name="endCount"/> (which it advances), for the caller to
-    /// report after releasing the lock; <paramref name="ends"/> is empty without one.
+    /// Adds a prepared connection or template, with the lock of <paramref name="shard"/> held (see
+    /// <see cref="EnterOwnShard"/>), unless one with the same inbound key is live (then returns it). The slot comes
+    /// from that shard, else from any shard with a free one; when every shard is full an entry is shed (see
+    /// <see cref="TryShedLocked"/>). With an observer, the shed entry is described in <paramref name="ends"/> at
+    /// <paramref name="endCount"/> (which it advances), for the caller to report after releasing the lock;
+    /// <paramref name="ends"/> is empty without one.
     /// </summary>
-    public AddConnectionResult AddLocked(in ConnectionInsert<TAddress> insert, out int index, out uint generation, Span<ConnectionEnd> ends, ref int endCount)
+    public AddConnectionResult AddLocked(int shard, in ConnectionInsert<TAddress> insert, out int index, out uint generation, Span<ConnectionEnd> ends, ref int endCount)
+    {
+        int from = shard;
+        if (_shards[shard].FreeHead < 0)
+        {
+            // No free slot here. What the insert would answer without one comes first, as before shedding (the answers
+            // are checked again under the stripe locks below): a live connection with the key, an invalid template.
+            if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint existing))
+            {
+                generation = GenerationOf(ref _entries[index], existing);
+                return AddConnectionResult.Exists;
+            }
+
+            int control = insert.Control;
+            if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
+            {
+                generation = 0;
+                return AddConnectionResult.Invalid;
+            }
+
+            from = _shards.Length == 1 ? -1 : TakeDonorShard(shard);
+            if (from < 0)
+            {
+                from = TryShedLocked(shard, _table.CurrentTick, ends, ref endCount);
+                if (from < 0)
+                {
+                    _ = Interlocked.Increment(ref _shards[shard].Refused);
+                    index = -1;
+                    generation = 0;
+                    return AddConnectionResult.Full;
+                }
+            }
+        }
+
+        try
+        {
+            return AddInto(from, in insert, out index, out generation);
+        }
+        finally
+        {
+            if (from != shard)
+            {
+                ExitShard(from);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The insert itself, into a free slot of <paramref name="shard"/> (whose lock is held and which has one): under
+    /// the stripe lock of the key's inbound bucket (and of the controlling template's, in stripe order), the
+    /// authoritative duplicate check, the template's reference and the publication in the inbound index; then the
+    /// outbound link under its stripe lock, and the timer.
+    /// </summary>
+    private AddConnectionResult AddInto(int shard, in ConnectionInsert<TAddress> insert, out int index, out uint generation)
     {
         uint now = _table.CurrentTick;
         bool template = insert.Template;
         int control = insert.Control;
-        if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
+        int inStripe = (insert.InProbe >> ProbeTagBits) & _stripeMask;
+        int controlStripe = control >= 0 && _striped ? InboundStripeOf(control) : inStripe;
+        if (_striped)
         {
-            generation = GenerationOf(ref _entries[index], existing);
-            return AddConnectionResult.Exists;
-        }
-
-        if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
-        {
-            generation = 0;
-            return AddConnectionResult.Invalid;
-        }
-
-        if (_freeHead < 0 && !TryShedLocked(now, ends, ref endCount))
-        {
-            _refused++;
-            index = -1;
-            generation = 0;
-            return AddConnectionResult.Full;
-        }
-
-        int i = _freeHead;
-        ref var e = ref _entries[i];
-        ref var r = ref _routes[i];
-        _freeHead = e.NextIn;
-
-        // The next insert's slot: free slots are scattered once connections have come and gone.
-        PrefetchEntry(_freeHead);
-        if ((uint)_freeHead < (uint)_routes.Length)
-        {
-            MemoryPrefetch.Line(ref _routes[_freeHead]);
-        }
-
-        // The slot's next generation: never 0, never a repeat (a slot is retired at the last one, see RemoveLocked).
-        generation = GenerationOf(ref e, e.Word) + 1;
-        e.Era = (byte)(generation >> 24);
-
-        e.Client = insert.Client;
-        e.ClientPort = insert.ClientPort;
-        e.Virtual = insert.Virtual;
-        e.VirtualPort = insert.VirtualPort;
-        r.Destination = insert.Destination;
-        r.DestinationPort = insert.DestinationPort;
-        r.Local = insert.Local;
-        r.LocalPort = insert.LocalPort;
-        e.Protocol = insert.Protocol;
-        e.RealServer = (ushort)insert.RealServer;
-        bool outbound = insert.OutBucket >= 0;
-        e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
-            | (control >= 0 ? (uint)(control + 1) << AuxShift : 0)
-            | (insert.Seen && !template ? InPacketsUnit : 0); // the first packet, applied by the insert, came in
-        e.Expiry = now + ExpiryRounding + insert.TimeoutTicks;
-        // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
-        r.NextOut = template ? (int)insert.TimeoutTicks : -1;
-
-        // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
-        // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
-        bool noOutput = insert.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
-        uint word = (generation << GenerationShift) | LiveBit | (noOutput && !template ? NoOutputBit : 0);
-
-        // With the first packet processed (NewConnection.FirstPacket), the connection starts in the state it led to,
-        // counted active or inactive accordingly (the kernel's set_tcp_state right after ip_vs_bind_dest).
-        bool active = insert.Seen && (insert.Protocol == (byte)L4Protocol.Tcp
-            ? TcpStateMachine.IsActive((TcpConnectionState)insert.State)
-            : insert.Protocol == (byte)L4Protocol.Sctp && SctpStateMachine.IsActive((SctpConnectionState)insert.State));
-        word |= (insert.Seen ? SeenBit | insert.State : 0) | (active ? 0 : InactiveBit);
-
-        var server = _table.Registry[insert.RealServer];
-        if (template)
-        {
-            server.AddPersistentConnection();
-        }
-        else
-        {
-            server.AddConnection(active);
-        }
-
-        if (control >= 0)
-        {
-            ref var t = ref _entries[control];
-            _ = Interlocked.Add(ref t.Meta, AuxUnit);
-            if (insert.Seen && (insert.Protocol == (byte)L4Protocol.Tcp
-                ? insert.State == (byte)TcpConnectionState.Established
-                : insert.Protocol == (byte)L4Protocol.Sctp && insert.State == (byte)SctpConnectionState.Established))
+            EnterGate(ref _inLocks[Math.Min(inStripe, controlStripe)]);
+            if (controlStripe != inStripe)
             {
-                Assure(control);
+                EnterGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
+            }
+        }
+
+        int i;
+        try
+        {
+            if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
+            {
+                generation = GenerationOf(ref _entries[index], existing);
+                return AddConnectionResult.Exists;
             }
 
-            // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
-            Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + ExpiryRounding + (uint)_routes[control].NextOut));
+            // The template must be live with the handle's generation; it cannot end while its stripe lock is held (a
+            // template's removal checks under that lock that it controls nothing), so the reference taken here is exact.
+            if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
+            {
+                generation = 0;
+                return AddConnectionResult.Invalid;
+            }
+
+            ref var state = ref _shards[shard];
+            i = state.FreeHead;
+            ref var e = ref _entries[i];
+            ref var r = ref _routes[i];
+            state.FreeHead = e.NextIn;
+
+            // The next insert's slot: free slots are scattered once connections have come and gone.
+            PrefetchEntry(state.FreeHead);
+            if ((uint)state.FreeHead < (uint)_routes.Length)
+            {
+                MemoryPrefetch.Line(ref _routes[state.FreeHead]);
+            }
+
+            // The slot's next generation: never 0, never a repeat (a slot is retired at the last one, see RemoveLocked).
+            generation = GenerationOf(ref e, e.Word) + 1;
+            e.Era = (byte)(generation >> 24);
+
+            e.Client = insert.Client;
+            e.ClientPort = insert.ClientPort;
+            e.Virtual = insert.Virtual;
+            e.VirtualPort = insert.VirtualPort;
+            r.Destination = insert.Destination;
+            r.DestinationPort = insert.DestinationPort;
+            r.Local = insert.Local;
+            r.LocalPort = insert.LocalPort;
+            e.Protocol = insert.Protocol;
+            e.RealServer = (ushort)insert.RealServer;
+            bool outbound = insert.OutBucket >= 0;
+            e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
+                | (control >= 0 ? (uint)(control + 1) << AuxShift : 0)
+                | (insert.Seen && !template ? InPacketsUnit : 0); // the first packet, applied by the insert, came in
+            e.Expiry = now + ExpiryRounding + insert.TimeoutTicks;
+            // A template has no outbound link: the field holds its timeout (readers tolerate it, see TryFindInbound).
+            r.NextOut = template ? (int)insert.TimeoutTicks : -1;
+
+            // Connections start inactive (the kernel's ip_vs_bind_dest with IP_VS_CONN_F_INACTIVE from the dest's
+            // conn_flags); direct routing and tunnelling see no replies (IP_VS_CONN_F_NOOUTPUT).
+            bool noOutput = insert.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel;
+            uint word = (generation << GenerationShift) | LiveBit | (noOutput && !template ? NoOutputBit : 0);
+
+            // With the first packet processed (NewConnection.FirstPacket), the connection starts in the state it led to,
+            // counted active or inactive accordingly (the kernel's set_tcp_state right after ip_vs_bind_dest).
+            bool active = insert.Seen && (insert.Protocol == (byte)L4Protocol.Tcp
+                ? TcpStateMachine.IsActive((TcpConnectionState)insert.State)
+                : insert.Protocol == (byte)L4Protocol.Sctp && SctpStateMachine.IsActive((SctpConnectionState)insert.State));
+            word |= (insert.Seen ? SeenBit | insert.State : 0) | (active ? 0 : InactiveBit);
+
+            var server = _table.Registry[insert.RealServer];
+            if (template)
+            {
+                server.AddPersistentConnection();
+            }
+            else
+            {
+                server.AddConnection(active);
+            }
+
+            if (control >= 0)
+            {
+                ref var t = ref _entries[control];
+                _ = Interlocked.Add(ref t.Meta, AuxUnit);
+                if (insert.Seen && (insert.Protocol == (byte)L4Protocol.Tcp
+                    ? insert.State == (byte)TcpConnectionState.Established
+                    : insert.Protocol == (byte)L4Protocol.Sctp && insert.State == (byte)SctpConnectionState.Established))
+                {
+                    Assure(control);
+                }
+
+                // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
+                Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + ExpiryRounding + (uint)_routes[control].NextOut));
+            }
+
+            // Publish: key fields before the word (release), the word before the links: an empty cell of the bucket if
+            // there is one, else the head of its overflow chain.
+            Volatile.Write(ref e.Word, word);
+            ref var line = ref _inLines[insert.InProbe >> ProbeTagBits];
+            uint empty = line.CellsEqual(0, _cells);
+            if (empty != 0)
+            {
+                e.NextIn = -1;
+                Volatile.Write(ref line[BitOperations.TrailingZeroCount(empty)], InboundBucket.Cell((uint)insert.InProbe & ProbeTagMask, i));
+            }
+            else
+            {
+                e.NextIn = InboundBucket.IndexOf(line[InboundBucket.OverflowCell]);
+                Volatile.Write(ref line[InboundBucket.OverflowCell], InboundBucket.Cell(0, i));
+            }
+        }
+        finally
+        {
+            if (_striped)
+            {
+                if (controlStripe != inStripe)
+                {
+                    ExitGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
+                }
+
+                ExitGate(ref _inLocks[Math.Min(inStripe, controlStripe)]);
+            }
         }
 
-        // Publish: key fields before the word (release), the word before the links: an empty cell of the bucket if
-        // there is one, else the head of its overflow chain.
-        Volatile.Write(ref e.Word, word);
-        ref var line = ref _inLines[insert.InProbe >> ProbeTagBits];
-        uint empty = line.CellsEqual(0, _cells);
-        if (empty != 0)
+        if (insert.OutBucket >= 0)
         {
-            e.NextIn = -1;
-            Volatile.Write(ref line[BitOperations.TrailingZeroCount(empty)], InboundBucket.Cell((uint)insert.InProbe & ProbeTagMask, i));
-        }
-        else
-        {
-            e.NextIn = InboundBucket.IndexOf(line[InboundBucket.OverflowCell]);
-            Volatile.Write(ref line[InboundBucket.OverflowCell], InboundBucket.Cell(0, i));
-        }
-
-        if (outbound)
-        {
-            r.NextOut = _outHeads[insert.OutBucket];
+            // The outbound chain holds slots of every shard: its links change under the bucket's stripe lock.
+            ref int gate = ref _outLocks[insert.OutBucket & _stripeMask];
+            EnterStripe(ref gate);
+            _routes[i].NextOut = _outHeads[insert.OutBucket];
             Volatile.Write(ref _outHeads[insert.OutBucket], i);
+            ExitStripe(ref gate);
         }
 
-        FileLocked(i, e.Expiry);
-        _count++;
+        FileLocked(shard, i, _entries[i].Expiry);
+        _shards[shard].Count++;
         index = i;
         return AddConnectionResult.Added;
     }

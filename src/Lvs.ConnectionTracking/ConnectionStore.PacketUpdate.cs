@@ -84,18 +84,35 @@ internal sealed partial class ConnectionStore<TAddress>
                 Volatile.Write(ref e.Expiry, expiry);
             }
 
-            if (expiry < previous && !_refiles.TryEnqueue(index, generation))
+            if (expiry < previous)
             {
-                // A shorter timeout (ESTABLISHED to FIN_WAIT, CLOSE...) must be re-filed before housekeeping reaches
-                // the new tick, or the lazy wheel would expire it late. Housekeeping does it from the queue; only
-                // when the queue is full does the packet thread take the writer lock and do it itself.
-                lock (_writeLock)
-                {
-                    RefileLocked(index, generation);
-                }
+                Refile(index, generation);
             }
 
             return true;
+        }
+    }
+
+    /// <summary>
+    /// A shorter timeout (ESTABLISHED to FIN_WAIT, CLOSE...) must be re-filed before housekeeping reaches the new tick,
+    /// or the lazy wheel would expire it late. Housekeeping does it from the queue of the slot's shard; only when the
+    /// queue is full does the packet thread take the shard's lock and do it itself.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Refile(int index, uint generation)
+    {
+        int shard = ShardOf(index);
+        if (!_shardParts[shard].Refiles.TryEnqueue(index, generation))
+        {
+            EnterShard(shard);
+            try
+            {
+                RefileLocked(shard, index, generation);
+            }
+            finally
+            {
+                ExitShard(shard);
+            }
         }
     }
 

@@ -17,9 +17,15 @@ internal sealed partial class ConnectionStore<TAddress>
 
         if (_observer is null)
         {
-            lock (_writeLock)
+            int shard = ShardOf(index);
+            EnterShard(shard);
+            try
             {
                 return RemoveLocked(index, generation, force);
+            }
+            finally
+            {
+                ExitShard(shard);
             }
         }
 
@@ -31,13 +37,19 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         ConnectionEnd end = default;
         bool removed;
-        lock (_writeLock)
+        int shard = ShardOf(index);
+        EnterShard(shard);
+        try
         {
             removed = RemoveLocked(index, generation, force);
             if (removed)
             {
                 end = DescribeEnd(index, reason);
             }
+        }
+        finally
+        {
+            ExitShard(shard);
         }
 
         if (removed)
@@ -49,7 +61,7 @@ internal sealed partial class ConnectionStore<TAddress>
     }
 
     /// <summary>
-    /// What a just-removed entry was, for the observer; called under the writer lock right after the removal, while the
+    /// What a just-removed entry was, for the observer; called under the shard's lock right after the removal, while the
     /// slot (now free) still holds the entry and its controlling template is still live.
     /// </summary>
     private ConnectionEnd DescribeEnd(int index, ConnectionEndReason reason)
@@ -81,7 +93,7 @@ internal sealed partial class ConnectionStore<TAddress>
             reason);
     }
 
-    /// <summary>Reports ends collected under the writer lock, after its release.</summary>
+    /// <summary>Reports ends collected under a shard's lock, after its release.</summary>
     private void Report(ReadOnlySpan<ConnectionEnd> ends)
     {
         foreach (ref readonly var end in ends)
@@ -126,46 +138,76 @@ internal sealed partial class ConnectionStore<TAddress>
         }
     }
 
-    private bool RemoveLocked(int index, uint generation, bool force)
+    /// <summary>
+    /// Ends the connection or template at <paramref name="index"/> if it is live with <paramref name="generation"/>
+    /// (a template only when it controls no connection, unless <paramref name="force"/>), with the lock of the slot's
+    /// shard held: unlinks it from both indexes (under their stripe locks) and the wheel, releases its counters and
+    /// frees (or retires) the slot.
+    /// </summary>
+    private bool RemoveLocked(int index, uint generation, bool force) => RemoveLocked(index, generation, force, -1, -1);
+
+    /// <summary>
+    /// <see cref="RemoveLocked(int, uint, bool)"/> with the entry's inbound probe and outbound bucket when the caller
+    /// has computed them already (under the same hold of the shard's lock, so for the same occupant), else -1.
+    /// </summary>
+    private bool RemoveLocked(int index, uint generation, bool force, int knownProbe, int knownOutBucket)
     {
         ref var e = ref _entries[index];
-        uint w;
-        while (true)
+        uint w = Volatile.Read(ref e.Word);
+        if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation)
         {
-            w = Volatile.Read(ref e.Word);
-            if ((w & LiveBit) == 0 || GenerationOf(ref e, w) != generation)
-            {
-                return false;
-            }
-
-            bool isTemplate = (e.Meta & TemplateMeta) != 0;
-            if (isTemplate && !force && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
-            {
-                // A template that still controls connections stays (the kernel's n_control check).
-                return false;
-            }
-
-            if (Interlocked.CompareExchange(ref e.Word, w & ~LiveBit, w) == w)
-            {
-                break;
-            }
+            return false;
         }
 
-        UnlinkInbound(ProbeOf(InboundHash(ref e)), index);
+        // Live with the generation, and it stays so until this ends it (an end takes the shard's lock, held here), so its
+        // key is stable. Its inbound stripe lock covers the unlink and, for a template, the check that it controls
+        // nothing, which an insert's reference to it (taken under the same lock, see AddInto) cannot then slip past.
+        int probe = knownProbe >= 0 ? knownProbe : ProbeOf(InboundHash(ref e));
+        bool isTemplate = (e.Meta & TemplateMeta) != 0;
+        ref int inGate = ref _inLocks[(probe >> ProbeTagBits) & _stripeMask];
+        EnterStripe(ref inGate);
+        try
+        {
+            while (true)
+            {
+                w = Volatile.Read(ref e.Word);
+                if (isTemplate && !force && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
+                {
+                    // A template that still controls connections stays (the kernel's n_control check).
+                    return false;
+                }
+
+                if (Interlocked.CompareExchange(ref e.Word, w & ~LiveBit, w) == w)
+                {
+                    break;
+                }
+            }
+
+            UnlinkInbound(probe, index);
+        }
+        finally
+        {
+            ExitStripe(ref inGate);
+        }
+
         ref var r = ref _routes[index];
         if ((e.Meta & OutboundMeta) != 0)
         {
-            int outBucket = OutboundBucket(ref e, ref r);
+            int outBucket = knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(ref e, ref r);
+            ref int outGate = ref _outLocks[outBucket & _stripeMask];
+            EnterStripe(ref outGate);
             Unlink(ref _outHeads[outBucket], ref _outVersions[outBucket & _stripeMask], index, outbound: true);
+            ExitStripe(ref outGate);
         }
 
+        int shard = ShardOf(index);
         if (r.WheelPrev != NotFiled)
         {
-            UnfileLocked(index);
+            UnfileLocked(shard, index);
         }
 
         var server = _table.Registry[e.RealServer];
-        if ((e.Meta & TemplateMeta) != 0)
+        if (isTemplate)
         {
             server.RemovePersistentConnection();
         }
@@ -180,18 +222,19 @@ internal sealed partial class ConnectionStore<TAddress>
         }
 
         r.NextOut = -1;
+        ref var state = ref _shards[shard];
         if (generation == ConnectionHandle.MaxGeneration)
         {
             // Its generations are used up: reusing it could let a handle of an ended connection match a new one.
-            _retired++;
+            Volatile.Write(ref state.Retired, state.Retired + 1);
         }
         else
         {
-            e.NextIn = _freeHead;
-            _freeHead = index;
+            e.NextIn = state.FreeHead;
+            Volatile.Write(ref state.FreeHead, index);
         }
 
-        _count--;
+        Volatile.Write(ref state.Count, state.Count - 1);
         return true;
     }
 
@@ -204,8 +247,9 @@ internal sealed partial class ConnectionStore<TAddress>
             {
                 Volatile.Write(ref link, outbound ? _routes[index].NextOut : _entries[index].NextIn);
 
-                // Bump before the slot can be reused, so a reader that passed through it walks again (see remarks).
-                _ = Interlocked.Increment(ref version);
+                // Bump before the slot can be reused, so a reader that passed through it walks again (see remarks; a
+                // release store, as in UnlinkInbound: the stripe's lock serializes its writers).
+                Volatile.Write(ref version, version + 1);
                 return;
             }
 

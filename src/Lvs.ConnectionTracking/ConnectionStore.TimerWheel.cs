@@ -16,11 +16,13 @@ internal sealed partial class ConnectionStore<TAddress>
     internal const uint TemplateGraceTicks = 60;
     private const int NotFiled = int.MinValue;
 
-    private void FileLocked(int index, uint expiry)
+    /// <summary>Files a slot of <paramref name="shard"/> (whose lock is held) in its wheel at <paramref name="expiry"/>, clamped to the wheel's span.</summary>
+    private void FileLocked(int shard, int index, uint expiry)
     {
         uint tick = expiry;
-        uint earliest = _lastTick + 1;
-        uint latest = _lastTick + WheelSize;
+        uint lastTick = _shards[shard].LastTick;
+        uint earliest = lastTick + 1;
+        uint latest = lastTick + WheelSize;
         if ((int)(tick - earliest) < 0)
         {
             tick = earliest;
@@ -32,7 +34,8 @@ internal sealed partial class ConnectionStore<TAddress>
 
         int slot = (int)(tick & (WheelSize - 1));
         ref var r = ref _routes[index];
-        int head = _wheel[slot];
+        var wheel = _shardParts[shard].Wheel;
+        int head = wheel[slot];
         r.WheelNext = head;
         r.WheelPrev = -1 - slot;
         if (head >= 0)
@@ -40,10 +43,10 @@ internal sealed partial class ConnectionStore<TAddress>
             _routes[head].WheelPrev = index;
         }
 
-        _wheel[slot] = index;
+        wheel[slot] = index;
     }
 
-    private void UnfileLocked(int index)
+    private void UnfileLocked(int shard, int index)
     {
         ref var r = ref _routes[index];
         int prev = r.WheelPrev;
@@ -54,7 +57,7 @@ internal sealed partial class ConnectionStore<TAddress>
         }
         else
         {
-            _wheel[-1 - prev] = next;
+            _shardParts[shard].Wheel[-1 - prev] = next;
         }
 
         if (next >= 0)
@@ -66,85 +69,154 @@ internal sealed partial class ConnectionStore<TAddress>
         r.WheelNext = -1;
     }
 
-    private void RefileLocked(int index, uint generation)
+    /// <summary>
+    /// For a hold's entries, the inbound probe and (for those with an outbound link) the outbound bucket of each that
+    /// is due, else -1, with their lines' loads started: the removals then find them in the cache instead of each
+    /// waiting for two reads from DRAM in turn.
+    /// </summary>
+    private void PrefetchExpiries(ReadOnlySpan<int> batch, Span<int> probes, Span<int> outBuckets, uint tick)
     {
-        if (TryReadWord(index, generation, out _) && _routes[index].WheelPrev != NotFiled)
+        for (int k = 0; k < batch.Length; k++)
         {
-            UnfileLocked(index);
-            FileLocked(index, Volatile.Read(ref _entries[index].Expiry));
+            ref var e = ref _entries[batch[k]];
+            probes[k] = -1;
+            outBuckets[k] = -1;
+            if ((int)(Volatile.Read(ref e.Expiry) - tick) <= 0 && (Volatile.Read(ref e.Word) & LiveBit) != 0)
+            {
+                int probe = ProbeOf(InboundHash(ref e));
+                probes[k] = probe;
+                PrefetchInboundHead(probe);
+                if ((e.Meta & OutboundMeta) != 0)
+                {
+                    int bucket = OutboundBucket(ref e, ref _routes[batch[k]]);
+                    outBuckets[k] = bucket;
+                    MemoryPrefetch.Line(ref _outHeads[bucket]);
+                }
+            }
         }
     }
 
-    /// <summary>Processes every wheel slot up to <paramref name="now"/>: expires what is due and re-files what was refreshed.</summary>
+    private void RefileLocked(int shard, int index, uint generation)
+    {
+        if (TryReadWord(index, generation, out _) && _routes[index].WheelPrev != NotFiled)
+        {
+            UnfileLocked(shard, index);
+            FileLocked(shard, index, Volatile.Read(ref _entries[index].Expiry));
+        }
+    }
+
+    /// <summary>Processes every wheel slot up to <paramref name="now"/>, shard by shard: expires what is due and re-files what was refreshed.</summary>
     public int ExpireUntil(uint now)
     {
         int expired = 0;
+        for (int k = 0; k < _shards.Length; k++)
+        {
+            expired += ExpireUntil(k, now);
+        }
+
+        return expired;
+    }
+
+    /// <summary>Processes one shard's wheel up to <paramref name="now"/>, taking its lock for at most <see cref="HousekeepingBatch"/> expiries at a time.</summary>
+    private int ExpireUntil(int shard, uint now)
+    {
+        int expired = 0;
+        ref var state = ref _shards[shard];
+        var parts = _shardParts[shard];
+        var wheel = parts.Wheel;
 
         // With an observer, the ends of each lock hold are described here and reported after the release.
         Span<ConnectionEnd> ends = _observer is null ? default : stackalloc ConnectionEnd[ObservedHousekeepingBatch];
         int endCount = 0;
+
+        // A hold's entries, with the inbound probes and outbound buckets of those due (see ExpireBatch).
+        Span<int> batch = stackalloc int[HousekeepingBatch];
+        Span<int> probes = stackalloc int[HousekeepingBatch];
+        Span<int> outBuckets = stackalloc int[HousekeepingBatch];
         while (true)
         {
             Report(ends[..endCount]);
             endCount = 0;
-            lock (_writeLock)
+            EnterShard(shard);
+            try
             {
-                if ((int)(now - _lastTick) <= 0)
+                if ((int)(now - state.LastTick) <= 0)
                 {
                     return expired;
                 }
 
                 // Timeout changes start flood defence's window promptly, and the log it has read can be collected.
-                _idleTimeouts.CatchUp(now);
+                parts.IdleTimeouts.CatchUp(now);
 
                 // Timeouts shortened since the last pass go to their earlier slots first, so that none is passed over.
-                while (_refiles.TryDequeue(out int refile, out uint refileGeneration))
+                while (parts.Refiles.TryDequeue(out int refile, out uint refileGeneration))
                 {
-                    RefileLocked(refile, refileGeneration);
+                    RefileLocked(shard, refile, refileGeneration);
                 }
 
-                uint tick = _lastTick + 1;
+                uint tick = state.LastTick + 1;
                 int slot = (int)(tick & (WheelSize - 1));
                 int budget = _observer is null ? HousekeepingBatch : ObservedHousekeepingBatch;
-                while (_wheel[slot] >= 0 && budget-- > 0)
+
+                // The slot's first entries. Nothing else changes its chain while the shard's lock is held (re-filing
+                // moves entries to later slots), so they are taken first and their index buckets loaded together.
+                int n = 0;
+                for (int i = wheel[slot]; i >= 0 && n < budget; i = _routes[i].WheelNext)
                 {
-                    int i = _wheel[slot];
+                    batch[n++] = i;
+                }
+
+                PrefetchExpiries(batch[..n], probes, outBuckets, tick);
+                for (int k = 0; k < n; k++)
+                {
+                    int i = batch[k];
                     ref var e = ref _entries[i];
-                    UnfileLocked(i);
+                    UnfileLocked(shard, i);
                     uint expiry = Volatile.Read(ref e.Expiry);
                     if ((int)(expiry - tick) > 0)
                     {
-                        FileLocked(i, expiry);
+                        FileLocked(shard, i, expiry);
                         continue;
                     }
 
                     uint w = Volatile.Read(ref e.Word);
-                    if ((e.Meta & TemplateMeta) != 0 && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
-                    {
-                        // The kernel's expire_later also makes 60 s the template's timeout from then on (cp->timeout =
-                        // 60*HZ), so each connection it places afterwards re-arms it with 60 s, not the persistence timeout.
-                        uint rearmed = now + ExpiryRounding + TemplateGraceTicks;
-                        _routes[i].NextOut = (int)TemplateGraceTicks;
-                        Volatile.Write(ref e.Expiry, rearmed);
-                        FileLocked(i, rearmed);
-                        continue;
-                    }
+                    bool template = (e.Meta & TemplateMeta) != 0;
 
-                    if (RemoveLocked(i, GenerationOf(ref e, w), force: true))
+                    // A template goes only once it controls nothing, checked by the removal under the template's stripe lock,
+                    // where an insert in another shard takes its reference.
+                    if (RemoveLocked(i, GenerationOf(ref e, w), force: !template, probes[k], outBuckets[k]))
                     {
                         expired++;
-                        _expired++;
+                        state.Expired++;
                         if (endCount < ends.Length)
                         {
                             ends[endCount++] = DescribeEnd(i, ConnectionEndReason.Expired);
                         }
                     }
+                    else if (template && TryReadWord(i, GenerationOf(ref e, w), out _))
+                    {
+                        // Still controlling connections. The kernel's expire_later also makes 60 s the template's timeout
+                        // from then on (cp->timeout = 60*HZ), so each connection it places afterwards re-arms it with 60 s,
+                        // not the persistence timeout.
+                        // Under the template's stripe lock, as an insert's refresh of its expiry.
+                        uint rearmed = now + ExpiryRounding + TemplateGraceTicks;
+                        ref int gate = ref _inLocks[_striped ? InboundStripeOf(i) : 0];
+                        EnterStripe(ref gate);
+                        _routes[i].NextOut = (int)TemplateGraceTicks;
+                        Volatile.Write(ref e.Expiry, rearmed);
+                        ExitStripe(ref gate);
+                        FileLocked(shard, i, rearmed);
+                    }
                 }
 
-                if (_wheel[slot] < 0)
+                if (wheel[slot] < 0)
                 {
-                    _lastTick = tick;
+                    state.LastTick = tick;
                 }
+            }
+            finally
+            {
+                ExitShard(shard);
             }
         }
     }

@@ -18,15 +18,17 @@ namespace Lvs.ConnectionTracking;
 /// never mistaken for the connection. A miss counts only if the version of the chain's stripe did not change during
 /// the walk: every unlink bumps it before the slot can be reused, so a reader that was led astray by a reused slot
 /// (which could hide a live connection) walks again.</item>
-/// <item>Structural changes (insert, unlink, the free list, the timer wheel) are made under one short writer lock,
-/// held for a single insert or removal, or at most <see cref="HousekeepingBatch"/> expiries. Readers never take it.</item>
+/// <item>Structural changes (insert, unlink, the free list, the timer wheel) are made under short writer locks: the lock
+/// of a writer shard (a range of slots with its free list and timer wheel), held for a single insert or removal, a
+/// batch of inserts, or at most <see cref="HousekeepingBatch"/> expiries, and within it the stripe lock of each index
+/// bucket written (ConnectionStore.Shards.cs). Readers never take any.</item>
 /// <item>The per-packet update (state transition and timer refresh) takes no lock: the state, flags and generation are
 /// one 32-bit word changed by compare-and-swap, and the real server's active/inactive counters follow the winner of
 /// each swap, so they end exact whatever the interleaving. The expiry tick is a separate 32-bit field; a refresh only
 /// writes it. The wheel is lazy: an entry stays filed at its old tick when its expiry moves later, and is re-filed when
 /// that tick comes; a transition that shortens the timeout (to CLOSE, FIN_WAIT...) puts the entry in a lock-free
-/// queue that housekeeping drains, under the writer lock, before it expires anything (the packet thread takes the lock
-/// itself only if that queue is full).</item>
+/// queue of the slot's shard that housekeeping drains, under the shard's lock, before it expires anything (the packet
+/// thread takes the lock itself only if that queue is full).</item>
 /// </list>
 /// </remarks>
 /// <typeparam name="TAddress">The stored address form.</typeparam>
@@ -85,7 +87,6 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly int[] _outHeads;
     private readonly int[] _inVersions;
     private readonly int[] _outVersions;
-    private readonly int[] _wheel;
     private readonly uint _inLineCount;
     private readonly uint _cells;
     private readonly uint _outBuckets;
@@ -93,22 +94,18 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly FlowHashSecret _secret;
     private readonly bool _isIPv6;
     private readonly ConnectionTable _table;
-    private readonly Lock _writeLock = new();
-    private readonly RefileQueue _refiles;
-    private readonly IdleTimeoutFloor _idleTimeouts;
     private readonly IConnectionEndObserver? _observer;
     private readonly ulong _handleOwner;
-    private int _retired;
-    private int _freeHead;
-    private int _count;
-    private ulong _random;
-    private readonly sbyte[] _dropCounters = new sbyte[InPacketsSaturated];
-    private uint _lastTick;
-    private long _refused;
-    private long _shed;
-    private long _expired;
+    private readonly ShardState[] _shards;
+    private readonly ShardParts[] _shardParts;
+    private readonly int _shardSize;
+    private readonly int[] _inLocks;
+    private readonly int[] _outLocks;
+    private readonly bool _striped;
+    private readonly int[] _dropCounters = new int[InPacketsSaturated];
+    private readonly int[] _laneShards = [.. Enumerable.Repeat(-1, LaneSlots)];
 
-    public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed)
+    public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed, int shards = 0)
     {
         if (capacity < 1 || capacity > (1 << 24) - 2)
         {
@@ -120,7 +117,6 @@ internal sealed partial class ConnectionStore<TAddress>
         _observer = table.Options.EndObserver;
         _handleOwner = ConnectionHandle.OwnerBits(table.Tag, isIPv6);
         _secret = new FlowHashSecret(FlowHash.Seed);
-        _random = randomSeed | 1;
         Capacity = capacity;
 
         // Inbound, where every packet looks: one 64-byte bucket of 15 cells per 13 connections (13 per bucket on
@@ -144,37 +140,80 @@ internal sealed partial class ConnectionStore<TAddress>
         _outHeads = NewFilled((int)_outBuckets);
         _inVersions = new int[_stripeMask + 1];
         _outVersions = new int[_stripeMask + 1];
-        _wheel = NewFilled(WheelSize);
-
-        // Room for a second's worth of shortened timeouts at a high closing rate (1/64 of the capacity, between 1 K and
-        // 16 K entries of 16 bytes, a quarter of a byte per connection); beyond it packet threads re-file under the
-        // lock themselves.
-        _refiles = new RefileQueue((int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity / 64), 1024u, 16384u));
-        _idleTimeouts = new IdleTimeoutFloor(table.Timeouts);
+        _inLocks = new int[_stripeMask + 1];
+        _outLocks = new int[_stripeMask + 1];
         _entries.Sentinel = default;
         _entries.Sentinel.NextIn = -1;
         for (int i = 0; i < capacity; i++)
         {
             ref var e = ref _entries[i];
             e = default;
-            e.NextIn = i + 1 < capacity ? i + 1 : -1;
             ref var r = ref _routes[i];
             r = default;
             r.NextOut = -1;
             r.WheelPrev = NotFiled;
         }
 
-        _freeHead = 0;
+        // Writer shards (ConnectionStore.Shards.cs): contiguous ranges of slots, each with its free list (in slot order),
+        // timer wheel, refile queue and flood-defence state. Room in the refile queues for a second's worth of shortened
+        // timeouts at a high closing rate (1/64 of the capacity, between 1 K and 16 K entries of 16 bytes in all, a quarter
+        // of a byte per connection); beyond it packet threads re-file under the shard's lock themselves.
+        int shardCount = ShardCountFor(capacity, shards);
+        _striped = shardCount > 1;
+        _shardSize = capacity / shardCount;
+        _shards = new ShardState[shardCount];
+        _shardParts = new ShardParts[shardCount];
+        uint refiles = Math.Max(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(capacity / 64, 1024, 16384) / (uint)shardCount), 64u);
+        for (int k = 0; k < shardCount; k++)
+        {
+            ref var shard = ref _shards[k];
+            shard.Start = k * _shardSize;
+            shard.End = k == shardCount - 1 ? capacity : (k + 1) * _shardSize;
+            for (int i = shard.Start; i < shard.End; i++)
+            {
+                _entries[i].NextIn = i + 1 < shard.End ? i + 1 : -1;
+            }
 
-        // A store created after the table (the IPv6 one, reserved on first use) starts its wheel at the present tick.
-        _lastTick = table.CurrentTick;
+            shard.FreeHead = shard.Start;
+
+            // Each shard's flood defence probes with its own generator (the seed's, then one step per shard apart).
+            shard.Random = (randomSeed + ((ulong)k * 0x9E37_79B9_7F4A_7C15UL)) | 1;
+
+            // A store created after the table (the IPv6 one, reserved on first use) starts its wheels at the present tick.
+            shard.LastTick = table.CurrentTick;
+            _shardParts[k] = new ShardParts(NewFilled(WheelSize), new RefileQueue((int)refiles), new IdleTimeoutFloor(table.Timeouts));
+        }
     }
 
     public int Capacity { get; }
 
-    public int Count => Volatile.Read(ref _count);
+    public int Count
+    {
+        get
+        {
+            int count = 0;
+            for (int k = 0; k < _shards.Length; k++)
+            {
+                count += Volatile.Read(ref _shards[k].Count);
+            }
 
-    public long Expired => Interlocked.Read(ref _expired);
+            return count;
+        }
+    }
+
+    public long Expired
+    {
+        get
+        {
+            long expired = 0;
+            for (int k = 0; k < _shards.Length; k++)
+            {
+                expired += Interlocked.Read(ref _shards[k].Expired);
+            }
+
+            return expired;
+        }
+    }
 
     /// <summary>
     /// Asks the CPU to start loading an entry (a batched lookup's later stages); ignores a link outside the slab, so a
@@ -231,9 +270,6 @@ internal sealed partial class ConnectionStore<TAddress>
 
     public ref ConnectionRoute<TAddress> RouteAt(int index) => ref _routes[index];
 
-    /// <summary>The writer lock, for a batch of <see cref="AddLocked"/> calls under one acquisition.</summary>
-    public Lock WriterLock => _writeLock;
-
     /// <summary>The handle of the entry at <paramref name="index"/> with <paramref name="generation"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ConnectionHandle HandleOf(int index, uint generation) => new(_handleOwner, index, generation);
@@ -247,12 +283,26 @@ internal sealed partial class ConnectionStore<TAddress>
     internal static uint GenerationOf(ref ConnectionEntry<TAddress> e, uint word) => (word >> GenerationShift) | ((uint)e.Era << 24);
 
     /// <summary>Slots retired because their generations ran out (see <see cref="ConnectionHandle"/>).</summary>
-    public int Retired => Volatile.Read(ref _retired);
+    public int Retired
+    {
+        get
+        {
+            int retired = 0;
+            for (int k = 0; k < _shards.Length; k++)
+            {
+                retired += Volatile.Read(ref _shards[k].Retired);
+            }
+
+            return retired;
+        }
+    }
 
     /// <summary>For tests: sets a free slot's generation (as if it had had that many occupants).</summary>
     internal void SetFreeSlotGeneration(int index, uint generation)
     {
-        lock (_writeLock)
+        int shard = ShardOf(index);
+        EnterShard(shard);
+        try
         {
             ref var e = ref _entries[index];
             if ((e.Word & LiveBit) != 0)
@@ -262,6 +312,10 @@ internal sealed partial class ConnectionStore<TAddress>
 
             e.Word = (e.Word & ~GenerationMask) | (generation << GenerationShift);
             e.Era = (byte)(generation >> 24);
+        }
+        finally
+        {
+            ExitShard(shard);
         }
     }
 

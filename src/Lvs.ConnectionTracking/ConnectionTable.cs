@@ -17,8 +17,9 @@ namespace Lvs.ConnectionTracking;
 /// </para>
 /// <para>
 /// Threads: any number of packet threads may look up, add, update and remove at once while one housekeeping thread
-/// calls <see cref="RunHousekeeping"/>. Lookups and per-packet updates take no lock; adds and removals share a short
-/// writer lock. docs/connection-tracking.md describes the model.
+/// calls <see cref="RunHousekeeping"/>. Lookups and per-packet updates take no lock; adds and removals take short
+/// writer locks, sharded so that packet threads adding connections do not share them. docs/connection-tracking.md
+/// describes the model.
 /// </para>
 /// <para>
 /// Time: the table counts whole-second ticks from its creation on the injected <see cref="TimeProvider"/>. The hot
@@ -62,14 +63,14 @@ public sealed partial class ConnectionTable : IDisposable
         _start = _time.GetTimestamp();
         Tag = (uint)(((uint)Interlocked.Increment(ref s_tables) - 1) % 127) + 1;
         ulong seed = options.RandomSeed ?? FlowHash.RandomSeed();
-        _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed);
+        _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed, options.WriterShards);
         // IPv6: with an explicit capacity reserved now; by default (one eighth of the IPv4 capacity) only when the first
         // IPv6 entry is added, so that an IPv4-only director pays nothing for it. Until then an empty store of one slot
         // answers lookups (all miss) and housekeeping.
         IPv6Capacity = options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8);
         _ipv6Seed = ~seed;
         _ipv6Allocated = options.IPv6Capacity is not null;
-        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, _ipv6Allocated ? IPv6Capacity : 1, isIPv6: true, _ipv6Seed);
+        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, _ipv6Allocated ? IPv6Capacity : 1, isIPv6: true, _ipv6Seed, Options.WriterShards);
     }
 
     /// <summary>The settings.</summary>
@@ -139,7 +140,7 @@ public sealed partial class ConnectionTable : IDisposable
 
     /// <summary>
     /// Adds a batch of connections, as <see cref="TryAdd"/> does for each, with their memory reads overlapped and the
-    /// writer lock taken once per group of 32 instead of once per connection: the director adds the new connections
+    /// lock of the thread's writer shard taken once per group of 32 instead of once per connection: the director adds the new connections
     /// of a receive batch together (docs/connection-tracking.md gives the figures).
     /// </summary>
     /// <param name="connections">The connections, in order (a later duplicate of an earlier one gets <see cref="AddConnectionResult.Exists"/>).</param>
@@ -162,7 +163,7 @@ public sealed partial class ConnectionTable : IDisposable
     /// The batched adds of one address family's connections (the others are left for the other family's run; their
     /// number comes back in <paramref name="others"/>): per group of 32, hash and prefetch both chain heads, then the
     /// first two entries of each inbound chain (the duplicate check reads them), then add the group under one
-    /// acquisition of the writer lock.
+    /// acquisition of the thread's writer shard.
     /// </summary>
     private int AddBatchOf<T>(ConnectionStore<T> store, ReadOnlySpan<NewConnection> connections, Span<ConnectionHandle> handles, Span<AddConnectionResult> results, out int others)
         where T : unmanaged, IStoredAddress<T>
@@ -217,10 +218,11 @@ public sealed partial class ConnectionTable : IDisposable
                 }
             }
 
-            // Stage 4: one lock for the group.
+            // Stage 4: one acquisition of the thread's shard for the group.
             int endCount = 0;
             bool existed = false;
-            lock (store.WriterLock)
+            int shard = store.EnterOwnShard();
+            try
             {
                 for (int i = 0; i < group.Length; i++)
                 {
@@ -230,12 +232,16 @@ public sealed partial class ConnectionTable : IDisposable
                         continue;
                     }
 
-                    var result = store.AddLocked(insert, out int index, out uint generation, ends, ref endCount);
+                    var result = store.AddLocked(shard, insert, out int index, out uint generation, ends, ref endCount);
                     results[start + i] = result;
                     handles[start + i] = result is AddConnectionResult.Added or AddConnectionResult.Exists ? store.HandleOf(index, generation) : default;
                     added += result == AddConnectionResult.Added ? 1 : 0;
                     existed |= result == AddConnectionResult.Exists;
                 }
+            }
+            finally
+            {
+                store.ExitShard(shard);
             }
 
             if (endCount > 0)
@@ -620,7 +626,7 @@ public sealed partial class ConnectionTable : IDisposable
             {
                 // The empty store never held an entry, so no handle refers to it; a lookup that still reads it misses, as
                 // it would have a moment earlier.
-                Volatile.Write(ref _v6, new ConnectionStore<Ipv6StoredAddress>(this, IPv6Capacity, isIPv6: true, _ipv6Seed));
+                Volatile.Write(ref _v6, new ConnectionStore<Ipv6StoredAddress>(this, IPv6Capacity, isIPv6: true, _ipv6Seed, Options.WriterShards));
                 Volatile.Write(ref _ipv6Allocated, true);
             }
 

@@ -63,6 +63,12 @@ public sealed record ConnectionTableOptions
     internal int InboundCellsPerBucket { get; init; } = InboundBucket.OverflowCell;
 
     /// <summary>
+    /// For tests: the number of writer shards of each address family's store (see docs/connection-tracking.md); 0, the
+    /// default, chooses one per 16,384 slots of capacity, at most 16.
+    /// </summary>
+    internal int WriterShards { get; init; }
+
+    /// <summary>
     /// Told of every connection and template that leaves the table, once each (expiry, <see cref="ConnectionTable.Remove"/>,
     /// <see cref="ConnectionTable.RemoveAllOf"/>, expire_nodest_conn, flood defence); none when null. See
     /// <see cref="IConnectionEndObserver"/> for when and on which thread.
