@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics.Metrics;
 using Lvs.Core;
 using Lvs.Devices;
@@ -145,9 +146,17 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
     /// <summary>ARP and neighbour discovery for the director's links.</summary>
     public NeighborResolver Resolver { get; } = null!;
 
-    /// <summary>The <c>ipvsadm -L -n --stats</c> table now.</summary>
+    /// <summary>The <c>ipvsadm -L -n --stats</c> table now, followed by a line of the drops by reason when there are any (<c>Drops: NotSyn 3, NoVirtualService 12</c>).</summary>
     /// <returns>The text.</returns>
-    public string ListStatistics() => IpvsadmListing.List(Engine, new IpvsadmListFormat { Stats = true });
+    public string ListStatistics()
+    {
+        // ipvsadm -L -n --stats, then what the kernel would count nowhere ipvsadm shows: the drops, by reason.
+        string table = IpvsadmListing.List(Engine, new IpvsadmListFormat { Stats = true });
+        var drops = Engine.GetDropCounts();
+        return drops.Count == 0
+            ? table
+            : table + "Drops: " + string.Join(", ", drops.OrderBy(d => d.Key).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} {d.Value}"))) + "\n";
+    }
 
     /// <summary>
     /// Reloads the rules (SIGHUP): applies the difference between the table and the files, leaving connections to

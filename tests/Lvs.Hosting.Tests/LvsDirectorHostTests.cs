@@ -1,6 +1,7 @@
 using System.Text;
 using Lvs.Core;
 using Lvs.Director;
+using Lvs.Director.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -108,6 +109,29 @@ public sealed class LvsDirectorHostTests : IDisposable
         var (ip, tcp) = TestFrames.TcpOf(forwarded)!.Value;
         Assert.Equal("10.1.0.11", ip.DestinationAddress.ToString());
         Assert.Equal(8080, tcp.DestinationPort);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task ListStatistics_AfterDrops_EndsWithTheDropsByReason()
+    {
+        using var host = Build(workers: 1);
+        var director = host.Services.GetRequiredService<LvsDirector>();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        Assert.DoesNotContain("Drops:", director.ListStatistics(), StringComparison.Ordinal);
+
+        // Two ACKs that match no connection (NotSyn, as ip_vs_in without sloppy_tcp).
+        _client.Inject(TestFrames.Tcp(LoopLab.ClientMac, LoopLab.ClientLinkMac, "10.0.0.2", 40001, "10.0.0.100", 80, syn: false, ack: true));
+        _client.Inject(TestFrames.Tcp(LoopLab.ClientMac, LoopLab.ClientLinkMac, "10.0.0.2", 40002, "10.0.0.100", 80, syn: false, ack: true));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (director.Engine.GetDropCount(DropReason.NotSyn) < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        string text = director.ListStatistics();
+        Assert.StartsWith(IpvsadmListing.List(director.Engine, new IpvsadmListFormat { Stats = true }), text, StringComparison.Ordinal);
+        Assert.EndsWith("Drops: NotSyn 2\n", text, StringComparison.Ordinal);
         await host.StopAsync(TestContext.Current.CancellationToken);
     }
 
