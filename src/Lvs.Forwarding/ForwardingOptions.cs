@@ -61,6 +61,13 @@ public sealed record ForwardingOptions
     public IpIdentificationPolicy IpIdentification { get; init; } = IpIdentificationPolicy.PerDestination;
 
     /// <summary>
+    /// The identification generator the rewriters built from this instance share when <see cref="IpIdentification"/> or
+    /// <see cref="TimeProvider"/> is not the default (copies made with <c>with</c> share it while those settings are the
+    /// same), as the kernel has one per system; with the defaults every rewriter shares one process-wide generator.
+    /// </summary>
+    internal IpIdentification.Slot IdentificationSlot { get; init; } = new();
+
+    /// <summary>
     /// The clock of <see cref="IpIdentificationPolicy.PerDestination"/> (its random jumps after idle time). Null (the
     /// default): the system's coarse millisecond tick, shared with every other rewriter so created.
     /// </summary>

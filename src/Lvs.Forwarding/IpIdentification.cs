@@ -37,11 +37,46 @@ internal sealed class IpIdentification
     /// <summary>The identifications with the kernel's policy and the system clock, shared by every rewriter created without a clock of its own (the kernel's array is global too).</summary>
     public static IpIdentification Shared { get; } = new(IpIdentificationPolicy.PerDestination, null, (ulong)Random.Shared.NextInt64());
 
-    /// <summary>The generator for a rewriter's options: the shared one for the defaults, else one of its own, keyed with <see cref="ForwardingOptions.FlowHashSeed"/> when set.</summary>
-    public static IpIdentification For(ForwardingOptions options) =>
-        options.IpIdentification == IpIdentificationPolicy.PerDestination && options.TimeProvider is null
-            ? Shared
-            : new IpIdentification(options.IpIdentification, options.TimeProvider, options.FlowHashSeed ?? (ulong)Random.Shared.NextInt64());
+    /// <summary>
+    /// The generator for a rewriter's options: the shared one for the defaults; else the one of the options instance
+    /// (and of its <c>with</c> copies with the same policy, clock and seed), so that all the rewriters built from one
+    /// configuration count together, as the kernel's one array per system does; keyed with
+    /// <see cref="ForwardingOptions.FlowHashSeed"/> when set.
+    /// </summary>
+    public static IpIdentification For(ForwardingOptions options)
+    {
+        if (options.IpIdentification == IpIdentificationPolicy.PerDestination && options.TimeProvider is null)
+        {
+            return Shared;
+        }
+
+        var slot = options.IdentificationSlot;
+        lock (slot)
+        {
+            if (slot.Generator is { } existing
+                && slot.Policy == options.IpIdentification && ReferenceEquals(slot.Time, options.TimeProvider) && slot.Seed == options.FlowHashSeed)
+            {
+                return existing;
+            }
+
+            var generator = new IpIdentification(options.IpIdentification, options.TimeProvider, options.FlowHashSeed ?? (ulong)Random.Shared.NextInt64());
+            if (slot.Generator is null)
+            {
+                (slot.Generator, slot.Policy, slot.Time, slot.Seed) = (generator, options.IpIdentification, options.TimeProvider, options.FlowHashSeed);
+            }
+
+            return generator;
+        }
+    }
+
+    /// <summary>Where an options instance (and its <c>with</c> copies) keeps the generator its rewriters share.</summary>
+    internal sealed class Slot
+    {
+        public IpIdentification? Generator;
+        public IpIdentificationPolicy Policy;
+        public TimeProvider? Time;
+        public ulong? Seed;
+    }
 
     /// <summary>The identification of an IPv4 header from <paramref name="source"/> to <paramref name="destination"/> carrying <paramref name="protocol"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -272,6 +272,19 @@ public class EgressFidelityTests
     }
 
     [Fact]
+    public void Tunnel_TwoEncapsulatorsOfOneOptions_ShareOneIdentificationSequence()
+    {
+        // The kernel has one ip_idents array: rewriters configured alike (one options instance, or its copies made with
+        // `with` that keep the policy) count together; another options instance counts on its own.
+        var options = new ForwardingOptions { IpIdentification = IpIdentificationPolicy.Counter };
+        var first = new TunnelEncapsulator(options);
+        var second = new TunnelEncapsulator(options with { Mtu = 9000 });
+        var other = new TunnelEncapsulator(new ForwardingOptions { IpIdentification = IpIdentificationPolicy.Counter });
+        var route = new TunnelRoute(InetAddress.Parse("10.0.0.1"), InetAddress.Parse("10.0.0.5"), TunnelType.IpIp);
+        Assert.Equal([1, 2, 3, 1], new[] { OuterIdentification(first, route), OuterIdentification(second, route), OuterIdentification(first, route), OuterIdentification(other, route) });
+    }
+
+    [Fact]
     public void Tunnel_OuterIdentificationAfterIdleTime_JumpsBelowTheIdleMilliseconds()
     {
         var clock = new FakeTimeProvider();
