@@ -56,6 +56,15 @@ public sealed record DirectorOptions
     /// </summary>
     public bool ScheduleIcmpEcho { get; init; }
 
+    /// <summary>
+    /// Answer a TCP segment for a virtual service that matches no connection and may not create one (not a SYN, without
+    /// <see cref="SloppyTcp"/>) with a reset, as the kernel's director host does: IPVS passes such a segment to the host,
+    /// whose TCP stack has no socket for it (a client whose connection the director lost learns it at once instead of
+    /// retransmitting until it times out). On by default; off drops the segment silently. Either way it is counted as
+    /// <see cref="DropReason.NotSyn"/>.
+    /// </summary>
+    public bool ResetUnmatchedTcp { get; init; } = true;
+
     /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
     public bool AnswerEcho { get; init; } = true;
 

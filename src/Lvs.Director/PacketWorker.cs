@@ -388,8 +388,9 @@ public sealed class PacketWorker
         if (flow.Protocol == L4Protocol.Tcp
             && ((parsed.TcpFlags & TcpFlags.Rst) != 0 || ((parsed.TcpFlags & TcpFlags.Syn) == 0 && !_engine.Options.SloppyTcp)))
         {
-            // tcp_conn_schedule: only a SYN without RST creates a connection (any segment with sloppy_tcp).
-            return Dropped(DropReason.NotSyn);
+            // tcp_conn_schedule: only a SYN without RST creates a connection (any segment with sloppy_tcp). The kernel
+            // lets the rest through to the host, whose TCP stack, with no socket there, answers with a reset.
+            return _engine.Options.ResetUnmatchedTcp ? ResetUnmatched(buffer, offset, parsed, link) : Dropped(DropReason.NotSyn);
         }
 
         if (flow.Protocol == L4Protocol.Sctp && !IsSctpSchedulable(parsed.SctpEvent))
@@ -615,6 +616,20 @@ public sealed class PacketWorker
         }
 
         return otherwise == DropReason.None ? FrameVerdict.Deliver() : Dropped(otherwise);
+    }
+
+    /// <summary>
+    /// A TCP segment for a virtual service that matches no connection and may not create one: counted as
+    /// <see cref="DropReason.NotSyn"/> and answered with the reset the host's stack would send (none for a reset).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict ResetUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
+    {
+        _counters.Drop(DropReason.NotSyn);
+        int length = parsed.Fragment == FragmentKind.None
+            ? TcpResetReply.Write(buffer, offset, parsed, _engine.LinkArray[link].Mac, _engine.Options.HopLimit)
+            : 0;
+        return length > 0 ? FrameVerdict.Transmit(link, offset, length, DropReason.NotSyn) : FrameVerdict.Drop(DropReason.NotSyn);
     }
 
     /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset.</summary>

@@ -215,14 +215,68 @@ public class DirectorEngineForwardingTests
         Assert.NotEqual(first, SendQuery());
     }
 
-    [Fact]
-    public void TcpNotSyn_NoConnection_DroppedUnlessSloppyTcp()
+    [Theory]
+    [InlineData(false, "A", 5)]
+    [InlineData(false, "PA", 5)]
+    [InlineData(false, "F", 0)]
+    [InlineData(true, "A", 5)]
+    public void TcpNotSyn_NoConnection_AnsweredWithTheHostsReset(bool ipv6, string flags, int payload)
     {
+        // ip_vs_in lets the segment through to the host, whose stack resets it (tcp_v4_send_reset): with ACK the reset
+        // takes the segment's acknowledgment number as its sequence number; without, it acknowledges the segment.
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var segment = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, flags, payload);
+        var sent = new EthernetPacket(new PacketDotNet.Utils.ByteArraySegment(segment.Buffer[segment.Offset..(segment.Offset + segment.Length)])).Extract<TcpPacket>();
+
+        var verdict = lab.Send(segment, 0);
+
+        Assert.Equal(FrameAction.Transmit, verdict.Action);
+        Assert.Equal(0, verdict.Link);
+        Assert.Equal(DropReason.NotSyn, verdict.Reason);
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NotSyn));
+        var eth = segment.Output(verdict);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        var ip = PacketAssert.Ip(eth);
+        var reset = PacketAssert.Tcp(eth);
+        PacketAssert.Endpoints(ip, reset, lab.Vip, 80, lab.Client, 40000);
+        Assert.True(reset.Reset);
+        Assert.Empty(reset.PayloadData ?? []);
+        if (sent.Acknowledgment)
+        {
+            Assert.False(reset.Acknowledgment);
+            Assert.Equal(sent.AcknowledgmentNumber, reset.SequenceNumber);
+        }
+        else
+        {
+            Assert.True(reset.Acknowledgment);
+            Assert.Equal(0u, reset.SequenceNumber);
+            Assert.Equal(sent.SequenceNumber + (uint)payload + (sent.Finished ? 1u : 0u), reset.AcknowledgmentNumber);
+        }
+
+        Assert.True(ipv6 ? reset.ValidChecksum : ((IPv4Packet)ip).ValidChecksum && reset.ValidChecksum);
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+
+        // A reset is never answered, and the option off drops the segment silently.
+        var rst = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40001, lab.Vip, 80, "R");
+        Assert.Equal(FrameAction.Drop, lab.Send(rst, 0).Action);
+        using var quiet = new Lab(new DirectorOptions { ResetUnmatchedTcp = false }, ipv6: ipv6);
+        quiet.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var again = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, quiet.Client, 40000, quiet.Vip, 80, flags, payload);
+        Assert.Equal(FrameAction.Drop, quiet.Send(again, 0).Action);
+    }
+
+    [Fact]
+    public void TcpNotSyn_NoConnection_NotScheduledUnlessSloppyTcp()
+    {
+        // Not scheduled: answered with the host's reset back on the client's link (TcpNotSyn_NoConnection_AnsweredWithTheHostsReset).
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
         var ack = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A");
         var v = lab.Send(ack, 0);
-        Assert.Equal(FrameAction.Drop, v.Action);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        Assert.Equal(0, v.Link);
+        Assert.True(PacketAssert.Tcp(ack.Output(v)).Reset);
         Assert.Equal(DropReason.NotSyn, v.Reason);
         Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NotSyn));
         Assert.Empty(lab.Engine.Connections.Enumerate());
@@ -306,8 +360,11 @@ public class DirectorEngineForwardingTests
         var v = lab.Send(ack, 0);
         if (expireNodest)
         {
-            // The connection ends with the packet, which is dropped (not a SYN, so not scheduled again).
-            Assert.Equal(FrameAction.Drop, v.Action);
+            // The connection ends with the packet, which is not a SYN, so not scheduled again: as in ip_vs_in since the
+            // kernel sets cp = NULL after ip_vs_conn_expire_now, it goes on to the host, whose stack resets it.
+            Assert.Equal(FrameAction.Transmit, v.Action);
+            Assert.Equal(DropReason.NotSyn, v.Reason);
+            Assert.True(PacketAssert.Tcp(ack.Output(v)).Reset);
             Assert.Empty(lab.Engine.Connections.Enumerate());
         }
         else

@@ -1,0 +1,89 @@
+using System.Buffers.Binary;
+using Lvs.Core;
+using Lvs.Core.Headers;
+
+namespace Lvs.Director;
+
+/// <summary>
+/// The reset a host's TCP stack sends for a segment to a port it has no connection on (RFC 793, the kernel's
+/// <c>tcp_v4_send_reset</c> / <c>tcp_v6_send_reset</c>), written in place of the segment: what a kernel director's host
+/// answers when IPVS lets a non-SYN segment for a VIP that matches no connection through to it.
+/// </summary>
+internal static class TcpResetReply
+{
+    private const int Ipv4HeaderLength = 20;
+    private const int Ipv6HeaderLength = 40;
+    private const int TcpHeaderLength = 20;
+
+    /// <summary>
+    /// Turns the TCP segment of <paramref name="parsed"/> into the reset that answers it, addressed back to its sender
+    /// from the address and port it was sent to: with the segment's acknowledgment number as its sequence number if the
+    /// segment had ACK, else with ACK of everything the segment occupied (RFC 793, "Reset Generation"). The link header is
+    /// kept with the MAC addresses swapped (the sender's becomes the destination, <paramref name="linkMac"/> the source).
+    /// </summary>
+    /// <returns>The reset's length from <paramref name="offset"/>, or 0 when no reset is sent (the segment was a reset).</returns>
+    public static int Write(Span<byte> buffer, int offset, in ParsedFrame parsed, MacAddress linkMac, byte hopLimit)
+    {
+        var frame = buffer[offset..];
+        var tcp = frame[parsed.L4Offset..];
+        var flags = (TcpFlags)tcp[13];
+        if ((flags & TcpFlags.Rst) != 0)
+        {
+            return 0;
+        }
+
+        uint sequence = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
+        uint acknowledged = BinaryPrimitives.ReadUInt32BigEndian(tcp[8..]);
+        int segmentLength = parsed.FrameLength - parsed.L4Offset - parsed.L4HeaderLength
+            + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
+        bool hadAck = (flags & TcpFlags.Ack) != 0;
+        var flow = parsed.Flow;
+
+        var sender = MacAddress.Read(frame[6..]);
+        sender.WriteTo(frame);
+        linkMac.WriteTo(frame[6..]);
+
+        var ip = frame[parsed.L3Offset..];
+        int ipLength;
+        uint pseudo;
+        if (parsed.IpVersion == 4)
+        {
+            ipLength = Ipv4HeaderLength;
+            ip[0] = 0x45;
+            ip[1] = 0;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], Ipv4HeaderLength + TcpHeaderLength);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000); // DF, as the kernel's replies (identification 0: RFC 6864)
+            ip[8] = hopLimit;
+            ip[9] = (byte)L4Protocol.Tcp;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+            flow.DestinationAddress.WriteTo(ip[12..]);
+            flow.SourceAddress.WriteTo(ip[16..]);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..Ipv4HeaderLength]));
+        }
+        else
+        {
+            ipLength = Ipv6HeaderLength;
+            BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], TcpHeaderLength);
+            ip[6] = (byte)L4Protocol.Tcp;
+            ip[7] = hopLimit;
+            flow.DestinationAddress.WriteIPv6To(ip[8..]);
+            flow.SourceAddress.WriteIPv6To(ip[24..]);
+        }
+
+        pseudo = Checksum.PseudoHeaderSum(flow.DestinationAddress, flow.SourceAddress, L4Protocol.Tcp, TcpHeaderLength);
+        var reset = ip.Slice(ipLength, TcpHeaderLength);
+        BinaryPrimitives.WriteUInt16BigEndian(reset, flow.DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(reset[2..], flow.SourcePort);
+        BinaryPrimitives.WriteUInt32BigEndian(reset[4..], hadAck ? acknowledged : 0);
+        BinaryPrimitives.WriteUInt32BigEndian(reset[8..], hadAck ? 0 : sequence + (uint)segmentLength);
+        reset[12] = TcpHeaderLength / 4 << 4;
+        reset[13] = (byte)(hadAck ? TcpFlags.Rst : TcpFlags.Rst | TcpFlags.Ack);
+        BinaryPrimitives.WriteUInt16BigEndian(reset[14..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(reset[16..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(reset[18..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(reset[16..], Checksum.Compute(reset, pseudo));
+        return parsed.L3Offset + ipLength + TcpHeaderLength;
+    }
+}
