@@ -13,33 +13,9 @@ internal sealed partial class ConnectionStore<TAddress>
     /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
     internal const uint IdleSheddingTicks = 60;
 
-    public long Refused
-    {
-        get
-        {
-            long refused = 0;
-            for (int k = 0; k < _shards.Length; k++)
-            {
-                refused += Interlocked.Read(ref _shards[k].Refused);
-            }
+    public long Refused => SumOverShards(static (ref ShardState shard) => Interlocked.Read(ref shard.Refused));
 
-            return refused;
-        }
-    }
-
-    public long Shed
-    {
-        get
-        {
-            long shed = 0;
-            for (int k = 0; k < _shards.Length; k++)
-            {
-                shed += Interlocked.Read(ref _shards[k].Shed);
-            }
-
-            return shed;
-        }
-    }
+    public long Shed => SumOverShards(static (ref ShardState shard) => Interlocked.Read(ref shard.Shed));
 
     /// <summary>
     /// Frees one slot when the table is full, like the kernel's <c>ip_vs_random_dropentry</c>: random probes look for

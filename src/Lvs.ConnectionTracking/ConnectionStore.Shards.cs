@@ -231,6 +231,21 @@ internal sealed partial class ConnectionStore<TAddress>
         return -1;
     }
 
+    /// <summary>Reads one counter of a shard (for <see cref="SumOverShards"/>).</summary>
+    private delegate long ShardCounter(ref ShardState shard);
+
+    /// <summary>A counter summed over the shards: the table-wide figure (<c>Count</c>, <c>Expired</c>, <c>Refused</c>...), read while writers run.</summary>
+    private long SumOverShards(ShardCounter counter)
+    {
+        long sum = 0;
+        for (int k = 0; k < _shards.Length; k++)
+        {
+            sum += counter(ref _shards[k]);
+        }
+
+        return sum;
+    }
+
     /// <summary>
     /// A writer shard's state, written under its lock (the counters read without it), 128 bytes apart from the next
     /// shard's so that threads inserting into different shards share no cache line.

@@ -187,33 +187,9 @@ internal sealed partial class ConnectionStore<TAddress>
 
     public int Capacity { get; }
 
-    public int Count
-    {
-        get
-        {
-            int count = 0;
-            for (int k = 0; k < _shards.Length; k++)
-            {
-                count += Volatile.Read(ref _shards[k].Count);
-            }
+    public int Count => (int)SumOverShards(static (ref ShardState shard) => Volatile.Read(ref shard.Count));
 
-            return count;
-        }
-    }
-
-    public long Expired
-    {
-        get
-        {
-            long expired = 0;
-            for (int k = 0; k < _shards.Length; k++)
-            {
-                expired += Interlocked.Read(ref _shards[k].Expired);
-            }
-
-            return expired;
-        }
-    }
+    public long Expired => SumOverShards(static (ref ShardState shard) => Interlocked.Read(ref shard.Expired));
 
     /// <summary>
     /// Asks the CPU to start loading an entry (a batched lookup's later stages); ignores a link outside the slab, so a
@@ -283,19 +259,7 @@ internal sealed partial class ConnectionStore<TAddress>
     internal static uint GenerationOf(ref ConnectionEntry<TAddress> e, uint word) => (word >> GenerationShift) | ((uint)e.Era << 24);
 
     /// <summary>Slots retired because their generations ran out (see <see cref="ConnectionHandle"/>).</summary>
-    public int Retired
-    {
-        get
-        {
-            int retired = 0;
-            for (int k = 0; k < _shards.Length; k++)
-            {
-                retired += Volatile.Read(ref _shards[k].Retired);
-            }
-
-            return retired;
-        }
-    }
+    public int Retired => (int)SumOverShards(static (ref ShardState shard) => Volatile.Read(ref shard.Retired));
 
     /// <summary>For tests: sets a free slot's generation (as if it had had that many occupants).</summary>
     internal void SetFreeSlotGeneration(int index, uint generation)
