@@ -61,27 +61,13 @@ internal static class NatCore
         in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
         bool natOutbound, bool changeSource, in InetEndpoint source, in InetEndpoint destination, MacAddress sourceMac, MacAddress nextHopMac, int mtu)
     {
-        var notes = ForwardingNotes.None;
-        if (policy.InputChecksum != InputChecksumPolicy.Ignore)
-        {
-            DropReason reason;
-            (reason, notes) = policy.CheckInputChecksum(buffer.Slice(offset, parsed.FrameLength), parsed);
-            if (reason != DropReason.None)
-            {
-                return ForwardingVerdict.Drop(reason);
-            }
-        }
-
-        ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
-        bool decrement = policy.DecrementHopLimit;
-        InetAddress icmpSource = natOutbound
-            ? (parsed.IpVersion == 4 ? policy.RealServerLinkIPv4 : policy.RealServerLinkIPv6) ?? source.Address
-            : parsed.Flow.DestinationAddress;
-        if (!EgressPath.TryPass(policy, buffer, offset, length, parsed, mtu, icmpSource, forwarded: natOutbound, out var refusal, out bool fragment))
+        if (!TryPassChecks(policy, buffer, offset, length, parsed, natOutbound, source, mtu, out var notes, out bool fragment, out var refusal))
         {
             return refusal;
         }
 
+        ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
+        bool decrement = policy.DecrementHopLimit;
         var verdict = Rewrite(ref frame, offset, parsed, parsed.Fragment == FragmentKind.NonFirst, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);
         return fragment ? EgressPath.Fragment(buffer, verdict, parsed.L3Offset, mtu, offset + length) : verdict;
     }
@@ -102,21 +88,7 @@ internal static class NatCore
             return ForwardingVerdict.Drop(DropReason.FragmentedSctp);
         }
 
-        var notes = ForwardingNotes.None;
-        if (policy.InputChecksum != InputChecksumPolicy.Ignore)
-        {
-            DropReason reason;
-            (reason, notes) = policy.CheckInputChecksum(buffer.Slice(offset, parsed.FrameLength), parsed);
-            if (reason != DropReason.None)
-            {
-                return ForwardingVerdict.Drop(reason);
-            }
-        }
-
-        InetAddress icmpSource = natOutbound
-            ? (parsed.IpVersion == 4 ? policy.RealServerLinkIPv4 : policy.RealServerLinkIPv6) ?? source.Address
-            : parsed.Flow.DestinationAddress;
-        if (!EgressPath.TryPass(policy, buffer, offset, length, parsed, mtu, icmpSource, forwarded: natOutbound, out var refusal, out bool fragment))
+        if (!TryPassChecks(policy, buffer, offset, length, parsed, natOutbound, source, mtu, out var notes, out bool fragment, out var refusal))
         {
             return refusal;
         }
@@ -136,6 +108,34 @@ internal static class NatCore
         EthernetRewrite.SetAddresses(ref frame, sourceMac, nextHopMac);
         var verdict = ForwardingVerdict.Transmit(offset, parsed.FrameLength, notes);
         return fragment ? EgressPath.Fragment(buffer, verdict, parsed.L3Offset, mtu, offset + length) : verdict;
+    }
+
+    /// <summary>
+    /// The checks of the rare paths before a rewrite: the input checksum when it is to be verified, then the egress path
+    /// (TTL, MTU), whose ICMP errors come from the director's address on the real servers' link for outbound NAT and
+    /// from the address the packet was sent to otherwise.
+    /// </summary>
+    private static bool TryPassChecks(
+        in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed, bool natOutbound, in InetEndpoint source, int mtu,
+        out ForwardingNotes notes, out bool fragment, out ForwardingVerdict refusal)
+    {
+        notes = ForwardingNotes.None;
+        fragment = false;
+        if (policy.InputChecksum != InputChecksumPolicy.Ignore)
+        {
+            DropReason reason;
+            (reason, notes) = policy.CheckInputChecksum(buffer.Slice(offset, parsed.FrameLength), parsed);
+            if (reason != DropReason.None)
+            {
+                refusal = ForwardingVerdict.Drop(reason);
+                return false;
+            }
+        }
+
+        InetAddress icmpSource = natOutbound
+            ? (parsed.IpVersion == 4 ? policy.RealServerLinkIPv4 : policy.RealServerLinkIPv6) ?? source.Address
+            : parsed.Flow.DestinationAddress;
+        return EgressPath.TryPass(policy, buffer, offset, length, parsed, mtu, icmpSource, forwarded: natOutbound, out refusal, out fragment);
     }
 
     /// <summary>The rewrite proper, once the checks have passed: addresses, ports, checksums, TTL, MACs.</summary>
