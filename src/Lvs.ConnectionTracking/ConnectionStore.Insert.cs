@@ -239,7 +239,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 }
 
                 // A template is refreshed by every connection it places (the kernel's ct->timeout = svc->timeout).
-                Volatile.Write(ref t.Expiry, Math.Max(t.Expiry, now + ExpiryRounding + (uint)_routes[control].NextOut));
+                Rearm(control, now);
             }
 
             // Publish: key fields before the word (release), the word before the links: an empty cell of the bucket if

@@ -172,9 +172,8 @@ internal sealed partial class ConnectionStore<TAddress>
     }
 
     /// <summary>
-    /// Re-arms a live template at <paramref name="now"/> plus its timeout (held in its route's outbound link), as an add
-    /// placed by it does; never moves its expiry earlier. Like a packet's refresh, it only writes the expiry tick (the
-    /// lazy wheel re-files the entry when its old tick comes).
+    /// Re-arms a live template (<see cref="Rearm"/>) for a connection placed by it that is not added. Like a packet's
+    /// refresh, it only writes the expiry tick (the lazy wheel re-files the entry when its old tick comes).
     /// </summary>
     public bool RefreshTemplate(int index, uint generation, uint now)
     {
@@ -183,13 +182,22 @@ internal sealed partial class ConnectionStore<TAddress>
             return false;
         }
 
+        Rearm(index, now);
+        return true;
+    }
+
+    /// <summary>
+    /// Re-arms the template at <paramref name="index"/> at <paramref name="now"/> plus its timeout (held in its route's
+    /// outbound link), never earlier than it is armed: for each connection it places, added or not (the kernel's
+    /// <c>ip_vs_conn_put</c> of the template in <c>ip_vs_sched_persist</c>).
+    /// </summary>
+    private void Rearm(int index, uint now)
+    {
         ref var t = ref _entries[index];
         uint expiry = now + ExpiryRounding + (uint)_routes[index].NextOut;
         if ((int)(expiry - Volatile.Read(ref t.Expiry)) > 0)
         {
             Volatile.Write(ref t.Expiry, expiry);
         }
-
-        return true;
     }
 }
