@@ -118,7 +118,7 @@ internal struct DestinationPath
     /// Whether an established NAT connection's destination can be computed (<see cref="PacketPort"/> cannot change
     /// under it): true for services with a port, whose connections' destination does not depend on persistence; a
     /// port-0 or firewall-mark service may be edited into or out of persistence, so its connections' destinations are
-    /// read from the connection table.
+    /// read from the connection table. Never true without a <see cref="Server"/>.
     /// </summary>
     public bool StableDestination;
 }

@@ -273,9 +273,10 @@ public sealed class PacketWorker
         // Direct routing and tunnelling need only the server (the lookup's line). NAT needs the server's endpoint, which
         // for a service with a port is the destination New gave the connection (the server's port, or the packet's for a
         // port-0 server), so it need not read the slot's route line either; FULLNAT reads it for the local endpoint.
+        // (StableDestination is set only for a path with a server.)
         ConnectionForwarding connection;
         if (_connections.TryGetServer(handle, out int server, out var method) && method != ForwardingMethod.FullNat
-            && (method != ForwardingMethod.Nat || (Path(view, server).StableDestination && Path(view, server).Server is not null)))
+            && (method != ForwardingMethod.Nat || Path(view, server).StableDestination))
         {
             var destination = method == ForwardingMethod.Nat ? DestinationOf(ref Path(view, server), parsed.Flow) : default;
             connection = new ConnectionForwarding(parsed.Flow.Protocol, parsed.Flow.Source, parsed.Flow.Destination, destination, default, server, method);
@@ -636,9 +637,7 @@ public sealed class PacketWorker
     private FrameVerdict EchoReply(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link)
     {
         var frame = buffer.Slice(offset, length);
-        var sender = MacAddress.Read(frame[6..]);
-        sender.WriteTo(frame);
-        _engine.LinkArray[link].Mac.WriteTo(frame[6..]);
+        HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
         var ip = frame.Slice(parsed.L3Offset, parsed.L3Length);
         var icmp = frame[parsed.L4Offset..parsed.FrameLength];
         if (parsed.IpVersion == 4)

@@ -39,13 +39,10 @@ internal static class TcpResetReply
         bool hadAck = (flags & TcpFlags.Ack) != 0;
         var flow = parsed.Flow;
 
-        var sender = MacAddress.Read(frame[6..]);
-        sender.WriteTo(frame);
-        linkMac.WriteTo(frame[6..]);
+        HostReply.TurnAround(frame, linkMac);
 
         var ip = frame[parsed.L3Offset..];
         int ipLength;
-        uint pseudo;
         if (parsed.IpVersion == 4)
         {
             ipLength = Ipv4HeaderLength;
@@ -72,7 +69,7 @@ internal static class TcpResetReply
             flow.SourceAddress.WriteIPv6To(ip[24..]);
         }
 
-        pseudo = Checksum.PseudoHeaderSum(flow.DestinationAddress, flow.SourceAddress, L4Protocol.Tcp, TcpHeaderLength);
+        uint pseudo = Checksum.PseudoHeaderSum(flow.DestinationAddress, flow.SourceAddress, L4Protocol.Tcp, TcpHeaderLength);
         var reset = ip.Slice(ipLength, TcpHeaderLength);
         BinaryPrimitives.WriteUInt16BigEndian(reset, flow.DestinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(reset[2..], flow.SourcePort);
