@@ -35,7 +35,7 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         int idle = -1;
         uint idleWord = 0;
-        ref var state = ref _shards[held];
+        ref var state = ref Shard(held);
         for (int probe = 0; probe < ShedProbes; probe++)
         {
             state.Random ^= state.Random << 13;
@@ -117,7 +117,7 @@ internal sealed partial class ConnectionStore<TAddress>
 
         if (RemoveLocked(index, GenerationOf(ref _entries[index], word), force: false))
         {
-            _ = Interlocked.Increment(ref _shards[held].Shed);
+            _ = Interlocked.Increment(ref Shard(held).Shed);
             if (endCount < ends.Length)
             {
                 ends[endCount++] = DescribeEnd(index, ConnectionEndReason.Dropped);

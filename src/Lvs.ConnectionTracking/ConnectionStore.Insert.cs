@@ -87,7 +87,7 @@ internal sealed partial class ConnectionStore<TAddress>
     public AddConnectionResult AddLocked(int shard, in ConnectionInsert<TAddress> insert, out int index, out uint generation, Span<ConnectionEnd> ends, ref int endCount)
     {
         int from = shard;
-        if (_shards[shard].FreeHead < 0)
+        if (Shard(shard).FreeHead < 0)
         {
             // No free slot here. What the insert would answer without one comes first, as before shedding (the answers
             // are checked again under the stripe locks below): a live connection with the key, an invalid template.
@@ -104,13 +104,13 @@ internal sealed partial class ConnectionStore<TAddress>
                 return AddConnectionResult.Invalid;
             }
 
-            from = _shards.Length == 1 ? -1 : TakeDonorShard(shard);
+            from = _shardCount == 1 ? -1 : TakeDonorShard(shard);
             if (from < 0)
             {
                 from = TryShedLocked(shard, _table.CurrentTick, ends, ref endCount);
                 if (from < 0)
                 {
-                    _ = Interlocked.Increment(ref _shards[shard].Refused);
+                    _ = Interlocked.Increment(ref Shard(shard).Refused);
                     index = -1;
                     generation = 0;
                     return AddConnectionResult.Full;
@@ -170,7 +170,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 return AddConnectionResult.Invalid;
             }
 
-            ref var state = ref _shards[shard];
+            ref var state = ref Shard(shard);
             i = state.FreeHead;
             ref var e = ref _entries[i];
             ref var r = ref _routes[i];
@@ -282,7 +282,7 @@ internal sealed partial class ConnectionStore<TAddress>
         }
 
         FileLocked(shard, i, _entries[i].Expiry);
-        _shards[shard].Count++;
+        Shard(shard).Count++;
         index = i;
         return AddConnectionResult.Added;
     }

@@ -222,7 +222,7 @@ internal sealed partial class ConnectionStore<TAddress>
         }
 
         r.NextOut = -1;
-        ref var state = ref _shards[shard];
+        ref var state = ref Shard(shard);
         if (generation == ConnectionHandle.MaxGeneration)
         {
             // Its generations are used up: reusing it could let a handle of an ended connection match a new one.

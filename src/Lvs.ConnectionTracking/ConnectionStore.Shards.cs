@@ -53,11 +53,18 @@ internal sealed partial class ConnectionStore<TAddress>
         requested > 0 ? Math.Clamp(requested, 1, Math.Max(1, Math.Min(MaxShards, capacity))) : Math.Clamp(capacity / MinSlotsPerShard, 1, MaxShards);
 
     /// <summary>The number of writer shards.</summary>
-    public int ShardCount => _shards.Length;
+    public int ShardCount => _shardCount;
+
+    /// <summary>
+    /// Writer shard <paramref name="k"/>'s state: block k + 1 of the array, whose block 0 only keeps the array's header
+    /// (read by every insert from every thread) off the first shard's lines.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref ShardState Shard(int k) => ref _shards[k + 1];
 
     /// <summary>The shard that owns slot <paramref name="index"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int ShardOf(int index) => _shards.Length == 1 ? 0 : Math.Min(index / _shardSize, _shards.Length - 1);
+    private int ShardOf(int index) => _shardCount == 1 ? 0 : Math.Min(index / _shardSize, _shardCount - 1);
 
     /// <summary>The calling thread's lane: a number taken on its first insert into any store (1, 2, 3...).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -76,7 +83,7 @@ internal sealed partial class ConnectionStore<TAddress>
     /// </summary>
     public int EnterOwnShard()
     {
-        if (_shards.Length == 1)
+        if (_shardCount == 1)
         {
             EnterShard(0);
             return 0;
@@ -85,7 +92,7 @@ internal sealed partial class ConnectionStore<TAddress>
         int lane = Lane();
         ref int current = ref _laneShards[lane & (LaneSlots - 1)];
         int shard = Volatile.Read(ref current);
-        if (shard < 0 || Volatile.Read(ref _shards[shard].FreeHead) < 0)
+        if (shard < 0 || Volatile.Read(ref Shard(shard).FreeHead) < 0)
         {
             shard = ClaimShard(lane, shard);
             Volatile.Write(ref current, shard);
@@ -106,15 +113,15 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         if (previous >= 0)
         {
-            _ = Interlocked.CompareExchange(ref _shards[previous].Owner, 0, lane);
+            _ = Interlocked.CompareExchange(ref Shard(previous).Owner, 0, lane);
         }
 
-        int start = previous >= 0 ? previous + 1 : (lane - 1) % _shards.Length;
+        int start = previous >= 0 ? previous + 1 : (lane - 1) % _shardCount;
         int shared = -1;
-        for (int k = 0; k < _shards.Length; k++)
+        for (int k = 0; k < _shardCount; k++)
         {
-            int j = (start + k) % _shards.Length;
-            ref var state = ref _shards[j];
+            int j = (start + k) % _shardCount;
+            ref var state = ref Shard(j);
             if (Volatile.Read(ref state.FreeHead) < 0)
             {
                 continue;
@@ -134,13 +141,13 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>Takes a shard's lock, waiting for it (never while holding another lock).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void EnterShard(int shard) => EnterGate(ref _shards[shard].Gate);
+    public void EnterShard(int shard) => EnterGate(ref Shard(shard).Gate);
 
     /// <summary>Releases a shard's lock.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ExitShard(int shard) => ExitGate(ref _shards[shard].Gate);
+    public void ExitShard(int shard) => ExitGate(ref Shard(shard).Gate);
 
-    private bool TryEnterShard(int shard) => Interlocked.CompareExchange(ref _shards[shard].Gate, 1, 0) == 0;
+    private bool TryEnterShard(int shard) => Interlocked.CompareExchange(ref Shard(shard).Gate, 1, 0) == 0;
 
     /// <summary>Takes a spin lock (a shard's or a stripe's: all are held briefly).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -198,10 +205,10 @@ internal sealed partial class ConnectionStore<TAddress>
         for (int round = 0; round < 1000; round++)
         {
             bool busy = false;
-            for (int k = 1; k < _shards.Length; k++)
+            for (int k = 1; k < _shardCount; k++)
             {
-                int j = (held + k) % _shards.Length;
-                if (Volatile.Read(ref _shards[j].FreeHead) < 0)
+                int j = (held + k) % _shardCount;
+                if (Volatile.Read(ref Shard(j).FreeHead) < 0)
                 {
                     continue;
                 }
@@ -212,7 +219,7 @@ internal sealed partial class ConnectionStore<TAddress>
                     continue;
                 }
 
-                if (_shards[j].FreeHead >= 0)
+                if (Shard(j).FreeHead >= 0)
                 {
                     return j;
                 }
@@ -238,9 +245,9 @@ internal sealed partial class ConnectionStore<TAddress>
     private long SumOverShards(ShardCounter counter)
     {
         long sum = 0;
-        for (int k = 0; k < _shards.Length; k++)
+        for (int k = 0; k < _shardCount; k++)
         {
-            sum += counter(ref _shards[k]);
+            sum += counter(ref Shard(k));
         }
 
         return sum;

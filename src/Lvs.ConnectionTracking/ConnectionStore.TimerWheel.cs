@@ -20,7 +20,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private void FileLocked(int shard, int index, uint expiry)
     {
         uint tick = expiry;
-        uint lastTick = _shards[shard].LastTick;
+        uint lastTick = Shard(shard).LastTick;
         uint earliest = lastTick + 1;
         uint latest = lastTick + WheelSize;
         if ((int)(tick - earliest) < 0)
@@ -109,7 +109,7 @@ internal sealed partial class ConnectionStore<TAddress>
     public int ExpireUntil(uint now)
     {
         int expired = 0;
-        for (int k = 0; k < _shards.Length; k++)
+        for (int k = 0; k < _shardCount; k++)
         {
             expired += ExpireUntil(k, now);
         }
@@ -121,7 +121,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private int ExpireUntil(int shard, uint now)
     {
         int expired = 0;
-        ref var state = ref _shards[shard];
+        ref var state = ref Shard(shard);
         var parts = _shardParts[shard];
         var wheel = parts.Wheel;
 

@@ -97,6 +97,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly IConnectionEndObserver? _observer;
     private readonly ulong _handleOwner;
     private readonly ShardState[] _shards;
+    private readonly int _shardCount;
     private readonly ShardParts[] _shardParts;
     private readonly int _shardSize;
     private readonly int[] _inLocks;
@@ -161,12 +162,15 @@ internal sealed partial class ConnectionStore<TAddress>
         int shardCount = ShardCountFor(capacity, shards);
         _striped = shardCount > 1;
         _shardSize = capacity / shardCount;
-        _shards = new ShardState[shardCount];
+        // One spare block ahead of the shards (see Shard): the array's length, which every insert's bounds check reads,
+        // must not share a cache line with the first shard's lock and free list, which its own thread writes.
+        _shards = new ShardState[shardCount + 1];
+        _shardCount = shardCount;
         _shardParts = new ShardParts[shardCount];
         uint refiles = Math.Max(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(capacity / 64, 1024, 16384) / (uint)shardCount), 64u);
         for (int k = 0; k < shardCount; k++)
         {
-            ref var shard = ref _shards[k];
+            ref var shard = ref Shard(k);
             shard.Start = k * _shardSize;
             shard.End = k == shardCount - 1 ? capacity : (k + 1) * _shardSize;
             for (int i = shard.Start; i < shard.End; i++)

@@ -33,7 +33,7 @@ public sealed class RealServer
     private int _lowerThreshold;
     private int _overloaded;
     private int _available = 1;
-    private RealServerLoadLocation _location = new(null, new RealServerLoadSlot[1], 0);
+    private RealServerLoadLocation _location = new(null, RealServerLoadSlot.NewArray(1), RealServerLoadSlot.Padding);
 
     /// <summary>Creates a real server.</summary>
     /// <param name="endpoint">The server's address and port (port 0 keeps the client's destination port, as ipvsadm).</param>

@@ -61,7 +61,7 @@ public sealed class RealServerLoadBlock
     private RealServerLoadBlock(RealServer[] servers)
     {
         _servers = servers;
-        _slots = new RealServerLoadSlot[(servers.Length + CountGranularity - 1) & -CountGranularity];
+        _slots = RealServerLoadSlot.NewArray((servers.Length + CountGranularity - 1) & -CountGranularity);
     }
 
     /// <summary>The number of servers (slots beyond it are padding).</summary>
@@ -74,7 +74,7 @@ public sealed class RealServerLoadBlock
     public bool IsIntact => Volatile.Read(ref _abandoned) == 0;
 
     /// <summary>The slots, <see cref="SlotLength"/> integers a server in list order, padded (see the remarks).</summary>
-    public ReadOnlySpan<int> Slots => MemoryMarshal.Cast<RealServerLoadSlot, int>(_slots);
+    public ReadOnlySpan<int> Slots => MemoryMarshal.Cast<RealServerLoadSlot, int>(_slots.AsSpan(RealServerLoadSlot.Padding, _slots.Length - (2 * RealServerLoadSlot.Padding)));
 
     /// <summary>The server of slot <paramref name="index"/>.</summary>
     /// <param name="index">The slot, below <see cref="Count"/>.</param>
@@ -118,7 +118,7 @@ public sealed class RealServerLoadBlock
         var block = new RealServerLoadBlock(copy);
         for (int i = 0; i < copy.Length; i++)
         {
-            copy[i].MoveLoad(new RealServerLoadLocation(block, block._slots, i));
+            copy[i].MoveLoad(new RealServerLoadLocation(block, block._slots, RealServerLoadSlot.Padding + i));
         }
 
         return block;
@@ -137,7 +137,7 @@ public sealed class RealServerLoadBlock
         for (int i = 0; i < servers.Length; i++)
         {
             var location = servers[i].LoadLocation;
-            if (location.Block != this || location.Index != i)
+            if (location.Block != this || location.Index != RealServerLoadSlot.Padding + i)
             {
                 return false;
             }

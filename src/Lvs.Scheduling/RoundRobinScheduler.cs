@@ -29,7 +29,7 @@ public sealed class RoundRobinScheduler : IScheduler
             // The position follows the server picked last, identified by its endpoint (a server's identity within
             // its service), so a list rebuilt from new objects with the same endpoints keeps the cycle where it was.
             var old = _snapshot;
-            int last = Volatile.Read(ref old.Last);
+            int last = (int)Volatile.Read(ref old.Last.Value);
             var indexByEndpoint = new Dictionary<InetEndpoint, int>(copy.Length);
             for (int i = 0; i < copy.Length; i++)
             {
@@ -54,8 +54,8 @@ public sealed class RoundRobinScheduler : IScheduler
         int count = servers.Length;
         while (true)
         {
-            int last = Volatile.Read(ref snapshot.Last);
-            int i = last;
+            long last = Volatile.Read(ref snapshot.Last.Value);
+            int i = (int)last;
             RealServer? found = null;
             for (int step = 0; step < count; step++)
             {
@@ -72,7 +72,7 @@ public sealed class RoundRobinScheduler : IScheduler
                 return null;
             }
 
-            if (Interlocked.CompareExchange(ref snapshot.Last, i, last) == last)
+            if (Interlocked.CompareExchange(ref snapshot.Last.Value, i, last) == last)
             {
                 return found;
             }
@@ -83,7 +83,8 @@ public sealed class RoundRobinScheduler : IScheduler
     {
         public readonly RealServer[] Servers = servers;
 
-        // Index of the server picked last, -1 for the list head; the only mutable field, advanced by CAS.
-        public int Last = last;
+        // Index of the server picked last, -1 for the list head; the only mutable field, advanced by CAS, on a cache
+        // line of its own (see IsolatedWord).
+        public IsolatedWord Last = new() { Value = last };
     }
 }

@@ -107,7 +107,10 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         public readonly int[]? PassStarts;
 
         // (index of the last pick + 1) << 32 | pass: table mode stores the pass number, stepping mode the current weight.
-        public long State;
+        // Advanced by CAS on every pick, on a cache line of its own (see IsolatedWord).
+        private IsolatedWord _state;
+
+        public ref long State => ref _state.Value;
 
         private Snapshot(RealServer[] servers, int[] weights, int maxWeight, int step, int[]? sequence, int[]? passStarts)
         {
@@ -204,7 +207,13 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
         /// <summary>The same tables and position over another list of the same endpoints and weights.</summary>
         public Snapshot WithServers(RealServer[] servers, long state) =>
-            new(servers, Weights, MaxWeight, Step, Sequence, PassStarts) { State = state };
+            WithState(new(servers, Weights, MaxWeight, Step, Sequence, PassStarts), state);
+
+        private static Snapshot WithState(Snapshot snapshot, long state)
+        {
+            snapshot.State = state;
+            return snapshot;
+        }
 
         /// <summary>The kernel's current weight (cw) that a state stands for.</summary>
         public int CurrentWeight(long state) =>

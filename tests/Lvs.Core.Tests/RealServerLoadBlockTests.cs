@@ -48,6 +48,22 @@ public class RealServerLoadBlockTests
     }
 
     [Fact]
+    public void SlotArrays_KeepTheCountersInUseOffTheCacheLinesOfOtherObjects()
+    {
+        // Every packet thread increments these counters on each new connection: no other object's bytes may share
+        // their cache lines (whatever the array's alignment, 64 bytes of padding on each side guarantee it).
+        foreach (var location in new[] { Server(1).LoadLocation, RealServerLoadBlock.Attach([Server(2), Server(3), Server(4)])[2].LoadLocation })
+        {
+            var slots = location.Slots;
+            int used = location.Block is { } block ? (block.Slots.Length / RealServerLoadBlock.SlotLength) : 1;
+            int first = RealServerLoadSlot.Padding;
+            Assert.True(first * System.Runtime.CompilerServices.Unsafe.SizeOf<RealServerLoadSlot>() >= 64);
+            Assert.True((slots.Length - first - used) * System.Runtime.CompilerServices.Unsafe.SizeOf<RealServerLoadSlot>() >= 64);
+            Assert.InRange(location.Index, first, first + used - 1);
+        }
+    }
+
+    [Fact]
     public void CounterAndSettingChanges_WriteTheSlot()
     {
         var server = Server(1, weight: 2);

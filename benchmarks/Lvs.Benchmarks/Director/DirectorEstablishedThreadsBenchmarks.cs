@@ -22,6 +22,8 @@ public class DirectorEstablishedThreadsBenchmarks
 
     private DirectorFixture _fixture = null!;
     private Lane[] _lanes = [];
+    private PacketThreads? _threads;
+    private Action<int> _runLane = static _ => { };
 
     /// <summary>The forwarding method.</summary>
     [Params(ForwardingMethod.Nat, ForwardingMethod.DirectRouting)]
@@ -37,6 +39,8 @@ public class DirectorEstablishedThreadsBenchmarks
         _fixture = new DirectorFixture(Forwarding, capacity: 1 << 21);
         _fixture.Establish(Connections);
         _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, seed: 42 + t))];
+        _runLane = lane => _lanes[lane].Run(BatchesPerThread);
+        _threads = Threads > 1 ? new PacketThreads(Threads) : null;
         foreach (var lane in _lanes)
         {
             lane.Run(1);
@@ -45,7 +49,11 @@ public class DirectorEstablishedThreadsBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _fixture.Dispose();
+    public void Cleanup()
+    {
+        _threads?.Dispose();
+        _fixture.Dispose();
+    }
 
     /// <summary>64 x 256 established frames per thread.</summary>
     [Benchmark(OperationsPerInvoke = Batch * BatchesPerThread)]
@@ -57,7 +65,7 @@ public class DirectorEstablishedThreadsBenchmarks
         }
         else
         {
-            _ = Parallel.For(0, _lanes.Length, new ParallelOptions { MaxDegreeOfParallelism = _lanes.Length }, t => _lanes[t].Run(BatchesPerThread));
+            _threads!.Run(_runLane);
         }
 
         return _lanes[0].LastLength;

@@ -21,6 +21,8 @@ public class DirectorNewConnectionBenchmarks
 
     private DirectorFixture _fixture = null!;
     private Lane[] _lanes = [];
+    private PacketThreads? _threads;
+    private Action<int> _runLane = static _ => { };
     private int _flowsSinceExpiry;
 
     /// <summary>The forwarding method.</summary>
@@ -36,10 +38,16 @@ public class DirectorNewConnectionBenchmarks
     {
         _fixture = new DirectorFixture(Forwarding, capacity: 1 << 19);
         _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, t))];
+        _runLane = lane => _lanes[lane].Run(BatchesPerThread);
+        _threads = Threads > 1 ? new PacketThreads(Threads) : null;
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _fixture.Dispose();
+    public void Cleanup()
+    {
+        _threads?.Dispose();
+        _fixture.Dispose();
+    }
 
     /// <summary>64 x 256 new connections per thread.</summary>
     [Benchmark(OperationsPerInvoke = Batch * BatchesPerThread)]
@@ -51,7 +59,7 @@ public class DirectorNewConnectionBenchmarks
         }
         else
         {
-            _ = Parallel.For(0, _lanes.Length, new ParallelOptions { MaxDegreeOfParallelism = _lanes.Length }, t => _lanes[t].Run(BatchesPerThread));
+            _threads!.Run(_runLane);
         }
 
         _flowsSinceExpiry += Batch * BatchesPerThread * _lanes.Length;
