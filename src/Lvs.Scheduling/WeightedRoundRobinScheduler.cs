@@ -45,6 +45,9 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
     /// <summary>True when the current snapshot walks a precomputed period table (false: the kernel's stepping algorithm).</summary>
     internal bool UsesPeriodTable => Volatile.Read(ref _snapshot).Sequence is not null;
 
+    /// <summary>The current snapshot, for tests that check whether an update rebuilt it.</summary>
+    internal object CurrentSnapshot => Volatile.Read(ref _snapshot);
+
     /// <inheritdoc/>
     public void UpdateServers(IReadOnlyList<RealServer> servers)
     {
@@ -77,6 +80,14 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
                 return;
             }
 
+            // A snapshot built for this change (UpdateServers with the new weight, just before) with no pick since is
+            // already at the head with the current weight on its grid: building it again from the same weights would
+            // give the same, and a period table can be large.
+            if (old.IsUnusedBuild && old.Matches(old.Servers))
+            {
+                return;
+            }
+
             Volatile.Write(ref _snapshot, Snapshot.Build(old.Servers, old.CurrentWeight(Volatile.Read(ref old.State)), _maxPeriod));
         }
     }
@@ -105,6 +116,9 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         // Table mode: server index per entry of one period, and where each pass starts (PassStarts[^1] == length).
         public readonly int[]? Sequence;
         public readonly int[]? PassStarts;
+
+        // The state Build left, or long.MinValue for a snapshot WithServers carried over (see IsUnusedBuild).
+        private long _builtState = long.MinValue;
 
         // (index of the last pick + 1) << 32 | pass: table mode stores the pass number, stepping mode the current weight.
         // Advanced by CAS on every pick, on a cache line of its own (see IsolatedWord).
@@ -159,6 +173,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             {
                 var stepping = new Snapshot(servers, weights, maxWeight, step, null, null);
                 stepping.State = Pack(-1, current);
+                stepping._builtState = stepping.State;
                 return stepping;
             }
 
@@ -183,8 +198,12 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             var table = new Snapshot(servers, weights, maxWeight, step, sequence, passStarts);
             int startPass = (maxWeight - current) / step;
             table.State = Pack(passStarts[startPass] - 1, startPass);
+            table._builtState = table.State;
             return table;
         }
+
+        /// <summary>True when <see cref="Build"/> made this snapshot and no pick has moved it since.</summary>
+        public bool IsUnusedBuild => Volatile.Read(ref State) == _builtState;
 
         /// <summary>True when a list has this snapshot's endpoints in the same order with the same weights.</summary>
         public bool Matches(RealServer[] servers)

@@ -169,6 +169,42 @@ public class WeightedRoundRobinSchedulerTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void ServerEdited_RightAfterTheWeightChangeWasApplied_DoesNotBuildAgain(bool stepping)
+    {
+        // ServiceTable.EditRealServer applies a changed weight with UpdateServers and then calls ServerEdited: the
+        // snapshot UpdateServers built is already the kernel's upd_dest state, so it is kept, not built twice.
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        Assert.Equal("AABA", Letters(servers, wrr.PickMany(4)));
+        servers[1].Weight = 4;
+        wrr.UpdateServers(servers);
+        var built = wrr.CurrentSnapshot;
+        wrr.ServerEdited(servers[1]);
+        Assert.Same(built, wrr.CurrentSnapshot);
+
+        // The picks that follow are those of a scheduler that built once.
+        var reference = Create(stepping);
+        var copies = WithWeights(4, 3, 2);
+        reference.UpdateServers(copies);
+        _ = reference.PickMany(4);
+        copies[1].Weight = 4;
+        reference.UpdateServers(copies);
+        Assert.Equal(Letters(copies, reference.PickMany(20)), Letters(servers, wrr.PickMany(20)));
+
+        // Once a pick has moved it, an edit builds again (restarts at the head), and so does a weight changed behind
+        // the scheduler's back.
+        wrr.ServerEdited(servers[1]);
+        Assert.NotSame(built, wrr.CurrentSnapshot);
+        var rebuilt = wrr.CurrentSnapshot;
+        servers[2].Weight = 1;
+        wrr.ServerEdited(servers[2]);
+        Assert.NotSame(rebuilt, wrr.CurrentSnapshot);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void UpdateServers_GcdGrows_RoundsTheCurrentWeightOntoTheNewGrid(bool stepping)
     {
         var servers = WithWeights(4, 3);
