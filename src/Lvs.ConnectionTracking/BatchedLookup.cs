@@ -66,15 +66,20 @@ internal static class BatchedLookup<TChain, TAddress>
             var groupBuckets = buckets[..group.Length];
             var groupCursors = cursors[..group.Length];
             var groupCandidates = candidates[..group.Length];
+            // Every key's bucket first, then every prefetch: with each prefetch right after its hash, a prefetch
+            // waiting for a free miss buffer held up the hashes behind it, and the loads went out spaced by a hash's
+            // latency (5-6 ns a packet more in the lookup, measured).
             for (int i = 0; i < group.Length; i++)
             {
-                int bucket = TChain.Bucket(store, group[i]);
+                groupBuckets[i] = TChain.Bucket(store, group[i]);
+            }
+
+            foreach (int bucket in groupBuckets)
+            {
                 if (bucket >= 0)
                 {
                     TChain.PrefetchHead(store, bucket);
                 }
-
-                groupBuckets[i] = bucket;
             }
 
             for (int i = 0; i < groupBuckets.Length; i++)

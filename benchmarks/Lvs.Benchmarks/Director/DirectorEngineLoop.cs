@@ -17,6 +17,8 @@ internal static class DirectorEngineLoop
         string only = args.Length > 3 ? args[3] : "";
         var bench = new DirectorEngineBenchmarks { Forwarding = method, Connections = 1_000_000 };
         bench.Setup();
+        var floor = new ConnectionTracking.MemoryFloorBenchmarks();
+        floor.Setup();
         var cases = new (string Name, Func<int> Run)[]
         {
             ("engine", bench.Engine_Established),
@@ -24,6 +26,7 @@ internal static class DirectorEngineLoop
             ("lookup", bench.Part_BatchedLookup),
             ("update", bench.Part_Update),
             ("copy+rewrite", bench.Part_CopyAndRewrite),
+            ("floor-bucket-entry", floor.BucketThenEntry),
         };
         if (only.Length > 0)
         {
@@ -45,7 +48,7 @@ internal static class DirectorEngineLoop
                 }
 
                 double ns = watch.Elapsed.TotalNanoseconds / (Ops * 64.0);
-                if (name != "engine")
+                if (name is not "engine" and not "floor-bucket-entry")
                 {
                     parts += ns;
                 }
