@@ -84,9 +84,13 @@ internal static class BatchedLookup<TChain, TAddress>
 
             for (int i = 0; i < groupBuckets.Length; i++)
             {
-                int first = groupBuckets[i] >= 0 ? TChain.Head(store, groupBuckets[i]) : -1;
-                groupCursors[i] = first;
+                groupCursors[i] = groupBuckets[i] >= 0 ? TChain.Head(store, groupBuckets[i]) : -1;
                 groupCandidates[i] = -1;
+            }
+
+            // The same order as above: every head read, then every prefetch.
+            foreach (int first in groupCursors)
+            {
                 TChain.PrefetchSlot(store, first);
                 if (prefetchRoutes)
                 {
