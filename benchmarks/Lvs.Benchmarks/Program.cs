@@ -19,6 +19,13 @@ if (args is ["build-ab", ..])
 
 // The engine's established-frame path in a plain loop, for a profiler (perf record with DOTNET_PerfMapEnabled=1):
 //   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- engine-loop Nat|DirectRouting|FullNat|Tunnel [seconds]
+// DirectorEstablishedThreadsBenchmarks in a plain loop, one line a second:
+//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- established-loop Nat|DirectRouting THREADS [seconds]
+if (args is ["established-loop", ..])
+{
+    return Lvs.Benchmarks.Director.EstablishedThreadsLoop.Run(args);
+}
+
 if (args is ["engine-loop", ..])
 {
     return Lvs.Benchmarks.Director.DirectorEngineLoop.Run(args);

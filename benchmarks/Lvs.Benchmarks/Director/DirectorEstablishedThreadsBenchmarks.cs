@@ -22,7 +22,7 @@ public class DirectorEstablishedThreadsBenchmarks
 
     private DirectorFixture _fixture = null!;
     private Lane[] _lanes = [];
-    private PacketThreads? _threads;
+    private PacketThreads _threads = null!;
     private Action<int> _runLane = static _ => { };
 
     /// <summary>The forwarding method.</summary>
@@ -40,7 +40,7 @@ public class DirectorEstablishedThreadsBenchmarks
         _fixture.Establish(Connections);
         _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, seed: 42 + t))];
         _runLane = lane => _lanes[lane].Run(BatchesPerThread);
-        _threads = Threads > 1 ? new PacketThreads(Threads) : null;
+        _threads = new PacketThreads(Threads);
         foreach (var lane in _lanes)
         {
             lane.Run(1);
@@ -51,7 +51,7 @@ public class DirectorEstablishedThreadsBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _threads?.Dispose();
+        _threads.Dispose();
         _fixture.Dispose();
     }
 
@@ -59,14 +59,7 @@ public class DirectorEstablishedThreadsBenchmarks
     [Benchmark(OperationsPerInvoke = Batch * BatchesPerThread)]
     public int EstablishedFrames()
     {
-        if (_lanes.Length == 1)
-        {
-            _lanes[0].Run(BatchesPerThread);
-        }
-        else
-        {
-            _threads!.Run(_runLane);
-        }
+        _threads.Run(_runLane);
 
         return _lanes[0].LastLength;
     }

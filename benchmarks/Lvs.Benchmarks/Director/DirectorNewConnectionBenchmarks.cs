@@ -21,7 +21,7 @@ public class DirectorNewConnectionBenchmarks
 
     private DirectorFixture _fixture = null!;
     private Lane[] _lanes = [];
-    private PacketThreads? _threads;
+    private PacketThreads _threads = null!;
     private Action<int> _runLane = static _ => { };
     private int _flowsSinceExpiry;
 
@@ -39,13 +39,13 @@ public class DirectorNewConnectionBenchmarks
         _fixture = new DirectorFixture(Forwarding, capacity: 1 << 19);
         _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, t))];
         _runLane = lane => _lanes[lane].Run(BatchesPerThread);
-        _threads = Threads > 1 ? new PacketThreads(Threads) : null;
+        _threads = new PacketThreads(Threads);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _threads?.Dispose();
+        _threads.Dispose();
         _fixture.Dispose();
     }
 
@@ -53,14 +53,7 @@ public class DirectorNewConnectionBenchmarks
     [Benchmark(OperationsPerInvoke = Batch * BatchesPerThread)]
     public int NewConnections()
     {
-        if (_lanes.Length == 1)
-        {
-            _lanes[0].Run(BatchesPerThread);
-        }
-        else
-        {
-            _threads!.Run(_runLane);
-        }
+        _threads.Run(_runLane);
 
         _flowsSinceExpiry += Batch * BatchesPerThread * _lanes.Length;
         if (_flowsSinceExpiry >= Generation)

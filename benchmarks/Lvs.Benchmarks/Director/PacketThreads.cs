@@ -28,6 +28,13 @@ internal sealed class PacketThreads : IDisposable
     /// <summary>Runs <paramref name="work"/>(lane) on every lane at once and returns when all have finished.</summary>
     public void Run(Action<int> work)
     {
+        if (_threads.Length == 0)
+        {
+            // One lane: the calling thread alone, with no barrier.
+            work(0);
+            return;
+        }
+
         _work = work;
         _start.SignalAndWait();
         work(0);
