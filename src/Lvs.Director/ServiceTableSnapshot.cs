@@ -13,6 +13,7 @@ public sealed class ServiceTableSnapshot
     private readonly FrozenDictionary<(L4Protocol Protocol, InetEndpoint Endpoint), VirtualService> _byAddress;
     private readonly FrozenDictionary<(uint Mark, bool IPv6), VirtualService> _byMark;
     private readonly InetAddress[] _virtualAddresses;
+    private readonly FrozenSet<InetAddress>? _virtualAddressSet;
     private readonly bool _hasPortZero;
 
     internal ServiceTableSnapshot(long version, VirtualService[] services, ServerEntry[] servers)
@@ -40,7 +41,15 @@ public sealed class ServiceTableSnapshot
         _byAddress = byAddress.ToFrozenDictionary();
         _byMark = byMark.ToFrozenDictionary();
         _virtualAddresses = [.. addresses];
+        _virtualAddressSet = _virtualAddresses.Length > LinearScanLimit ? addresses.ToFrozenSet() : null;
     }
+
+    /// <summary>
+    /// Up to this many virtual addresses, <see cref="IsVirtualAddress"/> compares them one by one (faster than hashing
+    /// for a few); beyond, it looks the address up in a hashed set, so that a director with hundreds of addresses does
+    /// not compare each frame with all of them.
+    /// </summary>
+    internal const int LinearScanLimit = 8;
 
     /// <summary>The empty table.</summary>
     public static ServiceTableSnapshot Empty { get; } = new(0, [], []);
@@ -95,6 +104,11 @@ public sealed class ServiceTableSnapshot
     /// <returns>True when a service listens on it.</returns>
     public bool IsVirtualAddress(InetAddress address)
     {
+        if (_virtualAddressSet is { } set)
+        {
+            return set.Contains(address);
+        }
+
         foreach (var vip in _virtualAddresses)
         {
             if (vip == address)
