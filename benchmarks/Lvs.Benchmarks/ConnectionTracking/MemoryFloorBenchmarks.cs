@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using Lvs.ConnectionTracking;
 
 namespace Lvs.Benchmarks.ConnectionTracking;
@@ -24,7 +22,7 @@ namespace Lvs.Benchmarks.ConnectionTracking;
 /// entry read): the floor of <c>Part_BatchedLookup</c>.</item>
 /// </list>
 /// </remarks>
-[Config(typeof(Config))]
+[Config(typeof(MedianJobConfig))]
 public class MemoryFloorBenchmarks
 {
     private const int Group = 64;
@@ -136,15 +134,5 @@ public class MemoryFloorBenchmarks
         int first = _next;
         _next = first + Group == Pool ? 0 : first + Group;
         return first;
-    }
-
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
-            _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
-            _ = WithBuildTimeout(TimeSpan.FromMinutes(15));
-        }
     }
 }

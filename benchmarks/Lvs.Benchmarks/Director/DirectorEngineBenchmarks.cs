@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using Lvs.ConnectionTracking;
 using Lvs.Core;
 using Lvs.Core.Headers;
@@ -19,7 +17,7 @@ namespace Lvs.Benchmarks.Director;
 /// <c>Part_CopyAndRewrite</c> pays the same copy.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(Config))]
+[Config(typeof(MedianJobConfig))]
 public class DirectorEngineBenchmarks
 {
     private const int Batch = 64;
@@ -207,18 +205,6 @@ public class DirectorEngineBenchmarks
         for (int j = 0; j < Batch; j++)
         {
             _templates.AsSpan((first + j) * FrameBytes, FrameBytes).CopyTo(_buffer.AsSpan(_slots[j].Offset, FrameBytes));
-        }
-    }
-
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15).WithLaunchCount(1));
-            _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
-
-            // The shared host can take minutes to build the benchmark's executable.
-            _ = WithBuildTimeout(TimeSpan.FromMinutes(15));
         }
     }
 }

@@ -13,7 +13,7 @@ namespace Lvs.Benchmarks.Director;
 /// does per frame. Per thread: with 2 threads each operation stands for twice the frames.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(DirectorThreadsConfig))]
+[Config(typeof(MedianJobConfig))]
 public class DirectorEstablishedThreadsBenchmarks
 {
     private const int Batch = 64;

@@ -12,7 +12,7 @@ namespace Lvs.Benchmarks.Director;
 /// <see cref="Threads"/> workers run at once on as many threads, each on its own flows.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(DirectorThreadsConfig))]
+[Config(typeof(MedianJobConfig))]
 public class DirectorNewConnectionBenchmarks
 {
     private const int Batch = 64;

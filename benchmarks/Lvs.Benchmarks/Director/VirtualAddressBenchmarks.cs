@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using Lvs.Core;
 using Lvs.Director;
 
@@ -12,7 +10,7 @@ namespace Lvs.Benchmarks.Director;
 /// did for any number before), for directors with one to 512 addresses; 64 destinations per operation, half of them
 /// virtual (client packets) and half not (replies from real servers).
 /// </summary>
-[Config(typeof(Config))]
+[Config(typeof(MedianJobConfig))]
 public class VirtualAddressBenchmarks
 {
     private const int Lookups = 64;
@@ -70,15 +68,5 @@ public class VirtualAddressBenchmarks
         }
 
         return found;
-    }
-
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            _ = AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1));
-            _ = AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median);
-            _ = WithBuildTimeout(TimeSpan.FromMinutes(15));
-        }
     }
 }
