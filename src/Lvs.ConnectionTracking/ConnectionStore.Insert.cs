@@ -104,7 +104,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 return AddConnectionResult.Invalid;
             }
 
-            from = _shardCount == 1 ? -1 : TakeDonorShard(shard);
+            from = ShardCount == 1 ? -1 : TakeDonorShard(shard);
             if (from < 0)
             {
                 from = TryShedLocked(shard, _table.CurrentTick, ends, ref endCount);

@@ -53,7 +53,7 @@ internal sealed partial class ConnectionStore<TAddress>
         requested > 0 ? Math.Clamp(requested, 1, Math.Max(1, Math.Min(MaxShards, capacity))) : Math.Clamp(capacity / MinSlotsPerShard, 1, MaxShards);
 
     /// <summary>The number of writer shards.</summary>
-    public int ShardCount => _shardCount;
+    public int ShardCount => _shards.Length - 1;
 
     /// <summary>
     /// Writer shard <paramref name="k"/>'s state: block k + 1 of the array, whose block 0 only keeps the array's header
@@ -64,7 +64,7 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>The shard that owns slot <paramref name="index"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int ShardOf(int index) => _shardCount == 1 ? 0 : Math.Min(index / _shardSize, _shardCount - 1);
+    private int ShardOf(int index) => ShardCount == 1 ? 0 : Math.Min(index / _shardSize, ShardCount - 1);
 
     /// <summary>The calling thread's lane: a number taken on its first insert into any store (1, 2, 3...).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -83,7 +83,7 @@ internal sealed partial class ConnectionStore<TAddress>
     /// </summary>
     public int EnterOwnShard()
     {
-        if (_shardCount == 1)
+        if (ShardCount == 1)
         {
             EnterShard(0);
             return 0;
@@ -116,11 +116,11 @@ internal sealed partial class ConnectionStore<TAddress>
             _ = Interlocked.CompareExchange(ref Shard(previous).Owner, 0, lane);
         }
 
-        int start = previous >= 0 ? previous + 1 : (lane - 1) % _shardCount;
+        int start = previous >= 0 ? previous + 1 : (lane - 1) % ShardCount;
         int shared = -1;
-        for (int k = 0; k < _shardCount; k++)
+        for (int k = 0; k < ShardCount; k++)
         {
-            int j = (start + k) % _shardCount;
+            int j = (start + k) % ShardCount;
             ref var state = ref Shard(j);
             if (Volatile.Read(ref state.FreeHead) < 0)
             {
@@ -205,9 +205,9 @@ internal sealed partial class ConnectionStore<TAddress>
         for (int round = 0; round < 1000; round++)
         {
             bool busy = false;
-            for (int k = 1; k < _shardCount; k++)
+            for (int k = 1; k < ShardCount; k++)
             {
-                int j = (held + k) % _shardCount;
+                int j = (held + k) % ShardCount;
                 if (Volatile.Read(ref Shard(j).FreeHead) < 0)
                 {
                     continue;
@@ -245,7 +245,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private long SumOverShards(ShardCounter counter)
     {
         long sum = 0;
-        for (int k = 0; k < _shardCount; k++)
+        for (int k = 0; k < ShardCount; k++)
         {
             sum += counter(ref Shard(k));
         }

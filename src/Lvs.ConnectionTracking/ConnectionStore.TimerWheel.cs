@@ -109,7 +109,7 @@ internal sealed partial class ConnectionStore<TAddress>
     public int ExpireUntil(uint now)
     {
         int expired = 0;
-        for (int k = 0; k < _shardCount; k++)
+        for (int k = 0; k < ShardCount; k++)
         {
             expired += ExpireUntil(k, now);
         }

@@ -97,7 +97,6 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly IConnectionEndObserver? _observer;
     private readonly ulong _handleOwner;
     private readonly ShardState[] _shards;
-    private readonly int _shardCount;
     private readonly ShardParts[] _shardParts;
     private readonly int _shardSize;
     private readonly int[] _inLocks;
@@ -165,7 +164,6 @@ internal sealed partial class ConnectionStore<TAddress>
         // One spare block ahead of the shards (see Shard): the array's length, which every insert's bounds check reads,
         // must not share a cache line with the first shard's lock and free list, which its own thread writes.
         _shards = new ShardState[shardCount + 1];
-        _shardCount = shardCount;
         _shardParts = new ShardParts[shardCount];
         uint refiles = Math.Max(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(capacity / 64, 1024, 16384) / (uint)shardCount), 64u);
         for (int k = 0; k < shardCount; k++)
