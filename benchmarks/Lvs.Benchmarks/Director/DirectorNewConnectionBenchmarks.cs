@@ -1,7 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Lvs.Core;
-using Lvs.Core.Headers;
-using Lvs.Director;
 
 namespace Lvs.Benchmarks.Director;
 
@@ -15,12 +13,12 @@ namespace Lvs.Benchmarks.Director;
 [Config(typeof(MedianJobConfig))]
 public class DirectorNewConnectionBenchmarks
 {
-    private const int Batch = 64;
+    private const int Batch = NewConnectionLane.Batch;
     private const int BatchesPerThread = 256;
     private const int Generation = 65536;
 
     private DirectorFixture _fixture = null!;
-    private Lane[] _lanes = [];
+    private NewConnectionLane[] _lanes = [];
     private PacketThreads _threads = null!;
     private Action<int> _runLane = static _ => { };
     private int _flowsSinceExpiry;
@@ -37,7 +35,7 @@ public class DirectorNewConnectionBenchmarks
     public void Setup()
     {
         _fixture = new DirectorFixture(Forwarding, capacity: 1 << 19);
-        _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, t))];
+        _lanes = [.. Enumerable.Range(0, Threads).Select(t => new NewConnectionLane(_fixture, t))];
         _runLane = lane => _lanes[lane].Run(BatchesPerThread);
         _threads = new PacketThreads(Threads);
     }
@@ -64,44 +62,5 @@ public class DirectorNewConnectionBenchmarks
         }
 
         return _fixture.Engine.Connections.Count;
-    }
-
-    /// <summary>One thread's worker, buffer and flow counter.</summary>
-    private sealed class Lane
-    {
-        private readonly DirectorFixture _fixture;
-        private readonly PacketWorker _worker;
-        private readonly byte[] _buffer = new byte[Batch * DirectorFixture.Stride];
-        private readonly FrameSlot[] _slots = new FrameSlot[Batch];
-        private readonly FrameVerdict[] _verdicts = new FrameVerdict[Batch];
-        private readonly int _thread;
-        private int _flow;
-
-        public Lane(DirectorFixture fixture, int thread)
-        {
-            _fixture = fixture;
-            _thread = thread;
-            _worker = fixture.Engine.CreateWorker();
-            for (int j = 0; j < Batch; j++)
-            {
-                _slots[j] = new FrameSlot((j * DirectorFixture.Stride) + DirectorFixture.Headroom, 64, 0);
-            }
-        }
-
-        public void Run(int batches)
-        {
-            for (int b = 0; b < batches; b++)
-            {
-                for (int j = 0; j < Batch; j++)
-                {
-                    // A new client address and port for every flow (the thread in the top bits keeps threads apart).
-                    uint flow = (uint)_flow++;
-                    var client = InetAddress.FromIPv4(0x4000_0000u + ((uint)_thread << 26) + (flow >> 4 & 0x3FF_FFFF));
-                    _ = DirectorFixture.WriteTcp(_buffer.AsSpan(_slots[j].Offset), DirectorFixture.RouterMac, DirectorFixture.ClientLinkMac, client, (ushort)(1024 + (flow & 15)), _fixture.Vip, 80, TcpFlags.Syn);
-                }
-
-                _worker.ProcessBatch(_buffer, _slots, _verdicts);
-            }
-        }
     }
 }

@@ -1,18 +1,17 @@
 using System.Diagnostics;
 using Lvs.Core;
-using Lvs.Core.Headers;
-using Lvs.Director;
 
 namespace Lvs.Benchmarks.Director;
 
 /// <summary>
-/// DirectorNewConnectionBenchmarks as a plain timing loop on dedicated threads, with the packet threads' time and
+/// DirectorNewConnectionBenchmarks as a plain timing loop on its packet threads (<see cref="PacketThreads"/>: lane 0 on
+/// the calling thread, which also runs housekeeping between rounds), with the packet threads' time and
 /// housekeeping's time reported apart: <c>newconn-loop nat|dr THREADS [ROUNDS]</c>. A round is 256 batches of 64 SYNs
 /// per thread; every 65,536 flows the clock moves on 62 s and housekeeping expires them, as in the benchmark.
 /// </summary>
 internal static class NewConnectionThreadsLoop
 {
-    private const int Batch = 64;
+    private const int Batch = NewConnectionLane.Batch;
     private const int BatchesPerRound = 256;
     private const int Generation = 65536;
 
@@ -23,29 +22,22 @@ internal static class NewConnectionThreadsLoop
         int threads = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
         int rounds = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 400;
         using var fixture = new DirectorFixture(method, capacity: 1 << 19);
-        var lanes = Enumerable.Range(0, threads).Select(t => new Lane(fixture, t, tableOnly)).ToArray();
-        using var start = new Barrier(threads + 1);
-        using var done = new Barrier(threads + 1);
-        bool stop = false;
-        var workers = lanes.Select(l => new Thread(() =>
+        var lanes = Enumerable.Range(0, threads).Select(t => new NewConnectionLane(fixture, t)).ToArray();
+        var cpuNanoseconds = new long[threads];
+        using var packetThreads = new PacketThreads(threads);
+        void RunLane(int lane)
         {
-            while (true)
+            long cpu = ThreadCpuNanoseconds();
+            if (tableOnly)
             {
-                start.SignalAndWait();
-                if (Volatile.Read(ref stop))
-                {
-                    return;
-                }
-
-                long cpu = ThreadCpuNanoseconds();
-                l.Run(BatchesPerRound);
-                l.CpuNanoseconds += ThreadCpuNanoseconds() - cpu;
-                done.SignalAndWait();
+                lanes[lane].RunTable(BatchesPerRound);
             }
-        }) { IsBackground = true }).ToArray();
-        foreach (var w in workers)
-        {
-            w.Start();
+            else
+            {
+                lanes[lane].Run(BatchesPerRound);
+            }
+
+            cpuNanoseconds[lane] += ThreadCpuNanoseconds() - cpu;
         }
 
         int sinceExpiry = 0;
@@ -55,8 +47,7 @@ internal static class NewConnectionThreadsLoop
         for (int round = 0; round < rounds + 20; round++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            start.SignalAndWait();
-            done.SignalAndWait();
+            packetThreads.Run(RunLane);
             long t1 = Stopwatch.GetTimestamp();
             sinceExpiry += Batch * BatchesPerRound * threads;
             if (sinceExpiry >= Generation)
@@ -69,10 +60,7 @@ internal static class NewConnectionThreadsLoop
             long t2 = Stopwatch.GetTimestamp();
             if (round == 19)
             {
-                foreach (var l in lanes)
-                {
-                    l.CpuNanoseconds = 0;
-                }
+                Array.Clear(cpuNanoseconds);
             }
 
             if (round >= 20)
@@ -83,12 +71,10 @@ internal static class NewConnectionThreadsLoop
             }
         }
 
-        Volatile.Write(ref stop, true);
-        start.SignalAndWait();
         double perOp = (packetNs + housekeepingNs) / ops;
         Console.WriteLine(
             $"{method} threads {threads}: {perOp:F1} ns per op and thread ({packetNs / ops:F1} packet threads + {housekeepingNs / ops:F1} housekeeping), "
-            + $"{threads * 1000 / perOp:F2} M new connections/s; packet threads' CPU time {lanes.Average(l => l.CpuNanoseconds) / ops:F1} ns per op; load {File.ReadAllText("/proc/loadavg").Trim()}");
+            + $"{threads * 1000 / perOp:F2} M new connections/s; packet threads' CPU time {cpuNanoseconds.Average() / ops:F1} ns per op; load {File.ReadAllText("/proc/loadavg").Trim()}");
         return 0;
     }
 
@@ -104,69 +90,5 @@ internal static class NewConnectionThreadsLoop
     {
         public long Seconds;
         public long Nanoseconds;
-    }
-
-    private sealed class Lane
-    {
-        private readonly DirectorFixture _fixture;
-        private readonly PacketWorker _worker;
-        private readonly byte[] _buffer = new byte[Batch * DirectorFixture.Stride];
-        private readonly FrameSlot[] _slots = new FrameSlot[Batch];
-        private readonly FrameVerdict[] _verdicts = new FrameVerdict[Batch];
-        private readonly int _thread;
-        private readonly bool _tableOnly;
-        private int _flow;
-
-        public long CpuNanoseconds { get; set; }
-
-        public Lane(DirectorFixture fixture, int thread, bool tableOnly)
-        {
-            _fixture = fixture;
-            _thread = thread;
-            _tableOnly = tableOnly;
-            _worker = fixture.Engine.CreateWorker();
-            for (int j = 0; j < Batch; j++)
-            {
-                _slots[j] = new FrameSlot((j * DirectorFixture.Stride) + DirectorFixture.Headroom, 64, 0);
-            }
-        }
-
-        public void Run(int batches)
-        {
-            if (_tableOnly)
-            {
-                RunTable(batches);
-                return;
-            }
-
-            for (int b = 0; b < batches; b++)
-            {
-                for (int j = 0; j < Batch; j++)
-                {
-                    uint flow = (uint)_flow++;
-                    var client = InetAddress.FromIPv4(0x4000_0000u + ((uint)_thread << 26) + (flow >> 4 & 0x3FF_FFFF));
-                    _ = DirectorFixture.WriteTcp(_buffer.AsSpan(_slots[j].Offset), DirectorFixture.RouterMac, DirectorFixture.ClientLinkMac, client, (ushort)(1024 + (flow & 15)), _fixture.Vip, 80, TcpFlags.Syn);
-                }
-
-                _worker.ProcessBatch(_buffer, _slots, _verdicts);
-            }
-        }
-
-        /// <summary>The same SYNs' connections added straight into the engine's table, one by one (no parsing, scheduling or rewriting).</summary>
-        private void RunTable(int batches)
-        {
-            var table = _fixture.Engine.Connections;
-            var server = new InetEndpoint(InetAddress.Parse("10.1.0.11"), 8080);
-            for (int b = 0; b < batches; b++)
-            {
-                for (int j = 0; j < Batch; j++)
-                {
-                    uint flow = (uint)_flow++;
-                    var client = InetAddress.FromIPv4(0x4000_0000u + ((uint)_thread << 26) + (flow >> 4 & 0x3FF_FFFF));
-                    var key = new FlowKey(L4Protocol.Tcp, new InetEndpoint(client, (ushort)(1024 + (flow & 15))), new InetEndpoint(_fixture.Vip, 80));
-                    _ = table.TryAdd(new Lvs.ConnectionTracking.NewConnection(key, 0, server, ForwardingMethod.Nat) { FirstPacket = TcpFlags.Syn }, out _);
-                }
-            }
-        }
     }
 }
