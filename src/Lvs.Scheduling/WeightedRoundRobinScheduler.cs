@@ -118,7 +118,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         public readonly int[]? PassStarts;
 
         // The state Build left, or long.MinValue for a snapshot WithServers carried over (see IsUnusedBuild).
-        private long _builtState = long.MinValue;
+        private readonly long _builtState;
 
         // (index of the last pick + 1) << 32 | pass: table mode stores the pass number, stepping mode the current weight.
         // Advanced by CAS on every pick, on a cache line of its own (see IsolatedWord).
@@ -126,8 +126,10 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
         public ref long State => ref _state.Value;
 
-        private Snapshot(RealServer[] servers, int[] weights, int maxWeight, int step, int[]? sequence, int[]? passStarts)
+        private Snapshot(RealServer[] servers, int[] weights, int maxWeight, int step, int[]? sequence, int[]? passStarts, long state, bool built)
         {
+            _state.Value = state;
+            _builtState = built ? state : long.MinValue;
             Servers = servers;
             Weights = weights;
             MaxWeight = maxWeight;
@@ -171,10 +173,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             long period = sum / step;
             if (maxWeight <= 0 || period > maxPeriod)
             {
-                var stepping = new Snapshot(servers, weights, maxWeight, step, null, null);
-                stepping.State = Pack(-1, current);
-                stepping._builtState = stepping.State;
-                return stepping;
+                return new Snapshot(servers, weights, maxWeight, step, null, null, Pack(-1, current), built: true);
             }
 
             int passes = ((maxWeight - 1) / step) + 1;
@@ -195,11 +194,8 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             }
 
             passStarts[passes] = length;
-            var table = new Snapshot(servers, weights, maxWeight, step, sequence, passStarts);
             int startPass = (maxWeight - current) / step;
-            table.State = Pack(passStarts[startPass] - 1, startPass);
-            table._builtState = table.State;
-            return table;
+            return new Snapshot(servers, weights, maxWeight, step, sequence, passStarts, Pack(passStarts[startPass] - 1, startPass), built: true);
         }
 
         /// <summary>True when <see cref="Build"/> made this snapshot and no pick has moved it since.</summary>
@@ -226,13 +222,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
         /// <summary>The same tables and position over another list of the same endpoints and weights.</summary>
         public Snapshot WithServers(RealServer[] servers, long state) =>
-            WithState(new(servers, Weights, MaxWeight, Step, Sequence, PassStarts), state);
-
-        private static Snapshot WithState(Snapshot snapshot, long state)
-        {
-            snapshot.State = state;
-            return snapshot;
-        }
+            new(servers, Weights, MaxWeight, Step, Sequence, PassStarts, state, built: false);
 
         /// <summary>The kernel's current weight (cw) that a state stands for.</summary>
         public int CurrentWeight(long state) =>
