@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using FsCheck;
 using FsCheck.Fluent;
+using Lvs.TestSupport;
 using PacketDotNet;
 
 namespace Lvs.Core.Tests;
@@ -161,7 +162,7 @@ public static class TestFrames
                 tcp.UpdateTcpChecksum();
                 break;
             case UdpPacket udp:
-                udp.UpdateUdpChecksum();
+                udp.UpdateUdpChecksumAsSent();
                 break;
         }
 

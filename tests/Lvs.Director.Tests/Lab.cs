@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using Lvs.Core;
 using Microsoft.Extensions.Time.Testing;
+using Lvs.TestSupport;
 using PacketDotNet;
 
 namespace Lvs.Director.Tests;
@@ -131,7 +132,7 @@ public sealed class Lab : IDisposable
                 break;
             case UdpPacket u:
                 u.UpdateCalculatedValues();
-                u.UpdateUdpChecksum();
+                u.UpdateUdpChecksumAsSent();
                 break;
             case IcmpV6Packet i6:
                 i6.UpdateCalculatedValues();
@@ -154,7 +155,7 @@ public sealed class Lab : IDisposable
         }
         else if (transport is UdpPacket u2)
         {
-            u2.UpdateUdpChecksum();
+            u2.UpdateUdpChecksumAsSent();
         }
 
         var frame = Frame.From(eth.Bytes);

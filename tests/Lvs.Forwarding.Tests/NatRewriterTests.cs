@@ -53,6 +53,36 @@ public class NatRewriterTests
         Assert.Equal(0, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<UdpPacket>().Checksum);
     }
 
+    /// <summary>
+    /// The reply the property test found in CI: rewriting its source to the virtual service makes its UDP checksum fold
+    /// to zero, which a sender writes as 0xFFFF (RFC 768), and over IPv6 must (RFC 8200 section 8.1).
+    /// </summary>
+    [Fact]
+    public void RewriteOutbound_UdpChecksumFoldingToZero_IsWrittenAsAllOnes()
+    {
+        var reply = new FrameSpec
+        {
+            Protocol = ProtocolType.Udp,
+            Source = "2001:c40a:6310:a21a:1483:8a2c:eaa2:c191",
+            SourcePort = 20856,
+            Destination = "2001:bb8e:e53b:f3a:44a1:57bc:7d56:3790",
+            DestinationPort = 34616,
+            Ttl = 91,
+            TypeOfService = 35,
+            Syn = true,
+            PayloadLength = 1022,
+        };
+        var vs = new InetEndpoint(InetAddress.Parse("2001:41da:a73b:33ca:fb86:d23e:a9e4:5932"), 14494);
+        var rewriter = new NatRewriter();
+        var (verdict, output) = RewriteHarness.Run(PacketFactory.Build(reply), (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            rewriter.RewriteOutbound(b, o, l, p, vs, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        Assert.Equal(0xFFFF, Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<UdpPacket>().Checksum);
+        PacketFactory.AssertChecksumsValid(output);
+        RewriteHarness.AssertGolden(PacketFactory.Build(reply.Forwarded() with { Source = vs.Address.ToString(), SourcePort = 14494 }), output);
+    }
+
     [Theory]
     [InlineData("198.51.100.7", "192.0.2.10")]
     [InlineData("2001:db8:1::7", "2001:db8::10")]

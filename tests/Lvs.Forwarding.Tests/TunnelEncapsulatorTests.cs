@@ -4,6 +4,7 @@ using System.Net.NetworkInformation;
 using FsCheck;
 using FsCheck.Fluent;
 using Lvs.Core;
+using Lvs.TestSupport;
 using PacketDotNet;
 
 namespace Lvs.Forwarding.Tests;
@@ -43,7 +44,7 @@ public class TunnelEncapsulatorTests
         Assert.Equal(FrameHeadroom.Required - route.Overhead, verdict.FrameOffset);
         byte[] inner = PacketFactory.Build(input with { Ttl = 63 })[14..];
         RewriteHarness.AssertGolden(ExpectedTunnelFrame(inner, route, original.Flow, ttl: 63, dontFragment: !client.Contains(':')), output);
-        PacketFactory.AssertChecksumsValid(output);
+        PacketFactory.AssertChecksumsValid(output, tunnelOuter: true);
     }
 
     [Fact]
@@ -68,7 +69,7 @@ public class TunnelEncapsulatorTests
 
         Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
         Assert.Equal(DropReason.FragmentationNeeded, verdict.Reason);
-        PacketFactory.AssertChecksumsValid(output);
+        PacketFactory.AssertChecksumsValid(output, tunnelOuter: true);
         var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>();
         Assert.Equal(576, ip.TotalLength);
         Assert.Equal(IPAddress.Parse(input.Destination), ip.SourceAddress);
@@ -356,7 +357,7 @@ public class TunnelEncapsulatorTests
             var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
             var encapsulated = encapsulator.Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
             Assert.Equal(ForwardingAction.Transmit, encapsulated.Action);
-            PacketFactory.AssertChecksumsValid(PacketFactory.Output(buffer, encapsulated));
+            PacketFactory.AssertChecksumsValid(PacketFactory.Output(buffer, encapsulated), tunnelOuter: true);
 
             var outer = PacketFactory.Parse(buffer, encapsulated.FrameOffset, encapsulated.FrameLength);
             var decapsulated = decapsulator.Decapsulate(buffer, encapsulated.FrameOffset, encapsulated.FrameLength, outer);
@@ -445,7 +446,7 @@ public class TunnelEncapsulatorTests
         ethernet.UpdateCalculatedValues();
         if (ip.PayloadPacket is UdpPacket u)
         {
-            u.UpdateUdpChecksum();
+            u.UpdateUdpChecksumAsSent();
             if (!route.Flags.HasFlag(TunnelFlags.Checksum))
             {
                 u.Checksum = 0;
