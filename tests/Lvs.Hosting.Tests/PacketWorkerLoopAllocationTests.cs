@@ -22,15 +22,31 @@ public class PacketWorkerLoopAllocationTests
             loop.RunOnce();
         }
 
+        // GC.GetAllocatedBytesForCurrentThread can charge a thread a few kilobytes it did not allocate while other
+        // threads of the process allocate and collect (the other test classes run in parallel): a loop of pure
+        // arithmetic beside an allocating thread read 1.5-6.7 KB in 0.1-1.5 % of its windows, most often during
+        // background GCs. So the window of 200 rounds (6,400 frames) is measured up to 5 times and one of them must read
+        // 0: an allocation per frame, or any that comes back within 6,400 frames, shows in every window.
+        var windows = new List<long>(5);
+        for (int attempt = 0; attempt < windows.Capacity && !windows.Contains(0); attempt++)
+        {
+            windows.Add(AllocatedOverRounds(loop, 200));
+        }
+
+        Assert.Equal((20 + (200 * windows.Count)) * 32, servers.SentCount);
+        Assert.True(windows.Contains(0), $"bytes allocated per window of 6,400 frames: {string.Join(", ", windows)}");
+    }
+
+    /// <summary>The bytes the calling thread allocated over <paramref name="rounds"/> rounds of the loop.</summary>
+    private static long AllocatedOverRounds(PacketWorkerLoop loop, int rounds)
+    {
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < rounds; i++)
         {
             loop.RunOnce();
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(220 * 32, servers.SentCount);
-        Assert.Equal(0, allocated);
+        return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
     /// <summary>A link whose queue receives the same frame again and again and counts what it sends, allocating nothing.</summary>
