@@ -162,6 +162,8 @@ public enum DropReason : byte
     /// <summary>
     /// Director: an SCTP packet that matches no connection and whose first chunk is an ABORT, or not an INIT while
     /// sloppy_sctp is off; IPVS schedules new associations only on an INIT (the kernel's <c>sctp_conn_schedule</c>).
+    /// Counted also when the director answers it as the host's stack would (an ABORT; Lvs.Director's
+    /// <c>AbortUnmatchedSctp</c>).
     /// </summary>
     NotSctpInit,
 

@@ -65,6 +65,17 @@ public sealed record DirectorOptions
     /// </summary>
     public bool ResetUnmatchedTcp { get; init; } = true;
 
+    /// <summary>
+    /// Answer an SCTP packet for a virtual service that matches no association and may not create one (its first chunk
+    /// is not an INIT, without <see cref="SloppySctp"/>) as the host's SCTP stack answers an out-of-the-blue packet
+    /// (RFC 9260 section 8.4): IPVS passes such a packet to the host, which has no association for it. The answer is an
+    /// ABORT with the packet's verification tag and the T bit (a SHUTDOWN COMPLETE for a SHUTDOWN ACK); a packet with an
+    /// ABORT, SHUTDOWN COMPLETE or COOKIE ACK chunk or a "Stale Cookie" ERROR gets none. On by default, as on a host
+    /// with the kernel's SCTP module (one without it answers with an ICMP protocol unreachable instead); off drops the
+    /// packet silently. Either way it is counted as <see cref="DropReason.NotSctpInit"/>.
+    /// </summary>
+    public bool AbortUnmatchedSctp { get; init; } = true;
+
     /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
     public bool AnswerEcho { get; init; } = true;
 

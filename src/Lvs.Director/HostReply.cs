@@ -1,10 +1,17 @@
+using System.Buffers.Binary;
 using Lvs.Core;
 
 namespace Lvs.Director;
 
-/// <summary>What the replies the director sends as a host (echo replies, the TCP reset) share: the frame goes back the way it came.</summary>
+/// <summary>
+/// What the replies the director sends as a host share (echo replies, the TCP reset, the SCTP ABORT): the frame goes
+/// back the way it came, from the address it was sent to.
+/// </summary>
 internal static class HostReply
 {
+    private const int Ipv4HeaderLength = 20;
+    private const int Ipv6HeaderLength = 40;
+
     /// <summary>Addresses a received frame's Ethernet header back to its sender: the sender's MAC becomes the destination, the link's the source.</summary>
     /// <param name="frame">The frame, from its Ethernet header.</param>
     /// <param name="linkMac">The MAC address of the link the frame came in on.</param>
@@ -13,5 +20,60 @@ internal static class HostReply
         var sender = MacAddress.Read(frame[6..]);
         sender.WriteTo(frame);
         linkMac.WriteTo(frame[6..]);
+    }
+
+    /// <summary>
+    /// Writes, over the received packet's IP header, the header of a reply to <paramref name="received"/>'s sender from
+    /// the address it was sent to, without options or extension headers: IPv4 with DF and identification 0 (RFC 6864),
+    /// as the kernel's replies, and its header checksum.
+    /// </summary>
+    /// <param name="ip">The packet from its IP header.</param>
+    /// <param name="received">The received packet's flow.</param>
+    /// <param name="payloadLength">The length of what follows the IP header.</param>
+    /// <param name="hopLimit">The TTL or hop limit.</param>
+    /// <returns>The header's length: 20 or 40.</returns>
+    public static int WriteIpHeader(Span<byte> ip, in FlowKey received, int payloadLength, byte hopLimit)
+    {
+        if (received.IsIPv4)
+        {
+            ip[0] = 0x45;
+            ip[1] = 0;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(Ipv4HeaderLength + payloadLength));
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000);
+            ip[8] = hopLimit;
+            ip[9] = (byte)received.Protocol;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+            received.DestinationAddress.WriteTo(ip[12..]);
+            received.SourceAddress.WriteTo(ip[16..]);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..Ipv4HeaderLength]));
+            return Ipv4HeaderLength;
+        }
+
+        BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)payloadLength);
+        ip[6] = (byte)received.Protocol;
+        ip[7] = hopLimit;
+        received.DestinationAddress.WriteIPv6To(ip[8..]);
+        received.SourceAddress.WriteIPv6To(ip[24..]);
+        return Ipv6HeaderLength;
+    }
+
+    /// <summary>
+    /// True when a host may answer a packet from <paramref name="source"/>: not a multicast, broadcast, reserved
+    /// (240.0.0.0/4) or unspecified address, to which neither a reset (RFC 1122 section 4.2.3.10) nor an ABORT (RFC 9260
+    /// section 8.4) is sent.
+    /// </summary>
+    /// <param name="source">The received packet's source address.</param>
+    /// <returns>False when the packet must not be answered.</returns>
+    public static bool MayAnswer(InetAddress source)
+    {
+        if (source.IsIPv4)
+        {
+            uint value = source.IPv4Value;
+            return value != 0 && (value >> 28) < 0xE;
+        }
+
+        return (source.High >> 56) != 0xFF && (source.High | source.Low) != 0;
     }
 }

@@ -397,8 +397,11 @@ public sealed class PacketWorker
         if (flow.Protocol == L4Protocol.Sctp && !IsSctpSchedulable(parsed.SctpEvent))
         {
             // sctp_conn_schedule: only an INIT creates an association (with sloppy_sctp any chunk but an ABORT); a
-            // packet without a chunk is dropped.
-            return Dropped(DropReason.NotSctpInit);
+            // packet without a chunk is dropped. The kernel lets the rest through to the host, whose SCTP stack, with
+            // no association, answers it as out of the blue.
+            return _engine.Options.AbortUnmatchedSctp && parsed.SctpEvent != SctpChunkEvent.None
+                ? AbortUnmatched(buffer, offset, parsed, link)
+                : Dropped(DropReason.NotSctpInit);
         }
 
         var options = service.Options;
@@ -631,6 +634,21 @@ public sealed class PacketWorker
             ? TcpResetReply.Write(buffer, offset, parsed, _engine.LinkArray[link].Mac, _engine.Options.HopLimit)
             : 0;
         return length > 0 ? FrameVerdict.Transmit(link, offset, length, DropReason.NotSyn) : FrameVerdict.Drop(DropReason.NotSyn);
+    }
+
+    /// <summary>
+    /// An SCTP packet for a virtual service that matches no association and may not create one: counted as
+    /// <see cref="DropReason.NotSctpInit"/> and answered as the host's stack answers an out-of-the-blue packet (an
+    /// ABORT, a SHUTDOWN COMPLETE for a SHUTDOWN ACK, or nothing).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict AbortUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
+    {
+        _counters.Drop(DropReason.NotSctpInit);
+        int length = parsed.Fragment == FragmentKind.None
+            ? SctpAbortReply.Write(buffer, offset, parsed, _engine.LinkArray[link].Mac, _engine.Options.HopLimit)
+            : 0;
+        return length > 0 ? FrameVerdict.Transmit(link, offset, length, DropReason.NotSctpInit) : FrameVerdict.Drop(DropReason.NotSctpInit);
     }
 
     /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset.</summary>

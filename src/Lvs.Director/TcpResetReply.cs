@@ -11,8 +11,6 @@ namespace Lvs.Director;
 /// </summary>
 internal static class TcpResetReply
 {
-    private const int Ipv4HeaderLength = 20;
-    private const int Ipv6HeaderLength = 40;
     private const int TcpHeaderLength = 20;
 
     /// <summary>
@@ -21,7 +19,10 @@ internal static class TcpResetReply
     /// segment had ACK, else with ACK of everything the segment occupied (RFC 793, "Reset Generation"). The link header is
     /// kept with the MAC addresses swapped (the sender's becomes the destination, <paramref name="linkMac"/> the source).
     /// </summary>
-    /// <returns>The reset's length from <paramref name="offset"/>, or 0 when no reset is sent (the segment was a reset).</returns>
+    /// <returns>
+    /// The reset's length from <paramref name="offset"/>, or 0 when no reset is sent: the segment was a reset, or came
+    /// from an address no host answers (multicast, broadcast, unspecified; RFC 1122 section 4.2.3.10).
+    /// </returns>
     public static int Write(Span<byte> buffer, int offset, in ParsedFrame parsed, MacAddress linkMac, byte hopLimit)
     {
         var frame = buffer[offset..];
@@ -39,35 +40,14 @@ internal static class TcpResetReply
         bool hadAck = (flags & TcpFlags.Ack) != 0;
         var flow = parsed.Flow;
 
-        HostReply.TurnAround(frame, linkMac);
+        if (!HostReply.MayAnswer(flow.SourceAddress))
+        {
+            return 0;
+        }
 
+        HostReply.TurnAround(frame, linkMac);
         var ip = frame[parsed.L3Offset..];
-        int ipLength;
-        if (parsed.IpVersion == 4)
-        {
-            ipLength = Ipv4HeaderLength;
-            ip[0] = 0x45;
-            ip[1] = 0;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], Ipv4HeaderLength + TcpHeaderLength);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 0);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000); // DF, as the kernel's replies (identification 0: RFC 6864)
-            ip[8] = hopLimit;
-            ip[9] = (byte)L4Protocol.Tcp;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-            flow.DestinationAddress.WriteTo(ip[12..]);
-            flow.SourceAddress.WriteTo(ip[16..]);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..Ipv4HeaderLength]));
-        }
-        else
-        {
-            ipLength = Ipv6HeaderLength;
-            BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], TcpHeaderLength);
-            ip[6] = (byte)L4Protocol.Tcp;
-            ip[7] = hopLimit;
-            flow.DestinationAddress.WriteIPv6To(ip[8..]);
-            flow.SourceAddress.WriteIPv6To(ip[24..]);
-        }
+        int ipLength = HostReply.WriteIpHeader(ip, flow, TcpHeaderLength, hopLimit);
 
         uint pseudo = Checksum.PseudoHeaderSum(flow.DestinationAddress, flow.SourceAddress, L4Protocol.Tcp, TcpHeaderLength);
         var reset = ip.Slice(ipLength, TcpHeaderLength);

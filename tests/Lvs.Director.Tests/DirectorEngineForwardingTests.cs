@@ -266,6 +266,25 @@ public class DirectorEngineForwardingTests
         Assert.Equal(FrameAction.Drop, quiet.Send(again, 0).Action);
     }
 
+    /// <summary>No host answers a segment from a multicast, broadcast or unspecified source (RFC 1122 section 4.2.3.10).</summary>
+    [Theory]
+    [InlineData("224.0.0.5")]
+    [InlineData("255.255.255.255")]
+    [InlineData("0.0.0.0")]
+    [InlineData("ff02::1")]
+    [InlineData("::")]
+    public void TcpNotSyn_NoConnection_FromAnAddressNoHostAnswers_DroppedWithoutReset(string source)
+    {
+        using var lab = new Lab(ipv6: source.Contains(':'));
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var segment = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, InetAddress.Parse(source), 40000, lab.Vip, 80, "A");
+
+        var verdict = lab.Send(segment, 0);
+
+        Assert.Equal((FrameAction.Drop, DropReason.NotSyn), (verdict.Action, verdict.Reason));
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NotSyn));
+    }
+
     [Fact]
     public void TcpNotSyn_NoConnection_NotScheduledUnlessSloppyTcp()
     {

@@ -53,6 +53,33 @@ public sealed class DirectorEngineSctpTests
             }
         }
 
+        return Wrap(srcMac, dstMac, src, dst, sctp, ttl);
+    }
+
+    /// <summary>An SCTP frame carrying <paramref name="chunks"/> as they are (whole chunks, padded by the caller), checksummed by the reference.</summary>
+    private static Frame SctpChunks(Lab lab, byte[] chunks)
+    {
+        byte[] sctp = new byte[12 + chunks.Length];
+        BinaryPrimitives.WriteUInt16BigEndian(sctp, ClientPort);
+        BinaryPrimitives.WriteUInt16BigEndian(sctp.AsSpan(2), ServicePort);
+        BinaryPrimitives.WriteUInt32BigEndian(sctp.AsSpan(4), 0x1234_5678);
+        chunks.CopyTo(sctp, 12);
+        return Wrap(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, sctp, 64);
+    }
+
+    /// <summary>A chunk of <paramref name="type"/> whose value is <paramref name="value"/>, padded to a multiple of 4 bytes.</summary>
+    private static byte[] Chunk(byte type, params byte[] value)
+    {
+        byte[] chunk = new byte[(4 + value.Length + 3) & ~3];
+        chunk[0] = type;
+        BinaryPrimitives.WriteUInt16BigEndian(chunk.AsSpan(2), (ushort)(4 + value.Length));
+        value.CopyTo(chunk, 4);
+        return chunk;
+    }
+
+    /// <summary>The SCTP packet <paramref name="sctp"/> (its checksum field aside) behind an IP header and an Ethernet header, its CRC32c computed by the reference.</summary>
+    private static Frame Wrap(MacAddress srcMac, MacAddress dstMac, InetAddress src, InetAddress dst, byte[] sctp, byte ttl)
+    {
         BinaryPrimitives.WriteUInt32LittleEndian(sctp.AsSpan(8), ReferenceCrc32C(sctp));
 
         bool v4 = src.IsIPv4;
@@ -187,9 +214,9 @@ public sealed class DirectorEngineSctpTests
     }
 
     [Fact]
-    public void SctpNotInit_MatchingNothing_DroppedNotSctpInit_UnlessSloppySctp_AbortAndChunklessNever()
+    public void SctpNotInit_MatchingNothing_WithoutOutOfTheBlueAnswers_DroppedNotSctpInit_UnlessSloppySctp_AbortAndChunklessNever()
     {
-        using var lab = new Lab();
+        using var lab = new Lab(new DirectorOptions { AbortUnmatchedSctp = false });
         lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
         foreach (byte? chunk in new byte?[] { Data, CookieEcho, Abort, null })
         {
@@ -212,6 +239,80 @@ public sealed class DirectorEngineSctpTests
         var data = Sctp(Lab.ClientMac, Lab.ClientLinkMac, sloppy.Client, ClientPort, sloppy.Vip, ServicePort, Data);
         Assert.True(Read(data, sloppy.Send(data, 0)).CrcValid);
         Assert.Equal("ESTABLISHED", Only(sloppy).StateName);
+    }
+
+    /// <summary>
+    /// RFC 9260 section 8.4, as the host's SCTP stack applies it to what IPVS lets through: an ABORT with the packet's
+    /// verification tag and the T bit, or a SHUTDOWN COMPLETE for a SHUTDOWN ACK, from the address and port the packet
+    /// was sent to, back out of the link it came in on.
+    /// </summary>
+    [Theory]
+    [InlineData(false, Data, Abort)]
+    [InlineData(false, CookieEcho, Abort)]
+    [InlineData(false, Shutdown, Abort)]
+    [InlineData(false, ShutdownAck, ShutdownComplete)]
+    [InlineData(true, Data, Abort)]
+    [InlineData(true, ShutdownAck, ShutdownComplete)]
+    public void SctpNotInit_MatchingNothing_AnsweredAsTheHostsStackAnswersOutOfTheBlue(bool ipv6, byte chunk, byte answer)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+        var frame = Sctp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, ClientPort, lab.Vip, ServicePort, chunk, ttl: 9);
+
+        var verdict = lab.Send(frame, 0);
+
+        Assert.Equal((0, DropReason.NotSctpInit), (verdict.Link, verdict.Reason));
+        var output = Read(frame, verdict);
+        Assert.Equal((lab.Vip, ServicePort, lab.Client, ClientPort), (output.Source, output.SourcePort, output.Destination, output.DestinationPort));
+        Assert.Equal(lab.Engine.Options.HopLimit, output.Ttl);
+        Assert.True(output.CrcValid);
+        Assert.Equal(16, output.Sctp.Length);
+        Assert.Equal(0x1234_5678u, BinaryPrimitives.ReadUInt32BigEndian(output.Sctp.AsSpan(4)));
+        Assert.Equal((answer, (byte)1, (ushort)4), (output.Sctp[12], output.Sctp[13], BinaryPrimitives.ReadUInt16BigEndian(output.Sctp.AsSpan(14))));
+        byte[] bytes = frame.Buffer[verdict.Offset..(verdict.Offset + verdict.Length)];
+        Assert.Equal((Lab.ClientMac, Lab.ClientLinkMac), (MacAddress.Read(bytes), MacAddress.Read(bytes.AsSpan(6))));
+        Assert.Equal(14 + (ipv6 ? 40 : 20) + 16, verdict.Length);
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NotSctpInit));
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+    }
+
+    /// <summary>What RFC 9260 section 8.4 and the kernel's sctp_rcv_ootb leave unanswered, and a packet whose chunks do not fit it.</summary>
+    [Fact]
+    public void SctpNotInit_MatchingNothing_NotAnswered_WhenSection84SaysDiscard()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+        byte[] data = Chunk(Data, new byte[16]);
+        byte[] staleCookie = Chunk(9, 0, 3, 0, 8, 0, 0, 0, 1);
+        byte[] otherError = Chunk(9, 0, 1, 0, 8, 0, 0, 0, 1);
+        var unanswered = new (string Why, byte[] Chunks)[]
+        {
+            ("ABORT", Chunk(Abort)),
+            ("SHUTDOWN COMPLETE", Chunk(ShutdownComplete)),
+            ("COOKIE ACK", Chunk(CookieAck)),
+            ("an ABORT after DATA", [.. data, .. Chunk(Abort)]),
+            ("an INIT after DATA", [.. data, .. Chunk(Init, new byte[16])]),
+            ("a Stale Cookie ERROR", staleCookie),
+            ("a chunk longer than the packet", [Data, 0, 0, 40, .. new byte[16]]),
+            ("a chunk shorter than its header", [Data, 0, 0, 2]),
+        };
+        foreach (var (why, chunks) in unanswered)
+        {
+            var verdict = lab.Send(SctpChunks(lab, chunks), 0);
+            Assert.True(verdict.Action == FrameAction.Drop && verdict.Reason == DropReason.NotSctpInit, $"{why}: {verdict.Action} {verdict.Reason}");
+        }
+
+        // Another ERROR cause, and DATA followed by a SACK, are answered.
+        foreach (var chunks in new[] { otherError, [.. data, .. Chunk(3, new byte[12])] })
+        {
+            var frame = SctpChunks(lab, chunks);
+            var output = Read(frame, lab.Send(frame, 0));
+            Assert.Equal(Abort, output.Sctp[12]);
+            Assert.True(output.CrcValid);
+        }
+
+        Assert.Equal(unanswered.Length + 2, lab.Engine.GetDropCount(DropReason.NotSctpInit));
+        Assert.Empty(lab.Engine.Connections.Enumerate());
     }
 
     [Fact]
