@@ -358,8 +358,10 @@ public sealed class ServiceTable
         {
             Flags = options.SchedulerFlags,
             HashTableBits = _schedulerOptions.HashTableBits,
+            SortServersByEndpoint = _schedulerOptions.SortServersByEndpoint,
             MaglevTableSize = _schedulerOptions.MaglevTableSize,
             MaglevSeed = _schedulerOptions.MaglevSeed,
+            MaglevKernelCompatible = _schedulerOptions.MaglevKernelCompatible,
             TimeProvider = _schedulerOptions.TimeProvider,
             Random = _schedulerOptions.Random,
             LocalityExpiration = _schedulerOptions.LocalityExpiration,

@@ -16,6 +16,10 @@ namespace Lvs.Scheduling;
 /// for that balance, a small fraction of others (see docs/schedulers.md for the measured figures).
 /// </para>
 /// <para>
+/// With <see cref="SchedulerOptions.MaglevKernelCompatible"/> the table and the flow hash are the kernel's own
+/// (<c>hsiphash</c> under its fixed keys, list order, its table sizes), so it agrees with kernel directors instead.
+/// </para>
+/// <para>
 /// As in the kernel, the table is built from each server's last weight above 0: setting a weight to 0 (quiescing, as a
 /// health checker does) keeps the table, and only that server's clients are refused, or with
 /// <see cref="SchedulerFlags.Fallback"/> (<c>mh-fallback</c>) rehashed around the table, while every other client
@@ -29,6 +33,7 @@ public sealed class MaglevHashingScheduler : IScheduler
     private readonly ulong _seed;
     private readonly bool _port;
     private readonly bool _fallback;
+    private readonly bool _kernel;
     private readonly Dictionary<InetEndpoint, int> _lastWeights = [];
     private Snapshot _snapshot = new([], []);
 
@@ -39,12 +44,24 @@ public sealed class MaglevHashingScheduler : IScheduler
     public MaglevHashingScheduler(SchedulerOptions? options = null)
     {
         options ??= SchedulerOptions.Default;
-        if (options.MaglevTableSize < 3 || !MaglevTable.IsPrime(options.MaglevTableSize))
+        _kernel = options.MaglevKernelCompatible;
+        if (_kernel)
+        {
+            _size = options.MaglevTableSize == SchedulerOptions.DefaultMaglevTableSize ? KernelMaglevTable.DefaultSize : options.MaglevTableSize;
+            if (!KernelMaglevTable.Sizes.Contains(_size))
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.MaglevTableSize, $"The kernel's mh table sizes are {string.Join(", ", KernelMaglevTable.Sizes.ToArray())}.");
+            }
+        }
+        else if (options.MaglevTableSize < 3 || !MaglevTable.IsPrime(options.MaglevTableSize))
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.MaglevTableSize, "The Maglev table size must be a prime above 2.");
         }
+        else
+        {
+            _size = options.MaglevTableSize;
+        }
 
-        _size = options.MaglevTableSize;
         _seed = options.MaglevSeed;
         _port = (options.Flags & SchedulerFlags.Port) != 0;
         _fallback = (options.Flags & SchedulerFlags.Fallback) != 0;
@@ -60,7 +77,7 @@ public sealed class MaglevHashingScheduler : IScheduler
     /// <exception cref="ArgumentException">There are more servers than table slots.</exception>
     public void UpdateServers(IReadOnlyList<RealServer> servers)
     {
-        var sorted = ServerSet.Copy(servers, sortByEndpoint: true);
+        var sorted = ServerSet.Copy(servers, sortByEndpoint: !_kernel);
         if (sorted.Length > _size)
         {
             throw new ArgumentException($"Maglev needs at most {_size} servers, the table size.", nameof(servers));
@@ -90,7 +107,8 @@ public sealed class MaglevHashingScheduler : IScheduler
                 _lastWeights.Remove(gone);
             }
 
-            Volatile.Write(ref _snapshot, new Snapshot(sorted, MaglevTable.Build(sorted, weights, _size, _seed)));
+            var table = _kernel ? KernelMaglevTable.Build(sorted, weights, _size) : MaglevTable.Build(sorted, weights, _size, _seed);
+            Volatile.Write(ref _snapshot, new Snapshot(sorted, table));
         }
     }
 
@@ -106,7 +124,7 @@ public sealed class MaglevHashingScheduler : IScheduler
 
         var address = flow.SourceAddress;
         ushort port = _port ? flow.SourcePort : (ushort)0;
-        int slot = MaglevTable.Slot(MaglevTable.FlowHash(address, port, 0, _seed), table.Length);
+        int slot = _kernel ? KernelMaglevTable.Slot(address, port, 0, table.Length) : MaglevTable.Slot(MaglevTable.FlowHash(address, port, 0, _seed), table.Length);
         var server = snapshot.Servers[table[slot]];
         if (server.IsSchedulable)
         {
@@ -120,7 +138,7 @@ public sealed class MaglevHashingScheduler : IScheduler
     /// <returns>The slots' server indices into <see cref="CurrentServers"/>, empty when no server has a weight.</returns>
     internal int[] CurrentTable() => Volatile.Read(ref _snapshot).Table;
 
-    /// <summary>The servers of the current table ordered by (address, port).</summary>
+    /// <summary>The servers of the current table ordered by (address, port), or in list order with <see cref="SchedulerOptions.MaglevKernelCompatible"/>.</summary>
     /// <returns>The servers.</returns>
     internal RealServer[] CurrentServers() => Volatile.Read(ref _snapshot).Servers;
 
@@ -140,6 +158,21 @@ public sealed class MaglevHashingScheduler : IScheduler
         }
 
         var table = snapshot.Table;
+        if (_kernel)
+        {
+            // ip_vs_mh_get_fallback exactly: offsets 0 to M - 1 rotated by the first slot, each hashed in.
+            for (uint offset = 0; offset < (uint)table.Length; offset++)
+            {
+                var server = snapshot.Servers[table[KernelMaglevTable.Slot(address, port, (offset + slot) % (uint)table.Length, table.Length)]];
+                if (server.IsSchedulable)
+                {
+                    return server;
+                }
+            }
+
+            return null;
+        }
+
         for (uint offset = 1; offset < (uint)table.Length; offset++)
         {
             uint round = (offset + slot) % (uint)table.Length;

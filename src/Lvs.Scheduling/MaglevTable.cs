@@ -38,6 +38,28 @@ internal static class MaglevTable
     /// <returns>For each slot the index of its server, or an empty array when no server has a weight.</returns>
     public static int[] Build(RealServer[] servers, int[] weights, int size, ulong seed)
     {
+        var offsets = new int[servers.Length];
+        var skips = new int[servers.Length];
+        for (int i = 0; i < servers.Length; i++)
+        {
+            (offsets[i], skips[i]) = Permutation(servers[i].Endpoint, size, seed);
+        }
+
+        return Populate(offsets, skips, weights, size, TurnBits);
+    }
+
+    /// <summary>
+    /// Fills the table (the kernel's <c>ip_vs_mh_permutate</c> turns and <c>ip_vs_mh_populate</c>): servers take turns in
+    /// their order, each claiming <c>turns</c> slots in a row, every claim the next free slot of its permutation.
+    /// </summary>
+    /// <param name="offsets">Each server's first slot.</param>
+    /// <param name="skips">Each server's step, in [1, size).</param>
+    /// <param name="weights">Each server's weight (0: no slot).</param>
+    /// <param name="size">The prime table size.</param>
+    /// <param name="turnBits">The kernel's <c>IP_VS_MH_TAB_BITS</c>: weights / gcd are shifted right to fit this many bits.</param>
+    /// <returns>For each slot the index of its server, or an empty array when no server has a weight.</returns>
+    public static int[] Populate(int[] offsets, int[] skips, int[] weights, int size, int turnBits)
+    {
         int gcd = 0;
         int max = 0;
         foreach (int w in weights)
@@ -54,14 +76,12 @@ internal static class MaglevTable
             return [];
         }
 
-        int shift = Math.Max(0, (32 - int.LeadingZeroCount(max / gcd)) - TurnBits);
-        int count = servers.Length;
-        var next = new int[count];
-        var skip = new int[count];
+        int shift = Math.Max(0, (32 - int.LeadingZeroCount(max / gcd)) - turnBits);
+        int count = weights.Length;
+        var next = (int[])offsets.Clone();
         var turns = new int[count];
         for (int i = 0; i < count; i++)
         {
-            (next[i], skip[i]) = Permutation(servers[i].Endpoint, size, seed);
             int scaled = (weights[i] / gcd) >> shift;
             turns[i] = scaled > 0 ? scaled : (weights[i] > 0 ? 1 : 0);
         }
@@ -79,7 +99,7 @@ internal static class MaglevTable
                     int slot = next[i];
                     while (table[slot] >= 0)
                     {
-                        slot += skip[i];
+                        slot += skips[i];
                         if (slot >= size)
                         {
                             slot -= size;

@@ -40,8 +40,22 @@ public sealed class SchedulerOptions
     /// </summary>
     public bool SortServersByEndpoint { get; init; }
 
-    /// <summary>The Maglev lookup table size: a prime larger than the number of servers (default 65537; the kernel's 4093 works too).</summary>
+    /// <summary>
+    /// The Maglev lookup table size: a prime larger than the number of servers (default 65537; the kernel's 4093 works
+    /// too). With <see cref="MaglevKernelCompatible"/> one of the kernel's sizes (251, 509, 1021, 2039, 4093, 8191,
+    /// 16381, 32749, 65521, 131071), and left at its default the kernel's default, 4093.
+    /// </summary>
     public int MaglevTableSize { get; init; } = DefaultMaglevTableSize;
+
+    /// <summary>
+    /// True to build mh's table and hash its flows exactly as the kernel's <c>ip_vs_mh</c> does: <c>hsiphash</c> under
+    /// the kernel's fixed keys, servers in the service's list order (a new server at the head, as ipvsadm adds them),
+    /// the kernel's table size, and its fallback walk. A director with this option and a kernel director with the same
+    /// destinations added in the same order and the same weights send every client to the same server, so both kinds
+    /// can sit behind one ECMP route (during a migration, say). <see cref="MaglevSeed"/> is not used. False by
+    /// default: the table then depends on the server set only, not on the order (docs/schedulers.md).
+    /// </summary>
+    public bool MaglevKernelCompatible { get; init; }
 
     /// <summary>
     /// The seed of the two Maglev hashes (server offset and skip) and of the flow hash. Directors that must agree on

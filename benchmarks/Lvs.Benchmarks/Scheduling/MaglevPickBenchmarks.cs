@@ -1,0 +1,49 @@
+using BenchmarkDotNet.Attributes;
+using Lvs.Core;
+using Lvs.Scheduling;
+
+namespace Lvs.Benchmarks.Scheduling;
+
+/// <summary>
+/// One mh pick with the kernel's own table and hash (<see cref="SchedulerOptions.MaglevKernelCompatible"/>: SipHash-1-3
+/// of 4 bytes and a division, M = 4093) against the default portable one (multiply-and-mix, M = 65537) as the peer in
+/// the same run; 1024 IPv4 clients cycled, servers as in <see cref="SchedulerPickBenchmarks"/>.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(MedianJobConfig))]
+public class MaglevPickBenchmarks
+{
+    private const int FlowCount = 1024;
+    private readonly FlowKey[] _flows = new FlowKey[FlowCount];
+    private MaglevHashingScheduler _scheduler = null!;
+    private int _next;
+
+    /// <summary>True for the kernel's table and hash.</summary>
+    [Params(false, true)]
+    public bool KernelCompatible { get; set; }
+
+    /// <summary>The number of real servers.</summary>
+    [Params(8, 1000)]
+    public int Servers { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(42);
+        var servers = LoadedServers.Create(Servers, random);
+        for (int i = 0; i < FlowCount; i++)
+        {
+            _flows[i] = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4((uint)random.Next()), (ushort)random.Next(1024, 65536), InetAddress.FromIPv4(0xC0000201u), 80);
+        }
+
+        _scheduler = new MaglevHashingScheduler(new SchedulerOptions { MaglevKernelCompatible = KernelCompatible });
+        _scheduler.UpdateServers(servers);
+        foreach (var flow in _flows)
+        {
+            _scheduler.Pick(flow);
+        }
+    }
+
+    [Benchmark]
+    public RealServer? Pick() => _scheduler.Pick(in _flows[_next++ & (FlowCount - 1)]);
+}

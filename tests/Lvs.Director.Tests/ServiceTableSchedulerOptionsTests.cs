@@ -1,0 +1,70 @@
+using Lvs.Core;
+using Lvs.Scheduling;
+
+namespace Lvs.Director.Tests;
+
+/// <summary>The table's scheduler options reach every service's scheduler, which sees the servers in the kernel's list order.</summary>
+public class ServiceTableSchedulerOptionsTests
+{
+    private static readonly VirtualServiceKey Key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("192.0.2.1:80"));
+
+    [Fact]
+    public void MaglevKernelCompatible_ReachesTheScheduler_WhichTakesTheServersInTheKernelsListOrder()
+    {
+        var options = new SchedulerOptions { MaglevKernelCompatible = true };
+        var table = new ServiceTable(schedulerOptions: options);
+        table.AddService(new VirtualServiceOptions(Key) { Scheduler = "mh" });
+        string[] added = ["10.1.0.1:80", "10.1.0.2:80", "10.1.0.3:8080", "10.1.0.4:80"];
+        foreach (var endpoint in added)
+        {
+            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Nat });
+        }
+
+        var service = table.Snapshot.Find(Key)!;
+        var mh = Assert.IsType<MaglevHashingScheduler>(service.Scheduler);
+        Assert.Equal(4093, mh.TableSize);
+
+        // ipvsadm adds each destination at the head of the list: the kernel builds its table from the last one added.
+        var kernel = new MaglevHashingScheduler(options);
+        var listOrder = added.Reverse().Select(e => service.RealServers.Single(s => s.Endpoint == InetEndpoint.Parse(e))).ToArray();
+        kernel.UpdateServers(listOrder);
+        var addOrder = new MaglevHashingScheduler(options);
+        addOrder.UpdateServers([.. listOrder.Reverse()]);
+        int differs = 0;
+        for (uint client = 0; client < 20000; client++)
+        {
+            var flow = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(0x0A00_0000u + (client * 7919)), 40000, InetAddress.FromIPv4(192, 0, 2, 1), 80);
+            Assert.Same(kernel.Pick(flow), mh.Pick(flow));
+            differs += kernel.Pick(flow) == addOrder.Pick(flow) ? 0 : 1;
+        }
+
+        Assert.True(differs > 0, $"the list order must matter for this check to mean anything ({differs})");
+    }
+
+    [Fact]
+    public void SortServersByEndpoint_ReachesTheScheduler()
+    {
+        var table = new ServiceTable(schedulerOptions: new SchedulerOptions { SortServersByEndpoint = true });
+        table.AddService(new VirtualServiceOptions(Key) { Scheduler = "sh" });
+        string[] added = ["10.1.0.3:80", "10.1.0.1:80", "10.1.0.4:80", "10.1.0.2:80"];
+        foreach (var endpoint in added)
+        {
+            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Nat });
+        }
+
+        var service = table.Snapshot.Find(Key)!;
+        var sorted = new SourceHashingScheduler(new SchedulerOptions { SortServersByEndpoint = true });
+        sorted.UpdateServers([.. service.RealServers.Reverse()]);
+        var listOrder = new SourceHashingScheduler();
+        listOrder.UpdateServers(service.RealServers);
+        int differs = 0;
+        for (uint client = 0; client < 20000; client++)
+        {
+            var flow = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(0x0A00_0000u + (client * 7919)), 40000, InetAddress.FromIPv4(192, 0, 2, 1), 80);
+            Assert.Same(sorted.Pick(flow), service.Scheduler.Pick(flow));
+            differs += sorted.Pick(flow) == listOrder.Pick(flow) ? 0 : 1;
+        }
+
+        Assert.True(differs > 0, "the order must matter for this check to mean anything");
+    }
+}
