@@ -93,7 +93,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
             var engineOptions = IpvsSysctls.Apply(new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses }, Options.Sysctls);
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
-            Table = new ServiceTable();
+            Table = new ServiceTable(schedulerOptions: setup.Schedulers);
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);
             Rules?.ApplyTo(Table, Engine.Connections.Timeouts);
             Keepalived?.ApplyTo(Table);

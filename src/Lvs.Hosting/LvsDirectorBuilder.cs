@@ -1,5 +1,6 @@
 using Lvs.Devices.Neighbors;
 using Lvs.Director;
+using Lvs.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -37,6 +38,19 @@ public sealed class LvsDirectorBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         Setup.ConfigureTable.Add(configure);
+        return this;
+    }
+
+    /// <summary>
+    /// Sets the settings every service's scheduler is created with: the sh/dh table size and order, the Maglev table size
+    /// and seed, or the kernel's own mh table (<see cref="SchedulerOptions.MaglevKernelCompatible"/>).
+    /// </summary>
+    /// <param name="options">The settings (their <see cref="SchedulerOptions.Flags"/> are each service's own and ignored here).</param>
+    /// <returns>The builder.</returns>
+    public LvsDirectorBuilder UseSchedulerOptions(SchedulerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Setup.Schedulers = options;
         return this;
     }
 

@@ -1,5 +1,6 @@
 using Lvs.Devices.Neighbors;
 using Lvs.Director;
+using Lvs.Scheduling;
 
 namespace Lvs.Hosting;
 
@@ -8,6 +9,12 @@ public sealed class LvsDirectorSetup
 {
     /// <summary>Run on the table after the rules file is applied (services and real servers built in code).</summary>
     public IList<Action<ServiceTable>> ConfigureTable { get; } = [];
+
+    /// <summary>
+    /// The settings every service's scheduler is created with (sh/dh table bits and order, the Maglev table, seed and
+    /// <see cref="SchedulerOptions.MaglevKernelCompatible"/>, the lblc expiry); null: the defaults.
+    /// </summary>
+    public SchedulerOptions? Schedulers { get; set; }
 
     /// <summary>Changes the engine's options (built from the host options) before the engine is created; null: none.</summary>
     public Func<DirectorOptions, DirectorOptions>? ConfigureEngine { get; set; }

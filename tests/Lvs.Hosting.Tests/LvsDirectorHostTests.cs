@@ -185,6 +185,25 @@ public sealed class LvsDirectorHostTests : IDisposable
         Assert.Contains(error.Failures, failure => failure.Contains("conn_reuse_mode: 4 is out of range (0 to 3)", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void UseSchedulerOptions_ReachesEveryServicesScheduler()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddLvsDirector(options =>
+        {
+            options.Interfaces.Add("client");
+            options.Interfaces.Add("servers");
+            options.Gateway = "10.0.0.254";
+        })
+            .UseLinkFactory(new FakeLinkFactory(_client, _servers))
+            .UseSchedulerOptions(new Lvs.Scheduling.SchedulerOptions { MaglevKernelCompatible = true, MaglevTableSize = 251 })
+            .ConfigureTable(table => table.AddService(new VirtualServiceOptions(VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"))) { Scheduler = "mh" }));
+        using var host = builder.Build();
+
+        var service = host.Services.GetRequiredService<LvsDirector>().Table.Snapshot.Services.Single();
+        Assert.Equal(251, Assert.IsType<Lvs.Scheduling.MaglevHashingScheduler>(service.Scheduler).TableSize);
+    }
+
     private IHost Build(int workers, params string[] sysctls)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
