@@ -21,7 +21,7 @@ internal static class SimulateCommand
         var flows = new Option<int>("--flows") { Description = "New flows per service", DefaultValueFactory = _ => 1000, HelpName = "N" };
         var clients = new Option<int>("--clients") { Description = "Distinct client addresses per family", DefaultValueFactory = _ => 100, HelpName = "N" };
         var seed = new Option<int>("--seed") { Description = "Random seed (the same seed gives the same flows)", DefaultValueFactory = _ => 1, HelpName = "S" };
-        var flowsFile = new Option<FileInfo?>("--flows-file") { Description = "Flows to run instead, one per line: tcp|udp CLIENT_IP:PORT VIP:PORT (IPv6 in brackets); prints the real server chosen for each", HelpName = "FILE" };
+        var flowsFile = new Option<FileInfo?>("--flows-file") { Description = "Flows to run instead, one per line: tcp|udp|sctp CLIENT_IP:PORT VIP:PORT (IPv6 in brackets); prints the real server chosen for each", HelpName = "FILE" };
         var remove = new Option<string[]>("--remove") { Description = "After the flows, remove this real server and run the same flows again as new connections", HelpName = "RIP:PORT" };
         var add = new Option<string[]>("--add") { Description = "After the flows, add this real server and run the same flows again as new connections", HelpName = "RIP:PORT[,weight]" };
         flows.Validators.Add(result => { if (result.GetValueOrDefault<int>() < 1) { result.AddError("--flows must be at least 1."); } });

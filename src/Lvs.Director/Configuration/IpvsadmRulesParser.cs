@@ -18,7 +18,7 @@ namespace Lvs.Director.Configuration;
 /// resolved: addresses and ports must be numeric, as <c>ipvsadm-save -n</c> writes them.
 /// </para>
 /// <para>
-/// Not supported, each refused with its own message: <c>--sctp-service</c>, <c>--pe</c> (persistence engines), the
+/// Not supported, each refused with its own message: <c>--pe</c> (persistence engines), the
 /// listing, saving, zeroing and daemon commands (they are not rules).
 /// </para>
 /// </remarks>

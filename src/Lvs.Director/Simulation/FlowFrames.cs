@@ -3,20 +3,31 @@ using Lvs.Core;
 
 namespace Lvs.Director.Simulation;
 
-/// <summary>Writes a flow's first packet as a frame: Ethernet, IPv4 or IPv6, and a TCP SYN or a UDP datagram, checksums complete.</summary>
+/// <summary>
+/// Writes a flow's first packet as a frame: Ethernet, IPv4 or IPv6, and a TCP SYN, a UDP datagram or an SCTP INIT,
+/// checksums complete.
+/// </summary>
 internal static class FlowFrames
 {
-    /// <summary>The largest frame written (IPv6, TCP with no options).</summary>
-    public const int MaxLength = 14 + 40 + 20;
+    /// <summary>The largest frame written (IPv6, SCTP with an INIT chunk without parameters).</summary>
+    public const int MaxLength = 14 + 40 + SctpInitLength;
 
     private const int UdpPayload = 8;
+
+    /// <summary>The SCTP common header and an INIT chunk without optional parameters (RFC 9260 section 3.3.2).</summary>
+    private const int SctpInitLength = 12 + 20;
 
     /// <summary>Writes the frame and returns its length.</summary>
     public static int Write(Span<byte> frame, SimulatedFlow flow, MacAddress source, MacAddress destination, uint sequence)
     {
         bool ipv4 = flow.Client.Address.IsIPv4;
         int ipLength = ipv4 ? 20 : 40;
-        int l4Length = flow.Protocol == L4Protocol.Tcp ? 20 : 8 + UdpPayload;
+        int l4Length = flow.Protocol switch
+        {
+            L4Protocol.Tcp => 20,
+            L4Protocol.Sctp => SctpInitLength,
+            _ => 8 + UdpPayload,
+        };
         int length = 14 + ipLength + l4Length;
         frame = frame[..length];
         frame.Clear();
@@ -57,6 +68,20 @@ internal static class FlowFrames
             l4[13] = 0x02; // SYN
             BinaryPrimitives.WriteUInt16BigEndian(l4[14..], 64240);
             BinaryPrimitives.WriteUInt16BigEndian(l4[16..], Checksum.Compute(l4, pseudo));
+        }
+        else if (flow.Protocol == L4Protocol.Sctp)
+        {
+            // Verification tag 0 (an INIT's), then the INIT: initiate tag, a_rwnd, outbound and inbound streams (Linux's
+            // defaults, 10 and 65535) and the initial TSN; the CRC32c over the whole packet.
+            var init = l4[12..];
+            init[0] = 1;
+            BinaryPrimitives.WriteUInt16BigEndian(init[2..], 20);
+            BinaryPrimitives.WriteUInt32BigEndian(init[4..], sequence | 1);
+            BinaryPrimitives.WriteUInt32BigEndian(init[8..], 106496);
+            BinaryPrimitives.WriteUInt16BigEndian(init[12..], 10);
+            BinaryPrimitives.WriteUInt16BigEndian(init[14..], 65535);
+            BinaryPrimitives.WriteUInt32BigEndian(init[16..], sequence);
+            SctpChecksum.Write(l4);
         }
         else
         {

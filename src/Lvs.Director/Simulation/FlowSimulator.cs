@@ -16,7 +16,7 @@ namespace Lvs.Director.Simulation;
 /// <see cref="Apply"/> edits the pools as <c>ipvsadm -a/-d</c> would (the schedulers keep their state as the kernel's
 /// do), and <see cref="ResetConnections"/> starts a fresh connection table, so the same flows run again are new
 /// connections: <see cref="CompareRuns"/> then counts the flows that changed server. Firewall-mark services cannot be
-/// reached by frames (a frame carries no mark) and SCTP flows are not simulated. Not thread-safe.
+/// reached by frames (a frame carries no mark). An SCTP flow's first packet is an INIT. Not thread-safe.
 /// </remarks>
 public sealed class FlowSimulator : IDisposable
 {
@@ -71,9 +71,9 @@ public sealed class FlowSimulator : IDisposable
     public FlowDecision Send(SimulatedFlow flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        if (flow.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp))
+        if (flow.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp))
         {
-            throw new ArgumentException($"Only TCP and UDP flows are simulated, not {flow.Protocol}.", nameof(flow));
+            throw new ArgumentException($"Only TCP, UDP and SCTP flows are simulated, not {flow.Protocol}.", nameof(flow));
         }
 
         if (flow.Client.Address.IsIPv4 != flow.Destination.Address.IsIPv4)
@@ -280,7 +280,7 @@ public sealed class FlowSimulator : IDisposable
     }
 
     /// <summary>
-    /// Makes synthetic new flows: <paramref name="flowsPerService"/> flows to every TCP and UDP service that is not a
+    /// Makes synthetic new flows: <paramref name="flowsPerService"/> flows to every TCP, UDP and SCTP service that is not a
     /// firewall-mark service, taken in turn, from <paramref name="clients"/> distinct random client addresses per
     /// family with random source ports (1024-65535), no two flows alike. The same seed gives the same flows.
     /// </summary>
@@ -303,7 +303,7 @@ public sealed class FlowSimulator : IDisposable
 
         var random = new Random(seed);
         var services = snapshot.Services
-            .Where(s => !s.Key.IsFirewallMark && s.Key.Protocol is L4Protocol.Tcp or L4Protocol.Udp)
+            .Where(s => !s.Key.IsFirewallMark && s.Key.Protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp)
             .Select(s => s.Key)
             .ToList();
         var reserved = new HashSet<InetAddress>(snapshot.VirtualAddresses.ToArray()) { LinkV4.Address, LinkV6.Address };

@@ -4,7 +4,7 @@ using Lvs.Director.Configuration;
 namespace Lvs.Director.Simulation;
 
 /// <summary>
-/// Reads a flows file: one flow per line, <c>tcp|udp CLIENT_IP:PORT VIP:PORT</c>, IPv6 addresses in brackets
+/// Reads a flows file: one flow per line, <c>tcp|udp|sctp CLIENT_IP:PORT VIP:PORT</c>, IPv6 addresses in brackets
 /// (<c>tcp [2001:db8::7]:40000 [2001:db8::100]:80</c>). Blank lines and <c>#</c> comments are ignored. Errors are
 /// reported as <c>file:line: message</c>, every bad line at once.
 /// </summary>
@@ -79,7 +79,7 @@ public static class SimulatedFlowFile
         int count = line.SplitAny(fields, " \t", StringSplitOptions.RemoveEmptyEntries);
         if (count != 3)
         {
-            message = $"expected 'tcp|udp CLIENT_IP:PORT VIP:PORT', got {(count > 3 ? "more than 3" : count.ToString(System.Globalization.CultureInfo.InvariantCulture))} field{(count == 1 ? string.Empty : "s")}";
+            message = $"expected 'tcp|udp|sctp CLIENT_IP:PORT VIP:PORT', got {(count > 3 ? "more than 3" : count.ToString(System.Globalization.CultureInfo.InvariantCulture))} field{(count == 1 ? string.Empty : "s")}";
             return false;
         }
 
@@ -93,9 +93,13 @@ public static class SimulatedFlowFile
         {
             protocol = L4Protocol.Udp;
         }
+        else if (protocolText.Equals("sctp", StringComparison.OrdinalIgnoreCase))
+        {
+            protocol = L4Protocol.Sctp;
+        }
         else
         {
-            message = $"unknown protocol '{protocolText}' (tcp or udp)";
+            message = $"unknown protocol '{protocolText}' (tcp, udp or sctp)";
             return false;
         }
 

@@ -39,6 +39,34 @@ public sealed class FlowSimulatorTests
         }
     }
 
+    /// <summary>An SCTP service is simulated as the engine schedules it: each flow's INIT makes an association.</summary>
+    [Fact]
+    public void Send_SctpService_EachInitMakesAnAssociation_WrrSharesAsForTcp()
+    {
+        using var simulator = FromRules("""
+            -A --sctp-service 10.0.0.100:36412 -s wrr
+            -a --sctp-service 10.0.0.100:36412 -r 10.1.0.1:36412 -m -w 2
+            -a --sctp-service 10.0.0.100:36412 -r 10.1.0.2:36412 -m -w 1
+            -A -t 10.0.0.100:80 -s rr
+            -a -t 10.0.0.100:80 -r 10.1.0.1:8080 -m
+            """);
+        var flows = FlowSimulator.GenerateFlows(simulator.Table.Snapshot, flowsPerService: 300, clients: 20, seed: 3);
+        Assert.Equal(300, flows.Count(f => f.Protocol == L4Protocol.Sctp));
+
+        var decisions = simulator.Send(flows);
+
+        var sctp = Assert.Single(simulator.Summarize(decisions), d => d.Service.Protocol == L4Protocol.Sctp);
+        Assert.Equal((300, 0), (sctp.Flows, sctp.Unscheduled));
+        var counts = sctp.Servers.ToDictionary(s => s.Server.ToString(), s => s.Flows);
+        Assert.Equal(200, counts["10.1.0.1:36412"]);
+        Assert.Equal(100, counts["10.1.0.2:36412"]);
+        Assert.Equal(300, simulator.Engine.Connections.Enumerate().Count(c => c.ProtocolName == "SCTP" && c.StateName == "INIT1"));
+
+        // The same flow again is the same association.
+        var first = flows.First(f => f.Protocol == L4Protocol.Sctp);
+        Assert.Equal(decisions.First(d => d.Flow == first).Server, simulator.Send(first).Server);
+    }
+
     [Fact]
     public void Summarize_RoundRobin_ExpectsEqualSharesWhateverTheWeights()
     {

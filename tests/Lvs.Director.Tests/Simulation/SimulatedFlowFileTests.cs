@@ -15,6 +15,7 @@ public sealed class SimulatedFlowFileTests
 
             UDP	192.0.2.8:53000   10.0.0.100:53   # tabs and spaces
             tcp [2001:db8:9::7]:40000 [2001:db8::100]:443
+            sctp 192.0.2.9:5000 10.0.0.100:36412
             """);
 
         Assert.Equal(
@@ -22,15 +23,17 @@ public sealed class SimulatedFlowFileTests
                 new SimulatedFlow(L4Protocol.Tcp, InetEndpoint.Parse("192.0.2.7:40000"), InetEndpoint.Parse("10.0.0.100:80")),
                 new SimulatedFlow(L4Protocol.Udp, InetEndpoint.Parse("192.0.2.8:53000"), InetEndpoint.Parse("10.0.0.100:53")),
                 new SimulatedFlow(L4Protocol.Tcp, InetEndpoint.Parse("[2001:db8:9::7]:40000"), InetEndpoint.Parse("[2001:db8::100]:443")),
+                new SimulatedFlow(L4Protocol.Sctp, InetEndpoint.Parse("192.0.2.9:5000"), InetEndpoint.Parse("10.0.0.100:36412")),
             ],
             flows);
         Assert.Equal("tcp [2001:db8:9::7]:40000 [2001:db8::100]:443", flows[2].ToString());
+        Assert.Equal("sctp 192.0.2.9:5000 10.0.0.100:36412", flows[3].ToString());
     }
 
     [Fact]
     public void Parse_BadLines_ReportsEveryOneAsFileColonLine()
     {
-        const string Text = "tcp 192.0.2.7:40000 10.0.0.100:80\nsctp 192.0.2.7:1 10.0.0.100:80\ntcp 192.0.2.7 10.0.0.100:80\n\ntcp 192.0.2.7:1 [2001:db8::1]:80\ntcp 192.0.2.7:1\nudp 2001:db8::7:1 10.0.0.100:80\n";
+        const string Text = "tcp 192.0.2.7:40000 10.0.0.100:80\nicmp 192.0.2.7:1 10.0.0.100:80\ntcp 192.0.2.7 10.0.0.100:80\n\ntcp 192.0.2.7:1 [2001:db8::1]:80\ntcp 192.0.2.7:1\nudp 2001:db8::7:1 10.0.0.100:80\n";
 
         var error = Assert.Throws<ConfigurationException>(() => SimulatedFlowFile.Parse(Text, "flows.txt"));
 
@@ -38,10 +41,10 @@ public sealed class SimulatedFlowFileTests
         Assert.All(error.Errors, e => Assert.Equal("flows.txt", e.File));
         var lines = error.Message.Split('\n');
         Assert.Equal(5, lines.Length);
-        Assert.StartsWith("flows.txt:2: unknown protocol 'sctp'", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("flows.txt:2: unknown protocol 'icmp' (tcp, udp or sctp)", lines[0], StringComparison.Ordinal);
         Assert.StartsWith("flows.txt:3: bad client endpoint '192.0.2.7'", lines[1], StringComparison.Ordinal);
         Assert.StartsWith("flows.txt:5: client 192.0.2.7:1 and virtual address [2001:db8::1]:80 are not of the same family", lines[2], StringComparison.Ordinal);
-        Assert.StartsWith("flows.txt:6: expected 'tcp|udp CLIENT_IP:PORT VIP:PORT', got 2 fields", lines[3], StringComparison.Ordinal);
+        Assert.StartsWith("flows.txt:6: expected 'tcp|udp|sctp CLIENT_IP:PORT VIP:PORT', got 2 fields", lines[3], StringComparison.Ordinal);
         Assert.StartsWith("flows.txt:7: bad client endpoint '2001:db8::7:1'", lines[4], StringComparison.Ordinal);
     }
 
@@ -52,7 +55,7 @@ public sealed class SimulatedFlowFileTests
 
         Assert.False(ok);
         Assert.Single(flows);
-        Assert.Equal("f:2: expected 'tcp|udp CLIENT_IP:PORT VIP:PORT', got 1 field", Assert.Single(errors).ToString());
+        Assert.Equal("f:2: expected 'tcp|udp|sctp CLIENT_IP:PORT VIP:PORT', got 1 field", Assert.Single(errors).ToString());
     }
 
     [Fact]
