@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.Director;
 
@@ -9,9 +9,6 @@ namespace Lvs.Director;
 /// </summary>
 internal static class HostReply
 {
-    private const int Ipv4HeaderLength = 20;
-    private const int Ipv6HeaderLength = 40;
-
     /// <summary>Addresses a received frame's Ethernet header back to its sender: the sender's MAC becomes the destination, the link's the source.</summary>
     /// <param name="frame">The frame, from its Ethernet header.</param>
     /// <param name="linkMac">The MAC address of the link the frame came in on.</param>
@@ -36,27 +33,12 @@ internal static class HostReply
     {
         if (received.IsIPv4)
         {
-            ip[0] = 0x45;
-            ip[1] = 0;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(Ipv4HeaderLength + payloadLength));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 0);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000);
-            ip[8] = hopLimit;
-            ip[9] = (byte)received.Protocol;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-            received.DestinationAddress.WriteTo(ip[12..]);
-            received.SourceAddress.WriteTo(ip[16..]);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..Ipv4HeaderLength]));
-            return Ipv4HeaderLength;
+            Ipv4Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit);
+            return Ipv4Header.MinLength;
         }
 
-        BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)payloadLength);
-        ip[6] = (byte)received.Protocol;
-        ip[7] = hopLimit;
-        received.DestinationAddress.WriteIPv6To(ip[8..]);
-        received.SourceAddress.WriteIPv6To(ip[24..]);
-        return Ipv6HeaderLength;
+        Ipv6Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit);
+        return Ipv6Header.Length;
     }
 
     /// <summary>

@@ -54,6 +54,12 @@ internal static class IcmpErrorBuilder
         }
 
         bool ipv4 = parsed.IpVersion == 4;
+        if (source.IsIPv4 != ipv4)
+        {
+            // No address of the packet's family to send the error from (a link without one): no error is sent.
+            return ForwardingVerdict.Drop(reason);
+        }
+
         int headers = (ipv4 ? 20 : 40) + 8;
         if (offset < headers)
         {
@@ -82,29 +88,17 @@ internal static class IcmpErrorBuilder
         if (ipv4)
         {
             var destination = InetAddress.ReadIPv4(originalIp[12..]);
-            ip[0] = 0x45;
-            ip[1] = (byte)((originalIp[1] & 0x1E) | 0xC0);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(headers + quoted));
+            byte tos = (byte)((originalIp[1] & 0x1E) | 0xC0);
+
             // icmp_send's socket does not set DF (IP_PMTUDISC_DONT), so the identification is ip_select_ident's.
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], identification.NextIPv4((uint)source.Low, (uint)destination.Low, (uint)L4Protocol.Icmp));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0);
-            ip[8] = hopLimit;
-            ip[9] = (byte)L4Protocol.Icmp;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-            BinaryPrimitives.WriteUInt32BigEndian(ip[12..], (uint)source.Low);
-            BinaryPrimitives.WriteUInt32BigEndian(ip[16..], (uint)destination.Low);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+            ushort id = identification.NextIPv4((uint)source.Low, (uint)destination.Low, (uint)L4Protocol.Icmp);
+            Ipv4Header.Write(ip, source, destination, L4Protocol.Icmp, icmp.Length, hopLimit, tos, id, dontFragment: false);
             BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
         }
         else
         {
             var destination = InetAddress.ReadIPv6(originalIp[8..]);
-            BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(8 + quoted));
-            ip[6] = (byte)L4Protocol.IcmpV6;
-            ip[7] = hopLimit;
-            source.WriteIPv6To(ip[8..]);
-            destination.WriteIPv6To(ip[24..]);
+            Ipv6Header.Write(ip, source, destination, L4Protocol.IcmpV6, icmp.Length, hopLimit);
             BinaryPrimitives.WriteUInt16BigEndian(
                 icmp[2..], Checksum.Compute(icmp, Checksum.PseudoHeaderSum(source, destination, L4Protocol.IcmpV6, icmp.Length)));
         }

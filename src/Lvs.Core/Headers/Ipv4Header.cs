@@ -23,6 +23,40 @@ public readonly ref struct Ipv4Header
 
     private Ipv4Header(Span<byte> data) => _data = data;
 
+    /// <summary>
+    /// Writes a new header without options (IHL 5), fragment offset 0, and its checksum: the header of a packet the code
+    /// creates (a reply, an ICMP error, a probe).
+    /// </summary>
+    /// <param name="header">At least <see cref="MinLength"/> bytes.</param>
+    /// <param name="source">The source address (IPv4).</param>
+    /// <param name="destination">The destination address (IPv4).</param>
+    /// <param name="protocol">The payload's protocol.</param>
+    /// <param name="payloadLength">The length of what follows the header (at most 65,515).</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="typeOfService">The DSCP and ECN byte.</param>
+    /// <param name="identification">The identification.</param>
+    /// <param name="dontFragment">True to set DF.</param>
+    /// <exception cref="ArgumentException">The span is too short, an address is not IPv4, or the length is out of range.</exception>
+    public static void Write(Span<byte> header, InetAddress source, InetAddress destination, L4Protocol protocol, int payloadLength, byte ttl, byte typeOfService = 0, ushort identification = 0, bool dontFragment = true)
+    {
+        if (header.Length < MinLength || !source.IsIPv4 || !destination.IsIPv4 || (uint)payloadLength > ushort.MaxValue - MinLength)
+        {
+            throw new ArgumentException($"An IPv4 header needs {MinLength} bytes (has {header.Length}), IPv4 addresses ({source}, {destination}) and a payload of at most {ushort.MaxValue - MinLength} bytes ({payloadLength}).", nameof(header));
+        }
+
+        header[0] = 0x45;
+        header[1] = typeOfService;
+        BinaryPrimitives.WriteUInt16BigEndian(header[2..], (ushort)(MinLength + payloadLength));
+        BinaryPrimitives.WriteUInt16BigEndian(header[4..], identification);
+        BinaryPrimitives.WriteUInt16BigEndian(header[6..], dontFragment ? (ushort)0x4000 : (ushort)0);
+        header[8] = ttl;
+        header[9] = (byte)protocol;
+        BinaryPrimitives.WriteUInt16BigEndian(header[10..], 0);
+        BinaryPrimitives.WriteUInt32BigEndian(header[12..], source.IPv4Value);
+        BinaryPrimitives.WriteUInt32BigEndian(header[16..], destination.IPv4Value);
+        BinaryPrimitives.WriteUInt16BigEndian(header[10..], Checksum.Compute(header[..MinLength]));
+    }
+
     /// <summary>Creates a view after validating version, IHL and total length against the buffer.</summary>
     /// <param name="packet">The IP packet (may be followed by link padding).</param>
     /// <param name="header">The view, when valid.</param>

@@ -94,15 +94,8 @@ public static class NeighborDiscoveryFrameWriter
         destinationMac.WriteTo(frame);
         sourceMac.WriteTo(frame[6..]);
         BinaryPrimitives.WriteUInt16BigEndian(frame[12..], (ushort)EtherType.IPv6);
-        var ip = frame.Slice(EthernetHeaderLength, Ipv6HeaderLength);
-        BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000u);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)messageLength);
-        ip[6] = (byte)L4Protocol.IcmpV6;
-
         // RFC 4861 7.1: a receiver drops neighbour discovery whose hop limit is not 255 (it was not forwarded).
-        ip[7] = 255;
-        source.WriteIPv6To(ip[8..]);
-        to.WriteIPv6To(ip[24..]);
+        Ipv6Header.Write(frame.Slice(EthernetHeaderLength, Ipv6HeaderLength), source, to, L4Protocol.IcmpV6, messageLength, 255);
         var message = frame[(EthernetHeaderLength + Ipv6HeaderLength)..];
         message[0] = type;
         message[1] = 0;

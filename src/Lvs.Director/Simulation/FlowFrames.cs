@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.Director.Simulation;
 
@@ -37,24 +38,11 @@ internal static class FlowFrames
         var ip = frame[14..];
         if (ipv4)
         {
-            ip[0] = 0x45;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(ipLength + l4Length));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)sequence);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0x4000);
-            ip[8] = 64;
-            ip[9] = (byte)flow.Protocol;
-            flow.Client.Address.WriteTo(ip[12..]);
-            flow.Destination.Address.WriteTo(ip[16..]);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..20]));
+            Ipv4Header.Write(ip, flow.Client.Address, flow.Destination.Address, flow.Protocol, l4Length, 64, identification: (ushort)sequence);
         }
         else
         {
-            ip[0] = 0x60;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)l4Length);
-            ip[6] = (byte)flow.Protocol;
-            ip[7] = 64;
-            flow.Client.Address.WriteIPv6To(ip[8..]);
-            flow.Destination.Address.WriteIPv6To(ip[24..]);
+            Ipv6Header.Write(ip, flow.Client.Address, flow.Destination.Address, flow.Protocol, l4Length, 64);
         }
 
         var l4 = ip.Slice(ipLength, l4Length);
