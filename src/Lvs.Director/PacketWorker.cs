@@ -391,7 +391,7 @@ public sealed class PacketWorker
         {
             // tcp_conn_schedule: only a SYN without RST creates a connection (any segment with sloppy_tcp). The kernel
             // lets the rest through to the host, whose TCP stack, with no socket there, answers with a reset.
-            return _engine.Options.ResetUnmatchedTcp ? ResetUnmatched(buffer, offset, parsed, link) : Dropped(DropReason.NotSyn);
+            return _engine.Options.ResetUnmatchedTcp ? AnswerUnmatched(buffer, offset, parsed, link) : Dropped(DropReason.NotSyn);
         }
 
         if (flow.Protocol == L4Protocol.Sctp && !IsSctpSchedulable(parsed.SctpEvent))
@@ -400,7 +400,7 @@ public sealed class PacketWorker
             // packet without a chunk is dropped. The kernel lets the rest through to the host, whose SCTP stack, with
             // no association, answers it as out of the blue.
             return _engine.Options.AbortUnmatchedSctp && parsed.SctpEvent != SctpChunkEvent.None
-                ? AbortUnmatched(buffer, offset, parsed, link)
+                ? AnswerUnmatched(buffer, offset, parsed, link)
                 : Dropped(DropReason.NotSctpInit);
         }
 
@@ -623,32 +623,26 @@ public sealed class PacketWorker
     }
 
     /// <summary>
-    /// A TCP segment for a virtual service that matches no connection and may not create one: counted as
-    /// <see cref="DropReason.NotSyn"/> and answered with the reset the host's stack would send (none for a reset).
+    /// A TCP segment or SCTP packet for a virtual service that matches no connection and may not create one: counted as
+    /// <see cref="DropReason.NotSyn"/> or <see cref="DropReason.NotSctpInit"/> and answered as the host's stack would
+    /// answer it (<see cref="TcpResetReply"/>, <see cref="SctpAbortReply"/>; nothing for a reset or an ABORT).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private FrameVerdict ResetUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
+    private FrameVerdict AnswerUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
     {
-        _counters.Drop(DropReason.NotSyn);
-        int length = parsed.Fragment == FragmentKind.None
-            ? TcpResetReply.Write(buffer, offset, parsed, _engine.LinkArray[link].Mac, _engine.Options.HopLimit)
-            : 0;
-        return length > 0 ? FrameVerdict.Transmit(link, offset, length, DropReason.NotSyn) : FrameVerdict.Drop(DropReason.NotSyn);
-    }
+        bool tcp = parsed.Protocol == L4Protocol.Tcp;
+        var reason = tcp ? DropReason.NotSyn : DropReason.NotSctpInit;
+        _counters.Drop(reason);
+        int length = 0;
+        if (parsed.Fragment == FragmentKind.None)
+        {
+            var mac = _engine.LinkArray[link].Mac;
+            length = tcp
+                ? TcpResetReply.Write(buffer, offset, parsed, mac, _engine.Options.HopLimit)
+                : SctpAbortReply.Write(buffer, offset, parsed, mac, _engine.Options.HopLimit);
+        }
 
-    /// <summary>
-    /// An SCTP packet for a virtual service that matches no association and may not create one: counted as
-    /// <see cref="DropReason.NotSctpInit"/> and answered as the host's stack answers an out-of-the-blue packet (an
-    /// ABORT, a SHUTDOWN COMPLETE for a SHUTDOWN ACK, or nothing).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private FrameVerdict AbortUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
-    {
-        _counters.Drop(DropReason.NotSctpInit);
-        int length = parsed.Fragment == FragmentKind.None
-            ? SctpAbortReply.Write(buffer, offset, parsed, _engine.LinkArray[link].Mac, _engine.Options.HopLimit)
-            : 0;
-        return length > 0 ? FrameVerdict.Transmit(link, offset, length, DropReason.NotSctpInit) : FrameVerdict.Drop(DropReason.NotSctpInit);
+        return length > 0 ? FrameVerdict.Transmit(link, offset, length, reason) : FrameVerdict.Drop(reason);
     }
 
     /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset.</summary>
