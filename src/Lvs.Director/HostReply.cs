@@ -28,18 +28,25 @@ internal static class HostReply
     /// <param name="received">The received packet's flow.</param>
     /// <param name="payloadLength">The length of what follows the IP header.</param>
     /// <param name="hopLimit">The TTL or hop limit.</param>
+    /// <param name="dsField">The reply's DS field (IPv4 type of service, IPv6 traffic class).</param>
     /// <returns>The header's length: 20 or 40.</returns>
-    public static int WriteIpHeader(Span<byte> ip, in FlowKey received, int payloadLength, byte hopLimit)
+    public static int WriteIpHeader(Span<byte> ip, in FlowKey received, int payloadLength, byte hopLimit, byte dsField = 0)
     {
         if (received.IsIPv4)
         {
-            Ipv4Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit);
+            Ipv4Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit, dsField);
             return Ipv4Header.MinLength;
         }
 
-        Ipv6Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit);
+        Ipv6Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit, dsField);
         return Ipv6Header.Length;
     }
+
+    /// <summary>The DS field (DSCP and ECN) of the packet whose IP header starts <paramref name="ip"/>.</summary>
+    /// <param name="ip">The packet from its IP header.</param>
+    /// <returns>The IPv4 type of service or the IPv6 traffic class.</returns>
+    public static byte DsFieldOf(ReadOnlySpan<byte> ip) =>
+        (ip[0] >> 4) == 4 ? ip[1] : (byte)((ip[0] << 4) | (ip[1] >> 4));
 
     /// <summary>
     /// True when a host may answer a packet from <paramref name="source"/>: not a multicast, broadcast, reserved

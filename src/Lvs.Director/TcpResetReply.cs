@@ -13,6 +13,9 @@ internal static class TcpResetReply
 {
     private const int TcpHeaderLength = 20;
 
+    /// <summary>The DS field's two ECN bits (INET_ECN_MASK).</summary>
+    private const int EcnMask = 0x03;
+
     /// <summary>
     /// Turns the TCP segment of <paramref name="parsed"/> into the reset that answers it, addressed back to its sender
     /// from the address and port it was sent to: with the segment's acknowledgment number as its sequence number if the
@@ -47,7 +50,10 @@ internal static class TcpResetReply
 
         HostReply.TurnAround(frame, linkMac);
         var ip = frame[parsed.L3Offset..];
-        int ipLength = HostReply.WriteIpHeader(ip, flow, TcpHeaderLength, hopLimit);
+
+        // The reset carries the segment's DSCP, its ECN bits cleared (tcp_v4_send_reset's arg.tos, tcp_v6_send_reset's tclass).
+        byte dscp = (byte)(HostReply.DsFieldOf(ip) & ~EcnMask);
+        int ipLength = HostReply.WriteIpHeader(ip, flow, TcpHeaderLength, hopLimit, dscp);
 
         uint pseudo = Checksum.PseudoHeaderSum(flow.DestinationAddress, flow.SourceAddress, L4Protocol.Tcp, TcpHeaderLength);
         var reset = ip.Slice(ipLength, TcpHeaderLength);

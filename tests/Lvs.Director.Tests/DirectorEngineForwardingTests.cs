@@ -266,6 +266,37 @@ public class DirectorEngineForwardingTests
         Assert.Equal(FrameAction.Drop, quiet.Send(again, 0).Action);
     }
 
+    /// <summary>The reset carries the segment's DSCP with the ECN bits cleared, as tcp_v4_send_reset and tcp_v6_send_reset send it.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TcpNotSyn_NoConnection_ResetCarriesTheSegmentsDscp_NotItsEcn(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var segment = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A");
+        var ip = segment.Buffer.AsSpan(segment.Offset + 14);
+        const byte DsField = 0xB9; // DSCP 46 (EF), ECN ECT(1)
+        if (ipv6)
+        {
+            ip[0] = (byte)(0x60 | (DsField >> 4));
+            ip[1] = (byte)((DsField << 4) | (ip[1] & 0x0F));
+        }
+        else
+        {
+            ip[1] = DsField;
+            ip[10] = ip[11] = 0;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..20]));
+        }
+
+        var verdict = lab.Send(segment, 0);
+
+        Assert.Equal(FrameAction.Transmit, verdict.Action);
+        var reply = PacketAssert.Ip(segment.Output(verdict));
+        Assert.Equal(0xB8, reply is IPv4Packet v4 ? v4.TypeOfService : ((IPv6Packet)reply).TrafficClass);
+        Assert.True(reply is not IPv4Packet four || four.ValidIPChecksum);
+    }
+
     /// <summary>No host answers a segment from a multicast, broadcast or unspecified source (RFC 1122 section 4.2.3.10).</summary>
     [Theory]
     [InlineData("224.0.0.5")]
