@@ -44,8 +44,9 @@ public static class LvsDirectorCli
         var statsInterval = new Option<double?>("--stats-interval") { Description = "Print the ipvsadm -L -n --stats table every SECONDS." };
         var duration = new Option<double?>("--duration") { Description = "Stop after SECONDS." };
         var workers = new Option<int>("--workers") { Description = "Packet threads.", DefaultValueFactory = _ => 1 };
-        var sysctls = new Option<string[]>("--sysctl") { Description = "An IPVS sysctl, NAME=VALUE: conn_reuse_mode, expire_nodest_conn, expire_quiescent_template, secure_tcp, sloppy_tcp (repeatable)." };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls };
+        var sysctls = new Option<string[]>("--sysctl") { Description = "An IPVS sysctl, NAME=VALUE: conn_reuse_mode, expire_nodest_conn, expire_quiescent_template, secure_tcp, sloppy_tcp, sloppy_sctp (repeatable)." };
+        var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, mhKernel };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -55,6 +56,7 @@ public static class LvsDirectorCli
                 Gateway = result.GetValue(gateway),
                 Workers = result.GetValue(workers),
                 StatsInterval = result.GetValue(statsInterval) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+                MaglevKernelCompatible = result.GetValue(mhKernel),
             };
             AddAll(options.Interfaces, result.GetValue(interfaces));
             AddAll(options.Taps, result.GetValue(taps));
@@ -205,6 +207,7 @@ public static class LvsDirectorCli
         to.Gateway = from.Gateway ?? to.Gateway;
         to.Workers = from.Workers;
         to.StatsInterval = from.StatsInterval ?? to.StatsInterval;
+        to.MaglevKernelCompatible |= from.MaglevKernelCompatible;
         AddAll(to.Interfaces, [.. from.Interfaces]);
         AddAll(to.Taps, [.. from.Taps]);
         AddAll(to.LocalAddresses, [.. from.LocalAddresses]);

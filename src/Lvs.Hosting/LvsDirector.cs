@@ -5,6 +5,7 @@ using Lvs.Devices;
 using Lvs.Director;
 using Lvs.Director.Configuration;
 using Lvs.Director.Statistics;
+using Lvs.Scheduling;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -93,7 +94,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
             var engineOptions = IpvsSysctls.Apply(new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses }, Options.Sysctls);
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
-            Table = new ServiceTable(schedulerOptions: setup.Schedulers);
+            Table = new ServiceTable(schedulerOptions: SchedulerOptionsFor(Options, setup));
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);
             Rules?.ApplyTo(Table, Engine.Connections.Timeouts);
             Keepalived?.ApplyTo(Table);
@@ -127,6 +128,22 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
     /// <summary>The configuration loaded from <see cref="LvsDirectorOptions.KeepalivedFile"/> (the last reload's); null without one.</summary>
     public KeepalivedConfiguration? Keepalived { get; private set; }
+
+    /// <summary>
+    /// The schedulers' settings: those of <see cref="LvsDirectorBuilder.UseSchedulerOptions"/>, or the defaults with
+    /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/>. Both, disagreeing, is a configuration error.
+    /// </summary>
+    private static SchedulerOptions? SchedulerOptionsFor(LvsDirectorOptions options, LvsDirectorSetup setup)
+    {
+        if (setup.Schedulers is { } given)
+        {
+            return !options.MaglevKernelCompatible || given.MaglevKernelCompatible
+                ? given
+                : throw new InvalidOperationException("Lvs:MaglevKernelCompatible (--mh-kernel) is set, but UseSchedulerOptions gave scheduler options without MaglevKernelCompatible: set it in one place.");
+        }
+
+        return options.MaglevKernelCompatible ? new SchedulerOptions { MaglevKernelCompatible = true } : null;
+    }
 
     /// <summary>The service table (the one model).</summary>
     public ServiceTable Table { get; } = null!;

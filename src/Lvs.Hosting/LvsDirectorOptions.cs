@@ -53,6 +53,13 @@ public sealed class LvsDirectorOptions
     /// </summary>
     public IList<string> Sysctls { get; } = [];
 
+    /// <summary>
+    /// True to give mh services the kernel's own table and flow hash (<see cref="Scheduling.SchedulerOptions.MaglevKernelCompatible"/>),
+    /// so that this director and kernel directors with the same rules pick the same real server for every client
+    /// behind one ECMP route: <c>--mh-kernel</c>. False by default.
+    /// </summary>
+    public bool MaglevKernelCompatible { get; set; }
+
     /// <summary>Packet threads (each uses one queue of every link: PACKET_FANOUT members or TAP queues): <c>--workers</c>. 1 by default.</summary>
     public int Workers { get; set; } = 1;
 

@@ -204,6 +204,41 @@ public sealed class LvsDirectorHostTests : IDisposable
         Assert.Equal(251, Assert.IsType<Lvs.Scheduling.MaglevHashingScheduler>(service.Scheduler).TableSize);
     }
 
+    [Fact]
+    public void MaglevKernelCompatible_FromConfiguration_GivesMhTheKernelsTable_AndDisagreeingSchedulerOptionsAreAnError()
+    {
+        IHost Host(bool useSchedulerOptions)
+        {
+            var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Lvs:MaglevKernelCompatible"] = "true" });
+            var lvs = builder.Services.AddLvsDirector(options =>
+            {
+                options.Interfaces.Add("client");
+                options.Interfaces.Add("servers");
+                options.Gateway = "10.0.0.254";
+            })
+                .UseLinkFactory(new FakeLinkFactory(_client, _servers))
+                .ConfigureTable(table => table.AddService(new VirtualServiceOptions(VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"))) { Scheduler = "mh" }));
+            if (useSchedulerOptions)
+            {
+                lvs.UseSchedulerOptions(new Lvs.Scheduling.SchedulerOptions { MaglevTableSize = 251 });
+            }
+
+            return builder.Build();
+        }
+
+        using (var host = Host(useSchedulerOptions: false))
+        {
+            var director = host.Services.GetRequiredService<LvsDirector>();
+            Assert.True(director.Options.MaglevKernelCompatible);
+            Assert.Equal(4093, Assert.IsType<Lvs.Scheduling.MaglevHashingScheduler>(director.Table.Snapshot.Services.Single().Scheduler).TableSize);
+        }
+
+        using var conflicting = Host(useSchedulerOptions: true);
+        var error = Assert.Throws<InvalidOperationException>(() => conflicting.Services.GetRequiredService<LvsDirector>());
+        Assert.Contains("--mh-kernel", error.Message, StringComparison.Ordinal);
+    }
+
     private IHost Build(int workers, params string[] sysctls)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
