@@ -33,4 +33,20 @@ internal static class LoadedServers
 
         return servers;
     }
+
+    /// <summary>The flows the pick benchmarks cycle: random IPv4 clients and ports, each to its own destination.</summary>
+    /// <param name="flows">Filled with the flows.</param>
+    /// <param name="random">The source of the clients and ports (drawn after the servers).</param>
+    public static void FillFlows(FlowKey[] flows, Random random)
+    {
+        for (int i = 0; i < flows.Length; i++)
+        {
+            flows[i] = new FlowKey(
+                L4Protocol.Tcp,
+                InetAddress.FromIPv4((uint)random.Next()),
+                (ushort)random.Next(1024, 65536),
+                InetAddress.FromIPv4(0xC0000200u + (uint)i),
+                80);
+        }
+    }
 }

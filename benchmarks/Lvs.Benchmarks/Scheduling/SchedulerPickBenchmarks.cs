@@ -31,16 +31,7 @@ public class SchedulerPickBenchmarks
     {
         var random = new Random(42);
         var servers = LoadedServers.Create(Servers, random);
-
-        for (int i = 0; i < FlowCount; i++)
-        {
-            _flows[i] = new FlowKey(
-                L4Protocol.Tcp,
-                InetAddress.FromIPv4((uint)random.Next()),
-                (ushort)random.Next(1024, 65536),
-                InetAddress.FromIPv4(0xC0000200u + (uint)i),
-                80);
-        }
+        LoadedServers.FillFlows(_flows, random);
 
         _scheduler = new SchedulerRegistry().Create(Scheduler);
         _scheduler.UpdateServers(servers);
