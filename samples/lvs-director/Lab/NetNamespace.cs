@@ -51,30 +51,52 @@ public sealed class NetNamespace
     /// <param name="type">The socket type.</param>
     /// <param name="protocol">The protocol.</param>
     /// <returns>The socket, bound to the namespace's stack for its whole life.</returns>
-    public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol)
+    public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol) => Run(() => new Socket(family, type, protocol));
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on a thread that joined the namespace (setns), and waits for it: what it opens
+    /// (sockets, AF_PACKET and TAP links) belongs to the namespace's network stack for its whole life.
+    /// </summary>
+    /// <typeparam name="T">The result's type.</typeparam>
+    /// <param name="action">The work.</param>
+    /// <returns>Its result.</returns>
+    /// <exception cref="InvalidOperationException">The namespace could not be joined, or the work failed (the inner exception).</exception>
+    public T Run<T>(Func<T> action) => Run(Name, action);
+
+    /// <summary>Runs <paramref name="action"/> on a thread that joined the namespace named <paramref name="name"/>.</summary>
+    /// <typeparam name="T">The result's type.</typeparam>
+    /// <param name="name">The namespace's name (under /run/netns).</param>
+    /// <param name="action">The work.</param>
+    /// <returns>Its result.</returns>
+    /// <exception cref="InvalidOperationException">The namespace could not be joined, or the work failed (the inner exception).</exception>
+    public static T Run<T>(string name, Func<T> action)
     {
-        Socket? socket = null;
+        ArgumentNullException.ThrowIfNull(action);
+        T result = default!;
         Exception? failure = null;
         var thread = new Thread(() =>
         {
             try
             {
-                using var handle = File.OpenHandle($"/run/netns/{Name}", FileMode.Open, FileAccess.Read);
-                if (setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
+                using (var handle = File.OpenHandle($"/run/netns/{name}", FileMode.Open, FileAccess.Read))
                 {
-                    throw new InvalidOperationException($"setns into {Name} failed: errno {Marshal.GetLastPInvokeError()}");
+                    if (setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
+                    {
+                        throw new InvalidOperationException($"setns into {name} failed: errno {Marshal.GetLastPInvokeError()}");
+                    }
                 }
 
-                socket = new Socket(family, type, protocol);
+                result = action();
             }
-            catch (Exception e) when (e is IOException or InvalidOperationException or SocketException or UnauthorizedAccessException)
+            catch (Exception e)
             {
+                // Any failure of the work is handed to the calling thread.
                 failure = e;
             }
         });
         thread.Start();
         thread.Join();
-        return socket ?? throw new InvalidOperationException($"cannot create a socket in {Name}", failure);
+        return failure is null ? result : throw new InvalidOperationException($"In namespace {name}: {failure.Message}", failure);
     }
 
     /// <inheritdoc />
