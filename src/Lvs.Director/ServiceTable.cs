@@ -362,6 +362,7 @@ public sealed class ServiceTable
             MaglevTableSize = _schedulerOptions.MaglevTableSize,
             MaglevSeed = _schedulerOptions.MaglevSeed,
             MaglevKernelCompatible = _schedulerOptions.MaglevKernelCompatible,
+            ServiceAddressFamily = options.Key.IsIPv6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork,
             TimeProvider = _schedulerOptions.TimeProvider,
             Random = _schedulerOptions.Random,
             LocalityExpiration = _schedulerOptions.LocalityExpiration,

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Lvs.Core;
 
 namespace Lvs.Scheduling;
@@ -33,16 +34,18 @@ internal static class KernelMaglevTable
     /// <param name="servers">The servers in list order.</param>
     /// <param name="weights">Their last weights above 0 (the kernel's <c>last_weight</c>).</param>
     /// <param name="size">One of <see cref="Sizes"/>.</param>
+    /// <param name="serviceFamily">The service's family, which the kernel folds destination addresses by; unspecified: each destination's own.</param>
     /// <returns>For each slot the index of its server, or an empty array when no server has a weight.</returns>
-    public static int[] Build(RealServer[] servers, int[] weights, int size)
+    public static int[] Build(RealServer[] servers, int[] weights, int size, AddressFamily serviceFamily)
     {
         var offsets = new int[servers.Length];
         var skips = new int[servers.Length];
         for (int i = 0; i < servers.Length; i++)
         {
             var endpoint = servers[i].Endpoint;
-            offsets[i] = (int)(Hash(endpoint.Address, endpoint.Port, 0, OffsetKey) % (uint)size);
-            skips[i] = (int)(Hash(endpoint.Address, endpoint.Port, 0, SkipKey) % (uint)(size - 1)) + 1;
+            uint folded = FoldAs(endpoint.Address, serviceFamily);
+            offsets[i] = (int)(KernelHsipHash.HashUInt32(unchecked(endpoint.Port + folded), OffsetKey, OffsetKey) % (uint)size);
+            skips[i] = (int)(KernelHsipHash.HashUInt32(unchecked(endpoint.Port + folded), SkipKey, SkipKey) % (uint)(size - 1)) + 1;
         }
 
         return MaglevTable.Populate(offsets, skips, weights, size, TurnBitsFor(size));
@@ -61,11 +64,24 @@ internal static class KernelMaglevTable
     /// <c>ip_vs_mh_hashkey</c>: <c>hsiphash</c> of the 32-bit sum of the offset, the port and the address folded to 32
     /// bits (an IPv6 address's four words XORed), in host order, under a key whose two words are equal.
     /// </summary>
-    private static uint Hash(InetAddress address, ushort port, uint offset, ulong key)
+    private static uint Hash(InetAddress address, ushort port, uint offset, ulong key) =>
+        KernelHsipHash.HashUInt32(unchecked(offset + port + FoldAs(address, AddressFamily.Unspecified)), key, key);
+
+    /// <summary>
+    /// The address as <c>ip_vs_mh_hashkey</c> folds it for a service of <paramref name="family"/>: an IPv4 service takes
+    /// the first 32-bit word of the kernel's <c>nf_inet_addr</c> (an IPv4 address, or an IPv6 one's first word), an IPv6
+    /// service the four words XORed (an IPv4 address is its first word, the others 0); unspecified: by the address's own
+    /// family. In host order.
+    /// </summary>
+    private static uint FoldAs(InetAddress address, AddressFamily family)
     {
-        uint folded = address.IsIPv4
-            ? address.IPv4Value
+        if (address.IsIPv4)
+        {
+            return address.IPv4Value;
+        }
+
+        return family == AddressFamily.InterNetwork
+            ? (uint)(address.High >> 32)
             : (uint)(address.High >> 32) ^ (uint)address.High ^ (uint)(address.Low >> 32) ^ (uint)address.Low;
-        return KernelHsipHash.HashUInt32(unchecked(offset + port + folded), key, key);
     }
 }

@@ -34,6 +34,7 @@ public sealed class MaglevHashingScheduler : IScheduler
     private readonly bool _port;
     private readonly bool _fallback;
     private readonly bool _kernel;
+    private readonly System.Net.Sockets.AddressFamily _serviceFamily;
     private readonly Dictionary<InetEndpoint, int> _lastWeights = [];
     private Snapshot _snapshot = new([], []);
 
@@ -45,6 +46,7 @@ public sealed class MaglevHashingScheduler : IScheduler
     {
         options ??= SchedulerOptions.Default;
         _kernel = options.MaglevKernelCompatible;
+        _serviceFamily = options.ServiceAddressFamily;
         if (_kernel)
         {
             _size = options.MaglevTableSize == SchedulerOptions.DefaultMaglevTableSize ? KernelMaglevTable.DefaultSize : options.MaglevTableSize;
@@ -107,7 +109,7 @@ public sealed class MaglevHashingScheduler : IScheduler
                 _lastWeights.Remove(gone);
             }
 
-            var table = _kernel ? KernelMaglevTable.Build(sorted, weights, _size) : MaglevTable.Build(sorted, weights, _size, _seed);
+            var table = _kernel ? KernelMaglevTable.Build(sorted, weights, _size, _serviceFamily) : MaglevTable.Build(sorted, weights, _size, _seed);
             Volatile.Write(ref _snapshot, new Snapshot(sorted, table));
         }
     }

@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+
 namespace Lvs.Scheduling;
 
 /// <summary>
@@ -56,6 +58,14 @@ public sealed class SchedulerOptions
     /// default: the table then depends on the server set only, not on the order (docs/schedulers.md).
     /// </summary>
     public bool MaglevKernelCompatible { get; init; }
+
+    /// <summary>
+    /// The family of the service the scheduler serves (the kernel's <c>svc-&gt;af</c>; for a firewall-mark service its
+    /// <c>-4</c>/<c>-6</c>): the kernel's mh folds every destination's address by it, which matters for an IPv4 service
+    /// with IPv6 tunnel destinations. <see cref="AddressFamily.Unspecified"/> (the default): each destination's own
+    /// family. The director sets it for each service.
+    /// </summary>
+    public AddressFamily ServiceAddressFamily { get; init; }
 
     /// <summary>
     /// The seed of the two Maglev hashes (server offset and skip) and of the flow hash. Directors that must agree on

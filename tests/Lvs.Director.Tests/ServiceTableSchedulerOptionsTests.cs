@@ -41,6 +41,34 @@ public class ServiceTableSchedulerOptionsTests
         Assert.True(differs > 0, $"the list order must matter for this check to mean anything ({differs})");
     }
 
+    /// <summary>An IPv4 service with IPv6 tunnel destinations: the kernel's mh folds their addresses as IPv4 (by the service's family).</summary>
+    [Fact]
+    public void MaglevKernelCompatible_TunnelDestinationsOfTheOtherFamily_FoldedByTheServicesFamily()
+    {
+        var options = new SchedulerOptions { MaglevKernelCompatible = true };
+        var table = new ServiceTable(schedulerOptions: options);
+        table.AddService(new VirtualServiceOptions(Key) { Scheduler = "mh" });
+        foreach (var endpoint in (string[])["[2001:db8:1::1]:80", "[2001:db8:2::2]:80", "[2001:db8:3::3]:80"])
+        {
+            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Tunnel });
+        }
+
+        var service = table.Snapshot.Find(Key)!;
+        var asIPv4 = new MaglevHashingScheduler(new SchedulerOptions { MaglevKernelCompatible = true, ServiceAddressFamily = System.Net.Sockets.AddressFamily.InterNetwork });
+        asIPv4.UpdateServers(service.RealServers);
+        var byOwnFamily = new MaglevHashingScheduler(options);
+        byOwnFamily.UpdateServers(service.RealServers);
+        int differs = 0;
+        for (uint client = 0; client < 2000; client++)
+        {
+            var flow = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(0x0A00_0000u + (client * 7919)), 40000, InetAddress.FromIPv4(192, 0, 2, 1), 80);
+            Assert.Same(asIPv4.Pick(flow), service.Scheduler.Pick(flow));
+            differs += asIPv4.Pick(flow) == byOwnFamily.Pick(flow) ? 0 : 1;
+        }
+
+        Assert.True(differs > 0, $"the fold must matter for this check to mean anything ({differs})");
+    }
+
     [Fact]
     public void SortServersByEndpoint_ReachesTheScheduler()
     {

@@ -125,6 +125,28 @@ public class KernelMaglevTests
         Assert.InRange(refused, 200, 900);
     }
 
+    /// <summary>
+    /// A service's destinations may be of the other family with tunnelling: the kernel folds their addresses by the
+    /// service's family (an IPv4 service takes an IPv6 destination's first word only).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Table_DestinationsOfTheOtherFamily_FoldedByTheServicesFamily(bool serviceIPv6)
+    {
+        var random = new Random(serviceIPv6 ? 31 : 32);
+        for (int round = 0; round < 10; round++)
+        {
+            var servers = RandomServers(random, random.Next(2, 20));
+            var family = serviceIPv6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork;
+            var mh = new MaglevHashingScheduler(new SchedulerOptions { MaglevKernelCompatible = true, MaglevTableSize = 251, ServiceAddressFamily = family });
+            mh.UpdateServers(servers);
+
+            var expected = ReferenceTable(servers, [.. servers.Select(s => s.Weight)], 251, serviceIPv6);
+            Assert.Equal(expected.All(i => i < 0) ? Array.Empty<int>() : expected, mh.CurrentTable());
+        }
+    }
+
     [Fact]
     public void Table_DependsOnTheListOrder_AsTheKernels()
     {
@@ -176,29 +198,35 @@ public class KernelMaglevTests
         return new FlowKey(L4Protocol.Tcp, client, (ushort)random.Next(1024, 65536), vip, 80);
     }
 
-    /// <summary>ip_vs_mh_hashkey: hsiphash of (offset + ntohs(port) + ntohl(addr_fold)) with both key words equal.</summary>
-    private static uint ReferenceHash(InetAddress address, ushort port, ulong key, uint offset)
+    /// <summary>
+    /// ip_vs_mh_hashkey: hsiphash of (offset + ntohs(port) + ntohl(addr_fold)) with both key words equal, where the
+    /// address is a union nf_inet_addr (an IPv4 address in its first word, the rest 0) folded by the service's family
+    /// (<paramref name="serviceIPv6"/>; null: the address's own).
+    /// </summary>
+    private static uint ReferenceHash(InetAddress address, ushort port, ulong key, uint offset, bool? serviceIPv6 = null)
     {
-        Span<byte> bytes = stackalloc byte[16];
-        uint fold;
+        Span<byte> union = stackalloc byte[16];
         if (address.IsIPv4)
         {
-            fold = address.IPv4Value;
+            BinaryPrimitives.WriteUInt32BigEndian(union, address.IPv4Value);
         }
         else
         {
-            BinaryPrimitives.WriteUInt64BigEndian(bytes, address.High);
-            BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], address.Low);
-
-            // The four __be32 words XORed, then ntohl.
-            uint folded = 0;
-            for (int w = 0; w < 4; w++)
-            {
-                folded ^= BinaryPrimitives.ReadUInt32LittleEndian(bytes[(w * 4)..]);
-            }
-
-            fold = BinaryPrimitives.ReverseEndianness(folded);
+            BinaryPrimitives.WriteUInt64BigEndian(union, address.High);
+            BinaryPrimitives.WriteUInt64BigEndian(union[8..], address.Low);
         }
+
+        // __be32 addr_fold = addr->ip; for AF_INET6 the four __be32 words XORed; then ntohl.
+        uint folded = BinaryPrimitives.ReadUInt32LittleEndian(union);
+        if (serviceIPv6 ?? address.IsIPv6)
+        {
+            for (int w = 1; w < 4; w++)
+            {
+                folded ^= BinaryPrimitives.ReadUInt32LittleEndian(union[(w * 4)..]);
+            }
+        }
+
+        uint fold = BinaryPrimitives.ReverseEndianness(folded);
 
         Span<byte> v = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(v, unchecked(offset + port + fold));
@@ -209,7 +237,7 @@ public class KernelMaglevTests
     /// ip_vs_mh_gcd_weight, ip_vs_mh_shift_weight, ip_vs_mh_permutate and ip_vs_mh_populate, statement by statement:
     /// the destinations list is indices 0..n-1 with n as its head, the lookup holds a list index or -1 (NULL).
     /// </summary>
-    private static int[] ReferenceTable(RealServer[] list, int[] lastWeight, int size)
+    private static int[] ReferenceTable(RealServer[] list, int[] lastWeight, int size, bool? serviceIPv6 = null)
     {
         int head = list.Length;
         int Next(int p) => p == head ? (list.Length == 0 ? head : 0) : (p + 1 == list.Length ? head : p + 1);
@@ -240,8 +268,8 @@ public class KernelMaglevTests
         var turns = new int[list.Length];
         for (int d = 0; d < list.Length; d++)
         {
-            offset[d] = (int)(ReferenceHash(list[d].Address, list[d].Port, Hash1, 0) % (uint)size);
-            skip[d] = (int)(ReferenceHash(list[d].Address, list[d].Port, Hash2, 0) % (uint)(size - 1)) + 1;
+            offset[d] = (int)(ReferenceHash(list[d].Address, list[d].Port, Hash1, 0, serviceIPv6) % (uint)size);
+            skip[d] = (int)(ReferenceHash(list[d].Address, list[d].Port, Hash2, 0, serviceIPv6) % (uint)(size - 1)) + 1;
             perm[d] = offset[d];
             int lw = lastWeight[d];
             int t = (lw / g) >> rshift;
