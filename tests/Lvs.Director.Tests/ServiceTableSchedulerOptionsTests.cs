@@ -30,15 +30,7 @@ public class ServiceTableSchedulerOptionsTests
         kernel.UpdateServers(listOrder);
         var addOrder = new MaglevHashingScheduler(options);
         addOrder.UpdateServers([.. listOrder.Reverse()]);
-        int differs = 0;
-        for (uint client = 0; client < 20000; client++)
-        {
-            var flow = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(0x0A00_0000u + (client * 7919)), 40000, InetAddress.FromIPv4(192, 0, 2, 1), 80);
-            Assert.Same(kernel.Pick(flow), mh.Pick(flow));
-            differs += kernel.Pick(flow) == addOrder.Pick(flow) ? 0 : 1;
-        }
-
-        Assert.True(differs > 0, $"the list order must matter for this check to mean anything ({differs})");
+        AssertPicksAs(kernel, mh, addOrder, 20000, "the list order");
     }
 
     /// <summary>An IPv4 service with IPv6 tunnel destinations: the kernel's mh folds their addresses as IPv4 (by the service's family).</summary>
@@ -58,15 +50,7 @@ public class ServiceTableSchedulerOptionsTests
         asIPv4.UpdateServers(service.RealServers);
         var byOwnFamily = new MaglevHashingScheduler(options);
         byOwnFamily.UpdateServers(service.RealServers);
-        int differs = 0;
-        for (uint client = 0; client < 2000; client++)
-        {
-            var flow = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(0x0A00_0000u + (client * 7919)), 40000, InetAddress.FromIPv4(192, 0, 2, 1), 80);
-            Assert.Same(asIPv4.Pick(flow), service.Scheduler.Pick(flow));
-            differs += asIPv4.Pick(flow) == byOwnFamily.Pick(flow) ? 0 : 1;
-        }
-
-        Assert.True(differs > 0, $"the fold must matter for this check to mean anything ({differs})");
+        AssertPicksAs(asIPv4, service.Scheduler, byOwnFamily, 2000, "the fold");
     }
 
     [Fact]
@@ -85,14 +69,24 @@ public class ServiceTableSchedulerOptionsTests
         sorted.UpdateServers([.. service.RealServers.Reverse()]);
         var listOrder = new SourceHashingScheduler();
         listOrder.UpdateServers(service.RealServers);
+        AssertPicksAs(sorted, service.Scheduler, listOrder, 20000, "the order");
+    }
+
+    /// <summary>
+    /// <paramref name="actual"/> picks what <paramref name="expected"/> picks for every one of <paramref name="clients"/>
+    /// clients, and <paramref name="alternative"/> (without the setting under test) differs for some, so that the check
+    /// means something.
+    /// </summary>
+    private static void AssertPicksAs(IScheduler expected, IScheduler actual, IScheduler alternative, uint clients, string what)
+    {
         int differs = 0;
-        for (uint client = 0; client < 20000; client++)
+        for (uint client = 0; client < clients; client++)
         {
             var flow = new FlowKey(L4Protocol.Tcp, InetAddress.FromIPv4(0x0A00_0000u + (client * 7919)), 40000, InetAddress.FromIPv4(192, 0, 2, 1), 80);
-            Assert.Same(sorted.Pick(flow), service.Scheduler.Pick(flow));
-            differs += sorted.Pick(flow) == listOrder.Pick(flow) ? 0 : 1;
+            Assert.Same(expected.Pick(flow), actual.Pick(flow));
+            differs += expected.Pick(flow) == alternative.Pick(flow) ? 0 : 1;
         }
 
-        Assert.True(differs > 0, "the order must matter for this check to mean anything");
+        Assert.True(differs > 0, $"{what} must matter for this check to mean anything");
     }
 }
