@@ -354,18 +354,11 @@ public sealed class ServiceTable
 
     private IScheduler CreateScheduler(VirtualServiceOptions options)
     {
-        var schedulerOptions = new SchedulerOptions
+        // The table's settings, with the service's own flags and family.
+        var schedulerOptions = _schedulerOptions with
         {
             Flags = options.SchedulerFlags,
-            HashTableBits = _schedulerOptions.HashTableBits,
-            SortServersByEndpoint = _schedulerOptions.SortServersByEndpoint,
-            MaglevTableSize = _schedulerOptions.MaglevTableSize,
-            MaglevSeed = _schedulerOptions.MaglevSeed,
-            MaglevKernelCompatible = _schedulerOptions.MaglevKernelCompatible,
             ServiceAddressFamily = options.Key.IsIPv6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork,
-            TimeProvider = _schedulerOptions.TimeProvider,
-            Random = _schedulerOptions.Random,
-            LocalityExpiration = _schedulerOptions.LocalityExpiration,
         };
         return _schedulers.TryCreate(options.Scheduler, schedulerOptions, out var scheduler)
             ? scheduler

@@ -4,9 +4,11 @@ namespace Lvs.Scheduling;
 
 /// <summary>
 /// Settings of a scheduler: the service's scheduler flags, table sizes, the Maglev seed, and the injected clock and
-/// random source. Each scheduler reads only the settings that concern it; the defaults are the kernel's.
+/// random source. Each scheduler reads only the settings that concern it; the defaults are the kernel's. A record, so
+/// that the settings of one service's scheduler are the table's with <c>with { Flags = ..., ServiceAddressFamily = ... }</c>
+/// and none is lost in a copy.
 /// </summary>
-public sealed class SchedulerOptions
+public sealed record SchedulerOptions
 {
     /// <summary>
     /// The default Maglev seed: a fixed, documented constant (the ASCII bytes of "LVSMAGLV"). Maglev only does its job
