@@ -42,10 +42,11 @@ internal static class KernelMaglevTable
         var skips = new int[servers.Length];
         for (int i = 0; i < servers.Length; i++)
         {
+            // ip_vs_mh_hashkey(svc->af, &dest->addr, dest->port, key, 0) under hash1 and hash2.
             var endpoint = servers[i].Endpoint;
-            uint folded = FoldAs(endpoint.Address, serviceFamily);
-            offsets[i] = (int)(KernelHsipHash.HashUInt32(unchecked(endpoint.Port + folded), OffsetKey, OffsetKey) % (uint)size);
-            skips[i] = (int)(KernelHsipHash.HashUInt32(unchecked(endpoint.Port + folded), SkipKey, SkipKey) % (uint)(size - 1)) + 1;
+            uint key = unchecked(endpoint.Port + FoldAs(endpoint.Address, serviceFamily));
+            offsets[i] = (int)(KernelHsipHash.HashUInt32(key, OffsetKey, OffsetKey) % (uint)size);
+            skips[i] = (int)(KernelHsipHash.HashUInt32(key, SkipKey, SkipKey) % (uint)(size - 1)) + 1;
         }
 
         return MaglevTable.Populate(offsets, skips, weights, size, TurnBitsFor(size));

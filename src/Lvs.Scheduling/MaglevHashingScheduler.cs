@@ -126,7 +126,7 @@ public sealed class MaglevHashingScheduler : IScheduler
 
         var address = flow.SourceAddress;
         ushort port = _port ? flow.SourcePort : (ushort)0;
-        int slot = _kernel ? KernelMaglevTable.Slot(address, port, 0, table.Length) : MaglevTable.Slot(MaglevTable.FlowHash(address, port, 0, _seed), table.Length);
+        int slot = SlotOf(address, port, 0, table.Length);
         var server = snapshot.Servers[table[slot]];
         if (server.IsSchedulable)
         {
@@ -159,26 +159,11 @@ public sealed class MaglevHashingScheduler : IScheduler
             return null;
         }
 
+        // The kernel's walk starts at offset 0 (a round that need not give the first slot again); the portable one at 1.
         var table = snapshot.Table;
-        if (_kernel)
+        for (uint offset = _kernel ? 0u : 1u; offset < (uint)table.Length; offset++)
         {
-            // ip_vs_mh_get_fallback exactly: offsets 0 to M - 1 rotated by the first slot, each hashed in.
-            for (uint offset = 0; offset < (uint)table.Length; offset++)
-            {
-                var server = snapshot.Servers[table[KernelMaglevTable.Slot(address, port, (offset + slot) % (uint)table.Length, table.Length)]];
-                if (server.IsSchedulable)
-                {
-                    return server;
-                }
-            }
-
-            return null;
-        }
-
-        for (uint offset = 1; offset < (uint)table.Length; offset++)
-        {
-            uint round = (offset + slot) % (uint)table.Length;
-            var server = snapshot.Servers[table[MaglevTable.Slot(MaglevTable.FlowHash(address, port, round, _seed), table.Length)]];
+            var server = snapshot.Servers[table[SlotOf(address, port, (offset + slot) % (uint)table.Length, table.Length)]];
             if (server.IsSchedulable)
             {
                 return server;
@@ -187,6 +172,10 @@ public sealed class MaglevHashingScheduler : IScheduler
 
         return null;
     }
+
+    /// <summary>A client's slot in round <paramref name="round"/> (0 for the first lookup), by the kernel's hash or the portable one.</summary>
+    private int SlotOf(InetAddress address, ushort port, uint round, int size) =>
+        _kernel ? KernelMaglevTable.Slot(address, port, round, size) : MaglevTable.Slot(MaglevTable.FlowHash(address, port, round, _seed), size);
 
     private sealed class Snapshot(RealServer[] servers, int[] table)
     {
