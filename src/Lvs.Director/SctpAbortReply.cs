@@ -17,8 +17,6 @@ internal static class SctpAbortReply
     /// <summary>The chunk flag that says the verification tag is the one received, reflected (RFC 9260 section 3.3.7).</summary>
     private const byte TagReflected = 0x01;
 
-    private const byte ChunkError = 9;
-
     /// <summary>The ERROR cause "Stale Cookie Error".</summary>
     private const ushort StaleCookieCause = 3;
 
@@ -84,7 +82,7 @@ internal static class SctpAbortReply
             {
                 SctpHeader.ChunkAbort or SctpHeader.ChunkShutdownComplete or SctpHeader.ChunkCookieAck => true,
                 SctpHeader.ChunkInit => at != SctpHeader.Length,
-                ChunkError => length >= SctpHeader.ChunkHeaderLength + 4
+                SctpHeader.ChunkError => length >= SctpHeader.ChunkHeaderLength + 4
                     && BinaryPrimitives.ReadUInt16BigEndian(sctp[(at + SctpHeader.ChunkHeaderLength)..]) == StaleCookieCause,
                 _ => false,
             };

@@ -32,6 +32,9 @@ public static class SctpHeader
     /// <summary>Chunk type SHUTDOWN ACK.</summary>
     public const byte ChunkShutdownAck = 8;
 
+    /// <summary>Chunk type ERROR (operation error).</summary>
+    public const byte ChunkError = 9;
+
     /// <summary>Chunk type COOKIE ECHO.</summary>
     public const byte ChunkCookieEcho = 10;
 

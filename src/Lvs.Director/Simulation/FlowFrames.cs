@@ -16,7 +16,7 @@ internal static class FlowFrames
     private const int UdpPayload = 8;
 
     /// <summary>The SCTP common header and an INIT chunk without optional parameters (RFC 9260 section 3.3.2).</summary>
-    private const int SctpInitLength = 12 + 20;
+    private const int SctpInitLength = SctpHeader.Length + 20;
 
     /// <summary>Writes the frame and returns its length.</summary>
     public static int Write(Span<byte> frame, SimulatedFlow flow, MacAddress source, MacAddress destination, uint sequence)
@@ -61,8 +61,8 @@ internal static class FlowFrames
         {
             // Verification tag 0 (an INIT's), then the INIT: initiate tag, a_rwnd, outbound and inbound streams (Linux's
             // defaults, 10 and 65535) and the initial TSN; the CRC32c over the whole packet.
-            var init = l4[12..];
-            init[0] = 1;
+            var init = l4[SctpHeader.Length..];
+            init[0] = SctpHeader.ChunkInit;
             BinaryPrimitives.WriteUInt16BigEndian(init[2..], 20);
             BinaryPrimitives.WriteUInt32BigEndian(init[4..], sequence | 1);
             BinaryPrimitives.WriteUInt32BigEndian(init[8..], 106496);
