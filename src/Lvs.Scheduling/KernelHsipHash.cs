@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -7,7 +6,9 @@ namespace Lvs.Scheduling;
 /// <summary>
 /// The kernel's <c>hsiphash</c> as a 64-bit kernel computes it (lib/siphash.c): on 64-bit architectures "HalfSipHash"
 /// is SipHash-1-3 (one compression round per 8-byte word, three finalisation rounds) over a key of two 64-bit words,
-/// truncated to 32 bits. ip_vs_mh hashes its 4-byte keys with it under fixed keys, so its tables can be rebuilt here.
+/// truncated to 32 bits. ip_vs_mh hashes its 4-byte keys with it under fixed keys, so its tables can be rebuilt here;
+/// only that 4-byte form is needed (the tests check it, and their own SipHash-1-3 of any length, against the kernel's
+/// self-test vectors).
 /// </summary>
 internal static class KernelHsipHash
 {
@@ -15,32 +16,6 @@ internal static class KernelHsipHash
     private const ulong Const1 = 0x646F_7261_6E64_6F6DUL;
     private const ulong Const2 = 0x6C79_6765_6E65_7261UL;
     private const ulong Const3 = 0x7465_6462_7974_6573UL;
-
-    /// <summary><c>hsiphash(data, len, key)</c>: the bytes are read as little-endian words, as the kernel reads them.</summary>
-    /// <param name="data">The bytes.</param>
-    /// <param name="key0">The key's first word (<c>key[0]</c>).</param>
-    /// <param name="key1">The key's second word (<c>key[1]</c>).</param>
-    /// <returns>The 32-bit hash.</returns>
-    public static uint Hash(ReadOnlySpan<byte> data, ulong key0, ulong key1)
-    {
-        ulong v0 = Const0 ^ key0, v1 = Const1 ^ key1, v2 = Const2 ^ key0, v3 = Const3 ^ key1;
-        int whole = data.Length & ~7;
-        for (int i = 0; i < whole; i += 8)
-        {
-            ulong m = BinaryPrimitives.ReadUInt64LittleEndian(data[i..]);
-            v3 ^= m;
-            Round(ref v0, ref v1, ref v2, ref v3);
-            v0 ^= m;
-        }
-
-        ulong b = (ulong)data.Length << 56;
-        for (int i = whole; i < data.Length; i++)
-        {
-            b |= (ulong)data[i] << (8 * (i - whole));
-        }
-
-        return Finish(v0, v1, v2, v3, b);
-    }
 
     /// <summary>
     /// <c>hsiphash(&amp;v, sizeof(v), key)</c> for a 32-bit value in a little-endian kernel's memory (x86-64, arm64):
