@@ -12,8 +12,8 @@ internal static class DirectorEngineLoop
 {
     public static int Run(string[] args)
     {
-        var method = args.Length > 1 ? Enum.Parse<ForwardingMethod>(args[1]) : ForwardingMethod.Nat;
-        double seconds = args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        var method = LoopArguments.Enum(args, 1, ForwardingMethod.Nat);
+        double seconds = LoopArguments.Double(args, 2, 10);
         string only = args.Length > 3 ? args[3] : "";
         var bench = new DirectorEngineBenchmarks { Forwarding = method, Connections = 1_000_000 };
         bench.Setup();

@@ -11,9 +11,9 @@ internal static class EstablishedThreadsLoop
 {
     public static int Run(string[] args)
     {
-        var method = args.Length > 1 ? Enum.Parse<ForwardingMethod>(args[1]) : ForwardingMethod.Nat;
-        int threads = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 2;
-        double seconds = args.Length > 3 ? double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        var method = LoopArguments.Enum(args, 1, ForwardingMethod.Nat);
+        int threads = LoopArguments.Int(args, 2, 2);
+        double seconds = LoopArguments.Double(args, 3, 10);
         var bench = new DirectorEstablishedThreadsBenchmarks { Forwarding = method, Threads = threads };
         bench.Setup();
         var total = Stopwatch.StartNew();

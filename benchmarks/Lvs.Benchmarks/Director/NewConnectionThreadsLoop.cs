@@ -19,8 +19,8 @@ internal static class NewConnectionThreadsLoop
     {
         bool tableOnly = args.Length > 1 && args[1] == "table";
         var method = args.Length > 1 && args[1] == "dr" ? ForwardingMethod.DirectRouting : ForwardingMethod.Nat;
-        int threads = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
-        int rounds = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 400;
+        int threads = LoopArguments.Int(args, 2, 1);
+        int rounds = LoopArguments.Int(args, 3, 400);
         using var fixture = new DirectorFixture(method, capacity: 1 << 19);
         var lanes = Enumerable.Range(0, threads).Select(t => new NewConnectionLane(fixture, t)).ToArray();
         var cpuNanoseconds = new long[threads];

@@ -14,7 +14,7 @@ internal static class ForwardingRegressionLoop
 {
     public static int Run(string[] args)
     {
-        int rounds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 400;
+        int rounds = LoopArguments.Int(args, 1, 400);
         const int Batch = 20_000;
         Console.WriteLine($"{"frame",-14} {"method",-8} {"old p10",9} {"new p10",9} {"p10 ratio",9} {"old p50",9} {"new p50",9} {"p50 ratio",9}");
         foreach (string frame in ForwardingRegressionBenchmarks.Frames)

@@ -27,8 +27,8 @@ public static class HealthCheckCpuLoad
             return await RunListenersAsync().ConfigureAwait(false);
         }
 
-        int servers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000;
-        int seconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 30;
+        int servers = LoopArguments.Int(args, 1, 1000);
+        int seconds = LoopArguments.Int(args, 2, 30);
         using Process listeners = StartListenerProcess(out int[] ports);
         var sink = new CountingSink();
         var checks = new CountingChecks();
