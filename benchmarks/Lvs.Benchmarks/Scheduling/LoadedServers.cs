@@ -34,10 +34,26 @@ internal static class LoadedServers
         return servers;
     }
 
-    /// <summary>The flows the pick benchmarks cycle: random IPv4 clients and ports, each to its own destination.</summary>
-    /// <param name="flows">Filled with the flows.</param>
-    /// <param name="random">The source of the clients and ports (drawn after the servers).</param>
-    public static void FillFlows(FlowKey[] flows, Random random)
+    /// <summary>
+    /// Sets up a pick benchmark: <paramref name="count"/> loaded servers given to <paramref name="scheduler"/>, then
+    /// <paramref name="flows"/> filled with random IPv4 clients and ports, each to its own destination, and every flow
+    /// picked once (warm tables for lblc and lblcr). The seed is fixed, so every run sees the same servers and flows.
+    /// </summary>
+    /// <param name="scheduler">The scheduler.</param>
+    /// <param name="count">How many servers.</param>
+    /// <param name="flows">Filled with the flows the benchmark cycles.</param>
+    public static void PreparePicks(Lvs.Scheduling.IScheduler scheduler, int count, FlowKey[] flows)
+    {
+        var random = new Random(42);
+        scheduler.UpdateServers(Create(count, random));
+        FillFlows(flows, random);
+        foreach (var flow in flows)
+        {
+            _ = scheduler.Pick(flow);
+        }
+    }
+
+    private static void FillFlows(FlowKey[] flows, Random random)
     {
         for (int i = 0; i < flows.Length; i++)
         {

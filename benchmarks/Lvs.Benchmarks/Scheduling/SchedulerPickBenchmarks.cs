@@ -29,16 +29,8 @@ public class SchedulerPickBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(42);
-        var servers = LoadedServers.Create(Servers, random);
-        LoadedServers.FillFlows(_flows, random);
-
         _scheduler = new SchedulerRegistry().Create(Scheduler);
-        _scheduler.UpdateServers(servers);
-        foreach (var flow in _flows)
-        {
-            _scheduler.Pick(flow);
-        }
+        LoadedServers.PreparePicks(_scheduler, Servers, _flows);
     }
 
     [GlobalCleanup]
