@@ -18,7 +18,7 @@ if (args is ["build-ab", ..])
 }
 
 // The engine's established-frame path in a plain loop, for a profiler (perf record with DOTNET_PerfMapEnabled=1):
-//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- engine-loop Nat|DirectRouting|FullNat|Tunnel [seconds]
+//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- engine-loop Nat|DirectRouting|FullNat|Tunnel [seconds] [case|all] [connections]
 // DirectorEstablishedThreadsBenchmarks in a plain loop, one line a second:
 //   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- established-loop Nat|DirectRouting THREADS [seconds]
 if (args is ["established-loop", ..])

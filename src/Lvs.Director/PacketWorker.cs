@@ -274,24 +274,29 @@ public sealed class PacketWorker
         // for a service with a port is the destination New gave the connection (the server's port, or the packet's for a
         // port-0 server), so it need not read the slot's route line either; FULLNAT reads it for the local endpoint.
         // (StableDestination is set only for a path with a server.)
-        ConnectionForwarding connection;
         if (_connections.TryGetServer(handle, out int server, out var method) && method != ForwardingMethod.FullNat
             && (method != ForwardingMethod.Nat || Path(view, server).StableDestination))
         {
-            var destination = method == ForwardingMethod.Nat ? DestinationOf(ref Path(view, server), parsed.Flow) : default;
-            connection = new ConnectionForwarding(parsed.Flow.Protocol, parsed.Flow.Source, parsed.Flow.Destination, destination, default, server, method);
+            // The common case builds no ConnectionForwarding (four endpoints, over a hundred bytes a frame).
+            if (IsRescheduled(handle, parsed))
+            {
+                return New(buffer, offset, length, parsed, link, view);
+            }
+
+            ref var serverPath = ref Path(view, server);
+            var destination = method == ForwardingMethod.Nat ? DestinationOf(ref serverPath, parsed.Flow) : default;
+            _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
+            return ToRealServer(buffer, offset, length, parsed, link, ref serverPath, server, method, destination, default);
         }
-        else if (!_connections.TryGetForwarding(handle, out connection))
+
+        if (!_connections.TryGetForwarding(handle, out var connection))
         {
             // Ended between the lookup and the read: the packet is a new one.
             return New(buffer, offset, length, parsed, link, view);
         }
 
-        if ((parsed.TcpFlags & TcpFlags.Syn) != 0 && _connections.ShouldReschedule(handle, parsed.TcpFlags))
+        if (IsRescheduled(handle, parsed))
         {
-            // conn_reuse_mode: a SYN on a closing connection (or an SCTP INIT, which has the SYN bit in the same byte,
-            // on a CLOSED association) ends it and is scheduled afresh (ip_vs_in's is_new_conn).
-            _ = _connections.Remove(handle);
             return New(buffer, offset, length, parsed, link, view);
         }
 
@@ -301,7 +306,27 @@ public sealed class PacketWorker
         return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
     }
 
-    private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection)
+    /// <summary>
+    /// conn_reuse_mode: a SYN on a closing connection (or an SCTP INIT, which has the SYN bit in the same byte, on a
+    /// CLOSED association) ends it, to be scheduled afresh (ip_vs_in's is_new_conn).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsRescheduled(ConnectionHandle handle, in ParsedFrame parsed)
+    {
+        if ((parsed.TcpFlags & TcpFlags.Syn) != 0 && _connections.ShouldReschedule(handle, parsed.TcpFlags))
+        {
+            _ = _connections.Remove(handle);
+            return true;
+        }
+
+        return false;
+    }
+
+    private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection) =>
+        ToRealServer(buffer, offset, length, parsed, link, ref path, connection.RealServer, connection.Method, connection.Destination, connection.Local);
+
+    /// <summary>Rewrites a client's packet for <paramref name="server"/> with <paramref name="method"/>: <paramref name="destination"/> is NAT's and FULLNAT's new destination, <paramref name="local"/> FULLNAT's new source.</summary>
+    private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, int server, ForwardingMethod method, in InetEndpoint destination, in InetEndpoint local)
     {
         if (!TryNextHop(ref path, out var mac, out var unresolved))
         {
@@ -311,16 +336,16 @@ public sealed class PacketWorker
         // The egress link's MTU: a packet over it is answered (DF) or fragmented, as the kernel's ip_vs_*_xmit.
         var outLink = _engine.LinkArray[path.Link];
         var source = outLink.Mac;
-        var verdict = connection.Method switch
+        var verdict = method switch
         {
             ForwardingMethod.DirectRouting => _engine.Dr.Rewrite(buffer, offset, length, parsed, source, mac, outLink.Mtu),
-            ForwardingMethod.Nat => _engine.Nat.RewriteInbound(buffer, offset, length, parsed, connection.Destination, source, mac, outLink.Mtu),
-            ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, connection.Local, connection.Destination, source, mac, outLink.Mtu),
+            ForwardingMethod.Nat => _engine.Nat.RewriteInbound(buffer, offset, length, parsed, destination, source, mac, outLink.Mtu),
+            ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, local, destination, source, mac, outLink.Mtu),
             _ => _engine.Tunnel.Encapsulate(buffer, offset, length, parsed, path.Tunnel, source, mac),
         };
         if (verdict.Action is ForwardingAction.Transmit or ForwardingAction.TransmitFragments)
         {
-            Count(path.ServiceIndex, connection.RealServer, WorkerCounters.InPackets, parsed.L3Length);
+            Count(path.ServiceIndex, server, WorkerCounters.InPackets, parsed.L3Length);
         }
 
         return Finish(verdict, path.Link, link);

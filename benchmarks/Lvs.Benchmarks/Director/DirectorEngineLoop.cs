@@ -14,8 +14,9 @@ internal static class DirectorEngineLoop
     {
         var method = LoopArguments.Enum(args, 1, ForwardingMethod.Nat);
         double seconds = LoopArguments.Double(args, 2, 10);
-        string only = args.Length > 3 ? args[3] : "";
-        var bench = new DirectorEngineBenchmarks { Forwarding = method, Connections = 1_000_000 };
+        string only = args.Length > 3 && args[3] != "all" ? args[3] : "";
+        int connections = LoopArguments.Int(args, 4, 1_000_000);
+        var bench = new DirectorEngineBenchmarks { Forwarding = method, Connections = connections };
         bench.Setup();
         var floor = new ConnectionTracking.MemoryFloorBenchmarks();
         floor.Setup();
