@@ -73,7 +73,11 @@ public enum DropReason : byte
     /// <summary>The TTL or hop limit would reach 0: an ICMP time exceeded replaces the frame (as the kernel's decrement_ttl does).</summary>
     HopLimitExceeded,
 
-    /// <summary>The TCP, UDP or SCTP checksum of the input is wrong, refused by <c>InputChecksumPolicy.VerifyAndDrop</c>.</summary>
+    /// <summary>
+    /// The transport checksum of the input is wrong: a TCP, UDP or SCTP packet refused by
+    /// <c>InputChecksumPolicy.VerifyAndDrop</c>, or a packet the director would answer as a host (a reset, an SCTP
+    /// ABORT, an echo reply, a neighbour advertisement), which a host's stack drops unanswered (<see cref="TransportChecksum"/>).
+    /// </summary>
     BadInputChecksum,
 
     /// <summary>

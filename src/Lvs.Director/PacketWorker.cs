@@ -641,7 +641,10 @@ public sealed class PacketWorker
             : parsed.Protocol == L4Protocol.IcmpV6 && parsed.IcmpType == IcmpV6Header.TypeEchoRequest;
         if (echo && _engine.Options.AnswerEcho && parsed.Fragment == FragmentKind.None)
         {
-            return EchoReply(buffer, offset, length, parsed, link);
+            // icmp_rcv and icmpv6_rcv drop a message with a wrong checksum unanswered.
+            return TransportChecksum.IsValid(buffer.Slice(offset, length), parsed)
+                ? EchoReply(buffer, offset, length, parsed, link)
+                : Dropped(DropReason.BadInputChecksum);
         }
 
         return otherwise == DropReason.None ? FrameVerdict.Deliver() : Dropped(otherwise);
@@ -656,6 +659,13 @@ public sealed class PacketWorker
     private FrameVerdict AnswerUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
     {
         bool tcp = parsed.Protocol == L4Protocol.Tcp;
+        if (parsed.Fragment == FragmentKind.None && !TransportChecksum.IsValid(buffer[offset..], parsed))
+        {
+            // The host's stack drops a segment or packet with a wrong checksum before it would answer it
+            // (tcp_v4_rcv's and tcp_v6_rcv's csum_error, sctp_rcv's CRC32c check).
+            return Dropped(DropReason.BadInputChecksum);
+        }
+
         var reason = tcp ? DropReason.NotSyn : DropReason.NotSctpInit;
         _counters.Drop(reason);
         int length = 0;
@@ -763,10 +773,16 @@ public sealed class PacketWorker
     {
         var frame = buffer.Slice(offset, length);
         var icmp = frame[parsed.L4Offset..parsed.FrameLength];
-        if (icmp.Length < 24 || parsed.HopLimit != 255)
+        if (icmp.Length < 24 || parsed.HopLimit != 255 || icmp[1] != 0)
         {
-            // RFC 4861 7.1.1: hop limit 255 (not forwarded by a router), and room for the target address.
+            // RFC 4861 7.1.1 and 7.1.2: hop limit 255 (not forwarded by a router), code 0, and room for the target address.
             return Dropped(DropReason.BadIcmpHeader);
+        }
+
+        if (!TransportChecksum.IsValid(frame, parsed))
+        {
+            // RFC 4861 7.1.1 and 7.1.2: a message with a wrong checksum is discarded: not answered, nothing learned from it.
+            return Dropped(DropReason.BadInputChecksum);
         }
 
         var target = InetAddress.ReadIPv6(icmp[8..]);

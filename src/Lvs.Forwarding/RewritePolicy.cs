@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lvs.Core;
@@ -159,7 +158,7 @@ internal readonly struct RewritePolicy
     [MethodImpl(MethodImplOptions.NoInlining)]
     public (DropReason Reason, ForwardingNotes Notes) CheckInputChecksum(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
     {
-        if (InputChecksum == InputChecksumPolicy.Ignore || parsed.Fragment != FragmentKind.None || IsChecksumValid(frame, parsed))
+        if (InputChecksum == InputChecksumPolicy.Ignore || parsed.Fragment != FragmentKind.None || TransportChecksum.IsValid(frame, parsed))
         {
             return (DropReason.None, ForwardingNotes.None);
         }
@@ -167,36 +166,5 @@ internal readonly struct RewritePolicy
         return InputChecksum == InputChecksumPolicy.VerifyAndDrop
             ? (DropReason.BadInputChecksum, ForwardingNotes.None)
             : (DropReason.None, ForwardingNotes.BadInputChecksum);
-    }
-
-    private static bool IsChecksumValid(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
-    {
-        int l3 = parsed.L3Offset;
-        int end = parsed.FrameLength;
-        ReadOnlySpan<byte> segment = frame[parsed.L4Offset..end];
-        if (parsed.Protocol == L4Protocol.Sctp)
-        {
-            return SctpChecksum.IsValid(segment); // CRC32c, no pseudo-header (the kernel's sctp_csum_check)
-        }
-
-        if (parsed.Protocol == L4Protocol.Udp && parsed.IpVersion == 4 && BinaryPrimitives.ReadUInt16BigEndian(segment[6..]) == 0)
-        {
-            return true; // RFC 768: no checksum was computed.
-        }
-
-        InetAddress source;
-        InetAddress destination;
-        if (parsed.IpVersion == 4)
-        {
-            source = InetAddress.ReadIPv4(frame[(l3 + 12)..]);
-            destination = InetAddress.ReadIPv4(frame[(l3 + 16)..]);
-        }
-        else
-        {
-            source = InetAddress.ReadIPv6(frame[(l3 + 8)..]);
-            destination = InetAddress.ReadIPv6(frame[(l3 + 24)..]);
-        }
-
-        return Checksum.IsValid(segment, Checksum.PseudoHeaderSum(source, destination, parsed.Protocol, segment.Length));
     }
 }

@@ -167,7 +167,7 @@ public sealed class SctpTests
         return packet;
     }
 
-    private static byte[] Ipv4Frame(byte protocol, byte[] payload)
+    internal static byte[] Ipv4Frame(byte protocol, byte[] payload)
     {
         byte[] frame = new byte[14 + 20 + payload.Length];
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x0800);

@@ -266,6 +266,31 @@ public class DirectorEngineForwardingTests
         Assert.Equal(FrameAction.Drop, quiet.Send(again, 0).Action);
     }
 
+    /// <summary>
+    /// The host's stack checks the checksum before it would answer (tcp_v4_rcv and tcp_v6_rcv drop a wrong one as a
+    /// checksum error): a segment whose checksum is wrong is dropped unanswered, counted as such.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TcpNotSyn_NoConnection_WrongChecksum_DroppedUnanswered(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var segment = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "PA", payload: 5);
+        segment.Buffer[segment.Offset + segment.Length - 1] ^= 0x20;
+
+        var verdict = lab.Send(segment, 0);
+
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), (verdict.Action, verdict.Reason));
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.BadInputChecksum));
+        Assert.Equal(0, lab.Engine.GetDropCount(DropReason.NotSyn));
+
+        // The same segment with its checksum right is answered (the check is what withheld the reset).
+        var intact = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "PA", payload: 5);
+        Assert.Equal((FrameAction.Transmit, DropReason.NotSyn), (lab.Send(intact, 0) is var answered ? (answered.Action, answered.Reason) : default));
+    }
+
     /// <summary>The reset carries the segment's DSCP with the ECN bits cleared, as tcp_v4_send_reset and tcp_v6_send_reset send it.</summary>
     [Theory]
     [InlineData(false)]

@@ -88,6 +88,89 @@ public class DirectorEngineHostTests
         }
     }
 
+    /// <summary>icmp_rcv and icmpv6_rcv drop a message with a wrong checksum: no echo reply.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EchoRequestToVip_WrongChecksum_DroppedUnanswered(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        Packet echo = ipv6
+            ? new IcmpV6Packet(new PacketDotNet.Utils.ByteArraySegment([128, 0, 0, 0, 0, 1, 0, 1, 9, 9]))
+            : new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment([8, 0, 0, 0, 0, 1, 0, 1, 9, 9]));
+        var frame = Lab.Ip(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, echo);
+        frame.Buffer[frame.Offset + frame.Length - 1] ^= 0x10;
+
+        var v = lab.Send(frame, 0);
+
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), (v.Action, v.Reason));
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.BadInputChecksum));
+    }
+
+    /// <summary>
+    /// RFC 4861 7.1.1: a solicitation with a wrong checksum, or a code other than 0, is discarded: not answered, and
+    /// the solicitor's address is not learned from it (7.1.2 the same for advertisements).
+    /// </summary>
+    [Theory]
+    [InlineData("checksum", DropReason.BadInputChecksum)]
+    [InlineData("code", DropReason.BadIcmpHeader)]
+    public void NeighborSolicitationForVip_Invalid_DiscardedAndNothingLearned(string broken, DropReason reason)
+    {
+        using var lab = new Lab(ipv6: true);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var solicitor = InetAddress.Parse("2001:db8::9");
+        var frame = NeighborSolicitation(lab, solicitor, MacAddress.Parse("02:00:00:00:00:09"), code: broken == "code" ? (byte)1 : (byte)0);
+        if (broken == "checksum")
+        {
+            frame.Buffer[frame.Offset + frame.Length - 1] ^= 0x01;
+        }
+
+        var v = lab.Send(frame, 0);
+
+        Assert.Equal((FrameAction.Drop, reason), (v.Action, v.Reason));
+        Assert.False(lab.Engine.Neighbors.TryGet(0, solicitor, out _));
+    }
+
+    [Fact]
+    public void NeighborAdvertisement_WrongChecksum_NotLearned()
+    {
+        using var lab = new Lab(ipv6: true);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var neighbor = InetAddress.Parse("2001:db8::9");
+        var body = new byte[32];
+        body[0] = 136;
+        body[4] = 0x20; // override
+        neighbor.WriteIPv6To(body.AsSpan(8));
+        body[24] = 2;
+        body[25] = 1;
+        MacAddress.Parse("02:00:00:00:00:09").WriteTo(body.AsSpan(26));
+        var advertisement = Lab.IcmpV6(MacAddress.Parse("02:00:00:00:00:09"), Lab.ClientLinkMac, neighbor, InetAddress.Parse("ff02::1"), body, hopLimit: 255);
+        lab.Engine.Neighbors.Set(0, neighbor, MacAddress.Parse("02:00:00:00:00:07"));
+        var corrupted = Frame.From(advertisement.Buffer[advertisement.Offset..(advertisement.Offset + advertisement.Length)]);
+        corrupted.Buffer[corrupted.Offset + corrupted.Length - 1] ^= 0x01;
+
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), lab.Send(corrupted, 0) is var v ? (v.Action, v.Reason) : default);
+        Assert.True(lab.Engine.Neighbors.TryGet(0, neighbor, out var kept));
+        Assert.Equal(MacAddress.Parse("02:00:00:00:00:07"), kept);
+
+        _ = lab.Send(advertisement, 0);
+        Assert.True(lab.Engine.Neighbors.TryGet(0, neighbor, out var refreshed));
+        Assert.Equal(MacAddress.Parse("02:00:00:00:00:09"), refreshed);
+    }
+
+    private static Frame NeighborSolicitation(Lab lab, InetAddress solicitor, MacAddress solicitorMac, byte code = 0)
+    {
+        var body = new byte[32];
+        body[0] = 135;
+        body[1] = code;
+        lab.Vip.WriteIPv6To(body.AsSpan(8));
+        body[24] = 1;
+        body[25] = 1;
+        solicitorMac.WriteTo(body.AsSpan(26));
+        return Lab.IcmpV6(solicitorMac, Lab.ClientLinkMac, solicitor, InetAddress.Parse("ff02::1:ff00:100"), body, hopLimit: 255);
+    }
+
     [Fact]
     public void NeighborSolicitationForVip_AnsweredWithAnAdvertisement()
     {
@@ -95,13 +178,7 @@ public class DirectorEngineHostTests
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
         var solicitor = InetAddress.Parse("2001:db8::9");
         var solicitorMac = MacAddress.Parse("02:00:00:00:00:09");
-        var body = new byte[32];
-        body[0] = 135;
-        lab.Vip.WriteIPv6To(body.AsSpan(8));
-        body[24] = 1;
-        body[25] = 1;
-        solicitorMac.WriteTo(body.AsSpan(26));
-        var frame = Lab.IcmpV6(solicitorMac, Lab.ClientLinkMac, solicitor, InetAddress.Parse("ff02::1:ff00:100"), body, hopLimit: 255);
+        var frame = NeighborSolicitation(lab, solicitor, solicitorMac);
         Assert.Equal(DropReason.None, FrameParser.Parse(frame.Buffer.AsSpan(frame.Offset, frame.Length), out var parsedNs));
         Assert.Equal((L4Protocol.IcmpV6, (byte)135, (byte)255), (parsedNs.Protocol, parsedNs.IcmpType, parsedNs.HopLimit));
         var v = lab.Send(frame, 0);

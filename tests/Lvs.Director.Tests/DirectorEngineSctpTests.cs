@@ -276,6 +276,25 @@ public sealed class DirectorEngineSctpTests
         Assert.Empty(lab.Engine.Connections.Enumerate());
     }
 
+    /// <summary>sctp_rcv checks the CRC32c before anything else: a packet with a wrong one is dropped unanswered, counted as such.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SctpNotInit_MatchingNothing_WrongCrc_DroppedUnanswered(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+        var frame = Sctp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, ClientPort, lab.Vip, ServicePort, Data);
+        frame.Buffer[frame.Offset + frame.Length - 1] ^= 0x01;
+
+        var verdict = lab.Send(frame, 0);
+
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), (verdict.Action, verdict.Reason));
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.BadInputChecksum));
+        Assert.Equal(0, lab.Engine.GetDropCount(DropReason.NotSctpInit));
+        Assert.Equal(FrameAction.Transmit, lab.Send(Sctp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, ClientPort, lab.Vip, ServicePort, Data), 0).Action);
+    }
+
     /// <summary>What RFC 9260 section 8.4 and the kernel's sctp_rcv_ootb leave unanswered, and a packet whose chunks do not fit it.</summary>
     [Fact]
     public void SctpNotInit_MatchingNothing_NotAnswered_WhenSection84SaysDiscard()
