@@ -60,8 +60,11 @@ public sealed record DirectorOptions
     /// Answer a TCP segment for a virtual service that matches no connection and may not create one (not a SYN, without
     /// <see cref="SloppyTcp"/>) with a reset, as the kernel's director host does: IPVS passes such a segment to the host,
     /// whose TCP stack has no socket for it (a client whose connection the director lost learns it at once instead of
-    /// retransmitting until it times out). On by default; off drops the segment silently. Either way it is counted as
-    /// <see cref="DropReason.NotSyn"/>.
+    /// retransmitting until it times out). Either way it is counted as <see cref="DropReason.NotSyn"/>. A segment for a
+    /// port of the director's addresses that no service has, a SYN included, is answered the same way (the host owns
+    /// those addresses on a kernel director: a client is refused at once), counted as
+    /// <see cref="DropReason.NoVirtualService"/> or <see cref="DropReason.NoConnection"/>. On by default; off drops the
+    /// segments silently. A segment whose checksum is wrong is dropped unanswered (<see cref="DropReason.BadInputChecksum"/>).
     /// </summary>
     public bool ResetUnmatchedTcp { get; init; } = true;
 
@@ -72,9 +75,23 @@ public sealed record DirectorOptions
     /// ABORT with the packet's verification tag and the T bit (a SHUTDOWN COMPLETE for a SHUTDOWN ACK); a packet with an
     /// ABORT, SHUTDOWN COMPLETE or COOKIE ACK chunk or a "Stale Cookie" ERROR gets none. On by default, as on a host
     /// with the kernel's SCTP module (one without it answers with an ICMP protocol unreachable instead); off drops the
-    /// packet silently. Either way it is counted as <see cref="DropReason.NotSctpInit"/>.
+    /// packet silently. Either way it is counted as <see cref="DropReason.NotSctpInit"/>. A packet for a port of the
+    /// director's addresses that no service has is answered the same way, an INIT included (an ABORT with the INIT's
+    /// initiate tag and no T bit), counted as <see cref="DropReason.NoVirtualService"/> or
+    /// <see cref="DropReason.NoConnection"/>. A packet whose CRC32c is wrong is dropped unanswered
+    /// (<see cref="DropReason.BadInputChecksum"/>).
     /// </summary>
     public bool AbortUnmatchedSctp { get; init; } = true;
+
+    /// <summary>
+    /// Answer a UDP datagram for a port of the director's addresses (a VIP or a FULLNAT local address) that no service
+    /// and no connection takes with an ICMP port unreachable (ICMPv6 for IPv6), from the address it was sent to, under
+    /// the rewriters' ICMP rate limit (<see cref="ForwardingOptions.IcmpRateLimiter"/>): what the host's UDP stack
+    /// answers on a kernel director, which owns those addresses. Counted as <see cref="DropReason.NoVirtualService"/> or
+    /// <see cref="DropReason.NoConnection"/> either way; a datagram whose checksum is wrong, a fragment, or one from a
+    /// multicast, broadcast or unspecified source gets no answer. On by default; off drops the datagrams silently.
+    /// </summary>
+    public bool UnreachableUnservedUdp { get; init; } = true;
 
     /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
     public bool AnswerEcho { get; init; } = true;

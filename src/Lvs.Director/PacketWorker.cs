@@ -416,7 +416,7 @@ public sealed class PacketWorker
         {
             // tcp_conn_schedule: only a SYN without RST creates a connection (any segment with sloppy_tcp). The kernel
             // lets the rest through to the host, whose TCP stack, with no socket there, answers with a reset.
-            return _engine.Options.ResetUnmatchedTcp ? AnswerUnmatched(buffer, offset, parsed, link) : Dropped(DropReason.NotSyn);
+            return _engine.Options.ResetUnmatchedTcp ? AnswerUnmatched(buffer, offset, parsed, link, DropReason.NotSyn) : Dropped(DropReason.NotSyn);
         }
 
         if (flow.Protocol == L4Protocol.Sctp && !IsSctpSchedulable(parsed.SctpEvent))
@@ -425,7 +425,7 @@ public sealed class PacketWorker
             // packet without a chunk is dropped. The kernel lets the rest through to the host, whose SCTP stack, with
             // no association, answers it as out of the blue.
             return _engine.Options.AbortUnmatchedSctp && parsed.SctpEvent != SctpChunkEvent.None
-                ? AnswerUnmatched(buffer, offset, parsed, link)
+                ? AnswerUnmatched(buffer, offset, parsed, link, DropReason.NotSctpInit)
                 : Dropped(DropReason.NotSctpInit);
         }
 
@@ -633,7 +633,11 @@ public sealed class PacketWorker
         return FrameVerdict.Deliver();
     }
 
-    /// <summary>A packet for an address the director owns that no service or connection takes: answer an echo request, drop the rest.</summary>
+    /// <summary>
+    /// A packet for an address the director owns that no service or connection takes: answer an echo request; deliver
+    /// the rest when <paramref name="otherwise"/> is none (the host's own address on a link that answers for it), else
+    /// answer it as the host's stack answers a packet for a local address and a port with no socket (<see cref="Unserved"/>).
+    /// </summary>
     private FrameVerdict ToOwnedAddress(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, DropReason otherwise)
     {
         bool echo = parsed.Protocol == L4Protocol.Icmp
@@ -647,16 +651,51 @@ public sealed class PacketWorker
                 : Dropped(DropReason.BadInputChecksum);
         }
 
-        return otherwise == DropReason.None ? FrameVerdict.Deliver() : Dropped(otherwise);
+        return otherwise == DropReason.None ? FrameVerdict.Deliver() : Unserved(buffer, offset, parsed, link, otherwise);
     }
 
     /// <summary>
-    /// A TCP segment or SCTP packet for a virtual service that matches no connection and may not create one: counted as
-    /// <see cref="DropReason.NotSyn"/> or <see cref="DropReason.NotSctpInit"/> and answered as the host's stack would
-    /// answer it (<see cref="TcpResetReply"/>, <see cref="SctpAbortReply"/>; nothing for a reset or an ABORT).
+    /// A packet for one of the director's addresses (a VIP or a FULLNAT local address) and a port no service has, and
+    /// no connection: on a kernel director the host owns these addresses, and its stack, with no socket there, answers
+    /// a TCP segment with a reset (<see cref="DirectorOptions.ResetUnmatchedTcp"/>), an SCTP packet as out of the blue
+    /// (<see cref="DirectorOptions.AbortUnmatchedSctp"/>) and a UDP datagram with an ICMP port unreachable under the
+    /// ICMP rate limit (<see cref="DirectorOptions.UnreachableUnservedUdp"/>, <c>__udp4_lib_rcv</c>). Counted as
+    /// <paramref name="reason"/>; the rest (other protocols, fragments) is dropped.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private FrameVerdict AnswerUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
+    private FrameVerdict Unserved(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason)
+    {
+        var options = _engine.Options;
+        switch (parsed.Protocol)
+        {
+            case L4Protocol.Tcp when options.ResetUnmatchedTcp:
+            case L4Protocol.Sctp when options.AbortUnmatchedSctp:
+                return AnswerUnmatched(buffer, offset, parsed, link, reason);
+            case L4Protocol.Udp when options.UnreachableUnservedUdp && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
+                if (!TransportChecksum.IsValid(buffer[offset..], parsed))
+                {
+                    // The UDP stack checks the checksum before it looks for a socket.
+                    return Dropped(DropReason.BadInputChecksum);
+                }
+
+                _counters.Drop(reason);
+                var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, options.HopLimit, reason, options.Forwarding.IcmpRateLimiter);
+                return verdict.Action == ForwardingAction.SendIcmpError
+                    ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, reason)
+                    : FrameVerdict.Drop(reason);
+            default:
+                return Dropped(reason);
+        }
+    }
+
+    /// <summary>
+    /// A TCP segment or SCTP packet that matches no connection and may not create one (for a virtual service, or for a
+    /// port of the director's addresses that no service has): counted as <paramref name="reason"/> and answered as the
+    /// host's stack would answer it (<see cref="TcpResetReply"/>, <see cref="SctpAbortReply"/>; nothing for a reset or
+    /// an ABORT), after the checksum check the host's stack makes first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict AnswerUnmatched(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason)
     {
         bool tcp = parsed.Protocol == L4Protocol.Tcp;
         if (parsed.Fragment == FragmentKind.None && !TransportChecksum.IsValid(buffer[offset..], parsed))
@@ -666,7 +705,6 @@ public sealed class PacketWorker
             return Dropped(DropReason.BadInputChecksum);
         }
 
-        var reason = tcp ? DropReason.NotSyn : DropReason.NotSctpInit;
         _counters.Drop(reason);
         int length = 0;
         if (parsed.Fragment == FragmentKind.None)

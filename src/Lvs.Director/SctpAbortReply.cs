@@ -17,15 +17,19 @@ internal static class SctpAbortReply
     /// <summary>The chunk flag that says the verification tag is the one received, reflected (RFC 9260 section 3.3.7).</summary>
     private const byte TagReflected = 0x01;
 
+    /// <summary>The shortest INIT chunk: its header and the initiate tag, a_rwnd, stream counts and initial TSN.</summary>
+    private const int InitLength = SctpHeader.ChunkHeaderLength + 16;
+
     /// <summary>The ERROR cause "Stale Cookie Error".</summary>
     private const ushort StaleCookieCause = 3;
 
     /// <summary>
     /// Turns the SCTP packet of <paramref name="parsed"/> into the answer RFC 9260 section 8.4 gives it, addressed back
     /// to its sender from the address and port it was sent to, with the packet's verification tag and the T bit: a
-    /// SHUTDOWN COMPLETE for a SHUTDOWN ACK, an ABORT for anything else. No answer goes to a packet with an ABORT,
-    /// SHUTDOWN COMPLETE or COOKIE ACK chunk, a "Stale Cookie" ERROR, or an INIT that is not its first chunk; nor to a
-    /// packet whose chunks do not fit it, or from an address no host answers. The link header is kept with the MAC
+    /// SHUTDOWN COMPLETE for a SHUTDOWN ACK, an ABORT for anything else (for an INIT, with the INIT's initiate tag and
+    /// no T bit). No answer goes to a packet with an ABORT, SHUTDOWN COMPLETE or COOKIE ACK chunk, a "Stale Cookie"
+    /// ERROR, or an INIT that is not alone or shorter than 20 bytes; nor to a packet whose chunks do not fit it, or
+    /// from an address no host answers. The link header is kept with the MAC
     /// addresses swapped (the sender's becomes the destination, <paramref name="linkMac"/> the source).
     /// </summary>
     /// <returns>The answer's length from <paramref name="offset"/>, or 0 when none is sent.</returns>
@@ -39,7 +43,10 @@ internal static class SctpAbortReply
             return 0;
         }
 
-        uint tag = BinaryPrimitives.ReadUInt32BigEndian(sctp[4..]);
+        // An INIT has no tag of the receiver's to reflect: the ABORT carries the INIT's initiate tag, without the T bit
+        // (RFC 9260 section 8.4 rule 3; the kernel's sctp_make_abort and sctp_ootb_pkt_new).
+        bool init = sctp[SctpHeader.Length] == SctpHeader.ChunkInit;
+        uint tag = BinaryPrimitives.ReadUInt32BigEndian(init ? sctp[(SctpHeader.Length + SctpHeader.ChunkHeaderLength)..] : sctp[4..]);
         HostReply.TurnAround(frame, linkMac);
         var ip = frame[parsed.L3Offset..];
         int ipLength = HostReply.WriteIpHeader(ip, flow, ReplyLength, hopLimit);
@@ -48,7 +55,7 @@ internal static class SctpAbortReply
         BinaryPrimitives.WriteUInt16BigEndian(reply[2..], flow.SourcePort);
         BinaryPrimitives.WriteUInt32BigEndian(reply[4..], tag);
         reply[SctpHeader.Length] = answer;
-        reply[SctpHeader.Length + 1] = TagReflected;
+        reply[SctpHeader.Length + 1] = init ? (byte)0 : TagReflected;
         BinaryPrimitives.WriteUInt16BigEndian(reply[(SctpHeader.Length + 2)..], SctpHeader.ChunkHeaderLength);
         SctpChecksum.Write(reply);
         return parsed.L3Offset + ipLength + ReplyLength;
@@ -68,6 +75,15 @@ internal static class SctpAbortReply
         }
 
         byte first = sctp[at];
+        if (first == SctpHeader.ChunkInit)
+        {
+            // sctp_sf_do_5_1B_init discards an INIT shorter than 20 bytes, or not alone: another chunk header would fit
+            // after it (the kernel's singleton test).
+            int length = BinaryPrimitives.ReadUInt16BigEndian(sctp[(at + 2)..]);
+            int end = at + ((length + 3) & ~3);
+            return length >= InitLength && length <= sctp.Length - at && end + SctpHeader.ChunkHeaderLength > sctp.Length;
+        }
+
         while (at <= sctp.Length - SctpHeader.ChunkHeaderLength)
         {
             byte type = sctp[at];

@@ -142,8 +142,9 @@ public class DirectorEngineFirewallMarkTests
         Assert.Equal(443, Send(40001, "A"));
     }
 
+    /// <summary>No service takes the port: the host owns the VIP on a kernel director, and its stack refuses the SYN with a reset.</summary>
     [Fact]
-    public void UnmarkedPortOfTheMarkedAddress_NoService()
+    public void UnmarkedPortOfTheMarkedAddress_NoService_RefusedWithTheHostsReset()
     {
         var (lab, _) = MarkedLab();
         using var _lab = lab;
@@ -151,8 +152,14 @@ public class DirectorEngineFirewallMarkTests
 
         var verdict = lab.Send(syn, 0);
 
-        Assert.Equal(FrameAction.Drop, verdict.Action);
+        Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (verdict.Action, verdict.Link, verdict.Reason));
         Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
+        var eth = syn.Output(verdict);
+        var reset = PacketAssert.Tcp(eth);
+        PacketAssert.Endpoints(PacketAssert.Ip(eth), reset, Vip, 8443, lab.Client, 40000);
+        Assert.True(reset.Reset && reset.Acknowledgment);
+        Assert.Equal(1001u, reset.AcknowledgmentNumber);
+        Assert.Empty(lab.Engine.Connections.Enumerate());
     }
 
     [Fact]

@@ -88,6 +88,111 @@ public class DirectorEngineHostTests
         }
     }
 
+    /// <summary>
+    /// A port of the VIP that no service has: on a kernel director the host owns the VIP, and its TCP stack, with no
+    /// socket there, refuses a SYN with a reset (tcp_v4_send_reset: RST and ACK, acknowledging the SYN).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TcpSynToAnUnservedPortOfTheVip_RefusedWithTheHostsReset(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 81, "S");
+
+        var v = lab.Send(syn, 0);
+
+        Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (v.Action, v.Link, v.Reason));
+        var eth = syn.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        var ip = PacketAssert.Ip(eth);
+        var reset = PacketAssert.Tcp(eth);
+        PacketAssert.Endpoints(ip, reset, lab.Vip, 81, lab.Client, 40000);
+        Assert.True(reset.Reset && reset.Acknowledgment && !reset.Synchronize);
+        Assert.Equal((0u, 1001u), (reset.SequenceNumber, reset.AcknowledgmentNumber));
+        Assert.True(reset.ValidChecksum);
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+
+        // A reset is not answered; with the option off nothing is.
+        Assert.Equal(FrameAction.Drop, lab.Send(Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 81, "R"), 0).Action);
+        using var quiet = new Lab(new DirectorOptions { ResetUnmatchedTcp = false }, ipv6: ipv6);
+        quiet.AddService("rr", ForwardingMethod.Nat, count: 1);
+        Assert.Equal(FrameAction.Drop, quiet.Send(Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, quiet.Client, 40000, quiet.Vip, 81, "S"), 0).Action);
+        Assert.Equal(1, quiet.Engine.GetDropCount(DropReason.NoVirtualService));
+    }
+
+    /// <summary>
+    /// A UDP datagram for a port of the VIP that no service has: the host's UDP stack answers with an ICMP port
+    /// unreachable from the VIP (__udp4_lib_rcv, __udp6_lib_rcv), quoting the datagram.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UdpToAnUnservedPortOfTheVip_AnsweredWithPortUnreachable(bool ipv6)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var datagram = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 5353, lab.Vip, 53);
+        byte[] sent = datagram.Buffer[(datagram.Offset + 14)..(datagram.Offset + datagram.Length)];
+
+        var v = lab.Send(datagram, 0);
+
+        Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (v.Action, v.Link, v.Reason));
+        var eth = datagram.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal((lab.Vip.ToIPAddress(), lab.Client.ToIPAddress()), (ip.SourceAddress, ip.DestinationAddress));
+        byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
+        Assert.Equal(ipv6 ? ((byte)1, (byte)4) : ((byte)3, (byte)3), (icmp[0], icmp[1]));
+        Assert.Equal(sent, icmp[8..]);
+        Assert.True(ipv6
+            ? Checksum.IsValid(icmp, Checksum.PseudoHeaderSum(lab.Vip, lab.Client, L4Protocol.IcmpV6, icmp.Length))
+            : Checksum.IsValid(icmp));
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
+    }
+
+    /// <summary>No port unreachable for a datagram with a wrong checksum, from a multicast or unspecified source, or with the option off.</summary>
+    [Fact]
+    public void UdpToAnUnservedPortOfTheVip_NotAnsweredWhenTheHostWouldNotAnswer()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var corrupted = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 5353, lab.Vip, 53);
+        corrupted.Buffer[corrupted.Offset + corrupted.Length - 1] ^= 0x01;
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), lab.Send(corrupted, 0) is var bad ? (bad.Action, bad.Reason) : default);
+        foreach (string source in new[] { "224.0.0.9", "0.0.0.0" })
+        {
+            var frame = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, InetAddress.Parse(source), 5353, lab.Vip, 53);
+            Assert.Equal((FrameAction.Drop, DropReason.NoVirtualService), lab.Send(frame, 0) is var v ? (v.Action, v.Reason) : default);
+        }
+
+        using var quiet = new Lab(new DirectorOptions { UnreachableUnservedUdp = false });
+        quiet.AddService("rr", ForwardingMethod.Nat, count: 1);
+        Assert.Equal(FrameAction.Drop, quiet.Send(Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, quiet.Client, 5353, quiet.Vip, 53), 0).Action);
+        Assert.Equal(1, quiet.Engine.GetDropCount(DropReason.NoVirtualService));
+    }
+
+    /// <summary>A FULLNAT local address is the host's too: a segment to it that no connection takes is reset, counted as NoConnection.</summary>
+    [Fact]
+    public void TcpToALocalAddressWithNoConnection_ResetOnTheLinkItCameFrom()
+    {
+        using var lab = new Lab(new DirectorOptions { LocalAddresses = [Lab.LocalV4] });
+        var segment = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.Local, 40000, "A");
+
+        var v = lab.Send(segment, 1);
+
+        Assert.Equal((FrameAction.Transmit, 1, DropReason.NoConnection), (v.Action, v.Link, v.Reason));
+        var eth = segment.Output(v);
+        PacketAssert.Addresses(eth, Lab.ServerLinkMac, Lab.ServerMac(1));
+        var reset = PacketAssert.Tcp(eth);
+        PacketAssert.Endpoints(PacketAssert.Ip(eth), reset, lab.Local, 40000, lab.Server(1), 8080);
+        Assert.True(reset.Reset && !reset.Acknowledgment);
+        Assert.Equal(2000u, reset.SequenceNumber);
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoConnection));
+    }
+
     /// <summary>icmp_rcv and icmpv6_rcv drop a message with a wrong checksum: no echo reply.</summary>
     [Theory]
     [InlineData(false)]

@@ -15,6 +15,7 @@ public sealed class DirectorEngineSctpTests
     private const ushort ClientPort = 5000;
     private const ushort ServicePort = 36412;
     private const ushort ServerPort = 8080;
+    private const ushort UnservedPort = 36413;
 
     private const byte Data = 0;
     private const byte Init = 1;
@@ -57,11 +58,11 @@ public sealed class DirectorEngineSctpTests
     }
 
     /// <summary>An SCTP frame carrying <paramref name="chunks"/> as they are (whole chunks, padded by the caller), checksummed by the reference.</summary>
-    private static Frame SctpChunks(Lab lab, byte[] chunks)
+    private static Frame SctpChunks(Lab lab, byte[] chunks, ushort port = ServicePort)
     {
         byte[] sctp = new byte[12 + chunks.Length];
         BinaryPrimitives.WriteUInt16BigEndian(sctp, ClientPort);
-        BinaryPrimitives.WriteUInt16BigEndian(sctp.AsSpan(2), ServicePort);
+        BinaryPrimitives.WriteUInt16BigEndian(sctp.AsSpan(2), port);
         BinaryPrimitives.WriteUInt32BigEndian(sctp.AsSpan(4), 0x1234_5678);
         chunks.CopyTo(sctp, 12);
         return Wrap(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, sctp, 64);
@@ -293,6 +294,63 @@ public sealed class DirectorEngineSctpTests
         Assert.Equal(1, lab.Engine.GetDropCount(DropReason.BadInputChecksum));
         Assert.Equal(0, lab.Engine.GetDropCount(DropReason.NotSctpInit));
         Assert.Equal(FrameAction.Transmit, lab.Send(Sctp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, ClientPort, lab.Vip, ServicePort, Data), 0).Action);
+    }
+
+    /// <summary>
+    /// A port of the VIP that no service has: the host owns the VIP on a kernel director, and its SCTP stack answers
+    /// an INIT with an ABORT carrying the INIT's initiate tag without the T bit (sctp_sf_do_5_1B_init on the control
+    /// endpoint, sctp_make_abort, RFC 9260 section 8.4 rule 3), and any other packet as out of the blue.
+    /// </summary>
+    [Theory]
+    [InlineData(false, Init)]
+    [InlineData(true, Init)]
+    [InlineData(false, Data)]
+    [InlineData(true, ShutdownAck)]
+    public void UnservedPort_AnsweredAsTheHostsStackAnswers(bool ipv6, byte chunk)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+        var frame = Sctp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, ClientPort, lab.Vip, UnservedPort, chunk);
+
+        var verdict = lab.Send(frame, 0);
+
+        Assert.Equal((0, DropReason.NoVirtualService), (verdict.Link, verdict.Reason));
+        var output = Read(frame, verdict);
+        Assert.Equal((lab.Vip, UnservedPort, lab.Client, ClientPort), (output.Source, output.SourcePort, output.Destination, output.DestinationPort));
+        Assert.True(output.CrcValid);
+        Assert.Equal(16, output.Sctp.Length);
+
+        // The Sctp builder fills a chunk's value with (i * 13) at packet byte i: the INIT's initiate tag is bytes 16-19.
+        uint tag = chunk == Init ? 0xD0DD_EAF7u : 0x1234_5678u;
+        byte answer = chunk == ShutdownAck ? ShutdownComplete : Abort;
+        Assert.Equal((tag, answer, chunk == Init ? (byte)0 : (byte)1), (BinaryPrimitives.ReadUInt32BigEndian(output.Sctp.AsSpan(4)), output.Sctp[12], output.Sctp[13]));
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+    }
+
+    /// <summary>sctp_sf_do_5_1B_init discards an INIT that is not alone or shorter than 20 bytes; the option off answers nothing.</summary>
+    [Fact]
+    public void UnservedPort_InitNotAloneOrShort_OrTheOptionOff_NotAnswered()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+        byte[] init = Chunk(Init, new byte[16]);
+        var frames = new (string Why, Frame Frame)[]
+        {
+            ("bundled", SctpChunks(lab, [.. init, .. Chunk(Data, new byte[16])], UnservedPort)),
+            ("short", SctpChunks(lab, Chunk(Init, new byte[12]), UnservedPort)),
+        };
+        foreach (var (why, frame) in frames)
+        {
+            Assert.True(lab.Send(frame, 0) is { Action: FrameAction.Drop, Reason: DropReason.NoVirtualService }, why);
+        }
+
+        Assert.Equal(FrameAction.Transmit, lab.Send(SctpChunks(lab, init, UnservedPort), 0).Action);
+
+        using var quiet = new Lab(new DirectorOptions { AbortUnmatchedSctp = false });
+        quiet.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+        Assert.Equal(FrameAction.Drop, quiet.Send(SctpChunks(quiet, init, UnservedPort), 0).Action);
+        Assert.Equal(1, quiet.Engine.GetDropCount(DropReason.NoVirtualService));
     }
 
     /// <summary>What RFC 9260 section 8.4 and the kernel's sctp_rcv_ootb leave unanswered, and a packet whose chunks do not fit it.</summary>

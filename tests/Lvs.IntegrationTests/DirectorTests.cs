@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Lvs.IntegrationTests.Lab;
 
 namespace Lvs.IntegrationTests;
@@ -50,6 +52,9 @@ public class DirectorTests
             // wrr 1:2:3 picks rs3 rs2 rs3 rs1 rs2 rs3 in every six: 60 new connections are 10, 20 and 30.
             Assert.Equal(Counts(10, 20, 30), await DistributionAsync(http, 60));
 
+            // A port of the VIP no service has is refused at once, as the kernel director's host refuses it.
+            await AssertRefusedAsync(lab.Client, cancellation);
+
             // A 1 MiB download through each server, intact.
             for (int i = 0; i < 6; i++)
             {
@@ -94,6 +99,30 @@ public class DirectorTests
 
             File.Delete(conf);
         }
+    }
+
+    /// <summary>
+    /// The client kernel's TCP connect to a port of the VIP that no service has fails with "connection refused" (the
+    /// director's reset), and its connected UDP socket reads "connection refused" after a datagram there (the
+    /// director's ICMP port unreachable): at once, not after a timeout.
+    /// </summary>
+    private static async Task AssertRefusedAsync(NetNamespace client, CancellationToken cancellation)
+    {
+        var vip = IPAddress.Parse(LoadBalancerLab.Vip);
+        using (var tcp = client.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            var refused = await Assert.ThrowsAsync<SocketException>(async () => await tcp.ConnectAsync(new IPEndPoint(vip, 81), timeout.Token));
+            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        }
+
+        using var udp = client.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        udp.Connect(new IPEndPoint(vip, 5353));
+        udp.ReceiveTimeout = 5000;
+        _ = udp.Send([1, 2, 3]);
+        var unreachable = Assert.Throws<SocketException>(() => udp.Receive(new byte[16]));
+        Assert.Equal(SocketError.ConnectionRefused, unreachable.SocketErrorCode);
     }
 
     /// <summary>
