@@ -63,10 +63,7 @@ public class DirectorEngineHostTests
     {
         using var lab = new Lab(ipv6: ipv6);
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        Packet echo = ipv6
-            ? new IcmpV6Packet(new PacketDotNet.Utils.ByteArraySegment([128, 0, 0, 0, 0, 1, 0, 1, 9, 9]))
-            : new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment([8, 0, 0, 0, 0, 1, 0, 1, 9, 9]));
-        var frame = Lab.Ip(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, echo);
+        var frame = EchoRequest(lab);
         var v = lab.Send(frame, 0);
         Assert.Equal(FrameAction.Transmit, v.Action);
         var eth = frame.Output(v);
@@ -201,10 +198,7 @@ public class DirectorEngineHostTests
     {
         using var lab = new Lab(ipv6: ipv6);
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        Packet echo = ipv6
-            ? new IcmpV6Packet(new PacketDotNet.Utils.ByteArraySegment([128, 0, 0, 0, 0, 1, 0, 1, 9, 9]))
-            : new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment([8, 0, 0, 0, 0, 1, 0, 1, 9, 9]));
-        var frame = Lab.Ip(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, echo);
+        var frame = EchoRequest(lab);
         frame.Buffer[frame.Offset + frame.Length - 1] ^= 0x10;
 
         var v = lab.Send(frame, 0);
@@ -262,6 +256,15 @@ public class DirectorEngineHostTests
         _ = lab.Send(advertisement, 0);
         Assert.True(lab.Engine.Neighbors.TryGet(0, neighbor, out var refreshed));
         Assert.Equal(MacAddress.Parse("02:00:00:00:00:09"), refreshed);
+    }
+
+    /// <summary>An echo request from the client to the VIP, its checksum computed by the lab.</summary>
+    private static Frame EchoRequest(Lab lab)
+    {
+        Packet echo = lab.IPv6
+            ? new IcmpV6Packet(new PacketDotNet.Utils.ByteArraySegment([128, 0, 0, 0, 0, 1, 0, 1, 9, 9]))
+            : new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment([8, 0, 0, 0, 0, 1, 0, 1, 9, 9]));
+        return Lab.Ip(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, echo);
     }
 
     private static Frame NeighborSolicitation(Lab lab, InetAddress solicitor, MacAddress solicitorMac, byte code = 0)
