@@ -9,7 +9,8 @@ namespace Lvs.Director.Tests;
 /// Model-based: random sequences of table edits, health events and packets through the engine; after every step the
 /// engine's choice agrees with a simple reference model (a new flow goes to a server in the pool with weight above 0,
 /// or is refused when there is none; a flow stays on its server, also after that server is drained, taken out or
-/// deleted; a segment that is not a SYN and matches nothing is dropped), and at the end every counter equals the model's.
+/// deleted; a segment that is not a SYN and matches nothing is dropped; a segment for a port of the VIP that no service
+/// has is reset and creates nothing), and at the end every counter equals the model's.
 /// </summary>
 public class DirectorEngineModelTests
 {
@@ -31,6 +32,9 @@ public class DirectorEngineModelTests
     public sealed record Syn(int Port) : Op;
 
     public sealed record Ack(int Port) : Op;
+
+    /// <summary>A segment (a SYN or not) from the flow's client port to a port of the VIP that no service has.</summary>
+    public sealed record Unserved(int Port, bool Syn) : Op;
 
     private sealed class ModelServer
     {
@@ -59,7 +63,8 @@ public class DirectorEngineModelTests
             (1, from s in server select (Op)new HealthDown(s)),
             (1, from s in server select (Op)new HealthUp(s)),
             (5, from p in port select (Op)new Syn(p)),
-            (5, from p in port select (Op)new Ack(p)));
+            (5, from p in port select (Op)new Ack(p)),
+            (2, from p in port from syn in Gen.Elements(true, false) select (Op)new Unserved(p, syn)));
     }
 
     [FsCheck.Xunit.Property(MaxTest = 100)]
@@ -79,6 +84,7 @@ public class DirectorEngineModelTests
         var flows = new Dictionary<int, int>();
         long refused = 0;
         long notSyn = 0;
+        long unserved = 0;
         InetEndpoint Endpoint(int n) => new(lab.Server(n), 8080);
         RealServerOptions Options(int n, int w) => new(Endpoint(n)) { Method = ForwardingMethod.Nat, Weight = w };
         for (int n = 1; n <= Candidates; n++)
@@ -116,6 +122,9 @@ public class DirectorEngineModelTests
                 case Ack(var p):
                     Packet(p, syn: false);
                     break;
+                case Unserved(var p, var syn):
+                    ToUnservedPort(p, syn);
+                    break;
                 default:
                     break;
             }
@@ -131,6 +140,7 @@ public class DirectorEngineModelTests
 
         Assert.Equal(refused, lab.Engine.GetDropCount(DropReason.NoRealServer));
         Assert.Equal(notSyn, lab.Engine.GetDropCount(DropReason.NotSyn));
+        Assert.Equal(unserved, lab.Engine.GetDropCount(DropReason.NoVirtualService));
         Assert.Equal(model.Sum(m => m.Connections), lab.Engine.GetCounters(lab.Table.Snapshot.Find(key)!).Connections);
 
         RealServer? FindServer(int n)
@@ -144,6 +154,16 @@ public class DirectorEngineModelTests
             }
 
             return null;
+        }
+
+        void ToUnservedPort(int p, bool syn)
+        {
+            // The host's reset back to the client, whatever the service on port 80 holds for the same client port.
+            var frame = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, (ushort)(30000 + p), lab.Vip, 81, syn ? "S" : "A");
+            var verdict = lab.Send(frame, 0);
+            Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (verdict.Action, verdict.Link, verdict.Reason));
+            Assert.True(PacketAssert.Tcp(frame.Output(verdict)).Reset);
+            unserved++;
         }
 
         void Packet(int p, bool syn)
