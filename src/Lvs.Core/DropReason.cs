@@ -136,7 +136,11 @@ public enum DropReason : byte
 
     // ---- Director (Lvs.Director)
 
-    /// <summary>Director: a packet for a virtual address that matches no service and no connection (the host must not answer it either).</summary>
+    /// <summary>
+    /// Director: a packet for a virtual address that matches no service and no connection. Counted also when the
+    /// director answers it as the kernel director's host would (a reset, an SCTP ABORT, an ICMP port unreachable);
+    /// the host itself must not answer for the address.
+    /// </summary>
     NoVirtualService,
 
     /// <summary>Director: a TCP segment that is not a SYN (or is a RST) and matches no connection; IPVS schedules only SYNs unless sloppy_tcp is on.</summary>
@@ -154,7 +158,10 @@ public enum DropReason : byte
     /// <summary>Director: the connection's real server was deleted and expire_nodest_conn is on, so the connection ended with this packet.</summary>
     RealServerUnavailable,
 
-    /// <summary>Director: a packet for one of the director's own local (FULLNAT) addresses that matches no connection.</summary>
+    /// <summary>
+    /// Director: a packet for one of the director's own local (FULLNAT) addresses that matches no connection. Counted
+    /// also when the director answers it as a host would (a reset, an SCTP ABORT, an ICMP port unreachable).
+    /// </summary>
     NoConnection,
 
     /// <summary>Director: the next hop's MAC address is unknown and the frame could not wait for its resolution.</summary>
