@@ -57,6 +57,18 @@ public sealed record DirectorOptions
     public bool ScheduleIcmpEcho { get; init; }
 
     /// <summary>
+    /// The kernel's <c>schedule_icmp</c> sysctl: an ICMP error sent to a virtual address about a packet of a service's
+    /// flow (quoted as virtual service to client) that matches no connection is scheduled as that flow would be, and
+    /// sent to the real server chosen, translated for NAT and FULLNAT. A connection is created (inactive, with the 3-second
+    /// timeout of one whose first packet was not processed; none with <c>-o</c>), when the quoted header may create one:
+    /// any UDP datagram, a TCP SYN without RST (any segment but a RST with <see cref="SloppyTcp"/>), an SCTP INIT (any
+    /// chunk but an ABORT with <see cref="SloppySctp"/>). For services whose replies can meet errors with no connection
+    /// left, such as one-packet (<c>-o</c>) UDP: a "fragmentation needed" about a reply then reaches a real server. Off
+    /// by default, as in the kernel: such an error goes to the host.
+    /// </summary>
+    public bool ScheduleIcmpErrors { get; init; }
+
+    /// <summary>
     /// Answer a TCP segment for a virtual service that matches no connection and may not create one (not a SYN, without
     /// <see cref="SloppyTcp"/>) with a reset, as the kernel's director host does: IPVS passes such a segment to the host,
     /// whose TCP stack has no socket for it (a client whose connection the director lost learns it at once instead of

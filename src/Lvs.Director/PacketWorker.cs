@@ -378,12 +378,15 @@ public sealed class PacketWorker
         return Finish(verdict, outLink, link);
     }
 
-    /// <summary>The service of a new flow, as <c>ip_vs_service_find</c>: by the packet's mark first, then by address and port.</summary>
-    private static bool TryFindService(EngineView view, in FlowKey flow, out VirtualService service)
+    /// <summary>
+    /// The service of a new flow, as <c>ip_vs_service_find</c>: by the mark of the packet (<paramref name="marked"/>,
+    /// the flow itself, or an ICMP error carrying it) first, then by the flow's address and port.
+    /// </summary>
+    private static bool TryFindService(EngineView view, in FlowKey marked, in FlowKey flow, out VirtualService service)
     {
         if (view.MarkRules.Length != 0)
         {
-            uint mark = view.MarkOf(flow);
+            uint mark = view.MarkOf(marked);
             if (mark != 0 && view.Snapshot.TryFindService(mark, !flow.IsIPv4, out service))
             {
                 return true;
@@ -398,7 +401,7 @@ public sealed class PacketWorker
     private FrameVerdict New(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
         var flow = parsed.Flow;
-        if (!TryFindService(view, flow, out var service)
+        if (!TryFindService(view, flow, flow, out var service)
             || (flow.Protocol is L4Protocol.Icmp or L4Protocol.IcmpV6 && !_engine.Options.ScheduleIcmpEcho))
         {
             // An echo request is the host's unless ScheduleIcmpEcho (ip_vs_in accepts a protocol IPVS has no handler for).
@@ -429,6 +432,19 @@ public sealed class PacketWorker
                 : Dropped(DropReason.NotSctpInit);
         }
 
+        return Schedule(buffer, offset, length, parsed, link, view, service, flow, parsed.TcpFlags);
+    }
+
+    /// <summary>
+    /// Schedules <paramref name="flow"/> (a client's flow to <paramref name="service"/>) and sends the frame to the
+    /// real server chosen, as the kernel's <c>ip_vs_schedule</c> and the transmit after it: persistence templates, the
+    /// scheduler's pick, FULLNAT's local address, the connection (none with <c>-o</c>). The frame is the flow's first
+    /// packet, with <paramref name="firstPacket"/> the transition it applies, or an ICMP error about the flow
+    /// (<see cref="DirectorOptions.ScheduleIcmpErrors"/>), which applies none: the connection starts inactive.
+    /// </summary>
+    private FrameVerdict Schedule(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, VirtualService service, in FlowKey flow, TcpFlags? firstPacket)
+    {
         var options = service.Options;
         ConnectionHandle template = default;
         RealServer? server;
@@ -496,7 +512,7 @@ public sealed class PacketWorker
             }
 
             Count(path.ServiceIndex, index, WorkerCounters.Connections, 0);
-            var once = ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+            var once = Forward(buffer, offset, length, parsed, link, ref path, connection);
             if (method == ForwardingMethod.FullNat)
             {
                 _ = _engine.LocalAddresses!.Release(local);
@@ -506,7 +522,7 @@ public sealed class PacketWorker
         }
 
         // The insert applies the first packet's transition (a SYN makes it SYN_RECV), as the kernel right after ip_vs_conn_new.
-        var result = _connections.TryAdd(new NewConnection(flow, index, destination, method) { Local = local, Template = template, FirstPacket = parsed.TcpFlags }, out var handle);
+        var result = _connections.TryAdd(new NewConnection(flow, index, destination, method) { Local = local, Template = template, FirstPacket = firstPacket }, out var handle);
         if (result != AddConnectionResult.Added)
         {
             if (method == ForwardingMethod.FullNat)
@@ -516,14 +532,20 @@ public sealed class PacketWorker
 
             // Another thread added the same flow first: the add processed this packet on that connection; forward it there.
             return result == AddConnectionResult.Exists && _connections.TryGetInbound(flow, out handle) && _connections.TryGetForwarding(handle, out var existing)
-                ? ToRealServer(buffer, offset, length, parsed, link, ref Path(view, existing.RealServer), existing)
+                ? Forward(buffer, offset, length, parsed, link, ref Path(view, existing.RealServer), existing)
                 : Dropped(DropReason.ConnectionTableFull);
         }
 
         _created++;
         Count(path.ServiceIndex, index, WorkerCounters.Connections, 0);
-        return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+        return Forward(buffer, offset, length, parsed, link, ref path, connection);
     }
+
+    /// <summary>A client's frame to the real server of <paramref name="connection"/>: a packet of the flow, or an ICMP error about it.</summary>
+    private FrameVerdict Forward(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection) =>
+        parsed.IsIcmpError
+            ? IcmpErrorToRealServer(buffer, offset, length, parsed, link, ref path, connection)
+            : ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
 
     /// <summary>Whether an SCTP packet that matches no association may create one (the kernel's <c>sctp_conn_schedule</c>).</summary>
     private bool IsSctpSchedulable(SctpChunkEvent @event) =>
@@ -546,7 +568,7 @@ public sealed class PacketWorker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict HandleIcmpError(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
-        var embeddedReason = IcmpErrorTranslator.TryGetEmbeddedFlow(buffer.Slice(offset, length), parsed, out var embedded);
+        var embeddedReason = IcmpErrorTranslator.TryGetEmbeddedFlow(buffer.Slice(offset, length), parsed, out var embedded, out int transport);
         if (embeddedReason != DropReason.None)
         {
             return Dropped(embeddedReason);
@@ -556,32 +578,7 @@ public sealed class PacketWorker
         var reverse = embedded.Reverse();
         if (_connections.TryGetInbound(reverse, out var handle) && _connections.TryGetForwarding(handle, out var connection))
         {
-            ref var path = ref Path(view, connection.RealServer);
-            if (connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel)
-            {
-                // ip_vs_icmp_xmit: for DR and TUN the error goes to the real server the way the connection's packets go,
-                // once its checksum is verified (ip_vs_in_icmp checks it whatever the method).
-                var checksum = _engine.Icmp.VerifyChecksum(buffer.Slice(offset, length), parsed, out _);
-                if (checksum != DropReason.None)
-                {
-                    return Dropped(checksum);
-                }
-
-                return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
-            }
-
-            if (!TryNextHop(ref path, out var mac, out var unresolved))
-            {
-                return unresolved;
-            }
-
-            var toServer = _engine.Icmp.TranslateToRealServer(buffer, offset, length, parsed, Endpoints(connection), _engine.LinkArray[path.Link].Mac, mac);
-            if (toServer.Action == ForwardingAction.Transmit)
-            {
-                Count(path.ServiceIndex, connection.RealServer, WorkerCounters.InPackets, parsed.L3Length);
-            }
-
-            return Finish(toServer, path.Link, link);
+            return IcmpErrorToRealServer(buffer, offset, length, parsed, link, ref Path(view, connection.RealServer), connection);
         }
 
         // About a packet the director sent to the real server (client or local -> RS): found outbound by its reverse.
@@ -602,7 +599,80 @@ public sealed class PacketWorker
             return Finish(toClient, outLink, link);
         }
 
+        if (_engine.Options.ScheduleIcmpErrors && view.IsForAService(parsed.Flow.DestinationAddress))
+        {
+            return ScheduleIcmpError(buffer, offset, length, parsed, link, view, reverse, transport);
+        }
+
         return NotForAService(buffer, offset, length, parsed, link, view);
+    }
+
+    /// <summary>
+    /// An ICMP error to the real server of <paramref name="connection"/> (<c>ip_vs_icmp_xmit</c>): for DR and TUN as
+    /// the connection's packets go, once its checksum is verified (<c>ip_vs_in_icmp</c> checks it whatever the method);
+    /// for NAT and FULLNAT translated, quoting the packet as the real server sent it.
+    /// </summary>
+    private FrameVerdict IcmpErrorToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection)
+    {
+        if (connection.Method is ForwardingMethod.DirectRouting or ForwardingMethod.Tunnel)
+        {
+            var checksum = _engine.Icmp.VerifyChecksum(buffer.Slice(offset, length), parsed, out _);
+            return checksum != DropReason.None ? Dropped(checksum) : ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+        }
+
+        if (!TryNextHop(ref path, out var mac, out var unresolved))
+        {
+            return unresolved;
+        }
+
+        var toServer = _engine.Icmp.TranslateToRealServer(buffer, offset, length, parsed, Endpoints(connection), _engine.LinkArray[path.Link].Mac, mac);
+        if (toServer.Action == ForwardingAction.Transmit)
+        {
+            Count(path.ServiceIndex, connection.RealServer, WorkerCounters.InPackets, parsed.L3Length);
+        }
+
+        return Finish(toServer, path.Link, link);
+    }
+
+    /// <summary>
+    /// schedule_icmp (<see cref="DirectorOptions.ScheduleIcmpErrors"/>): an ICMP error to a virtual address about a
+    /// packet of a service's flow that matches no connection is scheduled as that flow (client to virtual service,
+    /// <paramref name="flow"/>) would be, by the rules its protocol's <c>conn_schedule</c> applies to the quoted header
+    /// (TCP: a SYN without RST unless sloppy_tcp; SCTP: an INIT unless sloppy_sctp, never an ABORT; UDP: any), and sent
+    /// to the real server chosen (<c>ip_vs_in_icmp</c>, <c>ip_vs_try_to_schedule</c>). The rest is the host's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict ScheduleIcmpError(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, in FlowKey flow, int transport)
+    {
+        if (!TryFindService(view, parsed.Flow, flow, out var service))
+        {
+            return NotForAService(buffer, offset, length, parsed, link, view);
+        }
+
+        // The quoted header the protocol reads: TCP's whole header, SCTP's common header and first chunk header; the
+        // kernel drops the error when the quote is shorter (skb_header_pointer fails in conn_schedule).
+        var quoted = buffer[(offset + transport)..(offset + parsed.FrameLength)];
+        bool schedulable;
+        switch (flow.Protocol)
+        {
+            case L4Protocol.Tcp when quoted.Length >= 20:
+                var flags = (TcpFlags)quoted[13];
+                schedulable = ((flags & TcpFlags.Syn) != 0 || _engine.Options.SloppyTcp) && (flags & TcpFlags.Rst) == 0;
+                break;
+            case L4Protocol.Sctp when quoted.Length >= SctpHeader.Length + SctpHeader.ChunkHeaderLength:
+                byte chunk = quoted[SctpHeader.Length];
+                schedulable = chunk == SctpHeader.ChunkInit || (_engine.Options.SloppySctp && chunk != SctpHeader.ChunkAbort);
+                break;
+            case L4Protocol.Udp:
+                schedulable = true;
+                break;
+            default:
+                return Dropped(DropReason.EmbeddedTruncated);
+        }
+
+        return schedulable
+            ? Schedule(buffer, offset, length, parsed, link, view, service, flow, firstPacket: null)
+            : NotForAService(buffer, offset, length, parsed, link, view);
     }
 
     private static NatEndpoints Endpoints(in ConnectionForwarding connection) =>

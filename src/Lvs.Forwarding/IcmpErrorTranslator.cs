@@ -11,7 +11,7 @@ namespace Lvs.Forwarding;
 /// </summary>
 /// <remarks>
 /// <para>
-/// <see cref="TryGetEmbeddedFlow"/> reads the quoted packet's flow without reading past the quote; the caller finds the
+/// <see cref="TryGetEmbeddedFlow(ReadOnlySpan{byte}, in ParsedFrame, out FlowKey)"/> reads the quoted packet's flow without reading past the quote; the caller finds the
 /// connection by it (the quoted packet travelled in the opposite direction of the error). For DR and TUN connections
 /// the error needs no translation: pass the frame to <see cref="DirectRoutingRewriter"/> or
 /// <see cref="TunnelEncapsulator"/>, as ip_vs_icmp_xmit hands it to the connection's transmitter.
@@ -40,14 +40,29 @@ public sealed class IcmpErrorTranslator
     /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
     /// <param name="embedded">The quoted packet's protocol, addresses and ports.</param>
     /// <returns><see cref="DropReason.None"/>, <see cref="DropReason.NotIcmpError"/>, or <see cref="DropReason.EmbeddedTruncated"/>.</returns>
-    public static DropReason TryGetEmbeddedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out FlowKey embedded)
+    public static DropReason TryGetEmbeddedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out FlowKey embedded) =>
+        TryGetEmbeddedFlow(frame, parsed, out embedded, out _);
+
+    /// <summary>Reads the flow of the packet an ICMP error quotes, and where its transport header starts.</summary>
+    /// <param name="frame">The frame.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="embedded">The quoted packet's protocol, addresses and ports.</param>
+    /// <param name="transportOffset">
+    /// The offset in <paramref name="frame"/> of the quoted packet's transport header; the quote holds it up to
+    /// <see cref="ParsedFrame.FrameLength"/> (at least its ports, often all of it).
+    /// </param>
+    /// <returns><see cref="DropReason.None"/>, <see cref="DropReason.NotIcmpError"/>, or <see cref="DropReason.EmbeddedTruncated"/>.</returns>
+    public static DropReason TryGetEmbeddedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out FlowKey embedded, out int transportOffset)
     {
         embedded = default;
+        transportOffset = -1;
         DropReason reason = LocateEmbedded(frame, parsed, out var quote);
         if (reason != DropReason.None)
         {
             return reason;
         }
+
+        transportOffset = quote.L4Offset;
 
         ReadOnlySpan<byte> ports = frame.Slice(quote.L4Offset, 4);
         embedded = new FlowKey(

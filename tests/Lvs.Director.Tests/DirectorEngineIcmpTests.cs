@@ -7,19 +7,81 @@ namespace Lvs.Director.Tests;
 /// <summary>ICMP errors about a connection's packets, both ways: translated for NAT, forwarded to the real server for DR.</summary>
 public class DirectorEngineIcmpTests
 {
-    /// <summary>An ICMPv4 error (type 3 code 4, MTU 1400) from <paramref name="from"/> quoting the start of <paramref name="quoted"/>'s IP packet.</summary>
-    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, byte[] quoted)
+    /// <summary>An ICMPv4 error (type 3 code 4, MTU 1400) from <paramref name="from"/> quoting the first <paramref name="quote"/> bytes of <paramref name="quoted"/>'s IP packet.</summary>
+    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, byte[] quoted, int quote = 28)
     {
-        var message = new byte[8 + 28];
+        var message = new byte[8 + quote];
         message[0] = 3;
         message[1] = 4;
         BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), 1400);
-        quoted.AsSpan(14, 28).CopyTo(message.AsSpan(8));
+        quoted.AsSpan(14, quote).CopyTo(message.AsSpan(8));
         var icmp = new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment(message));
         return Lab.Ip(srcMac, dstMac, from, to, icmp);
     }
 
     private static byte[] Bytes(Frame frame, FrameVerdict verdict) => frame.Buffer[verdict.Offset..(verdict.Offset + verdict.Length)];
+
+    /// <summary>
+    /// schedule_icmp: a "fragmentation needed" about a reply of a one-packet (-o) UDP service, which keeps no
+    /// connection, is scheduled as the client's flow and reaches a real server, translated. Without it, the host's.
+    /// </summary>
+    [Fact]
+    public void ScheduleIcmpErrors_ErrorAboutAOnePacketUdpReply_ScheduledAndTranslatedToARealServer()
+    {
+        using var lab = new Lab(new DirectorOptions { ScheduleIcmpErrors = true });
+        var key = lab.AddService("rr", ForwardingMethod.Nat, count: 2, protocol: L4Protocol.Udp, port: 53, onePacket: true);
+        var reply = Lab.Udp(Lab.ClientLinkMac, Lab.RouterMac, lab.Vip, 53, lab.RemoteClient, 5353);
+        var router = InetAddress.Parse("198.51.100.1");
+        var error = IcmpError(Lab.RouterMac, Lab.ClientLinkMac, router, lab.Vip, reply.Buffer[reply.Offset..(reply.Offset + reply.Length)]);
+
+        var v = lab.Send(error, 0);
+
+        Assert.Equal((FrameAction.Transmit, 1), (v.Action, v.Link));
+        var eth = error.Output(v);
+        var ip = PacketAssert.Ip(eth);
+        var server = InetAddress.FromIPAddress(ip.DestinationAddress);
+        Assert.Contains(server, new[] { lab.Server(1), lab.Server(2) });
+        Assert.Equal(router.ToIPAddress(), ip.SourceAddress);
+        var body = Bytes(error, v)[34..];
+        Assert.True(Checksum.IsValid(body));
+        Assert.Equal((server, (ushort)8080), (InetAddress.ReadIPv4(body.AsSpan(8 + 12)), BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(8 + 20))));
+        Assert.Equal(1, lab.Engine.GetCounters(lab.Table.Snapshot.Find(key)!).Connections);
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+
+        using var off = new Lab();
+        off.AddService("rr", ForwardingMethod.Nat, count: 2, protocol: L4Protocol.Udp, port: 53, onePacket: true);
+        var again = IcmpError(Lab.RouterMac, Lab.ClientLinkMac, router, off.Vip, reply.Buffer[reply.Offset..(reply.Offset + reply.Length)]);
+        Assert.NotEqual(FrameAction.Transmit, off.Send(again, 0).Action);
+    }
+
+    /// <summary>
+    /// schedule_icmp over TCP reads the quoted header as tcp_conn_schedule reads a packet: a quoted SYN (a SYN-ACK the
+    /// director sent) is scheduled and leaves an inactive connection; a quoted ACK is the host's; a quote too short for
+    /// the TCP header is dropped.
+    /// </summary>
+    [Fact]
+    public void ScheduleIcmpErrors_Tcp_OnlyAQuotedSynSchedules()
+    {
+        using var lab = new Lab(new DirectorOptions { ScheduleIcmpErrors = true });
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var router = InetAddress.Parse("198.51.100.1");
+        Frame ErrorAbout(string flags, int quote)
+        {
+            var segment = Lab.Tcp(Lab.ClientLinkMac, Lab.RouterMac, lab.Vip, 80, lab.RemoteClient, 40000, flags);
+            return IcmpError(Lab.RouterMac, Lab.ClientLinkMac, router, lab.Vip, segment.Buffer[segment.Offset..(segment.Offset + segment.Length)], quote);
+        }
+
+        Assert.Equal((FrameAction.Drop, DropReason.EmbeddedTruncated), lab.Send(ErrorAbout("SA", 28), 0) is var shortQuote ? (shortQuote.Action, shortQuote.Reason) : default);
+        Assert.NotEqual(FrameAction.Transmit, lab.Send(ErrorAbout("A", 40), 0).Action);
+        Assert.Empty(lab.Engine.Connections.Enumerate());
+
+        var v = lab.Send(ErrorAbout("SA", 40), 0);
+
+        Assert.Equal((FrameAction.Transmit, 1), (v.Action, v.Link));
+        var connection = Assert.Single(lab.Engine.Connections.Enumerate());
+        Assert.Equal((lab.RemoteClient, (ushort)40000, lab.Server(1)), (connection.Client.Address, connection.Client.Port, connection.Destination.Address));
+        Assert.Equal("NONE", connection.StateName);
+    }
 
     [Fact]
     public void Nat_ErrorFromTheClientSide_TranslatedToTheRealServer()
