@@ -442,6 +442,7 @@ public sealed class PacketWorker
     /// packet, with <paramref name="firstPacket"/> the transition it applies, or an ICMP error about the flow
     /// (<see cref="DirectorOptions.ScheduleIcmpErrors"/>), which applies none: the connection starts inactive.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // one body with New, as before ScheduleIcmpError shared it
     private FrameVerdict Schedule(
         Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, VirtualService service, in FlowKey flow, TcpFlags? firstPacket)
     {
