@@ -54,6 +54,29 @@ public class DirectorEngineIcmpTests
         Assert.NotEqual(FrameAction.Transmit, off.Send(again, 0).Action);
     }
 
+    /// <summary>schedule_icmp over IPv6: an ICMPv6 packet too big about a one-packet UDP reply reaches a real server, translated.</summary>
+    [Fact]
+    public void ScheduleIcmpErrors_Ipv6PacketTooBigAboutAOnePacketUdpReply_ScheduledAndTranslated()
+    {
+        using var lab = new Lab(new DirectorOptions { ScheduleIcmpErrors = true }, ipv6: true);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Udp, port: 53, onePacket: true);
+        var reply = Lab.Udp(Lab.ClientLinkMac, Lab.RouterMac, lab.Vip, 53, lab.RemoteClient, 5353);
+        var message = new byte[8 + 48];
+        message[0] = 2; // packet too big
+        BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(4), 1280);
+        reply.Buffer.AsSpan(reply.Offset + 14, 48).CopyTo(message.AsSpan(8));
+        var router = InetAddress.Parse("2001:db8:9::1");
+        var error = Lab.IcmpV6(Lab.RouterMac, Lab.ClientLinkMac, router, lab.Vip, message);
+
+        var v = lab.Send(error, 0);
+
+        Assert.Equal((FrameAction.Transmit, 1), (v.Action, v.Link));
+        var body = Bytes(error, v)[54..];
+        Assert.Equal(lab.Server(1), InetAddress.ReadIPv6(PacketAssert.Ip(error.Output(v)).DestinationAddress.GetAddressBytes()));
+        Assert.True(Checksum.IsValid(body, Checksum.PseudoHeaderSum(router, lab.Server(1), L4Protocol.IcmpV6, body.Length)));
+        Assert.Equal((lab.Server(1), (ushort)8080), (InetAddress.ReadIPv6(body.AsSpan(8 + 8)), BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(8 + 40))));
+    }
+
     /// <summary>
     /// schedule_icmp over TCP reads the quoted header as tcp_conn_schedule reads a packet: a quoted SYN (a SYN-ACK the
     /// director sent) is scheduled and leaves an inactive connection; a quoted ACK is the host's; a quote too short for
