@@ -39,6 +39,11 @@ root.SetAction(result =>
         Console.Error.WriteLine($"warning: {warning}");
     }
 
+    // A kernel with the ipip, gre or fou modules takes tunnel packets in; this one gives them to the agent through
+    // AF_PACKET, and its stack, with no handler, would answer each with a protocol (or, for GUE, a port) unreachable,
+    // which a director relays to the client as the kernel's does. Claiming the protocols as those modules would keeps
+    // the stack quiet: a raw socket per protocol and the GUE port's UDP socket, never read.
+    using var claims = new TunnelClaims(options);
     var agent = new TunnelAgent(link, tun, options);
     Console.WriteLine($"lvs-tunnel-agent: {interfaceName} ({link.Mac}, {string.Join(", ", link.Addresses)}) -> {tunName}; IPIP {(options.AcceptIpIp ? "on" : "off")}, GRE {(options.AcceptGre ? "on" : "off")}, GUE port {options.GuePort}");
     agent.Run(stop.Token);

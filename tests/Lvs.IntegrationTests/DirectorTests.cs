@@ -32,7 +32,7 @@ public class DirectorTests
         Prerequisites.Require();
         var cancellation = TestContext.Current.CancellationToken;
         await using var lab = LoadBalancerLab.Create(method, tap);
-        var agents = StartTunnelAgents(lab);
+        var agents = await StartTunnelAgentsAsync(lab);
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         try
         {
@@ -180,7 +180,12 @@ public class DirectorTests
         }
     }
 
-    private static List<SampleProgram> StartTunnelAgents(LoadBalancerLab lab)
+    /// <summary>
+    /// Starts the tunnel agents and waits until each has claimed the tunnel protocols (its first line): before that the
+    /// server's kernel answers tunnel packets with "protocol unreachable", which the director relays to the client as
+    /// the kernel's does, and the client's connects fail.
+    /// </summary>
+    private static async Task<List<SampleProgram>> StartTunnelAgentsAsync(LoadBalancerLab lab)
     {
         List<SampleProgram> agents = [];
         if (lab.Method != LabMethod.Tunnel)
@@ -191,6 +196,11 @@ public class DirectorTests
         foreach (var server in lab.Servers)
         {
             agents.Add(SampleProgram.Start(lab.Network, server, "lvs-tunnel-agent", "--interface", "eth0", "--tun", "lvstun0"));
+        }
+
+        foreach (var agent in agents)
+        {
+            await agent.WaitForOutputAsync("lvs-tunnel-agent: eth0", TimeSpan.FromSeconds(30));
         }
 
         return agents;

@@ -75,10 +75,15 @@ internal static class DemoCommand
             KeepalivedFile.Write(lab, conf, Weights);
             if (method == LabMethod.Tunnel)
             {
+                var agentOutput = new StringBuilder();
                 foreach (var server in lab.Servers)
                 {
-                    agents.Add(Drain(lab.Network.Start(server, "dotnet", SiblingAssembly("lvs-tunnel-agent"), "--interface", "eth0", "--tun", "lvstun0"), null));
+                    agents.Add(Drain(lab.Network.Start(server, "dotnet", SiblingAssembly("lvs-tunnel-agent"), "--interface", "eth0", "--tun", "lvstun0"), agentOutput));
                 }
+
+                // Until an agent has claimed the tunnel protocols (its first line), its server's kernel answers tunnel
+                // packets with "protocol unreachable", which the director relays to the client as the kernel's does.
+                await WaitForLinesAsync(agentOutput, "lvs-tunnel-agent: eth0", lab.Servers.Length, cancellation);
             }
 
             List<string> arguments = [typeof(DemoCommand).Assembly.Location, "run", "--keepalived", conf, "--stats-interval", "1", .. lab.LinkArguments()];
@@ -198,6 +203,27 @@ internal static class DemoCommand
         lock (buffer)
         {
             return buffer.ToString();
+        }
+    }
+
+    /// <summary>Waits until <paramref name="output"/> holds <paramref name="count"/> lines that start with <paramref name="prefix"/> (at most 30 s).</summary>
+    private static async Task WaitForLinesAsync(StringBuilder output, string prefix, int count, CancellationToken cancellation)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            string text = Snapshot(output);
+            if (text.Split('\n').Count(line => line.StartsWith(prefix, StringComparison.Ordinal)) >= count)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"The tunnel agents did not start:\n{text}");
+            }
+
+            await Task.Delay(100, cancellation);
         }
     }
 
