@@ -569,6 +569,11 @@ public sealed class PacketWorker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict HandleIcmpError(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
+        if (parsed.IpVersion == 4 && TryRelayTunnelError(buffer, offset, parsed, link, view, out var relayed))
+        {
+            return relayed;
+        }
+
         var embeddedReason = IcmpErrorTranslator.TryGetEmbeddedFlow(buffer.Slice(offset, length), parsed, out var embedded, out int transport);
         if (embeddedReason != DropReason.None)
         {
@@ -606,6 +611,156 @@ public sealed class PacketWorker
         }
 
         return NotForAService(buffer, offset, length, parsed, link, view);
+    }
+
+    /// <summary>
+    /// <c>ip_vs_in_icmp</c>'s tunnel case: an ICMPv4 destination unreachable, source quench or time exceeded about a
+    /// tunnel packet the director sent to a real server (IPIP, or GUE or GRE to the server's tunnel port, carrying an
+    /// IPv4 packet) whose carried packet belongs to a connection is relayed to the client as the same error about its
+    /// own packet, from the VIP. For "fragmentation needed" the MTU becomes the path's towards the server, less the
+    /// 20 bytes the kernel takes off for the tunnel, and the error is only taken in (not relayed) when the client's
+    /// packet did not forbid fragmentation. False when the error is not about a tunnel of ours: the caller goes on as
+    /// with any error.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryRelayTunnelError(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, EngineView view, out FrameVerdict verdict)
+    {
+        verdict = default;
+        byte type = parsed.IcmpType;
+        if (type is not (IcmpHeader.TypeDestinationUnreachable or IcmpHeader.TypeSourceQuench or IcmpHeader.TypeTimeExceeded))
+        {
+            return false;
+        }
+
+        var frame = buffer.Slice(offset, parsed.FrameLength);
+        int outer = parsed.L4Offset + 8;
+        if (frame.Length < outer + 20 || frame[outer] >> 4 != 4 || (BinaryPrimitives.ReadUInt16BigEndian(frame[(outer + 6)..]) & 0x1FFF) != 0)
+        {
+            return false;
+        }
+
+        int inner = outer + ((frame[outer] & 0x0F) * 4);
+        if (inner > frame.Length || !TryTunnelHeader(view, InetAddress.ReadIPv4(frame[(outer + 16)..]), frame[outer + 9], frame[inner..], out int tunnelHeader))
+        {
+            return false;
+        }
+
+        // The carried packet: an IPv4 header and the ports, which the connection is found by (as the client sent it).
+        inner += tunnelHeader;
+        var packet = frame[inner..];
+        if (packet.Length < 20 || packet[0] >> 4 != 4 || (packet[0] & 0x0F) < 5 || packet.Length < ((packet[0] & 0x0F) * 4) + 4
+            || (L4Protocol)packet[9] is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp))
+        {
+            return false;
+        }
+
+        var ports = packet[((packet[0] & 0x0F) * 4)..];
+        var flow = new FlowKey(
+            (L4Protocol)packet[9], InetAddress.ReadIPv4(packet[12..]), BinaryPrimitives.ReadUInt16BigEndian(ports), InetAddress.ReadIPv4(packet[16..]), BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
+        if (!_connections.TryGetInbound(flow, out var handle) || !_connections.TryGetForwarding(handle, out var connection))
+        {
+            return false;
+        }
+
+        var checksum = _engine.Icmp.VerifyChecksum(frame, parsed, out _);
+        if (checksum != DropReason.None)
+        {
+            verdict = Dropped(checksum);
+            return true;
+        }
+
+        var icmp = frame[parsed.L4Offset..];
+        byte code = icmp[1];
+        uint rest = BinaryPrimitives.ReadUInt32BigEndian(icmp[4..]);
+        ref var path = ref Path(view, connection.RealServer);
+        if (type == IcmpHeader.TypeDestinationUnreachable && code == IcmpHeader.CodeFragmentationNeeded)
+        {
+            if ((BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0x4000) == 0)
+            {
+                // The client does not use path MTU discovery: nothing to tell it.
+                verdict = FrameVerdict.Consumed();
+                return true;
+            }
+
+            // ipv4_update_pmtu lowers the route's MTU to what the router said (not below min_pmtu, 552), and the error
+            // then carries the route's MTU less an IPv4 header.
+            int reported = (int)(rest & 0xFFFF);
+            int mtu = Math.Min(_engine.LinkArray[path.Link].Mtu, Math.Max(reported, 552));
+            rest = (uint)(mtu > 68 + 20 ? mtu - 20 : mtu);
+        }
+
+        if (!TryNextHopTo(flow.SourceAddress, out int outLink, out var mac, out var unresolved))
+        {
+            verdict = unresolved;
+            return true;
+        }
+
+        var limiter = _engine.Options.Forwarding.IcmpRateLimiter;
+        if (limiter is not null && !limiter.TryAcquire(flow.SourceAddress, type, code))
+        {
+            verdict = FrameVerdict.Consumed();
+            return true;
+        }
+
+        var relay = IcmpErrors.RelayAboutInnerPacket(
+            buffer, offset, parsed.FrameLength, inner, type, code, rest, _engine.Options.HopLimit, _engine.LinkArray[outLink].Mac, mac, DropReason.None);
+        if (relay.Action != ForwardingAction.SendIcmpError)
+        {
+            verdict = Dropped(DropReason.EmbeddedTruncated);
+            return true;
+        }
+
+        // ip_vs_out_stats: the relayed error counts as a packet out of the connection's server.
+        Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, relay.FrameLength - 14);
+        verdict = FrameVerdict.Transmit(outLink, relay.FrameOffset, relay.FrameLength);
+        return true;
+    }
+
+    /// <summary>
+    /// Whether a quoted packet to <paramref name="destination"/> of <paramref name="protocol"/> is a tunnel packet the
+    /// director sends to one of its tunnel servers (<c>ip_vs_find_tunnel</c>, <c>ipvs_udp_decap</c>,
+    /// <c>ipvs_gre_decap</c>), and how long its tunnel header is after the outer IP header.
+    /// </summary>
+    private static bool TryTunnelHeader(EngineView view, InetAddress destination, byte protocol, ReadOnlySpan<byte> header, out int length)
+    {
+        length = 0;
+        foreach (ref readonly var path in view.Paths.AsSpan())
+        {
+            var tunnel = path.Tunnel;
+            if (path.Server?.ForwardingMethod != ForwardingMethod.Tunnel || tunnel.RealServer != destination)
+            {
+                continue;
+            }
+
+            switch (tunnel.Type)
+            {
+                case TunnelType.IpIp when protocol == (byte)L4Protocol.IpInIp:
+                    return true;
+                case TunnelType.Gue when protocol == (byte)L4Protocol.Udp && header.Length >= 12 && BinaryPrimitives.ReadUInt16BigEndian(header[2..]) == tunnel.Port:
+                    // GUE version 0, not a control message, carrying IPv4: UDP, the 4-byte GUE header and its options.
+                    if (header[8] >> 5 != 0 || header[9] != (byte)L4Protocol.IpInIp)
+                    {
+                        return false;
+                    }
+
+                    length = 8 + 4 + ((header[8] & 0x1F) * 4);
+                    return true;
+                case TunnelType.Gre when protocol == 47 && header.Length >= 4:
+                    // Version 0 and at most the checksum flag, carrying IPv4 (0x0800).
+                    ushort flags = BinaryPrimitives.ReadUInt16BigEndian(header);
+                    if ((flags & ~0x8000) != 0 || BinaryPrimitives.ReadUInt16BigEndian(header[2..]) != 0x0800)
+                    {
+                        return false;
+                    }
+
+                    length = (flags & 0x8000) != 0 ? 8 : 4;
+                    return true;
+                default:
+                    continue;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

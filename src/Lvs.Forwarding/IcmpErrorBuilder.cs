@@ -44,6 +44,42 @@ internal static class IcmpErrorBuilder
             ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, 3, 0, source, hopLimit, reason, identification)
             : Build(buffer, offset, parsed, IcmpV6Header.TypeDestinationUnreachable, 4, 0, source, hopLimit, reason, identification);
 
+    /// <summary>
+    /// An ICMPv4 error about the IPv4 packet quoted at <paramref name="quotedOffset"/> in the frame (as far as the frame
+    /// holds it), written over the bytes in front of it: an Ethernet header to <paramref name="nextHopMac"/>, an IPv4
+    /// header from the quoted packet's destination to its source, the ICMP header. The quoted packet stays where it is.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ForwardingVerdict AboutQuotedIPv4(
+        Span<byte> buffer, int offset, int frameLength, int quotedOffset, byte type, byte code, uint rest, byte hopLimit,
+        MacAddress sourceMac, MacAddress nextHopMac, DropReason reason, IpIdentification identification)
+    {
+        const int Headers = 14 + 20 + 8;
+        int start = offset + quotedOffset - Headers;
+        int quoted = Math.Min(frameLength - quotedOffset, MaxIPv4ErrorLength - 28);
+        if (quotedOffset < Headers || quoted < 20 || (uint)(offset + frameLength) > (uint)buffer.Length)
+        {
+            return ForwardingVerdict.Drop(reason);
+        }
+
+        var original = buffer.Slice(offset + quotedOffset, quoted);
+        var source = InetAddress.ReadIPv4(original[16..]);
+        var destination = InetAddress.ReadIPv4(original[12..]);
+        var frame = buffer.Slice(start, Headers + quoted);
+        EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], 0x0800);
+        var icmp = frame[34..];
+        icmp[0] = type;
+        icmp[1] = code;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], rest);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+        byte tos = (byte)((original[1] & 0x1E) | 0xC0);
+        ushort id = identification.NextIPv4((uint)source.Low, (uint)destination.Low, (uint)L4Protocol.Icmp);
+        Ipv4Header.Write(frame.Slice(14, 20), source, destination, L4Protocol.Icmp, icmp.Length, hopLimit, tos, id, dontFragment: false);
+        return ForwardingVerdict.IcmpError(reason, start, frame.Length);
+    }
+
     private static ForwardingVerdict Build(
         Span<byte> buffer, int offset, in ParsedFrame parsed, byte type, byte code, uint rest, InetAddress source, byte hopLimit, DropReason reason,
         IpIdentification identification)

@@ -45,4 +45,28 @@ public static class IcmpErrors
 
         return IcmpErrorBuilder.PortUnreachable(buffer, offset, parsed, source, hopLimit, reason, IpIdentification.Shared);
     }
+
+    /// <summary>
+    /// Replaces an ICMPv4 error about a tunnel packet with the same error about the packet it carried: the kernel's
+    /// <c>ip_vs_in_icmp</c> relays an error a router sends about an IPIP, GUE or GRE packet the director sent to a real
+    /// server to the client, with <c>icmp_send</c> about the client's packet. The new error goes from the address the
+    /// client's packet was sent to (the VIP) to the client, quoting the client's packet as far as the error quoted it
+    /// (at most 548 bytes), written over the headers in front of it.
+    /// </summary>
+    /// <param name="buffer">The buffer holding the frame.</param>
+    /// <param name="offset">Where the frame starts.</param>
+    /// <param name="frameLength">The frame's length up to the end of its IP packet.</param>
+    /// <param name="innerOffset">Where the client's packet (its IPv4 header) starts inside the quote, from <paramref name="offset"/>.</param>
+    /// <param name="type">The error's type.</param>
+    /// <param name="code">The error's code.</param>
+    /// <param name="rest">The rest of the ICMP header (for "fragmentation needed", the MTU the client must use).</param>
+    /// <param name="hopLimit">The error's TTL.</param>
+    /// <param name="sourceMac">The director's MAC on the link towards the client.</param>
+    /// <param name="nextHopMac">The client's, or its gateway's, MAC.</param>
+    /// <param name="reason">The reason the verdict carries.</param>
+    /// <returns>An ICMP-error verdict for the new frame, or a drop when the quote cannot hold a packet.</returns>
+    public static ForwardingVerdict RelayAboutInnerPacket(
+        Span<byte> buffer, int offset, int frameLength, int innerOffset, byte type, byte code, uint rest, byte hopLimit,
+        MacAddress sourceMac, MacAddress nextHopMac, DropReason reason) =>
+        IcmpErrorBuilder.AboutQuotedIPv4(buffer, offset, frameLength, innerOffset, type, code, rest, hopLimit, sourceMac, nextHopMac, reason, IpIdentification.Shared);
 }

@@ -7,13 +7,13 @@ namespace Lvs.Director.Tests;
 /// <summary>ICMP errors about a connection's packets, both ways: translated for NAT, forwarded to the real server for DR.</summary>
 public class DirectorEngineIcmpTests
 {
-    /// <summary>An ICMPv4 error (type 3 code 4, MTU 1400) from <paramref name="from"/> quoting the first <paramref name="quote"/> bytes of <paramref name="quoted"/>'s IP packet.</summary>
-    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, byte[] quoted, int quote = 28)
+    /// <summary>An ICMPv4 error (type 3 code 4, MTU <paramref name="mtu"/>) from <paramref name="from"/> quoting the first <paramref name="quote"/> bytes of <paramref name="quoted"/>'s IP packet.</summary>
+    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, byte[] quoted, int quote = 28, ushort mtu = 1400)
     {
         var message = new byte[8 + quote];
         message[0] = 3;
         message[1] = 4;
-        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), 1400);
+        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), mtu);
         quoted.AsSpan(14, quote).CopyTo(message.AsSpan(8));
         var icmp = new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment(message));
         return Lab.Ip(srcMac, dstMac, from, to, icmp);
@@ -104,6 +104,82 @@ public class DirectorEngineIcmpTests
         var connection = Assert.Single(lab.Engine.Connections.Enumerate());
         Assert.Equal((lab.RemoteClient, (ushort)40000, lab.Server(1)), (connection.Client.Address, connection.Client.Port, connection.Destination.Address));
         Assert.Equal("NONE", connection.StateName);
+    }
+
+    /// <summary>
+    /// ip_vs_in_icmp's tunnel case: a router between the director and a TUN real server says an IPIP packet was too
+    /// big; the client gets "fragmentation needed" about its own packet from the VIP, with the path's MTU less the
+    /// 20 bytes of the outer header, and the error counts as a packet out of the server.
+    /// </summary>
+    [Theory]
+    [InlineData(TunnelType.IpIp, 1400, 1380)]
+    [InlineData(TunnelType.Gue, 1400, 1380)]
+    [InlineData(TunnelType.Gre, 1400, 1380)]
+    [InlineData(TunnelType.IpIp, 9000, 1480)]
+    [InlineData(TunnelType.IpIp, 300, 532)]
+    public void Tunnel_FragmentationNeededAboutATunnelPacket_RelayedToTheClientAboutItsOwnPacket(TunnelType type, int reported, int relayed)
+    {
+        using var lab = new Lab();
+        var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, new InetEndpoint(lab.Vip, 80));
+        lab.Table.AddService(new VirtualServiceOptions(key) { Scheduler = "rr" });
+        lab.Table.AddRealServer(key, new RealServerOptions(new InetEndpoint(lab.Server(1), 80))
+        {
+            Method = ForwardingMethod.Tunnel, TunnelType = type, TunnelPort = type == TunnelType.Gue ? (ushort)6080 : (ushort)0,
+        });
+        lab.Engine.Neighbors.Set(1, lab.Server(1), Lab.ServerMac(1));
+        var syn = WithDontFragment(Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S"));
+        byte[] sent = syn.Buffer[(syn.Offset + 14)..(syn.Offset + syn.Length)];
+        var tunnelled = Bytes(syn, lab.Send(syn, 0));
+        var router = InetAddress.Parse("10.1.0.254");
+        var error = IcmpError(Lab.RouterMac, Lab.ServerLinkMac, router, InetAddress.Parse("10.1.0.1"), tunnelled, quote: tunnelled.Length - 14, mtu: (ushort)reported);
+        var before = lab.Engine.GetCounters(lab.Table.Registry[0]);
+
+        var v = lab.Send(error, 1);
+
+        Assert.Equal((FrameAction.Transmit, 0), (v.Action, v.Link));
+        var bytes = Bytes(error, v);
+        Assert.Equal((Lab.RouterMac, Lab.ClientLinkMac), (MacAddress.Read(bytes), MacAddress.Read(bytes.AsSpan(6))));
+        var ip = (IPv4Packet)PacketAssert.Ip(error.Output(v));
+        Assert.True(ip.ValidIPChecksum);
+        Assert.Equal((lab.Vip.ToIPAddress(), lab.RemoteClient.ToIPAddress(), ProtocolType.Icmp), (ip.SourceAddress, ip.DestinationAddress, ip.Protocol));
+        var icmp = bytes[34..];
+        Assert.True(Checksum.IsValid(icmp));
+        Assert.Equal((3, 4, relayed), (icmp[0], icmp[1], (int)BinaryPrimitives.ReadUInt16BigEndian(icmp.AsSpan(6))));
+
+        // The client's packet as the director tunnelled it (its TTL one less), as the kernel quotes it from the error.
+        int tunnelHeader = type switch { TunnelType.Gue => 8 + 4, TunnelType.Gre => 4, _ => 0 };
+        byte[] carried = tunnelled[(14 + 20 + tunnelHeader)..];
+        Assert.Equal(carried, icmp[8..]);
+        Assert.Equal((lab.RemoteClient, lab.Vip, sent[8] - 1), (InetAddress.ReadIPv4(carried.AsSpan(12)), InetAddress.ReadIPv4(carried.AsSpan(16)), (int)carried[8]));
+        Assert.Equal(before.OutPackets + 1, lab.Engine.GetCounters(lab.Table.Registry[0]).OutPackets);
+    }
+
+    /// <summary>A client that does not use path MTU discovery (no DF) is not told; an error about another host's tunnel packet is not relayed.</summary>
+    [Fact]
+    public void Tunnel_ErrorNotRelayed_WithoutDontFragment_OrForAnotherTunnel()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Tunnel, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var tunnelled = Bytes(syn, lab.Send(syn, 0));
+        var router = InetAddress.Parse("10.1.0.254");
+        var error = IcmpError(Lab.RouterMac, Lab.ServerLinkMac, router, InetAddress.Parse("10.1.0.1"), tunnelled, quote: tunnelled.Length - 14);
+        Assert.Equal(FrameAction.Consumed, lab.Send(error, 1).Action);
+
+        var elsewhere = WithDontFragment(Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40001, lab.Vip, 80, "S"));
+        var other = Bytes(elsewhere, lab.Send(elsewhere, 0));
+        BinaryPrimitives.WriteUInt32BigEndian(other.AsSpan(14 + 16), InetAddress.Parse("10.1.0.99").IPv4Value);
+        var aboutAnother = IcmpError(Lab.RouterMac, Lab.ServerLinkMac, router, InetAddress.Parse("10.1.0.1"), other, quote: other.Length - 14);
+        Assert.NotEqual(FrameAction.Transmit, lab.Send(aboutAnother, 1).Action);
+    }
+
+    private static Frame WithDontFragment(Frame frame)
+    {
+        var ip = frame.Buffer.AsSpan(frame.Offset + 14, 20);
+        ip[6] |= 0x40;
+        ip[10] = ip[11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+        return frame;
     }
 
     [Fact]
