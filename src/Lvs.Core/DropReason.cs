@@ -119,7 +119,10 @@ public enum DropReason : byte
     /// <summary>FULLNAT: <c>FullNatLocalAddressAllocator.TryAllocate</c> found every (local address, port) pair towards the real server in use; the caller drops the new connection with this reason.</summary>
     LocalAddressesExhausted,
 
-    /// <summary>ICMP translation: the frame is not an ICMP or ICMPv6 error of a kind that refers to a flow.</summary>
+    /// <summary>
+    /// ICMP translation: the frame is not an ICMP or ICMPv6 error of a kind IPVS relates to a flow (over IPv4 a
+    /// destination unreachable, source quench or time exceeded; over IPv6 any error).
+    /// </summary>
     NotIcmpError,
 
     /// <summary>ICMP translation: the embedded packet is too short to hold the addresses and ports to translate.</summary>

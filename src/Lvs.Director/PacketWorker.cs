@@ -575,6 +575,12 @@ public sealed class PacketWorker
         }
 
         var embeddedReason = IcmpErrorTranslator.TryGetEmbeddedFlow(buffer.Slice(offset, length), parsed, out var embedded, out int transport);
+        if (embeddedReason == DropReason.NotIcmpError)
+        {
+            // An error IPVS does not relate to a connection (an IPv4 parameter problem or redirect): the host's.
+            return NotForAService(buffer, offset, length, parsed, link, view);
+        }
+
         if (embeddedReason != DropReason.None)
         {
             return Dropped(embeddedReason);
@@ -710,8 +716,8 @@ public sealed class PacketWorker
             return true;
         }
 
-        // ip_vs_out_stats: the relayed error counts as a packet out of the connection's server.
-        Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, relay.FrameLength - 14);
+        // ip_vs_out_stats: a packet out of the connection's server, of the length of the client's packet as quoted.
+        Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, parsed.FrameLength - inner);
         verdict = FrameVerdict.Transmit(outLink, relay.FrameOffset, relay.FrameLength);
         return true;
     }

@@ -348,8 +348,10 @@ public sealed class IcmpErrorTranslator
         return DropReason.None;
     }
 
+    // The errors IPVS relates to a connection: over IPv4 only destination unreachable, source quench and time exceeded
+    // (ip_vs_in_icmp and ip_vs_out_icmp leave a parameter problem or a redirect to the host); over IPv6 every error.
     private static bool IsFlowError(in ParsedFrame parsed) => parsed.IpVersion == 4
-        ? parsed.IcmpType is IcmpHeader.TypeDestinationUnreachable or IcmpHeader.TypeSourceQuench or IcmpHeader.TypeTimeExceeded or IcmpHeader.TypeParameterProblem
+        ? parsed.IcmpType is IcmpHeader.TypeDestinationUnreachable or IcmpHeader.TypeSourceQuench or IcmpHeader.TypeTimeExceeded
         : parsed.IcmpType is IcmpV6Header.TypeDestinationUnreachable or IcmpV6Header.TypePacketTooBig or IcmpV6Header.TypeTimeExceeded or IcmpV6Header.TypeParameterProblem;
 
     private readonly record struct QuotedPacket(int L3Offset, int L4Offset, L4Protocol Protocol, InetAddress Source, InetAddress Destination);

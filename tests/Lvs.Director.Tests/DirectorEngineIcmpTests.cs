@@ -8,11 +8,11 @@ namespace Lvs.Director.Tests;
 public class DirectorEngineIcmpTests
 {
     /// <summary>An ICMPv4 error (type 3 code 4, MTU <paramref name="mtu"/>) from <paramref name="from"/> quoting the first <paramref name="quote"/> bytes of <paramref name="quoted"/>'s IP packet.</summary>
-    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, byte[] quoted, int quote = 28, ushort mtu = 1400)
+    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, byte[] quoted, int quote = 28, ushort mtu = 1400, byte type = 3, byte code = 4)
     {
         var message = new byte[8 + quote];
-        message[0] = 3;
-        message[1] = 4;
+        message[0] = type;
+        message[1] = code;
         BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), mtu);
         quoted.AsSpan(14, quote).CopyTo(message.AsSpan(8));
         var icmp = new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment(message));
@@ -209,6 +209,21 @@ public class DirectorEngineIcmpTests
         // The quoted packet now reads RS:8080 -> client, as the real server sent it.
         Assert.Equal(lab.Server(1), InetAddress.ReadIPv4(body.AsSpan(8 + 12)));
         Assert.Equal(8080, BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(8 + 20)));
+    }
+
+    /// <summary>Over IPv4, ip_vs_in_icmp leaves a parameter problem to the host, even about a connection's packet.</summary>
+    [Fact]
+    public void Nat_Ipv4ParameterProblemAboutAConnection_TheHosts()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
+        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.RemoteClient, 40000, "SA");
+        var toClient = Bytes(synAck, lab.Send(synAck, 1));
+        var error = IcmpError(Lab.RouterMac, Lab.ClientLinkMac, InetAddress.Parse("198.51.100.1"), lab.Vip, toClient, type: 12, code: 0);
+
+        Assert.Equal(FrameAction.Deliver, lab.Send(error, 0).Action);
     }
 
     [Fact]

@@ -261,6 +261,27 @@ public class IcmpErrorTranslatorTests
         Assert.Equal(DropReason.NotIcmpError, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
     }
 
+    /// <summary>ip_vs_in_icmp and ip_vs_out_icmp take only destination unreachable, source quench and time exceeded over IPv4; ip_vs_in_icmp_v6 every error.</summary>
+    [Theory]
+    [InlineData(false, 3, DropReason.None)]
+    [InlineData(false, 4, DropReason.None)]
+    [InlineData(false, 11, DropReason.None)]
+    [InlineData(false, 12, DropReason.NotIcmpError)]
+    [InlineData(false, 5, DropReason.NotIcmpError)]
+    [InlineData(true, 4, DropReason.None)]
+    [InlineData(true, 2, DropReason.None)]
+    public void TryGetEmbeddedFlow_TheErrorsIpvsRelatesToAFlow(bool ipv6, byte type, DropReason expected)
+    {
+        var sent = ipv6
+            ? new FrameSpec { Source = "2001:db8::10", SourcePort = 80, Destination = "2001:db8:1::7", DestinationPort = 43210, PayloadLength = 12 }
+            : new FrameSpec { Source = "192.0.2.10", SourcePort = 80, Destination = "198.51.100.7", DestinationPort = 43210, PayloadLength = 12 };
+        byte[] frame = ipv6
+            ? IcmpFrame("2001:db8:9::1", "2001:db8::10", type, 0, 0, Quote(sent))
+            : IcmpFrame("203.0.113.1", "192.0.2.10", type, 0, 0, Quote(sent));
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
+        Assert.Equal(expected, IcmpErrorTranslator.TryGetEmbeddedFlow(frame, parsed, out _));
+    }
+
     [Fact]
     public void TranslateToRealServer_HopLimitOne_DropsWithoutAnError()
     {
