@@ -173,6 +173,16 @@ public class DirectorEngineIcmpTests
         Assert.NotEqual(FrameAction.Transmit, lab.Send(aboutAnother, 1).Action);
     }
 
+    /// <summary>A NAT connection from the remote client to the VIP, and its real server's SYN-ACK as the director sent it on to the client (VIP -> client).</summary>
+    private static byte[] NatReplyToClient(Lab lab)
+    {
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
+        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.RemoteClient, 40000, "SA");
+        return Bytes(synAck, lab.Send(synAck, 1));
+    }
+
     private static Frame WithDontFragment(Frame frame)
     {
         var ip = frame.Buffer.AsSpan(frame.Offset + 14, 20);
@@ -186,11 +196,7 @@ public class DirectorEngineIcmpTests
     public void Nat_ErrorFromTheClientSide_TranslatedToTheRealServer()
     {
         using var lab = new Lab();
-        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
-        Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
-        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.RemoteClient, 40000, "SA");
-        var toClient = Bytes(synAck, lab.Send(synAck, 1));
+        var toClient = NatReplyToClient(lab);
 
         // A router on the client's path says the VIP -> client packet was too big.
         var router = InetAddress.Parse("198.51.100.1");
@@ -216,11 +222,7 @@ public class DirectorEngineIcmpTests
     public void Nat_Ipv4ParameterProblemAboutAConnection_TheHosts()
     {
         using var lab = new Lab();
-        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
-        Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
-        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.RemoteClient, 40000, "SA");
-        var toClient = Bytes(synAck, lab.Send(synAck, 1));
+        var toClient = NatReplyToClient(lab);
         var error = IcmpError(Lab.RouterMac, Lab.ClientLinkMac, InetAddress.Parse("198.51.100.1"), lab.Vip, toClient, type: 12, code: 0);
 
         Assert.Equal(FrameAction.Deliver, lab.Send(error, 0).Action);
