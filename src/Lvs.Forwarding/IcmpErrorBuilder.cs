@@ -63,21 +63,38 @@ internal static class IcmpErrorBuilder
         }
 
         var original = buffer.Slice(offset + quotedOffset, quoted);
-        var source = InetAddress.ReadIPv4(original[16..]);
-        var destination = InetAddress.ReadIPv4(original[12..]);
         var frame = buffer.Slice(start, Headers + quoted);
         EthernetRewrite.SetAddresses(frame, sourceMac, nextHopMac);
         BinaryPrimitives.WriteUInt16BigEndian(frame[12..], 0x0800);
-        var icmp = frame[34..];
+        WriteIPv4Error(frame.Slice(14, 20), frame[34..], original, type, code, rest, InetAddress.ReadIPv4(original[16..]), hopLimit, identification);
+        return ForwardingVerdict.IcmpError(reason, start, frame.Length);
+    }
+
+    /// <summary>
+    /// The IPv4 and ICMP headers of an error about <paramref name="originalIp"/> from <paramref name="source"/> to the
+    /// original's source, as <c>icmp_send</c> writes them; <paramref name="icmp"/> runs to the end of the quote, which
+    /// is already in place after its 8-byte header.
+    /// </summary>
+    private static void WriteIPv4Error(
+        Span<byte> ip, Span<byte> icmp, ReadOnlySpan<byte> originalIp, byte type, byte code, uint rest, InetAddress source, byte hopLimit,
+        IpIdentification identification)
+    {
+        WriteIcmpHeader(icmp, type, code, rest);
+        var destination = InetAddress.ReadIPv4(originalIp[12..]);
+        byte tos = (byte)((originalIp[1] & 0x1E) | 0xC0);
+
+        // icmp_send's socket does not set DF (IP_PMTUDISC_DONT), so the identification is ip_select_ident's.
+        ushort id = identification.NextIPv4((uint)source.Low, (uint)destination.Low, (uint)L4Protocol.Icmp);
+        Ipv4Header.Write(ip, source, destination, L4Protocol.Icmp, icmp.Length, hopLimit, tos, id, dontFragment: false);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+    }
+
+    private static void WriteIcmpHeader(Span<byte> icmp, byte type, byte code, uint rest)
+    {
         icmp[0] = type;
         icmp[1] = code;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
         BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], rest);
-        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
-        byte tos = (byte)((original[1] & 0x1E) | 0xC0);
-        ushort id = identification.NextIPv4((uint)source.Low, (uint)destination.Low, (uint)L4Protocol.Icmp);
-        Ipv4Header.Write(frame.Slice(14, 20), source, destination, L4Protocol.Icmp, icmp.Length, hopLimit, tos, id, dontFragment: false);
-        return ForwardingVerdict.IcmpError(reason, start, frame.Length);
     }
 
     private static ForwardingVerdict Build(
@@ -117,22 +134,13 @@ internal static class IcmpErrorBuilder
 
         Span<byte> ip = buffer.Slice(start + link, headers - 8);
         Span<byte> icmp = buffer.Slice(start + link + headers - 8, 8 + quoted);
-        icmp[0] = type;
-        icmp[1] = code;
-        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
-        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], rest);
         if (ipv4)
         {
-            var destination = InetAddress.ReadIPv4(originalIp[12..]);
-            byte tos = (byte)((originalIp[1] & 0x1E) | 0xC0);
-
-            // icmp_send's socket does not set DF (IP_PMTUDISC_DONT), so the identification is ip_select_ident's.
-            ushort id = identification.NextIPv4((uint)source.Low, (uint)destination.Low, (uint)L4Protocol.Icmp);
-            Ipv4Header.Write(ip, source, destination, L4Protocol.Icmp, icmp.Length, hopLimit, tos, id, dontFragment: false);
-            BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+            WriteIPv4Error(ip, icmp, originalIp, type, code, rest, source, hopLimit, identification);
         }
         else
         {
+            WriteIcmpHeader(icmp, type, code, rest);
             var destination = InetAddress.ReadIPv6(originalIp[8..]);
             Ipv6Header.Write(ip, source, destination, L4Protocol.IcmpV6, icmp.Length, hopLimit);
             BinaryPrimitives.WriteUInt16BigEndian(
