@@ -640,30 +640,22 @@ public sealed class PacketWorker
 
         var frame = buffer.Slice(offset, parsed.FrameLength);
         int outer = parsed.L4Offset + 8;
-        if (frame.Length < outer + 20 || frame[outer] >> 4 != 4 || (BinaryPrimitives.ReadUInt16BigEndian(frame[(outer + 6)..]) & 0x1FFF) != 0)
+        if (outer > frame.Length || Ipv4Header.Validate(frame[outer..], checkTotalLength: false) != DropReason.None
+            || (BinaryPrimitives.ReadUInt16BigEndian(frame[(outer + 6)..]) & 0x1FFF) != 0)
         {
             return false;
         }
 
         int inner = outer + ((frame[outer] & 0x0F) * 4);
-        if (inner > frame.Length || !TryTunnelHeader(view, InetAddress.ReadIPv4(frame[(outer + 16)..]), frame[outer + 9], frame[inner..], out int tunnelHeader))
+        if (!TryTunnelHeader(view, InetAddress.ReadIPv4(frame[(outer + 16)..]), frame[outer + 9], frame[inner..], out int tunnelHeader))
         {
             return false;
         }
 
-        // The carried packet: an IPv4 header and the ports, which the connection is found by (as the client sent it).
+        // The carried packet (IPv4 with TCP, UDP or SCTP ports), whose connection is found as the client sent it.
         inner += tunnelHeader;
-        var packet = frame[inner..];
-        if (packet.Length < 20 || packet[0] >> 4 != 4 || (packet[0] & 0x0F) < 5 || packet.Length < ((packet[0] & 0x0F) * 4) + 4
-            || (L4Protocol)packet[9] is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp))
-        {
-            return false;
-        }
-
-        var ports = packet[((packet[0] & 0x0F) * 4)..];
-        var flow = new FlowKey(
-            (L4Protocol)packet[9], InetAddress.ReadIPv4(packet[12..]), BinaryPrimitives.ReadUInt16BigEndian(ports), InetAddress.ReadIPv4(packet[16..]), BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
-        if (!_connections.TryGetInbound(flow, out var handle) || !_connections.TryGetForwarding(handle, out var connection))
+        if (IcmpErrorTranslator.TryGetQuotedFlow(frame, parsed, inner, out var flow) != DropReason.None || !flow.IsIPv4
+            || !_connections.TryGetInbound(flow, out var handle) || !_connections.TryGetForwarding(handle, out var connection))
         {
             return false;
         }
@@ -681,7 +673,7 @@ public sealed class PacketWorker
         ref var path = ref Path(view, connection.RealServer);
         if (type == IcmpHeader.TypeDestinationUnreachable && code == IcmpHeader.CodeFragmentationNeeded)
         {
-            if ((BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0x4000) == 0)
+            if ((BinaryPrimitives.ReadUInt16BigEndian(frame[(inner + 6)..]) & 0x4000) == 0)
             {
                 // The client does not use path MTU discovery: nothing to tell it.
                 verdict = FrameVerdict.Consumed();

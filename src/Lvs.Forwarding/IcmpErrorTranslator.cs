@@ -43,6 +43,33 @@ public sealed class IcmpErrorTranslator
     public static DropReason TryGetEmbeddedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out FlowKey embedded) =>
         TryGetEmbeddedFlow(frame, parsed, out embedded, out _);
 
+    /// <summary>
+    /// Reads the flow of an IP packet quoted in <paramref name="frame"/> from <paramref name="start"/> to the end of the
+    /// frame's IP packet, cut short as a quote may be: the packet a tunnel packet carries inside an ICMP error's quote.
+    /// </summary>
+    /// <param name="frame">The frame.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="start">Where the quoted packet's IP header starts in <paramref name="frame"/>.</param>
+    /// <param name="flow">The quoted packet's protocol, addresses and ports.</param>
+    /// <returns><see cref="DropReason.None"/>, or <see cref="DropReason.EmbeddedTruncated"/> when the quote holds no IP header, no TCP, UDP or SCTP ports, or a non-first fragment.</returns>
+    public static DropReason TryGetQuotedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, int start, out FlowKey flow)
+    {
+        flow = default;
+        int end = parsed.FrameLength;
+        if ((uint)start >= (uint)end || end > frame.Length)
+        {
+            return DropReason.EmbeddedTruncated;
+        }
+
+        var reason = LocateQuoted(frame, start, end, frame[start] >> 4 == 4, out var quote);
+        if (reason == DropReason.None)
+        {
+            flow = FlowOf(frame, quote);
+        }
+
+        return reason;
+    }
+
     /// <summary>Reads the flow of the packet an ICMP error quotes, and where its transport header starts.</summary>
     /// <param name="frame">The frame.</param>
     /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
@@ -63,11 +90,15 @@ public sealed class IcmpErrorTranslator
         }
 
         transportOffset = quote.L4Offset;
-
-        ReadOnlySpan<byte> ports = frame.Slice(quote.L4Offset, 4);
-        embedded = new FlowKey(
-            quote.Protocol, quote.Source, BinaryPrimitives.ReadUInt16BigEndian(ports), quote.Destination, BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
+        embedded = FlowOf(frame, quote);
         return DropReason.None;
+    }
+
+    private static FlowKey FlowOf(ReadOnlySpan<byte> frame, in QuotedPacket quote)
+    {
+        ReadOnlySpan<byte> ports = frame.Slice(quote.L4Offset, 4);
+        return new FlowKey(
+            quote.Protocol, quote.Source, BinaryPrimitives.ReadUInt16BigEndian(ports), quote.Destination, BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
     }
 
     /// <summary>
@@ -297,13 +328,19 @@ public sealed class IcmpErrorTranslator
             return DropReason.NotIcmpError;
         }
 
-        int start = parsed.L4Offset + 8;
+        return LocateQuoted(frame, parsed.L4Offset + 8, end, parsed.IpVersion == 4, out quote);
+    }
+
+    /// <summary>The packet quoted from <paramref name="start"/> to <paramref name="end"/> (its start at least): its transport header and flow.</summary>
+    private static DropReason LocateQuoted(ReadOnlySpan<byte> frame, int start, int end, bool ipv4, out QuotedPacket quote)
+    {
+        quote = default;
         ReadOnlySpan<byte> quoted = frame[start..end];
         int l4;
         L4Protocol protocol;
         InetAddress source;
         InetAddress destination;
-        if (parsed.IpVersion == 4)
+        if (ipv4)
         {
             if (Ipv4Header.Validate(quoted, checkTotalLength: false) != DropReason.None)
             {
