@@ -559,10 +559,16 @@ public sealed class PacketWorker
 
         // "Since it is in IP layer, the TCP socket is not actually created, the TCP RST packet cannot be sent, instead
         // that ICMP_PORT_UNREACH is sent here no matter it is TCP/UDP" (ip_vs_leave), from the address it was sent to.
-        var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, DropReason.NoRealServer, _engine.Options.Forwarding.IcmpRateLimiter);
+        return PortUnreachable(buffer, offset, parsed, link, DropReason.NoRealServer);
+    }
+
+    /// <summary>An ICMP port unreachable back to the sender, from the address it sent to, under the ICMP rate limit; the frame is counted as <paramref name="reason"/> by the caller.</summary>
+    private FrameVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason)
+    {
+        var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, reason, _engine.Options.Forwarding.IcmpRateLimiter);
         return verdict.Action == ForwardingAction.SendIcmpError
-            ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, DropReason.NoRealServer)
-            : FrameVerdict.Drop(DropReason.NoRealServer);
+            ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, reason)
+            : FrameVerdict.Drop(reason);
     }
 
     /// <summary>An ICMP error: find the connection whose packet it quotes and send it on, translated (<c>ip_vs_in_icmp</c>, <c>ip_vs_out_icmp</c>).</summary>
@@ -903,10 +909,7 @@ public sealed class PacketWorker
                 }
 
                 _counters.Drop(reason);
-                var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, options.HopLimit, reason, options.Forwarding.IcmpRateLimiter);
-                return verdict.Action == ForwardingAction.SendIcmpError
-                    ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, reason)
-                    : FrameVerdict.Drop(reason);
+                return PortUnreachable(buffer, offset, parsed, link, reason);
             default:
                 return Dropped(reason);
         }
