@@ -105,6 +105,21 @@ public sealed record DirectorOptions
     /// </summary>
     public bool UnreachableUnservedUdp { get; init; } = true;
 
+    /// <summary>
+    /// Answer a packet for one of the director's addresses (a VIP or a FULLNAT local address) whose protocol the host's
+    /// stack has no handler for with an ICMP protocol unreachable, or over IPv6 an ICMPv6 parameter problem
+    /// (unrecognised next header) pointing at the Next Header field that names it, from the address it was sent to,
+    /// under the rewriters' ICMP rate limit: what the host answers on a kernel director (<c>ip_local_deliver</c>,
+    /// <c>ip6_protocol_deliver_rcu</c>; IPVS leaves every protocol but TCP, UDP and SCTP to the host, and ESP and AH
+    /// that follow no IKE connection). The host is taken to be a stock kernel with the SCTP module: ICMP, IGMP, TCP, UDP,
+    /// UDP-Lite and SCTP have handlers over IPv4; ICMPv6, TCP, UDP, UDP-Lite, SCTP and "no next header" (discarded) over
+    /// IPv6, as measured on a 6.18 kernel; GRE, IPIP, ESP and AH have none until their modules are configured. Counted
+    /// as <see cref="DropReason.NoVirtualService"/> or <see cref="DropReason.NoConnection"/> either way; a fragment, an
+    /// ICMP error, or a packet from a multicast, broadcast or unspecified source gets no answer. On by default; off
+    /// drops such packets silently.
+    /// </summary>
+    public bool UnreachableUnknownProtocols { get; init; } = true;
+
     /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
     public bool AnswerEcho { get; init; } = true;
 

@@ -27,6 +27,9 @@ public sealed class PacketWorker
     private readonly WorkerCounters _counters;
     private const int BatchSize = 64;
 
+    /// <summary>IKE's UDP port (ISAKMP), whose connection ESP and AH packets follow (the kernel's <c>PORT_ISAKMP</c>).</summary>
+    private const ushort KeyExchangePort = 500;
+
     private readonly ConnectionTable _connections;
     private readonly ParsedFrame[] _parsed = new ParsedFrame[BatchSize];
     private readonly GroupKind[] _kinds = new GroupKind[BatchSize];
@@ -355,7 +358,8 @@ public sealed class PacketWorker
     {
         if (!_connections.TryGetForwarding(handle, out var connection))
         {
-            return NotForAService(buffer, offset, length, parsed, link, view);
+            // Ended between the lookup and the read.
+            return ToHost(buffer, offset, length, parsed, link, view);
         }
 
         _ = _connections.Update(handle, PacketDirection.Outbound, parsed.TcpFlags);
@@ -401,10 +405,23 @@ public sealed class PacketWorker
     private FrameVerdict New(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
         var flow = parsed.Flow;
-        if (!TryFindService(view, flow, flow, out var service)
-            || (flow.Protocol is L4Protocol.Icmp or L4Protocol.IcmpV6 && !_engine.Options.ScheduleIcmpEcho))
+        if (flow.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp))
         {
-            // An echo request is the host's unless ScheduleIcmpEcho (ip_vs_in accepts a protocol IPVS has no handler for).
+            if (flow.Protocol is L4Protocol.Esp or L4Protocol.Ah)
+            {
+                return FollowKeyExchangeInbound(buffer, offset, length, parsed, link, view);
+            }
+
+            if (flow.Protocol is not (L4Protocol.Icmp or L4Protocol.IcmpV6) || !_engine.Options.ScheduleIcmpEcho)
+            {
+                // ip_vs_in leaves a protocol IPVS has no handler for to the host, a firewall-marked one too; an echo
+                // request is the host's unless ScheduleIcmpEcho.
+                return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
+            }
+        }
+
+        if (!TryFindService(view, flow, flow, out var service))
+        {
             return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
         }
 
@@ -840,9 +857,24 @@ public sealed class PacketWorker
             ? new NatEndpoints(connection.Client, connection.Virtual, connection.Local, connection.Destination)
             : NatEndpoints.ForNat(connection.Client, connection.Virtual, connection.Destination);
 
-    /// <summary>A packet that is neither for a service nor a reply of a connection.</summary>
+    /// <summary>
+    /// A packet that is neither for a service nor a reply of a connection found by its own flow: an ESP or AH packet may
+    /// still be a NAT real server's reply after an IKE connection (<see cref="TryFollowKeyExchangeOutbound"/>); the rest
+    /// is <see cref="ToHost"/>'s.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict NotForAService(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    {
+        if (parsed.Protocol is L4Protocol.Esp or L4Protocol.Ah && TryFollowKeyExchangeOutbound(buffer, offset, length, parsed, link, view, out var followed))
+        {
+            return followed;
+        }
+
+        return ToHost(buffer, offset, length, parsed, link, view);
+    }
+
+    /// <summary><see cref="NotForAService"/> once no connection takes the packet: neighbour discovery, the director's own addresses, or the host.</summary>
+    private FrameVerdict ToHost(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
         var destination = parsed.Flow.DestinationAddress;
         if (parsed.Protocol == L4Protocol.IcmpV6 && parsed.IcmpType is IcmpV6Header.TypeNeighborSolicitation or IcmpV6Header.TypeNeighborAdvertisement)
@@ -861,6 +893,50 @@ public sealed class PacketWorker
         }
 
         return FrameVerdict.Deliver();
+    }
+
+    /// <summary>
+    /// An ESP or AH packet to a virtual address: IPVS schedules none (<c>ah_esp_conn_schedule</c> leaves it to the host)
+    /// but sends it after the IKE connection between the same two hosts, UDP from port 500 to port 500
+    /// (<c>ah_esp_conn_in_get</c>), with that connection's real server and method; the connection's timer is refreshed
+    /// and its counters count the packet. NAT rewrites the IP header alone (<see cref="NatRewriter"/>). A FULLNAT IKE
+    /// connection is not followed: its local port is not 500, so the real server's ESP could not be matched back. With
+    /// no IKE connection the packet is the host's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict FollowKeyExchangeInbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
+    {
+        var flow = parsed.Flow;
+        var keyExchange = new FlowKey(L4Protocol.Udp, flow.SourceAddress, KeyExchangePort, flow.DestinationAddress, KeyExchangePort);
+        if (!_connections.TryGetInbound(keyExchange, out var handle) || !_connections.TryGetForwarding(handle, out var connection)
+            || connection.Method == ForwardingMethod.FullNat)
+        {
+            return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
+        }
+
+        _ = _connections.Update(handle, PacketDirection.Inbound, default);
+        return ToRealServer(buffer, offset, length, parsed, link, ref Path(view, connection.RealServer), connection);
+    }
+
+    /// <summary>
+    /// An ESP or AH packet that is not for a virtual address: a NAT real server's to a client it shares an IKE connection
+    /// with (<c>ah_esp_conn_out_get</c>) is sent on as that connection's reply, its source rewritten to the virtual
+    /// address. False for any other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryFollowKeyExchangeOutbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, out FrameVerdict verdict)
+    {
+        var flow = parsed.Flow;
+        var keyExchange = new FlowKey(L4Protocol.Udp, flow.SourceAddress, KeyExchangePort, flow.DestinationAddress, KeyExchangePort);
+        if (_connections.TryGetOutbound(keyExchange, out var handle) && _connections.TryGetServer(handle, out _, out var method)
+            && method == ForwardingMethod.Nat)
+        {
+            verdict = Outbound(buffer, offset, length, parsed, link, view, handle);
+            return true;
+        }
+
+        verdict = default;
+        return false;
     }
 
     /// <summary>
@@ -889,8 +965,9 @@ public sealed class PacketWorker
     /// no connection: on a kernel director the host owns these addresses, and its stack, with no socket there, answers
     /// a TCP segment with a reset (<see cref="DirectorOptions.ResetUnmatchedTcp"/>), an SCTP packet as out of the blue
     /// (<see cref="DirectorOptions.AbortUnmatchedSctp"/>) and a UDP datagram with an ICMP port unreachable under the
-    /// ICMP rate limit (<see cref="DirectorOptions.UnreachableUnservedUdp"/>, <c>__udp4_lib_rcv</c>). Counted as
-    /// <paramref name="reason"/>; the rest (other protocols, fragments) is dropped.
+    /// ICMP rate limit (<see cref="DirectorOptions.UnreachableUnservedUdp"/>, <c>__udp4_lib_rcv</c>), and a packet of a
+    /// protocol it has no handler for with a protocol unreachable (<see cref="DirectorOptions.UnreachableUnknownProtocols"/>).
+    /// Counted as <paramref name="reason"/>; the rest (fragments, ICMP, IGMP) is dropped.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict Unserved(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason)
@@ -910,9 +987,30 @@ public sealed class PacketWorker
 
                 _counters.Drop(reason);
                 return PortUnreachable(buffer, offset, parsed, link, reason);
+            case var protocol when options.UnreachableUnknownProtocols && !HasHostHandler(protocol, parsed.IpVersion == 4)
+                && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
+                _counters.Drop(reason);
+                var verdict = IcmpErrors.ProtocolUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, options.HopLimit, reason, options.Forwarding.IcmpRateLimiter);
+                return verdict.Action == ForwardingAction.SendIcmpError
+                    ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, reason)
+                    : FrameVerdict.Drop(reason);
             default:
                 return Dropped(reason);
         }
+    }
+
+    /// <summary>
+    /// Whether the host's stack has a handler for <paramref name="protocol"/> (<see cref="DirectorOptions.UnreachableUnknownProtocols"/>):
+    /// a stock kernel with the SCTP module, as measured on a 6.18 kernel. IPv4: ICMP, IGMP, TCP, UDP, UDP-Lite, SCTP.
+    /// IPv6: ICMPv6, TCP, UDP, UDP-Lite, SCTP and "no next header".
+    /// </summary>
+    private static bool HasHostHandler(L4Protocol protocol, bool ipv4)
+    {
+        const L4Protocol Igmp = (L4Protocol)2;
+        const L4Protocol NoNextHeader = (L4Protocol)59;
+        const L4Protocol UdpLite = (L4Protocol)136;
+        return protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp or UdpLite
+            || (ipv4 ? protocol is L4Protocol.Icmp or Igmp : protocol is L4Protocol.IcmpV6 or NoNextHeader);
     }
 
     /// <summary>

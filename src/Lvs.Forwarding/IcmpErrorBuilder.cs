@@ -45,6 +45,16 @@ internal static class IcmpErrorBuilder
             : Build(buffer, offset, parsed, IcmpV6Header.TypeDestinationUnreachable, 4, 0, source, hopLimit, reason, identification);
 
     /// <summary>
+    /// ICMP type 3 code 2 (protocol unreachable) / ICMPv6 type 4 code 1 (parameter problem, unrecognised next header)
+    /// pointing at <paramref name="pointer"/>: no handler takes the packet's protocol (the host's <c>ip_local_deliver</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static ForwardingVerdict ProtocolUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, int pointer, DropReason reason, IpIdentification identification) =>
+        parsed.IpVersion == 4
+            ? Build(buffer, offset, parsed, IcmpHeader.TypeDestinationUnreachable, 2, 0, source, hopLimit, reason, identification)
+            : Build(buffer, offset, parsed, IcmpV6Header.TypeParameterProblem, 1, (uint)pointer, source, hopLimit, reason, identification);
+
+    /// <summary>
     /// An ICMPv4 error about the IPv4 packet quoted at <paramref name="quotedOffset"/> in the frame (as far as the frame
     /// holds it), written over the bytes in front of it: an Ethernet header to <paramref name="nextHopMac"/>, an IPv4
     /// header from the quoted packet's destination to its source, the ICMP header. The quoted packet stays where it is.

@@ -1,4 +1,5 @@
 using Lvs.Core;
+using Lvs.Core.Headers;
 
 namespace Lvs.Forwarding;
 
@@ -44,6 +45,59 @@ public static class IcmpErrors
         }
 
         return IcmpErrorBuilder.PortUnreachable(buffer, offset, parsed, source, hopLimit, reason, IpIdentification.Shared);
+    }
+
+    /// <summary>
+    /// Replaces a frame with the error a host's stack sends about a packet for one of its addresses whose protocol no
+    /// handler takes (<c>ip_local_deliver</c>'s <c>icmp_send</c> and <c>icmpv6_send</c>): an ICMP protocol unreachable,
+    /// or an ICMPv6 parameter problem, unrecognised next header, whose pointer is the Next Header field that names the
+    /// protocol. Under the rate limit, as <see cref="PortUnreachable(Span{byte}, int, in ParsedFrame, InetAddress, byte, DropReason, IcmpRateLimiter?)"/>;
+    /// nothing is sent about an ICMP error or a fragment.
+    /// </summary>
+    /// <param name="buffer">The buffer; the error is written into the headroom before the frame (at least 48 bytes).</param>
+    /// <param name="offset">The frame's offset.</param>
+    /// <param name="parsed">The frame as parsed.</param>
+    /// <param name="source">The error's source address (the address the packet was sent to).</param>
+    /// <param name="hopLimit">The error's TTL or hop limit.</param>
+    /// <param name="reason">The reason the verdict carries.</param>
+    /// <param name="limiter">The rate limit; null for none.</param>
+    /// <returns>An ICMP-error verdict, or a drop when none may be sent.</returns>
+    public static ForwardingVerdict ProtocolUnreachable(
+        Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason, IcmpRateLimiter? limiter)
+    {
+        bool ipv4 = parsed.IpVersion == 4;
+        int pointer = 0;
+        if (parsed.IsIcmpError || parsed.Fragment != FragmentKind.None || !ipv4 && !TryGetNextHeaderField(buffer[offset..], parsed, out pointer))
+        {
+            return ForwardingVerdict.Drop(reason);
+        }
+
+        if (limiter is not null && !limiter.TryAcquire(parsed.Flow.SourceAddress, ipv4 ? (byte)3 : (byte)4, ipv4 ? (byte)2 : (byte)1))
+        {
+            return ForwardingVerdict.Drop(reason, ForwardingNotes.IcmpErrorRateLimited);
+        }
+
+        return IcmpErrorBuilder.ProtocolUnreachable(buffer, offset, parsed, source, hopLimit, pointer, reason, IpIdentification.Shared);
+    }
+
+    /// <summary>Where the IPv6 packet's Next Header field that names its upper-layer protocol lies, from the start of its IPv6 header.</summary>
+    private static bool TryGetNextHeaderField(ReadOnlySpan<byte> frame, in ParsedFrame parsed, out int pointer)
+    {
+        pointer = 0;
+        int l3 = parsed.L3Offset;
+        if ((uint)parsed.FrameLength > (uint)frame.Length || l3 < 0 || parsed.FrameLength - l3 < Ipv6Header.Length)
+        {
+            return false;
+        }
+
+        var ip = frame[l3..parsed.FrameLength];
+        if (Ipv6ExtensionHeaders.Walk(ip[Ipv6Header.Length..], ip[6], out var upper) != DropReason.None)
+        {
+            return false;
+        }
+
+        pointer = upper.NextHeaderFieldOffset;
+        return true;
     }
 
     /// <summary>

@@ -34,9 +34,12 @@ internal static class NatCore
         DropReason reason = policy.Check(buffer, offset, length, parsed, needsPorts: true);
         if (reason != DropReason.None)
         {
-            return reason == RewritePolicy.SctpTranslation
-                ? TranslateSctp(policy, buffer, offset, length, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac, mtu)
-                : ForwardingVerdict.Drop(reason);
+            return reason switch
+            {
+                RewritePolicy.SctpTranslation => TranslateSctp(policy, buffer, offset, length, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac, mtu),
+                RewritePolicy.PortlessTranslation => TranslateRare(policy, buffer, offset, length, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac, mtu),
+                _ => ForwardingVerdict.Drop(reason),
+            };
         }
 
         // From here on the offsets are the ones Check proved to lie inside the frame.
@@ -52,10 +55,15 @@ internal static class NatCore
             return TranslateRare(policy, buffer, offset, length, parsed, natOutbound, changeSource, source, destination, sourceMac, nextHopMac, mtu);
         }
 
-        return Rewrite(ref frame, offset, parsed, nonFirst: false, changeSource, source, destination, decrement, sourceMac, nextHopMac, ForwardingNotes.None);
+        return Rewrite(ref frame, offset, parsed, parsed.L4Offset, changeSource, source, destination, decrement, sourceMac, nextHopMac, ForwardingNotes.None);
     }
 
-    /// <summary><see cref="Translate"/> after its checks, when the input checksum is to be verified, the packet is a non-first fragment (forwarded by policy), the TTL would expire or the packet exceeds the egress MTU.</summary>
+    /// <summary>
+    /// <see cref="Translate"/> after its checks, when the input checksum is to be verified, the packet is a non-first
+    /// fragment (forwarded by policy) or an ESP or AH packet (<see cref="RewritePolicy.PortlessTranslation"/>), the TTL
+    /// would expire or the packet exceeds the egress MTU. A non-first fragment and ESP and AH have no ports: only their
+    /// IP header is rewritten.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ForwardingVerdict TranslateRare(
         in RewritePolicy policy, Span<byte> buffer, int offset, int length, in ParsedFrame parsed,
@@ -68,7 +76,9 @@ internal static class NatCore
 
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         bool decrement = policy.DecrementHopLimit;
-        var verdict = Rewrite(ref frame, offset, parsed, parsed.Fragment == FragmentKind.NonFirst, changeSource, source, destination, decrement, sourceMac, nextHopMac, notes);
+        bool nonFirst = parsed.Fragment == FragmentKind.NonFirst;
+        bool portless = nonFirst || parsed.Protocol is L4Protocol.Esp or L4Protocol.Ah;
+        var verdict = Rewrite(ref frame, offset, parsed, portless ? -1 : parsed.L4Offset, changeSource, source, destination, decrement, sourceMac, nextHopMac, nonFirst ? notes | ForwardingNotes.NonFirstFragment : notes);
         return fragment ? EgressPath.Fragment(buffer, verdict, parsed.L3Offset, mtu, offset + length) : verdict;
     }
 
@@ -138,15 +148,15 @@ internal static class NatCore
         return EgressPath.TryPass(policy, buffer, offset, length, parsed, mtu, icmpSource, forwarded: natOutbound, out refusal, out fragment);
     }
 
-    /// <summary>The rewrite proper, once the checks have passed: addresses, ports, checksums, TTL, MACs.</summary>
+    /// <summary>The rewrite proper, once the checks have passed: addresses, ports (at <paramref name="l4"/>; none when -1), checksums, TTL, MACs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ForwardingVerdict Rewrite(
-        ref byte frame, int offset, in ParsedFrame parsed, bool nonFirst, bool changeSource, in InetEndpoint source, in InetEndpoint destination,
+        ref byte frame, int offset, in ParsedFrame parsed, int l4, bool changeSource, in InetEndpoint source, in InetEndpoint destination,
         bool decrement, MacAddress sourceMac, MacAddress nextHopMac, ForwardingNotes notes)
     {
         AddressTranslation.Rewrite(
-            ref frame, parsed.L3Offset, nonFirst ? -1 : parsed.L4Offset, parsed.IpVersion == 4, parsed.Protocol == L4Protocol.Tcp, changeSource, source, destination, decrement);
+            ref frame, parsed.L3Offset, l4, parsed.IpVersion == 4, parsed.Protocol == L4Protocol.Tcp, changeSource, source, destination, decrement);
         EthernetRewrite.SetAddresses(ref frame, sourceMac, nextHopMac);
-        return ForwardingVerdict.Transmit(offset, parsed.FrameLength, nonFirst ? notes | ForwardingNotes.NonFirstFragment : notes);
+        return ForwardingVerdict.Transmit(offset, parsed.FrameLength, notes);
     }
 }

@@ -18,6 +18,13 @@ internal readonly struct RewritePolicy
     /// </summary>
     public const DropReason SctpTranslation = (DropReason)0xFF;
 
+    /// <summary>
+    /// What <see cref="Check"/> returns, with ports needed, for an ESP or AH packet that passed the other checks: the way
+    /// to the translation of its addresses alone. IPVS has no port or checksum to translate in these protocols (their
+    /// <c>snat_handler</c> and <c>dnat_handler</c> are null), so its NAT transmit rewrites only the IP header.
+    /// </summary>
+    public const DropReason PortlessTranslation = (DropReason)0xFE;
+
     public RewritePolicy(ForwardingOptions? options)
     {
         options ??= new ForwardingOptions(); // its own ICMP rate limiter, not the one of the shared Default
@@ -84,7 +91,8 @@ internal readonly struct RewritePolicy
     /// parsed version; with <paramref name="needsPorts"/>, a TCP (20+) or UDP (8+) header at
     /// <see cref="ParsedFrame.L4Offset"/>, unless the packet is a non-first fragment forwarded by policy. For an SCTP
     /// packet with ports needed it returns <see cref="SctpTranslation"/> after the same checks, with an SCTP common
-    /// header (12 bytes) at <see cref="ParsedFrame.L4Offset"/>.
+    /// header (12 bytes) at <see cref="ParsedFrame.L4Offset"/>, and for an ESP or AH packet
+    /// <see cref="PortlessTranslation"/>.
     /// </para>
     /// <para>
     /// A <see cref="ParsedFrame"/> only comes from <see cref="FrameParser"/> (its setters are internal to Lvs.Core), and
@@ -135,8 +143,12 @@ internal readonly struct RewritePolicy
         {
             if (parsed.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp))
             {
-                return parsed.Protocol != L4Protocol.Sctp ? DropReason.UnsupportedProtocol
-                    : parsed.L4Offset >= 0 ? SctpTranslation : DropReason.Truncated;
+                return parsed.Protocol switch
+                {
+                    L4Protocol.Sctp => parsed.L4Offset >= 0 ? SctpTranslation : DropReason.Truncated,
+                    L4Protocol.Esp or L4Protocol.Ah => PortlessTranslation,
+                    _ => DropReason.UnsupportedProtocol,
+                };
             }
 
             // -1 after a parse that failed in the transport header; otherwise the whole header is inside the frame.

@@ -171,6 +171,121 @@ public class DirectorEngineHostTests
         Assert.Equal(1, quiet.Engine.GetDropCount(DropReason.NoVirtualService));
     }
 
+    /// <summary>
+    /// A packet for the VIP of a protocol the host has no handler for: the host's stack answers with an ICMP protocol
+    /// unreachable (ip_local_deliver), over IPv6 a parameter problem, unrecognised next header, pointing at the Next
+    /// Header field that names the protocol (the fixed header's, or the last extension header's), quoting the packet.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 47, false)]
+    [InlineData(false, 253, false)]
+    [InlineData(true, 47, false)]
+    [InlineData(true, 2, false)]
+    [InlineData(true, 47, true)]
+    public void UnknownProtocolToTheVip_AnsweredAsTheHostsStackAnswers(bool ipv6, byte protocol, bool withDestinationOptions)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var frame = ProtocolFrame(lab.Client, lab.Vip, protocol, withDestinationOptions);
+        byte[] sent = frame.Buffer[(frame.Offset + 14)..(frame.Offset + frame.Length)];
+
+        var v = lab.Send(frame, 0);
+
+        Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (v.Action, v.Link, v.Reason));
+        var eth = frame.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        var ip = PacketAssert.Ip(eth);
+        Assert.Equal((lab.Vip.ToIPAddress(), lab.Client.ToIPAddress()), (ip.SourceAddress, ip.DestinationAddress));
+        byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
+        Assert.Equal(ipv6 ? ((byte)4, (byte)1) : ((byte)3, (byte)2), (icmp[0], icmp[1]));
+        Assert.Equal(ipv6 ? (withDestinationOptions ? 40u : 6u) : 0u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(icmp.AsSpan(4)));
+        Assert.Equal(protocol, sent[ipv6 ? (withDestinationOptions ? 40 : 6) : 9]);
+        Assert.Equal(sent, icmp[8..]);
+        Assert.True(ipv6
+            ? Checksum.IsValid(icmp, Checksum.PseudoHeaderSum(lab.Vip, lab.Client, L4Protocol.IcmpV6, icmp.Length))
+            : Checksum.IsValid(icmp));
+        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
+    }
+
+    /// <summary>
+    /// Protocols the host has a handler for (IGMP, UDP-Lite; over IPv6 "no next header") get no protocol unreachable,
+    /// nor does a fragment, a packet from a multicast source, or any packet with the option off; a FULLNAT local
+    /// address answers as the VIP does, counted as NoConnection.
+    /// </summary>
+    [Fact]
+    public void UnknownProtocol_NotAnsweredWhenTheHostWouldNotAnswer()
+    {
+        using var lab = new Lab(new DirectorOptions { LocalAddresses = [Lab.LocalV4] });
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        foreach (byte handled in new byte[] { 2, 136 })
+        {
+            var v = lab.Send(ProtocolFrame(lab.Client, lab.Vip, handled), 0);
+            Assert.Equal((FrameAction.Drop, DropReason.NoVirtualService), (v.Action, v.Reason));
+        }
+
+        var fragment = ProtocolFrame(lab.Client, lab.Vip, 47);
+        fragment.Buffer[fragment.Offset + 14 + 6] = 0x20; // more fragments
+        FixIPv4HeaderChecksum(fragment);
+        Assert.Equal(FrameAction.Drop, lab.Send(fragment, 0).Action);
+        Assert.Equal(FrameAction.Drop, lab.Send(ProtocolFrame(InetAddress.Parse("224.0.0.9"), lab.Vip, 47), 0).Action);
+
+        var local = lab.Send(ProtocolFrame(lab.Server(1), lab.Local, 47, srcMac: Lab.ServerMac(1), dstMac: Lab.ServerLinkMac), 1);
+        Assert.Equal((FrameAction.Transmit, 1, DropReason.NoConnection), (local.Action, local.Link, local.Reason));
+
+        using var v6 = new Lab(ipv6: true);
+        v6.AddService("rr", ForwardingMethod.Nat, count: 1);
+        Assert.Equal(FrameAction.Drop, v6.Send(ProtocolFrame(v6.Client, v6.Vip, 59), 0).Action);
+
+        using var quiet = new Lab(new DirectorOptions { UnreachableUnknownProtocols = false });
+        quiet.AddService("rr", ForwardingMethod.Nat, count: 1);
+        Assert.Equal(FrameAction.Drop, quiet.Send(ProtocolFrame(quiet.Client, quiet.Vip, 47), 0).Action);
+        Assert.Equal(1, quiet.Engine.GetDropCount(DropReason.NoVirtualService));
+    }
+
+    /// <summary>An IP packet of <paramref name="protocol"/> with a 16-byte body (IPv6: after an 8-byte destination options header when asked).</summary>
+    private static Frame ProtocolFrame(InetAddress src, InetAddress dst, byte protocol, bool withDestinationOptions = false, MacAddress? srcMac = null, MacAddress? dstMac = null)
+    {
+        var body = new byte[withDestinationOptions ? 24 : 16];
+        for (int i = 0; i < body.Length; i++)
+        {
+            body[i] = (byte)(i + 1);
+        }
+
+        if (withDestinationOptions)
+        {
+            body[0] = protocol; // next header
+            body[1] = 0; // 8 bytes
+            body[2] = 1; // PadN, 4 bytes of padding
+            body[3] = 4;
+            body[4] = body[5] = body[6] = body[7] = 0;
+        }
+
+        Packet ip = src.IsIPv4
+            ? new IPv4Packet(src.ToIPAddress(), dst.ToIPAddress()) { Protocol = (ProtocolType)protocol, PayloadData = body }
+            : new IPv6Packet(src.ToIPAddress(), dst.ToIPAddress()) { Protocol = withDestinationOptions ? (ProtocolType)60 : (ProtocolType)protocol, PayloadData = body };
+        var eth = new EthernetPacket(Lab.Phys(srcMac ?? Lab.ClientMac), Lab.Phys(dstMac ?? Lab.ClientLinkMac), src.IsIPv4 ? EthernetType.IPv4 : EthernetType.IPv6) { PayloadPacket = ip };
+        ip.UpdateCalculatedValues();
+        if (ip is IPv6Packet v6)
+        {
+            v6.PayloadLength = (ushort)body.Length;
+        }
+        var frame = Frame.From(eth.Bytes);
+        if (src.IsIPv4)
+        {
+            FixIPv4HeaderChecksum(frame);
+        }
+
+        return frame;
+    }
+
+    private static void FixIPv4HeaderChecksum(Frame frame)
+    {
+        var header = frame.Buffer.AsSpan(frame.Offset + 14, 20);
+        header[10] = 0;
+        header[11] = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(header[10..], Checksum.Compute(header));
+    }
+
     /// <summary>A FULLNAT local address is the host's too: a segment to it that no connection takes is reset, counted as NoConnection.</summary>
     [Fact]
     public void TcpToALocalAddressWithNoConnection_ResetOnTheLinkItCameFrom()

@@ -247,6 +247,75 @@ public class NatRewriterTests
         Assert.Equal(DropReason.UnsupportedProtocol, verdict.Reason);
     }
 
+    /// <summary>
+    /// ESP and AH have no ports and no checksum IPVS translates (their protocol has no snat or dnat handler), so NAT
+    /// rewrites their IP header alone, as ip_vs_nat_xmit and handle_response do: the destination inbound, the source
+    /// outbound, the TTL and the IPv4 header checksum; every byte after the IP header stays as it was.
+    /// </summary>
+    [Theory]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.5", 50, false)]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.5", 51, false)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::5", 50, false)]
+    [InlineData("198.51.100.7", "192.0.2.10", "10.0.0.5", 50, true)]
+    [InlineData("2001:db8:1::7", "2001:db8::10", "fd00::5", 50, true)]
+    public void Rewrite_EspOrAh_RewritesTheIpHeaderAlone(string client, string vip, string realServer, byte protocol, bool outbound)
+    {
+        var spec = outbound
+            ? new FrameSpec { Source = realServer, Destination = client, SourcePort = 500, DestinationPort = 500, Protocol = ProtocolType.Udp, PayloadLength = 60 }
+            : new FrameSpec { Source = client, Destination = vip, SourcePort = 500, DestinationPort = 500, Protocol = ProtocolType.Udp, PayloadLength = 60 };
+        byte[] input = WithProtocol(PacketFactory.Build(spec), protocol);
+        var rewriter = new NatRewriter();
+        var (verdict, output) = RewriteHarness.Run(input, (Span<byte> b, int o, int l, in ParsedFrame p) => outbound
+            ? rewriter.RewriteOutbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(vip), 500), Director, NextHop)
+            : rewriter.RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.Parse(realServer), 4500), Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        byte[] expected = [.. input];
+        Director.WriteTo(expected.AsSpan(6));
+        NextHop.WriteTo(expected.AsSpan(0));
+        bool ipv4 = !client.Contains(':');
+        var address = InetAddress.Parse(outbound ? vip : realServer);
+        if (ipv4)
+        {
+            _ = address.WriteTo(expected.AsSpan(14 + (outbound ? 12 : 16)));
+            expected[14 + 8]--;
+            FrameMutations.FixIPv4HeaderChecksum(expected);
+        }
+        else
+        {
+            _ = address.WriteTo(expected.AsSpan(14 + (outbound ? 8 : 24)));
+            expected[14 + 7]--;
+        }
+
+        RewriteHarness.AssertGolden(expected, output);
+    }
+
+    [Fact]
+    public void RewriteInbound_Gre_IsUnsupportedProtocol()
+    {
+        byte[] frame = WithProtocol(PacketFactory.Build(new FrameSpec { Protocol = ProtocolType.Udp }), 47);
+        var (verdict, _) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 80), Director, NextHop));
+        Assert.Equal(DropReason.UnsupportedProtocol, verdict.Reason);
+    }
+
+    /// <summary>The frame with its IP protocol (IPv4) or next header (IPv6, no extension header) changed, the IPv4 header checksum fixed.</summary>
+    private static byte[] WithProtocol(byte[] frame, byte protocol)
+    {
+        byte[] result = [.. frame];
+        if (result[14] >> 4 == 4)
+        {
+            result[14 + 9] = protocol;
+            FrameMutations.FixIPv4HeaderChecksum(result);
+        }
+        else
+        {
+            result[14 + 6] = protocol;
+        }
+
+        return result;
+    }
+
     /// <summary>Every NAT output passes PacketDotNet's checksum validation, and the reply rewritten outbound shows the client exactly the endpoints it addressed.</summary>
     [FsCheck.Xunit.Property(MaxTest = 200)]
     public Property InboundThenOutboundReply_ClientSeesTheVirtualService_AndChecksumsValid()

@@ -5,9 +5,10 @@ namespace Lvs.Core.Headers;
 /// <summary>What walking an IPv6 extension-header chain found.</summary>
 public readonly struct Ipv6UpperLayer
 {
-    internal Ipv6UpperLayer(L4Protocol protocol, int offset, int headersLength, int headerCount, bool isFragment, int fragmentOffset, bool moreFragments, uint fragmentId)
+    internal Ipv6UpperLayer(L4Protocol protocol, int offset, int headersLength, int headerCount, bool isFragment, int fragmentOffset, bool moreFragments, uint fragmentId, int lastHeader)
     {
         Protocol = protocol;
+        NextHeaderFieldOffset = headerCount == 0 ? 6 : Ipv6Header.Length + lastHeader;
         Offset = offset;
         HeadersLength = headersLength;
         HeaderCount = headerCount;
@@ -28,6 +29,13 @@ public readonly struct Ipv6UpperLayer
 
     /// <summary>How many extension headers precede the upper layer.</summary>
     public int HeaderCount { get; }
+
+    /// <summary>
+    /// Where the Next Header field that names <see cref="Protocol"/> lies, from the start of the IPv6 header: 6 (the
+    /// fixed header's) with no extension header, else the first byte of the last extension header. It is the pointer
+    /// of an ICMPv6 parameter problem about an unrecognised next header (RFC 4443 section 3.4).
+    /// </summary>
+    public int NextHeaderFieldOffset { get; }
 
     /// <summary>True when a fragment header was found (RFC 8200 section 4.5).</summary>
     public bool IsFragment { get; }
@@ -73,6 +81,7 @@ public static class Ipv6ExtensionHeaders
         int fragmentOffset = 0;
         bool more = false;
         uint id = 0;
+        int last = 0;
         while (IsExtensionHeader(nextHeader))
         {
             if (count == MaxHeaders)
@@ -99,7 +108,7 @@ public static class Ipv6ExtensionHeaders
                 id = BinaryPrimitives.ReadUInt32BigEndian(payload[(offset + 4)..]);
                 if (fragmentOffset != 0)
                 {
-                    upperLayer = new Ipv6UpperLayer((L4Protocol)following, -1, offset + 8, count + 1, true, fragmentOffset, more, id);
+                    upperLayer = new Ipv6UpperLayer((L4Protocol)following, -1, offset + 8, count + 1, true, fragmentOffset, more, id, offset);
                     return DropReason.None;
                 }
 
@@ -121,12 +130,13 @@ public static class Ipv6ExtensionHeaders
                 return DropReason.BadExtensionChain;
             }
 
+            last = offset;
             offset += length;
             nextHeader = following;
             count++;
         }
 
-        upperLayer = new Ipv6UpperLayer((L4Protocol)nextHeader, offset, offset, count, isFragment, fragmentOffset, more, id);
+        upperLayer = new Ipv6UpperLayer((L4Protocol)nextHeader, offset, offset, count, isFragment, fragmentOffset, more, id, last);
         return DropReason.None;
     }
 }
