@@ -45,8 +45,9 @@ public static class LvsDirectorCli
         var duration = new Option<double?>("--duration") { Description = "Stop after SECONDS." };
         var workers = new Option<int>("--workers") { Description = "Packet threads.", DefaultValueFactory = _ => 1 };
         var sysctls = new Option<string[]>("--sysctl") { Description = "An IPVS sysctl, NAME=VALUE: conn_reuse_mode, expire_nodest_conn, expire_quiescent_template, schedule_icmp, secure_tcp, sloppy_tcp, sloppy_sctp (repeatable)." };
+        var noHostAnswers = new Option<string[]>("--no-host-answer") { Description = "Turn off an answer the director gives as the host of its addresses: tcp-reset, sctp-abort, udp-unreachable, protocol-unreachable, echo (repeatable; all on by default, as a kernel director's host gives them)." };
         var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, mhKernel };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, noHostAnswers, mhKernel };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -62,6 +63,7 @@ public static class LvsDirectorCli
             AddAll(options.Taps, result.GetValue(taps));
             AddAll(options.LocalAddresses, result.GetValue(locals));
             AddAll(options.Sysctls, result.GetValue(sysctls));
+            AddAll(options.NoHostAnswers, result.GetValue(noHostAnswers));
             return await RunAsync(options, result.GetValue(duration), output, error, cancellation).ConfigureAwait(false);
         });
         return command;
@@ -212,5 +214,6 @@ public static class LvsDirectorCli
         AddAll(to.Taps, [.. from.Taps]);
         AddAll(to.LocalAddresses, [.. from.LocalAddresses]);
         AddAll(to.Sysctls, [.. from.Sysctls]);
+        AddAll(to.NoHostAnswers, [.. from.NoHostAnswers]);
     }
 }

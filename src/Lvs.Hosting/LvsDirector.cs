@@ -93,6 +93,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
 
             var engineOptions = IpvsSysctls.Apply(new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses }, Options.Sysctls);
+            engineOptions = HostAnswers.TurnOff(engineOptions, Options.NoHostAnswers);
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
             Table = new ServiceTable(schedulerOptions: SchedulerOptionsFor(Options, setup));
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);

@@ -17,6 +17,7 @@ namespace Lvs.Hosting;
 ///   "Gateway": "10.0.0.254",
 ///   "Workers": 2,
 ///   "Sysctls": [ "conn_reuse_mode=3" ],
+///   "NoHostAnswers": [ "echo" ],
 ///   "StatsInterval": "00:00:10"
 /// }
 /// </code>
@@ -52,6 +53,13 @@ public sealed class LvsDirectorOptions
     /// kernel's <c>/proc/sys/net/ipv4/vs</c> settings this director applies (<see cref="IpvsSysctls"/>): <c>--sysctl</c>.
     /// </summary>
     public IList<string> Sysctls { get; } = [];
+
+    /// <summary>
+    /// Answers the director gives as the host of its addresses that are to be turned off (<see cref="HostAnswers"/>:
+    /// <c>tcp-reset</c>, <c>sctp-abort</c>, <c>udp-unreachable</c>, <c>protocol-unreachable</c>, <c>echo</c>; all on by
+    /// default, as a kernel director's host gives them): <c>--no-host-answer</c>.
+    /// </summary>
+    public IList<string> NoHostAnswers { get; } = [];
 
     /// <summary>
     /// True to give mh services the kernel's own table and flow hash (<see cref="Scheduling.SchedulerOptions.MaglevKernelCompatible"/>),
@@ -159,6 +167,7 @@ public sealed class LvsDirectorOptions
         Collect(errors, () => GetLocalAddresses());
         Collect(errors, () => GetGateways());
         Collect(errors, () => IpvsSysctls.Apply(new Director.DirectorOptions(), Sysctls));
+        Collect(errors, () => HostAnswers.TurnOff(new Director.DirectorOptions(), NoHostAnswers));
         if (Interfaces.Count + Taps.Count == 0)
         {
             errors.Add("No link: give at least one interface (--interface) or TAP device (--tap).");

@@ -53,6 +53,17 @@ public sealed class LvsDirectorCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_UnknownHostAnswer_NamesItAndFails()
+    {
+        await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s rr\n", TestContext.Current.CancellationToken);
+        var (code, _, error) = await Run("run", "--rules", _file, "--interface", "lvs-test-none", "--duration", "1", "--no-host-answer", "echo", "--no-host-answer", "rst");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("host answer 'rst': not one the director gives", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("'echo'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Demo_Simulate_SaysItIsASimulationAndShowsEachMethodsWrrShares()
     {
         var (code, output, error) = await Run("demo", "--simulate", "--requests", "60");

@@ -178,6 +178,18 @@ public sealed class LvsDirectorHostTests : IDisposable
     }
 
     [Fact]
+    public async Task StartAsync_NoHostAnswers_TurnedOffInTheEngine()
+    {
+        using var host = Build(workers: 1, noHostAnswers: ["tcp-reset", "echo"]);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        var engine = host.Services.GetRequiredService<LvsDirector>().Engine;
+        Assert.False(engine.Options.ResetUnmatchedTcp);
+        Assert.False(engine.Options.AnswerEcho);
+        Assert.True(engine.Options.UnreachableUnservedUdp);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task StartAsync_UnknownOrOutOfRangeSysctl_FailsNamingIt()
     {
         using var host = Build(workers: 1, "conn_reuse_mode=4", "drop_entry=1");
@@ -239,7 +251,9 @@ public sealed class LvsDirectorHostTests : IDisposable
         Assert.Contains("--mh-kernel", error.Message, StringComparison.Ordinal);
     }
 
-    private IHost Build(int workers, params string[] sysctls)
+    private IHost Build(int workers, params string[] sysctls) => Build(workers, [], sysctls);
+
+    private IHost Build(int workers, string[] noHostAnswers, params string[] sysctls)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddLvsDirector(options =>
@@ -252,6 +266,11 @@ public sealed class LvsDirectorHostTests : IDisposable
             foreach (var sysctl in sysctls)
             {
                 options.Sysctls.Add(sysctl);
+            }
+
+            foreach (var answer in noHostAnswers)
+            {
+                options.NoHostAnswers.Add(answer);
             }
         }).UseLinkFactory(new FakeLinkFactory(_client, _servers));
         return builder.Build();
