@@ -609,9 +609,18 @@ public sealed class PacketWorker
             return Dropped(embeddedReason);
         }
 
+        bool keyExchange = embedded.Protocol is L4Protocol.Esp or L4Protocol.Ah;
+        if (keyExchange)
+        {
+            // About an ESP or AH packet: related to the IKE connection of the same two hosts (ah_esp_conn_in_get and
+            // ah_esp_conn_out_get on the quoted header), FULLNAT's excepted as for the packets themselves.
+            embedded = new FlowKey(L4Protocol.Udp, embedded.SourceAddress, KeyExchangePort, embedded.DestinationAddress, KeyExchangePort);
+        }
+
         // About a packet the director sent to the client (VIP -> client): the connection is found inbound by its reverse.
         var reverse = embedded.Reverse();
-        if (_connections.TryGetInbound(reverse, out var handle) && _connections.TryGetForwarding(handle, out var connection))
+        if (_connections.TryGetInbound(reverse, out var handle) && _connections.TryGetForwarding(handle, out var connection)
+            && !(keyExchange && connection.Method == ForwardingMethod.FullNat))
         {
             return IcmpErrorToRealServer(buffer, offset, length, parsed, link, ref Path(view, connection.RealServer), connection);
         }
@@ -634,8 +643,9 @@ public sealed class PacketWorker
             return Finish(toClient, outLink, link);
         }
 
-        if (_engine.Options.ScheduleIcmpErrors && view.IsForAService(parsed.Flow.DestinationAddress))
+        if (_engine.Options.ScheduleIcmpErrors && !keyExchange && view.IsForAService(parsed.Flow.DestinationAddress))
         {
+            // (ESP and AH are never scheduled: ah_esp_conn_schedule leaves them to the host.)
             return ScheduleIcmpError(buffer, offset, length, parsed, link, view, reverse, transport);
         }
 

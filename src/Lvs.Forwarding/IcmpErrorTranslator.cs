@@ -12,7 +12,9 @@ namespace Lvs.Forwarding;
 /// <remarks>
 /// <para>
 /// <see cref="TryGetEmbeddedFlow(ReadOnlySpan{byte}, in ParsedFrame, out FlowKey)"/> reads the quoted packet's flow without reading past the quote; the caller finds the
-/// connection by it (the quoted packet travelled in the opposite direction of the error). For DR and TUN connections
+/// connection by it (the quoted packet travelled in the opposite direction of the error). A quoted ESP or AH packet has
+/// no ports: its flow has ports 0, it needs only its IP header in the quote, and only its addresses are translated
+/// (the kernel relates it to the IKE connection of the same two hosts, <c>ip_vs_proto_ah_esp</c>). For DR and TUN connections
 /// the error needs no translation: pass the frame to <see cref="DirectRoutingRewriter"/> or
 /// <see cref="TunnelEncapsulator"/>, as ip_vs_icmp_xmit hands it to the connection's transmitter.
 /// </para>
@@ -51,7 +53,7 @@ public sealed class IcmpErrorTranslator
     /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
     /// <param name="start">Where the quoted packet's IP header starts in <paramref name="frame"/>.</param>
     /// <param name="flow">The quoted packet's protocol, addresses and ports.</param>
-    /// <returns><see cref="DropReason.None"/>, or <see cref="DropReason.EmbeddedTruncated"/> when the quote holds no IP header, no TCP, UDP or SCTP ports, or a non-first fragment.</returns>
+    /// <returns><see cref="DropReason.None"/>, or <see cref="DropReason.EmbeddedTruncated"/> when the quote holds no IP header, no TCP, UDP or SCTP ports (nor ESP or AH, which have none), or a non-first fragment.</returns>
     public static DropReason TryGetQuotedFlow(ReadOnlySpan<byte> frame, in ParsedFrame parsed, int start, out FlowKey flow)
     {
         flow = default;
@@ -96,6 +98,11 @@ public sealed class IcmpErrorTranslator
 
     private static FlowKey FlowOf(ReadOnlySpan<byte> frame, in QuotedPacket quote)
     {
+        if (!quote.HasPorts)
+        {
+            return new FlowKey(quote.Protocol, quote.Source, 0, quote.Destination, 0);
+        }
+
         ReadOnlySpan<byte> ports = frame.Slice(quote.L4Offset, 4);
         return new FlowKey(
             quote.Protocol, quote.Source, BinaryPrimitives.ReadUInt16BigEndian(ports), quote.Destination, BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
@@ -201,10 +208,15 @@ public sealed class IcmpErrorTranslator
             quotedDestination.Address.WriteIPv6To(quoted[24..]);
         }
 
+        // ESP and AH: no ports, no transport checksum (ip_vs_nat_icmp rewrites ports only for TCP, UDP and SCTP).
         Span<byte> l4 = frame[quote.L4Offset..];
-        uint oldPorts = BinaryPrimitives.ReadUInt32BigEndian(l4);
-        uint newPorts = (uint)quotedSource.Port << 16 | quotedDestination.Port;
-        BinaryPrimitives.WriteUInt32BigEndian(l4, newPorts);
+        uint oldPorts = quote.HasPorts ? BinaryPrimitives.ReadUInt32BigEndian(l4) : 0;
+        uint newPorts = quote.HasPorts ? (uint)quotedSource.Port << 16 | quotedDestination.Port : 0;
+        if (quote.HasPorts)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(l4, newPorts);
+        }
+
         uint delta = Checksum.Add(addressDelta, Checksum.Delta32(oldPorts, newPorts));
         int quotedL4Length = frame.Length - quote.L4Offset;
         if (quote.Protocol == L4Protocol.Tcp && quotedL4Length >= 18)
@@ -376,7 +388,10 @@ public sealed class IcmpErrorTranslator
             destination = InetAddress.ReadIPv6(quoted[24..]);
         }
 
-        if (protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp) || l4 + 4 > quoted.Length)
+        // TCP, UDP and SCTP need their ports in the quote; ESP and AH have none (IPVS relates them by their addresses,
+        // ip_vs_proto_ah_esp), so their IP header is enough.
+        if (protocol is L4Protocol.Esp or L4Protocol.Ah ? l4 > quoted.Length
+            : protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp) || l4 + 4 > quoted.Length)
         {
             return DropReason.EmbeddedTruncated;
         }
@@ -391,5 +406,9 @@ public sealed class IcmpErrorTranslator
         ? parsed.IcmpType is IcmpHeader.TypeDestinationUnreachable or IcmpHeader.TypeSourceQuench or IcmpHeader.TypeTimeExceeded
         : parsed.IcmpType is IcmpV6Header.TypeDestinationUnreachable or IcmpV6Header.TypePacketTooBig or IcmpV6Header.TypeTimeExceeded or IcmpV6Header.TypeParameterProblem;
 
-    private readonly record struct QuotedPacket(int L3Offset, int L4Offset, L4Protocol Protocol, InetAddress Source, InetAddress Destination);
+    private readonly record struct QuotedPacket(int L3Offset, int L4Offset, L4Protocol Protocol, InetAddress Source, InetAddress Destination)
+    {
+        /// <summary>False for ESP and AH, whose quote is related by its addresses alone.</summary>
+        public bool HasPorts => Protocol is not (L4Protocol.Esp or L4Protocol.Ah);
+    }
 }

@@ -142,6 +142,59 @@ public class DirectorEngineIpsecTests
         Assert.Equal(body, inner.PayloadData ?? inner.PayloadPacket.Bytes);
     }
 
+    /// <summary>
+    /// ICMP errors about ESP packets follow the IKE connection too (ip_vs_in_icmp and ip_vs_out_icmp with
+    /// ah_esp_conn_in_get / ah_esp_conn_out_get): a "fragmentation needed" from the client's side about the VIP's ESP
+    /// reaches the real server about its own packet; one from the server's side about the client's ESP reaches the
+    /// client about the packet it sent to the VIP. Only the quoted addresses change.
+    /// </summary>
+    [Fact]
+    public void Nat_IcmpErrorsAboutEsp_TranslatedAfterTheIkeConnection()
+    {
+        using var lab = new Lab();
+        _ = AddKeyExchangeService(lab, ForwardingMethod.Nat);
+        int server = StartKeyExchange(lab);
+        var router = InetAddress.Parse("10.0.0.254");
+
+        // The VIP's ESP to the client (a real server's reply, as the director sent it), and an error about it.
+        var sent = Packet(Lab.ClientLinkMac, Lab.ClientMac, lab.Vip, lab.Client, Esp);
+        var error = IcmpError(Lab.RouterMac, Lab.ClientLinkMac, router, lab.Vip, sent, quote: 36);
+        var v = lab.Send(error, 0);
+        Assert.Equal((FrameAction.Transmit, 1), (v.Action, v.Link));
+        byte[] output = error.Buffer[v.Offset..(v.Offset + v.Length)];
+        Assert.Equal(lab.Server(server), InetAddress.ReadIPv4(output.AsSpan(14 + 16)));
+        var icmp = output.AsSpan(34);
+        Assert.True(Checksum.IsValid(icmp));
+        Assert.Equal((lab.Server(server), lab.Client, (byte)50), (InetAddress.ReadIPv4(icmp[(8 + 12)..]), InetAddress.ReadIPv4(icmp[(8 + 16)..]), icmp[8 + 9]));
+        Assert.True(Checksum.IsValid(icmp.Slice(8, 20)));
+        Assert.Equal(Body(sent, ipv6: false)[..16], icmp[(8 + 20)..].ToArray());
+
+        // The client's ESP as the director sent it to the server, and the server's error about it.
+        var forwarded = Packet(Lab.ServerLinkMac, Lab.ServerMac(server), lab.Client, lab.Server(server), Esp);
+        var back = IcmpError(Lab.ServerMac(server), Lab.ServerLinkMac, lab.Server(server), lab.Client, forwarded, quote: 36, code: 3);
+        v = lab.Send(back, 1);
+        Assert.Equal((FrameAction.Transmit, 0), (v.Action, v.Link));
+        output = back.Buffer[v.Offset..(v.Offset + v.Length)];
+        Assert.Equal((lab.Vip, lab.Client), (InetAddress.ReadIPv4(output.AsSpan(14 + 12)), InetAddress.ReadIPv4(output.AsSpan(14 + 16))));
+        icmp = output.AsSpan(34);
+        Assert.Equal((lab.Client, lab.Vip), (InetAddress.ReadIPv4(icmp[(8 + 12)..]), InetAddress.ReadIPv4(icmp[(8 + 16)..])));
+
+        // With no IKE connection between the two hosts the error is not translated.
+        var stranger = Packet(Lab.ClientLinkMac, Lab.RouterMac, lab.Vip, lab.RemoteClient, Esp);
+        Assert.NotEqual(FrameAction.Transmit, lab.Send(IcmpError(Lab.RouterMac, Lab.ClientLinkMac, router, lab.Vip, stranger, quote: 36), 0).Action);
+    }
+
+    /// <summary>An ICMPv4 error (type 3) from <paramref name="from"/> quoting the first <paramref name="quote"/> bytes of <paramref name="quoted"/>'s IP packet.</summary>
+    private static Frame IcmpError(MacAddress srcMac, MacAddress dstMac, InetAddress from, InetAddress to, Frame quoted, int quote, byte code = 4)
+    {
+        var message = new byte[8 + quote];
+        message[0] = 3;
+        message[1] = code;
+        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), 1400);
+        quoted.Buffer.AsSpan(quoted.Offset + 14, quote).CopyTo(message.AsSpan(8));
+        return Lab.Ip(srcMac, dstMac, from, to, new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment(message)));
+    }
+
     /// <summary>Each ESP packet keeps the IKE connection alive, as ip_vs_conn_put's timer refresh.</summary>
     [Fact]
     public void Esp_RefreshesTheIkeConnectionsTimer()

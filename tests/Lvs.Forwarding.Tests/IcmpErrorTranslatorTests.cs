@@ -229,6 +229,47 @@ public class IcmpErrorTranslatorTests
         Assert.Equal(new FlowKey(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.5:8080"), InetEndpoint.Parse("198.51.100.7:43210")), flow);
     }
 
+    /// <summary>
+    /// An error about an ESP packet (ip_vs_proto_ah_esp relates it to the IKE connection): its flow has no ports, an IP
+    /// header is quote enough, and only the quoted addresses change (with the quoted IPv4 header checksum); the bytes
+    /// after the quoted header stay as they were.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData(20)]
+    public void TranslateToRealServer_ErrorAboutEsp_TranslatesTheQuotedAddressesAlone(int? quoteLength)
+    {
+        var sent = new FrameSpec { Source = "192.0.2.10", SourcePort = 500, Destination = "198.51.100.7", DestinationPort = 500, Protocol = ProtocolType.Udp, PayloadLength = 40 };
+        byte[] quote = WithProtocol(Quote(sent, quoteLength), 50);
+        byte[] input = IcmpFrame("203.0.113.1", "192.0.2.10", 3, 4, 1400, quote);
+        Assert.Equal(DropReason.None, FrameParser.Parse(input, out var parsed));
+        Assert.Equal(DropReason.None, IcmpErrorTranslator.TryGetEmbeddedFlow(input, parsed, out var flow));
+        Assert.Equal(new FlowKey(L4Protocol.Esp, InetEndpoint.Parse("192.0.2.10:0"), InetEndpoint.Parse("198.51.100.7:0")), flow);
+
+        byte[] translatedQuote = [.. quote];
+        IPAddress.Parse("10.0.0.5").GetAddressBytes().CopyTo(translatedQuote, 12);
+        FixQuotedIPv4Checksum(translatedQuote);
+        byte[] expected = IcmpFrame("203.0.113.1", "10.0.0.5", 3, 4, 1400, translatedQuote, ttl: 63, sourceMac: "02:00:00:00:00:02", destinationMac: "02:00:00:00:00:99");
+
+        byte[] output = AssertTranslates(input, expected, Nat4, toRealServer: true);
+        Assert.Equal(quote[20..], output[(14 + 20 + 8 + 20)..]);
+    }
+
+    private static byte[] WithProtocol(byte[] quotedIPv4, byte protocol)
+    {
+        byte[] result = [.. quotedIPv4];
+        result[9] = protocol;
+        FixQuotedIPv4Checksum(result);
+        return result;
+    }
+
+    private static void FixQuotedIPv4Checksum(byte[] quotedIPv4)
+    {
+        quotedIPv4[10] = 0;
+        quotedIPv4[11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(quotedIPv4.AsSpan(10), ReferenceChecksum.Compute(quotedIPv4.AsSpan(0, 20)));
+    }
+
     [Fact]
     public void TryGetEmbeddedFlow_Error_ReturnsQuotedFlow()
     {
