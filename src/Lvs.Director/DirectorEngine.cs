@@ -24,6 +24,9 @@ public sealed class DirectorEngine : IDisposable
     private readonly Dictionary<(bool Service, int Index), RateEstimator> _estimators = [];
     private readonly Lock _estimatorGate = new();
     private readonly TimeProvider _time;
+
+    /// <summary>The engine's clock (the wall clock of ICMP timestamp replies).</summary>
+    internal TimeProvider Time => _time;
     private readonly ILogger _logger;
     private EngineView _view;
     private ITimer? _rateTimer;

@@ -120,7 +120,10 @@ public sealed record DirectorOptions
     /// </summary>
     public bool UnreachableUnknownProtocols { get; init; } = true;
 
-    /// <summary>Answer ICMP echo requests for the virtual and local addresses (the host does for a VIP on the kernel's director).</summary>
+    /// <summary>
+    /// Answer ICMP and ICMPv6 echo requests, and ICMP timestamp requests, for the virtual and local addresses (the host
+    /// does for a VIP on the kernel's director: <c>icmp_echo</c>, <c>icmp_timestamp</c>, <c>icmpv6_echo_reply</c>).
+    /// </summary>
     public bool AnswerEcho { get; init; } = true;
 
     /// <summary>The hop limit of the answers the director originates (echo replies, neighbour advertisements use 255 as NDP requires).</summary>

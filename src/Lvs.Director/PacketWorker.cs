@@ -967,7 +967,56 @@ public sealed class PacketWorker
                 : Dropped(DropReason.BadInputChecksum);
         }
 
+        if (parsed.Protocol == L4Protocol.Icmp && parsed.IcmpType == IcmpHeader.TypeTimestamp && _engine.Options.AnswerEcho
+            && parsed.Fragment == FragmentKind.None)
+        {
+            return TransportChecksum.IsValid(buffer.Slice(offset, length), parsed)
+                ? TimestampReply(buffer, offset, parsed, link)
+                : Dropped(DropReason.BadInputChecksum);
+        }
+
         return otherwise == DropReason.None ? FrameVerdict.Deliver() : Unserved(buffer, offset, parsed, link, otherwise);
+    }
+
+    /// <summary>
+    /// Answers an ICMP timestamp request as the kernel's <c>icmp_timestamp</c>: a 20-byte timestamp reply with the
+    /// request's identifier, sequence number and originate timestamp, and the receive and transmit timestamps both the
+    /// milliseconds since midnight UT (<c>inet_current_timestamp</c>). A message shorter than its originate timestamp is
+    /// dropped (<see cref="DropReason.BadIcmpHeader"/>; the kernel's <c>PKT_TOO_SMALL</c>). The request's IP header is
+    /// kept, turned around, as for echo replies.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict TimestampReply(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
+    {
+        const int MessageLength = 20;
+        int end = offset + parsed.L4Offset + MessageLength;
+        if (parsed.FrameLength - parsed.L4Offset < 12 || end > buffer.Length)
+        {
+            return Dropped(DropReason.BadIcmpHeader);
+        }
+
+        var frame = buffer[offset..end];
+        HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
+        var ip = frame[parsed.L3Offset..];
+        Span<byte> source = stackalloc byte[4];
+        ip.Slice(12, 4).CopyTo(source);
+        ip.Slice(16, 4).CopyTo(ip[12..]);
+        source.CopyTo(ip[16..]);
+        ip[8] = _engine.Options.HopLimit;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(parsed.L3HeaderLength + MessageLength));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..parsed.L3HeaderLength]));
+
+        var icmp = frame[parsed.L4Offset..];
+        var now = _engine.Time.GetUtcNow();
+        uint milliseconds = (uint)(now.ToUnixTimeMilliseconds() % 86_400_000);
+        icmp[0] = IcmpHeader.TypeTimestampReply;
+        icmp[1] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[12..], milliseconds);
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[16..], milliseconds);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+        return FrameVerdict.Transmit(link, offset, end - offset);
     }
 
     /// <summary>

@@ -86,6 +86,68 @@ public class DirectorEngineHostTests
     }
 
     /// <summary>
+    /// An ICMP timestamp request to the VIP: the host answers it (icmp_timestamp, checked on a 6.18 kernel) with a
+    /// 20-byte reply carrying the identifier, sequence number and originate timestamp, and the receive and transmit
+    /// timestamps both the milliseconds since midnight UT (inet_current_timestamp), whatever the request's length.
+    /// </summary>
+    [Theory]
+    [InlineData(20)]
+    [InlineData(12)]
+    [InlineData(28)]
+    public void TimestampRequestToVip_AnsweredWithMillisecondsSinceMidnight(int messageLength)
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        lab.Time.Advance(new TimeSpan(0, 3, 25, 7, 500));
+        var frame = TimestampRequest(lab, messageLength);
+
+        var v = lab.Send(frame, 0);
+
+        Assert.Equal((FrameAction.Transmit, 0, 14 + 20 + 20), (v.Action, v.Link, v.Length));
+        var eth = frame.Output(v);
+        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
+        var ip = (IPv4Packet)PacketAssert.Ip(eth);
+        Assert.Equal((lab.Vip.ToIPAddress(), lab.Client.ToIPAddress(), 64, 40), (ip.SourceAddress, ip.DestinationAddress, ip.TimeToLive, ip.TotalLength));
+        Assert.True(ip.ValidIPChecksum);
+        byte[] reply = frame.Buffer[(v.Offset + 34)..(v.Offset + v.Length)];
+        Assert.True(Checksum.IsValid(reply));
+        Assert.Equal(((byte)14, (byte)0, 0x1234u, 0x00000001u, 1000u), (reply[0], reply[1], (uint)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(4)), (uint)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(6)), System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(8))));
+        uint expected = ((3 * 3600) + (25 * 60) + 7) * 1000 + 500;
+        Assert.Equal((expected, expected), (System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(12)), System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(16))));
+    }
+
+    /// <summary>No timestamp reply with a wrong checksum, for a message without its originate timestamp, or with the echo answers off.</summary>
+    [Fact]
+    public void TimestampRequestToVip_NotAnsweredWhenTheHostWouldNotAnswer()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var corrupted = TimestampRequest(lab, 20);
+        corrupted.Buffer[corrupted.Offset + corrupted.Length - 1] ^= 1;
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), lab.Send(corrupted, 0) is var bad ? (bad.Action, bad.Reason) : default);
+        Assert.Equal((FrameAction.Drop, DropReason.BadIcmpHeader), lab.Send(TimestampRequest(lab, 10), 0) is var shortMessage ? (shortMessage.Action, shortMessage.Reason) : default);
+
+        using var quiet = new Lab(new DirectorOptions { AnswerEcho = false });
+        quiet.AddService("rr", ForwardingMethod.Nat, count: 1);
+        Assert.Equal(FrameAction.Drop, quiet.Send(TimestampRequest(quiet, 20), 0).Action);
+    }
+
+    /// <summary>An ICMP timestamp request from the client to the VIP: identifier 0x1234, sequence 1, originate 1000 ms, the rest zero up to <paramref name="messageLength"/> bytes.</summary>
+    private static Frame TimestampRequest(Lab lab, int messageLength)
+    {
+        var message = new byte[messageLength];
+        message[0] = 13;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(4), 0x1234);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(6), 1);
+        if (messageLength >= 12)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(8), 1000);
+        }
+
+        return Lab.Ip(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment(message)));
+    }
+
+    /// <summary>
     /// A port of the VIP that no service has: on a kernel director the host owns the VIP, and its TCP stack, with no
     /// socket there, refuses a SYN with a reset (tcp_v4_send_reset: RST and ACK, acknowledging the SYN).
     /// </summary>

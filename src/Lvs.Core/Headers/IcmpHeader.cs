@@ -29,6 +29,12 @@ public readonly ref struct IcmpHeader
     /// <summary>Parameter problem.</summary>
     public const byte TypeParameterProblem = 12;
 
+    /// <summary>Timestamp request (RFC 792).</summary>
+    public const byte TypeTimestamp = 13;
+
+    /// <summary>Timestamp reply (RFC 792).</summary>
+    public const byte TypeTimestampReply = 14;
+
     /// <summary>Destination unreachable code 4: fragmentation needed and DF set.</summary>
     public const byte CodeFragmentationNeeded = 4;
 
