@@ -103,8 +103,9 @@ public class DirectorTests
 
     /// <summary>
     /// The client kernel's TCP connect to a port of the VIP that no service has fails with "connection refused" (the
-    /// director's reset), and its connected UDP socket reads "connection refused" after a datagram there (the
-    /// director's ICMP port unreachable): at once, not after a timeout.
+    /// director's reset), its connected UDP socket reads "connection refused" after a datagram there (the director's
+    /// ICMP port unreachable), and its raw ESP socket "protocol not available" (the director's protocol
+    /// unreachable): at once, not after a timeout.
     /// </summary>
     private static async Task AssertRefusedAsync(NetNamespace client, CancellationToken cancellation)
     {
@@ -123,6 +124,15 @@ public class DirectorTests
         _ = udp.Send([1, 2, 3]);
         var unreachable = Assert.Throws<SocketException>(() => udp.Receive(new byte[16]));
         Assert.Equal(SocketError.ConnectionRefused, unreachable.SocketErrorCode);
+
+        // ESP that follows no IKE connection is the host's, which has no ESP handler: the director's protocol
+        // unreachable reaches the client kernel's connected raw socket as ENOPROTOOPT (raw_err: a fatal error).
+        using var raw = client.Run(() => RawSocket.OpenIPv4(50));
+        raw.Connect(new IPEndPoint(vip, 0));
+        raw.ReceiveTimeout = 5000;
+        _ = raw.Send(new byte[16]); // at least the 8 bytes after the IP header a quote must hold (icmp_unreach)
+        var noProtocol = Assert.Throws<SocketException>(() => raw.Receive(new byte[64]));
+        Assert.Equal(SocketError.ProtocolOption, noProtocol.SocketErrorCode);
     }
 
     /// <summary>
