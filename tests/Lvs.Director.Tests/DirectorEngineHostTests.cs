@@ -198,18 +198,29 @@ public class DirectorEngineHostTests
 
         var v = lab.Send(datagram, 0);
 
+        _ = AssertErrorFromTheVip(lab, datagram, v, ipv6 ? ((byte)1, (byte)4) : ((byte)3, (byte)3), sent);
+    }
+
+    /// <summary>
+    /// Asserts the verdict is an ICMP or ICMPv6 error from the VIP back to the client, of <paramref name="typeAndCode"/>,
+    /// quoting <paramref name="sent"/> (the IP packet as the client sent it), its checksum right, counted as
+    /// NoVirtualService; returns the ICMP message.
+    /// </summary>
+    private static byte[] AssertErrorFromTheVip(Lab lab, Frame frame, FrameVerdict v, (byte Type, byte Code) typeAndCode, byte[] sent)
+    {
         Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (v.Action, v.Link, v.Reason));
-        var eth = datagram.Output(v);
+        var eth = frame.Output(v);
         PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
         var ip = PacketAssert.Ip(eth);
         Assert.Equal((lab.Vip.ToIPAddress(), lab.Client.ToIPAddress()), (ip.SourceAddress, ip.DestinationAddress));
         byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
-        Assert.Equal(ipv6 ? ((byte)1, (byte)4) : ((byte)3, (byte)3), (icmp[0], icmp[1]));
+        Assert.Equal(typeAndCode, (icmp[0], icmp[1]));
         Assert.Equal(sent, icmp[8..]);
-        Assert.True(ipv6
+        Assert.True(lab.IPv6
             ? Checksum.IsValid(icmp, Checksum.PseudoHeaderSum(lab.Vip, lab.Client, L4Protocol.IcmpV6, icmp.Length))
             : Checksum.IsValid(icmp));
         Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
+        return icmp;
     }
 
     /// <summary>No port unreachable for a datagram with a wrong checksum, from a multicast or unspecified source, or with the option off.</summary>
@@ -253,20 +264,9 @@ public class DirectorEngineHostTests
 
         var v = lab.Send(frame, 0);
 
-        Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (v.Action, v.Link, v.Reason));
-        var eth = frame.Output(v);
-        PacketAssert.Addresses(eth, Lab.ClientLinkMac, Lab.ClientMac);
-        var ip = PacketAssert.Ip(eth);
-        Assert.Equal((lab.Vip.ToIPAddress(), lab.Client.ToIPAddress()), (ip.SourceAddress, ip.DestinationAddress));
-        byte[] icmp = ip.PayloadData ?? ip.PayloadPacket.Bytes;
-        Assert.Equal(ipv6 ? ((byte)4, (byte)1) : ((byte)3, (byte)2), (icmp[0], icmp[1]));
+        byte[] icmp = AssertErrorFromTheVip(lab, frame, v, ipv6 ? ((byte)4, (byte)1) : ((byte)3, (byte)2), sent);
         Assert.Equal(ipv6 ? (withDestinationOptions ? 40u : 6u) : 0u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(icmp.AsSpan(4)));
         Assert.Equal(protocol, sent[ipv6 ? (withDestinationOptions ? 40 : 6) : 9]);
-        Assert.Equal(sent, icmp[8..]);
-        Assert.True(ipv6
-            ? Checksum.IsValid(icmp, Checksum.PseudoHeaderSum(lab.Vip, lab.Client, L4Protocol.IcmpV6, icmp.Length))
-            : Checksum.IsValid(icmp));
-        Assert.Equal(1, lab.Engine.GetDropCount(DropReason.NoVirtualService));
     }
 
     /// <summary>
