@@ -580,13 +580,14 @@ public sealed class PacketWorker
     }
 
     /// <summary>An ICMP port unreachable back to the sender, from the address it sent to, under the ICMP rate limit; the frame is counted as <paramref name="reason"/> by the caller.</summary>
-    private FrameVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason)
-    {
-        var verdict = IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, reason, _engine.Options.Forwarding.IcmpRateLimiter);
-        return verdict.Action == ForwardingAction.SendIcmpError
+    private FrameVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason) =>
+        HostError(IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, reason, _engine.Options.Forwarding.IcmpRateLimiter), link, reason);
+
+    /// <summary>An ICMP error the director built as the host (sent back on <paramref name="link"/>), or the drop when none could be sent (rate limit, fragment).</summary>
+    private static FrameVerdict HostError(in ForwardingVerdict verdict, int link, DropReason reason) =>
+        verdict.Action == ForwardingAction.SendIcmpError
             ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, reason)
             : FrameVerdict.Drop(reason);
-    }
 
     /// <summary>An ICMP error: find the connection whose packet it quotes and send it on, translated (<c>ip_vs_in_icmp</c>, <c>ip_vs_out_icmp</c>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -1049,10 +1050,7 @@ public sealed class PacketWorker
             case var protocol when options.UnreachableUnknownProtocols && !HasHostHandler(protocol, parsed.IpVersion == 4)
                 && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
                 _counters.Drop(reason);
-                var verdict = IcmpErrors.ProtocolUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, options.HopLimit, reason, options.Forwarding.IcmpRateLimiter);
-                return verdict.Action == ForwardingAction.SendIcmpError
-                    ? FrameVerdict.Transmit(link, verdict.FrameOffset, verdict.FrameLength, reason)
-                    : FrameVerdict.Drop(reason);
+                return HostError(IcmpErrors.ProtocolUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, options.HopLimit, reason, options.Forwarding.IcmpRateLimiter), link, reason);
             default:
                 return Dropped(reason);
         }
