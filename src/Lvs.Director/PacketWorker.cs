@@ -97,7 +97,8 @@ public sealed class PacketWorker
         {
             if (_connections.TryGetInbound(flow, out handle))
             {
-                return Inbound(buffer, offset, length, parsed, link, view, handle);
+                Inbound(buffer, offset, length, parsed, link, view, handle, out var inbound);
+                return inbound;
             }
 
             return New(buffer, offset, length, parsed, link, view);
@@ -245,9 +246,17 @@ public sealed class PacketWorker
                         _ = _connections.TryGetInbound(parsed.Flow, out handle);
                     }
 
-                    verdicts[i] = handle.IsSome
-                        ? Inbound(room, frame.Offset, frame.Length, parsed, frame.Link, view, handle)
-                        : New(room, frame.Offset, frame.Length, parsed, frame.Link, view);
+                    // The verdict is written in place: returned by value it went through two stack copies, each a
+                    // 32-byte store read back at once.
+                    if (handle.IsSome)
+                    {
+                        Inbound(room, frame.Offset, frame.Length, parsed, frame.Link, view, handle, out verdicts[i]);
+                    }
+                    else
+                    {
+                        verdicts[i] = New(room, frame.Offset, frame.Length, parsed, frame.Link, view);
+                    }
+
                     break;
                 case GroupKind.Outbound:
                     var reply = _outboundHandles[slots[i]];
@@ -271,7 +280,7 @@ public sealed class PacketWorker
         }
     }
 
-    private FrameVerdict Inbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle)
+    private void Inbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle, out FrameVerdict verdict)
     {
         // Direct routing and tunnelling need only the server (the lookup's line). NAT needs the server's endpoint, which
         // for a service with a port is the destination New gave the connection (the server's port, or the packet's for a
@@ -283,30 +292,28 @@ public sealed class PacketWorker
             // The common case builds no ConnectionForwarding (four endpoints, over a hundred bytes a frame).
             if (IsRescheduled(handle, parsed))
             {
-                return New(buffer, offset, length, parsed, link, view);
+                verdict = New(buffer, offset, length, parsed, link, view);
+                return;
             }
 
             ref var serverPath = ref Path(view, server);
             var destination = method == ForwardingMethod.Nat ? DestinationOf(ref serverPath, parsed.Flow) : default;
             _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
-            return ToRealServer(buffer, offset, length, parsed, link, ref serverPath, server, method, destination, default);
+            ToRealServer(buffer, offset, length, parsed, link, ref serverPath, server, method, destination, default, out verdict);
+            return;
         }
 
-        if (!_connections.TryGetForwarding(handle, out var connection))
+        if (!_connections.TryGetForwarding(handle, out var connection) || IsRescheduled(handle, parsed))
         {
-            // Ended between the lookup and the read: the packet is a new one.
-            return New(buffer, offset, length, parsed, link, view);
-        }
-
-        if (IsRescheduled(handle, parsed))
-        {
-            return New(buffer, offset, length, parsed, link, view);
+            // Ended between the lookup and the read, or rescheduled: the packet is a new one.
+            verdict = New(buffer, offset, length, parsed, link, view);
+            return;
         }
 
         // expire_nodest_conn is the connection table's: its lookup ends a connection whose server was deleted.
         ref var path = ref Path(view, connection.RealServer);
         _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
-        return ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+        verdict = ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
     }
 
     /// <summary>
@@ -325,15 +332,20 @@ public sealed class PacketWorker
         return false;
     }
 
-    private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection) =>
-        ToRealServer(buffer, offset, length, parsed, link, ref path, connection.RealServer, connection.Method, connection.Destination, connection.Local);
+    private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, in ConnectionForwarding connection)
+    {
+        ToRealServer(buffer, offset, length, parsed, link, ref path, connection.RealServer, connection.Method, connection.Destination, connection.Local, out var verdict);
+        return verdict;
+    }
 
     /// <summary>Rewrites a client's packet for <paramref name="server"/> with <paramref name="method"/>: <paramref name="destination"/> is NAT's and FULLNAT's new destination, <paramref name="local"/> FULLNAT's new source.</summary>
-    private FrameVerdict ToRealServer(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, int server, ForwardingMethod method, in InetEndpoint destination, in InetEndpoint local)
+    private void ToRealServer(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, ref DestinationPath path, int server, ForwardingMethod method, in InetEndpoint destination,
+        in InetEndpoint local, out FrameVerdict result)
     {
-        if (!TryNextHop(ref path, out var mac, out var unresolved))
+        if (!TryNextHop(ref path, out var mac, out result))
         {
-            return unresolved;
+            return;
         }
 
         // The egress link's MTU: a packet over it is answered (DF) or fragmented, as the kernel's ip_vs_*_xmit.
@@ -351,7 +363,7 @@ public sealed class PacketWorker
             Count(path.ServiceIndex, server, WorkerCounters.InPackets, parsed.L3Length);
         }
 
-        return Finish(verdict, path.Link, link);
+        result = Finish(verdict, path.Link, link);
     }
 
     private FrameVerdict Outbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle)
