@@ -157,6 +157,8 @@ public sealed class PacketWorker
         var parsedFrames = _parsed.AsSpan(0, frames.Length);
         var kinds = _kinds.AsSpan(0, frames.Length);
         var slots = _slots.AsSpan(0, frames.Length);
+        var inboundKeys = _inboundKeys.AsSpan(0, frames.Length);
+        var outboundKeys = _outboundKeys.AsSpan(0, frames.Length);
         for (int i = 0; i < frames.Length; i++)
         {
             var frame = frames[i];
@@ -194,13 +196,16 @@ public sealed class PacketWorker
             }
             else if (view.IsForAService(parsedFrames[i].Flow.DestinationAddress))
             {
-                _inboundKeys[inbound] = parsedFrames[i].Flow;
+                // Through a ref to the slot: an assignment to the element copied the 40-byte key via a stack temporary.
+                ref var key = ref inboundKeys[inbound];
+                key = parsedFrames[i].Flow;
                 slots[i] = inbound++;
                 kinds[i] = GroupKind.Inbound;
             }
             else
             {
-                _outboundKeys[outbound] = parsedFrames[i].Flow;
+                ref var key = ref outboundKeys[outbound];
+                key = parsedFrames[i].Flow;
                 slots[i] = outbound++;
                 kinds[i] = GroupKind.Outbound;
             }
