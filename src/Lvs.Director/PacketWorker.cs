@@ -363,7 +363,15 @@ public sealed class PacketWorker
             ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, local, destination, source, mac, outLink.Mtu),
             _ => _engine.Tunnel.Encapsulate(buffer, offset, length, parsed, path.Tunnel, source, mac),
         };
-        if (verdict.Action is ForwardingAction.Transmit or ForwardingAction.TransmitFragments)
+        if (verdict.Action == ForwardingAction.Transmit)
+        {
+            // The common case, written straight into the caller's verdict.
+            Count(path.ServiceIndex, server, WorkerCounters.InPackets, parsed.L3Length);
+            result = FrameVerdict.Transmit(path.Link, verdict.FrameOffset, verdict.FrameLength);
+            return;
+        }
+
+        if (verdict.Action == ForwardingAction.TransmitFragments)
         {
             Count(path.ServiceIndex, server, WorkerCounters.InPackets, parsed.L3Length);
         }
