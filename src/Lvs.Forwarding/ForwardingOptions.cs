@@ -35,7 +35,11 @@ public sealed record ForwardingOptions
     /// </summary>
     public InputChecksumPolicy IcmpErrorChecksum { get; init; } = InputChecksumPolicy.VerifyAndDrop;
 
-    /// <summary>What to do with non-first fragments. Default <see cref="FragmentPolicy.Drop"/>.</summary>
+    /// <summary>
+    /// What to do with non-first fragments of TCP, UDP, SCTP and other packets identified by their ports. Default
+    /// <see cref="FragmentPolicy.Drop"/>. ESP and AH fragments are always forwarded: their flow is their addresses (the
+    /// kernel's IPVS never reassembles them and sends each after the IKE connection).
+    /// </summary>
     public FragmentPolicy NonFirstFragments { get; init; } = FragmentPolicy.Drop;
 
     /// <summary>What to do with IPv4 options and IPv6 extension headers. Default <see cref="IpOptionsPolicy.Forward"/>, as the kernel.</summary>

@@ -125,8 +125,10 @@ internal readonly struct RewritePolicy
 
         if (parsed.Fragment == FragmentKind.NonFirst)
         {
-            // A forwarded non-first fragment has no transport header: only its IP header is rewritten.
-            if (NonFirstFragments == FragmentPolicy.Drop)
+            // A forwarded non-first fragment has no transport header: only its IP header is rewritten. ESP and AH
+            // fragments are forwarded whatever the policy: their flow is their addresses, which every fragment carries
+            // (IPVS never reassembles them, dont_defrag, and relates each fragment to the IKE connection).
+            if (NonFirstFragments == FragmentPolicy.Drop && parsed.Protocol is not (L4Protocol.Esp or L4Protocol.Ah))
             {
                 return DropReason.NonFirstFragment;
             }

@@ -195,6 +195,32 @@ public class DirectorEngineIpsecTests
         return Lab.Ip(srcMac, dstMac, from, to, new IcmpV4Packet(new PacketDotNet.Utils.ByteArraySegment(message)));
     }
 
+    /// <summary>
+    /// An ESP packet cut into fragments (IPsec over a path without PMTU discovery): IPVS never reassembles ESP
+    /// (dont_defrag), so every fragment, the non-first ones too, follows the IKE connection by its addresses.
+    /// </summary>
+    [Fact]
+    public void Nat_EspNonFirstFragment_FollowsTheIkeConnection()
+    {
+        using var lab = new Lab();
+        _ = AddKeyExchangeService(lab, ForwardingMethod.Nat);
+        int server = StartKeyExchange(lab);
+        var fragment = Packet(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, Esp);
+        int ip = fragment.Offset + 14;
+        BinaryPrimitives.WriteUInt16BigEndian(fragment.Buffer.AsSpan(ip + 6), 0x00B9); // offset 1480 bytes, the last fragment
+        fragment.Buffer[ip + 10] = 0;
+        fragment.Buffer[ip + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(fragment.Buffer.AsSpan(ip + 10), Checksum.Compute(fragment.Buffer.AsSpan(ip, 20)));
+        byte[] body = Body(fragment, ipv6: false);
+
+        var v = lab.Send(fragment, 0);
+
+        Assert.Equal((FrameAction.Transmit, 1), (v.Action, v.Link));
+        var output = (IPv4Packet)PacketAssert.Ip(fragment.Output(v));
+        Assert.Equal((lab.Server(server).ToIPAddress(), 1480, true), (output.DestinationAddress, output.FragmentOffset * 8, output.ValidIPChecksum));
+        Assert.Equal(body, Body(fragment.Next(v), ipv6: false));
+    }
+
     /// <summary>Each ESP packet keeps the IKE connection alive, as ip_vs_conn_put's timer refresh.</summary>
     [Fact]
     public void Esp_RefreshesTheIkeConnectionsTimer()

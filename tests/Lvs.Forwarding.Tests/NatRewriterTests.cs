@@ -216,6 +216,22 @@ public class NatRewriterTests
         Assert.Equal(frame[34..], output[34..]);
     }
 
+    /// <summary>ESP and AH fragments are forwarded under the default policy: IPVS never reassembles them (dont_defrag) and relates each by its addresses.</summary>
+    [Theory]
+    [InlineData(50)]
+    [InlineData(51)]
+    public void RewriteInbound_EspOrAhNonFirstFragmentByDefault_RewritesOnlyTheIpHeader(byte protocol)
+    {
+        byte[] frame = FrameMutations.AsNonFirstFragment(WithProtocol(PacketFactory.Build(new FrameSpec { Protocol = ProtocolType.Udp, PayloadLength = 40 }), protocol));
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
+            new NatRewriter().RewriteInbound(b, o, l, p, new InetEndpoint(InetAddress.FromIPv4(10, 0, 0, 5), 500), Director, NextHop));
+        Assert.Equal((ForwardingAction.Transmit, ForwardingNotes.NonFirstFragment), (verdict.Action, verdict.Notes));
+        var ip = Packet.ParsePacket(LinkLayers.Ethernet, output).Extract<IPv4Packet>();
+        Assert.True(ip.ValidIPChecksum);
+        Assert.Equal("10.0.0.5", ip.DestinationAddress.ToString());
+        Assert.Equal(frame[34..], output[34..]);
+    }
+
     [Fact]
     public void RewriteInbound_NonFirstFragmentByDefault_Drops()
     {
