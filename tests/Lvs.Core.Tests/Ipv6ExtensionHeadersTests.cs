@@ -28,4 +28,20 @@ public class Ipv6ExtensionHeadersTests
         Assert.Equal(DropReason.None, Ipv6ExtensionHeaders.Walk(fragment, 44, out var nonFirst));
         Assert.Equal((L4Protocol.Udp, true, 40), (nonFirst.Protocol, nonFirst.IsNonFirstFragment, nonFirst.NextHeaderFieldOffset));
     }
+
+    /// <summary>
+    /// Mobility, HIP and shim6 are not stepped over, as the kernel's ipv6_ext_hdr does not: the packet is of that
+    /// protocol (IPVS leaves it to the host). The headers the kernel steps over are.
+    /// </summary>
+    [Theory]
+    [InlineData(135)]
+    [InlineData(139)]
+    [InlineData(140)]
+    public void Walk_MobilityHipShim6_AreTheUpperLayer(byte nextHeader)
+    {
+        byte[] chain = [6, 0, 0, 0, 0, 0, 0, 0, .. new byte[20]];
+        Assert.Equal(DropReason.None, Ipv6ExtensionHeaders.Walk(chain, nextHeader, out var upper));
+        Assert.Equal(((L4Protocol)nextHeader, 0, 0), (upper.Protocol, upper.Offset, upper.HeaderCount));
+        Assert.All(new byte[] { 0, 43, 44, 60, 51 }, header => Assert.True(Ipv6ExtensionHeaders.IsExtensionHeader(header)));
+    }
 }

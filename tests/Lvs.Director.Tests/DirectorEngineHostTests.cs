@@ -254,6 +254,7 @@ public class DirectorEngineHostTests
     [InlineData(false, 253, false)]
     [InlineData(true, 47, false)]
     [InlineData(true, 2, false)]
+    [InlineData(true, 135, false)] // mobility: an extension header to RFC 8200, a protocol to the kernel
     [InlineData(true, 47, true)]
     public void UnknownProtocolToTheVip_AnsweredAsTheHostsStackAnswers(bool ipv6, byte protocol, bool withDestinationOptions)
     {

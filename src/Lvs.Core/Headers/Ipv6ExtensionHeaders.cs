@@ -62,11 +62,17 @@ public static class Ipv6ExtensionHeaders
     /// </summary>
     public const int MaxHeaders = 8;
 
-    /// <summary>True when <paramref name="nextHeader"/> names an extension header this walker steps over.</summary>
+    /// <summary>
+    /// True when <paramref name="nextHeader"/> names an extension header this walker steps over: those the kernel's
+    /// <c>ipv6_ext_hdr</c> names, which IPVS steps over to find a packet's protocol (<c>ipv6_find_hdr</c>). Mobility
+    /// (135), HIP (139) and shim6 (140) are extension headers in RFC 8200's list but not to the kernel: a packet with
+    /// one is of that protocol, which IPVS leaves to the host (and a host without a handler answers with a parameter
+    /// problem).
+    /// </summary>
     /// <param name="nextHeader">A next-header value.</param>
-    /// <returns>True for hop-by-hop, routing, fragment, destination options, AH, mobility, HIP and shim6.</returns>
+    /// <returns>True for hop-by-hop, routing, fragment, destination options and AH.</returns>
     public static bool IsExtensionHeader(byte nextHeader) =>
-        nextHeader is 0 or 43 or 44 or 60 or 51 or 135 or 139 or 140;
+        nextHeader is 0 or 43 or 44 or 60 or 51;
 
     /// <summary>Walks the chain that starts with <paramref name="nextHeader"/> at the start of <paramref name="payload"/>.</summary>
     /// <param name="payload">The IPv6 payload (after the fixed header, bounded by the payload length).</param>
