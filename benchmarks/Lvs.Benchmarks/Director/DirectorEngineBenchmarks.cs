@@ -29,6 +29,9 @@ public class DirectorEngineBenchmarks
     private byte[] _templates = [];
     private byte[] _buffer = [];
     private FrameSlot[] _slots = [];
+    private byte[] _replyTemplates = [];
+    private FrameSlot[] _replySlots = [];
+    private FlowKey[] _replyKeys = [];
     private FrameVerdict[] _verdicts = [];
     private FlowKey[] _keys = [];
     private ConnectionHandle[] _handles = [];
@@ -98,6 +101,43 @@ public class DirectorEngineBenchmarks
             _slots[j] = new FrameSlot((j * DirectorFixture.Stride) + DirectorFixture.Headroom, FrameBytes, 0);
         }
 
+        // The real servers' replies (NAT and FULLNAT, whose replies come back through the director), for Engine_Reply.
+        if (Forwarding is ForwardingMethod.Nat or ForwardingMethod.FullNat)
+        {
+            _replyTemplates = new byte[Pool * FrameBytes];
+            _replySlots = new FrameSlot[Batch];
+            for (int i = 0; i < Pool; i++)
+            {
+                ref var connection = ref _forwarding[i];
+                var to = Forwarding == ForwardingMethod.FullNat ? connection.Local : connection.Client;
+                var serverMac = new MacAddress(0x02_00_00_00_02_00UL + (ulong)(connection.Destination.Address.IPv4Value & 0xFF) - 10);
+                _ = DirectorFixture.WriteTcp(
+                    _replyTemplates.AsSpan(i * FrameBytes, FrameBytes), serverMac, DirectorFixture.ServerLinkMac, connection.Destination.Address, connection.Destination.Port,
+                    to.Address, to.Port, TcpFlags.Ack);
+            }
+
+            for (int j = 0; j < Batch; j++)
+            {
+                _replySlots[j] = new FrameSlot((j * DirectorFixture.Stride) + DirectorFixture.Headroom, FrameBytes, 1);
+            }
+
+            _replyKeys = new FlowKey[Pool];
+            for (int i = 0; i < Pool; i++)
+            {
+                _ = FrameParser.Parse(_replyTemplates.AsSpan(i * FrameBytes, FrameBytes), out var reply);
+                _replyKeys[i] = reply.Flow;
+            }
+
+            Engine_Reply();
+            foreach (var verdict in _verdicts)
+            {
+                if (verdict.Action != FrameAction.Transmit || verdict.Link != 0)
+                {
+                    throw new InvalidOperationException($"The engine did not forward a real server's reply: {verdict}.");
+                }
+            }
+        }
+
         // Every frame must be forwarded, or the benchmark measures a drop.
         Engine_Established();
         foreach (var verdict in _verdicts)
@@ -120,6 +160,33 @@ public class DirectorEngineBenchmarks
         CopyIn(first);
         _worker.ProcessBatch(_buffer, _slots, _verdicts);
         return _verdicts[Batch - 1].Length;
+    }
+
+    /// <summary>
+    /// The whole engine on a NAT or FULLNAT real server's replies: copy 64 frames in, then one
+    /// <see cref="PacketWorker.ProcessBatch"/> on the servers' link (batched outbound lookup, state update, rewrite
+    /// back to the client). Run by <c>engine-loop</c> as the <c>reply</c> case, not by BenchmarkDotNet (direct routing
+    /// and tunnelling have no replies through the director).
+    /// </summary>
+    /// <returns>The last verdict's length.</returns>
+    public int Engine_Reply()
+    {
+        int first = NextGroup();
+        for (int j = 0; j < Batch; j++)
+        {
+            _replyTemplates.AsSpan((first + j) * FrameBytes, FrameBytes).CopyTo(_buffer.AsSpan(_replySlots[j].Offset, FrameBytes));
+        }
+
+        _worker.ProcessBatch(_buffer, _replySlots, _verdicts);
+        return _verdicts[Batch - 1].Length;
+    }
+
+    /// <summary>Part of <see cref="Engine_Reply"/>: the batched outbound lookup of 64 replies (engine-loop's <c>reply-lookup</c>).</summary>
+    /// <returns>How many were found.</returns>
+    public int Part_ReplyLookup()
+    {
+        int first = NextGroup();
+        return _fixture.Engine.Connections.TryGetOutboundBatch(_replyKeys.AsSpan(first, Batch), _lookedUp);
     }
 
     /// <summary>Part: the 64-byte copy alone.</summary>

@@ -23,6 +23,8 @@ internal static class DirectorEngineLoop
         var cases = new (string Name, Func<int> Run)[]
         {
             ("engine", bench.Engine_Established),
+            ("reply", method is ForwardingMethod.Nat or ForwardingMethod.FullNat ? bench.Engine_Reply : () => 0),
+            ("reply-lookup", method is ForwardingMethod.Nat or ForwardingMethod.FullNat ? bench.Part_ReplyLookup : () => 0),
             ("parse", bench.Part_Parse),
             ("lookup", bench.Part_BatchedLookup),
             ("update", bench.Part_Update),
@@ -49,7 +51,7 @@ internal static class DirectorEngineLoop
                 }
 
                 double ns = watch.Elapsed.TotalNanoseconds / (Ops * 64.0);
-                if (name is not "engine" and not "floor-bucket-entry")
+                if (name is not "engine" and not "reply" and not "reply-lookup" and not "floor-bucket-entry")
                 {
                     parts += ns;
                 }
