@@ -106,7 +106,8 @@ public sealed class PacketWorker
 
         if (_connections.TryGetOutbound(flow, out handle))
         {
-            return Outbound(buffer, offset, length, parsed, link, view, handle);
+            Outbound(buffer, offset, length, parsed, link, view, handle, out var outbound);
+            return outbound;
         }
 
         return NotForAService(buffer, offset, length, parsed, link, view);
@@ -270,9 +271,15 @@ public sealed class PacketWorker
                         _ = _connections.TryGetOutbound(parsed.Flow, out reply);
                     }
 
-                    verdicts[i] = reply.IsSome
-                        ? Outbound(room, frame.Offset, frame.Length, parsed, frame.Link, view, reply)
-                        : NotForAService(room, frame.Offset, frame.Length, parsed, frame.Link, view);
+                    if (reply.IsSome)
+                    {
+                        Outbound(room, frame.Offset, frame.Length, parsed, frame.Link, view, reply, out verdicts[i]);
+                    }
+                    else
+                    {
+                        verdicts[i] = NotForAService(room, frame.Offset, frame.Length, parsed, frame.Link, view);
+                    }
+
                     break;
                 case GroupKind.Single:
                     verdicts[i] = parsed.IpVersion == 0
@@ -379,18 +386,19 @@ public sealed class PacketWorker
         result = Finish(verdict, path.Link, link);
     }
 
-    private FrameVerdict Outbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle)
+    private void Outbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle, out FrameVerdict result)
     {
         if (!_connections.TryGetForwarding(handle, out var connection))
         {
             // Ended between the lookup and the read.
-            return ToHost(buffer, offset, length, parsed, link, view);
+            result = ToHost(buffer, offset, length, parsed, link, view);
+            return;
         }
 
         _ = _connections.Update(handle, PacketDirection.Outbound, parsed.TcpFlags);
-        if (!TryNextHopTo(connection.Client.Address, out int outLink, out var mac, out var unresolved))
+        if (!TryNextHopTo(connection.Client.Address, out int outLink, out var mac, out result))
         {
-            return unresolved;
+            return;
         }
 
         var egress = _engine.LinkArray[outLink];
@@ -402,9 +410,15 @@ public sealed class PacketWorker
         {
             ref var path = ref Path(view, connection.RealServer);
             Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, parsed.L3Length);
+            if (verdict.Action == ForwardingAction.Transmit)
+            {
+                // The common case, written straight into the caller's verdict (as ToRealServer).
+                result = FrameVerdict.Transmit(outLink, verdict.FrameOffset, verdict.FrameLength);
+                return;
+            }
         }
 
-        return Finish(verdict, outLink, link);
+        result = Finish(verdict, outLink, link);
     }
 
     /// <summary>
@@ -967,7 +981,7 @@ public sealed class PacketWorker
         if (_connections.TryGetOutbound(keyExchange, out var handle) && _connections.TryGetServer(handle, out _, out var method)
             && method == ForwardingMethod.Nat)
         {
-            verdict = Outbound(buffer, offset, length, parsed, link, view, handle);
+            Outbound(buffer, offset, length, parsed, link, view, handle, out verdict);
             return true;
         }
 
