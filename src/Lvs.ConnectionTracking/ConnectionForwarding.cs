@@ -65,6 +65,53 @@ public sealed partial class ConnectionTable
         return false;
     }
 
+    /// <summary>
+    /// Reads what a NAT or full-NAT reply needs of its connection to be sent back to the client: the client and virtual
+    /// service endpoints, the real server and the method, all on the lookup part of the slot (not the route line, which
+    /// <see cref="TryGetForwarding"/> reads too for the destination and local endpoints).
+    /// </summary>
+    /// <param name="handle">The connection.</param>
+    /// <param name="client">The client's endpoint.</param>
+    /// <param name="virtualService">The virtual service's endpoint.</param>
+    /// <param name="realServer">The real server's registry index.</param>
+    /// <param name="method">The forwarding method.</param>
+    /// <returns>False when the connection has ended.</returns>
+    public bool TryGetReply(ConnectionHandle handle, out InetEndpoint client, out InetEndpoint virtualService, out int realServer, out ForwardingMethod method)
+    {
+        if (handle.Tag == Tag)
+        {
+            return handle.IsIPv6
+                ? ReadReply(_v6, handle, out client, out virtualService, out realServer, out method)
+                : ReadReply(_v4, handle, out client, out virtualService, out realServer, out method);
+        }
+
+        client = default;
+        virtualService = default;
+        realServer = -1;
+        method = default;
+        return false;
+    }
+
+    private static bool ReadReply<T>(ConnectionStore<T> store, ConnectionHandle handle, out InetEndpoint client, out InetEndpoint virtualService, out int realServer, out ForwardingMethod method)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        if (!store.TryReadWord(handle.Index, handle.Generation, out uint seen))
+        {
+            client = default;
+            virtualService = default;
+            realServer = -1;
+            method = default;
+            return false;
+        }
+
+        ref var e = ref store.EntryAt(handle.Index);
+        client = new InetEndpoint(T.ToIpAddress(e.Client), e.ClientPort);
+        virtualService = new InetEndpoint(T.ToIpAddress(e.Virtual), e.VirtualPort);
+        realServer = e.RealServer;
+        method = (ForwardingMethod)(e.Meta & ConnectionStore<T>.MethodMask);
+        return ConnectionStore<T>.IsStillSame(ref e, seen, 0, out _);
+    }
+
     private static bool ReadServer<T>(ConnectionStore<T> store, ConnectionHandle handle, out int realServer, out ForwardingMethod method)
         where T : unmanaged, IStoredAddress<T>
     {

@@ -388,7 +388,8 @@ public sealed class PacketWorker
 
     private void Outbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle, out FrameVerdict result)
     {
-        if (!_connections.TryGetForwarding(handle, out var connection))
+        // A NAT reply needs only the lookup part of the slot (client, virtual service, server, method).
+        if (!_connections.TryGetReply(handle, out var client, out var virtualService, out int server, out var method))
         {
             // Ended between the lookup and the read.
             result = ToHost(buffer, offset, length, parsed, link, view);
@@ -396,20 +397,20 @@ public sealed class PacketWorker
         }
 
         _ = _connections.Update(handle, PacketDirection.Outbound, parsed.TcpFlags);
-        if (!TryNextHopTo(connection.Client.Address, out int outLink, out var mac, out result))
+        if (!TryNextHopTo(client.Address, out int outLink, out var mac, out result))
         {
             return;
         }
 
         var egress = _engine.LinkArray[outLink];
         var source = egress.Mac;
-        var verdict = connection.Method == ForwardingMethod.FullNat
-            ? _engine.FullNat.RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, connection.Client, source, mac, egress.Mtu)
-            : ((uint)link < (uint)_engine.NatReplies.Length ? _engine.NatReplies[link] : _engine.Nat).RewriteOutbound(buffer, offset, length, parsed, connection.Virtual, source, mac, egress.Mtu);
+        var verdict = method == ForwardingMethod.FullNat
+            ? _engine.FullNat.RewriteOutbound(buffer, offset, length, parsed, virtualService, client, source, mac, egress.Mtu)
+            : ((uint)link < (uint)_engine.NatReplies.Length ? _engine.NatReplies[link] : _engine.Nat).RewriteOutbound(buffer, offset, length, parsed, virtualService, source, mac, egress.Mtu);
         if (verdict.Action is ForwardingAction.Transmit or ForwardingAction.TransmitFragments)
         {
-            ref var path = ref Path(view, connection.RealServer);
-            Count(path.ServiceIndex, connection.RealServer, WorkerCounters.OutPackets, parsed.L3Length);
+            ref var path = ref Path(view, server);
+            Count(path.ServiceIndex, server, WorkerCounters.OutPackets, parsed.L3Length);
             if (verdict.Action == ForwardingAction.Transmit)
             {
                 // The common case, written straight into the caller's verdict (as ToRealServer).

@@ -40,6 +40,27 @@ public class ConnectionTableTests
         Assert.Equal(local, info.Local);
     }
 
+    /// <summary>A reply's read (the lookup part of the slot) gives what the full read gives for it, and nothing once the connection ends.</summary>
+    [Theory]
+    [InlineData(ForwardingMethod.Nat)]
+    [InlineData(ForwardingMethod.FullNat)]
+    public void TryGetReply_AgreesWithTryGetForwarding_UntilTheConnectionEnds(ForwardingMethod method)
+    {
+        var (table, _, _, servers) = NewTable();
+        var local = new InetEndpoint(InetAddress.Parse("198.51.100.1"), 5000);
+        var inbound = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(inbound, 1, servers[1].Endpoint, method) { Local = method == ForwardingMethod.FullNat ? local : default }, out var added);
+
+        Assert.True(table.TryGetForwarding(added, out var forwarding));
+        Assert.True(table.TryGetReply(added, out var client, out var virtualService, out int server, out var read));
+        Assert.Equal((forwarding.Client, forwarding.Virtual, forwarding.RealServer, forwarding.Method), (client, virtualService, server, read));
+        Assert.Equal((Client(1), Virtual(), 1, method), (client, virtualService, server, read));
+
+        Assert.True(table.Remove(added));
+        Assert.False(table.TryGetReply(added, out _, out _, out _, out _));
+        Assert.False(table.TryGetReply(default, out _, out _, out _, out _));
+    }
+
     [Fact]
     public void TryAdd_DirectRouting_NoOutboundEntryAndInputOnlyTable()
     {
