@@ -1020,11 +1020,31 @@ public sealed class PacketWorker
     }
 
     /// <summary>
+    /// Turns a received IPv4 header (options kept) into the header of the host's reply, as the kernel's <c>icmp_reply</c>
+    /// writes it: the addresses swapped, the type of service kept, DF clear (the ICMP socket's <c>IP_PMTUDISC_DONT</c>),
+    /// a new identification, the director's TTL, <paramref name="totalLength"/>, and the header checksum. Checked on a
+    /// 6.18 kernel: an echo request with DF and identification 0x5555 is answered with neither.
+    /// </summary>
+    private void TurnAroundIPv4(Span<byte> ip, int headerLength, int totalLength)
+    {
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], destination);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], source);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)totalLength);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], IcmpErrors.NextIdentification(_engine.Options.Forwarding, destination, source));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0);
+        ip[8] = _engine.Options.HopLimit;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..headerLength]));
+    }
+
+    /// <summary>
     /// Answers an ICMP timestamp request as the kernel's <c>icmp_timestamp</c>: a 20-byte timestamp reply with the
     /// request's identifier, sequence number and originate timestamp, and the receive and transmit timestamps both the
     /// milliseconds since midnight UT (<c>inet_current_timestamp</c>). A message shorter than its originate timestamp is
-    /// dropped (<see cref="DropReason.BadIcmpHeader"/>; the kernel's <c>PKT_TOO_SMALL</c>). The request's IP header is
-    /// kept, turned around, as for echo replies.
+    /// dropped (<see cref="DropReason.BadIcmpHeader"/>; the kernel's <c>PKT_TOO_SMALL</c>). The IP header is the
+    /// request's turned around, as for echo replies (<see cref="TurnAroundIPv4"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict TimestampReply(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
@@ -1038,15 +1058,7 @@ public sealed class PacketWorker
 
         var frame = buffer[offset..end];
         HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
-        var ip = frame[parsed.L3Offset..];
-        Span<byte> source = stackalloc byte[4];
-        ip.Slice(12, 4).CopyTo(source);
-        ip.Slice(16, 4).CopyTo(ip[12..]);
-        source.CopyTo(ip[16..]);
-        ip[8] = _engine.Options.HopLimit;
-        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(parsed.L3HeaderLength + MessageLength));
-        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..parsed.L3HeaderLength]));
+        TurnAroundIPv4(frame[parsed.L3Offset..], parsed.L3HeaderLength, parsed.L3HeaderLength + MessageLength);
 
         var icmp = frame[parsed.L4Offset..];
         var now = _engine.Time.GetUtcNow();
@@ -1149,14 +1161,7 @@ public sealed class PacketWorker
         var icmp = frame[parsed.L4Offset..parsed.FrameLength];
         if (parsed.IpVersion == 4)
         {
-            // Swapping the addresses leaves the header sum as it is; the TTL changes, so the header checksum is redone.
-            Span<byte> source = stackalloc byte[4];
-            ip.Slice(12, 4).CopyTo(source);
-            ip.Slice(16, 4).CopyTo(ip[12..]);
-            source.CopyTo(ip[16..]);
-            ip[8] = _engine.Options.HopLimit;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..parsed.L3HeaderLength]));
+            TurnAroundIPv4(ip, parsed.L3HeaderLength, parsed.L3Length);
             ushort old = BinaryPrimitives.ReadUInt16BigEndian(icmp);
             icmp[0] = IcmpHeader.TypeEchoReply;
             ushort sum = BinaryPrimitives.ReadUInt16BigEndian(icmp[2..]);

@@ -48,6 +48,21 @@ public static class IcmpErrors
     }
 
     /// <summary>
+    /// The IPv4 identification of an ICMP message a director sends as a host (an echo or timestamp reply) from
+    /// <paramref name="source"/> to <paramref name="destination"/>: the next of the generator the rewriters built from
+    /// <paramref name="options"/> use (the kernel's <c>ip_select_ident</c> for <c>icmp_reply</c>).
+    /// </summary>
+    /// <param name="options">The rewriters' options.</param>
+    /// <param name="source">The message's source address.</param>
+    /// <param name="destination">The message's destination address.</param>
+    /// <returns>The identification.</returns>
+    public static ushort NextIdentification(ForwardingOptions options, uint source, uint destination)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return IpIdentification.For(options).NextIPv4(source, destination, (uint)L4Protocol.Icmp);
+    }
+
+    /// <summary>
     /// Replaces a frame with the error a host's stack sends about a packet for one of its addresses whose protocol no
     /// handler takes (<c>ip_local_deliver</c>'s <c>icmp_send</c> and <c>icmpv6_send</c>): an ICMP protocol unreachable,
     /// or an ICMPv6 parameter problem, unrecognised next header, whose pointer is the Next Header field that names the

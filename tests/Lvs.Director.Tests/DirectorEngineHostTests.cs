@@ -86,6 +86,33 @@ public class DirectorEngineHostTests
     }
 
     /// <summary>
+    /// The IPv4 header of a host reply, as the kernel's icmp_reply writes it (checked on 6.18): the request's type of
+    /// service, DF clear (and a new identification, from the rewriters' generator), the host's TTL, a valid checksum.
+    /// </summary>
+    [Fact]
+    public void EchoAndTimestampReplies_HaveTheKernelsIpHeader()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        foreach (var request in new[] { EchoRequest(lab), TimestampRequest(lab, 20) })
+        {
+            int ip = request.Offset + 14;
+            request.Buffer[ip + 1] = 0x28;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(request.Buffer.AsSpan(ip + 4), 0x5555);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(request.Buffer.AsSpan(ip + 6), 0x4000);
+            request.Buffer[ip + 8] = 17;
+            request.Buffer[ip + 10] = 0;
+            request.Buffer[ip + 11] = 0;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(request.Buffer.AsSpan(ip + 10), Checksum.Compute(request.Buffer.AsSpan(ip, 20)));
+
+            var v = lab.Send(request, 0);
+
+            var reply = (IPv4Packet)PacketAssert.Ip(request.Output(v));
+            Assert.Equal((0x28, 0, 64, true), (reply.TypeOfService, (int)reply.FragmentFlags, reply.TimeToLive, reply.ValidIPChecksum));
+        }
+    }
+
+    /// <summary>
     /// An ICMP timestamp request to the VIP: the host answers it (icmp_timestamp, checked on a 6.18 kernel) with a
     /// 20-byte reply carrying the identifier, sequence number and originate timestamp, and the receive and transmit
     /// timestamps both the milliseconds since midnight UT (inet_current_timestamp), whatever the request's length.
