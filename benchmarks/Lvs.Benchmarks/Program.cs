@@ -19,6 +19,8 @@ if (args is ["build-ab", ..])
 
 // The engine's established-frame path in a plain loop, for a profiler (perf record with DOTNET_PerfMapEnabled=1):
 //   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- engine-loop Nat|DirectRouting|FullNat|Tunnel [seconds] [case|all] [connections]
+// (cases: engine, reply and reply-lookup (NAT and FULLNAT real servers' replies), parse, lookup, update, copy+rewrite, floor-bucket-entry;
+// with DOTNET_PerfMapEnabled=3 DOTNET_EnableWriteXorExecute=0 perf resolves the JIT's symbols)
 // DirectorEstablishedThreadsBenchmarks in a plain loop, one line a second:
 //   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- established-loop Nat|DirectRouting THREADS [seconds]
 if (args is ["established-loop", ..])
