@@ -37,6 +37,30 @@ internal readonly struct IcmpErrorSender
     public ForwardingVerdict PacketTooBig(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, int mtu) =>
         IcmpErrorBuilder.PacketTooBig(buffer, offset, parsed, source, _hopLimit, mtu, _identification);
 
+    /// <summary>ICMP port unreachable (type 3 code 3) / ICMPv6 port unreachable (type 1 code 4), rate limited.</summary>
+    public ForwardingVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, DropReason reason)
+    {
+        bool ipv4 = parsed.IpVersion == 4;
+        if (!Allowed(parsed, ipv4 ? IcmpHeader.TypeDestinationUnreachable : IcmpV6Header.TypeDestinationUnreachable, ipv4 ? (byte)3 : (byte)4))
+        {
+            return ForwardingVerdict.Drop(reason, ForwardingNotes.IcmpErrorRateLimited);
+        }
+
+        return IcmpErrorBuilder.PortUnreachable(buffer, offset, parsed, source, _hopLimit, reason, _identification);
+    }
+
+    /// <summary>ICMP protocol unreachable (type 3 code 2) / ICMPv6 parameter problem (type 4 code 1) pointing at <paramref name="pointer"/>, rate limited.</summary>
+    public ForwardingVerdict ProtocolUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, int pointer, DropReason reason)
+    {
+        bool ipv4 = parsed.IpVersion == 4;
+        if (!Allowed(parsed, ipv4 ? IcmpHeader.TypeDestinationUnreachable : IcmpV6Header.TypeParameterProblem, ipv4 ? (byte)2 : (byte)1))
+        {
+            return ForwardingVerdict.Drop(reason, ForwardingNotes.IcmpErrorRateLimited);
+        }
+
+        return IcmpErrorBuilder.ProtocolUnreachable(buffer, offset, parsed, source, _hopLimit, pointer, reason, _identification);
+    }
+
     /// <summary>Whether the limiter lets an error about the frame go to its sender; an error that would not be built anyway (about an ICMP error or a non-first fragment) takes no credit.</summary>
     private bool Allowed(in ParsedFrame parsed, byte type, byte code) =>
         _limiter is null || parsed.IsIcmpError || parsed.Fragment == FragmentKind.NonFirst

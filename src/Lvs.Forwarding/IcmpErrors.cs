@@ -35,17 +35,8 @@ public static class IcmpErrors
     /// <param name="limiter">The rate limit (the one of the rewriters' <see cref="ForwardingOptions.IcmpRateLimiter"/>); null for none.</param>
     /// <returns>An ICMP-error verdict, or a drop when none may be sent.</returns>
     public static ForwardingVerdict PortUnreachable(
-        Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason, IcmpRateLimiter? limiter)
-    {
-        bool ipv4 = parsed.IpVersion == 4;
-        if (limiter is not null && !parsed.IsIcmpError && parsed.Fragment != FragmentKind.NonFirst
-            && !limiter.TryAcquire(parsed.Flow.SourceAddress, ipv4 ? (byte)3 : (byte)1, ipv4 ? (byte)3 : (byte)4))
-        {
-            return ForwardingVerdict.Drop(reason, ForwardingNotes.IcmpErrorRateLimited);
-        }
-
-        return IcmpErrorBuilder.PortUnreachable(buffer, offset, parsed, source, hopLimit, reason, IpIdentification.Shared);
-    }
+        Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason, IcmpRateLimiter? limiter) =>
+        new IcmpErrorSender(limiter, IpIdentification.Shared, hopLimit).PortUnreachable(buffer, offset, parsed, source, reason);
 
     /// <summary>
     /// The IPv4 identification of an ICMP message a director sends as a host (an echo or timestamp reply) from
@@ -80,19 +71,13 @@ public static class IcmpErrors
     public static ForwardingVerdict ProtocolUnreachable(
         Span<byte> buffer, int offset, in ParsedFrame parsed, InetAddress source, byte hopLimit, DropReason reason, IcmpRateLimiter? limiter)
     {
-        bool ipv4 = parsed.IpVersion == 4;
         int pointer = 0;
-        if (parsed.IsIcmpError || parsed.Fragment != FragmentKind.None || !ipv4 && !TryGetNextHeaderField(buffer[offset..], parsed, out pointer))
+        if (parsed.IsIcmpError || parsed.Fragment != FragmentKind.None || (parsed.IpVersion != 4 && !TryGetNextHeaderField(buffer[offset..], parsed, out pointer)))
         {
             return ForwardingVerdict.Drop(reason);
         }
 
-        if (limiter is not null && !limiter.TryAcquire(parsed.Flow.SourceAddress, ipv4 ? (byte)3 : (byte)4, ipv4 ? (byte)2 : (byte)1))
-        {
-            return ForwardingVerdict.Drop(reason, ForwardingNotes.IcmpErrorRateLimited);
-        }
-
-        return IcmpErrorBuilder.ProtocolUnreachable(buffer, offset, parsed, source, hopLimit, pointer, reason, IpIdentification.Shared);
+        return new IcmpErrorSender(limiter, IpIdentification.Shared, hopLimit).ProtocolUnreachable(buffer, offset, parsed, source, pointer, reason);
     }
 
     /// <summary>Where the IPv6 packet's Next Header field that names its upper-layer protocol lies, from the start of its IPv6 header.</summary>
