@@ -655,7 +655,7 @@ public sealed class PacketWorker
         {
             // About an ESP or AH packet: related to the IKE connection of the same two hosts (ah_esp_conn_in_get and
             // ah_esp_conn_out_get on the quoted header), FULLNAT's excepted as for the packets themselves.
-            embedded = new FlowKey(L4Protocol.Udp, embedded.SourceAddress, KeyExchangePort, embedded.DestinationAddress, KeyExchangePort);
+            embedded = KeyExchangeFlow(embedded);
         }
 
         // About a packet the director sent to the client (VIP -> client): the connection is found inbound by its reverse.
@@ -957,9 +957,7 @@ public sealed class PacketWorker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict FollowKeyExchangeInbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view)
     {
-        var flow = parsed.Flow;
-        var keyExchange = new FlowKey(L4Protocol.Udp, flow.SourceAddress, KeyExchangePort, flow.DestinationAddress, KeyExchangePort);
-        if (!_connections.TryGetInbound(keyExchange, out var handle) || !_connections.TryGetForwarding(handle, out var connection)
+        if (!_connections.TryGetInbound(KeyExchangeFlow(parsed.Flow), out var handle) || !_connections.TryGetForwarding(handle, out var connection)
             || connection.Method == ForwardingMethod.FullNat)
         {
             return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
@@ -969,6 +967,10 @@ public sealed class PacketWorker
         return ToRealServer(buffer, offset, length, parsed, link, ref Path(view, connection.RealServer), connection);
     }
 
+    /// <summary>The IKE flow (UDP, port 500 to port 500) between the two hosts of an ESP or AH flow, in the same direction (<c>ah_esp_conn_fill_param_proto</c>).</summary>
+    private static FlowKey KeyExchangeFlow(in FlowKey flow) =>
+        new(L4Protocol.Udp, flow.SourceAddress, KeyExchangePort, flow.DestinationAddress, KeyExchangePort);
+
     /// <summary>
     /// An ESP or AH packet that is not for a virtual address: a NAT real server's to a client it shares an IKE connection
     /// with (<c>ah_esp_conn_out_get</c>) is sent on as that connection's reply, its source rewritten to the virtual
@@ -977,9 +979,7 @@ public sealed class PacketWorker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TryFollowKeyExchangeOutbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, out FrameVerdict verdict)
     {
-        var flow = parsed.Flow;
-        var keyExchange = new FlowKey(L4Protocol.Udp, flow.SourceAddress, KeyExchangePort, flow.DestinationAddress, KeyExchangePort);
-        if (_connections.TryGetOutbound(keyExchange, out var handle) && _connections.TryGetServer(handle, out _, out var method)
+        if (_connections.TryGetOutbound(KeyExchangeFlow(parsed.Flow), out var handle) && _connections.TryGetServer(handle, out _, out var method)
             && method == ForwardingMethod.Nat)
         {
             Outbound(buffer, offset, length, parsed, link, view, handle, out verdict);
