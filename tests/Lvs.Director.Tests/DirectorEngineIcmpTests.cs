@@ -21,6 +21,9 @@ public class DirectorEngineIcmpTests
 
     private static byte[] Bytes(Frame frame, FrameVerdict verdict) => frame.Buffer[verdict.Offset..(verdict.Offset + verdict.Length)];
 
+    /// <summary>A remote client's SYN to the VIP's port 80, through the router.</summary>
+    private static Frame ClientSyn(Lab lab, ushort port = 40000) => Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, port, lab.Vip, 80, "S");
+
     /// <summary>
     /// schedule_icmp: a "fragmentation needed" about a reply of a one-packet (-o) UDP service, which keeps no
     /// connection, is scheduled as the client's flow and reaches a real server, translated. Without it, the host's.
@@ -127,7 +130,7 @@ public class DirectorEngineIcmpTests
             Method = ForwardingMethod.Tunnel, TunnelType = type, TunnelPort = type == TunnelType.Gue ? (ushort)6080 : (ushort)0,
         });
         lab.Engine.Neighbors.Set(1, lab.Server(1), Lab.ServerMac(1));
-        var syn = WithDontFragment(Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S"));
+        var syn = WithDontFragment(ClientSyn(lab));
         byte[] sent = syn.Buffer[(syn.Offset + 14)..(syn.Offset + syn.Length)];
         var tunnelled = Bytes(syn, lab.Send(syn, 0));
         var router = InetAddress.Parse("10.1.0.254");
@@ -160,13 +163,13 @@ public class DirectorEngineIcmpTests
     {
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.Tunnel, count: 1);
-        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var syn = ClientSyn(lab);
         var tunnelled = Bytes(syn, lab.Send(syn, 0));
         var router = InetAddress.Parse("10.1.0.254");
         var error = IcmpError(Lab.RouterMac, Lab.ServerLinkMac, router, InetAddress.Parse("10.1.0.1"), tunnelled, quote: tunnelled.Length - 14);
         Assert.Equal(FrameAction.Consumed, lab.Send(error, 1).Action);
 
-        var elsewhere = WithDontFragment(Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40001, lab.Vip, 80, "S"));
+        var elsewhere = WithDontFragment(ClientSyn(lab, 40001));
         var other = Bytes(elsewhere, lab.Send(elsewhere, 0));
         BinaryPrimitives.WriteUInt32BigEndian(other.AsSpan(14 + 16), InetAddress.Parse("10.1.0.99").IPv4Value);
         var aboutAnother = IcmpError(Lab.RouterMac, Lab.ServerLinkMac, router, InetAddress.Parse("10.1.0.1"), other, quote: other.Length - 14);
@@ -177,7 +180,7 @@ public class DirectorEngineIcmpTests
     private static byte[] NatReplyToClient(Lab lab)
     {
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var syn = ClientSyn(lab);
         Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
         var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.RemoteClient, 40000, "SA");
         return Bytes(synAck, lab.Send(synAck, 1));
@@ -233,7 +236,7 @@ public class DirectorEngineIcmpTests
     {
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var syn = ClientSyn(lab);
         var toServer = Bytes(syn, lab.Send(syn, 0));
 
         // The real server's side answers the client -> RS packet with an error.
@@ -257,7 +260,7 @@ public class DirectorEngineIcmpTests
     {
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.DirectRouting, count: 1);
-        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var syn = ClientSyn(lab);
         Assert.Equal(FrameAction.Transmit, lab.Send(syn, 0).Action);
 
         // The real server answers from the VIP directly; an error about that reply comes back to the VIP.
@@ -276,7 +279,7 @@ public class DirectorEngineIcmpTests
     {
         using var lab = new Lab();
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S");
+        var syn = ClientSyn(lab);
         var toServer = Bytes(syn, lab.Send(syn, 0));
         var error = IcmpError(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), lab.RemoteClient, toServer);
         error.Buffer[error.Offset + error.Length - 1] ^= 0x40;
