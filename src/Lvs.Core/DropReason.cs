@@ -186,4 +186,11 @@ public enum DropReason : byte
     /// cannot be rewritten fragment by fragment (the kernel reassembles before IPVS sees the packet).
     /// </summary>
     FragmentedSctp,
+
+    /// <summary>
+    /// Director, with nat_icmp_send on: a TCP, UDP or SCTP packet from a NAT real server's address and port that matches
+    /// no connection (and is not a reset or an ABORT). The director answers it with an ICMP port unreachable to the
+    /// server (the kernel's <c>ip_vs_out_hook</c>).
+    /// </summary>
+    NoNatConnection,
 }

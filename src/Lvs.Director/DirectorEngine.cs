@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using Lvs.ConnectionTracking;
 using Lvs.Core;
 using Lvs.Director.Statistics;
@@ -472,6 +473,12 @@ public sealed class DirectorEngine : IDisposable
             MarkRules = [.. Options.FirewallMarks],
             IndexOf = indexOf,
             HasFullNat = snapshot.Servers.Any(entry => entry.Server is not null && entry.Options.Method == ForwardingMethod.FullNat),
+            NatRealServices = Options.NatIcmpSend
+                ? snapshot.Servers
+                    .Where(entry => entry.Server is not null && entry.Options.Method == ForwardingMethod.Nat)
+                    .Select(entry => (entry.Service.Protocol, entry.Server!.Endpoint))
+                    .ToFrozenSet()
+                : null,
         };
     }
 }

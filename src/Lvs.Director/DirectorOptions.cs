@@ -121,6 +121,19 @@ public sealed record DirectorOptions
     public bool UnreachableUnknownProtocols { get; init; } = true;
 
     /// <summary>
+    /// nat_icmp_send: a TCP, UDP or SCTP packet from the address and port of a NAT real server (of a service of the
+    /// packet's protocol, or of a firewall-mark service) that matches no connection is dropped, and unless it is a TCP
+    /// reset or an SCTP ABORT the server is told with an ICMP port unreachable (ICMPv6 for IPv6) from the director's
+    /// address on the link it came from, under the rewriters' ICMP rate limit (the kernel's <c>ip_vs_out_hook</c>):
+    /// a server answering a connection the director has forgotten stops at once instead of retransmitting. Counted as
+    /// <see cref="DropReason.NoNatConnection"/>; non-first fragments are left alone. Off by default, as the kernel's
+    /// sysctl: such a packet goes on to the host (<see cref="FrameAction.Deliver"/>). Unlike the kernel, whose hook
+    /// also runs for the host's own addresses, a packet to one of the director's addresses (a health check's reply) is
+    /// never refused.
+    /// </summary>
+    public bool NatIcmpSend { get; init; }
+
+    /// <summary>
     /// Answer ICMP and ICMPv6 echo requests, and ICMP timestamp requests, for the virtual and local addresses (the host
     /// does for a VIP on the kernel's director: <c>icmp_echo</c>, <c>icmp_timestamp</c>, <c>icmpv6_echo_reply</c>).
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
 using Lvs.Core;
 using Lvs.Forwarding;
@@ -32,6 +33,17 @@ internal sealed class EngineView
     /// one, a batch skips the pass that prefetches it (a hint only; the line is read whenever it is needed).
     /// </summary>
     public required bool HasFullNat { get; init; }
+
+    /// <summary>
+    /// With <see cref="DirectorOptions.NatIcmpSend"/>, the protocol and endpoint of every NAT real server (the kernel's
+    /// <c>rs_table</c> as <c>ip_vs_has_real_service</c> reads it), a firewall-mark service's under
+    /// <see cref="L4Protocol.None"/> (any protocol); null when the option is off.
+    /// </summary>
+    public FrozenSet<(L4Protocol Protocol, InetEndpoint Endpoint)>? NatRealServices { get; init; }
+
+    /// <summary>Whether <paramref name="source"/> is a NAT real server's endpoint for <paramref name="protocol"/> (<see cref="NatRealServices"/>).</summary>
+    public bool IsNatRealService(L4Protocol protocol, InetEndpoint source) =>
+        NatRealServices is { } set && (set.Contains((protocol, source)) || set.Contains((L4Protocol.None, source)));
 
     /// <summary>Whether a packet to this address is for a service: a VIP, or a destination a firewall-mark rule covers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -943,7 +943,40 @@ public sealed class PacketWorker
             return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.None);
         }
 
-        return FrameVerdict.Deliver();
+        return view.NatRealServices is null ? FrameVerdict.Deliver() : RefuseNatReply(buffer, offset, parsed, link, view);
+    }
+
+    /// <summary>
+    /// nat_icmp_send (<see cref="DirectorOptions.NatIcmpSend"/>): a TCP, UDP or SCTP packet the director would pass on,
+    /// from a NAT real server's address and port (<c>ip_vs_has_real_service</c>), belongs to no connection the director
+    /// has: it is dropped, and unless it is a reset or an ABORT the server gets an ICMP port unreachable from the
+    /// director's address on the link it came from (<c>ip_vs_out_hook</c>'s <c>icmp_send</c>, whose source is the
+    /// route's towards the server). A non-first fragment has no ports (<c>frag_safe_skb_hp</c>) and goes on.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict RefuseNatReply(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, EngineView view)
+    {
+        if (parsed.Protocol is not (L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp) || parsed.Fragment == FragmentKind.NonFirst
+            || !view.IsNatRealService(parsed.Protocol, parsed.Flow.Source))
+        {
+            return FrameVerdict.Deliver();
+        }
+
+        const DropReason Reason = DropReason.NoNatConnection;
+        _counters.Drop(Reason);
+        bool silent = parsed.Protocol switch
+        {
+            L4Protocol.Tcp => (parsed.TcpFlags & TcpFlags.Rst) != 0,
+            L4Protocol.Sctp => parsed.SctpEvent == SctpChunkEvent.Abort,
+            _ => false,
+        };
+        if (silent || !_engine.LinkArray[link].TryGetSourceAddress(parsed.IpVersion == 6, out var source))
+        {
+            return FrameVerdict.Drop(Reason);
+        }
+
+        var options = _engine.Options;
+        return HostError(IcmpErrors.PortUnreachable(buffer, offset, parsed, source, options.HopLimit, Reason, options.Forwarding.IcmpRateLimiter), link, Reason);
     }
 
     /// <summary>

@@ -315,7 +315,7 @@ public class DirectorEngineHostTests
 
         var fragment = ProtocolFrame(lab.Client, lab.Vip, 47);
         fragment.Buffer[fragment.Offset + 14 + 6] = 0x20; // more fragments
-        FixIPv4HeaderChecksum(fragment);
+        fragment.FixIPv4HeaderChecksum();
         Assert.Equal(FrameAction.Drop, lab.Send(fragment, 0).Action);
         Assert.Equal(FrameAction.Drop, lab.Send(ProtocolFrame(InetAddress.Parse("224.0.0.9"), lab.Vip, 47), 0).Action);
 
@@ -362,18 +362,10 @@ public class DirectorEngineHostTests
         var frame = Frame.From(eth.Bytes);
         if (src.IsIPv4)
         {
-            FixIPv4HeaderChecksum(frame);
+            frame.FixIPv4HeaderChecksum();
         }
 
         return frame;
-    }
-
-    private static void FixIPv4HeaderChecksum(Frame frame)
-    {
-        var header = frame.Buffer.AsSpan(frame.Offset + 14, 20);
-        header[10] = 0;
-        header[11] = 0;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(header[10..], Checksum.Compute(header));
     }
 
     /// <summary>A FULLNAT local address is the host's too: a segment to it that no connection takes is reset, counted as NoConnection.</summary>

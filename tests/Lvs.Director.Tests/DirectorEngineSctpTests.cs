@@ -392,6 +392,24 @@ public sealed class DirectorEngineSctpTests
         Assert.Empty(lab.Engine.Connections.Enumerate());
     }
 
+    /// <summary>
+    /// nat_icmp_send: a NAT server's SCTP packet that matches no association is answered with a port unreachable,
+    /// unless its first chunk is an ABORT (the kernel's <c>is_sctp_abort</c>); both are dropped.
+    /// </summary>
+    [Fact]
+    public void NatIcmpSend_ServerPacketWithoutAssociation_PortUnreachableUnlessAbort()
+    {
+        using var lab = new Lab(new DirectorOptions { NatIcmpSend = true });
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1, protocol: L4Protocol.Sctp, port: ServicePort);
+
+        var data = lab.Send(Sctp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), ServerPort, lab.Client, ClientPort, Data), 1);
+        var abort = lab.Send(Sctp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), ServerPort, lab.Client, ClientPort, Abort), 1);
+
+        Assert.Equal((FrameAction.Transmit, 1, DropReason.NoNatConnection), (data.Action, data.Link, data.Reason));
+        Assert.Equal((FrameAction.Drop, DropReason.NoNatConnection), (abort.Action, abort.Reason));
+        Assert.Equal(2, lab.Engine.GetDropCount(DropReason.NoNatConnection));
+    }
+
     [Fact]
     public void SctpInit_OnAClosedAssociation_IsScheduledAfresh_ConnReuseMode()
     {

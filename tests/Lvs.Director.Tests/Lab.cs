@@ -220,6 +220,15 @@ public sealed class Frame
 
     /// <summary>The output frame as a new frame (to send on through the lab).</summary>
     public Frame Next(FrameVerdict verdict) => From(Buffer[verdict.Offset..(verdict.Offset + verdict.Length)]);
+
+    /// <summary>Recomputes the IPv4 header checksum (of a 20-byte header) after a test changed the header.</summary>
+    public void FixIPv4HeaderChecksum()
+    {
+        var header = Buffer.AsSpan(Offset + 14, 20);
+        header[10] = 0;
+        header[11] = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(header[10..], Checksum.Compute(header));
+    }
 }
 
 public static class PacketAssert

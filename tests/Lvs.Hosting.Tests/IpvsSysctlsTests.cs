@@ -7,13 +7,14 @@ public class IpvsSysctlsTests
     [Fact]
     public void Apply_EverySupportedName_SetsItsOption()
     {
-        var options = IpvsSysctls.Apply(new DirectorOptions(), ["conn_reuse_mode=2", "expire_nodest_conn=1", "expire_quiescent_template=1", "schedule_icmp=1", "secure_tcp=3", "sloppy_tcp=1"]);
+        var options = IpvsSysctls.Apply(new DirectorOptions(), ["conn_reuse_mode=2", "expire_nodest_conn=1", "expire_quiescent_template=1", "nat_icmp_send=1", "schedule_icmp=1", "secure_tcp=3", "sloppy_tcp=1"]);
         Assert.Equal(2, options.Connections.ConnectionReuseMode);
         Assert.True(options.ScheduleIcmpErrors);
         Assert.True(options.Connections.ExpireNoDestinationConnections);
         Assert.True(options.Connections.ExpireQuiescentTemplate);
         Assert.Equal(3, options.Connections.SecureTcp);
         Assert.True(options.SloppyTcp);
+        Assert.True(options.NatIcmpSend);
     }
 
     [Fact]
@@ -33,6 +34,7 @@ public class IpvsSysctlsTests
         Assert.False(options.Connections.ExpireNoDestinationConnections);
         Assert.False(options.SloppyTcp);
         Assert.False(options.ScheduleIcmpErrors);
+        Assert.False(options.NatIcmpSend);
     }
 
     [Fact]
