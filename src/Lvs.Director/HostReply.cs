@@ -22,7 +22,7 @@ internal static class HostReply
     /// <summary>
     /// Writes, over the received packet's IP header, the header of a reply to <paramref name="received"/>'s sender from
     /// the address it was sent to, without options or extension headers: IPv4 with DF and identification 0 (RFC 6864),
-    /// as the kernel's replies, and its header checksum.
+    /// as the kernel's replies, and its header checksum; IPv6 with the kernel's automatic flow label (<see cref="Ipv6FlowLabel"/>).
     /// </summary>
     /// <param name="ip">The packet from its IP header.</param>
     /// <param name="received">The received packet's flow.</param>
@@ -38,7 +38,9 @@ internal static class HostReply
             return Ipv4Header.MinLength;
         }
 
-        Ipv6Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit, dsField);
+        // The kernel's replies carry its automatic flow label, a hash of the reply's flow (ports included).
+        uint label = Ipv6FlowLabel.Compute(received.DestinationAddress, received.SourceAddress, received.Protocol, ((uint)received.DestinationPort << 16) | received.SourcePort);
+        Ipv6Header.Write(ip, received.DestinationAddress, received.SourceAddress, received.Protocol, payloadLength, hopLimit, dsField, label);
         return Ipv6Header.Length;
     }
 

@@ -1208,6 +1208,12 @@ public sealed class PacketWorker
             ip.Slice(24, 16).CopyTo(ip[8..]);
             source.CopyTo(ip[24..]);
             ip[7] = _engine.Options.HopLimit;
+
+            // The traffic class is kept (icmpv6_echo_reply); the flow label is the kernel's automatic one for the reply
+            // (flowlabel_reflect is off by default): a hash of its addresses and type, the same for every echo reply to
+            // the client.
+            uint label = Ipv6FlowLabel.Compute(parsed.Flow.DestinationAddress, parsed.Flow.SourceAddress, L4Protocol.IcmpV6, Ipv6FlowLabel.IcmpPorts(IcmpV6Header.TypeEchoReply, 0));
+            BinaryPrimitives.WriteUInt32BigEndian(ip, (BinaryPrimitives.ReadUInt32BigEndian(ip) & ~Ipv6FlowLabel.Mask) | label);
             ushort old = BinaryPrimitives.ReadUInt16BigEndian(icmp);
             icmp[0] = IcmpV6Header.TypeEchoReply;
             ushort sum = BinaryPrimitives.ReadUInt16BigEndian(icmp[2..]);

@@ -152,7 +152,8 @@ internal static class IcmpErrorBuilder
         {
             WriteIcmpHeader(icmp, type, code, rest);
             var destination = InetAddress.ReadIPv6(originalIp[8..]);
-            Ipv6Header.Write(ip, source, destination, L4Protocol.IcmpV6, icmp.Length, hopLimit);
+            // icmp6_send's packets carry the automatic flow label, a hash of the error's addresses, type and code.
+            Ipv6Header.Write(ip, source, destination, L4Protocol.IcmpV6, icmp.Length, hopLimit, 0, Ipv6FlowLabel.Compute(source, destination, L4Protocol.IcmpV6, Ipv6FlowLabel.IcmpPorts(type, code)));
             BinaryPrimitives.WriteUInt16BigEndian(
                 icmp[2..], Checksum.Compute(icmp, Checksum.PseudoHeaderSum(source, destination, L4Protocol.IcmpV6, icmp.Length)));
         }

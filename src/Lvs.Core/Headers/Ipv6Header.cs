@@ -13,7 +13,10 @@ public readonly ref struct Ipv6Header
 
     private Ipv6Header(Span<byte> data) => _data = data;
 
-    /// <summary>Writes a new fixed header, flow label 0: the header of a packet the code creates (a reply, an ICMPv6 error, neighbour discovery).</summary>
+    /// <summary>
+    /// Writes a new fixed header: the header of a packet the code creates (a reply, an ICMPv6 error, neighbour
+    /// discovery). A Linux host labels what it originates with <see cref="Ipv6FlowLabel"/>, neighbour discovery with 0.
+    /// </summary>
     /// <param name="header">At least <see cref="Length"/> bytes.</param>
     /// <param name="source">The source address.</param>
     /// <param name="destination">The destination address.</param>
@@ -21,15 +24,16 @@ public readonly ref struct Ipv6Header
     /// <param name="payloadLength">The length of what follows the header (at most 65,535).</param>
     /// <param name="hopLimit">The hop limit.</param>
     /// <param name="trafficClass">The traffic class (DSCP and ECN).</param>
+    /// <param name="flowLabel">The flow label (its low 20 bits are written); 0 for none.</param>
     /// <exception cref="ArgumentException">The span is too short or the length is out of range.</exception>
-    public static void Write(Span<byte> header, InetAddress source, InetAddress destination, L4Protocol nextHeader, int payloadLength, byte hopLimit, byte trafficClass = 0)
+    public static void Write(Span<byte> header, InetAddress source, InetAddress destination, L4Protocol nextHeader, int payloadLength, byte hopLimit, byte trafficClass = 0, uint flowLabel = 0)
     {
         if (header.Length < Length || (uint)payloadLength > ushort.MaxValue)
         {
             throw new ArgumentException($"An IPv6 header needs {Length} bytes (has {header.Length}) and a payload of at most {ushort.MaxValue} bytes ({payloadLength}).", nameof(header));
         }
 
-        BinaryPrimitives.WriteUInt32BigEndian(header, 0x6000_0000u | ((uint)trafficClass << 20));
+        BinaryPrimitives.WriteUInt32BigEndian(header, 0x6000_0000u | ((uint)trafficClass << 20) | (flowLabel & Ipv6FlowLabel.Mask));
         BinaryPrimitives.WriteUInt16BigEndian(header[4..], (ushort)payloadLength);
         header[6] = (byte)nextHeader;
         header[7] = hopLimit;
