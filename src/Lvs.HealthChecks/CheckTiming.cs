@@ -15,7 +15,7 @@ namespace Lvs.HealthChecks;
 /// one completes, as keepalived re-arms its timer in the checker's epilogue.
 /// </para>
 /// <para>
-/// <c>new CheckTiming()</c> holds keepalived's defaults for <c>TCP_CHECK</c> and <c>UDP_CHECK</c>;
+/// <c>new CheckTiming()</c> holds keepalived's defaults for <c>TCP_CHECK</c>, <c>UDP_CHECK</c> and <c>SMTP_CHECK</c>;
 /// <see cref="For(IHealthChecker)"/> gives each checker's own (keepalived sets some per checker). Every value is
 /// checked when it is set: a bad one throws <see cref="ArgumentOutOfRangeException"/> naming the option.
 /// </para>
@@ -94,8 +94,8 @@ public sealed record CheckTiming
     /// <summary>
     /// keepalived's defaults for a checker: <c>retry</c> 0 for <c>MISC_CHECK</c> (check_misc.c); <c>retry</c> 3 and
     /// <c>delay_before_retry</c> = <c>delay_loop</c> for <c>DNS_CHECK</c> (check_dns.c); <c>delay_before_retry</c>
-    /// 3 s for <c>HTTP_GET</c> and <c>SSL_GET</c> (check_http.c); otherwise <c>retry</c> 1 and
-    /// <c>delay_before_retry</c> 1 s. In all, <c>delay_loop</c> 60 s and <c>warmup</c> = <c>delay_loop</c>.
+    /// 3 s for <c>HTTP_GET</c> and <c>SSL_GET</c> (check_http.c); otherwise (<c>TCP_CHECK</c>, <c>UDP_CHECK</c>,
+    /// <c>SMTP_CHECK</c>: check_api.c <c>queue_checker</c>) <c>retry</c> 1 and <c>delay_before_retry</c> 1 s. In all, <c>delay_loop</c> 60 s and <c>warmup</c> = <c>delay_loop</c>.
     /// Set the keywords a configuration gives with <c>with</c>: <c>CheckTiming.For(checker) with { DelayLoop = ... }</c>.
     /// </summary>
     /// <param name="checker">The checker.</param>

@@ -72,13 +72,16 @@ public sealed class KeepalivedDefaultsTests
     }
 
     [Fact]
-    public void Default_TcpAndUdpCheck_Retry1DelayBeforeRetry1Second()
+    public void Default_TcpUdpAndSmtpCheck_Retry1DelayBeforeRetry1Second()
     {
+        // check_api.c queue_checker: default_retry 1, default_delay_before_retry 1 s; check_smtp.c keeps them.
         CheckTiming tcp = CheckTiming.For(new TcpChecker(new CheckConnectionOptions(Target)));
         CheckTiming udp = CheckTiming.For(new UdpChecker(new CheckConnectionOptions(Target), new UdpCheckOptions()));
+        CheckTiming smtp = CheckTiming.For(new SmtpChecker(new CheckConnectionOptions(Target), new SmtpCheckOptions()));
 
         Assert.Equal((1, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60)), (tcp.Retry, tcp.DelayBeforeRetry, tcp.DelayLoop));
         Assert.Equal(tcp, udp);
+        Assert.Equal(tcp, smtp);
     }
 
     [Fact]

@@ -23,6 +23,9 @@ public enum KeepalivedCheckKind
 
     /// <summary><c>MISC_CHECK</c>: an external command.</summary>
     Misc,
+
+    /// <summary><c>SMTP_CHECK</c>: greeting, HELO and QUIT.</summary>
+    Smtp,
 }
 
 /// <summary>
@@ -78,6 +81,9 @@ public sealed record KeepalivedCheck(KeepalivedCheckKind Kind, string File, int 
     /// <summary>The options of <c>MISC_CHECK</c>; null for other checkers.</summary>
     public MiscCheckOptions? Misc { get; init; }
 
+    /// <summary>The options of <c>SMTP_CHECK</c>; null for other checkers.</summary>
+    public SmtpCheckOptions? Smtp { get; init; }
+
     /// <summary>
     /// The checker as configured, in one canonical line: two checks with the same definition check the same thing the
     /// same way (a reload keeps the running check).
@@ -104,6 +110,7 @@ public sealed record KeepalivedCheck(KeepalivedCheckKind Kind, string File, int 
             KeepalivedCheckKind.Dns => new DnsChecker(connection, Dns!, timeProvider),
             KeepalivedCheckKind.Udp => new UdpChecker(connection, Udp!, timeProvider),
             KeepalivedCheckKind.Misc => new MiscChecker(Misc!, timeProvider),
+            KeepalivedCheckKind.Smtp => new SmtpChecker(connection, Smtp!, timeProvider),
             _ => new TcpChecker(connection, timeProvider),
         };
         var timing = CheckTiming.For(checker) with { DelayLoop = DelayLoop, Alpha = Alpha };

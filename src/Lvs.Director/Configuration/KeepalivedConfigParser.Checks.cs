@@ -5,7 +5,7 @@ using Lvs.HealthChecks;
 namespace Lvs.Director.Configuration;
 
 /// <content>
-/// The part of <see cref="KeepalivedConfigParser"/> that reads the health checkers of a real server (TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK) and their keywords.
+/// The part of <see cref="KeepalivedConfigParser"/> that reads the health checkers of a real server (TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK, SMTP_CHECK) and their keywords.
 /// </content>
 public static partial class KeepalivedConfigParser
 {
@@ -21,6 +21,7 @@ public static partial class KeepalivedConfigParser
                 "DNS_CHECK" => KeepalivedCheckKind.Dns,
                 "UDP_CHECK" => KeepalivedCheckKind.Udp,
                 "MISC_CHECK" => KeepalivedCheckKind.Misc,
+                "SMTP_CHECK" => KeepalivedCheckKind.Smtp,
                 _ => KeepalivedCheckKind.Tcp,
             };
             var check = new CheckBuilder(st, kind);
@@ -45,14 +46,71 @@ public static partial class KeepalivedConfigParser
                 Error(st, $"UDP_CHECK min_reply_length {check.MinReply} is above max_reply_length {check.MaxReply}");
             }
 
+            if (kind == KeepalivedCheckKind.Smtp && check.Hosts.Count > 0)
+            {
+                SmtpHosts(rs, check, before);
+                return;
+            }
+
             if (Errors.Count == before)
             {
                 rs.Checks.Add(check);
             }
         }
 
+        /// <summary>
+        /// The checkers of an SMTP_CHECK with <c>host { }</c> blocks, as check_smtp.c <c>smtp_check_end_handler</c>: each
+        /// host is a checker of its own, with the block's values (helo_name, timing, connection) and the host's
+        /// connection options over them; the block's own target is checked as well only when the block names one
+        /// (connect_ip, connect_port, bindto or bind_port), else the hosts replace it.
+        /// </summary>
+        private void SmtpHosts(RealServerBuilder rs, CheckBuilder check, int before)
+        {
+            var checks = new List<CheckBuilder>();
+            if (check.ConnectIp is not null || check.ConnectPort is not null || check.BindTo is not null || check.BindPort != 0)
+            {
+                checks.Add(check);
+            }
+
+            checks.AddRange(check.Hosts.Select(check.ForHost));
+            if (Errors.Count == before)
+            {
+                rs.Checks.AddRange(checks);
+            }
+        }
+
+        /// <summary>An SMTP_CHECK <c>host { }</c> block: its connection options only, merged when the checker's block ends.</summary>
+        private void SmtpHost(CheckBuilder check, KeepalivedStatement st)
+        {
+            Notice(st, "The SMTP_CHECK host block is deprecated (keepalived): each host is checked by a checker of its own; better write one SMTP_CHECK per host");
+            var host = new CheckBuilder(st, KeepalivedCheckKind.Smtp);
+            foreach (var child in st.Block!)
+            {
+                if (child.Keyword is "connect_ip" or "connect_port" or "bindto" or "bind_port" or "connect_timeout" or "bind_if" or "fwmark")
+                {
+                    CheckKeyword(host, child);
+                }
+                else
+                {
+                    Error(child, $"'{child.Keyword}' is not accepted in an SMTP_CHECK host block (only connect_ip, connect_port, bindto, bind_port and connect_timeout; set the others in SMTP_CHECK itself, or write one SMTP_CHECK per host)");
+                }
+            }
+
+            check.Hosts.Add(host);
+        }
+
         private void CheckKeyword(CheckBuilder check, KeepalivedStatement st)
         {
+            if (st.Keyword == "host" && check.Kind == KeepalivedCheckKind.Smtp)
+            {
+                if (Block(st))
+                {
+                    SmtpHost(check, st);
+                }
+
+                return;
+            }
+
             if (st.Keyword == "url" && check.Kind is KeepalivedCheckKind.HttpGet or KeepalivedCheckKind.SslGet)
             {
                 if (Block(st))
@@ -176,6 +234,9 @@ public static partial class KeepalivedConfigParser
                     break;
                 case KeepalivedCheckKind.Misc:
                     MiscKeyword(check, st);
+                    break;
+                case KeepalivedCheckKind.Smtp:
+                    SmtpKeyword(check, st);
                     break;
                 default:
                     Error(st, $"unknown keyword '{st.Keyword}' in {check.Statement.Keyword}");
@@ -457,6 +518,31 @@ public static partial class KeepalivedConfigParser
 
             bytes = [.. result];
             return true;
+        }
+
+        private void SmtpKeyword(CheckBuilder check, KeepalivedStatement st)
+        {
+            if (st.Keyword != "helo_name")
+            {
+                Error(st, $"unknown keyword '{st.Keyword}' in SMTP_CHECK");
+                return;
+            }
+
+            if (!Values(st, 1))
+            {
+                return;
+            }
+
+            // keepalived sends the (quoted) value as it is; a line break or a non-ASCII byte would break the command.
+            string name = st.JoinedValues;
+            try
+            {
+                check.HeloName = new SmtpCheckOptions { HeloName = name }.HeloName;
+            }
+            catch (ArgumentException)
+            {
+                Error(st, $"SMTP_CHECK helo_name '{name}' is not 1 to {SmtpCheckOptions.MaxHeloNameLength} printable ASCII characters");
+            }
         }
 
         private void MiscKeyword(CheckBuilder check, KeepalivedStatement st)

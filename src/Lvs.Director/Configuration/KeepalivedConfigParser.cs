@@ -462,6 +462,39 @@ public static partial class KeepalivedConfigParser
 
         public bool MiscDynamic { get; set; }
 
+        public string HeloName { get; set; } = SmtpCheckOptions.DefaultHeloName;
+
+        /// <summary>SMTP_CHECK's <c>host { }</c> blocks: their connection options only.</summary>
+        public List<CheckBuilder> Hosts { get; } = [];
+
+        /// <summary>The checker's keyword (a host block's checker keeps SMTP_CHECK's).</summary>
+        public string Keyword { get; private init; } = statement.Keyword;
+
+        /// <summary>The checker of an SMTP_CHECK <c>host { }</c> block: this block's values, the host's connection options over them, located at the host block.</summary>
+        public CheckBuilder ForHost(CheckBuilder host)
+        {
+            var merged = new CheckBuilder(host.Statement, Kind)
+            {
+                Keyword = Keyword,
+                ConnectIp = host.ConnectIp ?? ConnectIp,
+                ConnectPort = host.ConnectPort ?? ConnectPort,
+                BindTo = host.BindTo ?? BindTo,
+                BindPort = host.BindPort != 0 ? host.BindPort : BindPort,
+                Alpha = Alpha,
+                HeloName = HeloName,
+            };
+            merged.Words.AddRange(Words);
+            merged.Words.Add("host {");
+            merged.Words.AddRange(host.Words);
+            merged.Words.Add("}");
+            merged.Timing.DelayLoop = Timing.DelayLoop;
+            merged.Timing.DelayBeforeRetry = Timing.DelayBeforeRetry;
+            merged.Timing.Warmup = Timing.Warmup;
+            merged.Timing.ConnectTimeout = host.Timing.ConnectTimeout ?? Timing.ConnectTimeout;
+            merged.Timing.Retry = Timing.Retry;
+            return merged;
+        }
+
         /// <summary>check_data.c: the checker's own values, else the real server's, else the virtual server's, else the defaults.</summary>
         public KeepalivedCheck Build(RealServerBuilder rs, VirtualServerBuilder vs, bool rsAlpha)
         {
@@ -506,9 +539,10 @@ public static partial class KeepalivedConfigParser
                     },
                 },
                 KeepalivedCheckKind.Misc => check with { Misc = new MiscCheckOptions { Path = MiscPath!, Timeout = MiscTimeout, Dynamic = MiscDynamic } },
+                KeepalivedCheckKind.Smtp => check with { Smtp = new SmtpCheckOptions { HeloName = HeloName } },
                 _ => check,
             };
-            var definition = new StringBuilder(Statement.Keyword).Append(" {");
+            var definition = new StringBuilder(Keyword).Append(" {");
             foreach (string word in Words)
             {
                 definition.Append(' ').Append(word).Append(';');
