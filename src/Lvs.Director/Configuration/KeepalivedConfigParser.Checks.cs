@@ -5,7 +5,7 @@ using Lvs.HealthChecks;
 namespace Lvs.Director.Configuration;
 
 /// <content>
-/// The part of <see cref="KeepalivedConfigParser"/> that reads the health checkers of a real server (TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK) and their keywords.
+/// The part of <see cref="KeepalivedConfigParser"/> that reads the health checkers of a real server (TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK) and their keywords.
 /// </content>
 public static partial class KeepalivedConfigParser
 {
@@ -20,6 +20,7 @@ public static partial class KeepalivedConfigParser
                 "SSL_GET" => KeepalivedCheckKind.SslGet,
                 "DNS_CHECK" => KeepalivedCheckKind.Dns,
                 "UDP_CHECK" => KeepalivedCheckKind.Udp,
+                "PING_CHECK" => KeepalivedCheckKind.Ping,
                 "MISC_CHECK" => KeepalivedCheckKind.Misc,
                 _ => KeepalivedCheckKind.Tcp,
             };
@@ -79,6 +80,10 @@ public static partial class KeepalivedConfigParser
                     }
 
                     return;
+                case "connect_port" or "bind_port" when check.Kind == KeepalivedCheckKind.Ping:
+                    // keepalived takes them (install_checker_common_keywords) and check_ping.c never uses them: an ICMP echo has no ports.
+                    Error(st, $"{st.Keyword} does not apply to PING_CHECK (an ICMP echo has no ports)");
+                    return;
                 case "connect_port" when network:
                     if (Values(st, 1, 1) && Port(st, 1, out ushort port))
                     {
@@ -90,6 +95,11 @@ public static partial class KeepalivedConfigParser
                     if (Values(st, 1, 1) && Address(st, 1, out var bind))
                     {
                         check.BindTo = bind;
+                        if (check.Kind == KeepalivedCheckKind.Ping)
+                        {
+                            // check_ping.c never binds its socket: keepalived sends from the address the route chooses.
+                            Notice(st, $"PING_CHECK bindto: the echo request is sent from {bind} (keepalived ignores bindto for PING_CHECK)");
+                        }
                     }
 
                     return;
