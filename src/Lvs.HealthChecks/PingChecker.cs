@@ -55,7 +55,8 @@ public sealed class PingChecker : IHealthChecker
     /// <param name="connection">Target address, source address and timeout; no ports.</param>
     /// <param name="timeProvider">The clock for the timeout; the system clock when null.</param>
     /// <exception cref="ArgumentException">
-    /// <see cref="CheckConnectionOptions.ConnectPort"/> or <see cref="CheckConnectionOptions.BindPort"/> is set (ICMP has no ports).
+    /// <see cref="CheckConnectionOptions.ConnectPort"/> or <see cref="CheckConnectionOptions.BindPort"/> is set (ICMP has no ports), or
+    /// <see cref="CheckConnectionOptions.BindTo"/> is not of the target's address family.
     /// </exception>
     public PingChecker(CheckConnectionOptions connection, TimeProvider? timeProvider = null)
         : this(connection, timeProvider, PreferredSocketTypes)
@@ -74,6 +75,11 @@ public sealed class PingChecker : IHealthChecker
         if (connection.BindPort != 0)
         {
             throw new ArgumentException($"CheckConnectionOptions.BindPort (keepalived bind_port) {connection.BindPort} does not apply to an ICMP echo: it has no ports.", nameof(connection));
+        }
+
+        if (connection.BindTo is { } bindTo && bindTo.IsIPv4 != connection.Target.Address.IsIPv4)
+        {
+            throw new ArgumentException($"CheckConnectionOptions.BindTo (keepalived bindto) {bindTo} and the target {connection.Target.Address} are not of the same address family.", nameof(connection));
         }
 
         _connection = connection;

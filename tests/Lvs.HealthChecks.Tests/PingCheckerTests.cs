@@ -205,6 +205,17 @@ public sealed class PingCheckerTests
     }
 
     [Fact]
+    public void Constructor_BindToOfAnotherFamily_IsRefused()
+    {
+        var target = new InetEndpoint(InetAddress.Parse("127.0.0.1"), 80);
+
+        var e = Assert.Throws<ArgumentException>(() => new PingChecker(new CheckConnectionOptions(target) { BindTo = InetAddress.Parse("::1") }));
+
+        Assert.Contains("(keepalived bindto) ::1 and the target 127.0.0.1 are not of the same address family", e.Message, StringComparison.Ordinal);
+        _ = new PingChecker(new CheckConnectionOptions(target) { ConnectIp = InetAddress.Parse("::1"), BindTo = InetAddress.Parse("::1") });
+    }
+
+    [Fact]
     public void Timing_IsKeepalivedsDefault()
     {
         // check_ping.c keeps queue_checker's defaults: retry 1, delay_before_retry 1 s.

@@ -46,6 +46,11 @@ public static partial class KeepalivedConfigParser
                 Error(st, $"UDP_CHECK min_reply_length {check.MinReply} is above max_reply_length {check.MaxReply}");
             }
 
+            if (kind == KeepalivedCheckKind.Ping && check.BindTo is { } bindTo && bindTo.IsIPv4 != (check.ConnectIp ?? rs.Endpoint.Address).IsIPv4)
+            {
+                Error(st, $"PING_CHECK bindto {bindTo} and the address pinged {check.ConnectIp ?? rs.Endpoint.Address} are not of the same address family");
+            }
+
             if (Errors.Count == before)
             {
                 rs.Checks.Add(check);

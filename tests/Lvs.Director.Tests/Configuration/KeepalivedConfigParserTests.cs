@@ -202,6 +202,7 @@ public sealed class KeepalivedConfigParserTests
                 "broken/ping.conf:10: bind_if (checks bound to an interface or marked) is not supported by this director",
                 "broken/ping.conf:11: connect_timeout 'abc' is not a time in seconds",
                 "broken/ping.conf:13: 'PING_CHECK' needs a { } block",
+                "broken/ping.conf:16: PING_CHECK bindto 2001:db8::1 and the address pinged 10.1.0.122 are not of the same address family",
             ]
         },
     };
