@@ -6,7 +6,7 @@ namespace Lvs.HealthChecks;
 /// <summary>
 /// Where a network check connects and from where: keepalived's connection options, common to <c>TCP_CHECK</c>,
 /// <c>HTTP_GET</c>, <c>SSL_GET</c>, <c>UDP_CHECK</c>, <c>DNS_CHECK</c> and <c>SMTP_CHECK</c> (<c>connect_ip</c>, <c>connect_port</c>,
-/// <c>bindto</c>, <c>bind_port</c>, <c>connect_timeout</c>).
+/// <c>bindto</c>, <c>bind_port</c>, <c>connect_timeout</c>); <c>PING_CHECK</c> takes those without ports.
 /// </summary>
 /// <param name="RealServer">The real server's address and port (the check's default target).</param>
 public sealed record CheckConnectionOptions(InetEndpoint RealServer)

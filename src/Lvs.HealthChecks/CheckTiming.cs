@@ -15,7 +15,7 @@ namespace Lvs.HealthChecks;
 /// one completes, as keepalived re-arms its timer in the checker's epilogue.
 /// </para>
 /// <para>
-/// <c>new CheckTiming()</c> holds keepalived's defaults for <c>TCP_CHECK</c>, <c>UDP_CHECK</c> and <c>SMTP_CHECK</c>;
+/// <c>new CheckTiming()</c> holds keepalived's defaults for <c>TCP_CHECK</c>, <c>UDP_CHECK</c>, <c>SMTP_CHECK</c> and <c>PING_CHECK</c>;
 /// <see cref="For(IHealthChecker)"/> gives each checker's own (keepalived sets some per checker). Every value is
 /// checked when it is set: a bad one throws <see cref="ArgumentOutOfRangeException"/> naming the option.
 /// </para>

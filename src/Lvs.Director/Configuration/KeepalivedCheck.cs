@@ -26,6 +26,9 @@ public enum KeepalivedCheckKind
 
     /// <summary><c>SMTP_CHECK</c>: greeting, HELO and QUIT.</summary>
     Smtp,
+
+    /// <summary><c>PING_CHECK</c>: an ICMP (ICMPv6) echo.</summary>
+    Ping,
 }
 
 /// <summary>
@@ -42,13 +45,13 @@ public sealed record KeepalivedCheck(KeepalivedCheckKind Kind, string File, int 
     /// <summary><c>connect_ip</c>; null: the real server's address.</summary>
     public InetAddress? ConnectIp { get; init; }
 
-    /// <summary><c>connect_port</c>; null: the real server's port.</summary>
+    /// <summary><c>connect_port</c>; null: the real server's port. Never set for <c>PING_CHECK</c> (ICMP has no ports).</summary>
     public ushort? ConnectPort { get; init; }
 
     /// <summary><c>bindto</c>; null: the kernel chooses.</summary>
     public InetAddress? BindTo { get; init; }
 
-    /// <summary><c>bind_port</c>; 0: the kernel chooses.</summary>
+    /// <summary><c>bind_port</c>; 0: the kernel chooses. Never set for <c>PING_CHECK</c>.</summary>
     public ushort BindPort { get; init; }
 
     /// <summary><c>connect_timeout</c> (keepalived's default 5 s).</summary>
@@ -109,6 +112,7 @@ public sealed record KeepalivedCheck(KeepalivedCheckKind Kind, string File, int 
             KeepalivedCheckKind.HttpGet or KeepalivedCheckKind.SslGet => new HttpGetChecker(connection, Http!, timeProvider),
             KeepalivedCheckKind.Dns => new DnsChecker(connection, Dns!, timeProvider),
             KeepalivedCheckKind.Udp => new UdpChecker(connection, Udp!, timeProvider),
+            KeepalivedCheckKind.Ping => new PingChecker(connection, timeProvider),
             KeepalivedCheckKind.Misc => new MiscChecker(Misc!, timeProvider),
             KeepalivedCheckKind.Smtp => new SmtpChecker(connection, Smtp!, timeProvider),
             _ => new TcpChecker(connection, timeProvider),

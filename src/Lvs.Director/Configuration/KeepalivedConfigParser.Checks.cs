@@ -5,7 +5,7 @@ using Lvs.HealthChecks;
 namespace Lvs.Director.Configuration;
 
 /// <content>
-/// The part of <see cref="KeepalivedConfigParser"/> that reads the health checkers of a real server (TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK, SMTP_CHECK) and their keywords.
+/// The part of <see cref="KeepalivedConfigParser"/> that reads the health checkers of a real server (TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK, SMTP_CHECK) and their keywords.
 /// </content>
 public static partial class KeepalivedConfigParser
 {
@@ -20,6 +20,7 @@ public static partial class KeepalivedConfigParser
                 "SSL_GET" => KeepalivedCheckKind.SslGet,
                 "DNS_CHECK" => KeepalivedCheckKind.Dns,
                 "UDP_CHECK" => KeepalivedCheckKind.Udp,
+                "PING_CHECK" => KeepalivedCheckKind.Ping,
                 "MISC_CHECK" => KeepalivedCheckKind.Misc,
                 "SMTP_CHECK" => KeepalivedCheckKind.Smtp,
                 _ => KeepalivedCheckKind.Tcp,
@@ -44,6 +45,11 @@ public static partial class KeepalivedConfigParser
             if (kind == KeepalivedCheckKind.Udp && check.MinReply > check.MaxReply)
             {
                 Error(st, $"UDP_CHECK min_reply_length {check.MinReply} is above max_reply_length {check.MaxReply}");
+            }
+
+            if (kind == KeepalivedCheckKind.Ping && check.BindTo is { } bindTo && bindTo.IsIPv4 != (check.ConnectIp ?? rs.Endpoint.Address).IsIPv4)
+            {
+                Error(st, $"PING_CHECK bindto {bindTo} and the address pinged {check.ConnectIp ?? rs.Endpoint.Address} are not of the same address family");
             }
 
             if (kind == KeepalivedCheckKind.Smtp && check.Hosts.Count > 0)
@@ -137,6 +143,10 @@ public static partial class KeepalivedConfigParser
                     }
 
                     return;
+                case "connect_port" or "bind_port" when check.Kind == KeepalivedCheckKind.Ping:
+                    // keepalived takes them (install_checker_common_keywords) and check_ping.c never uses them: an ICMP echo has no ports.
+                    Error(st, $"{st.Keyword} does not apply to PING_CHECK (an ICMP echo has no ports)");
+                    return;
                 case "connect_port" when network:
                     if (Values(st, 1, 1) && Port(st, 1, out ushort port))
                     {
@@ -148,6 +158,11 @@ public static partial class KeepalivedConfigParser
                     if (Values(st, 1, 1) && Address(st, 1, out var bind))
                     {
                         check.BindTo = bind;
+                        if (check.Kind == KeepalivedCheckKind.Ping)
+                        {
+                            // check_ping.c never binds its socket: keepalived sends from the address the route chooses.
+                            Notice(st, $"PING_CHECK bindto: the echo request is sent from {bind} (keepalived ignores bindto for PING_CHECK)");
+                        }
                     }
 
                     return;

@@ -36,15 +36,15 @@ public static partial class KeepalivedConfigParser
         {
             switch (st.Keyword)
             {
-                case "TCP_CHECK" or "HTTP_GET" or "SSL_GET" or "DNS_CHECK" or "UDP_CHECK" or "MISC_CHECK" or "SMTP_CHECK":
+                case "TCP_CHECK" or "HTTP_GET" or "SSL_GET" or "DNS_CHECK" or "UDP_CHECK" or "PING_CHECK" or "MISC_CHECK" or "SMTP_CHECK":
                     if (Block(st))
                     {
                         Check(rs, st);
                     }
 
                     return;
-                case "PING_CHECK" or "FILE_CHECK" or "BFD_CHECK":
-                    Error(st, $"{st.Keyword} is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK, SMTP_CHECK)");
+                case "FILE_CHECK" or "BFD_CHECK":
+                    Error(st, $"{st.Keyword} is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK, SMTP_CHECK)");
                     return;
             }
 

@@ -182,9 +182,27 @@ public sealed class KeepalivedConfigParserTests
                 "broken/values.conf:7: Invalid tunnel option type for virtual server (only TUN takes options)",
                 "broken/values.conf:9: delay_loop '-1' is not a time in seconds above 0",
                 "broken/values.conf:11: gue tunnels require port, otherwise cannot have port.",
-                "broken/values.conf:12: FILE_CHECK is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK, SMTP_CHECK)",
+                "broken/values.conf:12: FILE_CHECK is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK, SMTP_CHECK)",
                 "broken/values.conf:14: MISC_CHECK has no misc_path",
                 "broken/values.conf:15: misc_timeout 'abc' is not a number from 0 to 4233600",
+            ]
+        },
+    };
+
+    public static TheoryData<string, string[]> BrokenPing => new()
+    {
+        {
+            // keepalived takes connect_port and bind_port in PING_CHECK and ignores them; here they are errors, as is
+            // any keyword keepalived's PING_CHECK does not have (it has only the common ones).
+            "broken/ping.conf",
+            [
+                "broken/ping.conf:7: connect_port does not apply to PING_CHECK (an ICMP echo has no ports)",
+                "broken/ping.conf:8: bind_port does not apply to PING_CHECK (an ICMP echo has no ports)",
+                "broken/ping.conf:9: unknown keyword 'payload' in PING_CHECK",
+                "broken/ping.conf:10: bind_if (checks bound to an interface or marked) is not supported by this director",
+                "broken/ping.conf:11: connect_timeout 'abc' is not a time in seconds",
+                "broken/ping.conf:13: 'PING_CHECK' needs a { } block",
+                "broken/ping.conf:16: PING_CHECK bindto 2001:db8::1 and the address pinged 10.1.0.122 are not of the same address family",
             ]
         },
     };
@@ -283,6 +301,66 @@ public sealed class KeepalivedConfigParserTests
         Assert.True(udp.RequireReply);
         Assert.Equal(new byte[] { 0x0a, 0x0b }, udp.ExpectedReply.ToArray());
         Assert.Equal((2, 64), (udp.MinReplyLength, udp.MaxReplyLength));
+    }
+
+    [Theory]
+    [MemberData(nameof(BrokenPing))]
+    public void Load_BrokenPingCheck_ReportsEachWrongKeywordAsFileLine(string file, string[] expected)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Load(file));
+        Assert.Equal(expected.Select(n => Dir + n), e.Errors.Select(error => error.ToString()));
+    }
+
+    [Fact]
+    public void Load_PingCheck_ConnectionOptionsAndKeepalivedsDefaults()
+    {
+        var configuration = Load("ping.conf");
+        var vs = configuration.VirtualServers;
+
+        // keepalived's defaults (check_ping.c keeps queue_checker's): retry 1, delay_before_retry 1 s, connect_timeout 5 s.
+        var plain = vs[0].RealServers[0].Checks.Single();
+        Assert.Equal(KeepalivedCheckKind.Ping, plain.Kind);
+        Assert.Equal(TimeSpan.FromSeconds(2), plain.ConnectTimeout);
+        Assert.Null(plain.ConnectPort);
+        var created = plain.Create(vs[0].RealServers[0].Endpoint);
+        Assert.IsType<PingChecker>(created.Checker);
+        Assert.Equal(new CheckTiming { DelayLoop = TimeSpan.FromSeconds(10) }, created.Timing);
+        Assert.Equal((1, TimeSpan.FromSeconds(1)), (created.Timing.Retry, created.Timing.DelayBeforeRetry));
+
+        // The common keywords: connect_ip, bindto, retry, delay_before_retry, warmup; alpha from the real server.
+        var options = vs[0].RealServers[1].Checks.Single();
+        Assert.Equal(InetAddress.Parse("10.1.1.122"), options.ConnectIp);
+        Assert.Equal(InetAddress.Parse("10.1.0.1"), options.BindTo);
+        Assert.Equal(CheckConnectionOptions.DefaultConnectTimeout, options.ConnectTimeout);
+        Assert.Equal(
+            new CheckTiming { DelayLoop = TimeSpan.FromSeconds(10), Retry = 3, DelayBeforeRetry = TimeSpan.FromSeconds(4), Warmup = TimeSpan.Zero, Alpha = true },
+            options.Create(vs[0].RealServers[1].Endpoint).Timing);
+
+        // An IPv6 server gets an ICMPv6 echo; an empty block is all defaults.
+        var v6 = vs[1].RealServers[0].Checks.Single();
+        Assert.Equal(KeepalivedCheckKind.Ping, v6.Kind);
+        Assert.IsType<PingChecker>(v6.Create(vs[1].RealServers[0].Endpoint).Checker);
+
+        Assert.Equal(
+            [
+                Dir + "ping.conf:16: PING_CHECK bindto: the echo request is sent from 10.1.0.1 (keepalived ignores bindto for PING_CHECK)",
+                Dir + "ping.conf:20: log_all_failures: every failed check is logged by the health monitor at debug level already: skipped",
+            ],
+            configuration.Notices.Select(n => n.ToString()));
+    }
+
+    [Fact]
+    public async Task Watch_PingCheck_RegistersAPingChecker()
+    {
+        var configuration = Load("ping.conf");
+        var table = new ServiceTable();
+        configuration.ApplyTo(table);
+        await using var health = new DirectorHealth(table);
+        using var registration = configuration.Watch(health);
+
+        var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("192.0.2.120:80"));
+        Assert.IsType<PingChecker>(Assert.Single(registration.CheckersOf(key, InetEndpoint.Parse("10.1.0.121:80"))));
+        Assert.IsType<PingChecker>(Assert.Single(registration.RealServers(key)[InetEndpoint.Parse("10.1.0.122:80")].Options.Checks).Checker);
     }
 
     [Fact]
