@@ -60,6 +60,20 @@ public sealed class TcpCheckerTests
     }
 
     [Fact]
+    public async Task Check_BindToOfAnotherFamily_IsUnhealthyNotAnException()
+    {
+        using var server = new TcpTestServer();
+        var checker = new TcpChecker(new CheckConnectionOptions(server.Endpoint) { BindTo = InetAddress.Parse("::1") });
+
+        CheckResult result = await checker.CheckAsync(Ct);
+
+        // The kernel refuses the bind (the socket is IPv4): a result, not an exception escaping the checker.
+        Assert.False(result.IsHealthy);
+        Assert.StartsWith("connect failed: ", result.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, server.Accepted);
+    }
+
+    [Fact]
     public void ConnectTimeout_Zero_IsRaisedToOneSecond()
     {
         var connection = new CheckConnectionOptions(InetEndpoint.Parse("127.0.0.1:80")) { ConnectTimeout = TimeSpan.Zero };
