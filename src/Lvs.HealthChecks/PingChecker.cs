@@ -177,33 +177,10 @@ public sealed class PingChecker : IHealthChecker
         if (!v6)
         {
             // The kernel sums ICMPv6 (over its pseudo-header) and ping sockets; a raw IPv4 socket sends what it is given.
-            BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), Checksum(request));
+            BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), Lvs.Core.Checksum.Compute(request));
         }
 
         return request;
-    }
-
-    /// <summary>The Internet checksum (RFC 1071): the ones' complement of the ones' complement sum of 16-bit words.</summary>
-    private static ushort Checksum(ReadOnlySpan<byte> data)
-    {
-        uint sum = 0;
-        int i = 0;
-        for (; i + 1 < data.Length; i += 2)
-        {
-            sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        }
-
-        if (i < data.Length)
-        {
-            sum += (uint)data[i] << 8;
-        }
-
-        while (sum > 0xFFFF)
-        {
-            sum = (sum & 0xFFFF) + (sum >> 16);
-        }
-
-        return (ushort)~sum;
     }
 
     /// <summary>
