@@ -1185,7 +1185,7 @@ public sealed class PacketWorker
         return length > 0 ? FrameVerdict.Transmit(link, offset, length, reason) : FrameVerdict.Drop(reason);
     }
 
-    /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset.</summary>
+    /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset; an IPv6 request's extension headers are not sent back.</summary>
     private FrameVerdict EchoReply(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link)
     {
         var frame = buffer.Slice(offset, length);
@@ -1218,6 +1218,18 @@ public sealed class PacketWorker
             icmp[0] = IcmpV6Header.TypeEchoReply;
             ushort sum = BinaryPrimitives.ReadUInt16BigEndian(icmp[2..]);
             BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Update16(sum, old, BinaryPrimitives.ReadUInt16BigEndian(icmp)));
+
+            int upper = parsed.L3Offset + Ipv6Header.Length;
+            if (parsed.L4Offset != upper)
+            {
+                // icmpv6_echo_reply builds a new packet: the request's extension headers (hop-by-hop or destination
+                // options) are not sent back. The message moves up to the fixed header; its checksum, over the same
+                // upper-layer length, stays right.
+                icmp.CopyTo(frame[upper..]);
+                ip[6] = (byte)L4Protocol.IcmpV6;
+                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)icmp.Length);
+                return FrameVerdict.Transmit(link, offset, upper + icmp.Length);
+            }
         }
 
         return FrameVerdict.Transmit(link, offset, parsed.FrameLength);

@@ -455,6 +455,36 @@ public class DirectorEngineHostTests
         Assert.Equal(MacAddress.Parse("02:00:00:00:00:09"), refreshed);
     }
 
+    /// <summary>
+    /// icmpv6_echo_reply builds a new packet: an echo request that came with a destination options header is answered
+    /// without it, the message right after the fixed header, its checksum still right.
+    /// </summary>
+    [Fact]
+    public void EchoRequestWithExtensionHeader_AnsweredWithoutIt()
+    {
+        using var lab = new Lab(ipv6: true);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        byte[] message = [128, 0, 0, 0, 0, 7, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8];
+        var plain = Lab.IcmpV6(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, lab.Vip, message);
+        byte[] icmpSent = plain.Buffer[(plain.Offset + 54)..(plain.Offset + plain.Length)];
+        // The same request behind an 8-byte destination options header (PadN): next header 58, length 0.
+        byte[] bytes = [.. plain.Buffer[plain.Offset..(plain.Offset + 54)], 58, 0, 1, 4, 0, 0, 0, 0, .. icmpSent];
+        bytes[14 + 6] = 60;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(14 + 4), (ushort)(8 + icmpSent.Length));
+        var request = Frame.From(bytes);
+
+        var v = lab.Send(request, 0);
+
+        Assert.Equal((FrameAction.Transmit, 14 + 40 + icmpSent.Length), (v.Action, v.Length));
+        var ip = request.Buffer.AsSpan(v.Offset + 14, 40 + icmpSent.Length);
+        Assert.Equal((byte)58, ip[6]);
+        Assert.Equal(icmpSent.Length, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(ip[4..]));
+        var icmp = ip[40..].ToArray();
+        Assert.Equal(129, icmp[0]);
+        Assert.Equal(icmpSent[4..], icmp[4..]);
+        Assert.True(Checksum.IsValid(icmp, Checksum.PseudoHeaderSum(lab.Vip, lab.Client, L4Protocol.IcmpV6, icmp.Length)));
+    }
+
     /// <summary>An echo request from the client to the VIP, its checksum computed by the lab.</summary>
     private static Frame EchoRequest(Lab lab)
     {
