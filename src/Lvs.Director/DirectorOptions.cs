@@ -96,7 +96,7 @@ public sealed record DirectorOptions
     public bool AbortUnmatchedSctp { get; init; } = true;
 
     /// <summary>
-    /// Answer a UDP datagram for a port of the director's addresses (a VIP or a FULLNAT local address) that no service
+    /// Answer a UDP (or UDP-Lite) datagram for a port of the director's addresses (a VIP or a FULLNAT local address) that no service
     /// and no connection takes with an ICMP port unreachable (ICMPv6 for IPv6), from the address it was sent to, under
     /// the rewriters' ICMP rate limit (<see cref="ForwardingOptions.IcmpRateLimiter"/>): what the host's UDP stack
     /// answers on a kernel director, which owns those addresses. Counted as <see cref="DropReason.NoVirtualService"/> or

@@ -1132,6 +1132,15 @@ public sealed class PacketWorker
 
                 _counters.Drop(reason);
                 return PortUnreachable(buffer, offset, parsed, link, reason);
+            case UdpLite when options.UnreachableUnservedUdp && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
+                if (!IsValidUdpLite(buffer[offset..], parsed))
+                {
+                    // __udp4_lib_rcv / __udp6_lib_rcv with udplite_checksum_init: a bad coverage or checksum is dropped first.
+                    return Dropped(DropReason.BadInputChecksum);
+                }
+
+                _counters.Drop(reason);
+                return PortUnreachable(buffer, offset, parsed, link, reason);
             case var protocol when options.UnreachableUnknownProtocols && !HasHostHandler(protocol, parsed.IpVersion == 4)
                 && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
                 _counters.Drop(reason);
@@ -1139,6 +1148,34 @@ public sealed class PacketWorker
             default:
                 return Dropped(reason);
         }
+    }
+
+    /// <summary>UDP-Lite (RFC 3828), whose datagrams the host's stack answers as UDP's (the udplite protocol of a stock kernel).</summary>
+    private const L4Protocol UdpLite = (L4Protocol)136;
+
+    /// <summary>
+    /// Whether a UDP-Lite datagram passes the host's checks (<c>udplite_checksum_init</c>, <c>udp_lib_checksum_complete</c>):
+    /// a checksum coverage of 0 (the whole datagram) or of 8 bytes up to the datagram's length, a checksum that is not 0,
+    /// and right over the pseudo-header (with the datagram's whole length) and the covered bytes.
+    /// </summary>
+    private static bool IsValidUdpLite(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
+    {
+        const int HeaderLength = 8;
+        int length = parsed.L3Offset + parsed.L3Length - parsed.L4Offset;
+        if (length < HeaderLength || parsed.L4Offset + length > frame.Length)
+        {
+            return false;
+        }
+
+        var datagram = frame.Slice(parsed.L4Offset, length);
+        int coverage = BinaryPrimitives.ReadUInt16BigEndian(datagram[4..]);
+        if (coverage == 0)
+        {
+            coverage = length;
+        }
+
+        return coverage >= HeaderLength && coverage <= length && BinaryPrimitives.ReadUInt16BigEndian(datagram[6..]) != 0
+            && Checksum.IsValid(datagram[..coverage], Checksum.PseudoHeaderSum(parsed.Flow.SourceAddress, parsed.Flow.DestinationAddress, UdpLite, length));
     }
 
     /// <summary>
@@ -1150,7 +1187,6 @@ public sealed class PacketWorker
     {
         const L4Protocol Igmp = (L4Protocol)2;
         const L4Protocol NoNextHeader = (L4Protocol)59;
-        const L4Protocol UdpLite = (L4Protocol)136;
         return protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp or UdpLite
             || (ipv4 ? protocol is L4Protocol.Icmp or Igmp : protocol is L4Protocol.IcmpV6 or NoNextHeader);
     }

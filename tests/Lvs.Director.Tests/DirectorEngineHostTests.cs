@@ -307,11 +307,13 @@ public class DirectorEngineHostTests
     {
         using var lab = new Lab(new DirectorOptions { LocalAddresses = [Lab.LocalV4] });
         lab.AddService("rr", ForwardingMethod.Nat, count: 1);
-        foreach (byte handled in new byte[] { 2, 136 })
-        {
-            var v = lab.Send(ProtocolFrame(lab.Client, lab.Vip, handled), 0);
-            Assert.Equal((FrameAction.Drop, DropReason.NoVirtualService), (v.Action, v.Reason));
-        }
+        var igmp = lab.Send(ProtocolFrame(lab.Client, lab.Vip, 2), 0);
+        Assert.Equal((FrameAction.Drop, DropReason.NoVirtualService), (igmp.Action, igmp.Reason));
+
+        // UDP-Lite is the host's too: this body's checksum coverage (0x0506) is beyond the datagram, so it is dropped
+        // before any answer (UdpLiteToAnUnservedPort_* below has the ones answered).
+        var udpLite = lab.Send(ProtocolFrame(lab.Client, lab.Vip, 136), 0);
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), (udpLite.Action, udpLite.Reason));
 
         var fragment = ProtocolFrame(lab.Client, lab.Vip, 47);
         fragment.Buffer[fragment.Offset + 14 + 6] = 0x20; // more fragments
@@ -330,6 +332,84 @@ public class DirectorEngineHostTests
         quiet.AddService("rr", ForwardingMethod.Nat, count: 1);
         Assert.Equal(FrameAction.Drop, quiet.Send(ProtocolFrame(quiet.Client, quiet.Vip, 47), 0).Action);
         Assert.Equal(1, quiet.Engine.GetDropCount(DropReason.NoVirtualService));
+    }
+
+    /// <summary>
+    /// UDP-Lite to a port of the VIP no service has: the host's udplite stack answers as UDP's, with a port unreachable
+    /// (measured on a 6.18 kernel: the sender's connected socket reads ECONNREFUSED), once the checksum coverage and
+    /// the checksum over the covered bytes are right (<c>udplite_checksum_init</c>); the bytes beyond the coverage may
+    /// be anything.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 0)]
+    [InlineData(true, 0)]
+    [InlineData(false, 12)]
+    [InlineData(true, 8)]
+    public void UdpLiteToAnUnservedPort_AnsweredWithAPortUnreachable(bool ipv6, ushort coverage)
+    {
+        using var lab = new Lab(ipv6: ipv6);
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var frame = UdpLiteFrame(lab.Client, lab.Vip, coverage);
+        if (coverage != 0)
+        {
+            // A byte beyond the coverage, which the checksum does not cover.
+            frame.Buffer[frame.Offset + frame.Length - 1] ^= 0xFF;
+        }
+
+        byte[] sent = frame.Buffer[(frame.Offset + 14)..(frame.Offset + frame.Length)];
+
+        var v = lab.Send(frame, 0);
+
+        byte[] icmp = AssertErrorFromTheVip(lab, frame, v, ipv6 ? ((byte)1, (byte)4) : ((byte)3, (byte)3), sent);
+        Assert.Equal(136, sent[ipv6 ? 6 : 9]);
+        Assert.NotEmpty(icmp);
+    }
+
+    /// <summary>No answer to a UDP-Lite datagram whose checksum is wrong, is 0, or whose coverage is below 8 bytes or beyond the datagram.</summary>
+    [Theory]
+    [InlineData("checksum")]
+    [InlineData("zero")]
+    [InlineData("coverage 4")]
+    [InlineData("coverage beyond")]
+    public void UdpLiteToAnUnservedPort_BadChecksumOrCoverage_DroppedUnanswered(string fault)
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var frame = UdpLiteFrame(lab.Client, lab.Vip, fault switch { "coverage 4" => 4, "coverage beyond" => 40, _ => 0 });
+        var udp = frame.Buffer.AsSpan(frame.Offset + 34, frame.Length - 34);
+        switch (fault)
+        {
+            case "checksum":
+                udp[^1] ^= 1;
+                break;
+            case "zero":
+                udp[6] = udp[7] = 0;
+                break;
+        }
+
+        var v = lab.Send(frame, 0);
+
+        Assert.Equal((FrameAction.Drop, DropReason.BadInputChecksum), (v.Action, v.Reason));
+    }
+
+    /// <summary>
+    /// A UDP-Lite datagram from 5353 to port 53, 12 bytes of data, checksummed over <paramref name="coverage"/> bytes (0:
+    /// all); a coverage outside 8 to the datagram's length is written as it is, with the whole datagram summed.
+    /// </summary>
+    private static Frame UdpLiteFrame(InetAddress src, InetAddress dst, ushort coverage)
+    {
+        var frame = ProtocolFrame(src, dst, 136);
+        int l4 = frame.Offset + 14 + (src.IsIPv4 ? 20 : 40);
+        int length = frame.Offset + frame.Length - l4;
+        var datagram = frame.Buffer.AsSpan(l4, length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram, 5353);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram[2..], 53);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram[4..], coverage);
+        datagram[6] = datagram[7] = 0;
+        int covered = coverage >= 8 && coverage <= length ? coverage : length;
+        ushort checksum = Checksum.Compute(datagram[..covered], Checksum.PseudoHeaderSum(src, dst, (L4Protocol)136, length));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram[6..], checksum);
+        return frame;
     }
 
     /// <summary>An IP packet of <paramref name="protocol"/> with a 16-byte body (IPv6: after an 8-byte destination options header when asked).</summary>
