@@ -215,7 +215,8 @@ internal sealed partial class ConnectionStore<TAddress>
             bool active = insert.Seen && (insert.Protocol == (byte)L4Protocol.Tcp
                 ? TcpStateMachine.IsActive((TcpConnectionState)insert.State)
                 : insert.Protocol == (byte)L4Protocol.Sctp && SctpStateMachine.IsActive((SctpConnectionState)insert.State));
-            word |= (insert.Seen ? SeenBit | insert.State : 0) | (active ? 0 : InactiveBit);
+            // An unseen connection is in NONE, or in LISTEN when expected (NewConnection.Listening).
+            word |= (insert.Seen ? SeenBit : 0) | insert.State | (active ? 0 : InactiveBit);
 
             var server = _table.Registry[insert.RealServer];
             if (template)

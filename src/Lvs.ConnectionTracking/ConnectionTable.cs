@@ -664,7 +664,8 @@ public sealed partial class ConnectionTable : IDisposable
     /// <summary>
     /// Writes a new connection (not a template) into its store's insert, every field but those
     /// <see cref="ConnectionStore{TAddress}.Prepare"/> sets: with its first packet's transition applied when
-    /// <see cref="NewConnection.FirstPacket"/> is set, else in NONE with the kernel's 3-second initial timeout.
+    /// <see cref="NewConnection.FirstPacket"/> is set, in LISTEN when <see cref="NewConnection.Listening"/>, else in
+    /// NONE with the kernel's 3-second initial timeout.
     /// </summary>
     /// <remarks>
     /// In place, field by field: the batched add fills its group's inserts where they lie. Returning the struct
@@ -706,6 +707,14 @@ public sealed partial class ConnectionTable : IDisposable
             insert.State = state;
             insert.Flags = flags;
             insert.TimeoutTicks = (uint)timeouts.For(key.Protocol, state);
+        }
+        else if (connection.Listening && key.Protocol == L4Protocol.Tcp)
+        {
+            // ip_vs_tcp_conn_listen: no packet yet, so not seen (and no incoming packet counted).
+            insert.Seen = false;
+            insert.State = (byte)TcpConnectionState.Listen;
+            insert.Flags = default;
+            insert.TimeoutTicks = (uint)timeouts.For(L4Protocol.Tcp, (int)TcpConnectionState.Listen);
         }
         else
         {

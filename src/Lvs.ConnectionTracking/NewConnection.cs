@@ -29,4 +29,12 @@ public readonly record struct NewConnection(FlowKey Inbound, int RealServer, Ine
     /// first packet.
     /// </summary>
     public TcpFlags? FirstPacket { get; init; }
+
+    /// <summary>
+    /// A TCP connection that is expected rather than seen (an application helper's, such as the FTP helper's data
+    /// connection): it starts in LISTEN, inactive, with LISTEN's timeout (the kernel's <c>ip_vs_tcp_conn_listen</c>),
+    /// and its first packet, either way, moves it on (a client SYN to SYN_RECV; a server's ACK after its SYN to
+    /// ESTABLISHED). Ignored when <see cref="FirstPacket"/> is set or the protocol is not TCP.
+    /// </summary>
+    public bool Listening { get; init; }
 }

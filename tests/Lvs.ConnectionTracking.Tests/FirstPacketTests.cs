@@ -27,6 +27,43 @@ public class FirstPacketTests
     }
 
     [Fact]
+    public void TryAdd_Listening_StartsInListenInactiveForTwoMinutes_ThenTheClientsSynMovesIt()
+    {
+        var (table, _, clock, servers) = NewTable();
+        var flow = Tcp(Client(1), Virtual());
+        Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(flow, 0, servers[0].Endpoint, ForwardingMethod.Nat) { Listening = true }, out var h));
+        Assert.True(table.TryGetInfo(h, out var info));
+        Assert.Equal(TcpConnectionState.Listen, info.TcpState);
+        Assert.False(info.IsActive);
+        Assert.Equal(1, servers[0].InactiveConnections);
+
+        // LISTEN's 2 minutes (ip_vs_tcp_conn_listen), not the 3 s of a connection whose first packet is to come.
+        table.Tick(clock, 110);
+        Assert.True(table.TryGetInbound(flow, out _));
+        Assert.True(table.Update(h, PacketDirection.Inbound, TcpFlags.Syn));
+        Assert.True(table.TryGetInfo(h, out info));
+        Assert.Equal(TcpConnectionState.SynRecv, info.TcpState);
+        Assert.Equal(1, servers[0].ActiveConnections);
+    }
+
+    [Fact]
+    public void TryAdd_Listening_ExpiresAfterTwoMinutesUnused_AndAServersSynKeepsItListening()
+    {
+        var (table, _, clock, servers) = NewTable();
+        var flow = Tcp(Client(1), Virtual());
+        _ = table.TryAdd(new NewConnection(flow, 0, servers[0].Endpoint, ForwardingMethod.Nat) { Listening = true }, out var h);
+
+        // A server's SYN (active FTP's data connection) leaves it in LISTEN (OUTPUT syn from LISTEN).
+        Assert.True(table.Update(h, PacketDirection.Outbound, TcpFlags.Syn));
+        Assert.True(table.TryGetInfo(h, out var info));
+        Assert.Equal(TcpConnectionState.Listen, info.TcpState);
+
+        table.Tick(clock, 125);
+        Assert.False(table.TryGetInbound(flow, out _));
+        Assert.Equal(0, servers[0].InactiveConnections);
+    }
+
+    [Fact]
     public void TryAdd_FirstPacketUdp_StartsWithUdpTimeoutInactive()
     {
         var (table, _, clock, servers) = NewTable();
