@@ -193,4 +193,10 @@ public enum DropReason : byte
     /// server (the kernel's <c>ip_vs_out_hook</c>).
     /// </summary>
     NoNatConnection,
+
+    /// <summary>
+    /// Director (FTP helper): a server's passive reply, rewritten to the virtual address, would no longer fit in the
+    /// room after its frame (the kernel drops a segment it cannot mangle, and the server retransmits it).
+    /// </summary>
+    NoRoomToRewrite,
 }

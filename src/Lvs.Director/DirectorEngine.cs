@@ -97,6 +97,7 @@ public sealed class DirectorEngine : IDisposable
 
         Tunnel = new TunnelEncapsulator(Options.Forwarding);
         Icmp = new IcmpErrorTranslator(Options.Forwarding);
+        Ftp = Options.FtpPorts.Count != 0 ? new Ftp.FtpHelper(Options.FtpPorts) : null;
         LocalAddresses = Options.LocalAddresses.Count > 0
             ? new FullNatLocalAddressAllocator(Options.LocalAddresses, Options.LocalPortFirst, Options.LocalPortLast)
             : null;
@@ -137,6 +138,9 @@ public sealed class DirectorEngine : IDisposable
     internal TunnelEncapsulator Tunnel { get; }
 
     internal IcmpErrorTranslator Icmp { get; }
+
+    /// <summary>The FTP helper (<see cref="DirectorOptions.FtpPorts"/>); null without control ports.</summary>
+    internal Ftp.FtpHelper? Ftp { get; }
 
     internal EngineView View => Volatile.Read(ref _view);
 
@@ -345,6 +349,8 @@ public sealed class DirectorEngine : IDisposable
                 _ = engine.LocalAddresses?.Release(end.Local);
             }
 
+            engine.Ftp?.Forget(end.Handle);
+
             next?.OnConnectionEnded(end);
         }
     }
@@ -404,6 +410,7 @@ public sealed class DirectorEngine : IDisposable
                 bool portless = entry.Service.IsFirewallMark || entry.Service.Endpoint.Port == 0;
                 path.PacketPort = entry.Server.Port == 0 || (portless && snapshot.Find(entry.Service)?.Options.IsPersistent == true);
                 path.StableDestination = !portless;
+                path.ServicePort = entry.Service.IsFirewallMark ? (ushort)0 : entry.Service.Endpoint.Port;
             }
 
             if (entry.Server is null || !TryRoute(entry.Server.Address, out int link, out var nextHop))

@@ -148,6 +148,17 @@ public sealed record DirectorOptions
     /// </summary>
     public IReadOnlyList<FirewallMarkRule> FirewallMarks { get; init; } = [];
 
+    /// <summary>
+    /// The FTP helper's control ports (the kernel's <c>ip_vs_ftp</c> module and its <c>ports</c> parameter, usually
+    /// 21): NAT connections to a virtual service on one of them are FTP control connections. The helper reads the
+    /// client's PASV, EPSV, PORT and EPRT commands and the server's 227 and 229 replies, expects each data connection
+    /// they announce (in LISTEN: a passive one from the client's address and any port to the virtual address and the
+    /// server's data port, an active one from the server's port below the control port to the client's endpoint), and
+    /// rewrites a 227 reply's address to the virtual address, adjusting the control connection's sequence numbers
+    /// after it as conntrack does. Empty (the default, as without the module) leaves FTP data connections unhandled.
+    /// </summary>
+    public IReadOnlyList<ushort> FtpPorts { get; init; } = [];
+
     /// <summary>Throws when an option is out of range.</summary>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
     public void Validate()
@@ -160,6 +171,11 @@ public sealed record DirectorOptions
         if (Gateway is { IsIPv6: true })
         {
             throw new ArgumentException($"The IPv4 gateway {Gateway} is an IPv6 address.");
+        }
+
+        if (FtpPorts.Any(port => port is 0 or 1))
+        {
+            throw new ArgumentException("An FTP control port must be above 1 (its active data connections come from the port below it).");
         }
 
         if (GatewayV6 is { IsIPv4: true })

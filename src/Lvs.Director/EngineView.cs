@@ -133,4 +133,7 @@ internal struct DestinationPath
     /// read from the connection table. Never true without a <see cref="Server"/>.
     /// </summary>
     public bool StableDestination;
+
+    /// <summary>The port of the server's virtual service (0 for a firewall-mark service).</summary>
+    public ushort ServicePort;
 }

@@ -21,7 +21,7 @@ namespace Lvs.Director;
 /// here allocates, throws on packet data or waits for a lock that a reader holds (a new connection takes the
 /// connection table's short writer lock, as the kernel's hash lock).
 /// </remarks>
-public sealed class PacketWorker
+public sealed partial class PacketWorker
 {
     private readonly DirectorEngine _engine;
     private readonly WorkerCounters _counters;
@@ -31,6 +31,7 @@ public sealed class PacketWorker
     private const ushort KeyExchangePort = 500;
 
     private readonly ConnectionTable _connections;
+    private readonly Ftp.FtpHelper? _ftp;
     private readonly ParsedFrame[] _parsed = new ParsedFrame[BatchSize];
     private readonly GroupKind[] _kinds = new GroupKind[BatchSize];
     private readonly int[] _slots = new int[BatchSize];
@@ -54,6 +55,7 @@ public sealed class PacketWorker
         _engine = engine;
         _counters = counters;
         _connections = engine.Connections;
+        _ftp = engine.Ftp;
     }
 
     /// <summary>Processes one frame received on a link; the frame is rewritten in place (or replaced by an answer) as the verdict says.</summary>
@@ -299,7 +301,7 @@ public sealed class PacketWorker
         // port-0 server), so it need not read the slot's route line either; FULLNAT reads it for the local endpoint.
         // (StableDestination is set only for a path with a server.)
         if (_connections.TryGetServer(handle, out int server, out var method) && method != ForwardingMethod.FullNat
-            && (method != ForwardingMethod.Nat || Path(view, server).StableDestination))
+            && (method != ForwardingMethod.Nat || IsStableDestination(ref Path(view, server), parsed.Flow.DestinationPort)))
         {
             // The common case builds no ConnectionForwarding (four endpoints, over a hundred bytes a frame).
             if (IsRescheduled(handle, parsed))
@@ -311,6 +313,11 @@ public sealed class PacketWorker
             ref var serverPath = ref Path(view, server);
             var destination = method == ForwardingMethod.Nat ? DestinationOf(ref serverPath, parsed.Flow) : default;
             _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
+            if (_ftp is not null && method == ForwardingMethod.Nat && _ftp.IsControlPort(parsed.Flow.DestinationPort))
+            {
+                FromFtpClient(buffer, offset, parsed, handle, server, destination);
+            }
+
             ToRealServer(buffer, offset, length, parsed, link, ref serverPath, server, method, destination, default, out verdict);
             return;
         }
@@ -325,8 +332,22 @@ public sealed class PacketWorker
         // expire_nodest_conn is the connection table's: its lookup ends a connection whose server was deleted.
         ref var path = ref Path(view, connection.RealServer);
         _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
+        if (_ftp is not null && connection.Method == ForwardingMethod.Nat && _ftp.IsControlPort(parsed.Flow.DestinationPort))
+        {
+            FromFtpClient(buffer, offset, parsed, handle, connection.RealServer, connection.Destination);
+        }
+
         verdict = ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
     }
+
+    /// <summary>
+    /// Whether a NAT connection's destination is its server's endpoint (<see cref="DestinationPath.StableDestination"/>)
+    /// for a packet to <paramref name="virtualPort"/>: not for a connection to another port of the virtual address than
+    /// its service's, which only a helper creates (the FTP helper's data connections), whose destination is its own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsStableDestination(ref DestinationPath path, ushort virtualPort) =>
+        path.StableDestination && path.ServicePort == virtualPort;
 
     /// <summary>
     /// conn_reuse_mode: a SYN on a closing connection (or an SCTP INIT, which has the SYN bit in the same byte, on a
@@ -397,6 +418,21 @@ public sealed class PacketWorker
         }
 
         _ = _connections.Update(handle, PacketDirection.Outbound, parsed.TcpFlags);
+        if (_ftp is not null && method == ForwardingMethod.Nat && _ftp.IsControlPort(virtualService.Port))
+        {
+            FromFtpServer(buffer, offset, length, parsed, link, view, handle, client, virtualService, server, out result);
+            return;
+        }
+
+        ReplyToClient(buffer, offset, length, parsed, link, view, client, virtualService, server, method, out result);
+    }
+
+    /// <summary>Rewrites a real server's reply of a NAT or FULLNAT connection back to the client and sends it on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ReplyToClient(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, in InetEndpoint client, in InetEndpoint virtualService, int server,
+        ForwardingMethod method, out FrameVerdict result)
+    {
         if (!TryNextHopTo(client.Address, out int outLink, out var mac, out result))
         {
             return;
@@ -458,6 +494,12 @@ public sealed class PacketWorker
                 // request is the host's unless ScheduleIcmpEcho.
                 return ToOwnedAddress(buffer, offset, length, parsed, link, DropReason.NoVirtualService);
             }
+        }
+
+        if (_ftp is not null && flow.Protocol == L4Protocol.Tcp && TryTakeExpected(parsed, out var expected))
+        {
+            // A data connection the FTP helper expects, from any port of the client (ip_vs_conn_in_get's cport 0).
+            return Forward(buffer, offset, length, parsed, link, ref Path(view, expected.RealServer), expected);
         }
 
         if (!TryFindService(view, flow, flow, out var service))
