@@ -46,8 +46,9 @@ public static class LvsDirectorCli
         var workers = new Option<int>("--workers") { Description = "Packet threads.", DefaultValueFactory = _ => 1 };
         var sysctls = new Option<string[]>("--sysctl") { Description = "An IPVS sysctl, NAME=VALUE: conn_reuse_mode, expire_nodest_conn, expire_quiescent_template, nat_icmp_send, schedule_icmp, secure_tcp, sloppy_tcp, sloppy_sctp (repeatable)." };
         var noHostAnswers = new Option<string[]>("--no-host-answer") { Description = "Turn off an answer the director gives as the host of its addresses: tcp-reset, sctp-abort, udp-unreachable, protocol-unreachable, echo (repeatable; all on by default, as a kernel director's host gives them)." };
+        var ftpPorts = new Option<ushort[]>("--ftp-port") { Description = "A control port of FTP services, whose data connections the FTP helper expects (ip_vs_ftp ports=; repeatable, usually 21)." };
         var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, noHostAnswers, mhKernel };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, noHostAnswers, ftpPorts, mhKernel };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -64,6 +65,7 @@ public static class LvsDirectorCli
             AddAll(options.LocalAddresses, result.GetValue(locals));
             AddAll(options.Sysctls, result.GetValue(sysctls));
             AddAll(options.NoHostAnswers, result.GetValue(noHostAnswers));
+            AddAll(options.FtpPorts, result.GetValue(ftpPorts));
             return await RunAsync(options, result.GetValue(duration), output, error, cancellation).ConfigureAwait(false);
         });
         return command;
@@ -194,7 +196,7 @@ public static class LvsDirectorCli
         return 1;
     }
 
-    private static void AddAll(IList<string> target, string[]? values)
+    private static void AddAll<T>(IList<T> target, T[]? values)
     {
         foreach (var value in values ?? [])
         {
@@ -215,5 +217,6 @@ public static class LvsDirectorCli
         AddAll(to.LocalAddresses, [.. from.LocalAddresses]);
         AddAll(to.Sysctls, [.. from.Sysctls]);
         AddAll(to.NoHostAnswers, [.. from.NoHostAnswers]);
+        AddAll(to.FtpPorts, [.. from.FtpPorts]);
     }
 }

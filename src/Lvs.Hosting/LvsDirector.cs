@@ -94,6 +94,10 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
             var engineOptions = IpvsSysctls.Apply(new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses }, Options.Sysctls);
             engineOptions = HostAnswers.TurnOff(engineOptions, Options.NoHostAnswers);
+            if (Options.FtpPorts.Count != 0)
+            {
+                engineOptions = engineOptions with { FtpPorts = [.. Options.FtpPorts] };
+            }
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
             Table = new ServiceTable(schedulerOptions: SchedulerOptionsFor(Options, setup));
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);

@@ -18,6 +18,7 @@ namespace Lvs.Hosting;
 ///   "Workers": 2,
 ///   "Sysctls": [ "conn_reuse_mode=3" ],
 ///   "NoHostAnswers": [ "echo" ],
+///   "FtpPorts": [ 21 ],
 ///   "StatsInterval": "00:00:10"
 /// }
 /// </code>
@@ -60,6 +61,13 @@ public sealed class LvsDirectorOptions
     /// default, as a kernel director's host gives them): <c>--no-host-answer</c>.
     /// </summary>
     public IList<string> NoHostAnswers { get; } = [];
+
+    /// <summary>
+    /// The FTP helper's control ports (<see cref="Director.DirectorOptions.FtpPorts"/>, the kernel's <c>ip_vs_ftp</c>
+    /// with its <c>ports</c> parameter): NAT services on these ports carry FTP, whose data connections the director
+    /// then expects: <c>--ftp-port</c>. None by default.
+    /// </summary>
+    public IList<ushort> FtpPorts { get; } = [];
 
     /// <summary>
     /// True to give mh services the kernel's own table and flow hash (<see cref="Scheduling.SchedulerOptions.MaglevKernelCompatible"/>),
@@ -168,6 +176,10 @@ public sealed class LvsDirectorOptions
         Collect(errors, () => GetGateways());
         Collect(errors, () => IpvsSysctls.Apply(new Director.DirectorOptions(), Sysctls));
         Collect(errors, () => HostAnswers.TurnOff(new Director.DirectorOptions(), NoHostAnswers));
+        if (FtpPorts.Any(port => port < 2))
+        {
+            errors.Add("FtpPorts: a control port must be above 1 (its active data connections come from the port below it).");
+        }
         if (Interfaces.Count + Taps.Count == 0)
         {
             errors.Add("No link: give at least one interface (--interface) or TAP device (--tap).");
