@@ -144,6 +144,89 @@ public class DirectorEngineFtpTests
     }
 
     /// <summary>
+    /// After a 227 that grew by one byte, a client's SACK block above the rewrite is moved back by it too
+    /// (<c>nf_ct_sack_adjust</c>), and so is its acknowledgment; the segment's checksum stays right.
+    /// </summary>
+    [Fact]
+    public void SackEdgesAfterALongerReply_MovedBackWithTheAcknowledgment()
+    {
+        using var lab = FtpLab();
+        uint replyEnd = PassiveReplyRewritten(lab);
+
+        // An ACK with NOP, NOP, SACK (one block) in a 32-byte TCP header.
+        byte[] options = [1, 1, 5, 10, 0, 0, 0, 0, 0, 0, 0, 0];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(options.AsSpan(4), replyEnd + 101);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(options.AsSpan(8), replyEnd + 201);
+        var frame = Segment(true, lab, ClientPort, 21, "A", ClientIsn + 7, replyEnd + 1);
+        var withSack = WithTcpOptions(frame, lab.Client, lab.Vip, options);
+
+        var (ip, tcp) = Out(withSack, lab.Send(withSack, 0));
+
+        Assert.Equal(replyEnd, tcp.AcknowledgmentNumber);
+        var header = tcp.HeaderData;
+        Assert.Equal(replyEnd + 100, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(24)));
+        Assert.Equal(replyEnd + 200, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(28)));
+        Assert.Equal(lab.Server(1).ToIPAddress(), ip.DestinationAddress);
+    }
+
+    /// <summary>A 227 reply whose rewrite would not fit in the room after its frame is dropped (the server sends it again).</summary>
+    [Fact]
+    public void LongerReplyWithoutRoomAfterItsFrame_Dropped()
+    {
+        using var lab = FtpLab();
+        Handshake(lab);
+        Assert.Equal(FrameAction.Transmit, lab.Send(Segment(true, lab, ClientPort, 21, "A", ClientIsn + 1, ServerIsn + 1, "PASV\r\n"), 0).Action);
+        var reply = Segment(false, lab, 21, ClientPort, "A", ServerIsn + 1, ClientIsn + 7, "227 Entering Passive Mode (10,1,0,11,195,80).\r\n");
+        var tight = new Frame { Buffer = reply.Buffer[..(reply.Offset + reply.Length)], Offset = reply.Offset, Length = reply.Length };
+
+        var v = lab.Send(tight, 1);
+
+        Assert.Equal((FrameAction.Drop, DropReason.NoRoomToRewrite), (v.Action, v.Reason));
+    }
+
+    /// <summary>The helper's state of a control connection goes with the connection.</summary>
+    [Fact]
+    public void ControlConnectionEnds_ItsStateIsForgotten()
+    {
+        using var lab = FtpLab();
+        _ = PassiveReplyRewritten(lab);
+        Assert.Equal(1, lab.Engine.Ftp!.Count);
+
+        Assert.Equal(FrameAction.Transmit, lab.Send(Segment(true, lab, ClientPort, 21, "R", ClientIsn + 7, 0), 0).Action);
+        lab.Time.Advance(TimeSpan.FromSeconds(30));
+        _ = lab.Engine.Connections.RunHousekeeping();
+
+        Assert.Equal(0, lab.Engine.Ftp.Count);
+    }
+
+    /// <summary>Handshake, PASV, and the server's 227 (rewritten one byte longer); returns the server's sequence number after it.</summary>
+    private static uint PassiveReplyRewritten(Lab lab)
+    {
+        Handshake(lab);
+        Assert.Equal(FrameAction.Transmit, lab.Send(Segment(true, lab, ClientPort, 21, "A", ClientIsn + 1, ServerIsn + 1, "PASV\r\n"), 0).Action);
+        const string Reply = "227 Entering Passive Mode (10,1,0,11,195,80).\r\n";
+        var reply = Segment(false, lab, 21, ClientPort, "A", ServerIsn + 1, ClientIsn + 7, Reply);
+        var (_, tcp) = Out(reply, lab.Send(reply, 1));
+        Assert.Equal(Reply.Length + 1, tcp.PayloadData.Length);
+        return ServerIsn + 1 + (uint)Reply.Length;
+    }
+
+    /// <summary>The same IPv4 segment with TCP options after its 20-byte header, lengths and checksums recomputed.</summary>
+    private static Frame WithTcpOptions(Frame frame, InetAddress source, InetAddress destination, byte[] options)
+    {
+        byte[] bytes = [.. frame.Buffer[frame.Offset..(frame.Offset + 14 + 20 + 20)], .. options, .. frame.Buffer[(frame.Offset + 54)..(frame.Offset + frame.Length)]];
+        var ip = bytes.AsSpan(14, 20);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(bytes.Length - 14));
+        ip[10] = ip[11] = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+        var tcp = bytes.AsSpan(34);
+        tcp[12] = (byte)(((20 + options.Length) / 4) << 4);
+        tcp[16] = tcp[17] = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Compute(tcp, Checksum.PseudoHeaderSum(source, destination, L4Protocol.Tcp, tcp.Length)));
+        return Frame.From(bytes);
+    }
+
+    /// <summary>
     /// Without the helper, or with it on another port: a 227 reply goes out as the server wrote it (only the headers
     /// translated) and no data connection is expected.
     /// </summary>
