@@ -50,6 +50,10 @@ internal sealed partial class ConnectionStore<TAddress>
                 next = WithState(next, (uint)newState, SctpStateMachine.IsActive(newState), noOutput, direction);
             }
 
+            // Read while the word says the slot is this connection's: once the swap is done, another thread may end the
+            // connection and reuse the slot, and the activity change below must go to this connection's server.
+            int realServer = e.RealServer;
+            uint control = e.Meta >> AuxShift;
             if (next != w && Interlocked.CompareExchange(ref e.Word, next, w) != w)
             {
                 continue;
@@ -62,19 +66,19 @@ internal sealed partial class ConnectionStore<TAddress>
 
             if (((next ^ w) & InactiveBit) != 0)
             {
-                _table.Registry[e.RealServer].ChangeConnectionActivity((next & InactiveBit) == 0);
+                _table.Registry[realServer].ChangeConnectionActivity((next & InactiveBit) == 0);
             }
 
             // A template is assured when a connection it controls reaches ESTABLISHED (set_tcp_state, set_sctp_state)
             // or, for UDP, sees a reply (udp_state_transition): the kernel's ip_vs_control_assure_ct.
-            if ((e.Meta >> AuxShift) != 0
+            if (control != 0
                 && (e.Protocol == (byte)L4Protocol.Tcp
                     ? (next & StateMask) == (uint)TcpConnectionState.Established && (w & StateMask) != (uint)TcpConnectionState.Established
                     : e.Protocol == (byte)L4Protocol.Sctp
                         ? (next & StateMask) == (uint)SctpConnectionState.Established && (w & StateMask) != (uint)SctpConnectionState.Established
                         : direction == PacketDirection.Outbound))
             {
-                Assure((int)(e.Meta >> AuxShift) - 1);
+                Assure((int)control - 1);
             }
 
             uint expiry = now + ExpiryRounding + (uint)timeouts.For((L4Protocol)e.Protocol, (int)(next & StateMask));
