@@ -128,7 +128,8 @@ public sealed partial class PacketWorker
             && FtpMessages.TryPassiveReply(frame[payloadStart..end], control.Mode, flow.IsIPv4, flow.SourceAddress, out var data, out int start, out int stop))
         {
             Expect(new FlowKey(L4Protocol.Tcp, client.Address, 0, virtualService.Address, data.Port), server, data);
-            byte[] text = FtpMessages.PassiveText(control.Mode, new InetEndpoint(virtualService.Address, data.Port));
+            Span<byte> text = stackalloc byte[FtpMessages.MaxPassiveTextLength];
+            text = text[..FtpMessages.WritePassiveText(text, control.Mode, new InetEndpoint(virtualService.Address, data.Port))];
             int delta = text.Length - (stop - start);
             if (offset + end + delta > buffer.Length)
             {

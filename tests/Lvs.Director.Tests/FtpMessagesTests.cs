@@ -90,11 +90,53 @@ public class FtpMessagesTests
     public void PassiveReply_NotTheOneExpected(string reply, int mode) =>
         Assert.False(FtpMessages.TryPassiveReply(A(reply), (FtpPassiveMode)mode, true, Server, out _, out _, out _));
 
+    /// <summary>No input makes the reading throw (the packet path throws nothing on packet data).</summary>
+    [Fact]
+    public void AnyBytes_NeverThrow()
+    {
+        var random = new Random(2121);
+        string[] seeds = ["PASV\r\n", "EPSV 1\r\n", "PORT 1,2,3,4,5,6\r\n", "EPRT |1|1.2.3.4|5|\r\n", "EPRT |2|::1|5|\r\n", "227 (1,2,3,4,5,6)", "229 (|||5|)"];
+        for (int i = 0; i < 20000; i++)
+        {
+            byte[] bytes = i % 2 == 0
+                ? [.. Enumerable.Range(0, random.Next(0, 40)).Select(_ => (byte)random.Next(256))]
+                : Mutate(A(seeds[random.Next(seeds.Length)]), random);
+            foreach (bool ipv4 in new[] { true, false })
+            {
+                _ = FtpMessages.TryPassiveCommand(bytes, ipv4, out _);
+                _ = FtpMessages.TryActiveCommand(bytes, ipv4, out _);
+                foreach (var mode in new[] { FtpPassiveMode.Pasv, FtpPassiveMode.Epsv })
+                {
+                    if (FtpMessages.TryPassiveReply(bytes, mode, ipv4, Server, out _, out int start, out int end))
+                    {
+                        // Where the text lies must be inside the reply: the helper replaces that range.
+                        Assert.True(start >= 0 && start <= end && end <= bytes.Length, $"{start}..{end} of {bytes.Length}");
+                    }
+                }
+            }
+        }
+    }
+
+    private static byte[] Mutate(byte[] bytes, Random random)
+    {
+        int cut = random.Next(bytes.Length + 1);
+        byte[] mutated = bytes[..cut];
+        if (mutated.Length > 0 && random.Next(2) == 0)
+        {
+            mutated[random.Next(mutated.Length)] = (byte)random.Next(256);
+        }
+
+        return mutated;
+    }
+
     [Fact]
     public void PassiveText_TheVirtualEndpoint()
     {
         var vip = new InetEndpoint(InetAddress.Parse("10.0.0.100"), 50000);
-        Assert.Equal("10,0,0,100,195,80", Encoding.ASCII.GetString(FtpMessages.PassiveText(FtpPassiveMode.Pasv, vip)));
-        Assert.Equal("|||50000|", Encoding.ASCII.GetString(FtpMessages.PassiveText(FtpPassiveMode.Epsv, vip)));
+        Span<byte> text = stackalloc byte[FtpMessages.MaxPassiveTextLength];
+        Assert.Equal("10,0,0,100,195,80", Encoding.ASCII.GetString(text[..FtpMessages.WritePassiveText(text, FtpPassiveMode.Pasv, vip)]));
+        Assert.Equal("|||50000|", Encoding.ASCII.GetString(text[..FtpMessages.WritePassiveText(text, FtpPassiveMode.Epsv, vip)]));
+        var widest = new InetEndpoint(InetAddress.Parse("255.255.255.255"), 65535);
+        Assert.Equal(FtpMessages.MaxPassiveTextLength, FtpMessages.WritePassiveText(text, FtpPassiveMode.Pasv, widest));
     }
 }

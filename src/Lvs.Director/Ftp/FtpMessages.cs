@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Net;
-using System.Text;
 using Lvs.Core;
 
 namespace Lvs.Director.Ftp;
@@ -84,19 +82,48 @@ internal static class FtpMessages
             ? TryAddressPort(payload, "227 "u8, (byte)'(', extended: false, epsv: false, ipv4, server, out endpoint, out start, out end)
             : TryAddressPort(payload, "229 "u8, (byte)'(', extended: true, epsv: true, ipv4, server, out endpoint, out start, out end);
 
-    /// <summary>The text that replaces a passive reply's: the VIP and port in 227's comma form, or 229's <c>|||port|</c>.</summary>
-    public static byte[] PassiveText(FtpPassiveMode mode, InetEndpoint virtualEndpoint)
+    /// <summary>The longest text <see cref="WritePassiveText"/> writes: <c>255,255,255,255,255,255</c>.</summary>
+    public const int MaxPassiveTextLength = 23;
+
+    /// <summary>
+    /// Writes the text that replaces a passive reply's: the VIP and port in 227's comma form, or 229's <c>|||port|</c>.
+    /// </summary>
+    /// <returns>How many bytes it wrote (at most <see cref="MaxPassiveTextLength"/>).</returns>
+    public static int WritePassiveText(Span<byte> destination, FtpPassiveMode mode, InetEndpoint virtualEndpoint)
     {
+        int n = 0;
         if (mode == FtpPassiveMode.Epsv)
         {
-            return Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"|||{virtualEndpoint.Port}|"));
+            "|||"u8.CopyTo(destination);
+            n = 3;
+            n += Number(destination[n..], virtualEndpoint.Port);
+            destination[n++] = (byte)'|';
+            return n;
         }
 
         uint address = virtualEndpoint.Address.IPv4Value;
-        return Encoding.ASCII.GetBytes(string.Create(
-            CultureInfo.InvariantCulture,
-            $"{address >> 24},{(address >> 16) & 0xFF},{(address >> 8) & 0xFF},{address & 0xFF},{virtualEndpoint.Port >> 8},{virtualEndpoint.Port & 0xFF}"));
+        ReadOnlySpan<uint> parts = [address >> 24, (address >> 16) & 0xFF, (address >> 8) & 0xFF, address & 0xFF, (uint)virtualEndpoint.Port >> 8, (uint)virtualEndpoint.Port & 0xFF];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (i > 0)
+            {
+                destination[n++] = (byte)',';
+            }
+
+            n += Number(destination[n..], parts[i]);
+        }
+
+        return n;
     }
+
+    private static int Number(Span<byte> destination, uint value)
+    {
+        _ = value.TryFormat(destination, out int written, default, CultureInfo.InvariantCulture);
+        return written;
+    }
+
+    // The longest address text read: an IPv6 address with an embedded IPv4 one (in6_pton reads no more either).
+    private const int MaxAddressText = 45;
 
     /// <summary>The kernel's <c>ip_vs_ftp_get_addrport</c>: true only for its result 1 (a whole match).</summary>
     private static bool TryAddressPort(
@@ -203,13 +230,22 @@ internal static class FtpMessages
             }
 
             int close = data[s..].IndexOf(delimiter);
-            if (close < 0 || (ipv4 && data.Slice(s, close).Count((byte)'.') != 3) || !IPAddress.TryParse(Encoding.ASCII.GetString(data.Slice(s, close)), out var parsed)
-                || parsed.AddressFamily != (ipv4 ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6))
+            if (close < 0 || close > MaxAddressText)
             {
                 return false;
             }
 
-            address = InetAddress.FromIPAddress(parsed);
+            Span<char> text = stackalloc char[close];
+            for (int i = 0; i < close; i++)
+            {
+                text[i] = (char)data[s + i];
+            }
+
+            if (!InetAddress.TryParse(text, out address) || address.IsIPv4 != ipv4)
+            {
+                return false;
+            }
+
             s += close + 1;
         }
 
