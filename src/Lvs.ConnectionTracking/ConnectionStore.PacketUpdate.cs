@@ -32,16 +32,17 @@ internal sealed partial class ConnectionStore<TAddress>
                 return false;
             }
 
+            byte protocol = e.Protocol;
             uint state = w & StateMask;
             uint next = w | SeenBit;
-            if (e.Protocol == (byte)L4Protocol.Tcp)
+            if (protocol == (byte)L4Protocol.Tcp)
             {
                 bool noOutput = (w & NoOutputBit) != 0;
                 var table = TcpStateMachine.TableFor(direction, noOutput);
                 var newState = TcpStateMachine.Next((TcpConnectionState)state, table, flags, _table.SecureTcpActive);
                 next = WithState(next, (uint)newState, TcpStateMachine.IsActive(newState), noOutput, direction);
             }
-            else if (e.Protocol == (byte)L4Protocol.Sctp && (SctpChunkEvent)flags != SctpChunkEvent.None)
+            else if (protocol == (byte)L4Protocol.Sctp && (SctpChunkEvent)flags != SctpChunkEvent.None)
             {
                 // set_sctp_state; a packet without a chunk changes neither state nor flags (the timer still restarts).
                 bool noOutput = (w & NoOutputBit) != 0;
@@ -52,10 +53,14 @@ internal sealed partial class ConnectionStore<TAddress>
 
             // Read while the word says the slot is this connection's: once the swap is done, another thread may end the
             // connection and reuse the slot, and the activity change below must go to this connection's server.
-            int realServer = e.RealServer;
-            uint control = e.Meta >> AuxShift;
-            if (next != w && Interlocked.CompareExchange(ref e.Word, next, w) != w)
+            // (Acquire reads, so that none is satisfied after the word's check below.)
+            int realServer = Volatile.Read(ref e.RealServer);
+            uint control = Volatile.Read(ref e.Meta) >> AuxShift;
+            uint previous = Volatile.Read(ref e.Expiry);
+            if (next != w ? Interlocked.CompareExchange(ref e.Word, next, w) != w : Volatile.Read(ref e.Word) != w)
             {
+                // Swapped or ended meanwhile; for an unchanged word, the check proves the fields above were this
+                // connection's (a slot's next occupant has another generation in its word).
                 continue;
             }
 
@@ -72,20 +77,22 @@ internal sealed partial class ConnectionStore<TAddress>
             // A template is assured when a connection it controls reaches ESTABLISHED (set_tcp_state, set_sctp_state)
             // or, for UDP, sees a reply (udp_state_transition): the kernel's ip_vs_control_assure_ct.
             if (control != 0
-                && (e.Protocol == (byte)L4Protocol.Tcp
+                && (protocol == (byte)L4Protocol.Tcp
                     ? (next & StateMask) == (uint)TcpConnectionState.Established && (w & StateMask) != (uint)TcpConnectionState.Established
-                    : e.Protocol == (byte)L4Protocol.Sctp
+                    : protocol == (byte)L4Protocol.Sctp
                         ? (next & StateMask) == (uint)SctpConnectionState.Established && (w & StateMask) != (uint)SctpConnectionState.Established
                         : direction == PacketDirection.Outbound))
             {
                 Assure((int)control - 1);
             }
 
-            uint expiry = now + ExpiryRounding + (uint)timeouts.For((L4Protocol)e.Protocol, (int)(next & StateMask));
-            uint previous = e.Expiry;
+            uint expiry = now + ExpiryRounding + (uint)timeouts.For((L4Protocol)protocol, (int)(next & StateMask));
             if (expiry != previous)
             {
-                Volatile.Write(ref e.Expiry, expiry);
+                // Only over the expiry read with the word: if the connection ended and its slot was taken meanwhile,
+                // the new occupant's own expiry is left alone (a concurrent packet of this connection may also have
+                // set it, to the same tick or a later one).
+                _ = Interlocked.CompareExchange(ref e.Expiry, expiry, previous);
             }
 
             if (expiry < previous)
