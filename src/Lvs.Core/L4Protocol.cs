@@ -35,4 +35,7 @@ public enum L4Protocol : byte
 
     /// <summary>SCTP (protocol 132).</summary>
     Sctp = 132,
+
+    /// <summary>UDP-Lite (protocol 136, RFC 3828): UDP with a checksum over part of the datagram.</summary>
+    UdpLite = 136,
 }

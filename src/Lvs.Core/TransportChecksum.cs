@@ -5,8 +5,10 @@ namespace Lvs.Core;
 /// <summary>
 /// The transport checksum a host's stack verifies before it takes a packet in: TCP and UDP over the pseudo-header
 /// (the kernel's <c>tcp_v4_rcv</c>/<c>tcp_v6_rcv</c> and <c>__udp4_lib_rcv</c>/<c>__udp6_lib_rcv</c>), SCTP's CRC32c
-/// (<c>sctp_rcv</c>), ICMP over the message alone (<c>icmp_rcv</c>) and ICMPv6 over the pseudo-header
-/// (<c>icmpv6_rcv</c>).
+/// (<c>sctp_rcv</c>), ICMP over the message alone (<c>icmp_rcv</c>), ICMPv6 over the pseudo-header
+/// (<c>icmpv6_rcv</c>), and UDP-Lite over the pseudo-header and the bytes its checksum coverage names
+/// (<c>udplite_checksum_init</c>: a coverage of 0 is the whole datagram, otherwise 8 bytes up to its length; a zero
+/// checksum is not allowed).
 /// </summary>
 /// <remarks>
 /// The frame must carry the checksum its sender computed: a frame whose checksum was left to offload
@@ -33,8 +35,23 @@ public static class TransportChecksum
         }
 
         var segment = frame[parsed.L4Offset..end];
+        var covered = segment;
         switch (parsed.Protocol)
         {
+            case L4Protocol.UdpLite:
+                if (segment.Length < 8 || BinaryPrimitives.ReadUInt16BigEndian(segment[6..]) == 0)
+                {
+                    return false;
+                }
+
+                int coverage = BinaryPrimitives.ReadUInt16BigEndian(segment[4..]);
+                if (coverage != 0 && (coverage < 8 || coverage > segment.Length))
+                {
+                    return false;
+                }
+
+                covered = coverage == 0 ? segment : segment[..coverage];
+                break;
             case L4Protocol.Sctp:
                 return SctpChecksum.IsValid(segment);
             case L4Protocol.Icmp:
@@ -51,6 +68,6 @@ public static class TransportChecksum
         var (source, destination) = parsed.IpVersion == 4
             ? (InetAddress.ReadIPv4(ip[12..]), InetAddress.ReadIPv4(ip[16..]))
             : (InetAddress.ReadIPv6(ip[8..]), InetAddress.ReadIPv6(ip[24..]));
-        return Checksum.IsValid(segment, Checksum.PseudoHeaderSum(source, destination, parsed.Protocol, segment.Length));
+        return Checksum.IsValid(covered, Checksum.PseudoHeaderSum(source, destination, parsed.Protocol, segment.Length));
     }
 }

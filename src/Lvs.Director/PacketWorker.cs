@@ -1165,19 +1165,11 @@ public sealed partial class PacketWorker
             case L4Protocol.Tcp when options.ResetUnmatchedTcp:
             case L4Protocol.Sctp when options.AbortUnmatchedSctp:
                 return AnswerUnmatched(buffer, offset, parsed, link, reason);
-            case L4Protocol.Udp when options.UnreachableUnservedUdp && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
+            case L4Protocol.Udp or L4Protocol.UdpLite when options.UnreachableUnservedUdp && parsed.Fragment == FragmentKind.None
+                && HostReply.MayAnswer(parsed.Flow.SourceAddress):
                 if (!TransportChecksum.IsValid(buffer[offset..], parsed))
                 {
-                    // The UDP stack checks the checksum before it looks for a socket.
-                    return Dropped(DropReason.BadInputChecksum);
-                }
-
-                _counters.Drop(reason);
-                return PortUnreachable(buffer, offset, parsed, link, reason);
-            case UdpLite when options.UnreachableUnservedUdp && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
-                if (!IsValidUdpLite(buffer[offset..], parsed))
-                {
-                    // __udp4_lib_rcv / __udp6_lib_rcv with udplite_checksum_init: a bad coverage or checksum is dropped first.
+                    // The UDP (and UDP-Lite) stack checks the checksum before it looks for a socket.
                     return Dropped(DropReason.BadInputChecksum);
                 }
 
@@ -1192,34 +1184,6 @@ public sealed partial class PacketWorker
         }
     }
 
-    /// <summary>UDP-Lite (RFC 3828), whose datagrams the host's stack answers as UDP's (the udplite protocol of a stock kernel).</summary>
-    private const L4Protocol UdpLite = (L4Protocol)136;
-
-    /// <summary>
-    /// Whether a UDP-Lite datagram passes the host's checks (<c>udplite_checksum_init</c>, <c>udp_lib_checksum_complete</c>):
-    /// a checksum coverage of 0 (the whole datagram) or of 8 bytes up to the datagram's length, a checksum that is not 0,
-    /// and right over the pseudo-header (with the datagram's whole length) and the covered bytes.
-    /// </summary>
-    private static bool IsValidUdpLite(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
-    {
-        const int HeaderLength = 8;
-        int length = parsed.L3Offset + parsed.L3Length - parsed.L4Offset;
-        if (length < HeaderLength || parsed.L4Offset + length > frame.Length)
-        {
-            return false;
-        }
-
-        var datagram = frame.Slice(parsed.L4Offset, length);
-        int coverage = BinaryPrimitives.ReadUInt16BigEndian(datagram[4..]);
-        if (coverage == 0)
-        {
-            coverage = length;
-        }
-
-        return coverage >= HeaderLength && coverage <= length && BinaryPrimitives.ReadUInt16BigEndian(datagram[6..]) != 0
-            && Checksum.IsValid(datagram[..coverage], Checksum.PseudoHeaderSum(parsed.Flow.SourceAddress, parsed.Flow.DestinationAddress, UdpLite, length));
-    }
-
     /// <summary>
     /// Whether the host's stack has a handler for <paramref name="protocol"/> (<see cref="DirectorOptions.UnreachableUnknownProtocols"/>):
     /// a stock kernel with the SCTP module, as measured on a 6.18 kernel. IPv4: ICMP, IGMP, TCP, UDP, UDP-Lite, SCTP.
@@ -1229,7 +1193,7 @@ public sealed partial class PacketWorker
     {
         const L4Protocol Igmp = (L4Protocol)2;
         const L4Protocol NoNextHeader = (L4Protocol)59;
-        return protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp or UdpLite
+        return protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp or L4Protocol.UdpLite
             || (ipv4 ? protocol is L4Protocol.Icmp or Igmp : protocol is L4Protocol.IcmpV6 or NoNextHeader);
     }
 

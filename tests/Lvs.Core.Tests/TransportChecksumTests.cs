@@ -96,6 +96,63 @@ public class TransportChecksumTests
         Assert.False(TransportChecksum.IsValid(frame, parsed));
     }
 
+    /// <summary>
+    /// UDP-Lite (udplite_checksum_init): the checksum covers the pseudo-header (with the datagram's whole length) and
+    /// the bytes its coverage names, 0 meaning all; a coverage below 8 or beyond the datagram, or a zero checksum, is
+    /// refused. The checksum here is summed by the test's own loop.
+    /// </summary>
+    [Theory]
+    [InlineData(0, -1, true)]
+    [InlineData(12, -1, true)]
+    [InlineData(12, 15, true)] // a byte beyond the coverage
+    [InlineData(12, 10, false)] // a byte within it
+    [InlineData(0, 15, false)]
+    [InlineData(4, -1, false)]
+    [InlineData(24, -1, false)]
+    public void IsValid_UdpLite_OverItsCoverage(int coverage, int flip, bool valid)
+    {
+        byte[] datagram = new byte[20];
+        BinaryPrimitives.WriteUInt16BigEndian(datagram, 5353);
+        BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(2), 53);
+        BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(4), (ushort)coverage);
+        for (int i = 8; i < datagram.Length; i++)
+        {
+            datagram[i] = (byte)(i * 7);
+        }
+
+        byte[] frame = SctpTests.Ipv4Frame(136, datagram);
+        int covered = coverage >= 8 && coverage <= datagram.Length ? coverage : datagram.Length;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(34 + 6), ReferenceChecksum(frame.AsSpan(26, 8), datagram.Length, frame.AsSpan(34, covered)));
+        if (flip >= 0)
+        {
+            frame[34 + flip] ^= 0x01;
+        }
+
+        Assert.Equal(DropReason.None, FrameParser.Parse(frame, out var parsed));
+        Assert.Equal(valid, TransportChecksum.IsValid(frame, parsed));
+
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(34 + 6), 0);
+        Assert.False(TransportChecksum.IsValid(frame, parsed));
+    }
+
+    /// <summary>RFC 1071 over an IPv4 pseudo-header (addresses, protocol 136, length) and the covered bytes, in plain 32-bit arithmetic.</summary>
+    private static ushort ReferenceChecksum(ReadOnlySpan<byte> addresses, int length, ReadOnlySpan<byte> covered)
+    {
+        uint sum = 136u + (uint)length;
+        byte[] all = [.. addresses, .. covered, .. (covered.Length % 2 == 1 ? new byte[] { 0 } : [])];
+        for (int i = 0; i < all.Length; i += 2)
+        {
+            sum += (uint)((all[i] << 8) | all[i + 1]);
+        }
+
+        while (sum > 0xFFFF)
+        {
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+
+        return (ushort)~sum;
+    }
+
     [Fact]
     public void IsValid_Fragment_FalseSinceItCannotBeCheckedAlone()
     {

@@ -407,7 +407,7 @@ public class DirectorEngineHostTests
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram[4..], coverage);
         datagram[6] = datagram[7] = 0;
         int covered = coverage >= 8 && coverage <= length ? coverage : length;
-        ushort checksum = Checksum.Compute(datagram[..covered], Checksum.PseudoHeaderSum(src, dst, (L4Protocol)136, length));
+        ushort checksum = Checksum.Compute(datagram[..covered], Checksum.PseudoHeaderSum(src, dst, L4Protocol.UdpLite, length));
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram[6..], checksum);
         return frame;
     }
