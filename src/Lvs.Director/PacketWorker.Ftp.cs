@@ -120,7 +120,7 @@ public sealed partial class PacketWorker
         newLength = length;
         var frame = buffer[offset..];
         var flow = parsed.Flow;
-        int payloadStart = parsed.L4Offset + parsed.L4HeaderLength;
+        int payloadStart = parsed.PayloadOffset;
         int end = parsed.L3Offset + parsed.L3Length;
         uint sequence = BinaryPrimitives.ReadUInt32BigEndian(frame[(parsed.L4Offset + TcpSequenceOffset)..]);
         bool changed = false;
@@ -141,15 +141,14 @@ public sealed partial class PacketWorker
             text.CopyTo(frame[(payloadStart + start)..]);
             end += delta;
             var ip = frame[parsed.L3Offset..];
-            if (flow.IsIPv4)
+            if (Ipv4Header.TryCreateHeaderOnly(ip, out var v4))
             {
-                BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(end - parsed.L3Offset));
-                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..parsed.L3HeaderLength]));
+                v4.TotalLength = (ushort)(end - parsed.L3Offset);
+                v4.UpdateChecksum();
             }
-            else
+            else if (Ipv6Header.TryCreateHeaderOnly(ip, out var v6))
             {
-                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(end - parsed.L3Offset - Ipv6Header.Length));
+                v6.PayloadLength = (ushort)(end - parsed.L3Offset - Ipv6Header.Length);
             }
 
             control.Rewritten(sequence, delta);
@@ -227,9 +226,9 @@ public sealed partial class PacketWorker
 
     private static ReadOnlySpan<byte> Payload(ReadOnlySpan<byte> frame, in ParsedFrame parsed)
     {
-        int start = parsed.L4Offset + parsed.L4HeaderLength;
+        int start = parsed.PayloadOffset;
         int end = parsed.L3Offset + parsed.L3Length;
-        return end > start ? frame[start..end] : default;
+        return start >= 0 && end > start ? frame[start..end] : default;
     }
 
     /// <summary>A data connection the helper expects, in LISTEN with its server's NAT (the kernel's <c>ip_vs_conn_new</c> then <c>ip_vs_tcp_conn_listen</c>).</summary>

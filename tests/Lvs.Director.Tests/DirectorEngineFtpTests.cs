@@ -215,15 +215,14 @@ public class DirectorEngineFtpTests
     private static Frame WithTcpOptions(Frame frame, InetAddress source, InetAddress destination, byte[] options)
     {
         byte[] bytes = [.. frame.Buffer[frame.Offset..(frame.Offset + 14 + 20 + 20)], .. options, .. frame.Buffer[(frame.Offset + 54)..(frame.Offset + frame.Length)]];
-        var ip = bytes.AsSpan(14, 20);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(bytes.Length - 14));
-        ip[10] = ip[11] = 0;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(14 + 2), (ushort)(bytes.Length - 14));
         var tcp = bytes.AsSpan(34);
         tcp[12] = (byte)(((20 + options.Length) / 4) << 4);
         tcp[16] = tcp[17] = 0;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Compute(tcp, Checksum.PseudoHeaderSum(source, destination, L4Protocol.Tcp, tcp.Length)));
-        return Frame.From(bytes);
+        var withOptions = Frame.From(bytes);
+        withOptions.FixIPv4HeaderChecksum();
+        return withOptions;
     }
 
     /// <summary>
