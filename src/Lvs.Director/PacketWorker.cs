@@ -389,7 +389,7 @@ public sealed partial class PacketWorker
             ForwardingMethod.DirectRouting => _engine.Dr.Rewrite(buffer, offset, length, parsed, source, mac, outLink.Mtu),
             ForwardingMethod.Nat => _engine.Nat.RewriteInbound(buffer, offset, length, parsed, destination, source, mac, outLink.Mtu),
             ForwardingMethod.FullNat => _engine.FullNat.RewriteInbound(buffer, offset, length, parsed, local, destination, source, mac, outLink.Mtu),
-            _ => _engine.Tunnel.Encapsulate(buffer, offset, length, parsed, path.Tunnel, source, mac),
+            _ => _engine.Tunnel.Encapsulate(buffer, offset, length, parsed, path.Tunnel, source, mac, outLink.Mtu),
         };
         if (verdict.Action == ForwardingAction.Transmit)
         {

@@ -53,6 +53,16 @@ public sealed record ForwardingOptions
     public int Mtu { get; init; } = 1500;
 
     /// <summary>
+    /// Path MTU discovery through tunnels, the kernel's <c>pmtu_disc</c> sysctl (<c>net.ipv4.vs.pmtu_disc</c>, default 1,
+    /// true). On: an IPv4 inner packet's DF flag is copied to an IPv4 outer header, and an IPv4 packet with DF over the
+    /// tunnel's MTU is answered with fragmentation needed. Off: the outer IPv4 header never has DF, and an IPv4 packet
+    /// over the tunnel's MTU is encapsulated whatever its DF flag and the outer packet fragmented (the kernel's
+    /// <c>ensure_mtu_is_adequate</c> and <c>ip_vs_tunnel_xmit</c>). IPv6 inner packets, and the other methods, are not
+    /// affected: a too big IPv6 packet is always answered with packet too big.
+    /// </summary>
+    public bool TunnelPathMtuDiscovery { get; init; } = true;
+
+    /// <summary>
     /// The rate limit of the ICMP errors the rewriters build (time exceeded; fragmentation needed and packet too big
     /// are never limited), as the kernel's <c>icmp_global_allow</c> and per-destination <c>icmp_ratelimit</c>. By
     /// default a limiter with the kernel's settings, one per options instance: the rewriters created from one

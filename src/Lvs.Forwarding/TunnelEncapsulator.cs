@@ -14,7 +14,7 @@ namespace Lvs.Forwarding;
 /// The outer header is built as the kernel builds it: the inner TTL / hop limit is first decremented (an ICMP time
 /// exceeded replaces a packet that would expire) and then copied to the outer header; the TOS / traffic class is the
 /// inner one with ECN encapsulated per RFC 6040 (<c>INET_ECN_encapsulate</c>: CE becomes ECT(0)); for an IPv4 outer
-/// header DF is copied from an IPv4 inner header (the kernel with PMTU discovery on) and the identification is 0 for
+/// header DF is copied from an IPv4 inner header (the kernel with PMTU discovery on, <see cref="ForwardingOptions.TunnelPathMtuDiscovery"/>; never with it off) and the identification is 0 for
 /// DF packets (RFC 6864) or else chosen per destination as the kernel's ip_select_ident (<see cref="ForwardingOptions.IpIdentification"/>); an IPv6 outer header has flow label 0. GUE is UDP to the configured
 /// port with a source port from the inner flow's hash as udp_flow_src_port picks it with the default local port range
 /// 32768-60999 (<c>min + hash * (max - min) / 2^32</c>) and a version 0 GUE header
@@ -22,10 +22,11 @@ namespace Lvs.Forwarding;
 /// the optional checksum.
 /// </para>
 /// <para>
-/// MTU: the inner packet may be at most <see cref="ForwardingOptions.Mtu"/> minus <see cref="TunnelRoute.Overhead"/>
+/// MTU: the inner packet may be at most the egress MTU (<see cref="ForwardingOptions.Mtu"/>, or the overload's
+/// <c>egressMtu</c>) minus <see cref="TunnelRoute.Overhead"/>
 /// (the kernel's <c>__ip_vs_get_out_rt</c>); a larger IPv4 packet with DF, or any larger IPv6 packet, is answered with
 /// an ICMP fragmentation needed / ICMPv6 packet too big carrying that reduced MTU, sent from the inner destination
-/// (the VIP). A larger IPv4 packet without DF is encapsulated and the outer packet fragmented, as the kernel's
+/// (the VIP). A larger IPv4 packet without DF (or any, with PMTU discovery off) is encapsulated and the outer packet fragmented, as the kernel's
 /// ip_fragment (IPv4 outer) or ip6_fragment (IPv6 outer) does: the fragments are written back to back in the buffer
 /// after the frame (<see cref="ForwardingAction.TransmitFragments"/>); with too little room there, it is dropped
 /// with <see cref="DropReason.ExceedsMtu"/>.
@@ -47,6 +48,7 @@ public sealed class TunnelEncapsulator
 
     private readonly RewritePolicy _policy;
     private readonly ulong _flowHashSeed;
+    private readonly uint _dontFragmentMask;
 
     /// <summary>Creates the encapsulator.</summary>
     /// <param name="options">TTL, fragment, IP-options and MTU settings; null for the defaults.</param>
@@ -54,6 +56,9 @@ public sealed class TunnelEncapsulator
     {
         _policy = new RewritePolicy(options);
         _flowHashSeed = options?.FlowHashSeed ?? FlowHash.Seed;
+
+        // pmtu_disc off: no DF is copied, so the outer header has none and nothing is answered with fragmentation needed.
+        _dontFragmentMask = options?.TunnelPathMtuDiscovery == false ? 0u : IpFlagDontFragment;
     }
 
     /// <summary>Encapsulates a frame to a real server.</summary>
@@ -71,7 +76,24 @@ public sealed class TunnelEncapsulator
     /// error to send back, or drop with a reason.
     /// </returns>
     public ForwardingVerdict Encapsulate(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac) =>
+        Encapsulate(buffer, offset, length, parsed, route, sourceMac, nextHopMac, _policy.Mtu);
+
+    /// <summary>
+    /// Encapsulates a frame to a real server, checking the outer packet against <paramref name="egressMtu"/>, the MTU of
+    /// the link it leaves on (the kernel's route MTU), instead of <see cref="ForwardingOptions.Mtu"/>.
+    /// </summary>
+    /// <param name="buffer">The buffer holding the frame, with at least <see cref="TunnelRoute.Overhead"/> bytes of headroom in front of it.</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>.</param>
+    /// <param name="length">The frame's length.</param>
+    /// <param name="parsed">The frame as <see cref="FrameParser.Parse"/> found it.</param>
+    /// <param name="route">The outer addresses and tunnel type.</param>
+    /// <param name="sourceMac">The director's MAC on the egress link.</param>
+    /// <param name="nextHopMac">The real server's (or its gateway's) MAC.</param>
+    /// <param name="egressMtu">The MTU of the link the outer packet leaves on; the inner packet may be at most this less <see cref="TunnelRoute.Overhead"/>.</param>
+    /// <returns>As <see cref="Encapsulate(Span{byte}, int, int, in ParsedFrame, in TunnelRoute, MacAddress, MacAddress)"/>.</returns>
+    public ForwardingVerdict Encapsulate(
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac, int egressMtu)
     {
         DropReason reason = _policy.Check(buffer, offset, length, parsed, needsPorts: false);
         if (reason != DropReason.None)
@@ -91,7 +113,7 @@ public sealed class TunnelEncapsulator
         // Check proved the whole inner IP header (20 or 40 bytes at L3) to lie inside the buffer.
         ref byte frame = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer), offset);
         ref byte inner = ref Unsafe.Add(ref frame, link);
-        int mtu = _policy.Mtu - overhead;
+        int mtu = egressMtu - overhead;
         uint hopLimit = AddressTranslation.HopLimit(ref inner, innerIPv4);
         bool decrement = _policy.DecrementHopLimit;
         uint dontFragment = DontFragment(ref inner, innerIPv4);
@@ -101,7 +123,7 @@ public sealed class TunnelEncapsulator
         if (route.Type != TunnelType.IpIp || route.Source.IsIPv4 != outerIPv4 || link != 14 || offset < overhead || innerLength > mtu
             || mtu < MinimumMtu(innerIPv4) || (decrement && hopLimit <= 1) || (outerIPv4 && dontFragment == 0))
         {
-            return EncapsulateAny(buffer, offset, length, parsed, route, sourceMac, nextHopMac);
+            return EncapsulateAny(buffer, offset, length, parsed, route, sourceMac, nextHopMac, egressMtu);
         }
 
         uint dsfield = PrepareInner(ref inner, innerIPv4, decrement, ref hopLimit);
@@ -120,13 +142,13 @@ public sealed class TunnelEncapsulator
     private static int MinimumMtu(bool ipv4) => ipv4 ? 68 : 1280;
 
     /// <summary>
-    /// <see cref="Encapsulate"/> after the packet checks, for every route and case: it validates the route, and does GUE
+    /// <see cref="Encapsulate(Span{byte}, int, int, in ParsedFrame, in TunnelRoute, MacAddress, MacAddress, int)"/> after the packet checks, for every route and case: it validates the route, and does GUE
     /// and GRE, VLAN-tagged frames, packets that exceed the MTU or would expire, too little headroom, a tunnel MTU below
     /// the minimum.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ForwardingVerdict EncapsulateAny(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac)
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, in TunnelRoute route, MacAddress sourceMac, MacAddress nextHopMac, int egressMtu)
     {
         bool outerIPv4 = route.RealServer.IsIPv4;
         TunnelType type = route.Type;
@@ -137,7 +159,7 @@ public sealed class TunnelEncapsulator
 
         // TunnelRoute.Overhead, without testing the address family a second time.
         int overhead = TunnelRoute.OverheadOf(outerIPv4, type, route.Flags);
-        int mtu = _policy.Mtu - overhead;
+        int mtu = egressMtu - overhead;
         int link = parsed.L3Offset;
         int innerLength = parsed.L3Length;
         bool innerIPv4 = parsed.IpVersion == 4;
@@ -159,8 +181,9 @@ public sealed class TunnelEncapsulator
         bool fragment = false;
         if (innerLength > mtu)
         {
-            // ensure_mtu_is_adequate: an IPv6 packet, or an IPv4 one with DF (PMTU discovery on, the kernel's default),
-            // is answered with packet too big / fragmentation needed. An IPv4 packet without DF is sent, and the
+            // ensure_mtu_is_adequate: an IPv6 packet, or an IPv4 one with DF (PMTU discovery on, the kernel's default;
+            // with it off DontFragment is 0), is answered with packet too big / fragmentation needed. An IPv4 packet
+            // without DF is sent, and the
             // outer packet (DF clear, copied from the inner header) is fragmented by ip_fragment, or ip6_fragment for
             // an IPv6 outer header (ignore_df is set), into the room after the frame.
             if (!innerIPv4 || dontFragment != 0)
@@ -176,7 +199,7 @@ public sealed class TunnelEncapsulator
 
             // An outer packet over 65535 bytes has no IP length to fragment from (the kernel cannot build it either).
             if (overhead + innerLength > ushort.MaxValue
-                || (long)buffer.Length - offset - length < FragmentsLength(link, overhead + innerLength, outerIPv4))
+                || (long)buffer.Length - offset - length < FragmentsLength(link, overhead + innerLength, outerIPv4, egressMtu))
             {
                 return ForwardingVerdict.Drop(DropReason.ExceedsMtu);
             }
@@ -219,16 +242,16 @@ public sealed class TunnelEncapsulator
         }
 
         return fragment
-            ? WriteFragments(buffer, start, link, outerLength, outerIPv4, offset + length)
+            ? WriteFragments(buffer, start, link, outerLength, outerIPv4, offset + length, egressMtu)
             : ForwardingVerdict.Transmit(start, link + outerLength);
     }
 
     /// <summary>The room the fragments of an outer packet of <paramref name="outerLength"/> bytes take, link headers included.</summary>
-    private int FragmentsLength(int link, int outerLength, bool outerIPv4)
+    private static int FragmentsLength(int link, int outerLength, bool outerIPv4, int mtu)
     {
         int headers = outerIPv4 ? 20 : 40 + 8;
         int data = outerLength - (outerIPv4 ? 20 : 40);
-        int perFragment = (_policy.Mtu - headers) & ~7;
+        int perFragment = (mtu - headers) & ~7;
         int count = (data + perFragment - 1) / perFragment;
         return (count * (link + headers)) + data;
     }
@@ -244,12 +267,12 @@ public sealed class TunnelEncapsulator
     /// protocol, offset, M, a 32-bit identification) after each copy of the header, (MTU - 48) rounded down to 8 bytes
     /// each. The link header of each is the encapsulated frame's.
     /// </remarks>
-    private ForwardingVerdict WriteFragments(Span<byte> buffer, int start, int link, int outerLength, bool outerIPv4, int tail)
+    private ForwardingVerdict WriteFragments(Span<byte> buffer, int start, int link, int outerLength, bool outerIPv4, int tail, int mtu)
     {
         int ipHeader = outerIPv4 ? 20 : 40;
         int fragmentHeader = outerIPv4 ? 0 : 8;
         int data = outerLength - ipHeader;
-        int perFragment = (_policy.Mtu - ipHeader - fragmentHeader) & ~7;
+        int perFragment = (mtu - ipHeader - fragmentHeader) & ~7;
         int count = (data + perFragment - 1) / perFragment;
         ReadOnlySpan<byte> source = buffer.Slice(start, link + outerLength);
         ReadOnlySpan<byte> payload = source[(link + ipHeader)..];
@@ -288,10 +311,13 @@ public sealed class TunnelEncapsulator
         return ForwardingVerdict.TransmitFragments(tail, at - tail, count, link + ipHeader + fragmentHeader + perFragment);
     }
 
-    /// <summary>The DF flag of an IPv4 inner header (as it stands in the flags word), copied to an IPv4 outer header; 0 for an IPv6 inner packet.</summary>
+    /// <summary>
+    /// The DF flag of an IPv4 inner header (as it stands in the flags word), copied to an IPv4 outer header; 0 for an
+    /// IPv6 inner packet, and always 0 with <see cref="ForwardingOptions.TunnelPathMtuDiscovery"/> off.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint DontFragment(ref byte inner, bool innerIPv4) =>
-        innerIPv4 ? NetworkOrder.ReadUInt16(ref inner, 6) & IpFlagDontFragment : 0u;
+    private uint DontFragment(ref byte inner, bool innerIPv4) =>
+        innerIPv4 ? NetworkOrder.ReadUInt16(ref inner, 6) & _dontFragmentMask : 0u;
 
     /// <summary>
     /// Decrements the inner TTL / hop limit (when <paramref name="decrement"/>; <paramref name="hopLimit"/> follows)

@@ -93,7 +93,7 @@ public class BatchProcessingTests
     {
         // Two UDP frames packed back to back, as in a TPACKET_V3 block; the first is tunnelled over a small MTU and
         // needs outer fragments, which are written after it: only inside its own room, never over the second frame.
-        using var lab = new Lab(new DirectorOptions { Forwarding = new Lvs.Forwarding.ForwardingOptions { Mtu = 600 } });
+        using var lab = new Lab(serverLinkMtu: 600);
         lab.AddService("rr", ForwardingMethod.Tunnel, count: 1, protocol: L4Protocol.Udp, port: 53);
         var first = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 4000, lab.Vip, 53, payload: 1000);
         var second = Lab.Udp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 4001, lab.Vip, 53, payload: 100);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Lvs.ConnectionTracking;
 using Lvs.Core;
 using PacketDotNet;
@@ -144,6 +145,44 @@ public class DirectorEngineForwardingTests
         var inner = (IPv4Packet)outer.PayloadPacket;
         Assert.Equal(lab.Vip.ToIPAddress(), inner.DestinationAddress);
         Assert.Equal(lab.RemoteClient.ToIPAddress(), inner.SourceAddress);
+    }
+
+    /// <summary>
+    /// A tunnelled packet is checked against the MTU of the link towards the real server (the kernel's route MTU less
+    /// the tunnel's overhead), not a fixed one: on a 1400-byte link an IPIP packet may carry 1380 bytes (a bigger one
+    /// with DF is answered with fragmentation needed quoting 1380), on a 9000-byte link 8980.
+    /// </summary>
+    [Theory]
+    [InlineData(1400, 1380, false)]
+    [InlineData(1400, 1381, true)]
+    [InlineData(9000, 3000, false)]
+    [InlineData(9000, 8981, true)]
+    public void Tunnel_PacketOverTheServerLinksMtuLessTheOverhead_AnsweredWithFragmentationNeeded(int linkMtu, int ipLength, bool tooBig)
+    {
+        using var lab = new Lab(serverLinkMtu: linkMtu);
+        lab.AddService("rr", ForwardingMethod.Tunnel, count: 1);
+        var syn = Lab.Tcp(Lab.RouterMac, Lab.ClientLinkMac, lab.RemoteClient, 40000, lab.Vip, 80, "S", payload: ipLength - 40);
+        syn.Buffer[syn.Offset + 14 + 6] |= 0x40; // DF, as TCP sends
+        syn.FixIPv4HeaderChecksum();
+        var buffer = new byte[syn.Offset + syn.Length + 256];
+        syn.Buffer.AsSpan(0, syn.Offset + syn.Length).CopyTo(buffer);
+
+        var v = lab.Worker.Process(buffer, syn.Offset, syn.Length, 0);
+
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        if (tooBig)
+        {
+            Assert.Equal(0, v.Link);
+            Assert.Equal(DropReason.FragmentationNeeded, v.Reason);
+            var icmp = buffer.AsSpan(v.Offset + 14 + 20, 8).ToArray();
+            Assert.Equal([3, 4], icmp[..2]);
+            Assert.Equal(linkMtu - 20, BinaryPrimitives.ReadUInt16BigEndian(icmp.AsSpan(6)));
+        }
+        else
+        {
+            Assert.Equal(1, v.Link);
+            Assert.Equal(14 + 20 + ipLength, v.Length);
+        }
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public sealed class Lab : IDisposable
     public static readonly MacAddress ClientMac = MacAddress.Parse("02:00:00:00:00:02");
     public static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:00:fe");
 
-    public Lab(DirectorOptions? options = null, bool ipv6 = false, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
+    public Lab(DirectorOptions? options = null, bool ipv6 = false, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, int serverLinkMtu = 1500)
     {
         IPv6 = ipv6;
         Time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 5, 0, 0, 0, TimeSpan.Zero));
@@ -28,7 +28,7 @@ public sealed class Lab : IDisposable
         var links = new[]
         {
             new DirectorLink(0, "client", ClientLinkMac, [InetPrefix.Parse(ipv6 ? "2001:db8::1/64" : "10.0.0.1/24")]),
-            new DirectorLink(1, "servers", ServerLinkMac, [InetPrefix.Parse(ipv6 ? "2001:db8:1::1/64" : "10.1.0.1/24")]),
+            new DirectorLink(1, "servers", ServerLinkMac, [InetPrefix.Parse(ipv6 ? "2001:db8:1::1/64" : "10.1.0.1/24")]) { Mtu = serverLinkMtu },
         };
         options ??= new DirectorOptions();
         options = options with

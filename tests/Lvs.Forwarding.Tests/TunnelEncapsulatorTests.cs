@@ -107,6 +107,54 @@ public class TunnelEncapsulatorTests
     public void Encapsulate_IPv4WithoutDfOverMtu_FragmentsTheOuterPacket(TunnelType type, bool outerIPv6, int payloadLength) =>
         Assert.Equal(ForwardingAction.TransmitFragments, AssertSentLikeTheWholeEncapsulation(type, outerIPv6, payloadLength, mtu: 1500));
 
+    /// <summary>
+    /// pmtu_disc off (<see cref="ForwardingOptions.TunnelPathMtuDiscovery"/>): ensure_mtu_is_adequate lets an IPv4 packet
+    /// with DF through a tunnel whatever its size, and ip_vs_tunnel_xmit does not copy DF, so the outer packet is
+    /// fragmented as a packet without DF is (the inner packet keeps its DF flag).
+    /// </summary>
+    [Theory]
+    [InlineData(TunnelType.IpIp, false, 3000)]
+    [InlineData(TunnelType.Gue, false, 1461)]
+    [InlineData(TunnelType.Gre, true, 1443)]
+    [InlineData(TunnelType.IpIp, true, 8000)]
+    public void Encapsulate_PathMtuDiscoveryOffIPv4WithDfOverMtu_FragmentsTheOuterPacket(TunnelType type, bool outerIPv6, int payloadLength) =>
+        Assert.Equal(ForwardingAction.TransmitFragments, AssertSentLikeTheWholeEncapsulation(type, outerIPv6, payloadLength, mtu: 1500, dontFragment: true, pathMtuDiscovery: false));
+
+    /// <summary>pmtu_disc off: an IPv4 packet with DF within the MTU goes out with no DF on its IPv4 outer header (and so an identification), its inner header unchanged.</summary>
+    [Theory]
+    [InlineData(TunnelType.IpIp)]
+    [InlineData(TunnelType.Gue)]
+    [InlineData(TunnelType.Gre)]
+    public void Encapsulate_PathMtuDiscoveryOff_OuterIPv4HeaderHasNoDf(TunnelType type)
+    {
+        var input = new FrameSpec { PayloadLength = 90, TypeOfService = 0x29, DontFragment = true };
+        var route = new TunnelRoute(InetAddress.Parse("10.0.0.1"), InetAddress.Parse("10.0.0.5"), type, 6080);
+        var encapsulator = new TunnelEncapsulator(new ForwardingOptions { FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter, TunnelPathMtuDiscovery = false });
+        byte[] frame = PacketFactory.Build(input);
+        _ = FrameParser.Parse(frame, out var original);
+
+        var (verdict, output) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) => encapsulator.Encapsulate(b, o, l, p, route, Director, NextHop));
+
+        Assert.Equal(ForwardingAction.Transmit, verdict.Action);
+        byte[] inner = PacketFactory.Build(input with { Ttl = 63 })[14..];
+        Assert.Equal(0x40, inner[6] & 0x40); // the inner packet keeps DF
+        RewriteHarness.AssertGolden(ExpectedTunnelFrame(inner, route, original.Flow, ttl: 63, dontFragment: false), output);
+    }
+
+    /// <summary>pmtu_disc applies to IPv4 inner packets only: a too big IPv6 packet is still answered with packet too big.</summary>
+    [Fact]
+    public void Encapsulate_PathMtuDiscoveryOffIPv6OverMtu_StillAnswersPacketTooBig()
+    {
+        var input = new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10", PayloadLength = 3000 };
+        var route = new TunnelRoute(InetAddress.Parse("10.0.0.1"), InetAddress.Parse("10.0.0.5"), TunnelType.IpIp);
+        byte[] frame = PacketFactory.Build(input);
+        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
+        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
+        var verdict = new TunnelEncapsulator(new ForwardingOptions { TunnelPathMtuDiscovery = false }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
+        Assert.Equal(DropReason.FragmentationNeeded, verdict.Reason);
+    }
+
     /// <summary>For any size, MTU, tunnel type and outer family, an IPv4 packet without DF goes out whole or as fragments that reassemble to the whole encapsulation.</summary>
     [FsCheck.Xunit.Property(MaxTest = 150)]
     public Property Encapsulate_IPv4WithoutDfAnySizeAndMtu_SendsTheWholeEncapsulationOrItsFragments()
@@ -125,20 +173,20 @@ public class TunnelEncapsulatorTests
     /// units, MF on all but the last, one identification, every other header field as in the whole packet) whose
     /// payloads reassemble to the whole packet's.
     /// </summary>
-    private static ForwardingAction AssertSentLikeTheWholeEncapsulation(TunnelType type, bool outerIPv6, int payloadLength, int mtu)
+    private static ForwardingAction AssertSentLikeTheWholeEncapsulation(TunnelType type, bool outerIPv6, int payloadLength, int mtu, bool dontFragment = false, bool pathMtuDiscovery = true)
     {
-        var input = new FrameSpec { PayloadLength = payloadLength, DontFragment = false };
+        var input = new FrameSpec { PayloadLength = payloadLength, DontFragment = dontFragment };
         var route = new TunnelRoute(InetAddress.Parse(outerIPv6 ? "fd00::1" : "10.0.0.1"), InetAddress.Parse(outerIPv6 ? "fd00::5" : "10.0.0.5"), type, 6080, TunnelFlags.Checksum);
         byte[] frame = PacketFactory.Build(input);
 
         // The oracle: the same encapsulation with an MTU that fits it whole.
         var (whole, wholeOutput) = RewriteHarness.Run(frame, (Span<byte> b, int o, int l, in ParsedFrame p) =>
-            new TunnelEncapsulator(new ForwardingOptions { Mtu = 65535, FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter }).Encapsulate(b, o, l, p, route, Director, NextHop));
+            new TunnelEncapsulator(new ForwardingOptions { Mtu = 65535, FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter, TunnelPathMtuDiscovery = pathMtuDiscovery }).Encapsulate(b, o, l, p, route, Director, NextHop));
         Assert.Equal(ForwardingAction.Transmit, whole.Action);
 
         byte[] buffer = PacketFactory.InBuffer(frame, tailroom: (2 * frame.Length) + 256);
         var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
-        var verdict = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu, FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        var verdict = new TunnelEncapsulator(new ForwardingOptions { Mtu = mtu, FlowHashSeed = Seed, IpIdentification = IpIdentificationPolicy.Counter, TunnelPathMtuDiscovery = pathMtuDiscovery }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
         if (wholeOutput.Length - 14 <= mtu)
         {
             Assert.Equal(ForwardingAction.Transmit, verdict.Action);

@@ -27,6 +27,18 @@ public class IpvsSysctlsTests
     }
 
     [Fact]
+    public void Apply_PmtuDisc_SetsTunnelPathMtuDiscovery_OnByDefault_OtherForwardingOptionsKept()
+    {
+        var start = new DirectorOptions { Forwarding = new Lvs.Forwarding.ForwardingOptions { Mtu = 9000 } };
+        var off = IpvsSysctls.Apply(start, ["net.ipv4.vs.pmtu_disc=0"]);
+        Assert.False(off.Forwarding.TunnelPathMtuDiscovery);
+        Assert.Equal(9000, off.Forwarding.Mtu);
+        Assert.True(IpvsSysctls.Apply(off, ["pmtu_disc = 1"]).Forwarding.TunnelPathMtuDiscovery);
+        Assert.True(new DirectorOptions().Forwarding.TunnelPathMtuDiscovery);
+        Assert.Contains("pmtu_disc", IpvsSysctls.Supported);
+    }
+
+    [Fact]
     public void Apply_NoSettings_KernelDefaults()
     {
         var options = IpvsSysctls.Apply(new DirectorOptions(), []);
