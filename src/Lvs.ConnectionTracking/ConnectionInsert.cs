@@ -25,6 +25,9 @@ internal struct ConnectionInsert<TAddress>
     public ForwardingMethod Method;
     public int RealServer;
     public int Control;
+
+    /// <summary>Whether <see cref="Control"/> must be a template (<see cref="NewConnection.Template"/>) or a connection (<see cref="NewConnection.Control"/>).</summary>
+    public bool ControlIsTemplate;
     public uint ControlGeneration;
     public uint TimeoutTicks;
 

@@ -115,7 +115,7 @@ internal sealed partial class ConnectionStore<TAddress>
             return false;
         }
 
-        if (RemoveLocked(index, GenerationOf(ref _entries[index], word), force: false))
+        if (RemoveLocked(index, GenerationOf(ref _entries[index], word)))
         {
             _ = Interlocked.Increment(ref Shard(held).Shed);
             if (endCount < ends.Length)

@@ -98,7 +98,7 @@ internal sealed partial class ConnectionStore<TAddress>
             }
 
             int control = insert.Control;
-            if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
+            if (control >= 0 && !IsController(control, insert.ControlGeneration, insert.ControlIsTemplate))
             {
                 generation = 0;
                 return AddConnectionResult.Invalid;
@@ -162,9 +162,10 @@ internal sealed partial class ConnectionStore<TAddress>
                 return AddConnectionResult.Exists;
             }
 
-            // The template must be live with the handle's generation; it cannot end while its stripe lock is held (a
-            // template's removal checks under that lock that it controls nothing), so the reference taken here is exact.
-            if (control >= 0 && (!TryReadWord(control, insert.ControlGeneration, out _) || (_entries[control].Meta & TemplateMeta) == 0))
+            // The controller (a template, or a connection such as an FTP control connection) must be live with the
+            // handle's generation; it cannot end while its stripe lock is held (a removal checks under that lock that
+            // it controls nothing), so the reference taken here is exact.
+            if (control >= 0 && !IsController(control, insert.ControlGeneration, insert.ControlIsTemplate))
             {
                 generation = 0;
                 return AddConnectionResult.Invalid;
@@ -195,6 +196,7 @@ internal sealed partial class ConnectionStore<TAddress>
             r.DestinationPort = insert.DestinationPort;
             r.Local = insert.Local;
             r.LocalPort = insert.LocalPort;
+            r.Controlled = 0;
             e.Protocol = insert.Protocol;
             e.RealServer = (ushort)insert.RealServer;
             bool outbound = insert.OutBucket >= 0;
@@ -228,7 +230,12 @@ internal sealed partial class ConnectionStore<TAddress>
                 server.AddConnection(active);
             }
 
-            if (control >= 0)
+            if (control >= 0 && (_entries[control].Meta & TemplateMeta) == 0)
+            {
+                // A connection controlling another (ip_vs_control_add: an FTP data connection's control connection).
+                _ = Interlocked.Increment(ref _routes[control].Controlled);
+            }
+            else if (control >= 0)
             {
                 ref var t = ref _entries[control];
                 _ = Interlocked.Add(ref t.Meta, AuxUnit);
@@ -287,4 +294,8 @@ internal sealed partial class ConnectionStore<TAddress>
         index = i;
         return AddConnectionResult.Added;
     }
+
+    /// <summary>Whether the entry at <paramref name="index"/> is live with <paramref name="generation"/> and is a template (or, when not <paramref name="template"/>, a connection).</summary>
+    private bool IsController(int index, uint generation, bool template) =>
+        TryReadWord(index, generation, out _) && ((_entries[index].Meta & TemplateMeta) != 0) == template;
 }

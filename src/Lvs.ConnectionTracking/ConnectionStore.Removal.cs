@@ -8,7 +8,7 @@ namespace Lvs.ConnectionTracking;
 internal sealed partial class ConnectionStore<TAddress>
     where TAddress : unmanaged, IStoredAddress<TAddress>
 {
-    public bool Remove(int index, uint generation, bool force, ConnectionEndReason reason)
+    public bool Remove(int index, uint generation, ConnectionEndReason reason)
     {
         if ((uint)index >= (uint)_entries.Length)
         {
@@ -21,7 +21,7 @@ internal sealed partial class ConnectionStore<TAddress>
             EnterShard(shard);
             try
             {
-                return RemoveLocked(index, generation, force);
+                return RemoveLocked(index, generation);
             }
             finally
             {
@@ -29,11 +29,11 @@ internal sealed partial class ConnectionStore<TAddress>
             }
         }
 
-        return RemoveAndReport(index, generation, force, reason);
+        return RemoveAndReport(index, generation, reason);
     }
 
     /// <summary><see cref="Remove"/> with an observer: the entry is described under the lock and reported after it.</summary>
-    private bool RemoveAndReport(int index, uint generation, bool force, ConnectionEndReason reason)
+    private bool RemoveAndReport(int index, uint generation, ConnectionEndReason reason)
     {
         ConnectionEnd end = default;
         bool removed;
@@ -41,7 +41,7 @@ internal sealed partial class ConnectionStore<TAddress>
         EnterShard(shard);
         try
         {
-            removed = RemoveLocked(index, generation, force);
+            removed = RemoveLocked(index, generation);
             if (removed)
             {
                 end = DescribeEnd(index, reason);
@@ -73,7 +73,7 @@ internal sealed partial class ConnectionStore<TAddress>
         var method = (ForwardingMethod)(e.Meta & MethodMask);
         var template = ConnectionHandle.None;
         int control = isTemplate ? -1 : (int)(e.Meta >> AuxShift) - 1;
-        if (control >= 0)
+        if (control >= 0 && (_entries[control].Meta & TemplateMeta) != 0)
         {
             template = HandleOf(control, GenerationOf(ref _entries[control], Volatile.Read(ref _entries[control].Word)));
         }
@@ -102,18 +102,22 @@ internal sealed partial class ConnectionStore<TAddress>
         }
     }
 
-    /// <summary>Removes every connection of a real server, then its templates that no longer control any (two passes over the slab).</summary>
+    /// <summary>
+    /// Removes every connection of a real server, then those that controlled others removed in the first pass (an FTP
+    /// control connection and its data connections), then its templates that no longer control any (three passes over
+    /// the slab).
+    /// </summary>
     public int RemoveAllOf(int realServer)
     {
         int removed = 0;
-        foreach (bool templates in (ReadOnlySpan<bool>)[false, true])
+        foreach (bool templates in (ReadOnlySpan<bool>)[false, false, true])
         {
             for (int i = 0; i < _entries.Length; i++)
             {
                 ref var e = ref _entries[i];
                 uint w = Volatile.Read(ref e.Word);
                 if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
-                    && Remove(i, GenerationOf(ref e, w), force: false, ConnectionEndReason.ServerRemoved))
+                    && Remove(i, GenerationOf(ref e, w), ConnectionEndReason.ServerRemoved))
                 {
                     removed++;
                 }
@@ -140,17 +144,18 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>
     /// Ends the connection or template at <paramref name="index"/> if it is live with <paramref name="generation"/>
-    /// (a template only when it controls no connection, unless <paramref name="force"/>), with the lock of the slot's
+    /// and controls no connection (the kernel's n_control: a template or a connection with controlled connections
+    /// stays; its expiry is put off instead, see ExpireUntil), with the lock of the slot's
     /// shard held: unlinks it from both indexes (under their stripe locks) and the wheel, releases its counters and
     /// frees (or retires) the slot.
     /// </summary>
-    private bool RemoveLocked(int index, uint generation, bool force) => RemoveLocked(index, generation, force, -1, -1);
+    private bool RemoveLocked(int index, uint generation) => RemoveLocked(index, generation, -1, -1);
 
     /// <summary>
-    /// <see cref="RemoveLocked(int, uint, bool)"/> with the entry's inbound probe and outbound bucket when the caller
+    /// <see cref="RemoveLocked(int, uint)"/> with the entry's inbound probe and outbound bucket when the caller
     /// has computed them already (under the same hold of the shard's lock, so for the same occupant), else -1.
     /// </summary>
-    private bool RemoveLocked(int index, uint generation, bool force, int knownProbe, int knownOutBucket)
+    private bool RemoveLocked(int index, uint generation, int knownProbe, int knownOutBucket)
     {
         ref var e = ref _entries[index];
         uint w = Volatile.Read(ref e.Word);
@@ -171,9 +176,9 @@ internal sealed partial class ConnectionStore<TAddress>
             while (true)
             {
                 w = Volatile.Read(ref e.Word);
-                if (isTemplate && !force && (Volatile.Read(ref e.Meta) >> AuxShift) != 0)
+                if ((isTemplate ? (Volatile.Read(ref e.Meta) >> AuxShift) != 0 : Volatile.Read(ref _routes[index].Controlled) != 0))
                 {
-                    // A template that still controls connections stays (the kernel's n_control check).
+                    // A template or connection that still controls connections stays (the kernel's n_control check).
                     return false;
                 }
 
@@ -215,9 +220,13 @@ internal sealed partial class ConnectionStore<TAddress>
         {
             server.RemoveConnection(active: (w & InactiveBit) == 0);
             int control = (int)(e.Meta >> AuxShift) - 1;
-            if (control >= 0)
+            if (control >= 0 && (_entries[control].Meta & TemplateMeta) != 0)
             {
                 _ = Interlocked.Add(ref _entries[control].Meta, unchecked(0u - AuxUnit));
+            }
+            else if (control >= 0)
+            {
+                _ = Interlocked.Decrement(ref _routes[control].Controlled);
             }
         }
 

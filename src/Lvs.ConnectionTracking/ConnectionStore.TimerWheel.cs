@@ -182,9 +182,10 @@ internal sealed partial class ConnectionStore<TAddress>
                     uint w = Volatile.Read(ref e.Word);
                     bool template = (e.Meta & TemplateMeta) != 0;
 
-                    // A template goes only once it controls nothing, checked by the removal under the template's stripe lock,
-                    // where an insert in another shard takes its reference.
-                    if (RemoveLocked(i, GenerationOf(ref e, w), force: !template, probes[k], outBuckets[k]))
+                    // A template, or a connection controlling others (an FTP control connection), goes only once it
+                    // controls nothing, checked by the removal under its stripe lock, where an insert in another shard
+                    // takes its reference (ip_vs_conn_expire's n_control check).
+                    if (RemoveLocked(i, GenerationOf(ref e, w), probes[k], outBuckets[k]))
                     {
                         expired++;
                         state.Expired++;
@@ -193,18 +194,28 @@ internal sealed partial class ConnectionStore<TAddress>
                             ends[endCount++] = DescribeEnd(i, ConnectionEndReason.Expired);
                         }
                     }
-                    else if (template && TryReadWord(i, GenerationOf(ref e, w), out _))
+                    else if (TryReadWord(i, GenerationOf(ref e, w), out _))
                     {
-                        // Still controlling connections. The kernel's expire_later also makes 60 s the template's timeout
-                        // from then on (cp->timeout = 60*HZ), so each connection it places afterwards re-arms it with 60 s,
-                        // not the persistence timeout.
-                        // Under the template's stripe lock, as an insert's refresh of its expiry.
+                        // Still controlling connections: expire_later puts it off by 60 s (cp->timeout = 60*HZ). For a
+                        // template that also makes 60 s its timeout from then on, so each connection it places
+                        // afterwards re-arms it with 60 s, not the persistence timeout; a connection's next packet sets
+                        // its state's timeout again, as any other.
                         uint rearmed = now + ExpiryRounding + TemplateGraceTicks;
-                        ref int gate = ref _inLocks[_striped ? InboundStripeOf(i) : 0];
-                        EnterStripe(ref gate);
-                        _routes[i].NextOut = (int)TemplateGraceTicks;
-                        Volatile.Write(ref e.Expiry, rearmed);
-                        ExitStripe(ref gate);
+                        if (template)
+                        {
+                            // Under the template's stripe lock, as an insert's refresh of its expiry.
+                            ref int gate = ref _inLocks[_striped ? InboundStripeOf(i) : 0];
+                            EnterStripe(ref gate);
+                            _routes[i].NextOut = (int)TemplateGraceTicks;
+                            Volatile.Write(ref e.Expiry, rearmed);
+                            ExitStripe(ref gate);
+                        }
+                        else if (Interlocked.CompareExchange(ref e.Expiry, rearmed, expiry) != expiry)
+                        {
+                            // Over the expiry read above only, as a packet's refresh: a packet that refreshed it meanwhile wins.
+                            rearmed = Volatile.Read(ref e.Expiry);
+                        }
+
                         FileLocked(shard, i, rearmed);
                     }
                 }

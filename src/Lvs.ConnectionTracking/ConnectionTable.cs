@@ -288,6 +288,7 @@ public sealed partial class ConnectionTable : IDisposable
             && (uint)connection.RealServer < (uint)Registry.Count
             && key.Protocol is L4Protocol.Tcp or L4Protocol.Udp or L4Protocol.Sctp or L4Protocol.Icmp or L4Protocol.IcmpV6
             && (!connection.Template.IsSome || (connection.Template.IsIPv6 == v6 && connection.Template.Tag == Tag))
+            && (!connection.Control.IsSome || (!connection.Template.IsSome && connection.Control.IsIPv6 == v6 && connection.Control.Tag == Tag))
             && (connection.Method != ForwardingMethod.FullNat || connection.Local.Address.IsIPv6 == v6);
     }
 
@@ -433,8 +434,8 @@ public sealed partial class ConnectionTable : IDisposable
     /// <returns>True when it was live and is now removed.</returns>
     public bool Remove(ConnectionHandle handle) =>
         handle.Tag == Tag && (handle.IsIPv6
-            ? _v6.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed)
-            : _v4.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.Removed));
+            ? _v6.Remove(handle.Index, handle.Generation, ConnectionEndReason.Removed)
+            : _v4.Remove(handle.Index, handle.Generation, ConnectionEndReason.Removed));
 
     /// <summary>
     /// Removes every connection and template of a real server at once, as the kernel's
@@ -458,6 +459,19 @@ public sealed partial class ConnectionTable : IDisposable
         }
 
         return handle.IsIPv6 ? ReadInfo(_v6, handle.Index, handle.Generation, out info) : ReadInfo(_v4, handle.Index, handle.Generation, out info);
+    }
+
+    /// <summary>
+    /// The template or connection that controls a connection (its <see cref="NewConnection.Template"/> or
+    /// <see cref="NewConnection.Control"/>), live as long as the connection is.
+    /// </summary>
+    /// <param name="handle">The connection.</param>
+    /// <param name="control">Its controller, or <see cref="ConnectionHandle.None"/> when it has none.</param>
+    /// <returns>False when the connection has ended.</returns>
+    public bool TryGetControl(ConnectionHandle handle, out ConnectionHandle control)
+    {
+        control = default;
+        return handle.Tag == Tag && (handle.IsIPv6 ? ReadControl(_v6, handle, out control) : ReadControl(_v4, handle, out control));
     }
 
     /// <summary>
@@ -690,8 +704,10 @@ public sealed partial class ConnectionTable : IDisposable
         insert.RealServer = connection.RealServer;
         insert.Method = method;
         insert.Template = false;
-        insert.Control = connection.Template.IsSome ? connection.Template.Index : -1;
-        insert.ControlGeneration = connection.Template.Generation;
+        var control = connection.Template.IsSome ? connection.Template : connection.Control;
+        insert.Control = control.IsSome ? control.Index : -1;
+        insert.ControlGeneration = control.Generation;
+        insert.ControlIsTemplate = connection.Template.IsSome;
         if (connection.FirstPacket is TcpFlags flags)
         {
             // The kernel's set_tcp_state on the packet that created the connection (NONE, inbound; INPUT-ONLY for the
@@ -788,9 +804,31 @@ public sealed partial class ConnectionTable : IDisposable
         }
 
         _ = handle.IsIPv6
-            ? _v6.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.ServerUnavailable)
-            : _v4.Remove(handle.Index, handle.Generation, force: false, ConnectionEndReason.ServerUnavailable);
+            ? _v6.Remove(handle.Index, handle.Generation, ConnectionEndReason.ServerUnavailable)
+            : _v4.Remove(handle.Index, handle.Generation, ConnectionEndReason.ServerUnavailable);
         return false;
+    }
+
+    private static bool ReadControl<T>(ConnectionStore<T> store, ConnectionHandle handle, out ConnectionHandle control)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        control = default;
+        if (!store.TryReadWord(handle.Index, handle.Generation, out uint word))
+        {
+            return false;
+        }
+
+        ref var e = ref store.EntryAt(handle.Index);
+        uint meta = Volatile.Read(ref e.Meta);
+        int index = (meta & ConnectionStore<T>.TemplateMeta) != 0 ? -1 : (int)(meta >> ConnectionStore<T>.AuxShift) - 1;
+        if (index >= 0)
+        {
+            // Live while the connection is: its generation is the one in its word now.
+            control = store.HandleFrom(index, Volatile.Read(ref store.EntryAt(index).Word));
+        }
+
+        // Read while the slot was this connection's.
+        return ConnectionStore<T>.IsStillSame(ref e, word, 0, out _);
     }
 
     private static bool IsReusable<T>(ConnectionStore<T> store, ConnectionHandle handle, int mode, TcpFlags flags)

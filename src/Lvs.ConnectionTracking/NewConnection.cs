@@ -17,6 +17,15 @@ public readonly record struct NewConnection(FlowKey Inbound, int RealServer, Ine
     public ConnectionHandle Template { get; init; }
 
     /// <summary>
+    /// A connection that controls this one, as the kernel's FTP helper ties a data connection to its control
+    /// connection (<c>ip_vs_control_add</c>): the controlling connection is not removed while this one lives (at its
+    /// expiry it is put off by 60 s at a time, the kernel's <c>expire_later</c>; removals of it fail). It must be live,
+    /// in the same table and address family, and not a template; a connection has one controller, so this and
+    /// <see cref="Template"/> are not both set (the add is then <see cref="AddConnectionResult.Invalid"/>).
+    /// </summary>
+    public ConnectionHandle Control { get; init; }
+
+    /// <summary>
     /// The TCP flags of the first packet (for SCTP its <see cref="SctpChunkEvent"/> in the same byte, as
     /// <see cref="Lvs.Core.ParsedFrame.TcpFlags"/> holds it; any value, e.g. <see cref="TcpFlags.None"/>, for UDP and
     /// ICMP). When set, the add processes that packet as <see cref="ConnectionTable.Update"/> would, as the kernel does

@@ -55,7 +55,8 @@ public sealed partial class PacketWorker
                     Expect(
                         new FlowKey(L4Protocol.Tcp, to.Address, to.Port, flow.DestinationAddress, (ushort)(flow.DestinationPort - 1)),
                         server,
-                        new InetEndpoint(destination.Address, (ushort)(destination.Port - 1)));
+                        new InetEndpoint(destination.Address, (ushort)(destination.Port - 1)),
+                        handle);
                 }
             }
 
@@ -88,7 +89,7 @@ public sealed partial class PacketWorker
         int newLength;
         lock (control.Gate)
         {
-            if (!TryRewriteFtpReply(buffer, offset, length, parsed, info.TcpState, control, client, virtualService, server, out newLength))
+            if (!TryRewriteFtpReply(buffer, offset, length, parsed, handle, info.TcpState, control, client, virtualService, server, out newLength))
             {
                 result = Dropped(DropReason.NoRoomToRewrite);
                 return;
@@ -114,7 +115,7 @@ public sealed partial class PacketWorker
 
     /// <summary>The rewrite of a server's control segment under its connection's lock; false when a longer reply would not fit in the frame's room.</summary>
     private bool TryRewriteFtpReply(
-        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, TcpConnectionState state, FtpControl control, in InetEndpoint client,
+        Span<byte> buffer, int offset, int length, in ParsedFrame parsed, ConnectionHandle handle, TcpConnectionState state, FtpControl control, in InetEndpoint client,
         in InetEndpoint virtualService, int server, out int newLength)
     {
         newLength = length;
@@ -127,7 +128,7 @@ public sealed partial class PacketWorker
         if (state == TcpConnectionState.Established && control.Mode != FtpPassiveMode.None && end > payloadStart
             && FtpMessages.TryPassiveReply(frame[payloadStart..end], control.Mode, flow.IsIPv4, flow.SourceAddress, out var data, out int start, out int stop))
         {
-            Expect(new FlowKey(L4Protocol.Tcp, client.Address, 0, virtualService.Address, data.Port), server, data);
+            Expect(new FlowKey(L4Protocol.Tcp, client.Address, 0, virtualService.Address, data.Port), server, data, handle);
             Span<byte> text = stackalloc byte[FtpMessages.MaxPassiveTextLength];
             text = text[..FtpMessages.WritePassiveText(text, control.Mode, new InetEndpoint(virtualService.Address, data.Port))];
             int delta = text.Length - (stop - start);
@@ -231,10 +232,14 @@ public sealed partial class PacketWorker
         return start >= 0 && end > start ? frame[start..end] : default;
     }
 
-    /// <summary>A data connection the helper expects, in LISTEN with its server's NAT (the kernel's <c>ip_vs_conn_new</c> then <c>ip_vs_tcp_conn_listen</c>).</summary>
-    private void Expect(in FlowKey inbound, int server, in InetEndpoint destination)
+    /// <summary>
+    /// A data connection the helper expects, in LISTEN with its server's NAT (the kernel's <c>ip_vs_conn_new</c> then
+    /// <c>ip_vs_tcp_conn_listen</c>), controlled by its control connection <paramref name="control"/>
+    /// (<c>ip_vs_control_add</c>), which then stays as long as it does.
+    /// </summary>
+    private void Expect(in FlowKey inbound, int server, in InetEndpoint destination, ConnectionHandle control)
     {
-        if (_connections.TryAdd(new NewConnection(inbound, server, destination, ForwardingMethod.Nat) { Listening = true }, out _) == AddConnectionResult.Added)
+        if (_connections.TryAdd(new NewConnection(inbound, server, destination, ForwardingMethod.Nat) { Listening = true, Control = control }, out _) == AddConnectionResult.Added)
         {
             _created++;
         }
@@ -252,13 +257,16 @@ public sealed partial class PacketWorker
         connection = default;
         if (flow.SourcePort == 0
             || !_connections.TryGetInbound(new FlowKey(L4Protocol.Tcp, flow.SourceAddress, 0, flow.DestinationAddress, flow.DestinationPort), out var placeholder)
-            || !_connections.TryGetForwarding(placeholder, out var expected) || expected.Method != ForwardingMethod.Nat)
+            || !_connections.TryGetForwarding(placeholder, out var expected) || expected.Method != ForwardingMethod.Nat
+            || !_connections.TryGetControl(placeholder, out var control))
         {
             return false;
         }
 
+        // The same control connection controls the data connection that replaces the expectation (the kernel fills
+        // the client port into the same entry, ip_vs_conn_fill_cport).
         _ = _connections.Remove(placeholder);
-        var added = _connections.TryAdd(new NewConnection(flow, expected.RealServer, expected.Destination, ForwardingMethod.Nat) { FirstPacket = parsed.TcpFlags }, out var handle);
+        var added = _connections.TryAdd(new NewConnection(flow, expected.RealServer, expected.Destination, ForwardingMethod.Nat) { FirstPacket = parsed.TcpFlags, Control = control }, out var handle);
         if (added is not (AddConnectionResult.Added or AddConnectionResult.Exists) || !_connections.TryGetForwarding(handle, out connection))
         {
             return false;

@@ -184,19 +184,81 @@ public class DirectorEngineFtpTests
         Assert.Equal((FrameAction.Drop, DropReason.NoRoomToRewrite), (v.Action, v.Reason));
     }
 
-    /// <summary>The helper's state of a control connection goes with the connection.</summary>
+    /// <summary>
+    /// The helper's state of a control connection goes with the connection, which stays as long as a data connection
+    /// it announced does (the kernel's n_control): here the expected passive connection, in LISTEN for 2 minutes, keeps
+    /// the reset control connection (CLOSE, 10 s) until it expires; the control connection's expiry is put off by 60 s
+    /// at a time meanwhile (expire_later).
+    /// </summary>
     [Fact]
-    public void ControlConnectionEnds_ItsStateIsForgotten()
+    public void ControlConnectionEnds_ItsStateIsForgotten_OnceItsDataConnectionsHaveEnded()
     {
         using var lab = FtpLab();
         _ = PassiveReplyRewritten(lab);
         Assert.Equal(1, lab.Engine.Ftp!.Count);
 
         Assert.Equal(FrameAction.Transmit, lab.Send(Segment(true, lab, ClientPort, 21, "R", ClientIsn + 7, 0), 0).Action);
-        lab.Time.Advance(TimeSpan.FromSeconds(30));
-        _ = lab.Engine.Connections.RunHousekeeping();
+        for (int seconds = 0; seconds < 110; seconds += 10)
+        {
+            lab.Time.Advance(TimeSpan.FromSeconds(10));
+            _ = lab.Engine.Connections.RunHousekeeping();
+        }
 
+        // 110 s on: the control connection (CLOSE, due after 10 s) is still there for its expected data connection.
+        Assert.Equal(1, lab.Engine.Ftp.Count);
+        Assert.Equal(2, lab.Engine.Connections.Count);
+
+        for (int seconds = 110; seconds < 200; seconds += 10)
+        {
+            lab.Time.Advance(TimeSpan.FromSeconds(10));
+            _ = lab.Engine.Connections.RunHousekeeping();
+        }
+
+        Assert.Equal(0, lab.Engine.Connections.Count);
         Assert.Equal(0, lab.Engine.Ftp.Count);
+    }
+
+    /// <summary>
+    /// A long transfer on a data connection keeps its control connection, idle all along, past the control
+    /// connection's ESTABLISHED timeout (15 minutes): the client's next command still reaches the server. Without the
+    /// kernel's n_control tie the control connection would expire and that command be dropped (not a SYN).
+    /// </summary>
+    [Fact]
+    public void DataConnectionAlive_ControlConnectionOutlivesItsTimeout_ThenGoesWithIt()
+    {
+        using var lab = FtpLab();
+        uint serverSeq = PassiveReplyRewritten(lab);
+
+        // The client's passive data connection (to the VIP's port 50000), established.
+        const ushort DataPort = 41000;
+        Assert.Equal(FrameAction.Transmit, lab.Send(Segment(true, lab, DataPort, 50000, "S", 7000, 0), 0).Action);
+        var synAck = Segment(false, lab, 50000, DataPort, "SA", 9000, 7001);
+        Assert.Equal(FrameAction.Transmit, lab.Send(synAck, 1).Action);
+        Assert.Equal(FrameAction.Transmit, lab.Send(Segment(true, lab, DataPort, 50000, "A", 7001, 9001), 0).Action);
+
+        // Twenty minutes of data from the server, a segment a minute; nothing on the control connection.
+        for (int minute = 0; minute < 20; minute++)
+        {
+            lab.Time.Advance(TimeSpan.FromMinutes(1));
+            _ = lab.Engine.Connections.RunHousekeeping();
+            var data = Segment(false, lab, 50000, DataPort, "A", 9001 + (uint)(minute * 100), 7001, new string('x', 100));
+            Assert.Equal(FrameAction.Transmit, lab.Send(data, 1).Action);
+        }
+
+        var command = lab.Send(Segment(true, lab, ClientPort, 21, "A", ClientIsn + 7, serverSeq + 1, "NOOP\r\n"), 0);
+        Assert.Equal(FrameAction.Transmit, command.Action);
+        Assert.Equal(1, command.Link);
+
+        // The data connection closes (reset): the control connection is free to expire again, after its own timeout.
+        Assert.Equal(FrameAction.Transmit, lab.Send(Segment(true, lab, DataPort, 50000, "R", 7001, 0), 0).Action);
+        for (int seconds = 0; seconds < 20 * 60; seconds += 30)
+        {
+            lab.Time.Advance(TimeSpan.FromSeconds(30));
+            _ = lab.Engine.Connections.RunHousekeeping();
+        }
+
+        Assert.Equal(0, lab.Engine.Connections.Count);
+        Assert.Equal(0, lab.Engine.Ftp!.Count);
     }
 
     /// <summary>Handshake, PASV, and the server's 227 (rewritten one byte longer); returns the server's sequence number after it.</summary>
