@@ -206,7 +206,7 @@ public static partial class KeepalivedConfigParser
             var check = new CheckBuilder(st, KeepalivedCheckKind.File);
             int before = Errors.Count;
             string? name = null;
-            int weight = 0;
+            int? weight = null;
             bool reverse = false;
             foreach (var child in st.Block!)
             {
@@ -218,13 +218,24 @@ public static partial class KeepalivedConfigParser
                 switch (child.Keyword)
                 {
                     case "track_file":
-                        if (Values(child, 1, 1))
+                        if (name is not null)
+                        {
+                            // keepalived keeps the last one; two files for one checker is a mistake.
+                            Error(child, $"track_file already set for FILE_CHECK ({name})");
+                        }
+                        else if (Values(child, 1, 1))
                         {
                             name = child[1];
                         }
 
                         break;
                     case "weight":
+                        if (weight is not null)
+                        {
+                            Error(child, "weight already set for FILE_CHECK");
+                            break;
+                        }
+
                         if (!Values(child, 1, 2) || !Int(child, 1, -Lvs.Core.RealServer.MaxWeight, Lvs.Core.RealServer.MaxWeight, "weight for track file", out int w))
                         {
                             break;
@@ -263,13 +274,13 @@ public static partial class KeepalivedConfigParser
             }
 
             trackFile.Used = true;
-            if (weight == 0)
+            if (weight is null or 0)
             {
                 weight = trackFile.Weight;
                 reverse = trackFile.Reverse;
             }
 
-            check.FileOptions = new FileCheckOptions { Path = trackFile.Path!, Weight = weight, Reverse = reverse };
+            check.FileOptions = new FileCheckOptions { Path = trackFile.Path!, Weight = weight.Value, Reverse = reverse };
             check.Words.Add(string.Create(CultureInfo.InvariantCulture, $"track_file {name} file {trackFile.Path} weight {weight}{(reverse ? " reverse" : string.Empty)}"));
             rs.Checks.Add(check);
         }

@@ -174,6 +174,21 @@ public sealed class KeepalivedFileCheckTests : IDisposable
     }
 
     [Fact]
+    public void Parse_FileCheckWithTwoTrackFilesOrWeights_FileLineErrors()
+    {
+        string[] errors = Errors(Config(
+            "        FILE_CHECK {\n            track_file t\n            track_file u\n            weight 2\n            weight 3 reverse\n        }",
+            $"track_file t {{\n    file {PathOf()}\n}}\ntrack_file u {{\n    file {PathOf("u")}\n}}"));
+
+        Assert.Equal(
+            [
+                "keepalived.conf:10: track_file already set for FILE_CHECK (t)",
+                "keepalived.conf:12: weight already set for FILE_CHECK",
+            ],
+            errors);
+    }
+
+    [Fact]
     public void Parse_TrackFileInAMissingDirectory_IsAnErrorAtItsFileLine()
     {
         string[] errors = Errors(Config(
