@@ -105,7 +105,7 @@ public sealed class DirectorHealth : IRealServerHealthSink, IAsyncDisposable
         if (_started)
         {
             // Watched after Start (a reload): its initial state is reported at once, as at start.
-            HoldOutUntilReported(key, options, checks.All(check => !check.Timing.Alpha), service.SorryServerActive);
+            HoldOutUntilReported(key, options, checks.All(check => check.StartsUp), service.SorryServerActive);
         }
 
         return Monitor.AddRealServer(service, options);

@@ -37,6 +37,21 @@ public readonly record struct CheckResult(bool IsHealthy, string Reason, int? We
     /// <returns>The result.</returns>
     public static CheckResult HealthyWithConfiguredWeight(string reason) => new(true, reason) { RestoresConfiguredWeight = true };
 
+    /// <summary>
+    /// What this checker adds to the server's weight, replacing what its previous result added (keepalived's
+    /// <c>FILE_CHECK</c> with a non-zero weight: the file's value times the weight); null leaves the checker's offset as
+    /// it is. The server's weight is its configured (or dynamic) weight plus the offsets of its checkers, clamped to 0 ..
+    /// <see cref="Lvs.Core.RealServer.MaxWeight"/> (keepalived's <c>real_weight</c>). A failed result drops the
+    /// checker's offset to 0, as keepalived does when a tracked file puts its checker in FAULT.
+    /// </summary>
+    public int? WeightOffset { get; init; }
+
+    /// <summary>A passed check that adds <paramref name="offset"/> to the server's configured weight (keepalived's <c>FILE_CHECK</c>).</summary>
+    /// <param name="offset">The offset, negative or positive; it replaces this checker's previous offset.</param>
+    /// <param name="reason">Why the server is considered healthy.</param>
+    /// <returns>The result.</returns>
+    public static CheckResult HealthyWithWeightOffset(int offset, string reason) => new(true, reason) { WeightOffset = offset };
+
     /// <summary>A failed check.</summary>
     /// <param name="reason">Why the server is considered unhealthy.</param>
     /// <returns>The result.</returns>

@@ -13,14 +13,27 @@ internal enum CheckTransition
 /// <c>retry_it</c> counter in check_tcp.c/check_misc.c, and a rise counter keepalived does not have).
 /// Not thread-safe: the monitor applies one result at a time per checker.
 /// </summary>
-internal sealed class CheckStateMachine(CheckTiming timing)
+internal sealed class CheckStateMachine
 {
     private int _failures;
     private int _successes;
 
-    public CheckTiming Timing { get; } = timing;
+    /// <summary>A checker that starts up unless <see cref="CheckTiming.Alpha"/>.</summary>
+    public CheckStateMachine(CheckTiming timing)
+        : this(timing, !timing.Alpha)
+    {
+    }
 
-    public bool IsUp { get; private set; } = !timing.Alpha;
+    /// <summary>A checker whose initial state is known (a <see cref="FileChecker"/> reads its file first).</summary>
+    public CheckStateMachine(CheckTiming timing, bool initiallyUp)
+    {
+        Timing = timing;
+        IsUp = initiallyUp;
+    }
+
+    public CheckTiming Timing { get; }
+
+    public bool IsUp { get; private set; }
 
     /// <summary>Applies a result.</summary>
     /// <param name="healthy">The check passed.</param>

@@ -96,6 +96,9 @@ public sealed record CheckTiming
     /// <c>delay_before_retry</c> = <c>delay_loop</c> for <c>DNS_CHECK</c> (check_dns.c); <c>delay_before_retry</c>
     /// 3 s for <c>HTTP_GET</c> and <c>SSL_GET</c> (check_http.c); otherwise (<c>TCP_CHECK</c>, <c>UDP_CHECK</c>,
     /// <c>SMTP_CHECK</c>: check_api.c <c>queue_checker</c>) <c>retry</c> 1 and <c>delay_before_retry</c> 1 s. In all, <c>delay_loop</c> 60 s and <c>warmup</c> = <c>delay_loop</c>.
+    /// <c>FILE_CHECK</c> (<see cref="FileChecker"/>) has no retries, delay or warmup in keepalived (the file is watched and
+    /// a change applies at once): <c>retry</c> 0 and <c>warmup</c> 0 here, <c>delay_loop</c> being how often the file is
+    /// read again besides its change notifications.
     /// Set the keywords a configuration gives with <c>with</c>: <c>CheckTiming.For(checker) with { DelayLoop = ... }</c>.
     /// </summary>
     /// <param name="checker">The checker.</param>
@@ -108,6 +111,7 @@ public sealed record CheckTiming
             MiscChecker => new CheckTiming { Retry = 0 },
             DnsChecker => new CheckTiming { Retry = 3, DelayBeforeRetryIsDelayLoop = true },
             HttpGetChecker => new CheckTiming { DelayBeforeRetry = TimeSpan.FromSeconds(3) },
+            FileChecker => new CheckTiming { Retry = 0, Warmup = TimeSpan.Zero },
             _ => new CheckTiming(),
         };
     }

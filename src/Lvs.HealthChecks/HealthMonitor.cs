@@ -26,7 +26,8 @@ namespace Lvs.HealthChecks;
 /// </para>
 /// <para>
 /// <see cref="Start"/> first reports the initial pool: every server that starts up (all of them, unless
-/// <c>alpha</c>) is added with its weight, inhibited servers that start down are added with weight 0, then each
+/// <c>alpha</c>, or a <see cref="FileChecker"/> whose file said "fault" when it was read first) is added with its
+/// weight, inhibited servers that start down are added with weight 0, then each
 /// service's initial quorum state (adding the sorry server if quorum is not met).
 /// </para>
 /// </remarks>
@@ -249,7 +250,7 @@ public sealed class HealthMonitor : IAsyncDisposable
         MiscConcurrency.Dispose();
     }
 
-    internal bool TryEnterCheck()
+    internal bool TryEnterCheck(MonitoredCheck check)
     {
         lock (Gate)
         {
@@ -258,8 +259,39 @@ public sealed class HealthMonitor : IAsyncDisposable
                 return false;
             }
 
+            if (check.Running)
+            {
+                // Woken by its file while its check runs: one run at a time, and one more after it.
+                check.RunAgain = true;
+                return false;
+            }
+
+            check.Running = true;
             Interlocked.Increment(ref _pendingChecks);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Runs a check now instead of at its next due time (a <see cref="FileChecker"/>'s file changed: keepalived reads
+    /// it on the inotify event); a check that is running runs again as soon as it completes.
+    /// </summary>
+    internal void Wake(MonitoredCheck check)
+    {
+        lock (Gate)
+        {
+            if (_stopped || !_started || check.Stopped || check.Server.Removed)
+            {
+                return;
+            }
+
+            if (check.Running)
+            {
+                check.RunAgain = true;
+                return;
+            }
+
+            check.Reschedule(TimeSpan.Zero);
         }
     }
 
@@ -284,13 +316,23 @@ public sealed class HealthMonitor : IAsyncDisposable
 
             DateTimeOffset now = TimeProvider.GetUtcNow();
             server.LastReason = result.Reason;
+            check.Running = false;
             CheckTransition transition = check.State.Apply(result.IsHealthy, out TimeSpan next);
             MonitoredVirtualService service = server.Service;
 
             // keepalived's check_misc.c sets the dynamic weight before the checker's state is updated; exit 0
             // gives the configured weight back.
             int? reported = result.RestoresConfiguredWeight ? server.Options.Weight : result.Weight;
-            if (result.IsHealthy && reported is int weight && weight != server.EffectiveWeight)
+            if (result.IsHealthy && reported is int dynamic)
+            {
+                server.BaseWeight = dynamic;
+            }
+
+            // track_file.c process_update_checker_track_file_status: the checker's share of the weight follows the file,
+            // and is dropped while the checker is in FAULT.
+            check.WeightOffset = result.IsHealthy ? result.WeightOffset ?? check.WeightOffset : 0;
+            int weight = server.ComputeEffectiveWeight();
+            if (weight != server.EffectiveWeight)
             {
                 server.EffectiveWeight = weight;
                 if (server.IsUp && transition == CheckTransition.None)
@@ -310,7 +352,7 @@ public sealed class HealthMonitor : IAsyncDisposable
                 ChangeServerState(server, true, result.Reason, now);
             }
 
-            check.Reschedule(next);
+            check.Reschedule(TakeRunAgain(check) ? TimeSpan.Zero : next);
         }
     }
 
@@ -348,11 +390,19 @@ public sealed class HealthMonitor : IAsyncDisposable
     {
         lock (Gate)
         {
+            check.Running = false;
             if (!_stopped && !check.Server.Removed)
             {
-                check.Reschedule(check.State.Timing.DelayLoop);
+                check.Reschedule(TakeRunAgain(check) ? TimeSpan.Zero : check.State.Timing.DelayLoop);
             }
         }
+    }
+
+    private static bool TakeRunAgain(MonitoredCheck check)
+    {
+        bool again = check.RunAgain;
+        check.RunAgain = false;
+        return again;
     }
 
     private void StartService(MonitoredVirtualService service)

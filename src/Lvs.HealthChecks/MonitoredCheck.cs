@@ -3,19 +3,45 @@ namespace Lvs.HealthChecks;
 /// <summary>
 /// One checker of one real server on the monitor's clock: a one-shot timer re-armed after each check, so that
 /// a thousand servers cost a thousand timers and no thread. The check runs when it is due; only a
-/// <see cref="MiscChecker"/> first waits for one of the monitor's process slots.
+/// <see cref="MiscChecker"/> first waits for one of the monitor's process slots. A <see cref="FileChecker"/>'s check
+/// is also run at once when its file changes (keepalived's inotify watch), besides its timer.
 /// </summary>
-internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck check)
+internal sealed class MonitoredCheck
 {
     private ITimer? _timer;
+    private IDisposable? _watch;
 
-    public MonitoredRealServer Server { get; } = server;
+    public MonitoredCheck(MonitoredRealServer server, RealServerCheck check)
+    {
+        Server = server;
+        Checker = check.Checker;
+        State = new CheckStateMachine(check.Timing, check.StartsUp);
+        if (check.Checker is FileChecker file && file.InitialResult.IsHealthy)
+        {
+            // track_file.c set_track_file_weights: the file's weight counts from the start.
+            WeightOffset = file.InitialResult.WeightOffset ?? 0;
+        }
+    }
 
-    public IHealthChecker Checker { get; } = check.Checker;
+    public MonitoredRealServer Server { get; }
 
-    public CheckStateMachine State { get; } = new(check.Timing);
+    public IHealthChecker Checker { get; }
 
-    /// <summary>Arms the first check. Called under the monitor's lock.</summary>
+    public CheckStateMachine State { get; }
+
+    /// <summary>What this checker adds to the server's weight (<see cref="CheckResult.WeightOffset"/>). Under the monitor's lock.</summary>
+    public int WeightOffset { get; set; }
+
+    /// <summary>A check of this checker is due or running. Under the monitor's lock.</summary>
+    public bool Running { get; set; }
+
+    /// <summary>The file changed while a check ran: run again as soon as it completes. Under the monitor's lock.</summary>
+    public bool RunAgain { get; set; }
+
+    /// <summary>Stopped: no more waking. Under the monitor's lock.</summary>
+    public bool Stopped { get; private set; }
+
+    /// <summary>Arms the first check, and watches a <see cref="FileChecker"/>'s file. Called under the monitor's lock.</summary>
     public void Start(HealthMonitor monitor, TimeSpan firstDelay)
     {
         // Created disarmed and armed once assigned, so that a check completing at once finds its timer.
@@ -24,19 +50,53 @@ internal sealed class MonitoredCheck(MonitoredRealServer server, RealServerCheck
             this,
             Timeout.InfiniteTimeSpan,
             Timeout.InfiniteTimeSpan);
+        if (Checker is FileChecker file)
+        {
+            try
+            {
+                _watch = file.Watch(OnFileChanged);
+            }
+            catch (Exception e) when (e is IOException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                // No watch (its directory is gone, the inotify limits): the file is still read every delay_loop.
+                monitor.RecordUnexpectedError(e, UnexpectedErrorSource.FileWatch, Server);
+            }
+        }
+
         _ = _timer.Change(firstDelay, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Arms the next check. Called under the monitor's lock, never after <see cref="Stop"/>.</summary>
     public void Reschedule(TimeSpan delay) => _timer?.Change(delay, Timeout.InfiniteTimeSpan);
 
-    /// <summary>Stops the timer. Called under the monitor's lock.</summary>
-    public void Stop() => _timer?.Dispose();
+    /// <summary>Stops the timer and the file watch. Called under the monitor's lock.</summary>
+    public void Stop()
+    {
+        Stopped = true;
+        _timer?.Dispose();
+        _watch?.Dispose();
+        _watch = null;
+    }
+
+    private void OnFileChanged()
+    {
+        HealthMonitor monitor = Server.Service.Monitor;
+        try
+        {
+            monitor.Wake(this);
+        }
+#pragma warning disable CA1031 // Runs on the inotify thread: nothing may escape it; the timer still reads the file.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            monitor.RecordUnexpectedError(e, UnexpectedErrorSource.FileWatch, Server);
+        }
+    }
 
     private void OnDue()
     {
         HealthMonitor monitor = Server.Service.Monitor;
-        if (!monitor.TryEnterCheck())
+        if (!monitor.TryEnterCheck(this))
         {
             return;
         }

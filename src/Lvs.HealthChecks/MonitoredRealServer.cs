@@ -13,8 +13,9 @@ public sealed class MonitoredRealServer
     {
         Service = service;
         Options = options;
-        _effectiveWeight = options.Weight;
+        BaseWeight = options.Weight;
         Checks = [.. options.Checks.Select(check => new MonitoredCheck(this, check))];
+        _effectiveWeight = ComputeEffectiveWeight();
         FailedChecks = Checks.Count(check => !check.State.IsUp);
         _isUp = FailedChecks == 0;
     }
@@ -36,8 +37,9 @@ public sealed class MonitoredRealServer
     }
 
     /// <summary>
-    /// The weight it has when up: the configured weight, or the last one a dynamic check reported (keepalived's
-    /// <c>effective_weight</c>).
+    /// The weight it has when up: the configured weight, or the last one a dynamic check reported, plus the weight
+    /// offsets of its checkers (<see cref="CheckResult.WeightOffset"/>: a <see cref="FileChecker"/>'s), clamped to 0 ..
+    /// <see cref="RealServer.MaxWeight"/> (keepalived's <c>real_weight(effective_weight)</c>).
     /// </summary>
     public int EffectiveWeight
     {
@@ -53,6 +55,21 @@ public sealed class MonitoredRealServer
     }
 
     internal IReadOnlyList<MonitoredCheck> Checks { get; }
+
+    /// <summary>The configured weight, or the last one a dynamic check reported: the weight before the checkers' offsets.</summary>
+    internal int BaseWeight { get; set; }
+
+    /// <summary>ipwrapper.h real_weight: the base weight plus the checkers' offsets, clamped to what IPVS takes.</summary>
+    internal int ComputeEffectiveWeight()
+    {
+        long weight = BaseWeight;
+        foreach (MonitoredCheck check in Checks)
+        {
+            weight += check.WeightOffset;
+        }
+
+        return (int)Math.Clamp(weight, 0, RealServer.MaxWeight);
+    }
 
     /// <summary>keepalived's <c>num_failed_checkers</c>.</summary>
     internal int FailedChecks { get; set; }

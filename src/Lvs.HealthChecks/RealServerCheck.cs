@@ -11,4 +11,11 @@ public sealed record RealServerCheck(IHealthChecker Checker, CheckTiming Timing)
         : this(checker, CheckTiming.For(checker))
     {
     }
+
+    /// <summary>
+    /// Whether the checker starts up in a monitor: unless <see cref="CheckTiming.Alpha"/>; a <see cref="FileChecker"/>
+    /// starts in the state of its first read (<see cref="FileChecker.InitialResult"/>), whatever <c>alpha</c> says, as
+    /// keepalived clears <c>alpha</c> for <c>FILE_CHECK</c> (check_file.c: its state is known at once).
+    /// </summary>
+    public bool StartsUp => Checker is FileChecker file ? file.InitialResult.IsHealthy : !Timing.Alpha;
 }

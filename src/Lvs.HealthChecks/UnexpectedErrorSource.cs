@@ -14,4 +14,7 @@ internal enum UnexpectedErrorSource
 
     /// <summary>The monitor's own bookkeeping around a check threw; the check is armed again after its delay_loop.</summary>
     CheckLoop,
+
+    /// <summary>A <see cref="FileChecker"/>'s file could not be watched, or its change notification failed; the file is still read every delay_loop.</summary>
+    FileWatch,
 }

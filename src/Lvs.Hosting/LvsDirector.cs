@@ -206,7 +206,8 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
             else if (Options.KeepalivedFile is not null && _keepalivedHealth is not null)
             {
-                var configuration = KeepalivedConfigParser.Load(file);
+                // A reload: init_file ... overwrite leaves existing track files alone, as keepalived's reload does.
+                var configuration = KeepalivedConfigParser.Load(file, new KeepalivedParserOptions { Reload = true });
                 foreach (var notice in configuration.Notices)
                 {
                     HostingLog.ConfigurationNotice(_logger, notice);

@@ -228,6 +228,42 @@ public sealed class HealthMonitorTests
     }
 
     [Fact]
+    public async Task WeightOffset_AddsToTheConfiguredWeight_ClampedAndDroppedByAFailure()
+    {
+        FakeTimeProvider clock = FakeClock.Create();
+        CheckResult[] script =
+        [
+            CheckResult.HealthyWithWeightOffset(5, "+5"),
+            CheckResult.HealthyWithWeightOffset(-20, "-20"),
+            CheckResult.Unhealthy("fault"),
+            CheckResult.Healthy("no offset given"),
+            CheckResult.HealthyWithWeightOffset(70000, "+70000"),
+        ];
+        var checker = new ScriptedChecker(clock, i => script[Math.Min(i, script.Length - 1)]);
+        var sink = new RecordingSink();
+        await using var monitor = new HealthMonitor(sink, new HealthMonitorOptions { TimeProvider = clock });
+        MonitoredRealServer rs = monitor.AddRealServer(monitor.AddVirtualService(new(Vip)), new(Rs(1)) { Weight = 10, Checks = [new(checker, new CheckTiming { Warmup = TimeSpan.Zero, DelayLoop = Second, Retry = 0 })] });
+
+        monitor.Start();
+        await monitor.IdleAsync();
+        await clock.AdvanceAsync(monitor, 4 * Second, Second);
+
+        Assert.Equal(
+            [
+                (true, PoolAction.Add, 10),
+                (true, PoolAction.SetWeight, 15),
+                // 10 - 20: clamped to 0, still in the pool.
+                (true, PoolAction.SetWeight, 0),
+                // A failure drops the offset: the server comes back with its configured weight.
+                (false, PoolAction.Remove, 10),
+                (true, PoolAction.Add, 10),
+                (true, PoolAction.SetWeight, RealServer.MaxWeight),
+            ],
+            sink.ServerChanges.Select(change => (change.IsUp, change.Action, change.Weight)));
+        Assert.Equal(RealServer.MaxWeight, rs.EffectiveWeight);
+    }
+
+    [Fact]
     public async Task MiscDynamic_ExitStatusSetsWeight()
     {
         FakeTimeProvider clock = FakeClock.Create();

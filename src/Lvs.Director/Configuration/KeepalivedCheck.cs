@@ -29,6 +29,9 @@ public enum KeepalivedCheckKind
 
     /// <summary><c>PING_CHECK</c>: an ICMP (ICMPv6) echo.</summary>
     Ping,
+
+    /// <summary><c>FILE_CHECK</c>: the number in a <c>track_file</c>'s file fails the check or moves the weight.</summary>
+    File,
 }
 
 /// <summary>
@@ -88,6 +91,12 @@ public sealed record KeepalivedCheck(KeepalivedCheckKind Kind, string File, int 
     public SmtpCheckOptions? Smtp { get; init; }
 
     /// <summary>
+    /// The options of <c>FILE_CHECK</c>: its track_file's file, and the FILE_CHECK's weight and reverse (the track_file's
+    /// when it gives none, or 0); null for other checkers.
+    /// </summary>
+    public FileCheckOptions? FileCheck { get; init; }
+
+    /// <summary>
     /// The checker as configured, in one canonical line: two checks with the same definition check the same thing the
     /// same way (a reload keeps the running check).
     /// </summary>
@@ -115,8 +124,15 @@ public sealed record KeepalivedCheck(KeepalivedCheckKind Kind, string File, int 
             KeepalivedCheckKind.Ping => new PingChecker(connection, timeProvider),
             KeepalivedCheckKind.Misc => new MiscChecker(Misc!, timeProvider),
             KeepalivedCheckKind.Smtp => new SmtpChecker(connection, Smtp!, timeProvider),
+            KeepalivedCheckKind.File => new FileChecker(FileCheck!),
             _ => new TcpChecker(connection, timeProvider),
         };
+        if (checker is FileChecker)
+        {
+            // check_file.c: only the delay_loop (how often the file is read again) applies.
+            return new RealServerCheck(checker, CheckTiming.For(checker) with { DelayLoop = DelayLoop });
+        }
+
         var timing = CheckTiming.For(checker) with { DelayLoop = DelayLoop, Alpha = Alpha };
         if (Retry is { } retry)
         {

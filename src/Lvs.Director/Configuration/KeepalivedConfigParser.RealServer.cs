@@ -43,8 +43,15 @@ public static partial class KeepalivedConfigParser
                     }
 
                     return;
-                case "FILE_CHECK" or "BFD_CHECK":
-                    Error(st, $"{st.Keyword} is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK, SMTP_CHECK)");
+                case "FILE_CHECK":
+                    if (Block(st))
+                    {
+                        FileCheck(rs, st);
+                    }
+
+                    return;
+                case "BFD_CHECK":
+                    Error(st, $"{st.Keyword} is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK, SMTP_CHECK, FILE_CHECK)");
                     return;
             }
 

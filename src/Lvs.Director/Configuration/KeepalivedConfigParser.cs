@@ -33,7 +33,7 @@ public static partial class KeepalivedConfigParser
     private static readonly HashSet<string> SkippedSections = new(StringComparer.Ordinal)
     {
         "global_defs", "vrrp_instance", "vrrp_script", "vrrp_sync_group", "static_ipaddress", "static_routes",
-        "static_rules", "linkbeat_interfaces", "interface_up_down_delays", "static_track_group", "track_file",
+        "static_rules", "linkbeat_interfaces", "interface_up_down_delays", "static_track_group",
         "vrrp_track_file", "track_process", "vrrp_track_process", "bfd_instance", "garp_group", "SSL", "net_namespace",
         "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir", "linkbeat_use_polling", "child_wait_time",
     };
@@ -51,7 +51,7 @@ public static partial class KeepalivedConfigParser
         var errors = new List<ConfigurationError>();
         var reader = new KeepalivedConfigReader(options ?? new KeepalivedParserOptions(), errors);
         reader.ReadFile(path);
-        return Finish(reader, errors, out var configuration) ? configuration : throw new ConfigurationException(errors);
+        return Finish(reader, errors, options?.Reload ?? false, out var configuration) ? configuration : throw new ConfigurationException(errors);
     }
 
     /// <summary>Parses keepalived.conf text; includes are relative to <paramref name="fileName"/>'s directory.</summary>
@@ -78,15 +78,15 @@ public static partial class KeepalivedConfigParser
         var reader = new KeepalivedConfigReader(options ?? new KeepalivedParserOptions(), found);
         string directory = Path.GetDirectoryName(Path.GetFullPath(fileName)) ?? Directory.GetCurrentDirectory();
         reader.ReadText(text, fileName, directory);
-        bool ok = Finish(reader, found, out configuration);
+        bool ok = Finish(reader, found, options?.Reload ?? false, out configuration);
         errors = found;
         return ok;
     }
 
-    private static bool Finish(KeepalivedConfigReader reader, List<ConfigurationError> errors, out KeepalivedConfiguration configuration)
+    private static bool Finish(KeepalivedConfigReader reader, List<ConfigurationError> errors, bool reload, out KeepalivedConfiguration configuration)
     {
         reader.Finish();
-        var context = new Context(errors);
+        var context = new Context(errors, reload);
         context.Run(reader.Root);
         configuration = new KeepalivedConfiguration(context.Servers, context.Notices);
 
@@ -106,8 +106,8 @@ public static partial class KeepalivedConfigParser
         return errors.Count == 0;
     }
 
-    /// <summary>The state of one parse: errors, notices, groups, and the virtual servers read.</summary>
-    private sealed partial class Context(List<ConfigurationError> errors)
+    /// <summary>The state of one parse: errors, notices, groups, track files, and the virtual servers read.</summary>
+    private sealed partial class Context(List<ConfigurationError> errors, bool reload)
     {
         private readonly Dictionary<string, List<VirtualServiceKeyTemplate>> _groups = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<InetAddress>> _localGroups = new(StringComparer.Ordinal);
@@ -123,7 +123,8 @@ public static partial class KeepalivedConfigParser
 
         public void Run(List<KeepalivedStatement> root)
         {
-            // Groups may be defined after the virtual servers that use them (keepalived links them after reading).
+            // Groups and track files may be defined after the virtual servers that use them (keepalived links them
+            // after reading).
             foreach (var statement in root)
             {
                 if (statement.Keyword == "virtual_server_group")
@@ -134,6 +135,10 @@ public static partial class KeepalivedConfigParser
                 {
                     LocalGroup(statement);
                 }
+                else if (statement.Keyword == "track_file")
+                {
+                    TrackFileBlock(statement);
+                }
             }
 
             foreach (var statement in root)
@@ -142,6 +147,7 @@ public static partial class KeepalivedConfigParser
                 {
                     case "virtual_server_group":
                     case "local_address_group":
+                    case "track_file":
                         break;
                     case "virtual_server":
                         VirtualServer(statement);
@@ -162,6 +168,8 @@ public static partial class KeepalivedConfigParser
                         break;
                 }
             }
+
+            CheckTrackFiles();
         }
 
         private void Error(KeepalivedStatement at, string message) => errors.Add(new ConfigurationError(at.File, at.Line, message));
@@ -464,6 +472,9 @@ public static partial class KeepalivedConfigParser
 
         public string HeloName { get; set; } = SmtpCheckOptions.DefaultHeloName;
 
+        /// <summary>FILE_CHECK's tracked file, weight and reverse, resolved from its track_file.</summary>
+        public FileCheckOptions? FileOptions { get; set; }
+
         /// <summary>SMTP_CHECK's <c>host { }</c> blocks: their connection options only.</summary>
         public List<CheckBuilder> Hosts { get; } = [];
 
@@ -540,8 +551,16 @@ public static partial class KeepalivedConfigParser
                 },
                 KeepalivedCheckKind.Misc => check with { Misc = new MiscCheckOptions { Path = MiscPath!, Timeout = MiscTimeout, Dynamic = MiscDynamic } },
                 KeepalivedCheckKind.Smtp => check with { Smtp = new SmtpCheckOptions { HeloName = HeloName } },
+                // check_file.c: no retry, delay or warmup, and alpha cleared (the file's state is known at once); the
+                // delay_loop inherited is how often the file is read again besides its inotify events.
+                KeepalivedCheckKind.File => check with { FileCheck = FileOptions, Alpha = false, Retry = null, DelayBeforeRetry = null, Warmup = null },
                 _ => check,
             };
+            if (Kind == KeepalivedCheckKind.File)
+            {
+                return check with { Definition = string.Create(CultureInfo.InvariantCulture, $"FILE_CHECK {{ {Words[0]}; }} delay_loop {check.DelayLoop.TotalSeconds}") };
+            }
+
             var definition = new StringBuilder(Keyword).Append(" {");
             foreach (string word in Words)
             {

@@ -12,4 +12,10 @@ public sealed record KeepalivedParserOptions
 
     /// <summary>Looks up an environment variable for <c>${_ENV NAME}</c>; null: the process environment.</summary>
     public Func<string, string?>? EnvironmentVariables { get; init; }
+
+    /// <summary>
+    /// The file is read again for a reload (keepalived's SIGHUP): a <c>track_file</c>'s <c>init_file ... overwrite</c>
+    /// then leaves an existing file alone, as keepalived does ("Don't overwrite a file on reload").
+    /// </summary>
+    public bool Reload { get; init; }
 }

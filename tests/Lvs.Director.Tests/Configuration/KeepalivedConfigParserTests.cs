@@ -182,7 +182,7 @@ public sealed class KeepalivedConfigParserTests
                 "broken/values.conf:7: Invalid tunnel option type for virtual server (only TUN takes options)",
                 "broken/values.conf:9: delay_loop '-1' is not a time in seconds above 0",
                 "broken/values.conf:11: gue tunnels require port, otherwise cannot have port.",
-                "broken/values.conf:12: FILE_CHECK is not supported by this director (supported: TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK, SMTP_CHECK)",
+                "broken/values.conf:12: FILE_CHECK has no track_file specified",
                 "broken/values.conf:14: MISC_CHECK has no misc_path",
                 "broken/values.conf:15: misc_timeout 'abc' is not a number from 0 to 4233600",
             ]
