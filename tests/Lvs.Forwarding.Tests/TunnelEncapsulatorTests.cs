@@ -141,20 +141,6 @@ public class TunnelEncapsulatorTests
         RewriteHarness.AssertGolden(ExpectedTunnelFrame(inner, route, original.Flow, ttl: 63, dontFragment: false), output);
     }
 
-    /// <summary>pmtu_disc applies to IPv4 inner packets only: a too big IPv6 packet is still answered with packet too big.</summary>
-    [Fact]
-    public void Encapsulate_PathMtuDiscoveryOffIPv6OverMtu_StillAnswersPacketTooBig()
-    {
-        var input = new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10", PayloadLength = 3000 };
-        var route = new TunnelRoute(InetAddress.Parse("10.0.0.1"), InetAddress.Parse("10.0.0.5"), TunnelType.IpIp);
-        byte[] frame = PacketFactory.Build(input);
-        byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
-        var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
-        var verdict = new TunnelEncapsulator(new ForwardingOptions { TunnelPathMtuDiscovery = false }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
-        Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
-        Assert.Equal(DropReason.FragmentationNeeded, verdict.Reason);
-    }
-
     /// <summary>For any size, MTU, tunnel type and outer family, an IPv4 packet without DF goes out whole or as fragments that reassemble to the whole encapsulation.</summary>
     [FsCheck.Xunit.Property(MaxTest = 150)]
     public Property Encapsulate_IPv4WithoutDfAnySizeAndMtu_SendsTheWholeEncapsulationOrItsFragments()
@@ -273,16 +259,21 @@ public class TunnelEncapsulatorTests
         Assert.Equal(DropReason.ExceedsMtu, verdict.Reason);
     }
 
-    [Fact]
-    public void Encapsulate_IPv6WithoutRoomOverMtu_StillAnswersPacketTooBig()
+    /// <summary>
+    /// IPv6 is never fragmented on the way (ensure_mtu_is_adequate sends packet too big), whatever room the buffer has,
+    /// and whatever pmtu_disc says (<see cref="ForwardingOptions.TunnelPathMtuDiscovery"/>: it is about IPv4 only).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Encapsulate_IPv6WithoutRoomOverMtu_StillAnswersPacketTooBig(bool pathMtuDiscovery)
     {
-        // IPv6 is never fragmented on the way (ensure_mtu_is_adequate sends packet too big), whatever room the buffer has.
         var input = new FrameSpec { Source = "2001:db8:1::7", Destination = "2001:db8::10", PayloadLength = 3000 };
         var route = new TunnelRoute(InetAddress.Parse("10.0.0.1"), InetAddress.Parse("10.0.0.5"), TunnelType.IpIp);
         byte[] frame = PacketFactory.Build(input);
         byte[] buffer = PacketFactory.InBuffer(frame, tailroom: 2 * frame.Length);
         var parsed = PacketFactory.Parse(buffer, FrameHeadroom.Required, frame.Length);
-        var verdict = new TunnelEncapsulator().Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
+        var verdict = new TunnelEncapsulator(new ForwardingOptions { TunnelPathMtuDiscovery = pathMtuDiscovery }).Encapsulate(buffer, FrameHeadroom.Required, frame.Length, parsed, route, Director, NextHop);
         Assert.Equal(ForwardingAction.SendIcmpError, verdict.Action);
         Assert.Equal(DropReason.FragmentationNeeded, verdict.Reason);
         Assert.Equal(1, verdict.FrameCount);
