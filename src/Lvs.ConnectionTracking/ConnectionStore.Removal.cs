@@ -103,24 +103,42 @@ internal sealed partial class ConnectionStore<TAddress>
     }
 
     /// <summary>
-    /// Removes every connection of a real server, then those that controlled others removed in the first pass (an FTP
-    /// control connection and its data connections), then its templates that no longer control any (three passes over
-    /// the slab).
+    /// Removes every connection of a real server, then, if some were kept for controlling others removed meanwhile
+    /// (an FTP control connection and its data connections), those once more, then its templates that no longer
+    /// control any (two or three passes over the slab).
     /// </summary>
     public int RemoveAllOf(int realServer)
     {
-        int removed = 0;
-        foreach (bool templates in (ReadOnlySpan<bool>)[false, false, true])
+        int removed = RemoveAllOf(realServer, templates: false, out int kept);
+        if (kept > 0)
         {
-            for (int i = 0; i < _entries.Length; i++)
+            removed += RemoveAllOf(realServer, templates: false, out _);
+        }
+
+        return removed + RemoveAllOf(realServer, templates: true, out _);
+    }
+
+    /// <summary>One pass of <see cref="RemoveAllOf(int)"/> over the connections or the templates; <paramref name="kept"/> counts those that stayed because they still control others.</summary>
+    private int RemoveAllOf(int realServer, bool templates, out int kept)
+    {
+        int removed = 0;
+        kept = 0;
+        for (int i = 0; i < _entries.Length; i++)
+        {
+            ref var e = ref _entries[i];
+            uint w = Volatile.Read(ref e.Word);
+            if ((w & LiveBit) == 0 || e.RealServer != realServer || ((e.Meta & TemplateMeta) != 0) != templates)
             {
-                ref var e = ref _entries[i];
-                uint w = Volatile.Read(ref e.Word);
-                if ((w & LiveBit) != 0 && e.RealServer == realServer && ((e.Meta & TemplateMeta) != 0) == templates
-                    && Remove(i, GenerationOf(ref e, w), ConnectionEndReason.ServerRemoved))
-                {
-                    removed++;
-                }
+                continue;
+            }
+
+            if (Remove(i, GenerationOf(ref e, w), ConnectionEndReason.ServerRemoved))
+            {
+                removed++;
+            }
+            else if (TryReadWord(i, GenerationOf(ref e, w), out _))
+            {
+                kept++;
             }
         }
 
