@@ -7,7 +7,8 @@ namespace Lvs.IntegrationTests;
 /// <summary>
 /// The real <c>lvs-director</c> on AF_PACKET in a network-namespace lab, carrying the client kernel's TCP to three
 /// real servers through each method: the scheduler's proportions, a 1 MiB download intact, a failed server taken out
-/// by its health check and put back, and a reload that removes a server while downloads to the others are in flight.
+/// by its health check and put back, a reload that removes a server while downloads to the others are in flight, and
+/// servers taken out and drained by the files their FILE_CHECKs track.
 /// </summary>
 public class DirectorTests
 {
@@ -165,6 +166,81 @@ public class DirectorTests
         finally
         {
             File.Delete(conf);
+        }
+    }
+
+    /// <summary>
+    /// keepalived's FILE_CHECK through the real director: an operator drains and takes out real servers by writing
+    /// numbers into files, and the director follows at once (inotify). rs2's file, weight 0: 1 takes it out of the pool,
+    /// 0 puts it back. rs3's file, weight 1: -3 brings its weight 3 to 0 (drained: in the pool, no new connections),
+    /// 0 gives it back its weight.
+    /// </summary>
+    [Fact]
+    public async Task Director_FileCheck_TakesOutAndDrainsServersByTheirFiles()
+    {
+        Prerequisites.Require();
+        await using var lab = LoadBalancerLab.Create(LabMethod.Nat);
+        var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
+        var down = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-rs2-down");
+        var weight = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-rs3-weight");
+        try
+        {
+            File.WriteAllText(down, "0\n");
+            File.WriteAllText(weight, "0\n");
+            File.WriteAllText(conf, $$"""
+                track_file rs2_down {
+                    file "{{down}}"
+                    weight 0
+                }
+                track_file rs3_weight {
+                    file "{{weight}}"
+                }
+                virtual_server {{LoadBalancerLab.Vip}} 80 {
+                    delay_loop 60
+                    lvs_sched wrr
+                    lvs_method NAT
+                    protocol TCP
+                    real_server {{lab.ServerAddress(0)}} 80 {
+                        weight 1
+                    }
+                    real_server {{lab.ServerAddress(1)}} 80 {
+                        weight 2
+                        FILE_CHECK {
+                            track_file rs2_down
+                        }
+                    }
+                    real_server {{lab.ServerAddress(2)}} 80 {
+                        weight 3
+                        FILE_CHECK {
+                            track_file rs3_weight
+                        }
+                    }
+                }
+                """);
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", ["run", "--keepalived", conf, .. lab.LinkArguments()]);
+            using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(http, names => names.Count >= 3, director);
+            Assert.Equal(Counts(10, 20, 30), await DistributionAsync(http, 60));
+
+            // delay_loop 60: only the files' change notifications can make the director see these in time.
+            File.WriteAllText(down, "1\n");
+            await WaitUntilAsync(http, names => names.Count == 12 && !names.Contains("rs2"), director);
+            Assert.Equal(Counts(10, 0, 30), await DistributionAsync(http, 40));
+
+            File.WriteAllText(weight, "-3\n");
+            await WaitUntilAsync(http, names => names.Count == 12 && names.All(name => name == "rs1"), director);
+            Assert.Equal(Counts(12, 0, 0), await DistributionAsync(http, 12));
+
+            File.WriteAllText(down, "0\n");
+            File.WriteAllText(weight, "0\n");
+            await WaitUntilAsync(http, names => names.Contains("rs2") && names.Contains("rs3"), director);
+            Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            File.Delete(conf);
+            File.Delete(down);
+            File.Delete(weight);
         }
     }
 
