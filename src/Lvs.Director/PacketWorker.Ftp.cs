@@ -264,14 +264,15 @@ public sealed partial class PacketWorker
         }
 
         // The same control connection controls the data connection that replaces the expectation (the kernel fills
-        // the client port into the same entry, ip_vs_conn_fill_cport).
-        _ = _connections.Remove(placeholder);
+        // the client port into the same entry, ip_vs_conn_fill_cport). Added before the expectation is removed, so that
+        // the control connection controls one of them throughout.
         var added = _connections.TryAdd(new NewConnection(flow, expected.RealServer, expected.Destination, ForwardingMethod.Nat) { FirstPacket = parsed.TcpFlags, Control = control }, out var handle);
         if (added is not (AddConnectionResult.Added or AddConnectionResult.Exists) || !_connections.TryGetForwarding(handle, out connection))
         {
             return false;
         }
 
+        _ = _connections.Remove(placeholder);
         _created++;
         return true;
     }
