@@ -138,23 +138,32 @@ public class DirectorTests
 
     /// <summary>
     /// IPv6 end to end: the client's kernel finds the VIP by neighbour discovery (the director answers the
-    /// solicitation), and its TCP reaches the three servers through NAT or DR in the weights' proportions, a 1 MiB
-    /// download intact.
+    /// solicitation), and its TCP reaches the three servers through each method in the weights' proportions, a 1 MiB
+    /// download intact (FULLNAT from the director's IPv6 local address; TUN as IPv6 in IPv6 to lvs-tunnel-agent).
     /// </summary>
     [Theory]
     [InlineData(LabMethod.Nat)]
+    [InlineData(LabMethod.FullNat)]
     [InlineData(LabMethod.DirectRouting)]
+    [InlineData(LabMethod.Tunnel)]
     public async Task Director_OnAfPacket_CarriesKernelTcpOverIPv6ThroughMethod(LabMethod method)
     {
         Prerequisites.Require();
         var cancellation = TestContext.Current.CancellationToken;
         await using var lab = LoadBalancerLab.Create(method);
         lab.AddIPv6();
+        var agents = await StartTunnelAgentsAsync(lab);
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         try
         {
             KeepalivedFile.Write(lab, conf, ipv6: true, (0, 1), (1, 2), (2, 3));
-            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", ["run", "--keepalived", conf, .. lab.LinkArguments()]);
+            List<string> arguments = ["run", "--keepalived", conf, .. lab.LinkArguments()];
+            if (method == LabMethod.FullNat)
+            {
+                arguments.AddRange(["--local-address", LoadBalancerLab.LocalAddress6]);
+            }
+
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", [.. arguments]);
             using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
             await WaitUntilAsync(http, names => names.Count >= 3, director, LoadBalancerLab.Service6);
 
@@ -165,6 +174,11 @@ public class DirectorTests
         }
         finally
         {
+            foreach (var agent in agents)
+            {
+                agent.Dispose();
+            }
+
             File.Delete(conf);
         }
     }

@@ -34,6 +34,9 @@ public sealed class LoadBalancerLab : IAsyncDisposable
     /// <summary>FULLNAT's local address.</summary>
     public const string LocalAddress = "10.1.0.100";
 
+    /// <summary>The director's FULLNAT local address on the servers' segment for IPv6 (<see cref="AddIPv6"/>).</summary>
+    public const string LocalAddress6 = "fd01::100";
+
     /// <summary>The IPv6 virtual address (<see cref="AddIPv6"/>).</summary>
     public const string Vip6 = "fd00::100";
 
@@ -214,31 +217,33 @@ public sealed class LoadBalancerLab : IAsyncDisposable
 
     /// <summary>The IPv6 address of real server <paramref name="index"/> (0-2), after <see cref="AddIPv6"/>.</summary>
     /// <param name="index">The server.</param>
-    /// <returns>Its address: fd01::11-13 behind a NAT director, fd00::11-13 on the client's segment for DR.</returns>
-    public string ServerAddress6(int index) => Method == LabMethod.Nat ? $"fd01::{11 + index}" : $"fd00::{11 + index}";
+    /// <returns>Its address: fd01::11-13 behind a NAT or FULLNAT director, fd00::11-13 on the client's segment for DR and TUN.</returns>
+    public string ServerAddress6(int index) => Method is LabMethod.Nat or LabMethod.FullNat ? $"fd01::{11 + index}" : $"fd00::{11 + index}";
 
     /// <summary>The IPv6 service, <c>[fd00::100]:80</c>.</summary>
     public static string Service6 => $"[{Vip6}]:80";
 
     /// <summary>
-    /// Adds IPv6 beside IPv4 to a NAT or DR lab on AF_PACKET, without duplicate address detection so that the addresses
-    /// are usable at once. NAT: client fd00::2/64 (default via fd00::1) - director c0 fd00::1/64 | s0 fd01::1/64 -
-    /// rs1..rs3 fd01::11-13/64 (default via fd01::1). DR: client fd00::2, director fd00::1 and rs1..rs3 fd00::11-13 on
-    /// one segment, the VIP on the servers' lo (Linux answers a neighbour solicitation only for an address of the
-    /// interface it came in on, so they leave the VIP's to the director). The director answers for <see cref="Vip6"/>.
+    /// Adds IPv6 beside IPv4 to a lab on AF_PACKET, without duplicate address detection so that the addresses are
+    /// usable at once. NAT and FULLNAT: client fd00::2/64 (default via fd00::1) - director c0 fd00::1/64 | s0
+    /// fd01::1/64 - rs1..rs3 fd01::11-13/64 (NAT: default via fd01::1; FULLNAT: no route, they answer the director's
+    /// local address <see cref="LocalAddress6"/> on their segment). DR and TUN: client fd00::2, director fd00::1 and
+    /// rs1..rs3 fd00::11-13 on one segment, the VIP on the servers' lo (Linux answers a neighbour solicitation only for
+    /// an address of the interface it came in on, so they leave the VIP's to the director; TUN servers receive it
+    /// through lvs-tunnel-agent). The director answers for <see cref="Vip6"/>.
     /// </summary>
-    /// <exception cref="NotSupportedException">The lab is not NAT or DR on AF_PACKET.</exception>
+    /// <exception cref="NotSupportedException">The lab is on TAP devices.</exception>
     public void AddIPv6()
     {
-        if (Method is not (LabMethod.Nat or LabMethod.DirectRouting) || Tap)
+        if (Tap)
         {
-            throw new NotSupportedException("The IPv6 lab is NAT or DR on AF_PACKET.");
+            throw new NotSupportedException("The IPv6 lab is on AF_PACKET.");
         }
 
-        bool nat = Method == LabMethod.Nat;
+        bool twoSubnets = Method is LabMethod.Nat or LabMethod.FullNat;
         Client.Ip("addr", "add", "fd00::2/64", "dev", "eth0", "nodad");
-        Director.Ip("addr", "add", "fd00::1/64", "dev", nat ? "c0" : "eth0", "nodad");
-        if (nat)
+        Director.Ip("addr", "add", "fd00::1/64", "dev", twoSubnets ? "c0" : "eth0", "nodad");
+        if (twoSubnets)
         {
             Client.Ip("-6", "route", "add", "default", "via", "fd00::1");
             Director.Ip("addr", "add", "fd01::1/64", "dev", "s0", "nodad");
@@ -247,11 +252,11 @@ public sealed class LoadBalancerLab : IAsyncDisposable
         for (int i = 0; i < Servers.Length; i++)
         {
             Servers[i].Ip("addr", "add", $"{ServerAddress6(i)}/64", "dev", "eth0", "nodad");
-            if (nat)
+            if (Method == LabMethod.Nat)
             {
                 Servers[i].Ip("-6", "route", "add", "default", "via", "fd01::1");
             }
-            else
+            else if (!twoSubnets)
             {
                 Servers[i].Ip("addr", "add", $"{Vip6}/128", "dev", "lo");
             }
