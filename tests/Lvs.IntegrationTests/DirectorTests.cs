@@ -184,6 +184,53 @@ public class DirectorTests
     }
 
     /// <summary>
+    /// TUN's other encapsulations with the client kernel's TCP, over IPv4 and IPv6: GUE (UDP to port 6080, with and
+    /// without the UDP checksum) and GRE (with and without its checksum), decapsulated on the real servers by
+    /// lvs-tunnel-agent, which checks the checksums; the weights' proportions and a 1 MiB download intact.
+    /// </summary>
+    [Theory]
+    [InlineData("type gue port 6080", false)]
+    [InlineData("type gue port 6080 csum", false)]
+    [InlineData("type gre", false)]
+    [InlineData("type gre csum", false)]
+    [InlineData("type gue port 6080 csum", true)]
+    [InlineData("type gre csum", true)]
+    public async Task Director_OnAfPacket_CarriesKernelTcpThroughGueAndGreTunnels(string tunnel, bool ipv6)
+    {
+        Prerequisites.Require();
+        var cancellation = TestContext.Current.CancellationToken;
+        await using var lab = LoadBalancerLab.Create(LabMethod.Tunnel);
+        if (ipv6)
+        {
+            lab.AddIPv6();
+        }
+
+        var agents = await StartTunnelAgentsAsync(lab, "--gue-port", "6080");
+        var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
+        string service = ipv6 ? LoadBalancerLab.Service6 : LoadBalancerLab.Service;
+        try
+        {
+            KeepalivedFile.Write(lab, conf, ipv6, tunnel, (0, 1), (1, 2), (2, 3));
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", ["run", "--keepalived", conf, .. lab.LinkArguments()]);
+            using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(http, names => names.Count >= 3, director, service);
+
+            Assert.Equal(Counts(10, 20, 30), await DistributionAsync(http, 60, service));
+            Assert.Equal(HttpResponder.BigContent, await http.BigAsync(service, cancellation));
+            Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                agent.Dispose();
+            }
+
+            File.Delete(conf);
+        }
+    }
+
+    /// <summary>
     /// keepalived's FILE_CHECK through the real director: an operator drains and takes out real servers by writing
     /// numbers into files, and the director follows at once (inotify). rs2's file, weight 0: 1 takes it out of the pool,
     /// 0 puts it back. rs3's file, weight 1: -3 brings its weight 3 to 0 (drained: in the pool, no new connections),
@@ -285,7 +332,7 @@ public class DirectorTests
     /// server's kernel answers tunnel packets with "protocol unreachable", which the director relays to the client as
     /// the kernel's does, and the client's connects fail.
     /// </summary>
-    private static async Task<List<SampleProgram>> StartTunnelAgentsAsync(LoadBalancerLab lab)
+    private static async Task<List<SampleProgram>> StartTunnelAgentsAsync(LoadBalancerLab lab, params string[] options)
     {
         List<SampleProgram> agents = [];
         if (lab.Method != LabMethod.Tunnel)
@@ -295,7 +342,7 @@ public class DirectorTests
 
         foreach (var server in lab.Servers)
         {
-            agents.Add(SampleProgram.Start(lab.Network, server, "lvs-tunnel-agent", "--interface", "eth0", "--tun", "lvstun0"));
+            agents.Add(SampleProgram.Start(lab.Network, server, "lvs-tunnel-agent", ["--interface", "eth0", "--tun", "lvstun0", .. options]));
         }
 
         foreach (var agent in agents)

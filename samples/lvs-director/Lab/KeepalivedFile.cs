@@ -17,14 +17,23 @@ public static class KeepalivedFile
     /// <param name="path">Where.</param>
     /// <param name="ipv6">The IPv6 VIP and real servers instead of the IPv4 ones.</param>
     /// <param name="servers">The real servers to list (indexes 0-2) with their weights.</param>
-    public static void Write(LoadBalancerLab lab, string path, bool ipv6, params (int Index, int Weight)[] servers)
+    public static void Write(LoadBalancerLab lab, string path, bool ipv6, params (int Index, int Weight)[] servers) =>
+        Write(lab, path, ipv6, tunnel: null, servers);
+
+    /// <summary>Writes the file, for a tunnelling lab with the tunnel's options (keepalived's <c>lvs_method TUN type gue port 6080 csum</c>).</summary>
+    /// <param name="lab">The lab (its method and addresses).</param>
+    /// <param name="path">Where.</param>
+    /// <param name="ipv6">The IPv6 VIP and real servers instead of the IPv4 ones.</param>
+    /// <param name="tunnel">What follows <c>lvs_method TUN</c> (e.g. <c>type gre csum</c>); null for none (IPIP).</param>
+    /// <param name="servers">The real servers to list (indexes 0-2) with their weights.</param>
+    public static void Write(LoadBalancerLab lab, string path, bool ipv6, string? tunnel, params (int Index, int Weight)[] servers)
     {
         string method = lab.Method switch
         {
             LabMethod.Nat => "NAT",
             LabMethod.FullNat => "FNAT",
             LabMethod.DirectRouting => "DR",
-            _ => "TUN",
+            _ => tunnel is null ? "TUN" : $"TUN {tunnel}",
         };
         var text = new StringBuilder();
         _ = text.Append(CultureInfo.InvariantCulture, $$"""
