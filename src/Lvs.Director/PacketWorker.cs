@@ -1171,7 +1171,7 @@ public sealed partial class PacketWorker
     /// request's identifier, sequence number and originate timestamp, and the receive and transmit timestamps both the
     /// milliseconds since midnight UT (<c>inet_current_timestamp</c>). A message shorter than its originate timestamp is
     /// dropped (<see cref="DropReason.BadIcmpHeader"/>; the kernel's <c>PKT_TOO_SMALL</c>). The IP header is the
-    /// request's turned around, as for echo replies (<see cref="TurnAroundIPv4"/>).
+    /// request's turned around, options included, as for echo replies (<see cref="TurnAroundIPv4"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict TimestampReply(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
@@ -1282,7 +1282,11 @@ public sealed partial class PacketWorker
         return length > 0 ? FrameVerdict.Transmit(link, offset, length, reason) : FrameVerdict.Drop(reason);
     }
 
-    /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset; an IPv6 request's extension headers are not sent back.</summary>
+    /// <summary>
+    /// Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset; an IPv4
+    /// request's options become the reply's (<see cref="ReplyIpOptions"/>; options the host would drop the request for
+    /// drop it as <see cref="DropReason.IpOptions"/>), an IPv6 request's extension headers are not sent back.
+    /// </summary>
     private FrameVerdict EchoReply(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link)
     {
         var frame = buffer.Slice(offset, length);

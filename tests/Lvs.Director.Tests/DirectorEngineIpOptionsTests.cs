@@ -197,7 +197,11 @@ public class DirectorEngineIpOptionsTests
         AssertEchoReply(lab, Bytes(68, 12, 5, 0x00, Zero, Zero), Bytes(68, 12, 13, 0x00, Now, Now));
     }
 
-    /// <summary>A full timestamp option: the host counts itself in the overflow nibble on input (1 becomes 2); a sixteenth overflow is an error, and the request is dropped.</summary>
+    /// <summary>
+    /// A full timestamp option: the host counts itself in the overflow nibble on input (1 becomes 2); a sixteenth
+    /// overflow is an error, and the request is dropped. A full prespecified option is not counted, and an unknown
+    /// flag value leaves the option as it came.
+    /// </summary>
     [Fact]
     public void TimestampFull_OverflowCountedOnInput_SixteenthDropped()
     {
@@ -205,6 +209,10 @@ public class DirectorEngineIpOptionsTests
         var stamp = BigEndian(1234);
         AssertEchoReply(lab, Bytes(68, 8, 9, 0x10, stamp), Bytes(68, 8, 9, 0x20, stamp));
         AssertDropped(lab, Bytes(68, 8, 9, 0xF0, stamp));
+
+        // A full prespecified option counts no overflow; a flag value the kernel does not know passes untouched.
+        AssertEchoReply(lab, Bytes(68, 12, 13, 0x13, Vip, stamp), Bytes(68, 12, 13, 0x13, Vip, stamp));
+        AssertEchoReply(lab, Bytes(68, 8, 5, 0x02, Zero), Bytes(68, 8, 5, 0x02, Zero));
     }
 
     /// <summary>Addresses and timestamps: the VIP and the timestamp in the first pair on input, in the second on output.</summary>
