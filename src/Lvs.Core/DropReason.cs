@@ -67,7 +67,11 @@ public enum DropReason : byte
     /// <summary>A non-first fragment, refused by <c>FragmentPolicy.Drop</c> (the default): it carries no ports to match or rewrite.</summary>
     NonFirstFragment,
 
-    /// <summary>IPv4 options or IPv6 extension headers, refused by <c>IpOptionsPolicy.Drop</c>.</summary>
+    /// <summary>
+    /// IPv4 options or IPv6 extension headers, refused by <c>IpOptionsPolicy.Drop</c>; or, on an echo or timestamp
+    /// request the director answers as a host, IPv4 options the kernel's host drops the request for (malformed, CIPSO,
+    /// a source route it does not accept).
+    /// </summary>
     IpOptions,
 
     /// <summary>The TTL or hop limit would reach 0: an ICMP time exceeded replaces the frame (as the kernel's decrement_ttl does).</summary>

@@ -139,6 +139,15 @@ public sealed record DirectorOptions
     /// </summary>
     public bool AnswerEcho { get; init; } = true;
 
+    /// <summary>
+    /// The kernel's <c>accept_source_route</c> sysctl for the echo and timestamp requests the director answers
+    /// (<see cref="AnswerEcho"/>): a request with a loose or strict source route option is answered, along the reversed
+    /// route (<c>ip_options_echo</c>), when every hop left in the route is one of the director's addresses. Off by
+    /// default, as the kernel's <c>net.ipv4.conf.all.accept_source_route</c>: such a request is dropped unanswered
+    /// (<see cref="DropReason.IpOptions"/>).
+    /// </summary>
+    public bool AcceptSourceRoute { get; init; }
+
     /// <summary>The hop limit of the answers the director originates (echo replies, neighbour advertisements use 255 as NDP requires).</summary>
     public byte HopLimit { get; init; } = 64;
 

@@ -91,6 +91,28 @@ internal sealed class EngineView
         return false;
     }
 
+    /// <summary>
+    /// Whether <paramref name="address"/> is one of the director's own, on any link: a link's address, a VIP, a local
+    /// address (what the kernel's <c>inet_addr_type</c> calls <c>RTN_LOCAL</c> on a kernel director).
+    /// </summary>
+    public bool IsHostAddress(InetAddress address)
+    {
+        if (Snapshot.IsVirtualAddress(address) || IsLocalAddress(address))
+        {
+            return true;
+        }
+
+        for (int link = 0; link < OwnedOnLink.Length; link++)
+        {
+            if (OwnsOnLink(link, address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public bool OwnsOnLink(int link, InetAddress address)
     {
         if ((uint)link >= (uint)OwnedOnLink.Length)

@@ -1095,31 +1095,83 @@ public sealed partial class PacketWorker
     }
 
     /// <summary>
-    /// Turns a received IPv4 header (options kept) into the header of the host's reply, as the kernel's <c>icmp_reply</c>
-    /// writes it: the addresses swapped, the type of service kept, DF clear (the ICMP socket's <c>IP_PMTUDISC_DONT</c>),
-    /// a new identification, the director's TTL, <paramref name="totalLength"/>, and the header checksum. Checked on a
-    /// 6.18 kernel: an echo request with DF and identification 0x5555 is answered with neither.
+    /// Turns a received IPv4 header into the header of the host's reply, as the kernel's <c>icmp_reply</c> writes it:
+    /// the addresses swapped, the type of service kept, DF clear (the ICMP socket's <c>IP_PMTUDISC_DONT</c>), a new
+    /// identification, the director's TTL, the total length, and the header checksum. Checked on a 6.18 kernel: an echo
+    /// request with DF and identification 0x5555 is answered with neither. A request with options gets the reply's
+    /// options (<see cref="ReplyIpOptions"/>), and its message, the <paramref name="messageLength"/> bytes after its
+    /// header, moves up behind them.
     /// </summary>
-    private void TurnAroundIPv4(Span<byte> ip, int headerLength, int totalLength)
+    /// <returns>The reply's header length; 0 when the request's options make the host drop it (nothing is written then).</returns>
+    private int TurnAroundIPv4(Span<byte> ip, int headerLength, int messageLength)
     {
         uint source = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
         uint destination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
+        int replyHeaderLength = headerLength == Ipv4Header.MinLength
+            ? Ipv4Header.MinLength
+            : WriteReplyOptions(ip, headerLength, messageLength, ref source, ref destination);
+        if (replyHeaderLength == 0)
+        {
+            return 0;
+        }
+
         BinaryPrimitives.WriteUInt32BigEndian(ip[12..], destination);
         BinaryPrimitives.WriteUInt32BigEndian(ip[16..], source);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)totalLength);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(replyHeaderLength + messageLength));
         BinaryPrimitives.WriteUInt16BigEndian(ip[4..], IcmpErrors.NextIdentification(_engine.Options.Forwarding, destination, source));
         BinaryPrimitives.WriteUInt16BigEndian(ip[6..], 0);
         ip[8] = _engine.Options.HopLimit;
         BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..headerLength]));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..replyHeaderLength]));
+        return replyHeaderLength;
     }
+
+    /// <summary>
+    /// The options of a reply to a request with options (<see cref="ReplyIpOptions"/>), written over the request's
+    /// with the IHL, the message moved up behind them. <paramref name="source"/> and <paramref name="destination"/>
+    /// come in as the request's and leave as the addresses the reply is sent to and from, swapped by the caller (a
+    /// source route changes them). The reply is never longer than the request, so it stays in the request's frame.
+    /// </summary>
+    /// <returns>The reply's header length; 0 (nothing written) when the host would drop the request.</returns>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int WriteReplyOptions(Span<byte> ip, int headerLength, int messageLength, ref uint source, ref uint destination)
+    {
+        Span<byte> options = stackalloc byte[ReplyIpOptions.MaxLength];
+        options.Clear();
+        uint from = source;
+        uint to = destination;
+        var host = new HostAddresses(_engine.View, _engine.LinkArray);
+        if (!ReplyIpOptions.TryWrite(ip[Ipv4Header.MinLength..headerLength], options, host, MillisecondsSinceMidnight(),
+                _engine.Options.AcceptSourceRoute, ref from, ref to, out int length))
+        {
+            return 0;
+        }
+
+        int replyHeaderLength = Ipv4Header.MinLength + length;
+        if (replyHeaderLength != headerLength)
+        {
+            // Span copies handle the overlap: the message moves towards the front.
+            ip.Slice(headerLength, messageLength).CopyTo(ip[replyHeaderLength..]);
+            ip[0] = (byte)((ip[0] & 0xF0) | (replyHeaderLength / 4));
+        }
+
+        options[..length].CopyTo(ip[Ipv4Header.MinLength..]);
+
+        // TryWrite turned from and to into the reply's addresses; the caller writes destination as the reply's source.
+        source = to;
+        destination = from;
+        return replyHeaderLength;
+    }
+
+    /// <summary>The host's ICMP clock: milliseconds since midnight UT (<c>inet_current_timestamp</c>), from the engine's time provider.</summary>
+    private uint MillisecondsSinceMidnight() => (uint)(_engine.Time.GetUtcNow().ToUnixTimeMilliseconds() % 86_400_000);
 
     /// <summary>
     /// Answers an ICMP timestamp request as the kernel's <c>icmp_timestamp</c>: a 20-byte timestamp reply with the
     /// request's identifier, sequence number and originate timestamp, and the receive and transmit timestamps both the
     /// milliseconds since midnight UT (<c>inet_current_timestamp</c>). A message shorter than its originate timestamp is
     /// dropped (<see cref="DropReason.BadIcmpHeader"/>; the kernel's <c>PKT_TOO_SMALL</c>). The IP header is the
-    /// request's turned around, as for echo replies (<see cref="TurnAroundIPv4"/>).
+    /// request's turned around, options included, as for echo replies (<see cref="TurnAroundIPv4"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FrameVerdict TimestampReply(Span<byte> buffer, int offset, in ParsedFrame parsed, int link)
@@ -1132,19 +1184,22 @@ public sealed partial class PacketWorker
         }
 
         var frame = buffer[offset..end];
-        HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
-        TurnAroundIPv4(frame[parsed.L3Offset..], parsed.L3HeaderLength, parsed.L3HeaderLength + MessageLength);
+        int headerLength = TurnAroundIPv4(frame[parsed.L3Offset..], parsed.L3HeaderLength, MessageLength);
+        if (headerLength == 0)
+        {
+            return Dropped(DropReason.IpOptions);
+        }
 
-        var icmp = frame[parsed.L4Offset..];
-        var now = _engine.Time.GetUtcNow();
-        uint milliseconds = (uint)(now.ToUnixTimeMilliseconds() % 86_400_000);
+        HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
+        var icmp = frame.Slice(parsed.L3Offset + headerLength, MessageLength);
+        uint milliseconds = MillisecondsSinceMidnight();
         icmp[0] = IcmpHeader.TypeTimestampReply;
         icmp[1] = 0;
         BinaryPrimitives.WriteUInt32BigEndian(icmp[12..], milliseconds);
         BinaryPrimitives.WriteUInt32BigEndian(icmp[16..], milliseconds);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
-        return FrameVerdict.Transmit(link, offset, end - offset);
+        return FrameVerdict.Transmit(link, offset, parsed.L3Offset + headerLength + MessageLength);
     }
 
     /// <summary>
@@ -1227,23 +1282,35 @@ public sealed partial class PacketWorker
         return length > 0 ? FrameVerdict.Transmit(link, offset, length, reason) : FrameVerdict.Drop(reason);
     }
 
-    /// <summary>Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset; an IPv6 request's extension headers are not sent back.</summary>
+    /// <summary>
+    /// Turns an echo request into its reply in place: addresses and MACs swapped, type changed, hop limit reset; an IPv4
+    /// request's options become the reply's (<see cref="ReplyIpOptions"/>; options the host would drop the request for
+    /// drop it as <see cref="DropReason.IpOptions"/>), an IPv6 request's extension headers are not sent back.
+    /// </summary>
     private FrameVerdict EchoReply(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link)
     {
         var frame = buffer.Slice(offset, length);
-        HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
         var ip = frame.Slice(parsed.L3Offset, parsed.L3Length);
         var icmp = frame[parsed.L4Offset..parsed.FrameLength];
         if (parsed.IpVersion == 4)
         {
-            TurnAroundIPv4(ip, parsed.L3HeaderLength, parsed.L3Length);
+            int headerLength = TurnAroundIPv4(ip, parsed.L3HeaderLength, icmp.Length);
+            if (headerLength == 0)
+            {
+                return Dropped(DropReason.IpOptions);
+            }
+
+            HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
+            icmp = ip.Slice(headerLength, icmp.Length);
             ushort old = BinaryPrimitives.ReadUInt16BigEndian(icmp);
             icmp[0] = IcmpHeader.TypeEchoReply;
             ushort sum = BinaryPrimitives.ReadUInt16BigEndian(icmp[2..]);
             BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Update16(sum, old, BinaryPrimitives.ReadUInt16BigEndian(icmp)));
+            return FrameVerdict.Transmit(link, offset, parsed.L3Offset + headerLength + icmp.Length);
         }
         else
         {
+            HostReply.TurnAround(frame, _engine.LinkArray[link].Mac);
             // The pseudo-header sum does not change when source and destination swap.
             Span<byte> source = stackalloc byte[16];
             ip.Slice(8, 16).CopyTo(source);
