@@ -33,7 +33,7 @@ public class DirectorTests
         Prerequisites.Require();
         var cancellation = TestContext.Current.CancellationToken;
         await using var lab = LoadBalancerLab.Create(method, tap);
-        var agents = await StartTunnelAgentsAsync(lab);
+        var agents = await TunnelAgents.StartAsync(lab);
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         try
         {
@@ -152,7 +152,7 @@ public class DirectorTests
         var cancellation = TestContext.Current.CancellationToken;
         await using var lab = LoadBalancerLab.Create(method);
         lab.AddIPv6();
-        var agents = await StartTunnelAgentsAsync(lab);
+        var agents = await TunnelAgents.StartAsync(lab);
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         try
         {
@@ -205,7 +205,7 @@ public class DirectorTests
             lab.AddIPv6();
         }
 
-        var agents = await StartTunnelAgentsAsync(lab, "--gue-port", "6080");
+        var agents = await TunnelAgents.StartAsync(lab, "--gue-port", "6080");
         var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
         string service = ipv6 ? LoadBalancerLab.Service6 : LoadBalancerLab.Service;
         try
@@ -325,32 +325,6 @@ public class DirectorTests
         {
             File.Delete(conf);
         }
-    }
-
-    /// <summary>
-    /// Starts the tunnel agents and waits until each has claimed the tunnel protocols (its first line): before that the
-    /// server's kernel answers tunnel packets with "protocol unreachable", which the director relays to the client as
-    /// the kernel's does, and the client's connects fail.
-    /// </summary>
-    private static async Task<List<SampleProgram>> StartTunnelAgentsAsync(LoadBalancerLab lab, params string[] options)
-    {
-        List<SampleProgram> agents = [];
-        if (lab.Method != LabMethod.Tunnel)
-        {
-            return agents;
-        }
-
-        foreach (var server in lab.Servers)
-        {
-            agents.Add(SampleProgram.Start(lab.Network, server, "lvs-tunnel-agent", ["--interface", "eth0", "--tun", "lvstun0", .. options]));
-        }
-
-        foreach (var agent in agents)
-        {
-            await agent.WaitForOutputAsync("lvs-tunnel-agent: eth0", TimeSpan.FromSeconds(30));
-        }
-
-        return agents;
     }
 
     private static Dictionary<string, int> Counts(int rs1, int rs2, int rs3) => new() { ["rs1"] = rs1, ["rs2"] = rs2, ["rs3"] = rs3 };

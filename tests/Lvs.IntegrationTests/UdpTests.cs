@@ -23,19 +23,7 @@ public class UdpTests
         Prerequisites.Require();
         var cancellation = TestContext.Current.CancellationToken;
         await using var lab = LoadBalancerLab.Create(method);
-        var agents = new List<SampleProgram>();
-        if (method == LabMethod.Tunnel)
-        {
-            foreach (var server in lab.Servers)
-            {
-                agents.Add(SampleProgram.Start(lab.Network, server, "lvs-tunnel-agent", "--interface", "eth0", "--tun", "lvstun0"));
-            }
-
-            foreach (var agent in agents)
-            {
-                await agent.WaitForOutputAsync("lvs-tunnel-agent: eth0", TimeSpan.FromSeconds(30));
-            }
-        }
+        var agents = await TunnelAgents.StartAsync(lab);
 
         // Each server answers a query with its name, from the address the query was sent to: its own behind NAT and
         // FULLNAT, the VIP (its lo's) for DR and TUN.
