@@ -44,7 +44,7 @@ public static class LvsDirectorCli
         var statsInterval = new Option<double?>("--stats-interval") { Description = "Print the ipvsadm -L -n --stats table every SECONDS." };
         var duration = new Option<double?>("--duration") { Description = "Stop after SECONDS." };
         var workers = new Option<int>("--workers") { Description = "Packet threads.", DefaultValueFactory = _ => 1 };
-        var sysctls = new Option<string[]>("--sysctl") { Description = "An IPVS sysctl, NAME=VALUE: conn_reuse_mode, expire_nodest_conn, expire_quiescent_template, nat_icmp_send, pmtu_disc, schedule_icmp, secure_tcp, sloppy_tcp, sloppy_sctp (repeatable)." };
+        var sysctls = new Option<string[]>("--sysctl") { Description = $"An IPVS sysctl, NAME=VALUE: {string.Join(", ", IpvsSysctls.Supported)} (repeatable)." };
         var noHostAnswers = new Option<string[]>("--no-host-answer") { Description = "Turn off an answer the director gives as the host of its addresses: tcp-reset, sctp-abort, udp-unreachable, protocol-unreachable, echo (repeatable; all on by default, as a kernel director's host gives them)." };
         var ftpPorts = new Option<ushort[]>("--ftp-port") { Description = "A control port of FTP services, whose data connections the FTP helper expects (ip_vs_ftp ports=; repeatable, usually 21)." };
         var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };

@@ -230,7 +230,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 server.AddConnection(active);
             }
 
-            if (control >= 0 && (_entries[control].Meta & TemplateMeta) == 0)
+            if (control >= 0 && !insert.ControlIsTemplate)
             {
                 // A connection controlling another (ip_vs_control_add: an FTP data connection's control connection).
                 _ = Interlocked.Increment(ref _routes[control].Controlled);

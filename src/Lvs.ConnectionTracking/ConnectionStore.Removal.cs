@@ -72,7 +72,7 @@ internal sealed partial class ConnectionStore<TAddress>
         bool isTemplate = (e.Meta & TemplateMeta) != 0;
         var method = (ForwardingMethod)(e.Meta & MethodMask);
         var template = ConnectionHandle.None;
-        int control = isTemplate ? -1 : (int)(e.Meta >> AuxShift) - 1;
+        int control = ControlOf(e.Meta);
         if (control >= 0 && (_entries[control].Meta & TemplateMeta) != 0)
         {
             template = HandleOf(control, GenerationOf(ref _entries[control], Volatile.Read(ref _entries[control].Word)));
@@ -237,7 +237,7 @@ internal sealed partial class ConnectionStore<TAddress>
         else
         {
             server.RemoveConnection(active: (w & InactiveBit) == 0);
-            int control = (int)(e.Meta >> AuxShift) - 1;
+            int control = ControlOf(e.Meta);
             if (control >= 0 && (_entries[control].Meta & TemplateMeta) != 0)
             {
                 _ = Interlocked.Add(ref _entries[control].Meta, unchecked(0u - AuxUnit));

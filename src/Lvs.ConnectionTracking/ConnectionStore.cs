@@ -77,6 +77,9 @@ internal sealed partial class ConnectionStore<TAddress>
     internal const uint InPacketsSaturated = 9;
     internal const int AuxShift = 8;
     internal const uint AuxUnit = 1u << AuxShift;
+
+    /// <summary>The slot of the template or connection controlling the entry whose <see cref="ConnectionEntry{TAddress}.Meta"/> is <paramref name="meta"/>; -1 for none (and for a template, whose aux bits count what it controls).</summary>
+    internal static int ControlOf(uint meta) => (meta & TemplateMeta) != 0 ? -1 : (int)(meta >> AuxShift) - 1;
     private const int MaxSteps = 1 << 16;
 
     // All the fields are declared here, in one place and in the order they had before the split into parts, so that

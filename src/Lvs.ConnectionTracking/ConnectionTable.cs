@@ -820,7 +820,7 @@ public sealed partial class ConnectionTable : IDisposable
 
         ref var e = ref store.EntryAt(handle.Index);
         uint meta = Volatile.Read(ref e.Meta);
-        int index = (meta & ConnectionStore<T>.TemplateMeta) != 0 ? -1 : (int)(meta >> ConnectionStore<T>.AuxShift) - 1;
+        int index = ConnectionStore<T>.ControlOf(meta);
         if (index >= 0)
         {
             // Live while the connection is: its generation is the one in its word now.
