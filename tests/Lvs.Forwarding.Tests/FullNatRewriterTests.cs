@@ -128,7 +128,8 @@ public class FullNatRewriterTests
             var ip = atServer.Extract<IPPacket>();
             var transport = atServer.Extract<TransportPacket>();
             Assert.Equal((flow.Local.Address.ToIPAddress(), flow.Local.Port, flow.RealServer.Address.ToIPAddress(), flow.RealServer.Port), (ip.SourceAddress, transport.SourcePort, ip.DestinationAddress, transport.DestinationPort));
-            Assert.Equal(request.PayloadLength, transport.PayloadData.Length);
+            // PacketDotNet dissects some ports' payloads (UDP 1701 as L2TP): their length is then the payload packet's.
+            Assert.Equal(request.PayloadLength, transport.PayloadPacket?.TotalPacketLength ?? transport.PayloadData.Length);
 
             var reply = request with { Source = flow.RealServer.Address.ToString(), SourcePort = flow.RealServer.Port, Destination = flow.Local.Address.ToString(), DestinationPort = flow.Local.Port, PayloadLength = flow.ReplyLength, Syn = false, Ack = true };
             var vs = new InetEndpoint(InetAddress.Parse(request.Destination), request.DestinationPort);
