@@ -6,9 +6,15 @@ namespace Lvs.Benchmarks.Director;
 /// <summary>
 /// DirectorNewConnectionBenchmarks as a plain timing loop on its packet threads (<see cref="PacketThreads"/>: lane 0 on
 /// the calling thread, which also runs housekeeping between rounds), with the packet threads' time and
-/// housekeeping's time reported apart: <c>newconn-loop nat|dr THREADS [ROUNDS]</c>. A round is 256 batches of 64 SYNs
-/// per thread; every 65,536 flows the clock moves on 62 s and housekeeping expires them, as in the benchmark.
+/// housekeeping's time reported apart: <c>newconn-loop nat|dr THREADS [ROUNDS] [separate]</c>. A round is 256 batches of
+/// 64 SYNs per thread; every 65,536 flows the clock moves on 62 s and housekeeping expires them, as in the benchmark.
 /// </summary>
+/// <remarks>
+/// <c>separate</c> gives every packet thread an engine of its own (its own service, scheduler, real servers and
+/// connection table), whose housekeeping runs on that thread after its round: nothing is shared between the threads,
+/// so the figure is what this host allows two threads of new connections at most, the ceiling against which the
+/// shared engine's figure is judged.
+/// </remarks>
 internal static class NewConnectionThreadsLoop
 {
     private const int Batch = NewConnectionLane.Batch;
@@ -21,8 +27,11 @@ internal static class NewConnectionThreadsLoop
         var method = args.Length > 1 && args[1] == "dr" ? ForwardingMethod.DirectRouting : ForwardingMethod.Nat;
         int threads = LoopArguments.Int(args, 2, 1);
         int rounds = LoopArguments.Int(args, 3, 400);
+        bool separate = args.Length > 4 && args[4] == "separate";
         using var fixture = new DirectorFixture(method, capacity: 1 << 19);
-        var lanes = Enumerable.Range(0, threads).Select(t => new NewConnectionLane(fixture, t)).ToArray();
+        var fixtures = Enumerable.Range(0, threads).Select(t => separate && t > 0 ? new DirectorFixture(method, capacity: 1 << 19) : fixture).ToArray();
+        var lanes = Enumerable.Range(0, threads).Select(t => new NewConnectionLane(fixtures[t], t)).ToArray();
+        bool expireInLanes = false;
         var cpuNanoseconds = new long[threads];
         using var packetThreads = new PacketThreads(threads);
         void RunLane(int lane)
@@ -38,6 +47,11 @@ internal static class NewConnectionThreadsLoop
             }
 
             cpuNanoseconds[lane] += ThreadCpuNanoseconds() - cpu;
+            if (expireInLanes)
+            {
+                fixtures[lane].Clock.Advance(TimeSpan.FromSeconds(62));
+                _ = fixtures[lane].Engine.Connections.RunHousekeeping();
+            }
         }
 
         int sinceExpiry = 0;
@@ -47,10 +61,15 @@ internal static class NewConnectionThreadsLoop
         for (int round = 0; round < rounds + 20; round++)
         {
             long t0 = Stopwatch.GetTimestamp();
+            sinceExpiry += Batch * BatchesPerRound * threads;
+            expireInLanes = separate && sinceExpiry >= Generation;
             packetThreads.Run(RunLane);
             long t1 = Stopwatch.GetTimestamp();
-            sinceExpiry += Batch * BatchesPerRound * threads;
-            if (sinceExpiry >= Generation)
+            if (expireInLanes)
+            {
+                sinceExpiry = 0;
+            }
+            else if (sinceExpiry >= Generation)
             {
                 sinceExpiry = 0;
                 fixture.Clock.Advance(TimeSpan.FromSeconds(62));
@@ -73,7 +92,7 @@ internal static class NewConnectionThreadsLoop
 
         double perOp = (packetNs + housekeepingNs) / ops;
         Console.WriteLine(
-            $"{method} threads {threads}: {perOp:F1} ns per op and thread ({packetNs / ops:F1} packet threads + {housekeepingNs / ops:F1} housekeeping), "
+            $"{method} threads {threads}{(separate ? " (separate engines)" : "")}: {perOp:F1} ns per op and thread ({packetNs / ops:F1} packet threads + {housekeepingNs / ops:F1} housekeeping), "
             + $"{threads * 1000 / perOp:F2} M new connections/s; packet threads' CPU time {cpuNanoseconds.Average() / ops:F1} ns per op; load {File.ReadAllText("/proc/loadavg").Trim()}");
         return 0;
     }
