@@ -97,16 +97,30 @@ internal static class DemoCommand
             using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
             await WaitUntilServedAsync(http, director, directorOutput, cancellation);
 
+            bool progress = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
             var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
             for (int i = 1; i <= count; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 string name = await http.WhoAmIAsync(LoadBalancerLab.Service);
                 counts[name] = counts.GetValueOrDefault(name) + 1;
-                output.Write(string.Create(CultureInfo.InvariantCulture, $"\r  {i}/{count} requests from the client's kernel to {LoadBalancerLab.Service}"));
+                if (progress)
+                {
+                    // On a terminal the line counts up in place.
+                    output.Write(string.Create(CultureInfo.InvariantCulture, $"\r  {i}/{count} requests from the client's kernel to {LoadBalancerLab.Service}"));
+                }
+                else if (i == 1 || i == count || i % Math.Max(count / 10, 1) == 0)
+                {
+                    // In a log or a pipe, a line for the first request and each tenth of them.
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {i}/{count} requests from the client's kernel to {LoadBalancerLab.Service}"));
+                }
             }
 
-            output.WriteLine();
+            if (progress)
+            {
+                output.WriteLine();
+            }
+
             output.WriteLine("  Real server            Weight  Requests  Share   Expected (wrr)");
             for (int i = 0; i < Weights.Length; i++)
             {
