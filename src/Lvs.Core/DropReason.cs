@@ -69,8 +69,8 @@ public enum DropReason : byte
 
     /// <summary>
     /// IPv4 options or IPv6 extension headers, refused by <c>IpOptionsPolicy.Drop</c>; or, on an echo or timestamp
-    /// request the director answers as a host, IPv4 options the kernel's host drops the request for (malformed, CIPSO,
-    /// a source route it does not accept).
+    /// request or a TCP segment the director answers as a host, IPv4 options the kernel's host drops the packet for
+    /// (malformed, CIPSO, a source route it does not accept).
     /// </summary>
     IpOptions,
 

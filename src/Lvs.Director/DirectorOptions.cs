@@ -77,6 +77,9 @@ public sealed record DirectorOptions
     /// those addresses on a kernel director: a client is refused at once), counted as
     /// <see cref="DropReason.NoVirtualService"/> or <see cref="DropReason.NoConnection"/>. On by default; off drops the
     /// segments silently. A segment whose checksum is wrong is dropped unanswered (<see cref="DropReason.BadInputChecksum"/>).
+    /// An IPv4 segment's options are echoed in the reset as the kernel's <c>ip_send_unicast_reply</c> echoes them (see
+    /// docs/director.md, "IPv4 options of the director's replies"); options the host would drop it for drop it unanswered
+    /// (<see cref="DropReason.IpOptions"/>).
     /// </summary>
     public bool ResetUnmatchedTcp { get; init; } = true;
 

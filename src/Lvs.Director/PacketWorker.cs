@@ -1269,6 +1269,11 @@ public sealed partial class PacketWorker
             return Dropped(DropReason.BadInputChecksum);
         }
 
+        if (tcp && parsed.IpVersion == 4 && parsed.L3HeaderLength > Ipv4Header.MinLength && parsed.Fragment == FragmentKind.None)
+        {
+            return ResetWithOptions(buffer, offset, parsed, link, reason);
+        }
+
         _counters.Drop(reason);
         int length = 0;
         if (parsed.Fragment == FragmentKind.None)
@@ -1279,6 +1284,33 @@ public sealed partial class PacketWorker
                 : SctpAbortReply.Write(buffer, offset, parsed, mac, _engine.Options.HopLimit);
         }
 
+        return length > 0 ? FrameVerdict.Transmit(link, offset, length, reason) : FrameVerdict.Drop(reason);
+    }
+
+    /// <summary>
+    /// The reset for an IPv4 segment with options: the host's stack sends it with the options echoed
+    /// (<c>ip_send_unicast_reply</c>'s <c>__ip_options_echo</c>, see <see cref="ReplyIpOptions"/>), to the first hop of a
+    /// reversed source route. Options the host drops the segment for (<c>ip_options_compile</c> rejects them, a source
+    /// route it does not accept) drop it unanswered, as <see cref="DropReason.IpOptions"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict ResetWithOptions(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason)
+    {
+        var ip = buffer[(offset + parsed.L3Offset)..];
+        Span<byte> options = stackalloc byte[ReplyIpOptions.MaxLength];
+        options.Clear();
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
+        var host = new HostAddresses(_engine.View, _engine.LinkArray);
+        if (!ReplyIpOptions.TryWrite(ip[Ipv4Header.MinLength..parsed.L3HeaderLength], options, host, MillisecondsSinceMidnight(),
+                _engine.Options.AcceptSourceRoute, ref source, ref destination, out int optionsLength))
+        {
+            return Dropped(DropReason.IpOptions);
+        }
+
+        // TryWrite turned source and destination into the reply's own.
+        _counters.Drop(reason);
+        int length = TcpResetReply.Write(buffer, offset, parsed, _engine.LinkArray[link].Mac, _engine.Options.HopLimit, options[..optionsLength], source, destination);
         return length > 0 ? FrameVerdict.Transmit(link, offset, length, reason) : FrameVerdict.Drop(reason);
     }
 

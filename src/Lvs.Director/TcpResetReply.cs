@@ -26,7 +26,19 @@ internal static class TcpResetReply
     /// The reset's length from <paramref name="offset"/>, or 0 when no reset is sent: the segment was a reset, or came
     /// from an address no host answers (multicast, broadcast, unspecified; RFC 1122 section 4.2.3.10).
     /// </returns>
-    public static int Write(Span<byte> buffer, int offset, in ParsedFrame parsed, MacAddress linkMac, byte hopLimit)
+    public static int Write(Span<byte> buffer, int offset, in ParsedFrame parsed, MacAddress linkMac, byte hopLimit) =>
+        Write(buffer, offset, parsed, linkMac, hopLimit, default, 0, 0);
+
+    /// <summary>
+    /// <see cref="Write(Span{byte}, int, in ParsedFrame, MacAddress, byte)"/> for an IPv4 segment that carried options:
+    /// the reset carries <paramref name="ipOptions"/> (the received options as the host echoes them, see
+    /// <see cref="ReplyIpOptions"/>: the kernel's <c>ip_send_unicast_reply</c> sends a reset with
+    /// <c>__ip_options_echo</c>'s options) and goes from <paramref name="source"/> to <paramref name="destination"/>
+    /// (a reversed source route's first hop). Its TCP checksum still covers the segment's own addresses, as
+    /// <c>tcp_v4_send_reset</c> computes it: the reset's source and the segment's sender, the route's final hop.
+    /// </summary>
+    /// <returns>As the other overload.</returns>
+    public static int Write(Span<byte> buffer, int offset, in ParsedFrame parsed, MacAddress linkMac, byte hopLimit, ReadOnlySpan<byte> ipOptions, uint source, uint destination)
     {
         var frame = buffer[offset..];
         var tcp = frame[parsed.L4Offset..];
@@ -53,9 +65,26 @@ internal static class TcpResetReply
 
         // The reset carries the segment's DSCP, its ECN bits cleared (tcp_v4_send_reset's arg.tos, tcp_v6_send_reset's tclass).
         byte dscp = (byte)(HostReply.DsFieldOf(ip) & ~EcnMask);
-        int ipLength = HostReply.WriteIpHeader(ip, flow, TcpHeaderLength, hopLimit, dscp);
+        int ipLength;
+        var replySource = flow.DestinationAddress;
+        if (ipOptions.IsEmpty)
+        {
+            ipLength = HostReply.WriteIpHeader(ip, flow, TcpHeaderLength, hopLimit, dscp);
+        }
+        else
+        {
+            // The options go behind a 20-byte header, written as for a reset without them, then the IHL, total length
+            // and header checksum cover them. They are never longer than the segment's, so the reset stays in its frame.
+            replySource = InetAddress.FromIPv4(source);
+            ipLength = Ipv4Header.MinLength + ipOptions.Length;
+            Ipv4Header.Write(ip, replySource, InetAddress.FromIPv4(destination), L4Protocol.Tcp, ipOptions.Length + TcpHeaderLength, hopLimit, dscp);
+            ipOptions.CopyTo(ip[Ipv4Header.MinLength..]);
+            ip[0] = (byte)(0x40 | (ipLength / 4));
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..ipLength]));
+        }
 
-        uint pseudo = Checksum.PseudoHeaderSum(flow.DestinationAddress, flow.SourceAddress, L4Protocol.Tcp, TcpHeaderLength);
+        uint pseudo = Checksum.PseudoHeaderSum(replySource, flow.SourceAddress, L4Protocol.Tcp, TcpHeaderLength);
         var reset = ip.Slice(ipLength, TcpHeaderLength);
         BinaryPrimitives.WriteUInt16BigEndian(reset, flow.DestinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(reset[2..], flow.SourcePort);

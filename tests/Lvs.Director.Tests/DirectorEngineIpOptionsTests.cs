@@ -89,22 +89,25 @@ public class DirectorEngineIpOptionsTests
     }
 
     /// <summary>A frame from the client's MAC to the director's link: IPv4 with <paramref name="options"/>, ICMP <paramref name="message"/> (its checksum filled in).</summary>
-    private static Frame Request(byte[] options, byte[] message, byte[]? source = null, byte[]? destination = null)
+    private static Frame Request(byte[] options, byte[] message, byte[]? source = null, byte[]? destination = null) =>
+        Packet(options, 1, WithChecksum(message), source, destination);
+
+    /// <summary>A frame from the client's MAC to the director's link: IPv4 with <paramref name="options"/>, protocol <paramref name="protocol"/>, then <paramref name="payload"/> as it is.</summary>
+    private static Frame Packet(byte[] options, byte protocol, byte[] payload, byte[]? source, byte[]? destination)
     {
         Assert.Equal(0, options.Length % 4);
-        message = WithChecksum(message);
         int headerLength = 20 + options.Length;
-        var ip = new byte[headerLength + message.Length];
+        var ip = new byte[headerLength + payload.Length];
         ip[0] = (byte)(0x40 | (headerLength / 4));
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)ip.Length);
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(4), 0x4242);
         ip[8] = 61;
-        ip[9] = 1;
+        ip[9] = protocol;
         (source ?? Client).CopyTo(ip, 12);
         (destination ?? Vip).CopyTo(ip, 16);
         options.CopyTo(ip, 20);
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum(ip.AsSpan(0, headerLength)));
-        message.CopyTo(ip, headerLength);
+        payload.CopyTo(ip, headerLength);
         var frame = new byte[14 + ip.Length];
         Lab.ClientLinkMac.WriteTo(frame);
         Lab.ClientMac.WriteTo(frame.AsSpan(6));
@@ -354,6 +357,95 @@ public class DirectorEngineIpOptionsTests
         AssertDropped(lab, Bytes(148, 2, 0, 0)); // router alert shorter than 4
         AssertDropped(lab, Bytes(134, 8, 0, 0, 0, 1, 0, 0)); // CIPSO
         AssertDropped(lab, Bytes(7, 10, 4, Zero, 0, 0, 0, 0, 0)); // record route, room for 1.5 addresses after the host's
+    }
+
+    /// <summary>A TCP segment (ACK, no SYN) from the client's port 40000 to the VIP's port 80, its checksum filled in over <paramref name="source"/> and <paramref name="destination"/> (the route's ends).</summary>
+    private static Frame Segment(byte[] options, byte[]? source = null, byte[]? destination = null, byte[]? finalDestination = null)
+    {
+        var tcp = new byte[20];
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, 40000);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp.AsSpan(2), 80);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp.AsSpan(4), 0x1000);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp.AsSpan(8), 0xABCD0001);
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x10;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp.AsSpan(14), 512);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp.AsSpan(16), InternetChecksum(Bytes(source ?? Client, finalDestination ?? destination ?? Vip, 0, 6, 0, 20, tcp)));
+        return Packet(options, 6, tcp, source, destination);
+    }
+
+    /// <summary>
+    /// Sends the segment and checks the reset that answers it: back to the client's MAC, an IPv4 header with exactly
+    /// <paramref name="expectedOptions"/> (DF set and identification 0, as the kernel's resets), from
+    /// <paramref name="source"/> to <paramref name="destination"/>, and a 20-byte RST from port 80 to 40000 with the
+    /// segment's acknowledgment number as its sequence number, its checksum over the reset's source and the client.
+    /// </summary>
+    private static void AssertReset(Lab lab, Frame segment, byte[] expectedOptions, byte[]? source = null, byte[]? destination = null)
+    {
+        var v = lab.Send(segment, 0);
+
+        Assert.Equal((FrameAction.Transmit, 0, DropReason.NotSyn), (v.Action, v.Link, v.Reason));
+        int headerLength = 20 + expectedOptions.Length;
+        Assert.Equal(14 + headerLength + 20, v.Length);
+        var frame = segment.Buffer.AsSpan(v.Offset, v.Length);
+        Assert.Equal(Bytes(Mac(Lab.ClientMac), Mac(Lab.ClientLinkMac), 0x08, 0), frame[..14].ToArray());
+        var ip = frame[14..];
+        Assert.Equal((0x40 | (headerLength / 4), 0, headerLength + 20), ((int)ip[0], (int)ip[1], (int)BinaryPrimitives.ReadUInt16BigEndian(ip[2..])));
+        Assert.Equal((0, 0x4000, 64, 6), ((int)BinaryPrimitives.ReadUInt16BigEndian(ip[4..]), (int)BinaryPrimitives.ReadUInt16BigEndian(ip[6..]), (int)ip[8], (int)ip[9]));
+        Assert.Equal(source ?? Vip, ip.Slice(12, 4).ToArray());
+        Assert.Equal(destination ?? Client, ip.Slice(16, 4).ToArray());
+        Assert.Equal(expectedOptions, ip[20..headerLength].ToArray());
+        Assert.Equal(0, (int)InternetChecksum(ip[..headerLength]));
+        var tcp = ip[headerLength..].ToArray();
+        Assert.Equal(Bytes(0, 80, 0x9C, 0x40, 0xAB, 0xCD, 0, 1, Zero, 0x50, 0x04, 0, 0), tcp[..16]);
+        Assert.Equal(0, (int)InternetChecksum(Bytes(source ?? Vip, Client, 0, 6, 0, 20, tcp)));
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(tcp.AsSpan(18)));
+    }
+
+    /// <summary>
+    /// The reset the host's TCP sends for a segment to a service port that matches no connection echoes the segment's
+    /// options as an echo reply does (tcp_v4_send_reset's ip_send_unicast_reply calls __ip_options_echo, and
+    /// ip_options_build completes them): a record route with room carries the VIP twice; a timestamp the host's time
+    /// twice; a router alert is not echoed.
+    /// </summary>
+    [Fact]
+    public void ResetForUnmatchedSegment_EchoesRecordRouteAndTimestamp()
+    {
+        using var lab = NewLab();
+        AssertReset(lab, Segment(Bytes(1, 7, 39, 4, new byte[36])), Bytes(7, 39, 12, Vip, Vip, new byte[28], 0));
+        AssertReset(lab, Segment(Bytes(68, 12, 5, 0x00, Zero, Zero)), Bytes(68, 12, 13, 0x00, Now, Now));
+        AssertReset(lab, Segment(Bytes(148, 4, 0, 0)), []);
+    }
+
+    /// <summary>
+    /// A reset for a source-routed segment goes back along the reversed route, to its first hop (router 2), while its
+    /// TCP checksum covers the segment's own ends (the VIP and the client), as tcp_v4_send_reset computes it; with
+    /// accept_source_route off (the default) the segment is dropped before TCP sees it, unanswered.
+    /// </summary>
+    [Fact]
+    public void ResetForSourceRoutedSegment_ReversedWhenAccepted_DroppedByDefault()
+    {
+        var options = Bytes(131, 11, 12, Router1, Router2, 0);
+        using (var lab = NewLab(acceptSourceRoute: true))
+        {
+            AssertReset(lab, Segment(options), Bytes(131, 11, 4, Router1, Client, 0), destination: Router2);
+        }
+
+        using var quiet = NewLab();
+        var v = quiet.Send(Segment(options), 0);
+        Assert.Equal((FrameAction.Drop, DropReason.IpOptions), (v.Action, v.Reason));
+    }
+
+    /// <summary>Options the kernel's ip_options_compile rejects drop the segment before TCP: no reset is sent.</summary>
+    [Fact]
+    public void ResetForSegmentWithMalformedOptions_NotSent()
+    {
+        using var lab = NewLab();
+        foreach (var options in new[] { Bytes(7, 7, 3, Zero, 0), Bytes(1, 1, 1, 7), Bytes(134, 8, 0, 0, 0, 1, 0, 0) })
+        {
+            var v = lab.Send(Segment(options), 0);
+            Assert.Equal((FrameAction.Drop, DropReason.IpOptions), (v.Action, v.Reason));
+        }
     }
 
     /// <summary>
