@@ -48,7 +48,8 @@ public static class LvsDirectorCli
         var noHostAnswers = new Option<string[]>("--no-host-answer") { Description = "Turn off an answer the director gives as the host of its addresses: tcp-reset, sctp-abort, udp-unreachable, protocol-unreachable, echo (repeatable; all on by default, as a kernel director's host gives them)." };
         var ftpPorts = new Option<ushort[]>("--ftp-port") { Description = "A control port of FTP services, whose data connections the FTP helper expects (ip_vs_ftp ports=; repeatable, usually 21)." };
         var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, noHostAnswers, ftpPorts, mhKernel };
+        var acceptSourceRoute = new Option<bool>("--accept-source-route") { Description = "Answer source-routed IPv4 packets for the director's addresses along the reversed route, as a host with accept_source_route=1 (off by default: they are dropped, as the kernel's default)." };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, noHostAnswers, ftpPorts, mhKernel, acceptSourceRoute };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -59,6 +60,7 @@ public static class LvsDirectorCli
                 Workers = result.GetValue(workers),
                 StatsInterval = result.GetValue(statsInterval) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
                 MaglevKernelCompatible = result.GetValue(mhKernel),
+                AcceptSourceRoute = result.GetValue(acceptSourceRoute),
             };
             AddAll(options.Interfaces, result.GetValue(interfaces));
             AddAll(options.Taps, result.GetValue(taps));
@@ -212,6 +214,7 @@ public static class LvsDirectorCli
         to.Workers = from.Workers;
         to.StatsInterval = from.StatsInterval ?? to.StatsInterval;
         to.MaglevKernelCompatible |= from.MaglevKernelCompatible;
+        to.AcceptSourceRoute |= from.AcceptSourceRoute;
         AddAll(to.Interfaces, [.. from.Interfaces]);
         AddAll(to.Taps, [.. from.Taps]);
         AddAll(to.LocalAddresses, [.. from.LocalAddresses]);

@@ -93,7 +93,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
 
             var engineOptions = IpvsSysctls.Apply(new DirectorOptions { Gateway = gateway, GatewayV6 = gatewayV6, LocalAddresses = localAddresses }, Options.Sysctls);
-            engineOptions = HostAnswers.TurnOff(engineOptions, Options.NoHostAnswers);
+            engineOptions = HostAnswers.TurnOff(engineOptions, Options.NoHostAnswers) with { AcceptSourceRoute = Options.AcceptSourceRoute };
             if (Options.FtpPorts.Count != 0)
             {
                 engineOptions = engineOptions with { FtpPorts = [.. Options.FtpPorts] };

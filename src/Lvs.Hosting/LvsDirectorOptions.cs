@@ -76,6 +76,14 @@ public sealed class LvsDirectorOptions
     /// </summary>
     public bool MaglevKernelCompatible { get; set; }
 
+    /// <summary>
+    /// True to answer source-routed IPv4 packets for the director's addresses (echo requests, TCP segments it resets)
+    /// along the reversed route, as a host with the kernel's <c>accept_source_route</c> on does
+    /// (<see cref="Director.DirectorOptions.AcceptSourceRoute"/>): <c>--accept-source-route</c>. False by default, as
+    /// the kernel's default: such packets are dropped.
+    /// </summary>
+    public bool AcceptSourceRoute { get; set; }
+
     /// <summary>Packet threads (each uses one queue of every link: PACKET_FANOUT members or TAP queues): <c>--workers</c>. 1 by default.</summary>
     public int Workers { get; set; } = 1;
 

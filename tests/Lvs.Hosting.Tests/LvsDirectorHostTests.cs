@@ -189,6 +189,17 @@ public sealed class LvsDirectorHostTests : IDisposable
         await host.StopAsync(TestContext.Current.CancellationToken);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StartAsync_AcceptSourceRoute_GivenToTheEngine(bool accept)
+    {
+        using var host = Build(workers: 1, [], accept);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(accept, host.Services.GetRequiredService<LvsDirector>().Engine.Options.AcceptSourceRoute);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
     [Fact]
     public async Task StartAsync_UnknownOrOutOfRangeSysctl_FailsNamingIt()
     {
@@ -253,7 +264,9 @@ public sealed class LvsDirectorHostTests : IDisposable
 
     private IHost Build(int workers, params string[] sysctls) => Build(workers, [], sysctls);
 
-    private IHost Build(int workers, string[] noHostAnswers, params string[] sysctls)
+    private IHost Build(int workers, string[] noHostAnswers, params string[] sysctls) => Build(workers, noHostAnswers, acceptSourceRoute: false, sysctls);
+
+    private IHost Build(int workers, string[] noHostAnswers, bool acceptSourceRoute, params string[] sysctls)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddLvsDirector(options =>
@@ -263,6 +276,7 @@ public sealed class LvsDirectorHostTests : IDisposable
             options.Interfaces.Add("servers");
             options.Workers = workers;
             options.Gateway = "10.0.0.254";
+            options.AcceptSourceRoute = acceptSourceRoute;
             foreach (var sysctl in sysctls)
             {
                 options.Sysctls.Add(sysctl);
