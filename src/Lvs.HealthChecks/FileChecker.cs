@@ -1,5 +1,4 @@
 using System.Globalization;
-using Microsoft.Win32.SafeHandles;
 
 namespace Lvs.HealthChecks;
 
@@ -178,31 +177,8 @@ public sealed class FileChecker : IHealthChecker
         }
     }
 
-    private int ReadFile(Span<byte> buffer)
-    {
-        try
-        {
-            using SafeFileHandle handle = File.OpenHandle(FullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            int total = 0;
-            while (total < buffer.Length)
-            {
-                int read = RandomAccess.Read(handle, buffer[total..], total);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                total += read;
-            }
-
-            return total;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            // Missing, a directory, not readable: keepalived's open() or read() fails and the value is 0.
-            return 0;
-        }
-    }
+    /// <summary>The file's first bytes, read without blocking (a FIFO reads as empty), as keepalived reads it.</summary>
+    private int ReadFile(Span<byte> buffer) => NonBlockingFileRead.Read(FullPath, buffer);
 
     /// <summary>track_file.c update_track_file_status for one tracking checker.</summary>
     private CheckResult Evaluate(int value, string? ignored)

@@ -395,6 +395,39 @@ public sealed class FileCheckerTests : IDisposable
         Assert.True(removed.IsUp);
     }
 
+    /// <summary>
+    /// A tracked file that is a FIFO: keepalived opens it with O_NONBLOCK, so with no writer it reads nothing and the
+    /// value is 0; an ordinary open would wait for a writer, and creating the checker (at configuration load) or
+    /// checking would never return. With a writer that has written a number, it is read.
+    /// </summary>
+    [Fact]
+    public async Task Check_FifoWithNoWriter_ReadsZeroWithoutBlocking()
+    {
+        string path = PathOf("fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", path))
+        {
+            await mkfifo.WaitForExitAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var checker = await Task.Run(() => new FileChecker(new FileCheckOptions { Path = path, Weight = 3 }), TestContext.Current.CancellationToken)
+            .WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(0, checker.Value);
+        CheckResult result = await checker.CheckAsync(TestContext.Current.CancellationToken).AsTask()
+            .WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(result.IsHealthy);
+        Assert.Equal(0, result.WeightOffset);
+
+        // A writer that keeps the FIFO open with a number in it (opened for reading too, so that its open does not wait for
+        // a reader): the next read takes the number.
+        await using var writer = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        writer.Write("4\n"u8);
+        writer.Flush();
+        result = await checker.CheckAsync(TestContext.Current.CancellationToken).AsTask()
+            .WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(12, result.WeightOffset);
+    }
+
     /// <summary>Waits (at most 10 s) for a server event that matches; the file watch must deliver it long before.</summary>
     /// <remarks>Only events after <paramref name="seen"/> (the count before the change was made) count.</remarks>
     private static async Task<RealServerStateChange> WaitForAsync(RecordingSink sink, int seen, Func<RealServerStateChange, bool> match)

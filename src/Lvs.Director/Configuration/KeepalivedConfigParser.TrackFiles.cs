@@ -158,15 +158,21 @@ public static partial class KeepalivedConfigParser
         }
 
         /// <summary>
-        /// track_file.c track_file_end_handler: whether <c>init_file</c> writes the file: when it does not exist; with
-        /// <c>overwrite</c>, over an existing regular file too, except on a reload.
+        /// track_file.c track_file_end_handler: whether <c>init_file</c> writes the file: when nothing is at its path
+        /// (as <c>stat</c> sees it, following links); with <c>overwrite</c>, over an existing regular file too, except on
+        /// a reload. An existing directory, FIFO, device or socket is an error with <c>overwrite</c>.
         /// </summary>
         private bool ShouldInitialise(TrackFile trackFile)
         {
-            string path = trackFile.Path!;
-            if (trackFile.InitValue is null || !Path.Exists(path))
+            if (trackFile.InitValue is null)
             {
-                return trackFile.InitValue is not null;
+                return false;
+            }
+
+            bool? regular = TrackFileInitialiser.IsRegularFile(trackFile.Path!);
+            if (regular is null)
+            {
+                return true;
             }
 
             if (!trackFile.Overwrite)
@@ -174,7 +180,7 @@ public static partial class KeepalivedConfigParser
                 return false;
             }
 
-            if (Directory.Exists(path))
+            if (regular is false)
             {
                 Error(trackFile.FileStatement!, $"Cannot initialise track file {trackFile.Name} - it is not a regular file");
                 return false;
@@ -184,16 +190,12 @@ public static partial class KeepalivedConfigParser
             return !reload;
         }
 
-        /// <summary>Writes an <c>init_file</c> value (keepalived writes <c>"%d\n"</c>).</summary>
+        /// <summary>Writes an <c>init_file</c> value (keepalived writes <c>"%d\n"</c>), never through a symbolic link (<see cref="TrackFileInitialiser"/>).</summary>
         private void InitFile(TrackFile trackFile)
         {
-            try
+            if (!TrackFileInitialiser.TryWrite(trackFile.Path!, trackFile.InitValue!.Value.ToString(CultureInfo.InvariantCulture) + "\n", out string? error))
             {
-                File.WriteAllText(trackFile.Path!, trackFile.InitValue!.Value.ToString(CultureInfo.InvariantCulture) + "\n");
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Error(trackFile.FileStatement!, $"Unable to initialise track file {trackFile.Name}: {e.Message}");
+                Error(trackFile.FileStatement!, $"Unable to initialise track file {trackFile.Name}: {error}");
             }
         }
 

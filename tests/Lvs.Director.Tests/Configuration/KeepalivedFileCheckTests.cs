@@ -252,6 +252,61 @@ public sealed class KeepalivedFileCheckTests : IDisposable
         Assert.Equal(["keepalived.conf:12: Cannot initialise track file t - it is not a regular file"], errors);
     }
 
+    /// <summary>
+    /// A FIFO at the track file's path: with overwrite, keepalived's stat sees no regular file and refuses; without it
+    /// the file exists and is left alone. Either way the load returns (writing to a FIFO with no reader would wait for
+    /// one).
+    /// </summary>
+    [Theory]
+    [InlineData("init_file 1 overwrite", true)]
+    [InlineData("init_file 1", false)]
+    public async Task Parse_InitFileOverAFifo_RefusedWithOverwrite_LeftAloneWithout(string init, bool refused)
+    {
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", PathOf("fifo")))
+        {
+            await mkfifo.WaitForExitAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        string text = Config(string.Empty, $"track_file t {{\n    file {PathOf("fifo")}\n    {init}\n}}");
+        var parse = Task.Run(() => refused ? Errors(text) : [.. Parse(text).Notices.Select(n => n.ToString())], TestContext.Current.CancellationToken);
+        string[] messages = await parse.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        if (refused)
+        {
+            Assert.Equal(["keepalived.conf:12: Cannot initialise track file t - it is not a regular file"], messages);
+        }
+        else
+        {
+            Assert.DoesNotContain(messages, message => message.Contains("initialise", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
+    /// A symbolic link at the track file's path, to a regular file or to nothing: keepalived's fopen_safe opens with
+    /// O_NOFOLLOW, so the director (root) never writes through a link someone put there (CVE-2018-19044); the link's
+    /// target is unchanged, or still missing.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Parse_InitFileThroughASymbolicLink_IsNotWritten(bool targetExists)
+    {
+        string target = PathOf("target");
+        if (targetExists)
+        {
+            File.WriteAllText(target, "9");
+        }
+
+        File.CreateSymbolicLink(PathOf("link"), target);
+
+        string[] errors = Errors(Config(string.Empty, $"track_file t {{\n    file {PathOf("link")}\n    init_file 1 overwrite\n}}"));
+
+        Assert.Single(errors);
+        Assert.StartsWith("keepalived.conf:12: Unable to initialise track file t: ", errors[0], StringComparison.Ordinal);
+        Assert.Equal(targetExists ? "9" : null, File.Exists(target) ? File.ReadAllText(target) : null);
+    }
+
     [Fact]
     public void Parse_InitFileOutsideTheSensibleRange_IsWrittenWithANotice()
     {
