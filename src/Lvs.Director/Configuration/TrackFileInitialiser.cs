@@ -42,9 +42,18 @@ internal static partial class TrackFileInitialiser
 
         byte* buffer = stackalloc byte[256];
         new Span<byte>(buffer, 256).Clear();
-        if (StatX(CurrentDirectory, path, 0, TypeField, buffer) != 0)
+        try
         {
-            return null;
+            if (StatX(CurrentDirectory, path, 0, TypeField, buffer) != 0)
+            {
+                return null;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A C library without statx (glibc before 2.28, musl before 1.2.5): directories are told apart, other
+            // special files pass as regular, and the non-blocking write still keeps a FIFO from blocking the load.
+            return Directory.Exists(path) ? false : Path.Exists(path) ? true : null;
         }
 
         return (*(ushort*)(buffer + ModeOffset) & FileTypeMask) == RegularFile;
