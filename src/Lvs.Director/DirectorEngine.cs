@@ -223,9 +223,16 @@ public sealed class DirectorEngine : IDisposable
     /// <summary>
     /// Takes one 2-second sample of every service's and real server's counters into its rate estimator (what the
     /// kernel's estimation timer does). <see cref="Start"/> runs it every 2 seconds; tests call it on their own clock.
+    /// The first sample of a service or server only sets where its estimator starts, so its rates count from then.
+    /// Nothing is sampled with <see cref="DirectorOptions.RunEstimation"/> off.
     /// </summary>
     public void SampleRates()
     {
+        if (!Options.RunEstimation)
+        {
+            return;
+        }
+
         var snapshot = View.Snapshot;
         lock (_estimatorGate)
         {

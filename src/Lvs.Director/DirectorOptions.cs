@@ -137,6 +137,13 @@ public sealed record DirectorOptions
     public bool NatIcmpSend { get; init; }
 
     /// <summary>
+    /// Run the rate estimator (the kernel's <c>run_estimation</c> sysctl, on by default). Off, <see
+    /// cref="DirectorEngine.SampleRates"/> takes no sample: every rate keeps the value it had (0 when it never ran), as
+    /// the kernel's estimation is suspended; the counters go on counting.
+    /// </summary>
+    public bool RunEstimation { get; init; } = true;
+
+    /// <summary>
     /// Answer ICMP and ICMPv6 echo requests, and ICMP timestamp requests, for the virtual and local addresses (the host
     /// does for a VIP on the kernel's director: <c>icmp_echo</c>, <c>icmp_timestamp</c>, <c>icmpv6_echo_reply</c>).
     /// </summary>

@@ -6,7 +6,7 @@ namespace Lvs.Hosting;
 /// <summary>
 /// The kernel's IPVS sysctls (<c>/proc/sys/net/ipv4/vs/*</c>, <c>sysctl net.ipv4.vs.NAME=VALUE</c>) that change what
 /// the director does, applied to its <see cref="DirectorOptions"/>: <c>conn_reuse_mode</c>, <c>expire_nodest_conn</c>,
-/// <c>expire_quiescent_template</c>, <c>nat_icmp_send</c>, <c>pmtu_disc</c>, <c>schedule_icmp</c>, <c>secure_tcp</c>, <c>sloppy_tcp</c> and <c>sloppy_sctp</c>, with the kernel's value ranges. A
+/// <c>expire_quiescent_template</c>, <c>nat_icmp_send</c>, <c>pmtu_disc</c>, <c>run_estimation</c>, <c>schedule_icmp</c>, <c>secure_tcp</c>, <c>sloppy_tcp</c> and <c>sloppy_sctp</c>, with the kernel's value ranges. A
 /// setting is <c>NAME=VALUE</c>; NAME may carry the <c>net.ipv4.vs.</c> prefix and spaces around <c>=</c> are allowed,
 /// so lines of a sysctl.d file can be given as they are. Other IPVS sysctls are refused by name, never ignored.
 /// </summary>
@@ -15,7 +15,7 @@ public static class IpvsSysctls
     private const string Prefix = "net.ipv4.vs.";
 
     /// <summary>The names this director applies.</summary>
-    public static IReadOnlyList<string> Supported { get; } = ["conn_reuse_mode", "expire_nodest_conn", "expire_quiescent_template", "nat_icmp_send", "pmtu_disc", "schedule_icmp", "secure_tcp", "sloppy_tcp", "sloppy_sctp"];
+    public static IReadOnlyList<string> Supported { get; } = ["conn_reuse_mode", "expire_nodest_conn", "expire_quiescent_template", "nat_icmp_send", "pmtu_disc", "run_estimation", "schedule_icmp", "secure_tcp", "sloppy_tcp", "sloppy_sctp"];
 
     /// <summary>Applies settings to engine options, in order (a later setting of the same name wins, as with sysctl).</summary>
     /// <param name="options">The options to start from.</param>
@@ -63,6 +63,7 @@ public static class IpvsSysctls
             "secure_tcp" => options with { Connections = connections with { SecureTcp = InRange(name, value, 0, 3) } },
             "nat_icmp_send" => options with { NatIcmpSend = value != 0 },
             "pmtu_disc" => options with { Forwarding = options.Forwarding with { TunnelPathMtuDiscovery = value != 0 } },
+            "run_estimation" => options with { RunEstimation = value != 0 },
             "schedule_icmp" => options with { ScheduleIcmpErrors = value != 0 },
             "sloppy_tcp" => options with { SloppyTcp = value != 0 },
             "sloppy_sctp" => options with { SloppySctp = value != 0 },

@@ -39,6 +39,15 @@ public class IpvsSysctlsTests
     }
 
     [Fact]
+    public void Apply_RunEstimation_SetsRunEstimation_OnByDefault()
+    {
+        Assert.False(IpvsSysctls.Apply(new DirectorOptions(), ["net.ipv4.vs.run_estimation=0"]).RunEstimation);
+        Assert.True(IpvsSysctls.Apply(new DirectorOptions { RunEstimation = false }, ["run_estimation = 1"]).RunEstimation);
+        Assert.True(new DirectorOptions().RunEstimation);
+        Assert.Contains("run_estimation", IpvsSysctls.Supported);
+    }
+
+    [Fact]
     public void Apply_NoSettings_KernelDefaults()
     {
         var options = IpvsSysctls.Apply(new DirectorOptions(), []);
