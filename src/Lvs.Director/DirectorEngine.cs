@@ -223,8 +223,8 @@ public sealed class DirectorEngine : IDisposable
     /// <summary>
     /// Takes one 2-second sample of every service's and real server's counters into its rate estimator (what the
     /// kernel's estimation timer does). <see cref="Start"/> runs it every 2 seconds; tests call it on their own clock.
-    /// The first sample of a service or server only sets where its estimator starts, so its rates count from then.
-    /// Nothing is sampled with <see cref="DirectorOptions.RunEstimation"/> off.
+    /// The first sample of a service or server counts everything since it was added, as the kernel's estimator, started
+    /// with the service from counters at 0. Nothing is sampled with <see cref="DirectorOptions.RunEstimation"/> off.
     /// </summary>
     public void SampleRates()
     {
@@ -382,7 +382,12 @@ public sealed class DirectorEngine : IDisposable
         }
         else
         {
-            _estimators[(isService, index)] = new RateEstimator(now);
+            // The kernel starts a service's or server's estimator when it is added, from its counters, which are then 0:
+            // indexes are never reused, so counters are 0 when their service or server appears, and the first sample
+            // counts everything since.
+            estimator = new RateEstimator(default);
+            estimator.Sample(now);
+            _estimators[(isService, index)] = estimator;
         }
     }
 

@@ -66,7 +66,7 @@ public class DirectorEngineRateTests
     }
 
     /// <summary>
-    /// Through the engine: the first sample sets where each estimator starts; 40 SYNs of new clients (rr over three
+    /// Through the engine: a first sample with no traffic yet (rates 0); 40 SYNs of new clients (rr over three
     /// servers: 14, 13, 13) before the second give the service (40 &lt;&lt; 9) / 4 = 5,120, which reads 5 connections and
     /// 5 packets a second, and each server 1,792 or 1,664, which read 2; bytes follow the counters (IPv4 length of
     /// each SYN).
@@ -95,6 +95,27 @@ public class DirectorEngineRateTests
         Assert.Equal((((counters.InBytes << 4) >> 2) + 0xF) >> 5, rates.InBytesPerSecond);
         Assert.Equal([2, 2, 2], service.RealServers.Select(server => lab.Engine.GetRates(server).ConnectionsPerSecond));
         Assert.Equal([13, 13, 14], service.RealServers.Select(server => lab.Engine.GetCounters(server).Connections).Order());
+    }
+
+    /// <summary>
+    /// The first sample of a service counts everything since it was added, as the kernel's estimator, started with the
+    /// service from counters at 0: 40 SYNs before it read 5 connections a second.
+    /// </summary>
+    [Fact]
+    public void SampleRates_FirstSample_CountsTrafficSinceTheServiceWasAdded()
+    {
+        using var lab = new Lab();
+        lab.AddService("rr", ForwardingMethod.Nat);
+        var service = Assert.Single(lab.Table.Snapshot.Services);
+        for (int i = 0; i < 40; i++)
+        {
+            _ = lab.Send(Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, (ushort)(40000 + i), lab.Vip, 80, "S"), 0);
+        }
+
+        lab.Time.Advance(TimeSpan.FromSeconds(2));
+        lab.Engine.SampleRates();
+
+        Assert.Equal(5, lab.Engine.GetRates(service).ConnectionsPerSecond);
     }
 
     /// <summary>
