@@ -1137,12 +1137,9 @@ public sealed partial class PacketWorker
     private int WriteReplyOptions(Span<byte> ip, int headerLength, int messageLength, ref uint source, ref uint destination)
     {
         Span<byte> options = stackalloc byte[ReplyIpOptions.MaxLength];
-        options.Clear();
         uint from = source;
         uint to = destination;
-        var host = new HostAddresses(_engine.View, _engine.LinkArray);
-        if (!ReplyIpOptions.TryWrite(ip[Ipv4Header.MinLength..headerLength], options, host, MillisecondsSinceMidnight(),
-                _engine.Options.AcceptSourceRoute, ref from, ref to, out int length))
+        if (!TryReplyOptions(ip, headerLength, options, ref from, ref to, out int length))
         {
             return 0;
         }
@@ -1161,6 +1158,21 @@ public sealed partial class PacketWorker
         source = to;
         destination = from;
         return replyHeaderLength;
+    }
+
+    /// <summary>
+    /// The options of the host's reply to an IPv4 packet with options (<see cref="ReplyIpOptions"/>), for an echo or
+    /// timestamp reply and a TCP reset alike, written into <paramref name="options"/> (cleared here, at least
+    /// <see cref="ReplyIpOptions.MaxLength"/> bytes). <paramref name="source"/> and <paramref name="destination"/> come
+    /// in as the packet's and leave as the reply's own.
+    /// </summary>
+    /// <returns>False when the host would drop the packet for its options.</returns>
+    private bool TryReplyOptions(ReadOnlySpan<byte> ip, int headerLength, Span<byte> options, ref uint source, ref uint destination, out int length)
+    {
+        options.Clear();
+        var host = new HostAddresses(_engine.View, _engine.LinkArray);
+        return ReplyIpOptions.TryWrite(ip[Ipv4Header.MinLength..headerLength], options, host, MillisecondsSinceMidnight(),
+            _engine.Options.AcceptSourceRoute, ref source, ref destination, out length);
     }
 
     /// <summary>The host's ICMP clock: milliseconds since midnight UT (<c>inet_current_timestamp</c>), from the engine's time provider.</summary>
@@ -1298,17 +1310,13 @@ public sealed partial class PacketWorker
     {
         var ip = buffer[(offset + parsed.L3Offset)..];
         Span<byte> options = stackalloc byte[ReplyIpOptions.MaxLength];
-        options.Clear();
         uint source = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
         uint destination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
-        var host = new HostAddresses(_engine.View, _engine.LinkArray);
-        if (!ReplyIpOptions.TryWrite(ip[Ipv4Header.MinLength..parsed.L3HeaderLength], options, host, MillisecondsSinceMidnight(),
-                _engine.Options.AcceptSourceRoute, ref source, ref destination, out int optionsLength))
+        if (!TryReplyOptions(ip, parsed.L3HeaderLength, options, ref source, ref destination, out int optionsLength))
         {
             return Dropped(DropReason.IpOptions);
         }
 
-        // TryWrite turned source and destination into the reply's own.
         _counters.Drop(reason);
         int length = TcpResetReply.Write(buffer, offset, parsed, _engine.LinkArray[link].Mac, _engine.Options.HopLimit, options[..optionsLength], source, destination);
         return length > 0 ? FrameVerdict.Transmit(link, offset, length, reason) : FrameVerdict.Drop(reason);
