@@ -259,10 +259,8 @@ public sealed class HealthMonitor : IAsyncDisposable
                 return false;
             }
 
-            if (check.Running)
+            if (RunAgainIfRunning(check))
             {
-                // Woken by its file while its check runs: one run at a time, and one more after it.
-                check.RunAgain = true;
                 return false;
             }
 
@@ -285,13 +283,10 @@ public sealed class HealthMonitor : IAsyncDisposable
                 return;
             }
 
-            if (check.Running)
+            if (!RunAgainIfRunning(check))
             {
-                check.RunAgain = true;
-                return;
+                check.Reschedule(TimeSpan.Zero);
             }
-
-            check.Reschedule(TimeSpan.Zero);
         }
     }
 
@@ -396,6 +391,21 @@ public sealed class HealthMonitor : IAsyncDisposable
                 check.Reschedule(TakeRunAgain(check) ? TimeSpan.Zero : check.State.Timing.DelayLoop);
             }
         }
+    }
+
+    /// <summary>
+    /// One run of a check at a time: a check woken by its file (or falling due) while it runs is marked to run once more
+    /// as soon as it completes (<see cref="TakeRunAgain"/>). Under the monitor's lock.
+    /// </summary>
+    /// <returns>True when the check is running (and is now marked).</returns>
+    private static bool RunAgainIfRunning(MonitoredCheck check)
+    {
+        if (check.Running)
+        {
+            check.RunAgain = true;
+        }
+
+        return check.Running;
     }
 
     private static bool TakeRunAgain(MonitoredCheck check)
