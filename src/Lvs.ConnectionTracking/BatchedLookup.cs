@@ -48,6 +48,9 @@ internal static class BatchedLookup<TChain, TAddress>
 
         /// <summary>True when the head is already the candidate (the inbound buckets' first tag match), so no chain stage runs.</summary>
         static abstract bool HeadIsCandidate { get; }
+
+        /// <summary>A bucket of <see cref="Bucket"/> (the calling thread's partition) moved to another index partition.</summary>
+        static abstract int InPartition(ConnectionStore<TAddress> store, int bucket, int partition);
     }
 
     /// <summary>Looks up the packets of this run's family; returns how many were found, and in <paramref name="others"/> how many packets are of the other family (their handles are not written).</summary>
@@ -57,7 +60,9 @@ internal static class BatchedLookup<TChain, TAddress>
         Span<int> cursors = stackalloc int[Group];
         Span<int> candidates = stackalloc int[Group];
         Span<int> pending = stackalloc int[Group];
+        Span<int> missed = stackalloc int[Group];
         bool checkServers = table.Options.ExpireNoDestinationConnections;
+        bool partitioned = store.PartitionCount > 1;
         int found = 0;
         others = 0;
         for (int start = 0; start < packets.Length; start += Group)
@@ -118,6 +123,7 @@ internal static class BatchedLookup<TChain, TAddress>
             }
 
             var groupHandles = handles.Slice(start, group.Length);
+            int missedCount = 0;
             for (int i = 0; i < group.Length; i++)
             {
                 // The candidate the stages found is nearly always the connection; checking it alone (a live slot with
@@ -132,13 +138,68 @@ internal static class BatchedLookup<TChain, TAddress>
                 }
                 else if (groupBuckets[i] >= 0)
                 {
-                    found += Decide(table, store, group[i], groupBuckets[i], candidate, ref groupHandles[i]) ? 1 : 0;
+                    bool hit = Decide(table, store, group[i], groupBuckets[i], candidate, ref groupHandles[i]);
+                    found += hit ? 1 : 0;
+                    missed[missedCount] = i;
+                    missedCount += hit ? 0 : 1;
                 }
                 else
                 {
                     others++;
                 }
             }
+
+            if (partitioned && missedCount > 0)
+            {
+                found += OtherPartitions(table, store, group, groupBuckets, missed[..missedCount], groupHandles);
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The packets a group did not find in the calling thread's partition, looked for in the other partitions (see
+    /// ConnectionStore.Partitions.cs), a partition at a time and again in stages: every bucket or head loaded, then
+    /// every first candidate, then each packet decided by the lock-free walk. Returns how many were found.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int OtherPartitions(ConnectionTable table, ConnectionStore<TAddress> store, ReadOnlySpan<FlowKey> group, ReadOnlySpan<int> buckets, Span<int> missed, Span<ConnectionHandle> handles)
+    {
+        int found = 0;
+        int own = store.CallerPartition;
+        for (int k = 1; k < store.PartitionCount && missed.Length > 0; k++)
+        {
+            int partition = (own + k) & (store.PartitionCount - 1);
+            foreach (int i in missed)
+            {
+                TChain.PrefetchHead(store, TChain.InPartition(store, buckets[i], partition));
+            }
+
+            foreach (int i in missed)
+            {
+                TChain.PrefetchSlot(store, TChain.Head(store, TChain.InPartition(store, buckets[i], partition)));
+            }
+
+            int left = 0;
+            foreach (int i in missed)
+            {
+                int bucket = TChain.InPartition(store, buckets[i], partition);
+                bool hit = TChain.Find(store, group[i], bucket, out int index, out uint word);
+                handles[i] = hit ? store.HandleFrom(index, word) : default;
+                if (hit && !table.KeepIfServerAvailable(handles[i]))
+                {
+                    // Gone with its server (expire_nodest_conn): found, and keys are unique, so not looked for further.
+                    handles[i] = default;
+                    continue;
+                }
+
+                found += hit ? 1 : 0;
+                missed[left] = i;
+                left += hit ? 0 : 1;
+            }
+
+            missed = missed[..left];
         }
 
         return found;
@@ -189,6 +250,9 @@ internal readonly struct InboundChain<TAddress> : BatchedLookup<InboundChain<TAd
 
     public static bool HeadIsCandidate => true;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int InPartition(ConnectionStore<TAddress> store, int bucket, int partition) => store.InboundProbeIn(bucket, partition);
+
     // An inbound walk reads only the lookup part of a slot.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PrefetchSlot(ConnectionStore<TAddress> store, int index) => store.PrefetchEntry(index);
@@ -222,6 +286,9 @@ internal readonly struct OutboundChain<TAddress> : BatchedLookup<OutboundChain<T
     public static int Head(ConnectionStore<TAddress> store, int bucket) => store.OutboundHead(bucket);
 
     public static bool HeadIsCandidate => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int InPartition(ConnectionStore<TAddress> store, int bucket, int partition) => ConnectionStore<TAddress>.OutboundBucketIn(bucket, partition);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PrefetchSlot(ConnectionStore<TAddress> store, int index) => store.PrefetchSlot(index);

@@ -17,16 +17,24 @@ internal sealed partial class ConnectionStore<TAddress>
     // Walks stop at any link outside the slab, not only at -1: a reader standing on a slot that was freed and refilled
     // as a template reads that template's timeout where a link was (see Add), and must end the walk and retry rather
     // than index out of range.
+    /// <summary>Finds a live entry with an inbound key, in every partition (the calling thread's first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word) =>
-        TryFindInbound(InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template), protocol, client, clientPort, @virtual, virtualPort, template, out index, out word);
+    public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
+    {
+        int probe = InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template);
+        return TryFindInbound(probe, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word)
+            || (_partitionMask != 0 && TryFindInboundElsewhere(probe, CallerPartition, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word));
+    }
 
-    /// <summary>Where an inbound key is looked for: its bucket (bits 8 and up) and its tag (bits 0-7), packed in one int.</summary>
+    /// <summary>
+    /// Where an inbound key is looked for in the calling thread's partition: its bucket (bits 8 and up, the partition
+    /// in the low bits of the bucket) and its tag (bits 0-7), packed in one int.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int InboundProbe(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template)
     {
         byte kind = template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
-        return ProbeOf(FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _secret));
+        return ProbeOf(FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _secret), CallerPartition);
     }
 
     /// <summary>
@@ -58,7 +66,7 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         int bucket = probe >> ProbeTagBits;
         uint tag = (uint)probe & ProbeTagMask;
-        ref int version = ref _inVersions[bucket & _stripeMask];
+        ref int version = ref _inVersions[InboundStripe(bucket)];
         ref var line = ref _inLines[bucket];
         uint templateMeta = template ? TemplateMeta : 0;
         while (true)
@@ -155,7 +163,7 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         int bucket = probe >> ProbeTagBits;
         ref var line = ref _inLines[bucket];
-        ref int version = ref _inVersions[bucket & _stripeMask];
+        ref int version = ref _inVersions[InboundStripe(bucket)];
         uint at = line.CellsEqual(InboundBucket.Cell((uint)probe & ProbeTagMask, index), _cells);
         if (at != 0)
         {
@@ -188,7 +196,7 @@ internal sealed partial class ConnectionStore<TAddress>
     /// whenever the entry is live with the generation the caller then checks under that stripe's lock.
     /// </summary>
     private int InboundStripeOf(int index) =>
-        (uint)index < (uint)_entries.Length ? (ProbeOf(InboundHash(ref _entries[index])) >> ProbeTagBits) & _stripeMask : 0;
+        (uint)index < (uint)_entries.Length ? InboundStripe(ProbeOf(InboundHash(ref _entries[index]), PartitionOf(index)) >> ProbeTagBits) : 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong InboundHash(ref ConnectionEntry<TAddress> e) =>
@@ -201,12 +209,16 @@ internal sealed partial class ConnectionStore<TAddress>
             e.VirtualPort,
             _secret);
 
-    /// <summary>An inbound probe: the bucket from the hash's high half (see <see cref="BucketOf"/>), the tag from bits 24-31 of its low half, never 0.</summary>
+    /// <summary>
+    /// An inbound probe in <paramref name="partition"/>: the partition's bucket from the hash's high half (see
+    /// <see cref="BucketOf"/>; its line is bucket x partitions + partition), the tag from bits 24-31 of its low half,
+    /// never 0.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int ProbeOf(ulong hash)
+    private int ProbeOf(ulong hash, int partition)
     {
         uint tag = (uint)(hash >> 24) & ProbeTagMask;
         tag += (tag - 1) >> 31;
-        return (BucketOf(hash, _inLineCount) << ProbeTagBits) | (int)tag;
+        return (((BucketOf(hash, _inLineCount) << _partitionBits) | partition) << ProbeTagBits) | (int)tag;
     }
 }

@@ -19,7 +19,7 @@ internal sealed partial class ConnectionStore<TAddress>
     public void Prepare(ref ConnectionInsert<TAddress> insert)
     {
         byte kind = insert.Template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
-        insert.InProbe = ProbeOf(FlowHashKey<TAddress>.Hash(kind, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, _secret));
+        insert.InProbe = ProbeOf(FlowHashKey<TAddress>.Hash(kind, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, _secret), CallerPartition);
         PrefetchInboundHead(insert.InProbe);
         insert.OutBucket = -1;
         if (insert.HasOutboundKey)
@@ -31,7 +31,7 @@ internal sealed partial class ConnectionStore<TAddress>
                 insert.DestinationPort,
                 fullNat ? insert.Local : insert.Client,
                 fullNat ? insert.LocalPort : insert.ClientPort);
-            MemoryPrefetch.Line(ref _outHeads[insert.OutBucket]);
+            PrefetchOutboundHead(insert.OutBucket);
         }
     }
 
@@ -87,11 +87,21 @@ internal sealed partial class ConnectionStore<TAddress>
     public AddConnectionResult AddLocked(int shard, in ConnectionInsert<TAddress> insert, out int index, out uint generation, Span<ConnectionEnd> ends, ref int endCount)
     {
         int from = shard;
+
+        // With several partitions the key may be live in another one than the insert's: looked for there first,
+        // without a lock (see ConnectionStore.Partitions.cs). With one, the check under the stripe lock is the only one.
+        if (_partitionMask != 0
+            && TryFindInboundElsewhere(insert.InProbe, shard & _partitionMask, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint elsewhere))
+        {
+            generation = GenerationOf(ref _entries[index], elsewhere);
+            return AddConnectionResult.Exists;
+        }
+
         if (Shard(shard).FreeHead < 0)
         {
             // No free slot here. What the insert would answer without one comes first, as before shedding (the answers
             // are checked again under the stripe locks below): a live connection with the key, an invalid template.
-            if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint existing))
+            if (TryFindInbound(InboundProbeIn(insert.InProbe, shard & _partitionMask), insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint existing))
             {
                 generation = GenerationOf(ref _entries[index], existing);
                 return AddConnectionResult.Exists;
@@ -120,7 +130,10 @@ internal sealed partial class ConnectionStore<TAddress>
 
         try
         {
-            return AddInto(from, in insert, out index, out generation);
+            // The connection goes into the index partition of its slot's shard.
+            int partition = from & _partitionMask;
+            int outBucket = insert.OutBucket >= 0 ? OutboundBucketIn(insert.OutBucket, partition) : -1;
+            return AddInto(from, in insert, InboundProbeIn(insert.InProbe, partition), outBucket, out index, out generation);
         }
         finally
         {
@@ -137,12 +150,12 @@ internal sealed partial class ConnectionStore<TAddress>
     /// authoritative duplicate check, the template's reference and the publication in the inbound index; then the
     /// outbound link under its stripe lock, and the timer.
     /// </summary>
-    private AddConnectionResult AddInto(int shard, in ConnectionInsert<TAddress> insert, out int index, out uint generation)
+    private AddConnectionResult AddInto(int shard, in ConnectionInsert<TAddress> insert, int probe, int outBucket, out int index, out uint generation)
     {
         uint now = _table.CurrentTick;
         bool template = insert.Template;
         int control = insert.Control;
-        int inStripe = (insert.InProbe >> ProbeTagBits) & _stripeMask;
+        int inStripe = InboundStripe(probe >> ProbeTagBits);
         int controlStripe = control >= 0 && _striped ? InboundStripeOf(control) : inStripe;
         if (_striped)
         {
@@ -156,7 +169,7 @@ internal sealed partial class ConnectionStore<TAddress>
         int i;
         try
         {
-            if (TryFindInbound(insert.InProbe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
+            if (TryFindInbound(probe, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, template, out index, out uint existing))
             {
                 generation = GenerationOf(ref _entries[index], existing);
                 return AddConnectionResult.Exists;
@@ -199,7 +212,7 @@ internal sealed partial class ConnectionStore<TAddress>
             r.Controlled = 0;
             e.Protocol = insert.Protocol;
             e.RealServer = (ushort)insert.RealServer;
-            bool outbound = insert.OutBucket >= 0;
+            bool outbound = outBucket >= 0;
             e.Meta = (uint)insert.Method | (template ? TemplateMeta : 0) | (outbound ? OutboundMeta : 0)
                 | (control >= 0 ? (uint)(control + 1) << AuxShift : 0)
                 | (insert.Seen && !template ? InPacketsUnit : 0); // the first packet, applied by the insert, came in
@@ -253,12 +266,12 @@ internal sealed partial class ConnectionStore<TAddress>
             // Publish: key fields before the word (release), the word before the links: an empty cell of the bucket if
             // there is one, else the head of its overflow chain.
             Volatile.Write(ref e.Word, word);
-            ref var line = ref _inLines[insert.InProbe >> ProbeTagBits];
+            ref var line = ref _inLines[probe >> ProbeTagBits];
             uint empty = line.CellsEqual(0, _cells);
             if (empty != 0)
             {
                 e.NextIn = -1;
-                Volatile.Write(ref line[BitOperations.TrailingZeroCount(empty)], InboundBucket.Cell((uint)insert.InProbe & ProbeTagMask, i));
+                Volatile.Write(ref line[BitOperations.TrailingZeroCount(empty)], InboundBucket.Cell((uint)probe & ProbeTagMask, i));
             }
             else
             {
@@ -279,13 +292,14 @@ internal sealed partial class ConnectionStore<TAddress>
             }
         }
 
-        if (insert.OutBucket >= 0)
+        if (outBucket >= 0)
         {
-            // The outbound chain holds slots of every shard: its links change under the bucket's stripe lock.
-            ref int gate = ref _outLocks[insert.OutBucket & _stripeMask];
+            // The outbound chain holds slots of every shard of its partition: its links change under the bucket's stripe lock.
+            ref int gate = ref _outLocks[OutboundStripe(outBucket)];
+            ref int head = ref OutboundHeadOf(outBucket);
             EnterStripe(ref gate);
-            _routes[i].NextOut = _outHeads[insert.OutBucket];
-            Volatile.Write(ref _outHeads[insert.OutBucket], i);
+            _routes[i].NextOut = head;
+            Volatile.Write(ref head, i);
             ExitStripe(ref gate);
         }
 

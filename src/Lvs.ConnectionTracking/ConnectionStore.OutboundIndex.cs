@@ -9,21 +9,44 @@ namespace Lvs.ConnectionTracking;
 internal sealed partial class ConnectionStore<TAddress>
     where TAddress : unmanaged, IStoredAddress<TAddress>
 {
+    /// <summary>Finds a live connection by its reply key, in every partition (the calling thread's first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryFindOutbound(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word) =>
-        TryFindOutbound(OutboundBucket(protocol, source, sourcePort, destination, destinationPort), protocol, source, sourcePort, destination, destinationPort, out index, out word);
+    public bool TryFindOutbound(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word)
+    {
+        int bucket = OutboundBucket(protocol, source, sourcePort, destination, destinationPort);
+        if (TryFindOutbound(bucket, protocol, source, sourcePort, destination, destinationPort, out index, out word))
+        {
+            return true;
+        }
 
+        for (int k = 1; k <= _partitionMask; k++)
+        {
+            if (TryFindOutbound(OutboundBucketIn(bucket, (CallerPartition + k) & _partitionMask), protocol, source, sourcePort, destination, destinationPort, out index, out word))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The outbound bucket of a reply key in the calling thread's partition (which bits 24 and up hold).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int OutboundBucket(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort) =>
-        BucketOf(FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _secret), _outBuckets);
+        OutboundBucket(protocol, source, sourcePort, destination, destinationPort, CallerPartition);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int OutboundBucket(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, int partition) =>
+        BucketOf(FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _secret), _outBuckets)
+        | (partition << OutboundPartitionShift);
 
     /// <summary>Asks the CPU to start loading an outbound bucket's chain head (a batched lookup's first stage).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchOutboundHead(int bucket) => MemoryPrefetch.Line(ref _outHeads[bucket]);
+    public void PrefetchOutboundHead(int bucket) => MemoryPrefetch.Line(ref OutboundHeadOf(bucket));
 
     /// <summary>Reads an outbound bucket's chain head (for batched lookups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int OutboundHead(int bucket) => Volatile.Read(ref _outHeads[bucket]);
+    public int OutboundHead(int bucket) => Volatile.Read(ref OutboundHeadOf(bucket));
 
     /// <summary>Asks the CPU to start loading both parts of a slot (an outbound walk reads the route and the entry); ignores a link outside the slab.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,11 +84,12 @@ internal sealed partial class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindOutbound(int bucket, byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word)
     {
-        ref int version = ref _outVersions[bucket & _stripeMask];
+        ref int version = ref _outVersions[OutboundStripe(bucket)];
+        ref int head = ref OutboundHeadOf(bucket);
         while (true)
         {
             int before = Volatile.Read(ref version);
-            int i = Volatile.Read(ref _outHeads[bucket]);
+            int i = Volatile.Read(ref head);
             int steps = 0;
             while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
             {
@@ -122,9 +146,12 @@ internal sealed partial class ConnectionStore<TAddress>
             ? r.LocalPort == peerPort && TAddress.AreEqual(r.Local, peer)
             : e.ClientPort == peerPort && TAddress.AreEqual(e.Client, peer);
 
-    private int OutboundBucket(ref ConnectionEntry<TAddress> e, ref ConnectionRoute<TAddress> r)
+    /// <summary>The outbound bucket of the connection at <paramref name="index"/>, in its slot's partition.</summary>
+    private int OutboundBucket(int index)
     {
+        ref var e = ref _entries[index];
+        ref var r = ref _routes[index];
         bool fullNat = (ForwardingMethod)(e.Meta & MethodMask) == ForwardingMethod.FullNat;
-        return OutboundBucket(e.Protocol, r.Destination, r.DestinationPort, fullNat ? r.Local : e.Client, fullNat ? r.LocalPort : e.ClientPort);
+        return OutboundBucket(e.Protocol, r.Destination, r.DestinationPort, fullNat ? r.Local : e.Client, fullNat ? r.LocalPort : e.ClientPort, PartitionOf(index));
     }
 }

@@ -185,9 +185,9 @@ internal sealed partial class ConnectionStore<TAddress>
         // Live with the generation, and it stays so until this ends it (an end takes the shard's lock, held here), so its
         // key is stable. Its inbound stripe lock covers the unlink and, for a template, the check that it controls
         // nothing, which an insert's reference to it (taken under the same lock, see AddInto) cannot then slip past.
-        int probe = knownProbe >= 0 ? knownProbe : ProbeOf(InboundHash(ref e));
+        int probe = knownProbe >= 0 ? knownProbe : ProbeOf(InboundHash(ref e), PartitionOf(index));
         bool isTemplate = (e.Meta & TemplateMeta) != 0;
-        ref int inGate = ref _inLocks[(probe >> ProbeTagBits) & _stripeMask];
+        ref int inGate = ref _inLocks[InboundStripe(probe >> ProbeTagBits)];
         EnterStripe(ref inGate);
         try
         {
@@ -216,10 +216,10 @@ internal sealed partial class ConnectionStore<TAddress>
         ref var r = ref _routes[index];
         if ((e.Meta & OutboundMeta) != 0)
         {
-            int outBucket = knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(ref e, ref r);
-            ref int outGate = ref _outLocks[outBucket & _stripeMask];
+            int outBucket = knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(index);
+            ref int outGate = ref _outLocks[OutboundStripe(outBucket)];
             EnterStripe(ref outGate);
-            Unlink(ref _outHeads[outBucket], ref _outVersions[outBucket & _stripeMask], index, outbound: true);
+            Unlink(ref OutboundHeadOf(outBucket), ref _outVersions[OutboundStripe(outBucket)], index, outbound: true);
             ExitStripe(ref outGate);
         }
 

@@ -92,7 +92,7 @@ internal sealed partial class ConnectionStore<TAddress>
         int lane = Lane();
         ref int current = ref _laneShards[lane & (LaneSlots - 1)];
         int shard = Volatile.Read(ref current);
-        if (shard < 0 || Volatile.Read(ref Shard(shard).FreeHead) < 0)
+        if (shard < 0 || Volatile.Read(ref Shard(shard).FreeHead) < 0 || ((shard ^ CallerPartition) & _partitionMask) != 0)
         {
             shard = ClaimShard(lane, shard);
             Volatile.Write(ref current, shard);
@@ -103,10 +103,12 @@ internal sealed partial class ConnectionStore<TAddress>
     }
 
     /// <summary>
-    /// A shard for a lane whose shard (<paramref name="previous"/>, -1 for none yet) is full: the first from the lane's
-    /// own place that has a free slot and no other lane, claimed for this one; else the first with a free slot, shared;
-    /// else the previous one (its add then sheds; see <see cref="AddLocked"/>). Claims keep packet threads on
-    /// different shards while there are enough; a full shard's claim is given up.
+    /// A shard for a lane whose shard (<paramref name="previous"/>, -1 for none yet) is full or of another partition
+    /// than the calling packet thread's: the first from the lane's own place, in the thread's partition, that has a
+    /// free slot and no other lane, claimed for this one; else the first such with a free slot, shared; else the same
+    /// in any partition (the slot is then indexed in its own shard's partition); else the previous one (its add then
+    /// sheds; see <see cref="AddLocked"/>). Claims keep packet threads on different shards while there are enough; a
+    /// claim given up is released.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int ClaimShard(int lane, int previous)
@@ -117,13 +119,21 @@ internal sealed partial class ConnectionStore<TAddress>
         }
 
         int start = previous >= 0 ? previous + 1 : (lane - 1) % ShardCount;
+        int partition = CallerPartition;
         int shared = -1;
+        int elsewhere = -1;
         for (int k = 0; k < ShardCount; k++)
         {
             int j = (start + k) % ShardCount;
             ref var state = ref Shard(j);
             if (Volatile.Read(ref state.FreeHead) < 0)
             {
+                continue;
+            }
+
+            if ((j & _partitionMask) != partition)
+            {
+                elsewhere = elsewhere < 0 ? j : elsewhere;
                 continue;
             }
 
@@ -136,7 +146,7 @@ internal sealed partial class ConnectionStore<TAddress>
             shared = shared < 0 ? j : shared;
         }
 
-        return shared >= 0 ? shared : Math.Max(previous, 0);
+        return shared >= 0 ? shared : elsewhere >= 0 ? elsewhere : Math.Max(previous, 0);
     }
 
     /// <summary>Takes a shard's lock, waiting for it (never while holding another lock).</summary>

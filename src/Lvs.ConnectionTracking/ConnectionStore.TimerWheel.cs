@@ -74,7 +74,7 @@ internal sealed partial class ConnectionStore<TAddress>
     /// is due, else -1, with their lines' loads started: the removals then find them in the cache instead of each
     /// waiting for two reads from DRAM in turn.
     /// </summary>
-    private void PrefetchExpiries(ReadOnlySpan<int> batch, Span<int> probes, Span<int> outBuckets, uint tick)
+    private void PrefetchExpiries(ReadOnlySpan<int> batch, Span<int> probes, Span<int> outBuckets, uint tick, int partition)
     {
         for (int k = 0; k < batch.Length; k++)
         {
@@ -83,14 +83,14 @@ internal sealed partial class ConnectionStore<TAddress>
             outBuckets[k] = -1;
             if ((int)(Volatile.Read(ref e.Expiry) - tick) <= 0 && (Volatile.Read(ref e.Word) & LiveBit) != 0)
             {
-                int probe = ProbeOf(InboundHash(ref e));
+                int probe = ProbeOf(InboundHash(ref e), partition);
                 probes[k] = probe;
                 PrefetchInboundHead(probe);
                 if ((e.Meta & OutboundMeta) != 0)
                 {
-                    int bucket = OutboundBucket(ref e, ref _routes[batch[k]]);
+                    int bucket = OutboundBucket(batch[k]);
                     outBuckets[k] = bucket;
-                    MemoryPrefetch.Line(ref _outHeads[bucket]);
+                    PrefetchOutboundHead(bucket);
                 }
             }
         }
@@ -105,13 +105,21 @@ internal sealed partial class ConnectionStore<TAddress>
         }
     }
 
-    /// <summary>Processes every wheel slot up to <paramref name="now"/>, shard by shard: expires what is due and re-files what was refreshed.</summary>
+    /// <summary>
+    /// Processes every wheel slot up to <paramref name="now"/>, shard by shard: expires what is due and re-files what
+    /// was refreshed; except the shards that packet threads expire themselves and keep up with (see
+    /// <see cref="ExpirePartition"/>).
+    /// </summary>
     public int ExpireUntil(uint now)
     {
         int expired = 0;
+        int run = Interlocked.Increment(ref _housekeepingRuns);
         for (int k = 0; k < ShardCount; k++)
         {
-            expired += ExpireUntil(k, now);
+            if (!LeftToPacketThreads(k, run))
+            {
+                expired += ExpireUntil(k, now);
+            }
         }
 
         return expired;
@@ -166,7 +174,7 @@ internal sealed partial class ConnectionStore<TAddress>
                     batch[n++] = i;
                 }
 
-                PrefetchExpiries(batch[..n], probes, outBuckets, tick);
+                PrefetchExpiries(batch[..n], probes, outBuckets, tick, shard & _partitionMask);
                 for (int k = 0; k < n; k++)
                 {
                     int i = batch[k];

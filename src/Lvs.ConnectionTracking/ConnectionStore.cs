@@ -107,8 +107,12 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly bool _striped;
     private readonly int[] _dropCounters = new int[InPacketsSaturated];
     private readonly int[] _laneShards = [.. Enumerable.Repeat(-1, LaneSlots)];
+    private readonly int _partitionBits;
+    private readonly int _partitionMask;
+    private readonly PartitionExpiry[] _partitionExpiry;
+    private int _housekeepingRuns;
 
-    public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed, int shards = 0)
+    public ConnectionStore(ConnectionTable table, int capacity, bool isIPv6, ulong randomSeed, int shards = 0, int partitions = 1)
     {
         if (capacity < 1 || capacity > (1 << 24) - 2)
         {
@@ -122,29 +126,40 @@ internal sealed partial class ConnectionStore<TAddress>
         _secret = new FlowHashSecret(FlowHash.Seed);
         Capacity = capacity;
 
+        // Writer shards (ConnectionStore.Shards.cs) and index partitions (ConnectionStore.Partitions.cs): contiguous
+        // ranges of slots, each shard in partition shard & (partitions - 1), each partition with an index of its own.
+        int shardCount = ShardCountFor(capacity, shards);
+        _striped = shardCount > 1;
+        _shardSize = capacity / shardCount;
+        int partitionCount = PartitionCountFor(partitions, shardCount);
+        _partitionBits = System.Numerics.BitOperations.Log2((uint)partitionCount);
+        _partitionMask = partitionCount - 1;
+        _partitionExpiry = new PartitionExpiry[partitionCount];
+        int partitionSlots = MostSlotsOfAPartition(capacity, shardCount, partitionCount);
+
         // Inbound, where every packet looks: one 64-byte bucket of 15 cells per 13 connections (13 per bucket on
         // average at full load, 5 % of them in overflow chains; 4.9 bytes per connection). Outbound, where only NAT
         // replies look: chains of two entries per bucket on average (2 bytes per connection). With the 56-byte slot
         // that is within the budget of 64 bytes per IPv4 connection. Any count works: a bucket is picked by
-        // multiplying the hash, not by masking it.
-        _inLineCount = (uint)Math.Max((capacity + ConnectionsPerInboundBucket - 1) / ConnectionsPerInboundBucket, 1);
-        _outBuckets = (uint)Math.Max(capacity / 2, 16);
-        _stripeMask = 4095;
+        // multiplying the hash, not by masking it. The counts are per partition, each sized for its shards' slots.
+        _inLineCount = (uint)Math.Max((partitionSlots + ConnectionsPerInboundBucket - 1) / ConnectionsPerInboundBucket, 1);
+        _outBuckets = (uint)Math.Max(partitionSlots / 2, 16);
+        _stripeMask = StripesPerPartition - 1;
         _entries = new CacheAlignedArray<ConnectionEntry<TAddress>>(capacity);
         _routes = HugePages.AllocatePinned<ConnectionRoute<TAddress>>(capacity);
-        _inLines = new CacheAlignedArray<InboundBucket>((int)_inLineCount);
+        _inLines = new CacheAlignedArray<InboundBucket>((int)_inLineCount << _partitionBits);
         _cells = InboundBucket.ConnectionCells >> (InboundBucket.OverflowCell - Math.Clamp(table.Options.InboundCellsPerBucket, 1, InboundBucket.OverflowCell));
-        for (int i = 0; i <= (int)_inLineCount; i++)
+        for (int i = 0; i <= (int)_inLineCount << _partitionBits; i++)
         {
             // Every bucket and the sentinel after them start empty.
             _inLines.AtOrSentinel(i) = default;
         }
 
-        _outHeads = NewFilled((int)_outBuckets);
-        _inVersions = new int[_stripeMask + 1];
-        _outVersions = new int[_stripeMask + 1];
-        _inLocks = new int[_stripeMask + 1];
-        _outLocks = new int[_stripeMask + 1];
+        _outHeads = NewFilled((int)_outBuckets * partitionCount);
+        _inVersions = new int[StripesPerPartition * partitionCount];
+        _outVersions = new int[StripesPerPartition * partitionCount];
+        _inLocks = new int[StripesPerPartition * partitionCount];
+        _outLocks = new int[StripesPerPartition * partitionCount];
         _entries.Sentinel = default;
         _entries.Sentinel.NextIn = -1;
         for (int i = 0; i < capacity; i++)
@@ -157,13 +172,10 @@ internal sealed partial class ConnectionStore<TAddress>
             r.WheelPrev = NotFiled;
         }
 
-        // Writer shards (ConnectionStore.Shards.cs): contiguous ranges of slots, each with its free list (in slot order),
-        // timer wheel, refile queue and flood-defence state. Room in the refile queues for a second's worth of shortened
-        // timeouts at a high closing rate (1/64 of the capacity, between 1 K and 16 K entries of 16 bytes in all, a quarter
-        // of a byte per connection); beyond it packet threads re-file under the shard's lock themselves.
-        int shardCount = ShardCountFor(capacity, shards);
-        _striped = shardCount > 1;
-        _shardSize = capacity / shardCount;
+        // Each writer shard has its free list (in slot order), timer wheel, refile queue and flood-defence state. Room in
+        // the refile queues for a second's worth of shortened timeouts at a high closing rate (1/64 of the capacity,
+        // between 1 K and 16 K entries of 16 bytes in all, a quarter of a byte per connection); beyond it packet threads
+        // re-file under the shard's lock themselves.
         // One spare block ahead of the shards (see Shard): the array's length, which every insert's bounds check reads,
         // must not share a cache line with the first shard's lock and free list, which its own thread writes.
         _shards = new ShardState[shardCount + 1];

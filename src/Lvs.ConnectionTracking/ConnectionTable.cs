@@ -63,14 +63,14 @@ public sealed partial class ConnectionTable : IDisposable
         _start = _time.GetTimestamp();
         Tag = (uint)(((uint)Interlocked.Increment(ref s_tables) - 1) % 127) + 1;
         ulong seed = options.RandomSeed ?? FlowHash.RandomSeed();
-        _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed, options.WriterShards);
+        _v4 = new ConnectionStore<Ipv4StoredAddress>(this, options.Capacity, isIPv6: false, seed, options.WriterShards, options.IndexPartitions);
         // IPv6: with an explicit capacity reserved now; by default (one eighth of the IPv4 capacity) only when the first
         // IPv6 entry is added, so that an IPv4-only director pays nothing for it. Until then an empty store of one slot
         // answers lookups (all miss) and housekeeping.
         IPv6Capacity = options.IPv6Capacity ?? Math.Max(1024, options.Capacity / 8);
         _ipv6Seed = ~seed;
         _ipv6Allocated = options.IPv6Capacity is not null;
-        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, _ipv6Allocated ? IPv6Capacity : 1, isIPv6: true, _ipv6Seed, Options.WriterShards);
+        _v6 = new ConnectionStore<Ipv6StoredAddress>(this, _ipv6Allocated ? IPv6Capacity : 1, isIPv6: true, _ipv6Seed, Options.WriterShards, Options.IndexPartitions);
     }
 
     /// <summary>The settings.</summary>
@@ -569,6 +569,24 @@ public sealed partial class ConnectionTable : IDisposable
         UpdateDefenceLevel();
         return _v4.ExpireUntil(now) + _v6.ExpireUntil(now);
     }
+
+    /// <summary>
+    /// Expires, on a packet thread, the connections of its index partition (<see cref="ConnectionTableOptions.IndexPartitions"/>,
+    /// <see cref="Lvs.Core.PacketThread.Current"/>) up to <see cref="CurrentTick"/>, as the kernel's connection timers
+    /// run on the CPU that armed them: a packet thread calls it whenever it sees the tick move, and from then on
+    /// <see cref="RunHousekeeping"/> leaves that partition to it for as long as it keeps up (it expires the partition
+    /// itself again once the thread has not called this since the run before the last). With one partition it does
+    /// nothing: housekeeping expires everything.
+    /// </summary>
+    /// <returns>The number of entries expired.</returns>
+    public int RunPacketThreadExpiry()
+    {
+        uint now = CurrentTick;
+        return _v4.ExpirePartition(now) + (Volatile.Read(ref _ipv6Allocated) ? _v6.ExpirePartition(now) : 0);
+    }
+
+    /// <summary>The number of index partitions (see <see cref="ConnectionTableOptions.IndexPartitions"/>) after rounding.</summary>
+    public int IndexPartitions => _v4.PartitionCount;
 
     /// <summary>
     /// The secure_tcp part of the kernel's <c>update_defense_level</c>, once a second: in mode 1 or 2 the defence is on

@@ -57,6 +57,16 @@ public sealed record ConnectionTableOptions
     public bool ExtendedFloodDefence { get; init; }
 
     /// <summary>
+    /// The number of index partitions: 1 (the default) keeps one index, as the kernel's one connection hash table; a
+    /// director with several packet threads sets its thread count, so that each thread adds, indexes and expires its
+    /// connections in a partition of its own (<see cref="Lvs.Core.PacketThread.Current"/> picks it) and two threads'
+    /// new connections do not write the same cache lines. Lookups look in every partition, the thread's first. Rounded
+    /// down to a power of two, at most the writer shards (one per 16,384 slots of capacity, at most 16). See
+    /// docs/connection-tracking.md.
+    /// </summary>
+    public int IndexPartitions { get; init; } = 1;
+
+    /// <summary>
     /// For tests: how many of an inbound bucket's 15 cells are used (the rest of its connections go to its overflow
     /// chain), so that a small table exercises the chains as a full large one does.
     /// </summary>

@@ -22,6 +22,7 @@ namespace Lvs.Director;
 public sealed class DirectorEngine : IDisposable
 {
     private readonly ConcurrentBag<WorkerCounters> _workers = [];
+    private int _workersCreated;
     private readonly Dictionary<(bool Service, int Index), RateEstimator> _estimators = [];
     private readonly Lock _estimatorGate = new();
     private readonly TimeProvider _time;
@@ -144,13 +145,18 @@ public sealed class DirectorEngine : IDisposable
 
     internal EngineView View => Volatile.Read(ref _view);
 
-    /// <summary>Creates a packet worker: one per packet thread (a worker is not thread-safe; workers run in parallel).</summary>
+    /// <summary>
+    /// Creates a packet worker: one per packet thread (a worker is not thread-safe; workers run in parallel). Workers
+    /// are numbered in order of creation, and worker n makes its thread packet thread n (<see cref="PacketThread"/>):
+    /// with <see cref="ConnectionTableOptions.IndexPartitions"/> set to the number of workers, each adds and expires
+    /// its connections in a part of the table of its own.
+    /// </summary>
     /// <returns>The worker.</returns>
     public PacketWorker CreateWorker()
     {
         var counters = new WorkerCounters();
         _workers.Add(counters);
-        return new PacketWorker(this, counters);
+        return new PacketWorker(this, counters, Interlocked.Increment(ref _workersCreated) - 1);
     }
 
     /// <summary>A service's counters, summed over the workers (<c>ipvsadm -L --stats</c>).</summary>

@@ -39,8 +39,10 @@ public sealed partial class PacketWorker
     private readonly ConnectionHandle[] _inboundHandles = new ConnectionHandle[BatchSize];
     private readonly FlowKey[] _outboundKeys = new FlowKey[BatchSize];
     private readonly ConnectionHandle[] _outboundHandles = new ConnectionHandle[BatchSize];
+    private readonly int _thread;
     private EngineView? _view;
     private long _created;
+    private uint _expiredTick;
 
     private enum GroupKind : byte
     {
@@ -50,10 +52,11 @@ public sealed partial class PacketWorker
         Outbound,
     }
 
-    internal PacketWorker(DirectorEngine engine, WorkerCounters counters)
+    internal PacketWorker(DirectorEngine engine, WorkerCounters counters, int thread)
     {
         _engine = engine;
         _counters = counters;
+        _thread = thread;
         _connections = engine.Connections;
         _ftp = engine.Ftp;
     }
@@ -66,6 +69,7 @@ public sealed partial class PacketWorker
     /// <returns>What to do with it.</returns>
     public FrameVerdict Process(Span<byte> buffer, int offset, int length, int link)
     {
+        EnterPacketThread();
         var view = _engine.View;
         if (!ReferenceEquals(view, _view))
         {
@@ -132,6 +136,7 @@ public sealed partial class PacketWorker
             throw new ArgumentException("There must be a verdict for every frame.", nameof(verdicts));
         }
 
+        EnterPacketThread();
         var view = _engine.View;
         if (!ReferenceEquals(view, _view))
         {
@@ -142,6 +147,25 @@ public sealed partial class PacketWorker
         {
             int count = Math.Min(BatchSize, frames.Length - start);
             ProcessGroup(buffer, frames.Slice(start, count), verdicts.Slice(start, count), view);
+        }
+    }
+
+    /// <summary>
+    /// Makes the calling thread this worker's packet thread (<see cref="PacketThread.Current"/>: the worker's number,
+    /// in order of creation), so that what it writes for new connections goes to its own parts of the connection
+    /// table, the real servers' counters and the round-robin reservations; and once a tick, expires its part of the
+    /// connection table (<see cref="ConnectionTable.RunPacketThreadExpiry"/>), as the kernel's timers run on the CPU
+    /// that armed them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EnterPacketThread()
+    {
+        PacketThread.Current = _thread;
+        uint tick = _connections.CurrentTick;
+        if (tick != _expiredTick)
+        {
+            _expiredTick = tick;
+            _ = _connections.RunPacketThreadExpiry();
         }
     }
 

@@ -98,6 +98,9 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             {
                 engineOptions = engineOptions with { FtpPorts = [.. Options.FtpPorts] };
             }
+            // One index partition per packet thread (ConnectionTableOptions.IndexPartitions), so that they add and expire
+            // connections apart.
+            engineOptions = engineOptions with { Connections = engineOptions.Connections with { IndexPartitions = Options.Workers } };
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
             Table = new ServiceTable(schedulerOptions: SchedulerOptionsFor(Options, setup));
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);

@@ -20,7 +20,10 @@ internal sealed class DirectorFixture : IDisposable
     public static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:00:fe");
     public static readonly InetAddress Router = InetAddress.Parse("10.0.0.254");
 
-    public DirectorFixture(ForwardingMethod method, int capacity)
+    /// <param name="method">The forwarding method of the service.</param>
+    /// <param name="capacity">The connection table's capacity.</param>
+    /// <param name="packetThreads">The packet threads that will share the engine (the table's index partitions, as <c>lvs-director</c> sets them).</param>
+    public DirectorFixture(ForwardingMethod method, int capacity, int packetThreads = 1)
     {
         Method = method;
         Clock = new ManualClock();
@@ -36,7 +39,7 @@ internal sealed class DirectorFixture : IDisposable
             links,
             new DirectorOptions
             {
-                Connections = new ConnectionTableOptions { Capacity = capacity, IPv6Capacity = 1024 },
+                Connections = new ConnectionTableOptions { Capacity = capacity, IPv6Capacity = 1024, IndexPartitions = packetThreads },
                 Gateway = Router,
                 LocalAddresses = method == ForwardingMethod.FullNat ? locals : [],
                 Forwarding = new Lvs.Forwarding.ForwardingOptions { Mtu = 9000 },

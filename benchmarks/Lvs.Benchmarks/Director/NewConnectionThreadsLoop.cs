@@ -28,7 +28,7 @@ internal static class NewConnectionThreadsLoop
         int threads = LoopArguments.Int(args, 2, 1);
         int rounds = LoopArguments.Int(args, 3, 400);
         bool separate = args.Length > 4 && args[4] == "separate";
-        using var fixture = new DirectorFixture(method, capacity: 1 << 19);
+        using var fixture = new DirectorFixture(method, capacity: 1 << 19, packetThreads: separate ? 1 : threads);
         var fixtures = Enumerable.Range(0, threads).Select(t => separate && t > 0 ? new DirectorFixture(method, capacity: 1 << 19) : fixture).ToArray();
         var lanes = Enumerable.Range(0, threads).Select(t => new NewConnectionLane(fixtures[t], t)).ToArray();
         bool expireInLanes = false;

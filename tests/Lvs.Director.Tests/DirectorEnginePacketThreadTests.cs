@@ -1,0 +1,97 @@
+using Lvs.ConnectionTracking;
+using Lvs.Core;
+
+namespace Lvs.Director.Tests;
+
+/// <summary>
+/// Several packet workers on a table with an index partition each (ConnectionTableOptions.IndexPartitions): a flow's
+/// packets may reach any worker, and each worker expires its own partition.
+/// </summary>
+public sealed class DirectorEnginePacketThreadTests : IDisposable
+{
+    public DirectorEnginePacketThreadTests() => PacketThread.Current = 0;
+
+    public void Dispose() => PacketThread.Current = 0;
+
+    private static DirectorOptions TwoPartitions() =>
+        new() { Connections = new ConnectionTableOptions { Capacity = 65_536, IPv6Capacity = 65_536, IndexPartitions = 2 } };
+
+    [Fact]
+    public void Workers_AreNumberedPacketThreads_AndANatFlowCrossingThemIsTranslatedBothWays()
+    {
+        using var lab = new Lab(TwoPartitions());
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var second = lab.Engine.CreateWorker();
+        Assert.Equal(2, lab.Engine.Connections.IndexPartitions);
+
+        // The SYN on worker 0 (packet thread 0) adds the connection into its partition.
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var v = lab.Send(syn, 0);
+        Assert.Equal(0, PacketThread.Current);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        PacketAssert.Endpoints(PacketAssert.Ip(syn.Output(v)), PacketAssert.Tcp(syn.Output(v)), lab.Client, 40000, lab.Server(1), 8080);
+
+        // The reply and the rest of the flow on worker 1 (packet thread 1) find it in the other partition.
+        var synAck = Lab.Tcp(Lab.ServerMac(1), Lab.ServerLinkMac, lab.Server(1), 8080, lab.Client, 40000, "SA");
+        v = second.Process(synAck.Buffer, synAck.Offset, synAck.Length, 1);
+        Assert.Equal(1, PacketThread.Current);
+        Assert.Equal(0, v.Link);
+        PacketAssert.Endpoints(PacketAssert.Ip(synAck.Output(v)), PacketAssert.Tcp(synAck.Output(v)), lab.Vip, 80, lab.Client, 40000);
+
+        var ack = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A", 100);
+        v = second.Process(ack.Buffer, ack.Offset, ack.Length, 0);
+        PacketAssert.Endpoints(PacketAssert.Ip(ack.Output(v)), PacketAssert.Tcp(ack.Output(v)), lab.Client, 40000, lab.Server(1), 8080);
+        var connection = Assert.Single(lab.Engine.Connections.Enumerate());
+        Assert.Equal("ESTABLISHED", connection.StateName);
+
+        // Worker 1's SYN of the same flow is not a second connection.
+        var again = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        _ = second.Process(again.Buffer, again.Offset, again.Length, 0);
+        Assert.Single(lab.Engine.Connections.Enumerate());
+    }
+
+    [Fact]
+    public void EachWorker_ExpiresItsOwnPartition_OnItsNextFrameAfterTheTickMoves()
+    {
+        using var lab = new Lab(TwoPartitions());
+        var key = lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var server = lab.Table.Snapshot.Find(key)!.RealServers[0];
+        var second = lab.Engine.CreateWorker();
+        var table = lab.Engine.Connections;
+
+        // A half-open connection from each worker (SYN_RECV: 60 s by default).
+        var first = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40001, lab.Vip, 80, "S");
+        _ = lab.Send(first, 0);
+        var other = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40002, lab.Vip, 80, "S");
+        _ = second.Process(other.Buffer, other.Offset, other.Length, 0);
+        Assert.Equal(2, table.Count);
+
+        // Both workers have seen a tick move (they expire their partitions from then on).
+        lab.Time.Advance(TimeSpan.FromSeconds(1));
+        _ = table.RunHousekeeping();
+        var probe = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40001, lab.Vip, 80, "A");
+        _ = lab.Send(probe, 0);
+        var probe2 = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40002, lab.Vip, 80, "A");
+        _ = second.Process(probe2.Buffer, probe2.Offset, probe2.Length, 0);
+        Assert.Equal(2, table.Count);
+
+        // The ACKs established both (900 s); a RST from each client puts them in CLOSE (10 s).
+        foreach (var (port, worker) in new[] { (40001, lab.Worker), (40002, second) })
+        {
+            var rst = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, (ushort)port, lab.Vip, 80, "R");
+            _ = worker.Process(rst.Buffer, rst.Offset, rst.Length, 0);
+        }
+
+        lab.Time.Advance(TimeSpan.FromSeconds(30));
+        _ = table.RunHousekeeping();
+
+        // Housekeeping left both partitions to their workers, which keep up.
+        Assert.Equal(2, table.Count);
+        var unrelated = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40100, lab.Vip, 80, "A");
+        _ = lab.Send(unrelated, 0);
+        Assert.Equal(1, table.Count);
+        _ = second.Process(unrelated.Buffer, unrelated.Offset, unrelated.Length, 0);
+        Assert.Equal(0, table.Count);
+        Assert.Equal((0, 0), (server.ActiveConnections, server.InactiveConnections));
+    }
+}
