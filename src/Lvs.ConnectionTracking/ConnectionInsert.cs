@@ -40,7 +40,7 @@ internal struct ConnectionInsert<TAddress>
     /// <summary>The first packet's TCP flags (when <see cref="Seen"/>), processed on the existing connection if there is one.</summary>
     public Lvs.Core.Headers.TcpFlags Flags;
 
-    /// <summary>The inbound bucket and tag, packed (see <see cref="ConnectionStore{TAddress}.InboundProbe"/>; set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
+    /// <summary>The inbound bucket and tag, packed (see <see cref="ConnectionStore{TAddress}.InboundProbe(byte, TAddress, ushort, TAddress, ushort, bool, int)"/>; set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>
     public int InProbe;
 
     /// <summary>The outbound chain's bucket, or -1 for a connection without an outbound key (set by <see cref="ConnectionStore{TAddress}.Prepare"/>).</summary>

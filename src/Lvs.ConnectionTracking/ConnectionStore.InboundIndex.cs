@@ -31,10 +31,15 @@ internal sealed partial class ConnectionStore<TAddress>
     /// in the low bits of the bucket) and its tag (bits 0-7), packed in one int.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int InboundProbe(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template)
+    public int InboundProbe(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template) =>
+        InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template, CallerPartition);
+
+    /// <summary>Where an inbound key is looked for in index partition <paramref name="partition"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int InboundProbe(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, int partition)
     {
         byte kind = template ? FlowHashKey<TAddress>.TemplateKind : FlowHashKey<TAddress>.InboundKind;
-        return ProbeOf(FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _secret), CallerPartition);
+        return ProbeOf(FlowHashKey<TAddress>.Hash(kind, protocol, client, clientPort, @virtual, virtualPort, _secret), partition);
     }
 
     /// <summary>

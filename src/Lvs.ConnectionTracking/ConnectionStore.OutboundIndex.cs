@@ -35,8 +35,9 @@ internal sealed partial class ConnectionStore<TAddress>
     public int OutboundBucket(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort) =>
         OutboundBucket(protocol, source, sourcePort, destination, destinationPort, CallerPartition);
 
+    /// <summary>The outbound bucket of a reply key in index partition <paramref name="partition"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int OutboundBucket(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, int partition) =>
+    public int OutboundBucket(byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, int partition) =>
         BucketOf(FlowHashKey<TAddress>.Hash(FlowHashKey<TAddress>.OutboundKind, protocol, source, sourcePort, destination, destinationPort, _secret), _outBuckets)
         | (partition << OutboundPartitionShift);
 

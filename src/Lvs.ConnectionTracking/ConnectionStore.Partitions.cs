@@ -57,7 +57,7 @@ internal sealed partial class ConnectionStore<TAddress>
     public int CallerPartition
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => PacketThread.Current & _partitionMask;
+        get => _partitionMask == 0 ? 0 : PacketThread.Current & _partitionMask;
     }
 
     /// <summary>

@@ -220,6 +220,18 @@ public sealed class ConnectionTablePartitionTests : IDisposable
             var model = new Dictionary<int, (ConnectionHandle Handle, long Expires)>();
             long now = 0;
             FlowKey KeyOf(int key) => Tcp(Client(key, (ushort)(1000 + key)), Virtual());
+            void Expired()
+            {
+                foreach (var (k, live) in model.ToArray())
+                {
+                    if (!table.TryGetInfo(live.Handle, out _))
+                    {
+                        Assert.True(now > live.Expires, $"connection {k} expired at {now}, due after {live.Expires}");
+                        model.Remove(k);
+                    }
+                }
+            }
+
             try
             {
                 foreach (var (kind, thread, key) in operations)
@@ -273,6 +285,7 @@ public sealed class ConnectionTablePartitionTests : IDisposable
                     {
                         // This thread expires its partition (housekeeping then leaves it to the thread while it keeps up).
                         _ = table.RunPacketThreadExpiry();
+                        Expired();
                     }
                     else
                     {
@@ -280,14 +293,7 @@ public sealed class ConnectionTablePartitionTests : IDisposable
                         // next call or a later housekeeping run; either way never before its time.
                         now++;
                         table.Tick(clock, 1);
-                        foreach (var (k, live) in model.ToArray())
-                        {
-                            if (!table.TryGetInfo(live.Handle, out _))
-                            {
-                                Assert.True(now > live.Expires, $"connection {k} expired at {now}, due after {live.Expires}");
-                                model.Remove(k);
-                            }
-                        }
+                        Expired();
                     }
 
                     Assert.Equal(model.Count, table.Count);
