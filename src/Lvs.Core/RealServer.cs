@@ -380,8 +380,8 @@ public sealed class RealServer
             return;
         }
 
-        // The clamped sums over the planes: an increment and the decrement that undoes it may come from two packet
-        // threads, so the check of the thread that makes the last change sees the total that change left.
+        // The clamped sums over the planes. Each update checks after its interlocked operation (a full fence), so of
+        // two updates racing on different planes at least the later one's check sees both.
         var location = LoadLocation;
         long total = (long)Math.Max(location.Sum(RealServerLoadBlock.ActiveOffset), 0) + Math.Max(location.Sum(RealServerLoadBlock.InactiveOffset), 0);
         if (total >= upper)
