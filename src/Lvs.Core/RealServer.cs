@@ -24,6 +24,15 @@ namespace Lvs.Core;
 /// attaches the server to its <see cref="RealServerLoadBlock"/>, whose contiguous slots it then scans. An update that
 /// races with a move to another block forwards what it wrote, so the counts stay exact.
 /// </para>
+/// <para>
+/// The counters are kept per packet thread, in <see cref="RealServerLoadBlock.Planes"/> planes of slots (each in cache
+/// lines of its own): an update writes the plane of the calling thread's <see cref="PacketThread.Current"/>, and the
+/// counts read here, the overhead and the overload check sum the planes. Two packet threads creating connections at
+/// once otherwise bounced the counters' cache line between their cores; the kernel's atomics in <c>ip_vs_dest</c> are
+/// shared the same way, so this deviates in layout only and the counts stay exact. A connection may be counted on one
+/// plane and uncounted on another, so a sum read while updates run can be transiently negative: the counts here clamp
+/// it at 0.
+/// </para>
 /// </remarks>
 public sealed class RealServer
 {
@@ -134,25 +143,34 @@ public sealed class RealServer
         }
     }
 
-    /// <summary>Connections in an active state (for TCP, ESTABLISHED; see the connection table's state machine).</summary>
-    public int ActiveConnections => Volatile.Read(ref LoadLocation.Slot.Active);
+    /// <summary>
+    /// Connections in an active state (for TCP, ESTABLISHED; see the connection table's state machine), summed over the
+    /// packet threads' planes and clamped at 0 (see the remarks).
+    /// </summary>
+    public int ActiveConnections => Math.Max(LoadLocation.Sum(RealServerLoadBlock.ActiveOffset), 0);
 
-    /// <summary>Connections in any other state (all UDP connections, half-open and closing TCP ones).</summary>
-    public int InactiveConnections => Volatile.Read(ref LoadLocation.Slot.Inactive);
+    /// <summary>
+    /// Connections in any other state (all UDP connections, half-open and closing TCP ones), summed over the packet
+    /// threads' planes and clamped at 0 (see the remarks).
+    /// </summary>
+    public int InactiveConnections => Math.Max(LoadLocation.Sum(RealServerLoadBlock.InactiveOffset), 0);
 
-    /// <summary>Persistence templates bound to this server (not counted in the overload total).</summary>
-    public int PersistentConnections => Volatile.Read(ref LoadLocation.Slot.Persistent);
+    /// <summary>
+    /// Persistence templates bound to this server (not counted in the overload total), summed over the packet threads'
+    /// planes and clamped at 0 (see the remarks).
+    /// </summary>
+    public int PersistentConnections => Math.Max(LoadLocation.Sum(RealServerLoadBlock.PersistentOffset), 0);
 
     /// <summary>
     /// The kernel's scheduling overhead for lc and wlc: active x 256 + inactive (<c>ip_vs_dest_conn_overhead</c>),
-    /// which makes one active connection weigh as much as 256 idle ones.
+    /// which makes one active connection weigh as much as 256 idle ones (of the clamped sums, see the remarks).
     /// </summary>
     public long Overhead
     {
         get
         {
-            ref var slot = ref LoadLocation.Slot;
-            return ((long)Volatile.Read(ref slot.Active) << 8) + Volatile.Read(ref slot.Inactive);
+            var location = LoadLocation;
+            return ((long)Math.Max(location.Sum(RealServerLoadBlock.ActiveOffset), 0) << 8) + Math.Max(location.Sum(RealServerLoadBlock.InactiveOffset), 0);
         }
     }
 
@@ -184,7 +202,7 @@ public sealed class RealServer
     public void AddConnection(bool active)
     {
         var location = Volatile.Read(ref _location);
-        ref var slot = ref location.Slot;
+        ref var slot = ref location.Current;
         _ = Interlocked.Increment(ref active ? ref slot.Active : ref slot.Inactive);
         ForwardIfMoved(location);
         CheckOverload();
@@ -195,7 +213,7 @@ public sealed class RealServer
     public void RemoveConnection(bool active)
     {
         var location = Volatile.Read(ref _location);
-        ref var slot = ref location.Slot;
+        ref var slot = ref location.Current;
         _ = Interlocked.Decrement(ref active ? ref slot.Active : ref slot.Inactive);
         ForwardIfMoved(location);
         CheckOverload();
@@ -206,7 +224,7 @@ public sealed class RealServer
     public void ChangeConnectionActivity(bool nowActive)
     {
         var location = Volatile.Read(ref _location);
-        ref var slot = ref location.Slot;
+        ref var slot = ref location.Current;
         if (nowActive)
         {
             _ = Interlocked.Increment(ref slot.Active);
@@ -225,7 +243,7 @@ public sealed class RealServer
     public void AddPersistentConnection()
     {
         var location = Volatile.Read(ref _location);
-        _ = Interlocked.Increment(ref location.Slot.Persistent);
+        _ = Interlocked.Increment(ref location.Current.Persistent);
         ForwardIfMoved(location);
     }
 
@@ -233,7 +251,7 @@ public sealed class RealServer
     public void RemovePersistentConnection()
     {
         var location = Volatile.Read(ref _location);
-        _ = Interlocked.Decrement(ref location.Slot.Persistent);
+        _ = Interlocked.Decrement(ref location.Current.Persistent);
         ForwardIfMoved(location);
     }
 
@@ -269,8 +287,9 @@ public sealed class RealServer
     }
 
     /// <summary>
-    /// Drains a slot that the server has left into its current one, and on along any later move. Each count is taken
-    /// by an interlocked exchange, so racing drains (the mover's and an updater's) move every unit exactly once.
+    /// Drains a slot that the server has left into its current one, and on along any later move, plane by plane into
+    /// the same plane. Each count is taken by an interlocked exchange, so racing drains (the mover's and an updater's)
+    /// move every unit exactly once.
     /// </summary>
     /// <param name="from">A slot the server has left, or its current one (then nothing happens).</param>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -279,24 +298,27 @@ public sealed class RealServer
         var to = Volatile.Read(ref _location);
         while (to != from)
         {
-            ref var source = ref from.Slot;
-            int active = Interlocked.Exchange(ref source.Active, 0);
-            int inactive = Interlocked.Exchange(ref source.Inactive, 0);
-            int persistent = Interlocked.Exchange(ref source.Persistent, 0);
-            ref var target = ref to.Slot;
-            if (active != 0)
+            for (int plane = 0; plane < RealServerLoadBlock.Planes; plane++)
             {
-                _ = Interlocked.Add(ref target.Active, active);
-            }
+                ref var source = ref from.Plane(plane);
+                int active = Interlocked.Exchange(ref source.Active, 0);
+                int inactive = Interlocked.Exchange(ref source.Inactive, 0);
+                int persistent = Interlocked.Exchange(ref source.Persistent, 0);
+                ref var target = ref to.Plane(plane);
+                if (active != 0)
+                {
+                    _ = Interlocked.Add(ref target.Active, active);
+                }
 
-            if (inactive != 0)
-            {
-                _ = Interlocked.Add(ref target.Inactive, inactive);
-            }
+                if (inactive != 0)
+                {
+                    _ = Interlocked.Add(ref target.Inactive, inactive);
+                }
 
-            if (persistent != 0)
-            {
-                _ = Interlocked.Add(ref target.Persistent, persistent);
+                if (persistent != 0)
+                {
+                    _ = Interlocked.Add(ref target.Persistent, persistent);
+                }
             }
 
             from = to;
@@ -358,8 +380,10 @@ public sealed class RealServer
             return;
         }
 
-        ref var slot = ref LoadLocation.Slot;
-        long total = (long)Volatile.Read(ref slot.Active) + Volatile.Read(ref slot.Inactive);
+        // The clamped sums over the planes. Each update checks after its interlocked operation (a full fence), so of
+        // two updates racing on different planes at least the later one's check sees both.
+        var location = LoadLocation;
+        long total = (long)Math.Max(location.Sum(RealServerLoadBlock.ActiveOffset), 0) + Math.Max(location.Sum(RealServerLoadBlock.InactiveOffset), 0);
         if (total >= upper)
         {
             SetOverloaded(true);

@@ -1,4 +1,7 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Lvs.Core;
 
@@ -16,8 +19,20 @@ namespace Lvs.Core;
 /// forwards what it wrote), and the block it left stops being <see cref="IsIntact"/>.
 /// </para>
 /// <para>
-/// <see cref="Slots"/> exposes the layout: <see cref="SlotLength"/> integers a server, padded with empty slots (weight
-/// 0, no connections) to a multiple of <see cref="CountGranularity"/> servers so that vector scans need no tail.
+/// The counters are kept per packet thread: the block holds <see cref="Planes"/> copies of its slots, each in cache
+/// lines of its own, and a counter update writes the plane of the calling thread's <see cref="PacketThread.Current"/>
+/// (modulo <see cref="Planes"/>). Readers sum the planes. When two packet threads created connections at once, the
+/// shared counter lines moving between their cores held them back; the kernel keeps these counters as atomics in
+/// <c>ip_vs_dest</c>, shared the same way, so this is a deliberate deviation in layout only: every count stays exact.
+/// A connection counted on one plane and uncounted on another can leave a plane negative; the sum is exact once the
+/// updates have ended, but a sum read while they run can be transiently negative (the server's public counts clamp
+/// it at 0). The sums wrap as the planes' interlocked operations do, so a plane that wrapped still sums exactly.
+/// </para>
+/// <para>
+/// <see cref="Slots"/> exposes plane 0's layout: <see cref="SlotLength"/> integers a server, padded with empty slots
+/// (weight 0, no connections) to a multiple of <see cref="CountGranularity"/> servers so that vector scans need no
+/// tail. Plane 0 holds the state words and, when <see cref="Planes"/> is 1, the whole counts;
+/// <see cref="CopySummedSlots"/> writes the same layout with every count summed over the planes.
 /// Reads are not a consistent snapshot of several servers (neither are the kernel's); each integer is exact.
 /// </para>
 /// </remarks>
@@ -56,13 +71,22 @@ public sealed class RealServerLoadBlock
 
     private readonly RealServerLoadSlot[] _slots;
     private readonly RealServer[] _servers;
+    private readonly int _paddedCount;
     private int _abandoned;
 
     private RealServerLoadBlock(RealServer[] servers)
     {
         _servers = servers;
-        _slots = RealServerLoadSlot.NewArray((servers.Length + CountGranularity - 1) & -CountGranularity);
+        _paddedCount = (servers.Length + CountGranularity - 1) & -CountGranularity;
+        _slots = RealServerLoadSlot.NewArray(_paddedCount);
     }
+
+    /// <summary>
+    /// The number of counter planes of every server's slots, in blocks and out of them (see the remarks): the processor
+    /// count rounded up to a power of two, at most 8, chosen once per process. A packet thread writes plane
+    /// <see cref="PacketThread.Current"/> &amp; (Planes - 1).
+    /// </summary>
+    public static int Planes { get; } = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 8));
 
     /// <summary>The number of servers (slots beyond it are padding).</summary>
     public int Count => _servers.Length;
@@ -73,8 +97,83 @@ public sealed class RealServerLoadBlock
     /// </summary>
     public bool IsIntact => Volatile.Read(ref _abandoned) == 0;
 
-    /// <summary>The slots, <see cref="SlotLength"/> integers a server in list order, padded (see the remarks).</summary>
-    public ReadOnlySpan<int> Slots => MemoryMarshal.Cast<RealServerLoadSlot, int>(_slots.AsSpan(RealServerLoadSlot.Padding, _slots.Length - (2 * RealServerLoadSlot.Padding)));
+    /// <summary>
+    /// Plane 0's slots, <see cref="SlotLength"/> integers a server in list order, padded (see the remarks): the state
+    /// words, but only plane 0's share of the counts unless <see cref="Planes"/> is 1. <see cref="CopySummedSlots"/>
+    /// gives the counts.
+    /// </summary>
+    public ReadOnlySpan<int> Slots => MemoryMarshal.Cast<RealServerLoadSlot, int>(_slots.AsSpan(RealServerLoadSlot.Padding, _paddedCount));
+
+    /// <summary>The length of <see cref="Slots"/>, and of what <see cref="CopySummedSlots"/> writes: <see cref="SlotLength"/> integers per slot, padding included.</summary>
+    public int SlotsLength => _paddedCount * SlotLength;
+
+    /// <summary>
+    /// Writes the slots with every count summed over the <see cref="Planes"/> (the layout of <see cref="Slots"/>, the
+    /// state words from plane 0): the live load a scan reads. Allocates nothing.
+    /// </summary>
+    /// <param name="destination">At least <see cref="SlotsLength"/> integers; the first <see cref="SlotsLength"/> are written.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than <see cref="SlotsLength"/>.</exception>
+    /// <remarks>
+    /// Each integer is read once from each plane; as with the counts of one server, a sum read while updates run can
+    /// be off by the updates in flight, transiently negative included (see the remarks of the class).
+    /// </remarks>
+    public void CopySummedSlots(Span<int> destination)
+    {
+        int length = SlotsLength;
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} integers, fewer than the {length} slots.", nameof(destination));
+        }
+
+        ref int target = ref MemoryMarshal.GetReference(destination);
+        ref int first = ref Unsafe.As<RealServerLoadSlot, int>(ref _slots[RealServerLoadSlot.Padding]);
+        nuint stride = (nuint)(RealServerLoadSlot.PlaneStride(_paddedCount) * SlotLength);
+        int planes = Planes;
+        nuint offset = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // The length is a multiple of CountGranularity slots (32 integers): no tail.
+            for (; offset < (nuint)length; offset += (nuint)Vector256<int>.Count)
+            {
+                var sum = Vector256.LoadUnsafe(ref first, offset);
+                for (int plane = 1; plane < planes; plane++)
+                {
+                    sum += Vector256.LoadUnsafe(ref first, offset + ((nuint)plane * stride));
+                }
+
+                sum.StoreUnsafe(ref target, offset);
+            }
+
+            return;
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; offset < (nuint)length; offset += (nuint)Vector128<int>.Count)
+            {
+                var sum = Vector128.LoadUnsafe(ref first, offset);
+                for (int plane = 1; plane < planes; plane++)
+                {
+                    sum += Vector128.LoadUnsafe(ref first, offset + ((nuint)plane * stride));
+                }
+
+                sum.StoreUnsafe(ref target, offset);
+            }
+
+            return;
+        }
+
+        for (; offset < (nuint)length; offset++)
+        {
+            int sum = Unsafe.Add(ref first, offset);
+            for (int plane = 1; plane < planes; plane++)
+            {
+                sum = unchecked(sum + Unsafe.Add(ref first, offset + ((nuint)plane * stride)));
+            }
+
+            Unsafe.Add(ref target, offset) = sum;
+        }
+    }
 
     /// <summary>The server of slot <paramref name="index"/>.</summary>
     /// <param name="index">The slot, below <see cref="Count"/>.</param>

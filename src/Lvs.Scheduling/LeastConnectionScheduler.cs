@@ -7,7 +7,7 @@ namespace Lvs.Scheduling;
 /// (active connections x 256 + inactive ones); weights only matter when they are 0; the first in list order wins a tie.
 /// </summary>
 /// <remarks>
-/// A pick scans the servers' load block once (<see cref="LoadBlockScan.LeastConnection"/>), reading the live counters,
+/// A pick scans the servers' load block once (<see cref="LoadBlockScan.LeastConnection(RealServerLoadBlock)"/>), reading the live counters,
 /// weights and flags; when the block is stale (a server was attached to another scheduler's block since) it scans the
 /// server objects instead, with the same result.
 /// </remarks>

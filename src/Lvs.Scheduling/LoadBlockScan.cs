@@ -28,7 +28,15 @@ namespace Lvs.Scheduling;
 /// exact comparison only for steps where some lane passes: a server that beats its lane's best exactly always passes.
 /// </para>
 /// <para>
-/// The scalar scans restate the object scans of the schedulers over the block's integers, with 64-bit arithmetic.
+/// The scalar scans restate the object scans of the schedulers over the block's integers, with 64-bit arithmetic,
+/// reading a count below 0 as 0 as the server's counts do (a sum over the counter planes read while updates run can
+/// be transiently negative, see <see cref="RealServerLoadBlock"/>).
+/// </para>
+/// <para>
+/// A block keeps its counters in <see cref="RealServerLoadBlock.Planes"/> planes, one per packet thread: with more than
+/// one, the scans of a block run over its summed slots (<see cref="RealServerLoadBlock.CopySummedSlots"/>), copied into
+/// a stack buffer for blocks of up to 64 servers and into a buffer of the thread's otherwise, so a pick allocates
+/// nothing; with one plane they read the block directly.
 /// </para>
 /// </remarks>
 internal static class LoadBlockScan
@@ -48,13 +56,28 @@ internal static class LoadBlockScan
     /// </summary>
     private const int VectorMinimum = 2 * RealServerLoadBlock.CountGranularity;
 
+    /// <summary>
+    /// Blocks of up to this many slot integers (64 servers) are summed into a buffer on the stack; larger ones into a
+    /// buffer of the thread's, grown on demand.
+    /// </summary>
+    private const int StackSlots = 64 * Slot;
+
+    /// <summary>The calling thread's buffer for the summed slots of blocks above <see cref="StackSlots"/>.</summary>
+    [ThreadStatic]
+    private static int[]? t_sums;
+
     /// <summary>lc: the schedulable server with the least active x 256 + inactive.</summary>
     /// <param name="block">The block.</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
     public static int LeastConnection(RealServerLoadBlock block)
     {
-        int index = UsesVector(block) ? LeastConnectionVector(block.Slots) : OutOfRange;
-        return index != OutOfRange ? index : LeastConnectionScalar(block.Slots, block.Count);
+        if (RealServerLoadBlock.Planes == 1)
+        {
+            return LeastConnection(block.Slots, block.Count);
+        }
+
+        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
+        return LeastConnection(SummedSlots(block, buffer), block.Count);
     }
 
     /// <summary>wlc (lblc, lblcr): the schedulable server with the least (active x 256 + inactive) / weight.</summary>
@@ -62,8 +85,13 @@ internal static class LoadBlockScan
     /// <returns>The server's index, or <see cref="None"/>.</returns>
     public static int WeightedLeastConnection(RealServerLoadBlock block)
     {
-        int index = UsesVector(block) ? WeightedLeastConnectionVector(block.Slots) : OutOfRange;
-        return index != OutOfRange ? index : WeightedScalar(block.Slots, block.Count, expectedDelay: false, idleWins: false);
+        if (RealServerLoadBlock.Planes == 1)
+        {
+            return WeightedLeastConnection(block.Slots, block.Count);
+        }
+
+        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
+        return WeightedLeastConnection(SummedSlots(block, buffer), block.Count);
     }
 
     /// <summary>sed, or nq with <paramref name="idleWins"/>: the schedulable server with the least (active + 1) / weight.</summary>
@@ -72,15 +100,28 @@ internal static class LoadBlockScan
     /// <returns>The server's index, or <see cref="None"/>.</returns>
     public static int ShortestExpectedDelay(RealServerLoadBlock block, bool idleWins)
     {
-        int index = !UsesVector(block) ? OutOfRange : idleWins ? NeverQueueVector(block.Slots) : ShortestExpectedDelayVector(block.Slots);
-        return index != OutOfRange ? index : WeightedScalar(block.Slots, block.Count, expectedDelay: true, idleWins);
+        if (RealServerLoadBlock.Planes == 1)
+        {
+            return ShortestExpectedDelay(block.Slots, block.Count, idleWins);
+        }
+
+        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
+        return ShortestExpectedDelay(SummedSlots(block, buffer), block.Count, idleWins);
     }
 
     /// <summary>ovf: the first schedulable server of the highest weight whose active connections do not exceed it.</summary>
     /// <param name="block">The block.</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int WeightedOverflow(RealServerLoadBlock block) =>
-        UsesVector(block) ? WeightedOverflowVector(block.Slots) : WeightedOverflowScalar(block.Slots, block.Count);
+    public static int WeightedOverflow(RealServerLoadBlock block)
+    {
+        if (RealServerLoadBlock.Planes == 1)
+        {
+            return WeightedOverflow(block.Slots, block.Count);
+        }
+
+        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
+        return WeightedOverflow(SummedSlots(block, buffer), block.Count);
+    }
 
     /// <summary>
     /// The second half of the kernel's lblc/lblcr <c>is_overloaded</c>: whether any server (schedulable or not) has
@@ -88,15 +129,96 @@ internal static class LoadBlockScan
     /// </summary>
     /// <param name="block">The block.</param>
     /// <returns>True when one has.</returns>
-    public static bool AnyBelowHalfWeight(RealServerLoadBlock block) =>
-        UsesVector(block) ? AnyBelowHalfWeightVector(block.Slots) : AnyBelowHalfWeightScalar(block.Slots, block.Count);
+    public static bool AnyBelowHalfWeight(RealServerLoadBlock block)
+    {
+        if (RealServerLoadBlock.Planes == 1)
+        {
+            return AnyBelowHalfWeight(block.Slots, block.Count);
+        }
+
+        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
+        return AnyBelowHalfWeight(SummedSlots(block, buffer), block.Count);
+    }
+
+    /// <summary>lc over slots laid out as a block's (<see cref="RealServerLoadBlock.Slots"/>, padded).</summary>
+    /// <param name="slots">The slots.</param>
+    /// <param name="count">The number of servers.</param>
+    /// <returns>The server's index, or <see cref="None"/>.</returns>
+    internal static int LeastConnection(ReadOnlySpan<int> slots, int count)
+    {
+        int index = UsesVector(count) ? LeastConnectionVector(slots) : OutOfRange;
+        return index != OutOfRange ? index : LeastConnectionScalar(slots, count);
+    }
+
+    /// <summary>wlc over slots laid out as a block's.</summary>
+    /// <param name="slots">The slots.</param>
+    /// <param name="count">The number of servers.</param>
+    /// <returns>The server's index, or <see cref="None"/>.</returns>
+    internal static int WeightedLeastConnection(ReadOnlySpan<int> slots, int count)
+    {
+        int index = UsesVector(count) ? WeightedLeastConnectionVector(slots) : OutOfRange;
+        return index != OutOfRange ? index : WeightedScalar(slots, count, expectedDelay: false, idleWins: false);
+    }
+
+    /// <summary>sed or nq over slots laid out as a block's.</summary>
+    /// <param name="slots">The slots.</param>
+    /// <param name="count">The number of servers.</param>
+    /// <param name="idleWins">True for nq.</param>
+    /// <returns>The server's index, or <see cref="None"/>.</returns>
+    internal static int ShortestExpectedDelay(ReadOnlySpan<int> slots, int count, bool idleWins)
+    {
+        int index = !UsesVector(count) ? OutOfRange : idleWins ? NeverQueueVector(slots) : ShortestExpectedDelayVector(slots);
+        return index != OutOfRange ? index : WeightedScalar(slots, count, expectedDelay: true, idleWins);
+    }
+
+    /// <summary>ovf over slots laid out as a block's.</summary>
+    /// <param name="slots">The slots.</param>
+    /// <param name="count">The number of servers.</param>
+    /// <returns>The server's index, or <see cref="None"/>.</returns>
+    internal static int WeightedOverflow(ReadOnlySpan<int> slots, int count) =>
+        UsesVector(count) ? WeightedOverflowVector(slots) : WeightedOverflowScalar(slots, count);
+
+    /// <summary><see cref="AnyBelowHalfWeight(RealServerLoadBlock)"/> over slots laid out as a block's.</summary>
+    /// <param name="slots">The slots.</param>
+    /// <param name="count">The number of servers.</param>
+    /// <returns>True when a server has fewer than half its weight in active connections.</returns>
+    internal static bool AnyBelowHalfWeight(ReadOnlySpan<int> slots, int count) =>
+        UsesVector(count) ? AnyBelowHalfWeightVector(slots) : AnyBelowHalfWeightScalar(slots, count);
 
     /// <summary>
-    /// Whether a block is scanned with AVX2 first. The counted scans (lc, wlc, sed, nq) then fall back to the scalar
-    /// scan when the vector one returns <see cref="OutOfRange"/>; ovf and the lblc overload test never need to.
+    /// The block's slots summed over its counter planes (<see cref="RealServerLoadBlock.CopySummedSlots"/>), into
+    /// <paramref name="buffer"/> when it is long enough, otherwise into the thread's buffer (allocated or grown only
+    /// when a block larger than any before on this thread is scanned).
+    /// </summary>
+    /// <param name="block">The block.</param>
+    /// <param name="buffer">A stack buffer of <see cref="RealServerLoadBlock.SlotsLength"/> integers, or empty.</param>
+    /// <returns>The summed slots.</returns>
+    private static ReadOnlySpan<int> SummedSlots(RealServerLoadBlock block, Span<int> buffer)
+    {
+        int length = block.SlotsLength;
+        if (buffer.Length < length)
+        {
+            var sums = t_sums;
+            if (sums is null || sums.Length < length)
+            {
+                sums = t_sums = new int[length];
+            }
+
+            buffer = sums;
+        }
+
+        buffer = buffer[..length];
+        block.CopySummedSlots(buffer);
+        return buffer;
+    }
+
+    /// <summary>
+    /// Whether slots of <paramref name="count"/> servers are scanned with AVX2 first. The counted scans (lc, wlc, sed,
+    /// nq) then fall back to the scalar scan when the vector one returns <see cref="OutOfRange"/>; ovf and the lblc
+    /// overload test never need to.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool UsesVector(RealServerLoadBlock block) => Avx2.IsSupported && block.Count >= VectorMinimum;
+    private static bool UsesVector(int count) => Avx2.IsSupported && count >= VectorMinimum;
 
     /// <summary>The scalar lc scan.</summary>
     /// <param name="slots">The block's slots.</param>
@@ -111,7 +233,7 @@ internal static class LoadBlockScan
         long leastOverhead = 0;
         for (int i = 0; i < count; i++, slot = ref Unsafe.Add(ref slot, Slot))
         {
-            long overhead = ((long)Unsafe.Add(ref slot, RealServerLoadBlock.ActiveOffset) << 8) + Unsafe.Add(ref slot, RealServerLoadBlock.InactiveOffset);
+            long overhead = ((long)Count(Unsafe.Add(ref slot, RealServerLoadBlock.ActiveOffset)) << 8) + Count(Unsafe.Add(ref slot, RealServerLoadBlock.InactiveOffset));
             if ((least == None || overhead < leastOverhead) && IsSchedulable(Unsafe.Add(ref slot, RealServerLoadBlock.StateOffset)))
             {
                 least = i;
@@ -143,13 +265,13 @@ internal static class LoadBlockScan
                 continue;
             }
 
-            int active = Unsafe.Add(ref slot, RealServerLoadBlock.ActiveOffset);
+            int active = Count(Unsafe.Add(ref slot, RealServerLoadBlock.ActiveOffset));
             if (idleWins && active == 0)
             {
                 return i;
             }
 
-            long load = expectedDelay ? (long)active + 1 : ((long)active << 8) + Unsafe.Add(ref slot, RealServerLoadBlock.InactiveOffset);
+            long load = expectedDelay ? (long)active + 1 : ((long)active << 8) + Count(Unsafe.Add(ref slot, RealServerLoadBlock.InactiveOffset));
             if (least == None || load * leastWeight < leastLoad * weight)
             {
                 least = i;
@@ -186,7 +308,7 @@ internal static class LoadBlockScan
         return highest;
     }
 
-    /// <summary>The scalar <see cref="AnyBelowHalfWeight"/>.</summary>
+    /// <summary>The scalar <see cref="AnyBelowHalfWeight(RealServerLoadBlock)"/>.</summary>
     /// <param name="slots">The block's slots.</param>
     /// <param name="count">The number of servers.</param>
     /// <returns>True when a server has fewer than half its weight in active connections.</returns>
@@ -195,7 +317,7 @@ internal static class LoadBlockScan
         for (int i = 0; i < count; i++)
         {
             var slot = slots.Slice(i * Slot, Slot);
-            if ((long)slot[RealServerLoadBlock.ActiveOffset] * 2 < (slot[RealServerLoadBlock.StateOffset] & RealServerLoadBlock.WeightMask))
+            if ((long)Count(slot[RealServerLoadBlock.ActiveOffset]) * 2 < (slot[RealServerLoadBlock.StateOffset] & RealServerLoadBlock.WeightMask))
             {
                 return true;
             }
@@ -304,7 +426,7 @@ internal static class LoadBlockScan
         return highest;
     }
 
-    /// <summary>The AVX2 <see cref="AnyBelowHalfWeight"/>.</summary>
+    /// <summary>The AVX2 <see cref="AnyBelowHalfWeight(RealServerLoadBlock)"/>.</summary>
     /// <param name="slots">The block's slots (padded).</param>
     /// <returns>True when a server has fewer than half its weight in active connections.</returns>
     internal static bool AnyBelowHalfWeightVector(ReadOnlySpan<int> slots)
@@ -314,9 +436,9 @@ internal static class LoadBlockScan
         {
             Transpose(ref start, offset, out var active, out _, out var state);
 
-            // active x 2 < weight, without overflow: active < ceil(weight / 2).
+            // active x 2 < weight, without overflow: active < ceil(weight / 2), a negative active read as 0.
             var half = (Vector256.Create(RealServerLoadBlock.WeightMask) & state) + Vector256<int>.One;
-            if (Vector256.LessThan(active, Vector256.ShiftRightArithmetic(half, 1)) != Vector256<int>.Zero)
+            if (Vector256.LessThan(Vector256.Max(active, Vector256<int>.Zero), Vector256.ShiftRightArithmetic(half, 1)) != Vector256<int>.Zero)
             {
                 return true;
             }
@@ -489,4 +611,8 @@ internal static class LoadBlockScan
         state & Vector256.LessThanOrEqual(state, Vector256.Create(RealServerLoadBlock.WeightMask));
 
     private static bool IsSchedulable(int state) => (uint)(state - 1) < RealServerLoadBlock.WeightMask;
+
+    /// <summary>A count as the server reports it: below 0 (transient, see <see cref="RealServerLoadBlock"/>) read as 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Count(int count) => Math.Max(count, 0);
 }

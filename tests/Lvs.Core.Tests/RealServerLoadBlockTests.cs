@@ -5,8 +5,61 @@ public class RealServerLoadBlockTests
     private static RealServer Server(int index, int weight = 1) =>
         new(new InetEndpoint(InetAddress.FromIPv4(10, 0, (byte)(index >> 8), (byte)index), 80), weight);
 
+    /// <summary>A server's slot summed over the counter planes (what a scan reads).</summary>
     private static int[] SlotOf(RealServerLoadBlock block, int index) =>
-        block.Slots.Slice(index * RealServerLoadBlock.SlotLength, RealServerLoadBlock.SlotLength).ToArray();
+        SummedSlots(block).AsSpan(index * RealServerLoadBlock.SlotLength, RealServerLoadBlock.SlotLength).ToArray();
+
+    private static int[] SummedSlots(RealServerLoadBlock block)
+    {
+        var sums = new int[block.SlotsLength];
+        block.CopySummedSlots(sums);
+        return sums;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on a new thread that is packet thread <paramref name="number"/>, and waits for it.</summary>
+    private static void OnPacketThread(int number, Action action)
+    {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                PacketThread.Current = number;
+                action();
+            }
+            catch (Exception e)
+            {
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+        });
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+    }
+
+    /// <summary>Starts <paramref name="action"/> on a thread of its own that is packet thread <paramref name="number"/>.</summary>
+    private static Task StartOnPacketThread(int number, Action action) =>
+        Task.Factory.StartNew(
+            () =>
+            {
+                PacketThread.Current = number;
+                try
+                {
+                    action();
+                }
+                finally
+                {
+                    PacketThread.Current = 0;
+                }
+            },
+            TestContext.Current.CancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+    /// <summary>One counter of a location's plane <paramref name="plane"/>.</summary>
+    private static int PlaneCount(RealServerLoadLocation location, int plane, int offset) =>
+        System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
+            ref System.Runtime.CompilerServices.Unsafe.As<RealServerLoadSlot, int>(ref location.Plane(plane)), RealServerLoadBlock.SlotLength)[offset];
 
     private static int ExpectedState(RealServer server) =>
         server.Weight
@@ -207,6 +260,324 @@ public class RealServerLoadBlockTests
         for (int i = 0; i < servers.Length; i++)
         {
             Assert.Equal(ExpectedState(servers[i]), SlotOf(block, i)[RealServerLoadBlock.StateOffset]);
+        }
+    }
+
+    [Fact]
+    public void Planes_IsTheProcessorCountRoundedUpToAPowerOfTwo_AtMostEight()
+    {
+        int planes = RealServerLoadBlock.Planes;
+        Assert.InRange(planes, 1, 8);
+        Assert.True(System.Numerics.BitOperations.IsPow2(planes));
+        Assert.True(planes >= Math.Min(Environment.ProcessorCount, 8));
+        Assert.True(planes < 2 * Math.Max(Math.Min(Environment.ProcessorCount, 8), 1));
+    }
+
+    [Fact]
+    public void SlotArrays_KeepEveryPlaneOffTheCacheLinesOfOtherPlanesAndObjects()
+    {
+        // Each plane is written by other packet threads: between two planes, and before the first and after the last,
+        // lie at least 64 bytes of padding, so no plane shares a line with another plane or another object.
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<RealServerLoadSlot>();
+        foreach (var (location, used) in new[]
+        {
+            (Server(1).LoadLocation, 1),
+            (RealServerLoadBlock.Attach([Server(2), Server(3), Server(4)])[2].LoadLocation, RealServerLoadBlock.CountGranularity),
+            (RealServerLoadBlock.Attach([.. Enumerable.Range(10, 20).Select(i => Server(i))])[19].LoadLocation, 3 * RealServerLoadBlock.CountGranularity),
+        })
+        {
+            // Plane 0's first slot in use is at Padding, in a block and in a private array.
+            int start = RealServerLoadSlot.Padding;
+            Assert.InRange(location.Index, start, start + used - 1);
+            Assert.Equal(used + RealServerLoadSlot.Padding, location.PlaneStride);
+            Assert.Equal(RealServerLoadSlot.Padding + (RealServerLoadBlock.Planes * location.PlaneStride), location.Slots.Length);
+            for (int plane = 0; plane < RealServerLoadBlock.Planes; plane++)
+            {
+                int planeStart = start + (plane * location.PlaneStride);
+                int previousEnd = plane == 0 ? 0 : planeStart - location.PlaneStride + used;
+                int nextStart = plane == RealServerLoadBlock.Planes - 1 ? location.Slots.Length : planeStart + location.PlaneStride;
+                Assert.True((planeStart - previousEnd) * size >= 64, $"plane {plane}: {planeStart - previousEnd} slots before");
+                Assert.True((nextStart - planeStart - used) * size >= 64, $"plane {plane}: {nextStart - planeStart - used} slots after");
+                Assert.True(
+                    System.Runtime.CompilerServices.Unsafe.AreSame(
+                        ref location.Plane(plane),
+                        ref location.Slots[location.Index + (plane * location.PlaneStride)]));
+            }
+
+            // Plane numbers wrap at Planes.
+            Assert.True(System.Runtime.CompilerServices.Unsafe.AreSame(ref location.Plane(RealServerLoadBlock.Planes), ref location.Slot));
+        }
+    }
+
+    [Fact]
+    public void Counts_FromSeveralPacketThreads_SumExactly()
+    {
+        const int N = 1000;
+        var server = Server(1, weight: 5);
+        var block = RealServerLoadBlock.Attach([Server(0), server]);
+        for (int thread = 0; thread < 4; thread++)
+        {
+            OnPacketThread(thread, () =>
+            {
+                for (int i = 0; i < N; i++)
+                {
+                    server.AddConnection(active: true);
+                    server.AddConnection(active: false);
+                    server.AddPersistentConnection();
+                }
+            });
+        }
+
+        // Another packet thread number unbinds some of them, and turns some active ones inactive.
+        OnPacketThread(5, () =>
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                server.RemoveConnection(active: true);
+                server.RemoveConnection(active: false);
+                server.RemovePersistentConnection();
+            }
+
+            for (int i = 0; i < 100; i++)
+            {
+                server.ChangeConnectionActivity(nowActive: false);
+            }
+        });
+
+        Assert.Equal((4 * N) - 300 - 100, server.ActiveConnections);
+        Assert.Equal((4 * N) - 300 + 100, server.InactiveConnections);
+        Assert.Equal((4 * N) - 300, server.PersistentConnections);
+        Assert.Equal((((4L * N) - 400) << 8) + (4 * N) - 200, server.Overhead);
+        Assert.Equal([(4 * N) - 400, (4 * N) - 200, (4 * N) - 300, 5], SlotOf(block, 1));
+
+        // Each plane holds what the packet threads of its number wrote; only plane 0 holds the state word.
+        var location = server.LoadLocation;
+        int mask = RealServerLoadBlock.Planes - 1;
+        for (int plane = 0; plane < RealServerLoadBlock.Planes; plane++)
+        {
+            int writers = Enumerable.Range(0, 4).Count(t => (t & mask) == plane);
+            bool remover = (5 & mask) == plane;
+            Assert.Equal((writers * N) - (remover ? 400 : 0), PlaneCount(location, plane, RealServerLoadBlock.ActiveOffset));
+            Assert.Equal((writers * N) - (remover ? 200 : 0), PlaneCount(location, plane, RealServerLoadBlock.InactiveOffset));
+            Assert.Equal((writers * N) - (remover ? 300 : 0), PlaneCount(location, plane, RealServerLoadBlock.PersistentOffset));
+            Assert.Equal(plane == 0 ? 5 : 0, PlaneCount(location, plane, RealServerLoadBlock.StateOffset));
+        }
+    }
+
+    [Fact]
+    public async Task Counts_FromConcurrentPacketThreads_SumExactly()
+    {
+        // Four packet threads bind at once while a fifth unbinds what it finds: the totals end exact.
+        const int N = 100_000;
+        var server = Server(1);
+        int removed = 0;
+        var adders = Enumerable.Range(0, 4).Select(t => StartOnPacketThread(t, () =>
+        {
+            for (int i = 0; i < N; i++)
+            {
+                server.AddConnection(active: (i & 1) == 0);
+            }
+        })).ToArray();
+        var remover = StartOnPacketThread(7, () =>
+        {
+            for (int i = 0; i < N; i++)
+            {
+                if (server.InactiveConnections > 0)
+                {
+                    server.RemoveConnection(active: false);
+                    removed++;
+                }
+            }
+        });
+        await Task.WhenAll([.. adders, remover]);
+
+        Assert.Equal(2 * N, server.ActiveConnections);
+        Assert.Equal((2 * N) - removed, server.InactiveConnections);
+    }
+
+    [Fact]
+    public void NegativeSums_ReadAsZero_AndTheHiddenCountStaysExact()
+    {
+        // An unbind counted before its bind (two packet threads, or a caller's bug) leaves a sum below 0 for a moment:
+        // the counts read 0, and the next bind brings the sum back to exactly 0.
+        var server = Server(1);
+        OnPacketThread(1, () => server.RemoveConnection(active: true));
+        Assert.Equal(0, server.ActiveConnections);
+        Assert.Equal(0, server.Overhead);
+        Assert.Equal(-1, server.LoadLocation.Sum(RealServerLoadBlock.ActiveOffset));
+        server.AddConnection(active: true);
+        Assert.Equal(0, server.ActiveConnections);
+        server.AddConnection(active: true);
+        Assert.Equal(1, server.ActiveConnections);
+    }
+
+    [Fact]
+    public void Overload_BindsAndUnbindsOnDifferentPlanes_FollowsTheSummedTotal()
+    {
+        var server = Server(1);
+        server.UpperThreshold = 4;
+        server.LowerThreshold = 3;
+        var block = RealServerLoadBlock.Attach([server]);
+        OnPacketThread(1, () =>
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                server.AddConnection(active: true);
+            }
+        });
+        Assert.False(server.IsOverloaded);
+
+        // The fourth connection, bound on plane 0 where the count is 0, reaches the upper threshold of the sum.
+        server.AddConnection(active: false);
+        Assert.True(server.IsOverloaded);
+        Assert.Equal(RealServerLoadBlock.OverloadedFlag | 1, SlotOf(block, 0)[RealServerLoadBlock.StateOffset]);
+
+        // Unbinding on plane 0 leaves it at -1 (or 3 with one plane); the sum, 3, is not below the lower threshold.
+        OnPacketThread(2 * RealServerLoadBlock.Planes, () => server.RemoveConnection(active: true));
+        Assert.True(server.IsOverloaded);
+
+        // Two below the lower threshold clears it.
+        server.RemoveConnection(active: true);
+        Assert.False(server.IsOverloaded);
+        Assert.Equal(1, SlotOf(block, 0)[RealServerLoadBlock.StateOffset]);
+
+        // And binding two on plane 0 (back to 1 there) reaches the upper threshold again.
+        server.AddConnection(active: true);
+        Assert.False(server.IsOverloaded);
+        server.AddConnection(active: true);
+        Assert.True(server.IsOverloaded);
+        Assert.Equal(3, server.ActiveConnections);
+        Assert.Equal(1, server.InactiveConnections);
+    }
+
+    [Fact]
+    public void Attach_CountsInSeveralPlanes_MovesEveryPlaneExactly()
+    {
+        RealServer[] servers = [Server(1), Server(2), Server(3)];
+        for (int thread = 0; thread < 8; thread++)
+        {
+            int t = thread;
+            OnPacketThread(t, () =>
+            {
+                foreach (var server in servers)
+                {
+                    for (int i = 0; i <= t; i++)
+                    {
+                        server.AddConnection(active: true);
+                        server.AddPersistentConnection();
+                    }
+
+                    server.AddConnection(active: false);
+                }
+            });
+        }
+
+        // Unbinds on one plane of what others bound: that plane goes negative, the sums stay.
+        OnPacketThread(3, () => servers[1].RemoveConnection(active: true));
+
+        var first = RealServerLoadBlock.Attach(servers);
+        var second = RealServerLoadBlock.Attach([servers[2], servers[1]]);
+        Assert.Equal([36, 8, 36, 1], SlotOf(first, 0));
+        Assert.Equal([0, 0, 0, 1], SlotOf(first, 2));
+        Assert.Equal([35, 8, 36, 1], SlotOf(second, 1));
+        Assert.Equal([36, 8, 36, 1], SlotOf(second, 0));
+        Assert.Equal(35, servers[1].ActiveConnections);
+        Assert.Equal(8, servers[1].InactiveConnections);
+        Assert.Equal(36, servers[1].PersistentConnections);
+
+        // Every plane moved into the same plane of the new block.
+        int mask = RealServerLoadBlock.Planes - 1;
+        for (int plane = 0; plane < RealServerLoadBlock.Planes; plane++)
+        {
+            int active = Enumerable.Range(0, 8).Where(t => (t & mask) == plane).Sum(t => t + 1);
+            Assert.Equal(active, PlaneCount(servers[2].LoadLocation, plane, RealServerLoadBlock.ActiveOffset));
+            Assert.Equal(active - ((3 & mask) == plane ? 1 : 0), PlaneCount(servers[1].LoadLocation, plane, RealServerLoadBlock.ActiveOffset));
+        }
+    }
+
+    [Fact]
+    public void CopySummedSlots_ChecksTheLength_AndWritesThePaddingSlots()
+    {
+        var server = Server(1, weight: 4);
+        var block = RealServerLoadBlock.Attach([server, Server(2)]);
+        OnPacketThread(1, () => server.AddConnection(active: true));
+        Assert.Equal(RealServerLoadBlock.CountGranularity * RealServerLoadBlock.SlotLength, block.SlotsLength);
+        Assert.Equal(block.SlotsLength, block.Slots.Length);
+        Assert.Throws<ArgumentException>(() => block.CopySummedSlots(new int[block.SlotsLength - 1]));
+
+        var sums = Enumerable.Repeat(-7, block.SlotsLength + 3).ToArray();
+        block.CopySummedSlots(sums);
+        Assert.Equal([1, 0, 0, 4, 0, 0, 0, 1], sums[..8]);
+        Assert.All(sums[8..block.SlotsLength], value => Assert.Equal(0, value));
+        Assert.Equal([-7, -7, -7], sums[block.SlotsLength..]);
+
+        // Plane 0 alone holds the state words, and the whole counts only when there is one plane.
+        Assert.Equal(RealServerLoadBlock.Planes == 1 ? 1 : 0, block.Slots[RealServerLoadBlock.ActiveOffset]);
+        Assert.Equal(4, block.Slots[RealServerLoadBlock.StateOffset]);
+
+        var empty = RealServerLoadBlock.Attach([]);
+        Assert.Equal(0, empty.SlotsLength);
+        empty.CopySummedSlots([]);
+    }
+
+    [Fact]
+    public async Task Counters_MovedWhileSeveralPacketThreadsUpdate_LoseNothing()
+    {
+        // As Counters_MovedWhileOtherThreadsUpdate_LoseNothing, with updaters of different packet thread numbers that
+        // also bind on one number and unbind on another, so that planes go negative while counts move between blocks.
+        RealServer[] servers = [Server(1), Server(2), Server(3), Server(4)];
+        const int Updaters = 3;
+        const int Iterations = 100_000;
+        var first = RealServerLoadBlock.Attach(servers);
+        var firstLocations = servers.Select(s => s.LoadLocation).ToArray();
+        var moving = new Mover(servers, Updaters);
+        var mover = moving.Start();
+        var updaters = Enumerable.Range(0, Updaters).Select(t => StartOnPacketThread(t + 1, () =>
+        {
+            for (int i = 0; i < Iterations; i++)
+            {
+                var server = servers[(i + t) & 3];
+                server.AddConnection(active: false);
+                server.ChangeConnectionActivity(nowActive: true);
+                PacketThread.Current = t + 2;
+                server.AddConnection(active: true);
+                server.RemoveConnection(active: true);
+                server.AddPersistentConnection();
+                PacketThread.Current = t;
+                server.AddConnection(active: false);
+                PacketThread.Current = t + 1;
+                server.RemoveConnection(active: false);
+            }
+
+            moving.WorkerDone();
+        })).ToArray();
+
+        await Task.WhenAll([.. updaters, mover]);
+
+        Assert.True(moving.Moves > 10, $"only {moving.Moves} moves");
+        Assert.Equal(Updaters * Iterations, servers.Sum(s => s.ActiveConnections));
+        Assert.Equal(Updaters * Iterations, servers.Sum(s => s.PersistentConnections));
+        Assert.All(servers, s => Assert.Equal(0, s.InactiveConnections));
+        Assert.All(servers, s => Assert.Equal(Updaters * Iterations / 4, s.ActiveConnections));
+
+        var block = RealServerLoadBlock.Attach(servers);
+        for (int i = 0; i < servers.Length; i++)
+        {
+            Assert.Equal(servers[i].ActiveConnections, SlotOf(block, i)[RealServerLoadBlock.ActiveOffset]);
+            Assert.Equal(0, SlotOf(block, i)[RealServerLoadBlock.InactiveOffset]);
+            Assert.Equal(servers[i].PersistentConnections, SlotOf(block, i)[RealServerLoadBlock.PersistentOffset]);
+        }
+
+        // The first block's slots, left long ago, hold nothing in any plane: every plane was drained.
+        foreach (var left in firstLocations)
+        {
+            Assert.Same(first, left.Block);
+            for (int plane = 0; plane < RealServerLoadBlock.Planes; plane++)
+            {
+                Assert.Equal(0, PlaneCount(left, plane, RealServerLoadBlock.ActiveOffset));
+                Assert.Equal(0, PlaneCount(left, plane, RealServerLoadBlock.InactiveOffset));
+                Assert.Equal(0, PlaneCount(left, plane, RealServerLoadBlock.PersistentOffset));
+            }
         }
     }
 

@@ -189,6 +189,184 @@ public class LoadBlockScanTests
         Assert.Same(WeightedLeastLoad.Select<ConnectionOverheadLoad>(servers), At(block, LoadBlockScan.WeightedLeastConnection(block)));
     }
 
+    /// <summary>Runs <paramref name="action"/> on a new thread that is packet thread <paramref name="number"/>, and waits for it.</summary>
+    private static void OnPacketThread(int number, Action action)
+    {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                PacketThread.Current = number;
+                action();
+            }
+            catch (Exception e)
+            {
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+        });
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+    }
+
+    /// <summary>
+    /// Builds the servers with each one's connections spread over packet threads 0 to 3 (so over every counter plane
+    /// there is, up to four), plus connections bound on one thread and unbound on another, which leave planes negative.
+    /// </summary>
+    private static RealServer[] BuildSpread(ServerSpec[] specs)
+    {
+        var servers = specs.Select((spec, i) => Create(i, spec.Weight)).ToArray();
+        for (int thread = 0; thread < 4; thread++)
+        {
+            int t = thread;
+            OnPacketThread(t, () =>
+            {
+                for (int i = 0; i < servers.Length; i++)
+                {
+                    servers[i].WithConnections(Share(specs[i].Active, (t + i) & 3), Share(specs[i].Inactive, (t + (2 * i)) & 3));
+                    int churn = i % 3;
+                    if ((i & 3) == t)
+                    {
+                        servers[i].WithConnections(active: churn, inactive: churn);
+                    }
+
+                    if (((i + 1) & 3) == t)
+                    {
+                        for (int k = 0; k < churn; k++)
+                        {
+                            servers[i].RemoveConnection(active: true);
+                            servers[i].RemoveConnection(active: false);
+                        }
+                    }
+                }
+            });
+        }
+
+        for (int i = 0; i < servers.Length; i++)
+        {
+            if (specs[i].Overloaded)
+            {
+                servers[i].Overloaded();
+            }
+
+            servers[i].IsAvailable = specs[i].Available;
+        }
+
+        return servers;
+
+        static int Share(int count, int part) => (count / 4) + (part < count % 4 ? 1 : 0);
+    }
+
+    [FsCheck.Xunit.Property(MaxTest = 30)]
+    public Property Scans_LoadSpreadOverPlanes_MatchTheBruteForceReference() =>
+        Prop.ForAll(Lists, specs =>
+        {
+            var servers = BuildSpread(specs);
+            var block = RealServerLoadBlock.Attach(servers);
+            // (Overloaded gives a server with no connection one inactive connection.)
+            bool countsExact = servers.Zip(specs).All(p =>
+                p.First.ActiveConnections == p.Second.Active
+                && p.First.InactiveConnections == p.Second.Inactive + (p.Second.Overloaded && p.Second.Active + p.Second.Inactive == 0 ? 1 : 0));
+            bool scansExact =
+                At(block, LoadBlockScan.LeastConnection(block)) == LeastConnectionFamilyReference.LeastConnection(servers)
+                && At(block, LoadBlockScan.WeightedLeastConnection(block)) == LeastConnectionFamilyReference.WeightedLeastConnection(servers)
+                && At(block, LoadBlockScan.ShortestExpectedDelay(block, idleWins: false)) == LeastConnectionFamilyReference.ShortestExpectedDelay(servers)
+                && At(block, LoadBlockScan.ShortestExpectedDelay(block, idleWins: true)) == LeastConnectionFamilyReference.NeverQueue(servers)
+                && At(block, LoadBlockScan.WeightedOverflow(block)) == LeastConnectionFamilyReference.WeightedOverflow(servers)
+                && LoadBlockScan.AnyBelowHalfWeight(block) == AnyBelowHalfWeightReference(servers);
+            return countsExact.Label("counts").And(scansExact.Label("scans"));
+        });
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(20)]
+    [InlineData(100)]
+    [InlineData(300)]
+    public void Scans_LoadSpreadOverPlanes_PickByTheSums(int count)
+    {
+        // A (weight 4) has 5 active connections: 8 bound on packet thread 1, 3 unbound on packet thread 0, so its plane 0
+        // reads -3. B (weight 2) has 1, on plane 0. The others are busy. Read from plane 0 alone A would look idle and
+        // win every scan; summed, B wins: lc 256 < 1280, wlc 128 < 320, sed and nq 1 < 1.5, ovf (A is over its weight),
+        // and no server is below half its weight.
+        var servers = Enumerable.Range(0, count).Select(i => Create(i, weight: i switch { 0 => 4, 1 => 2, _ => 1 })).ToArray();
+        OnPacketThread(1, () => servers[0].WithConnections(active: 8, inactive: 0));
+        OnPacketThread(0, () =>
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                servers[0].RemoveConnection(active: true);
+            }
+
+            servers[1].WithConnections(active: 1, inactive: 0);
+            foreach (var server in servers.Skip(2))
+            {
+                server.WithConnections(active: 10, inactive: 0);
+            }
+        });
+
+        var block = RealServerLoadBlock.Attach(servers);
+        Assert.Equal(5, servers[0].ActiveConnections);
+        Assert.Equal(RealServerLoadBlock.Planes == 1 ? 5 : -3, block.Slots[RealServerLoadBlock.ActiveOffset]);
+        var sums = new int[block.SlotsLength];
+        block.CopySummedSlots(sums);
+        Assert.Equal([5, 0, 0, 4], sums[..RealServerLoadBlock.SlotLength]);
+
+        for (int round = 0; round < 2; round++)
+        {
+            Assert.Equal(1, LoadBlockScan.LeastConnection(block));
+            Assert.Equal(1, LoadBlockScan.WeightedLeastConnection(block));
+            Assert.Equal(1, LoadBlockScan.ShortestExpectedDelay(block, idleWins: false));
+            Assert.Equal(1, LoadBlockScan.ShortestExpectedDelay(block, idleWins: true));
+            Assert.Equal(1, LoadBlockScan.WeightedOverflow(block));
+            Assert.False(LoadBlockScan.AnyBelowHalfWeight(block));
+        }
+
+        foreach (var scheduler in new IScheduler[]
+        {
+            new LeastConnectionScheduler(), new WeightedLeastConnectionScheduler(), new ShortestExpectedDelayScheduler(),
+            new NeverQueueScheduler(), new WeightedOverflowScheduler(),
+        })
+        {
+            scheduler.UpdateServers(servers);
+            Assert.Same(servers[1], scheduler.Pick(default));
+        }
+
+        // B's connection unbound on packet thread 1 leaves B idle (1 on plane 0, -1 on plane 1): nq takes it at once,
+        // and it is below half its weight.
+        OnPacketThread(1, () => servers[1].RemoveConnection(active: true));
+        Assert.Equal(0, servers[1].ActiveConnections);
+        Assert.Equal(1, LoadBlockScan.ShortestExpectedDelay(block, idleWins: true));
+        Assert.Equal(1, LoadBlockScan.LeastConnection(block));
+        Assert.True(LoadBlockScan.AnyBelowHalfWeight(block));
+    }
+
+    [Fact]
+    public void Scans_SummedIntoABuffer_AllocateNothingPerPick()
+    {
+        // 100 servers: above the stack buffer, so the thread's buffer is used (grown once, by the first scans).
+        var servers = Enumerable.Range(0, 100).Select(i => Create(i, weight: 1 + (i % 5))).ToArray();
+        OnPacketThread(1, () =>
+        {
+            foreach (var server in servers)
+            {
+                server.WithConnections(active: server.Weight, inactive: 1);
+            }
+        });
+        var block = RealServerLoadBlock.Attach(servers);
+        var small = RealServerLoadBlock.Attach(servers[..10]);
+        int expected = LoadBlockScan.WeightedLeastConnection(block) + LoadBlockScan.LeastConnection(small);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int sum = 0;
+        for (int i = 0; i < 100; i++)
+        {
+            sum += LoadBlockScan.WeightedLeastConnection(block) + LoadBlockScan.LeastConnection(small);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(100 * expected, sum);
+    }
+
     [Fact]
     public void Pick_ServersMovedToAnotherBlock_ScansTheObjects()
     {
