@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Lvs.Core;
 
 namespace Lvs.Scheduling;
@@ -7,18 +9,80 @@ namespace Lvs.Scheduling;
 /// after the one picked last, in list order, whatever the weights (weight 0 still quiesces).
 /// </summary>
 /// <remarks>
-/// The position is one integer in the published snapshot, advanced with a compare-and-swap, so concurrent picks never
-/// block and never pick the same turn twice. When the server set changes the position follows the last picked server;
-/// if that server was removed it moves back to the nearest surviving predecessor, as the kernel's
-/// <c>ip_vs_rr_del_dest</c> does. Servers are identified by endpoint, not by object.
+/// <para>
+/// The list positions are handed out in order from one shared count in the published snapshot, but a packet thread
+/// (<see cref="PacketThread.Current"/>) does not take them one at a time: it reserves a run of consecutive positions,
+/// max(servers, 32) of them, with one atomic add on the shared count (at least 32 so that the shared write is amortised
+/// over many new connections, at least the number of servers so that a run holds a whole cycle), keeps the run in its
+/// own plane of the snapshot (one 64-bit word on a cache line of its own, advanced by compare-and-swap) and takes its
+/// picks from it in order: each pick takes the next position and returns that server if it is schedulable, else moves
+/// on to the next position, reserving again when the run is used up. So the shared line is written once per run instead
+/// of on every new connection. Threads with the same number share a plane: the one that refills it claims it, and the
+/// others take single positions from the shared count meanwhile, so a pick never blocks, and no position is handed out
+/// twice or lost.
+/// </para>
+/// <para>
+/// One thread alone gets exactly the kernel's sequence, skips of quiesced, overloaded and unavailable servers
+/// included, since its runs follow each other. With several packet threads picking at once, consecutive new
+/// connections are handed out in runs per thread instead of strictly alternating: each server still gets its turns,
+/// and over any set of picks that have all returned (all servers schedulable), each server's count differs from the
+/// mean by less than one plus the number of planes holding part of a run (positions reserved but not yet taken). A pick
+/// returns null when as many positions as there are servers found none schedulable (a whole cycle, so for a thread
+/// alone the position is where it was, as the kernel's) and a scan of the list finds none either; when the scan finds
+/// one (other threads took positions in between, or a server became schedulable meanwhile) the pick takes one more
+/// cycle of positions before it gives up.
+/// </para>
+/// <para>
+/// When the server set changes the position follows the last picked server; if that server was removed it moves back
+/// to the nearest surviving predecessor, as the kernel's <c>ip_vs_rr_del_dest</c> does. Servers are identified by
+/// endpoint, not by object. The last picked server is the last position taken from the plane whose run was reserved
+/// last (for a thread alone, its own last pick); positions reserved but not yet taken are dropped, and the new
+/// snapshot starts with empty planes.
+/// </para>
 /// </remarks>
 public sealed class RoundRobinScheduler : IScheduler
 {
+    /// <summary>The shortest run of positions a packet thread reserves at once.</summary>
+    internal const int MinRunLength = 32;
+
+    /// <summary>
+    /// The planes of a snapshot, one per packet thread number modulo their count: the processors up to 8, rounded up to
+    /// a power of two.
+    /// </summary>
+    internal static readonly int PlaneCount = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 8));
+
+    // A plane's state while the thread that found its run used up reserves the next one; the other threads of that
+    // plane take single positions from the shared count meanwhile.
+    private const uint Claimed = 0x8000_0000;
+
     private readonly Lock _updateLock = new();
     private Snapshot _snapshot = new([], -1);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.RoundRobin;
+
+    /// <summary>How many consecutive positions a packet thread reserves at once in the current snapshot.</summary>
+    internal int RunLength => Volatile.Read(ref _snapshot).RunLength;
+
+    /// <summary>Positions the current snapshot has handed out from its shared count, in runs and singly.</summary>
+    internal long PositionsHandedOut => Volatile.Read(ref Volatile.Read(ref _snapshot).Reserved.Value);
+
+    /// <summary>Positions of the current snapshot reserved by planes and not yet taken (0 for a plane being refilled).</summary>
+    internal long PositionsOutstanding
+    {
+        get
+        {
+            long outstanding = 0;
+            var planes = Volatile.Read(ref _snapshot).Planes;
+            for (int i = 0; i < planes.Length; i++)
+            {
+                uint remaining = (uint)Volatile.Read(ref planes[i].State);
+                outstanding += remaining == Claimed ? 0 : remaining;
+            }
+
+            return outstanding;
+        }
+    }
 
     /// <inheritdoc/>
     public void UpdateServers(IReadOnlyList<RealServer> servers)
@@ -29,7 +93,7 @@ public sealed class RoundRobinScheduler : IScheduler
             // The position follows the server picked last, identified by its endpoint (a server's identity within
             // its service), so a list rebuilt from new objects with the same endpoints keeps the cycle where it was.
             var old = _snapshot;
-            int last = (int)Volatile.Read(ref old.Last.Value);
+            int last = old.LastPicked();
             var indexByEndpoint = new Dictionary<InetEndpoint, int>(copy.Length);
             for (int i = 0; i < copy.Length; i++)
             {
@@ -52,39 +116,209 @@ public sealed class RoundRobinScheduler : IScheduler
         var snapshot = Volatile.Read(ref _snapshot);
         var servers = snapshot.Servers;
         int count = servers.Length;
+        if (count == 0)
+        {
+            return null;
+        }
+
+        var planes = snapshot.Planes;
+        ref var plane = ref planes[PacketThread.Current & (planes.Length - 1)];
+        int budget = count;
+        bool scanned = false;
+        int from = int.MinValue;
         while (true)
         {
-            long last = Volatile.Read(ref snapshot.Last.Value);
-            int i = (int)last;
-            RealServer? found = null;
-            for (int step = 0; step < count; step++)
+            long state = Volatile.Read(ref plane.State);
+            int last = (int)(state >> 32);
+            uint remaining = (uint)state;
+            if (from == int.MinValue)
             {
-                i = i + 1 >= count ? 0 : i + 1;
+                from = last;
+            }
+
+            int taken;
+            if (remaining == Claimed)
+            {
+                // Another thread of this plane is reserving its next run: take one position from the shared count.
+                int i = snapshot.IndexOf(Interlocked.Increment(ref snapshot.Reserved.Value) - 1);
                 if (servers[i].IsSchedulable)
                 {
-                    found = servers[i];
-                    break;
+                    return servers[i];
+                }
+
+                taken = 1;
+            }
+            else if (remaining == 0)
+            {
+                if (Interlocked.CompareExchange(ref plane.State, Pack(last, Claimed), state) == state)
+                {
+                    snapshot.Reserve(ref plane, last);
+                }
+
+                continue;
+            }
+            else
+            {
+                int limit = (int)Math.Min(remaining, (uint)budget);
+                int i = last;
+                RealServer? found = null;
+                for (taken = 0; taken < limit;)
+                {
+                    i = i + 1 >= count ? 0 : i + 1;
+                    taken++;
+                    if (servers[i].IsSchedulable)
+                    {
+                        found = servers[i];
+                        break;
+                    }
+                }
+
+                if (Interlocked.CompareExchange(ref plane.State, Pack(i, remaining - (uint)taken), state) != state)
+                {
+                    continue;
+                }
+
+                if (found is not null)
+                {
+                    return found;
                 }
             }
 
-            if (found is null)
+            budget -= taken;
+            if (budget > 0)
             {
+                continue;
+            }
+
+            if (scanned || !AnySchedulable(servers))
+            {
+                if (from == -1)
+                {
+                    RestoreHead(ref plane, count);
+                }
+
                 return null;
             }
 
-            if (Interlocked.CompareExchange(ref snapshot.Last.Value, i, last) == last)
-            {
-                return found;
-            }
+            // Not a whole cycle (other threads took positions in between) or a server became schedulable meanwhile.
+            scanned = true;
+            budget = count;
         }
     }
 
-    private sealed class Snapshot(RealServer[] servers, int last)
-    {
-        public readonly RealServer[] Servers = servers;
+    private static long Pack(int last, uint remaining) => ((long)last << 32) | remaining;
 
-        // Index of the server picked last, -1 for the list head; the only mutable field, advanced by CAS, on a cache
-        // line of its own (see IsolatedWord).
-        public IsolatedWord Last = new() { Value = last };
+    private static bool AnySchedulable(RealServer[] servers)
+    {
+        foreach (var server in servers)
+        {
+            if (server.IsSchedulable)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // A pick that began at the list head and found nothing took a whole cycle and stands on the last server: the
+    // kernel's position stays at the head, which an update tells apart (the head follows no server).
+    private static void RestoreHead(ref Plane plane, int count)
+    {
+        long state = Volatile.Read(ref plane.State);
+        uint remaining = (uint)state;
+        if ((int)(state >> 32) == count - 1 && remaining != Claimed)
+        {
+            _ = Interlocked.CompareExchange(ref plane.State, Pack(-1, remaining), state);
+        }
+    }
+
+    /// <summary>
+    /// One packet thread's run of reserved positions, alone on its cache line: 64 bytes of padding on each side of its
+    /// two words, so neighbouring planes in the array (and whatever object follows it) never share a line.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Size = 144)]
+    internal struct Plane
+    {
+        /// <summary>
+        /// The index of the last position taken (-1 for the list head) in the upper 32 bits, and how many reserved
+        /// positions follow it in the lower 32 (or <c>Claimed</c> while the next run is being reserved).
+        /// </summary>
+        [FieldOffset(64)]
+        public long State;
+
+        /// <summary>The shared count's value where the plane's current run began; -1 before its first run.</summary>
+        [FieldOffset(72)]
+        public long RunTicket;
+    }
+
+    private sealed class Snapshot
+    {
+        public readonly RealServer[] Servers;
+
+        // The planes, one per packet thread number modulo their count.
+        public readonly Plane[] Planes;
+
+        // How many consecutive positions a plane reserves at once.
+        public readonly int RunLength;
+
+        // Positions handed out so far; position t is server (Start + 1 + t) modulo the count. Added to once per run
+        // (and once per single position while a plane is being refilled), on a cache line of its own (see IsolatedWord).
+        public IsolatedWord Reserved;
+
+        // The index of the server picked last before this snapshot, -1 for the list head.
+        private readonly int _start;
+
+        public Snapshot(RealServer[] servers, int start)
+        {
+            Servers = servers;
+            _start = start;
+            RunLength = Math.Max(servers.Length, MinRunLength);
+            Planes = new Plane[PlaneCount];
+            for (int i = 0; i < Planes.Length; i++)
+            {
+                Planes[i].State = Pack(start, 0);
+                Planes[i].RunTicket = -1;
+            }
+        }
+
+        /// <summary>The server index of position <paramref name="ticket"/>.</summary>
+        public int IndexOf(long ticket) => (int)((_start + 1 + ticket) % Servers.Length);
+
+        /// <summary>Reserves the next run for a plane this thread has claimed and installs it.</summary>
+        /// <param name="plane">The plane, in the claimed state.</param>
+        /// <param name="last">The index of the last position taken from the plane (-1 for the list head).</param>
+        public void Reserve(ref Plane plane, int last)
+        {
+            long ticket = Interlocked.Add(ref Reserved.Value, RunLength) - RunLength;
+            int first = IndexOf(ticket);
+
+            // The run follows the position before it; a plane at the list head (a thread alone that has not picked
+            // since the update, whose runs start at the first server) stays there until it picks, as the kernel's.
+            int before = first == 0 && last == -1 ? -1 : (first == 0 ? Servers.Length : first) - 1;
+            Volatile.Write(ref plane.RunTicket, ticket);
+            Volatile.Write(ref plane.State, Pack(before, (uint)RunLength));
+        }
+
+        /// <summary>
+        /// The index of the server picked last: the last position taken from the plane whose run was reserved last,
+        /// or the start when no plane has reserved one.
+        /// </summary>
+        public int LastPicked()
+        {
+            long latest = -1;
+            int last = _start;
+            for (int i = 0; i < Planes.Length; i++)
+            {
+                long ticket = Volatile.Read(ref Planes[i].RunTicket);
+                if (ticket > latest)
+                {
+                    latest = ticket;
+                    last = (int)(Volatile.Read(ref Planes[i].State) >> 32);
+                }
+            }
+
+            return last;
+        }
     }
 }
