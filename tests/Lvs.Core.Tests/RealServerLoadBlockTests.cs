@@ -1,3 +1,5 @@
+using Lvs.TestSupport;
+
 namespace Lvs.Core.Tests;
 
 public class RealServerLoadBlockTests
@@ -16,26 +18,6 @@ public class RealServerLoadBlockTests
         return sums;
     }
 
-    /// <summary>Runs <paramref name="action"/> on a new thread that is packet thread <paramref name="number"/>, and waits for it.</summary>
-    private static void OnPacketThread(int number, Action action)
-    {
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                PacketThread.Current = number;
-                action();
-            }
-            catch (Exception e)
-            {
-                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-            }
-        });
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-    }
 
     /// <summary>Starts <paramref name="action"/> on a thread of its own that is packet thread <paramref name="number"/>.</summary>
     private static Task StartOnPacketThread(int number, Action action) =>
@@ -317,7 +299,7 @@ public class RealServerLoadBlockTests
         var block = RealServerLoadBlock.Attach([Server(0), server]);
         for (int thread = 0; thread < 4; thread++)
         {
-            OnPacketThread(thread, () =>
+            PacketThreadRunner.Run(thread, () =>
             {
                 for (int i = 0; i < N; i++)
                 {
@@ -329,7 +311,7 @@ public class RealServerLoadBlockTests
         }
 
         // Another packet thread number unbinds some of them, and turns some active ones inactive.
-        OnPacketThread(5, () =>
+        PacketThreadRunner.Run(5, () =>
         {
             for (int i = 0; i < 300; i++)
             {
@@ -401,7 +383,7 @@ public class RealServerLoadBlockTests
         // An unbind counted before its bind (two packet threads, or a caller's bug) leaves a sum below 0 for a moment:
         // the counts read 0, and the next bind brings the sum back to exactly 0.
         var server = Server(1);
-        OnPacketThread(1, () => server.RemoveConnection(active: true));
+        PacketThreadRunner.Run(1, () => server.RemoveConnection(active: true));
         Assert.Equal(0, server.ActiveConnections);
         Assert.Equal(0, server.Overhead);
         Assert.Equal(-1, server.LoadLocation.Sum(RealServerLoadBlock.ActiveOffset));
@@ -418,7 +400,7 @@ public class RealServerLoadBlockTests
         server.UpperThreshold = 4;
         server.LowerThreshold = 3;
         var block = RealServerLoadBlock.Attach([server]);
-        OnPacketThread(1, () =>
+        PacketThreadRunner.Run(1, () =>
         {
             for (int i = 0; i < 3; i++)
             {
@@ -433,7 +415,7 @@ public class RealServerLoadBlockTests
         Assert.Equal(RealServerLoadBlock.OverloadedFlag | 1, SlotOf(block, 0)[RealServerLoadBlock.StateOffset]);
 
         // Unbinding on plane 0 leaves it at -1 (or 3 with one plane); the sum, 3, is not below the lower threshold.
-        OnPacketThread(2 * RealServerLoadBlock.Planes, () => server.RemoveConnection(active: true));
+        PacketThreadRunner.Run(2 * RealServerLoadBlock.Planes, () => server.RemoveConnection(active: true));
         Assert.True(server.IsOverloaded);
 
         // Two below the lower threshold clears it.
@@ -457,7 +439,7 @@ public class RealServerLoadBlockTests
         for (int thread = 0; thread < 8; thread++)
         {
             int t = thread;
-            OnPacketThread(t, () =>
+            PacketThreadRunner.Run(t, () =>
             {
                 foreach (var server in servers)
                 {
@@ -473,7 +455,7 @@ public class RealServerLoadBlockTests
         }
 
         // Unbinds on one plane of what others bound: that plane goes negative, the sums stay.
-        OnPacketThread(3, () => servers[1].RemoveConnection(active: true));
+        PacketThreadRunner.Run(3, () => servers[1].RemoveConnection(active: true));
 
         var first = RealServerLoadBlock.Attach(servers);
         var second = RealServerLoadBlock.Attach([servers[2], servers[1]]);
@@ -500,7 +482,7 @@ public class RealServerLoadBlockTests
     {
         var server = Server(1, weight: 4);
         var block = RealServerLoadBlock.Attach([server, Server(2)]);
-        OnPacketThread(1, () => server.AddConnection(active: true));
+        PacketThreadRunner.Run(1, () => server.AddConnection(active: true));
         Assert.Equal(RealServerLoadBlock.CountGranularity * RealServerLoadBlock.SlotLength, block.SlotsLength);
         Assert.Equal(block.SlotsLength, block.Slots.Length);
         Assert.Throws<ArgumentException>(() => block.CopySummedSlots(new int[block.SlotsLength - 1]));

@@ -2,6 +2,7 @@ using System.Runtime.Intrinsics.X86;
 using FsCheck;
 using FsCheck.Fluent;
 using Lvs.Core;
+using Lvs.TestSupport;
 using static Lvs.Scheduling.Tests.TestServers;
 
 namespace Lvs.Scheduling.Tests;
@@ -189,26 +190,6 @@ public class LoadBlockScanTests
         Assert.Same(WeightedLeastLoad.Select<ConnectionOverheadLoad>(servers), At(block, LoadBlockScan.WeightedLeastConnection(block)));
     }
 
-    /// <summary>Runs <paramref name="action"/> on a new thread that is packet thread <paramref name="number"/>, and waits for it.</summary>
-    private static void OnPacketThread(int number, Action action)
-    {
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                PacketThread.Current = number;
-                action();
-            }
-            catch (Exception e)
-            {
-                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-            }
-        });
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-    }
 
     /// <summary>
     /// Builds the servers with each one's connections spread over packet threads 0 to 3 (so over every counter plane
@@ -220,7 +201,7 @@ public class LoadBlockScanTests
         for (int thread = 0; thread < 4; thread++)
         {
             int t = thread;
-            OnPacketThread(t, () =>
+            PacketThreadRunner.Run(t, () =>
             {
                 for (int i = 0; i < servers.Length; i++)
                 {
@@ -290,8 +271,8 @@ public class LoadBlockScanTests
         // win every scan; summed, B wins: lc 256 < 1280, wlc 128 < 320, sed and nq 1 < 1.5, ovf (A is over its weight),
         // and no server is below half its weight.
         var servers = Enumerable.Range(0, count).Select(i => Create(i, weight: i switch { 0 => 4, 1 => 2, _ => 1 })).ToArray();
-        OnPacketThread(1, () => servers[0].WithConnections(active: 8, inactive: 0));
-        OnPacketThread(0, () =>
+        PacketThreadRunner.Run(1, () => servers[0].WithConnections(active: 8, inactive: 0));
+        PacketThreadRunner.Run(0, () =>
         {
             for (int i = 0; i < 3; i++)
             {
@@ -334,7 +315,7 @@ public class LoadBlockScanTests
 
         // B's connection unbound on packet thread 1 leaves B idle (1 on plane 0, -1 on plane 1): nq takes it at once,
         // and it is below half its weight.
-        OnPacketThread(1, () => servers[1].RemoveConnection(active: true));
+        PacketThreadRunner.Run(1, () => servers[1].RemoveConnection(active: true));
         Assert.Equal(0, servers[1].ActiveConnections);
         Assert.Equal(1, LoadBlockScan.ShortestExpectedDelay(block, idleWins: true));
         Assert.Equal(1, LoadBlockScan.LeastConnection(block));
@@ -346,7 +327,7 @@ public class LoadBlockScanTests
     {
         // 100 servers: above the stack buffer, so the thread's buffer is used (grown once, by the first scans).
         var servers = Enumerable.Range(0, 100).Select(i => Create(i, weight: 1 + (i % 5))).ToArray();
-        OnPacketThread(1, () =>
+        PacketThreadRunner.Run(1, () =>
         {
             foreach (var server in servers)
             {
