@@ -658,7 +658,7 @@ public sealed partial class ConnectionTable : IDisposable
             {
                 // The empty store never held an entry, so no handle refers to it; a lookup that still reads it misses, as
                 // it would have a moment earlier.
-                Volatile.Write(ref _v6, new ConnectionStore<Ipv6StoredAddress>(this, IPv6Capacity, isIPv6: true, _ipv6Seed, Options.WriterShards));
+                Volatile.Write(ref _v6, new ConnectionStore<Ipv6StoredAddress>(this, IPv6Capacity, isIPv6: true, _ipv6Seed, Options.WriterShards, Options.IndexPartitions));
                 Volatile.Write(ref _ipv6Allocated, true);
             }
 

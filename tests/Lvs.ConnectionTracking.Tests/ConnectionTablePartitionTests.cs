@@ -102,6 +102,34 @@ public sealed class ConnectionTablePartitionTests : IDisposable
     }
 
     [Fact]
+    public void IPv6StoreReservedOnFirstUse_HasThePartitionsToo()
+    {
+        // No IPv6 capacity set: the IPv6 store (1,024 slots, 4 shards of 256) is reserved by the first IPv6 add.
+        var registry = new RealServerRegistry();
+        var server = new RealServer(new InetEndpoint(InetAddress.Parse("2001:db8:1::10"), 8080), 1, ForwardingMethod.Nat);
+        Assert.Equal(0, registry.Register(server));
+        var table = new ConnectionTable(new ConnectionTableOptions { Capacity = 8_192, WriterShards = Shards, IndexPartitions = 2 }, registry);
+        Assert.False(table.IsIPv6Reserved);
+        var virtualEndpoint = new InetEndpoint(InetAddress.Parse("2001:db8::100"), 80);
+        var handles = new ConnectionHandle[2][];
+        for (int thread = 0; thread < 2; thread++)
+        {
+            PacketThread.Current = thread;
+            handles[thread] = new ConnectionHandle[100];
+            for (int i = 0; i < 100; i++)
+            {
+                var client = new InetEndpoint(InetAddress.Parse($"2001:db8:9::{(thread * 1000) + i + 1:x}"), 40000);
+                Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(Tcp(client, virtualEndpoint), 0, server.Endpoint, ForwardingMethod.Nat) { FirstPacket = TcpFlags.Syn }, out handles[thread][i]));
+                Assert.Equal(thread, (handles[thread][i].Index / 256) % 2);
+            }
+        }
+
+        PacketThread.Current = 1;
+        Assert.True(table.TryGetInbound(Tcp(new InetEndpoint(InetAddress.Parse("2001:db8:9::1"), 40000), virtualEndpoint), out var found));
+        Assert.Equal(handles[0][0], found);
+    }
+
+    [Fact]
     public void Templates_AddedByOneThread_FoundAndHonouredByAnother()
     {
         var (table, _, _, servers) = NewTable(capacity: Capacity, servers: 2, writerShards: Shards, indexPartitions: 2);
