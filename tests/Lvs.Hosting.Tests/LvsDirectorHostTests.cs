@@ -90,6 +90,17 @@ public sealed class LvsDirectorHostTests : IDisposable
         await host.StopAsync(TestContext.Current.CancellationToken);
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(4, 2)] // the links have two queues each: two packet threads run
+    public void Workers_GiveTheConnectionTableAnIndexPartitionPerPacketThread(int workers, int partitions)
+    {
+        using var host = Build(workers);
+        var engine = host.Services.GetRequiredService<DirectorEngine>();
+        Assert.Equal(partitions, engine.Connections.IndexPartitions);
+    }
+
     [Fact]
     public async Task Host_NatServiceThroughPacketThreads_SynRewrittenToRealServer()
     {
