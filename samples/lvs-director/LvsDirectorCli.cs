@@ -49,7 +49,8 @@ public static class LvsDirectorCli
         var ftpPorts = new Option<ushort[]>("--ftp-port") { Description = "A control port of FTP services, whose data connections the FTP helper expects (ip_vs_ftp ports=; repeatable, usually 21)." };
         var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };
         var acceptSourceRoute = new Option<bool>("--accept-source-route") { Description = "Answer source-routed IPv4 packets for the director's addresses along the reversed route, as a host with accept_source_route=1 (off by default: they are dropped, as the kernel's default)." };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, sysctls, noHostAnswers, ftpPorts, mhKernel, acceptSourceRoute };
+        var partition = new Option<bool>("--partition-connections") { Description = "Give each packet thread (--workers) a partition of the connection table of its own: new connections scale with the threads, but a NAT or FULLNAT reply reaching another thread than its connection's costs more (off by default: one table, as the kernel's)." };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, partition, sysctls, noHostAnswers, ftpPorts, mhKernel, acceptSourceRoute };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -58,6 +59,7 @@ public static class LvsDirectorCli
                 KeepalivedFile = result.GetValue(keepalived)?.FullName,
                 Gateway = result.GetValue(gateway),
                 Workers = result.GetValue(workers),
+                PartitionConnections = result.GetValue(partition),
                 StatsInterval = result.GetValue(statsInterval) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
                 MaglevKernelCompatible = result.GetValue(mhKernel),
                 AcceptSourceRoute = result.GetValue(acceptSourceRoute),
@@ -215,6 +217,7 @@ public static class LvsDirectorCli
         to.StatsInterval = from.StatsInterval ?? to.StatsInterval;
         to.MaglevKernelCompatible |= from.MaglevKernelCompatible;
         to.AcceptSourceRoute |= from.AcceptSourceRoute;
+        to.PartitionConnections |= from.PartitionConnections;
         AddAll(to.Interfaces, [.. from.Interfaces]);
         AddAll(to.Taps, [.. from.Taps]);
         AddAll(to.LocalAddresses, [.. from.LocalAddresses]);

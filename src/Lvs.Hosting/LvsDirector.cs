@@ -98,10 +98,15 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             {
                 engineOptions = engineOptions with { FtpPorts = [.. Options.FtpPorts] };
             }
-            // One index partition per packet thread (ConnectionTableOptions.IndexPartitions), so that they add and expire
-            // connections apart: as many as PacketWorkerService will run, at most the fewest queues of any link.
-            int packetThreads = _links.Count == 0 ? Options.Workers : Math.Min(Options.Workers, _links.Min(l => l.QueueCount));
-            engineOptions = engineOptions with { Connections = engineOptions.Connections with { IndexPartitions = Math.Max(packetThreads, 1) } };
+            // With PartitionConnections, one index partition per packet thread (ConnectionTableOptions.IndexPartitions), so
+            // that they add and expire connections apart: as many as PacketWorkerService will run, at most the fewest
+            // queues of any link.
+            if (Options.PartitionConnections)
+            {
+                int packetThreads = _links.Count == 0 ? Options.Workers : Math.Min(Options.Workers, _links.Min(l => l.QueueCount));
+                engineOptions = engineOptions with { Connections = engineOptions.Connections with { IndexPartitions = Math.Max(packetThreads, 1) } };
+            }
+
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
             Table = new ServiceTable(schedulerOptions: SchedulerOptionsFor(Options, setup));
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);

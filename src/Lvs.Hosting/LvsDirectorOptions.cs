@@ -87,6 +87,19 @@ public sealed class LvsDirectorOptions
     /// <summary>Packet threads (each uses one queue of every link: PACKET_FANOUT members or TAP queues): <c>--workers</c>. 1 by default.</summary>
     public int Workers { get; set; } = 1;
 
+    /// <summary>
+    /// True to give the connection table an index partition per packet thread
+    /// (<see cref="ConnectionTracking.ConnectionTableOptions.IndexPartitions"/>): <c>--partition-connections</c>. Each
+    /// worker then adds and expires its connections apart from the others', so two workers create new connections
+    /// at 1.2-1.5 times one worker's rate instead of 0.8-0.9; but a frame that reaches another worker than the one that
+    /// added its connection is looked for in the worker's partition first, in vain: measured, a NAT reply then costs
+    /// 55-70 ns more (NAT and FULLNAT replies are steered by their own key, so about half of them do), a client's frame
+    /// 30 ns more (they normally reach the same worker). A gain for direct routing and tunnelling, whose replies do
+    /// not come back, and under SYN floods; for NAT and FULLNAT with long flows, one table (false, the default, as the
+    /// kernel's single connection table) is faster. docs/benchmarks.md, issue 18.
+    /// </summary>
+    public bool PartitionConnections { get; set; }
+
     /// <summary>How often to write the <c>ipvsadm -L -n --stats</c> table; null: never. <c>--stats-interval</c>.</summary>
     public TimeSpan? StatsInterval { get; set; }
 

@@ -64,6 +64,19 @@ public sealed class LvsDirectorCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_PartitionConnections_IsAnOptionOfRun()
+    {
+        await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s rr\n", TestContext.Current.CancellationToken);
+        var (_, help, _) = await Run("run", "--help");
+        var (code, _, error) = await Run("run", "--rules", _file, "--interface", "lvs-test-none", "--duration", "1", "--workers", "2", "--partition-connections");
+
+        Assert.Contains("--partition-connections", help, StringComparison.Ordinal);
+        Assert.NotEqual(0, code);
+        Assert.Contains("lvs-test-none", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("partition-connections", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_AcceptSourceRoute_IsAnOptionOfRun()
     {
         await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s rr\n", TestContext.Current.CancellationToken);

@@ -91,12 +91,14 @@ public sealed class LvsDirectorHostTests : IDisposable
     }
 
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 2)]
-    [InlineData(4, 2)] // the links have two queues each: two packet threads run
-    public void Workers_GiveTheConnectionTableAnIndexPartitionPerPacketThread(int workers, int partitions)
+    [InlineData(1, false, 1)]
+    [InlineData(2, false, 1)] // one table by default, as the kernel's
+    [InlineData(1, true, 1)]
+    [InlineData(2, true, 2)]
+    [InlineData(4, true, 2)] // the links have two queues each: two packet threads run
+    public void PartitionConnections_GivesTheConnectionTableAnIndexPartitionPerPacketThread(int workers, bool partition, int partitions)
     {
-        using var host = Build(workers);
+        using var host = Build(workers, partition);
         var engine = host.Services.GetRequiredService<DirectorEngine>();
         Assert.Equal(partitions, engine.Connections.IndexPartitions);
     }
@@ -271,6 +273,21 @@ public sealed class LvsDirectorHostTests : IDisposable
         using var conflicting = Host(useSchedulerOptions: true);
         var error = Assert.Throws<InvalidOperationException>(() => conflicting.Services.GetRequiredService<LvsDirector>());
         Assert.Contains("--mh-kernel", error.Message, StringComparison.Ordinal);
+    }
+
+    private IHost Build(int workers, bool partitionConnections)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddLvsDirector(options =>
+        {
+            options.RulesFile = _rulesFile;
+            options.Interfaces.Add("client");
+            options.Interfaces.Add("servers");
+            options.Workers = workers;
+            options.Gateway = "10.0.0.254";
+            options.PartitionConnections = partitionConnections;
+        }).UseLinkFactory(new FakeLinkFactory(_client, _servers));
+        return builder.Build();
     }
 
     private IHost Build(int workers, params string[] sysctls) => Build(workers, [], sysctls);
