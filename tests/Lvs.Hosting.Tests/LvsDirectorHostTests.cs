@@ -275,26 +275,16 @@ public sealed class LvsDirectorHostTests : IDisposable
         Assert.Contains("--mh-kernel", error.Message, StringComparison.Ordinal);
     }
 
-    private IHost Build(int workers, bool partitionConnections)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddLvsDirector(options =>
-        {
-            options.RulesFile = _rulesFile;
-            options.Interfaces.Add("client");
-            options.Interfaces.Add("servers");
-            options.Workers = workers;
-            options.Gateway = "10.0.0.254";
-            options.PartitionConnections = partitionConnections;
-        }).UseLinkFactory(new FakeLinkFactory(_client, _servers));
-        return builder.Build();
-    }
+    private IHost Build(int workers, bool partitionConnections) => Build(workers, [], acceptSourceRoute: false, partitionConnections);
 
     private IHost Build(int workers, params string[] sysctls) => Build(workers, [], sysctls);
 
-    private IHost Build(int workers, string[] noHostAnswers, params string[] sysctls) => Build(workers, noHostAnswers, acceptSourceRoute: false, sysctls);
+    private IHost Build(int workers, string[] noHostAnswers, params string[] sysctls) => Build(workers, noHostAnswers, acceptSourceRoute: false, partitionConnections: false, sysctls);
 
-    private IHost Build(int workers, string[] noHostAnswers, bool acceptSourceRoute, params string[] sysctls)
+    private IHost Build(int workers, string[] noHostAnswers, bool acceptSourceRoute, params string[] sysctls) =>
+        Build(workers, noHostAnswers, acceptSourceRoute, partitionConnections: false, sysctls);
+
+    private IHost Build(int workers, string[] noHostAnswers, bool acceptSourceRoute, bool partitionConnections, params string[] sysctls)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddLvsDirector(options =>
@@ -305,6 +295,7 @@ public sealed class LvsDirectorHostTests : IDisposable
             options.Workers = workers;
             options.Gateway = "10.0.0.254";
             options.AcceptSourceRoute = acceptSourceRoute;
+            options.PartitionConnections = partitionConnections;
             foreach (var sysctl in sysctls)
             {
                 options.Sysctls.Add(sysctl);
