@@ -151,6 +151,15 @@ public sealed partial class PacketWorker
     }
 
     /// <summary>
+    /// Does what the worker does once a tick while no frame comes: expires its partition of the connection table when
+    /// the tick has moved (<see cref="ConnectionTable.RunPacketThreadExpiry"/>, which <see cref="ProcessBatch"/> and
+    /// <see cref="Process"/> do first), so that an idle worker's connections end on time rather than when housekeeping
+    /// takes its partition back. Call it from the worker's thread when a receive returns nothing; it costs a
+    /// thread-local write and a read when the tick has not moved. Nothing to do without index partitions.
+    /// </summary>
+    public void Idle() => EnterPacketThread();
+
+    /// <summary>
     /// Makes the calling thread this worker's packet thread (<see cref="PacketThread.Current"/>: the worker's number,
     /// in order of creation), so that what it writes for new connections goes to its own parts of the connection
     /// table, the real servers' counters and the round-robin reservations; and once a tick, expires its part of the

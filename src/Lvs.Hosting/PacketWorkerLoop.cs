@@ -121,6 +121,12 @@ internal sealed class PacketWorkerLoop
         }
 
         Flush();
+        if (!received)
+        {
+            // Nothing came: the worker's per-tick duty (its partition's expiry, with --partition-connections).
+            _worker.Idle();
+        }
+
         if (!received && _waitSet is not null)
         {
             _waitSet.Wait(_held.PendingCount > 0 ? Math.Min(1, _receiveTimeout) : _receiveTimeout);

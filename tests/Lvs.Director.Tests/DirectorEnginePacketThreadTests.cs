@@ -94,4 +94,29 @@ public sealed class DirectorEnginePacketThreadTests : IDisposable
         Assert.Equal(0, table.Count);
         Assert.Equal((0, 0), (server.ActiveConnections, server.InactiveConnections));
     }
+
+    [Fact]
+    public void AnIdleWorker_ExpiresItsPartitionWhenToldItIsIdle()
+    {
+        using var lab = new Lab(TwoPartitions());
+        lab.AddService("rr", ForwardingMethod.Nat, count: 1);
+        var second = lab.Engine.CreateWorker();
+        var table = lab.Engine.Connections;
+
+        // Worker 1 adds a connection (SYN_RECV, 60 s) and has seen a tick move, so its partition is its own to expire.
+        var syn = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40001, lab.Vip, 80, "S");
+        _ = second.Process(syn.Buffer, syn.Offset, syn.Length, 0);
+        lab.Time.Advance(TimeSpan.FromSeconds(1));
+        _ = table.RunHousekeeping();
+        second.Idle();
+        Assert.Equal(1, table.Count);
+
+        // Past the timeout, housekeeping leaves the partition to the worker, which is idle: Idle expires it.
+        lab.Time.Advance(TimeSpan.FromSeconds(120));
+        _ = table.RunHousekeeping();
+        Assert.Equal(1, table.Count);
+        second.Idle();
+        Assert.Equal(0, table.Count);
+        Assert.Equal(1, PacketThread.Current);
+    }
 }
