@@ -35,8 +35,7 @@ namespace Lvs.Scheduling;
 /// <para>
 /// A block keeps its counters in <see cref="RealServerLoadBlock.Planes"/> planes, one per packet thread: with more than
 /// one, the scans of a block run over its summed slots (<see cref="RealServerLoadBlock.CopySummedSlots"/>), copied into
-/// a stack buffer for blocks of up to 64 servers and into a buffer of the thread's otherwise, so a pick allocates
-/// nothing; with one plane they read the block directly.
+/// a buffer of the thread's, so a pick allocates nothing; with one plane they read the block directly.
 /// </para>
 /// </remarks>
 internal static class LoadBlockScan
@@ -56,72 +55,34 @@ internal static class LoadBlockScan
     /// </summary>
     private const int VectorMinimum = 2 * RealServerLoadBlock.CountGranularity;
 
-    /// <summary>
-    /// Blocks of up to this many slot integers (64 servers) are summed into a buffer on the stack; larger ones into a
-    /// buffer of the thread's, grown on demand.
-    /// </summary>
-    private const int StackSlots = 64 * Slot;
-
-    /// <summary>The calling thread's buffer for the summed slots of blocks above <see cref="StackSlots"/>.</summary>
+    /// <summary>The calling thread's buffer for a block's summed slots, grown when a larger block than any before on this thread is scanned.</summary>
     [ThreadStatic]
     private static int[]? t_sums;
 
     /// <summary>lc: the schedulable server with the least active x 256 + inactive.</summary>
     /// <param name="block">The block.</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int LeastConnection(RealServerLoadBlock block)
-    {
-        if (RealServerLoadBlock.Planes == 1)
-        {
-            return LeastConnection(block.Slots, block.Count);
-        }
-
-        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
-        return LeastConnection(SummedSlots(block, buffer), block.Count);
-    }
+    public static int LeastConnection(RealServerLoadBlock block) =>
+        LeastConnection(SummedSlots(block), block.Count);
 
     /// <summary>wlc (lblc, lblcr): the schedulable server with the least (active x 256 + inactive) / weight.</summary>
     /// <param name="block">The block.</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int WeightedLeastConnection(RealServerLoadBlock block)
-    {
-        if (RealServerLoadBlock.Planes == 1)
-        {
-            return WeightedLeastConnection(block.Slots, block.Count);
-        }
-
-        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
-        return WeightedLeastConnection(SummedSlots(block, buffer), block.Count);
-    }
+    public static int WeightedLeastConnection(RealServerLoadBlock block) =>
+        WeightedLeastConnection(SummedSlots(block), block.Count);
 
     /// <summary>sed, or nq with <paramref name="idleWins"/>: the schedulable server with the least (active + 1) / weight.</summary>
     /// <param name="block">The block.</param>
     /// <param name="idleWins">True for nq: the first schedulable server with no active connection wins at once.</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int ShortestExpectedDelay(RealServerLoadBlock block, bool idleWins)
-    {
-        if (RealServerLoadBlock.Planes == 1)
-        {
-            return ShortestExpectedDelay(block.Slots, block.Count, idleWins);
-        }
-
-        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
-        return ShortestExpectedDelay(SummedSlots(block, buffer), block.Count, idleWins);
-    }
+    public static int ShortestExpectedDelay(RealServerLoadBlock block, bool idleWins) =>
+        ShortestExpectedDelay(SummedSlots(block), block.Count, idleWins);
 
     /// <summary>ovf: the first schedulable server of the highest weight whose active connections do not exceed it.</summary>
     /// <param name="block">The block.</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int WeightedOverflow(RealServerLoadBlock block)
-    {
-        if (RealServerLoadBlock.Planes == 1)
-        {
-            return WeightedOverflow(block.Slots, block.Count);
-        }
-
-        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
-        return WeightedOverflow(SummedSlots(block, buffer), block.Count);
-    }
+    public static int WeightedOverflow(RealServerLoadBlock block) =>
+        WeightedOverflow(SummedSlots(block), block.Count);
 
     /// <summary>
     /// The second half of the kernel's lblc/lblcr <c>is_overloaded</c>: whether any server (schedulable or not) has
@@ -129,16 +90,8 @@ internal static class LoadBlockScan
     /// </summary>
     /// <param name="block">The block.</param>
     /// <returns>True when one has.</returns>
-    public static bool AnyBelowHalfWeight(RealServerLoadBlock block)
-    {
-        if (RealServerLoadBlock.Planes == 1)
-        {
-            return AnyBelowHalfWeight(block.Slots, block.Count);
-        }
-
-        Span<int> buffer = block.SlotsLength <= StackSlots ? stackalloc int[block.SlotsLength] : default;
-        return AnyBelowHalfWeight(SummedSlots(block, buffer), block.Count);
-    }
+    public static bool AnyBelowHalfWeight(RealServerLoadBlock block) =>
+        AnyBelowHalfWeight(SummedSlots(block), block.Count);
 
     /// <summary>lc over slots laid out as a block's (<see cref="RealServerLoadBlock.Slots"/>, padded).</summary>
     /// <param name="slots">The slots.</param>
@@ -186,28 +139,27 @@ internal static class LoadBlockScan
         UsesVector(count) ? AnyBelowHalfWeightVector(slots) : AnyBelowHalfWeightScalar(slots, count);
 
     /// <summary>
-    /// The block's slots summed over its counter planes (<see cref="RealServerLoadBlock.CopySummedSlots"/>), into
-    /// <paramref name="buffer"/> when it is long enough, otherwise into the thread's buffer (allocated or grown only
-    /// when a block larger than any before on this thread is scanned).
+    /// The slots a scan reads: the block's own with one counter plane, else its slots summed over the planes
+    /// (<see cref="RealServerLoadBlock.CopySummedSlots"/>) into the thread's buffer, which allocates only when a block
+    /// larger than any before on this thread is scanned.
     /// </summary>
     /// <param name="block">The block.</param>
-    /// <param name="buffer">A stack buffer of <see cref="RealServerLoadBlock.SlotsLength"/> integers, or empty.</param>
-    /// <returns>The summed slots.</returns>
-    private static ReadOnlySpan<int> SummedSlots(RealServerLoadBlock block, Span<int> buffer)
+    /// <returns>The slots.</returns>
+    private static ReadOnlySpan<int> SummedSlots(RealServerLoadBlock block)
     {
-        int length = block.SlotsLength;
-        if (buffer.Length < length)
+        if (RealServerLoadBlock.Planes == 1)
         {
-            var sums = t_sums;
-            if (sums is null || sums.Length < length)
-            {
-                sums = t_sums = new int[length];
-            }
-
-            buffer = sums;
+            return block.Slots;
         }
 
-        buffer = buffer[..length];
+        int length = block.SlotsLength;
+        var sums = t_sums;
+        if (sums is null || sums.Length < length)
+        {
+            sums = t_sums = new int[length];
+        }
+
+        var buffer = sums.AsSpan(0, length);
         block.CopySummedSlots(buffer);
         return buffer;
     }
