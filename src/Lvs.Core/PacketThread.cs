@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Lvs.Core;
 
 /// <summary>
@@ -16,6 +18,13 @@ public static class PacketThread
 {
     [ThreadStatic]
     private static int t_current;
+
+    /// <summary>
+    /// How many copies what is kept apart by packet thread has (the real servers' counter planes, the round-robin
+    /// reservations): the processor count rounded up to a power of two, at most 8, chosen once per process. Packet
+    /// thread n uses copy n &amp; (Planes - 1).
+    /// </summary>
+    public static int Planes { get; } = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 8));
 
     /// <summary>The calling thread's packet thread number (0 when none was set).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value set is negative.</exception>

@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -82,11 +81,10 @@ public sealed class RealServerLoadBlock
     }
 
     /// <summary>
-    /// The number of counter planes of every server's slots, in blocks and out of them (see the remarks): the processor
-    /// count rounded up to a power of two, at most 8, chosen once per process. A packet thread writes plane
-    /// <see cref="PacketThread.Current"/> &amp; (Planes - 1).
+    /// The number of counter planes of every server's slots, in blocks and out of them (see the remarks):
+    /// <see cref="PacketThread.Planes"/>. A packet thread writes plane <see cref="PacketThread.Current"/> &amp; (Planes - 1).
     /// </summary>
-    public static int Planes { get; } = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 8));
+    public static int Planes => PacketThread.Planes;
 
     /// <summary>The number of servers (slots beyond it are padding).</summary>
     public int Count => _servers.Length;

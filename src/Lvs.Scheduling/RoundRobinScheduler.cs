@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.InteropServices;
 using Lvs.Core;
 
@@ -45,11 +44,8 @@ public sealed class RoundRobinScheduler : IScheduler
     /// <summary>The shortest run of positions a packet thread reserves at once.</summary>
     internal const int MinRunLength = 32;
 
-    /// <summary>
-    /// The planes of a snapshot, one per packet thread number modulo their count: the processors up to 8, rounded up to
-    /// a power of two.
-    /// </summary>
-    internal static readonly int PlaneCount = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 8));
+    /// <summary>The planes of a snapshot, one per packet thread number modulo their count (<see cref="PacketThread.Planes"/>).</summary>
+    internal static int PlaneCount => PacketThread.Planes;
 
     // A plane's state while the thread that found its run used up reserves the next one; the other threads of that
     // plane take single positions from the shared count meanwhile.
