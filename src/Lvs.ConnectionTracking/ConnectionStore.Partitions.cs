@@ -103,10 +103,6 @@ internal sealed partial class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int InboundProbeIn(int probe, int partition) => (probe & ~(_partitionMask << ProbeTagBits)) | (partition << ProbeTagBits);
 
-    /// <summary>The partition of an inbound probe.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int PartitionOfProbe(int probe) => (probe >> ProbeTagBits) & _partitionMask;
-
     /// <summary>An outbound bucket moved to partition <paramref name="partition"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int OutboundBucketIn(int bucket, int partition) => (bucket & OutboundBucketMask) | (partition << OutboundPartitionShift);

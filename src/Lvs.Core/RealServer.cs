@@ -147,19 +147,19 @@ public sealed class RealServer
     /// Connections in an active state (for TCP, ESTABLISHED; see the connection table's state machine), summed over the
     /// packet threads' planes and clamped at 0 (see the remarks).
     /// </summary>
-    public int ActiveConnections => Math.Max(LoadLocation.Sum(RealServerLoadBlock.ActiveOffset), 0);
+    public int ActiveConnections => Count(LoadLocation, RealServerLoadBlock.ActiveOffset);
 
     /// <summary>
     /// Connections in any other state (all UDP connections, half-open and closing TCP ones), summed over the packet
     /// threads' planes and clamped at 0 (see the remarks).
     /// </summary>
-    public int InactiveConnections => Math.Max(LoadLocation.Sum(RealServerLoadBlock.InactiveOffset), 0);
+    public int InactiveConnections => Count(LoadLocation, RealServerLoadBlock.InactiveOffset);
 
     /// <summary>
     /// Persistence templates bound to this server (not counted in the overload total), summed over the packet threads'
     /// planes and clamped at 0 (see the remarks).
     /// </summary>
-    public int PersistentConnections => Math.Max(LoadLocation.Sum(RealServerLoadBlock.PersistentOffset), 0);
+    public int PersistentConnections => Count(LoadLocation, RealServerLoadBlock.PersistentOffset);
 
     /// <summary>
     /// The kernel's scheduling overhead for lc and wlc: active x 256 + inactive (<c>ip_vs_dest_conn_overhead</c>),
@@ -170,7 +170,7 @@ public sealed class RealServer
         get
         {
             var location = LoadLocation;
-            return ((long)Math.Max(location.Sum(RealServerLoadBlock.ActiveOffset), 0) << 8) + Math.Max(location.Sum(RealServerLoadBlock.InactiveOffset), 0);
+            return ((long)Count(location, RealServerLoadBlock.ActiveOffset) << 8) + Count(location, RealServerLoadBlock.InactiveOffset);
         }
     }
 
@@ -350,6 +350,9 @@ public sealed class RealServer
         }
     }
 
+    /// <summary>One count (<see cref="RealServerLoadBlock.ActiveOffset"/> or a sibling) summed over the planes and clamped at 0 (see the remarks).</summary>
+    private static int Count(RealServerLoadLocation location, int offset) => Math.Max(location.Sum(offset), 0);
+
     /// <summary>The common case inline: no threshold and not overloaded leaves nothing to do.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckOverload()
@@ -383,7 +386,7 @@ public sealed class RealServer
         // The clamped sums over the planes. Each update checks after its interlocked operation (a full fence), so of
         // two updates racing on different planes at least the later one's check sees both.
         var location = LoadLocation;
-        long total = (long)Math.Max(location.Sum(RealServerLoadBlock.ActiveOffset), 0) + Math.Max(location.Sum(RealServerLoadBlock.InactiveOffset), 0);
+        long total = (long)Count(location, RealServerLoadBlock.ActiveOffset) + Count(location, RealServerLoadBlock.InactiveOffset);
         if (total >= upper)
         {
             SetOverloaded(true);
