@@ -49,8 +49,8 @@ internal static class BatchedLookup<TChain, TAddress>
         /// <summary>True when the head is already the candidate (the inbound buckets' first tag match), so no chain stage runs.</summary>
         static abstract bool HeadIsCandidate { get; }
 
-        /// <summary>A bucket of <see cref="Bucket"/> (the calling thread's partition) moved to another index partition.</summary>
-        static abstract int InPartition(ConnectionStore<TAddress> store, int bucket, int partition);
+        /// <summary>A bucket of <see cref="Bucket"/> in partition <paramref name="from"/> (the calling thread's) moved to partition <paramref name="to"/>.</summary>
+        static abstract int InPartition(ConnectionStore<TAddress> store, int bucket, int from, int to);
     }
 
     /// <summary>Looks up the packets of this run's family; returns how many were found, and in <paramref name="others"/> how many packets are of the other family (their handles are not written).</summary>
@@ -174,18 +174,18 @@ internal static class BatchedLookup<TChain, TAddress>
             int partition = (own + k) & (store.PartitionCount - 1);
             foreach (int i in missed)
             {
-                TChain.PrefetchHead(store, TChain.InPartition(store, buckets[i], partition));
+                TChain.PrefetchHead(store, TChain.InPartition(store, buckets[i], own, partition));
             }
 
             foreach (int i in missed)
             {
-                TChain.PrefetchSlot(store, TChain.Head(store, TChain.InPartition(store, buckets[i], partition)));
+                TChain.PrefetchSlot(store, TChain.Head(store, TChain.InPartition(store, buckets[i], own, partition)));
             }
 
             int left = 0;
             foreach (int i in missed)
             {
-                int bucket = TChain.InPartition(store, buckets[i], partition);
+                int bucket = TChain.InPartition(store, buckets[i], own, partition);
                 bool hit = TChain.Find(store, group[i], bucket, out int index, out uint word);
                 handles[i] = hit ? store.HandleFrom(index, word) : default;
                 if (hit && !table.KeepIfServerAvailable(handles[i]))
@@ -252,7 +252,7 @@ internal readonly struct InboundChain<TAddress> : BatchedLookup<InboundChain<TAd
     public static bool HeadIsCandidate => true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int InPartition(ConnectionStore<TAddress> store, int bucket, int partition) => store.InboundProbeIn(bucket, partition);
+    public static int InPartition(ConnectionStore<TAddress> store, int bucket, int from, int to) => store.InboundProbeIn(bucket, from, to);
 
     // An inbound walk reads only the lookup part of a slot.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -289,7 +289,7 @@ internal readonly struct OutboundChain<TAddress> : BatchedLookup<OutboundChain<T
     public static bool HeadIsCandidate => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int InPartition(ConnectionStore<TAddress> store, int bucket, int partition) => ConnectionStore<TAddress>.OutboundBucketIn(bucket, partition);
+    public static int InPartition(ConnectionStore<TAddress> store, int bucket, int from, int to) => ConnectionStore<TAddress>.OutboundBucketIn(bucket, to);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PrefetchSlot(ConnectionStore<TAddress> store, int index) => store.PrefetchSlot(index);

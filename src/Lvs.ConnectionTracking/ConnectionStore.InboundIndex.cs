@@ -27,8 +27,8 @@ internal sealed partial class ConnectionStore<TAddress>
     }
 
     /// <summary>
-    /// Where an inbound key is looked for in the calling thread's partition: its bucket (bits 8 and up, the partition
-    /// in the low bits of the bucket) and its tag (bits 0-7), packed in one int.
+    /// Where an inbound key is looked for in the calling thread's partition: its bucket's line (bits 8 and up) and its
+    /// tag (bits 0-7), packed in one int.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int InboundProbe(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template) =>
@@ -71,15 +71,13 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         int bucket = probe >> ProbeTagBits;
         uint tag = (uint)probe & ProbeTagMask;
-        ref int version = ref _inVersions[InboundStripe(bucket)];
         ref var line = ref _inLines[bucket];
         uint templateMeta = template ? TemplateMeta : 0;
         while (true)
         {
-            int before = Volatile.Read(ref version);
-
             // The cells with the key's tag, then the overflow chain. Cells are never moved, so a live connection is in
-            // one of them or in the chain; a cell that changed under the reader was emptied, which bumps the version.
+            // one of them or in the chain; a cell that changed under the reader no longer holds a live connection with
+            // the key (the slot's word says so).
             for (uint matches = line.TagMatches(tag, _cells); matches != 0; matches &= matches - 1)
             {
                 uint cell = Volatile.Read(ref line[BitOperations.TrailingZeroCount(matches)]);
@@ -92,6 +90,19 @@ internal sealed partial class ConnectionStore<TAddress>
                 }
             }
 
+            // No chain (nearly every bucket): a key goes into the chain only when it is added, and stays there while
+            // live, so a connection live since before the cells were read was in a cell, and the miss needs no
+            // version. That spares the stripe's version line, which its partition's writer bumps on every removal: a
+            // packet thread looking in another partition would otherwise fetch it from that writer's core.
+            if ((uint)InboundBucket.IndexOf(Volatile.Read(ref line[InboundBucket.OverflowCell])) >= (uint)_entries.Length)
+            {
+                return Missed(out index, out word);
+            }
+
+            // The chain's links change when an entry is unlinked, which bumps the version: a walk that saw no bump
+            // followed links that were the chain's.
+            ref int version = ref _inVersions[InboundStripe(bucket)];
+            int before = Volatile.Read(ref version);
             int i = InboundBucket.IndexOf(Volatile.Read(ref line[InboundBucket.OverflowCell]));
             int steps = 0;
             while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
@@ -216,14 +227,14 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>
     /// An inbound probe in <paramref name="partition"/>: the partition's bucket from the hash's high half (see
-    /// <see cref="BucketOf"/>; its line is bucket x partitions + partition), the tag from bits 24-31 of its low half,
-    /// never 0.
+    /// <see cref="BucketOf"/>; its line is partition x buckets per partition + bucket), the tag from bits 24-31 of its
+    /// low half, never 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ProbeOf(ulong hash, int partition)
     {
         uint tag = (uint)(hash >> 24) & ProbeTagMask;
         tag += (tag - 1) >> 31;
-        return (((BucketOf(hash, _inLineCount) << _partitionBits) | partition) << ProbeTagBits) | (int)tag;
+        return (((partition * (int)_inLineCount) + BucketOf(hash, _inLineCount)) << ProbeTagBits) | (int)tag;
     }
 }

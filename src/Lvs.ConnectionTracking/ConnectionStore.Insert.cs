@@ -101,7 +101,7 @@ internal sealed partial class ConnectionStore<TAddress>
         {
             // No free slot here. What the insert would answer without one comes first, as before shedding (the answers
             // are checked again under the stripe locks below): a live connection with the key, an invalid template.
-            if (TryFindInbound(InboundProbeIn(insert.InProbe, shard & _partitionMask), insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint existing))
+            if (TryFindInbound(InboundProbeIn(insert.InProbe, CallerPartition, shard & _partitionMask), insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint existing))
             {
                 generation = GenerationOf(ref _entries[index], existing);
                 return AddConnectionResult.Exists;
@@ -133,7 +133,7 @@ internal sealed partial class ConnectionStore<TAddress>
             // The connection goes into the index partition of its slot's shard.
             int partition = from & _partitionMask;
             int outBucket = insert.OutBucket >= 0 ? OutboundBucketIn(insert.OutBucket, partition) : -1;
-            return AddInto(from, in insert, InboundProbeIn(insert.InProbe, partition), outBucket, out index, out generation);
+            return AddInto(from, in insert, InboundProbeIn(insert.InProbe, CallerPartition, partition), outBucket, out index, out generation);
         }
         finally
         {
@@ -147,9 +147,16 @@ internal sealed partial class ConnectionStore<TAddress>
     /// <summary>
     /// The insert itself, into a free slot of <paramref name="shard"/> (whose lock is held and which has one): under
     /// the stripe lock of the key's inbound bucket (and of the controlling template's, in stripe order), the
-    /// authoritative duplicate check, the template's reference and the publication in the inbound index; then the
-    /// outbound link under its stripe lock, and the timer.
+    /// authoritative duplicate check, the template's reference and the publication in the inbound index; then, under
+    /// the outbound bucket's stripe lock too, the outbound link; then the timer.
     /// </summary>
+    /// <remarks>
+    /// Every stripe lock is taken before the first write to an index line, and released with plain stores: an
+    /// interlocked instruction waits until every earlier store has reached the cache, so a lock taken after the
+    /// inbound bucket's write would wait for that line to come from whichever core last read it (with index
+    /// partitions, another packet thread looking for its misses), where taken first it lets the line come while the
+    /// thread goes on.
+    /// </remarks>
     private AddConnectionResult AddInto(int shard, in ConnectionInsert<TAddress> insert, int probe, int outBucket, out int index, out uint generation)
     {
         uint now = _table.CurrentTick;
@@ -163,6 +170,11 @@ internal sealed partial class ConnectionStore<TAddress>
             if (controlStripe != inStripe)
             {
                 EnterGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
+            }
+
+            if (outBucket >= 0)
+            {
+                EnterGate(ref _outLocks[OutboundStripe(outBucket)]);
             }
         }
 
@@ -278,11 +290,25 @@ internal sealed partial class ConnectionStore<TAddress>
                 e.NextIn = InboundBucket.IndexOf(line[InboundBucket.OverflowCell]);
                 Volatile.Write(ref line[InboundBucket.OverflowCell], InboundBucket.Cell(0, i));
             }
+
+            if (outBucket >= 0)
+            {
+                // The outbound chain holds slots of every shard of its partition: its links change under the bucket's
+                // stripe lock.
+                ref int head = ref OutboundHeadOf(outBucket);
+                _routes[i].NextOut = head;
+                Volatile.Write(ref head, i);
+            }
         }
         finally
         {
             if (_striped)
             {
+                if (outBucket >= 0)
+                {
+                    ExitGate(ref _outLocks[OutboundStripe(outBucket)]);
+                }
+
                 if (controlStripe != inStripe)
                 {
                     ExitGate(ref _inLocks[Math.Max(inStripe, controlStripe)]);
@@ -290,17 +316,6 @@ internal sealed partial class ConnectionStore<TAddress>
 
                 ExitGate(ref _inLocks[Math.Min(inStripe, controlStripe)]);
             }
-        }
-
-        if (outBucket >= 0)
-        {
-            // The outbound chain holds slots of every shard of its partition: its links change under the bucket's stripe lock.
-            ref int gate = ref _outLocks[OutboundStripe(outBucket)];
-            ref int head = ref OutboundHeadOf(outBucket);
-            EnterStripe(ref gate);
-            _routes[i].NextOut = head;
-            Volatile.Write(ref head, i);
-            ExitStripe(ref gate);
         }
 
         FileLocked(shard, i, _entries[i].Expiry);

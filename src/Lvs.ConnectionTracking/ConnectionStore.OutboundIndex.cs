@@ -85,30 +85,62 @@ internal sealed partial class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindOutbound(int bucket, byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word)
     {
-        ref int version = ref _outVersions[OutboundStripe(bucket)];
         ref int head = ref OutboundHeadOf(bucket);
+
+        // First a walk without the stripe's version, whose line the partition's writer bumps on every removal: a hit
+        // needs none (the slot's word confirms it), nor a miss in an empty chain (nothing was in it when the head was
+        // read); nearly every reply is one or the other.
+        int first = Volatile.Read(ref head);
+        if ((uint)first >= (uint)_entries.Length)
+        {
+            return Missed(out index, out word);
+        }
+
+        if (TryWalkOutbound(first, protocol, source, sourcePort, destination, destinationPort, out index, out word, out _))
+        {
+            return true;
+        }
+
+        // Not found in a chain that may have changed under the walk: again, under the version.
+        ref int version = ref _outVersions[OutboundStripe(bucket)];
         while (true)
         {
             int before = Volatile.Read(ref version);
-            int i = Volatile.Read(ref head);
-            int steps = 0;
-            while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
+            if (TryWalkOutbound(Volatile.Read(ref head), protocol, source, sourcePort, destination, destinationPort, out index, out word, out bool ended))
             {
-                ref var r = ref _routes[i];
-                if (OutboundMatches(ref _entries[i], ref r, protocol, source, sourcePort, destination, destinationPort, out word))
-                {
-                    index = i;
-                    return true;
-                }
-
-                i = Volatile.Read(ref r.NextOut);
+                return true;
             }
 
-            if ((uint)i >= (uint)_entries.Length && Volatile.Read(ref version) == before)
+            if (ended && Volatile.Read(ref version) == before)
             {
                 return Missed(out index, out word);
             }
         }
+    }
+
+    /// <summary>
+    /// Walks an outbound chain from <paramref name="i"/> for a live entry with the reply's key; <paramref name="ended"/>
+    /// tells whether a miss reached the chain's end (rather than the step limit a changing chain can send a walk into).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryWalkOutbound(int i, byte protocol, TAddress source, ushort sourcePort, TAddress destination, ushort destinationPort, out int index, out uint word, out bool ended)
+    {
+        int steps = 0;
+        while ((uint)i < (uint)_entries.Length && ++steps < MaxSteps)
+        {
+            ref var r = ref _routes[i];
+            if (OutboundMatches(ref _entries[i], ref r, protocol, source, sourcePort, destination, destinationPort, out word))
+            {
+                index = i;
+                ended = false;
+                return true;
+            }
+
+            i = Volatile.Read(ref r.NextOut);
+        }
+
+        ended = (uint)i >= (uint)_entries.Length;
+        return Missed(out index, out word);
     }
 
     /// <summary>The outbound form of <see cref="TryMatchInbound"/>.</summary>

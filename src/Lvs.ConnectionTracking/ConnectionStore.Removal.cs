@@ -188,7 +188,16 @@ internal sealed partial class ConnectionStore<TAddress>
         int probe = knownProbe >= 0 ? knownProbe : ProbeOf(InboundHash(ref e), PartitionOf(index));
         bool isTemplate = (e.Meta & TemplateMeta) != 0;
         ref int inGate = ref _inLocks[InboundStripe(probe >> ProbeTagBits)];
+        bool outbound = (e.Meta & OutboundMeta) != 0;
+        int outBucket = outbound ? (knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(index)) : 0;
+
+        // Both stripe locks before the first write to an index line (see AddInto's remarks).
         EnterStripe(ref inGate);
+        if (outbound)
+        {
+            EnterStripe(ref _outLocks[OutboundStripe(outBucket)]);
+        }
+
         try
         {
             while (true)
@@ -207,21 +216,22 @@ internal sealed partial class ConnectionStore<TAddress>
             }
 
             UnlinkInbound(probe, index);
+            if (outbound)
+            {
+                Unlink(ref OutboundHeadOf(outBucket), ref _outVersions[OutboundStripe(outBucket)], index, outbound: true);
+            }
         }
         finally
         {
+            if (outbound)
+            {
+                ExitStripe(ref _outLocks[OutboundStripe(outBucket)]);
+            }
+
             ExitStripe(ref inGate);
         }
 
         ref var r = ref _routes[index];
-        if ((e.Meta & OutboundMeta) != 0)
-        {
-            int outBucket = knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(index);
-            ref int outGate = ref _outLocks[OutboundStripe(outBucket)];
-            EnterStripe(ref outGate);
-            Unlink(ref OutboundHeadOf(outBucket), ref _outVersions[OutboundStripe(outBucket)], index, outbound: true);
-            ExitStripe(ref outGate);
-        }
 
         int shard = ShardOf(index);
         if (r.WheelPrev != NotFiled)

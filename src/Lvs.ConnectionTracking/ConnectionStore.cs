@@ -107,7 +107,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly bool _striped;
     private readonly int[] _dropCounters = new int[InPacketsSaturated];
     private readonly int[] _laneShards = [.. Enumerable.Repeat(-1, LaneSlots)];
-    private readonly int _partitionBits;
+    private readonly ulong _lineReciprocal;
     private readonly int _partitionMask;
     private readonly PartitionExpiry[] _partitionExpiry;
     private int _housekeepingRuns;
@@ -132,7 +132,6 @@ internal sealed partial class ConnectionStore<TAddress>
         _striped = shardCount > 1;
         _shardSize = capacity / shardCount;
         int partitionCount = PartitionCountFor(partitions, shardCount);
-        _partitionBits = System.Numerics.BitOperations.Log2((uint)partitionCount);
         _partitionMask = partitionCount - 1;
         _partitionExpiry = new PartitionExpiry[partitionCount];
         int partitionSlots = MostSlotsOfAPartition(capacity, shardCount, partitionCount);
@@ -142,14 +141,15 @@ internal sealed partial class ConnectionStore<TAddress>
         // replies look: chains of two entries per bucket on average (2 bytes per connection). With the 56-byte slot
         // that is within the budget of 64 bytes per IPv4 connection. Any count works: a bucket is picked by
         // multiplying the hash, not by masking it. The counts are per partition, each sized for its shards' slots.
-        _inLineCount = (uint)Math.Max((partitionSlots + ConnectionsPerInboundBucket - 1) / ConnectionsPerInboundBucket, 1);
+        _inLineCount = (uint)Math.Max((partitionSlots + ConnectionsPerInboundBucket - 1) / ConnectionsPerInboundBucket, 2);
         _outBuckets = (uint)Math.Max(partitionSlots / 2, 16);
         _stripeMask = StripesPerPartition - 1;
         _entries = new CacheAlignedArray<ConnectionEntry<TAddress>>(capacity);
         _routes = HugePages.AllocatePinned<ConnectionRoute<TAddress>>(capacity);
-        _inLines = new CacheAlignedArray<InboundBucket>((int)_inLineCount << _partitionBits);
+        _lineReciprocal = LineReciprocal(_inLineCount);
+        _inLines = new CacheAlignedArray<InboundBucket>((int)_inLineCount * partitionCount);
         _cells = InboundBucket.ConnectionCells >> (InboundBucket.OverflowCell - Math.Clamp(table.Options.InboundCellsPerBucket, 1, InboundBucket.OverflowCell));
-        for (int i = 0; i <= (int)_inLineCount << _partitionBits; i++)
+        for (int i = 0; i <= (int)_inLineCount * partitionCount; i++)
         {
             // Every bucket and the sentinel after them start empty.
             _inLines.AtOrSentinel(i) = default;

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Lvs.Core;
 using Lvs.Core.Headers;
 using static Lvs.ConnectionTracking.Tests.TestNetwork;
@@ -31,6 +32,64 @@ public sealed class ConnectionTablePartitionTests : IDisposable
     {
         var (table, _, _, _) = NewTable(capacity: Capacity, writerShards: shards, indexPartitions: requested);
         Assert.Equal(expected, table.IndexPartitions);
+    }
+
+    [Property(MaxTest = 500)]
+    public Property PartitionOfLine_IsTheLineDividedByTheLinesPerPartition(PositiveInt linesSeed, NonNegativeInt lineSeed)
+    {
+        // Every size a store can have (at least 2 lines a partition, at most 16 partitions of lines that keep a probe,
+        // line << 8, within an int), and every line of it.
+        uint lines = 2 + (uint)(linesSeed.Get % ((1 << 19) - 2));
+        int line = (int)((ulong)lineSeed.Get * 7919 % (16 * lines));
+        return (ConnectionStore<Ipv4StoredAddress>.PartitionOfLine(line, ConnectionStore<Ipv4StoredAddress>.LineReciprocal(lines)) == (int)(line / lines))
+            .Label($"lines {lines}, line {line}");
+    }
+
+    [Theory]
+    [InlineData(2u)]
+    [InlineData(3u)]
+    [InlineData(630u)]
+    [InlineData((1u << 19) - 1)]
+    [InlineData(1u << 19)]
+    public void PartitionOfLine_ExactAtEveryBlockBoundary(uint lines)
+    {
+        ulong reciprocal = ConnectionStore<Ipv4StoredAddress>.LineReciprocal(lines);
+        for (int partition = 0; partition < 16; partition++)
+        {
+            int first = (int)(partition * lines);
+            Assert.Equal(partition, ConnectionStore<Ipv4StoredAddress>.PartitionOfLine(first, reciprocal));
+            Assert.Equal(partition, ConnectionStore<Ipv4StoredAddress>.PartitionOfLine(first + (int)lines - 1, reciprocal));
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(16)]
+    public void EveryPartitionsBuckets_AreABlockOfLines_WithStripesOfItsOwn(int partitions)
+    {
+        // No line, nor the neighbour an adjacent-line prefetcher loads with it, holds two partitions' buckets (except at
+        // the one boundary between blocks), and no stripe lock or version is shared by two partitions.
+        var (table, _, _, _) = NewTable(capacity: 65_536, writerShards: 16, indexPartitions: partitions);
+        var store = new ConnectionStore<Ipv4StoredAddress>(table, 65_536, isIPv6: false, randomSeed: 7, shards: 16, partitions: partitions);
+        int lines = store.InboundLinesPerPartition;
+        var random = new Random(11);
+        for (int n = 0; n < 2_000; n++)
+        {
+            var client = Ipv4StoredAddress.From(InetAddress.FromIPv4((uint)random.Next()));
+            var @virtual = Ipv4StoredAddress.From(InetAddress.FromIPv4(0x0A00_0001u));
+            ushort port = (ushort)random.Next(1, 65_536);
+            int home = random.Next(partitions);
+            int probe = store.InboundProbe((byte)L4Protocol.Tcp, client, port, @virtual, 80, template: false, home);
+            for (int partition = 0; partition < partitions; partition++)
+            {
+                int moved = store.InboundProbeIn(probe, home, partition);
+                Assert.Equal(store.InboundProbe((byte)L4Protocol.Tcp, client, port, @virtual, 80, template: false, partition), moved);
+                int line = moved >> 8;
+                Assert.InRange(line, partition * lines, ((partition + 1) * lines) - 1);
+                Assert.InRange(store.InboundStripe(line), partition * ConnectionStore<Ipv4StoredAddress>.StripesPerPartition, ((partition + 1) * ConnectionStore<Ipv4StoredAddress>.StripesPerPartition) - 1);
+            }
+        }
     }
 
     [Theory]

@@ -47,10 +47,15 @@ internal sealed class NewConnectionLane
         }
     }
 
-    /// <summary>The same flows' connections added straight into the engine's table, one by one (no parsing, scheduling or rewriting).</summary>
+    /// <summary>
+    /// The same flows' connections added straight into the engine's table, one by one (no parsing, scheduling or
+    /// rewriting), on this lane's packet thread, which first expires its partition as a packet worker does.
+    /// </summary>
     public void RunTable(int batches)
     {
         var table = _fixture.Engine.Connections;
+        PacketThread.Current = _thread;
+        _ = table.RunPacketThreadExpiry();
         var server = new InetEndpoint(InetAddress.Parse("10.1.0.11"), 8080);
         for (int i = 0; i < batches * Batch; i++)
         {
