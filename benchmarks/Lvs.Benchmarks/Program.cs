@@ -34,7 +34,7 @@ if (args is ["engine-loop", ..])
 }
 
 // DirectorNewConnectionBenchmarks as a timing loop on dedicated threads, packet and housekeeping time apart:
-//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- newconn-loop nat|dr THREADS [ROUNDS] [separate]
+//   dotnet run -c Release --project benchmarks/Lvs.Benchmarks -- newconn-loop nat|dr|table THREADS [ROUNDS] [separate|unsteered]
 if (args is ["newconn-loop", ..])
 {
     return Lvs.Benchmarks.Director.NewConnectionThreadsLoop.Run(args);

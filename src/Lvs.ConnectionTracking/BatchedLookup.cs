@@ -49,6 +49,13 @@ internal static class BatchedLookup<TChain, TAddress>
         /// <summary>True when the head is already the candidate (the inbound buckets' first tag match), so no chain stage runs.</summary>
         static abstract bool HeadIsCandidate { get; }
 
+        /// <summary>
+        /// Whether the chain is looked up by client packets, which a steered store (see
+        /// <see cref="ConnectionTableOptions.SteeredFlows"/>) looks for in another partition only where connections for
+        /// any thread are.
+        /// </summary>
+        static abstract bool ClientPackets { get; }
+
         /// <summary>A bucket of <see cref="Bucket"/> in partition <paramref name="from"/> (the calling thread's) moved to partition <paramref name="to"/>.</summary>
         static abstract int InPartition(ConnectionStore<TAddress> store, int bucket, int from, int to);
     }
@@ -172,6 +179,12 @@ internal static class BatchedLookup<TChain, TAddress>
         for (int k = 1; k < store.PartitionCount && missed.Length > 0; k++)
         {
             int partition = (own + k) & (store.PartitionCount - 1);
+            if (TChain.ClientPackets && !store.HoldsAnywhereConnections(partition))
+            {
+                // Steered: that partition holds only other threads' flows.
+                continue;
+            }
+
             foreach (int i in missed)
             {
                 TChain.PrefetchHead(store, TChain.InPartition(store, buckets[i], own, partition));
@@ -251,6 +264,8 @@ internal readonly struct InboundChain<TAddress> : BatchedLookup<InboundChain<TAd
 
     public static bool HeadIsCandidate => true;
 
+    public static bool ClientPackets => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int InPartition(ConnectionStore<TAddress> store, int bucket, int from, int to) => store.InboundProbeIn(bucket, from, to);
 
@@ -287,6 +302,8 @@ internal readonly struct OutboundChain<TAddress> : BatchedLookup<OutboundChain<T
     public static int Head(ConnectionStore<TAddress> store, int bucket) => store.OutboundHead(bucket);
 
     public static bool HeadIsCandidate => false;
+
+    public static bool ClientPackets => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int InPartition(ConnectionStore<TAddress> store, int bucket, int from, int to) => ConnectionStore<TAddress>.OutboundBucketIn(bucket, to);

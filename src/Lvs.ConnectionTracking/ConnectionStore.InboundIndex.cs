@@ -27,6 +27,18 @@ internal sealed partial class ConnectionStore<TAddress>
     }
 
     /// <summary>
+    /// Finds a live connection with a client packet's key where the calling packet thread looks for its flows: its
+    /// partition, then the others, or with steered flows only those holding connections for any thread.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryFindClientConnection(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, out int index, out uint word)
+    {
+        int probe = InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template: false);
+        return TryFindInbound(probe, protocol, client, clientPort, @virtual, virtualPort, template: false, out index, out word)
+            || (_partitionMask != 0 && TryFindInboundElsewhere(probe, CallerPartition, protocol, client, clientPort, @virtual, virtualPort, template: false, out index, out word, anywhereOnly: true));
+    }
+
+    /// <summary>
     /// Where an inbound key is looked for in the calling thread's partition: its bucket's line (bits 8 and up) and its
     /// tag (bits 0-7), packed in one int.
     /// </summary>

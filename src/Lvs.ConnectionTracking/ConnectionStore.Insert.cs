@@ -90,8 +90,10 @@ internal sealed partial class ConnectionStore<TAddress>
 
         // With several partitions the key may be live in another one than the insert's: looked for there first,
         // without a lock (see ConnectionStore.Partitions.cs). With one, the check under the stripe lock is the only one.
+        // Steered (ConnectionTableOptions.SteeredFlows), an add with its first packet, by the thread its flow is steered
+        // to, looks only where connections for any thread are: the other partitions hold other threads' flows.
         if (_partitionMask != 0
-            && TryFindInboundElsewhere(insert.InProbe, shard & _partitionMask, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint elsewhere))
+            && TryFindInboundElsewhere(insert.InProbe, shard & _partitionMask, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint elsewhere, anywhereOnly: insert.Seen && !insert.Template))
         {
             generation = GenerationOf(ref _entries[index], elsewhere);
             return AddConnectionResult.Exists;
@@ -221,7 +223,16 @@ internal sealed partial class ConnectionStore<TAddress>
             r.DestinationPort = insert.DestinationPort;
             r.Local = insert.Local;
             r.LocalPort = insert.LocalPort;
-            r.Controlled = 0;
+            // Steered, a connection added without its first packet (a helper's expected connection) or into another
+            // partition than its thread's is marked for lookups from any thread, and counted in its partition before it
+            // is published (a lookup that read the count as 0 was before the add).
+            bool anywhere = _steered && !template && (!insert.Seen || (shard & _partitionMask) != CallerPartition);
+            r.Controlled = anywhere ? AnywhereBit : 0;
+            if (anywhere)
+            {
+                _ = Interlocked.Increment(ref _partitionExpiry[shard & _partitionMask].Anywhere);
+            }
+
             e.Protocol = insert.Protocol;
             e.RealServer = (ushort)insert.RealServer;
             bool outbound = outBucket >= 0;

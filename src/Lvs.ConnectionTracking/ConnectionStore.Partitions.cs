@@ -54,6 +54,26 @@ internal sealed partial class ConnectionStore<TAddress>
     /// <summary>The most index partitions of a store.</summary>
     internal const int MaxPartitions = 16;
 
+    /// <summary>
+    /// With <see cref="ConnectionTableOptions.SteeredFlows"/>: the bit of a connection's
+    /// <see cref="ConnectionRoute{TAddress}.Controlled"/> (whose count stays below it) that marks it as one any packet
+    /// thread may look for (added without its first packet, or into another partition than its thread's).
+    /// </summary>
+    private const int AnywhereBit = 1 << 30;
+
+    /// <summary>Whether the store's partitions hold steered flows (<see cref="ConnectionTableOptions.SteeredFlows"/>, with several partitions).</summary>
+    public bool IsSteered => _steered;
+
+    /// <summary>
+    /// Whether partition <paramref name="partition"/> holds connections that any packet thread may look for (always,
+    /// unless the store is steered): those a steered lookup of a client packet looks in besides its thread's own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HoldsAnywhereConnections(int partition) => !_steered || Volatile.Read(ref _partitionExpiry[partition].Anywhere) != 0;
+
+    /// <summary>The live connections of partition <paramref name="partition"/> marked for any thread (for tests).</summary>
+    internal int AnywhereConnections(int partition) => Volatile.Read(ref _partitionExpiry[partition].Anywhere);
+
     /// <summary>The number of index partitions.</summary>
     public int PartitionCount => _partitionMask + 1;
 
@@ -138,15 +158,17 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>
     /// Looks for a live entry with an inbound key in every partition but <paramref name="skip"/> (-1: in all), starting
-    /// after the calling thread's; <paramref name="probe"/> is the key's probe in the calling thread's partition.
+    /// after the calling thread's; <paramref name="probe"/> is the key's probe in the calling thread's partition. With
+    /// <paramref name="anywhereOnly"/>, a steered store looks only in the partitions holding connections for any thread.
     /// </summary>
-    private bool TryFindInboundElsewhere(int probe, int skip, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
+    private bool TryFindInboundElsewhere(int probe, int skip, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word, bool anywhereOnly = false)
     {
         int first = CallerPartition;
         for (int k = 0; k <= _partitionMask; k++)
         {
             int partition = (first + k) & _partitionMask;
             if (partition != skip
+                && (!anywhereOnly || HoldsAnywhereConnections(partition))
                 && TryFindInbound(InboundProbeIn(probe, first, partition), protocol, client, clientPort, @virtual, virtualPort, template, out index, out word))
             {
                 return true;
@@ -201,7 +223,9 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>
     /// Whether a packet thread of a partition expires its shards, up to which tick it last did, and in which
-    /// housekeeping run (a cache line per partition).
+    /// housekeeping run; and how many of its connections any thread may look for (a cache line per partition, written
+    /// once a tick and when such a connection comes or goes, so other threads' steered lookups read it from their
+    /// caches).
     /// </summary>
     [StructLayout(LayoutKind.Sequential, Size = 64)]
     private struct PartitionExpiry
@@ -209,5 +233,8 @@ internal sealed partial class ConnectionStore<TAddress>
         public uint Tick;
         public int Active;
         public int Run;
+
+        /// <summary>With <see cref="ConnectionTableOptions.SteeredFlows"/>: the partition's live connections marked <see cref="AnywhereBit"/>.</summary>
+        public int Anywhere;
     }
 }

@@ -203,7 +203,7 @@ internal sealed partial class ConnectionStore<TAddress>
             while (true)
             {
                 w = Volatile.Read(ref e.Word);
-                if ((isTemplate ? (Volatile.Read(ref e.Meta) >> AuxShift) != 0 : Volatile.Read(ref _routes[index].Controlled) != 0))
+                if ((isTemplate ? (Volatile.Read(ref e.Meta) >> AuxShift) != 0 : (Volatile.Read(ref _routes[index].Controlled) & ~AnywhereBit) != 0))
                 {
                     // A template or connection that still controls connections stays (the kernel's n_control check).
                     return false;
@@ -232,6 +232,11 @@ internal sealed partial class ConnectionStore<TAddress>
         }
 
         ref var r = ref _routes[index];
+        if ((r.Controlled & AnywhereBit) != 0)
+        {
+            // Unlinked: steered lookups need not look in its partition for it any more.
+            _ = Interlocked.Decrement(ref _partitionExpiry[PartitionOf(index)].Anywhere);
+        }
 
         int shard = ShardOf(index);
         if (r.WheelPrev != NotFiled)

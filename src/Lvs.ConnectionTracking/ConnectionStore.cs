@@ -108,6 +108,7 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly int[] _dropCounters = new int[InPacketsSaturated];
     private readonly int[] _laneShards = [.. Enumerable.Repeat(-1, LaneSlots)];
     private readonly ulong _lineReciprocal;
+    private readonly bool _steered;
     private readonly int _partitionMask;
     private readonly PartitionExpiry[] _partitionExpiry;
     private int _housekeepingRuns;
@@ -133,6 +134,7 @@ internal sealed partial class ConnectionStore<TAddress>
         _shardSize = capacity / shardCount;
         int partitionCount = PartitionCountFor(partitions, shardCount);
         _partitionMask = partitionCount - 1;
+        _steered = partitionCount > 1 && table.Options.SteeredFlows;
         _partitionExpiry = new PartitionExpiry[partitionCount];
         int partitionSlots = MostSlotsOfAPartition(capacity, shardCount, partitionCount);
 

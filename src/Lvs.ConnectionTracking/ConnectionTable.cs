@@ -305,7 +305,25 @@ public sealed partial class ConnectionTable : IDisposable
     }
 
     /// <summary>
-    /// Finds the connections of a batch of client packets, as <see cref="TryGetInbound"/> does for each, with the memory
+    /// Finds the connection of a client packet, processed on the packet thread its flow reaches: as
+    /// <see cref="TryGetInbound"/>, except that with <see cref="ConnectionTableOptions.SteeredFlows"/> it looks, as
+    /// <see cref="TryGetInboundBatch"/> does, only in the calling thread's index partition and in those holding
+    /// connections for any thread.
+    /// </summary>
+    /// <param name="packet">The client packet's flow.</param>
+    /// <param name="handle">Receives the connection's handle, <see cref="ConnectionHandle.None"/> when none was found.</param>
+    /// <returns>Whether a connection was found.</returns>
+    public bool TryGetInboundSteered(in FlowKey packet, out ConnectionHandle handle)
+    {
+        bool found = packet.SourceAddress.IsIPv6
+            ? FindClientConnection(_v6, packet.Protocol, packet.Source, packet.Destination, out handle)
+            : FindClientConnection(_v4, packet.Protocol, packet.Source, packet.Destination, out handle);
+        return found && KeepIfServerAvailable(handle);
+    }
+
+    /// <summary>
+    /// Finds the connections of a batch of client packets, as <see cref="TryGetInboundSteered"/> does for each (that is,
+    /// <see cref="TryGetInbound"/>, unless <see cref="ConnectionTableOptions.SteeredFlows"/> is on), with the memory
     /// reads of different packets overlapped: the receive path gets frames in batches, and on a table larger than the
     /// caches this costs a fraction of one-by-one lookups (docs/connection-tracking.md gives the figures).
     /// </summary>
@@ -585,6 +603,9 @@ public sealed partial class ConnectionTable : IDisposable
         return _v4.ExpirePartition(now) + (Volatile.Read(ref _ipv6Allocated) ? _v6.ExpirePartition(now) : 0);
     }
 
+    /// <summary>The live IPv4 connections of index partition <paramref name="partition"/> that any packet thread may look for (see <see cref="ConnectionTableOptions.SteeredFlows"/>; for tests).</summary>
+    internal int AnywhereConnections(int partition) => _v4.AnywhereConnections(partition);
+
     /// <summary>The number of index partitions (see <see cref="ConnectionTableOptions.IndexPartitions"/>) after rounding.</summary>
     public int IndexPartitions => _v4.PartitionCount;
 
@@ -792,6 +813,19 @@ public sealed partial class ConnectionTable : IDisposable
             ControlGeneration = controlGeneration,
             TimeoutTicks = timeoutTicks,
         };
+    }
+
+    private static bool FindClientConnection<T>(ConnectionStore<T> store, L4Protocol protocol, InetEndpoint client, InetEndpoint @virtual, out ConnectionHandle handle)
+        where T : unmanaged, IStoredAddress<T>
+    {
+        if (store.TryFindClientConnection((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, out int index, out uint word))
+        {
+            handle = store.HandleFrom(index, word);
+            return true;
+        }
+
+        handle = default;
+        return false;
     }
 
     private static bool FindInbound<T>(ConnectionStore<T> store, L4Protocol protocol, InetEndpoint client, InetEndpoint @virtual, bool template, out ConnectionHandle handle)

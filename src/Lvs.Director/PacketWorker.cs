@@ -101,7 +101,7 @@ public sealed partial class PacketWorker
         ConnectionHandle handle;
         if (view.IsForAService(flow.DestinationAddress))
         {
-            if (_connections.TryGetInbound(flow, out handle))
+            if (_connections.TryGetInboundSteered(flow, out handle))
             {
                 Inbound(buffer, offset, length, parsed, link, view, handle, out var inbound);
                 return inbound;
@@ -284,7 +284,7 @@ public sealed partial class PacketWorker
                     {
                         // An earlier frame of this group created connections after the batched lookup: look again, so
                         // the verdicts are those of frame-by-frame processing.
-                        _ = _connections.TryGetInbound(parsed.Flow, out handle);
+                        _ = _connections.TryGetInboundSteered(parsed.Flow, out handle);
                     }
 
                     // The verdict is written in place: returned by value it went through two stack copies, each a

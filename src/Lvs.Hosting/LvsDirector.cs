@@ -66,8 +66,13 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
 
             var links = new List<DirectorLink>();
+            bool steered = true;
             foreach (var specification in Options.GetLinkSpecifications())
             {
+                // An AF_PACKET link's fan-out gives all of a flow's frames to one queue (by the flow's symmetric hash, or
+                // the NIC's receive queue); a TAP's queues do not: the kernel's tun moves a flow to the queue its reply was
+                // last written on (automatic queue selection), which may be another worker's.
+                steered &= specification.Kind == LinkKind.Interface;
                 var link = linkFactory.Create(specification, Options.Workers);
                 _links.Add(link);
                 links.Add(new DirectorLink(links.Count, link.Name, link.Mac, link.Addresses)
@@ -100,11 +105,12 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
             // With PartitionConnections, one index partition per packet thread (ConnectionTableOptions.IndexPartitions), so
             // that they add and expire connections apart: as many as PacketWorkerService will run, at most the fewest
-            // queues of any link.
+            // queues of any link. With AF_PACKET links only, every client packet of a flow reaches one queue, so one
+            // worker: the flows are steered (ConnectionTableOptions.SteeredFlows).
             if (Options.PartitionConnections)
             {
                 int packetThreads = _links.Count == 0 ? Options.Workers : Math.Min(Options.Workers, _links.Min(l => l.QueueCount));
-                engineOptions = engineOptions with { Connections = engineOptions.Connections with { IndexPartitions = Math.Max(packetThreads, 1) } };
+                engineOptions = engineOptions with { Connections = engineOptions.Connections with { IndexPartitions = Math.Max(packetThreads, 1), SteeredFlows = steered } };
             }
 
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;

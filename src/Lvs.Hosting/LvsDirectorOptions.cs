@@ -89,14 +89,18 @@ public sealed class LvsDirectorOptions
 
     /// <summary>
     /// True to give the connection table an index partition per packet thread
-    /// (<see cref="ConnectionTracking.ConnectionTableOptions.IndexPartitions"/>): <c>--partition-connections</c>. Each
-    /// worker then adds and expires its connections apart from the others', so two workers create new connections
-    /// at 1.2-1.5 times one worker's rate instead of 0.8-0.9; but a frame that reaches another worker than the one that
-    /// added its connection is looked for in the worker's partition first, in vain: measured, a NAT reply then costs
-    /// 55-70 ns more (NAT and FULLNAT replies are steered by their own key, so about half of them do), a client's frame
-    /// 30 ns more (they normally reach the same worker). A gain for direct routing and tunnelling, whose replies do
-    /// not come back, and under SYN floods; for NAT and FULLNAT with long flows, one table (false, the default, as the
-    /// kernel's single connection table) is faster. docs/benchmarks.md, issue 18.
+    /// (<see cref="ConnectionTracking.ConnectionTableOptions.IndexPartitions"/>), with steered flows
+    /// (<see cref="ConnectionTracking.ConnectionTableOptions.SteeredFlows"/>) when every link is an interface, whose
+    /// AF_PACKET fan-out gives every client packet of a flow to one worker (a TAP's kernel moves a flow to the queue its
+    /// reply was last written on, so with a TAP link lookups look in every partition): <c>--partition-connections</c>. Each worker then adds, looks up and expires its
+    /// flows' connections apart from the others', so two workers create new connections at about 1.75 times one
+    /// worker's rate instead of 0.8-0.9; but a reply that reaches another worker than the one that added its
+    /// connection is looked for in the worker's partition first, in vain: measured, a NAT reply then costs about 40 ns
+    /// more (NAT and FULLNAT replies are steered by their own key, so about half of them do); and a flow whose steering
+    /// changes under it (a NIC's indirection table rewritten) loses its connection on its new worker. A gain for
+    /// direct routing and tunnelling, whose replies do not come back, and for many short connections; for NAT and
+    /// FULLNAT with long flows, one table (false, the default, as the kernel's single connection table) is faster.
+    /// docs/benchmarks.md, issue 18.
     /// </summary>
     public bool PartitionConnections { get; set; }
 

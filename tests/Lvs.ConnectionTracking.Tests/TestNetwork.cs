@@ -19,7 +19,7 @@ internal static class TestNetwork
     public static FlowKey Udp(InetEndpoint client, InetEndpoint @virtual) => new(L4Protocol.Udp, client, @virtual);
 
     public static (ConnectionTable Table, RealServerRegistry Registry, FakeTimeProvider Clock, RealServer[] Servers) NewTable(
-        int capacity = 1024, int servers = 2, Action<ConnectionTimeouts>? timeouts = null, bool expireNoDest = false, bool expireQuiescent = false, int reuseMode = 1, int inboundCells = 15, IConnectionEndObserver? observer = null, int writerShards = 0, int indexPartitions = 1)
+        int capacity = 1024, int servers = 2, Action<ConnectionTimeouts>? timeouts = null, bool expireNoDest = false, bool expireQuiescent = false, int reuseMode = 1, int inboundCells = 15, IConnectionEndObserver? observer = null, int writerShards = 0, int indexPartitions = 1, bool steeredFlows = false)
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var registry = new RealServerRegistry();
@@ -45,6 +45,7 @@ internal static class TestNetwork
             EndObserver = observer,
             WriterShards = writerShards,
             IndexPartitions = indexPartitions,
+            SteeredFlows = steeredFlows,
         };
         return (new ConnectionTable(options, registry, clock), registry, clock, list);
     }

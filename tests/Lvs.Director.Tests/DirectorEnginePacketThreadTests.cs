@@ -51,6 +51,52 @@ public sealed class DirectorEnginePacketThreadTests : IDisposable
     }
 
     [Fact]
+    public void SteeredFlows_ClientPacketsOnTheirWorker_RepliesOnAny_TwoSynsInOneBatchOneConnection()
+    {
+        // As lvs-director --partition-connections: every client packet of a flow reaches one worker.
+        using var lab = new Lab(new DirectorOptions { Connections = new ConnectionTableOptions { Capacity = 65_536, IPv6Capacity = 65_536, IndexPartitions = 2, SteeredFlows = true } });
+        lab.AddService("rr", ForwardingMethod.Nat, count: 2);
+        var second = lab.Engine.CreateWorker();
+
+        // Two SYNs of one flow in one batch on worker 0: the second finds the connection the first created (the batch's
+        // second look, kept to where worker 0's flows are), so one connection, one pick.
+        var first = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var retransmitted = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "S");
+        var buffer = new byte[4096];
+        first.Buffer.AsSpan(first.Offset, first.Length).CopyTo(buffer.AsSpan(128));
+        retransmitted.Buffer.AsSpan(retransmitted.Offset, retransmitted.Length).CopyTo(buffer.AsSpan(2048));
+        var verdicts = new FrameVerdict[2];
+        lab.Worker.ProcessBatch(buffer, [new FrameSlot(128, first.Length, 0), new FrameSlot(2048, retransmitted.Length, 0)], verdicts);
+        Assert.Equal((FrameAction.Transmit, FrameAction.Transmit), (verdicts[0].Action, verdicts[1].Action));
+        var connection = Assert.Single(lab.Engine.Connections.Enumerate());
+        var server = connection.Destination.Address;
+        var output = new Frame { Buffer = buffer, Offset = 128, Length = first.Length };
+        PacketAssert.Endpoints(PacketAssert.Ip(output.Output(verdicts[1])), PacketAssert.Tcp(output.Output(verdicts[1])), lab.Client, 40000, server, 8080);
+
+        // The server's reply reaches worker 1 (replies are steered by their own key): found in worker 0's partition.
+        int which = server == lab.Server(1) ? 1 : 2;
+        var synAck = Lab.Tcp(Lab.ServerMac(which), Lab.ServerLinkMac, server, 8080, lab.Client, 40000, "SA");
+        var v = second.Process(synAck.Buffer, synAck.Offset, synAck.Length, 1);
+        Assert.Equal(FrameAction.Transmit, v.Action);
+        PacketAssert.Endpoints(PacketAssert.Ip(synAck.Output(v)), PacketAssert.Tcp(synAck.Output(v)), lab.Vip, 80, lab.Client, 40000);
+
+        // The client's next packets reach worker 0, as steered.
+        var ack = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A", 100);
+        v = lab.Worker.Process(ack.Buffer, ack.Offset, ack.Length, 0);
+        PacketAssert.Endpoints(PacketAssert.Ip(ack.Output(v)), PacketAssert.Tcp(ack.Output(v)), lab.Client, 40000, server, 8080);
+        Assert.Equal("ESTABLISHED", Assert.Single(lab.Engine.Connections.Enumerate()).StateName);
+
+        // One reaching worker 1 (its steering changed under it) is not looked for in worker 0's partition: a non-SYN
+        // segment of no connection, answered with the host's reset, where the unsteered table (the test above) finds it.
+        var stray = Lab.Tcp(Lab.ClientMac, Lab.ClientLinkMac, lab.Client, 40000, lab.Vip, 80, "A", 100);
+        v = second.Process(stray.Buffer, stray.Offset, stray.Length, 0);
+        Assert.Equal(DropReason.NotSyn, v.Reason);
+        Assert.True(PacketAssert.Tcp(stray.Output(v)).Reset);
+        Assert.Single(lab.Engine.Connections.Enumerate());
+        Assert.Single(lab.Engine.Connections.Enumerate());
+    }
+
+    [Fact]
     public void EachWorker_ExpiresItsOwnPartition_OnItsNextFrameAfterTheTickMoves()
     {
         using var lab = new Lab(TwoPartitions());

@@ -101,6 +101,30 @@ public sealed class LvsDirectorHostTests : IDisposable
         using var host = Build(workers, partition);
         var engine = host.Services.GetRequiredService<DirectorEngine>();
         Assert.Equal(partitions, engine.Connections.IndexPartitions);
+
+        // The links' fan-out gives every client packet of a flow to one worker: the flows are steered.
+        Assert.Equal(partition, engine.Connections.Options.SteeredFlows);
+    }
+
+    [Fact]
+    public void PartitionConnections_WithATapLink_KeepsThePartitionsButDoesNotSteer()
+    {
+        // A TAP's queues follow a flow's last written reply (the kernel tun's automatic queue selection), so a flow's
+        // client packets may move between workers: its connection must be found in any partition.
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddLvsDirector(options =>
+        {
+            options.RulesFile = _rulesFile;
+            options.Interfaces.Add("client");
+            options.Taps.Add("servers=10.1.0.1/16");
+            options.Workers = 2;
+            options.Gateway = "10.0.0.254";
+            options.PartitionConnections = true;
+        }).UseLinkFactory(new FakeLinkFactory(_client, _servers));
+        using var host = builder.Build();
+        var engine = host.Services.GetRequiredService<DirectorEngine>();
+        Assert.Equal(2, engine.Connections.IndexPartitions);
+        Assert.False(engine.Connections.Options.SteeredFlows);
     }
 
     [Fact]

@@ -28,6 +28,56 @@ public class DirectorTests
     [InlineData(LabMethod.Tunnel)]
     public Task Director_OnTapDevices_CarriesKernelTcpThroughMethod(LabMethod method) => CarriesKernelTcpAsync(method, tap: true);
 
+    /// <summary>
+    /// Two workers with a connection-table partition each (<c>--workers 2 --partition-connections</c>). On AF_PACKET
+    /// links the flows are steered: the fan-out by flow hash gives every client packet of a flow to one worker, which
+    /// finds the flow's connection in its own partition; the servers' replies, steered by their own key, reach either
+    /// worker and are found wherever the connection is. On TAP links (whose kernel moves a flow to the queue its reply
+    /// was last written on) every lookup looks in both partitions. Many connections from many client ports, so both
+    /// workers carry some, scheduled in the weights' proportions, each download intact.
+    /// </summary>
+    [Theory]
+    [InlineData(LabMethod.Nat, false)]
+    [InlineData(LabMethod.FullNat, false)]
+    [InlineData(LabMethod.DirectRouting, false)]
+    [InlineData(LabMethod.Nat, true)]
+    [InlineData(LabMethod.FullNat, true)]
+    public async Task Director_TwoWorkersWithPartitionedConnections_CarryKernelTcp(LabMethod method, bool tap)
+    {
+        Prerequisites.Require();
+        var cancellation = TestContext.Current.CancellationToken;
+        await using var lab = LoadBalancerLab.Create(method, tap);
+        var conf = Path.Combine(Path.GetTempPath(), $"{lab.Network.Prefix}-keepalived.conf");
+        try
+        {
+            KeepalivedFile.Write(lab, conf, (0, 1), (1, 2), (2, 3));
+            List<string> arguments = ["run", "--keepalived", conf, "--workers", "2", "--partition-connections", .. lab.LinkArguments()];
+            if (method == LabMethod.FullNat)
+            {
+                arguments.AddRange(["--local-address", LoadBalancerLab.LocalAddress]);
+            }
+
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", [.. arguments]);
+            await lab.AttachTapsAsync(Settle);
+            using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(http, names => names.Count >= 3, director);
+
+            // wrr's one cursor orders the picks of both workers: 120 new connections are 20, 40 and 60.
+            Assert.Equal(Counts(20, 40, 60), await DistributionAsync(http, 120));
+            for (int i = 0; i < 6; i++)
+            {
+                Assert.Equal(HttpResponder.BigContent, await http.BigAsync(LoadBalancerLab.Service, cancellation));
+            }
+
+            Assert.Equal(0, director.Stop(TimeSpan.FromSeconds(20)));
+            Assert.Contains("2 packet thread", director.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(conf);
+        }
+    }
+
     private static async Task CarriesKernelTcpAsync(LabMethod method, bool tap)
     {
         Prerequisites.Require();

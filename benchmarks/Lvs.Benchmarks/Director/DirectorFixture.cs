@@ -23,7 +23,8 @@ internal sealed class DirectorFixture : IDisposable
     /// <param name="method">The forwarding method of the service.</param>
     /// <param name="capacity">The connection table's capacity.</param>
     /// <param name="packetThreads">The packet threads that will share the engine (the table's index partitions, as <c>lvs-director</c> sets them).</param>
-    public DirectorFixture(ForwardingMethod method, int capacity, int packetThreads = 1)
+    /// <param name="steered">Whether every flow's client packets reach one packet thread (<see cref="ConnectionTableOptions.SteeredFlows"/>, as <c>lvs-director --partition-connections</c> sets it).</param>
+    public DirectorFixture(ForwardingMethod method, int capacity, int packetThreads = 1, bool steered = false)
     {
         Method = method;
         Clock = new ManualClock();
@@ -39,7 +40,7 @@ internal sealed class DirectorFixture : IDisposable
             links,
             new DirectorOptions
             {
-                Connections = new ConnectionTableOptions { Capacity = capacity, IPv6Capacity = 1024, IndexPartitions = packetThreads },
+                Connections = new ConnectionTableOptions { Capacity = capacity, IPv6Capacity = 1024, IndexPartitions = packetThreads, SteeredFlows = steered },
                 Gateway = Router,
                 LocalAddresses = method == ForwardingMethod.FullNat ? locals : [],
                 Forwarding = new Lvs.Forwarding.ForwardingOptions { Mtu = 9000 },

@@ -34,7 +34,7 @@ public class DirectorNewConnectionBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _fixture = new DirectorFixture(Forwarding, capacity: 1 << 19, packetThreads: Threads);
+        _fixture = new DirectorFixture(Forwarding, capacity: 1 << 19, packetThreads: Threads, steered: true);
         _lanes = [.. Enumerable.Range(0, Threads).Select(t => new NewConnectionLane(_fixture, t))];
         _runLane = lane => _lanes[lane].Run(BatchesPerThread);
         _threads = new PacketThreads(Threads);

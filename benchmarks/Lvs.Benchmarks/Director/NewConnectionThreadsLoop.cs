@@ -6,14 +6,16 @@ namespace Lvs.Benchmarks.Director;
 /// <summary>
 /// DirectorNewConnectionBenchmarks as a plain timing loop on its packet threads (<see cref="PacketThreads"/>: lane 0 on
 /// the calling thread, which also runs housekeeping between rounds), with the packet threads' time and
-/// housekeeping's time reported apart: <c>newconn-loop nat|dr THREADS [ROUNDS] [separate]</c>. A round is 256 batches of
+/// housekeeping's time reported apart: <c>newconn-loop nat|dr|table THREADS [ROUNDS] [separate|unsteered]</c>. A round is 256 batches of
 /// 64 SYNs per thread; every 65,536 flows the clock moves on 62 s and housekeeping expires them, as in the benchmark.
 /// </summary>
 /// <remarks>
 /// <c>separate</c> gives every packet thread an engine of its own (its own service, scheduler, real servers and
 /// connection table), whose housekeeping runs on that thread after its round: nothing is shared between the threads,
 /// so the figure is what this host allows two threads of new connections at most, the ceiling against which the
-/// shared engine's figure is judged.
+/// shared engine's figure is judged. The shared engine's table has a partition per thread and steered flows
+/// (<c>ConnectionTableOptions.SteeredFlows</c>, as <c>lvs-director --partition-connections</c> sets them);
+/// <c>unsteered</c> keeps the partitions but looks for every miss in the other threads' partitions too.
 /// </remarks>
 internal static class NewConnectionThreadsLoop
 {
@@ -28,7 +30,8 @@ internal static class NewConnectionThreadsLoop
         int threads = LoopArguments.Int(args, 2, 1);
         int rounds = LoopArguments.Int(args, 3, 400);
         bool separate = args.Length > 4 && args[4] == "separate";
-        using var fixture = new DirectorFixture(method, capacity: 1 << 19, packetThreads: separate ? 1 : threads);
+        bool unsteered = args.Length > 4 && args[4] == "unsteered";
+        using var fixture = new DirectorFixture(method, capacity: 1 << 19, packetThreads: separate ? 1 : threads, steered: !unsteered);
         var fixtures = Enumerable.Range(0, threads).Select(t => separate && t > 0 ? new DirectorFixture(method, capacity: 1 << 19) : fixture).ToArray();
         var lanes = Enumerable.Range(0, threads).Select(t => new NewConnectionLane(fixtures[t], t)).ToArray();
         bool expireInLanes = false;
