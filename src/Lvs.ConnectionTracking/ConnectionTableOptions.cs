@@ -68,17 +68,17 @@ public sealed record ConnectionTableOptions
 
     /// <summary>
     /// With several <see cref="IndexPartitions"/>: the host steers every client packet of a flow to one packet thread
-    /// (AF_PACKET fan-out by flow hash, a NIC's receive-side scaling), so the batched lookups of client packets
-    /// (<see cref="ConnectionTable.TryGetInboundBatch"/>) look in the calling thread's partition and, of the others,
-    /// only in those holding connections added for any thread: those added without their first packet (a helper's
-    /// expected connection, whose packets may reach any thread) and those a thread added into another partition than
-    /// its own (its own was full). The others are not looked in, nor checked by an add with its first packet, since
-    /// they hold only the flows of other threads: a new connection then reads no line another thread writes (measured:
-    /// those reads cost two packet threads 110-190 ns a connection). Other lookups (one by one, replies, templates)
-    /// still look in every partition. Off by default: a deviation from the kernel when the steering changes under a
-    /// flow (a NIC's indirection table rewritten, the fan-out group's members changed): the flow's packets on its new
-    /// thread do not find its connection, so they are dropped as for an unknown connection, or, a SYN, scheduled
-    /// afresh. See docs/connection-tracking.md.
+    /// (AF_PACKET fan-out by flow hash, a NIC's receive-side scaling), so the lookups of client packets
+    /// (<see cref="ConnectionTable.TryGetInboundBatch"/>, <see cref="ConnectionTable.TryGetInboundSteered"/>) look in the
+    /// calling thread's partition and, of the others, only in those holding connections added for any thread: those
+    /// added without their first packet (a helper's expected connection, whose packets may reach any thread) and those
+    /// a thread added into another partition than its own (its own was full). The others are not looked in, nor
+    /// checked by an add with its first packet, since they hold only the flows of other threads: a new connection then
+    /// reads no line another thread writes (measured: those reads cost two packet threads 90-190 ns of CPU a
+    /// connection). Other lookups (one by one, replies, templates) still look in every partition. Off by default: a
+    /// deviation from the kernel when the steering changes under a flow (a NIC's indirection table rewritten, the
+    /// fan-out group's members changed): the flow's packets on its new thread do not find its connection, so they are
+    /// treated as packets of no connection, or, a SYN, scheduled afresh. See docs/connection-tracking.md.
     /// </summary>
     public bool SteeredFlows { get; init; }
 

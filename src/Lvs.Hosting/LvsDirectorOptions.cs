@@ -95,7 +95,7 @@ public sealed class LvsDirectorOptions
     /// reply was last written on, so with a TAP link lookups look in every partition): <c>--partition-connections</c>. Each worker then adds, looks up and expires its
     /// flows' connections apart from the others', so two workers create new connections at about 1.75 times one
     /// worker's rate instead of 0.8-0.9; but a reply that reaches another worker than the one that added its
-    /// connection is looked for in the worker's partition first, in vain: measured, a NAT reply then costs about 40 ns
+    /// connection is looked for in the worker's partition first, in vain: measured, a NAT reply then costs 40-60 ns
     /// more (NAT and FULLNAT replies are steered by their own key, so about half of them do); and a flow whose steering
     /// changes under it (a NIC's indirection table rewritten) loses its connection on its new worker. A gain for
     /// direct routing and tunnelling, whose replies do not come back, and for many short connections; for NAT and
