@@ -307,17 +307,7 @@ public sealed class ConnectionTablePartitionTests : IDisposable
             var model = new Dictionary<int, (ConnectionHandle Handle, long Expires)>();
             long now = 0;
             FlowKey KeyOf(int key) => Tcp(Client(key, (ushort)(1000 + key)), Virtual());
-            void Expired()
-            {
-                foreach (var (k, live) in model.ToArray())
-                {
-                    if (!table.TryGetInfo(live.Handle, out _))
-                    {
-                        Assert.True(now > live.Expires, $"connection {k} expired at {now}, due after {live.Expires}");
-                        model.Remove(k);
-                    }
-                }
-            }
+            void Expired() => table.ForgetEnded(model, now, live => (live.Handle, live.Expires));
 
             try
             {

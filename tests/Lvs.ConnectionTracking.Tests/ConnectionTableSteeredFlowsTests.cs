@@ -166,17 +166,7 @@ public sealed class ConnectionTableSteeredFlowsTests : IDisposable
             var model = new Dictionary<int, (ConnectionHandle Handle, long Expires, bool Anywhere)>();
             long now = 0;
             FlowKey KeyOf(int key) => Tcp(Client(key, (ushort)(1000 + key)), Virtual());
-            void Expired()
-            {
-                foreach (var (k, live) in model.ToArray())
-                {
-                    if (!table.TryGetInfo(live.Handle, out _))
-                    {
-                        Assert.True(now > live.Expires, $"connection {k} expired at {now}, due after {live.Expires}");
-                        model.Remove(k);
-                    }
-                }
-            }
+            void Expired() => table.ForgetEnded(model, now, live => (live.Handle, live.Expires));
 
             try
             {

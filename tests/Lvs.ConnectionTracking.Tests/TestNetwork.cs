@@ -50,6 +50,23 @@ internal static class TestNetwork
         return (new ConnectionTable(options, registry, clock), registry, clock, list);
     }
 
+    /// <summary>
+    /// For models: removes from <paramref name="model"/> the keys whose connection has left the table, asserting that
+    /// none left before its time (<paramref name="now"/> past its expiry).
+    /// </summary>
+    public static void ForgetEnded<T>(this ConnectionTable table, Dictionary<int, T> model, long now, Func<T, (ConnectionHandle Handle, long Expires)> live)
+    {
+        foreach (var (key, value) in model.ToArray())
+        {
+            var (handle, expires) = live(value);
+            if (!table.TryGetInfo(handle, out _))
+            {
+                Assert.True(now > expires, $"connection {key} expired at {now}, due after {expires}");
+                model.Remove(key);
+            }
+        }
+    }
+
     public static void Tick(this ConnectionTable table, FakeTimeProvider clock, int seconds)
     {
         clock.Advance(TimeSpan.FromSeconds(seconds));

@@ -51,13 +51,7 @@ public class DirectorTests
         try
         {
             KeepalivedFile.Write(lab, conf, (0, 1), (1, 2), (2, 3));
-            List<string> arguments = ["run", "--keepalived", conf, "--workers", "2", "--partition-connections", .. lab.LinkArguments()];
-            if (method == LabMethod.FullNat)
-            {
-                arguments.AddRange(["--local-address", LoadBalancerLab.LocalAddress]);
-            }
-
-            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", [.. arguments]);
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", RunArguments(lab, method, conf, "--workers", "2", "--partition-connections"));
             await lab.AttachTapsAsync(Settle);
             using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
             await WaitUntilAsync(http, names => names.Count >= 3, director);
@@ -78,6 +72,18 @@ public class DirectorTests
         }
     }
 
+    /// <summary><c>lvs-director run</c>'s arguments for a lab and keepalived file: its links, FULLNAT's local address, then <paramref name="extra"/>.</summary>
+    private static string[] RunArguments(LoadBalancerLab lab, LabMethod method, string conf, params string[] extra)
+    {
+        List<string> arguments = ["run", "--keepalived", conf, .. lab.LinkArguments()];
+        if (method == LabMethod.FullNat)
+        {
+            arguments.AddRange(["--local-address", LoadBalancerLab.LocalAddress]);
+        }
+
+        return [.. arguments, .. extra];
+    }
+
     private static async Task CarriesKernelTcpAsync(LabMethod method, bool tap)
     {
         Prerequisites.Require();
@@ -88,14 +94,7 @@ public class DirectorTests
         try
         {
             KeepalivedFile.Write(lab, conf, (0, 1), (1, 2), (2, 3));
-            List<string> arguments = ["run", "--keepalived", conf, .. lab.LinkArguments()];
-
-            if (method == LabMethod.FullNat)
-            {
-                arguments.AddRange(["--local-address", LoadBalancerLab.LocalAddress]);
-            }
-
-            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", [.. arguments]);
+            using var director = SampleProgram.Start(lab.Network, lab.Director, "lvs-director", RunArguments(lab, method, conf));
             await lab.AttachTapsAsync(Settle);
             using var http = new LabClient(lab.Client, TimeSpan.FromSeconds(5));
             await WaitUntilAsync(http, names => names.Count >= 3, director);
