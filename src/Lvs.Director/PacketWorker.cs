@@ -664,7 +664,7 @@ public sealed partial class PacketWorker
             }
 
             // Another thread added the same flow first: the add processed this packet on that connection; forward it there.
-            return result == AddConnectionResult.Exists && _connections.TryGetInbound(flow, out handle) && _connections.TryGetForwarding(handle, out var existing)
+            return result == AddConnectionResult.Exists && _connections.TryGetInboundSteered(flow, out handle) && _connections.TryGetForwarding(handle, out var existing)
                 ? Forward(buffer, offset, length, parsed, link, ref Path(view, existing.RealServer), existing)
                 : Dropped(DropReason.ConnectionTableFull);
         }
