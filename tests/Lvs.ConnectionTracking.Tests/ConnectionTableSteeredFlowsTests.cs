@@ -147,6 +147,77 @@ public sealed class ConnectionTableSteeredFlowsTests : IDisposable
         Assert.Equal(0, table.AnywhereConnections(0));
     }
 
+    [Fact]
+    public void SteeredLookups_WhileOtherThreadsChurn_NeverMissTheThreadsFlowsNorConnectionsForAnyThread()
+    {
+        // One cell per bucket: nearly everything is in overflow chains, whose walks the churn changes under the lookups.
+        var (table, _, _, servers) = NewTable(capacity: 8_192, servers: 1, inboundCells: 1, writerShards: Shards, indexPartitions: 2, steeredFlows: true);
+        PacketThread.Current = 0;
+        var own = Enumerable.Range(0, 1_000).Select(i => Tcp(Client(i), Virtual())).ToArray();
+        var expected = Enumerable.Range(0, 200).Select(i => Tcp(Client(50_000 + i), Virtual())).ToArray();
+        var keys = own.Concat(expected).ToArray();
+        var handles = new ConnectionHandle[keys.Length];
+        for (int i = 0; i < own.Length; i++)
+        {
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(own[i], 0, servers[0].Endpoint, ForwardingMethod.Nat) { FirstPacket = TcpFlags.Syn }, out handles[i]));
+        }
+
+        PacketThread.Current = 1;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(AddConnectionResult.Added, table.TryAdd(new NewConnection(expected[i], 0, servers[0].Endpoint, ForwardingMethod.Nat), out handles[own.Length + i]));
+        }
+
+        Assert.Equal(expected.Length, table.AnywhereConnections(1));
+        using var stop = new CancellationTokenSource();
+        var churn = Enumerable.Range(0, 3).Select(t => new Thread(() =>
+        {
+            // Packet threads 0, 1, 1: flows of their own (with their first packet) and connections for any thread
+            // (without), added and removed, so both partitions' chains and their counts of the latter keep changing.
+            PacketThread.Current = t == 0 ? 0 : 1;
+            int n = 0;
+            var handle = new ConnectionHandle[1];
+            while (!stop.IsCancellationRequested)
+            {
+                var key = Tcp(Client(100_000 + (t * 10_000) + (n % 2_000)), Virtual());
+                var connection = new NewConnection(key, 0, servers[0].Endpoint, ForwardingMethod.Nat) { FirstPacket = n % 2 == 0 ? TcpFlags.Syn : null };
+                n++;
+                if (table.TryAdd(connection, out handle[0]) == AddConnectionResult.Added)
+                {
+                    _ = table.Remove(handle[0]);
+                }
+            }
+        })).ToList();
+        churn.ForEach(c => c.Start());
+        int misses = 0;
+        int wrong = 0;
+        PacketThread.Current = 0;
+        var found = new ConnectionHandle[keys.Length];
+        for (int round = 0; round < 200; round++)
+        {
+            misses += keys.Length - table.TryGetInboundBatch(keys, found);
+            wrong += found.Where((h, i) => h.IsSome && h != handles[i]).Count();
+            for (int i = 0; i < keys.Length; i += 7)
+            {
+                if (!table.TryGetInboundSteered(keys[i], out var h))
+                {
+                    misses++;
+                }
+                else if (h != handles[i])
+                {
+                    wrong++;
+                }
+            }
+        }
+
+        stop.Cancel();
+        churn.ForEach(c => c.Join());
+        Assert.Equal(0, misses);
+        Assert.Equal(0, wrong);
+        Assert.Equal(expected.Length, table.AnywhereConnections(1));
+        Assert.Equal(0, table.AnywhereConnections(0));
+    }
+
     /// <summary>
     /// A model: keys 0-39 are flows steered to thread key % 4 (their adds and batched lookups come from it, with their
     /// first packet); keys 40-59 are also added without a packet (expected connections) from any thread, and then
