@@ -696,7 +696,77 @@ public sealed partial class PacketWorker
 
     /// <summary>An ICMP port unreachable back to the sender, from the address it sent to, under the ICMP rate limit; the frame is counted as <paramref name="reason"/> by the caller.</summary>
     private FrameVerdict PortUnreachable(Span<byte> buffer, int offset, in ParsedFrame parsed, int link, DropReason reason) =>
-        HostError(IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, reason, _engine.Options.Forwarding.IcmpRateLimiter), link, reason);
+        HostErrorAboutOwnPacket(buffer, offset, parsed, IcmpErrors.PortUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, _engine.Options.HopLimit, reason, _engine.Options.Forwarding.IcmpRateLimiter), link, reason);
+
+    /// <summary>
+    /// <see cref="HostError"/> for an error about a packet sent to one of the director's addresses, from that address:
+    /// an IPv4 packet's options are echoed into it (<see cref="HostErrorWithOptions"/>).
+    /// </summary>
+    private FrameVerdict HostErrorAboutOwnPacket(Span<byte> buffer, int offset, in ParsedFrame parsed, in ForwardingVerdict verdict, int link, DropReason reason) =>
+        verdict.Action == ForwardingAction.SendIcmpError && parsed.IpVersion == 4 && parsed.L3HeaderLength > Ipv4Header.MinLength
+            ? HostErrorWithOptions(buffer, offset, parsed, verdict, link, reason)
+            : HostError(verdict, link, reason);
+
+    /// <summary>
+    /// The ICMP error about an IPv4 packet with options that was sent to the director, as the kernel's
+    /// <c>__icmp_send</c> writes it: the options echoed as for a reset (<see cref="ReplyIpOptions"/>: a record route or
+    /// timestamp with room gets the host's address or time twice, a source route is reversed and the error goes to its
+    /// first hop) between the error's IP and ICMP headers, at most 576 bytes in all (the quote shortened); and the
+    /// quoted packet's header as the host's input processing left it: its options with the host's address and time
+    /// recorded by <c>ip_options_compile</c>, its checksum the one it came with (checked on this host's kernel: a UDP
+    /// datagram with a record route to a closed port). The options take room after the frame (the quote moves on by
+    /// their length); without it no error is sent. Options the host drops the packet for: no error either.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameVerdict HostErrorWithOptions(Span<byte> buffer, int offset, in ParsedFrame parsed, in ForwardingVerdict verdict, int link, DropReason reason)
+    {
+        const int Icmp = 8;
+        int linkHeader = parsed.L3Offset;
+        int headerLength = parsed.L3HeaderLength;
+        int quoteAt = offset + linkHeader;
+        int errorIp = verdict.FrameOffset + linkHeader;
+        if (errorIp + Ipv4Header.MinLength + Icmp != quoteAt)
+        {
+            // Not the layout IcmpErrorBuilder writes in front of the packet: sent as built.
+            return HostError(verdict, link, reason);
+        }
+
+        Span<byte> options = stackalloc byte[ReplyIpOptions.MaxLength];
+        Span<byte> received = stackalloc byte[ReplyIpOptions.MaxLength];
+        var original = buffer.Slice(quoteAt, headerLength);
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(original[12..]);
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(original[16..]);
+        if (!TryReplyOptions(original, headerLength, options, ref source, ref destination, out int length, received))
+        {
+            return FrameVerdict.Drop(reason);
+        }
+
+        int quoted = Math.Min(verdict.FrameLength - linkHeader - Ipv4Header.MinLength - Icmp, 576 - Ipv4Header.MinLength - length - Icmp);
+        if (quoteAt + length + quoted > buffer.Length)
+        {
+            return FrameVerdict.Drop(reason);
+        }
+
+        // The quoted packet, its header's options as received, then the ICMP header move on by the options' length.
+        received[..(headerLength - Ipv4Header.MinLength)].CopyTo(buffer[(quoteAt + Ipv4Header.MinLength)..]);
+        buffer.Slice(quoteAt, quoted).CopyTo(buffer[(quoteAt + length)..]);
+        buffer.Slice(quoteAt - Icmp, Icmp).CopyTo(buffer[(quoteAt - Icmp + length)..]);
+        options[..length].CopyTo(buffer[(errorIp + Ipv4Header.MinLength)..]);
+
+        var ip = buffer.Slice(errorIp, Ipv4Header.MinLength + length);
+        var icmp = buffer.Slice(errorIp + ip.Length, Icmp + quoted);
+        ip[0] = (byte)(0x40 | (ip.Length / 4));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(ip.Length + icmp.Length));
+        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], source);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], destination);
+        ip[10] = 0;
+        ip[11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+        icmp[2] = 0;
+        icmp[3] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+        return FrameVerdict.Transmit(link, verdict.FrameOffset, linkHeader + ip.Length + icmp.Length, reason);
+    }
 
     /// <summary>An ICMP error the director built as the host (sent back on <paramref name="link"/>), or the drop when none could be sent (rate limit, fragment).</summary>
     private static FrameVerdict HostError(in ForwardingVerdict verdict, int link, DropReason reason) =>
@@ -1200,12 +1270,12 @@ public sealed partial class PacketWorker
     /// in as the packet's and leave as the reply's own.
     /// </summary>
     /// <returns>False when the host would drop the packet for its options.</returns>
-    private bool TryReplyOptions(ReadOnlySpan<byte> ip, int headerLength, Span<byte> options, ref uint source, ref uint destination, out int length)
+    private bool TryReplyOptions(ReadOnlySpan<byte> ip, int headerLength, Span<byte> options, ref uint source, ref uint destination, out int length, Span<byte> received = default)
     {
         options.Clear();
         var host = new HostAddresses(_engine.View, _engine.LinkArray);
         return ReplyIpOptions.TryWrite(ip[Ipv4Header.MinLength..headerLength], options, host, MillisecondsSinceMidnight(),
-            _engine.Options.AcceptSourceRoute, ref source, ref destination, out length);
+            _engine.Options.AcceptSourceRoute, ref source, ref destination, out length, received);
     }
 
     /// <summary>The host's ICMP clock: milliseconds since midnight UT (<c>inet_current_timestamp</c>), from the engine's time provider.</summary>
@@ -1278,7 +1348,7 @@ public sealed partial class PacketWorker
             case var protocol when options.UnreachableUnknownProtocols && !HasHostHandler(protocol, parsed.IpVersion == 4)
                 && parsed.Fragment == FragmentKind.None && HostReply.MayAnswer(parsed.Flow.SourceAddress):
                 _counters.Drop(reason);
-                return HostError(IcmpErrors.ProtocolUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, options.HopLimit, reason, options.Forwarding.IcmpRateLimiter), link, reason);
+                return HostErrorAboutOwnPacket(buffer, offset, parsed, IcmpErrors.ProtocolUnreachable(buffer, offset, parsed, parsed.Flow.DestinationAddress, options.HopLimit, reason, options.Forwarding.IcmpRateLimiter), link, reason);
             default:
                 return Dropped(reason);
         }

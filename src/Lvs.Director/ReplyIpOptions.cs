@@ -47,10 +47,15 @@ internal static class ReplyIpOptions
     /// <param name="source">The request's source; on return, the reply's source (the request's destination, or the last of the source route's hops that are the director's).</param>
     /// <param name="destination">The request's destination; on return, the reply's destination (the request's source, or the first hop of the reversed source route).</param>
     /// <param name="length">The reply's option length, a multiple of 4 no larger than <paramref name="request"/>'s.</param>
+    /// <param name="received">
+    /// When not empty (at least as long as <paramref name="request"/>): receives the request's options as the host's
+    /// input processing left them in the received header (<c>ip_options_compile</c> records there), which an ICMP error
+    /// quotes.
+    /// </param>
     /// <returns>False to drop the request.</returns>
     public static bool TryWrite(
         ReadOnlySpan<byte> request, Span<byte> reply, in HostAddresses host, uint timestamp, bool acceptSourceRoute,
-        ref uint source, ref uint destination, out int length)
+        ref uint source, ref uint destination, out int length, Span<byte> received = default)
     {
         length = 0;
         if (request.Length > MaxLength || reply.Length < MaxLength)
@@ -68,6 +73,11 @@ internal static class ReplyIpOptions
         if (!TryCompile(s, host, localAddress, timestamp, out var found))
         {
             return false;
+        }
+
+        if (!received.IsEmpty)
+        {
+            s.CopyTo(received);
         }
 
         if (found.SourceRoute >= 0 && (!acceptSourceRoute || !TryReceiveSourceRoute(s[found.SourceRoute..], host, ref localAddress)))

@@ -448,6 +448,83 @@ public class DirectorEngineIpOptionsTests
         }
     }
 
+    /// <summary>A UDP datagram from the client to the VIP's port 5353, which no service has, with <paramref name="options"/>.</summary>
+    private static Frame Datagram(byte[] options) =>
+        Packet(options, 17, Bytes(0x9C, 0x40, 0x14, 0xE9, 0, 11, 0, 0, 0x61, 0x62, 0x63), null, null);
+
+    /// <summary>
+    /// Sends the datagram and checks the host's port unreachable: back to the client's MAC, an IPv4 header with exactly
+    /// <paramref name="expectedOptions"/> (IHL, total length, checksum right, TOS 0xc0, ICMP), type 3 code 3 with its
+    /// checksum right, quoting the whole datagram with <paramref name="quotedOptions"/> in its header and every other
+    /// byte as sent (its header checksum too, now stale, as the kernel quotes it).
+    /// </summary>
+    private static void AssertPortUnreachable(Lab lab, Frame datagram, byte[] expectedOptions, byte[] quotedOptions, byte[]? destination = null)
+    {
+        var sent = datagram.Buffer.AsSpan(datagram.Offset + 14, datagram.Length - 14).ToArray();
+        var v = lab.Send(datagram, 0);
+
+        Assert.Equal((FrameAction.Transmit, 0, DropReason.NoVirtualService), (v.Action, v.Link, v.Reason));
+        int headerLength = 20 + expectedOptions.Length;
+        Assert.Equal(14 + headerLength + 8 + sent.Length, v.Length);
+        var frame = datagram.Buffer.AsSpan(v.Offset, v.Length);
+        Assert.Equal(Bytes(Mac(Lab.ClientMac), Mac(Lab.ClientLinkMac), 0x08, 0), frame[..14].ToArray());
+        var ip = frame[14..];
+        Assert.Equal((0x40 | (headerLength / 4), 0xC0, headerLength + 8 + sent.Length), ((int)ip[0], (int)ip[1], (int)BinaryPrimitives.ReadUInt16BigEndian(ip[2..])));
+        Assert.Equal(1, ip[9]);
+        Assert.Equal(Vip, ip.Slice(12, 4).ToArray());
+        Assert.Equal(destination ?? Client, ip.Slice(16, 4).ToArray());
+        Assert.Equal(expectedOptions, ip[20..headerLength].ToArray());
+        Assert.Equal(0, (int)InternetChecksum(ip[..headerLength]));
+        var icmp = ip[headerLength..].ToArray();
+        Assert.Equal(Bytes(3, 3), icmp[..2]);
+        Assert.Equal(0, (int)InternetChecksum(icmp));
+        var expectedQuote = (byte[])sent.Clone();
+        quotedOptions.CopyTo(expectedQuote, 20);
+        Assert.Equal(expectedQuote, icmp[8..]);
+    }
+
+    /// <summary>
+    /// The host's port unreachable about a datagram with options echoes them as its reset does (__icmp_send's
+    /// __ip_options_echo), and quotes the datagram as ip_options_compile left it: checked on this host's kernel with a
+    /// UDP datagram with a no-operation and a 39-byte record route to a closed port (the error's record route carries
+    /// the address twice, pointer 12; the quote's has it once, pointer 8, under the datagram's original checksum).
+    /// </summary>
+    [Fact]
+    public void PortUnreachableAboutDatagramWithOptions_EchoesThemAndQuotesThemAsReceived()
+    {
+        using var lab = NewLab();
+        AssertPortUnreachable(lab, Datagram(Bytes(1, 7, 39, 4, new byte[36])), Bytes(7, 39, 12, Vip, Vip, new byte[28], 0), Bytes(1, 7, 39, 8, Vip, new byte[32]));
+        AssertPortUnreachable(lab, Datagram(Bytes(68, 12, 5, 0x00, Zero, Zero)), Bytes(68, 12, 13, 0x00, Now, Now), Bytes(68, 12, 9, 0x00, Now, Zero));
+        AssertPortUnreachable(lab, Datagram(Bytes(148, 4, 0, 0)), [], Bytes(148, 4, 0, 0));
+    }
+
+    /// <summary>A source-routed datagram's error goes back along the reversed route, to its first hop; with accept_source_route off (the default), nothing.</summary>
+    [Fact]
+    public void PortUnreachableAboutSourceRoutedDatagram_ReversedWhenAccepted_NoneByDefault()
+    {
+        var options = Bytes(131, 11, 12, Router1, Router2, 0);
+        using (var lab = NewLab(acceptSourceRoute: true))
+        {
+            AssertPortUnreachable(lab, Datagram(options), Bytes(131, 11, 4, Router1, Client, 0), options, destination: Router2);
+        }
+
+        using var quiet = NewLab();
+        var v = quiet.Send(Datagram(options), 0);
+        Assert.Equal(FrameAction.Drop, v.Action);
+    }
+
+    /// <summary>Options the kernel's ip_options_compile rejects drop the datagram before UDP: no error is sent.</summary>
+    [Fact]
+    public void PortUnreachableAboutDatagramWithMalformedOptions_NotSent()
+    {
+        using var lab = NewLab();
+        foreach (var options in new[] { Bytes(7, 7, 3, Zero, 0), Bytes(1, 1, 1, 7), Bytes(134, 8, 0, 0, 0, 1, 0, 0) })
+        {
+            var v = lab.Send(Datagram(options), 0);
+            Assert.Equal(FrameAction.Drop, v.Action);
+        }
+    }
+
     /// <summary>
     /// A timestamp request with a record route option: the 20-byte timestamp reply follows the reply's options (the
     /// VIP twice, the second slot taken by the reply), whose header is 4 bytes shorter than the request's, so the
