@@ -17,25 +17,16 @@ internal sealed partial class ConnectionStore<TAddress>
     // Walks stop at any link outside the slab, not only at -1: a reader standing on a slot that was freed and refilled
     // as a template reads that template's timeout where a link was (see Add), and must end the walk and retry rather
     // than index out of range.
-    /// <summary>Finds a live entry with an inbound key, in every partition (the calling thread's first).</summary>
+    /// <summary>
+    /// Finds a live entry with an inbound key, in the calling thread's partition, then in the others; for a
+    /// <paramref name="clientPacket"/>'s lookup in a steered store, only in those holding connections for any thread.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word)
+    public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word, bool clientPacket = false)
     {
         int probe = InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template);
         return TryFindInbound(probe, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word)
-            || (_partitionMask != 0 && TryFindInboundElsewhere(probe, CallerPartition, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word));
-    }
-
-    /// <summary>
-    /// Finds a live connection with a client packet's key where the calling packet thread looks for its flows: its
-    /// partition, then the others, or with steered flows only those holding connections for any thread.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryFindClientConnection(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, out int index, out uint word)
-    {
-        int probe = InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template: false);
-        return TryFindInbound(probe, protocol, client, clientPort, @virtual, virtualPort, template: false, out index, out word)
-            || (_partitionMask != 0 && TryFindInboundElsewhere(probe, CallerPartition, protocol, client, clientPort, @virtual, virtualPort, template: false, out index, out word, anywhereOnly: true));
+            || (_partitionMask != 0 && TryFindInboundElsewhere(probe, CallerPartition, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word, anywhereOnly: clientPacket));
     }
 
     /// <summary>

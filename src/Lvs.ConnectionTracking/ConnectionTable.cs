@@ -316,8 +316,8 @@ public sealed partial class ConnectionTable : IDisposable
     public bool TryGetInboundSteered(in FlowKey packet, out ConnectionHandle handle)
     {
         bool found = packet.SourceAddress.IsIPv6
-            ? FindClientConnection(_v6, packet.Protocol, packet.Source, packet.Destination, out handle)
-            : FindClientConnection(_v4, packet.Protocol, packet.Source, packet.Destination, out handle);
+            ? FindInbound(_v6, packet.Protocol, packet.Source, packet.Destination, template: false, out handle, clientPacket: true)
+            : FindInbound(_v4, packet.Protocol, packet.Source, packet.Destination, template: false, out handle, clientPacket: true);
         return found && KeepIfServerAvailable(handle);
     }
 
@@ -815,23 +815,10 @@ public sealed partial class ConnectionTable : IDisposable
         };
     }
 
-    private static bool FindClientConnection<T>(ConnectionStore<T> store, L4Protocol protocol, InetEndpoint client, InetEndpoint @virtual, out ConnectionHandle handle)
+    private static bool FindInbound<T>(ConnectionStore<T> store, L4Protocol protocol, InetEndpoint client, InetEndpoint @virtual, bool template, out ConnectionHandle handle, bool clientPacket = false)
         where T : unmanaged, IStoredAddress<T>
     {
-        if (store.TryFindClientConnection((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, out int index, out uint word))
-        {
-            handle = store.HandleFrom(index, word);
-            return true;
-        }
-
-        handle = default;
-        return false;
-    }
-
-    private static bool FindInbound<T>(ConnectionStore<T> store, L4Protocol protocol, InetEndpoint client, InetEndpoint @virtual, bool template, out ConnectionHandle handle)
-        where T : unmanaged, IStoredAddress<T>
-    {
-        if (store.TryFindInbound((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, template, out int index, out uint word))
+        if (store.TryFindInbound((byte)protocol, T.From(client.Address), client.Port, T.From(@virtual.Address), @virtual.Port, template, out int index, out uint word, clientPacket))
         {
             handle = store.HandleFrom(index, word);
             return true;
