@@ -46,6 +46,8 @@ internal sealed partial class ConnectionStore<TAddress>
 
     private const int StripeBits = 12;
 
+    private const int StripeMask = StripesPerPartition - 1;
+
     /// <summary>Where an outbound bucket number keeps its partition.</summary>
     private const int OutboundPartitionShift = 24;
 
@@ -114,11 +116,11 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         if (_partitionMask == 0)
         {
-            return line & _stripeMask;
+            return line & StripeMask;
         }
 
         int partition = PartitionOfLine(line);
-        return ((line - (partition * (int)_inLineCount)) & _stripeMask) | (partition << StripeBits);
+        return ((line - (partition * (int)_inLineCount)) & StripeMask) | (partition << StripeBits);
     }
 
     /// <summary>The partition of inbound line <paramref name="line"/>.</summary>
@@ -141,7 +143,7 @@ internal sealed partial class ConnectionStore<TAddress>
 
     /// <summary>The stripe (lock and version) of outbound bucket <paramref name="bucket"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int OutboundStripe(int bucket) => (bucket & (StripesPerPartition - 1)) | ((bucket >> OutboundPartitionShift) << StripeBits);
+    private static int OutboundStripe(int bucket) => (bucket & StripeMask) | ((bucket >> OutboundPartitionShift) << StripeBits);
 
     /// <summary>The chain head of outbound bucket <paramref name="bucket"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -93,7 +93,6 @@ internal sealed partial class ConnectionStore<TAddress>
     private readonly uint _inLineCount;
     private readonly uint _cells;
     private readonly uint _outBuckets;
-    private readonly int _stripeMask;
     private readonly FlowHashSecret _secret;
     private readonly bool _isIPv6;
     private readonly ConnectionTable _table;
@@ -145,7 +144,6 @@ internal sealed partial class ConnectionStore<TAddress>
         // multiplying the hash, not by masking it. The counts are per partition, each sized for its shards' slots.
         _inLineCount = (uint)Math.Max((partitionSlots + ConnectionsPerInboundBucket - 1) / ConnectionsPerInboundBucket, 2);
         _outBuckets = (uint)Math.Max(partitionSlots / 2, 16);
-        _stripeMask = StripesPerPartition - 1;
         _entries = new CacheAlignedArray<ConnectionEntry<TAddress>>(capacity);
         _routes = HugePages.AllocatePinned<ConnectionRoute<TAddress>>(capacity);
         _lineReciprocal = LineReciprocal(_inLineCount);
