@@ -159,7 +159,7 @@ internal static class BatchedLookup<TChain, TAddress>
 
             if (partitioned && missedCount > 0)
             {
-                found += OtherPartitions(table, store, group, groupBuckets, missed[..missedCount], groupHandles);
+                found += OtherPartitions(table, store, own, group, groupBuckets, missed[..missedCount], groupHandles);
             }
         }
 
@@ -172,10 +172,9 @@ internal static class BatchedLookup<TChain, TAddress>
     /// every first candidate, then each packet decided by the lock-free walk. Returns how many were found.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int OtherPartitions(ConnectionTable table, ConnectionStore<TAddress> store, ReadOnlySpan<FlowKey> group, ReadOnlySpan<int> buckets, Span<int> missed, Span<ConnectionHandle> handles)
+    private static int OtherPartitions(ConnectionTable table, ConnectionStore<TAddress> store, int own, ReadOnlySpan<FlowKey> group, ReadOnlySpan<int> buckets, Span<int> missed, Span<ConnectionHandle> handles)
     {
         int found = 0;
-        int own = store.CallerPartition;
         for (int k = 1; k < store.PartitionCount && missed.Length > 0; k++)
         {
             int partition = (own + k) & (store.PartitionCount - 1);
