@@ -13,14 +13,14 @@ namespace Lvs.Core;
 internal sealed class RealServerLoadLocation(RealServerLoadBlock? block, RealServerLoadSlot[] slots, int index)
 {
     /// <summary>The distance in slots between a plane's slot and the next plane's (the array holds <see cref="RealServerLoadBlock.Planes"/> planes).</summary>
-    public readonly int PlaneStride = (slots.Length - RealServerLoadSlot.Padding) / RealServerLoadBlock.Planes;
+    public readonly int PlaneStride = PlaneStrideOf(slots);
 
     /// <summary>
     /// The server's slot of plane 0 in <see cref="Slots"/>, checked with every plane's: <see cref="Slot"/> and
     /// <see cref="Plane"/> read them without a bounds check.
     /// </summary>
     public readonly int Index =
-        index >= 0 && (long)index + ((long)(RealServerLoadBlock.Planes - 1) * ((slots.Length - RealServerLoadSlot.Padding) / RealServerLoadBlock.Planes)) < slots.Length
+        index >= 0 && (long)index + ((long)(RealServerLoadBlock.Planes - 1) * PlaneStrideOf(slots)) < slots.Length
             ? index
             : throw new ArgumentOutOfRangeException(nameof(index));
 
@@ -66,4 +66,7 @@ internal sealed class RealServerLoadLocation(RealServerLoadBlock? block, RealSer
 
         return sum;
     }
+
+    /// <summary>The plane stride of a slot array made by <see cref="RealServerLoadSlot.NewArray"/> (the inverse of its length).</summary>
+    private static int PlaneStrideOf(RealServerLoadSlot[] slots) => (slots.Length - RealServerLoadSlot.Padding) / RealServerLoadBlock.Planes;
 }
