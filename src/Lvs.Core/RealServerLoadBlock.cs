@@ -1,6 +1,6 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Lvs.Core;
 
@@ -128,31 +128,15 @@ public sealed class RealServerLoadBlock
         nuint stride = (nuint)(RealServerLoadSlot.PlaneStride(_paddedCount) * SlotLength);
         int planes = Planes;
         nuint offset = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            // The length is a multiple of CountGranularity slots (32 integers): no tail.
-            for (; offset < (nuint)length; offset += (nuint)Vector256<int>.Count)
+            // The length is a multiple of CountGranularity slots (32 integers), and so of any vector's: no tail.
+            for (; offset < (nuint)length; offset += (nuint)Vector<int>.Count)
             {
-                var sum = Vector256.LoadUnsafe(ref first, offset);
+                var sum = Vector.LoadUnsafe(ref first, offset);
                 for (int plane = 1; plane < planes; plane++)
                 {
-                    sum += Vector256.LoadUnsafe(ref first, offset + ((nuint)plane * stride));
-                }
-
-                sum.StoreUnsafe(ref target, offset);
-            }
-
-            return;
-        }
-
-        if (Vector128.IsHardwareAccelerated)
-        {
-            for (; offset < (nuint)length; offset += (nuint)Vector128<int>.Count)
-            {
-                var sum = Vector128.LoadUnsafe(ref first, offset);
-                for (int plane = 1; plane < planes; plane++)
-                {
-                    sum += Vector128.LoadUnsafe(ref first, offset + ((nuint)plane * stride));
+                    sum += Vector.LoadUnsafe(ref first, offset + ((nuint)plane * stride));
                 }
 
                 sum.StoreUnsafe(ref target, offset);
