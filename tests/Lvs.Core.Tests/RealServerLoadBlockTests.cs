@@ -186,17 +186,27 @@ public class RealServerLoadBlockTests
         await Task.WhenAll([.. updaters, mover]);
 
         // Each iteration leaves one active connection and one template on the server it touched.
-        Assert.True(moving.Moves > 10, $"only {moving.Moves} moves");
-        Assert.Equal(Updaters * Iterations, servers.Sum(s => s.ActiveConnections));
-        Assert.Equal(Updaters * Iterations, servers.Sum(s => s.PersistentConnections));
-        Assert.All(servers, s => Assert.Equal(0, s.InactiveConnections));
-        Assert.All(servers, s => Assert.Equal(Updaters * Iterations / 4, s.ActiveConnections));
+        AssertCountsAllInTheCurrentBlock(servers, moving, Updaters * Iterations);
+    }
 
-        // The counts are all in the current block; the slots of the blocks left behind are empty.
+    /// <summary>
+    /// After a move test of four servers whose updates left <paramref name="updates"/> active connections and as many
+    /// templates, a quarter on each: the mover moved them many times, the counts are exact, and they are all in the
+    /// current block's slots (nothing was lost in the blocks left behind).
+    /// </summary>
+    private static void AssertCountsAllInTheCurrentBlock(RealServer[] servers, Mover moving, int updates)
+    {
+        Assert.True(moving.Moves > 10, $"only {moving.Moves} moves");
+        Assert.Equal(updates, servers.Sum(s => s.ActiveConnections));
+        Assert.Equal(updates, servers.Sum(s => s.PersistentConnections));
+        Assert.All(servers, s => Assert.Equal(0, s.InactiveConnections));
+        Assert.All(servers, s => Assert.Equal(updates / 4, s.ActiveConnections));
+
         var block = RealServerLoadBlock.Attach(servers);
         for (int i = 0; i < servers.Length; i++)
         {
             Assert.Equal(servers[i].ActiveConnections, SlotOf(block, i)[RealServerLoadBlock.ActiveOffset]);
+            Assert.Equal(0, SlotOf(block, i)[RealServerLoadBlock.InactiveOffset]);
             Assert.Equal(servers[i].PersistentConnections, SlotOf(block, i)[RealServerLoadBlock.PersistentOffset]);
         }
     }
@@ -536,19 +546,7 @@ public class RealServerLoadBlockTests
 
         await Task.WhenAll([.. updaters, mover]);
 
-        Assert.True(moving.Moves > 10, $"only {moving.Moves} moves");
-        Assert.Equal(Updaters * Iterations, servers.Sum(s => s.ActiveConnections));
-        Assert.Equal(Updaters * Iterations, servers.Sum(s => s.PersistentConnections));
-        Assert.All(servers, s => Assert.Equal(0, s.InactiveConnections));
-        Assert.All(servers, s => Assert.Equal(Updaters * Iterations / 4, s.ActiveConnections));
-
-        var block = RealServerLoadBlock.Attach(servers);
-        for (int i = 0; i < servers.Length; i++)
-        {
-            Assert.Equal(servers[i].ActiveConnections, SlotOf(block, i)[RealServerLoadBlock.ActiveOffset]);
-            Assert.Equal(0, SlotOf(block, i)[RealServerLoadBlock.InactiveOffset]);
-            Assert.Equal(servers[i].PersistentConnections, SlotOf(block, i)[RealServerLoadBlock.PersistentOffset]);
-        }
+        AssertCountsAllInTheCurrentBlock(servers, moving, Updaters * Iterations);
 
         // The first block's slots, left long ago, hold nothing in any plane: every plane was drained.
         foreach (var left in firstLocations)
