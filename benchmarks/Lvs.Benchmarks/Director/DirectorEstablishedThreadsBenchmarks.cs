@@ -12,6 +12,12 @@ namespace Lvs.Benchmarks.Director;
 /// (lookups are lock-free, state updates compare-and-swap the entry's word), so two threads should cost about what one
 /// does per frame. Per thread: with 2 threads each operation stands for twice the frames.
 /// </summary>
+/// <remarks>
+/// <see cref="SteeredPartitions"/> gives the table one index partition per packet thread with steered flows, as
+/// <c>lvs-director run --partition-connections</c> does on AF_PACKET links: each thread's connections are then made
+/// by that thread (in its partition) and its frames are of its own connections, as the kernel's fan-out steers a flow
+/// to one thread. With one thread that is the one table again.
+/// </remarks>
 [MemoryDiagnoser]
 [Config(typeof(MedianJobConfig))]
 public class DirectorEstablishedThreadsBenchmarks
@@ -33,12 +39,34 @@ public class DirectorEstablishedThreadsBenchmarks
     [Params(1, 2)]
     public int Threads { get; set; }
 
+    /// <summary>An index partition per packet thread, with steered flows (see the remarks).</summary>
+    [Params(false, true)]
+    public bool SteeredPartitions { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
-        _fixture = new DirectorFixture(Forwarding, capacity: 1 << 21);
-        _fixture.Establish(Connections);
-        _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, seed: 42 + t))];
+        _fixture = new DirectorFixture(Forwarding, capacity: 1 << 21, packetThreads: SteeredPartitions ? Threads : 1, steered: SteeredPartitions);
+        int stride = SteeredPartitions ? Threads : 1;
+        if (!SteeredPartitions)
+        {
+            _fixture.Establish(Connections);
+        }
+
+        _lanes = [.. Enumerable.Range(0, Threads).Select(t => new Lane(_fixture, seed: 42 + t, first: SteeredPartitions ? t : 0, stride))];
+        if (SteeredPartitions)
+        {
+            for (int t = 0; t < Threads; t++)
+            {
+                _fixture.Establish(Connections, _lanes[t].Worker, first: t, stride);
+            }
+
+            if (_fixture.Engine.Connections.Count != Connections)
+            {
+                throw new InvalidOperationException($"{_fixture.Engine.Connections.Count} connections after setup, expected {Connections}.");
+            }
+        }
+
         _runLane = lane => _lanes[lane].Run(BatchesPerThread);
         _threads = new PacketThreads(Threads);
         foreach (var lane in _lanes)
@@ -70,20 +98,20 @@ public class DirectorEstablishedThreadsBenchmarks
         private const int Pool = 16384;
         private const int FrameBytes = 64;
 
-        private readonly PacketWorker _worker;
         private readonly byte[] _templates = new byte[Pool * FrameBytes];
         private readonly byte[] _buffer = new byte[Batch * DirectorFixture.Stride];
         private readonly FrameSlot[] _slots = new FrameSlot[Batch];
         private readonly FrameVerdict[] _verdicts = new FrameVerdict[Batch];
         private int _next;
 
-        public Lane(DirectorFixture fixture, int seed)
+        /// <summary>A lane whose frames are of clients <paramref name="first"/>, <paramref name="first"/> + <paramref name="stride"/>, ... (all with stride 1).</summary>
+        public Lane(DirectorFixture fixture, int seed, int first, int stride)
         {
-            _worker = fixture.Engine.CreateWorker();
+            Worker = fixture.Engine.CreateWorker();
             var random = new Random(seed);
             for (int i = 0; i < Pool; i++)
             {
-                var (client, port) = DirectorFixture.Client(random.Next(Connections));
+                var (client, port) = DirectorFixture.Client(first + (stride * random.Next((Connections - first + stride - 1) / stride)));
                 _ = DirectorFixture.WriteTcp(_templates.AsSpan(i * FrameBytes, FrameBytes), DirectorFixture.RouterMac, DirectorFixture.ClientLinkMac, client, port, fixture.Vip, 80, TcpFlags.Ack);
             }
 
@@ -92,6 +120,8 @@ public class DirectorEstablishedThreadsBenchmarks
                 _slots[j] = new FrameSlot((j * DirectorFixture.Stride) + DirectorFixture.Headroom, FrameBytes, 0);
             }
         }
+
+        public PacketWorker Worker { get; }
 
         public int LastLength => _verdicts[Batch - 1].Length;
 
@@ -107,7 +137,7 @@ public class DirectorEstablishedThreadsBenchmarks
                     _templates.AsSpan((first + j) * FrameBytes, FrameBytes).CopyTo(_buffer.AsSpan(_slots[j].Offset));
                 }
 
-                _worker.ProcessBatch(_buffer, _slots, _verdicts);
+                Worker.ProcessBatch(_buffer, _slots, _verdicts);
             }
         }
 

@@ -107,19 +107,33 @@ internal sealed class DirectorFixture : IDisposable
     /// <summary>Creates <paramref name="count"/> established connections (SYN then ACK through the engine), in batches.</summary>
     public void Establish(int count)
     {
-        var worker = Engine.CreateWorker();
+        Establish(count, Engine.CreateWorker(), first: 0, stride: 1);
+        if (Engine.Connections.Count != count)
+        {
+            throw new InvalidOperationException($"{Engine.Connections.Count} connections after setup, expected {count}.");
+        }
+    }
+
+    /// <summary>
+    /// Creates the established connections of clients <paramref name="first"/>, <paramref name="first"/> +
+    /// <paramref name="stride"/>, ... below <paramref name="count"/> through <paramref name="worker"/>, so in its packet
+    /// thread's partition of the connection table (with steered flows, where that thread's lookups find them).
+    /// </summary>
+    public void Establish(int count, PacketWorker worker, int first, int stride)
+    {
         const int batch = 64;
         var buffer = new byte[batch * Stride];
         var slots = new FrameSlot[batch];
         var verdicts = new FrameVerdict[batch];
+        int clients = (count - first + stride - 1) / stride;
         foreach (var flags in new[] { TcpFlags.Syn, TcpFlags.Ack })
         {
-            for (int start = 0; start < count; start += batch)
+            for (int start = 0; start < clients; start += batch)
             {
-                int n = Math.Min(batch, count - start);
+                int n = Math.Min(batch, clients - start);
                 for (int j = 0; j < n; j++)
                 {
-                    var (client, port) = Client(start + j);
+                    var (client, port) = Client(first + ((start + j) * stride));
                     int offset = (j * Stride) + Headroom;
                     int length = WriteTcp(buffer.AsSpan(offset), RouterMac, ClientLinkMac, client, port, Vip, 80, flags);
                     slots[j] = new FrameSlot(offset, length, 0);
@@ -134,11 +148,6 @@ internal sealed class DirectorFixture : IDisposable
                     }
                 }
             }
-        }
-
-        if (Engine.Connections.Count != count)
-        {
-            throw new InvalidOperationException($"{Engine.Connections.Count} connections after setup, expected {count}.");
         }
     }
 
