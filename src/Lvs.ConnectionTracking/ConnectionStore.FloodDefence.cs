@@ -10,6 +10,9 @@ internal sealed partial class ConnectionStore<TAddress>
 {
     internal const int ShedProbes = 32;
 
+    /// <summary>How many probes ahead flood defence starts loading a probe's slot.</summary>
+    private const int ShedLookahead = 4;
+
     /// <summary>How long an entry must have been idle before flood defence may shed it when no half-open entry is found (the kernel's <c>todrop_entry</c> rule).</summary>
     internal const uint IdleSheddingTicks = 60;
 
@@ -33,15 +36,110 @@ internal sealed partial class ConnectionStore<TAddress>
     /// </remarks>
     private int TryShedLocked(int held, uint now, Span<ConnectionEnd> ends, ref int endCount)
     {
+        int shed = TryShedProbing(held, now, ends, ref endCount);
+
+        // While the table is full every insert sheds, nearly always the slot of its first probe (a flood fills the table
+        // with half-open connections). A shed of a random slot would wait for its entry line, then its route line, then
+        // its inbound bucket, outbound chain head and timer neighbours, then the chain's next link, each a DRAM read
+        // after the other; so the sheds are pipelined over the next three, whose probes are known (the generator is a
+        // counter: each shed takes the next ShedProbes numbers). The first slot of the shed three ahead gets its entry
+        // and route lines loaded; that of the shed two ahead, loaded by the last shed, its index and timer lines; that of
+        // the next shed, its outbound chain's second link when the chain does not start with it (and the next shed's
+        // further probes their entry lines).
+        ulong next = Shard(held).Random;
+        int third = ShedProbe(next + (2 * ShedProbes));
+        PrefetchEntry(third);
+        PrefetchRoute(third);
+        PrefetchRemoval(ShedProbe(next + ShedProbes));
+        PrefetchOutboundLink(ShedProbe(next));
+        for (int probe = 1; probe < ShedLookahead; probe++)
+        {
+            PrefetchEntry(ShedProbe(next + (ulong)probe));
+        }
+
+        return shed;
+    }
+
+    /// <summary>
+    /// The slot flood defence's <paramref name="n"/>th number probes: the number mixed (SplitMix64's finaliser, so a
+    /// counter gives independent, uniform draws and any later draw is known in advance), its high half scaled to the
+    /// table by a multiplication.
+    /// </summary>
+    private int ShedProbe(ulong n)
+    {
+        ulong z = n * 0x9E37_79B9_7F4A_7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D0_49BB_1331_11EBUL;
+        z ^= z >> 31;
+        return (int)(((z >> 32) * (ulong)(uint)_entries.Length) >> 32);
+    }
+
+    /// <summary>
+    /// Starts loading the lines a removal of the entry at <paramref name="index"/> writes besides its own (its inbound
+    /// bucket, its outbound chain's head, its timer wheel neighbours), reading its entry and route lines racily: a
+    /// stale read only wastes a load.
+    /// </summary>
+    private void PrefetchRemoval(int index)
+    {
+        ref var e = ref _entries[index];
+        if ((Volatile.Read(ref e.Word) & LiveBit) == 0)
+        {
+            return;
+        }
+
+        PrefetchInboundHead(ProbeOf(InboundHash(ref e), PartitionOf(index)));
+        if ((e.Meta & OutboundMeta) != 0)
+        {
+            PrefetchOutboundHead(OutboundBucket(index));
+        }
+
+        ref var r = ref _routes[index];
+        PrefetchRoute(r.WheelPrev);
+        PrefetchRoute(r.WheelNext);
+    }
+
+    /// <summary>
+    /// Starts loading the route line of the second link of the outbound chain of the entry at <paramref name="index"/>
+    /// when the chain does not start with it (the unlink walks from there), read racily.
+    /// </summary>
+    private void PrefetchOutboundLink(int index)
+    {
+        ref var e = ref _entries[index];
+        if ((Volatile.Read(ref e.Word) & LiveBit) == 0 || (e.Meta & OutboundMeta) == 0)
+        {
+            return;
+        }
+
+        int head = Volatile.Read(ref OutboundHeadOf(OutboundBucket(index)));
+        if (head != index)
+        {
+            PrefetchRoute(head);
+        }
+    }
+
+    private int TryShedProbing(int held, uint now, Span<ConnectionEnd> ends, ref int endCount)
+    {
         int idle = -1;
         uint idleWord = 0;
         ref var state = ref Shard(held);
+
+        // Each probe's slot is loaded ShedLookahead probes ahead of its reading (the first ones were started by the
+        // last shed): probed one after the other, each random line of the table would cost a full memory latency.
+        ulong first = state.Random;
+        state.Random = first + ShedProbes;
+        for (int probe = 0; probe < ShedLookahead; probe++)
+        {
+            PrefetchEntry(ShedProbe(first + (ulong)probe));
+        }
+
         for (int probe = 0; probe < ShedProbes; probe++)
         {
-            state.Random ^= state.Random << 13;
-            state.Random ^= state.Random >> 7;
-            state.Random ^= state.Random << 17;
-            int i = (int)((state.Random >> 11) % (ulong)_entries.Length);
+            if (probe + ShedLookahead < ShedProbes)
+            {
+                PrefetchEntry(ShedProbe(first + (ulong)(probe + ShedLookahead)));
+            }
+
+            int i = ShedProbe(first + (ulong)probe);
             ref var e = ref _entries[i];
             uint w = Volatile.Read(ref e.Word);
             if ((w & LiveBit) == 0)

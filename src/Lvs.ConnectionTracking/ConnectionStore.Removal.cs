@@ -186,10 +186,24 @@ internal sealed partial class ConnectionStore<TAddress>
         // key is stable. Its inbound stripe lock covers the unlink and, for a template, the check that it controls
         // nothing, which an insert's reference to it (taken under the same lock, see AddInto) cannot then slip past.
         int probe = knownProbe >= 0 ? knownProbe : ProbeOf(InboundHash(ref e), PartitionOf(index));
+
+        // The lines the removal will write, loaded together rather than each waited for in turn: a removal that was
+        // not prefetched (one by the caller's handle) otherwise waits for its route line, the inbound bucket, the
+        // outbound chain's head and the timer wheel's two neighbours one after another.
+        PrefetchInboundHead(probe);
+        ref var filed = ref _routes[index];
+        MemoryPrefetch.Line(ref filed);
         bool isTemplate = (e.Meta & TemplateMeta) != 0;
         ref int inGate = ref _inLocks[InboundStripe(probe >> ProbeTagBits)];
         bool outbound = (e.Meta & OutboundMeta) != 0;
         int outBucket = outbound ? (knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(index)) : 0;
+        if (outbound)
+        {
+            PrefetchOutboundHead(outBucket);
+        }
+
+        PrefetchRoute(filed.WheelPrev);
+        PrefetchRoute(filed.WheelNext);
 
         // Both stripe locks before the first write to an index line (see AddInto's remarks).
         EnterStripe(ref inGate);

@@ -193,7 +193,7 @@ internal sealed partial class ConnectionStore<TAddress>
 
             shard.FreeHead = shard.Start;
 
-            // Each shard's flood defence probes with its own generator (the seed's, then one step per shard apart).
+            // Each shard's flood defence draws from its own counter (the seed's, the shards' far apart; see ShedProbe).
             shard.Random = (randomSeed + ((ulong)k * 0x9E37_79B9_7F4A_7C15UL)) | 1;
 
             // A store created after the table (the IPv6 one, reserved on first use) starts its wheels at the present tick.
