@@ -88,14 +88,7 @@ internal sealed partial class ConnectionStore<TAddress>
         }
 
         PrefetchInboundHead(ProbeOf(InboundHash(ref e), PartitionOf(index)));
-        if ((e.Meta & OutboundMeta) != 0)
-        {
-            PrefetchOutboundHead(OutboundBucket(index));
-        }
-
-        ref var r = ref _routes[index];
-        PrefetchRoute(r.WheelPrev);
-        PrefetchRoute(r.WheelNext);
+        PrefetchOutboundHeadAndTimer(index, (e.Meta & OutboundMeta) != 0 ? OutboundBucket(index) : -1);
     }
 
     /// <summary>

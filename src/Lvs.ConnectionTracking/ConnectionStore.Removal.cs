@@ -191,19 +191,12 @@ internal sealed partial class ConnectionStore<TAddress>
         // not prefetched (one by the caller's handle) otherwise waits for its route line, the inbound bucket, the
         // outbound chain's head and the timer wheel's two neighbours one after another.
         PrefetchInboundHead(probe);
-        ref var filed = ref _routes[index];
-        MemoryPrefetch.Line(ref filed);
+        MemoryPrefetch.Line(ref _routes[index]);
         bool isTemplate = (e.Meta & TemplateMeta) != 0;
         ref int inGate = ref _inLocks[InboundStripe(probe >> ProbeTagBits)];
         bool outbound = (e.Meta & OutboundMeta) != 0;
         int outBucket = outbound ? (knownOutBucket >= 0 ? knownOutBucket : OutboundBucket(index)) : 0;
-        if (outbound)
-        {
-            PrefetchOutboundHead(outBucket);
-        }
-
-        PrefetchRoute(filed.WheelPrev);
-        PrefetchRoute(filed.WheelNext);
+        PrefetchOutboundHeadAndTimer(index, outbound ? outBucket : -1);
 
         // Both stripe locks before the first write to an index line (see AddInto's remarks).
         EnterStripe(ref inGate);
@@ -292,6 +285,22 @@ internal sealed partial class ConnectionStore<TAddress>
 
         Volatile.Write(ref state.Count, state.Count - 1);
         return true;
+    }
+
+    /// <summary>
+    /// Starts loading what a removal of the entry at <paramref name="index"/> writes in its outbound chain (the head of
+    /// <paramref name="outBucket"/>, none when -1) and in its timer wheel list (its neighbours' route lines).
+    /// </summary>
+    private void PrefetchOutboundHeadAndTimer(int index, int outBucket)
+    {
+        if (outBucket >= 0)
+        {
+            PrefetchOutboundHead(outBucket);
+        }
+
+        ref var r = ref _routes[index];
+        PrefetchRoute(r.WheelPrev);
+        PrefetchRoute(r.WheelNext);
     }
 
     private void Unlink(ref int link, ref int version, int index, bool outbound)
