@@ -24,9 +24,10 @@ internal sealed partial class ConnectionStore<TAddress>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFindInbound(byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word, bool clientPacket = false)
     {
-        int probe = InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template);
+        int caller = CallerPartition;
+        int probe = InboundProbe(protocol, client, clientPort, @virtual, virtualPort, template, caller);
         return TryFindInbound(probe, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word)
-            || (_partitionMask != 0 && TryFindInboundElsewhere(probe, CallerPartition, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word, anywhereOnly: clientPacket));
+            || (_partitionMask != 0 && TryFindInboundElsewhere(probe, caller, caller, protocol, client, clientPort, @virtual, virtualPort, template, out index, out word, anywhereOnly: clientPacket));
     }
 
     /// <summary>

@@ -88,12 +88,15 @@ internal sealed partial class ConnectionStore<TAddress>
     {
         int from = shard;
 
+        // The insert's probe is in the calling thread's partition (Prepare, on this thread).
+        int caller = CallerPartition;
+
         // With several partitions the key may be live in another one than the insert's: looked for there first,
         // without a lock (see ConnectionStore.Partitions.cs). With one, the check under the stripe lock is the only one.
         // Steered (ConnectionTableOptions.SteeredFlows), an add with its first packet, by the thread its flow is steered
         // to, looks only where connections for any thread are: the other partitions hold other threads' flows.
         if (_partitionMask != 0
-            && TryFindInboundElsewhere(insert.InProbe, shard & _partitionMask, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint elsewhere, anywhereOnly: insert.Seen && !insert.Template))
+            && TryFindInboundElsewhere(insert.InProbe, caller, shard & _partitionMask, insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint elsewhere, anywhereOnly: insert.Seen && !insert.Template))
         {
             generation = GenerationOf(ref _entries[index], elsewhere);
             return AddConnectionResult.Exists;
@@ -103,7 +106,7 @@ internal sealed partial class ConnectionStore<TAddress>
         {
             // No free slot here. What the insert would answer without one comes first, as before shedding (the answers
             // are checked again under the stripe locks below): a live connection with the key, an invalid template.
-            if (TryFindInbound(InboundProbeIn(insert.InProbe, CallerPartition, shard & _partitionMask), insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint existing))
+            if (TryFindInbound(InboundProbeIn(insert.InProbe, caller, shard & _partitionMask), insert.Protocol, insert.Client, insert.ClientPort, insert.Virtual, insert.VirtualPort, insert.Template, out index, out uint existing))
             {
                 generation = GenerationOf(ref _entries[index], existing);
                 return AddConnectionResult.Exists;
@@ -135,7 +138,7 @@ internal sealed partial class ConnectionStore<TAddress>
             // The connection goes into the index partition of its slot's shard.
             int partition = from & _partitionMask;
             int outBucket = insert.OutBucket >= 0 ? OutboundBucketIn(insert.OutBucket, partition) : -1;
-            return AddInto(from, in insert, InboundProbeIn(insert.InProbe, CallerPartition, partition), outBucket, out index, out generation);
+            return AddInto(from, in insert, InboundProbeIn(insert.InProbe, caller, partition), caller, outBucket, out index, out generation);
         }
         finally
         {
@@ -150,7 +153,8 @@ internal sealed partial class ConnectionStore<TAddress>
     /// The insert itself, into a free slot of <paramref name="shard"/> (whose lock is held and which has one): under
     /// the stripe lock of the key's inbound bucket (and of the controlling template's, in stripe order), the
     /// authoritative duplicate check, the template's reference and the publication in the inbound index; then, under
-    /// the outbound bucket's stripe lock too, the outbound link; then the timer.
+    /// the outbound bucket's stripe lock too, the outbound link; then the timer. <paramref name="callerPartition"/> is the
+    /// calling thread's partition (a steered connection put elsewhere is marked for any thread).
     /// </summary>
     /// <remarks>
     /// Every stripe lock is taken before the first write to an index line, and released with plain stores: an
@@ -159,7 +163,7 @@ internal sealed partial class ConnectionStore<TAddress>
     /// partitions, another packet thread looking for its misses), where taken first it lets the line come while the
     /// thread goes on.
     /// </remarks>
-    private AddConnectionResult AddInto(int shard, in ConnectionInsert<TAddress> insert, int probe, int outBucket, out int index, out uint generation)
+    private AddConnectionResult AddInto(int shard, in ConnectionInsert<TAddress> insert, int probe, int callerPartition, int outBucket, out int index, out uint generation)
     {
         uint now = _table.CurrentTick;
         bool template = insert.Template;
@@ -226,7 +230,7 @@ internal sealed partial class ConnectionStore<TAddress>
             // Steered, a connection added without its first packet (a helper's expected connection) or into another
             // partition than its thread's is marked for lookups from any thread, and counted in its partition before it
             // is published (a lookup that read the count as 0 was before the add).
-            bool anywhere = _steered && !template && (!insert.Seen || (shard & _partitionMask) != CallerPartition);
+            bool anywhere = _steered && !template && (!insert.Seen || (shard & _partitionMask) != callerPartition);
             r.Controlled = anywhere ? AnywhereBit : 0;
             if (anywhere)
             {

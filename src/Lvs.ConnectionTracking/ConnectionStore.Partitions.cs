@@ -63,9 +63,6 @@ internal sealed partial class ConnectionStore<TAddress>
     /// </summary>
     private const int AnywhereBit = 1 << 30;
 
-    /// <summary>Whether the store's partitions hold steered flows (<see cref="ConnectionTableOptions.SteeredFlows"/>, with several partitions).</summary>
-    public bool IsSteered => _steered;
-
     /// <summary>
     /// Whether partition <paramref name="partition"/> holds connections that any packet thread may look for (always,
     /// unless the store is steered): those a steered lookup of a client packet looks in besides its thread's own.
@@ -159,13 +156,14 @@ internal sealed partial class ConnectionStore<TAddress>
     public static int OutboundBucketIn(int bucket, int partition) => (bucket & OutboundBucketMask) | (partition << OutboundPartitionShift);
 
     /// <summary>
-    /// Looks for a live entry with an inbound key in every partition but <paramref name="skip"/> (-1: in all), starting
-    /// after the calling thread's; <paramref name="probe"/> is the key's probe in the calling thread's partition. With
-    /// <paramref name="anywhereOnly"/>, a steered store looks only in the partitions holding connections for any thread.
+    /// Looks for a live entry with an inbound key in every partition but <paramref name="skip"/>, starting with
+    /// <paramref name="caller"/> (the calling thread's partition), in which <paramref name="probe"/> is the key's probe.
+    /// With <paramref name="anywhereOnly"/>, a steered store looks only in the partitions holding connections for any
+    /// thread.
     /// </summary>
-    private bool TryFindInboundElsewhere(int probe, int skip, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word, bool anywhereOnly = false)
+    private bool TryFindInboundElsewhere(int probe, int caller, int skip, byte protocol, TAddress client, ushort clientPort, TAddress @virtual, ushort virtualPort, bool template, out int index, out uint word, bool anywhereOnly = false)
     {
-        int first = CallerPartition;
+        int first = caller;
         for (int k = 0; k <= _partitionMask; k++)
         {
             int partition = (first + k) & _partitionMask;
