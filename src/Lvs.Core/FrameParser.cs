@@ -157,8 +157,8 @@ public static class FrameParser
     /// The common frame in straight-line code: untagged IPv4 without options, not a fragment, carrying a TCP segment or
     /// a UDP datagram. It fills every field as <see cref="ParseAny"/> would (the property tests of
     /// <c>FrameParserCommonFrameTests</c> hold it to that on valid, corrupted and random frames) and leaves every other
-    /// frame, and every one <see cref="ParseAny"/> would drop, to it. Half the cost of the general parse on the
-    /// established path (docs/benchmarks.md, "Issue 18: the common frame's parse").
+    /// frame, and every one <see cref="ParseAny"/> would drop, to it. It costs less than half what the general parse
+    /// does (docs/benchmarks.md, "Issue 18: the common frame's parse, and what a fused frame path could reach").
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryParseCommon(ReadOnlySpan<byte> frame, out ParsedFrame parsed)
