@@ -15,8 +15,18 @@ internal sealed partial class ConnectionStore<TAddress>
     /// <c>set_sctp_state</c> / <c>udp_state_transition</c>). For SCTP <paramref name="flags"/> holds the packet's
     /// <see cref="SctpChunkEvent"/> (the byte <see cref="ParsedFrame.TcpFlags"/> shares with it).
     /// </summary>
-    public bool Update(int index, uint generation, PacketDirection direction, TcpFlags flags, uint now)
+    public bool Update(int index, uint generation, PacketDirection direction, TcpFlags flags, uint now) =>
+        Update(index, generation, direction, flags, now, out _, out _);
+
+    /// <summary>
+    /// <see cref="Update(int, uint, PacketDirection, TcpFlags, uint)"/>, giving also the connection's real server and
+    /// method, read with the word the update checked (so they are this connection's, as <c>TryGetServer</c> reads them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Update(int index, uint generation, PacketDirection direction, TcpFlags flags, uint now, out int server, out uint method)
     {
+        server = -1;
+        method = 0;
         if ((uint)index >= (uint)_entries.Length)
         {
             return false;
@@ -55,7 +65,8 @@ internal sealed partial class ConnectionStore<TAddress>
             // connection and reuse the slot, and the activity change below must go to this connection's server.
             // (Acquire reads, so that none is satisfied after the word's check below.)
             int realServer = Volatile.Read(ref e.RealServer);
-            uint control = Volatile.Read(ref e.Meta) >> AuxShift;
+            uint meta = Volatile.Read(ref e.Meta);
+            uint control = meta >> AuxShift;
             uint previous = Volatile.Read(ref e.Expiry);
             if (next != w ? Interlocked.CompareExchange(ref e.Word, next, w) != w : Volatile.Read(ref e.Word) != w)
             {
@@ -64,6 +75,8 @@ internal sealed partial class ConnectionStore<TAddress>
                 continue;
             }
 
+            server = realServer;
+            method = meta & MethodMask;
             if (direction == PacketDirection.Inbound)
             {
                 CountInboundPacket(ref e);

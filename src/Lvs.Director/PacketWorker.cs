@@ -329,23 +329,24 @@ public sealed partial class PacketWorker
 
     private void Inbound(Span<byte> buffer, int offset, int length, in ParsedFrame parsed, int link, EngineView view, ConnectionHandle handle, out FrameVerdict verdict)
     {
+        // A SYN on a closing connection ends it first (conn_reuse_mode); a connection that ended meanwhile is not updated.
+        // Either way the packet is a new one. The update gives the server and method with the one check of the slot's
+        // word both need.
+        if (IsRescheduled(handle, parsed) || !_connections.UpdateAndGetServer(handle, PacketDirection.Inbound, parsed.TcpFlags, out int server, out var method))
+        {
+            verdict = New(buffer, offset, length, parsed, link, view);
+            return;
+        }
+
         // Direct routing and tunnelling need only the server (the lookup's line). NAT needs the server's endpoint, which
         // for a service with a port is the destination New gave the connection (the server's port, or the packet's for a
         // port-0 server), so it need not read the slot's route line either; FULLNAT reads it for the local endpoint.
-        // (StableDestination is set only for a path with a server.)
-        if (_connections.TryGetServer(handle, out int server, out var method) && method != ForwardingMethod.FullNat
-            && (method != ForwardingMethod.Nat || IsStableDestination(ref Path(view, server), parsed.Flow.DestinationPort)))
+        // (StableDestination is set only for a path with a server.) The common case builds no ConnectionForwarding (four
+        // endpoints, over a hundred bytes a frame).
+        if (method != ForwardingMethod.FullNat && (method != ForwardingMethod.Nat || IsStableDestination(ref Path(view, server), parsed.Flow.DestinationPort)))
         {
-            // The common case builds no ConnectionForwarding (four endpoints, over a hundred bytes a frame).
-            if (IsRescheduled(handle, parsed))
-            {
-                verdict = New(buffer, offset, length, parsed, link, view);
-                return;
-            }
-
             ref var serverPath = ref Path(view, server);
             var destination = method == ForwardingMethod.Nat ? DestinationOf(ref serverPath, parsed.Flow) : default;
-            _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
             if (_ftp is not null && method == ForwardingMethod.Nat && _ftp.IsControlPort(parsed.Flow.DestinationPort))
             {
                 FromFtpClient(buffer, offset, parsed, handle, server, destination);
@@ -355,22 +356,20 @@ public sealed partial class PacketWorker
             return;
         }
 
-        if (!_connections.TryGetForwarding(handle, out var connection) || IsRescheduled(handle, parsed))
+        if (!_connections.TryGetForwarding(handle, out var connection))
         {
-            // Ended between the lookup and the read, or rescheduled: the packet is a new one.
+            // Ended between the update and the read: the packet is a new one.
             verdict = New(buffer, offset, length, parsed, link, view);
             return;
         }
 
         // expire_nodest_conn is the connection table's: its lookup ends a connection whose server was deleted.
-        ref var path = ref Path(view, connection.RealServer);
-        _ = _connections.Update(handle, PacketDirection.Inbound, parsed.TcpFlags);
         if (_ftp is not null && connection.Method == ForwardingMethod.Nat && _ftp.IsControlPort(parsed.Flow.DestinationPort))
         {
             FromFtpClient(buffer, offset, parsed, handle, connection.RealServer, connection.Destination);
         }
 
-        verdict = ToRealServer(buffer, offset, length, parsed, link, ref path, connection);
+        verdict = ToRealServer(buffer, offset, length, parsed, link, ref Path(view, connection.RealServer), connection);
     }
 
     /// <summary>

@@ -40,6 +40,89 @@ public class ConnectionTableTests
         Assert.Equal(local, info.Local);
     }
 
+    /// <summary>
+    /// UpdateAndGetServer on one table and Update then TryGetServer on a twin, packet for packet: the same result, server
+    /// and method, the same state, expiry and real-server counters after each packet, for every method and family, and
+    /// for random packets in both directions (TCP flags, UDP).
+    /// </summary>
+    [FsCheck.Xunit.Property(MaxTest = 200)]
+    public Property UpdateAndGetServer_SameAsUpdateThenTryGetServer() =>
+        Prop.ForAll(
+            Arb.From(
+                from method in Gen.Elements(ForwardingMethod.Nat, ForwardingMethod.FullNat, ForwardingMethod.DirectRouting, ForwardingMethod.Tunnel)
+                from v6 in Gen.Elements(false, true)
+                from udp in Gen.Elements(false, false, true)
+                from packets in Gen.ArrayOf(
+                    from inbound in Gen.Elements(true, false)
+                    from flags in Gen.Elements(TcpFlags.Syn, TcpFlags.Ack, TcpFlags.Syn | TcpFlags.Ack, TcpFlags.Fin | TcpFlags.Ack, TcpFlags.Rst, TcpFlags.Psh | TcpFlags.Ack, TcpFlags.None)
+                    from seconds in Gen.Choose(0, 3)
+                    select (inbound, flags, seconds))
+                select (method, v6, udp, packets)),
+            input =>
+            {
+                var (method, v6, udp, packets) = input;
+                var (joined, _, joinedClock, joinedServers) = NewTable();
+                var (apart, _, apartClock, apartServers) = NewTable();
+                var client = v6 ? InetEndpoint.Parse("[2001:db8:2::7]:5000") : Client(7);
+                var service = v6 ? InetEndpoint.Parse("[2001:db8:ffff::1]:80") : Virtual();
+                var flow = new FlowKey(udp ? L4Protocol.Udp : L4Protocol.Tcp, client, service);
+                var local = new InetEndpoint(v6 ? InetAddress.Parse("2001:db8:fe::1") : InetAddress.Parse("198.51.100.1"), 5000);
+                var connection = new NewConnection(flow, 1, v6 ? InetEndpoint.Parse("[2001:db8:1::10]:8080") : Server(1), method) { Local = method == ForwardingMethod.FullNat ? local : default };
+                Assert.Equal(AddConnectionResult.Added, joined.TryAdd(connection, out var a));
+                Assert.Equal(AddConnectionResult.Added, apart.TryAdd(connection, out var b));
+                foreach (var (inbound, flags, seconds) in packets)
+                {
+                    joined.Tick(joinedClock, seconds);
+                    apart.Tick(apartClock, seconds);
+                    var direction = inbound ? PacketDirection.Inbound : PacketDirection.Outbound;
+                    bool updated = joined.UpdateAndGetServer(a, direction, flags, out int server, out var read);
+                    bool expected = apart.Update(b, direction, flags);
+                    Assert.Equal(expected, updated);
+                    if (expected)
+                    {
+                        Assert.True(apart.TryGetServer(b, out int apartServer, out var apartMethod));
+                        Assert.Equal((apartServer, apartMethod), (server, read));
+                        Assert.Equal((1, method), (server, read));
+                    }
+                    else
+                    {
+                        Assert.Equal(-1, server);
+                    }
+
+                    Assert.Equal(apart.TryGetInfo(b, out var apartInfo), joined.TryGetInfo(a, out var joinedInfo));
+                    Assert.Equal(apartInfo, joinedInfo);
+                    Assert.Equal(
+                        (apartServers[1].ActiveConnections, apartServers[1].InactiveConnections),
+                        (joinedServers[1].ActiveConnections, joinedServers[1].InactiveConnections));
+                }
+            });
+
+    /// <summary>UpdateAndGetServer refuses an ended connection, a template, another table's handle and the default one, as Update does.</summary>
+    [Fact]
+    public void UpdateAndGetServer_RefusesWhatUpdateRefuses()
+    {
+        var (table, _, _, servers) = NewTable();
+        var (other, _, _, _) = NewTable();
+        _ = table.TryAdd(new NewConnection(Tcp(Client(1), Virtual()), 1, servers[1].Endpoint, ForwardingMethod.DirectRouting), out var added);
+        var key = PersistenceKey.Create(VirtualServiceKey.ForAddress(L4Protocol.Tcp, Virtual()), Tcp(Client(2), Virtual()), 32);
+        Assert.Equal(AddConnectionResult.Added, table.TryAddTemplate(key, 0, servers[0].Endpoint, 300, out var template));
+
+        Assert.True(table.UpdateAndGetServer(added, PacketDirection.Inbound, TcpFlags.Ack, out int server, out var method));
+        Assert.Equal((1, ForwardingMethod.DirectRouting), (server, method));
+        foreach (var handle in new[] { template, default })
+        {
+            Assert.False(table.Update(handle, PacketDirection.Inbound, TcpFlags.Ack));
+            Assert.False(table.UpdateAndGetServer(handle, PacketDirection.Inbound, TcpFlags.Ack, out server, out _));
+            Assert.Equal(-1, server);
+        }
+
+        Assert.False(other.UpdateAndGetServer(added, PacketDirection.Inbound, TcpFlags.Ack, out server, out _));
+        Assert.Equal(-1, server);
+        Assert.True(table.Remove(added));
+        Assert.False(table.UpdateAndGetServer(added, PacketDirection.Inbound, TcpFlags.Ack, out server, out _));
+        Assert.Equal(-1, server);
+    }
+
     /// <summary>A reply's read (the lookup part of the slot) gives what the full read gives for it, and nothing once the connection ends.</summary>
     [Theory]
     [InlineData(ForwardingMethod.Nat)]
