@@ -24,7 +24,7 @@ internal static class DemoCommand
         var requests = new Option<int>("--requests") { Description = "New connections per method", DefaultValueFactory = _ => 60, HelpName = "N" };
         requests.Validators.Add(result => { if (result.GetValueOrDefault<int>() < 1) { result.AddError("--requests must be at least 1."); } });
         var simulate = new Option<bool>("--simulate") { Description = "Run the in-process simulation even as root" };
-        var command = new Command("demo", "Show the director carrying real HTTP through NAT, FULLNAT, DR and TUN in a throwaway namespace lab (root on Linux; a simulation otherwise)")
+        var command = new Command("demo", "Show the director carrying real HTTP through NAT, FULLNAT, DR and TUN in a throwaway namespace lab (root on Linux; a simulation otherwise).")
         {
             requests,
             simulate,

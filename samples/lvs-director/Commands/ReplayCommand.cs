@@ -25,7 +25,7 @@ internal static class ReplayCommand
         var gateways = new Option<string[]>("--gateway") { Description = "The default gateway (one per family)", HelpName = "ADDRESS" };
         var neighbors = new Option<string[]>("--neighbor") { Description = "A neighbour's MAC address (nothing is resolved by ARP)", HelpName = "IP=MAC" };
 
-        var command = new Command("replay", "Replay captured frames through the director on simulated links and write what it sends")
+        var command = new Command("replay", "Replay captured frames through the director on simulated links and write what it sends.")
         {
             rules, inputs, output, links, locals, gateways, neighbors,
         };

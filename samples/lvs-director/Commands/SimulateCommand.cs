@@ -27,7 +27,7 @@ internal static class SimulateCommand
         flows.Validators.Add(result => { if (result.GetValueOrDefault<int>() < 1) { result.AddError("--flows must be at least 1."); } });
         clients.Validators.Add(result => { if (result.GetValueOrDefault<int>() < 1) { result.AddError("--clients must be at least 1."); } });
 
-        var command = new Command("simulate", "Run new flows through the real schedulers and connection table, and show which real server each got")
+        var command = new Command("simulate", "Run new flows through the real schedulers and connection table, and show which real server each got.")
         {
             rules, flows, clients, seed, flowsFile, remove, add,
         };
