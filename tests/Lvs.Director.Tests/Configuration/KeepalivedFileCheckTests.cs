@@ -283,14 +283,14 @@ public sealed class KeepalivedFileCheckTests : IDisposable
     }
 
     /// <summary>
-    /// A symbolic link at the track file's path, to a regular file or to nothing: keepalived's fopen_safe opens with
-    /// O_NOFOLLOW, so the director (root) never writes through a link someone put there (CVE-2018-19044); the link's
-    /// target is unchanged, or still missing.
+    /// A symbolic link at the track file's path, to a regular file or to nothing: current keepalived's fopen_safe writes a
+    /// new file and renames it over the path, so the link itself is replaced by a regular file holding the value and the
+    /// director (root) never writes through it (CVE-2018-19044): the link's target is unchanged, or still missing.
     /// </summary>
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void Parse_InitFileThroughASymbolicLink_IsNotWritten(bool targetExists)
+    public void Parse_InitFileOverASymbolicLink_ReplacesTheLinkNotItsTarget(bool targetExists)
     {
         string target = PathOf("target");
         if (targetExists)
@@ -300,11 +300,50 @@ public sealed class KeepalivedFileCheckTests : IDisposable
 
         File.CreateSymbolicLink(PathOf("link"), target);
 
-        string[] errors = Errors(Config(string.Empty, $"track_file t {{\n    file {PathOf("link")}\n    init_file 1 overwrite\n}}"));
+        var configuration = Parse(Config(string.Empty, $"track_file t {{\n    file {PathOf("link")}\n    init_file 1 overwrite\n}}"));
 
-        Assert.Single(errors);
-        Assert.StartsWith("keepalived.conf:12: Unable to initialise track file t: ", errors[0], StringComparison.Ordinal);
+        Assert.DoesNotContain(configuration.Notices, notice => notice.ToString().Contains("initialise", StringComparison.Ordinal));
+        Assert.Null(new FileInfo(PathOf("link")).LinkTarget);
+        Assert.Equal("1\n", File.ReadAllText(PathOf("link")));
         Assert.Equal(targetExists ? "9" : null, File.Exists(target) ? File.ReadAllText(target) : null);
+    }
+
+    /// <summary>
+    /// The file init_file writes is a new one (keepalived's mkostemp, then rename): mode 0600 (keepalived's default umask
+    /// 0177), a reader that had the old file open still reads the old value through it, and no temporary file is left
+    /// beside it.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Parse_InitFileOverwrite_WritesANewFileOfMode0600AndLeavesNoTemporary()
+    {
+        File.WriteAllText(PathOf(), "9\n");
+        File.SetUnixFileMode(PathOf(), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using var before = new FileStream(PathOf(), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+        _ = Parse(Config(string.Empty, $"track_file t {{\n    file {PathOf()}\n    init_file 5 overwrite\n}}"));
+
+        Assert.Equal("5\n", File.ReadAllText(PathOf()));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(PathOf()));
+        using (var reader = new StreamReader(before))
+        {
+            Assert.Equal("9\n", reader.ReadToEnd());
+        }
+
+        Assert.Equal([PathOf()], Directory.GetFileSystemEntries(_directory));
+    }
+
+    /// <summary>A write that cannot be renamed into place (a directory at the path) fails with the reason and removes its temporary file.</summary>
+    [Fact]
+    public void TryWrite_RenameRefused_FailsAndLeavesNoTemporary()
+    {
+        Directory.CreateDirectory(PathOf("dir"));
+        File.WriteAllText(Path.Combine(PathOf("dir"), "inside"), "x");
+
+        Assert.False(TrackFileInitialiser.TryWrite(PathOf("dir"), "1\n", out string? error));
+
+        Assert.False(string.IsNullOrEmpty(error));
+        Assert.Equal([PathOf("dir")], Directory.GetFileSystemEntries(_directory));
     }
 
     [Fact]
