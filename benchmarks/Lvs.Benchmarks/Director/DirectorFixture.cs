@@ -48,7 +48,8 @@ internal sealed class DirectorFixture : IDisposable
             timeProvider: Clock);
         Vip = InetAddress.Parse("10.0.0.100");
         Key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, new InetEndpoint(Vip, 80));
-        Table.AddService(new Lvs.Director.VirtualServiceOptions(Key) { Scheduler = "rr" });
+        // The scheduler: rr, or the one named in LVS_BENCH_SCHEDULER (e.g. wrr, wlc) to compare their new connections.
+        Table.AddService(new Lvs.Director.VirtualServiceOptions(Key) { Scheduler = Environment.GetEnvironmentVariable("LVS_BENCH_SCHEDULER") is { Length: > 0 } scheduler ? scheduler : "rr" });
         for (int n = 1; n <= 3; n++)
         {
             var server = InetAddress.Parse($"10.1.0.{10 + n}");
