@@ -11,7 +11,11 @@ namespace Lvs.Scheduling;
 /// <para>
 /// The pick sequence of one period (sum of weights divided by their gcd) is precomputed at <see cref="UpdateServers"/>
 /// and picks walk it with a compare-and-swap on a 64-bit position (entry index and pass), so a pick costs a few
-/// nanoseconds and never blocks. A server that is not schedulable at pick time (overloaded, unavailable, or given
+/// nanoseconds and never blocks. The position is kept once per packet thread number (<see cref="PacketThread.Current"/>
+/// modulo <see cref="PacketThread.Planes"/>, each on a cache line of its own): a thread alone, and the threads of one
+/// number together, walk exactly the kernel's sequence, and threads of different numbers each walk it on their own,
+/// rather than moving one shared word between their cores on every new connection (a deviation from the kernel's one
+/// mark, as rr's per-thread runs are). An update continues from the position of the thread number that moved most. A server that is not schedulable at pick time (overloaded, unavailable, or given
 /// weight 0 since the last update) is skipped in the sequence, which is exactly what the kernel's pass does. Periods
 /// longer than <see cref="SchedulerOptions.MaxWeightedRoundRobinPeriod"/> (one million entries by default; e.g. a
 /// thousand servers with large coprime weights) run the kernel's stepping algorithm on the same 64-bit state instead,
@@ -55,7 +59,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         lock (_updateLock)
         {
             var old = _snapshot;
-            long state = Volatile.Read(ref old.State);
+            long state = old.LastState();
 
             // The kernel's add_dest/del_dest/upd_dest run only for what changed: a list with the same endpoints (a
             // server's identity), order and weights, even as new objects, leaves the position where it is.
@@ -88,7 +92,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
                 return;
             }
 
-            Volatile.Write(ref _snapshot, Snapshot.Build(old.Servers, old.CurrentWeight(Volatile.Read(ref old.State)), _maxPeriod));
+            Volatile.Write(ref _snapshot, Snapshot.Build(old.Servers, old.CurrentWeight(old.LastState()), _maxPeriod));
         }
     }
 
@@ -121,8 +125,12 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         private readonly long _builtState;
 
         // (index of the last pick + 1) << 32 | pass: table mode stores the pass number, stepping mode the current weight.
-        // Advanced by CAS on every pick, on a cache line of its own (see IsolatedWord).
+        // Advanced by CAS on every pick, on a cache line of its own (see IsolatedWord). Stepping mode keeps one, shared by
+        // every thread; table mode one per packet thread number (Planes), each thread walking the period on its own.
         private IsolatedWord _state;
+
+        // Table mode: the states of the packet thread numbers (modulo their count), all starting where the snapshot does.
+        private readonly Plane[] _planes;
 
         public ref long State => ref _state.Value;
 
@@ -130,6 +138,11 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         {
             _state.Value = state;
             _builtState = built ? state : long.MinValue;
+            _planes = new Plane[sequence is null ? 0 : PacketThread.Planes];
+            for (int i = 0; i < _planes.Length; i++)
+            {
+                _planes[i].State = state;
+            }
             Servers = servers;
             Weights = weights;
             MaxWeight = maxWeight;
@@ -199,7 +212,49 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         }
 
         /// <summary>True when <see cref="Build"/> made this snapshot and no pick has moved it since.</summary>
-        public bool IsUnusedBuild => Volatile.Read(ref State) == _builtState;
+        public bool IsUnusedBuild
+        {
+            get
+            {
+                if (Sequence is null)
+                {
+                    return Volatile.Read(ref State) == _builtState;
+                }
+
+                foreach (ref var plane in _planes.AsSpan())
+                {
+                    if (Volatile.Read(ref plane.State) != _builtState)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }
+        }
+
+        /// <summary>
+        /// The state of the last pick, for updates: the shared one (stepping mode), or the state of the plane that moved
+        /// most (table mode; a thread alone's own, as the kernel's single mark).
+        /// </summary>
+        public long LastState()
+        {
+            if (Sequence is null)
+            {
+                return Volatile.Read(ref State);
+            }
+
+            int most = 0;
+            for (int i = 1; i < _planes.Length; i++)
+            {
+                if (Volatile.Read(ref _planes[i].Moves) > Volatile.Read(ref _planes[most].Moves))
+                {
+                    most = i;
+                }
+            }
+
+            return Volatile.Read(ref _planes[most].State);
+        }
 
         /// <summary>True when a list has this snapshot's endpoints in the same order with the same weights.</summary>
         public bool Matches(RealServer[] servers)
@@ -233,9 +288,10 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             var sequence = Sequence!;
             var passStarts = PassStarts!;
             int length = sequence.Length;
+            ref var plane = ref _planes[PacketThread.Current & (_planes.Length - 1)];
             while (true)
             {
-                long state = Volatile.Read(ref State);
+                long state = Volatile.Read(ref plane.State);
                 int i = High(state);
                 int pass = Low(state);
                 RealServer? found = null;
@@ -266,12 +322,14 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
-                    MoveAfterFailedPick(state);
+                    MoveAfterFailedPick(ref plane.State, state, ref plane.Moves);
                     return null;
                 }
 
-                if (Interlocked.CompareExchange(ref State, Pack(i, pass), state) == state)
+                if (Interlocked.CompareExchange(ref plane.State, Pack(i, pass), state) == state)
                 {
+                    // Counted for LastState only: a racy count (threads of one number) is close enough there.
+                    Volatile.Write(ref plane.Moves, plane.Moves + 1);
                     return found;
                 }
             }
@@ -281,7 +339,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         {
             if (!AnySchedulable())
             {
-                MoveAfterFailedPick(Volatile.Read(ref State));
+                MoveAfterFailedPick(ref State, Volatile.Read(ref State), ref _unusedMoves);
                 return null;
             }
 
@@ -319,7 +377,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
-                    MoveAfterFailedPick(state);
+                    MoveAfterFailedPick(ref State, state, ref _unusedMoves);
                     return null;
                 }
 
@@ -335,8 +393,10 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         /// the last pass (current weight at most the gcd) after a server stops at that server, so the position stays;
         /// any other scan runs down to the last pass, wraps to the maximum weight and stops at the list head there.
         /// </summary>
+        /// <param name="current">The state: the shared one (stepping mode) or the calling thread's plane's.</param>
         /// <param name="state">The state the failed scan started from; a pick that moved it meanwhile wins.</param>
-        private void MoveAfterFailedPick(long state)
+        /// <param name="moves">The plane's count of moves (see <see cref="LastState"/>).</param>
+        private void MoveAfterFailedPick(ref long current, long state, ref long moves)
         {
             int index = High(state);
             bool atHead;
@@ -360,7 +420,10 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
             if (atHead || !lastPass)
             {
-                _ = Interlocked.CompareExchange(ref State, head, state);
+                if (state != head && Interlocked.CompareExchange(ref current, head, state) == state)
+                {
+                    Volatile.Write(ref moves, moves + 1);
+                }
             }
         }
 
@@ -377,6 +440,9 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             return false;
         }
 
+        // Stepping mode has no planes: its failed picks count their moves here, unread.
+        private long _unusedMoves;
+
         private static long Pack(int index, int low) => ((long)(index + 1) << 32) | (uint)low;
 
         private static int High(long state) => (int)(state >> 32) - 1;
@@ -392,5 +458,18 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
             return a;
         }
+    }
+
+    /// <summary>One packet thread number's position in the period table, alone on its cache line.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 144)]
+    private struct Plane
+    {
+        /// <summary>As the snapshot's state in table mode: (index of the last pick + 1) &lt;&lt; 32 | pass.</summary>
+        [System.Runtime.InteropServices.FieldOffset(64)]
+        public long State;
+
+        /// <summary>How many times a pick moved the state (see <see cref="Snapshot.LastState"/>).</summary>
+        [System.Runtime.InteropServices.FieldOffset(72)]
+        public long Moves;
     }
 }

@@ -335,5 +335,114 @@ public class WeightedRoundRobinSchedulerTests
         }
     }
 
+    /// <summary>
+    /// With the period table every packet thread number walks the period on its own: threads of distinct numbers (one
+    /// per plane) picking at once each get exactly the kernel's sequence, as a thread alone does.
+    /// </summary>
+    [Fact]
+    public void Pick_ConcurrentThreadsWithTheirOwnNumbers_EachGetsTheKernelsSequence()
+    {
+        const int Periods = 2000;
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create();
+        wrr.UpdateServers(servers);
+        var sequences = new string[PacketThread.Planes];
+        RunThreads(sequences.Length, t => t, t => sequences[t] = Letters(servers, wrr.PickMany(9 * Periods)));
+
+        string expected = string.Concat(Enumerable.Repeat("AABABCABC", Periods));
+        Assert.All(sequences, sequence => Assert.Equal(expected, sequence));
+    }
+
+    /// <summary>
+    /// Threads of one number share their plane's position, advanced by compare-and-swap: every position of the period is
+    /// handed out once, so whole periods give each server exactly its weight's share, and no pick is null.
+    /// </summary>
+    [Fact]
+    public void Pick_ConcurrentThreadsWithTheSameNumber_HandOutEachPositionOnce()
+    {
+        const int Threads = 4;
+        const int PicksPerThread = 9 * 2500;
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create();
+        wrr.UpdateServers(servers);
+        var counts = new int[servers.Length];
+        RunThreads(Threads, _ => 3, _ =>
+        {
+            foreach (var pick in wrr.PickMany(PicksPerThread))
+            {
+                Assert.NotNull(pick);
+                Interlocked.Increment(ref counts[Array.IndexOf(servers, pick)]);
+            }
+        });
+
+        int periods = Threads * PicksPerThread / 9;
+        Assert.Equal([4 * periods, 3 * periods, 2 * periods], counts);
+    }
+
+    /// <summary>
+    /// An update that keeps the position takes it from the plane that moved most (a thread alone's own, the kernel's
+    /// mark); every thread continues from there.
+    /// </summary>
+    [Fact]
+    public void UpdateServers_AfterPicksOfSeveralNumbers_EveryThreadContinuesFromTheBusiestPlane()
+    {
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create();
+        wrr.UpdateServers(servers);
+        int saved = PacketThread.Current;
+        try
+        {
+            PacketThread.Current = 1;
+            Assert.Equal("AABA", Letters(servers, wrr.PickMany(4)));
+            PacketThread.Current = 0;
+            string first = Letters(servers, wrr.PickMany(1));
+
+            var renewed = WithWeights(4, 3, 2);
+            wrr.UpdateServers(renewed);
+
+            // With one plane (one processor) both numbers share it: five picks so far, the sixth is C.
+            bool shared = PacketThread.Planes == 1;
+            Assert.Equal(shared ? "B" : "A", first);
+            Assert.Equal(shared ? "C" : "B", Letters(renewed, wrr.PickMany(1)));
+            PacketThread.Current = 1;
+            Assert.Equal(shared ? "A" : "B", Letters(renewed, wrr.PickMany(1)));
+        }
+        finally
+        {
+            PacketThread.Current = saved;
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> on threads started together, each with its packet thread number.</summary>
+    private static void RunThreads(int threads, Func<int, int> number, Action<int> body)
+    {
+        using var start = new Barrier(threads);
+        Exception? failure = null;
+        var running = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            try
+            {
+                PacketThread.Current = number(t);
+                start.SignalAndWait();
+                body(t);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, e, null);
+            }
+        })).ToArray();
+        foreach (var thread in running)
+        {
+            thread.Start();
+        }
+
+        foreach (var thread in running)
+        {
+            thread.Join();
+        }
+
+        Assert.Null(failure);
+    }
+
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 }
