@@ -276,7 +276,7 @@ public class RoundRobinSchedulerTests
         var rr = new RoundRobinScheduler();
         rr.UpdateServers(servers);
         var counts = new int[servers.Length];
-        RunThreads(Threads, t => t, () =>
+        PacketThreads.Run(Threads, t => t, _ =>
         {
             for (int i = 0; i < PicksPerThread; i++)
             {
@@ -305,7 +305,7 @@ public class RoundRobinSchedulerTests
         var rr = new RoundRobinScheduler();
         rr.UpdateServers(servers);
         var counts = new int[servers.Length];
-        RunThreads(Threads, _ => 3, () =>
+        PacketThreads.Run(Threads, _ => 3, _ =>
         {
             for (int i = 0; i < PicksPerThread; i++)
             {
@@ -332,7 +332,7 @@ public class RoundRobinSchedulerTests
         var rr = new RoundRobinScheduler();
         rr.UpdateServers(servers);
         int nulls = 0;
-        RunThreads(RoundRobinScheduler.PlaneCount, t => t, () =>
+        PacketThreads.Run(RoundRobinScheduler.PlaneCount, t => t, _ =>
         {
             for (int i = 0; i < 20_000; i++)
             {
@@ -363,37 +363,6 @@ public class RoundRobinSchedulerTests
     {
         Assert.InRange(RoundRobinScheduler.PlaneCount, 1, 8);
         Assert.Equal(0, RoundRobinScheduler.PlaneCount & (RoundRobinScheduler.PlaneCount - 1));
-    }
-
-    /// <summary>Runs <paramref name="body"/> on threads started together, each with its packet thread number.</summary>
-    private static void RunThreads(int threads, Func<int, int> number, Action body)
-    {
-        using var start = new Barrier(threads);
-        Exception? failure = null;
-        var running = Enumerable.Range(0, threads).Select(t => new Thread(() =>
-        {
-            try
-            {
-                PacketThread.Current = number(t);
-                start.SignalAndWait();
-                body();
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref failure, e, null);
-            }
-        })).ToArray();
-        foreach (var thread in running)
-        {
-            thread.Start();
-        }
-
-        foreach (var thread in running)
-        {
-            thread.Join();
-        }
-
-        Assert.Null(failure);
     }
 
     /// <summary>The kernel's <c>ip_vs_rr.c</c>, one pick at a time: the reference for one thread's sequence.</summary>

@@ -347,7 +347,7 @@ public class WeightedRoundRobinSchedulerTests
         var wrr = Create();
         wrr.UpdateServers(servers);
         var sequences = new string[PacketThread.Planes];
-        RunThreads(sequences.Length, t => t, t => sequences[t] = Letters(servers, wrr.PickMany(9 * Periods)));
+        PacketThreads.Run(sequences.Length, t => t, t => sequences[t] = Letters(servers, wrr.PickMany(9 * Periods)));
 
         string expected = string.Concat(Enumerable.Repeat("AABABCABC", Periods));
         Assert.All(sequences, sequence => Assert.Equal(expected, sequence));
@@ -366,7 +366,7 @@ public class WeightedRoundRobinSchedulerTests
         var wrr = Create();
         wrr.UpdateServers(servers);
         var counts = new int[servers.Length];
-        RunThreads(Threads, _ => 3, _ =>
+        PacketThreads.Run(Threads, _ => 3, _ =>
         {
             foreach (var pick in wrr.PickMany(PicksPerThread))
             {
@@ -411,37 +411,6 @@ public class WeightedRoundRobinSchedulerTests
         {
             PacketThread.Current = saved;
         }
-    }
-
-    /// <summary>Runs <paramref name="body"/> on threads started together, each with its packet thread number.</summary>
-    private static void RunThreads(int threads, Func<int, int> number, Action<int> body)
-    {
-        using var start = new Barrier(threads);
-        Exception? failure = null;
-        var running = Enumerable.Range(0, threads).Select(t => new Thread(() =>
-        {
-            try
-            {
-                PacketThread.Current = number(t);
-                start.SignalAndWait();
-                body(t);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref failure, e, null);
-            }
-        })).ToArray();
-        foreach (var thread in running)
-        {
-            thread.Start();
-        }
-
-        foreach (var thread in running)
-        {
-            thread.Join();
-        }
-
-        Assert.Null(failure);
     }
 
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
