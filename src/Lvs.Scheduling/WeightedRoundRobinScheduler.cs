@@ -15,10 +15,11 @@ namespace Lvs.Scheduling;
 /// modulo <see cref="PacketThread.Planes"/>, each on a cache line of its own): a thread alone, and the threads of one
 /// number together, walk exactly the kernel's sequence, and threads of different numbers each walk it on their own,
 /// rather than moving one shared word between their cores on every new connection (a deviation from the kernel's one
-/// mark, as rr's per-thread runs are). An update continues from the position of the thread number that moved most. A server that is not schedulable at pick time (overloaded, unavailable, or given
-/// weight 0 since the last update) is skipped in the sequence, which is exactly what the kernel's pass does. Periods
-/// longer than <see cref="SchedulerOptions.MaxWeightedRoundRobinPeriod"/> (one million entries by default; e.g. a
-/// thousand servers with large coprime weights) run the kernel's stepping algorithm on the same 64-bit state instead,
+/// mark, as rr's per-thread runs are). An update continues from the position of the thread number that moved most.
+/// A server that is not schedulable at pick time (overloaded, unavailable, or given weight 0 since the last update) is
+/// skipped in the sequence, which is exactly what the kernel's pass does. Periods longer than
+/// <see cref="SchedulerOptions.MaxWeightedRoundRobinPeriod"/> (one million entries by default; e.g. a thousand servers
+/// with large coprime weights) run the kernel's stepping algorithm on one 64-bit state shared by every thread instead,
 /// to bound memory.
 /// </para>
 /// <para>
@@ -322,7 +323,11 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
-                    MoveAfterFailedPick(ref plane.State, state, ref plane.Moves);
+                    if (MoveAfterFailedPick(ref plane.State, state))
+                    {
+                        Volatile.Write(ref plane.Moves, plane.Moves + 1);
+                    }
+
                     return null;
                 }
 
@@ -339,7 +344,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         {
             if (!AnySchedulable())
             {
-                MoveAfterFailedPick(ref State, Volatile.Read(ref State), ref _unusedMoves);
+                _ = MoveAfterFailedPick(ref State, Volatile.Read(ref State));
                 return null;
             }
 
@@ -377,7 +382,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
-                    MoveAfterFailedPick(ref State, state, ref _unusedMoves);
+                    _ = MoveAfterFailedPick(ref State, state);
                     return null;
                 }
 
@@ -395,8 +400,8 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         /// </summary>
         /// <param name="current">The state: the shared one (stepping mode) or the calling thread's plane's.</param>
         /// <param name="state">The state the failed scan started from; a pick that moved it meanwhile wins.</param>
-        /// <param name="moves">The plane's count of moves (see <see cref="LastState"/>).</param>
-        private void MoveAfterFailedPick(ref long current, long state, ref long moves)
+        /// <returns>True when this call moved the state.</returns>
+        private bool MoveAfterFailedPick(ref long current, long state)
         {
             int index = High(state);
             bool atHead;
@@ -418,13 +423,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
                 head = Pack(-1, MaxWeight);
             }
 
-            if (atHead || !lastPass)
-            {
-                if (state != head && Interlocked.CompareExchange(ref current, head, state) == state)
-                {
-                    Volatile.Write(ref moves, moves + 1);
-                }
-            }
+            return (atHead || !lastPass) && state != head && Interlocked.CompareExchange(ref current, head, state) == state;
         }
 
         private bool AnySchedulable()
@@ -439,9 +438,6 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
             return false;
         }
-
-        // Stepping mode has no planes: its failed picks count their moves here, unread.
-        private long _unusedMoves;
 
         private static long Pack(int index, int low) => ((long)(index + 1) << 32) | (uint)low;
 
