@@ -62,6 +62,17 @@ public sealed record SchedulerOptions
     public bool MaglevKernelCompatible { get; init; }
 
     /// <summary>
+    /// True to keep wrr's position once per packet thread number (<see cref="Lvs.Core.PacketThread.Current"/> modulo
+    /// <see cref="Lvs.Core.PacketThread.Planes"/>), each on a cache line of its own, so that packet threads creating
+    /// connections at once do not move one shared word between their cores on every pick: a thread alone, and the
+    /// threads of one number together, still walk exactly the kernel's sequence, and threads of different numbers each
+    /// walk it on their own, so the shares hold per thread rather than over the threads' picks together. False by
+    /// default: one position for all threads, as the kernel's one mark (docs/schedulers.md). Only the period table uses
+    /// it (periods up to <see cref="MaxWeightedRoundRobinPeriod"/>).
+    /// </summary>
+    public bool WeightedRoundRobinPositionPerThread { get; init; }
+
+    /// <summary>
     /// The family of the service the scheduler serves (the kernel's <c>svc-&gt;af</c>; for a firewall-mark service its
     /// <c>-4</c>/<c>-6</c>): the kernel's mh folds every destination's address by it, which matters for an IPv4 service
     /// with IPv6 tunnel destinations. <see cref="AddressFamily.Unspecified"/> (the default): each destination's own

@@ -11,11 +11,12 @@ namespace Lvs.Scheduling;
 /// <para>
 /// The pick sequence of one period (sum of weights divided by their gcd) is precomputed at <see cref="UpdateServers"/>
 /// and picks walk it with a compare-and-swap on a 64-bit position (entry index and pass), so a pick costs a few
-/// nanoseconds and never blocks. The position is kept once per packet thread number (<see cref="PacketThread.Current"/>
-/// modulo <see cref="PacketThread.Planes"/>, each on a cache line of its own): a thread alone, and the threads of one
-/// number together, walk exactly the kernel's sequence, and threads of different numbers each walk it on their own,
-/// rather than moving one shared word between their cores on every new connection (a deviation from the kernel's one
-/// mark, as rr's per-thread runs are). An update continues from the position of the thread number that moved most.
+/// nanoseconds and never blocks. With <see cref="SchedulerOptions.WeightedRoundRobinPositionPerThread"/> the position is
+/// kept once per packet thread number (<see cref="PacketThread.Current"/> modulo <see cref="PacketThread.Planes"/>, each
+/// on a cache line of its own): a thread alone, and the threads of one number together, walk exactly the kernel's
+/// sequence, and threads of different numbers each walk it on their own, rather than moving one shared word between
+/// their cores on every new connection (a deviation from the kernel's one mark, hence an option); an update then
+/// continues from the position of the thread number that moved most.
 /// A server that is not schedulable at pick time (overloaded, unavailable, or given weight 0 since the last update) is
 /// skipped in the sequence, which is exactly what the kernel's pass does. Periods longer than
 /// <see cref="SchedulerOptions.MaxWeightedRoundRobinPeriod"/> (one million entries by default; e.g. a thousand servers
@@ -34,6 +35,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 {
     private readonly Lock _updateLock = new();
     private readonly int _maxPeriod;
+    private readonly int _planes;
     private Snapshot _snapshot;
 
     /// <summary>Creates the scheduler with no servers.</summary>
@@ -41,7 +43,8 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
     public WeightedRoundRobinScheduler(SchedulerOptions? options = null)
     {
         _maxPeriod = (options ?? SchedulerOptions.Default).MaxWeightedRoundRobinPeriod;
-        _snapshot = Snapshot.Build([], 0, _maxPeriod);
+        _planes = (options ?? SchedulerOptions.Default).WeightedRoundRobinPositionPerThread ? PacketThread.Planes : 1;
+        _snapshot = Snapshot.Build([], 0, _maxPeriod, _planes);
     }
 
     /// <inheritdoc/>
@@ -64,7 +67,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
             // The kernel's add_dest/del_dest/upd_dest run only for what changed: a list with the same endpoints (a
             // server's identity), order and weights, even as new objects, leaves the position where it is.
-            var next = old.Matches(copy) ? old.WithServers(copy, state) : Snapshot.Build(copy, old.CurrentWeight(state), _maxPeriod);
+            var next = old.Matches(copy) ? old.WithServers(copy, state) : Snapshot.Build(copy, old.CurrentWeight(state), _maxPeriod, _planes);
             Volatile.Write(ref _snapshot, next);
         }
     }
@@ -93,7 +96,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
                 return;
             }
 
-            Volatile.Write(ref _snapshot, Snapshot.Build(old.Servers, old.CurrentWeight(old.LastState()), _maxPeriod));
+            Volatile.Write(ref _snapshot, Snapshot.Build(old.Servers, old.CurrentWeight(old.LastState()), _maxPeriod, _planes));
         }
     }
 
@@ -127,19 +130,20 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
         // (index of the last pick + 1) << 32 | pass: table mode stores the pass number, stepping mode the current weight.
         // Advanced by CAS on every pick, on a cache line of its own (see IsolatedWord). Stepping mode keeps one, shared by
-        // every thread; table mode one per packet thread number (Planes), each thread walking the period on its own.
+        // every thread; table mode keeps it in its planes: one, or one per packet thread number (the option).
         private IsolatedWord _state;
 
-        // Table mode: the states of the packet thread numbers (modulo their count), all starting where the snapshot does.
+        // Table mode: the states, one for every thread or one per packet thread number (modulo their count), all starting
+        // where the snapshot does.
         private readonly Plane[] _planes;
 
         public ref long State => ref _state.Value;
 
-        private Snapshot(RealServer[] servers, int[] weights, int maxWeight, int step, int[]? sequence, int[]? passStarts, long state, bool built)
+        private Snapshot(RealServer[] servers, int[] weights, int maxWeight, int step, int[]? sequence, int[]? passStarts, long state, bool built, int planes)
         {
             _state.Value = state;
             _builtState = built ? state : long.MinValue;
-            _planes = new Plane[sequence is null ? 0 : PacketThread.Planes];
+            _planes = new Plane[sequence is null ? 0 : planes];
             for (int i = 0; i < _planes.Length; i++)
             {
                 _planes[i].State = state;
@@ -152,7 +156,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             PassStarts = passStarts;
         }
 
-        public static Snapshot Build(RealServer[] servers, int previousWeight, int maxPeriod)
+        public static Snapshot Build(RealServer[] servers, int previousWeight, int maxPeriod, int planes)
         {
             var weights = new int[servers.Length];
             int gcd = 0;
@@ -187,7 +191,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             long period = sum / step;
             if (maxWeight <= 0 || period > maxPeriod)
             {
-                return new Snapshot(servers, weights, maxWeight, step, null, null, Pack(-1, current), built: true);
+                return new Snapshot(servers, weights, maxWeight, step, null, null, Pack(-1, current), built: true, planes);
             }
 
             int passes = ((maxWeight - 1) / step) + 1;
@@ -209,7 +213,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
             passStarts[passes] = length;
             int startPass = (maxWeight - current) / step;
-            return new Snapshot(servers, weights, maxWeight, step, sequence, passStarts, Pack(passStarts[startPass] - 1, startPass), built: true);
+            return new Snapshot(servers, weights, maxWeight, step, sequence, passStarts, Pack(passStarts[startPass] - 1, startPass), built: true, planes);
         }
 
         /// <summary>True when <see cref="Build"/> made this snapshot and no pick has moved it since.</summary>
@@ -278,7 +282,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
         /// <summary>The same tables and position over another list of the same endpoints and weights.</summary>
         public Snapshot WithServers(RealServer[] servers, long state) =>
-            new(servers, Weights, MaxWeight, Step, Sequence, PassStarts, state, built: false);
+            new(servers, Weights, MaxWeight, Step, Sequence, PassStarts, state, built: false, _planes.Length);
 
         /// <summary>The kernel's current weight (cw) that a state stands for.</summary>
         public int CurrentWeight(long state) =>

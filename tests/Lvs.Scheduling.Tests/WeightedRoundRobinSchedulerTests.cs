@@ -7,8 +7,8 @@ namespace Lvs.Scheduling.Tests;
 
 public class WeightedRoundRobinSchedulerTests
 {
-    private static WeightedRoundRobinScheduler Create(bool stepping = false) =>
-        new(new SchedulerOptions { MaxWeightedRoundRobinPeriod = stepping ? 0 : 1 << 20 });
+    private static WeightedRoundRobinScheduler Create(bool stepping = false, bool perThread = false) =>
+        new(new SchedulerOptions { MaxWeightedRoundRobinPeriod = stepping ? 0 : 1 << 20, WeightedRoundRobinPositionPerThread = perThread });
 
     [Theory]
     [InlineData(false)]
@@ -336,15 +336,44 @@ public class WeightedRoundRobinSchedulerTests
     }
 
     /// <summary>
-    /// With the period table every packet thread number walks the period on its own: threads of distinct numbers (one
-    /// per plane) picking at once each get exactly the kernel's sequence, as a thread alone does.
+    /// By default one position serves every thread, as the kernel's one mark: threads of different numbers picking at
+    /// once take each position of the sequence once, so picks that make whole periods together give exactly the
+    /// weights' shares, though neither thread's own picks do (4 and 5 past whole periods: with a position per thread,
+    /// A would get two more).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_ConcurrentThreadsOfDifferentNumbers_ByDefault_ShareTheOneSequence(bool stepping)
+    {
+        const int Periods = 2500;
+        var servers = WithWeights(4, 3, 2);
+        var wrr = Create(stepping);
+        wrr.UpdateServers(servers);
+        var counts = new int[servers.Length];
+        PacketThreads.Run(2, t => t, t =>
+        {
+            foreach (var pick in wrr.PickMany((9 * Periods) + (t == 0 ? 4 : 5)))
+            {
+                Interlocked.Increment(ref counts[Array.IndexOf(servers, pick)]);
+            }
+        });
+
+        int periods = (2 * Periods) + 1;
+        Assert.Equal([4 * periods, 3 * periods, 2 * periods], counts);
+    }
+
+    /// <summary>
+    /// With <see cref="SchedulerOptions.WeightedRoundRobinPositionPerThread"/> every packet thread number walks the
+    /// period on its own: threads of distinct numbers (one per plane) picking at once each get exactly the kernel's
+    /// sequence, as a thread alone does.
     /// </summary>
     [Fact]
-    public void Pick_ConcurrentThreadsWithTheirOwnNumbers_EachGetsTheKernelsSequence()
+    public void Pick_PositionPerThread_ConcurrentThreadsWithTheirOwnNumbers_EachGetsTheKernelsSequence()
     {
         const int Periods = 2000;
         var servers = WithWeights(4, 3, 2);
-        var wrr = Create();
+        var wrr = Create(perThread: true);
         wrr.UpdateServers(servers);
         var sequences = new string[PacketThread.Planes];
         PacketThreads.Run(sequences.Length, t => t, t => sequences[t] = Letters(servers, wrr.PickMany(9 * Periods)));
@@ -358,12 +387,12 @@ public class WeightedRoundRobinSchedulerTests
     /// handed out once, so whole periods give each server exactly its weight's share, and no pick is null.
     /// </summary>
     [Fact]
-    public void Pick_ConcurrentThreadsWithTheSameNumber_HandOutEachPositionOnce()
+    public void Pick_PositionPerThread_ConcurrentThreadsWithTheSameNumber_HandOutEachPositionOnce()
     {
         const int Threads = 4;
         const int PicksPerThread = 9 * 2500;
         var servers = WithWeights(4, 3, 2);
-        var wrr = Create();
+        var wrr = Create(perThread: true);
         wrr.UpdateServers(servers);
         var counts = new int[servers.Length];
         PacketThreads.Run(Threads, _ => 3, _ =>
@@ -384,10 +413,10 @@ public class WeightedRoundRobinSchedulerTests
     /// mark); every thread continues from there.
     /// </summary>
     [Fact]
-    public void UpdateServers_AfterPicksOfSeveralNumbers_EveryThreadContinuesFromTheBusiestPlane()
+    public void UpdateServers_PositionPerThread_AfterPicksOfSeveralNumbers_EveryThreadContinuesFromTheBusiestPlane()
     {
         var servers = WithWeights(4, 3, 2);
-        var wrr = Create();
+        var wrr = Create(perThread: true);
         wrr.UpdateServers(servers);
         int saved = PacketThread.Current;
         try

@@ -28,7 +28,10 @@ internal sealed class DirectorFixture : IDisposable
     {
         Method = method;
         Clock = new ManualClock();
-        Table = new ServiceTable();
+        // LVS_BENCH_WRR_PER_THREAD=1: wrr keeps a position per packet thread number (SchedulerOptions.WeightedRoundRobinPositionPerThread).
+        Table = new ServiceTable(schedulerOptions: Environment.GetEnvironmentVariable("LVS_BENCH_WRR_PER_THREAD") == "1"
+            ? new Lvs.Scheduling.SchedulerOptions { WeightedRoundRobinPositionPerThread = true }
+            : null);
         var links = new[]
         {
             new DirectorLink(0, "client", ClientLinkMac, [InetPrefix.Parse("10.0.0.1/24")]),
