@@ -50,7 +50,8 @@ public static class LvsDirectorCli
         var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };
         var acceptSourceRoute = new Option<bool>("--accept-source-route") { Description = "Answer source-routed IPv4 packets for the director's addresses along the reversed route, as a host with accept_source_route=1 (off by default: they are dropped, as the kernel's default)." };
         var partition = new Option<bool>("--partition-connections") { Description = "Give each packet thread (--workers) a partition of the connection table of its own, its flows' client packets looked up there only when every link is an interface (AF_PACKET fan-out steers every flow to one thread): new connections scale with the threads, but a NAT or FULLNAT reply reaching another thread than its connection's costs more, and a flow moved to another thread by a change of steering loses its connection (off by default: one table, as the kernel's)." };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, partition, sysctls, noHostAnswers, ftpPorts, mhKernel, acceptSourceRoute };
+        var wrrPerThread = new Option<bool>("--wrr-per-thread") { Description = "wrr services keep a position per packet thread (--workers): each worker follows wrr's sequence on its own instead of all sharing one position (off by default: one position, as the kernel's)." };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, partition, sysctls, noHostAnswers, ftpPorts, mhKernel, wrrPerThread, acceptSourceRoute };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -62,6 +63,7 @@ public static class LvsDirectorCli
                 PartitionConnections = result.GetValue(partition),
                 StatsInterval = result.GetValue(statsInterval) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
                 MaglevKernelCompatible = result.GetValue(mhKernel),
+                WeightedRoundRobinPositionPerThread = result.GetValue(wrrPerThread),
                 AcceptSourceRoute = result.GetValue(acceptSourceRoute),
             };
             AddAll(options.Interfaces, result.GetValue(interfaces));
@@ -216,6 +218,7 @@ public static class LvsDirectorCli
         to.Workers = from.Workers;
         to.StatsInterval = from.StatsInterval ?? to.StatsInterval;
         to.MaglevKernelCompatible |= from.MaglevKernelCompatible;
+        to.WeightedRoundRobinPositionPerThread |= from.WeightedRoundRobinPositionPerThread;
         to.AcceptSourceRoute |= from.AcceptSourceRoute;
         to.PartitionConnections |= from.PartitionConnections;
         AddAll(to.Interfaces, [.. from.Interfaces]);

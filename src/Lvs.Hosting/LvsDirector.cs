@@ -151,18 +151,26 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// The schedulers' settings: those of <see cref="LvsDirectorBuilder.UseSchedulerOptions"/>, or the defaults with
-    /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/>. Both, disagreeing, is a configuration error.
+    /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/> and <see cref="LvsDirectorOptions.WeightedRoundRobinPositionPerThread"/>.
+    /// Both, disagreeing, is a configuration error.
     /// </summary>
     private static SchedulerOptions? SchedulerOptionsFor(LvsDirectorOptions options, LvsDirectorSetup setup)
     {
         if (setup.Schedulers is { } given)
         {
-            return !options.MaglevKernelCompatible || given.MaglevKernelCompatible
+            if (options.MaglevKernelCompatible && !given.MaglevKernelCompatible)
+            {
+                throw new InvalidOperationException("Lvs:MaglevKernelCompatible (--mh-kernel) is set, but UseSchedulerOptions gave scheduler options without MaglevKernelCompatible: set it in one place.");
+            }
+
+            return !options.WeightedRoundRobinPositionPerThread || given.WeightedRoundRobinPositionPerThread
                 ? given
-                : throw new InvalidOperationException("Lvs:MaglevKernelCompatible (--mh-kernel) is set, but UseSchedulerOptions gave scheduler options without MaglevKernelCompatible: set it in one place.");
+                : throw new InvalidOperationException("Lvs:WeightedRoundRobinPositionPerThread (--wrr-per-thread) is set, but UseSchedulerOptions gave scheduler options without WeightedRoundRobinPositionPerThread: set it in one place.");
         }
 
-        return options.MaglevKernelCompatible ? new SchedulerOptions { MaglevKernelCompatible = true } : null;
+        return options.MaglevKernelCompatible || options.WeightedRoundRobinPositionPerThread
+            ? new SchedulerOptions { MaglevKernelCompatible = options.MaglevKernelCompatible, WeightedRoundRobinPositionPerThread = options.WeightedRoundRobinPositionPerThread }
+            : null;
     }
 
     /// <summary>The service table (the one model).</summary>

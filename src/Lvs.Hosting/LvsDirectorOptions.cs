@@ -77,6 +77,14 @@ public sealed class LvsDirectorOptions
     public bool MaglevKernelCompatible { get; set; }
 
     /// <summary>
+    /// True to give wrr services a position per packet thread (<see cref="Scheduling.SchedulerOptions.WeightedRoundRobinPositionPerThread"/>),
+    /// so that several <see cref="Workers"/> creating connections at once do not share one word on every pick (each
+    /// worker then follows wrr's sequence on its own): <c>--wrr-per-thread</c>. False by default: one position, as the
+    /// kernel's one mark.
+    /// </summary>
+    public bool WeightedRoundRobinPositionPerThread { get; set; }
+
+    /// <summary>
     /// True to answer source-routed IPv4 packets for the director's addresses (echo requests, TCP segments it resets)
     /// along the reversed route, as a host with the kernel's <c>accept_source_route</c> on does
     /// (<see cref="Director.DirectorOptions.AcceptSourceRoute"/>): <c>--accept-source-route</c>. False by default, as

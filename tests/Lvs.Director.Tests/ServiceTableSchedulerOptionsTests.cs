@@ -33,6 +33,42 @@ public class ServiceTableSchedulerOptionsTests
         AssertPicksAs(kernel, mh, addOrder, 20000, "the list order");
     }
 
+    /// <summary>
+    /// WeightedRoundRobinPositionPerThread reaches a wrr service's scheduler: with it, the first picks of two packet
+    /// thread numbers both start wrr's sequence (equal weights: A, A); without it they share one (A, B).
+    /// </summary>
+    [Theory]
+    [InlineData(false, "AB")]
+    [InlineData(true, "AA")]
+    public void WeightedRoundRobinPositionPerThread_ReachesTheScheduler(bool perThread, string expected)
+    {
+        var table = new ServiceTable(schedulerOptions: new SchedulerOptions { WeightedRoundRobinPositionPerThread = perThread });
+        table.AddService(new VirtualServiceOptions(Key) { Scheduler = "wrr" });
+        foreach (var endpoint in new[] { "10.1.0.2:80", "10.1.0.1:80" })
+        {
+            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Nat });
+        }
+
+        // A new server goes to the head of the list: 10.1.0.1 is A.
+        var scheduler = table.Snapshot.Find(Key)!.Scheduler;
+        int saved = PacketThread.Current;
+        try
+        {
+            string picks = string.Empty;
+            foreach (int thread in new[] { 0, 1 })
+            {
+                PacketThread.Current = thread;
+                picks += scheduler.Pick(default)!.Endpoint == InetEndpoint.Parse("10.1.0.1:80") ? "A" : "B";
+            }
+
+            Assert.Equal(PacketThread.Planes == 1 ? "AB" : expected, picks);
+        }
+        finally
+        {
+            PacketThread.Current = saved;
+        }
+    }
+
     /// <summary>An IPv4 service with IPv6 tunnel destinations: the kernel's mh folds their addresses as IPv4 (by the service's family).</summary>
     [Fact]
     public void MaglevKernelCompatible_TunnelDestinationsOfTheOtherFamily_FoldedByTheServicesFamily()

@@ -265,6 +265,76 @@ public sealed class LvsDirectorHostTests : IDisposable
     }
 
     [Fact]
+    public void WeightedRoundRobinPositionPerThread_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
+    {
+        IHost Host(Lvs.Scheduling.SchedulerOptions? schedulerOptions)
+        {
+            var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Lvs:WeightedRoundRobinPositionPerThread"] = "true" });
+            var lvs = builder.Services.AddLvsDirector(options =>
+            {
+                options.Interfaces.Add("client");
+                options.Interfaces.Add("servers");
+                options.Gateway = "10.0.0.254";
+            })
+                .UseLinkFactory(new FakeLinkFactory(_client, _servers))
+                .ConfigureTable(table =>
+                {
+                    var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"));
+                    table.AddService(new VirtualServiceOptions(key) { Scheduler = "wrr" });
+                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.12:80")));
+                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.11:80")));
+                });
+            if (schedulerOptions is not null)
+            {
+                lvs.UseSchedulerOptions(schedulerOptions);
+            }
+
+            return builder.Build();
+        }
+
+        // The first picks of packet threads 0 and 1: each starts wrr's sequence with its own position (A, A), where one
+        // shared position gives A, B (and so does one plane, on one processor).
+        static string FirstPicks(LvsDirector director)
+        {
+            var scheduler = director.Table.Snapshot.Services.Single().Scheduler;
+            int saved = PacketThread.Current;
+            try
+            {
+                string picks = string.Empty;
+                foreach (int thread in new[] { 0, 1 })
+                {
+                    PacketThread.Current = thread;
+                    picks += scheduler.Pick(default)!.Endpoint == InetEndpoint.Parse("10.1.0.11:80") ? "A" : "B";
+                }
+
+                return picks;
+            }
+            finally
+            {
+                PacketThread.Current = saved;
+            }
+        }
+
+        string perThread = PacketThread.Planes == 1 ? "AB" : "AA";
+        using (var host = Host(null))
+        {
+            var director = host.Services.GetRequiredService<LvsDirector>();
+            Assert.True(director.Options.WeightedRoundRobinPositionPerThread);
+            Assert.Equal(perThread, FirstPicks(director));
+        }
+
+        using (var agreeing = Host(new Lvs.Scheduling.SchedulerOptions { WeightedRoundRobinPositionPerThread = true }))
+        {
+            Assert.Equal(perThread, FirstPicks(agreeing.Services.GetRequiredService<LvsDirector>()));
+        }
+
+        using var conflicting = Host(new Lvs.Scheduling.SchedulerOptions { MaglevTableSize = 251 });
+        var error = Assert.Throws<InvalidOperationException>(() => conflicting.Services.GetRequiredService<LvsDirector>());
+        Assert.Contains("--wrr-per-thread", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MaglevKernelCompatible_FromConfiguration_GivesMhTheKernelsTable_AndDisagreeingSchedulerOptionsAreAnError()
     {
         IHost Host(bool useSchedulerOptions)
