@@ -67,8 +67,8 @@ public sealed record SchedulerOptions
     /// connections at once do not move one shared word between their cores on every pick: a thread alone, and the
     /// threads of one number together, still walk exactly the kernel's sequence, and threads of different numbers each
     /// walk it on their own, so the shares hold per thread rather than over the threads' picks together. False by
-    /// default: one position for all threads, as the kernel's one mark (docs/schedulers.md). Only the period table uses
-    /// it (periods up to <see cref="MaxWeightedRoundRobinPeriod"/>).
+    /// default: one position for all threads, as the kernel's one mark (docs/schedulers.md). It applies to the period
+    /// table and to the kernel's stepping loop alike (<see cref="MaxWeightedRoundRobinPeriod"/>).
     /// </summary>
     public bool WeightedRoundRobinPositionPerThread { get; init; }
 

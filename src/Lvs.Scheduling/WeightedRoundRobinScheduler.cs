@@ -20,8 +20,8 @@ namespace Lvs.Scheduling;
 /// A server that is not schedulable at pick time (overloaded, unavailable, or given weight 0 since the last update) is
 /// skipped in the sequence, which is exactly what the kernel's pass does. Periods longer than
 /// <see cref="SchedulerOptions.MaxWeightedRoundRobinPeriod"/> (one million entries by default; e.g. a thousand servers
-/// with large coprime weights) run the kernel's stepping algorithm on one 64-bit state shared by every thread instead,
-/// to bound memory.
+/// with large coprime weights) run the kernel's stepping algorithm on the same 64-bit position instead (kept the same
+/// way, once or per thread number), to bound memory.
 /// </para>
 /// <para>
 /// Weights are those of the last update (the kernel rebuilds its maximum weight and gcd in <c>upd_dest</c> too). On an
@@ -128,26 +128,20 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         // The state Build left, or long.MinValue for a snapshot WithServers carried over (see IsUnusedBuild).
         private readonly long _builtState;
 
-        // (index of the last pick + 1) << 32 | pass: table mode stores the pass number, stepping mode the current weight.
-        // Advanced by CAS on every pick, on a cache line of its own (see IsolatedWord). Stepping mode keeps one, shared by
-        // every thread; table mode keeps it in its planes: one, or one per packet thread number (the option).
-        private IsolatedWord _state;
-
-        // Table mode: the states, one for every thread or one per packet thread number (modulo their count), all starting
-        // where the snapshot does.
+        // The position: (index of the last pick + 1) << 32 | pass (table mode) or current weight (stepping mode), advanced
+        // by CAS on every pick, each on a cache line of its own. One for every thread, or one per packet thread number
+        // (modulo their count) with the option, all starting where the snapshot does.
         private readonly Plane[] _planes;
-
-        public ref long State => ref _state.Value;
 
         private Snapshot(RealServer[] servers, int[] weights, int maxWeight, int step, int[]? sequence, int[]? passStarts, long state, bool built, int planes)
         {
-            _state.Value = state;
             _builtState = built ? state : long.MinValue;
-            _planes = new Plane[sequence is null ? 0 : planes];
+            _planes = new Plane[planes];
             for (int i = 0; i < _planes.Length; i++)
             {
                 _planes[i].State = state;
             }
+
             Servers = servers;
             Weights = weights;
             MaxWeight = maxWeight;
@@ -221,11 +215,6 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         {
             get
             {
-                if (Sequence is null)
-                {
-                    return Volatile.Read(ref State) == _builtState;
-                }
-
                 foreach (ref var plane in _planes.AsSpan())
                 {
                     if (Volatile.Read(ref plane.State) != _builtState)
@@ -239,16 +228,11 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         }
 
         /// <summary>
-        /// The state of the last pick, for updates: the shared one (stepping mode), or the state of the plane that moved
-        /// most (table mode; a thread alone's own, as the kernel's single mark).
+        /// The state of the last pick, for updates: that of the plane that moved most (the one plane without the option;
+        /// a thread alone's own with it, as the kernel's single mark).
         /// </summary>
         public long LastState()
         {
-            if (Sequence is null)
-            {
-                return Volatile.Read(ref State);
-            }
-
             int most = 0;
             for (int i = 1; i < _planes.Length; i++)
             {
@@ -293,7 +277,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             var sequence = Sequence!;
             var passStarts = PassStarts!;
             int length = sequence.Length;
-            ref var plane = ref _planes[PacketThread.Current & (_planes.Length - 1)];
+            ref var plane = ref CallerPlane;
             while (true)
             {
                 long state = Volatile.Read(ref plane.State);
@@ -327,11 +311,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
-                    if (MoveAfterFailedPick(ref plane.State, state))
-                    {
-                        Volatile.Write(ref plane.Moves, plane.Moves + 1);
-                    }
-
+                    MoveAfterFailedPick(ref plane, state);
                     return null;
                 }
 
@@ -346,9 +326,10 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
         public RealServer? SelectByStepping()
         {
+            ref var plane = ref CallerPlane;
             if (!AnySchedulable())
             {
-                _ = MoveAfterFailedPick(ref State, Volatile.Read(ref State));
+                MoveAfterFailedPick(ref plane, Volatile.Read(ref plane.State));
                 return null;
             }
 
@@ -356,7 +337,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
             long bound = ((long)((MaxWeight - 1) / Step) + 2) * (count + 1);
             while (true)
             {
-                long state = Volatile.Read(ref State);
+                long state = Volatile.Read(ref plane.State);
                 int i = High(state);
                 int cw = Low(state);
                 RealServer? found = null;
@@ -386,12 +367,14 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
 
                 if (found is null)
                 {
-                    _ = MoveAfterFailedPick(ref State, state);
+                    MoveAfterFailedPick(ref plane, state);
                     return null;
                 }
 
-                if (Interlocked.CompareExchange(ref State, Pack(i, cw), state) == state)
+                if (Interlocked.CompareExchange(ref plane.State, Pack(i, cw), state) == state)
                 {
+                    // Counted for LastState only: a racy count (threads of one number) is close enough there.
+                    Volatile.Write(ref plane.Moves, plane.Moves + 1);
                     return found;
                 }
             }
@@ -402,10 +385,9 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         /// the last pass (current weight at most the gcd) after a server stops at that server, so the position stays;
         /// any other scan runs down to the last pass, wraps to the maximum weight and stops at the list head there.
         /// </summary>
-        /// <param name="current">The state: the shared one (stepping mode) or the calling thread's plane's.</param>
+        /// <param name="plane">The calling thread's plane (the one plane without the option).</param>
         /// <param name="state">The state the failed scan started from; a pick that moved it meanwhile wins.</param>
-        /// <returns>True when this call moved the state.</returns>
-        private bool MoveAfterFailedPick(ref long current, long state)
+        private void MoveAfterFailedPick(ref Plane plane, long state)
         {
             int index = High(state);
             bool atHead;
@@ -427,8 +409,15 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
                 head = Pack(-1, MaxWeight);
             }
 
-            return (atHead || !lastPass) && state != head && Interlocked.CompareExchange(ref current, head, state) == state;
+            if ((atHead || !lastPass) && state != head && Interlocked.CompareExchange(ref plane.State, head, state) == state)
+            {
+                // A move like a pick's (see LastState): a thread alone whose only pick failed is still the one followed.
+                Volatile.Write(ref plane.Moves, plane.Moves + 1);
+            }
         }
+
+        /// <summary>The calling thread's plane: <see cref="PacketThread.Current"/> modulo the planes (the one plane without the option).</summary>
+        private ref Plane CallerPlane => ref _planes[PacketThread.Current & (_planes.Length - 1)];
 
         private bool AnySchedulable()
         {
@@ -460,11 +449,11 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         }
     }
 
-    /// <summary>One packet thread number's position in the period table, alone on its cache line.</summary>
+    /// <summary>A position in wrr's sequence (every thread's, or one packet thread number's), alone on its cache line.</summary>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 144)]
     private struct Plane
     {
-        /// <summary>As the snapshot's state in table mode: (index of the last pick + 1) &lt;&lt; 32 | pass.</summary>
+        /// <summary>(index of the last pick + 1) &lt;&lt; 32 | pass (table mode) or current weight (stepping mode).</summary>
         [System.Runtime.InteropServices.FieldOffset(64)]
         public long State;
 

@@ -365,15 +365,17 @@ public class WeightedRoundRobinSchedulerTests
 
     /// <summary>
     /// With <see cref="SchedulerOptions.WeightedRoundRobinPositionPerThread"/> every packet thread number walks the
-    /// period on its own: threads of distinct numbers (one per plane) picking at once each get exactly the kernel's
+    /// sequence on its own, with the period table or the kernel's stepping loop: threads of distinct numbers (one per plane) picking at once each get exactly the kernel's
     /// sequence, as a thread alone does.
     /// </summary>
-    [Fact]
-    public void Pick_PositionPerThread_ConcurrentThreadsWithTheirOwnNumbers_EachGetsTheKernelsSequence()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_PositionPerThread_ConcurrentThreadsWithTheirOwnNumbers_EachGetsTheKernelsSequence(bool stepping)
     {
         const int Periods = 2000;
         var servers = WithWeights(4, 3, 2);
-        var wrr = Create(perThread: true);
+        var wrr = Create(stepping, perThread: true);
         wrr.UpdateServers(servers);
         var sequences = new string[PacketThread.Planes];
         PacketThreads.Run(sequences.Length, t => t, t => sequences[t] = Letters(servers, wrr.PickMany(9 * Periods)));
