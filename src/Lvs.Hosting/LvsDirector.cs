@@ -158,19 +158,23 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
     {
         if (setup.Schedulers is { } given)
         {
-            if (options.MaglevKernelCompatible && !given.MaglevKernelCompatible)
-            {
-                throw new InvalidOperationException("Lvs:MaglevKernelCompatible (--mh-kernel) is set, but UseSchedulerOptions gave scheduler options without MaglevKernelCompatible: set it in one place.");
-            }
-
-            return !options.WeightedRoundRobinPositionPerThread || given.WeightedRoundRobinPositionPerThread
-                ? given
-                : throw new InvalidOperationException("Lvs:WeightedRoundRobinPositionPerThread (--wrr-per-thread) is set, but UseSchedulerOptions gave scheduler options without WeightedRoundRobinPositionPerThread: set it in one place.");
+            RequireIn(given.MaglevKernelCompatible, options.MaglevKernelCompatible, nameof(LvsDirectorOptions.MaglevKernelCompatible), "--mh-kernel");
+            RequireIn(given.WeightedRoundRobinPositionPerThread, options.WeightedRoundRobinPositionPerThread, nameof(LvsDirectorOptions.WeightedRoundRobinPositionPerThread), "--wrr-per-thread");
+            return given;
         }
 
         return options.MaglevKernelCompatible || options.WeightedRoundRobinPositionPerThread
             ? new SchedulerOptions { MaglevKernelCompatible = options.MaglevKernelCompatible, WeightedRoundRobinPositionPerThread = options.WeightedRoundRobinPositionPerThread }
             : null;
+
+        // A director option set while UseSchedulerOptions gave scheduler options without it: set it in one place.
+        static void RequireIn(bool given, bool set, string name, string flag)
+        {
+            if (set && !given)
+            {
+                throw new InvalidOperationException($"Lvs:{name} ({flag}) is set, but UseSchedulerOptions gave scheduler options without {name}: set it in one place.");
+            }
+        }
     }
 
     /// <summary>The service table (the one model).</summary>

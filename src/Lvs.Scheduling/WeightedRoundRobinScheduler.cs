@@ -417,7 +417,7 @@ public sealed class WeightedRoundRobinScheduler : IScheduler
         }
 
         /// <summary>The calling thread's plane: <see cref="PacketThread.Current"/> modulo the planes (the one plane without the option).</summary>
-        private ref Plane CallerPlane => ref _planes[PacketThread.Current & (_planes.Length - 1)];
+        private ref Plane CallerPlane => ref _planes.Length == 1 ? ref _planes[0] : ref _planes[PacketThread.Current & (_planes.Length - 1)];
 
         private bool AnySchedulable()
         {
