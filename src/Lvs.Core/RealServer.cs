@@ -343,6 +343,7 @@ public sealed class RealServer
             var location = Volatile.Read(ref _location);
             int state = ComputeState();
             _ = Interlocked.Exchange(ref location.Slot.State, state);
+            location.Block?.StateChanged();
             if (ComputeState() == state && Volatile.Read(ref _location) == location)
             {
                 return;

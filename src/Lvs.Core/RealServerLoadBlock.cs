@@ -31,7 +31,7 @@ namespace Lvs.Core;
 /// <see cref="Slots"/> exposes plane 0's layout: <see cref="SlotLength"/> integers a server, padded with empty slots
 /// (weight 0, no connections) to a multiple of <see cref="CountGranularity"/> servers so that vector scans need no
 /// tail. Plane 0 holds the state words and, when <see cref="Planes"/> is 1, the whole counts;
-/// <see cref="CopySummedSlots"/> writes the same layout with every count summed over the planes.
+/// <see cref="CopySummedSlots(Span{int})"/> writes the same layout with every count summed over the planes.
 /// Reads are not a consistent snapshot of several servers (neither are the kernel's); each integer is exact.
 /// </para>
 /// </remarks>
@@ -68,16 +68,31 @@ public sealed class RealServerLoadBlock
     /// <summary>The slot count is padded to a multiple of this many servers.</summary>
     public const int CountGranularity = 8;
 
+    /// <summary>Integers before a view's header and between it and the view's slots: a cache line.</summary>
+    private const int ViewPadding = 64 / sizeof(int);
+
+    /// <summary>Index in a view of the state version it was refreshed at.</summary>
+    private const int ViewVersion = ViewPadding;
+
+    /// <summary>Index in a view of the picks left before its next refresh.</summary>
+    private const int ViewPicksLeft = ViewPadding + 1;
+
+    /// <summary>Index in a view of its first slot: the header has a cache line of its own.</summary>
+    private const int ViewSlots = 2 * ViewPadding;
+
     private readonly RealServerLoadSlot[] _slots;
     private readonly RealServer[] _servers;
     private readonly int _paddedCount;
+    private readonly int[]?[] _views;
     private int _abandoned;
+    private int _stateVersion;
 
     private RealServerLoadBlock(RealServer[] servers)
     {
         _servers = servers;
         _paddedCount = (servers.Length + CountGranularity - 1) & -CountGranularity;
         _slots = RealServerLoadSlot.NewArray(_paddedCount);
+        _views = new int[Planes][];
     }
 
     /// <summary>
@@ -97,12 +112,12 @@ public sealed class RealServerLoadBlock
 
     /// <summary>
     /// Plane 0's slots, <see cref="SlotLength"/> integers a server in list order, padded (see the remarks): the state
-    /// words, but only plane 0's share of the counts unless <see cref="Planes"/> is 1. <see cref="CopySummedSlots"/>
+    /// words, but only plane 0's share of the counts unless <see cref="Planes"/> is 1. <see cref="CopySummedSlots(Span{int})"/>
     /// gives the counts.
     /// </summary>
     public ReadOnlySpan<int> Slots => MemoryMarshal.Cast<RealServerLoadSlot, int>(_slots.AsSpan(RealServerLoadSlot.Padding, _paddedCount));
 
-    /// <summary>The length of <see cref="Slots"/>, and of what <see cref="CopySummedSlots"/> writes: <see cref="SlotLength"/> integers per slot, padding included.</summary>
+    /// <summary>The length of <see cref="Slots"/>, and of what <see cref="CopySummedSlots(Span{int})"/> writes: <see cref="SlotLength"/> integers per slot, padding included.</summary>
     public int SlotsLength => _paddedCount * SlotLength;
 
     /// <summary>
@@ -157,6 +172,77 @@ public sealed class RealServerLoadBlock
         }
     }
 
+    /// <summary>
+    /// Writes the slots as <see cref="CopySummedSlots(Span{int})"/> does, but with the counts of the planes other than
+    /// the calling packet thread's (<see cref="PacketThread.Current"/>) as they were at this plane's last refresh of its
+    /// view of them, refreshed every <paramref name="refreshPicks"/> calls from the plane and whenever a state word
+    /// changed since: the thread's own counts and every weight and flag are read live, and no call but a refresh reads
+    /// the cache lines the other packet threads write. With <paramref name="refreshPicks"/> 0 or one plane it is
+    /// <see cref="CopySummedSlots(Span{int})"/>.
+    /// </summary>
+    /// <param name="destination">At least <see cref="SlotsLength"/> integers; the first <see cref="SlotsLength"/> are written.</param>
+    /// <param name="refreshPicks">How many calls from one plane a view serves before it is read again (0: no view).</param>
+    /// <exception cref="ArgumentException">The destination is shorter than <see cref="SlotsLength"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="refreshPicks"/> is negative.</exception>
+    /// <remarks>
+    /// <para>
+    /// Two packet threads that create connections at once otherwise each read, on every pick, the counter lines the
+    /// other just wrote, and then write their own line after the other read it: two cache-line transfers between their
+    /// cores per pick, which is what kept lc, wlc, sed and nq from scaling on two threads (docs/benchmarks.md). With a
+    /// view, a count the other planes changed reaches this plane's picks up to <paramref name="refreshPicks"/> picks
+    /// later. A change of a weight or flag (<see cref="RealServer.Weight"/>, overload, availability) counts from the
+    /// next call: the setter writes the state word and then bumps the block's state version, which every call reads (a
+    /// line written only by such changes).
+    /// </para>
+    /// <para>
+    /// A plane's view is allocated by its first call (once per block and plane). Threads of one packet thread number
+    /// share their plane's view: a refresh racing with another call can leave that call reading some counts from
+    /// before the refresh and some after, each exact at its time, as the planes' sums themselves can be.
+    /// </para>
+    /// </remarks>
+    public void CopySummedSlots(Span<int> destination, int refreshPicks)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(refreshPicks);
+        int length = SlotsLength;
+        if (refreshPicks == 0 || Planes == 1)
+        {
+            CopySummedSlots(destination);
+            return;
+        }
+
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} integers, fewer than the {length} slots.", nameof(destination));
+        }
+
+        int plane = PacketThread.Current & (Planes - 1);
+        var view = _views[plane] ?? CreateView(plane);
+        int version = Volatile.Read(ref _stateVersion);
+        if (--view[ViewPicksLeft] < 0 || Volatile.Read(ref view[ViewVersion]) != version)
+        {
+            Refresh(view, plane, version, refreshPicks);
+        }
+
+        ref int target = ref MemoryMarshal.GetReference(destination);
+        ref int own = ref Unsafe.Add(ref Unsafe.As<RealServerLoadSlot, int>(ref _slots[RealServerLoadSlot.Padding]), (nuint)plane * (nuint)(RealServerLoadSlot.PlaneStride(_paddedCount) * SlotLength));
+        ref int others = ref view[ViewSlots];
+        nuint offset = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; offset < (nuint)length; offset += (nuint)Vector<int>.Count)
+            {
+                (Vector.LoadUnsafe(ref own, offset) + Vector.LoadUnsafe(ref others, offset)).StoreUnsafe(ref target, offset);
+            }
+
+            return;
+        }
+
+        for (; offset < (nuint)length; offset++)
+        {
+            Unsafe.Add(ref target, offset) = unchecked(Unsafe.Add(ref own, offset) + Unsafe.Add(ref others, offset));
+        }
+    }
+
     /// <summary>The server of slot <paramref name="index"/>.</summary>
     /// <param name="index">The slot, below <see cref="Count"/>.</param>
     /// <returns>The server.</returns>
@@ -207,6 +293,53 @@ public sealed class RealServerLoadBlock
 
     /// <summary>Marks the block stale: one of its servers moved to another block.</summary>
     internal void Abandon() => Volatile.Write(ref _abandoned, 1);
+
+    /// <summary>
+    /// Tells the planes' views that a state word changed (called after the word was written): their next call refreshes
+    /// (see <see cref="CopySummedSlots(Span{int}, int)"/>).
+    /// </summary>
+    internal void StateChanged() => Interlocked.Increment(ref _stateVersion);
+
+    /// <summary>Allocates plane <paramref name="plane"/>'s view, or returns the one another thread of the plane allocated first.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int[] CreateView(int plane)
+    {
+        // A cache line of padding on each side of the header and after the slots, so that what the plane's calls write
+        // (the header, on every call) shares no line with another object. The version starts unmatched: the first call
+        // refreshes.
+        var view = new int[ViewSlots + SlotsLength + ViewPadding];
+        view[ViewVersion] = Volatile.Read(ref _stateVersion) - 1;
+        return Interlocked.CompareExchange(ref _views[plane], view, null) ?? view;
+    }
+
+    /// <summary>Sums the planes other than <paramref name="plane"/> into its view, state words included (plane 0's).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Refresh(int[] view, int plane, int version, int refreshPicks)
+    {
+        ref int first = ref Unsafe.As<RealServerLoadSlot, int>(ref _slots[RealServerLoadSlot.Padding]);
+        ref int target = ref view[ViewSlots];
+        int length = SlotsLength;
+        nuint stride = (nuint)(RealServerLoadSlot.PlaneStride(_paddedCount) * SlotLength);
+        int planes = Planes;
+        for (nuint offset = 0; offset < (nuint)length; offset++)
+        {
+            int sum = 0;
+            for (int other = 0; other < planes; other++)
+            {
+                if (other != plane)
+                {
+                    sum = unchecked(sum + Volatile.Read(ref Unsafe.Add(ref first, offset + ((nuint)other * stride))));
+                }
+            }
+
+            Unsafe.Add(ref target, offset) = sum;
+        }
+
+        // This call is the first of the next refreshPicks; the version last, so that a thread of the plane that sees it
+        // current finds the state words it was read for (a change since bumps the version again).
+        view[ViewPicksLeft] = refreshPicks - 1;
+        Volatile.Write(ref view[ViewVersion], version);
+    }
 
     private bool Matches(RealServer[] servers)
     {

@@ -12,5 +12,5 @@ internal readonly struct ConnectionOverheadLoad : IServerLoad
     public static bool ActiveOnly => false;
 
     /// <inheritdoc/>
-    public static int SelectIn(RealServerLoadBlock block, bool idleWins) => LoadBlockScan.WeightedLeastConnection(block);
+    public static int SelectIn(RealServerLoadBlock block, bool idleWins, int refreshPicks) => LoadBlockScan.WeightedLeastConnection(block, refreshPicks);
 }

@@ -15,5 +15,5 @@ internal readonly struct ExpectedDelayLoad : IServerLoad
     public static bool ActiveOnly => true;
 
     /// <inheritdoc/>
-    public static int SelectIn(RealServerLoadBlock block, bool idleWins) => LoadBlockScan.ShortestExpectedDelay(block, idleWins);
+    public static int SelectIn(RealServerLoadBlock block, bool idleWins, int refreshPicks) => LoadBlockScan.ShortestExpectedDelay(block, idleWins, refreshPicks);
 }

@@ -19,6 +19,7 @@ internal interface IServerLoad
     /// <summary>The same scan as <see cref="WeightedLeastLoad.Select{TLoad}(RealServer[], bool)"/> over a load block.</summary>
     /// <param name="block">The block.</param>
     /// <param name="idleWins">True for nq.</param>
+    /// <param name="refreshPicks">The scheduler's <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>.</param>
     /// <returns>The index of the least loaded schedulable server, or <see cref="LoadBlockScan.None"/>.</returns>
-    static abstract int SelectIn(RealServerLoadBlock block, bool idleWins);
+    static abstract int SelectIn(RealServerLoadBlock block, bool idleWins, int refreshPicks);
 }

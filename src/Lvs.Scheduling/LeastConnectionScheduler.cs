@@ -7,13 +7,24 @@ namespace Lvs.Scheduling;
 /// (active connections x 256 + inactive ones); weights only matter when they are 0; the first in list order wins a tie.
 /// </summary>
 /// <remarks>
-/// A pick scans the servers' load block once (<see cref="LoadBlockScan.LeastConnection(RealServerLoadBlock)"/>), reading the live counters,
+/// A pick scans the servers' load block once (<see cref="LoadBlockScan.LeastConnection(RealServerLoadBlock, int)"/>), reading the live counters,
 /// weights and flags; when the block is stale (a server was attached to another scheduler's block since) it scans the
 /// server objects instead, with the same result.
 /// </remarks>
 public sealed class LeastConnectionScheduler : IScheduler
 {
-    private readonly PublishedServerList _servers = new();
+    private readonly PublishedServerList _servers;
+
+    /// <summary>Creates the scheduler with no servers and the default options.</summary>
+    public LeastConnectionScheduler()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates the scheduler with no servers.</summary>
+    /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
+    public LeastConnectionScheduler(SchedulerOptions? options) =>
+        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.LeastConnection;

@@ -34,8 +34,10 @@ namespace Lvs.Scheduling;
 /// </para>
 /// <para>
 /// A block keeps its counters in <see cref="RealServerLoadBlock.Planes"/> planes, one per packet thread: with more than
-/// one, the scans of a block run over its summed slots (<see cref="RealServerLoadBlock.CopySummedSlots"/>), copied into
-/// a buffer of the thread's, so a pick allocates nothing; with one plane they read the block directly.
+/// one, the scans of a block run over its summed slots (<see cref="RealServerLoadBlock.CopySummedSlots(Span{int})"/>), copied into
+/// a buffer of the thread's, so a pick allocates nothing; with one plane they read the block directly. With
+/// <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/> the other planes' counts come from the calling plane's
+/// view of them, read again every that many picks (<see cref="RealServerLoadBlock.CopySummedSlots(Span{int}, int)"/>).
 /// </para>
 /// </remarks>
 internal static class LoadBlockScan
@@ -61,37 +63,42 @@ internal static class LoadBlockScan
 
     /// <summary>lc: the schedulable server with the least active x 256 + inactive.</summary>
     /// <param name="block">The block.</param>
+    /// <param name="refreshPicks">The scheduler's <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/> (0: every plane read live).</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int LeastConnection(RealServerLoadBlock block) =>
-        LeastConnection(SummedSlots(block), block.Count);
+    public static int LeastConnection(RealServerLoadBlock block, int refreshPicks = 0) =>
+        LeastConnection(SummedSlots(block, refreshPicks), block.Count);
 
     /// <summary>wlc (lblc, lblcr): the schedulable server with the least (active x 256 + inactive) / weight.</summary>
     /// <param name="block">The block.</param>
+    /// <param name="refreshPicks">The scheduler's <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/> (0: every plane read live).</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int WeightedLeastConnection(RealServerLoadBlock block) =>
-        WeightedLeastConnection(SummedSlots(block), block.Count);
+    public static int WeightedLeastConnection(RealServerLoadBlock block, int refreshPicks = 0) =>
+        WeightedLeastConnection(SummedSlots(block, refreshPicks), block.Count);
 
     /// <summary>sed, or nq with <paramref name="idleWins"/>: the schedulable server with the least (active + 1) / weight.</summary>
     /// <param name="block">The block.</param>
     /// <param name="idleWins">True for nq: the first schedulable server with no active connection wins at once.</param>
+    /// <param name="refreshPicks">The scheduler's <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/> (0: every plane read live).</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int ShortestExpectedDelay(RealServerLoadBlock block, bool idleWins) =>
-        ShortestExpectedDelay(SummedSlots(block), block.Count, idleWins);
+    public static int ShortestExpectedDelay(RealServerLoadBlock block, bool idleWins, int refreshPicks = 0) =>
+        ShortestExpectedDelay(SummedSlots(block, refreshPicks), block.Count, idleWins);
 
     /// <summary>ovf: the first schedulable server of the highest weight whose active connections do not exceed it.</summary>
     /// <param name="block">The block.</param>
+    /// <param name="refreshPicks">The scheduler's <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/> (0: every plane read live).</param>
     /// <returns>The server's index, or <see cref="None"/>.</returns>
-    public static int WeightedOverflow(RealServerLoadBlock block) =>
-        WeightedOverflow(SummedSlots(block), block.Count);
+    public static int WeightedOverflow(RealServerLoadBlock block, int refreshPicks = 0) =>
+        WeightedOverflow(SummedSlots(block, refreshPicks), block.Count);
 
     /// <summary>
     /// The second half of the kernel's lblc/lblcr <c>is_overloaded</c>: whether any server (schedulable or not) has
     /// fewer than half its weight in active connections.
     /// </summary>
     /// <param name="block">The block.</param>
+    /// <param name="refreshPicks">The scheduler's <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/> (0: every plane read live).</param>
     /// <returns>True when one has.</returns>
-    public static bool AnyBelowHalfWeight(RealServerLoadBlock block) =>
-        AnyBelowHalfWeight(SummedSlots(block), block.Count);
+    public static bool AnyBelowHalfWeight(RealServerLoadBlock block, int refreshPicks = 0) =>
+        AnyBelowHalfWeight(SummedSlots(block, refreshPicks), block.Count);
 
     /// <summary>lc over slots laid out as a block's (<see cref="RealServerLoadBlock.Slots"/>, padded).</summary>
     /// <param name="slots">The slots.</param>
@@ -131,7 +138,7 @@ internal static class LoadBlockScan
     internal static int WeightedOverflow(ReadOnlySpan<int> slots, int count) =>
         UsesVector(count) ? WeightedOverflowVector(slots) : WeightedOverflowScalar(slots, count);
 
-    /// <summary><see cref="AnyBelowHalfWeight(RealServerLoadBlock)"/> over slots laid out as a block's.</summary>
+    /// <summary><see cref="AnyBelowHalfWeight(RealServerLoadBlock, int)"/> over slots laid out as a block's.</summary>
     /// <param name="slots">The slots.</param>
     /// <param name="count">The number of servers.</param>
     /// <returns>True when a server has fewer than half its weight in active connections.</returns>
@@ -140,12 +147,16 @@ internal static class LoadBlockScan
 
     /// <summary>
     /// The slots a scan reads: the block's own with one counter plane, else its slots summed over the planes
-    /// (<see cref="RealServerLoadBlock.CopySummedSlots"/>) into the thread's buffer, which allocates only when a block
+    /// (<see cref="RealServerLoadBlock.CopySummedSlots(Span{int})"/>) into the thread's buffer, which allocates only when a block
     /// larger than any before on this thread is scanned.
     /// </summary>
     /// <param name="block">The block.</param>
+    /// <param name="refreshPicks">
+    /// 0 to sum every plane live; otherwise the other planes' counts come from the calling plane's view of them
+    /// (<see cref="RealServerLoadBlock.CopySummedSlots(Span{int}, int)"/>).
+    /// </param>
     /// <returns>The slots.</returns>
-    private static ReadOnlySpan<int> SummedSlots(RealServerLoadBlock block)
+    private static ReadOnlySpan<int> SummedSlots(RealServerLoadBlock block, int refreshPicks)
     {
         if (RealServerLoadBlock.Planes == 1)
         {
@@ -160,7 +171,7 @@ internal static class LoadBlockScan
         }
 
         var buffer = sums.AsSpan(0, length);
-        block.CopySummedSlots(buffer);
+        block.CopySummedSlots(buffer, refreshPicks);
         return buffer;
     }
 
@@ -260,7 +271,7 @@ internal static class LoadBlockScan
         return highest;
     }
 
-    /// <summary>The scalar <see cref="AnyBelowHalfWeight(RealServerLoadBlock)"/>.</summary>
+    /// <summary>The scalar <see cref="AnyBelowHalfWeight(RealServerLoadBlock, int)"/>.</summary>
     /// <param name="slots">The block's slots.</param>
     /// <param name="count">The number of servers.</param>
     /// <returns>True when a server has fewer than half its weight in active connections.</returns>
@@ -378,7 +389,7 @@ internal static class LoadBlockScan
         return highest;
     }
 
-    /// <summary>The AVX2 <see cref="AnyBelowHalfWeight(RealServerLoadBlock)"/>.</summary>
+    /// <summary>The AVX2 <see cref="AnyBelowHalfWeight(RealServerLoadBlock, int)"/>.</summary>
     /// <param name="slots">The block's slots (padded).</param>
     /// <returns>True when a server has fewer than half its weight in active connections.</returns>
     internal static bool AnyBelowHalfWeightVector(ReadOnlySpan<int> slots)

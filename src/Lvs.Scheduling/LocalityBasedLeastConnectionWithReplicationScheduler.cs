@@ -23,15 +23,19 @@ namespace Lvs.Scheduling;
 /// </remarks>
 public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : IScheduler, IDisposable
 {
-    private readonly PublishedServerList _servers = new();
+    private readonly PublishedServerList _servers;
     private readonly LocalityTable<Entry> _table;
 
     /// <summary>Creates the scheduler with no servers.</summary>
-    /// <param name="options">The options (<see cref="SchedulerOptions.TimeProvider"/>, <see cref="SchedulerOptions.LocalityExpiration"/>); null for the defaults.</param>
+    /// <param name="options">
+    /// The options (<see cref="SchedulerOptions.TimeProvider"/>, <see cref="SchedulerOptions.LocalityExpiration"/>,
+    /// <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.
+    /// </param>
     public LocalityBasedLeastConnectionWithReplicationScheduler(SchedulerOptions? options = null)
     {
         options ??= SchedulerOptions.Default;
         _table = new LocalityTable<Entry>(options.TimeProvider, options.LocalityExpiration);
+        _servers = new PublishedServerList(options.OtherThreadCountsRefreshPicks);
     }
 
     /// <inheritdoc/>

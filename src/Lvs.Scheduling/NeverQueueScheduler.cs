@@ -8,7 +8,18 @@ namespace Lvs.Scheduling;
 /// </summary>
 public sealed class NeverQueueScheduler : IScheduler
 {
-    private readonly PublishedServerList _servers = new();
+    private readonly PublishedServerList _servers;
+
+    /// <summary>Creates the scheduler with no servers and the default options.</summary>
+    public NeverQueueScheduler()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates the scheduler with no servers.</summary>
+    /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
+    public NeverQueueScheduler(SchedulerOptions? options) =>
+        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.NeverQueue;

@@ -7,7 +7,8 @@ namespace Lvs.Scheduling;
 /// <see cref="IScheduler.UpdateServers"/> and read without locks by picks, with the load block the servers are attached
 /// to for the least-load scans (see <see cref="LoadBlockScan"/>).
 /// </summary>
-internal sealed class PublishedServerList
+/// <param name="refreshPicks">The scans' <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>.</param>
+internal sealed class PublishedServerList(int refreshPicks = 0)
 {
     private ServerListSnapshot _snapshot = ServerListSnapshot.Empty;
 
@@ -22,6 +23,6 @@ internal sealed class PublishedServerList
     public void Replace(IReadOnlyList<RealServer> servers)
     {
         var copy = ServerSet.Copy(servers, sortByEndpoint: false);
-        Volatile.Write(ref _snapshot, new ServerListSnapshot(copy, RealServerLoadBlock.Attach(copy)));
+        Volatile.Write(ref _snapshot, new ServerListSnapshot(copy, RealServerLoadBlock.Attach(copy), refreshPicks));
     }
 }

@@ -73,6 +73,27 @@ public sealed record SchedulerOptions
     public bool WeightedRoundRobinPositionPerThread { get; init; }
 
     /// <summary>
+    /// How many picks of one packet thread number the connection counts of the other packet threads serve before they
+    /// are read again, for the schedulers that read every server's counts (lc, wlc, sed, nq, ovf, and lblc and lblcr
+    /// over the whole list): a pick then reads its own thread's counts, every weight and every flag live, and the other
+    /// threads' counts as of at most this many of its thread number's picks ago
+    /// (<see cref="Lvs.Core.RealServerLoadBlock.CopySummedSlots(System.Span{int}, int)"/>), so that packet threads
+    /// creating connections at once stop moving each other's counter lines between their cores on every pick. 0 by
+    /// default: every pick reads every thread's counts, as the kernel reads its shared atomics (docs/schedulers.md).
+    /// With one packet thread, or one counter plane (<see cref="Lvs.Core.PacketThread.Planes"/>), it changes nothing.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int OtherThreadCountsRefreshPicks
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            field = value;
+        }
+    }
+
+    /// <summary>
     /// The family of the service the scheduler serves (the kernel's <c>svc-&gt;af</c>; for a firewall-mark service its
     /// <c>-4</c>/<c>-6</c>): the kernel's mh folds every destination's address by it, which matters for an IPv4 service
     /// with IPv6 tunnel destinations. <see cref="AddressFamily.Unspecified"/> (the default): each destination's own

@@ -24,17 +24,17 @@ public sealed class SchedulerRegistry
     {
         _factories[SchedulerNames.RoundRobin] = _ => new RoundRobinScheduler();
         _factories[SchedulerNames.WeightedRoundRobin] = o => new WeightedRoundRobinScheduler(o);
-        _factories[SchedulerNames.LeastConnection] = _ => new LeastConnectionScheduler();
-        _factories[SchedulerNames.WeightedLeastConnection] = _ => new WeightedLeastConnectionScheduler();
-        _factories[SchedulerNames.ShortestExpectedDelay] = _ => new ShortestExpectedDelayScheduler();
-        _factories[SchedulerNames.NeverQueue] = _ => new NeverQueueScheduler();
+        _factories[SchedulerNames.LeastConnection] = o => new LeastConnectionScheduler(o);
+        _factories[SchedulerNames.WeightedLeastConnection] = o => new WeightedLeastConnectionScheduler(o);
+        _factories[SchedulerNames.ShortestExpectedDelay] = o => new ShortestExpectedDelayScheduler(o);
+        _factories[SchedulerNames.NeverQueue] = o => new NeverQueueScheduler(o);
         _factories[SchedulerNames.LocalityBasedLeastConnection] = o => new LocalityBasedLeastConnectionScheduler(o);
         _factories[SchedulerNames.LocalityBasedLeastConnectionWithReplication] = o => new LocalityBasedLeastConnectionWithReplicationScheduler(o);
         _factories[SchedulerNames.DestinationHashing] = o => new DestinationHashingScheduler(o);
         _factories[SchedulerNames.SourceHashing] = o => new SourceHashingScheduler(o);
         _factories[SchedulerNames.MaglevHashing] = o => new MaglevHashingScheduler(o);
         _factories[SchedulerNames.WeightedFailover] = _ => new WeightedFailoverScheduler();
-        _factories[SchedulerNames.WeightedOverflow] = _ => new WeightedOverflowScheduler();
+        _factories[SchedulerNames.WeightedOverflow] = o => new WeightedOverflowScheduler(o);
         _factories[SchedulerNames.PowerOfTwoChoices] = o => new PowerOfTwoChoicesScheduler(o);
     }
 

@@ -8,10 +8,14 @@ namespace Lvs.Scheduling;
 /// </summary>
 /// <param name="servers">The servers in list order.</param>
 /// <param name="block">Their block, slot i holding server i.</param>
-internal sealed class ServerListSnapshot(RealServer[] servers, RealServerLoadBlock block)
+/// <param name="refreshPicks">What the scans of the block pass on as <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>.</param>
+internal sealed class ServerListSnapshot(RealServer[] servers, RealServerLoadBlock block, int refreshPicks = 0)
 {
     /// <summary>No servers.</summary>
     public static readonly ServerListSnapshot Empty = new([], RealServerLoadBlock.Attach([]));
+
+    /// <summary>The scheduler's <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>, which <see cref="TryScanBlock"/> passes to the scan.</summary>
+    public readonly int RefreshPicks = refreshPicks;
 
     /// <summary>The servers in list order.</summary>
     public readonly RealServer[] Servers = servers;
@@ -46,15 +50,15 @@ internal sealed class ServerListSnapshot(RealServer[] servers, RealServerLoadBlo
     /// caller scans the server objects instead.
     /// </summary>
     /// <typeparam name="T">What the scan returns.</typeparam>
-    /// <param name="scan">The scan (a static method of <see cref="LoadBlockScan"/>).</param>
+    /// <param name="scan">The scan (a static method of <see cref="LoadBlockScan"/>), given the block and <see cref="RefreshPicks"/>.</param>
     /// <param name="result">The scan's result, when it counts.</param>
     /// <returns>False when the block was stale before or after the scan.</returns>
-    public bool TryScanBlock<T>(Func<RealServerLoadBlock, T> scan, out T result)
+    public bool TryScanBlock<T>(Func<RealServerLoadBlock, int, T> scan, out T result)
     {
         var block = Block;
         if (block.IsIntact)
         {
-            result = scan(block);
+            result = scan(block, RefreshPicks);
             if (block.IsIntact)
             {
                 return true;

@@ -12,7 +12,18 @@ namespace Lvs.Scheduling;
 /// </remarks>
 public sealed class ShortestExpectedDelayScheduler : IScheduler
 {
-    private readonly PublishedServerList _servers = new();
+    private readonly PublishedServerList _servers;
+
+    /// <summary>Creates the scheduler with no servers and the default options.</summary>
+    public ShortestExpectedDelayScheduler()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates the scheduler with no servers.</summary>
+    /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
+    public ShortestExpectedDelayScheduler(SchedulerOptions? options) =>
+        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.ShortestExpectedDelay;

@@ -10,7 +10,18 @@ namespace Lvs.Scheduling;
 /// <remarks>A pick scans the server array once, reading the live counters, weights and overload flags.</remarks>
 public sealed class WeightedLeastConnectionScheduler : IScheduler
 {
-    private readonly PublishedServerList _servers = new();
+    private readonly PublishedServerList _servers;
+
+    /// <summary>Creates the scheduler with no servers and the default options.</summary>
+    public WeightedLeastConnectionScheduler()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates the scheduler with no servers.</summary>
+    /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
+    public WeightedLeastConnectionScheduler(SchedulerOptions? options) =>
+        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.WeightedLeastConnection;

@@ -28,7 +28,9 @@ internal static class WeightedLeastLoad
     public static int SelectIndex<TLoad>(ServerListSnapshot list, bool idleWins = false)
         where TLoad : struct, IServerLoad
     {
-        Func<RealServerLoadBlock, int> scan = idleWins ? static block => TLoad.SelectIn(block, idleWins: true) : static block => TLoad.SelectIn(block, idleWins: false);
+        Func<RealServerLoadBlock, int, int> scan = idleWins
+            ? static (block, refreshPicks) => TLoad.SelectIn(block, idleWins: true, refreshPicks)
+            : static (block, refreshPicks) => TLoad.SelectIn(block, idleWins: false, refreshPicks);
         return list.TryScanBlock(scan, out int index) ? index : SelectIndex<TLoad>(list.Servers, idleWins);
     }
 

@@ -13,7 +13,18 @@ namespace Lvs.Scheduling;
 /// </remarks>
 public sealed class WeightedOverflowScheduler : IScheduler
 {
-    private readonly PublishedServerList _servers = new();
+    private readonly PublishedServerList _servers;
+
+    /// <summary>Creates the scheduler with no servers and the default options.</summary>
+    public WeightedOverflowScheduler()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates the scheduler with no servers.</summary>
+    /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
+    public WeightedOverflowScheduler(SchedulerOptions? options) =>
+        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.WeightedOverflow;

@@ -31,5 +31,14 @@ public class SchedulerOptionsTests
         Assert.Equal(TimeSpan.FromHours(24), options.LocalityExpiration);
         Assert.Same(TimeProvider.System, options.TimeProvider);
         Assert.Same(Random.Shared, options.Random);
+        Assert.Equal(0, options.OtherThreadCountsRefreshPicks);
+        Assert.False(options.WeightedRoundRobinPositionPerThread);
+    }
+
+    [Fact]
+    public void OtherThreadCountsRefreshPicks_Negative_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SchedulerOptions { OtherThreadCountsRefreshPicks = -1 });
+        Assert.Equal(64, new SchedulerOptions { OtherThreadCountsRefreshPicks = 64 }.OtherThreadCountsRefreshPicks);
     }
 }

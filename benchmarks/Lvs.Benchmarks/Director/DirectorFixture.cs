@@ -29,8 +29,11 @@ internal sealed class DirectorFixture : IDisposable
         Method = method;
         Clock = new ManualClock();
         // LVS_BENCH_WRR_PER_THREAD=1: wrr keeps a position per packet thread number (SchedulerOptions.WeightedRoundRobinPositionPerThread).
-        Table = new ServiceTable(schedulerOptions: Environment.GetEnvironmentVariable("LVS_BENCH_WRR_PER_THREAD") == "1"
-            ? new Lvs.Scheduling.SchedulerOptions { WeightedRoundRobinPositionPerThread = true }
+        // LVS_BENCH_COUNTS_REFRESH=N: lc, wlc, sed, nq and ovf read the other threads' counts every N picks (SchedulerOptions.OtherThreadCountsRefreshPicks).
+        bool wrrPerThread = Environment.GetEnvironmentVariable("LVS_BENCH_WRR_PER_THREAD") == "1";
+        int countsRefresh = int.TryParse(Environment.GetEnvironmentVariable("LVS_BENCH_COUNTS_REFRESH"), out int picks) ? picks : 0;
+        Table = new ServiceTable(schedulerOptions: wrrPerThread || countsRefresh != 0
+            ? new Lvs.Scheduling.SchedulerOptions { WeightedRoundRobinPositionPerThread = wrrPerThread, OtherThreadCountsRefreshPicks = countsRefresh }
             : null);
         var links = new[]
         {
