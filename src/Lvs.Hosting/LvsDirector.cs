@@ -151,8 +151,8 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// The schedulers' settings: those of <see cref="LvsDirectorBuilder.UseSchedulerOptions"/>, or the defaults with
-    /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/> and <see cref="LvsDirectorOptions.WeightedRoundRobinPositionPerThread"/>.
-    /// Both, disagreeing, is a configuration error.
+    /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/>, <see cref="LvsDirectorOptions.WeightedRoundRobinPositionPerThread"/>
+    /// and <see cref="LvsDirectorOptions.OtherThreadCountsRefreshPicks"/>. Both, disagreeing, is a configuration error.
     /// </summary>
     private static SchedulerOptions? SchedulerOptionsFor(LvsDirectorOptions options, LvsDirectorSetup setup)
     {
@@ -160,17 +160,25 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
         {
             RequireIn(given.MaglevKernelCompatible, options.MaglevKernelCompatible, nameof(LvsDirectorOptions.MaglevKernelCompatible), "--mh-kernel");
             RequireIn(given.WeightedRoundRobinPositionPerThread, options.WeightedRoundRobinPositionPerThread, nameof(LvsDirectorOptions.WeightedRoundRobinPositionPerThread), "--wrr-per-thread");
+            RequireIn(given.OtherThreadCountsRefreshPicks, options.OtherThreadCountsRefreshPicks, nameof(LvsDirectorOptions.OtherThreadCountsRefreshPicks), "--counts-refresh-picks");
             return given;
         }
 
-        return options.MaglevKernelCompatible || options.WeightedRoundRobinPositionPerThread
-            ? new SchedulerOptions { MaglevKernelCompatible = options.MaglevKernelCompatible, WeightedRoundRobinPositionPerThread = options.WeightedRoundRobinPositionPerThread }
+        return options.MaglevKernelCompatible || options.WeightedRoundRobinPositionPerThread || options.OtherThreadCountsRefreshPicks != 0
+            ? new SchedulerOptions
+            {
+                MaglevKernelCompatible = options.MaglevKernelCompatible,
+                WeightedRoundRobinPositionPerThread = options.WeightedRoundRobinPositionPerThread,
+                OtherThreadCountsRefreshPicks = options.OtherThreadCountsRefreshPicks,
+            }
             : null;
 
-        // A director option set while UseSchedulerOptions gave scheduler options without it: set it in one place.
-        static void RequireIn(bool given, bool set, string name, string flag)
+        // A director option set while UseSchedulerOptions gave scheduler options without it (or with another value):
+        // set it in one place.
+        static void RequireIn<T>(T given, T set, string name, string flag)
+            where T : struct, IEquatable<T>
         {
-            if (set && !given)
+            if (!set.Equals(default) && !set.Equals(given))
             {
                 throw new InvalidOperationException($"Lvs:{name} ({flag}) is set, but UseSchedulerOptions gave scheduler options without {name}: set it in one place.");
             }

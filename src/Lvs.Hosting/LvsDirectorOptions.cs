@@ -85,6 +85,16 @@ public sealed class LvsDirectorOptions
     public bool WeightedRoundRobinPositionPerThread { get; set; }
 
     /// <summary>
+    /// How many picks of one packet thread the other threads' connection counts serve, for the services whose scheduler
+    /// reads every server's counts (lc, wlc, sed, nq, ovf, lblc, lblcr;
+    /// <see cref="Scheduling.SchedulerOptions.OtherThreadCountsRefreshPicks"/>), so that several <see cref="Workers"/>
+    /// creating connections at once stop reading the counter lines the others just wrote on every pick; weights and
+    /// flags still count from the next pick: <c>--counts-refresh-picks</c>. 0 by default: every pick reads every
+    /// thread's counts, as the kernel's.
+    /// </summary>
+    public int OtherThreadCountsRefreshPicks { get; set; }
+
+    /// <summary>
     /// True to answer source-routed IPv4 packets for the director's addresses (echo requests, TCP segments it resets)
     /// along the reversed route, as a host with the kernel's <c>accept_source_route</c> on does
     /// (<see cref="Director.DirectorOptions.AcceptSourceRoute"/>): <c>--accept-source-route</c>. False by default, as
@@ -192,6 +202,11 @@ public sealed class LvsDirectorOptions
         if (Workers < 1)
         {
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"Workers must be at least 1 (is {Workers})."));
+        }
+
+        if (OtherThreadCountsRefreshPicks < 0)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"OtherThreadCountsRefreshPicks must be at least 0 (is {OtherThreadCountsRefreshPicks})."));
         }
 
         if (BatchSize < 1 || ReceiveTimeoutMilliseconds < 0 || HeldFramesPerWorker < 0 || HeldFrameSize < 64)

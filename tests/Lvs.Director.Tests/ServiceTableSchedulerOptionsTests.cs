@@ -69,6 +69,49 @@ public class ServiceTableSchedulerOptionsTests
         }
     }
 
+    /// <summary>
+    /// OtherThreadCountsRefreshPicks reaches the services whose scheduler scans the counts: another packet thread's
+    /// connections on the server picked first reach the next pick at once without it, and only after the view's picks
+    /// with it (on one counter plane every thread shares the plane, so at once either way).
+    /// </summary>
+    [Theory]
+    [InlineData("wlc", 0)]
+    [InlineData("wlc", 3)]
+    [InlineData("lc", 3)]
+    [InlineData("nq", 3)]
+    public void OtherThreadCountsRefreshPicks_ReachesTheScheduler(string name, int refreshPicks)
+    {
+        var table = new ServiceTable(schedulerOptions: new SchedulerOptions { OtherThreadCountsRefreshPicks = refreshPicks });
+        table.AddService(new VirtualServiceOptions(Key) { Scheduler = name });
+        foreach (var endpoint in new[] { "10.1.0.2:80", "10.1.0.1:80" })
+        {
+            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Nat });
+        }
+
+        var service = table.Snapshot.Find(Key)!;
+        int saved = PacketThread.Current;
+        try
+        {
+            PacketThread.Current = 1;
+            var first = service.Scheduler.Pick(default)!;
+            Assert.Equal(InetEndpoint.Parse("10.1.0.1:80"), first.Endpoint); // the head of the list: the last one added
+            PacketThread.Current = 2;
+            for (int i = 0; i < 1000; i++)
+            {
+                first.AddConnection(active: true);
+            }
+
+            PacketThread.Current = 1;
+            string picks = string.Concat(Enumerable.Range(0, refreshPicks + 1).Select(_ => service.Scheduler.Pick(default) == first ? "A" : "B"));
+            int stale = refreshPicks != 0 && PacketThread.Planes > 1 ? refreshPicks - 1 : 0;
+            Assert.Equal(new string('A', stale) + new string('B', refreshPicks + 1 - stale), picks);
+        }
+        finally
+        {
+            PacketThread.Current = saved;
+        }
+    }
+
     /// <summary>An IPv4 service with IPv6 tunnel destinations: the kernel's mh folds their addresses as IPv4 (by the service's family).</summary>
     [Fact]
     public void MaglevKernelCompatible_TunnelDestinationsOfTheOtherFamily_FoldedByTheServicesFamily()

@@ -76,6 +76,33 @@ public sealed class LvsDirectorCliTests : IDisposable
         Assert.DoesNotContain("partition-connections", error, StringComparison.Ordinal);
     }
 
+    /// <summary>The scheduler options of run are accepted (the run then fails on the missing interface alone), and a bad value is named.</summary>
+    [Theory]
+    [InlineData("--mh-kernel")]
+    [InlineData("--wrr-per-thread")]
+    [InlineData("--counts-refresh-picks", "64")]
+    public async Task Run_SchedulerOptions_AreOptionsOfRun(params string[] option)
+    {
+        await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s wlc\n", TestContext.Current.CancellationToken);
+        var (_, help, _) = await Run("run", "--help");
+        var (code, _, error) = await Run(["run", "--rules", _file, "--interface", "lvs-test-none", "--duration", "1", "--workers", "2", .. option]);
+
+        Assert.Contains(option[0], help, StringComparison.Ordinal);
+        Assert.NotEqual(0, code);
+        Assert.Contains("lvs-test-none", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(option[0].TrimStart('-'), error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_NegativeCountsRefreshPicks_IsAnError()
+    {
+        await File.WriteAllTextAsync(_file, "-A -t 10.0.0.100:80 -s wlc\n", TestContext.Current.CancellationToken);
+        var (code, _, error) = await Run("run", "--rules", _file, "--interface", "lvs-test-none", "--duration", "1", "--counts-refresh-picks", "-1");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("OtherThreadCountsRefreshPicks must be at least 0 (is -1)", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Run_AcceptSourceRoute_IsAnOptionOfRun()
     {

@@ -335,6 +335,86 @@ public sealed class LvsDirectorHostTests : IDisposable
     }
 
     [Fact]
+    public void OtherThreadCountsRefreshPicks_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
+    {
+        IHost Host(string? picks, Lvs.Scheduling.SchedulerOptions? schedulerOptions)
+        {
+            var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Lvs:OtherThreadCountsRefreshPicks"] = picks });
+            var lvs = builder.Services.AddLvsDirector(options =>
+            {
+                options.Interfaces.Add("client");
+                options.Interfaces.Add("servers");
+                options.Gateway = "10.0.0.254";
+            })
+                .UseLinkFactory(new FakeLinkFactory(_client, _servers))
+                .ConfigureTable(table =>
+                {
+                    var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"));
+                    table.AddService(new VirtualServiceOptions(key) { Scheduler = "wlc" });
+                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.12:80")));
+                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.11:80")));
+                });
+            if (schedulerOptions is not null)
+            {
+                lvs.UseSchedulerOptions(schedulerOptions);
+            }
+
+            return builder.Build();
+        }
+
+        // Packet thread 1 picks; packet thread 2 then gives the server it picked a thousand connections: thread 1's
+        // next pick avoids it at once when it reads every thread's counts, and repeats it while its view of the other
+        // threads' counts lasts (with one counter plane both numbers share the plane: at once either way).
+        static bool SecondPickRepeatsTheFirst(LvsDirector director)
+        {
+            var scheduler = director.Table.Snapshot.Services.Single().Scheduler;
+            int saved = PacketThread.Current;
+            try
+            {
+                PacketThread.Current = 1;
+                var first = scheduler.Pick(default)!;
+                PacketThread.Current = 2;
+                for (int i = 0; i < 1000; i++)
+                {
+                    first.AddConnection(active: true);
+                }
+
+                PacketThread.Current = 1;
+                return scheduler.Pick(default) == first;
+            }
+            finally
+            {
+                PacketThread.Current = saved;
+            }
+        }
+
+        bool viewed = PacketThread.Planes > 1;
+        using (var host = Host("3", null))
+        {
+            var director = host.Services.GetRequiredService<LvsDirector>();
+            Assert.Equal(3, director.Options.OtherThreadCountsRefreshPicks);
+            Assert.Equal(viewed, SecondPickRepeatsTheFirst(director));
+        }
+
+        using (var plain = Host(null, null))
+        {
+            Assert.False(SecondPickRepeatsTheFirst(plain.Services.GetRequiredService<LvsDirector>()));
+        }
+
+        using (var agreeing = Host("3", new Lvs.Scheduling.SchedulerOptions { OtherThreadCountsRefreshPicks = 3 }))
+        {
+            Assert.Equal(viewed, SecondPickRepeatsTheFirst(agreeing.Services.GetRequiredService<LvsDirector>()));
+        }
+
+        using var conflicting = Host("3", new Lvs.Scheduling.SchedulerOptions { OtherThreadCountsRefreshPicks = 64 });
+        var error = Assert.Throws<InvalidOperationException>(() => conflicting.Services.GetRequiredService<LvsDirector>());
+        Assert.Contains("--counts-refresh-picks", error.Message, StringComparison.Ordinal);
+
+        Assert.Contains(new LvsDirectorOptions { OtherThreadCountsRefreshPicks = -1 }.Validate(), e => e.StartsWith("OtherThreadCountsRefreshPicks must be at least 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void MaglevKernelCompatible_FromConfiguration_GivesMhTheKernelsTable_AndDisagreeingSchedulerOptionsAreAnError()
     {
         IHost Host(bool useSchedulerOptions)
