@@ -264,34 +264,42 @@ public sealed class LvsDirectorHostTests : IDisposable
         Assert.Equal(251, Assert.IsType<Lvs.Scheduling.MaglevHashingScheduler>(service.Scheduler).TableSize);
     }
 
+    /// <summary>
+    /// A host whose configuration sets <c>Lvs:<paramref name="key"/></c> to <paramref name="value"/>, with one service
+    /// of <paramref name="scheduler"/> over 10.1.0.11 (the list head, A) and 10.1.0.12, and <paramref name="schedulerOptions"/>
+    /// given to <c>UseSchedulerOptions</c> when not null.
+    /// </summary>
+    private IHost SchedulerHost(string key, string? value, string scheduler, Lvs.Scheduling.SchedulerOptions? schedulerOptions)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Lvs:" + key] = value });
+        var lvs = builder.Services.AddLvsDirector(options =>
+        {
+            options.Interfaces.Add("client");
+            options.Interfaces.Add("servers");
+            options.Gateway = "10.0.0.254";
+        })
+            .UseLinkFactory(new FakeLinkFactory(_client, _servers))
+            .ConfigureTable(table =>
+            {
+                var service = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"));
+                table.AddService(new VirtualServiceOptions(service) { Scheduler = scheduler });
+                table.AddRealServer(service, new RealServerOptions(InetEndpoint.Parse("10.1.0.12:80")));
+                table.AddRealServer(service, new RealServerOptions(InetEndpoint.Parse("10.1.0.11:80")));
+            });
+        if (schedulerOptions is not null)
+        {
+            lvs.UseSchedulerOptions(schedulerOptions);
+        }
+
+        return builder.Build();
+    }
+
     [Fact]
     public void WeightedRoundRobinPositionPerThread_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
     {
-        IHost Host(Lvs.Scheduling.SchedulerOptions? schedulerOptions)
-        {
-            var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Lvs:WeightedRoundRobinPositionPerThread"] = "true" });
-            var lvs = builder.Services.AddLvsDirector(options =>
-            {
-                options.Interfaces.Add("client");
-                options.Interfaces.Add("servers");
-                options.Gateway = "10.0.0.254";
-            })
-                .UseLinkFactory(new FakeLinkFactory(_client, _servers))
-                .ConfigureTable(table =>
-                {
-                    var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"));
-                    table.AddService(new VirtualServiceOptions(key) { Scheduler = "wrr" });
-                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.12:80")));
-                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.11:80")));
-                });
-            if (schedulerOptions is not null)
-            {
-                lvs.UseSchedulerOptions(schedulerOptions);
-            }
-
-            return builder.Build();
-        }
+        IHost Host(Lvs.Scheduling.SchedulerOptions? schedulerOptions) =>
+            SchedulerHost("WeightedRoundRobinPositionPerThread", "true", "wrr", schedulerOptions);
 
         // The first picks of packet threads 0 and 1: each starts wrr's sequence with its own position (A, A), where one
         // shared position gives A, B (and so does one plane, on one processor).
@@ -337,31 +345,8 @@ public sealed class LvsDirectorHostTests : IDisposable
     [Fact]
     public void OtherThreadCountsRefreshPicks_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
     {
-        IHost Host(string? picks, Lvs.Scheduling.SchedulerOptions? schedulerOptions)
-        {
-            var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Lvs:OtherThreadCountsRefreshPicks"] = picks });
-            var lvs = builder.Services.AddLvsDirector(options =>
-            {
-                options.Interfaces.Add("client");
-                options.Interfaces.Add("servers");
-                options.Gateway = "10.0.0.254";
-            })
-                .UseLinkFactory(new FakeLinkFactory(_client, _servers))
-                .ConfigureTable(table =>
-                {
-                    var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, InetEndpoint.Parse("10.0.0.100:80"));
-                    table.AddService(new VirtualServiceOptions(key) { Scheduler = "wlc" });
-                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.12:80")));
-                    table.AddRealServer(key, new RealServerOptions(InetEndpoint.Parse("10.1.0.11:80")));
-                });
-            if (schedulerOptions is not null)
-            {
-                lvs.UseSchedulerOptions(schedulerOptions);
-            }
-
-            return builder.Build();
-        }
+        IHost Host(string? picks, Lvs.Scheduling.SchedulerOptions? schedulerOptions) =>
+            SchedulerHost("OtherThreadCountsRefreshPicks", picks, "wlc", schedulerOptions);
 
         // Packet thread 1 picks; packet thread 2 then gives the server it picked a thousand connections: thread 1's
         // next pick avoids it at once when it reads every thread's counts, and repeats it while its view of the other

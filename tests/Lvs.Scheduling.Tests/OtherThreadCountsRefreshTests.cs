@@ -15,6 +15,13 @@ public class OtherThreadCountsRefreshTests
 
     private static readonly SchedulerRegistry Registry = new();
 
+    /// <summary>The schedulers whose every pick is one scan of the counts.</summary>
+    public static TheoryData<string> ScanningSchedulers { get; } =
+    [
+        SchedulerNames.LeastConnection, SchedulerNames.WeightedLeastConnection, SchedulerNames.ShortestExpectedDelay,
+        SchedulerNames.NeverQueue, SchedulerNames.WeightedOverflow,
+    ];
+
     private static IScheduler Create(string name, int refreshPicks, RealServer[] servers)
     {
         var scheduler = Registry.Create(name, new SchedulerOptions { OtherThreadCountsRefreshPicks = refreshPicks });
@@ -28,11 +35,7 @@ public class OtherThreadCountsRefreshTests
     /// thread number shares the plane, so they reach it at once either way.
     /// </summary>
     [Theory]
-    [InlineData(SchedulerNames.LeastConnection)]
-    [InlineData(SchedulerNames.WeightedLeastConnection)]
-    [InlineData(SchedulerNames.ShortestExpectedDelay)]
-    [InlineData(SchedulerNames.NeverQueue)]
-    [InlineData(SchedulerNames.WeightedOverflow)]
+    [MemberData(nameof(ScanningSchedulers))]
     public void OtherThreadsCounts_ReachThePicksAfterRefreshPicks(string name)
     {
         foreach (int refreshPicks in new[] { 0, N })
@@ -81,11 +84,7 @@ public class OtherThreadCountsRefreshTests
 
     /// <summary>A weight set to 0, or a server made unavailable, on another thread counts from this thread's next pick, however long the view would last.</summary>
     [Theory]
-    [InlineData(SchedulerNames.LeastConnection)]
-    [InlineData(SchedulerNames.WeightedLeastConnection)]
-    [InlineData(SchedulerNames.ShortestExpectedDelay)]
-    [InlineData(SchedulerNames.NeverQueue)]
-    [InlineData(SchedulerNames.WeightedOverflow)]
+    [MemberData(nameof(ScanningSchedulers))]
     public void WeightsAndFlagsChangedOnAnotherThread_CountFromTheNextPick(string name)
     {
         var servers = WithWeights(1, 1);
