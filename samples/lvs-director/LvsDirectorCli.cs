@@ -50,9 +50,10 @@ public static class LvsDirectorCli
         var mhKernel = new Option<bool>("--mh-kernel") { Description = "mh services use the kernel's own table and hash, to pick as kernel directors with the same rules do." };
         var acceptSourceRoute = new Option<bool>("--accept-source-route") { Description = "Answer source-routed IPv4 packets for the director's addresses along the reversed route, as a host with accept_source_route=1 (off by default: they are dropped, as the kernel's default)." };
         var partition = new Option<bool>("--partition-connections") { Description = "Give each packet thread (--workers) a partition of the connection table of its own, its flows' client packets looked up there only when every link is an interface (AF_PACKET fan-out steers every flow to one thread): new connections scale with the threads, but a NAT or FULLNAT reply reaching another thread than its connection's costs more, and a flow moved to another thread by a change of steering loses its connection (off by default: one table, as the kernel's)." };
+        var rrPerThread = new Option<bool>("--rr-per-thread") { Description = "rr services hand out their positions in runs per packet thread (--workers): each worker takes its picks from runs of the sequence of its own instead of all advancing one position (off by default: one position, as the kernel's)." };
         var wrrPerThread = new Option<bool>("--wrr-per-thread") { Description = "wrr services keep a position per packet thread (--workers): each worker follows wrr's sequence on its own instead of all sharing one position (off by default: one position, as the kernel's)." };
         var countsRefresh = new Option<int>("--counts-refresh-picks") { Description = "lc, wlc, sed, nq, ovf, lblc and lblcr services read the other packet threads' connection counts (--workers) every N picks of a thread instead of on every pick, so workers creating connections at once scale; weights and flags still count from the next pick (0, the default: every pick, as the kernel's)." };
-        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, partition, sysctls, noHostAnswers, ftpPorts, mhKernel, wrrPerThread, countsRefresh, acceptSourceRoute };
+        var command = new Command("run", "Run the director.") { rules, keepalived, interfaces, taps, locals, gateway, statsInterval, duration, workers, partition, sysctls, noHostAnswers, ftpPorts, mhKernel, rrPerThread, wrrPerThread, countsRefresh, acceptSourceRoute };
         command.SetAction(async (result, cancellation) =>
         {
             var options = new LvsDirectorOptions
@@ -64,6 +65,7 @@ public static class LvsDirectorCli
                 PartitionConnections = result.GetValue(partition),
                 StatsInterval = result.GetValue(statsInterval) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
                 MaglevKernelCompatible = result.GetValue(mhKernel),
+                RoundRobinRunsPerThread = result.GetValue(rrPerThread),
                 WeightedRoundRobinPositionPerThread = result.GetValue(wrrPerThread),
                 OtherThreadCountsRefreshPicks = result.GetValue(countsRefresh),
                 AcceptSourceRoute = result.GetValue(acceptSourceRoute),
@@ -220,6 +222,7 @@ public static class LvsDirectorCli
         to.Workers = from.Workers;
         to.StatsInterval = from.StatsInterval ?? to.StatsInterval;
         to.MaglevKernelCompatible |= from.MaglevKernelCompatible;
+        to.RoundRobinRunsPerThread |= from.RoundRobinRunsPerThread;
         to.WeightedRoundRobinPositionPerThread |= from.WeightedRoundRobinPositionPerThread;
         to.OtherThreadCountsRefreshPicks = from.OtherThreadCountsRefreshPicks != 0 ? from.OtherThreadCountsRefreshPicks : to.OtherThreadCountsRefreshPicks;
         to.AcceptSourceRoute |= from.AcceptSourceRoute;

@@ -151,23 +151,26 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// The schedulers' settings: those of <see cref="LvsDirectorBuilder.UseSchedulerOptions"/>, or the defaults with
-    /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/>, <see cref="LvsDirectorOptions.WeightedRoundRobinPositionPerThread"/>
-    /// and <see cref="LvsDirectorOptions.OtherThreadCountsRefreshPicks"/>. Both, disagreeing, is a configuration error.
+    /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/>, <see cref="LvsDirectorOptions.RoundRobinRunsPerThread"/>,
+    /// <see cref="LvsDirectorOptions.WeightedRoundRobinPositionPerThread"/> and <see cref="LvsDirectorOptions.OtherThreadCountsRefreshPicks"/>. Both, disagreeing, is a configuration error.
     /// </summary>
     private static SchedulerOptions? SchedulerOptionsFor(LvsDirectorOptions options, LvsDirectorSetup setup)
     {
         if (setup.Schedulers is { } given)
         {
             RequireIn(given.MaglevKernelCompatible, options.MaglevKernelCompatible, nameof(LvsDirectorOptions.MaglevKernelCompatible), "--mh-kernel");
+            RequireIn(given.RoundRobinRunsPerThread, options.RoundRobinRunsPerThread, nameof(LvsDirectorOptions.RoundRobinRunsPerThread), "--rr-per-thread");
             RequireIn(given.WeightedRoundRobinPositionPerThread, options.WeightedRoundRobinPositionPerThread, nameof(LvsDirectorOptions.WeightedRoundRobinPositionPerThread), "--wrr-per-thread");
             RequireIn(given.OtherThreadCountsRefreshPicks, options.OtherThreadCountsRefreshPicks, nameof(LvsDirectorOptions.OtherThreadCountsRefreshPicks), "--counts-refresh-picks");
             return given;
         }
 
-        return options.MaglevKernelCompatible || options.WeightedRoundRobinPositionPerThread || options.OtherThreadCountsRefreshPicks != 0
+        return options.MaglevKernelCompatible || options.RoundRobinRunsPerThread || options.WeightedRoundRobinPositionPerThread
+            || options.OtherThreadCountsRefreshPicks != 0
             ? new SchedulerOptions
             {
                 MaglevKernelCompatible = options.MaglevKernelCompatible,
+                RoundRobinRunsPerThread = options.RoundRobinRunsPerThread,
                 WeightedRoundRobinPositionPerThread = options.WeightedRoundRobinPositionPerThread,
                 OtherThreadCountsRefreshPicks = options.OtherThreadCountsRefreshPicks,
             }

@@ -77,6 +77,14 @@ public sealed class LvsDirectorOptions
     public bool MaglevKernelCompatible { get; set; }
 
     /// <summary>
+    /// True to let rr services hand out their positions in runs per packet thread (<see cref="Scheduling.SchedulerOptions.RoundRobinRunsPerThread"/>),
+    /// so that several <see cref="Workers"/> creating connections at once write the shared position once per run instead
+    /// of on every pick (consecutive connections then alternate within each worker's run): <c>--rr-per-thread</c>. False
+    /// by default: one position, as the kernel's one mark.
+    /// </summary>
+    public bool RoundRobinRunsPerThread { get; set; }
+
+    /// <summary>
     /// True to give wrr services a position per packet thread (<see cref="Scheduling.SchedulerOptions.WeightedRoundRobinPositionPerThread"/>),
     /// so that several <see cref="Workers"/> creating connections at once do not share one word on every pick (each
     /// worker then follows wrr's sequence on its own): <c>--wrr-per-thread</c>. False by default: one position, as the

@@ -9,27 +9,31 @@ namespace Lvs.Scheduling;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The list positions are handed out in order from one shared count in the published snapshot, but a packet thread
-/// (<see cref="PacketThread.Current"/>) does not take them one at a time: it reserves a run of consecutive positions,
-/// max(servers, 32) of them, with one atomic add on the shared count (at least 32 so that the shared write is amortised
-/// over many new connections, at least the number of servers so that a run holds a whole cycle), keeps the run in its
-/// own plane of the snapshot (one 64-bit word on a cache line of its own, advanced by compare-and-swap) and takes its
-/// picks from it in order: each pick takes the next position and returns that server if it is schedulable, else moves
-/// on to the next position, reserving again when the run is used up. So the shared line is written once per run instead
-/// of on every new connection. Threads with the same number share a plane: the one that refills it claims it, and the
-/// others take single positions from the shared count meanwhile, so a pick never blocks, and no position is handed out
-/// twice or lost.
+/// The list positions are handed out in order from one shared count in the published snapshot, taken in runs of
+/// max(servers, 32) consecutive positions with one atomic add each (at least 32 so that the add is amortised over many
+/// picks, at least the number of servers so that a run holds a whole cycle). A run is kept in a plane of the snapshot
+/// (one 64-bit word on a cache line of its own, advanced by compare-and-swap), from which picks take positions in order:
+/// each pick takes the next position and returns that server if it is schedulable, else moves on to the next position,
+/// reserving again when the run is used up. By default there is one plane, which every thread advances: the kernel's
+/// one mark, each pick taking the next position of one sequence whichever thread makes it. With
+/// <see cref="SchedulerOptions.RoundRobinRunsPerThread"/> there is one plane per packet thread number
+/// (<see cref="PacketThread.Current"/> modulo <see cref="PlaneCount"/>), so a thread takes its picks from runs of its
+/// own and the shared line is written once per run instead of on every new connection. Threads sharing a plane: the one
+/// that refills it claims it, and the others take single positions from the shared count meanwhile, so a pick never
+/// blocks, and no position is handed out twice or lost (a position taken so while a run is reserved comes out of order
+/// by up to a run).
 /// </para>
 /// <para>
 /// One thread alone gets exactly the kernel's sequence, skips of quiesced, overloaded and unavailable servers
-/// included, since its runs follow each other. With several packet threads picking at once, consecutive new
+/// included, since its runs follow each other. With runs per thread and several packet threads picking at once, consecutive new
 /// connections are handed out in runs per thread instead of strictly alternating: each server still gets its turns,
 /// and over any set of picks that have all returned (all servers schedulable), each server's count differs from the
 /// mean by less than one plus the number of planes holding part of a run (positions reserved but not yet taken). A pick
 /// returns null when as many positions as there are servers found none schedulable (a whole cycle, so for a thread
 /// alone the position is where it was, as the kernel's) and a scan of the list finds none either; when the scan finds
 /// one (other threads took positions in between, or a server became schedulable meanwhile) the pick takes one more
-/// cycle of positions before it gives up.
+/// cycle of positions, and if those miss too (threads sharing the plane kept taking the positions between its own) it
+/// returns the first schedulable server after where it began, as the kernel's pick under its lock would.
 /// </para>
 /// <para>
 /// When the server set changes the position follows the last picked server; if that server was removed it moves back
@@ -52,7 +56,22 @@ public sealed class RoundRobinScheduler : IScheduler
     private const uint Claimed = 0x8000_0000;
 
     private readonly Lock _updateLock = new();
-    private Snapshot _snapshot = new([], -1);
+    private readonly int _planes;
+    private Snapshot _snapshot;
+
+    /// <summary>Creates the scheduler with no servers and the default options: one position for all threads, as the kernel's.</summary>
+    public RoundRobinScheduler()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates the scheduler with no servers.</summary>
+    /// <param name="options">The options (<see cref="SchedulerOptions.RoundRobinRunsPerThread"/>); null for the defaults.</param>
+    public RoundRobinScheduler(SchedulerOptions? options)
+    {
+        _planes = (options ?? SchedulerOptions.Default).RoundRobinRunsPerThread ? PlaneCount : 1;
+        _snapshot = new Snapshot([], -1, _planes);
+    }
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.RoundRobin;
@@ -102,7 +121,7 @@ public sealed class RoundRobinScheduler : IScheduler
                 position = indexByEndpoint.GetValueOrDefault(old.Servers[i].Endpoint, -1);
             }
 
-            Volatile.Write(ref _snapshot, new Snapshot(copy, position));
+            Volatile.Write(ref _snapshot, new Snapshot(copy, position, _planes));
         }
     }
 
@@ -118,7 +137,7 @@ public sealed class RoundRobinScheduler : IScheduler
         }
 
         var planes = snapshot.Planes;
-        ref var plane = ref planes[PacketThread.Current & (planes.Length - 1)];
+        ref var plane = ref planes.Length == 1 ? ref planes[0] : ref planes[PacketThread.Current & (planes.Length - 1)];
         int budget = count;
         bool scanned = false;
         int from = int.MinValue;
@@ -186,6 +205,18 @@ public sealed class RoundRobinScheduler : IScheduler
                 continue;
             }
 
+            if (scanned)
+            {
+                // Two cycles' worth of positions missed every schedulable server: other threads sharing the plane (or
+                // taking single positions while it was refilled) kept taking the positions in between. The kernel's
+                // pick, under its lock, would find the first schedulable server after where this one began: so does this.
+                int next = FirstSchedulableAfter(servers, from);
+                if (next >= 0)
+                {
+                    return servers[next];
+                }
+            }
+
             if (scanned || !AnySchedulable(servers))
             {
                 if (from == -1)
@@ -200,6 +231,21 @@ public sealed class RoundRobinScheduler : IScheduler
             scanned = true;
             budget = count;
         }
+    }
+
+    /// <summary>The index of the first schedulable server after <paramref name="last"/> in list order, wrapping; -1 when none is.</summary>
+    private static int FirstSchedulableAfter(RealServer[] servers, int last)
+    {
+        for (int step = 1; step <= servers.Length; step++)
+        {
+            int i = (int)(((long)last + step) % servers.Length);
+            if (servers[i].IsSchedulable)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static long Pack(int last, uint remaining) => ((long)last << 32) | remaining;
@@ -252,7 +298,7 @@ public sealed class RoundRobinScheduler : IScheduler
     {
         public readonly RealServer[] Servers;
 
-        // The planes, one per packet thread number modulo their count.
+        // The planes, one per packet thread number modulo their count, or one for all threads (the default).
         public readonly Plane[] Planes;
 
         // How many consecutive positions a plane reserves at once.
@@ -265,12 +311,12 @@ public sealed class RoundRobinScheduler : IScheduler
         // The index of the server picked last before this snapshot, -1 for the list head.
         private readonly int _start;
 
-        public Snapshot(RealServer[] servers, int start)
+        public Snapshot(RealServer[] servers, int start, int planes)
         {
             Servers = servers;
             _start = start;
             RunLength = Math.Max(servers.Length, MinRunLength);
-            Planes = new Plane[PlaneCount];
+            Planes = new Plane[planes];
             for (int i = 0; i < Planes.Length; i++)
             {
                 Planes[i].State = Pack(start, 0);

@@ -62,6 +62,18 @@ public sealed record SchedulerOptions
     public bool MaglevKernelCompatible { get; init; }
 
     /// <summary>
+    /// True to let rr hand out its list positions in runs per packet thread number (<see cref="Lvs.Core.PacketThread.Current"/>
+    /// modulo <see cref="Lvs.Core.PacketThread.Planes"/>): a thread reserves max(servers, 32) consecutive positions at once
+    /// from the shared count and takes its picks from them, so that packet threads creating connections at once write the
+    /// shared line once per run instead of moving one word between their cores on every pick. A thread alone still walks
+    /// exactly the kernel's sequence; threads of different numbers picking at once get runs of the sequence each, so
+    /// consecutive connections alternate within a thread's run rather than across threads (each server's count stays
+    /// within one plus the number of planes of its share). False by default: one position for all threads, as the
+    /// kernel's one mark (docs/schedulers.md).
+    /// </summary>
+    public bool RoundRobinRunsPerThread { get; init; }
+
+    /// <summary>
     /// True to keep wrr's position once per packet thread number (<see cref="Lvs.Core.PacketThread.Current"/> modulo
     /// <see cref="Lvs.Core.PacketThread.Planes"/>), each on a cache line of its own, so that packet threads creating
     /// connections at once do not move one shared word between their cores on every pick: a thread alone, and the

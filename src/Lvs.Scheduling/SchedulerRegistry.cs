@@ -22,7 +22,7 @@ public sealed class SchedulerRegistry
     /// <summary>Creates a registry holding the fourteen built-in schedulers.</summary>
     public SchedulerRegistry()
     {
-        _factories[SchedulerNames.RoundRobin] = _ => new RoundRobinScheduler();
+        _factories[SchedulerNames.RoundRobin] = o => new RoundRobinScheduler(o);
         _factories[SchedulerNames.WeightedRoundRobin] = o => new WeightedRoundRobinScheduler(o);
         _factories[SchedulerNames.LeastConnection] = o => new LeastConnectionScheduler(o);
         _factories[SchedulerNames.WeightedLeastConnection] = o => new WeightedLeastConnectionScheduler(o);

@@ -34,6 +34,43 @@ public class ServiceTableSchedulerOptionsTests
     }
 
     /// <summary>
+    /// RoundRobinRunsPerThread reaches an rr service's scheduler: with it, the first picks of packet threads 0 and 1 each
+    /// start a run of their own (three servers: A from positions 0-31, C from 32-63); without it they share one sequence
+    /// (A, B).
+    /// </summary>
+    [Theory]
+    [InlineData(false, "AB")]
+    [InlineData(true, "AC")]
+    public void RoundRobinRunsPerThread_ReachesTheScheduler(bool runsPerThread, string expected)
+    {
+        var table = new ServiceTable(schedulerOptions: new SchedulerOptions { RoundRobinRunsPerThread = runsPerThread });
+        table.AddService(new VirtualServiceOptions(Key) { Scheduler = "rr" });
+        foreach (var endpoint in new[] { "10.1.0.3:80", "10.1.0.2:80", "10.1.0.1:80" })
+        {
+            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Nat });
+        }
+
+        // A new server goes to the head of the list: 10.1.0.1 is A, 10.1.0.3 is C.
+        var scheduler = table.Snapshot.Find(Key)!.Scheduler;
+        int saved = PacketThread.Current;
+        try
+        {
+            string picks = string.Empty;
+            foreach (int thread in new[] { 0, 1 })
+            {
+                PacketThread.Current = thread;
+                picks += (char)('A' + scheduler.Pick(default)!.Endpoint.Address.ToString()[^1] - '1');
+            }
+
+            Assert.Equal(PacketThread.Planes == 1 ? "AB" : expected, picks);
+        }
+        finally
+        {
+            PacketThread.Current = saved;
+        }
+    }
+
+    /// <summary>
     /// WeightedRoundRobinPositionPerThread reaches a wrr service's scheduler: with it, the first picks of two packet
     /// thread numbers both start wrr's sequence (equal weights: A, A); without it they share one (A, B).
     /// </summary>

@@ -79,6 +79,7 @@ public sealed class LvsDirectorCliTests : IDisposable
     /// <summary>The scheduler options of run are accepted (the run then fails on the missing interface alone), and a bad value is named.</summary>
     [Theory]
     [InlineData("--mh-kernel")]
+    [InlineData("--rr-per-thread")]
     [InlineData("--wrr-per-thread")]
     [InlineData("--counts-refresh-picks", "64")]
     public async Task Run_SchedulerOptions_AreOptionsOfRun(params string[] option)

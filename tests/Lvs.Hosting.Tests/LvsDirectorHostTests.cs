@@ -343,6 +343,54 @@ public sealed class LvsDirectorHostTests : IDisposable
     }
 
     [Fact]
+    public void RoundRobinRunsPerThread_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
+    {
+        // The first picks of packet threads 0 and 1 over two servers: each starts a run of its own with the option (A
+        // from positions 0-31, A from 32-63), one shared sequence without it (A, B); with one plane, A, B either way.
+        static string FirstPicks(IHost host)
+        {
+            var scheduler = host.Services.GetRequiredService<LvsDirector>().Table.Snapshot.Services.Single().Scheduler;
+            int saved = PacketThread.Current;
+            try
+            {
+                string picks = string.Empty;
+                foreach (int thread in new[] { 0, 1 })
+                {
+                    PacketThread.Current = thread;
+                    picks += scheduler.Pick(default)!.Endpoint == InetEndpoint.Parse("10.1.0.11:80") ? "A" : "B";
+                }
+
+                return picks;
+            }
+            finally
+            {
+                PacketThread.Current = saved;
+            }
+        }
+
+        string runs = PacketThread.Planes == 1 ? "AB" : "AA";
+        using (var host = SchedulerHost("RoundRobinRunsPerThread", "true", "rr", null))
+        {
+            Assert.True(host.Services.GetRequiredService<LvsDirector>().Options.RoundRobinRunsPerThread);
+            Assert.Equal(runs, FirstPicks(host));
+        }
+
+        using (var plain = SchedulerHost("RoundRobinRunsPerThread", null, "rr", null))
+        {
+            Assert.Equal("AB", FirstPicks(plain));
+        }
+
+        using (var agreeing = SchedulerHost("RoundRobinRunsPerThread", "true", "rr", new Lvs.Scheduling.SchedulerOptions { RoundRobinRunsPerThread = true }))
+        {
+            Assert.Equal(runs, FirstPicks(agreeing));
+        }
+
+        using var conflicting = SchedulerHost("RoundRobinRunsPerThread", "true", "rr", new Lvs.Scheduling.SchedulerOptions { MaglevTableSize = 251 });
+        var error = Assert.Throws<InvalidOperationException>(() => conflicting.Services.GetRequiredService<LvsDirector>());
+        Assert.Contains("--rr-per-thread", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void OtherThreadCountsRefreshPicks_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
     {
         IHost Host(string? picks, Lvs.Scheduling.SchedulerOptions? schedulerOptions) =>

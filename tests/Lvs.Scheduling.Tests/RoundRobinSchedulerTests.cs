@@ -264,16 +264,19 @@ public class RoundRobinSchedulerTests
         Assert.Equal("ADA", Letters(servers, rr.PickMany(3)));
     }
 
-    [Fact]
-    public void Pick_ConcurrentThreadsWithTheirOwnNumbers_BalancedAndNoPositionLostOrTakenTwice()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_ConcurrentThreadsWithTheirOwnNumbers_BalancedAndNoPositionLostOrTakenTwice(bool runsPerThread)
     {
-        // Each thread takes its picks from runs of its own plane. Over the picks of threads that have all returned, the
-        // positions handed out are consecutive and each plane holds at most one partial run, which covers each server
-        // within one of its share: each server's count is within (planes holding a run) + 1 of the mean, exclusive.
+        // With runs per thread each thread takes its picks from runs of its own plane; by default all take them from the
+        // one plane. Over the picks of threads that have all returned, the positions handed out are consecutive and each
+        // plane holds at most one partial run, which covers each server within one of its share: each server's count is
+        // within (planes holding a run) + 1 of the mean, exclusive.
         const int Threads = 4;
         const int PicksPerThread = 30_000;
         var servers = WithWeights(1, 1, 1, 1, 1);
-        var rr = new RoundRobinScheduler();
+        var rr = new RoundRobinScheduler(new SchedulerOptions { RoundRobinRunsPerThread = runsPerThread });
         rr.UpdateServers(servers);
         var counts = new int[servers.Length];
         PacketThreads.Run(Threads, t => t, _ =>
@@ -286,15 +289,17 @@ public class RoundRobinSchedulerTests
             }
         });
 
-        int planes = Math.Min(Threads, RoundRobinScheduler.PlaneCount);
+        int planes = runsPerThread ? Math.Min(Threads, RoundRobinScheduler.PlaneCount) : 1;
         Assert.Equal(Threads * PicksPerThread, counts.Sum());
         Assert.Equal(rr.PositionsHandedOut, counts.Sum() + rr.PositionsOutstanding);
         double mean = counts.Sum() / (double)servers.Length;
         Assert.All(counts, c => Assert.True(Math.Abs(c - mean) < planes + 1, $"{string.Join(", ", counts)}: more than {planes} + 1 from {mean}"));
     }
 
-    [Fact]
-    public void Pick_ConcurrentThreadsWithTheSameNumber_ShareOnePlaneCorrectly()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_ConcurrentThreadsWithTheSameNumber_ShareOnePlaneCorrectly(bool runsPerThread)
     {
         // Four threads of packet thread number 3 share one plane: the one refilling it claims it, the others take single
         // positions from the shared count meanwhile. Every pick is a schedulable server, no position is lost or taken
@@ -302,7 +307,7 @@ public class RoundRobinSchedulerTests
         const int Threads = 4;
         const int PicksPerThread = 30_000;
         var servers = WithWeights(1, 1, 1, 1, 1, 1, 1);
-        var rr = new RoundRobinScheduler();
+        var rr = new RoundRobinScheduler(new SchedulerOptions { RoundRobinRunsPerThread = runsPerThread });
         rr.UpdateServers(servers);
         var counts = new int[servers.Length];
         PacketThreads.Run(Threads, _ => 3, _ =>
@@ -322,14 +327,16 @@ public class RoundRobinSchedulerTests
         Assert.All(counts, c => Assert.True(Math.Abs(c - mean) < 2, $"{string.Join(", ", counts)}: 2 or more from {mean}"));
     }
 
-    [Fact]
-    public void Pick_ConcurrentThreadsOneSchedulableServer_NeverNull()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_ConcurrentThreadsOneSchedulableServer_NeverNull(bool runsPerThread)
     {
         // 40 servers, only the 17th schedulable: a thread's positions jump where another thread's run was taken, so a
         // whole cycle of its own positions may miss the server; a scan of the list then gives it another cycle, which
         // its own run (at least one cycle long) completes.
         var servers = Enumerable.Range(0, 40).Select(i => Create(i, i == 17 ? 1 : 0)).ToArray();
-        var rr = new RoundRobinScheduler();
+        var rr = new RoundRobinScheduler(new SchedulerOptions { RoundRobinRunsPerThread = runsPerThread });
         rr.UpdateServers(servers);
         int nulls = 0;
         PacketThreads.Run(RoundRobinScheduler.PlaneCount, t => t, _ =>
@@ -344,6 +351,39 @@ public class RoundRobinSchedulerTests
             }
         });
         Assert.Equal(0, nulls);
+    }
+
+    /// <summary>
+    /// By default packet threads of different numbers share the kernel's one sequence: alternate picks of numbers 0 and 1
+    /// over three servers go A, B, C, A, B, C. With runs per thread each number walks the sequence from its own run (its
+    /// first run starts where the shared count stood: number 0 takes positions 0-31, number 1 positions 32-63), so the
+    /// picks interleave two sequences; with one plane (one processor) the option changes nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pick_ThreadsOfDifferentNumbers_ShareOneSequenceByDefault(bool runsPerThread)
+    {
+        var servers = WithWeights(1, 1, 1);
+        var rr = new RoundRobinScheduler(new SchedulerOptions { RoundRobinRunsPerThread = runsPerThread });
+        rr.UpdateServers(servers);
+        string picks = string.Empty;
+        int saved = PacketThread.Current;
+        try
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                PacketThread.Current = i & 1;
+                picks += Letters(servers, [rr.Pick(default)]);
+            }
+        }
+        finally
+        {
+            PacketThread.Current = saved;
+        }
+
+        // Number 1's run starts at position 32: server 32 mod 3 = 2 (C), then A, B.
+        Assert.Equal(runsPerThread && RoundRobinScheduler.PlaneCount > 1 ? "ACBACB" : "ABCABC", picks);
     }
 
     [Fact]

@@ -28,13 +28,19 @@ internal sealed class DirectorFixture : IDisposable
     {
         Method = method;
         Clock = new ManualClock();
+        // rr hands out its positions in runs per packet thread (SchedulerOptions.RoundRobinRunsPerThread, as lvs-director
+        // --rr-per-thread) unless LVS_BENCH_RR_PER_THREAD=0: the director configured to scale, as the steered partitions.
         // LVS_BENCH_WRR_PER_THREAD=1: wrr keeps a position per packet thread number (SchedulerOptions.WeightedRoundRobinPositionPerThread).
         // LVS_BENCH_COUNTS_REFRESH=N: lc, wlc, sed, nq and ovf read the other threads' counts every N picks (SchedulerOptions.OtherThreadCountsRefreshPicks).
         bool wrrPerThread = Environment.GetEnvironmentVariable("LVS_BENCH_WRR_PER_THREAD") == "1";
         int countsRefresh = int.TryParse(Environment.GetEnvironmentVariable("LVS_BENCH_COUNTS_REFRESH"), out int picks) ? picks : 0;
-        Table = new ServiceTable(schedulerOptions: wrrPerThread || countsRefresh != 0
-            ? new Lvs.Scheduling.SchedulerOptions { WeightedRoundRobinPositionPerThread = wrrPerThread, OtherThreadCountsRefreshPicks = countsRefresh }
-            : null);
+        bool rrPerThread = Environment.GetEnvironmentVariable("LVS_BENCH_RR_PER_THREAD") != "0";
+        Table = new ServiceTable(schedulerOptions: new Lvs.Scheduling.SchedulerOptions
+        {
+            RoundRobinRunsPerThread = rrPerThread,
+            WeightedRoundRobinPositionPerThread = wrrPerThread,
+            OtherThreadCountsRefreshPicks = countsRefresh,
+        });
         var links = new[]
         {
             new DirectorLink(0, "client", ClientLinkMac, [InetPrefix.Parse("10.0.0.1/24")]),
