@@ -152,7 +152,9 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
     /// <summary>
     /// The schedulers' settings: those of <see cref="LvsDirectorBuilder.UseSchedulerOptions"/>, or the defaults with
     /// <see cref="LvsDirectorOptions.MaglevKernelCompatible"/>, <see cref="LvsDirectorOptions.RoundRobinRunsPerThread"/>,
-    /// <see cref="LvsDirectorOptions.WeightedRoundRobinPositionPerThread"/> and <see cref="LvsDirectorOptions.OtherThreadCountsRefreshPicks"/>. Both, disagreeing, is a configuration error.
+    /// <see cref="LvsDirectorOptions.WeightedRoundRobinPositionPerThread"/> and <see cref="LvsDirectorOptions.OtherThreadCountsRefreshPicks"/>.
+    /// One of those set while <see cref="LvsDirectorBuilder.UseSchedulerOptions"/> gave options without it (or with
+    /// another value) is a configuration error.
     /// </summary>
     private static SchedulerOptions? SchedulerOptionsFor(LvsDirectorOptions options, LvsDirectorSetup setup)
     {
