@@ -41,34 +41,10 @@ public class ServiceTableSchedulerOptionsTests
     [Theory]
     [InlineData(false, "AB")]
     [InlineData(true, "AC")]
-    public void RoundRobinRunsPerThread_ReachesTheScheduler(bool runsPerThread, string expected)
-    {
-        var table = new ServiceTable(schedulerOptions: new SchedulerOptions { RoundRobinRunsPerThread = runsPerThread });
-        table.AddService(new VirtualServiceOptions(Key) { Scheduler = "rr" });
-        foreach (var endpoint in new[] { "10.1.0.3:80", "10.1.0.2:80", "10.1.0.1:80" })
-        {
-            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Nat });
-        }
-
-        // A new server goes to the head of the list: 10.1.0.1 is A, 10.1.0.3 is C.
-        var scheduler = table.Snapshot.Find(Key)!.Scheduler;
-        int saved = PacketThread.Current;
-        try
-        {
-            string picks = string.Empty;
-            foreach (int thread in new[] { 0, 1 })
-            {
-                PacketThread.Current = thread;
-                picks += (char)('A' + scheduler.Pick(default)!.Endpoint.Address.ToString()[^1] - '1');
-            }
-
-            Assert.Equal(PacketThread.Planes == 1 ? "AB" : expected, picks);
-        }
-        finally
-        {
-            PacketThread.Current = saved;
-        }
-    }
+    public void RoundRobinRunsPerThread_ReachesTheScheduler(bool runsPerThread, string expected) =>
+        Assert.Equal(
+            PacketThread.Planes == 1 ? "AB" : expected,
+            FirstPicksOfThreads0And1(new SchedulerOptions { RoundRobinRunsPerThread = runsPerThread }, "rr", servers: 3));
 
     /// <summary>
     /// WeightedRoundRobinPositionPerThread reaches a wrr service's scheduler: with it, the first picks of two packet
@@ -77,17 +53,25 @@ public class ServiceTableSchedulerOptionsTests
     [Theory]
     [InlineData(false, "AB")]
     [InlineData(true, "AA")]
-    public void WeightedRoundRobinPositionPerThread_ReachesTheScheduler(bool perThread, string expected)
+    public void WeightedRoundRobinPositionPerThread_ReachesTheScheduler(bool perThread, string expected) =>
+        Assert.Equal(
+            PacketThread.Planes == 1 ? "AB" : expected,
+            FirstPicksOfThreads0And1(new SchedulerOptions { WeightedRoundRobinPositionPerThread = perThread }, "wrr", servers: 2));
+
+    /// <summary>
+    /// The first picks of packet threads 0 and 1 of a service of <paramref name="scheduler"/> over 10.1.0.1 to 10.1.0.n,
+    /// added last first: a new server goes to the head of the list, so 10.1.0.1 is A, 10.1.0.2 B, 10.1.0.3 C.
+    /// </summary>
+    private static string FirstPicksOfThreads0And1(SchedulerOptions options, string scheduler, int servers)
     {
-        var table = new ServiceTable(schedulerOptions: new SchedulerOptions { WeightedRoundRobinPositionPerThread = perThread });
-        table.AddService(new VirtualServiceOptions(Key) { Scheduler = "wrr" });
-        foreach (var endpoint in new[] { "10.1.0.2:80", "10.1.0.1:80" })
+        var table = new ServiceTable(schedulerOptions: options);
+        table.AddService(new VirtualServiceOptions(Key) { Scheduler = scheduler });
+        for (int i = servers; i >= 1; i--)
         {
-            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse(endpoint)) { Method = ForwardingMethod.Nat });
+            table.AddRealServer(Key, new RealServerOptions(InetEndpoint.Parse($"10.1.0.{i}:80")) { Method = ForwardingMethod.Nat });
         }
 
-        // A new server goes to the head of the list: 10.1.0.1 is A.
-        var scheduler = table.Snapshot.Find(Key)!.Scheduler;
+        var picker = table.Snapshot.Find(Key)!.Scheduler;
         int saved = PacketThread.Current;
         try
         {
@@ -95,10 +79,10 @@ public class ServiceTableSchedulerOptionsTests
             foreach (int thread in new[] { 0, 1 })
             {
                 PacketThread.Current = thread;
-                picks += scheduler.Pick(default)!.Endpoint == InetEndpoint.Parse("10.1.0.1:80") ? "A" : "B";
+                picks += (char)('A' + picker.Pick(default)!.Endpoint.Address.ToIPAddress().GetAddressBytes()[3] - 1);
             }
 
-            Assert.Equal(PacketThread.Planes == 1 ? "AB" : expected, picks);
+            return picks;
         }
         finally
         {

@@ -295,15 +295,8 @@ public sealed class LvsDirectorHostTests : IDisposable
         return builder.Build();
     }
 
-    [Fact]
-    public void WeightedRoundRobinPositionPerThread_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
-    {
-        IHost Host(Lvs.Scheduling.SchedulerOptions? schedulerOptions) =>
-            SchedulerHost("WeightedRoundRobinPositionPerThread", "true", "wrr", schedulerOptions);
-
-        // The first picks of packet threads 0 and 1: each starts wrr's sequence with its own position (A, A), where one
-        // shared position gives A, B (and so does one plane, on one processor).
-        static string FirstPicks(LvsDirector director)
+    /// <summary>The first picks of packet threads 0 and 1 of the director's one service (<see cref="SchedulerHost"/>): A for 10.1.0.11, B for 10.1.0.12.</summary>
+    private static string FirstPicksOfThreads0And1(LvsDirector director)
         {
             var scheduler = director.Table.Snapshot.Services.Single().Scheduler;
             int saved = PacketThread.Current;
@@ -323,6 +316,16 @@ public sealed class LvsDirectorHostTests : IDisposable
                 PacketThread.Current = saved;
             }
         }
+
+    [Fact]
+    public void WeightedRoundRobinPositionPerThread_FromConfiguration_ReachesTheSchedulerOptions_AndDisagreeingSchedulerOptionsAreAnError()
+    {
+        IHost Host(Lvs.Scheduling.SchedulerOptions? schedulerOptions) =>
+            SchedulerHost("WeightedRoundRobinPositionPerThread", "true", "wrr", schedulerOptions);
+
+        // The first picks of packet threads 0 and 1: each starts wrr's sequence with its own position (A, A), where one
+        // shared position gives A, B (and so does one plane, on one processor).
+        static string FirstPicks(LvsDirector director) => FirstPicksOfThreads0And1(director);
 
         string perThread = PacketThread.Planes == 1 ? "AB" : "AA";
         using (var host = Host(null))
@@ -347,26 +350,7 @@ public sealed class LvsDirectorHostTests : IDisposable
     {
         // The first picks of packet threads 0 and 1 over two servers: each starts a run of its own with the option (A
         // from positions 0-31, A from 32-63), one shared sequence without it (A, B); with one plane, A, B either way.
-        static string FirstPicks(IHost host)
-        {
-            var scheduler = host.Services.GetRequiredService<LvsDirector>().Table.Snapshot.Services.Single().Scheduler;
-            int saved = PacketThread.Current;
-            try
-            {
-                string picks = string.Empty;
-                foreach (int thread in new[] { 0, 1 })
-                {
-                    PacketThread.Current = thread;
-                    picks += scheduler.Pick(default)!.Endpoint == InetEndpoint.Parse("10.1.0.11:80") ? "A" : "B";
-                }
-
-                return picks;
-            }
-            finally
-            {
-                PacketThread.Current = saved;
-            }
-        }
+        static string FirstPicks(IHost host) => FirstPicksOfThreads0And1(host.Services.GetRequiredService<LvsDirector>());
 
         string runs = PacketThread.Planes == 1 ? "AB" : "AA";
         using (var host = SchedulerHost("RoundRobinRunsPerThread", "true", "rr", null))
