@@ -15,6 +15,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "{Workers} packet threads asked for, but link {Link} has {Queues} queues: running {Queues} threads")]
     public static partial void FewerQueues(ILogger logger, int workers, string link, int queues);
 
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "{Workers} packet threads: the schedulers {Schedulers} keep one state that every thread uses on each new connection, as the kernel's, so new connections scale less with the threads; the flags named turn on their per-thread options (docs/hosting.md)")]
+    public static partial void SchedulersShareState(ILogger logger, int workers, string schedulers);
+
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Director stopped")]
     public static partial void Stopped(ILogger logger);
 

@@ -114,7 +114,8 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
 
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
-            Table = new ServiceTable(schedulerOptions: SchedulerOptionsFor(Options, setup));
+            SchedulerOptions = SchedulerOptionsFor(Options, setup) ?? SchedulerOptions.Default;
+            Table = new ServiceTable(schedulerOptions: SchedulerOptions);
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);
             Rules?.ApplyTo(Table, Engine.Connections.Timeouts);
             Keepalived?.ApplyTo(Table);
@@ -188,6 +189,40 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
                 throw new InvalidOperationException($"Lvs:{name} ({flag}) is set, but UseSchedulerOptions gave scheduler options without {name}: set it in one place.");
             }
         }
+    }
+
+    /// <summary>The schedulers' settings every service's scheduler is created with (see <see cref="SchedulerOptionsFor"/>).</summary>
+    internal SchedulerOptions SchedulerOptions { get; } = SchedulerOptions.Default;
+
+    /// <summary>
+    /// The schedulers of the table's services that keep state every packet thread writes or reads from the others on
+    /// each new connection, as the kernel's do, because their per-thread option is off, each with the
+    /// <c>lvs-director run</c> flag that turns it on: "rr (--rr-per-thread)", "wlc (--counts-refresh-picks N)".
+    /// </summary>
+    /// <returns>The names and flags, in name order, or none.</returns>
+    internal IReadOnlyList<string> SchedulersSharingStateAcrossThreads()
+    {
+        var shared = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var service in Table.Snapshot.Services)
+        {
+            string name = service.Scheduler.Name;
+            string? flag = name switch
+            {
+                SchedulerNames.RoundRobin when !SchedulerOptions.RoundRobinRunsPerThread => "--rr-per-thread",
+                SchedulerNames.WeightedRoundRobin when !SchedulerOptions.WeightedRoundRobinPositionPerThread => "--wrr-per-thread",
+                SchedulerNames.LeastConnection or SchedulerNames.WeightedLeastConnection or SchedulerNames.ShortestExpectedDelay
+                    or SchedulerNames.NeverQueue or SchedulerNames.WeightedOverflow or SchedulerNames.LocalityBasedLeastConnection
+                    or SchedulerNames.LocalityBasedLeastConnectionWithReplication
+                    when SchedulerOptions.OtherThreadCountsRefreshPicks == 0 => "--counts-refresh-picks N",
+                _ => null,
+            };
+            if (flag is not null)
+            {
+                _ = shared.Add($"{name} ({flag})");
+            }
+        }
+
+        return [.. shared];
     }
 
     /// <summary>The service table (the one model).</summary>

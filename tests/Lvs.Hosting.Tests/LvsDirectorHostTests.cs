@@ -5,6 +5,7 @@ using Lvs.Director.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PacketDotNet;
 
@@ -72,6 +73,55 @@ public sealed class LvsDirectorHostTests : IDisposable
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
         Assert.Contains(error.Failures, failure => failure.Contains("Workers", StringComparison.Ordinal));
         Assert.Contains(error.Failures, failure => failure.Contains("NAME=ADDRESS/PREFIX", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// With several packet threads the start names the services' schedulers whose per-thread option is off, each with
+    /// its flag (sh keeps nothing per pick and is not named); with the options on, or one thread, nothing is said.
+    /// </summary>
+    [Theory]
+    [InlineData(2, false, "2 packet threads: the schedulers rr (--rr-per-thread), wlc (--counts-refresh-picks N) keep one state")]
+    [InlineData(2, true, null)]
+    [InlineData(1, false, null)]
+    public async Task StartAsync_SeveralWorkers_NamesTheSchedulersSharingStateAcrossThreads(int workers, bool perThreadOptions, string? expected)
+    {
+        using var logs = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddLvsDirector(options =>
+        {
+            options.Interfaces.Add("client");
+            options.Interfaces.Add("servers");
+            options.Gateway = "10.0.0.254";
+            options.Workers = workers;
+            options.RoundRobinRunsPerThread = perThreadOptions;
+            options.OtherThreadCountsRefreshPicks = perThreadOptions ? 64 : 0;
+        })
+            .UseLinkFactory(new FakeLinkFactory(_client, _servers))
+            .ConfigureTable(table =>
+            {
+                foreach (var (port, scheduler) in new[] { (80, "wlc"), (81, "rr"), (82, "sh"), (83, "wlc") })
+                {
+                    var key = VirtualServiceKey.ForAddress(L4Protocol.Tcp, new InetEndpoint(InetAddress.Parse("10.0.0.100"), (ushort)port));
+                    table.AddService(new VirtualServiceOptions(key) { Scheduler = scheduler });
+                    table.AddRealServer(key, new RealServerOptions(new InetEndpoint(InetAddress.Parse("10.1.0.11"), (ushort)port)));
+                }
+            });
+        using var host = builder.Build();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+
+        var named = logs.Collector.GetSnapshot().Where(r => r.Id.Id == 106).ToList();
+        if (expected is null)
+        {
+            Assert.Empty(named);
+        }
+        else
+        {
+            var record = Assert.Single(named);
+            Assert.Equal(LogLevel.Information, record.Level);
+            Assert.StartsWith(expected, record.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
