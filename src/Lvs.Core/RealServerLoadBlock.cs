@@ -132,44 +132,8 @@ public sealed class RealServerLoadBlock
     /// </remarks>
     public void CopySummedSlots(Span<int> destination)
     {
-        int length = SlotsLength;
-        if (destination.Length < length)
-        {
-            throw new ArgumentException($"The destination holds {destination.Length} integers, fewer than the {length} slots.", nameof(destination));
-        }
-
-        ref int target = ref MemoryMarshal.GetReference(destination);
-        ref int first = ref Unsafe.As<RealServerLoadSlot, int>(ref _slots[RealServerLoadSlot.Padding]);
-        nuint stride = (nuint)(RealServerLoadSlot.PlaneStride(_paddedCount) * SlotLength);
-        int planes = Planes;
-        nuint offset = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            // The length is a multiple of CountGranularity slots (32 integers), and so of any vector's: no tail.
-            for (; offset < (nuint)length; offset += (nuint)Vector<int>.Count)
-            {
-                var sum = Vector.LoadUnsafe(ref first, offset);
-                for (int plane = 1; plane < planes; plane++)
-                {
-                    sum += Vector.LoadUnsafe(ref first, offset + ((nuint)plane * stride));
-                }
-
-                sum.StoreUnsafe(ref target, offset);
-            }
-
-            return;
-        }
-
-        for (; offset < (nuint)length; offset++)
-        {
-            int sum = Unsafe.Add(ref first, offset);
-            for (int plane = 1; plane < planes; plane++)
-            {
-                sum = unchecked(sum + Unsafe.Add(ref first, offset + ((nuint)plane * stride)));
-            }
-
-            Unsafe.Add(ref target, offset) = sum;
-        }
+        CheckDestination(destination);
+        SumPlanes(ref MemoryMarshal.GetReference(destination), skippedPlane: -1);
     }
 
     /// <summary>
@@ -203,18 +167,14 @@ public sealed class RealServerLoadBlock
     public void CopySummedSlots(Span<int> destination, int refreshPicks)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(refreshPicks);
-        int length = SlotsLength;
         if (refreshPicks == 0 || Planes == 1)
         {
             CopySummedSlots(destination);
             return;
         }
 
-        if (destination.Length < length)
-        {
-            throw new ArgumentException($"The destination holds {destination.Length} integers, fewer than the {length} slots.", nameof(destination));
-        }
-
+        CheckDestination(destination);
+        int length = SlotsLength;
         int plane = PacketThread.Current & (Planes - 1);
         var view = _views[plane] ?? CreateView(plane);
         int version = Volatile.Read(ref _stateVersion);
@@ -300,6 +260,61 @@ public sealed class RealServerLoadBlock
     /// </summary>
     internal void StateChanged() => Interlocked.Increment(ref _stateVersion);
 
+    /// <exception cref="ArgumentException">The destination is shorter than <see cref="SlotsLength"/>.</exception>
+    private void CheckDestination(Span<int> destination)
+    {
+        if (destination.Length < SlotsLength)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} integers, fewer than the {SlotsLength} slots.", nameof(destination));
+        }
+    }
+
+    /// <summary>
+    /// Writes <see cref="SlotsLength"/> integers from <paramref name="target"/>: every slot integer summed over the planes,
+    /// leaving out <paramref name="skippedPlane"/> (-1: none). The sums wrap as the planes' interlocked operations do.
+    /// </summary>
+    private void SumPlanes(ref int target, int skippedPlane)
+    {
+        ref int first = ref Unsafe.As<RealServerLoadSlot, int>(ref _slots[RealServerLoadSlot.Padding]);
+        nuint stride = (nuint)(RealServerLoadSlot.PlaneStride(_paddedCount) * SlotLength);
+        int length = SlotsLength;
+        int planes = Planes;
+        nuint offset = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // The length is a multiple of CountGranularity slots (32 integers), and so of any vector's: no tail.
+            for (; offset < (nuint)length; offset += (nuint)Vector<int>.Count)
+            {
+                var sum = Vector<int>.Zero;
+                for (int plane = 0; plane < planes; plane++)
+                {
+                    if (plane != skippedPlane)
+                    {
+                        sum += Vector.LoadUnsafe(ref first, offset + ((nuint)plane * stride));
+                    }
+                }
+
+                sum.StoreUnsafe(ref target, offset);
+            }
+
+            return;
+        }
+
+        for (; offset < (nuint)length; offset++)
+        {
+            int sum = 0;
+            for (int plane = 0; plane < planes; plane++)
+            {
+                if (plane != skippedPlane)
+                {
+                    sum = unchecked(sum + Unsafe.Add(ref first, offset + ((nuint)plane * stride)));
+                }
+            }
+
+            Unsafe.Add(ref target, offset) = sum;
+        }
+    }
+
     /// <summary>Allocates plane <paramref name="plane"/>'s view, or returns the one another thread of the plane allocated first.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int[] CreateView(int plane)
@@ -316,24 +331,7 @@ public sealed class RealServerLoadBlock
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Refresh(int[] view, int plane, int version, int refreshPicks)
     {
-        ref int first = ref Unsafe.As<RealServerLoadSlot, int>(ref _slots[RealServerLoadSlot.Padding]);
-        ref int target = ref view[ViewSlots];
-        int length = SlotsLength;
-        nuint stride = (nuint)(RealServerLoadSlot.PlaneStride(_paddedCount) * SlotLength);
-        int planes = Planes;
-        for (nuint offset = 0; offset < (nuint)length; offset++)
-        {
-            int sum = 0;
-            for (int other = 0; other < planes; other++)
-            {
-                if (other != plane)
-                {
-                    sum = unchecked(sum + Volatile.Read(ref Unsafe.Add(ref first, offset + ((nuint)other * stride))));
-                }
-            }
-
-            Unsafe.Add(ref target, offset) = sum;
-        }
+        SumPlanes(ref view[ViewSlots], skippedPlane: plane);
 
         // This call is the first of the next refreshPicks; the version last, so that a thread of the plane that sees it
         // current finds the state words it was read for (a change since bumps the version again).

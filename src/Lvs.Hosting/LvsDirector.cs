@@ -210,10 +210,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             {
                 SchedulerNames.RoundRobin when !SchedulerOptions.RoundRobinRunsPerThread => "--rr-per-thread",
                 SchedulerNames.WeightedRoundRobin when !SchedulerOptions.WeightedRoundRobinPositionPerThread => "--wrr-per-thread",
-                SchedulerNames.LeastConnection or SchedulerNames.WeightedLeastConnection or SchedulerNames.ShortestExpectedDelay
-                    or SchedulerNames.NeverQueue or SchedulerNames.WeightedOverflow or SchedulerNames.LocalityBasedLeastConnection
-                    or SchedulerNames.LocalityBasedLeastConnectionWithReplication
-                    when SchedulerOptions.OtherThreadCountsRefreshPicks == 0 => "--counts-refresh-picks N",
+                _ when SchedulerNames.ScansEveryServersCounts(name) && SchedulerOptions.OtherThreadCountsRefreshPicks == 0 => "--counts-refresh-picks N",
                 _ => null,
             };
             if (flag is not null)

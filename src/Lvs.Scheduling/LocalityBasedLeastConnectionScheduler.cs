@@ -36,7 +36,7 @@ public sealed class LocalityBasedLeastConnectionScheduler : IScheduler, IDisposa
     {
         options ??= SchedulerOptions.Default;
         _table = new LocalityTable<Entry>(options.TimeProvider, options.LocalityExpiration);
-        _servers = new PublishedServerList(options.OtherThreadCountsRefreshPicks);
+        _servers = new PublishedServerList(options);
     }
 
     /// <inheritdoc/>

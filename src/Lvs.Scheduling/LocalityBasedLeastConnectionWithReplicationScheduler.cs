@@ -35,7 +35,7 @@ public sealed class LocalityBasedLeastConnectionWithReplicationScheduler : ISche
     {
         options ??= SchedulerOptions.Default;
         _table = new LocalityTable<Entry>(options.TimeProvider, options.LocalityExpiration);
-        _servers = new PublishedServerList(options.OtherThreadCountsRefreshPicks);
+        _servers = new PublishedServerList(options);
     }
 
     /// <inheritdoc/>

@@ -7,9 +7,11 @@ namespace Lvs.Scheduling;
 /// <see cref="IScheduler.UpdateServers"/> and read without locks by picks, with the load block the servers are attached
 /// to for the least-load scans (see <see cref="LoadBlockScan"/>).
 /// </summary>
-/// <param name="refreshPicks">The scans' <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>.</param>
-internal sealed class PublishedServerList(int refreshPicks = 0)
+/// <param name="options">The scheduler's options: the scans read <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>; null for the defaults.</param>
+internal sealed class PublishedServerList(SchedulerOptions? options)
 {
+    private readonly int _refreshPicks = (options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks;
+
     private ServerListSnapshot _snapshot = ServerListSnapshot.Empty;
 
     /// <summary>The current servers in list order; never modified once published.</summary>
@@ -23,6 +25,6 @@ internal sealed class PublishedServerList(int refreshPicks = 0)
     public void Replace(IReadOnlyList<RealServer> servers)
     {
         var copy = ServerSet.Copy(servers, sortByEndpoint: false);
-        Volatile.Write(ref _snapshot, new ServerListSnapshot(copy, RealServerLoadBlock.Attach(copy), refreshPicks));
+        Volatile.Write(ref _snapshot, new ServerListSnapshot(copy, RealServerLoadBlock.Attach(copy), _refreshPicks));
     }
 }

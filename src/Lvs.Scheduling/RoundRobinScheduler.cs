@@ -205,19 +205,8 @@ public sealed class RoundRobinScheduler : IScheduler
                 continue;
             }
 
-            if (scanned)
-            {
-                // Two cycles' worth of positions missed every schedulable server: other threads sharing the plane (or
-                // taking single positions while it was refilled) kept taking the positions in between. The kernel's
-                // pick, under its lock, would find the first schedulable server after where this one began: so does this.
-                int next = FirstSchedulableAfter(servers, from);
-                if (next >= 0)
-                {
-                    return servers[next];
-                }
-            }
-
-            if (scanned || !AnySchedulable(servers))
+            int next = FirstSchedulableAfter(servers, from);
+            if (next < 0)
             {
                 if (from == -1)
                 {
@@ -225,6 +214,14 @@ public sealed class RoundRobinScheduler : IScheduler
                 }
 
                 return null;
+            }
+
+            if (scanned)
+            {
+                // Two cycles' worth of positions missed every schedulable server: other threads sharing the plane (or
+                // taking single positions while it was refilled) kept taking the positions in between. The kernel's
+                // pick, under its lock, would find the first schedulable server after where this one began: so does this.
+                return servers[next];
             }
 
             // Not a whole cycle (other threads took positions in between) or a server became schedulable meanwhile.
@@ -249,19 +246,6 @@ public sealed class RoundRobinScheduler : IScheduler
     }
 
     private static long Pack(int last, uint remaining) => ((long)last << 32) | remaining;
-
-    private static bool AnySchedulable(RealServer[] servers)
-    {
-        foreach (var server in servers)
-        {
-            if (server.IsSchedulable)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
 
     // A pick that began at the list head and found nothing took a whole cycle and stands on the last server: the
     // kernel's position stays at the head, which an update tells apart (the head follows no server).

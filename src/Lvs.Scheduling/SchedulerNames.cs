@@ -44,4 +44,14 @@ public static class SchedulerNames
 
     /// <summary>Power of two choices.</summary>
     public const string PowerOfTwoChoices = "twos";
+
+    /// <summary>
+    /// Whether the built-in scheduler of this name scans every server's connection counts (lc, wlc, sed, nq, ovf, lblc,
+    /// lblcr): the ones <see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/> applies to.
+    /// </summary>
+    /// <param name="name">An ipvsadm scheduler name (any case).</param>
+    /// <returns>True for those seven.</returns>
+    public static bool ScansEveryServersCounts(string name) =>
+        name.ToLowerInvariant() is LeastConnection or WeightedLeastConnection or ShortestExpectedDelay or NeverQueue
+            or WeightedOverflow or LocalityBasedLeastConnection or LocalityBasedLeastConnectionWithReplication;
 }

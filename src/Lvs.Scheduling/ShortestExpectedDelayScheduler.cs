@@ -23,7 +23,7 @@ public sealed class ShortestExpectedDelayScheduler : IScheduler
     /// <summary>Creates the scheduler with no servers.</summary>
     /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
     public ShortestExpectedDelayScheduler(SchedulerOptions? options) =>
-        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
+        _servers = new PublishedServerList(options);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.ShortestExpectedDelay;

@@ -21,7 +21,7 @@ public sealed class WeightedLeastConnectionScheduler : IScheduler
     /// <summary>Creates the scheduler with no servers.</summary>
     /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
     public WeightedLeastConnectionScheduler(SchedulerOptions? options) =>
-        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
+        _servers = new PublishedServerList(options);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.WeightedLeastConnection;

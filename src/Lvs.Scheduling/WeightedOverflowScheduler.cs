@@ -24,7 +24,7 @@ public sealed class WeightedOverflowScheduler : IScheduler
     /// <summary>Creates the scheduler with no servers.</summary>
     /// <param name="options">The options (<see cref="SchedulerOptions.OtherThreadCountsRefreshPicks"/>); null for the defaults.</param>
     public WeightedOverflowScheduler(SchedulerOptions? options) =>
-        _servers = new PublishedServerList((options ?? SchedulerOptions.Default).OtherThreadCountsRefreshPicks);
+        _servers = new PublishedServerList(options);
 
     /// <inheritdoc/>
     public string Name => SchedulerNames.WeightedOverflow;

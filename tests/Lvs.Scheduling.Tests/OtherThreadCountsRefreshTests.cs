@@ -58,6 +58,14 @@ public class OtherThreadCountsRefreshTests
         }
     }
 
+    /// <summary>The names the option applies to: the seven that scan every server's counts, in any case.</summary>
+    [Fact]
+    public void ScansEveryServersCounts_TheSevenCountScanningSchedulers()
+    {
+        Assert.Equal(["lblc", "lblcr", "lc", "nq", "ovf", "sed", "wlc"], Registry.Names.Where(SchedulerNames.ScansEveryServersCounts));
+        Assert.True(SchedulerNames.ScansEveryServersCounts("WLC"));
+    }
+
     /// <summary>lblc scans twice for a pick whose cached server is over its weight, so the view runs out in fewer picks.</summary>
     [Fact]
     public void Lblc_OtherThreadsCounts_ReachTheCachedDestinationWithinRefreshPicks()
