@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Lvs.ConnectionTracking;
 
 /// <summary>
@@ -126,6 +128,7 @@ public sealed class ConnectionTimeouts
     }
 
     /// <summary>The timeout for a connection of a protocol in a state, in seconds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int For(Lvs.Core.L4Protocol protocol, int state) => protocol switch
     {
         Lvs.Core.L4Protocol.Tcp => Volatile.Read(ref _tcp[state]),

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lvs.Core.Headers;
 namespace Lvs.ConnectionTracking;
 
@@ -98,6 +99,7 @@ public static class TcpStateMachine
     /// <param name="flags">The segment's flags.</param>
     /// <param name="secureTcp">True while the secure_tcp defence is on.</param>
     /// <returns>The next state.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TcpConnectionState Next(TcpConnectionState state, TcpStateTable table, TcpFlags flags, bool secureTcp)
     {
         int @event;
@@ -148,6 +150,7 @@ public static class TcpStateMachine
     /// </summary>
     /// <param name="state">The state.</param>
     /// <returns>True when active.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsActive(TcpConnectionState state) =>
         state is TcpConnectionState.Established or TcpConnectionState.SynSent or TcpConnectionState.SynRecv or TcpConnectionState.SynAck;
 
