@@ -21,6 +21,8 @@ namespace Lvs.Hosting;
 public sealed class LvsDirector : IAsyncDisposable, IDisposable
 {
     private readonly ILogger _logger;
+    private readonly HashSet<string> _namedSchedulers = new(StringComparer.Ordinal);
+    private int _packetThreads;
     private readonly List<IFrameLink> _links = [];
     private readonly KeepalivedHealthRegistration? _keepalivedHealth;
     private int _disposed;
@@ -222,6 +224,35 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
         return [.. shared];
     }
 
+    /// <summary>
+    /// Logs (event 106) the schedulers of <see cref="SchedulersSharingStateAcrossThreads"/> when there are several
+    /// packet threads: at the start, and after a reload that brings a scheduler not named before (each name is said
+    /// once; a reload that only removes or keeps names says nothing).
+    /// </summary>
+    /// <param name="packetThreads">The number of packet threads; remembered for the reloads.</param>
+    internal void NameSchedulersSharingState(int packetThreads)
+    {
+        _packetThreads = packetThreads;
+        if (packetThreads < 2 || !_logger.IsEnabled(LogLevel.Information))
+        {
+            return;
+        }
+
+        var shared = SchedulersSharingStateAcrossThreads();
+        lock (_namedSchedulers)
+        {
+            if (shared.All(_namedSchedulers.Contains))
+            {
+                return;
+            }
+
+            _namedSchedulers.UnionWith(shared);
+        }
+
+        string schedulers = string.Join(", ", shared);
+        HostingLog.SchedulersShareState(_logger, packetThreads, schedulers);
+    }
+
     /// <summary>The service table (the one model).</summary>
     public ServiceTable Table { get; } = null!;
 
@@ -294,6 +325,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
 
             HostingLog.Reloaded(_logger, file, diff);
+            NameSchedulersSharingState(_packetThreads);
             return true;
         }
         catch (ConfigurationException e)

@@ -48,11 +48,7 @@ internal sealed class PacketWorkerService(LvsDirector director, TimeProvider tim
         }
 
         HostingLog.Started(_logger, director.Table.Snapshot.Services.Count, director.Links.Count, _threads.Count);
-        if (_threads.Count > 1 && _logger.IsEnabled(LogLevel.Information) && director.SchedulersSharingStateAcrossThreads() is { Count: > 0 } shared)
-        {
-            string schedulers = string.Join(", ", shared);
-            HostingLog.SchedulersShareState(_logger, _threads.Count, schedulers);
-        }
+        director.NameSchedulersSharingState(_threads.Count);
         return Task.CompletedTask;
     }
 

@@ -124,6 +124,48 @@ public sealed class LvsDirectorHostTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A reload that brings a scheduler sharing state across the packet threads names it (event 106 again, with every
+    /// such scheduler of the table); a reload that brings no new one, or a start with none, says nothing.
+    /// </summary>
+    [Fact]
+    public async Task Reload_NewSchedulerSharingState_IsNamedOnce()
+    {
+        await File.WriteAllTextAsync(_rulesFile, "-A -t 10.0.0.100:80 -s sh\n-a -t 10.0.0.100:80 -r 10.1.0.11:8080 -m -w 1\n", TestContext.Current.CancellationToken);
+        using var logs = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddLvsDirector(options =>
+        {
+            options.RulesFile = _rulesFile;
+            options.Interfaces.Add("client");
+            options.Interfaces.Add("servers");
+            options.Gateway = "10.0.0.254";
+            options.Workers = 2;
+        }).UseLinkFactory(new FakeLinkFactory(_client, _servers));
+        using var host = builder.Build();
+        var director = host.Services.GetRequiredService<LvsDirector>();
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        List<string> Named() => [.. logs.Collector.GetSnapshot().Where(r => r.Id.Id == 106).Select(r => r.Message)];
+        Assert.Empty(Named());
+
+        await File.WriteAllTextAsync(_rulesFile, "-A -t 10.0.0.100:80 -s sh\n-a -t 10.0.0.100:80 -r 10.1.0.11:8080 -m -w 1\n-A -t 10.0.0.100:81 -s wlc\n-a -t 10.0.0.100:81 -r 10.1.0.11:8081 -m -w 1\n", TestContext.Current.CancellationToken);
+        Assert.True(director.Reload());
+        Assert.StartsWith("2 packet threads: the schedulers wlc (--counts-refresh-picks N) keep one state", Assert.Single(Named()), StringComparison.Ordinal);
+
+        // The same schedulers again, then one fewer: nothing new to say.
+        await File.WriteAllTextAsync(_rulesFile, "-A -t 10.0.0.100:81 -s wlc\n-a -t 10.0.0.100:81 -r 10.1.0.11:8081 -m -w 1\n", TestContext.Current.CancellationToken);
+        Assert.True(director.Reload());
+        Assert.Single(Named());
+
+        await File.WriteAllTextAsync(_rulesFile, "-A -t 10.0.0.100:81 -s wlc\n-a -t 10.0.0.100:81 -r 10.1.0.11:8081 -m -w 1\n-A -u 10.0.0.100:53 -s rr\n-a -u 10.0.0.100:53 -r 10.1.0.11:53 -m -w 1\n", TestContext.Current.CancellationToken);
+        Assert.True(director.Reload());
+        var named = Named();
+        Assert.Equal(2, named.Count);
+        Assert.StartsWith("2 packet threads: the schedulers rr (--rr-per-thread), wlc (--counts-refresh-picks N) keep one state", named[1], StringComparison.Ordinal);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
     [Fact]
     public async Task StartAsync_FakeLinks_GratuitousArpForEveryOwnedAddressAndForANewVip()
     {
