@@ -116,7 +116,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             }
 
             engineOptions = setup.ConfigureEngine?.Invoke(engineOptions) ?? engineOptions;
-            SchedulerOptions = SchedulerOptionsFor(Options, setup) ?? SchedulerOptions.Default;
+            SchedulerOptions = SchedulerOptionsFor(Options, setup);
             Table = new ServiceTable(schedulerOptions: SchedulerOptions);
             Engine = new DirectorEngine(Table, links, engineOptions, timeProvider: time, loggerFactory: loggerFactory);
             Rules?.ApplyTo(Table, Engine.Connections.Timeouts);
@@ -159,7 +159,7 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
     /// One of those set while <see cref="LvsDirectorBuilder.UseSchedulerOptions"/> gave options without it (or with
     /// another value) is a configuration error.
     /// </summary>
-    private static SchedulerOptions? SchedulerOptionsFor(LvsDirectorOptions options, LvsDirectorSetup setup)
+    private static SchedulerOptions SchedulerOptionsFor(LvsDirectorOptions options, LvsDirectorSetup setup)
     {
         if (setup.Schedulers is { } given)
         {
@@ -170,16 +170,13 @@ public sealed class LvsDirector : IAsyncDisposable, IDisposable
             return given;
         }
 
-        return options.MaglevKernelCompatible || options.RoundRobinRunsPerThread || options.WeightedRoundRobinPositionPerThread
-            || options.OtherThreadCountsRefreshPicks != 0
-            ? new SchedulerOptions
-            {
-                MaglevKernelCompatible = options.MaglevKernelCompatible,
-                RoundRobinRunsPerThread = options.RoundRobinRunsPerThread,
-                WeightedRoundRobinPositionPerThread = options.WeightedRoundRobinPositionPerThread,
-                OtherThreadCountsRefreshPicks = options.OtherThreadCountsRefreshPicks,
-            }
-            : null;
+        return SchedulerOptions.Default with
+        {
+            MaglevKernelCompatible = options.MaglevKernelCompatible,
+            RoundRobinRunsPerThread = options.RoundRobinRunsPerThread,
+            WeightedRoundRobinPositionPerThread = options.WeightedRoundRobinPositionPerThread,
+            OtherThreadCountsRefreshPicks = options.OtherThreadCountsRefreshPicks,
+        };
 
         // A director option set while UseSchedulerOptions gave scheduler options without it (or with another value):
         // set it in one place.
